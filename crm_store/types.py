@@ -1,0 +1,99 @@
+"""Values crm_store takes and returns; plain data, independent of channels and HTTP."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    MANAGER = "manager"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    @property
+    def sees_everything(self) -> bool:
+        return self in (Role.SUPERVISOR, Role.ADMIN)
+
+
+class LeadStatus(StrEnum):
+    NEW = "new"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    WON = "won"
+    LOST = "lost"
+    CLOSED = "closed"
+
+    @property
+    def is_open(self) -> bool:
+        return self in OPEN_STATUSES
+
+
+OPEN_STATUSES = frozenset({LeadStatus.NEW, LeadStatus.ASSIGNED, LeadStatus.IN_PROGRESS})
+
+
+class Outcome(StrEnum):
+    """Why a lead left the pipeline; kept for source-effectiveness reports."""
+
+    WON = "won"
+    LOST = "lost"
+    HANDED_OVER = "handed_over"
+    RESOLVED = "resolved"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    INTERNAL = "internal"   # notes and system events on the timeline
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A normalized identity an inbound event carries, with how strongly it binds."""
+
+    kind: str
+    value: str
+    strong: bool
+    confidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRequest:
+    """One inbound event to persist: joins or creates the contact and the lead, exactly once."""
+
+    channel: str
+    event_id: str
+    received_at: datetime
+    claims: tuple[Claim, ...] = ()
+    primary_kind: str | None = None        # the claim the channel itself proves, preferred on conflicts
+    name: str | None = None
+    text: str = ""
+    subject: str | None = None
+    thread_ref: str | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    source: Mapping[str, str] = field(default_factory=dict)
+    priority: int = 0
+    direction: str = Direction.INBOUND
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    lead_id: int
+    contact_id: int
+    interaction_id: int
+    created_lead: bool
+    created_contact: bool
+    duplicate: bool = False
+    reopened: bool = False
+    merge_suggestion_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is asking: enough to apply visibility and edit rules without another query."""
+
+    user_id: int
+    role: Role
+    team_id: int | None
