@@ -51,5 +51,19 @@ class InboundContact:
     identities: tuple[IdentityClaim, ...] = ()
 
 
-Emit = Callable[[InboundContact], Awaitable[object]]
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What the pipeline answers once a contact is committed; adapters may acknowledge after this."""
+
+    lead_id: int
+    contact_id: int
+    interaction_id: int
+    duplicate: bool = False     # the same (channel, event_id) was already stored: nothing new written
+
+
+class IntakeUnavailable(RuntimeError):
+    """The store could not commit the contact; the sender must retry later (HTTP 503, SMTP 451)."""
+
+
+Emit = Callable[[InboundContact], Awaitable[Accepted]]
 """What an adapter hands each contact to; it returns once the contact is committed."""
