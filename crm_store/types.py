@@ -88,6 +88,10 @@ class IngestResult:
     duplicate: bool = False
     reopened: bool = False
     merge_suggestion_ids: tuple[int, ...] = ()
+    lead_status: str = LeadStatus.NEW
+    owner_id: int | None = None
+    assignee_id: int | None = None
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)

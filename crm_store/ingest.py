@@ -1,0 +1,145 @@
+"""Group commit: every inbound event waits for a durable commit, and many share one.
+
+Callers `await ingestor.ingest(request)`; a single writer task takes whatever has queued up
+while the previous commit was running and writes it in one transaction. Under light load a
+batch is one event and latency is one commit; under heavy load batches grow by themselves, so
+the cost of the fsync is shared and throughput rises instead of collapsing. No timer waits for
+a batch to fill.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm_store.resolution import JoinPolicy, resolve_batch
+from crm_store.types import IngestRequest, IngestResult
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class StoreUnavailable(RuntimeError):
+    """The event was not committed; the sender should retry."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+_Pending = tuple[IngestRequest, "asyncio.Future[IngestResult]"]
+
+
+class Ingestor:
+    """Serializes writes of inbound events into group commits."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        policy: JoinPolicy = JoinPolicy(),
+        *,
+        max_batch: int = 500,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._policy = policy
+        self._max_batch = max_batch
+        self._clock = clock
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.events = 0
+
+    async def __aenter__(self) -> Ingestor:
+        self._worker = asyncio.create_task(self._run(), name="crm_store.ingestor")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        # Let accepted events finish their commit before the store goes away.
+        await self._queue.join()
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+
+    async def ingest(self, request: IngestRequest) -> IngestResult:
+        """Store `request` exactly once; returns after the commit that made it durable."""
+        if self._worker is None or self._worker.done():
+            raise StoreUnavailable("ingestor is not running")
+        future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((request, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._commit(batch)
+            except Exception:  # never let one bad batch stop the writer
+                log.exception("ingest batch failed")
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        live = [(r, f) for r, f in batch if not f.done()]   # a caller may have given up
+        if not live:
+            return
+        try:
+            results = await self._write([r for r, _ in live])
+        except IntegrityError:
+            # Another process wrote one of these keys between our reads and our flush.
+            # Retrying one by one re-reads it and isolates the event that truly fails.
+            for request, future in live:
+                await self._commit_single(request, future)
+            return
+        except (DBAPIError, OSError) as exc:
+            log.error("store unavailable for %d events: %s", len(live), exc)
+            for _, future in live:
+                _fail(future, StoreUnavailable(str(exc)))
+            return
+        except Exception as exc:
+            for _, future in live:
+                _fail(future, exc)
+            raise
+        for (_, future), result in zip(live, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    async def _commit_single(self, request: IngestRequest, future: asyncio.Future[IngestResult]) -> None:
+        last: Exception | None = None
+        for _ in range(3):
+            try:
+                [result] = await self._write([request])
+            except IntegrityError as exc:
+                last = exc
+                continue
+            except (DBAPIError, OSError) as exc:
+                last = StoreUnavailable(str(exc))
+                break
+            except Exception as exc:
+                log.exception("ingest of %s/%s failed", request.channel, request.event_id)
+                last = exc
+                break
+            if not future.done():
+                future.set_result(result)
+            return
+        _fail(future, last if last is not None else StoreUnavailable("unknown failure"))
+
+    async def _write(self, requests: list[IngestRequest]) -> list[IngestResult]:
+        async with self._sessions() as session, session.begin():
+            results = await resolve_batch(session, requests, self._policy, self._clock())
+        self.batches += 1
+        self.events += len(requests)
+        return results
+
+
+def _fail(future: asyncio.Future[IngestResult], exc: Exception) -> None:
+    if not future.done():
+        future.set_exception(exc)

@@ -1,0 +1,69 @@
+"""Fixtures shared by every test package: databases on both engines, settings, clocks."""
+from __future__ import annotations
+
+import itertools
+import shutil
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm_store.migrate import upgrade
+from crm_store.session import create_engine, session_factory
+from support.postgres_server import running_postgres
+
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file; each test gets a copy, which is far faster than migrating again."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    with running_postgres() as hostport:
+        yield hostport
+
+
+def _psql(hostport: str, sql: str) -> None:
+    host, port = hostport.split(":")
+    subprocess.run(["psql", "-h", host, "-p", port, "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
+                    "-qc", sql], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: str) -> str:
+    _psql(postgres_server, "CREATE DATABASE switchboard_template")
+    upgrade(f"postgresql+asyncpg://postgres@{postgres_server}/switchboard_template")
+    return "switchboard_template"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated, empty database on each engine we support."""
+    if request.param == "sqlite":
+        path = tmp_path / "switchboard.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    template = request.getfixturevalue("postgres_template")
+    name = f"test_{next(_names)}"
+    _psql(server, f"CREATE DATABASE {name} TEMPLATE {template}")
+    yield f"postgresql+asyncpg://postgres@{server}/{name}"
+    _psql(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
