@@ -101,3 +101,40 @@ class Viewer:
     user_id: int
     role: Role
     team_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Permissions:
+    """Which roles may change records that are not their own: a per-installation setting."""
+
+    edit_others: frozenset[Role] = frozenset({Role.SUPERVISOR, Role.ADMIN})
+    delete: frozenset[Role] = frozenset({Role.SUPERVISOR, Role.ADMIN})
+    delete_others: frozenset[Role] = frozenset({Role.SUPERVISOR, Role.ADMIN})
+    assign: frozenset[Role] = frozenset({Role.MANAGER, Role.SUPERVISOR, Role.ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class LeadChanges:
+    """A PATCH of a lead; None leaves a field as it is."""
+
+    status: LeadStatus | None = None
+    notes: str | None = None
+    assignee_id: int | None = None
+    unassign: bool = False
+    outcome: Outcome | None = None
+    lost_reason: str | None = None
+    handed_over_to: str | None = None
+    priority: int | None = None
+    subject: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeadFilter:
+    status: tuple[LeadStatus, ...] = ()
+    channel: tuple[str, ...] = ()
+    assignee_id: int | None = None
+    unassigned: bool = False
+    q: str | None = None
+    q_phone: str | None = None      # `q` read as a phone number in E.164, when it is one
+    limit: int = 50
+    offset: int = 0

@@ -1,0 +1,38 @@
+"""The audit log: who read or changed what, and who was refused."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_store.models import AuditEntry
+
+
+def record(
+    session: AsyncSession,
+    action: str,
+    now: datetime,
+    *,
+    user_id: int | None = None,
+    outcome: str = "ok",
+    lead_id: int | None = None,
+    contact_id: int | None = None,
+    ip: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Add an entry to the caller's transaction, so it commits (or not) with what it describes."""
+    session.add(AuditEntry(at=now, user_id=user_id, action=action, outcome=outcome, lead_id=lead_id,
+                           contact_id=contact_id, ip=ip, detail=dict(detail or {})))
+
+
+async def entries(session: AsyncSession, *, lead_id: int | None = None, user_id: int | None = None,
+                  limit: int = 100) -> list[AuditEntry]:
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if lead_id is not None:
+        query = query.where(AuditEntry.lead_id == lead_id)
+    if user_id is not None:
+        query = query.where(AuditEntry.user_id == user_id)
+    return list(await session.scalars(query))

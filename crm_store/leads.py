@@ -1,0 +1,232 @@
+"""Leads as people see them: who may see which, the card, the pipeline's rules, soft deletion."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, false, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_store.errors import Forbidden, Invalid, NotFound
+from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
+from crm_store.types import (
+    OPEN_STATUSES,
+    LeadChanges,
+    LeadFilter,
+    LeadStatus,
+    Outcome,
+    Permissions,
+    Viewer,
+)
+
+TERMINAL = {LeadStatus.WON: Outcome.WON, LeadStatus.LOST: Outcome.LOST}
+
+
+def visible(viewer: Viewer) -> ColumnElement[bool]:
+    """Operators and managers see their own and their team's leads; supervisors and admins all."""
+    if viewer.role.sees_everything:
+        return true()
+    mine = or_(Lead.assignee_id == viewer.user_id, Lead.owner_id == viewer.user_id)
+    if viewer.team_id is not None:
+        return or_(mine, Lead.team_id == viewer.team_id)
+    return mine
+
+
+def is_own(viewer: Viewer, lead: Lead) -> bool:
+    return viewer.user_id in (lead.assignee_id, lead.owner_id)
+
+
+async def list_leads(session: AsyncSession, viewer: Viewer, f: LeadFilter) -> list[Lead]:
+    query = select(Lead).where(Lead.deleted_at.is_(None), visible(viewer))
+    if f.status:
+        query = query.where(Lead.status.in_(f.status))
+    if f.channel:
+        query = query.where(Lead.channel.in_(f.channel))
+    if f.assignee_id is not None:
+        query = query.where(Lead.assignee_id == f.assignee_id)
+    if f.unassigned:
+        query = query.where(Lead.assignee_id.is_(None))
+    if f.q:
+        query = query.where(_matches(f.q, f.q_phone))
+    query = query.order_by(Lead.last_activity_at.desc(), Lead.id.desc()).limit(min(f.limit, 200)).offset(f.offset)
+    return list(await session.scalars(query))
+
+
+def _matches(q: str, q_phone: str | None) -> ColumnElement[bool]:
+    needle = f"%{q.strip().lower().replace('%', '').replace('_', '')}%"
+    digits = "".join(ch for ch in q if ch.isdigit())
+    by_identity = exists().where(Identity.contact_id == Lead.contact_id, func.lower(Identity.value).like(needle))
+    by_phone = (exists().where(Identity.contact_id == Lead.contact_id, Identity.kind == "phone",
+                               Identity.value.like(f"%{digits}%")) if len(digits) >= 4 else false())
+    if q_phone:
+        by_phone = or_(by_phone, exists().where(Identity.contact_id == Lead.contact_id, Identity.kind == "phone",
+                                                Identity.value == q_phone))
+    by_name = exists().where(Contact.id == Lead.contact_id, func.lower(Contact.display_name).like(needle))
+    return or_(func.lower(Lead.subject).like(needle), func.lower(Lead.notes).like(needle),
+               by_identity, by_phone, by_name)
+
+
+async def get_visible(session: AsyncSession, viewer: Viewer, lead_id: int) -> Lead:
+    lead = await session.get(Lead, lead_id)
+    if lead is None or lead.deleted_at is not None:
+        raise NotFound(f"lead {lead_id} not found")
+    allowed = await session.scalar(select(true()).where(Lead.id == lead_id, visible(viewer)))
+    if not allowed:
+        raise Forbidden(f"lead {lead_id} belongs to someone else")
+    return lead
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    lead: Lead
+    contact: Contact
+    identities: list[Identity]
+    timeline: list[Interaction]
+    other_open_leads: list[Lead]
+    users: dict[int, User]
+    merge_suggestions: list[MergeSuggestion]
+
+
+async def card(session: AsyncSession, viewer: Viewer, lead_id: int, *, timeline_limit: int = 200) -> Card:
+    """Everything the screen shows about a lead, in a few queries."""
+    lead = await get_visible(session, viewer, lead_id)
+    contact = await session.get(Contact, lead.contact_id)
+    assert contact is not None  # foreign key
+    identities = list(await session.scalars(select(Identity).where(Identity.contact_id == contact.id)
+                                            .order_by(Identity.id)))
+    timeline = list(await session.scalars(select(Interaction).where(Interaction.lead_id == lead.id)
+                                          .order_by(Interaction.created_at.desc(), Interaction.id.desc())
+                                          .limit(timeline_limit)))
+    others = list(await session.scalars(select(Lead).where(
+        Lead.contact_id == contact.id, Lead.id != lead.id, Lead.deleted_at.is_(None),
+        Lead.status.in_(OPEN_STATUSES), visible(viewer))))
+    suggestions = list(await session.scalars(select(MergeSuggestion).where(
+        MergeSuggestion.status == "pending",
+        or_(MergeSuggestion.contact_a_id == contact.id, MergeSuggestion.contact_b_id == contact.id))))
+    user_ids = {i for i in (lead.owner_id, lead.assignee_id, contact.owner_id) if i is not None}
+    users = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    return Card(lead, contact, identities, list(reversed(timeline)), others, users, suggestions)
+
+
+_ALLOWED = {
+    LeadStatus.NEW: {LeadStatus.ASSIGNED, LeadStatus.IN_PROGRESS, LeadStatus.WON, LeadStatus.LOST, LeadStatus.CLOSED},
+    LeadStatus.ASSIGNED: {LeadStatus.NEW, LeadStatus.IN_PROGRESS, LeadStatus.WON, LeadStatus.LOST, LeadStatus.CLOSED},
+    LeadStatus.IN_PROGRESS: {LeadStatus.ASSIGNED, LeadStatus.WON, LeadStatus.LOST, LeadStatus.CLOSED},
+    # Reopening a finished lead is allowed and audited; the outcome is cleared.
+    LeadStatus.WON: {LeadStatus.IN_PROGRESS},
+    LeadStatus.LOST: {LeadStatus.IN_PROGRESS},
+    LeadStatus.CLOSED: {LeadStatus.IN_PROGRESS},
+}
+
+
+async def update_lead(
+    session: AsyncSession, viewer: Viewer, lead_id: int, changes: LeadChanges, perms: Permissions, now: datetime,
+) -> dict[str, Any]:
+    """Apply `changes` under the pipeline rules; returns what changed as {field: [old, new]}."""
+    lead = await get_visible(session, viewer, lead_id)
+    if not is_own(viewer, lead) and viewer.role not in perms.edit_others:
+        raise Forbidden(f"your role may not edit lead {lead_id}, which is not yours")
+    diff: dict[str, Any] = {}
+
+    def put(name: str, value: object) -> None:
+        old = getattr(lead, name)
+        if old != value:
+            diff[name] = [_plain(old), _plain(value)]
+            setattr(lead, name, value)
+
+    if changes.assignee_id is not None or changes.unassign:
+        if viewer.role not in perms.assign and changes.assignee_id != viewer.user_id:
+            raise Forbidden("your role may only assign leads to yourself", "assignee_id")
+        await _assign(session, lead, None if changes.unassign else changes.assignee_id, put)
+    if changes.notes is not None:
+        put("notes", changes.notes[:20000])
+    if changes.subject is not None:
+        put("subject", changes.subject[:500])
+    if changes.priority is not None:
+        put("priority", changes.priority)
+    if changes.status is not None and changes.status != lead.status:
+        _transition(lead, changes, put, now)
+    if diff:
+        lead.updated_at = now
+    return diff
+
+
+async def assign(session: AsyncSession, lead_id: int, user_id: int, now: datetime) -> dict[str, Any]:
+    """Assign on behalf of routing (an accepted offer): no viewer rules, the offer was the permission."""
+    lead = await session.get(Lead, lead_id)
+    if lead is None or lead.deleted_at is not None:
+        raise NotFound(f"lead {lead_id} not found")
+    diff: dict[str, Any] = {}
+
+    def put(name: str, value: object) -> None:
+        old = getattr(lead, name)
+        if old != value:
+            diff[name] = [_plain(old), _plain(value)]
+            setattr(lead, name, value)
+
+    await _assign(session, lead, user_id, put)
+    lead.updated_at = now
+    return diff
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+async def _assign(session: AsyncSession, lead: Lead, assignee_id: int | None, put: Any) -> None:
+    if assignee_id is None:
+        put("assignee_id", None)
+        if lead.status == LeadStatus.ASSIGNED:
+            put("status", LeadStatus.NEW.value)
+        return
+    user = await session.get(User, assignee_id)
+    if user is None or not user.active:
+        raise Invalid(f"user {assignee_id} does not exist or is inactive", "assignee_id")
+    put("assignee_id", user.id)
+    put("team_id", user.team_id)
+    if lead.status == LeadStatus.NEW:
+        put("status", LeadStatus.ASSIGNED.value)
+    contact = await session.get(Contact, lead.contact_id)
+    if contact is not None and contact.owner_id is None:
+        # The first manager to take a client becomes the one the client is pinned to.
+        contact.owner_id = user.id
+        if lead.owner_id is None:
+            put("owner_id", user.id)
+
+
+def _transition(lead: Lead, changes: LeadChanges, put: Any, now: datetime) -> None:
+    current, target = LeadStatus(lead.status), LeadStatus(changes.status)  # type: ignore[arg-type]
+    if target not in _ALLOWED[current]:
+        raise Invalid(f"a lead cannot go from {current} to {target}", "status")
+    if target in OPEN_STATUSES:
+        if target == LeadStatus.ASSIGNED and lead.assignee_id is None:
+            raise Invalid("an assigned lead needs an assignee", "assignee_id")
+        put("status", target.value)
+        for name in ("outcome", "lost_reason", "handed_over_to", "closed_at"):
+            put(name, None)
+        return
+    outcome = TERMINAL.get(target) or changes.outcome or Outcome.RESOLVED
+    if target == LeadStatus.CLOSED and outcome not in (Outcome.RESOLVED, Outcome.HANDED_OVER):
+        raise Invalid("a closed lead's outcome is resolved or handed_over", "outcome")
+    if target == LeadStatus.LOST and not (changes.lost_reason or "").strip():
+        raise Invalid("a lost lead needs a reason", "lost_reason")
+    if outcome == Outcome.HANDED_OVER and not (changes.handed_over_to or "").strip():
+        raise Invalid("say whom the lead was handed over to", "handed_over_to")
+    put("status", target.value)
+    put("outcome", outcome.value)
+    put("lost_reason", changes.lost_reason.strip()[:500] if target == LeadStatus.LOST and changes.lost_reason else None)
+    put("handed_over_to", (changes.handed_over_to or "").strip()[:200] or None)
+    put("closed_at", now)
+
+
+async def delete_lead(session: AsyncSession, viewer: Viewer, lead_id: int, perms: Permissions, now: datetime) -> Lead:
+    """Soft-delete: the row and its history stay for the audit trail."""
+    lead = await get_visible(session, viewer, lead_id)
+    if viewer.role not in perms.delete:
+        raise Forbidden("your role may not delete leads")
+    if not is_own(viewer, lead) and viewer.role not in perms.delete_others:
+        raise Forbidden(f"your role may not delete lead {lead_id}, which is not yours")
+    lead.deleted_at = now
+    lead.updated_at = now
+    return lead

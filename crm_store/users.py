@@ -1,0 +1,126 @@
+"""Users, passwords (argon2) and login sessions."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_store.errors import Conflict, Invalid, NotFound
+from crm_store.models import ApiSession, Team, User
+from crm_store.types import Role, Viewer
+
+DEFAULT_CAPACITY: Mapping[str, int] = {"voice": 1, "chat": 4, "email": 8}
+
+_hasher = PasswordHasher()
+# Verifying against this when the user does not exist keeps login timing from revealing usernames.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    username: str
+    password: str
+    role: Role
+    display_name: str | None = None
+    extension: str | None = None
+    skills: Mapping[str, int] | None = None
+    capacity: Mapping[str, int] | None = None
+    team: str | None = None
+    locale: str = "en"
+
+
+def viewer_of(user: User) -> Viewer:
+    return Viewer(user_id=user.id, role=Role(user.role), team_id=user.team_id)
+
+
+async def team_id_for(session: AsyncSession, name: str | None) -> int | None:
+    """The id of team `name`, created on first use."""
+    if not name:
+        return None
+    team_id = await session.scalar(select(Team.id).where(Team.name == name))
+    if team_id is None:
+        team = Team(name=name)
+        session.add(team)
+        await session.flush()
+        team_id = team.id
+    return team_id
+
+
+async def create_user(session: AsyncSession, new: NewUser, now: datetime) -> User:
+    if len(new.password) < 8:
+        raise Invalid("password must have at least 8 characters", "password")
+    if not new.username or len(new.username) > 100:
+        raise Invalid("username must have 1 to 100 characters", "username")
+    user = User(
+        username=new.username, display_name=new.display_name or new.username, role=Role(new.role).value,
+        password_hash=_hasher.hash(new.password), extension=new.extension or None,
+        skills=dict(new.skills or {}), capacity=dict(new.capacity or DEFAULT_CAPACITY),
+        team_id=await team_id_for(session, new.team), locale=new.locale, active=True, created_at=now,
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("username or extension already taken", "username") from exc
+    return user
+
+
+async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
+    user = await session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def open_session(session: AsyncSession, user: User, now: datetime, ttl: timedelta) -> str:
+    """A new bearer token for `user`; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    session.add(ApiSession(token_hash=_digest(token), user_id=user.id, created_at=now, expires_at=now + ttl))
+    return token
+
+
+async def user_for_token(session: AsyncSession, token: str, now: datetime) -> User | None:
+    return await session.scalar(
+        select(User).join(ApiSession, ApiSession.user_id == User.id)
+        .where(ApiSession.token_hash == _digest(token), ApiSession.expires_at > now, User.active.is_(True))
+    )
+
+
+async def close_session(session: AsyncSession, token: str) -> None:
+    await session.execute(delete(ApiSession).where(ApiSession.token_hash == _digest(token)))
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list(await session.scalars(select(User).order_by(User.id)))
+
+
+async def set_password(session: AsyncSession, user: User, password: str) -> None:
+    if len(password) < 8:
+        raise Invalid("password must have at least 8 characters", "password")
+    user.password_hash = _hasher.hash(password)
+    await session.execute(delete(ApiSession).where(ApiSession.user_id == user.id))
