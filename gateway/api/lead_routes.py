@@ -1,0 +1,199 @@
+"""/api/v1/leads: list, card, change, delete, add by hand; every read and change is audited."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from channels.identity import InvalidIdentity, normalize_email, normalize_phone
+from channels.types import Confidence, IdentityClaim, InboundContact
+from crm_store import audit, leads
+from crm_store.errors import Forbidden, NotFound, StoreError
+from crm_store.types import LeadChanges, LeadFilter, LeadStatus, Outcome
+from gateway.api.serialize import card_json, lead_json
+from gateway.auth import client_ip, principal
+from gateway.errors import read_model, refuse
+from gateway.keys import CLOCK, INTAKE, PERMISSIONS, SESSIONS, SETTINGS
+
+routes = web.RouteTableDef()
+E = TypeVar("E", bound=StrEnum)
+Work = Callable[[Any], Awaitable[tuple[Any, dict[str, Any]]]]
+
+
+def _csv_enum(request: web.Request, name: str, kind: type[E]) -> tuple[E, ...]:
+    raw = request.query.get(name, "")
+    try:
+        return tuple(kind(part) for part in raw.split(",") if part)  # type: ignore[call-arg]
+    except ValueError:
+        refuse(422, "invalid", f"unknown {name} in {raw!r}", name)
+
+
+def _int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        refuse(422, "invalid", f"{name} must be a whole number from {lo} to {hi}", name)
+    return int(raw)
+
+
+def _lead_id(request: web.Request) -> int:
+    raw = request.match_info["lead_id"]
+    if not raw.isdigit():
+        refuse(404, "not_found", f"lead {raw!r} not found")
+    return int(raw)
+
+
+def _filter(request: web.Request) -> LeadFilter:
+    who = principal(request)
+    assignee = request.query.get("assignee")
+    assignee_id, unassigned = None, False
+    if assignee == "me":
+        assignee_id = who.user_id
+    elif assignee == "none":
+        unassigned = True
+    elif assignee:
+        if not assignee.isdigit():
+            refuse(422, "invalid", "assignee is 'me', 'none' or a user id", "assignee")
+        assignee_id = int(assignee)
+    q = request.query.get("q", "").strip()[:200] or None
+    q_phone = None
+    if q and sum(ch.isdigit() for ch in q) >= 7:
+        try:
+            q_phone = normalize_phone(q, request.app[SETTINGS].phone.region)
+        except InvalidIdentity:
+            q_phone = None
+    return LeadFilter(
+        status=_csv_enum(request, "status", LeadStatus), channel=tuple(p for p in request.query.get("channel", "")
+                                                                       .split(",") if p),
+        assignee_id=assignee_id, unassigned=unassigned, q=q, q_phone=q_phone,
+        limit=_int(request, "limit", 50, 1, 200), offset=_int(request, "offset", 0, 0, 1_000_000),
+    )
+
+
+@routes.get("/api/v1/leads")
+async def list_leads(request: web.Request) -> web.Response:
+    who, f = principal(request), _filter(request)
+    async with request.app[SESSIONS]() as session, session.begin():
+        found = await leads.list_leads(session, who.viewer, f)
+        audit.record(session, "leads.list", request.app[CLOCK](), user_id=who.user_id, ip=client_ip(request),
+                     detail={"query": dict(request.query), "count": len(found), "lead_ids": [x.id for x in found]})
+        return web.json_response({"items": [lead_json(x) for x in found], "limit": f.limit, "offset": f.offset})
+
+
+async def _audited(request: web.Request, action: str, lead_id: int, work: Work) -> Any:
+    """Run `work(session)`; record the outcome, refusals included, in the audit log."""
+    who, now = principal(request), request.app[CLOCK]()
+    try:
+        async with request.app[SESSIONS]() as session, session.begin():
+            result, detail = await work(session)
+            audit.record(session, action, now, user_id=who.user_id, lead_id=lead_id, ip=client_ip(request),
+                         detail=detail)
+            return result
+    except (Forbidden, NotFound) as exc:
+        async with request.app[SESSIONS]() as session, session.begin():
+            audit.record(session, action, now, user_id=who.user_id, lead_id=lead_id, ip=client_ip(request),
+                         outcome="denied", detail={"reason": exc.message})
+        raise
+
+
+@routes.get("/api/v1/leads/{lead_id}")
+async def get_lead(request: web.Request) -> web.Response:
+    lead_id, who = _lead_id(request), principal(request)
+
+    async def work(session: Any) -> tuple[Any, dict[str, Any]]:
+        found = await leads.card(session, who.viewer, lead_id)
+        return card_json(found), {"contact_id": found.contact.id}
+
+    return web.json_response(await _audited(request, "lead.read", lead_id, work))
+
+
+class LeadPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: LeadStatus | None = None
+    notes: str | None = Field(None, max_length=20000)
+    assignee_id: int | None = None
+    outcome: Outcome | None = None
+    lost_reason: str | None = Field(None, max_length=500)
+    handed_over_to: str | None = Field(None, max_length=200)
+    priority: int | None = Field(None, ge=-100, le=100)
+    subject: str | None = Field(None, max_length=500)
+
+
+@routes.patch("/api/v1/leads/{lead_id}")
+async def patch_lead(request: web.Request) -> web.Response:
+    lead_id, who = _lead_id(request), principal(request)
+    body = await read_model(request, LeadPatch)
+    fields = body.model_dump(exclude_unset=True)
+    changes = LeadChanges(**fields, unassign="assignee_id" in fields and body.assignee_id is None)
+
+    async def work(session: Any) -> tuple[Any, dict[str, Any]]:
+        diff = await leads.update_lead(session, who.viewer, lead_id, changes, request.app[PERMISSIONS],
+                                       request.app[CLOCK]())
+        lead = await leads.get_visible(session, who.viewer, lead_id)
+        return lead_json(lead), {"changes": diff}
+
+    return web.json_response(await _audited(request, "lead.update", lead_id, work))
+
+
+@routes.delete("/api/v1/leads/{lead_id}")
+async def delete_lead(request: web.Request) -> web.Response:
+    lead_id, who = _lead_id(request), principal(request)
+
+    async def work(session: Any) -> tuple[Any, dict[str, Any]]:
+        await leads.delete_lead(session, who.viewer, lead_id, request.app[PERMISSIONS], request.app[CLOCK]())
+        return None, {}
+
+    await _audited(request, "lead.delete", lead_id, work)
+    return web.Response(status=204)
+
+
+class NewLead(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=40)
+    email: str | None = Field(None, max_length=320)
+    text: str = Field("", max_length=20000)
+    subject: str | None = Field(None, max_length=500)
+
+
+@routes.post("/api/v1/leads")
+async def add_lead(request: web.Request) -> web.Response:
+    """A lead entered by staff (a walk-in, a call on a personal phone); it is theirs."""
+    who, body = principal(request), await read_model(request, NewLead)
+    region = request.app[SETTINGS].phone.region
+    claims: list[IdentityClaim] = []
+    try:
+        if body.phone:
+            claims.append(IdentityClaim("phone", normalize_phone(body.phone, region), Confidence.STATED))
+    except InvalidIdentity as exc:
+        refuse(422, "invalid", str(exc), "phone")
+    try:
+        if body.email:
+            claims.append(IdentityClaim("email", normalize_email(body.email), Confidence.STATED))
+    except InvalidIdentity as exc:
+        refuse(422, "invalid", str(exc), "email")
+    if not claims and not body.name:
+        refuse(422, "required", "give at least a name, a phone or an e-mail", "phone")
+    key = request.headers.get("Idempotency-Key", "")[:200] or uuid.uuid4().hex
+    contact = InboundContact(
+        channel="manual", event_id=f"{who.user_id}:{key}", source_id=str(who.user_id),
+        received_at=request.app[CLOCK](), name=body.name, text=body.text, subject=body.subject,
+        identities=tuple(claims), attributes={"created_by": who.username},
+    )
+    accepted = await request.app[INTAKE].emit(contact)
+    async with request.app[SESSIONS]() as session, session.begin():
+        lead = await leads.assign_if_unassigned(session, accepted.lead_id, who.user_id, request.app[CLOCK]())
+        audit.record(session, "lead.create", request.app[CLOCK](), user_id=who.user_id, lead_id=lead.id,
+                     ip=client_ip(request), detail={"duplicate": accepted.duplicate})
+        try:
+            body_json = lead_json(await leads.get_visible(session, who.viewer, lead.id))
+        except StoreError:
+            body_json = {"id": lead.id}
+    return web.json_response(body_json, status=200 if accepted.duplicate else 201)

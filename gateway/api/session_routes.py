@@ -1,0 +1,60 @@
+"""Sign-in and sign-out: a bearer token for API clients and the same token as an HttpOnly cookie."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from crm_store import audit, users
+from gateway.api.serialize import user_json
+from gateway.auth import COOKIE, client_ip, principal
+from gateway.errors import error_response, read_model
+from gateway.keys import CLOCK, SESSIONS, SETTINGS
+
+routes = web.RouteTableDef()
+
+
+class Login(BaseModel):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+@routes.post("/api/v1/auth/login")
+async def login(request: web.Request) -> web.Response:
+    body = await read_model(request, Login)
+    settings, now = request.app[SETTINGS], request.app[CLOCK]()
+    async with request.app[SESSIONS]() as session, session.begin():
+        user = await users.authenticate(session, body.username, body.password)
+        if user is None:
+            audit.record(session, "auth.login_failed", now, outcome="denied", ip=client_ip(request),
+                         detail={"username": body.username})
+            token = None
+        else:
+            token = await users.open_session(session, user, now, timedelta(hours=settings.http.session_hours))
+            audit.record(session, "auth.login", now, user_id=user.id, ip=client_ip(request))
+            profile = user_json(user)
+    if token is None:
+        return error_response(401, "bad_credentials", "wrong username or password")
+    response = web.json_response({"token": token, "user": profile})
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=settings.http.secure_cookies,
+                        max_age=int(settings.http.session_hours * 3600), path="/")
+    return response
+
+
+@routes.post("/api/v1/auth/logout")
+async def logout(request: web.Request) -> web.Response:
+    who = principal(request)
+    async with request.app[SESSIONS]() as session, session.begin():
+        await users.close_session(session, who.token)
+        audit.record(session, "auth.logout", request.app[CLOCK](), user_id=who.user_id, ip=client_ip(request))
+    response = web.json_response({"ok": True})
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+@routes.get("/api/v1/me")
+async def me(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        user = await users.get_user(session, principal(request).user_id)
+        return web.json_response(user_json(user))

@@ -1,0 +1,85 @@
+"""/api/v1/users: user management for admins (supervisors may read the list)."""
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_store import audit, users
+from crm_store.types import Role
+from gateway.api.serialize import user_json
+from gateway.auth import client_ip, require_role
+from gateway.errors import read_model, refuse
+from gateway.keys import CLOCK, SESSIONS
+
+routes = web.RouteTableDef()
+
+Name = Field(min_length=1, max_length=100, pattern=r"^[\w.@+-]+$")
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Name
+    password: str = Field(min_length=8, max_length=1000)
+    role: Role
+    display_name: str | None = Field(None, max_length=200)
+    extension: str | None = Field(None, max_length=40, pattern=r"^[\w*#+-]+$")
+    skills: dict[str, int] = {}
+    capacity: dict[str, int] | None = None
+    team: str | None = Field(None, max_length=100)
+    locale: str = Field("en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+
+
+class UserPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str | None = Field(None, min_length=8, max_length=1000)
+    role: Role | None = None
+    display_name: str | None = Field(None, max_length=200)
+    extension: str | None = Field(None, max_length=40)
+    skills: dict[str, int] | None = None
+    capacity: dict[str, int] | None = None
+    team: str | None = Field(None, max_length=100)
+    locale: str | None = Field(None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    active: bool | None = None
+
+
+@routes.get("/api/v1/users")
+async def list_users(request: web.Request) -> web.Response:
+    await require_role(request, Role.ADMIN, Role.SUPERVISOR)
+    async with request.app[SESSIONS]() as session:
+        return web.json_response({"items": [user_json(u) for u in await users.list_users(session)]})
+
+
+@routes.post("/api/v1/users")
+async def add_user(request: web.Request) -> web.Response:
+    who = await require_role(request, Role.ADMIN)
+    body = await read_model(request, UserIn)
+    now = request.app[CLOCK]()
+    async with request.app[SESSIONS]() as session, session.begin():
+        user = await users.create_user(session, users.NewUser(**body.model_dump()), now)
+        audit.record(session, "user.create", now, user_id=who.user_id, ip=client_ip(request),
+                     detail={"user_id": user.id, "username": user.username, "role": user.role})
+        return web.json_response(user_json(user), status=201)
+
+
+@routes.patch("/api/v1/users/{user_id:\\d+}")
+async def change_user(request: web.Request) -> web.Response:
+    who = await require_role(request, Role.ADMIN)
+    body = await read_model(request, UserPatch)
+    now = request.app[CLOCK]()
+    changes = body.model_dump(exclude_unset=True)
+    async with request.app[SESSIONS]() as session, session.begin():
+        user = await users.get_user(session, int(request.match_info["user_id"]))
+        if user.id == who.user_id and (changes.get("active") is False or changes.get("role", Role.ADMIN) != Role.ADMIN):
+            refuse(409, "conflict", "you cannot demote or deactivate yourself", "role")
+        if "password" in changes:
+            await users.set_password(session, user, changes.pop("password"))
+        if "team" in changes:
+            user.team_id = await users.team_id_for(session, changes.pop("team"))
+        for name, value in changes.items():
+            setattr(user, name, value.value if isinstance(value, Role) else value)
+        audit.record(session, "user.update", now, user_id=who.user_id, ip=client_ip(request),
+                     detail={"user_id": user.id, "fields": sorted(body.model_fields_set)})
+        await session.flush()
+        return web.json_response(user_json(user))

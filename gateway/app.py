@@ -1,0 +1,62 @@
+"""The composition root: settings in, a wired aiohttp application out."""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+
+from aiohttp import web
+
+from crm_store.ingest import Ingestor, utcnow
+from crm_store.migrate import upgrade_async
+from crm_store.resolution import JoinPolicy
+from crm_store.session import create_engine, is_sqlite, session_factory
+from crm_store.types import Permissions
+from gateway import channels_wiring
+from gateway.api import contact_routes, lead_routes, session_routes, system_routes, user_routes
+from gateway.auth import auth_middleware
+from gateway.errors import error_middleware
+from gateway.intake import Intake
+from gateway.keys import CLOCK, ENGINE, INGESTOR, INTAKE, PERMISSIONS, SESSIONS, SETTINGS
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> web.Application:
+    """Build the application; resources open and close with it, one cleanup context each."""
+    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=1024 * 1024)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    p = settings.permissions
+    app[PERMISSIONS] = Permissions(edit_others=frozenset(p.edit_others), delete=frozenset(p.delete),
+                                   delete_others=frozenset(p.delete_others), assign=frozenset(p.assign))
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_ingestor)
+    for module in (system_routes, session_routes, lead_routes, user_routes, contact_routes):
+        app.router.add_routes(module.routes)
+    channels_wiring.mount(app, settings)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS].database
+    auto = settings.auto_migrate if settings.auto_migrate is not None else is_sqlite(settings.url)
+    if auto:
+        await upgrade_async(settings.url)
+    engine = create_engine(settings.url)
+    app[ENGINE] = engine
+    app[SESSIONS] = session_factory(engine)
+    log.info("store at %s", engine.url.render_as_string(hide_password=True))
+    yield
+    await engine.dispose()
+
+
+async def _ingestor(app: web.Application) -> AsyncIterator[None]:
+    leads = app[SETTINGS].leads
+    policy = JoinPolicy(stale_after=timedelta(days=leads.stale_after_days),
+                        reopen_window=timedelta(hours=leads.reopen_window_hours))
+    async with Ingestor(app[SESSIONS], policy, clock=app[CLOCK]) as ingestor:
+        app[INGESTOR] = ingestor
+        app[INTAKE] = Intake(ingestor)
+        yield

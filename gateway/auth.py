@@ -1,0 +1,60 @@
+"""Authentication for /api/v1 and /ws: bearer token or session cookie; refusals are audited."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from crm_store import audit, users
+from crm_store.types import Role
+from gateway.auth_types import Principal
+from gateway.errors import Handler, error_response, refuse
+from gateway.keys import CLOCK, PRINCIPAL, SESSIONS
+
+COOKIE = "switchboard_session"
+PUBLIC = frozenset({"/api/v1/auth/login"})
+
+
+def token_of(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    if request.path == "/ws" and request.query.get("token"):
+        return request.query["token"]
+    return request.cookies.get(COOKIE)
+
+
+def client_ip(request: web.Request) -> str | None:
+    return request.remote
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    protected = (request.path.startswith("/api/") or request.path == "/ws") and request.path not in PUBLIC
+    if not protected or request.method == "OPTIONS":
+        return await handler(request)
+    token = token_of(request)
+    now = request.app[CLOCK]()
+    async with request.app[SESSIONS]() as session, session.begin():
+        user = await users.user_for_token(session, token, now) if token else None
+        if user is None:
+            audit.record(session, "auth.unauthenticated", now, outcome="unauthenticated", ip=client_ip(request),
+                         detail={"method": request.method, "path": request.path})
+    if user is None:
+        return error_response(401, "unauthenticated", "sign in first", headers={"WWW-Authenticate": "Bearer"})
+    request[PRINCIPAL] = Principal.of(user, token or "")
+    return await handler(request)
+
+
+def principal(request: web.Request) -> Principal:
+    return request[PRINCIPAL]
+
+
+async def require_role(request: web.Request, *roles: Role) -> Principal:
+    """The caller, if their role is one of `roles`; otherwise a 403 that is audited."""
+    who = principal(request)
+    if who.role in roles:
+        return who
+    now = request.app[CLOCK]()
+    async with request.app[SESSIONS]() as session, session.begin():
+        audit.record(session, "auth.forbidden", now, user_id=who.user_id, outcome="denied", ip=client_ip(request),
+                     detail={"method": request.method, "path": request.path, "role": who.role})
+    refuse(403, "forbidden", f"this needs one of the roles: {', '.join(r.value for r in roles)}")

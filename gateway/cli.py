@@ -1,0 +1,110 @@
+"""The `switchboard` command: serve, migrate, user add."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from crm_store.errors import StoreError
+from crm_store.ingest import utcnow
+from crm_store.migrate import upgrade
+from crm_store.session import create_engine, session_factory
+from crm_store.types import Role
+from crm_store.users import NewUser, create_user
+from gateway.app import create_app
+from gateway.settings import Settings, SettingsError, load_settings
+
+
+def _pairs(text: str, option: str, default_value: int | None = None) -> dict[str, int]:
+    """`voice=1,chat=4` (or `sales:3,en` for skills, whose level defaults to 1)."""
+    result: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.replace(":", "=").partition("=")
+        if not sep and default_value is None:
+            raise SystemExit(f"{option}: expected name=number, got {part!r}")
+        try:
+            result[name.strip()] = int(value) if sep else default_value  # type: ignore[assignment]
+        except ValueError:
+            raise SystemExit(f"{option}: {value!r} is not a whole number") from None
+    return result
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="switchboard", description="Omnichannel contact center.")
+    top.add_argument("--config", help="TOML settings file (default: $SWITCHBOARD_CONFIG)")
+    sub = top.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the service with every configured channel")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    sub.add_parser("migrate", help="upgrade the configured database to the latest schema")
+    user = sub.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
+    add = user.add_parser("add", help="create a user")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.add_argument("--display-name")
+    add.add_argument("--extension")
+    add.add_argument("--skills", default="", help="sales,en or sales:3,en:1")
+    add.add_argument("--capacity", default="", help="voice=1,chat=4,email=8")
+    add.add_argument("--team")
+    add.add_argument("--locale", default="en")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        overrides = {}
+        if getattr(args, "host", None):
+            overrides["http__host"] = args.host
+        if getattr(args, "port", None) is not None:
+            overrides["http__port"] = args.port
+        settings = load_settings(args.config, **overrides)
+    except SettingsError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        web.run_app(create_app(settings), host=settings.http.host, port=settings.http.port,
+                    print=lambda _: print(f"switchboard listening on http://{settings.http.host}:{settings.http.port}"))
+        return 0
+    if args.command == "migrate":
+        upgrade(settings.database.url)
+        print("database is at the latest schema")
+        return 0
+    return _add_user(settings, args)
+
+
+def _add_user(settings: Settings, args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+    else:
+        print("switchboard: give --password-stdin or run in a terminal", file=sys.stderr)
+        return 2
+    new = NewUser(username=args.name, password=password, role=Role(args.role), display_name=args.display_name,
+                  extension=args.extension, skills=_pairs(args.skills, "--skills", 1),
+                  capacity=_pairs(args.capacity, "--capacity") or None, team=args.team, locale=args.locale)
+
+    async def run() -> int:
+        engine = create_engine(settings.database.url)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                user = await create_user(session, new, utcnow())
+            print(f"user {user.username} ({user.role}) created with id {user.id}")
+            return 0
+        except StoreError as exc:
+            print(f"switchboard: {exc.message}", file=sys.stderr)
+            return 1
+        finally:
+            await engine.dispose()
+
+    if settings.database.url.startswith("sqlite"):
+        upgrade(settings.database.url)   # the embedded default needs no separate `migrate` step
+    return asyncio.run(run())

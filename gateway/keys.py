@@ -1,0 +1,24 @@
+"""Typed application and request state keys."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from crm_store.ingest import Ingestor
+from crm_store.types import Permissions
+from gateway.auth_types import Principal
+from gateway.intake import Intake
+from gateway.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Callable[[], datetime])
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+INGESTOR = web.AppKey("ingestor", Ingestor)
+INTAKE = web.AppKey("intake", Intake)
+PERMISSIONS = web.AppKey("permissions", Permissions)
+
+PRINCIPAL = web.RequestKey("principal", Principal)

@@ -1,0 +1,126 @@
+"""Settings: one TOML file, every key overridable by `SWITCHBOARD_<SECTION>__<KEY>`, read once at start."""
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from crm_store.types import Role
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite+aiosqlite:///./switchboard.db"
+    # The embedded default migrates itself; a shared PostgreSQL is migrated by `switchboard migrate`.
+    auto_migrate: bool | None = None
+
+
+class RedisSettings(Section):
+    url: str | None = None
+
+
+class HttpSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    trusted_proxies: tuple[str, ...] = ()
+    secure_cookies: bool = False        # set behind HTTPS
+    session_hours: float = Field(12, gt=0)
+
+
+class PhoneSettings(Section):
+    region: str = "RU"
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        import phonenumbers
+
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r} (ISO 3166 code such as RU, UA, AM, FR)")
+        return value.upper()
+
+
+class LeadSettings(Section):
+    stale_after_days: float = Field(30, gt=0)
+    reopen_window_hours: float = Field(72, ge=0)
+
+
+class PermissionSettings(Section):
+    """Which roles may change records that are not theirs ("a manager may add but not delete")."""
+
+    edit_others: tuple[Role, ...] = (Role.SUPERVISOR, Role.ADMIN)
+    delete: tuple[Role, ...] = (Role.SUPERVISOR, Role.ADMIN)
+    delete_others: tuple[Role, ...] = (Role.SUPERVISOR, Role.ADMIN)
+    assign: tuple[Role, ...] = (Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SWITCHBOARD_", env_nested_delimiter="__", extra="forbid", frozen=True,
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    http: HttpSettings = HttpSettings()
+    phone: PhoneSettings = PhoneSettings()
+    leads: LeadSettings = LeadSettings()
+    permissions: PermissionSettings = PermissionSettings()
+    # [forms.<key>] tables; channels.webform validates their contents.
+    forms: dict[str, dict[str, Any]] = {}
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment beats the file: the file is passed in as init values.
+        return (env_settings, init_settings)
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read `path` (or $SWITCHBOARD_CONFIG), apply the environment, then explicit overrides."""
+    path = path or os.environ.get("SWITCHBOARD_CONFIG")
+    sections = set(Settings.model_fields) | {"config"}
+    unknown = sorted(name for name in os.environ if name.startswith("SWITCHBOARD_")
+                     and name[len("SWITCHBOARD_"):].split("__")[0].lower() not in sections)
+    if unknown:
+        # A typo in an override would otherwise be ignored without a word.
+        raise SettingsError(f"unknown settings in the environment: {', '.join(unknown)}")
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SettingsError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {path} is not valid TOML: {exc}") from exc
+    try:
+        settings = Settings(**data)
+        if overrides:
+            merged = settings.model_dump()
+            for dotted, value in overrides.items():
+                section, key = dotted.split("__", 1)
+                merged[section][key] = value
+            settings = Settings.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
+        )
+        raise SettingsError(f"invalid settings: {problems}") from exc
+    return settings
