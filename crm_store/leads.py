@@ -170,6 +170,16 @@ async def assign(session: AsyncSession, lead_id: int, user_id: int, now: datetim
     return diff
 
 
+async def assign_if_unassigned(session: AsyncSession, lead_id: int, user_id: int, now: datetime) -> Lead:
+    """Give a lead its first assignee (a lead staff entered by hand is theirs)."""
+    lead = await session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFound(f"lead {lead_id} not found")
+    if lead.assignee_id is None:
+        await assign(session, lead_id, user_id, now)
+    return lead
+
+
 def _plain(value: object) -> object:
     return value.isoformat() if isinstance(value, datetime) else value
 
