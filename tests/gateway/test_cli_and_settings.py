@@ -1,0 +1,94 @@
+"""The `switchboard` command and settings: TOML, environment overrides, clear errors."""
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from gateway.settings import SettingsError, load_settings
+
+
+def test_toml_file_with_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "switchboard.toml"
+    config.write_text('[http]\nport = 9000\nhost = "127.0.0.1"\n[phone]\nregion = "am"\n'
+                      '[permissions]\ndelete = ["admin"]\n')
+    monkeypatch.setenv("SWITCHBOARD_HTTP__PORT", "9100")
+    settings = load_settings(config)
+    assert settings.http.port == 9100 and settings.http.host == "127.0.0.1"
+    assert settings.phone.region == "AM"
+    assert [r.value for r in settings.permissions.delete] == ["admin"]
+
+
+@pytest.mark.parametrize(("toml", "env", "message"), [
+    ("[http]\nport = 'x'\n", {}, "http.port"),
+    ("[phone]\nregion = 'XX'\n", {}, "unknown phone region"),
+    ("[htp]\nport = 1\n", {}, "htp"),
+    ("not toml = = 1", {}, "not valid TOML"),
+    ("", {"SWITCHBOARD_HTTPP__PORT": "1"}, "SWITCHBOARD_HTTPP__PORT"),
+    ("", {"SWITCHBOARD_PERMISSIONS__DELETE": '["god"]'}, "permissions.delete"),
+])
+def test_bad_settings_name_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toml: str,
+                                   env: dict[str, str], message: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(toml)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SettingsError, match=message):
+        load_settings(config)
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(tmp_path / "nope.toml"), "migrate"]) == 2
+    assert "cannot read config file" in capsys.readouterr().err
+
+
+def test_migrate_and_user_add_from_the_command_line(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    env = {"SWITCHBOARD_DATABASE__URL": f"sqlite+aiosqlite:///{db}", "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-m", "gateway"]
+    run = subprocess.run([*command, "migrate"], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    add = subprocess.run(
+        [*command, "user", "add", "olga", "--role", "manager", "--password-stdin", "--extension", "101",
+         "--skills", "sales:3,en", "--capacity", "voice=1,chat=2", "--team", "sales"],
+        input="a long password\n", env=env, capture_output=True, text=True, timeout=60)
+    assert add.returncode == 0, add.stderr
+    again = subprocess.run([*command, "user", "add", "olga", "--role", "admin", "--password-stdin"],
+                           input="a long password\n", env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and "already taken" in again.stderr
+    with sqlite3.connect(db) as connection:
+        row = connection.execute("SELECT role, extension, skills, capacity, password_hash FROM users").fetchone()
+    assert row[:4] == ("manager", "101", '{"sales": 3, "en": 1}', '{"voice": 1, "chat": 2}')
+    assert row[4].startswith("$argon2")
+
+
+def test_serve_starts_on_the_embedded_defaults(tmp_path: Path) -> None:
+    """What the README's first command runs: SQLite in the working directory, migrated on start."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port)], cwd=tmp_path,
+                              env={"PATH": "/usr/bin:/bin"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "serve did not come up"
+                time.sleep(0.1)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0].decode()
+    assert (tmp_path / "switchboard.db").exists()
+    assert f"http://127.0.0.1:{port}" in output
