@@ -1,0 +1,164 @@
+"""The websocket hub: delivers frames to users' sockets and hands client frames to handlers.
+
+The hub only delivers. Who receives what is decided by the notifier, what a frame contains by
+the code that builds it; so targeting is testable without a socket.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+from gateway.auth_types import Principal
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 64 * 1024
+
+FrameHandler = Callable[[Principal, Mapping[str, Any]], Awaitable[Mapping[str, Any] | None]]
+UserHook = Callable[[Principal], Awaitable[None]]
+
+
+class FrameError(Exception):
+    """A client frame that cannot be acted on; the client gets an `error` frame, the socket stays."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def frame(kind: str, data: Mapping[str, Any]) -> str:
+    return json.dumps({"type": kind, "data": data}, ensure_ascii=False, default=str)
+
+
+@dataclass
+class Hub:
+    """Sockets per user; a user is "connected" while at least one of their sockets is open."""
+
+    heartbeat: float = 20.0
+    grace: float = 15.0                     # a dropped socket counts as away only after this
+    handlers: dict[str, FrameHandler] = field(default_factory=dict)
+    on_connect: list[UserHook] = field(default_factory=list)      # send the current state
+    on_gone: list[UserHook] = field(default_factory=list)         # grace expired, no socket left
+    _sockets: dict[int, set[web.WebSocketResponse]] = field(default_factory=dict)
+    _pending_gone: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def connected(self, user_id: int) -> bool:
+        return bool(self._sockets.get(user_id))
+
+    def connected_users(self) -> set[int]:
+        return {user for user, sockets in self._sockets.items() if sockets}
+
+    async def send(self, user_id: int, kind: str, data: Mapping[str, Any]) -> int:
+        """Send to every socket of `user_id`; returns how many received it."""
+        text = frame(kind, data)
+        sent = 0
+        for ws in list(self._sockets.get(user_id, ())):
+            try:
+                await ws.send_str(text)
+                sent += 1
+            except (ConnectionError, RuntimeError):
+                log.debug("socket of user %s closed while sending", user_id)
+        return sent
+
+    async def send_many(self, user_ids: set[int], kind: str, data: Mapping[str, Any]) -> None:
+        await asyncio.gather(*(self.send(u, kind, data) for u in user_ids))
+
+    async def handle(self, request: web.Request, who: Principal) -> web.WebSocketResponse:
+        origin = request.headers.get("Origin")
+        if origin and urlsplit(origin).netloc != request.host:
+            raise web.HTTPForbidden(reason="foreign origin")
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=MAX_FRAME)
+        await ws.prepare(request)
+        self._attach(who.user_id, ws)
+        try:
+            for hook in self.on_connect:
+                await _guarded(hook(who), "on_connect")
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    await self._dispatch(ws, who, message.data)
+                elif message.type == WSMsgType.BINARY:
+                    await ws.send_str(frame("error", {"code": "bad_frame", "message": "send JSON text frames"}))
+                elif message.type == WSMsgType.ERROR:
+                    log.info("socket of user %s failed: %s", who.user_id, ws.exception())
+        finally:
+            self._detach(who)
+        return ws
+
+    async def close_all(self) -> None:
+        for handle in self._pending_gone.values():
+            handle.cancel()
+        self._pending_gone.clear()
+        sockets = [ws for group in self._sockets.values() for ws in group]
+        await asyncio.gather(*(ws.close(code=1001, message=b"server shutdown") for ws in sockets),
+                             return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _attach(self, user_id: int, ws: web.WebSocketResponse) -> None:
+        handle = self._pending_gone.pop(user_id, None)
+        if handle is not None:
+            handle.cancel()       # came back within the grace period: nothing happened
+        self._sockets.setdefault(user_id, set()).add(ws)
+
+    def _detach(self, who: Principal) -> None:
+        sockets = self._sockets.get(who.user_id, set())
+        sockets.difference_update({ws for ws in sockets if ws.closed})
+        if sockets:
+            return
+        self._sockets.pop(who.user_id, None)
+        loop = asyncio.get_running_loop()
+        self._pending_gone[who.user_id] = loop.call_later(self.grace, self._gone, who)
+
+    def _gone(self, who: Principal) -> None:
+        self._pending_gone.pop(who.user_id, None)
+        if self.connected(who.user_id):
+            return
+        for hook in self.on_gone:
+            task = asyncio.create_task(_guarded(hook(who), "on_gone"))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _dispatch(self, ws: web.WebSocketResponse, who: Principal, raw: str) -> None:
+        request_id: Any = None
+        try:
+            try:
+                message = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise FrameError("bad_json", f"frame is not JSON: {exc.msg}") from None
+            if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+                raise FrameError("bad_frame", 'a frame is {"type": ..., "data": {...}}')
+            request_id = message.get("id")
+            data = message.get("data", {})
+            if not isinstance(data, dict):
+                raise FrameError("bad_frame", "data must be an object")
+            kind = message["type"]
+            if kind == "ping":
+                await ws.send_str(frame("pong", {"id": request_id}))
+                return
+            handler = self.handlers.get(kind)
+            if handler is None:
+                raise FrameError("unknown_type", f"unknown frame type {kind[:50]!r}")
+            reply = await handler(who, data)
+            if reply is not None:
+                await ws.send_str(frame(f"{kind}.ok", {**reply, "id": request_id}))
+        except FrameError as exc:
+            await ws.send_str(frame("error", {"code": exc.code, "message": exc.message, "id": request_id}))
+        except Exception:
+            # One bad frame must never take the hub, or this socket, down.
+            log.exception("frame handler failed for user %s", who.user_id)
+            await ws.send_str(frame("error", {"code": "internal", "message": "internal error", "id": request_id}))
+
+
+async def _guarded(awaitable: Awaitable[None], what: str) -> None:
+    try:
+        await awaitable
+    except Exception:
+        log.exception("hub hook %s failed", what)
