@@ -17,7 +17,9 @@ from gateway.api import contact_routes, lead_routes, session_routes, system_rout
 from gateway.auth import auth_middleware
 from gateway.errors import error_middleware
 from gateway.intake import Intake
-from gateway.keys import CLOCK, ENGINE, INGESTOR, INTAKE, PERMISSIONS, SESSIONS, SETTINGS
+from gateway.auth import principal
+from gateway.hub import Hub
+from gateway.keys import CLOCK, ENGINE, HUB, INGESTOR, INTAKE, PERMISSIONS, SESSIONS, SETTINGS
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,8 +33,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     p = settings.permissions
     app[PERMISSIONS] = Permissions(edit_others=frozenset(p.edit_others), delete=frozenset(p.delete),
                                    delete_others=frozenset(p.delete_others), assign=frozenset(p.assign))
+    app[HUB] = Hub()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_ingestor)
+    app.on_shutdown.append(_close_sockets)   # before cleanup: open sockets would hold it up
+    app.router.add_get("/ws", _websocket)
     for module in (system_routes, session_routes, lead_routes, user_routes, contact_routes):
         app.router.add_routes(module.routes)
     channels_wiring.mount(app, settings)
@@ -60,3 +65,11 @@ async def _ingestor(app: web.Application) -> AsyncIterator[None]:
         app[INGESTOR] = ingestor
         app[INTAKE] = Intake(ingestor)
         yield
+
+
+async def _websocket(request: web.Request) -> web.WebSocketResponse:
+    return await request.app[HUB].handle(request, principal(request))
+
+
+async def _close_sockets(app: web.Application) -> None:
+    await app[HUB].close_all()
