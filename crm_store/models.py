@@ -228,3 +228,41 @@ class ApiSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class RoutingTask(Base):
+    """A unit of work routing hands out; kept so that waiting work survives a restart."""
+
+    __tablename__ = "routing_tasks"
+    __table_args__ = (Index(None, "state"),)
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))          # lead / message / callback / call
+    channel: Mapped[str] = mapped_column(String(20))
+    queue: Mapped[str] = mapped_column(String(100))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    skills: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(20))        # pending / reserved / assigned / wrapping / completed / canceled
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    sla_deadline: Mapped[datetime | None]
+    assigned_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class Reservation(Base):
+    """One offer of a task to an agent and how it ended: the raw material of routing reports."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (Index(None, "agent_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("routing_tasks.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(20))      # pending / accepted / rejected / timeout / rescinded
+    decided_at: Mapped[datetime | None]
+    explanation: Mapped[dict[str, Any]] = mapped_column(default=dict)
