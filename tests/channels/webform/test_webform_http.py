@@ -1,0 +1,456 @@
+"""The web-form channel on a real aiohttp server on 127.0.0.1, with a recording `emit`."""
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from channels.types import Accepted, InboundContact, IntakeUnavailable
+from channels.webform import FormConfig, WebFormChannel, build, sign
+from channels.webform.config import DEFAULT_FORM
+
+PHONE = "+79123456789"
+
+
+class RecordingEmit:
+    """Stores what it is given and answers like the intake: the same event id gets the same lead."""
+
+    def __init__(self) -> None:
+        self.contacts: list[InboundContact] = []
+        self._leads: dict[tuple[str, str], int] = {}
+
+    async def __call__(self, contact: InboundContact) -> Accepted:
+        self.contacts.append(contact)
+        key = (contact.channel, contact.event_id)
+        duplicate = key in self._leads
+        lead_id = self._leads.setdefault(key, 100 + len(self._leads))
+        return Accepted(lead_id, contact_id=lead_id, interaction_id=len(self.contacts), duplicate=duplicate)
+
+
+class UnavailableEmit:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self, contact: InboundContact) -> Accepted:
+        self.calls += 1
+        raise IntakeUnavailable("database is down")
+
+
+class Clock:
+    def __init__(self, now: float = 1_750_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+MakeClient = Callable[..., Awaitable[TestClient]]
+
+
+@pytest.fixture
+async def make_client() -> AsyncIterator[MakeClient]:
+    clients: list[TestClient] = []
+
+    async def make(*forms: FormConfig, emit: Any = None, **kwargs: Any) -> TestClient:
+        channel = WebFormChannel({f.key: f for f in (DEFAULT_FORM, *forms)}, emit or RecordingEmit(),
+                                 region="RU", **kwargs)
+        app = web.Application()
+        channel.add_routes(app)
+        client = TestClient(TestServer(app, host="127.0.0.1", port=0))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+def emit() -> RecordingEmit:
+    return RecordingEmit()
+
+
+async def error_of(response: aiohttp.ClientResponse) -> dict[str, Any]:
+    assert response.content_type == "application/json"
+    body = await response.json()
+    assert set(body["error"]) == {"code", "field", "message"}
+    return body["error"]
+
+
+# -- the three encodings --------------------------------------------------------------------
+
+async def test_urlencoded_post(make_client: MakeClient, emit: RecordingEmit) -> None:
+    client = await make_client(emit=emit)
+    response = await client.post("/forms/default", data={"fio": "Иван", "tel": "+7 (912) 345-67-89",
+                                                         "comment": "Перезвоните", "utm_source": "yandex"},
+                                 headers={"Referer": "https://shop.example/contacts"})
+    assert response.status == 201
+    assert await response.json() == {"lead_id": 100, "duplicate": False}
+    [contact] = emit.contacts
+    assert (contact.channel, contact.name, contact.phone, contact.text) == ("form", "Иван", PHONE, "Перезвоните")
+    assert contact.event_id.startswith("default:")
+    assert contact.attributes["utm_source"] == "yandex"
+    assert contact.attributes["page"] == "https://shop.example/contacts"
+    assert contact.attributes["client_ip"] == "127.0.0.1"
+
+
+async def test_multipart_post(make_client: MakeClient, emit: RecordingEmit) -> None:
+    client = await make_client(emit=emit)
+    data = aiohttp.FormData()
+    data.add_field("name", "Anna")
+    data.add_field("phone", "8 912 345 67 89")
+    data.add_field("text", "line 1\nline 2")
+    response = await client.post("/forms/default", data=data)
+    assert response.status == 201
+    [contact] = emit.contacts
+    assert (contact.name, contact.phone, contact.text) == ("Anna", PHONE, "line 1\nline 2")
+
+
+async def test_multipart_file_is_refused(make_client: MakeClient, emit: RecordingEmit) -> None:
+    client = await make_client(emit=emit)
+    data = aiohttp.FormData()
+    data.add_field("phone", PHONE)
+    data.add_field("cv", b"%PDF-1.4", filename="cv.pdf", content_type="application/pdf")
+    response = await client.post("/forms/default", data=data)
+    assert response.status == 415
+    assert (await error_of(response))["field"] == "cv"
+    assert emit.contacts == []
+
+
+async def test_json_post(make_client: MakeClient, emit: RecordingEmit) -> None:
+    client = await make_client(emit=emit)
+    response = await client.post("/forms/default", json={"name": "Bob", "phone": 79123456789,
+                                                         "email": "Bob@Example.com", "utm_medium": "cpc",
+                                                         "product": "sku-42"})
+    assert response.status == 201
+    [contact] = emit.contacts
+    assert (contact.phone, contact.email) == (PHONE, "bob@example.com")
+    assert contact.attributes["utm_medium"] == "cpc" and contact.attributes["product"] == "sku-42"
+
+
+@pytest.mark.parametrize("raw", ["+7 (912) 345-67-89", "8 912 345 67 89", "79123456789"])
+async def test_phone_formats(make_client: MakeClient, emit: RecordingEmit, raw: str) -> None:
+    client = await make_client(emit=emit)
+    assert (await client.post("/forms/default", json={"phone": raw})).status == 201
+    assert emit.contacts[0].phone == PHONE
+
+
+async def test_xss_ish_name_is_kept_as_text(make_client: MakeClient, emit: RecordingEmit) -> None:
+    client = await make_client(emit=emit)
+    response = await client.post("/forms/default", data={"name": "<img src=x onerror=alert(1)>", "phone": PHONE})
+    assert response.status == 201
+    assert emit.contacts[0].name == "<img src=x onerror=alert(1)>"
+
+
+# -- refusals ---------------------------------------------------------------------------------
+
+async def test_invalid_phone_names_the_field(make_client: MakeClient, emit: RecordingEmit) -> None:
+    client = await make_client(emit=emit)
+    response = await client.post("/forms/default", data={"phone": "12345"})
+    assert response.status == 422
+    assert (await error_of(response))["field"] == "phone"
+    assert emit.contacts == []
+
+
+async def test_neither_phone_nor_email(make_client: MakeClient, emit: RecordingEmit) -> None:
+    client = await make_client(emit=emit)
+    response = await client.post("/forms/default", json={"name": "Anna", "message": "hello"})
+    assert response.status == 422
+    error = await error_of(response)
+    assert (error["code"], error["field"]) == ("required", "phone")
+    assert "email" in error["message"]
+
+
+async def test_unknown_form(make_client: MakeClient) -> None:
+    client = await make_client()
+    response = await client.post("/forms/nope", json={"phone": PHONE})
+    assert response.status == 404
+    assert (await error_of(response))["code"] == "unknown_form"
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'["a list"]', b'"a string"'])
+async def test_malformed_json(make_client: MakeClient, emit: RecordingEmit, body: bytes) -> None:
+    client = await make_client(emit=emit)
+    response = await client.post("/forms/default", data=body, headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    assert (await error_of(response))["code"] == "malformed"
+    assert emit.contacts == []
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", None])
+async def test_unsupported_content_type(make_client: MakeClient, content_type: str | None) -> None:
+    client = await make_client()
+    headers = {"Content-Type": content_type} if content_type else {"Content-Type": ""}
+    response = await client.post("/forms/default", data=b"phone=%2B79123456789", headers=headers)
+    assert response.status == 415
+
+
+async def test_honeypot_answers_like_success_and_stores_nothing(make_client: MakeClient,
+                                                                emit: RecordingEmit) -> None:
+    client = await make_client(emit=emit)
+    response = await client.post("/forms/default", data={"phone": PHONE, "website": "http://spam.example"})
+    assert response.status == 201
+    body = await response.json()
+    assert set(body) == {"lead_id", "duplicate"} and isinstance(body["lead_id"], int)
+    assert emit.contacts == []
+
+
+async def test_rate_limit_after_burst(make_client: MakeClient, emit: RecordingEmit) -> None:
+    client = await make_client(FormConfig(key="slow", burst=3, rate_per_minute=2), emit=emit, clock=Clock())
+    statuses = [(await client.post("/forms/slow", json={"phone": PHONE})).status for _ in range(3)]
+    assert statuses == [201, 201, 201]
+    response = await client.post("/forms/slow", json={"phone": PHONE})
+    assert response.status == 429
+    assert response.headers["Retry-After"] == "30"
+    assert (await error_of(response))["code"] == "rate_limited"
+    assert len(emit.contacts) == 3
+
+
+async def test_default_burst_is_five(make_client: MakeClient) -> None:
+    client = await make_client(clock=Clock())
+    statuses = [(await client.post("/forms/default", json={"phone": PHONE})).status for _ in range(6)]
+    assert statuses == [201] * 5 + [429]
+
+
+async def test_forwarded_for_counts_only_from_trusted_proxies(make_client: MakeClient,
+                                                              emit: RecordingEmit) -> None:
+    trusting = await make_client(emit=emit, trusted_proxies=("127.0.0.0/8",), clock=Clock())
+    headers = {"X-Forwarded-For": "10.9.9.9, 198.51.100.7"}
+    assert (await trusting.post("/forms/default", json={"phone": PHONE}, headers=headers)).status == 201
+    assert emit.contacts[-1].attributes["client_ip"] == "198.51.100.7"
+    # Each forwarded client has its own bucket.
+    for i in range(7):
+        response = await trusting.post("/forms/default", json={"phone": PHONE},
+                                       headers={"X-Forwarded-For": f"198.51.100.{20 + i}"})
+        assert response.status == 201
+
+    naive = await make_client(emit=emit)
+    assert (await naive.post("/forms/default", json={"phone": PHONE}, headers=headers)).status == 201
+    assert emit.contacts[-1].attributes["client_ip"] == "127.0.0.1"
+
+
+async def test_body_too_large_with_content_length(make_client: MakeClient, emit: RecordingEmit) -> None:
+    client = await make_client(FormConfig(key="small", max_body_bytes=1024), emit=emit)
+    response = await client.post("/forms/small", json={"phone": PHONE, "message": "x" * 2000})
+    assert response.status == 413
+    assert (await error_of(response))["code"] == "too_large"
+    assert emit.contacts == []
+
+
+async def test_body_too_large_chunked(make_client: MakeClient, emit: RecordingEmit) -> None:
+    client = await make_client(FormConfig(key="small", max_body_bytes=1024), emit=emit)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"phone": "+79123456789", "message": "'
+        for _ in range(8):
+            yield b"x" * 256
+        yield b'"}'
+
+    response = await client.post("/forms/small", data=chunks(), headers={"Content-Type": "application/json"})
+    assert response.request_info.headers.get("Transfer-Encoding") == "chunked"
+    assert response.status == 413
+    assert emit.contacts == []
+
+
+async def test_chunked_body_within_the_limit_is_fine(make_client: MakeClient, emit: RecordingEmit) -> None:
+    client = await make_client(emit=emit)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"phone": '
+        yield b'"+79123456789"}'
+
+    response = await client.post("/forms/default", data=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status == 201
+    assert emit.contacts[0].phone == PHONE
+
+
+# -- CORS -----------------------------------------------------------------------------------
+
+SHOP = "https://shop.example"
+
+
+async def test_preflight_for_an_allowed_origin(make_client: MakeClient) -> None:
+    client = await make_client(FormConfig(key="shop", allowed_origins=(SHOP,)))
+    response = await client.options("/forms/shop", headers={
+        "Origin": SHOP, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type, idempotency-key"})
+    assert response.status == 204
+    assert response.headers["Access-Control-Allow-Origin"] == SHOP
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+    allowed = {h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")}
+    assert allowed >= {"content-type", "idempotency-key", "x-switchboard-timestamp", "x-switchboard-signature"}
+
+
+async def test_disallowed_origin_is_refused(make_client: MakeClient, emit: RecordingEmit) -> None:
+    client = await make_client(FormConfig(key="shop", allowed_origins=(SHOP,)), emit=emit)
+    preflight = await client.options("/forms/shop", headers={"Origin": "https://evil.example",
+                                                             "Access-Control-Request-Method": "POST"})
+    assert preflight.status == 403
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    response = await client.post("/forms/shop", json={"phone": PHONE}, headers={"Origin": "https://evil.example"})
+    assert response.status == 403
+    assert (await error_of(response))["code"] == "origin_not_allowed"
+    assert emit.contacts == []
+
+
+async def test_post_responses_carry_cors_headers(make_client: MakeClient) -> None:
+    client = await make_client(FormConfig(key="shop", allowed_origins=(SHOP,)))
+    ok = await client.post("/forms/shop", json={"phone": PHONE}, headers={"Origin": SHOP})
+    assert ok.status == 201 and ok.headers["Access-Control-Allow-Origin"] == SHOP
+    bad = await client.post("/forms/shop", json={"phone": "1"}, headers={"Origin": SHOP})
+    assert bad.status == 422 and bad.headers["Access-Control-Allow-Origin"] == SHOP
+    anyone = await client.post("/forms/default", json={"phone": PHONE}, headers={"Origin": "https://any.example"})
+    assert anyone.headers["Access-Control-Allow-Origin"] == "*"
+
+
+async def test_own_origin_may_post_for_the_iframe_embed(make_client: MakeClient) -> None:
+    client = await make_client(FormConfig(key="shop", allowed_origins=(SHOP,)))
+    own = f"http://{client.host}:{client.port}"
+    response = await client.post("/forms/shop", json={"phone": PHONE}, headers={"Origin": own})
+    assert response.status == 201
+
+
+# -- HMAC -----------------------------------------------------------------------------------
+
+SECRET = "hunter2-but-longer"
+
+
+def signed(body: bytes, timestamp: int, secret: str = SECRET) -> dict[str, str]:
+    return {"Content-Type": "application/json", "X-Switchboard-Timestamp": str(timestamp),
+            "X-Switchboard-Signature": sign(secret, timestamp, body)}
+
+
+@pytest.fixture
+async def signed_client(make_client: MakeClient, emit: RecordingEmit) -> TestClient:
+    return await make_client(FormConfig(key="crm", hmac_secret=SECRET, require_signature=True),
+                             emit=emit, clock=Clock(1_750_000_000))
+
+
+async def test_hmac_valid(signed_client: TestClient, emit: RecordingEmit) -> None:
+    body = json.dumps({"phone": PHONE}).encode()
+    response = await signed_client.post("/forms/crm", data=body, headers=signed(body, 1_750_000_000 - 60))
+    assert response.status == 201
+    assert len(emit.contacts) == 1
+
+
+@pytest.mark.parametrize(("headers", "code"), [
+    (lambda body: signed(body, 1_750_000_000, secret="wrong"), "bad_signature"),
+    (lambda body: signed(body + b" ", 1_750_000_000), "bad_signature"),
+    (lambda body: signed(body, 1_750_000_000 - 301), "stale_signature"),
+    (lambda body: {"Content-Type": "application/json"}, "signature_required"),
+])
+async def test_hmac_refusals(signed_client: TestClient, emit: RecordingEmit, headers, code: str) -> None:
+    body = json.dumps({"phone": PHONE}).encode()
+    response = await signed_client.post("/forms/crm", data=body, headers=headers(body))
+    assert response.status == 401
+    assert (await error_of(response))["code"] == code
+    assert emit.contacts == []
+
+
+# -- idempotency and the intake -------------------------------------------------------------
+
+async def test_idempotency_key_header_makes_a_retry_the_same_event(make_client: MakeClient,
+                                                                   emit: RecordingEmit) -> None:
+    client = await make_client(emit=emit)
+    headers = {"Idempotency-Key": "7f1c7a52-1b9e-4c55-9b0e-0b0f7c0e2a11"}
+    first = await client.post("/forms/default", json={"phone": PHONE}, headers=headers)
+    second = await client.post("/forms/default", json={"phone": PHONE}, headers=headers)
+    assert (await first.json(), await second.json()) == ({"lead_id": 100, "duplicate": False},
+                                                         {"lead_id": 100, "duplicate": True})
+    assert {c.event_id for c in emit.contacts} == {"default:7f1c7a52-1b9e-4c55-9b0e-0b0f7c0e2a11"}
+
+
+async def test_submission_id_field_makes_a_retry_the_same_event(make_client: MakeClient,
+                                                                emit: RecordingEmit) -> None:
+    client = await make_client(emit=emit)
+    for _ in range(2):
+        response = await client.post("/forms/default", data={"phone": PHONE, "submission_id": "abc-123"})
+        assert response.status == 201
+    assert [c.event_id for c in emit.contacts] == ["default:abc-123", "default:abc-123"]
+    assert "submission_id" not in emit.contacts[0].attributes
+
+
+async def test_without_an_id_every_post_is_new(make_client: MakeClient, emit: RecordingEmit) -> None:
+    client = await make_client(emit=emit)
+    for _ in range(2):
+        await client.post("/forms/default", json={"phone": PHONE})
+    assert len({c.event_id for c in emit.contacts}) == 2
+
+
+async def test_bad_idempotency_key(make_client: MakeClient) -> None:
+    client = await make_client()
+    response = await client.post("/forms/default", json={"phone": PHONE}, headers={"Idempotency-Key": "a b"})
+    assert response.status == 400
+    assert (await error_of(response))["field"] == "submission_id"
+
+
+async def test_intake_unavailable_is_503_with_retry_after(make_client: MakeClient) -> None:
+    unavailable = UnavailableEmit()
+    client = await make_client(emit=unavailable)
+    response = await client.post("/forms/default", json={"phone": PHONE})
+    assert response.status == 503
+    assert int(response.headers["Retry-After"]) > 0
+    assert (await error_of(response))["code"] == "unavailable"
+    assert unavailable.calls == 1
+
+
+async def test_unexpected_emit_failure_is_500_json(make_client: MakeClient) -> None:
+    async def broken(contact: InboundContact) -> Accepted:
+        raise RuntimeError("bug")
+
+    client = await make_client(emit=broken)
+    response = await client.post("/forms/default", json={"phone": PHONE})
+    assert response.status == 500
+    assert (await error_of(response))["code"] == "internal"
+
+
+# -- embed ----------------------------------------------------------------------------------
+
+async def test_embed_page_and_script(make_client: MakeClient) -> None:
+    client = await make_client(FormConfig(key="shop", title="Call me", allowed_origins=(SHOP,)))
+    page = await client.get("/forms/shop/embed")
+    assert page.status == 200 and page.content_type == "text/html"
+    html = await page.text()
+    assert '<script src="/forms/shop/embed.js" data-target="#switchboard-form"></script>' in html
+    assert "<title>Call me</title>" in html
+    assert f"frame-ancestors 'self' {SHOP}" in page.headers["Content-Security-Policy"]
+
+    script = await client.get("/forms/shop/embed.js")
+    assert script.status == 200 and script.content_type == "application/javascript"
+    source = await script.text()
+    assert '"key": "shop"' in source and '"title": "Call me"' in source
+    assert "crypto.randomUUID" in source and "Idempotency-Key" in source
+    assert "innerHTML" not in source and "hmac_secret" not in source
+
+
+async def test_embed_escapes_the_title(make_client: MakeClient) -> None:
+    client = await make_client(FormConfig(key="t", title="</script><script>alert(1)</script>"))
+    source = await (await client.get("/forms/t/embed.js")).text()
+    assert "<script>alert(1)" not in source and "\\u003c/script\\u003e\\u003cscript\\u003ealert(1)" in source
+    html = await (await client.get("/forms/t/embed")).text()
+    assert "<script>alert(1)" not in html and "&lt;/script&gt;" in html
+
+
+async def test_embed_of_an_unknown_form(make_client: MakeClient) -> None:
+    client = await make_client()
+    for path in ("/forms/nope/embed", "/forms/nope/embed.js"):
+        response = await client.get(path)
+        assert response.status == 404
+        assert (await error_of(response))["code"] == "unknown_form"
+
+
+async def test_build_from_settings_tables() -> None:
+    emit = RecordingEmit()
+    channel = build({"landing": {"field_map": {"your-tel": "phone"}}}, emit, region="RU")
+    app = web.Application()
+    channel.add_routes(app.router)
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
+        assert (await client.post("/forms/landing", data={"your-tel": "89123456789"})).status == 201
+        assert (await client.post("/forms/default", data={"tel": "89123456789"})).status == 201
+    assert [c.attributes["form"] for c in emit.contacts] == ["landing", "default"]
