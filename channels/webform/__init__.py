@@ -1,4 +1,11 @@
-"""Web forms: `POST /forms/{form_key}` from any website, plus an embeddable form. The reference adapter."""
+"""Web forms: `POST /forms/{form_key}` from any website, plus an embeddable form. The reference adapter.
+
+Gateway mounts it before the app starts:
+
+    channel = channels.webform.build(settings.forms, emit, region=settings.phone.region,
+                                     trusted_proxies=settings.http.trusted_proxies)
+    channel.add_routes(app)            # or: app.add_routes(channel.routes())
+"""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping

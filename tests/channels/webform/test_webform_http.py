@@ -454,3 +454,14 @@ async def test_build_from_settings_tables() -> None:
         assert (await client.post("/forms/landing", data={"your-tel": "89123456789"})).status == 201
         assert (await client.post("/forms/default", data={"tel": "89123456789"})).status == 201
     assert [c.attributes["form"] for c in emit.contacts] == ["landing", "default"]
+
+
+async def test_refusals_are_logged_without_personal_data(make_client: MakeClient,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    client = await make_client()
+    with caplog.at_level("INFO", logger="channels.webform"):
+        await client.post("/forms/default", json={"phone": "12345", "name": "Secret Person"})
+        await client.post("/forms/default", json={"phone": PHONE, "website": "x"})
+    text = caplog.text
+    assert "refused 422" in text and "invalid phone" in text and "honeypot" in text
+    assert "Secret Person" not in text and "12345" not in text
