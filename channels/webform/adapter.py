@@ -82,7 +82,7 @@ class WebFormChannel:
             headers = self._cors_headers(request, form)
             return await self._submit(request, form, client_ip, headers)
         except FormError as exc:
-            # One log line per refusal: enough to spot a broken site form or an attack, no personal data.
+            # One log line per refusal: enough to spot a broken site form or an attack; nothing the client typed.
             log.info("form %s: refused %s from %s: %s %s", form_key, exc.status, client_ip, exc.code,
                      exc.field or "")
             return _error(exc, headers)

@@ -456,7 +456,7 @@ async def test_build_from_settings_tables() -> None:
     assert [c.attributes["form"] for c in emit.contacts] == ["landing", "default"]
 
 
-async def test_refusals_are_logged_without_personal_data(make_client: MakeClient,
+async def test_refusals_are_logged_without_what_the_client_typed(make_client: MakeClient,
                                                          caplog: pytest.LogCaptureFixture) -> None:
     client = await make_client()
     with caplog.at_level("INFO", logger="channels.webform"):
