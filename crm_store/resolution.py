@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, or_, select, tuple_
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
+from crm_store.new_rows import NewContact, NewInteraction, NewLead, NewRows
 from crm_store.types import OPEN_STATUSES, Claim, IngestRequest, IngestResult, LeadStatus
 
 # A client has any number of these; every other kind (telegram, whatsapp, ...) is an external
@@ -29,25 +31,38 @@ class JoinPolicy:
     reopen_window: timedelta = timedelta(hours=72)   # a lead closed more recently than this is reopened
 
 
+AnyContact = Contact | NewContact
+AnyLead = Lead | NewLead
+
+
 @dataclass(slots=True)
 class _Outcome:
     request: IngestRequest
-    contact: Contact
-    lead: Lead
-    interaction: Interaction
+    contact: AnyContact
+    lead: AnyLead
+    interaction: NewInteraction
     created_contact: bool
     created_lead: bool
     reopened: bool
-    pairs: list[tuple[Contact, Contact, str]] = field(default_factory=list)
+    pairs: list[tuple[AnyContact, AnyContact, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Known:
+    """An identity seen in this batch: stored already (`row`), or to be inserted after the flush."""
+
+    contact: AnyContact
+    row: Identity | None = None
 
 
 @dataclass(slots=True)
 class _BatchState:
-    identities: dict[tuple[str, str], Identity] = field(default_factory=dict)
+    identities: dict[tuple[str, str], _Known] = field(default_factory=dict)
     kinds: dict[int, dict[str, set[str]]] = field(default_factory=dict)   # id(contact) -> kind -> values
-    leads: dict[int, list[Lead]] = field(default_factory=dict)             # id(contact) -> candidates
-    threads: dict[tuple[str, str], Lead] = field(default_factory=dict)
+    leads: dict[int, list[AnyLead]] = field(default_factory=dict)          # id(contact) -> candidates
+    threads: dict[tuple[str, str], AnyLead] = field(default_factory=dict)
     owner_teams: dict[int, int | None] = field(default_factory=dict)
+    rows: NewRows = field(default_factory=NewRows)
 
 
 async def resolve_batch(
@@ -61,9 +76,10 @@ async def resolve_batch(
     for request in fresh:
         key = (request.channel, request.event_id)
         if key not in outcomes:
-            outcomes[key] = _resolve_one(session, state, request, policy, now)
+            outcomes[key] = _resolve_one(state, request, policy, now)
+    await session.flush()            # changes to stored leads and identities
+    await state.rows.insert(session, now)
     suggestion_ids = await _suggest_merges(session, list(outcomes.values()), now)
-    await session.flush()
 
     results: list[IngestResult] = []
     seen: set[tuple[str, str]] = set()
@@ -86,13 +102,22 @@ async def resolve_batch(
     return results
 
 
+def _pairs_in(first: InstrumentedAttribute[str], second: InstrumentedAttribute[str],
+              pairs: set[tuple[str, str]]) -> ColumnElement[bool]:
+    """`(first, second) IN pairs`, spelled so that SQLite searches the index instead of scanning."""
+    grouped: dict[str, list[str]] = {}
+    for a, b in pairs:
+        grouped.setdefault(a, []).append(b)
+    return or_(*(and_(first == a, second.in_(bs)) for a, bs in grouped.items()))
+
+
 async def _already_stored(session: AsyncSession, requests: list[IngestRequest]) -> dict[tuple[str, str], IngestResult]:
     keys = {(r.channel, r.event_id) for r in requests}
     rows = await session.execute(
         select(Interaction.channel, Interaction.event_id, Interaction.id, Interaction.contact_id,
                Lead.id, Lead.status, Lead.owner_id, Lead.assignee_id, Lead.priority)
         .join(Lead, Lead.id == Interaction.lead_id)
-        .where(tuple_(Interaction.channel, Interaction.event_id).in_(keys))
+        .where(_pairs_in(Interaction.channel, Interaction.event_id, keys))
     )
     return {
         (channel, event_id): IngestResult(
@@ -112,20 +137,20 @@ async def _prefetch(
     if claim_keys:
         found = await session.scalars(
             select(Identity)
-            .where(tuple_(Identity.kind, Identity.value).in_(claim_keys))
+            .where(_pairs_in(Identity.kind, Identity.value, claim_keys))
             .options(selectinload(Identity.contact).selectinload(Contact.identities))
         )
         for identity in found:
-            state.identities[(identity.kind, identity.value)] = identity
+            state.identities[(identity.kind, identity.value)] = _Known(identity.contact, identity)
             state.kinds.setdefault(id(identity.contact), _kinds_of(identity.contact))
-    contacts = {i.contact for i in state.identities.values()}
+    contacts = {known.contact for known in state.identities.values()}
 
     thread_keys = {(r.channel, r.thread_ref) for r in requests if r.thread_ref}
     thread_lead_ids: dict[tuple[str, str], int] = {}
     if thread_keys:
         rows = await session.execute(
             select(Interaction.channel, Interaction.thread_ref, Interaction.lead_id)
-            .where(tuple_(Interaction.channel, Interaction.thread_ref).in_(thread_keys))
+            .where(_pairs_in(Interaction.channel, Interaction.thread_ref, thread_keys))
             .order_by(Interaction.id)
         )
         thread_lead_ids = {(channel, ref): lead_id for channel, ref, lead_id in rows}
@@ -163,7 +188,7 @@ def _kinds_of(contact: Contact) -> dict[str, set[str]]:
     return kinds
 
 
-def _conflicts(state: _BatchState, contact: Contact, claims: list[Claim]) -> str | None:
+def _conflicts(state: _BatchState, contact: AnyContact, claims: list[Claim]) -> str | None:
     """The external id of `contact` that contradicts `claims`, if any."""
     kinds = state.kinds.get(id(contact), {})
     for claim in claims:
@@ -175,20 +200,18 @@ def _conflicts(state: _BatchState, contact: Contact, claims: list[Claim]) -> str
     return None
 
 
-def _resolve_one(
-    session: AsyncSession, state: _BatchState, request: IngestRequest, policy: JoinPolicy, now: datetime
-) -> _Outcome:
+def _resolve_one(state: _BatchState, request: IngestRequest, policy: JoinPolicy, now: datetime) -> _Outcome:
     strong = [c for c in request.claims if c.strong]
     weak = [c for c in request.claims if not c.strong]
-    matched: dict[int, tuple[Contact, list[Claim]]] = {}
+    matched: dict[int, tuple[AnyContact, list[Claim]]] = {}
     for claim in strong:
-        identity = state.identities.get((claim.kind, claim.value))
-        if identity is not None:
-            matched.setdefault(id(identity.contact), (identity.contact, []))[1].append(claim)
+        known = state.identities.get((claim.kind, claim.value))
+        if known is not None:
+            matched.setdefault(id(known.contact), (known.contact, []))[1].append(claim)
 
-    pairs: list[tuple[Contact, Contact, str]] = []
-    conflicted: list[tuple[Contact, str]] = []
-    contact: Contact | None = None
+    pairs: list[tuple[AnyContact, AnyContact, str]] = []
+    conflicted: list[tuple[AnyContact, str]] = []
+    contact: AnyContact | None = None
     if matched:
         # Prefer the contact the channel itself proves (the caller id, the mail sender).
         ranked = sorted(matched.values(), key=lambda m: not any(c.kind == request.primary_kind for c in m[1]))
@@ -204,51 +227,47 @@ def _resolve_one(
 
     created_contact = contact is None
     if contact is None:
-        contact = Contact(display_name=request.name, created_at=now, updated_at=now, owner_id=None)
-        contact.identities = []
-        session.add(contact)
+        contact = NewContact(display_name=request.name, created_at=now)
+        state.rows.contacts.append(contact)
         state.kinds[id(contact)] = {}
         pairs.extend((other, contact, reason) for other, reason in conflicted)
     elif not contact.display_name and request.name:
         contact.display_name = request.name
 
     for claim in strong:
-        identity = state.identities.get((claim.kind, claim.value))
-        if identity is None:
-            identity = Identity(contact=contact, kind=claim.kind, value=claim.value,
-                                confidence=claim.confidence, created_at=now)
-            session.add(identity)
-            state.identities[(claim.kind, claim.value)] = identity
+        known = state.identities.get((claim.kind, claim.value))
+        if known is None:
+            state.identities[(claim.kind, claim.value)] = _Known(contact)
+            state.rows.identities.append((contact, claim.kind, claim.value, claim.confidence))
             state.kinds[id(contact)].setdefault(claim.kind, set()).add(claim.value)
-        elif identity.contact is contact and claim.confidence == "verified" and identity.confidence != "verified":
-            identity.confidence = "verified"
+        elif known.contact is contact and known.row is not None and claim.confidence == "verified":
+            known.row.confidence = "verified"
     for claim in weak:
-        identity = state.identities.get((claim.kind, claim.value))
-        if identity is not None and identity.contact is not contact:
-            pairs.append((contact, identity.contact, f"{claim.kind} {claim.value} mentioned in a message"))
+        known = state.identities.get((claim.kind, claim.value))
+        if known is not None and known.contact is not contact:
+            pairs.append((contact, known.contact, f"{claim.kind} {claim.value} mentioned in a message"))
 
-    lead, created_lead, reopened = _choose_lead(session, state, request, contact, policy, now)
-    interaction = Interaction(
-        lead=lead, contact=contact, channel=request.channel, event_id=request.event_id,
-        direction=request.direction, text=request.text, subject=request.subject,
-        thread_ref=request.thread_ref, attributes=dict(request.attributes), created_at=request.received_at,
-    )
-    session.add(interaction)
+    lead, created_lead, reopened = _choose_lead(state, request, contact, policy, now)
+    interaction = NewInteraction(lead, contact, {
+        "channel": request.channel, "event_id": request.event_id, "direction": request.direction,
+        "text": request.text, "subject": request.subject, "thread_ref": request.thread_ref,
+        "attributes": dict(request.attributes), "created_at": request.received_at,
+    })
+    state.rows.interactions.append(interaction)
     if request.thread_ref:
         state.threads[(request.channel, request.thread_ref)] = lead
     return _Outcome(request, contact, lead, interaction, created_contact, created_lead, reopened, pairs)
 
 
 def _choose_lead(
-    session: AsyncSession, state: _BatchState, request: IngestRequest, contact: Contact,
-    policy: JoinPolicy, now: datetime,
-) -> tuple[Lead, bool, bool]:
+    state: _BatchState, request: IngestRequest, contact: AnyContact, policy: JoinPolicy, now: datetime,
+) -> tuple[AnyLead, bool, bool]:
     candidates = state.leads.setdefault(id(contact), [])
     threaded = state.threads.get((request.channel, request.thread_ref)) if request.thread_ref else None
     open_leads = [lead for lead in candidates if lead.status in OPEN_STATUSES]
     closed = [lead for lead in candidates if lead.status not in OPEN_STATUSES and lead.closed_at is not None]
 
-    lead: Lead | None = None
+    lead: AnyLead | None = None
     reopened = False
     if threaded is not None and threaded.status in OPEN_STATUSES:
         lead = threaded
@@ -265,28 +284,29 @@ def _choose_lead(
 
     if lead is None:
         owner = contact.owner_id
-        lead = Lead(
+        lead = NewLead(
             contact=contact, status=LeadStatus.NEW, priority=request.priority, channel=request.channel,
             source=dict(request.source), attributes=dict(request.attributes), subject=request.subject,
-            notes="", owner_id=owner, assignee_id=None, team_id=state.owner_teams.get(owner) if owner else None,
-            created_at=now, updated_at=now, last_activity_at=now, closed_at=None, deleted_at=None,
+            owner_id=owner, team_id=state.owner_teams.get(owner) if owner else None, last_activity_at=now,
         )
-        session.add(lead)
+        state.rows.leads.append(lead)
         candidates.append(lead)
         return lead, True, False
 
+    lead.priority = max(lead.priority, request.priority)
+    lead.last_activity_at = max(lead.last_activity_at, now)
+    if not isinstance(lead, Lead):
+        return lead, False, False
     if reopened:
         lead.status = LeadStatus.ASSIGNED if lead.assignee_id else LeadStatus.NEW
         lead.closed_at = None
         lead.outcome = None
         lead.lost_reason = None
-    lead.priority = max(lead.priority, request.priority)
-    lead.last_activity_at = max(lead.last_activity_at, now)
     lead.updated_at = now
     return lead, False, reopened
 
 
-def _recently_closed(lead: Lead, policy: JoinPolicy, now: datetime) -> bool:
+def _recently_closed(lead: AnyLead, policy: JoinPolicy, now: datetime) -> bool:
     return lead.closed_at is not None and now - lead.closed_at <= policy.reopen_window
 
 
@@ -294,32 +314,28 @@ async def _suggest_merges(
     session: AsyncSession, outcomes: list[_Outcome], now: datetime
 ) -> dict[tuple[str, str], list[MergeSuggestion]]:
     """Record each contact pair once; an existing suggestion for the pair is reused, not repeated."""
-    wanted: dict[tuple[int, int], tuple[Contact, Contact, str, list[tuple[str, str]]]] = {}
+    wanted: dict[tuple[int, int], tuple[str, list[tuple[str, str]]]] = {}
     for o in outcomes:
         for a, b, reason in o.pairs:
-            if a is b:
+            assert a.id is not None and b.id is not None  # inserted before suggestions are made
+            if a.id == b.id:
                 continue
-            # Persistent contacts are ordered by id so the pair's unique key is stable.
-            if a.id is not None and b.id is not None and a.id > b.id:
-                a, b = b, a
-            key = (id(a), id(b))
-            entry = wanted.setdefault(key, (a, b, reason, []))
-            entry[3].append((o.request.channel, o.request.event_id))
+            entry = wanted.setdefault((min(a.id, b.id), max(a.id, b.id)), (reason, []))
+            entry[1].append((o.request.channel, o.request.event_id))
     if not wanted:
         return {}
-    known = [(a.id, b.id) for a, b, _, _ in wanted.values() if a.id is not None and b.id is not None]
-    existing: dict[tuple[int, int], MergeSuggestion] = {}
-    if known:
-        rows = await session.scalars(
-            select(MergeSuggestion).where(tuple_(MergeSuggestion.contact_a_id, MergeSuggestion.contact_b_id).in_(known))
-        )
-        existing = {(s.contact_a_id, s.contact_b_id): s for s in rows}
+    rows = await session.scalars(
+        select(MergeSuggestion).where(tuple_(MergeSuggestion.contact_a_id, MergeSuggestion.contact_b_id)
+                                      .in_(list(wanted))))
+    existing = {(s.contact_a_id, s.contact_b_id): s for s in rows}
     by_request: dict[tuple[str, str], list[MergeSuggestion]] = {}
-    for a, b, reason, requests in wanted.values():
-        suggestion = existing.get((a.id, b.id)) if a.id is not None and b.id is not None else None
+    for (a, b), (reason, requests) in wanted.items():
+        suggestion = existing.get((a, b))
         if suggestion is None:
-            suggestion = MergeSuggestion(contact_a=a, contact_b=b, reason=reason[:500], status="pending", created_at=now)
+            suggestion = MergeSuggestion(contact_a_id=a, contact_b_id=b, reason=reason[:500], status="pending",
+                                         created_at=now)
             session.add(suggestion)
         for key in requests:
             by_request.setdefault(key, []).append(suggestion)
+    await session.flush()
     return by_request

@@ -4,8 +4,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from channels.types import Accepted, InboundContact
+from channels.webform.adapter import WebFormChannel
+from channels.webform.config import forms_from_mapping
 from gateway.keys import INTAKE
-from gateway.settings import Settings
+from gateway.settings import Settings, SettingsError
 
 
 def mount(app: web.Application, settings: Settings) -> None:
@@ -15,4 +17,9 @@ def mount(app: web.Application, settings: Settings) -> None:
         # Routes are fixed before start-up; the intake exists only once the store is open.
         return await app[INTAKE].emit(contact)
 
-    del emit  # web forms are wired in once channels.webform lands
+    try:
+        forms = forms_from_mapping(settings.forms)
+    except ValueError as exc:
+        raise SettingsError(f"invalid settings: forms: {exc}") from exc
+    WebFormChannel(forms, emit, region=settings.phone.region,
+                   trusted_proxies=settings.http.trusted_proxies).add_routes(app)

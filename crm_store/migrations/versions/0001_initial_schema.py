@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 03:16:42.897719
+Create Date: 2026-11-23 03:28:56.803282
 """
 from __future__ import annotations
 
@@ -74,6 +74,7 @@ def upgrade() -> None:
 
     op.create_table('contacts',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('public_id', sa.Uuid(), nullable=False),
     sa.Column('display_name', sa.String(length=200), nullable=True),
     sa.Column('owner_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('merged_into_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
@@ -81,7 +82,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['merged_into_id'], ['contacts.id'], name=op.f('fk_contacts_merged_into_id_contacts')),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_contacts_owner_id_users')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_contacts'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contacts')),
+    sa.UniqueConstraint('public_id', name=op.f('uq_contacts_public_id'))
     )
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contacts_owner_id'), ['owner_id'], unique=False)
@@ -117,6 +119,7 @@ def upgrade() -> None:
 
     op.create_table('leads',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('public_id', sa.Uuid(), nullable=False),
     sa.Column('contact_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('priority', sa.Integer(), nullable=False),
@@ -140,7 +143,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_leads_contact_id_contacts')),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_leads_owner_id_users')),
     sa.ForeignKeyConstraint(['team_id'], ['teams.id'], name=op.f('fk_leads_team_id_teams')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_leads'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_leads')),
+    sa.UniqueConstraint('public_id', name=op.f('uq_leads_public_id'))
     )
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_leads_assignee_id_status'), ['assignee_id', 'status'], unique=False)
@@ -168,6 +172,7 @@ def upgrade() -> None:
 
     op.create_table('interactions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('public_id', sa.Uuid(), nullable=False),
     sa.Column('lead_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('contact_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('channel', sa.String(length=20), nullable=False),
@@ -184,18 +189,70 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_interactions_contact_id_contacts')),
     sa.ForeignKeyConstraint(['lead_id'], ['leads.id'], name=op.f('fk_interactions_lead_id_leads')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_interactions')),
-    sa.UniqueConstraint('channel', 'event_id', name=op.f('uq_interactions_channel_event_id'))
+    sa.UniqueConstraint('channel', 'event_id', name=op.f('uq_interactions_channel_event_id')),
+    sa.UniqueConstraint('public_id', name=op.f('uq_interactions_public_id'))
     )
     with op.batch_alter_table('interactions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_interactions_channel_thread_ref'), ['channel', 'thread_ref'], unique=False)
         batch_op.create_index(batch_op.f('ix_interactions_contact_id'), ['contact_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_interactions_lead_id_created_at'), ['lead_id', 'created_at'], unique=False)
 
+    op.create_table('routing_tasks',
+    sa.Column('id', sa.String(length=100), nullable=False),
+    sa.Column('lead_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('channel', sa.String(length=20), nullable=False),
+    sa.Column('queue', sa.String(length=100), nullable=False),
+    sa.Column('priority', sa.Integer(), nullable=False),
+    sa.Column('skills', sa.JSON(), nullable=False),
+    sa.Column('owner_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('assignee_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sla_deadline', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('assigned_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['assignee_id'], ['users.id'], name=op.f('fk_routing_tasks_assignee_id_users')),
+    sa.ForeignKeyConstraint(['lead_id'], ['leads.id'], name=op.f('fk_routing_tasks_lead_id_leads')),
+    sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_routing_tasks_owner_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_routing_tasks'))
+    )
+    with op.batch_alter_table('routing_tasks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_routing_tasks_lead_id'), ['lead_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_routing_tasks_state'), ['state'], unique=False)
+
+    op.create_table('reservations',
+    sa.Column('id', sa.String(length=100), nullable=False),
+    sa.Column('task_id', sa.String(length=100), nullable=False),
+    sa.Column('agent_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('outcome', sa.String(length=20), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('explanation', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['agent_id'], ['users.id'], name=op.f('fk_reservations_agent_id_users')),
+    sa.ForeignKeyConstraint(['task_id'], ['routing_tasks.id'], name=op.f('fk_reservations_task_id_routing_tasks')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reservations'))
+    )
+    with op.batch_alter_table('reservations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reservations_agent_id_created_at'), ['agent_id', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_reservations_task_id'), ['task_id'], unique=False)
+
     
 
 
 def downgrade() -> None:
     
+    with op.batch_alter_table('reservations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reservations_task_id'))
+        batch_op.drop_index(batch_op.f('ix_reservations_agent_id_created_at'))
+
+    op.drop_table('reservations')
+    with op.batch_alter_table('routing_tasks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_routing_tasks_state'))
+        batch_op.drop_index(batch_op.f('ix_routing_tasks_lead_id'))
+
+    op.drop_table('routing_tasks')
     with op.batch_alter_table('interactions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_interactions_lead_id_created_at'))
         batch_op.drop_index(batch_op.f('ix_interactions_contact_id'))
