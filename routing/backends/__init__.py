@@ -1,0 +1,121 @@
+"""The routing state backend interface: each method is one atomic step on shared state."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from routing.types import Agent, AgentState, Offer, OfferStatus, Presence, Task, TaskRecord
+
+
+@dataclass(frozen=True, slots=True)
+class TaskParams:
+    """Queue settings a backend needs inside its atomic steps."""
+
+    service_level_seconds: float = 20.0
+    wrap_up_seconds: float = 0.0
+    keep_recent: int = 0  # accept times kept per agent for the fairness window
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """An offer that ended without an accept, and what followed from it."""
+
+    offer: Offer
+    requeued: tuple[TaskRecord, ...]  # tasks back to pending
+    on_break: AgentState | None  # the agent, put on a missed-offers break
+    rescinded: tuple[Offer, ...] = ()  # the agent's other offers, if put on break
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """A task that left an agent or a queue: who got capacity back, which offers ended."""
+
+    record: TaskRecord
+    rescinded: tuple[Offer, ...] = ()
+    freed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """All live routing state at one moment."""
+
+    at: float
+    agents: tuple[AgentState, ...]
+    tasks: tuple[TaskRecord, ...]
+    offers: tuple[Offer, ...]
+    counters: Mapping[str, float]  # today's "q:<queue>:<metric>" and "c:<channel>:<metric>"
+
+
+class RoutingBackend(Protocol):
+    """Routing state, in one process or shared by many through Redis."""
+
+    async def upsert_agent(self, agent: Agent, now: float) -> AgentState:
+        """Create or reconfigure an agent, keeping its presence and load."""
+
+    async def set_presence(self, agent_id: str, presence: Presence, reason: str | None,
+                           now: float) -> tuple[AgentState, tuple[Offer, ...], tuple[TaskRecord, ...]]:
+        """Set presence; leaving `available` rescinds pending offers (returned with requeued tasks)."""
+
+    async def candidates(self, channel: str, ids: Sequence[str]) -> tuple[list[AgentState], list[AgentState | None]]:
+        """Available agents with free capacity on `channel`, and the agents named in `ids`."""
+
+    async def get_agents(self, ids: Sequence[str]) -> list[AgentState | None]:
+        """Agents by id."""
+
+    async def add_task(self, task: Task, score: float, params: TaskParams, now: float) -> TaskRecord | None:
+        """Queue a new task; None if the id is known already."""
+
+    async def get_task(self, task_id: str) -> TaskRecord | None:
+        """A live task by id."""
+
+    async def pending(self, keys: Sequence[tuple[str, str]], offset: int, limit: int) -> list[list[TaskRecord]]:
+        """Pending tasks of each (queue, channel) in queue order, a page each."""
+
+    async def reserve(self, task_id: str, offers: Sequence[Offer], max_pending: int) -> list[Offer]:
+        """Atomically: while the task is open and the agent available with free capacity, make the offer."""
+
+    async def accept(self, offer_id: str, agent_id: str, now: float) -> tuple[TaskRecord, Offer, tuple[Offer, ...]]:
+        """Atomically accept a pending offer; the task's other offers are rescinded. First accept wins."""
+
+    async def close_offer(self, offer_id: str, status: OfferStatus, now: float, agent_id: str | None,
+                          missed_limit: int) -> Closed | None:
+        """End a pending offer (reject, timeout); None if it is no longer pending and no agent was named."""
+
+    async def complete(self, task_id: str, now: float) -> Released:
+        """Finish an assigned task: wrap-up for voice if configured, else completed."""
+
+    async def finish_wrap(self, task_id: str, now: float) -> Released | None:
+        """End a wrap-up."""
+
+    async def cancel(self, task_id: str, now: float) -> Released:
+        """Cancel a live task in any state."""
+
+    async def schedule(self, member: str, at: float) -> None:
+        """Remember a deadline (offer expiry, wrap end, time-based re-route)."""
+
+    async def pop_due(self, now: float) -> list[str]:
+        """Take the deadlines due at `now`, earliest first; each is handed to one caller only."""
+
+    async def next_deadline(self) -> float | None:
+        """The earliest deadline."""
+
+    async def offers_for(self, agent_id: str) -> list[Offer]:
+        """An agent's pending offers."""
+
+    async def assignments_for(self, agent_id: str) -> list[TaskRecord]:
+        """An agent's assigned and wrapping tasks."""
+
+    async def snapshot(self, now: float) -> Snapshot:
+        """Everything, for stats and explanations."""
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+
+def day_of(now: float) -> int:
+    """The UTC day number that daily counters are filed under."""
+    return int(now // 86400)
+
+
+__all__ = ["Closed", "Released", "RoutingBackend", "Snapshot", "TaskParams", "day_of"]

@@ -1,0 +1,347 @@
+"""In-process routing state with indexes: free agents per channel, sorted pending lists, a deadline heap."""
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import Sequence
+from dataclasses import replace
+
+from routing.backends import Closed, Released, Snapshot, TaskParams, day_of
+from routing.policies import free_capacity
+from routing.types import (
+    VOICE,
+    MISSED_OFFERS,
+    Agent,
+    AgentState,
+    InvalidState,
+    NotFound,
+    NotYourOffer,
+    Offer,
+    OfferNotPending,
+    OfferStatus,
+    Presence,
+    Task,
+    TaskRecord,
+    TaskState,
+)
+
+_OPEN = (TaskState.PENDING, TaskState.RESERVED)
+
+
+def _bump_load(state: AgentState, channel: str, by: int) -> dict[str, int]:
+    load = dict(state.load)
+    load[channel] = max(0, load.get(channel, 0) + by)
+    return load
+
+
+class MemoryBackend:
+    """Routing state for one process; every method is atomic because nothing awaits inside."""
+
+    def __init__(self) -> None:
+        self._agents: dict[str, AgentState] = {}
+        self._free: dict[str, dict[str, None]] = {}
+        self._tasks: dict[str, TaskRecord] = {}
+        self._params: dict[str, TaskParams] = {}
+        self._index: dict[tuple[str, str], list[tuple[float, int, str]]] = {}
+        self._offers: dict[str, Offer] = {}
+        self._agent_offers: dict[str, dict[str, None]] = {}
+        self._task_offers: dict[str, dict[str, None]] = {}
+        self._assigned: dict[str, dict[str, None]] = {}
+        self._heap: list[tuple[float, str]] = []
+        self._due: dict[str, float] = {}
+        self._counters: dict[int, dict[str, float]] = {}
+        self._seq = 0
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _put_agent(self, state: AgentState, old_channels: Sequence[str] = ()) -> AgentState:
+        self._agents[state.id] = state
+        for channel in {*state.agent.capacity, *old_channels}:
+            free = self._free.setdefault(channel, {})
+            if state.presence is Presence.AVAILABLE and free_capacity(state, channel) > 0:
+                free[state.id] = None
+            else:
+                free.pop(state.id, None)
+        return state
+
+    def _index_add(self, rec: TaskRecord) -> None:
+        bisect.insort(self._index.setdefault((rec.task.queue, rec.task.channel), []), (rec.score, rec.seq, rec.id))
+
+    def _index_remove(self, rec: TaskRecord) -> None:
+        items = self._index.get((rec.task.queue, rec.task.channel), [])
+        key = (rec.score, rec.seq, rec.id)
+        at = bisect.bisect_left(items, key)
+        if at < len(items) and items[at] == key:
+            del items[at]
+
+    def _bump(self, now: float, task: Task, metric: str, by: float = 1, maximum: bool = False) -> None:
+        counters = self._counters.setdefault(day_of(now), {})
+        for key in (f"q:{task.queue}:{metric}", f"c:{task.channel}:{metric}"):
+            counters[key] = max(counters.get(key, 0), by) if maximum else counters.get(key, 0) + by
+
+    def _end_offer(self, offer: Offer, status: OfferStatus, now: float) -> Offer:
+        """Close a pending offer and give its capacity back; the task is updated by the caller."""
+        del self._offers[offer.id]
+        self._agent_offers.get(offer.agent_id, {}).pop(offer.id, None)
+        self._task_offers.get(offer.task_id, {}).pop(offer.id, None)
+        self._due.pop("o:" + offer.id, None)
+        state = self._agents.get(offer.agent_id)
+        if state is not None and status is not OfferStatus.ACCEPTED:
+            self._put_agent(replace(state, load=_bump_load(state, offer.channel, -1)))
+        rec = self._tasks.get(offer.task_id)
+        if rec is not None and status is not OfferStatus.ACCEPTED:
+            self._bump(now, rec.task, status.value)
+        return replace(offer, status=status)
+
+    def _reopen(self, task_id: str, declined: str | None = None) -> TaskRecord | None:
+        """One offer fewer on the task; back to pending when it was the last."""
+        rec = self._tasks.get(task_id)
+        if rec is None or rec.state not in _OPEN:
+            return None
+        rec = replace(rec, offers=max(0, rec.offers - 1),
+                      declined=rec.declined | {declined} if declined else rec.declined)
+        if rec.offers == 0:
+            rec = replace(rec, state=TaskState.PENDING)
+            self._index_add(rec)
+        self._tasks[task_id] = rec
+        return rec if rec.state is TaskState.PENDING else None
+
+    def _rescind_agent(self, agent_id: str, now: float) -> tuple[tuple[Offer, ...], tuple[TaskRecord, ...]]:
+        ended, requeued = [], []
+        for offer_id in list(self._agent_offers.get(agent_id, {})):
+            offer = self._end_offer(self._offers[offer_id], OfferStatus.RESCINDED, now)
+            ended.append(offer)
+            rec = self._reopen(offer.task_id)
+            if rec is not None:
+                requeued.append(rec)
+        return tuple(ended), tuple(requeued)
+
+    # -- agents ----------------------------------------------------------------------------
+    async def upsert_agent(self, agent: Agent, now: float) -> AgentState:
+        """Create or reconfigure an agent, keeping its presence and load."""
+        old = self._agents.get(agent.id)
+        if old is None:
+            return self._put_agent(AgentState(agent, last_busy=now))
+        return self._put_agent(replace(old, agent=agent), tuple(old.agent.capacity))
+
+    async def set_presence(self, agent_id: str, presence: Presence, reason: str | None,
+                           now: float) -> tuple[AgentState, tuple[Offer, ...], tuple[TaskRecord, ...]]:
+        """Set presence; leaving `available` rescinds pending offers."""
+        state = self._agents.get(agent_id)
+        if state is None:
+            raise NotFound(f"no agent {agent_id!r}")
+        if presence is Presence.AVAILABLE:
+            back = state.presence is not Presence.AVAILABLE
+            state = replace(state, presence=presence, reason=reason, missed=0,
+                            last_busy=now if back else state.last_busy)
+            return self._put_agent(state), (), ()
+        self._put_agent(replace(state, presence=presence, reason=reason))
+        ended, requeued = self._rescind_agent(agent_id, now)
+        return self._agents[agent_id], ended, requeued
+
+    async def candidates(self, channel: str, ids: Sequence[str]) -> tuple[list[AgentState], list[AgentState | None]]:
+        """Available agents with free capacity on `channel`, and the named agents."""
+        agents = self._agents
+        return [agents[i] for i in self._free.get(channel, ())], [agents.get(i) for i in ids]
+
+    async def get_agents(self, ids: Sequence[str]) -> list[AgentState | None]:
+        """Agents by id."""
+        return [self._agents.get(i) for i in ids]
+
+    # -- tasks -----------------------------------------------------------------------------
+    async def add_task(self, task: Task, score: float, params: TaskParams, now: float) -> TaskRecord | None:
+        """Queue a new task; None if the id is known already."""
+        if task.id in self._tasks:
+            return None
+        self._seq += 1
+        rec = TaskRecord(task, seq=self._seq, score=score)
+        self._tasks[task.id] = rec
+        self._params[task.id] = params
+        self._index_add(rec)
+        self._bump(now, task, "entered")
+        return rec
+
+    async def get_task(self, task_id: str) -> TaskRecord | None:
+        """A live task by id."""
+        return self._tasks.get(task_id)
+
+    async def pending(self, keys: Sequence[tuple[str, str]], offset: int, limit: int) -> list[list[TaskRecord]]:
+        """Pending tasks of each (queue, channel) in queue order."""
+        tasks = self._tasks
+        return [[tasks[e[2]] for e in self._index.get(key, [])[offset:offset + limit]] for key in keys]
+
+    async def reserve(self, task_id: str, offers: Sequence[Offer], max_pending: int) -> list[Offer]:
+        """Make each offer whose agent is available with free capacity, while the task is open."""
+        made: list[Offer] = []
+        for offer in offers:
+            rec = self._tasks.get(task_id)
+            if rec is None or rec.state not in _OPEN or rec.offers >= max_pending:
+                break
+            state = self._agents.get(offer.agent_id)
+            if (state is None or state.presence is not Presence.AVAILABLE
+                    or free_capacity(state, offer.channel) <= 0 or offer.agent_id in rec.declined):
+                continue
+            if rec.state is TaskState.PENDING:
+                self._index_remove(rec)
+            self._tasks[task_id] = replace(rec, state=TaskState.RESERVED, offers=rec.offers + 1)
+            self._seq += 1
+            self._put_agent(replace(state, load=_bump_load(state, offer.channel, 1), rr=self._seq))
+            self._offers[offer.id] = offer
+            self._agent_offers.setdefault(offer.agent_id, {})[offer.id] = None
+            self._task_offers.setdefault(task_id, {})[offer.id] = None
+            self._schedule("o:" + offer.id, offer.expires)
+            made.append(offer)
+        return made
+
+    async def accept(self, offer_id: str, agent_id: str, now: float) -> tuple[TaskRecord, Offer, tuple[Offer, ...]]:
+        """Accept a pending offer; the task's other offers are rescinded."""
+        offer = self._offers.get(offer_id)
+        if offer is None:
+            raise OfferNotPending(f"offer {offer_id!r} is not pending (unknown, or already ended)")
+        if offer.agent_id != agent_id:
+            raise NotYourOffer(f"offer {offer_id!r} is not for agent {agent_id!r}")
+        accepted = self._end_offer(offer, OfferStatus.ACCEPTED, now)
+        rescinded = tuple(self._end_offer(self._offers[o], OfferStatus.RESCINDED, now)
+                          for o in list(self._task_offers.get(offer.task_id, {})))
+        rec = self._tasks[offer.task_id]
+        rec = replace(rec, state=TaskState.ASSIGNED, agent_id=agent_id, offers=0, assigned_at=now)
+        self._tasks[rec.id] = rec
+        self._assigned.setdefault(agent_id, {})[rec.id] = None
+        params = self._params[rec.id]
+        state = self._agents[agent_id]
+        recent = dict(state.recent)
+        if params.keep_recent:
+            recent[rec.task.queue] = (*recent.get(rec.task.queue, ()), now)[-params.keep_recent:]
+        self._put_agent(replace(state, missed=0, last_busy=now, recent=recent))
+        waited = now - rec.task.created
+        self._bump(now, rec.task, "assigned")
+        self._bump(now, rec.task, "sl_met", 1 if waited <= params.service_level_seconds else 0)
+        self._bump(now, rec.task, "accept_sum", waited)
+        self._bump(now, rec.task, "accept_max", waited, maximum=True)
+        return rec, accepted, rescinded
+
+    async def close_offer(self, offer_id: str, status: OfferStatus, now: float, agent_id: str | None,
+                          missed_limit: int) -> Closed | None:
+        """End a pending offer by reject or timeout."""
+        offer = self._offers.get(offer_id)
+        if offer is None:
+            if agent_id is None:
+                return None
+            raise OfferNotPending(f"offer {offer_id!r} is not pending (unknown, or already ended)")
+        if agent_id is not None and offer.agent_id != agent_id:
+            raise NotYourOffer(f"offer {offer_id!r} is not for agent {agent_id!r}")
+        ended = self._end_offer(offer, status, now)
+        requeued = self._reopen(offer.task_id, declined=offer.agent_id)
+        back = (requeued,) if requeued is not None else ()
+        state = self._agents.get(offer.agent_id)
+        if state is None:
+            return Closed(ended, back, None)
+        state = self._put_agent(replace(state, missed=state.missed + 1))
+        if missed_limit <= 0 or state.missed < missed_limit:
+            return Closed(ended, back, None)
+        self._put_agent(replace(state, presence=Presence.BREAK, reason=MISSED_OFFERS, missed=0))
+        others, more = self._rescind_agent(offer.agent_id, now)
+        return Closed(ended, back + more, self._agents[offer.agent_id], others)
+
+    def _finish(self, rec: TaskRecord, now: float, state: TaskState) -> TaskRecord:
+        del self._tasks[rec.id]
+        self._params.pop(rec.id, None)
+        self._task_offers.pop(rec.id, None)
+        if rec.agent_id is not None:
+            self._assigned.get(rec.agent_id, {}).pop(rec.id, None)
+        return replace(rec, state=state)
+
+    async def complete(self, task_id: str, now: float) -> Released:
+        """Finish an assigned task: wrap-up for voice if configured, else completed."""
+        rec = self._tasks.get(task_id)
+        if rec is None or rec.state is not TaskState.ASSIGNED or rec.agent_id is None:
+            raise InvalidState(f"task {task_id!r} is not assigned")
+        state = self._agents[rec.agent_id]
+        wrap = self._params[task_id].wrap_up_seconds if rec.task.channel == VOICE else 0
+        load = _bump_load(state, rec.task.channel, -1)
+        self._bump(now, rec.task, "completed")
+        if wrap > 0:
+            self._put_agent(replace(state, load=load, wrapping=state.wrapping + 1))
+            rec = self._tasks[task_id] = replace(rec, state=TaskState.WRAPPING)
+            self._schedule("w:" + task_id, now + wrap)
+            return Released(rec)
+        self._put_agent(replace(state, load=load, last_busy=now))
+        return Released(self._finish(rec, now, TaskState.COMPLETED), freed=(rec.agent_id,))
+
+    async def finish_wrap(self, task_id: str, now: float) -> Released | None:
+        """End a wrap-up."""
+        rec = self._tasks.get(task_id)
+        if rec is None or rec.state is not TaskState.WRAPPING or rec.agent_id is None:
+            return None
+        state = self._agents[rec.agent_id]
+        self._put_agent(replace(state, wrapping=max(0, state.wrapping - 1), last_busy=now))
+        return Released(self._finish(rec, now, TaskState.COMPLETED), freed=(rec.agent_id,))
+
+    async def cancel(self, task_id: str, now: float) -> Released:
+        """Cancel a live task in any state."""
+        rec = self._tasks.get(task_id)
+        if rec is None:
+            raise NotFound(f"no live task {task_id!r}")
+        rescinded = tuple(self._end_offer(self._offers[o], OfferStatus.RESCINDED, now)
+                          for o in list(self._task_offers.get(task_id, {})))
+        freed = tuple(o.agent_id for o in rescinded)
+        if rec.state is TaskState.PENDING:
+            self._index_remove(rec)
+        if rec.state in _OPEN:
+            self._bump(now, rec.task, "abandoned")
+        elif rec.agent_id is not None and rec.agent_id in self._agents:
+            state = self._agents[rec.agent_id]
+            if rec.state is TaskState.WRAPPING:
+                state = replace(state, wrapping=max(0, state.wrapping - 1))
+            else:
+                state = replace(state, load=_bump_load(state, rec.task.channel, -1))
+            self._put_agent(replace(state, last_busy=now))
+            self._due.pop("w:" + task_id, None)
+            freed += (rec.agent_id,)
+        return Released(self._finish(rec, now, TaskState.CANCELED), rescinded, freed)
+
+    # -- deadlines and reads ---------------------------------------------------------------
+    def _schedule(self, member: str, at: float) -> None:
+        self._due[member] = at
+        heapq.heappush(self._heap, (at, member))
+
+    async def schedule(self, member: str, at: float) -> None:
+        """Remember a deadline; an earlier one for the same member is kept."""
+        if member not in self._due or at < self._due[member]:
+            self._schedule(member, at)
+
+    def _clean(self) -> None:
+        heap = self._heap
+        while heap and self._due.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+
+    async def pop_due(self, now: float) -> list[str]:
+        """Take the deadlines due at `now`, earliest first."""
+        out = []
+        self._clean()
+        while self._heap and self._heap[0][0] <= now:
+            _, member = heapq.heappop(self._heap)
+            del self._due[member]
+            out.append(member)
+            self._clean()
+        return out
+
+    async def next_deadline(self) -> float | None:
+        """The earliest deadline."""
+        self._clean()
+        return self._heap[0][0] if self._heap else None
+
+    async def offers_for(self, agent_id: str) -> list[Offer]:
+        """An agent's pending offers."""
+        return [self._offers[o] for o in self._agent_offers.get(agent_id, {})]
+
+    async def assignments_for(self, agent_id: str) -> list[TaskRecord]:
+        """An agent's assigned and wrapping tasks."""
+        return [self._tasks[t] for t in self._assigned.get(agent_id, {})]
+
+    async def snapshot(self, now: float) -> Snapshot:
+        """Everything, for stats and explanations."""
+        return Snapshot(now, tuple(self._agents.values()), tuple(self._tasks.values()),
+                        tuple(self._offers.values()), dict(self._counters.get(day_of(now), {})))
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,155 @@
+"""Pure selection rules: capacity, eligibility with reasons, policy scores, choosing agents."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from routing.types import (
+    VOICE,
+    AgentState,
+    Candidate,
+    Decision,
+    Policy,
+    Presence,
+    QueueConfig,
+    Skip,
+    Skipped,
+    TaskRecord,
+)
+
+
+def effective_capacity(state: AgentState, channel: str) -> int:
+    """Capacity on `channel`, shrunk while a call is live if the agent is configured so."""
+    cap = state.agent.capacity.get(channel, 0)
+    if channel != VOICE and state.load.get(VOICE, 0) > 0:
+        limit = state.agent.on_call_capacity.get(channel)
+        if limit is not None:
+            cap = min(cap, limit)
+    return cap
+
+
+def free_capacity(state: AgentState, channel: str) -> int:
+    """How many more tasks of `channel` the agent can take now (presence aside)."""
+    if channel == VOICE and state.wrapping:
+        return 0
+    return max(0, effective_capacity(state, channel) - state.load.get(channel, 0))
+
+
+def recent_count(state: AgentState, queue: str, since: float) -> int:
+    """Assignments in `queue` accepted at or after `since`."""
+    return sum(1 for t in state.recent.get(queue, ()) if t >= since)
+
+
+def team_allowed(record: TaskRecord, queue: QueueConfig, team: str | None, now: float) -> bool:
+    """Whether an agent of `team` may take the task yet (escalation widens the circle)."""
+    task = record.task
+    if task.team is None or team == task.team:
+        return True
+    waited = now - task.created
+    return any(waited >= step.after_seconds and (step.teams is None or team in step.teams)
+               for step in queue.escalation)
+
+
+def agent_skip(state: AgentState, record: TaskRecord, queue: QueueConfig, now: float,
+               owner_blocks: bool) -> tuple[Skip, str] | None:
+    """The first reason this agent cannot take the task now, or None if eligible."""
+    agent, task = state.agent, record.task
+    if state.presence is Presence.OFFLINE:
+        return Skip.OFFLINE, ""
+    if state.presence is not Presence.AVAILABLE:
+        return Skip.ON_BREAK, state.reason or state.presence.value
+    if agent.hours is not None and not agent.hours.is_open(now):
+        return Skip.OUTSIDE_HOURS, ""
+    if agent.queues and task.queue not in agent.queues:
+        return Skip.NOT_IN_QUEUE, task.queue
+    if agent.capacity.get(task.channel, 0) <= 0:
+        return Skip.NO_CHANNEL, task.channel
+    if task.channel == VOICE and state.wrapping:
+        return Skip.WRAP_UP, ""
+    if free_capacity(state, task.channel) <= 0:
+        return Skip.AT_CAPACITY, task.channel
+    for skill, level in task.required_skills.items():
+        if agent.skills.get(skill, 0) < level:
+            return Skip.MISSING_SKILL, f"{skill}<{level}"
+    gate = queue.priority_gate
+    if gate and task.priority >= gate.min_priority and agent.skills.get(gate.skill, 0) < gate.min_level:
+        return Skip.SKILL_GATE, f"{gate.skill}<{gate.min_level}"
+    if agent.id in record.declined:
+        return Skip.DECLINED, ""
+    if task.owner != agent.id:
+        if owner_blocks:
+            return Skip.NOT_OWNER_YET, task.owner or ""
+        if not team_allowed(record, queue, agent.team, now):
+            return Skip.NOT_IN_TEAM_YET, task.team or ""
+    fair = queue.fairness
+    if fair and recent_count(state, task.queue, now - fair.period_seconds) >= fair.max_assignments:
+        return Skip.FAIRNESS_CAP, f"{fair.max_assignments}/{fair.period_seconds:g}s"
+    return None
+
+
+def owner_blocks(record: TaskRecord, queue: QueueConfig, owner: AgentState | None, now: float) -> bool:
+    """Whether others must wait: the owner is eligible (free or just busy) and the wait is not over."""
+    task = record.task
+    if owner is None or task.owner is None or now >= task.created + queue.owner_wait_seconds:
+        return False
+    skip = agent_skip(owner, record, queue, now, owner_blocks=False)
+    return skip is None or skip[0] in (Skip.AT_CAPACITY, Skip.WRAP_UP)
+
+
+def next_eligibility_change(record: TaskRecord, queue: QueueConfig, now: float) -> float | None:
+    """When more agents become eligible for the task just by time passing (owner wait, escalation)."""
+    task = record.task
+    times = []
+    if task.owner is not None:
+        times.append(task.created + queue.owner_wait_seconds)
+    if task.team is not None:
+        times.extend(task.created + step.after_seconds for step in queue.escalation)
+    future = [t for t in times if t > now]
+    return min(future) if future else None
+
+
+def policy_score(state: AgentState, record: TaskRecord, queue: QueueConfig) -> tuple[float | str, ...]:
+    """Sort key under the queue's policy (lower first); the owner always sorts first."""
+    task, agent = record.task, state.agent
+    owner_rank = 0.0 if task.owner == agent.id else 1.0
+    policy = queue.policy
+    if policy is Policy.LEAST_LOADED:
+        cap = effective_capacity(state, task.channel) or 1
+        key: tuple[float | str, ...] = (state.load.get(task.channel, 0) / cap, state.last_busy)
+    elif policy is Policy.HIGHEST_SKILL:
+        skills = task.required_skills or ({queue.priority_gate.skill: 0} if queue.priority_gate else {})
+        key = (-float(sum(agent.skills.get(s, 0) for s in skills)), state.last_busy)
+    elif policy is Policy.ROUND_ROBIN:
+        key = (float(state.rr),)
+    elif policy is Policy.FIXED_ORDER:
+        order = queue.fixed_order
+        key = (float(order.index(agent.id) if agent.id in order else len(order)),)
+    else:
+        key = (state.last_busy,)
+    return (owner_rank, *key, agent.id)
+
+
+def choose(record: TaskRecord, queue: QueueConfig, agents: Iterable[AgentState], owner: AgentState | None,
+           now: float) -> Decision:
+    """Evaluate agents for a task; pick up to `queue.broadcast` of them by policy."""
+    blocks = owner_blocks(record, queue, owner, now)
+    candidates: list[Candidate] = []
+    skipped: list[Skipped] = []
+    seen_owner = False
+    for state in agents:
+        seen_owner = seen_owner or state.id == record.task.owner
+        skip = agent_skip(state, record, queue, now, blocks)
+        if skip is None:
+            candidates.append(Candidate(state.id, policy_score(state, record, queue)))
+        else:
+            skipped.append(Skipped(state.id, *skip))
+    if owner is not None and not seen_owner:
+        skip = agent_skip(owner, record, queue, now, blocks)
+        if skip is None:
+            candidates.append(Candidate(owner.id, policy_score(owner, record, queue)))
+        else:
+            skipped.append(Skipped(owner.id, *skip))
+    candidates.sort(key=lambda c: c.score)
+    count = queue.broadcast if not blocks else 1
+    chosen = tuple(c.agent_id for c in candidates[:max(1, count)])
+    note = "waiting for owner" if blocks and not chosen else ""
+    return Decision(record.id, record.task.queue, queue.policy, now, chosen, tuple(candidates), tuple(skipped), note)
