@@ -14,9 +14,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm_store.resolution import JoinPolicy, resolve_batch
+from crm_store.batch_writer import BatchWriter, batch_writer
+from crm_store.resolution import JoinPolicy
 from crm_store.types import IngestRequest, IngestResult
 
 log = logging.getLogger(__name__)
@@ -40,14 +41,13 @@ class Ingestor:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
         policy: JoinPolicy = JoinPolicy(),
         *,
         max_batch: int = 500,
         clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
-        self._policy = policy
+        self._writer: BatchWriter = batch_writer(engine, policy)
         self._max_batch = max_batch
         self._clock = clock
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
@@ -65,6 +65,7 @@ class Ingestor:
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
+        await self._writer.close()
 
     async def ingest(self, request: IngestRequest) -> IngestResult:
         """Store `request` exactly once; returns after the commit that made it durable."""
@@ -133,8 +134,7 @@ class Ingestor:
         _fail(future, last if last is not None else StoreUnavailable("unknown failure"))
 
     async def _write(self, requests: list[IngestRequest]) -> list[IngestResult]:
-        async with self._sessions() as session, session.begin():
-            results = await resolve_batch(session, requests, self._policy, self._clock())
+        results = await self._writer.write(requests, self._clock())
         self.batches += 1
         self.events += len(requests)
         return results

@@ -1,7 +1,6 @@
 """SQLAlchemy models: who our clients are, what they asked, who works them, and who looked."""
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +17,6 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    Uuid,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -54,13 +52,6 @@ NAMING = {
 }
 
 
-def public_id() -> Mapped[uuid.UUID]:
-    """A stable external id (links, Message-IDs) that also lets SQLite batch INSERT ... RETURNING."""
-    # SQLite does not promise RETURNING order; a client-made sentinel lets SQLAlchemy match rows
-    # to objects and send one multi-row INSERT per table instead of one statement per row.
-    return mapped_column(Uuid, default=uuid.uuid4, insert_sentinel=True, unique=True)
-
-
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JSON, datetime: UtcDateTime}
@@ -94,7 +85,6 @@ class Contact(Base):
     __tablename__ = "contacts"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    public_id: Mapped[uuid.UUID] = public_id()
     display_name: Mapped[str | None] = mapped_column(String(200))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
@@ -129,7 +119,6 @@ class Lead(Base):
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    public_id: Mapped[uuid.UUID] = public_id()
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     status: Mapped[str] = mapped_column(String(20))
     priority: Mapped[int] = mapped_column(Integer, default=0)
@@ -164,7 +153,6 @@ class Interaction(Base):
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    public_id: Mapped[uuid.UUID] = public_id()
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     channel: Mapped[str] = mapped_column(String(20))

@@ -1,17 +1,18 @@
-"""Rows a batch creates, written with one multi-row INSERT per table.
+"""Rows a batch creates, written with one executemany per table.
 
-The ORM's unit of work costs far more per object than the INSERT itself; new rows in a batch
-are plain values instead, inserted with Core and given their ids back by `public_id`.
+The ORM's unit of work costs far more per object than the INSERT itself, and so does fetching
+generated keys back row by row. New rows in a batch are plain values; their ids are reserved up
+front (a SQLite batch holds the write lock; PostgreSQL draws from the sequences), so the
+inserts need no RETURNING.
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import insert, text
+from sqlalchemy.orm import Session
 
 from crm_store.models import Contact, Identity, Interaction, Lead
 
@@ -22,7 +23,6 @@ class NewContact:
     created_at: datetime
     owner_id: int | None = None
     id: int | None = None
-    public_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
 @dataclass(slots=True, eq=False)
@@ -42,7 +42,6 @@ class NewLead:
     assignee_id: int | None = None
     closed_at: datetime | None = None
     id: int | None = None
-    public_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
 @dataclass(slots=True, eq=False)
@@ -51,7 +50,6 @@ class NewInteraction:
     contact: Contact | NewContact
     values: dict[str, Any]
     id: int | None = None
-    public_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
 @dataclass(slots=True)
@@ -61,30 +59,49 @@ class NewRows:
     interactions: list[NewInteraction] = field(default_factory=list)
     identities: list[tuple[Contact | NewContact, str, str, str]] = field(default_factory=list)
 
-    async def insert(self, session: AsyncSession, now: datetime) -> None:
+    def insert(self, session: Session, now: datetime) -> None:
         """Insert everything in dependency order, filling in the new ids."""
-        await _insert(session, Contact, self.contacts, lambda c: {
-            "display_name": c.display_name, "owner_id": c.owner_id, "created_at": now, "updated_at": now})
-        await _insert(session, Lead, self.leads, lambda lead: {
-            "contact_id": lead.contact.id, "status": lead.status, "priority": lead.priority,
-            "channel": lead.channel, "source": lead.source, "attributes": lead.attributes,
-            "subject": lead.subject, "notes": "", "owner_id": lead.owner_id, "team_id": lead.team_id,
-            "created_at": now, "updated_at": now, "last_activity_at": lead.last_activity_at})
-        await _insert(session, Interaction, self.interactions, lambda i: {
-            **i.values, "lead_id": i.lead.id, "contact_id": i.contact.id})
+        for table, items in (("contacts", self.contacts), ("leads", self.leads),
+                             ("interactions", self.interactions)):
+            for item, new_id in zip(items, reserve_ids(session, table, len(items)), strict=True):
+                item.id = new_id
+        if self.contacts:
+            session.execute(insert(Contact), [
+                {"id": c.id, "display_name": c.display_name, "owner_id": c.owner_id, "created_at": now,
+                 "updated_at": now} for c in self.contacts])
+        if self.leads:
+            session.execute(insert(Lead), [
+                {"id": lead.id, "contact_id": lead.contact.id, "status": lead.status, "priority": lead.priority,
+                 "channel": lead.channel, "source": lead.source, "attributes": lead.attributes,
+                 "subject": lead.subject, "notes": "", "owner_id": lead.owner_id, "team_id": lead.team_id,
+                 "created_at": now, "updated_at": now, "last_activity_at": lead.last_activity_at}
+                for lead in self.leads])
+        if self.interactions:
+            session.execute(insert(Interaction), [
+                {**i.values, "id": i.id, "lead_id": i.lead.id, "contact_id": i.contact.id}
+                for i in self.interactions])
         if self.identities:
-            await session.execute(insert(Identity), [
+            session.execute(insert(Identity), [
                 {"contact_id": contact.id, "kind": kind, "value": value, "confidence": confidence,
                  "created_at": now} for contact, kind, value, confidence in self.identities])
 
 
-async def _insert(session: AsyncSession, model: Any, items: list[Any], values: Any) -> None:
-    if not items:
-        return
-    rows = await session.execute(
-        insert(model).returning(model.public_id, model.id),
-        [{**values(item), "public_id": item.public_id} for item in items],
-    )
-    ids = {public_id: row_id for public_id, row_id in rows}
-    for item in items:
-        item.id = ids[item.public_id]
+def begin_write(session: Session) -> None:
+    """Take SQLite's write lock at the start of a batch, so the ids reserved stay ours until commit."""
+    if session.bind.dialect.name == "sqlite":
+        connection = session.connection()
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def reserve_ids(session: Session, table: str, count: int) -> list[int]:
+    """`count` fresh primary keys for `table` (one of ours, never user input)."""
+    if count == 0:
+        return []
+    if session.bind.dialect.name == "sqlite":
+        # Under the write lock, max(id)+1... is exactly what SQLite itself would assign.
+        last = session.scalar(text(f"SELECT coalesce(max(id), 0) FROM {table}"))
+        return list(range(last + 1, last + 1 + count))
+    rows = session.scalars(
+        text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"),
+        {"n": count})
+    return list(rows)

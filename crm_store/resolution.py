@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select, tuple_
-from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
 from crm_store.new_rows import NewContact, NewInteraction, NewLead, NewRows
@@ -65,21 +63,21 @@ class _BatchState:
     rows: NewRows = field(default_factory=NewRows)
 
 
-async def resolve_batch(
-    session: AsyncSession, requests: list[IngestRequest], policy: JoinPolicy, now: datetime
+def resolve_batch(
+    session: Session, requests: list[IngestRequest], policy: JoinPolicy, now: datetime
 ) -> list[IngestResult]:
     """Persist `requests` (not yet committed) and return one result per request, in order."""
-    done = await _already_stored(session, requests)
+    done = _already_stored(session, requests)
     fresh = [r for r in requests if (r.channel, r.event_id) not in done]
-    state = await _prefetch(session, fresh, policy, now)
+    state = _prefetch(session, fresh, policy, now)
     outcomes: dict[tuple[str, str], _Outcome] = {}
     for request in fresh:
         key = (request.channel, request.event_id)
         if key not in outcomes:
             outcomes[key] = _resolve_one(state, request, policy, now)
-    await session.flush()            # changes to stored leads and identities
-    await state.rows.insert(session, now)
-    suggestion_ids = await _suggest_merges(session, list(outcomes.values()), now)
+    session.flush()            # changes to stored leads and identities
+    state.rows.insert(session, now)
+    suggestion_ids = _suggest_merges(session, list(outcomes.values()), now)
 
     results: list[IngestResult] = []
     seen: set[tuple[str, str]] = set()
@@ -111,9 +109,9 @@ def _pairs_in(first: InstrumentedAttribute[str], second: InstrumentedAttribute[s
     return or_(*(and_(first == a, second.in_(bs)) for a, bs in grouped.items()))
 
 
-async def _already_stored(session: AsyncSession, requests: list[IngestRequest]) -> dict[tuple[str, str], IngestResult]:
+def _already_stored(session: Session, requests: list[IngestRequest]) -> dict[tuple[str, str], IngestResult]:
     keys = {(r.channel, r.event_id) for r in requests}
-    rows = await session.execute(
+    rows = session.execute(
         select(Interaction.channel, Interaction.event_id, Interaction.id, Interaction.contact_id,
                Lead.id, Lead.status, Lead.owner_id, Lead.assignee_id, Lead.priority)
         .join(Lead, Lead.id == Interaction.lead_id)
@@ -129,13 +127,13 @@ async def _already_stored(session: AsyncSession, requests: list[IngestRequest]) 
     }
 
 
-async def _prefetch(
-    session: AsyncSession, requests: list[IngestRequest], policy: JoinPolicy, now: datetime
+def _prefetch(
+    session: Session, requests: list[IngestRequest], policy: JoinPolicy, now: datetime
 ) -> _BatchState:
     state = _BatchState()
     claim_keys = {(c.kind, c.value) for r in requests for c in r.claims}
     if claim_keys:
-        found = await session.scalars(
+        found = session.scalars(
             select(Identity)
             .where(_pairs_in(Identity.kind, Identity.value, claim_keys))
             .options(selectinload(Identity.contact).selectinload(Contact.identities))
@@ -148,7 +146,7 @@ async def _prefetch(
     thread_keys = {(r.channel, r.thread_ref) for r in requests if r.thread_ref}
     thread_lead_ids: dict[tuple[str, str], int] = {}
     if thread_keys:
-        rows = await session.execute(
+        rows = session.execute(
             select(Interaction.channel, Interaction.thread_ref, Interaction.lead_id)
             .where(_pairs_in(Interaction.channel, Interaction.thread_ref, thread_keys))
             .order_by(Interaction.id)
@@ -157,7 +155,7 @@ async def _prefetch(
 
     contact_ids = {c.id for c in contacts}
     if contact_ids or thread_lead_ids:
-        leads = await session.scalars(
+        leads = session.scalars(
             select(Lead).where(
                 Lead.deleted_at.is_(None),
                 or_(
@@ -176,7 +174,7 @@ async def _prefetch(
 
     owner_ids = {c.owner_id for c in contacts if c.owner_id is not None}
     if owner_ids:
-        rows = await session.execute(select(User.id, User.team_id).where(User.id.in_(owner_ids)))
+        rows = session.execute(select(User.id, User.team_id).where(User.id.in_(owner_ids)))
         state.owner_teams = {user_id: team_id for user_id, team_id in rows}
     return state
 
@@ -310,8 +308,8 @@ def _recently_closed(lead: AnyLead, policy: JoinPolicy, now: datetime) -> bool:
     return lead.closed_at is not None and now - lead.closed_at <= policy.reopen_window
 
 
-async def _suggest_merges(
-    session: AsyncSession, outcomes: list[_Outcome], now: datetime
+def _suggest_merges(
+    session: Session, outcomes: list[_Outcome], now: datetime
 ) -> dict[tuple[str, str], list[MergeSuggestion]]:
     """Record each contact pair once; an existing suggestion for the pair is reused, not repeated."""
     wanted: dict[tuple[int, int], tuple[str, list[tuple[str, str]]]] = {}
@@ -324,7 +322,7 @@ async def _suggest_merges(
             entry[1].append((o.request.channel, o.request.event_id))
     if not wanted:
         return {}
-    rows = await session.scalars(
+    rows = session.scalars(
         select(MergeSuggestion).where(tuple_(MergeSuggestion.contact_a_id, MergeSuggestion.contact_b_id)
                                       .in_(list(wanted))))
     existing = {(s.contact_a_id, s.contact_b_id): s for s in rows}
@@ -337,5 +335,5 @@ async def _suggest_merges(
             session.add(suggestion)
         for key in requests:
             by_request.setdefault(key, []).append(suggestion)
-    await session.flush()
+    session.flush()
     return by_request

@@ -61,7 +61,7 @@ async def _ingestor(app: web.Application) -> AsyncIterator[None]:
     leads = app[SETTINGS].leads
     policy = JoinPolicy(stale_after=timedelta(days=leads.stale_after_days),
                         reopen_window=timedelta(hours=leads.reopen_window_hours))
-    async with Ingestor(app[SESSIONS], policy, clock=app[CLOCK]) as ingestor:
+    async with Ingestor(app[ENGINE], policy, clock=app[CLOCK]) as ingestor:
         app[INGESTOR] = ingestor
         app[INTAKE] = Intake(ingestor)
         yield

@@ -28,8 +28,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def ingestor(sessions, clock):  # type: ignore[no-untyped-def]
-    async with Ingestor(sessions, JoinPolicy(stale_after=timedelta(days=30), reopen_window=timedelta(hours=72)),
+async def ingestor(engine, clock):  # type: ignore[no-untyped-def]
+    async with Ingestor(engine, JoinPolicy(stale_after=timedelta(days=30), reopen_window=timedelta(hours=72)),
                         clock=clock) as running:
         yield running
 
@@ -181,8 +181,8 @@ async def test_two_writers_racing_on_one_new_client_make_one_contact(database_ur
 
     engines = [create_engine(database_url) for _ in range(2)]
     try:
-        async with Ingestor(session_factory(engines[0]), clock=clock) as a, \
-                Ingestor(session_factory(engines[1]), clock=clock) as b:
+        async with Ingestor(engines[0], clock=clock) as a, \
+                Ingestor(engines[1], clock=clock) as b:
             results = await asyncio.gather(*((a if i % 2 else b).ingest(request(phone("+79123456789")))
                                              for i in range(20)))
         assert len({r.contact_id for r in results}) == 1

@@ -21,8 +21,8 @@ async def make_user(sessions, name: str, role: Role, team: str | None = None):  
 
 
 @pytest.fixture
-async def ingestor(sessions):  # type: ignore[no-untyped-def]
-    async with Ingestor(sessions, clock=lambda: T0) as running:
+async def ingestor(engine):  # type: ignore[no-untyped-def]
+    async with Ingestor(engine, clock=lambda: T0) as running:
         yield running
 
 

@@ -1,0 +1,74 @@
+"""Where a batch of inbound events is written: one transaction, on the engine's best path."""
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from crm_store.new_rows import begin_write
+from crm_store.resolution import JoinPolicy, resolve_batch
+from crm_store.session import create_sync_engine, is_sqlite
+from crm_store.types import IngestRequest, IngestResult
+
+
+class BatchWriter(Protocol):
+    async def write(self, requests: list[IngestRequest], now: datetime) -> list[IngestResult]: ...
+
+    async def close(self) -> None: ...
+
+
+def _write_batch(session: Session, requests: list[IngestRequest], policy: JoinPolicy,
+                 now: datetime) -> list[IngestResult]:
+    begin_write(session)
+    return resolve_batch(session, requests, policy, now)
+
+
+class AsyncDriverWriter:
+    """PostgreSQL: the batch runs as one greenlet whose statements go through asyncpg."""
+
+    def __init__(self, engine: AsyncEngine, policy: JoinPolicy) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._policy = policy
+
+    async def write(self, requests: list[IngestRequest], now: datetime) -> list[IngestResult]:
+        async with self._sessions() as session, session.begin():
+            return await session.run_sync(_write_batch, requests, self._policy, now)
+
+    async def close(self) -> None:
+        return None
+
+
+class SqliteThreadWriter:
+    """SQLite: the whole batch in one writer thread on the synchronous driver.
+
+    Through aiosqlite every statement is a round trip between the loop and the driver's
+    thread (~0.3 ms each here); a batch needs a dozen. In one thread it is one hop per batch.
+    """
+
+    def __init__(self, url: str, policy: JoinPolicy) -> None:
+        self._engine = create_sync_engine(url)
+        self._policy = policy
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+
+    async def write(self, requests: list[IngestRequest], now: datetime) -> list[IngestResult]:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._write, requests, now)
+
+    def _write(self, requests: list[IngestRequest], now: datetime) -> list[IngestResult]:
+        with Session(self._engine, expire_on_commit=False) as session, session.begin():
+            return _write_batch(session, requests, self._policy, now)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
+        self._thread.shutdown(wait=True)
+
+
+def batch_writer(engine: AsyncEngine, policy: JoinPolicy) -> BatchWriter:
+    url = engine.url.render_as_string(hide_password=False)
+    if is_sqlite(url):
+        return SqliteThreadWriter(url, policy)
+    return AsyncDriverWriter(engine, policy)
+
