@@ -1,0 +1,171 @@
+"""Routing state in Redis, shared by many processes; every step is one atomic Lua script."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from routing.backends import Closed, Released, Snapshot, TaskParams, codec, day_of
+from routing.backends import redis_lua as lua
+from routing.types import (
+    Agent,
+    AgentState,
+    InvalidState,
+    NotFound,
+    NotYourOffer,
+    Offer,
+    OfferNotPending,
+    OfferStatus,
+    Presence,
+    RoutingError,
+    Task,
+    TaskRecord,
+)
+
+_ERRORS: dict[str, type[RoutingError]] = {"NOTFOUND": NotFound, "NOTPENDING": OfferNotPending,
+                                          "NOTYOURS": NotYourOffer, "INVALID": InvalidState}
+
+
+def _ts(value: float) -> str:
+    return repr(float(value))
+
+
+class RedisBackend:
+    """Routing state under `prefix` in one Redis database."""
+
+    def __init__(self, client: Redis, prefix: str = "switchboard:routing:") -> None:
+        self.client = client
+        self.prefix = prefix
+        names = ("UPSERT_AGENT", "SET_PRESENCE", "CANDIDATES", "ADD_TASK", "PENDING", "RESERVE", "ACCEPT",
+                 "CLOSE_OFFER", "COMPLETE", "FINISH_WRAP", "CANCEL", "POP_DUE", "MEMBER_DOCS", "SNAPSHOT")
+        self._scripts = {name: client.register_script(lua.PRELUDE + getattr(lua, name)) for name in names}
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "switchboard:routing:") -> RedisBackend:
+        """A backend with its own connection pool."""
+        return cls(Redis.from_url(url, decode_responses=True), prefix)
+
+    async def _run(self, name: str, *args: Any) -> Any:
+        try:
+            return await self._scripts[name](keys=[], args=[self.prefix, *args])
+        except ResponseError as exc:
+            code, _, message = str(exc).partition(" ")
+            if code in _ERRORS:
+                raise _ERRORS[code](message) from None
+            raise
+
+    async def upsert_agent(self, agent: Agent, now: float) -> AgentState:
+        """Create or reconfigure an agent, keeping its presence and load."""
+        return codec.agent_state(await self._run("UPSERT_AGENT", codec.agent_doc(agent), _ts(now)))
+
+    async def set_presence(self, agent_id: str, presence: Presence, reason: str | None,
+                           now: float) -> tuple[AgentState, tuple[Offer, ...], tuple[TaskRecord, ...]]:
+        """Set presence; leaving `available` rescinds pending offers."""
+        raw, ended, requeued = await self._run("SET_PRESENCE", agent_id, presence.value, reason or "", _ts(now))
+        return (codec.agent_state(raw), tuple(codec.offer(o) for o in codec.many(ended)),
+                tuple(codec.task_record(t) for t in codec.many(requeued)))
+
+    async def candidates(self, channel: str, ids: Sequence[str]) -> tuple[list[AgentState], list[AgentState | None]]:
+        """Available agents with free capacity on `channel`, and the named agents."""
+        free, named = await self._run("CANDIDATES", channel, *ids)
+        return ([codec.agent_state(a) for a in free if a],
+                [codec.agent_state(a) if a else None for a in named])
+
+    async def get_agents(self, ids: Sequence[str]) -> list[AgentState | None]:
+        """Agents by id."""
+        if not ids:
+            return []
+        raws = await self.client.mget([f"{self.prefix}a:{i}" for i in ids])
+        return [codec.agent_state(r) if r else None for r in raws]
+
+    async def add_task(self, task: Task, score: float, params: TaskParams, now: float) -> TaskRecord | None:
+        """Queue a new task; None if the id is known already."""
+        raw = await self._run("ADD_TASK", codec.task_doc(task, params), _ts(score), _ts(now))
+        return codec.task_record(raw) if raw else None
+
+    async def get_task(self, task_id: str) -> TaskRecord | None:
+        """A live task by id."""
+        raw = await self.client.get(f"{self.prefix}t:{task_id}")
+        return codec.task_record(raw) if raw else None
+
+    async def pending(self, keys: Sequence[tuple[str, str]], offset: int, limit: int) -> list[list[TaskRecord]]:
+        """Pending tasks of each (queue, channel) in queue order."""
+        pages = await self._run("PENDING", offset, limit, *(f"{q}:{ch}" for q, ch in keys))
+        return [[codec.task_record(t) for t in page if t] for page in pages]
+
+    async def reserve(self, task_id: str, offers: Sequence[Offer], max_pending: int) -> list[Offer]:
+        """Make each offer whose agent is available with free capacity, while the task is open."""
+        made = await self._run("RESERVE", task_id, max_pending, *(codec.offer_doc(o) for o in offers))
+        return [codec.offer(o) for o in made]
+
+    async def accept(self, offer_id: str, agent_id: str, now: float) -> tuple[TaskRecord, Offer, tuple[Offer, ...]]:
+        """Accept a pending offer; the task's other offers are rescinded. First accept wins."""
+        task, accepted, rescinded = await self._run("ACCEPT", offer_id, agent_id, _ts(now))
+        return codec.task_record(task), codec.offer(accepted), tuple(codec.offer(o) for o in codec.many(rescinded))
+
+    async def close_offer(self, offer_id: str, status: OfferStatus, now: float, agent_id: str | None,
+                          missed_limit: int) -> Closed | None:
+        """End a pending offer by reject or timeout."""
+        out = await self._run("CLOSE_OFFER", offer_id, status.value, _ts(now), agent_id or "", missed_limit)
+        if not out:
+            return None
+        ended, requeued, on_break, others = out
+        return Closed(codec.offer(ended), tuple(codec.task_record(t) for t in codec.many(requeued)),
+                      codec.agent_state(on_break) if on_break else None,
+                      tuple(codec.offer(o) for o in codec.many(others)))
+
+    @staticmethod
+    def _released(out: list[str]) -> Released:
+        task, rescinded, freed = out
+        return Released(codec.task_record(task), tuple(codec.offer(o) for o in codec.many(rescinded)),
+                        tuple(codec.many(freed)))
+
+    async def complete(self, task_id: str, now: float) -> Released:
+        """Finish an assigned task: wrap-up for voice if configured, else completed."""
+        return self._released(await self._run("COMPLETE", task_id, _ts(now)))
+
+    async def finish_wrap(self, task_id: str, now: float) -> Released | None:
+        """End a wrap-up."""
+        out = await self._run("FINISH_WRAP", task_id, _ts(now))
+        return self._released(out) if out else None
+
+    async def cancel(self, task_id: str, now: float) -> Released:
+        """Cancel a live task in any state."""
+        return self._released(await self._run("CANCEL", task_id, _ts(now)))
+
+    async def schedule(self, member: str, at: float) -> None:
+        """Remember a deadline; an earlier one for the same member is kept."""
+        await self.client.zadd(f"{self.prefix}due", {member: at}, lt=True)
+
+    async def pop_due(self, now: float) -> list[str]:
+        """Take the deadlines due at `now`, earliest first; each goes to one caller only."""
+        return list(await self._run("POP_DUE", _ts(now)))
+
+    async def next_deadline(self) -> float | None:
+        """The earliest deadline."""
+        first = await self.client.zrange(f"{self.prefix}due", 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    async def offers_for(self, agent_id: str) -> list[Offer]:
+        """An agent's pending offers."""
+        raws = await self._run("MEMBER_DOCS", f"ao:{agent_id}", "o:")
+        return sorted((codec.offer(r) for r in raws if r), key=lambda o: (o.created, o.id))
+
+    async def assignments_for(self, agent_id: str) -> list[TaskRecord]:
+        """An agent's assigned and wrapping tasks."""
+        raws = await self._run("MEMBER_DOCS", f"aa:{agent_id}", "t:")
+        return sorted((codec.task_record(r) for r in raws if r), key=lambda t: t.seq)
+
+    async def snapshot(self, now: float) -> Snapshot:
+        """Everything, for stats and explanations."""
+        agents, tasks, offers, flat = await self._run("SNAPSHOT", day_of(now))
+        counters = {flat[i]: float(flat[i + 1]) for i in range(0, len(flat), 2)}
+        return Snapshot(now, tuple(sorted((codec.agent_state(a) for a in agents if a), key=lambda a: a.id)),
+                        tuple(sorted((codec.task_record(t) for t in tasks if t), key=lambda t: t.seq)),
+                        tuple(codec.offer(o) for o in offers if o), counters)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.client.aclose()
