@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -54,6 +55,7 @@ class Ingestor:
         self._worker: asyncio.Task[None] | None = None
         self.batches = 0
         self.events = 0
+        self.write_seconds = 0.0
 
     async def __aenter__(self) -> Ingestor:
         self._worker = asyncio.create_task(self._run(), name="crm_store.ingestor")
@@ -134,7 +136,9 @@ class Ingestor:
         _fail(future, last if last is not None else StoreUnavailable("unknown failure"))
 
     async def _write(self, requests: list[IngestRequest]) -> list[IngestResult]:
+        started = time.perf_counter()
         results = await self._writer.write(requests, self._clock())
+        self.write_seconds += time.perf_counter() - started
         self.batches += 1
         self.events += len(requests)
         return results

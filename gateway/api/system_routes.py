@@ -34,5 +34,8 @@ async def metrics(request: web.Request) -> web.Response:
         "# HELP switchboard_ingest_commits_total Group commits of inbound events.",
         "# TYPE switchboard_ingest_commits_total counter",
         f"switchboard_ingest_commits_total {ingestor.batches}",
+        "# HELP switchboard_ingest_write_seconds_total Time spent writing and committing batches.",
+        "# TYPE switchboard_ingest_write_seconds_total counter",
+        f"switchboard_ingest_write_seconds_total {ingestor.write_seconds:.6f}",
     ]
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
