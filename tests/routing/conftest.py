@@ -1,0 +1,55 @@
+"""Routing fixtures: both state backends, an injected clock, an engine factory."""
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable, Mapping
+
+import pytest
+
+from routing.backends.memory import MemoryBackend
+from routing.backends.redis import RedisBackend
+from routing.engine import RoutingEngine
+from routing.types import QueueConfig
+from support.redis_server import redis_url  # noqa: F401  (the session fixture)
+
+_prefixes = itertools.count(1)
+START = 1_800_000_000.0  # a Friday, 2027-01-15 08:00 UTC
+
+
+class Clock:
+    """A clock tests move by hand."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[object]:
+    if request.param == "memory":
+        yield MemoryBackend()
+        return
+    url = request.getfixturevalue("redis_url")
+    store = RedisBackend.from_url(url, prefix=f"test{next(_prefixes)}:")
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+@pytest.fixture
+def make_engine(backend: object, clock: Clock) -> Callable[..., RoutingEngine]:
+    def make(queues: Mapping[str, QueueConfig] | None = None, **kwargs: object) -> RoutingEngine:
+        return RoutingEngine(backend, queues or {"default": QueueConfig()}, clock, **kwargs)  # type: ignore[arg-type]
+    return make

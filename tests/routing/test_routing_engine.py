@@ -1,0 +1,367 @@
+"""Engine rules, each on both backends: order, owner, policies, offers, capacity, hours, explain."""
+from __future__ import annotations
+
+import pytest
+
+from routing.hours import WeeklyHours
+from routing.types import (
+    Agent,
+    Escalation,
+    Fairness,
+    OfferCancelled,
+    OfferNotPending,
+    OfferStatus,
+    NotYourOffer,
+    Policy,
+    Presence,
+    PresenceChanged,
+    PriorityGate,
+    QueueConfig,
+    Skip,
+    Task,
+    TaskAssigned,
+    TaskState,
+)
+
+
+async def online(engine, agent_id: str, **kwargs) -> None:
+    await engine.upsert_agent(Agent(agent_id, **kwargs))
+    await engine.set_presence(agent_id, Presence.AVAILABLE)
+
+
+def task(clock, task_id: str, channel: str = "chat", **kwargs) -> Task:
+    return Task(task_id, channel, created=clock.now, **kwargs)
+
+
+async def drain_order(engine, agent_id: str) -> list[str]:
+    """Accept and complete whatever the agent is offered until nothing is left; the order served."""
+    order = []
+    for _ in range(50):
+        offers = await engine.offers_for(agent_id)
+        if not offers:
+            return order
+        await engine.accept(offers[0].id, agent_id)
+        order.append(offers[0].task_id)
+        await engine.complete(offers[0].task_id)
+    raise AssertionError("did not drain")
+
+
+async def test_priority_first_then_fifo(make_engine, clock):
+    engine = make_engine({"default": QueueConfig(aging_seconds=None)})
+    await engine.upsert_agent(Agent("a", capacity={"chat": 1}))
+    for i, prio in enumerate([0, 2, 0, 2, 1]):
+        await engine.add_task(task(clock, f"t{i}", priority=prio))
+        clock.advance(1)
+    await engine.set_presence("a", "available")
+    assert await drain_order(engine, "a") == ["t1", "t3", "t4", "t0", "t2"]
+
+
+async def test_aging_lets_old_low_priority_win(make_engine, clock):
+    engine = make_engine({"default": QueueConfig(aging_seconds=10)})
+    await engine.upsert_agent(Agent("a", capacity={"chat": 1}))
+    await engine.add_task(task(clock, "old", priority=0))
+    clock.advance(25)  # old: 0 + 2.5
+    await engine.add_task(task(clock, "new", priority=2))  # new: 2 + 0
+    await engine.set_presence("a", "available")
+    assert await drain_order(engine, "a") == ["old", "new"]
+
+
+async def test_new_task_goes_to_free_agent_at_once(make_engine, clock):
+    engine = make_engine()
+    await online(engine, "a")
+    out = await engine.add_task(task(clock, "t"))
+    assert [(o.task_id, o.agent_id) for o in out.offers] == [("t", "a")]
+    assert out.decisions[0].chosen == ("a",)
+    assert await engine.next_deadline() == out.offers[0].expires == clock.now + 20
+
+
+async def test_owner_first_even_when_not_longest_idle(make_engine, clock):
+    engine = make_engine()
+    await online(engine, "idle-longest")
+    clock.advance(10)
+    await online(engine, "owner")
+    out = await engine.add_task(task(clock, "t", owner="owner"))
+    assert [o.agent_id for o in out.offers] == ["owner"]
+
+
+async def test_task_waits_for_busy_owner_then_falls_back(make_engine, clock):
+    engine = make_engine({"default": QueueConfig(owner_wait_seconds=30)})
+    await online(engine, "owner", capacity={"voice": 1})
+    await engine.add_task(task(clock, "call1", "voice"))
+    [offer] = await engine.offers_for("owner")
+    await engine.accept(offer.id, "owner")
+    await online(engine, "other", capacity={"voice": 1})
+    out = await engine.add_task(task(clock, "call2", "voice", owner="owner"))
+    assert out.offers == []
+    assert out.decisions[-1].reasons() == {"other": Skip.NOT_OWNER_YET, "owner": Skip.AT_CAPACITY}
+    assert await engine.next_deadline() == clock.now + 30  # the owner wait ends
+    clock.advance(29)
+    assert (await engine.expire_due()).offers == []
+    clock.advance(1)
+    out = await engine.expire_due()
+    assert [(o.task_id, o.agent_id) for o in out.offers] == [("call2", "other")]
+
+
+async def test_owner_freed_before_wait_gets_the_task(make_engine, clock):
+    engine = make_engine({"default": QueueConfig(owner_wait_seconds=30)})
+    await online(engine, "owner", capacity={"voice": 1})
+    await online(engine, "other", capacity={"voice": 1})
+    await engine.add_task(task(clock, "call1", "voice", owner="owner"))
+    [offer] = await engine.offers_for("owner")
+    await engine.accept(offer.id, "owner")
+    await engine.add_task(task(clock, "call2", "voice", owner="owner"))
+    clock.advance(10)
+    out = await engine.complete("call1")
+    assert [(o.task_id, o.agent_id) for o in out.offers] == [("call2", "owner")]
+
+
+async def test_offline_owner_does_not_hold_the_task(make_engine, clock):
+    engine = make_engine()
+    await engine.upsert_agent(Agent("owner"))
+    await online(engine, "other")
+    out = await engine.add_task(task(clock, "t", owner="owner"))
+    assert [o.agent_id for o in out.offers] == ["other"]
+
+
+@pytest.mark.parametrize(("policy", "expected"), [
+    (Policy.LONGEST_IDLE, "a"),  # a and b last worked at the same moment: tie by id; c came online later
+    (Policy.LEAST_LOADED, "c"),  # a and b carry a chat each
+    (Policy.HIGHEST_SKILL, "c"),
+    (Policy.FIXED_ORDER, "b"),
+    (Policy.ROUND_ROBIN, "c"),  # never offered anything yet
+])
+async def test_policies(make_engine, clock, policy, expected):
+    queue = QueueConfig(policy=policy, fixed_order=("b", "c", "a"))
+    engine = make_engine({"default": queue, "side": QueueConfig(policy=Policy.ROUND_ROBIN)})
+    await online(engine, "a", skills={"en": 1})
+    await online(engine, "b", skills={"en": 2})
+    for name in ("s1", "s2"):
+        [offer] = (await engine.add_task(Task(name, "chat", queue="side", created=clock.now))).offers
+        await engine.accept(offer.id, offer.agent_id)
+    clock.advance(1)
+    await online(engine, "c", skills={"en": 5})
+    out = await engine.add_task(task(clock, "t", required_skills={"en": 1}))
+    assert [o.agent_id for o in out.offers] == [expected]
+    assert out.decisions[-1].policy is policy
+    assert len(out.decisions[-1].candidates) == 3
+
+
+async def test_round_robin_rotates_and_ties_by_id(make_engine, clock):
+    engine = make_engine({"default": QueueConfig(policy=Policy.ROUND_ROBIN)})
+    for agent_id in ("c", "b", "a"):
+        await online(engine, agent_id)
+    got = []
+    for i in range(6):
+        out = await engine.add_task(task(clock, f"t{i}"))
+        got.append(out.offers[0].agent_id)
+        await engine.accept(out.offers[0].id, out.offers[0].agent_id)
+        await engine.complete(f"t{i}")
+    assert got == ["a", "b", "c", "a", "b", "c"]
+
+
+async def test_longest_idle_tie_breaks_by_agent_id(make_engine, clock):
+    engine = make_engine()
+    await online(engine, "b")
+    await online(engine, "a")
+    out = await engine.add_task(task(clock, "t"))
+    assert out.offers[0].agent_id == "a"
+    assert [c.agent_id for c in out.decisions[0].candidates] == ["a", "b"]
+
+
+async def test_fairness_cap(make_engine, clock):
+    engine = make_engine({"default": QueueConfig(fairness=Fairness(1, 100))})
+    await online(engine, "a")
+    clock.advance(1)
+    await online(engine, "b")
+    out = await engine.add_task(task(clock, "t1"))
+    await engine.accept(out.offers[0].id, "a")
+    await engine.complete("t1")
+    await engine.set_presence("b", "break")
+    out = await engine.add_task(task(clock, "t2"))
+    assert out.offers == []
+    assert out.decisions[0].reasons()["a"] is Skip.FAIRNESS_CAP
+    out = await engine.set_presence("b", "available")
+    assert [o.agent_id for o in out.offers] == ["b"]
+
+
+async def test_priority_gate_needs_skill_level(make_engine, clock):
+    engine = make_engine({"default": QueueConfig(priority_gate=PriorityGate(5, "senior", 3))})
+    await online(engine, "junior", skills={"senior": 1})
+    out = await engine.add_task(task(clock, "vip", priority=5))
+    assert out.offers == [] and out.decisions[0].reasons() == {"junior": Skip.SKILL_GATE}
+    out = await engine.add_task(task(clock, "normal", priority=4))
+    assert [o.agent_id for o in out.offers] == ["junior"]
+    out = await engine.upsert_agent(Agent("senior", skills={"senior": 3}))
+    out = await engine.set_presence("senior", "available")
+    assert [(o.task_id, o.agent_id) for o in out.offers] == [("vip", "senior")]
+
+
+async def test_escalation_widens_to_other_teams(make_engine, clock):
+    steps = (Escalation(60, frozenset({"B"})), Escalation(120))
+    engine = make_engine({"default": QueueConfig(escalation=steps)})
+    await online(engine, "c1", team="C")
+    out = await engine.add_task(task(clock, "t", team="A"))
+    assert out.decisions[0].reasons() == {"c1": Skip.NOT_IN_TEAM_YET}
+    await online(engine, "b1", team="B")
+    await engine.set_presence("b1", "lunch")
+    clock.advance(60)
+    assert (await engine.expire_due()).offers == []
+    assert await engine.next_deadline() == clock.now + 60
+    clock.advance(60)
+    out = await engine.expire_due()
+    assert [o.agent_id for o in out.offers] == ["c1"]
+
+
+async def test_broadcast_first_accept_wins(make_engine, clock):
+    engine = make_engine({"default": QueueConfig(broadcast=3)})
+    for agent_id in ("a", "b", "c", "d"):
+        await online(engine, agent_id)
+    out = await engine.add_task(task(clock, "t"))
+    assert sorted(o.agent_id for o in out.offers) == ["a", "b", "c"]
+    by_agent = {o.agent_id: o for o in out.offers}
+    won = await engine.accept(by_agent["b"].id, "b")
+    assert won.assignment.agent_id == "b"
+    rescinded = [e.offer for e in won.events if isinstance(e, OfferCancelled)]
+    assert sorted(o.agent_id for o in rescinded) == ["a", "c"]
+    assert {o.status for o in rescinded} == {OfferStatus.RESCINDED}
+    with pytest.raises(OfferNotPending):
+        await engine.accept(by_agent["a"].id, "a")
+    assert await engine.offers_for("a") == [] and await engine.offers_for("c") == []
+
+
+async def test_accept_errors(make_engine, clock):
+    engine = make_engine()
+    await online(engine, "a")
+    await online(engine, "b")
+    [offer] = (await engine.add_task(task(clock, "t"))).offers
+    with pytest.raises(NotYourOffer):
+        await engine.accept(offer.id, "b")
+    with pytest.raises(OfferNotPending):
+        await engine.accept("no-such-offer", "a")
+
+
+async def test_decline_goes_to_next_agent_not_back(make_engine, clock):
+    engine = make_engine()
+    await online(engine, "a")
+    clock.advance(1)
+    await online(engine, "b")
+    [offer] = (await engine.add_task(task(clock, "t"))).offers
+    out = await engine.decline(offer.id, "a")
+    assert [o.agent_id for o in out.offers] == ["b"]
+    out = await engine.decline(out.offers[0].id, "b")
+    assert out.offers == []
+    assert (await engine.explain("t")).reasons() == {"a": Skip.DECLINED, "b": Skip.DECLINED}
+
+
+async def test_missed_offers_put_agent_on_break(make_engine, clock):
+    engine = make_engine(missed_offers_limit=2)
+    await online(engine, "a")
+    await engine.add_task(task(clock, "t1"))
+    clock.advance(20)
+    out = await engine.expire_due()
+    assert [o.status for o in out.cancelled] == [OfferStatus.TIMEOUT]
+    await engine.add_task(task(clock, "t2"))
+    [offer] = await engine.offers_for("a")
+    out = await engine.decline(offer.id, "a")
+    assert PresenceChanged("a", Presence.BREAK, "missed_offers") in out.events
+    snap = await engine.snapshot()
+    assert snap.agents[0].presence is Presence.BREAK and snap.agents[0].reason == "missed_offers"
+    # An accept in between resets the count.
+    await engine.set_presence("a", "available")
+    assert (await engine.stats())["queue:default"].timed_out_today == 1
+
+
+async def test_break_rescinds_pending_offer_and_reroutes(make_engine, clock):
+    engine = make_engine()
+    await online(engine, "a")
+    clock.advance(1)
+    await online(engine, "b")
+    await engine.add_task(task(clock, "t"))
+    out = await engine.set_presence("a", "training")
+    assert [o.status for o in out.cancelled] == [OfferStatus.RESCINDED]
+    assert [o.agent_id for o in out.offers] == ["b"]
+
+
+async def test_voice_wrap_up_blocks_voice_only(make_engine, clock):
+    engine = make_engine({"default": QueueConfig(wrap_up_seconds=30)})
+    await online(engine, "a", capacity={"voice": 1, "chat": 2})
+    [offer] = (await engine.add_task(task(clock, "call", "voice"))).offers
+    await engine.accept(offer.id, "a")
+    out = await engine.complete("call")
+    assert out.events[0].state is TaskState.WRAPPING
+    assert (await engine.add_task(task(clock, "call2", "voice"))).offers == []
+    assert (await engine.explain("call2")).reasons() == {"a": Skip.WRAP_UP}
+    assert len((await engine.add_task(task(clock, "chat", "chat"))).offers) == 1
+    assert await engine.next_deadline() == clock.now + 20  # the chat offer; wrap ends at +30
+    clock.advance(30)
+    out = await engine.expire_due()
+    assert [o.task_id for o in out.offers] == ["call2"]
+
+
+@pytest.mark.parametrize(("on_call", "chats"), [(1, 1), (0, 0)])
+async def test_live_call_shrinks_chat_capacity(make_engine, clock, on_call, chats):
+    engine = make_engine()
+    await online(engine, "a", capacity={"voice": 1, "chat": 4}, on_call_capacity={"chat": on_call})
+    [offer] = (await engine.add_task(task(clock, "call", "voice"))).offers
+    await engine.accept(offer.id, "a")
+    offered = [len((await engine.add_task(task(clock, f"c{i}"))).offers) for i in range(3)]
+    assert sum(offered) == chats
+    out = await engine.complete("call")
+    assert len(out.offers) == 3 - chats
+
+
+async def test_business_hours(make_engine, clock):
+    friday_9_to_17 = WeeklyHours(((4, 9 * 60, 17 * 60),), "UTC")
+    engine = make_engine()
+    await online(engine, "a", hours=friday_9_to_17)
+    out = await engine.add_task(task(clock, "t"))
+    assert out.decisions[0].reasons() == {"a": Skip.OUTSIDE_HOURS}
+    assert await engine.next_deadline() == clock.now + 3600
+    out = await engine.expire_due(clock.now + 3600)
+    assert [o.agent_id for o in out.offers] == ["a"]
+
+
+async def test_explain_lists_every_skip_reason(make_engine, clock):
+    engine = make_engine()
+    await engine.upsert_agent(Agent("off"))
+    await online(engine, "lunch")
+    await engine.set_presence("lunch", "lunch")
+    await online(engine, "noskill", skills={"fr": 1})
+    await online(engine, "novoice", capacity={"chat": 1})
+    await online(engine, "busy", skills={"fr": 2}, capacity={"voice": 1})
+    await engine.add_task(task(clock, "first", "voice"))
+    [offer] = await engine.offers_for("busy")
+    await engine.accept(offer.id, "busy")
+    await engine.add_task(task(clock, "t", "voice", required_skills={"fr": 2}))
+    decision = await engine.explain("t")
+    assert decision.reasons() == {"off": Skip.OFFLINE, "lunch": Skip.ON_BREAK, "noskill": Skip.MISSING_SKILL,
+                                  "novoice": Skip.NO_CHANNEL, "busy": Skip.AT_CAPACITY}
+    assert {s.agent_id: s.detail for s in decision.skipped}["lunch"] == "lunch"
+
+
+async def test_cancel_and_complete_states(make_engine, clock):
+    engine = make_engine()
+    await engine.add_task(task(clock, "waiting"))
+    out = await engine.cancel("waiting")
+    assert out.events[-1].state is TaskState.CANCELED
+    await online(engine, "a")
+    [offer] = (await engine.add_task(task(clock, "t"))).offers
+    out = await engine.cancel("t")
+    assert [o.status for o in out.cancelled] == [OfferStatus.RESCINDED]
+    [offer] = (await engine.add_task(task(clock, "u"))).offers
+    out = await engine.accept(offer.id, "a")
+    assert isinstance(out.events[-1], TaskAssigned)
+    assert [t.id for t in await engine.assignments_for("a")] == ["u"]
+    await engine.complete("u")
+    assert await engine.assignments_for("a") == []
+    stats = (await engine.stats())["queue:default"]
+    assert (stats.entered_today, stats.abandoned_today, stats.assigned_today) == (3, 2, 1)
+
+
+async def test_backlog_drains_when_capacity_grows(make_engine, clock):
+    engine = make_engine()
+    await online(engine, "a", capacity={"chat": 1})
+    for i in range(5):
+        await engine.add_task(task(clock, f"t{i}"))
+    out = await engine.upsert_agent(Agent("a", capacity={"chat": 4}))
+    assert [o.task_id for o in out.offers] == ["t1", "t2", "t3"]
