@@ -89,7 +89,7 @@ class RoutingEngine:
         state, rescinded, requeued = await self.backend.set_presence(agent_id, presence, reason, run.now)
         run.events.append(PresenceChanged(agent_id, state.presence, state.reason))
         run.events.extend(OfferCancelled(o) for o in rescinded)
-        for rec in requeued:
+        for rec in self._in_order(requeued, run.now):
             await self._route_task(rec, run)
         await self._route_agent(agent_id, run)
         return run.outcome()
@@ -213,12 +213,16 @@ class RoutingEngine:
         return choose(rec, queue, sorted(snap.agents, key=lambda a: a.id), owner, now)
 
     # -- routing ---------------------------------------------------------------------------
+    def _in_order(self, records: Iterable[TaskRecord], now: float) -> list[TaskRecord]:
+        # Queue order, so priority and FIFO hold when several tasks come back at once.
+        return sorted(records, key=lambda r: order_key(r, self._queue(r.task.queue), now))
+
     async def _after_close(self, closed: Closed, run: _Run) -> None:
         run.events.append(OfferCancelled(closed.offer))
         if closed.on_break is not None:
             run.events.append(PresenceChanged(closed.on_break.id, closed.on_break.presence, closed.on_break.reason))
             run.events.extend(OfferCancelled(o) for o in closed.rescinded)
-        for rec in closed.requeued:
+        for rec in self._in_order(closed.requeued, run.now):
             await self._route_task(rec, run)
         await self._route_agent(closed.offer.agent_id, run)
 
