@@ -62,6 +62,7 @@ class RoutingEngine:
         self.clock = clock
         self.missed_offers_limit = missed_offers_limit
         self.decisions: deque[Decision] = deque(maxlen=decision_log)
+        self._fairness = any(q.fairness for q in self.queues.values())
 
     def _now(self) -> float:
         # Milliseconds: Redis' cjson keeps 14 digits, so this round-trips exactly.
@@ -80,6 +81,7 @@ class RoutingEngine:
         state = await self.backend.upsert_agent(agent, run.now)
         await self._schedule_hours(state, run.now)
         await self._route_agent(agent.id, run)
+        await self._route_owned(agent.id, run)
         return run.outcome()
 
     async def set_presence(self, agent_id: str, presence: Presence | str, reason: str | None = None) -> Outcome:
@@ -92,6 +94,7 @@ class RoutingEngine:
         for rec in self._in_order(requeued, run.now):
             await self._route_task(rec, run)
         await self._route_agent(agent_id, run)
+        await self._route_owned(agent_id, run)
         return run.outcome()
 
     # -- tasks -----------------------------------------------------------------------------
@@ -115,6 +118,8 @@ class RoutingEngine:
         run.events.append(TaskAssigned(Assignment(rec.id, agent_id, offer.id, offer.channel, offer.queue, run.now)))
         for other in rescinded:
             await self._route_agent(other.agent_id, run)
+        if self._fairness:  # the owner may have just reached a fairness cap: others may take its tasks
+            await self._route_owned(agent_id, run)
         return run.outcome()
 
     async def decline(self, offer_id: str, agent_id: str) -> Outcome:
@@ -164,6 +169,7 @@ class RoutingEngine:
                 if state is not None:
                     await self._schedule_hours(state, run.now)
                     await self._route_agent(ident, run)
+                    await self._route_owned(ident, run)
         return run.outcome()
 
     tick = expire_due
@@ -231,6 +237,14 @@ class RoutingEngine:
         run.events.append(TaskChanged(rec.id, rec.state, rec.agent_id))
         for agent_id in dict.fromkeys(released.freed):
             await self._route_agent(agent_id, run)
+
+    async def _route_owned(self, agent_id: str, run: _Run) -> None:
+        """Tasks waiting for this owner: the owner's change may let others take them now."""
+        waiting = [r for r in await self.backend.owned(agent_id) if r.state is TaskState.PENDING]
+        for rec in self._in_order(waiting, run.now):
+            fresh = await self.backend.get_task(rec.id)
+            if fresh is not None and fresh.state is TaskState.PENDING:
+                await self._route_task(fresh, run)
 
     async def _schedule_hours(self, state: AgentState, now: float) -> None:
         hours = state.agent.hours

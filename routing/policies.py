@@ -63,10 +63,6 @@ def agent_skip(state: AgentState, record: TaskRecord, queue: QueueConfig, now: f
         return Skip.NOT_IN_QUEUE, task.queue
     if agent.capacity.get(task.channel, 0) <= 0:
         return Skip.NO_CHANNEL, task.channel
-    if task.channel == VOICE and state.wrapping:
-        return Skip.WRAP_UP, ""
-    if free_capacity(state, task.channel) <= 0:
-        return Skip.AT_CAPACITY, task.channel
     for skill, level in task.required_skills.items():
         if agent.skills.get(skill, 0) < level:
             return Skip.MISSING_SKILL, f"{skill}<{level}"
@@ -83,6 +79,11 @@ def agent_skip(state: AgentState, record: TaskRecord, queue: QueueConfig, now: f
     fair = queue.fairness
     if fair and recent_count(state, task.queue, now - fair.period_seconds) >= fair.max_assignments:
         return Skip.FAIRNESS_CAP, f"{fair.max_assignments}/{fair.period_seconds:g}s"
+    # Load last: an owner who is eligible but busy makes others wait (see owner_blocks).
+    if task.channel == VOICE and state.wrapping:
+        return Skip.WRAP_UP, ""
+    if free_capacity(state, task.channel) <= 0:
+        return Skip.AT_CAPACITY, task.channel
     return None
 
 

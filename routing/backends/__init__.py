@@ -106,6 +106,9 @@ class RoutingBackend(Protocol):
     async def assignments_for(self, agent_id: str) -> list[TaskRecord]:
         """An agent's assigned and wrapping tasks."""
 
+    async def owned(self, agent_id: str) -> list[TaskRecord]:
+        """Live tasks whose owner is the agent."""
+
     async def snapshot(self, now: float) -> Snapshot:
         """Everything, for stats and explanations."""
 

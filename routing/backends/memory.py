@@ -47,6 +47,7 @@ class MemoryBackend:
         self._agent_offers: dict[str, dict[str, None]] = {}
         self._task_offers: dict[str, dict[str, None]] = {}
         self._assigned: dict[str, dict[str, None]] = {}
+        self._owned: dict[str, dict[str, None]] = {}
         self._heap: list[tuple[float, str]] = []
         self._due: dict[str, float] = {}
         self._counters: dict[int, dict[str, float]] = {}
@@ -157,6 +158,8 @@ class MemoryBackend:
         self._tasks[task.id] = rec
         self._params[task.id] = params
         self._index_add(rec)
+        if task.owner:
+            self._owned.setdefault(task.owner, {})[task.id] = None
         self._bump(now, task, "entered")
         return rec
 
@@ -248,6 +251,8 @@ class MemoryBackend:
         self._task_offers.pop(rec.id, None)
         if rec.agent_id is not None:
             self._assigned.get(rec.agent_id, {}).pop(rec.id, None)
+        if rec.task.owner:
+            self._owned.get(rec.task.owner, {}).pop(rec.id, None)
         return replace(rec, state=state)
 
     async def complete(self, task_id: str, now: float) -> Released:
@@ -337,6 +342,10 @@ class MemoryBackend:
     async def assignments_for(self, agent_id: str) -> list[TaskRecord]:
         """An agent's assigned and wrapping tasks."""
         return [self._tasks[t] for t in self._assigned.get(agent_id, {})]
+
+    async def owned(self, agent_id: str) -> list[TaskRecord]:
+        """Live tasks whose owner is the agent."""
+        return [self._tasks[t] for t in self._owned.get(agent_id, {})]
 
     async def snapshot(self, now: float) -> Snapshot:
         """Everything, for stats and explanations."""

@@ -158,6 +158,11 @@ class RedisBackend:
         raws = await self._run("MEMBER_DOCS", f"aa:{agent_id}", "t:")
         return sorted((codec.task_record(r) for r in raws if r), key=lambda t: t.seq)
 
+    async def owned(self, agent_id: str) -> list[TaskRecord]:
+        """Live tasks whose owner is the agent."""
+        raws = await self._run("MEMBER_DOCS", f"own:{agent_id}", "t:")
+        return sorted((codec.task_record(r) for r in raws if r), key=lambda t: t.seq)
+
     async def snapshot(self, now: float) -> Snapshot:
         """Everything, for stats and explanations."""
         agents, tasks, offers, flat = await self._run("SNAPSHOT", day_of(now))

@@ -75,6 +75,7 @@ local function finish(t, state)
   redis.call('DEL', P .. 't:' .. t.id, P .. 'to:' .. t.id)
   redis.call('SREM', P .. 'open', t.id)
   if nonnull(t.agent) then redis.call('SREM', P .. 'aa:' .. t.agent, t.id) end
+  if nonnull(t.owner) then redis.call('SREM', P .. 'own:' .. t.owner, t.id) end
   t.state = state
 end
 local function mget(keys)
@@ -135,6 +136,7 @@ t.state = 'pending'; t.offers = 0; t.declined = {}
 put(key, t)
 redis.call('SADD', P .. 'open', t.id)
 redis.call('ZADD', qkey(t), t.zs, t.m)
+if nonnull(t.owner) then redis.call('SADD', P .. 'own:' .. t.owner, t.id) end
 bump(now, t, 'entered', 1)
 return cjson.encode(t)
 """
