@@ -13,13 +13,14 @@ from crm_store.resolution import JoinPolicy
 from crm_store.session import create_engine, is_sqlite, session_factory
 from crm_store.types import Permissions
 from gateway import channels_wiring
-from gateway.api import contact_routes, lead_routes, session_routes, system_routes, user_routes
+from gateway.api import contact_routes, lead_routes, queue_routes, session_routes, system_routes, user_routes
 from gateway.auth import auth_middleware
 from gateway.errors import error_middleware
 from gateway.intake import Intake
 from gateway.auth import principal
 from gateway.hub import Hub
-from gateway.keys import CLOCK, ENGINE, HUB, INGESTOR, INTAKE, PERMISSIONS, SESSIONS, SETTINGS
+from gateway.keys import CLOCK, DISPATCHER, ENGINE, HUB, INGESTOR, INTAKE, PERMISSIONS, SESSIONS, SETTINGS
+from gateway.routing_wiring import open_routing
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,12 +34,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     p = settings.permissions
     app[PERMISSIONS] = Permissions(edit_others=frozenset(p.edit_others), delete=frozenset(p.delete),
                                    delete_others=frozenset(p.delete_others), assign=frozenset(p.assign))
-    app[HUB] = Hub()
+    app[HUB] = Hub(grace=settings.routing.disconnect_grace_seconds)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_ingestor)
+    app.cleanup_ctx.append(_routing)
     app.on_shutdown.append(_close_sockets)   # before cleanup: open sockets would hold it up
     app.router.add_get("/ws", _websocket)
-    for module in (system_routes, session_routes, lead_routes, user_routes, contact_routes):
+    for module in (system_routes, session_routes, lead_routes, user_routes, contact_routes, queue_routes):
         app.router.add_routes(module.routes)
     channels_wiring.mount(app, settings)
     return app
@@ -73,3 +75,10 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
 
 async def _close_sockets(app: web.Application) -> None:
     await app[HUB].close_all()
+
+
+async def _routing(app: web.Application) -> AsyncIterator[None]:
+    async with open_routing(app[SETTINGS], app[SESSIONS], app[HUB]) as dispatcher:
+        app[DISPATCHER] = dispatcher
+        app[INTAKE].subscribe(dispatcher.on_contact)
+        yield

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from crm_store.ingest import Ingestor
 from crm_store.types import Permissions
 from gateway.auth_types import Principal
+from gateway.dispatch import Dispatcher
 from gateway.hub import Hub
 from gateway.intake import Intake
 from gateway.settings import Settings
@@ -22,5 +23,6 @@ INGESTOR = web.AppKey("ingestor", Ingestor)
 INTAKE = web.AppKey("intake", Intake)
 PERMISSIONS = web.AppKey("permissions", Permissions)
 HUB = web.AppKey("hub", Hub)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -1,8 +1,22 @@
 """Pure converters between the packages' own types; the only place that knows both sides."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from channels.types import Confidence, IdentityClaim, InboundContact
-from crm_store.types import Claim, IngestRequest
+from crm_store.models import RoutingTask, User
+from crm_store.types import Claim, IngestRequest, IngestResult
+from gateway.settings import QueueSettings, RoutingSettings
+from routing.types import (
+    DEFAULT_CAPACITY,
+    Agent,
+    Escalation,
+    Fairness,
+    Policy,
+    PriorityGate,
+    QueueConfig,
+    Task,
+)
 
 # Attributes that say where a lead came from; kept on the lead for source-effectiveness reports.
 SOURCE_KEYS = ("form", "page", "referrer", "did", "queue", "deep_link", "start_payload", "mailbox", "bot")
@@ -49,3 +63,61 @@ def to_ingest_request(contact: InboundContact) -> IngestRequest:
         source=source_of(contact),
         priority=contact.priority_hint or 0,
     )
+
+
+# -- routing ---------------------------------------------------------------------------------
+
+def agent_of(user: User, settings: RoutingSettings) -> Agent:
+    """A user as routing sees them: skills, team, capacity per channel."""
+    on_call = {} if settings.chat_capacity_on_call is None else {"chat": settings.chat_capacity_on_call}
+    capacity = {k: int(v) for k, v in (user.capacity or {}).items()} or dict(DEFAULT_CAPACITY)
+    return Agent(id=str(user.id), skills={k: int(v) for k, v in (user.skills or {}).items()},
+                 team=str(user.team_id) if user.team_id is not None else None,
+                 capacity=capacity, on_call_capacity=on_call)
+
+
+def queue_config(queue: QueueSettings, user_ids: Mapping[str, int], team_ids: Mapping[str, int]) -> QueueConfig:
+    """Queue settings with usernames and team names turned into routing's ids."""
+    gate = None
+    if queue.vip_min_priority is not None and queue.vip_skill:
+        gate = PriorityGate(queue.vip_min_priority, queue.vip_skill, queue.vip_min_level)
+    return QueueConfig(
+        policy=Policy(queue.policy), broadcast=queue.broadcast, offer_timeout=queue.offer_timeout,
+        aging_seconds=queue.aging_seconds, owner_wait_seconds=queue.owner_wait_seconds,
+        fairness=Fairness(queue.fairness_max, queue.fairness_period_seconds) if queue.fairness_max else None,
+        priority_gate=gate,
+        escalation=tuple(Escalation(after, frozenset(str(team_ids[t]) for t in teams if t in team_ids) or None)
+                         for after, teams in queue.escalation),
+        service_level_seconds=queue.service_level_seconds, wrap_up_seconds=queue.wrap_up_seconds,
+        fixed_order=tuple(str(user_ids[name]) for name in queue.fixed_order if name in user_ids),
+    )
+
+
+def task_id_for(lead_id: int, interaction_id: int) -> str:
+    return f"lead:{lead_id}:{interaction_id}"
+
+
+def lead_of_task(task_id: str) -> int | None:
+    kind, _, rest = task_id.partition(":")
+    lead, _, _ = rest.partition(":")
+    return int(lead) if kind == "lead" and lead.isdigit() else None
+
+
+def task_for(result: IngestResult, contact: InboundContact, settings: RoutingSettings, now: float) -> Task:
+    """The routing task for a new inbound event on a lead nobody is working yet."""
+    queue = contact.attributes.get("queue", "default")
+    if queue not in settings.queues:
+        queue = "default"
+    return Task(
+        id=task_id_for(result.lead_id, result.interaction_id),
+        channel=settings.capacity_class.get(contact.channel, "chat"),
+        priority=result.priority, queue=queue,
+        owner=str(result.owner_id) if result.owner_id is not None else None, created=now,
+    )
+
+
+def task_of_row(row: RoutingTask) -> Task:
+    """A stored task, as it is put back into routing after a restart; it keeps its place in line."""
+    return Task(id=row.id, channel=row.channel, priority=row.priority, required_skills=dict(row.skills),
+                queue=row.queue, owner=str(row.owner_id) if row.owner_id is not None else None,
+                created=row.created_at.timestamp())

@@ -23,7 +23,8 @@ class DatabaseSettings(Section):
 
 
 class RedisSettings(Section):
-    url: str | None = None
+    url: str | None = None             # unset: routing state lives in this process
+    prefix: str = "switchboard:"       # keys and channels, so that installations can share a server
 
 
 class HttpSettings(Section):
@@ -61,6 +62,52 @@ class PermissionSettings(Section):
     assign: tuple[Role, ...] = (Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)
 
 
+class QueueSettings(Section):
+    """One routing queue (DESIGN.md, Routing); see routing.types.QueueConfig for the meaning."""
+
+    policy: str = "longest_idle"
+    broadcast: int = Field(1, ge=1, le=100)
+    offer_timeout: float = Field(20, gt=0)
+    aging_seconds: float | None = Field(60, gt=0)
+    owner_wait_seconds: float = Field(30, ge=0)
+    service_level_seconds: float = Field(20, gt=0)
+    wrap_up_seconds: float = Field(0, ge=0)
+    fixed_order: tuple[str, ...] = ()           # usernames, for policy "fixed_order"
+    fairness_max: int | None = Field(None, ge=1)
+    fairness_period_seconds: float = Field(3600, gt=0)
+    vip_min_priority: int | None = None         # tasks at or above this priority ...
+    vip_skill: str | None = None                # ... go only to agents with this skill ...
+    vip_min_level: int = 1                      # ... at this level or higher
+    escalation: tuple[tuple[float, tuple[str, ...]], ...] = ()   # (after seconds, team names; empty = all)
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, value: str) -> str:
+        allowed = ("longest_idle", "least_loaded", "highest_skill", "round_robin", "fixed_order")
+        if value not in allowed:
+            raise ValueError(f"policy must be one of {', '.join(allowed)}")
+        return value
+
+
+class RoutingSettings(Section):
+    queues: dict[str, QueueSettings] = {"default": QueueSettings()}
+    missed_offers_limit: int = Field(3, ge=1)
+    disconnect_grace_seconds: float = Field(15, ge=0)
+    # Which capacity a channel's work takes: forms wait like e-mail, messengers are chats.
+    capacity_class: dict[str, str] = {
+        "voice": "voice", "email": "email", "form": "email", "manual": "email",
+        "telegram": "chat", "whatsapp": "chat", "viber": "chat", "vk": "chat",
+    }
+    chat_capacity_on_call: int | None = Field(1, ge=0)   # a live call shrinks chat capacity to this
+
+    @field_validator("queues")
+    @classmethod
+    def _has_default(cls, value: dict[str, QueueSettings]) -> dict[str, QueueSettings]:
+        if "default" not in value:
+            raise ValueError("a queue named 'default' is required: work with no queue of its own goes there")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SWITCHBOARD_", env_nested_delimiter="__", extra="forbid", frozen=True,
@@ -72,6 +119,7 @@ class Settings(BaseSettings):
     phone: PhoneSettings = PhoneSettings()
     leads: LeadSettings = LeadSettings()
     permissions: PermissionSettings = PermissionSettings()
+    routing: RoutingSettings = RoutingSettings()
     # [forms.<key>] tables; channels.webform validates their contents.
     forms: dict[str, dict[str, Any]] = {}
     log_level: str = "INFO"

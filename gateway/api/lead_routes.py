@@ -13,11 +13,11 @@ from channels.identity import InvalidIdentity, normalize_email, normalize_phone
 from channels.types import Confidence, IdentityClaim, InboundContact
 from crm_store import audit, leads
 from crm_store.errors import Forbidden, NotFound, StoreError
-from crm_store.types import LeadChanges, LeadFilter, LeadStatus, Outcome
+from crm_store.types import OPEN_STATUSES, LeadChanges, LeadFilter, LeadStatus, Outcome
 from gateway.api.serialize import card_json, lead_json
 from gateway.auth import client_ip, principal
 from gateway.errors import read_model, refuse
-from gateway.keys import CLOCK, INTAKE, PERMISSIONS, SESSIONS, SETTINGS
+from gateway.keys import CLOCK, DISPATCHER, INTAKE, PERMISSIONS, SESSIONS, SETTINGS
 
 routes = web.RouteTableDef()
 E = TypeVar("E", bound=StrEnum)
@@ -136,9 +136,14 @@ async def patch_lead(request: web.Request) -> web.Response:
         diff = await leads.update_lead(session, who.viewer, lead_id, changes, request.app[PERMISSIONS],
                                        request.app[CLOCK]())
         lead = await leads.get_visible(session, who.viewer, lead_id)
-        return lead_json(lead), {"changes": diff}
+        return (lead_json(lead), diff), {"changes": diff}
 
-    return web.json_response(await _audited(request, "lead.update", lead_id, work))
+    body, diff = await _audited(request, "lead.update", lead_id, work)
+    finished = "status" in diff and LeadStatus(diff["status"][1]) not in OPEN_STATUSES
+    if finished or "assignee_id" in diff:
+        # Closed, or handed to someone by hand: routing stops offering it.
+        await request.app[DISPATCHER].lead_finished(lead_id)
+    return web.json_response(body)
 
 
 @routes.delete("/api/v1/leads/{lead_id}")
@@ -150,6 +155,7 @@ async def delete_lead(request: web.Request) -> web.Response:
         return None, {}
 
     await _audited(request, "lead.delete", lead_id, work)
+    await request.app[DISPATCHER].lead_finished(lead_id)
     return web.Response(status=204)
 
 
@@ -190,10 +196,13 @@ async def add_lead(request: web.Request) -> web.Response:
     accepted = await request.app[INTAKE].emit(contact)
     async with request.app[SESSIONS]() as session, session.begin():
         lead = await leads.assign_if_unassigned(session, accepted.lead_id, who.user_id, request.app[CLOCK]())
+        routed_elsewhere = lead.assignee_id != who.user_id
         audit.record(session, "lead.create", request.app[CLOCK](), user_id=who.user_id, lead_id=lead.id,
                      ip=client_ip(request), detail={"duplicate": accepted.duplicate})
         try:
             body_json = lead_json(await leads.get_visible(session, who.viewer, lead.id))
         except StoreError:
             body_json = {"id": lead.id}
+    if not routed_elsewhere:
+        await request.app[DISPATCHER].lead_finished(lead.id)   # it is the creator's: nothing to route
     return web.json_response(body_json, status=200 if accepted.duplicate else 201)

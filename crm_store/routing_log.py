@@ -1,0 +1,76 @@
+"""Routing's durable trail: tasks (so waiting work survives a restart) and every offer's outcome."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_store.models import Reservation, RoutingTask
+
+OPEN_TASK_STATES = ("pending", "reserved", "assigned", "wrapping")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    id: str
+    lead_id: int | None
+    kind: str
+    channel: str
+    queue: str
+    priority: int
+    skills: Mapping[str, int]
+    owner_id: int | None
+    created_at: datetime
+    sla_deadline: datetime | None = None
+
+
+async def save_task(session: AsyncSession, row: TaskRow) -> None:
+    session.add(RoutingTask(
+        id=row.id, lead_id=row.lead_id, kind=row.kind, channel=row.channel, queue=row.queue,
+        priority=row.priority, skills=dict(row.skills), owner_id=row.owner_id, state="pending",
+        assignee_id=None, created_at=row.created_at, sla_deadline=row.sla_deadline,
+        assigned_at=None, finished_at=None))
+
+
+async def set_task_state(session: AsyncSession, task_id: str, state: str, at: datetime,
+                         assignee_id: int | None = None) -> None:
+    values: dict[str, Any] = {"state": state}
+    if state == "assigned":
+        values.update(assignee_id=assignee_id, assigned_at=at)
+    elif state in ("completed", "canceled"):
+        values["finished_at"] = at
+    elif state == "pending":
+        values["assignee_id"] = None
+    await session.execute(update(RoutingTask).where(RoutingTask.id == task_id).values(**values))
+
+
+async def open_tasks(session: AsyncSession) -> list[RoutingTask]:
+    """Tasks not finished, oldest first: what a restarted router must know about."""
+    return list(await session.scalars(select(RoutingTask).where(RoutingTask.state.in_(OPEN_TASK_STATES))
+                                      .order_by(RoutingTask.created_at, RoutingTask.id)))
+
+
+async def open_task_for_lead(session: AsyncSession, lead_id: int) -> RoutingTask | None:
+    return await session.scalar(select(RoutingTask).where(RoutingTask.lead_id == lead_id,
+                                                          RoutingTask.state.in_(OPEN_TASK_STATES)).limit(1))
+
+
+async def record_offer(session: AsyncSession, offer_id: str, task_id: str, agent_id: int, created: datetime,
+                       expires: datetime, explanation: Mapping[str, Any]) -> None:
+    session.add(Reservation(id=offer_id, task_id=task_id, agent_id=agent_id, created_at=created,
+                            expires_at=expires, outcome="pending", decided_at=None,
+                            explanation=dict(explanation)))
+
+
+async def close_offer(session: AsyncSession, offer_id: str, outcome: str, at: datetime) -> None:
+    await session.execute(update(Reservation).where(Reservation.id == offer_id, Reservation.outcome == "pending")
+                          .values(outcome=outcome, decided_at=at))
+
+
+async def offers_of_task(session: AsyncSession, task_id: str) -> list[Reservation]:
+    return list(await session.scalars(select(Reservation).where(Reservation.task_id == task_id)
+                                      .order_by(Reservation.created_at)))

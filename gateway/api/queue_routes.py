@@ -1,0 +1,42 @@
+"""Live queue statistics and the routing story of a lead."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from crm_store import leads, routing_log
+from crm_store.models import RoutingTask
+from crm_store.types import Role
+from gateway import frames
+from gateway.auth import principal, require_role
+from gateway.keys import DISPATCHER, SESSIONS
+from sqlalchemy import select
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/queues/stats")
+async def queue_stats(request: web.Request) -> web.Response:
+    await require_role(request, Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)
+    return web.json_response(frames.stats_payload(await request.app[DISPATCHER].engine.stats()))
+
+
+@routes.get("/api/v1/leads/{lead_id:\\d+}/routing")
+async def lead_routing(request: web.Request) -> web.Response:
+    """Every task of the lead, every offer made, and why routing chose as it did."""
+    lead_id = int(request.match_info["lead_id"])
+    async with request.app[SESSIONS]() as session:
+        await leads.get_visible(session, principal(request).viewer, lead_id)
+        tasks = list(await session.scalars(select(RoutingTask).where(RoutingTask.lead_id == lead_id)
+                                           .order_by(RoutingTask.created_at)))
+        body = []
+        for task in tasks:
+            offers = await routing_log.offers_of_task(session, task.id)
+            body.append({
+                "task_id": task.id, "state": task.state, "queue": task.queue, "channel": task.channel,
+                "created_at": task.created_at.isoformat(), "assignee_id": task.assignee_id,
+                "offers": [{"offer_id": o.id, "agent_id": o.agent_id, "outcome": o.outcome,
+                            "created_at": o.created_at.isoformat(),
+                            "decided_at": o.decided_at.isoformat() if o.decided_at else None,
+                            "explanation": o.explanation} for o in offers],
+            })
+    return web.json_response({"lead_id": lead_id, "tasks": body})

@@ -1,0 +1,281 @@
+"""Routing wired to the store and the screens: tasks from new contacts, offers to sockets, accepts to leads.
+
+The engine decides; this module carries its decisions out (persist, notify) and feeds it the
+events it routes on: a new contact, a presence change, an accept or decline, a closed lead, a
+timer at the next deadline. There is no polling loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.types import InboundContact
+from crm_store import audit, leads, routing_log
+from crm_store.models import User
+from crm_store.types import IngestResult, LeadStatus
+from gateway import frames
+from gateway.auth_types import Principal
+from gateway.hub import FrameError, Hub
+from gateway.mapping import agent_of, lead_of_task, task_for, task_of_row
+from gateway.settings import RoutingSettings
+from routing.engine import RoutingEngine
+from routing.types import (
+    Event,
+    OfferCancelled,
+    OfferCreated,
+    Outcome,
+    Presence,
+    PresenceChanged,
+    RoutingError,
+    TaskAssigned,
+    TaskChanged,
+)
+
+log = logging.getLogger(__name__)
+
+PRESENCE_ALIASES = {"away": (Presence.BREAK, "away")}
+WATCHER_ROLES = frozenset({"supervisor", "admin"})
+STATS_DEBOUNCE = 0.25
+
+
+def _dt(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class Dispatcher:
+    def __init__(self, engine: RoutingEngine, sessions: async_sessionmaker[AsyncSession], hub: Hub,
+                 settings: RoutingSettings, clock: Callable[[], float]) -> None:
+        self.engine = engine
+        self._sessions = sessions
+        self._hub = hub
+        self._settings = settings
+        self._clock = clock
+        self._lock = asyncio.Lock()          # one engine call at a time in this process
+        self._timer: asyncio.TimerHandle | None = None
+        self._stats_timer: asyncio.TimerHandle | None = None
+        self._stats_pending = False
+        self._roles: dict[int, str] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self, users: list[User]) -> None:
+        """Register agents and re-queue work that was waiting when the service stopped."""
+        for user in users:
+            await self._run(self.engine.upsert_agent(agent_of(user, self._settings)))
+        async with self._sessions() as session:
+            waiting = [t for t in await routing_log.open_tasks(session) if t.state in ("pending", "reserved")]
+        for row in waiting:
+            task = task_of_row(row)
+            try:
+                await self._run(self.engine.add_task(task))
+            except RoutingError:
+                pass   # a shared (Redis) backend still holds it: nothing was lost
+        await self._reschedule()
+
+    async def stop(self) -> None:
+        for handle in (self._timer, self._stats_timer):
+            if handle is not None:
+                handle.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- inputs ---------------------------------------------------------------------------------
+    async def on_contact(self, contact: InboundContact, result: IngestResult) -> None:
+        """A committed inbound event: route it, unless someone already works the lead."""
+        if result.assignee_id is not None and result.lead_status != LeadStatus.NEW:
+            await self._hub.send(result.assignee_id, "message.received", {
+                "lead_id": result.lead_id, "interaction_id": result.interaction_id, "channel": contact.channel,
+                "text": contact.text, "subject": contact.subject, "at": contact.received_at.isoformat()})
+            return
+        task = task_for(result, contact, self._settings, self._clock())
+        async with self._sessions() as session, session.begin():
+            if await routing_log.open_task_for_lead(session, result.lead_id) is not None:
+                return        # the lead is already waiting for someone: one task per lead
+            await routing_log.save_task(session, routing_log.TaskRow(
+                id=task.id, lead_id=result.lead_id, kind="lead", channel=task.channel, queue=task.queue,
+                priority=task.priority, skills=task.required_skills, owner_id=result.owner_id,
+                created_at=_dt(task.created)))
+        await self._run(self.engine.add_task(task))
+
+    async def sync_user(self, user: User) -> None:
+        """An admin changed a user: routing follows (inactive users go offline)."""
+        await self._run(self.engine.upsert_agent(agent_of(user, self._settings)))
+        if not user.active:
+            await self._run(self.engine.set_presence(str(user.id), Presence.OFFLINE, "deactivated"))
+
+    async def lead_finished(self, lead_id: int) -> None:
+        """The lead was closed, deleted or assigned by hand: its task is over."""
+        async with self._sessions() as session:
+            row = await routing_log.open_task_for_lead(session, lead_id)
+        if row is None:
+            return
+        try:
+            if row.state in ("assigned", "wrapping"):
+                await self._run(self.engine.complete(row.id))
+            else:
+                await self._run(self.engine.cancel(row.id))
+        except RoutingError as exc:
+            log.info("task %s already gone from routing: %s", row.id, exc)
+            async with self._sessions() as session, session.begin():
+                await routing_log.set_task_state(session, row.id, "canceled", _dt(self._clock()))
+
+    # -- websocket frames -----------------------------------------------------------------------
+    def handlers(self) -> dict[str, Any]:
+        return {"presence.set": self.presence_set, "offer.accept": self.offer_accept,
+                "offer.decline": self.offer_decline}
+
+    async def presence_set(self, who: Principal, data: Mapping[str, Any]) -> dict[str, Any]:
+        raw, reason = str(data.get("presence", "")), data.get("reason")
+        presence, default_reason = PRESENCE_ALIASES.get(raw, (None, None))
+        if presence is None:
+            try:
+                presence = Presence(raw)
+            except ValueError:
+                raise FrameError("invalid", f"unknown presence {raw[:40]!r}") from None
+        reason = str(reason)[:60] if isinstance(reason, str) and reason else default_reason
+        await self._run(self.engine.set_presence(str(who.user_id), presence, reason))
+        return {"presence": presence.value, "reason": reason}
+
+    async def offer_accept(self, who: Principal, data: Mapping[str, Any]) -> dict[str, Any]:
+        outcome = await self._run(self.engine.accept(_offer_id(data), str(who.user_id)))
+        assignment = outcome.assignment
+        return {"offer_id": _offer_id(data), "lead_id": lead_of_task(assignment.task_id) if assignment else None}
+
+    async def offer_decline(self, who: Principal, data: Mapping[str, Any]) -> dict[str, Any]:
+        await self._run(self.engine.decline(_offer_id(data), str(who.user_id)))
+        return {"offer_id": _offer_id(data)}
+
+    async def on_connect(self, who: Principal) -> None:
+        """A (re)connecting screen gets its presence, its pending offers and its work at once."""
+        self._roles[who.user_id] = who.role.value
+        agent_id = str(who.user_id)
+        [state] = await self.engine.backend.get_agents([agent_id])
+        if state is not None:
+            await self._hub.send(who.user_id, "presence.changed", frames.presence_payload(state))
+        async with self._sessions() as session:
+            for offer in await self.engine.offers_for(agent_id):
+                card = await frames.card_of_task(session, offer.task_id)
+                await self._hub.send(who.user_id, "offer.created", frames.offer_payload(offer, card))
+            for record in await self.engine.assignments_for(agent_id):
+                lead_id = lead_of_task(record.id)
+                await self._hub.send(who.user_id, "lead.assigned", {
+                    "task_id": record.id, "lead_id": lead_id, "channel": record.task.channel,
+                    "assigned_at": frames.at(record.assigned_at),
+                    "card": await frames.card_of_task(session, record.id)})
+        if who.role.value in WATCHER_ROLES:
+            await self._hub.send(who.user_id, "queue.stats", frames.stats_payload(await self.engine.stats()))
+
+    async def on_gone(self, who: Principal) -> None:
+        """The screen stayed away past the grace period: stop offering, give back pending offers."""
+        await self._run(self.engine.set_presence(str(who.user_id), Presence.BREAK, "disconnected"))
+
+    # -- carrying out decisions -----------------------------------------------------------------
+    async def _run(self, call: Any) -> Outcome:
+        try:
+            async with self._lock:
+                outcome: Outcome = await call
+        except RoutingError as exc:
+            raise FrameError("routing", str(exc)) from exc
+        await self._apply(outcome)
+        await self._reschedule()
+        return outcome
+
+    async def _apply(self, outcome: Outcome) -> None:
+        if not outcome.events:
+            return
+        explained = {d.task_id: frames.decision_json(d) for d in outcome.decisions}
+        async with self._sessions() as session, session.begin():
+            notes = [await self._persist(session, event, explained) for event in outcome.events]
+        for note in notes:
+            if note is not None:
+                await self._hub.send(*note)
+        self._stats_changed()
+
+    async def _persist(self, session: AsyncSession, event: Event,
+                       explained: Mapping[str, Any]) -> tuple[int, str, dict[str, Any]] | None:
+        """Store what `event` changed; return the frame it warrants (user, type, data)."""
+        now = _dt(self._clock())
+        if isinstance(event, OfferCreated):
+            offer = event.offer
+            await routing_log.record_offer(session, offer.id, offer.task_id, int(offer.agent_id),
+                                           _dt(offer.created), _dt(offer.expires), explained.get(offer.task_id, {}))
+            await routing_log.set_task_state(session, offer.task_id, "reserved", now)
+            audit.record(session, "lead.offered", now, user_id=int(offer.agent_id),
+                         lead_id=lead_of_task(offer.task_id), detail={"offer_id": offer.id})
+            card = await frames.card_of_task(session, offer.task_id)
+            return int(offer.agent_id), "offer.created", frames.offer_payload(offer, card)
+        if isinstance(event, OfferCancelled):
+            await routing_log.close_offer(session, event.offer.id, event.offer.status.value, now)
+            return int(event.offer.agent_id), "offer.cancelled", frames.cancelled_payload(event.offer)
+        if isinstance(event, TaskAssigned):
+            a = event.assignment
+            await routing_log.close_offer(session, a.offer_id, "accepted", now)
+            await routing_log.set_task_state(session, a.task_id, "assigned", now, int(a.agent_id))
+            lead_id = lead_of_task(a.task_id)
+            if lead_id is not None:
+                await leads.assign(session, lead_id, int(a.agent_id), now)
+                audit.record(session, "lead.accepted", now, user_id=int(a.agent_id), lead_id=lead_id)
+            await session.flush()
+            card = await frames.card_of_task(session, a.task_id)
+            return int(a.agent_id), "lead.assigned", frames.assigned_payload(a, card)
+        if isinstance(event, TaskChanged):
+            await routing_log.set_task_state(session, event.task_id, event.state.value, now,
+                                             int(event.agent_id) if event.agent_id else None)
+            return None
+        if isinstance(event, PresenceChanged):
+            [state] = await self.engine.backend.get_agents([event.agent_id])
+            data = frames.presence_payload(state) if state else {
+                "user_id": int(event.agent_id), "presence": event.presence.value, "reason": event.reason}
+            return int(event.agent_id), "presence.changed", data
+        return None
+
+    async def _reschedule(self) -> None:
+        deadline = await self.engine.next_deadline()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if deadline is None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, deadline - self._clock())
+        self._timer = loop.call_later(delay, self._spawn, self._expire)
+
+    async def _expire(self) -> None:
+        await self._run(self.engine.expire_due())
+
+    def _stats_changed(self) -> None:
+        if self._stats_pending:
+            return
+        self._stats_pending = True
+        self._stats_timer = asyncio.get_running_loop().call_later(STATS_DEBOUNCE, self._spawn, self._push_stats)
+
+    async def _push_stats(self) -> None:
+        self._stats_pending = False
+        watchers = {u for u in self._hub.connected_users() if self._roles.get(u) in WATCHER_ROLES}
+        if watchers:
+            await self._hub.send_many(watchers, "queue.stats", frames.stats_payload(await self.engine.stats()))
+
+    def _spawn(self, step: Callable[[], Any]) -> None:
+        task = asyncio.create_task(_logged(step()))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _offer_id(data: Mapping[str, Any]) -> str:
+    offer_id = data.get("offer_id")
+    if not isinstance(offer_id, str) or not offer_id:
+        raise FrameError("invalid", "offer_id is required")
+    return offer_id
+
+
+async def _logged(coroutine: Any) -> None:
+    try:
+        await coroutine
+    except Exception:
+        log.exception("routing background step failed")

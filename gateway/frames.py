@@ -1,0 +1,75 @@
+"""What the operator's screen receives: payloads built in one place, from routing and the store."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_store import leads
+from crm_store.errors import NotFound
+from crm_store.types import Role, Viewer
+from gateway.api.serialize import card_json
+from gateway.mapping import lead_of_task
+from routing.stats import QueueStats
+from routing.types import AgentState, Assignment, Decision, Offer
+
+# Routing offers a lead to an agent; the offer itself is the permission to see its card.
+ROUTING = Viewer(user_id=0, role=Role.ADMIN, team_id=None)
+
+
+def at(epoch: float | None) -> str | None:
+    return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch is not None else None
+
+
+async def card_of_task(session: AsyncSession, task_id: str) -> dict[str, Any] | None:
+    lead_id = lead_of_task(task_id)
+    if lead_id is None:
+        return None
+    try:
+        return card_json(await leads.card(session, ROUTING, lead_id, timeline_limit=20))
+    except NotFound:
+        return None
+
+
+def offer_payload(offer: Offer, card: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "offer_id": offer.id, "task_id": offer.task_id, "lead_id": lead_of_task(offer.task_id),
+        "channel": offer.channel, "queue": offer.queue, "created_at": at(offer.created),
+        "expires_at": at(offer.expires), "timeout_seconds": round(offer.expires - offer.created, 3),
+        "card": card,
+    }
+
+
+def cancelled_payload(offer: Offer) -> dict[str, Any]:
+    return {"offer_id": offer.id, "task_id": offer.task_id, "lead_id": lead_of_task(offer.task_id),
+            "reason": offer.status.value}
+
+
+def assigned_payload(assignment: Assignment, card: dict[str, Any] | None) -> dict[str, Any]:
+    return {"task_id": assignment.task_id, "offer_id": assignment.offer_id,
+            "lead_id": lead_of_task(assignment.task_id), "channel": assignment.channel,
+            "assigned_at": at(assignment.assigned_at), "card": card}
+
+
+def presence_payload(state: AgentState) -> dict[str, Any]:
+    return {"user_id": int(state.id), "presence": state.presence.value, "reason": state.reason,
+            "activity": state.activity, "load": dict(state.load)}
+
+
+def decision_json(decision: Decision) -> dict[str, Any]:
+    """Why routing chose whom: shown on the lead card."""
+    return {
+        "task_id": decision.task_id, "queue": decision.queue, "policy": decision.policy.value,
+        "at": at(decision.at), "chosen": list(decision.chosen), "note": decision.note,
+        "candidates": [{"agent_id": c.agent_id, "score": list(c.score)} for c in decision.candidates],
+        "skipped": [{"agent_id": s.agent_id, "reason": s.reason.value, "detail": s.detail}
+                    for s in decision.skipped],
+    }
+
+
+def stats_payload(stats: dict[str, QueueStats]) -> dict[str, Any]:
+    return {
+        "queues": {s.name: s.to_dict() for s in stats.values() if s.kind == "queue"},
+        "channels": {s.name: s.to_dict() for s in stats.values() if s.kind == "channel"},
+    }

@@ -1,0 +1,44 @@
+"""Routing's state backend and engine, chosen by settings: in-process, or Redis shared by several processes."""
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm_store.models import Team, User
+from gateway.dispatch import Dispatcher
+from gateway.hub import Hub
+from gateway.mapping import queue_config
+from gateway.settings import Settings
+from routing.backends import RoutingBackend
+from routing.backends.memory import MemoryBackend
+from routing.backends.redis import RedisBackend
+from routing.engine import RoutingEngine
+
+
+@contextlib.asynccontextmanager
+async def open_routing(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+                       hub: Hub) -> AsyncIterator[Dispatcher]:
+    async with sessions() as session:
+        users = list(await session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)))
+        teams = {t.name: t.id for t in await session.scalars(select(Team))}
+    user_ids = {u.username: u.id for u in users}
+    queues = {name: queue_config(q, user_ids, teams) for name, q in settings.routing.queues.items()}
+    backend: RoutingBackend
+    redis = Redis.from_url(settings.redis.url) if settings.redis.url else None
+    backend = RedisBackend(redis, prefix=f"{settings.redis.prefix}routing:") if redis else MemoryBackend()
+    engine = RoutingEngine(backend, queues, time.time, missed_offers_limit=settings.routing.missed_offers_limit)
+    dispatcher = Dispatcher(engine, sessions, hub, settings.routing, time.time)
+    hub.handlers.update(dispatcher.handlers())
+    hub.on_connect.append(dispatcher.on_connect)
+    hub.on_gone.append(dispatcher.on_gone)
+    try:
+        await dispatcher.start(users)
+        yield dispatcher
+    finally:
+        await dispatcher.stop()
+        await backend.aclose()
