@@ -1,0 +1,56 @@
+"""One of two processes sharing routing state in Redis (run by test_routing_multiprocess.py)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+from routing.backends.redis import RedisBackend
+from routing.engine import RoutingEngine
+from routing.types import Agent, Presence, QueueConfig, RoutingError, Task, TaskAssigned
+
+
+async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_path: str, total: int) -> int:
+    backend = RedisBackend.from_url(url, prefix)
+    engine = RoutingEngine(backend, {"default": QueueConfig(offer_timeout=120)})
+    ids = [f"agent{i:02d}" for i in range(agents)]
+    for agent_id in ids:
+        await engine.upsert_agent(Agent(agent_id, capacity={"chat": 4}))
+        await engine.set_presence(agent_id, Presence.AVAILABLE)
+    added = 0
+    deadline = time.monotonic() + 30
+    with open(log_path, "w") as log:
+        def record(events) -> None:
+            for event in events:
+                if isinstance(event, TaskAssigned):
+                    log.write(json.dumps({"task": event.assignment.task_id, "agent": event.assignment.agent_id,
+                                          "worker": worker}) + "\n")
+        while time.monotonic() < deadline:
+            for _ in range(25):
+                if added < tasks:
+                    await engine.add_task(Task(f"w{worker}-{added}", "chat", created=time.time()))
+                    added += 1
+            # Walk the agents in opposite orders so the two processes collide on the same offers.
+            for agent_id in ids if worker == 0 else ids[::-1]:
+                for offer in await engine.offers_for(agent_id):
+                    try:
+                        record((await engine.accept(offer.id, agent_id)).events)
+                    except RoutingError:
+                        pass  # the other process accepted it first
+                for rec in await engine.assignments_for(agent_id):
+                    try:
+                        await engine.complete(rec.id)
+                    except RoutingError:
+                        pass  # completed by the other process
+            done = float(await backend.client.hget(f"{prefix}st:{int(time.time() // 86400)}", "c:chat:completed") or 0)
+            if added == tasks and done >= total:
+                await backend.aclose()
+                return 0
+    await backend.aclose()
+    return 1
+
+
+if __name__ == "__main__":
+    url, prefix, worker, tasks, agents, log_path, total = sys.argv[1:]
+    sys.exit(asyncio.run(main(url, prefix, int(worker), int(tasks), int(agents), log_path, int(total))))

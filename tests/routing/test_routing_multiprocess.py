@@ -1,0 +1,58 @@
+"""Two OS processes share one Redis: 1,000 tasks, 20 agents, every task assigned exactly once."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+pytestmark = pytest.mark.redis
+
+WORKER = Path(__file__).with_name("routing_mp_worker.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_two_processes_assign_every_task_once(redis_url, tmp_path):
+    prefix = f"mp{os.getpid()}:"
+    logs = [tmp_path / f"worker{i}.jsonl" for i in range(2)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    started = time.monotonic()
+    procs = [subprocess.Popen([sys.executable, str(WORKER), redis_url, prefix, str(i), "500", "20", str(logs[i]),
+                               "1000"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for i in range(2)]
+    for proc in procs:
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+        assert proc.returncode == 0, err.decode()[-2000:]
+    elapsed = time.monotonic() - started
+    assert elapsed < 40
+
+    assigned = [json.loads(line) for log in logs for line in log.read_text().splitlines()]
+    counts = Counter(a["task"] for a in assigned)
+    assert len(counts) == 1000 and set(counts.values()) == {1}
+    assert {a["worker"] for a in assigned} == {0, 1}  # both processes accepted offers
+
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        assert await client.scard(f"{prefix}open") == 0
+        day = int(time.time() // 86400)
+        stats = await client.hgetall(f"{prefix}st:{day}")
+        assert float(stats["c:chat:entered"]) == 1000
+        assert float(stats["c:chat:assigned"]) == 1000
+        assert float(stats["c:chat:completed"]) == 1000
+        for i in range(20):
+            agent = json.loads(await client.get(f"{prefix}a:agent{i:02d}"))
+            assert agent["load"].get("chat", 0) == 0 if isinstance(agent["load"], dict) else True
+            assert await client.scard(f"{prefix}ao:agent{i:02d}") == 0
+    finally:
+        await client.aclose()
