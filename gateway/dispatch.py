@@ -155,6 +155,11 @@ class Dispatcher:
         """A (re)connecting screen gets its presence, its pending offers and its work at once."""
         self._roles[who.user_id] = who.role.value
         agent_id = str(who.user_id)
+        async with self._sessions() as session:
+            user = await session.get(User, who.user_id)
+        if user is not None:
+            # Users added or changed while we run (CLI, another node) are known from their first connect.
+            await self._run(self.engine.upsert_agent(agent_of(user, self._settings)))
         [state] = await self.engine.backend.get_agents([agent_id])
         if state is not None:
             await self._hub.send(who.user_id, "presence.changed", frames.presence_payload(state))
@@ -187,6 +192,7 @@ class Dispatcher:
         return outcome
 
     async def _apply(self, outcome: Outcome) -> None:
+        self._stats_changed()       # even a task nobody can take yet moves the wallboard
         if not outcome.events:
             return
         explained = {d.task_id: frames.decision_json(d) for d in outcome.decisions}
@@ -195,7 +201,6 @@ class Dispatcher:
         for note in notes:
             if note is not None:
                 await self._hub.send(*note)
-        self._stats_changed()
 
     async def _persist(self, session: AsyncSession, event: Event,
                        explained: Mapping[str, Any]) -> tuple[int, str, dict[str, Any]] | None:

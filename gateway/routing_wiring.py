@@ -29,7 +29,7 @@ async def open_routing(settings: Settings, sessions: async_sessionmaker[AsyncSes
     user_ids = {u.username: u.id for u in users}
     queues = {name: queue_config(q, user_ids, teams) for name, q in settings.routing.queues.items()}
     backend: RoutingBackend
-    redis = Redis.from_url(settings.redis.url) if settings.redis.url else None
+    redis = Redis.from_url(settings.redis.url, decode_responses=True) if settings.redis.url else None
     backend = RedisBackend(redis, prefix=f"{settings.redis.prefix}routing:") if redis else MemoryBackend()
     engine = RoutingEngine(backend, queues, time.time, missed_offers_limit=settings.routing.missed_offers_limit)
     dispatcher = Dispatcher(engine, sessions, hub, settings.routing, time.time)

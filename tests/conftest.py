@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from crm_store.migrate import upgrade
 from crm_store.session import create_engine, session_factory
 from support.postgres_server import running_postgres
+from support.redis_server import redis_url  # noqa: F401  (a fixture, shared by every package)
 
 _names = itertools.count(1)
 

@@ -1,0 +1,211 @@
+"""Live routing over the real websocket hub: offers pop, accept assigns, decline and silence re-offer."""
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from websockets.asyncio.client import ClientConnection, connect
+
+from crm_store.models import Lead, Reservation
+from crm_store.types import Role
+from gateway.keys import SESSIONS
+
+pytestmark = pytest.mark.usefixtures("routing_backend")
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def routing_backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def settings_overrides(routing_backend: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    sections: dict[str, Any] = {
+        "routing": {"queues": {"default": {"offer_timeout": 0.6, "owner_wait_seconds": 0}},
+                    "disconnect_grace_seconds": 0.3, "missed_offers_limit": 5},
+        "forms": {"busy": {"rate_per_minute": 100000, "burst": 1000}},
+    }
+    if routing_backend == "redis":
+        sections["redis"] = {"url": request.getfixturevalue("redis_url"), "prefix": f"t{uuid.uuid4().hex}:"}
+    return sections
+
+
+class Screen:
+    """An operator's socket, as the `websockets` client library sees it; frames are read as they come."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            await self.frames.put(json.loads(raw))
+
+    async def send(self, kind: str, **data: Any) -> None:
+        await self.ws.send(json.dumps({"type": kind, "data": data}))
+
+    async def expect(self, kind: str, timeout: float = 3.0) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.frames.get()
+                if frame["type"] == kind:
+                    return frame["data"]
+
+    async def quiet(self, kind: str, for_seconds: float) -> bool:
+        """True if no `kind` frame arrives for a while."""
+        try:
+            await self.expect(kind, timeout=for_seconds)
+        except TimeoutError:
+            return True
+        return False
+
+
+async def first_offer(*screens: Screen) -> tuple[Screen, dict[str, Any]]:
+    """The screen that got an offer first, and the offer."""
+    waits = {asyncio.create_task(s.expect("offer.created")): s for s in screens}
+    done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    task = done.pop()
+    return waits[task], task.result()
+
+
+@asynccontextmanager
+async def screen(api, name: str, *, available: bool = True) -> AsyncIterator[Screen]:  # type: ignore[no-untyped-def]
+    token = (await api.login(name))["Authorization"].split()[1]
+    async with connect(f"ws://127.0.0.1:{api.client.port}/ws?token={token}") as ws:
+        s = Screen(ws)
+        if available:
+            await s.send("presence.set", presence="available")
+            assert (await s.expect("presence.set.ok"))["presence"] == "available"
+        try:
+            yield s
+        finally:
+            s._reader.cancel()
+
+
+async def post_form(api, phone: str, **extra: str) -> int:  # type: ignore[no-untyped-def]
+    response = await api.client.post("/forms/busy", data={"phone": phone, "name": "Client", **extra})
+    assert response.status == 201, await response.text()
+    return (await response.json())["lead_id"]
+
+
+async def test_offer_pops_with_the_card_and_accept_assigns_the_lead(api):
+    olga = await api.add_user("olga", Role.MANAGER)
+    async with screen(api, "olga") as s:
+        lead_id = await post_form(api, "+79123456789", message="<b>hi</b>", utm_source="ads")
+        offer = await s.expect("offer.created", timeout=1.0)
+        assert offer["lead_id"] == lead_id
+        assert offer["card"]["contact"]["identities"][0]["value"] == "+79123456789"
+        assert offer["card"]["lead"]["source"]["utm_source"] == "ads"
+        assert offer["card"]["timeline"][0]["text"] == "<b>hi</b>"
+        await s.send("offer.accept", offer_id=offer["offer_id"])
+        assigned = await s.expect("lead.assigned")
+        assert assigned["lead_id"] == lead_id and assigned["card"]["lead"]["assignee_id"] == olga
+    async with api.client.app[SESSIONS]() as session:
+        lead = await session.get(Lead, lead_id)
+        outcomes = list(await session.scalars(select(Reservation.outcome)))
+    assert lead.assignee_id == olga and lead.status == "assigned"
+    assert outcomes == ["accepted"]
+
+
+async def test_decline_goes_to_the_next_agent_and_silence_times_out(api):
+    await api.add_user("olga", Role.MANAGER)
+    await api.add_user("petr", Role.MANAGER)
+    async with screen(api, "olga") as olga, screen(api, "petr") as petr:
+        lead_id = await post_form(api, "+79123456789")
+        who, offer = await first_offer(olga, petr)
+        other = petr if who is olga else olga
+        assert offer["lead_id"] == lead_id
+        await who.send("offer.decline", offer_id=offer["offer_id"])
+        re_offer = await other.expect("offer.created")
+        assert re_offer["lead_id"] == lead_id
+        # The other agent stays silent: the offer times out and is withdrawn from their screen.
+        cancelled = await other.expect("offer.cancelled", timeout=3)
+        assert cancelled["reason"] == "timeout" and cancelled["offer_id"] == re_offer["offer_id"]
+
+
+async def test_a_dropped_socket_hands_its_offer_back_after_the_grace_period(api):
+    await api.add_user("olga", Role.MANAGER)
+    await api.add_user("petr", Role.MANAGER)
+    async with screen(api, "petr", available=False) as petr:
+        async with screen(api, "olga") as olga:
+            lead_id = await post_form(api, "+79123456789")
+            assert (await olga.expect("offer.created"))["lead_id"] == lead_id
+        # olga's socket is gone; petr becomes available and gets the lead once her grace period ends.
+        await petr.send("presence.set", presence="available")
+        offer = await petr.expect("offer.created", timeout=3)
+        assert offer["lead_id"] == lead_id
+
+
+async def test_a_reconnecting_screen_gets_its_pending_offer_again(api):
+    await api.add_user("olga", Role.MANAGER)
+    async with screen(api, "olga") as olga:
+        lead_id = await post_form(api, "+79123456789")
+        offer = await olga.expect("offer.created")
+    async with screen(api, "olga", available=False) as again:     # back within the grace period
+        resent = await again.expect("offer.created")
+        assert resent["offer_id"] == offer["offer_id"] and resent["lead_id"] == lead_id
+        await again.send("offer.accept", offer_id=offer["offer_id"])
+        assert (await again.expect("lead.assigned"))["lead_id"] == lead_id
+
+
+async def test_wrong_or_stale_accepts_get_an_error_frame(api):
+    await api.add_user("olga", Role.MANAGER)
+    await api.add_user("petr", Role.MANAGER)
+    async with screen(api, "olga") as olga, screen(api, "petr", available=False) as petr:
+        await post_form(api, "+79123456789")
+        offer = await olga.expect("offer.created")
+        await petr.send("offer.accept", offer_id=offer["offer_id"])          # not petr's offer
+        assert (await petr.expect("error"))["code"] == "routing"
+        await olga.send("offer.accept", offer_id="no-such-offer")
+        assert (await olga.expect("error"))["code"] == "routing"
+        await olga.send("offer.accept")
+        assert (await olga.expect("error"))["code"] == "invalid"
+
+
+async def test_supervisor_sees_queue_stats_move(api):
+    await api.add_user("olga", Role.MANAGER)
+    await api.add_user("boss", Role.SUPERVISOR)
+    headers = await api.login("boss")
+    async with screen(api, "boss", available=False) as board:
+        first = await board.expect("queue.stats")
+        assert first["queues"]["default"]["waiting"] == 0
+        await post_form(api, "+79123456789")
+        await post_form(api, "+79123450000")
+        for _ in range(10):
+            stats = await board.expect("queue.stats")
+            if stats["queues"]["default"]["waiting"] == 2:
+                break
+        assert stats["queues"]["default"]["waiting"] == 2
+    response = await api.client.get("/api/v1/queues/stats", headers=headers)
+    body = await response.json()
+    assert body["queues"]["default"]["waiting"] == 2 and body["queues"]["default"]["entered_today"] == 2
+
+
+async def test_closing_a_lead_frees_the_agent_for_the_next_task(api):
+    await api.add_user("olga", Role.MANAGER, capacity={"email": 1})
+    headers = await api.login("olga")
+    async with screen(api, "olga") as olga:
+        first = await post_form(api, "+79123456789")
+        second = await post_form(api, "+79123450000")
+        offer = await olga.expect("offer.created")
+        assert offer["lead_id"] == first
+        await olga.send("offer.accept", offer_id=offer["offer_id"])
+        await olga.expect("lead.assigned")
+        assert await olga.quiet("offer.created", 0.3)            # capacity 1: the second waits
+        await api.client.patch(f"/api/v1/leads/{first}", headers=headers,
+                               json={"status": "won"})
+        nxt = await olga.expect("offer.created")
+        assert nxt["lead_id"] == second
+    routing = await (await api.client.get(f"/api/v1/leads/{first}/routing", headers=headers)).json()
+    [task] = routing["tasks"]
+    assert task["state"] == "completed" and task["offers"][0]["outcome"] == "accepted"
+    assert task["offers"][0]["explanation"]["policy"] == "longest_idle"
