@@ -1,0 +1,34 @@
+"""Waiting work survives a restart: routing is rebuilt from the store, in the same order."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp.test_utils import TestClient, TestServer
+from websockets.asyncio.client import connect
+
+from conftest import Api, make_settings
+from crm_store.types import Role
+from gateway.app import create_app
+
+
+async def test_pending_tasks_are_offered_after_a_restart_oldest_first(database_url):
+    settings = make_settings(database_url, forms={"busy": {"rate_per_minute": 10000, "burst": 100}})
+    async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
+        api = Api(client)
+        await api.add_user("olga", Role.MANAGER)
+        first = await (await client.post("/forms/busy", data={"phone": "+79123456789"})).json()
+        second = await (await client.post("/forms/busy", data={"phone": "+79123450000"})).json()
+    # A new process, same database: nobody was available, so both leads still wait.
+    async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
+        api = Api(client)
+        token = (await api.login("olga"))["Authorization"].split()[1]
+        async with connect(f"ws://127.0.0.1:{client.port}/ws?token={token}") as ws:
+            await ws.send(json.dumps({"type": "presence.set", "data": {"presence": "available"}}))
+            offers: list[int] = []
+            async with asyncio.timeout(5):
+                while len(offers) < 2:
+                    frame = json.loads(await ws.recv())
+                    if frame["type"] == "offer.created":
+                        offers.append(frame["data"]["lead_id"])
+    assert offers == [first["lead_id"], second["lead_id"]]
