@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import deque
+from dataclasses import replace
 from collections.abc import Callable, Iterable, Mapping
 
 from routing.backends import Closed, Released, RoutingBackend, Snapshot, TaskParams
@@ -34,6 +35,7 @@ from routing.types import (
 )
 from routing.types import Assignment
 
+FIRST_PAGE = 4  # the head of a queue usually fits: read little first
 PAGE = 32
 
 
@@ -104,10 +106,10 @@ class RoutingEngine:
         queue = self._queue(task.queue)
         keep = queue.fairness.max_assignments if queue.fairness else 0
         params = TaskParams(queue.service_level_seconds, queue.wrap_up_seconds, keep)
-        rec = await self.backend.add_task(task, queue_score(task, queue), params, run.now)
-        if rec is None:
+        added = await self.backend.add_task(task, queue_score(task, queue), params, run.now)
+        if added is None:
             raise RoutingError(f"task {task.id!r} exists already")
-        await self._route_task(rec, run)
+        await self._route_task(added.record, run, (added.free, added.named))
         return run.outcome()
 
     async def accept(self, offer_id: str, agent_id: str) -> Outcome:
@@ -252,12 +254,14 @@ class RoutingEngine:
         if change is not None:
             await self.backend.schedule("a:" + state.id, change)
 
-    async def _route_task(self, rec: TaskRecord, run: _Run) -> None:
+    async def _route_task(self, rec: TaskRecord, run: _Run,
+                          fetched: tuple[list[AgentState], list[AgentState | None]] | None = None) -> list[Offer]:
         """Offer one pending task to the best free agents; retry if another process took them."""
         queue = self._queue(rec.task.queue)
         owner_ids = [rec.task.owner] if rec.task.owner else []
         for _ in range(4):
-            free, named = await self.backend.candidates(rec.task.channel, owner_ids)
+            free, named = fetched or await self.backend.candidates(rec.task.channel, owner_ids)
+            fetched = None
             owner = named[0] if named else None
             decision = choose(rec, queue, free, owner, run.now)
             run.decisions.append(decision)
@@ -266,23 +270,26 @@ class RoutingEngine:
                 change = next_eligibility_change(rec, queue, run.now)
                 if change is not None:
                     await self.backend.schedule("t:" + rec.id, change)
-                return
+                return []
             offers = [Offer(uuid.uuid4().hex, rec.id, agent_id, rec.task.channel, rec.task.queue, run.now,
                             run.now + queue.offer_timeout) for agent_id in decision.chosen]
             made = await self.backend.reserve(rec.id, offers, max(1, queue.broadcast))
             if made:
                 run.events.extend(OfferCreated(o) for o in made)
-                return
+                return made
             fresh = await self.backend.get_task(rec.id)
             if fresh is None or fresh.state is not TaskState.PENDING:
-                return
+                return []
             rec = fresh
+        return []
 
     async def _route_agent(self, agent_id: str, run: _Run) -> None:
         """Give a free agent the best waiting tasks it may take, until it is full or nothing fits."""
         tried: set[str] = set()
+        state = None
         for _ in range(64):
-            state = (await self.backend.get_agents([agent_id]))[0]
+            if state is None:
+                state = (await self.backend.get_agents([agent_id]))[0]
             if state is None or state.presence is not Presence.AVAILABLE:
                 return
             if state.agent.hours is not None and not state.agent.hours.is_open(run.now):
@@ -291,7 +298,10 @@ class RoutingEngine:
             if best is None:
                 return
             tried.add(best.id)
-            await self._route_task(best, run)
+            made = [o for o in await self._route_task(best, run) if o.agent_id == agent_id]
+            # Our own offer: we know the new load, no need to read it back (a stale view only costs a retry).
+            state = replace(state, load={**state.load, made[0].channel: state.load.get(made[0].channel, 0) + 1}) \
+                if made else None
 
     async def _best_task(self, state: AgentState, tried: set[str], now: float) -> TaskRecord | None:
         names: Iterable[str] = state.agent.queues or self.queues.keys()
@@ -299,9 +309,9 @@ class RoutingEngine:
         keys = [(name, ch) for name in names if name in self.queues for ch in channels]
         best: TaskRecord | None = None
         best_key: tuple[float, float, int] | None = None
-        offset = 0
+        offset, limit = 0, FIRST_PAGE
         while keys:
-            pages = await self.backend.pending(keys, offset, PAGE)
+            pages = await self.backend.pending(keys, offset, limit)
             owners = {r.task.owner for page in pages for r in page
                       if r.task.owner and r.task.owner != state.id}
             owner_states = dict(zip(owners, await self.backend.get_agents(list(owners)))) if owners else {}
@@ -320,11 +330,11 @@ class RoutingEngine:
                     key_of = order_key(found, queue, now)
                     if best_key is None or key_of < best_key:
                         best, best_key = found, key_of
-                elif len(page) == PAGE:
+                elif len(page) == limit:
                     more.append((key, order_key(page[-1], queue, now)))
             # Order within a queue never changes, so a deeper page can only win if its head could.
             keys = [key for key, last in more if best_key is None or last < best_key]
-            offset += PAGE
+            offset, limit = offset + limit, PAGE
         return best
 
 

@@ -18,6 +18,15 @@ class TaskParams:
 
 
 @dataclass(frozen=True, slots=True)
+class Added:
+    """A queued task with the agents that may take it, read in the same atomic step."""
+
+    record: TaskRecord
+    free: list[AgentState]  # available agents with room on the task's channel
+    named: list[AgentState | None]  # the owner, if the task has one
+
+
+@dataclass(frozen=True, slots=True)
 class Closed:
     """An offer that ended without an accept, and what followed from it."""
 
@@ -63,8 +72,8 @@ class RoutingBackend(Protocol):
     async def get_agents(self, ids: Sequence[str]) -> list[AgentState | None]:
         """Agents by id."""
 
-    async def add_task(self, task: Task, score: float, params: TaskParams, now: float) -> TaskRecord | None:
-        """Queue a new task; None if the id is known already."""
+    async def add_task(self, task: Task, score: float, params: TaskParams, now: float) -> Added | None:
+        """Queue a new task and read its candidates; None if the id is known already."""
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """A live task by id."""
@@ -121,4 +130,4 @@ def day_of(now: float) -> int:
     return int(now // 86400)
 
 
-__all__ = ["Closed", "Released", "RoutingBackend", "Snapshot", "TaskParams", "day_of"]
+__all__ = ["Added", "Closed", "Released", "RoutingBackend", "Snapshot", "TaskParams", "day_of"]

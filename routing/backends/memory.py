@@ -6,7 +6,7 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import replace
 
-from routing.backends import Closed, Released, Snapshot, TaskParams, day_of
+from routing.backends import Added, Closed, Released, Snapshot, TaskParams, day_of
 from routing.policies import free_capacity
 from routing.types import (
     VOICE,
@@ -149,8 +149,8 @@ class MemoryBackend:
         return [self._agents.get(i) for i in ids]
 
     # -- tasks -----------------------------------------------------------------------------
-    async def add_task(self, task: Task, score: float, params: TaskParams, now: float) -> TaskRecord | None:
-        """Queue a new task; None if the id is known already."""
+    async def add_task(self, task: Task, score: float, params: TaskParams, now: float) -> Added | None:
+        """Queue a new task, with the candidates for it; None if the id is known already."""
         if task.id in self._tasks:
             return None
         self._seq += 1
@@ -161,7 +161,8 @@ class MemoryBackend:
         if task.owner:
             self._owned.setdefault(task.owner, {})[task.id] = None
         self._bump(now, task, "entered")
-        return rec
+        free, named = await self.candidates(task.channel, [task.owner] if task.owner else [])
+        return Added(rec, free, named)
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """A live task by id."""

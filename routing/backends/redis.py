@@ -7,7 +7,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from routing.backends import Closed, Released, Snapshot, TaskParams, codec, day_of
+from routing.backends import Added, Closed, Released, Snapshot, TaskParams, codec, day_of
 from routing.backends import redis_lua as lua
 from routing.types import (
     Agent,
@@ -80,10 +80,14 @@ class RedisBackend:
         raws = await self.client.mget([f"{self.prefix}a:{i}" for i in ids])
         return [codec.agent_state(r) if r else None for r in raws]
 
-    async def add_task(self, task: Task, score: float, params: TaskParams, now: float) -> TaskRecord | None:
-        """Queue a new task; None if the id is known already."""
-        raw = await self._run("ADD_TASK", codec.task_doc(task, params), _ts(score), _ts(now))
-        return codec.task_record(raw) if raw else None
+    async def add_task(self, task: Task, score: float, params: TaskParams, now: float) -> Added | None:
+        """Queue a new task, with the candidates for it; None if the id is known already."""
+        out = await self._run("ADD_TASK", codec.task_doc(task, params), _ts(score), _ts(now))
+        if not out:
+            return None
+        raw, free, named = out
+        return Added(codec.task_record(raw), [codec.agent_state(a) for a in free if a],
+                     [codec.agent_state(a) if a else None for a in named])
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """A live task by id."""

@@ -138,7 +138,12 @@ redis.call('SADD', P .. 'open', t.id)
 redis.call('ZADD', qkey(t), t.zs, t.m)
 if nonnull(t.owner) then redis.call('SADD', P .. 'own:' .. t.owner, t.id) end
 bump(now, t, 'entered', 1)
-return cjson.encode(t)
+-- The agents that could take it, read in the same step: saves the caller a round trip.
+local keys = {}
+for i, id in ipairs(redis.call('SMEMBERS', P .. 'free:' .. t.channel)) do keys[i] = P .. 'a:' .. id end
+local named = {}
+if nonnull(t.owner) then named[1] = redis.call('GET', P .. 'a:' .. t.owner) or '' end
+return {cjson.encode(t), mget(keys), named}
 """
 
 PENDING = r"""

@@ -1,0 +1,173 @@
+"""Routing decision speed, in process and through Redis, against baselines measured in the same run.
+
+    python bench/routing.py [--cycles 2000] [--waiting 10000] [--redis-agents 100]
+
+1. in process (MemoryBackend), 100 and then 10,000 agents, all busy, 10,000 tasks waiting:
+   a) agent freed -> offer: `complete()` of a task, which routes the best waiting task to the
+      freed agent (the decision), then the agent accepts (not timed);
+   b) new task -> offer: one agent has room, a task arrives (`add_task()` routes it at once);
+   c) new task with every agent idle (no backlog): the policy scores all free agents.
+   Prints decisions/s, p50 / p99, and the 10k/100 ratio.
+2. Redis (RedisBackend on a redis-server started here), same scenarios (a) and (b): p50 / p99
+   as a multiple of one plain PING round trip measured in the same run.
+No asserts: the numbers go into the notes.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from redis.asyncio import Redis  # noqa: E402
+
+from routing.backends.memory import MemoryBackend  # noqa: E402
+from routing.backends.redis import RedisBackend  # noqa: E402
+from routing.engine import RoutingEngine  # noqa: E402
+from routing.types import Agent, Presence, QueueConfig, Task  # noqa: E402
+from support.redis_server import running_redis  # noqa: E402
+
+QUEUES = {"sales": QueueConfig(offer_timeout=3600), "support": QueueConfig(offer_timeout=3600)}
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def setup(engine: RoutingEngine, agents: int, waiting: int) -> list[str]:
+    """Agents all busy with one chat each, `waiting` tasks queued behind them."""
+    rng = random.Random(7)
+    ids = [f"a{i:05d}" for i in range(agents)]
+    for agent_id in ids:
+        await engine.upsert_agent(Agent(agent_id, {"en": rng.randint(1, 3)}, capacity={"chat": 1}))
+        await engine.set_presence(agent_id, Presence.AVAILABLE)
+    for i in range(agents + waiting):
+        out = await engine.add_task(Task(f"t{i}", "chat", rng.randint(0, 3), {"en": 1},
+                                         rng.choice(("sales", "support")), created=time.time()))
+        for offer in out.offers:
+            await engine.accept(offer.id, offer.agent_id)
+    return ids
+
+
+async def freed_cycle(engine: RoutingEngine, ids: list[str], cycles: int) -> list[float]:
+    """Time `complete()` (agent freed -> best waiting task offered); accept untimed."""
+    rng = random.Random(11)
+    samples = []
+    for _ in range(cycles):
+        agent_id = rng.choice(ids)
+        [rec] = await engine.assignments_for(agent_id)
+        start = time.perf_counter()
+        out = await engine.complete(rec.id)
+        samples.append(time.perf_counter() - start)
+        for offer in out.offers:
+            await engine.accept(offer.id, offer.agent_id)
+    return samples
+
+
+async def new_task_cycle(engine: RoutingEngine, ids: list[str], cycles: int, prefix: str) -> list[float]:
+    """One agent has room: time `add_task()` routing the new task to it."""
+    rng = random.Random(13)
+    samples = []
+    for i in range(cycles):
+        agent_id = rng.choice(ids)
+        await engine.set_presence(agent_id, Presence.TRAINING)
+        [rec] = await engine.assignments_for(agent_id)
+        await engine.complete(rec.id)
+        await engine.backend.set_presence(agent_id, Presence.AVAILABLE, None, time.time())  # room, no routing
+        task = Task(f"{prefix}{i}", "chat", 9, {"en": 1}, "sales", created=time.time())
+        start = time.perf_counter()
+        out = await engine.add_task(task)
+        samples.append(time.perf_counter() - start)
+        for offer in out.offers:
+            await engine.accept(offer.id, offer.agent_id)
+    return samples
+
+
+async def idle_cycle(agents: int, cycles: int) -> list[float]:
+    """Every agent idle, no backlog: time `add_task()` (the policy ranks all free agents)."""
+    engine = RoutingEngine(MemoryBackend(), QUEUES)
+    for i in range(agents):
+        await engine.upsert_agent(Agent(f"a{i:05d}", {"en": 2}, capacity={"chat": 1}))
+        await engine.set_presence(f"a{i:05d}", Presence.AVAILABLE)
+    samples = []
+    for i in range(cycles):
+        start = time.perf_counter()
+        out = await engine.add_task(Task(f"t{i}", "chat", 0, {"en": 1}, "sales", created=time.time()))
+        samples.append(time.perf_counter() - start)
+        await engine.cancel(out.offers[0].task_id)
+    return samples
+
+
+def line(label: str, samples: list[float], unit: float = 1e-3, unit_name: str = "ms") -> str:
+    total = sum(samples)
+    return (f"  {label:<34} {len(samples) / total:>10,.0f} decisions/s   p50 {pct(samples, .5) / unit:7.3f} {unit_name}"
+            f"   p99 {pct(samples, .99) / unit:7.3f} {unit_name}")
+
+
+async def in_process(args: argparse.Namespace) -> None:
+    print(f"in process (MemoryBackend), {args.waiting:,} tasks waiting, all agents busy:")
+    results = {}
+    for agents in (100, 10_000):
+        engine = RoutingEngine(MemoryBackend(), QUEUES)
+        t0 = time.perf_counter()
+        ids = await setup(engine, agents, args.waiting)
+        print(f" {agents:,} agents (setup {time.perf_counter() - t0:.1f} s)")
+        freed = await freed_cycle(engine, ids, args.cycles)
+        new = await new_task_cycle(engine, ids, args.cycles // 4, "n")
+        idle = await idle_cycle(agents, min(args.cycles, 300))
+        results[agents] = (freed, new, idle)
+        print(line("agent freed -> offer", freed))
+        print(line("new task -> offer (one agent free)", new))
+        print(line("new task, every agent idle", idle))
+    for i, label in enumerate(("agent freed", "new task, one free", "new task, all idle")):
+        small, big = results[100][i], results[10_000][i]
+        print(f"  ratio 10k/100 agents, {label:<20} p50 x{pct(big, .5) / pct(small, .5):.2f}"
+              f"   p99 x{pct(big, .99) / pct(small, .99):.2f}   (log2 ratio would be x{13.3 / 6.6:.1f})")
+
+
+async def through_redis(args: argparse.Namespace) -> None:
+    with running_redis() as url:
+        client = Redis.from_url(url, decode_responses=True)
+        backend = RedisBackend(client, "bench:")
+        engine = RoutingEngine(backend, QUEUES)
+        t0 = time.perf_counter()
+        ids = await setup(engine, args.redis_agents, args.redis_waiting)
+        print(f"Redis (RedisBackend), {args.redis_agents} agents busy, {args.redis_waiting:,} tasks waiting"
+              f" (setup {time.perf_counter() - t0:.1f} s):")
+        pings = []
+        for _ in range(2000):
+            start = time.perf_counter()
+            await client.ping()
+            pings.append(time.perf_counter() - start)
+        rtt = pct(pings, .5)
+        freed = await freed_cycle(engine, ids, args.cycles // 2)
+        new = await new_task_cycle(engine, ids, args.cycles // 8, "r")
+        print(f"  PING round trip                    p50 {rtt * 1e3:7.3f} ms   p99 {pct(pings, .99) * 1e3:7.3f} ms")
+        print(line("agent freed -> offer", freed))
+        print(line("new task -> offer (one agent free)", new))
+        for label, samples in (("agent freed -> offer", freed), ("new task -> offer", new)):
+            print(f"  {label:<34} p50 = {pct(samples, .5) / rtt:5.1f} PING round trips"
+                  f"   p99 = {pct(samples, .99) / pct(pings, .99):5.1f} (vs PING p99)")
+        await backend.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cycles", type=int, default=2000)
+    parser.add_argument("--waiting", type=int, default=10_000)
+    parser.add_argument("--redis-agents", type=int, default=100)
+    parser.add_argument("--redis-waiting", type=int, default=10_000)
+    args = parser.parse_args()
+    asyncio.run(in_process(args))
+    asyncio.run(through_redis(args))
+
+
+if __name__ == "__main__":
+    main()
