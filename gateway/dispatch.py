@@ -20,6 +20,7 @@ from crm_store.models import User
 from crm_store.types import IngestResult, LeadStatus
 from gateway import frames
 from gateway.auth_types import Principal
+from gateway.fanout import Fanout
 from gateway.hub import FrameError, Hub
 from gateway.mapping import agent_of, lead_of_task, task_for, task_of_row
 from gateway.settings import RoutingSettings
@@ -49,17 +50,17 @@ def _dt(epoch: float) -> datetime:
 
 class Dispatcher:
     def __init__(self, engine: RoutingEngine, sessions: async_sessionmaker[AsyncSession], hub: Hub,
-                 settings: RoutingSettings, clock: Callable[[], float]) -> None:
+                 fanout: Fanout, settings: RoutingSettings, clock: Callable[[], float]) -> None:
         self.engine = engine
         self._sessions = sessions
         self._hub = hub
+        self._fanout = fanout
         self._settings = settings
         self._clock = clock
         self._lock = asyncio.Lock()          # one engine call at a time in this process
         self._timer: asyncio.TimerHandle | None = None
         self._stats_timer: asyncio.TimerHandle | None = None
         self._stats_pending = False
-        self._roles: dict[int, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -89,7 +90,7 @@ class Dispatcher:
     async def on_contact(self, contact: InboundContact, result: IngestResult) -> None:
         """A committed inbound event: route it, unless someone already works the lead."""
         if result.assignee_id is not None and result.lead_status != LeadStatus.NEW:
-            await self._hub.send(result.assignee_id, "message.received", {
+            await self._fanout.to_users({result.assignee_id}, "message.received", {
                 "lead_id": result.lead_id, "interaction_id": result.interaction_id, "channel": contact.channel,
                 "text": contact.text, "subject": contact.subject, "at": contact.received_at.isoformat()})
             return
@@ -153,7 +154,6 @@ class Dispatcher:
 
     async def on_connect(self, who: Principal) -> None:
         """A (re)connecting screen gets its presence, its pending offers and its work at once."""
-        self._roles[who.user_id] = who.role.value
         agent_id = str(who.user_id)
         async with self._sessions() as session:
             user = await session.get(User, who.user_id)
@@ -200,7 +200,8 @@ class Dispatcher:
             notes = [await self._persist(session, event, explained) for event in outcome.events]
         for note in notes:
             if note is not None:
-                await self._hub.send(*note)
+                user_id, kind, data = note
+                await self._fanout.to_users({user_id}, kind, data)
 
     async def _persist(self, session: AsyncSession, event: Event,
                        explained: Mapping[str, Any]) -> tuple[int, str, dict[str, Any]] | None:
@@ -262,9 +263,7 @@ class Dispatcher:
 
     async def _push_stats(self) -> None:
         self._stats_pending = False
-        watchers = {u for u in self._hub.connected_users() if self._roles.get(u) in WATCHER_ROLES}
-        if watchers:
-            await self._hub.send_many(watchers, "queue.stats", frames.stats_payload(await self.engine.stats()))
+        await self._fanout.to_roles(WATCHER_ROLES, "queue.stats", frames.stats_payload(await self.engine.stats()))
 
     def _spawn(self, step: Callable[[], Any]) -> None:
         task = asyncio.create_task(_logged(step()))

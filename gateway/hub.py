@@ -47,14 +47,17 @@ class Hub:
     on_connect: list[UserHook] = field(default_factory=list)      # send the current state
     on_gone: list[UserHook] = field(default_factory=list)         # grace expired, no socket left
     _sockets: dict[int, set[web.WebSocketResponse]] = field(default_factory=dict)
+    _roles: dict[int, str] = field(default_factory=dict)
     _pending_gone: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def connected(self, user_id: int) -> bool:
         return bool(self._sockets.get(user_id))
 
-    def connected_users(self) -> set[int]:
-        return {user for user, sockets in self._sockets.items() if sockets}
+    def connected_users(self, roles: frozenset[str] | None = None) -> set[int]:
+        """Users with an open socket here, optionally only those with one of `roles`."""
+        return {user for user, sockets in self._sockets.items()
+                if sockets and (roles is None or self._roles.get(user) in roles)}
 
     async def send(self, user_id: int, kind: str, data: Mapping[str, Any]) -> int:
         """Send to every socket of `user_id`; returns how many received it."""
@@ -78,6 +81,7 @@ class Hub:
         ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=MAX_FRAME)
         await ws.prepare(request)
         self._attach(who.user_id, ws)
+        self._roles[who.user_id] = who.role.value
         try:
             for hook in self.on_connect:
                 await _guarded(hook(who), "on_connect")

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_store.models import Team, User
 from gateway.dispatch import Dispatcher
+from gateway.fanout import Fanout, LocalFanout, RedisFanout
 from gateway.hub import Hub
 from gateway.mapping import queue_config
 from gateway.settings import Settings
@@ -32,13 +33,17 @@ async def open_routing(settings: Settings, sessions: async_sessionmaker[AsyncSes
     redis = Redis.from_url(settings.redis.url, decode_responses=True) if settings.redis.url else None
     backend = RedisBackend(redis, prefix=f"{settings.redis.prefix}routing:") if redis else MemoryBackend()
     engine = RoutingEngine(backend, queues, time.time, missed_offers_limit=settings.routing.missed_offers_limit)
-    dispatcher = Dispatcher(engine, sessions, hub, settings.routing, time.time)
-    hub.handlers.update(dispatcher.handlers())
-    hub.on_connect.append(dispatcher.on_connect)
-    hub.on_gone.append(dispatcher.on_gone)
-    try:
-        await dispatcher.start(users)
-        yield dispatcher
-    finally:
-        await dispatcher.stop()
-        await backend.aclose()
+    async with contextlib.AsyncExitStack() as stack:
+        fanout: Fanout = LocalFanout(hub)
+        if redis is not None:
+            fanout = await stack.enter_async_context(RedisFanout(redis, hub, f"{settings.redis.prefix}frames"))
+        dispatcher = Dispatcher(engine, sessions, hub, fanout, settings.routing, time.time)
+        hub.handlers.update(dispatcher.handlers())
+        hub.on_connect.append(dispatcher.on_connect)
+        hub.on_gone.append(dispatcher.on_gone)
+        try:
+            await dispatcher.start(users)
+            yield dispatcher
+        finally:
+            await dispatcher.stop()
+            await backend.aclose()

@@ -1,0 +1,93 @@
+"""Getting a frame to a user's screens wherever they are connected: this process, or any behind Redis."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+from gateway.hub import Hub
+
+log = logging.getLogger(__name__)
+
+
+class Fanout(Protocol):
+    async def to_users(self, user_ids: set[int], kind: str, data: Mapping[str, Any]) -> None: ...
+
+    async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None: ...
+
+
+class LocalFanout:
+    """One process: every socket is in our own hub."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+
+    async def to_users(self, user_ids: set[int], kind: str, data: Mapping[str, Any]) -> None:
+        await self._hub.send_many(user_ids, kind, data)
+
+    async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
+        await self._hub.send_many(self._hub.connected_users(roles), kind, data)
+
+
+class RedisFanout:
+    """Several processes: frames go through one Redis channel; each process delivers to its own sockets."""
+
+    def __init__(self, redis: Redis, hub: Hub, channel: str) -> None:
+        self._redis = redis
+        self._local = LocalFanout(hub)
+        self._channel = channel
+        self._listener: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def __aenter__(self) -> RedisFanout:
+        self._listener = asyncio.create_task(self._listen(), name="fanout.listen")
+        async with asyncio.timeout(10):
+            await self._ready.wait()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+
+    async def to_users(self, user_ids: set[int], kind: str, data: Mapping[str, Any]) -> None:
+        await self._publish({"users": sorted(user_ids), "type": kind, "data": data})
+
+    async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
+        await self._publish({"roles": sorted(roles), "type": kind, "data": data})
+
+    async def _publish(self, message: Mapping[str, Any]) -> None:
+        await self._redis.publish(self._channel, json.dumps(message, ensure_ascii=False, default=str))
+
+    async def _listen(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self._channel)
+                    self._ready.set()
+                    delay = 0.1
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            await self._deliver(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Frames published while we reconnect are missed; screens resync on their next connect.
+                log.exception("fan-out subscription lost; reconnecting in %.1fs", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _deliver(self, raw: str | bytes) -> None:
+        try:
+            message = json.loads(raw)
+            if "users" in message:
+                await self._local.to_users(set(message["users"]), message["type"], message["data"])
+            else:
+                await self._local.to_roles(frozenset(message["roles"]), message["type"], message["data"])
+        except Exception:
+            log.exception("undeliverable fan-out message")
