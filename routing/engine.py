@@ -7,7 +7,7 @@ from collections import deque
 from dataclasses import replace
 from collections.abc import Callable, Iterable, Mapping
 
-from routing.backends import Closed, Released, RoutingBackend, Snapshot, TaskParams
+from routing.backends import Closed, Pool, Released, RoutingBackend, Snapshot, TaskParams
 from routing.ordering import order_key, queue_score
 from routing.policies import agent_skip, choose, free_capacity, next_eligibility_change, owner_blocks
 from routing.stats import QueueStats, compute_stats
@@ -106,10 +106,10 @@ class RoutingEngine:
         queue = self._queue(task.queue)
         keep = queue.fairness.max_assignments if queue.fairness else 0
         params = TaskParams(queue.service_level_seconds, queue.wrap_up_seconds, keep)
-        added = await self.backend.add_task(task, queue_score(task, queue), params, run.now)
+        added = await self.backend.add_task(task, queue_score(task, queue), params, run.now, queue.policy)
         if added is None:
             raise RoutingError(f"task {task.id!r} exists already")
-        await self._route_task(added.record, run, (added.free, added.named))
+        await self._route_task(added.record, run, added.pool)
         return run.outcome()
 
     async def accept(self, offer_id: str, agent_id: str) -> Outcome:
@@ -254,16 +254,15 @@ class RoutingEngine:
         if change is not None:
             await self.backend.schedule("a:" + state.id, change)
 
-    async def _route_task(self, rec: TaskRecord, run: _Run,
-                          fetched: tuple[list[AgentState], list[AgentState | None]] | None = None) -> list[Offer]:
+    async def _route_task(self, rec: TaskRecord, run: _Run, fetched: Pool | None = None) -> list[Offer]:
         """Offer one pending task to the best free agents; retry if another process took them."""
         queue = self._queue(rec.task.queue)
         owner_ids = [rec.task.owner] if rec.task.owner else []
         for _ in range(4):
-            free, named = fetched or await self.backend.candidates(rec.task.channel, owner_ids)
+            pool = fetched or await self.backend.candidates(rec.task.channel, owner_ids, queue.policy)
             fetched = None
-            owner = named[0] if named else None
-            decision = choose(rec, queue, free, owner, run.now)
+            owner = pool.named[0] if pool.named else None
+            decision = choose(rec, queue, pool.free, owner, run.now, pool.ordered)
             run.decisions.append(decision)
             self.decisions.append(decision)
             if not decision.chosen:

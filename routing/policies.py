@@ -108,39 +108,60 @@ def next_eligibility_change(record: TaskRecord, queue: QueueConfig, now: float) 
     return min(future) if future else None
 
 
+INDEXED = (Policy.LONGEST_IDLE, Policy.ROUND_ROBIN, Policy.LEAST_LOADED)
+
+
+def rank_key(state: AgentState, channel: str, policy: Policy) -> tuple[float | str, ...]:
+    """The task-independent part of the policy order (for INDEXED policies), ending with the agent id."""
+    if policy is Policy.LEAST_LOADED:
+        cap = effective_capacity(state, channel) or 1
+        return (state.load.get(channel, 0) / cap, state.last_busy, state.id)
+    if policy is Policy.ROUND_ROBIN:
+        return (float(state.rr), state.id)
+    return (state.last_busy, state.id)
+
+
 def policy_score(state: AgentState, record: TaskRecord, queue: QueueConfig) -> tuple[float | str, ...]:
-    """Sort key under the queue's policy (lower first); the owner always sorts first."""
+    """Sort key under the queue's policy (lower first); the owner always sorts first; ties by agent id."""
     task, agent = record.task, state.agent
     owner_rank = 0.0 if task.owner == agent.id else 1.0
     policy = queue.policy
-    if policy is Policy.LEAST_LOADED:
-        cap = effective_capacity(state, task.channel) or 1
-        key: tuple[float | str, ...] = (state.load.get(task.channel, 0) / cap, state.last_busy)
-    elif policy is Policy.HIGHEST_SKILL:
+    if policy in INDEXED:
+        return (owner_rank, *rank_key(state, task.channel, policy))
+    if policy is Policy.HIGHEST_SKILL:
         skills = task.required_skills or ({queue.priority_gate.skill: 0} if queue.priority_gate else {})
-        key = (-float(sum(agent.skills.get(s, 0) for s in skills)), state.last_busy)
-    elif policy is Policy.ROUND_ROBIN:
-        key = (float(state.rr),)
-    elif policy is Policy.FIXED_ORDER:
+        key: tuple[float | str, ...] = (-float(sum(agent.skills.get(s, 0) for s in skills)), state.last_busy)
+    else:
         order = queue.fixed_order
         key = (float(order.index(agent.id) if agent.id in order else len(order)),)
-    else:
-        key = (state.last_busy,)
     return (owner_rank, *key, agent.id)
 
 
 def choose(record: TaskRecord, queue: QueueConfig, agents: Iterable[AgentState], owner: AgentState | None,
-           now: float) -> Decision:
-    """Evaluate agents for a task; pick up to `queue.broadcast` of them by policy."""
+           now: float, ordered: bool = False) -> Decision:
+    """Evaluate agents for a task; pick up to `queue.broadcast` of them by policy.
+
+    `ordered`: the agents come in policy order already (an index), so stop at the first eligible ones.
+    """
     blocks = owner_blocks(record, queue, owner, now)
+    count = max(1, queue.broadcast if not blocks else 1)
     candidates: list[Candidate] = []
     skipped: list[Skipped] = []
     seen_owner = False
+    others = 0
+    note = ""
+    if ordered and blocks:
+        agents, note = (), "others not scanned: waiting for the owner"
     for state in agents:
-        seen_owner = seen_owner or state.id == record.task.owner
+        is_owner = state.id == record.task.owner
+        seen_owner = seen_owner or is_owner
         skip = agent_skip(state, record, queue, now, blocks)
         if skip is None:
             candidates.append(Candidate(state.id, policy_score(state, record, queue)))
+            others += not is_owner
+            if ordered and others >= count:
+                note = "ranked by index: stopped at the first eligible"
+                break
         else:
             skipped.append(Skipped(state.id, *skip))
     if owner is not None and not seen_owner:
@@ -150,7 +171,7 @@ def choose(record: TaskRecord, queue: QueueConfig, agents: Iterable[AgentState],
         else:
             skipped.append(Skipped(owner.id, *skip))
     candidates.sort(key=lambda c: c.score)
-    count = queue.broadcast if not blocks else 1
-    chosen = tuple(c.agent_id for c in candidates[:max(1, count)])
-    note = "waiting for owner" if blocks and not chosen else ""
+    chosen = tuple(c.agent_id for c in candidates[:count])
+    if blocks and not chosen:
+        note = "waiting for owner"
     return Decision(record.id, record.task.queue, queue.policy, now, chosen, tuple(candidates), tuple(skipped), note)

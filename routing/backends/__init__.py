@@ -1,11 +1,11 @@
 """The routing state backend interface: each method is one atomic step on shared state."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from routing.types import Agent, AgentState, Offer, OfferStatus, Presence, Task, TaskRecord
+from routing.types import Agent, AgentState, Offer, OfferStatus, Policy, Presence, Task, TaskRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,12 +18,20 @@ class TaskParams:
 
 
 @dataclass(frozen=True, slots=True)
+class Pool:
+    """Agents that may take a task: available with room on its channel, plus the named ones (owner)."""
+
+    free: Iterable[AgentState]
+    named: list[AgentState | None]
+    ordered: bool = False  # `free` comes in the policy's order (an index): stop at the first eligible
+
+
+@dataclass(frozen=True, slots=True)
 class Added:
     """A queued task with the agents that may take it, read in the same atomic step."""
 
     record: TaskRecord
-    free: list[AgentState]  # available agents with room on the task's channel
-    named: list[AgentState | None]  # the owner, if the task has one
+    pool: Pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +74,14 @@ class RoutingBackend(Protocol):
                            now: float) -> tuple[AgentState, tuple[Offer, ...], tuple[TaskRecord, ...]]:
         """Set presence; leaving `available` rescinds pending offers (returned with requeued tasks)."""
 
-    async def candidates(self, channel: str, ids: Sequence[str]) -> tuple[list[AgentState], list[AgentState | None]]:
-        """Available agents with free capacity on `channel`, and the agents named in `ids`."""
+    async def candidates(self, channel: str, ids: Sequence[str], policy: Policy) -> Pool:
+        """Available agents with free capacity on `channel` (in `policy` order if indexed), and `ids`."""
 
     async def get_agents(self, ids: Sequence[str]) -> list[AgentState | None]:
         """Agents by id."""
 
-    async def add_task(self, task: Task, score: float, params: TaskParams, now: float) -> Added | None:
+    async def add_task(self, task: Task, score: float, params: TaskParams, now: float,
+                       policy: Policy) -> Added | None:
         """Queue a new task and read its candidates; None if the id is known already."""
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
@@ -130,4 +139,4 @@ def day_of(now: float) -> int:
     return int(now // 86400)
 
 
-__all__ = ["Added", "Closed", "Released", "RoutingBackend", "Snapshot", "TaskParams", "day_of"]
+__all__ = ["Added", "Closed", "Pool", "Released", "RoutingBackend", "Snapshot", "TaskParams", "day_of"]

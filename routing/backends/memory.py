@@ -6,8 +6,8 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import replace
 
-from routing.backends import Added, Closed, Released, Snapshot, TaskParams, day_of
-from routing.policies import free_capacity
+from routing.backends import Added, Closed, Pool, Released, Snapshot, TaskParams, day_of
+from routing.policies import INDEXED, free_capacity, rank_key
 from routing.types import (
     VOICE,
     MISSED_OFFERS,
@@ -19,6 +19,7 @@ from routing.types import (
     Offer,
     OfferNotPending,
     OfferStatus,
+    Policy,
     Presence,
     Task,
     TaskRecord,
@@ -40,6 +41,8 @@ class MemoryBackend:
     def __init__(self) -> None:
         self._agents: dict[str, AgentState] = {}
         self._free: dict[str, dict[str, None]] = {}
+        self._ranked: dict[tuple[str, Policy], list[tuple[float | str, ...]]] = {}
+        self._rank_keys: dict[tuple[str, str, Policy], tuple[float | str, ...]] = {}
         self._tasks: dict[str, TaskRecord] = {}
         self._params: dict[str, TaskParams] = {}
         self._index: dict[tuple[str, str], list[tuple[float, int, str]]] = {}
@@ -58,11 +61,29 @@ class MemoryBackend:
         self._agents[state.id] = state
         for channel in {*state.agent.capacity, *old_channels}:
             free = self._free.setdefault(channel, {})
-            if state.presence is Presence.AVAILABLE and free_capacity(state, channel) > 0:
+            room = state.presence is Presence.AVAILABLE and free_capacity(state, channel) > 0
+            if room:
                 free[state.id] = None
             else:
                 free.pop(state.id, None)
+            for policy in INDEXED:
+                self._rerank(state, channel, policy, room)
         return state
+
+    def _rerank(self, state: AgentState, channel: str, policy: Policy, room: bool) -> None:
+        """Keep the agent's place in the (channel, policy) order of free agents."""
+        slot = (state.id, channel, policy)
+        old = self._rank_keys.get(slot)
+        new = rank_key(state, channel, policy) if room else None
+        if old == new:
+            return
+        ranked = self._ranked.setdefault((channel, policy), [])
+        if old is not None:
+            del ranked[bisect.bisect_left(ranked, old)]
+            del self._rank_keys[slot]
+        if new is not None:
+            bisect.insort(ranked, new)
+            self._rank_keys[slot] = new
 
     def _index_add(self, rec: TaskRecord) -> None:
         bisect.insort(self._index.setdefault((rec.task.queue, rec.task.channel), []), (rec.score, rec.seq, rec.id))
@@ -139,17 +160,22 @@ class MemoryBackend:
         ended, requeued = self._rescind_agent(agent_id, now)
         return self._agents[agent_id], ended, requeued
 
-    async def candidates(self, channel: str, ids: Sequence[str]) -> tuple[list[AgentState], list[AgentState | None]]:
-        """Available agents with free capacity on `channel`, and the named agents."""
+    async def candidates(self, channel: str, ids: Sequence[str], policy: Policy) -> Pool:
+        """Available agents with free capacity on `channel`, in policy order when indexed, and the named."""
         agents = self._agents
-        return [agents[i] for i in self._free.get(channel, ())], [agents.get(i) for i in ids]
+        named = [agents.get(i) for i in ids]
+        ranked = self._ranked.get((channel, policy)) if policy in INDEXED else None
+        if ranked is not None:
+            return Pool((agents[key[-1]] for key in ranked), named, ordered=True)
+        return Pool([agents[i] for i in self._free.get(channel, ())], named)
 
     async def get_agents(self, ids: Sequence[str]) -> list[AgentState | None]:
         """Agents by id."""
         return [self._agents.get(i) for i in ids]
 
     # -- tasks -----------------------------------------------------------------------------
-    async def add_task(self, task: Task, score: float, params: TaskParams, now: float) -> Added | None:
+    async def add_task(self, task: Task, score: float, params: TaskParams, now: float,
+                       policy: Policy) -> Added | None:
         """Queue a new task, with the candidates for it; None if the id is known already."""
         if task.id in self._tasks:
             return None
@@ -161,8 +187,7 @@ class MemoryBackend:
         if task.owner:
             self._owned.setdefault(task.owner, {})[task.id] = None
         self._bump(now, task, "entered")
-        free, named = await self.candidates(task.channel, [task.owner] if task.owner else [])
-        return Added(rec, free, named)
+        return Added(rec, await self.candidates(task.channel, [task.owner] if task.owner else [], policy))
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """A live task by id."""

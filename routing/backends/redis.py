@@ -7,7 +7,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from routing.backends import Added, Closed, Released, Snapshot, TaskParams, codec, day_of
+from routing.backends import Added, Closed, Pool, Released, Snapshot, TaskParams, codec, day_of
 from routing.backends import redis_lua as lua
 from routing.types import (
     Agent,
@@ -18,6 +18,7 @@ from routing.types import (
     Offer,
     OfferNotPending,
     OfferStatus,
+    Policy,
     Presence,
     RoutingError,
     Task,
@@ -67,11 +68,10 @@ class RedisBackend:
         return (codec.agent_state(raw), tuple(codec.offer(o) for o in codec.many(ended)),
                 tuple(codec.task_record(t) for t in codec.many(requeued)))
 
-    async def candidates(self, channel: str, ids: Sequence[str]) -> tuple[list[AgentState], list[AgentState | None]]:
+    async def candidates(self, channel: str, ids: Sequence[str], policy: Policy) -> Pool:
         """Available agents with free capacity on `channel`, and the named agents."""
         free, named = await self._run("CANDIDATES", channel, *ids)
-        return ([codec.agent_state(a) for a in free if a],
-                [codec.agent_state(a) if a else None for a in named])
+        return Pool([codec.agent_state(a) for a in free if a], [codec.agent_state(a) if a else None for a in named])
 
     async def get_agents(self, ids: Sequence[str]) -> list[AgentState | None]:
         """Agents by id."""
@@ -80,14 +80,15 @@ class RedisBackend:
         raws = await self.client.mget([f"{self.prefix}a:{i}" for i in ids])
         return [codec.agent_state(r) if r else None for r in raws]
 
-    async def add_task(self, task: Task, score: float, params: TaskParams, now: float) -> Added | None:
+    async def add_task(self, task: Task, score: float, params: TaskParams, now: float,
+                       policy: Policy) -> Added | None:
         """Queue a new task, with the candidates for it; None if the id is known already."""
         out = await self._run("ADD_TASK", codec.task_doc(task, params), _ts(score), _ts(now))
         if not out:
             return None
         raw, free, named = out
-        return Added(codec.task_record(raw), [codec.agent_state(a) for a in free if a],
-                     [codec.agent_state(a) if a else None for a in named])
+        return Added(codec.task_record(raw), Pool([codec.agent_state(a) for a in free if a],
+                                                  [codec.agent_state(a) if a else None for a in named]))
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """A live task by id."""
