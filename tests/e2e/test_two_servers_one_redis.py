@@ -1,0 +1,147 @@
+"""Two real `switchboard serve` processes on one PostgreSQL and one Redis: every lead assigned exactly once.
+
+1,000 form posts land on either server; 20 agents, half connected to each server, accept every
+offer they get and close the lead; routing state, offers and screens are shared through Redis.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from crm_store.ingest import utcnow
+from crm_store.models import Lead, Reservation
+from crm_store.session import create_engine, session_factory
+from crm_store.types import Role
+from crm_store.users import NewUser, create_user
+from support.postgres_server import free_port
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+LEADS = 1000
+AGENTS = 20
+PASSWORD = "agent password"
+CONFIG = """
+log_level = "WARNING"
+[forms.load]
+rate_per_minute = 10000000
+burst = 100000
+[routing.queues.default]
+offer_timeout = 10
+owner_wait_seconds = 0
+"""
+
+
+@pytest.fixture
+def database(postgres_server: str, postgres_template: str) -> Iterator[str]:
+    name = f"two_servers_{os.getpid()}"
+    host, port = postgres_server.split(":")
+    psql = ["psql", "-h", host, "-p", port, "-U", "postgres", "-d", "postgres", "-qc"]
+    subprocess.run([*psql, f"CREATE DATABASE {name} TEMPLATE {postgres_template}"], check=True, timeout=60)
+    yield f"postgresql+asyncpg://postgres@{postgres_server}/{name}"
+    subprocess.run([*psql, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False, timeout=60)
+
+
+def start_server(port: int, env: dict[str, str], config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+async def wait_ready(http: aiohttp.ClientSession, port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.stderr.read().decode() if server.stderr else "server died"
+        try:
+            async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"server on {port} did not start")
+
+
+async def agent(http: aiohttp.ClientSession, port: int, name: str, assigned: collections.Counter[int],
+                done: asyncio.Event) -> None:
+    """Accept every offer, close every lead: as fast as a screen can."""
+    base = f"http://127.0.0.1:{port}"
+    async with http.post(f"{base}/api/v1/auth/login", json={"username": name, "password": PASSWORD}) as r:
+        token = (await r.json())["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.ws_connect(f"ws://127.0.0.1:{port}/ws?token={token}") as ws:
+        await ws.send_json({"type": "presence.set", "data": {"presence": "available"}})
+        while not done.is_set():
+            try:
+                message = await ws.receive(timeout=0.5)
+            except TimeoutError:
+                continue
+            if message.type != aiohttp.WSMsgType.TEXT:
+                break
+            frame = json.loads(message.data)
+            if frame["type"] == "offer.created":
+                await ws.send_json({"type": "offer.accept", "data": {"offer_id": frame["data"]["offer_id"]}})
+            elif frame["type"] == "lead.assigned":
+                lead_id = frame["data"]["lead_id"]
+                assigned[lead_id] += 1
+                async with http.patch(f"{base}/api/v1/leads/{lead_id}", headers=headers,
+                                      json={"status": "won"}) as r:
+                    assert r.status == 200, await r.text()
+                if sum(assigned.values()) >= LEADS:
+                    done.set()
+
+
+async def test_two_processes_assign_each_of_1000_leads_exactly_once(database, redis_url, tmp_path):
+    engine = create_engine(database)
+    async with session_factory(engine)() as session, session.begin():
+        for i in range(AGENTS):
+            await create_user(session, NewUser(f"agent{i}", PASSWORD, Role.MANAGER,
+                                               capacity={"email": 2}), utcnow())
+    config = tmp_path / "switchboard.toml"
+    config.write_text(CONFIG)
+    env = {**os.environ, "SWITCHBOARD_DATABASE__URL": database, "SWITCHBOARD_REDIS__URL": redis_url,
+           "SWITCHBOARD_REDIS__PREFIX": f"two{os.getpid()}:"}
+    ports = [free_port(), free_port()]
+    servers = [start_server(port, env, config) for port in ports]
+    try:
+        async with aiohttp.ClientSession() as http:
+            for port, server in zip(ports, servers, strict=True):
+                await wait_ready(http, port, server)
+            assigned: collections.Counter[int] = collections.Counter()
+            done = asyncio.Event()
+            agents = [asyncio.create_task(agent(http, ports[i % 2], f"agent{i}", assigned, done))
+                      for i in range(AGENTS)]
+            await asyncio.sleep(0.5)      # screens connected and available
+
+            async def post(i: int) -> None:
+                async with http.post(f"http://127.0.0.1:{ports[i % 2]}/forms/load",
+                                     data={"phone": f"+7912{i:07d}", "submission_id": f"s{i}"}) as r:
+                    assert r.status == 201, await r.text()
+
+            for start in range(0, LEADS, 50):
+                await asyncio.gather(*(post(i) for i in range(start, min(start + 50, LEADS))))
+            async with asyncio.timeout(120):
+                await done.wait()
+            await asyncio.gather(*agents)
+        assert len(assigned) == LEADS and set(assigned.values()) == {1}
+        async with session_factory(engine)() as session:
+            accepted = collections.Counter(
+                (await session.execute(select(Reservation.task_id).where(Reservation.outcome == "accepted"))).scalars())
+            won = await session.scalar(select(func.count()).where(Lead.status == "won"))
+        assert len(accepted) == LEADS and set(accepted.values()) == {1}
+        assert won == LEADS
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=30)
+        await engine.dispose()
