@@ -11,25 +11,27 @@ from routing.backends import Closed, Pool, Released, RoutingBackend, Snapshot, T
 from routing.ordering import order_key, queue_score
 from routing.policies import agent_skip, choose, free_capacity, next_eligibility_change, owner_blocks
 from routing.stats import QueueStats, compute_stats
-from routing.types import (
-    Agent,
-    AgentState,
+from routing.events import (
     Decision,
     Event,
     InvalidState,
     NotFound,
-    Offer,
     OfferCancelled,
     OfferCreated,
-    OfferStatus,
     Outcome,
-    Presence,
     PresenceChanged,
-    QueueConfig,
     RoutingError,
-    Task,
     TaskAssigned,
     TaskChanged,
+)
+from routing.types import (
+    Agent,
+    AgentState,
+    Offer,
+    OfferStatus,
+    Presence,
+    QueueConfig,
+    Task,
     TaskRecord,
     TaskState,
 )

@@ -3,18 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from routing.types import (
-    VOICE,
-    AgentState,
-    Candidate,
-    Decision,
-    Policy,
-    Presence,
-    QueueConfig,
-    Skip,
-    Skipped,
-    TaskRecord,
-)
+from routing.events import Candidate, Decision, Skipped
+from routing.types import VOICE, AgentState, Policy, Presence, QueueConfig, Skip, TaskRecord
 
 
 def effective_capacity(state: AgentState, channel: str) -> int:

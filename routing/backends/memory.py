@@ -8,16 +8,13 @@ from dataclasses import replace
 
 from routing.backends import Added, Closed, Pool, Released, Snapshot, TaskParams, day_of
 from routing.policies import INDEXED, free_capacity, rank_key
+from routing.events import InvalidState, NotFound, NotYourOffer, OfferNotPending
 from routing.types import (
     VOICE,
     MISSED_OFFERS,
     Agent,
     AgentState,
-    InvalidState,
-    NotFound,
-    NotYourOffer,
     Offer,
-    OfferNotPending,
     OfferStatus,
     Policy,
     Presence,

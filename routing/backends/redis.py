@@ -9,21 +9,8 @@ from redis.exceptions import ResponseError
 
 from routing.backends import Added, Closed, Pool, Released, Snapshot, TaskParams, codec, day_of
 from routing.backends import redis_lua as lua
-from routing.types import (
-    Agent,
-    AgentState,
-    InvalidState,
-    NotFound,
-    NotYourOffer,
-    Offer,
-    OfferNotPending,
-    OfferStatus,
-    Policy,
-    Presence,
-    RoutingError,
-    Task,
-    TaskRecord,
-)
+from routing.events import InvalidState, NotFound, NotYourOffer, OfferNotPending, RoutingError
+from routing.types import Agent, AgentState, Offer, OfferStatus, Policy, Presence, Task, TaskRecord
 
 _ERRORS: dict[str, type[RoutingError]] = {"NOTFOUND": NotFound, "NOTPENDING": OfferNotPending,
                                           "NOTYOURS": NotYourOffer, "INVALID": InvalidState}

@@ -8,7 +8,8 @@ import time
 
 from routing.backends.redis import RedisBackend
 from routing.engine import RoutingEngine
-from routing.types import Agent, Presence, QueueConfig, RoutingError, Task, TaskAssigned
+from routing.events import RoutingError, TaskAssigned
+from routing.types import Agent, Presence, QueueConfig, Task
 
 
 async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_path: str, total: int) -> int:

@@ -4,22 +4,18 @@ from __future__ import annotations
 import pytest
 
 from routing.hours import WeeklyHours
+from routing.events import OfferCancelled, OfferNotPending, NotYourOffer, PresenceChanged, TaskAssigned
 from routing.types import (
     Agent,
     Escalation,
     Fairness,
-    OfferCancelled,
-    OfferNotPending,
     OfferStatus,
-    NotYourOffer,
     Policy,
     Presence,
-    PresenceChanged,
     PriorityGate,
     QueueConfig,
     Skip,
     Task,
-    TaskAssigned,
     TaskState,
 )
 

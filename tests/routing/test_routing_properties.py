@@ -11,18 +11,9 @@ from hypothesis import strategies as st
 from routing.backends.memory import MemoryBackend
 from routing.backends.redis import RedisBackend
 from routing.engine import RoutingEngine
-from routing.policies import choose, owner_blocks
-from routing.types import (
-    Agent,
-    OfferCreated,
-    Policy,
-    Presence,
-    QueueConfig,
-    RoutingError,
-    Task,
-    TaskAssigned,
-    TaskState,
-)
+from routing.policies import INDEXED, choose, free_capacity, owner_blocks, rank_key
+from routing.events import OfferCreated, RoutingError, TaskAssigned
+from routing.types import Agent, Policy, Presence, QueueConfig, Task, TaskState
 
 QUEUES = {
     "q": QueueConfig(aging_seconds=None, owner_wait_seconds=30, offer_timeout=20),
@@ -117,6 +108,14 @@ class World:
                 owner = agents.get(t.task.owner or "")
                 decision = choose(t, QUEUES[t.task.queue], snap.agents, owner, snap.at)
                 assert not decision.chosen, (t, decision)
+        backend = self.engine.backend
+        if isinstance(backend, MemoryBackend):  # the policy indexes agree with a full sort
+            for channel in ("voice", "chat", "email"):
+                free = [a for a in snap.agents if a.presence is Presence.AVAILABLE and free_capacity(a, channel) > 0]
+                for policy in INDEXED:
+                    pool = await backend.candidates(channel, [], policy)
+                    assert [a.id for a in pool.free] == [k[-1] for k in sorted(rank_key(a, channel, policy)
+                                                                                 for a in free)]
         made = [e.offer for e in events if isinstance(e, OfferCreated)]
         for offer in made:
             rec = tasks.get(offer.task_id)
