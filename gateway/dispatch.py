@@ -25,17 +25,17 @@ from gateway.hub import FrameError, Hub
 from gateway.mapping import agent_of, lead_of_task, task_for, task_of_row
 from gateway.settings import RoutingSettings
 from routing.engine import RoutingEngine
-from routing.types import (
+from routing.events import (
     Event,
     OfferCancelled,
     OfferCreated,
     Outcome,
-    Presence,
     PresenceChanged,
     RoutingError,
     TaskAssigned,
     TaskChanged,
 )
+from routing.types import Presence
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ from crm_store.types import Role, Viewer
 from gateway.api.serialize import card_json
 from gateway.mapping import lead_of_task
 from routing.stats import QueueStats
-from routing.types import AgentState, Assignment, Decision, Offer
+from routing.events import Decision
+from routing.types import AgentState, Assignment, Offer
 
 # Routing offers a lead to an agent; the offer itself is the permission to see its card.
 ROUTING = Viewer(user_id=0, role=Role.ADMIN, team_id=None)
