@@ -1,87 +1,30 @@
 """The routing engine: event-driven decisions over a state backend, driven by an injected clock."""
 from __future__ import annotations
 
-import time
-import uuid
-from collections import deque
-from dataclasses import replace
-from collections.abc import Callable, Iterable, Mapping
-
-from routing.backends import Closed, Pool, Released, RoutingBackend, Snapshot, TaskParams
-from routing.ordering import order_key, queue_score
-from routing.policies import agent_skip, choose, free_capacity, next_eligibility_change, owner_blocks
-from routing.stats import QueueStats, compute_stats
+from routing.backends import Snapshot, TaskParams
+from routing.dispatch import Dispatcher, Run
 from routing.events import (
     Decision,
-    Event,
-    InvalidState,
     NotFound,
     OfferCancelled,
-    OfferCreated,
     Outcome,
     PresenceChanged,
     RoutingError,
     TaskAssigned,
-    TaskChanged,
 )
-from routing.types import (
-    Agent,
-    AgentState,
-    Offer,
-    OfferStatus,
-    Presence,
-    QueueConfig,
-    Task,
-    TaskRecord,
-    TaskState,
-)
-from routing.types import Assignment
-
-FIRST_PAGE = 4  # the head of a queue usually fits: read little first
-PAGE = 32
+from routing.ordering import queue_score
+from routing.policies import choose
+from routing.stats import QueueStats, compute_stats
+from routing.types import Agent, Assignment, Offer, OfferStatus, Presence, Task, TaskRecord, TaskState
 
 
-class _Run:
-    """Events and decisions collected during one engine call."""
-
-    __slots__ = ("events", "decisions", "now")
-
-    def __init__(self, now: float) -> None:
-        self.events: list[Event] = []
-        self.decisions: list[Decision] = []
-        self.now = now
-
-    def outcome(self) -> Outcome:
-        return Outcome(tuple(self.events), tuple(self.decisions))
-
-
-class RoutingEngine:
+class RoutingEngine(Dispatcher):
     """Routes tasks to agents at once on every state change; timeouts come from `expire_due`."""
-
-    def __init__(self, backend: RoutingBackend, queues: Mapping[str, QueueConfig],
-                 clock: Callable[[], float] = time.time, *, missed_offers_limit: int = 3,
-                 decision_log: int = 1000) -> None:
-        self.backend = backend
-        self.queues = dict(queues)
-        self.clock = clock
-        self.missed_offers_limit = missed_offers_limit
-        self.decisions: deque[Decision] = deque(maxlen=decision_log)
-        self._fairness = any(q.fairness for q in self.queues.values())
-
-    def _now(self) -> float:
-        # Milliseconds: Redis' cjson keeps 14 digits, so this round-trips exactly.
-        return round(self.clock(), 3)
-
-    def _queue(self, name: str) -> QueueConfig:
-        try:
-            return self.queues[name]
-        except KeyError:
-            raise RoutingError(f"unknown queue {name!r}") from None
 
     # -- agents ----------------------------------------------------------------------------
     async def upsert_agent(self, agent: Agent) -> Outcome:
         """Create or reconfigure an agent (skills, capacity, hours); new agents start offline."""
-        run = _Run(self._now())
+        run = Run(self._now())
         state = await self.backend.upsert_agent(agent, run.now)
         await self._schedule_hours(state, run.now)
         await self._route_agent(agent.id, run)
@@ -90,7 +33,7 @@ class RoutingEngine:
 
     async def set_presence(self, agent_id: str, presence: Presence | str, reason: str | None = None) -> Outcome:
         """Change presence; becoming available routes waiting work, leaving rescinds pending offers."""
-        run = _Run(self._now())
+        run = Run(self._now())
         presence = Presence(presence)
         state, rescinded, requeued = await self.backend.set_presence(agent_id, presence, reason, run.now)
         run.events.append(PresenceChanged(agent_id, state.presence, state.reason))
@@ -104,7 +47,7 @@ class RoutingEngine:
     # -- tasks -----------------------------------------------------------------------------
     async def add_task(self, task: Task) -> Outcome:
         """Queue a task and offer it at once if someone eligible is free."""
-        run = _Run(self._now())
+        run = Run(self._now())
         queue = self._queue(task.queue)
         keep = queue.fairness.max_assignments if queue.fairness else 0
         params = TaskParams(queue.service_level_seconds, queue.wrap_up_seconds, keep)
@@ -116,7 +59,7 @@ class RoutingEngine:
 
     async def accept(self, offer_id: str, agent_id: str) -> Outcome:
         """Accept a pending offer (first accept wins); raises OfferNotPending / NotYourOffer."""
-        run = _Run(self._now())
+        run = Run(self._now())
         rec, offer, rescinded = await self.backend.accept(offer_id, agent_id, run.now)
         run.events.extend(OfferCancelled(o) for o in rescinded)
         run.events.append(TaskAssigned(Assignment(rec.id, agent_id, offer.id, offer.channel, offer.queue, run.now)))
@@ -128,7 +71,7 @@ class RoutingEngine:
 
     async def decline(self, offer_id: str, agent_id: str) -> Outcome:
         """Reject an offer; the task goes to the next agent."""
-        run = _Run(self._now())
+        run = Run(self._now())
         closed = await self.backend.close_offer(offer_id, OfferStatus.REJECTED, run.now, agent_id,
                                                 self.missed_offers_limit)
         assert closed is not None
@@ -137,14 +80,14 @@ class RoutingEngine:
 
     async def complete(self, task_id: str) -> Outcome:
         """Finish an assigned task; voice may wrap up first; the agent's capacity goes to waiting work."""
-        run = _Run(self._now())
+        run = Run(self._now())
         released = await self.backend.complete(task_id, run.now)
         await self._after_release(released, run)
         return run.outcome()
 
     async def cancel(self, task_id: str) -> Outcome:
         """Cancel a task in any live state (abandoned if it was still waiting)."""
-        run = _Run(self._now())
+        run = Run(self._now())
         released = await self.backend.cancel(task_id, run.now)
         run.events.extend(OfferCancelled(o) for o in released.rescinded)
         await self._after_release(released, run)
@@ -152,7 +95,7 @@ class RoutingEngine:
 
     async def expire_due(self, now: float | None = None) -> Outcome:
         """Handle every deadline due at `now`: offer timeouts, wrap-up ends, owner waits, escalations, hours."""
-        run = _Run(round(now, 3) if now is not None else self._now())
+        run = Run(round(now, 3) if now is not None else self._now())
         for member in await self.backend.pop_due(run.now):
             kind, _, ident = member.partition(":")
             if kind == "o":
@@ -184,7 +127,7 @@ class RoutingEngine:
 
     async def route_all(self) -> Outcome:
         """Offer waiting work to every agent (after a restart or a configuration change)."""
-        run = _Run(self._now())
+        run = Run(self._now())
         snap = await self.backend.snapshot(run.now)
         for state in snap.agents:
             await self._route_agent(state.id, run)
@@ -222,121 +165,5 @@ class RoutingEngine:
         owner = next((a for a in snap.agents if a.id == rec.task.owner), None)
         return choose(rec, queue, sorted(snap.agents, key=lambda a: a.id), owner, now)
 
-    # -- routing ---------------------------------------------------------------------------
-    def _in_order(self, records: Iterable[TaskRecord], now: float) -> list[TaskRecord]:
-        # Queue order, so priority and FIFO hold when several tasks come back at once.
-        return sorted(records, key=lambda r: order_key(r, self._queue(r.task.queue), now))
 
-    async def _after_close(self, closed: Closed, run: _Run) -> None:
-        run.events.append(OfferCancelled(closed.offer))
-        if closed.on_break is not None:
-            run.events.append(PresenceChanged(closed.on_break.id, closed.on_break.presence, closed.on_break.reason))
-            run.events.extend(OfferCancelled(o) for o in closed.rescinded)
-        for rec in self._in_order(closed.requeued, run.now):
-            await self._route_task(rec, run)
-        await self._route_agent(closed.offer.agent_id, run)
-
-    async def _after_release(self, released: Released, run: _Run) -> None:
-        rec = released.record
-        run.events.append(TaskChanged(rec.id, rec.state, rec.agent_id))
-        for agent_id in dict.fromkeys(released.freed):
-            await self._route_agent(agent_id, run)
-
-    async def _route_owned(self, agent_id: str, run: _Run) -> None:
-        """Tasks waiting for this owner: the owner's change may let others take them now."""
-        waiting = [r for r in await self.backend.owned(agent_id) if r.state is TaskState.PENDING]
-        for rec in self._in_order(waiting, run.now):
-            fresh = await self.backend.get_task(rec.id)
-            if fresh is not None and fresh.state is TaskState.PENDING:
-                await self._route_task(fresh, run)
-
-    async def _schedule_hours(self, state: AgentState, now: float) -> None:
-        hours = state.agent.hours
-        change = hours.next_change(now) if hours is not None else None
-        if change is not None:
-            await self.backend.schedule("a:" + state.id, change)
-
-    async def _route_task(self, rec: TaskRecord, run: _Run, fetched: Pool | None = None) -> list[Offer]:
-        """Offer one pending task to the best free agents; retry if another process took them."""
-        queue = self._queue(rec.task.queue)
-        owner_ids = [rec.task.owner] if rec.task.owner else []
-        for _ in range(4):
-            pool = fetched or await self.backend.candidates(rec.task.channel, owner_ids, queue.policy)
-            fetched = None
-            owner = pool.named[0] if pool.named else None
-            decision = choose(rec, queue, pool.free, owner, run.now, pool.ordered)
-            run.decisions.append(decision)
-            self.decisions.append(decision)
-            if not decision.chosen:
-                change = next_eligibility_change(rec, queue, run.now)
-                if change is not None:
-                    await self.backend.schedule("t:" + rec.id, change)
-                return []
-            offers = [Offer(uuid.uuid4().hex, rec.id, agent_id, rec.task.channel, rec.task.queue, run.now,
-                            run.now + queue.offer_timeout) for agent_id in decision.chosen]
-            made = await self.backend.reserve(rec.id, offers, max(1, queue.broadcast))
-            if made:
-                run.events.extend(OfferCreated(o) for o in made)
-                return made
-            fresh = await self.backend.get_task(rec.id)
-            if fresh is None or fresh.state is not TaskState.PENDING:
-                return []
-            rec = fresh
-        return []
-
-    async def _route_agent(self, agent_id: str, run: _Run) -> None:
-        """Give a free agent the best waiting tasks it may take, until it is full or nothing fits."""
-        tried: set[str] = set()
-        state = None
-        for _ in range(64):
-            if state is None:
-                state = (await self.backend.get_agents([agent_id]))[0]
-            if state is None or state.presence is not Presence.AVAILABLE:
-                return
-            if state.agent.hours is not None and not state.agent.hours.is_open(run.now):
-                return
-            best = await self._best_task(state, tried, run.now)
-            if best is None:
-                return
-            tried.add(best.id)
-            made = [o for o in await self._route_task(best, run) if o.agent_id == agent_id]
-            # Our own offer: we know the new load, no need to read it back (a stale view only costs a retry).
-            state = replace(state, load={**state.load, made[0].channel: state.load.get(made[0].channel, 0) + 1}) \
-                if made else None
-
-    async def _best_task(self, state: AgentState, tried: set[str], now: float) -> TaskRecord | None:
-        names: Iterable[str] = state.agent.queues or self.queues.keys()
-        channels = [ch for ch in state.agent.capacity if free_capacity(state, ch) > 0]
-        keys = [(name, ch) for name in names if name in self.queues for ch in channels]
-        best: TaskRecord | None = None
-        best_key: tuple[float, float, int] | None = None
-        offset, limit = 0, FIRST_PAGE
-        while keys:
-            pages = await self.backend.pending(keys, offset, limit)
-            owners = {r.task.owner for page in pages for r in page
-                      if r.task.owner and r.task.owner != state.id}
-            owner_states = dict(zip(owners, await self.backend.get_agents(list(owners)))) if owners else {}
-            more = []
-            for key, page in zip(keys, pages):
-                queue = self.queues[key[0]]
-                found = None
-                for rec in page:
-                    if rec.id in tried:
-                        continue
-                    blocks = owner_blocks(rec, queue, owner_states.get(rec.task.owner or ""), now)
-                    if agent_skip(state, rec, queue, now, blocks) is None:
-                        found = rec
-                        break
-                if found is not None:
-                    key_of = order_key(found, queue, now)
-                    if best_key is None or key_of < best_key:
-                        best, best_key = found, key_of
-                elif len(page) == limit:
-                    more.append((key, order_key(page[-1], queue, now)))
-            # Order within a queue never changes, so a deeper page can only win if its head could.
-            keys = [key for key, last in more if best_key is None or last < best_key]
-            offset, limit = offset + limit, PAGE
-        return best
-
-
-__all__ = ["RoutingEngine", "InvalidState"]
+__all__ = ["RoutingEngine"]

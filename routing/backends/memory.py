@@ -1,17 +1,16 @@
-"""In-process routing state with indexes: free agents per channel, sorted pending lists, a deadline heap."""
+"""In-process routing backend: the RoutingBackend steps over MemoryState's dicts and indexes."""
 from __future__ import annotations
 
-import bisect
-import heapq
 from collections.abc import Sequence
 from dataclasses import replace
 
 from routing.backends import Added, Closed, Pool, Released, Snapshot, TaskParams, day_of
-from routing.policies import INDEXED, free_capacity, rank_key
+from routing.backends.memory_state import OPEN, MemoryState, bump_load
 from routing.events import InvalidState, NotFound, NotYourOffer, OfferNotPending
+from routing.policies import free_capacity
 from routing.types import (
-    VOICE,
     MISSED_OFFERS,
+    VOICE,
     Agent,
     AgentState,
     Offer,
@@ -23,118 +22,10 @@ from routing.types import (
     TaskState,
 )
 
-_OPEN = (TaskState.PENDING, TaskState.RESERVED)
 
-
-def _bump_load(state: AgentState, channel: str, by: int) -> dict[str, int]:
-    load = dict(state.load)
-    load[channel] = max(0, load.get(channel, 0) + by)
-    return load
-
-
-class MemoryBackend:
+class MemoryBackend(MemoryState):
     """Routing state for one process; every method is atomic because nothing awaits inside."""
 
-    def __init__(self) -> None:
-        self._agents: dict[str, AgentState] = {}
-        self._free: dict[str, dict[str, None]] = {}
-        self._ranked: dict[tuple[str, Policy], list[tuple[float | str, ...]]] = {}
-        self._rank_keys: dict[tuple[str, str, Policy], tuple[float | str, ...]] = {}
-        self._tasks: dict[str, TaskRecord] = {}
-        self._params: dict[str, TaskParams] = {}
-        self._index: dict[tuple[str, str], list[tuple[float, int, str]]] = {}
-        self._offers: dict[str, Offer] = {}
-        self._agent_offers: dict[str, dict[str, None]] = {}
-        self._task_offers: dict[str, dict[str, None]] = {}
-        self._assigned: dict[str, dict[str, None]] = {}
-        self._owned: dict[str, dict[str, None]] = {}
-        self._heap: list[tuple[float, str]] = []
-        self._due: dict[str, float] = {}
-        self._counters: dict[int, dict[str, float]] = {}
-        self._seq = 0
-
-    # -- helpers ---------------------------------------------------------------------------
-    def _put_agent(self, state: AgentState, old_channels: Sequence[str] = ()) -> AgentState:
-        self._agents[state.id] = state
-        for channel in {*state.agent.capacity, *old_channels}:
-            free = self._free.setdefault(channel, {})
-            room = state.presence is Presence.AVAILABLE and free_capacity(state, channel) > 0
-            if room:
-                free[state.id] = None
-            else:
-                free.pop(state.id, None)
-            for policy in INDEXED:
-                self._rerank(state, channel, policy, room)
-        return state
-
-    def _rerank(self, state: AgentState, channel: str, policy: Policy, room: bool) -> None:
-        """Keep the agent's place in the (channel, policy) order of free agents."""
-        slot = (state.id, channel, policy)
-        old = self._rank_keys.get(slot)
-        new = rank_key(state, channel, policy) if room else None
-        if old == new:
-            return
-        ranked = self._ranked.setdefault((channel, policy), [])
-        if old is not None:
-            del ranked[bisect.bisect_left(ranked, old)]
-            del self._rank_keys[slot]
-        if new is not None:
-            bisect.insort(ranked, new)
-            self._rank_keys[slot] = new
-
-    def _index_add(self, rec: TaskRecord) -> None:
-        bisect.insort(self._index.setdefault((rec.task.queue, rec.task.channel), []), (rec.score, rec.seq, rec.id))
-
-    def _index_remove(self, rec: TaskRecord) -> None:
-        items = self._index.get((rec.task.queue, rec.task.channel), [])
-        key = (rec.score, rec.seq, rec.id)
-        at = bisect.bisect_left(items, key)
-        if at < len(items) and items[at] == key:
-            del items[at]
-
-    def _bump(self, now: float, task: Task, metric: str, by: float = 1, maximum: bool = False) -> None:
-        counters = self._counters.setdefault(day_of(now), {})
-        for key in (f"q:{task.queue}:{metric}", f"c:{task.channel}:{metric}"):
-            counters[key] = max(counters.get(key, 0), by) if maximum else counters.get(key, 0) + by
-
-    def _end_offer(self, offer: Offer, status: OfferStatus, now: float) -> Offer:
-        """Close a pending offer and give its capacity back; the task is updated by the caller."""
-        del self._offers[offer.id]
-        self._agent_offers.get(offer.agent_id, {}).pop(offer.id, None)
-        self._task_offers.get(offer.task_id, {}).pop(offer.id, None)
-        self._due.pop("o:" + offer.id, None)
-        state = self._agents.get(offer.agent_id)
-        if state is not None and status is not OfferStatus.ACCEPTED:
-            self._put_agent(replace(state, load=_bump_load(state, offer.channel, -1)))
-        rec = self._tasks.get(offer.task_id)
-        if rec is not None and status is not OfferStatus.ACCEPTED:
-            self._bump(now, rec.task, status.value)
-        return replace(offer, status=status)
-
-    def _reopen(self, task_id: str, declined: str | None = None) -> TaskRecord | None:
-        """One offer fewer on the task; back to pending when it was the last."""
-        rec = self._tasks.get(task_id)
-        if rec is None or rec.state not in _OPEN:
-            return None
-        rec = replace(rec, offers=max(0, rec.offers - 1),
-                      declined=rec.declined | {declined} if declined else rec.declined)
-        if rec.offers == 0:
-            rec = replace(rec, state=TaskState.PENDING)
-            self._index_add(rec)
-        self._tasks[task_id] = rec
-        return rec if rec.state is TaskState.PENDING else None
-
-    def _rescind_agent(self, agent_id: str, now: float) -> tuple[tuple[Offer, ...], tuple[TaskRecord, ...]]:
-        ended, requeued = [], []
-        for offer_id in list(self._agent_offers.get(agent_id, {})):
-            offer = self._end_offer(self._offers[offer_id], OfferStatus.RESCINDED, now)
-            ended.append(offer)
-            rec = self._reopen(offer.task_id)
-            if rec is not None:
-                requeued.append(rec)
-        return tuple(ended), tuple(requeued)
-
-    # -- agents ----------------------------------------------------------------------------
     async def upsert_agent(self, agent: Agent, now: float) -> AgentState:
         """Create or reconfigure an agent, keeping its presence and load."""
         old = self._agents.get(agent.id)
@@ -161,7 +52,7 @@ class MemoryBackend:
         """Available agents with free capacity on `channel`, in policy order when indexed, and the named."""
         agents = self._agents
         named = [agents.get(i) for i in ids]
-        ranked = self._ranked.get((channel, policy)) if policy in INDEXED else None
+        ranked = self._ranks.ids(channel, policy)
         if ranked is not None:
             return Pool((agents[key[-1]] for key in ranked), named, ordered=True)
         return Pool([agents[i] for i in self._free.get(channel, ())], named)
@@ -180,7 +71,7 @@ class MemoryBackend:
         rec = TaskRecord(task, seq=self._seq, score=score)
         self._tasks[task.id] = rec
         self._params[task.id] = params
-        self._index_add(rec)
+        self._index.add(rec)
         if task.owner:
             self._owned.setdefault(task.owner, {})[task.id] = None
         self._bump(now, task, "entered")
@@ -193,28 +84,28 @@ class MemoryBackend:
     async def pending(self, keys: Sequence[tuple[str, str]], offset: int, limit: int) -> list[list[TaskRecord]]:
         """Pending tasks of each (queue, channel) in queue order."""
         tasks = self._tasks
-        return [[tasks[e[2]] for e in self._index.get(key, [])[offset:offset + limit]] for key in keys]
+        return [[tasks[i] for i in self._index.page(key, offset, limit)] for key in keys]
 
     async def reserve(self, task_id: str, offers: Sequence[Offer], max_pending: int) -> list[Offer]:
         """Make each offer whose agent is available with free capacity, while the task is open."""
         made: list[Offer] = []
         for offer in offers:
             rec = self._tasks.get(task_id)
-            if rec is None or rec.state not in _OPEN or rec.offers >= max_pending:
+            if rec is None or rec.state not in OPEN or rec.offers >= max_pending:
                 break
             state = self._agents.get(offer.agent_id)
             if (state is None or state.presence is not Presence.AVAILABLE
                     or free_capacity(state, offer.channel) <= 0 or offer.agent_id in rec.declined):
                 continue
             if rec.state is TaskState.PENDING:
-                self._index_remove(rec)
+                self._index.remove(rec)
             self._tasks[task_id] = replace(rec, state=TaskState.RESERVED, offers=rec.offers + 1)
             self._seq += 1
-            self._put_agent(replace(state, load=_bump_load(state, offer.channel, 1), rr=self._seq))
+            self._put_agent(replace(state, load=bump_load(state, offer.channel, 1), rr=self._seq))
             self._offers[offer.id] = offer
             self._agent_offers.setdefault(offer.agent_id, {})[offer.id] = None
             self._task_offers.setdefault(task_id, {})[offer.id] = None
-            self._schedule("o:" + offer.id, offer.expires)
+            self._deadlines.set("o:" + offer.id, offer.expires)
             made.append(offer)
         return made
 
@@ -268,16 +159,6 @@ class MemoryBackend:
         others, more = self._rescind_agent(offer.agent_id, now)
         return Closed(ended, back + more, self._agents[offer.agent_id], others)
 
-    def _finish(self, rec: TaskRecord, now: float, state: TaskState) -> TaskRecord:
-        del self._tasks[rec.id]
-        self._params.pop(rec.id, None)
-        self._task_offers.pop(rec.id, None)
-        if rec.agent_id is not None:
-            self._assigned.get(rec.agent_id, {}).pop(rec.id, None)
-        if rec.task.owner:
-            self._owned.get(rec.task.owner, {}).pop(rec.id, None)
-        return replace(rec, state=state)
-
     async def complete(self, task_id: str, now: float) -> Released:
         """Finish an assigned task: wrap-up for voice if configured, else completed."""
         rec = self._tasks.get(task_id)
@@ -285,12 +166,12 @@ class MemoryBackend:
             raise InvalidState(f"task {task_id!r} is not assigned")
         state = self._agents[rec.agent_id]
         wrap = self._params[task_id].wrap_up_seconds if rec.task.channel == VOICE else 0
-        load = _bump_load(state, rec.task.channel, -1)
+        load = bump_load(state, rec.task.channel, -1)
         self._bump(now, rec.task, "completed")
         if wrap > 0:
             self._put_agent(replace(state, load=load, wrapping=state.wrapping + 1))
             rec = self._tasks[task_id] = replace(rec, state=TaskState.WRAPPING)
-            self._schedule("w:" + task_id, now + wrap)
+            self._deadlines.set("w:" + task_id, now + wrap)
             return Released(rec)
         self._put_agent(replace(state, load=load, last_busy=now))
         return Released(self._finish(rec, now, TaskState.COMPLETED), freed=(rec.agent_id,))
@@ -313,50 +194,32 @@ class MemoryBackend:
                           for o in list(self._task_offers.get(task_id, {})))
         freed = tuple(o.agent_id for o in rescinded)
         if rec.state is TaskState.PENDING:
-            self._index_remove(rec)
-        if rec.state in _OPEN:
+            self._index.remove(rec)
+        if rec.state in OPEN:
             self._bump(now, rec.task, "abandoned")
         elif rec.agent_id is not None and rec.agent_id in self._agents:
             state = self._agents[rec.agent_id]
             if rec.state is TaskState.WRAPPING:
                 state = replace(state, wrapping=max(0, state.wrapping - 1))
             else:
-                state = replace(state, load=_bump_load(state, rec.task.channel, -1))
+                state = replace(state, load=bump_load(state, rec.task.channel, -1))
             self._put_agent(replace(state, last_busy=now))
-            self._due.pop("w:" + task_id, None)
+            self._deadlines.discard("w:" + task_id)
             freed += (rec.agent_id,)
         return Released(self._finish(rec, now, TaskState.CANCELED), rescinded, freed)
 
     # -- deadlines and reads ---------------------------------------------------------------
-    def _schedule(self, member: str, at: float) -> None:
-        self._due[member] = at
-        heapq.heappush(self._heap, (at, member))
-
     async def schedule(self, member: str, at: float) -> None:
         """Remember a deadline; an earlier one for the same member is kept."""
-        if member not in self._due or at < self._due[member]:
-            self._schedule(member, at)
-
-    def _clean(self) -> None:
-        heap = self._heap
-        while heap and self._due.get(heap[0][1]) != heap[0][0]:
-            heapq.heappop(heap)
+        self._deadlines.keep_earliest(member, at)
 
     async def pop_due(self, now: float) -> list[str]:
         """Take the deadlines due at `now`, earliest first."""
-        out = []
-        self._clean()
-        while self._heap and self._heap[0][0] <= now:
-            _, member = heapq.heappop(self._heap)
-            del self._due[member]
-            out.append(member)
-            self._clean()
-        return out
+        return self._deadlines.pop_due(now)
 
     async def next_deadline(self) -> float | None:
         """The earliest deadline."""
-        self._clean()
-        return self._heap[0][0] if self._heap else None
+        return self._deadlines.next()
 
     async def offers_for(self, agent_id: str) -> list[Offer]:
         """An agent's pending offers."""

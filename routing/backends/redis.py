@@ -9,6 +9,7 @@ from redis.exceptions import ResponseError
 
 from routing.backends import Added, Closed, Pool, Released, Snapshot, TaskParams, codec, day_of
 from routing.backends import redis_lua as lua
+from routing.backends import redis_lua_tasks as lua_tasks
 from routing.events import InvalidState, NotFound, NotYourOffer, OfferNotPending, RoutingError
 from routing.types import Agent, AgentState, Offer, OfferStatus, Policy, Presence, Task, TaskRecord
 
@@ -26,9 +27,9 @@ class RedisBackend:
     def __init__(self, client: Redis, prefix: str = "switchboard:routing:") -> None:
         self.client = client
         self.prefix = prefix
-        names = ("UPSERT_AGENT", "SET_PRESENCE", "CANDIDATES", "ADD_TASK", "PENDING", "RESERVE", "ACCEPT",
-                 "CLOSE_OFFER", "COMPLETE", "FINISH_WRAP", "CANCEL", "POP_DUE", "MEMBER_DOCS", "SNAPSHOT")
-        self._scripts = {name: client.register_script(lua.PRELUDE + getattr(lua, name)) for name in names}
+        bodies = {name: getattr(module, name) for module in (lua, lua_tasks) for name in dir(module)
+                  if name.isupper() and name != "PRELUDE"}
+        self._scripts = {name: client.register_script(lua.PRELUDE + body) for name, body in bodies.items()}
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "switchboard:routing:") -> RedisBackend:

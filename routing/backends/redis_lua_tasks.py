@@ -1,0 +1,137 @@
+"""Lua scripts for offers and task ends (reserve, accept, close, complete, wrap-up, cancel)."""
+from __future__ import annotations
+
+RESERVE = r"""
+local tkey, maxp = P .. 't:' .. ARGV[2], tonumber(ARGV[3])
+local made = {}
+for i = 4, #ARGV do
+  local o = cjson.decode(ARGV[i])
+  local t = get(tkey)
+  if not t or (t.state ~= 'pending' and t.state ~= 'reserved') or num(t.offers) >= maxp then break end
+  local a = get(P .. 'a:' .. o.agent)
+  local declined = false
+  for _, d in ipairs(t.declined) do if d == o.agent then declined = true end end
+  if a and a.presence == 'available' and freecap(a, o.channel) > 0 and not declined then
+    if t.state == 'pending' then redis.call('ZREM', qkey(t), t.m) end
+    t.state = 'reserved'; t.offers = num(t.offers) + 1; put(tkey, t)
+    addload(a, o.channel, 1); a.rr = redis.call('INCR', P .. 'seq'); putagent(a)
+    put(P .. 'o:' .. o.id, o)
+    redis.call('SADD', P .. 'ao:' .. o.agent, o.id)
+    redis.call('SADD', P .. 'to:' .. o.task, o.id)
+    redis.call('ZADD', P .. 'due', tostring(o.expires), 'o:' .. o.id)
+    table.insert(made, ARGV[i])
+  end
+end
+return made
+"""
+
+ACCEPT = r"""
+local now = tonumber(ARGV[4])
+local o = get(P .. 'o:' .. ARGV[2])
+if not o then return redis.error_reply('NOTPENDING offer ' .. ARGV[2] .. ' is not pending (unknown, or already ended)') end
+if o.agent ~= ARGV[3] then return redis.error_reply('NOTYOURS offer ' .. ARGV[2] .. ' is not for agent ' .. ARGV[3]) end
+local acc = end_offer(o, 'accepted', now)
+local resc = {}
+for _, oid in ipairs(redis.call('SMEMBERS', P .. 'to:' .. o.task)) do
+  local x = get(P .. 'o:' .. oid)
+  if x then table.insert(resc, end_offer(x, 'rescinded', now)) end
+end
+local t = get(P .. 't:' .. o.task)
+t.state = 'assigned'; t.agent = o.agent; t.offers = 0; t.assigned_at = now
+put(P .. 't:' .. t.id, t)
+redis.call('SADD', P .. 'aa:' .. o.agent, t.id)
+local a = get(P .. 'a:' .. o.agent)
+a.missed = 0; a.last_busy = now
+local keep = num(t.keep)
+if keep > 0 then
+  local recent = nonnull(a.recent) or {}
+  local r = recent[t.queue] or {}
+  table.insert(r, now)
+  while #r > keep do table.remove(r, 1) end
+  recent[t.queue] = r; a.recent = recent
+end
+putagent(a)
+local waited = now - t.created
+bump(now, t, 'assigned', 1)
+if waited <= num(t.sl) then bump(now, t, 'sl_met', 1) else bump(now, t, 'sl_met', 0) end
+bump(now, t, 'accept_sum', waited)
+bump(now, t, 'accept_max', waited, true)
+return {cjson.encode(t), cjson.encode(acc), cjson.encode(resc)}
+"""
+
+CLOSE_OFFER = r"""
+local oid, status, now, agent, limit = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local o = get(P .. 'o:' .. oid)
+if not o then
+  if agent == '' then return false end
+  return redis.error_reply('NOTPENDING offer ' .. oid .. ' is not pending (unknown, or already ended)')
+end
+if agent ~= '' and o.agent ~= agent then return redis.error_reply('NOTYOURS offer ' .. oid .. ' is not for agent ' .. agent) end
+local ended = end_offer(o, status, now)
+local requeued = {}
+local t = reopen(o.task, o.agent)
+if t then table.insert(requeued, t) end
+local akey = P .. 'a:' .. o.agent
+local a = get(akey)
+if not a then return {cjson.encode(ended), cjson.encode(requeued), '', '[]'} end
+a.missed = num(a.missed) + 1; putagent(a)
+if limit <= 0 or a.missed < limit then return {cjson.encode(ended), cjson.encode(requeued), '', '[]'} end
+a.presence = 'break'; a.reason = 'missed_offers'; a.missed = 0; putagent(a)
+local others, more = rescind_agent(o.agent, now)
+for _, x in ipairs(more) do table.insert(requeued, x) end
+return {cjson.encode(ended), cjson.encode(requeued), redis.call('GET', akey), cjson.encode(others)}
+"""
+
+COMPLETE = r"""
+local id, now = ARGV[2], tonumber(ARGV[3])
+local t = get(P .. 't:' .. id)
+if not t or t.state ~= 'assigned' or not nonnull(t.agent) then return redis.error_reply('INVALID task ' .. id .. ' is not assigned') end
+local a = get(P .. 'a:' .. t.agent)
+local wrap = 0
+if t.channel == 'voice' then wrap = num(t.wrap) end
+bump(now, t, 'completed', 1)
+if a then addload(a, t.channel, -1) end
+if wrap > 0 then
+  if a then a.wrapping = num(a.wrapping) + 1; putagent(a) end
+  t.state = 'wrapping'; put(P .. 't:' .. id, t)
+  redis.call('ZADD', P .. 'due', tostring(now + wrap), 'w:' .. id)
+  return {cjson.encode(t), '[]', '[]'}
+end
+if a then a.last_busy = now; putagent(a) end
+finish(t, 'completed')
+return {cjson.encode(t), '[]', cjson.encode({t.agent})}
+"""
+
+FINISH_WRAP = r"""
+local id, now = ARGV[2], tonumber(ARGV[3])
+local t = get(P .. 't:' .. id)
+if not t or t.state ~= 'wrapping' or not nonnull(t.agent) then return false end
+local a = get(P .. 'a:' .. t.agent)
+if a then a.wrapping = math.max(0, num(a.wrapping) - 1); a.last_busy = now; putagent(a) end
+finish(t, 'completed')
+return {cjson.encode(t), '[]', cjson.encode({t.agent})}
+"""
+
+CANCEL = r"""
+local id, now = ARGV[2], tonumber(ARGV[3])
+local t = get(P .. 't:' .. id)
+if not t then return redis.error_reply('NOTFOUND no live task ' .. id) end
+local resc, freed = {}, {}
+for _, oid in ipairs(redis.call('SMEMBERS', P .. 'to:' .. id)) do
+  local o = get(P .. 'o:' .. oid)
+  if o then table.insert(resc, end_offer(o, 'rescinded', now)); table.insert(freed, o.agent) end
+end
+if t.state == 'pending' then redis.call('ZREM', qkey(t), t.m) end
+if t.state == 'pending' or t.state == 'reserved' then bump(now, t, 'abandoned', 1)
+elseif nonnull(t.agent) then
+  local a = get(P .. 'a:' .. t.agent)
+  if a then
+    if t.state == 'wrapping' then a.wrapping = math.max(0, num(a.wrapping) - 1) else addload(a, t.channel, -1) end
+    a.last_busy = now; putagent(a)
+    redis.call('ZREM', P .. 'due', 'w:' .. id)
+    table.insert(freed, t.agent)
+  end
+end
+finish(t, 'canceled')
+return {cjson.encode(t), cjson.encode(resc), cjson.encode(freed)}
+"""

@@ -1,0 +1,181 @@
+"""Routing steps shared by the engine's calls: route a task, route a freed agent, follow-ups."""
+from __future__ import annotations
+
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+
+from routing.backends import Closed, Pool, Released, RoutingBackend
+from routing.events import Decision, Event, OfferCancelled, OfferCreated, Outcome, PresenceChanged, RoutingError
+from routing.events import TaskChanged
+from routing.ordering import order_key
+from routing.policies import agent_skip, choose, free_capacity, next_eligibility_change, owner_blocks
+from routing.types import AgentState, Offer, Presence, QueueConfig, TaskRecord, TaskState
+
+FIRST_PAGE = 4  # the head of a queue usually fits: read little first
+PAGE = 32
+
+
+class Run:
+    """Events and decisions collected during one engine call."""
+
+    __slots__ = ("events", "decisions", "now")
+
+    def __init__(self, now: float) -> None:
+        self.events: list[Event] = []
+        self.decisions: list[Decision] = []
+        self.now = now
+
+    def outcome(self) -> Outcome:
+        return Outcome(tuple(self.events), tuple(self.decisions))
+
+
+class Dispatcher:
+    """The routing steps; `RoutingEngine` adds the public calls."""
+
+    def __init__(self, backend: RoutingBackend, queues: Mapping[str, QueueConfig],
+                 clock: Callable[[], float] = time.time, *, missed_offers_limit: int = 3,
+                 decision_log: int = 1000) -> None:
+        self.backend = backend
+        self.queues = dict(queues)
+        self.clock = clock
+        self.missed_offers_limit = missed_offers_limit
+        self.decisions: deque[Decision] = deque(maxlen=decision_log)
+        self._fairness = any(q.fairness for q in self.queues.values())
+
+    def _now(self) -> float:
+        # Milliseconds: Redis' cjson keeps 14 digits, so this round-trips exactly.
+        return round(self.clock(), 3)
+
+    def _queue(self, name: str) -> QueueConfig:
+        try:
+            return self.queues[name]
+        except KeyError:
+            raise RoutingError(f"unknown queue {name!r}") from None
+
+    def _now(self) -> float:
+        # Milliseconds: Redis' cjson keeps 14 digits, so this round-trips exactly.
+        return round(self.clock(), 3)
+
+    def _queue(self, name: str) -> QueueConfig:
+        try:
+            return self.queues[name]
+        except KeyError:
+            raise RoutingError(f"unknown queue {name!r}") from None
+
+    def _in_order(self, records: Iterable[TaskRecord], now: float) -> list[TaskRecord]:
+        # Queue order, so priority and FIFO hold when several tasks come back at once.
+        return sorted(records, key=lambda r: order_key(r, self._queue(r.task.queue), now))
+
+    async def _after_close(self, closed: Closed, run: Run) -> None:
+        run.events.append(OfferCancelled(closed.offer))
+        if closed.on_break is not None:
+            run.events.append(PresenceChanged(closed.on_break.id, closed.on_break.presence, closed.on_break.reason))
+            run.events.extend(OfferCancelled(o) for o in closed.rescinded)
+        for rec in self._in_order(closed.requeued, run.now):
+            await self._route_task(rec, run)
+        await self._route_agent(closed.offer.agent_id, run)
+
+    async def _after_release(self, released: Released, run: Run) -> None:
+        rec = released.record
+        run.events.append(TaskChanged(rec.id, rec.state, rec.agent_id))
+        for agent_id in dict.fromkeys(released.freed):
+            await self._route_agent(agent_id, run)
+
+    async def _route_owned(self, agent_id: str, run: Run) -> None:
+        """Tasks waiting for this owner: the owner's change may let others take them now."""
+        waiting = [r for r in await self.backend.owned(agent_id) if r.state is TaskState.PENDING]
+        for rec in self._in_order(waiting, run.now):
+            fresh = await self.backend.get_task(rec.id)
+            if fresh is not None and fresh.state is TaskState.PENDING:
+                await self._route_task(fresh, run)
+
+    async def _schedule_hours(self, state: AgentState, now: float) -> None:
+        hours = state.agent.hours
+        change = hours.next_change(now) if hours is not None else None
+        if change is not None:
+            await self.backend.schedule("a:" + state.id, change)
+
+    async def _route_task(self, rec: TaskRecord, run: Run, fetched: Pool | None = None) -> list[Offer]:
+        """Offer one pending task to the best free agents; retry if another process took them."""
+        queue = self._queue(rec.task.queue)
+        owner_ids = [rec.task.owner] if rec.task.owner else []
+        for _ in range(4):
+            pool = fetched or await self.backend.candidates(rec.task.channel, owner_ids, queue.policy)
+            fetched = None
+            owner = pool.named[0] if pool.named else None
+            decision = choose(rec, queue, pool.free, owner, run.now, pool.ordered)
+            run.decisions.append(decision)
+            self.decisions.append(decision)
+            if not decision.chosen:
+                change = next_eligibility_change(rec, queue, run.now)
+                if change is not None:
+                    await self.backend.schedule("t:" + rec.id, change)
+                return []
+            offers = [Offer(uuid.uuid4().hex, rec.id, agent_id, rec.task.channel, rec.task.queue, run.now,
+                            run.now + queue.offer_timeout) for agent_id in decision.chosen]
+            made = await self.backend.reserve(rec.id, offers, max(1, queue.broadcast))
+            if made:
+                run.events.extend(OfferCreated(o) for o in made)
+                return made
+            fresh = await self.backend.get_task(rec.id)
+            if fresh is None or fresh.state is not TaskState.PENDING:
+                return []
+            rec = fresh
+        return []
+
+    async def _route_agent(self, agent_id: str, run: Run) -> None:
+        """Give a free agent the best waiting tasks it may take, until it is full or nothing fits."""
+        tried: set[str] = set()
+        state = None
+        for _ in range(64):
+            if state is None:
+                state = (await self.backend.get_agents([agent_id]))[0]
+            if state is None or state.presence is not Presence.AVAILABLE:
+                return
+            if state.agent.hours is not None and not state.agent.hours.is_open(run.now):
+                return
+            best = await self._best_task(state, tried, run.now)
+            if best is None:
+                return
+            tried.add(best.id)
+            made = [o for o in await self._route_task(best, run) if o.agent_id == agent_id]
+            # Our own offer: we know the new load, no need to read it back (a stale view only costs a retry).
+            state = replace(state, load={**state.load, made[0].channel: state.load.get(made[0].channel, 0) + 1}) \
+                if made else None
+
+    async def _best_task(self, state: AgentState, tried: set[str], now: float) -> TaskRecord | None:
+        names: Iterable[str] = state.agent.queues or self.queues.keys()
+        channels = [ch for ch in state.agent.capacity if free_capacity(state, ch) > 0]
+        keys = [(name, ch) for name in names if name in self.queues for ch in channels]
+        best: TaskRecord | None = None
+        best_key: tuple[float, float, int] | None = None
+        offset, limit = 0, FIRST_PAGE
+        while keys:
+            pages = await self.backend.pending(keys, offset, limit)
+            owners = {r.task.owner for page in pages for r in page
+                      if r.task.owner and r.task.owner != state.id}
+            owner_states = dict(zip(owners, await self.backend.get_agents(list(owners)))) if owners else {}
+            more = []
+            for key, page in zip(keys, pages):
+                queue = self.queues[key[0]]
+                found = None
+                for rec in page:
+                    if rec.id in tried:
+                        continue
+                    blocks = owner_blocks(rec, queue, owner_states.get(rec.task.owner or ""), now)
+                    if agent_skip(state, rec, queue, now, blocks) is None:
+                        found = rec
+                        break
+                if found is not None:
+                    key_of = order_key(found, queue, now)
+                    if best_key is None or key_of < best_key:
+                        best, best_key = found, key_of
+                elif len(page) == limit:
+                    more.append((key, order_key(page[-1], queue, now)))
+            # Order within a queue never changes, so a deeper page can only win if its head could.
+            keys = [key for key, last in more if best_key is None or last < best_key]
+            offset, limit = offset + limit, PAGE
+        return best
