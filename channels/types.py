@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Protocol
 
 
 class Confidence(StrEnum):
@@ -49,6 +50,8 @@ class InboundContact:
     attributes: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     priority_hint: int | None = None
     identities: tuple[IdentityClaim, ...] = ()
+    lead_hint: int | None = None          # a lead the message names itself, e.g. "[#123]" in a subject
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +70,48 @@ class IntakeUnavailable(RuntimeError):
 
 Emit = Callable[[InboundContact], Awaitable[Accepted]]
 """What an adapter hands each contact to; it returns once the contact is committed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that came with (or goes out with) a message; `content` is kept only until stored."""
+
+    filename: str              # sanitized: no path, no control characters
+    content_type: str
+    size: int
+    content: bytes = b""
+    ref: str | None = None     # where it is stored once written (relative path or provider file id)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A reply from the console, to go back through the channel the lead came from."""
+
+    channel: str
+    lead_id: int
+    message_id: str                 # ours, unique; e-mail uses it as the Message-ID's local part
+    to: str                         # e-mail address, chat id, phone number
+    text: str
+    subject: str | None = None
+    thread_ref: str | None = None   # the conversation: e-mail thread root Message-ID, chat id
+    in_reply_to: str | None = None  # e-mail: the Message-ID being answered
+    references: tuple[str, ...] = ()
+    attributes: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What became of an outbound message; a failure is shown to the manager, never swallowed."""
+
+    ok: bool
+    provider_id: str | None = None   # e.g. Telegram message_id, the sent Message-ID
+    error: str | None = None         # human-readable: "bot was blocked by the user", "550 mailbox unavailable"
+    retryable: bool = False
+
+
+class Responder(Protocol):
+    """Sends replies on one channel; gateway picks the responder by the lead's channel."""
+
+    channel: str
+
+    async def send(self, message: OutboundMessage) -> Delivery: ...
