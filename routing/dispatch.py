@@ -81,8 +81,9 @@ class Dispatcher:
     async def _after_release(self, released: Released, run: Run) -> None:
         rec = released.record
         run.events.append(TaskChanged(rec.id, rec.state, rec.agent_id))
+        known = {a.id: a for a in released.agents}
         for agent_id in dict.fromkeys(released.freed):
-            await self._route_agent(agent_id, run)
+            await self._route_agent(agent_id, run, known.get(agent_id))
 
     async def _route_owned(self, agent_id: str, run: Run) -> None:
         """Tasks waiting for this owner: the owner's change may let others take them now."""
@@ -126,10 +127,9 @@ class Dispatcher:
             rec = fresh
         return []
 
-    async def _route_agent(self, agent_id: str, run: Run) -> None:
+    async def _route_agent(self, agent_id: str, run: Run, state: AgentState | None = None) -> None:
         """Give a free agent the best waiting tasks it may take, until it is full or nothing fits."""
         tried: set[str] = set()
-        state = None
         for _ in range(64):
             if state is None:
                 state = (await self.backend.get_agents([agent_id]))[0]
@@ -137,27 +137,31 @@ class Dispatcher:
                 return
             if state.agent.hours is not None and not state.agent.hours.is_open(run.now):
                 return
-            best = await self._best_task(state, tried, run.now)
+            best, pool = await self._best_task(state, tried, run.now)
             if best is None:
                 return
             tried.add(best.id)
-            made = [o for o in await self._route_task(best, run) if o.agent_id == agent_id]
+            made = [o for o in await self._route_task(best, run, pool) if o.agent_id == agent_id]
             # Our own offer: we know the new load, no need to read it back (a stale view only costs a retry).
             state = replace(state, load={**state.load, made[0].channel: state.load.get(made[0].channel, 0) + 1}) \
                 if made else None
 
-    async def _best_task(self, state: AgentState, tried: set[str], now: float) -> TaskRecord | None:
+    async def _best_task(self, state: AgentState, tried: set[str], now: float) -> tuple[TaskRecord | None, Pool | None]:
+        """The waiting task the agent should get next, and the free agents if the backend read them along."""
         names: Iterable[str] = state.agent.queues or self.queues.keys()
         channels = [ch for ch in state.agent.capacity if free_capacity(state, ch) > 0]
         keys = [(name, ch) for name in names if name in self.queues for ch in channels]
         best: TaskRecord | None = None
         best_key: tuple[float, float, int] | None = None
         offset, limit = 0, FIRST_PAGE
+        free = None
+        owner_states: dict[str, AgentState | None] = {state.id: state}
         while keys:
-            pages = await self.backend.pending(keys, offset, limit)
-            owners = {r.task.owner for page in pages for r in page
-                      if r.task.owner and r.task.owner != state.id}
-            owner_states = dict(zip(owners, await self.backend.get_agents(list(owners)))) if owners else {}
+            read = await self.backend.pending(keys, offset, limit)
+            pages, free = read.pages, free if read.free is None else read.free
+            owners = {r.task.owner for page in pages for r in page if r.task.owner and r.task.owner not in owner_states}
+            if owners:
+                owner_states.update(zip(owners, await self.backend.get_agents(list(owners))))
             more = []
             for key, page in zip(keys, pages):
                 queue = self.queues[key[0]]
@@ -178,4 +182,7 @@ class Dispatcher:
             # Order within a queue never changes, so a deeper page can only win if its head could.
             keys = [key for key, last in more if best_key is None or last < best_key]
             offset, limit = offset + limit, PAGE
-        return best
+        if best is None or free is None or best.task.channel not in free:
+            return best, None
+        named = [owner_states.get(best.task.owner)] if best.task.owner else []
+        return best, Pool(free[best.task.channel], named)

@@ -51,6 +51,15 @@ class Released:
     record: TaskRecord
     rescinded: tuple[Offer, ...] = ()
     freed: tuple[str, ...] = ()
+    agents: tuple[AgentState, ...] = ()  # the freed agents as they are now, where known
+
+
+@dataclass(frozen=True, slots=True)
+class Pages:
+    """Pending tasks per (queue, channel), and optionally the free agents per channel read with them."""
+
+    pages: list[list[TaskRecord]]
+    free: Mapping[str, list[AgentState]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +96,8 @@ class RoutingBackend(Protocol):
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """A live task by id."""
 
-    async def pending(self, keys: Sequence[tuple[str, str]], offset: int, limit: int) -> list[list[TaskRecord]]:
-        """Pending tasks of each (queue, channel) in queue order, a page each."""
+    async def pending(self, keys: Sequence[tuple[str, str]], offset: int, limit: int) -> Pages:
+        """Pending tasks of each (queue, channel) in queue order, a page each (maybe with free agents)."""
 
     async def reserve(self, task_id: str, offers: Sequence[Offer], max_pending: int) -> list[Offer]:
         """Atomically: while the task is open and the agent available with free capacity, make the offer."""
@@ -139,4 +148,4 @@ def day_of(now: float) -> int:
     return int(now // 86400)
 
 
-__all__ = ["Added", "Closed", "Pool", "Released", "RoutingBackend", "Snapshot", "TaskParams", "day_of"]
+__all__ = ["Added", "Closed", "Pages", "Pool", "Released", "RoutingBackend", "Snapshot", "TaskParams", "day_of"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from routing.backends import Added, Closed, Pool, Released, Snapshot, TaskParams, day_of
+from routing.backends import Added, Closed, Pages, Pool, Released, Snapshot, TaskParams, day_of
 from routing.backends.memory_state import OPEN, MemoryState, bump_load
 from routing.events import InvalidState, NotFound, NotYourOffer, OfferNotPending
 from routing.policies import free_capacity
@@ -81,10 +81,10 @@ class MemoryBackend(MemoryState):
         """A live task by id."""
         return self._tasks.get(task_id)
 
-    async def pending(self, keys: Sequence[tuple[str, str]], offset: int, limit: int) -> list[list[TaskRecord]]:
+    async def pending(self, keys: Sequence[tuple[str, str]], offset: int, limit: int) -> Pages:
         """Pending tasks of each (queue, channel) in queue order."""
         tasks = self._tasks
-        return [[tasks[i] for i in self._index.page(key, offset, limit)] for key in keys]
+        return Pages([[tasks[i] for i in self._index.page(key, offset, limit)] for key in keys])
 
     async def reserve(self, task_id: str, offers: Sequence[Offer], max_pending: int) -> list[Offer]:
         """Make each offer whose agent is available with free capacity, while the task is open."""
@@ -174,7 +174,7 @@ class MemoryBackend(MemoryState):
             self._deadlines.set("w:" + task_id, now + wrap)
             return Released(rec)
         self._put_agent(replace(state, load=load, last_busy=now))
-        return Released(self._finish(rec, now, TaskState.COMPLETED), freed=(rec.agent_id,))
+        return self._released(self._finish(rec, now, TaskState.COMPLETED), (), (rec.agent_id,))
 
     async def finish_wrap(self, task_id: str, now: float) -> Released | None:
         """End a wrap-up."""
@@ -183,7 +183,7 @@ class MemoryBackend(MemoryState):
             return None
         state = self._agents[rec.agent_id]
         self._put_agent(replace(state, wrapping=max(0, state.wrapping - 1), last_busy=now))
-        return Released(self._finish(rec, now, TaskState.COMPLETED), freed=(rec.agent_id,))
+        return self._released(self._finish(rec, now, TaskState.COMPLETED), (), (rec.agent_id,))
 
     async def cancel(self, task_id: str, now: float) -> Released:
         """Cancel a live task in any state."""
@@ -206,7 +206,7 @@ class MemoryBackend(MemoryState):
             self._put_agent(replace(state, last_busy=now))
             self._deadlines.discard("w:" + task_id)
             freed += (rec.agent_id,)
-        return Released(self._finish(rec, now, TaskState.CANCELED), rescinded, freed)
+        return self._released(self._finish(rec, now, TaskState.CANCELED), rescinded, freed)
 
     # -- deadlines and reads ---------------------------------------------------------------
     async def schedule(self, member: str, at: float) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from routing.backends import TaskParams, day_of
+from routing.backends import Released, TaskParams, day_of
 from routing.backends.indexes import Deadlines, PendingIndex, RankIndex
 from routing.policies import free_capacity
 from routing.types import AgentState, Offer, OfferStatus, Presence, Task, TaskRecord, TaskState
@@ -93,6 +93,9 @@ class MemoryState:
         return tuple(ended), tuple(requeued)
 
     # -- agents ----------------------------------------------------------------------------
+    def _released(self, rec: TaskRecord, rescinded: tuple[Offer, ...], freed: tuple[str, ...]) -> Released:
+        return Released(rec, rescinded, freed, tuple(self._agents[a] for a in dict.fromkeys(freed) if a in self._agents))
+
     def _finish(self, rec: TaskRecord, now: float, state: TaskState) -> TaskRecord:
         del self._tasks[rec.id]
         self._params.pop(rec.id, None)

@@ -1,13 +1,14 @@
 """Routing state in Redis, shared by many processes; every step is one atomic Lua script."""
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from routing.backends import Added, Closed, Pool, Released, Snapshot, TaskParams, codec, day_of
+from routing.backends import Added, Closed, Pages, Pool, Released, Snapshot, TaskParams, codec, day_of
 from routing.backends import redis_lua as lua
 from routing.backends import redis_lua_tasks as lua_tasks
 from routing.events import InvalidState, NotFound, NotYourOffer, OfferNotPending, RoutingError
@@ -83,10 +84,12 @@ class RedisBackend:
         raw = await self.client.get(f"{self.prefix}t:{task_id}")
         return codec.task_record(raw) if raw else None
 
-    async def pending(self, keys: Sequence[tuple[str, str]], offset: int, limit: int) -> list[list[TaskRecord]]:
-        """Pending tasks of each (queue, channel) in queue order."""
-        pages = await self._run("PENDING", offset, limit, *(f"{q}:{ch}" for q, ch in keys))
-        return [[codec.task_record(t) for t in page if t] for page in pages]
+    async def pending(self, keys: Sequence[tuple[str, str]], offset: int, limit: int) -> Pages:
+        """Pending tasks of each (queue, channel) in queue order, and (first page) the free agents."""
+        channels = json.dumps(sorted({ch for _, ch in keys}) if offset == 0 else [])
+        pages, flat = await self._run("PENDING", offset, limit, channels, *(f"{q}:{ch}" for q, ch in keys))
+        free = {flat[i]: [codec.agent_state(a) for a in flat[i + 1] if a] for i in range(0, len(flat), 2)}
+        return Pages([[codec.task_record(t) for t in page if t] for page in pages], free if offset == 0 else None)
 
     async def reserve(self, task_id: str, offers: Sequence[Offer], max_pending: int) -> list[Offer]:
         """Make each offer whose agent is available with free capacity, while the task is open."""
@@ -111,9 +114,9 @@ class RedisBackend:
 
     @staticmethod
     def _released(out: list[str]) -> Released:
-        task, rescinded, freed = out
+        task, rescinded, freed, agents = out
         return Released(codec.task_record(task), tuple(codec.offer(o) for o in codec.many(rescinded)),
-                        tuple(codec.many(freed)))
+                        tuple(codec.many(freed)), tuple(codec.agent_state(a) for a in agents if a))
 
     async def complete(self, task_id: str, now: float) -> Released:
         """Finish an assigned task: wrap-up for voice if configured, else completed."""

@@ -78,6 +78,11 @@ local function finish(t, state)
   if nonnull(t.owner) then redis.call('SREM', P .. 'own:' .. t.owner, t.id) end
   t.state = state
 end
+local function agentdocs(ids)
+  local docs = {}
+  for i, id in ipairs(ids) do docs[i] = redis.call('GET', P .. 'a:' .. id) or '' end
+  return docs
+end
 local function mget(keys)
   local out = {}
   for i = 1, #keys, 500 do
@@ -147,15 +152,23 @@ return {cjson.encode(t), mget(keys), named}
 """
 
 PENDING = r"""
-local offset, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local offset, limit, channels = tonumber(ARGV[2]), tonumber(ARGV[3]), cjson.decode(ARGV[4])
 local out = {}
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local members = redis.call('ZRANGE', P .. 'q:' .. ARGV[i], offset, offset + limit - 1)
   local keys = {}
   for j, m in ipairs(members) do keys[j] = P .. 't:' .. string.sub(m, 14) end
   out[#out + 1] = mget(keys)
 end
-return out
+-- The free agents of each channel, read in the same step: the caller need not ask again.
+local free = {}
+for _, ch in ipairs(channels) do
+  local keys = {}
+  for j, id in ipairs(redis.call('SMEMBERS', P .. 'free:' .. ch)) do keys[j] = P .. 'a:' .. id end
+  free[#free + 1] = ch
+  free[#free + 1] = mget(keys)
+end
+return {out, free}
 """
 
 POP_DUE = r"""

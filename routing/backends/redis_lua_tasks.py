@@ -95,11 +95,11 @@ if wrap > 0 then
   if a then a.wrapping = num(a.wrapping) + 1; putagent(a) end
   t.state = 'wrapping'; put(P .. 't:' .. id, t)
   redis.call('ZADD', P .. 'due', tostring(now + wrap), 'w:' .. id)
-  return {cjson.encode(t), '[]', '[]'}
+  return {cjson.encode(t), '[]', '[]', {}}
 end
 if a then a.last_busy = now; putagent(a) end
 finish(t, 'completed')
-return {cjson.encode(t), '[]', cjson.encode({t.agent})}
+return {cjson.encode(t), '[]', cjson.encode({t.agent}), agentdocs({t.agent})}
 """
 
 FINISH_WRAP = r"""
@@ -109,7 +109,7 @@ if not t or t.state ~= 'wrapping' or not nonnull(t.agent) then return false end
 local a = get(P .. 'a:' .. t.agent)
 if a then a.wrapping = math.max(0, num(a.wrapping) - 1); a.last_busy = now; putagent(a) end
 finish(t, 'completed')
-return {cjson.encode(t), '[]', cjson.encode({t.agent})}
+return {cjson.encode(t), '[]', cjson.encode({t.agent}), agentdocs({t.agent})}
 """
 
 CANCEL = r"""
@@ -133,5 +133,5 @@ elseif nonnull(t.agent) then
   end
 end
 finish(t, 'canceled')
-return {cjson.encode(t), cjson.encode(resc), cjson.encode(freed)}
+return {cjson.encode(t), cjson.encode(resc), cjson.encode(freed), agentdocs(freed)}
 """
