@@ -93,11 +93,19 @@ class Dispatcher:
             if fresh is not None and fresh.state is TaskState.PENDING:
                 await self._route_task(fresh, run)
 
-    async def _schedule_hours(self, state: AgentState, now: float) -> None:
+    async def _schedule_agent(self, state: AgentState, now: float) -> None:
+        """Wake routing for this agent when its hours open or close, or a fairness cap lifts."""
         hours = state.agent.hours
-        change = hours.next_change(now) if hours is not None else None
-        if change is not None:
-            await self.backend.schedule("a:" + state.id, change)
+        times = [hours.next_change(now)] if hours is not None else []
+        for name, queue in self.queues.items():
+            fair = queue.fairness
+            if fair:
+                counted = [t for t in state.recent.get(name, ()) if t >= now - fair.period_seconds]
+                if len(counted) >= fair.max_assignments:
+                    times.append(round(counted[-fair.max_assignments] + fair.period_seconds + 0.001, 3))
+        due = [t for t in times if t is not None]
+        if due:
+            await self.backend.schedule("a:" + state.id, min(due))
 
     async def _route_task(self, rec: TaskRecord, run: Run, fetched: Pool | None = None) -> list[Offer]:
         """Offer one pending task to the best free agents; retry if another process took them."""

@@ -26,7 +26,7 @@ class RoutingEngine(Dispatcher):
         """Create or reconfigure an agent (skills, capacity, hours); new agents start offline."""
         run = Run(self._now())
         state = await self.backend.upsert_agent(agent, run.now)
-        await self._schedule_hours(state, run.now)
+        await self._schedule_agent(state, run.now)
         await self._route_agent(agent.id, run)
         await self._route_owned(agent.id, run)
         return run.outcome()
@@ -66,6 +66,9 @@ class RoutingEngine(Dispatcher):
         for other in rescinded:
             await self._route_agent(other.agent_id, run)
         if self._fairness:  # the owner may have just reached a fairness cap: others may take its tasks
+            state = (await self.backend.get_agents([agent_id]))[0]
+            if state is not None:
+                await self._schedule_agent(state, run.now)
             await self._route_owned(agent_id, run)
         return run.outcome()
 
@@ -114,7 +117,7 @@ class RoutingEngine(Dispatcher):
             elif kind == "a":
                 state = (await self.backend.get_agents([ident]))[0]
                 if state is not None:
-                    await self._schedule_hours(state, run.now)
+                    await self._schedule_agent(state, run.now)
                     await self._route_agent(ident, run)
                     await self._route_owned(ident, run)
         return run.outcome()

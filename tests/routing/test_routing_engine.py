@@ -362,3 +362,16 @@ async def test_backlog_drains_when_capacity_grows(make_engine, clock):
         await engine.add_task(task(clock, f"t{i}"))
     out = await engine.upsert_agent(Agent("a", capacity={"chat": 4}))
     assert [o.task_id for o in out.offers] == ["t1", "t2", "t3"]
+
+
+async def test_fairness_cap_lifts_on_its_own(make_engine, clock):
+    engine = make_engine({"default": QueueConfig(fairness=Fairness(1, 100))})
+    await online(engine, "a")
+    [offer] = (await engine.add_task(task(clock, "t1"))).offers
+    await engine.accept(offer.id, "a")
+    await engine.complete("t1")
+    assert (await engine.add_task(task(clock, "t2"))).offers == []
+    assert await engine.next_deadline() == clock.now + 100.001
+    clock.advance(100.001)
+    out = await engine.expire_due()
+    assert [(o.task_id, o.agent_id) for o in out.offers] == [("t2", "a")]

@@ -13,11 +13,12 @@ from routing.backends.redis import RedisBackend
 from routing.engine import RoutingEngine
 from routing.policies import INDEXED, choose, free_capacity, owner_blocks, rank_key
 from routing.events import OfferCreated, RoutingError, TaskAssigned
-from routing.types import Agent, Policy, Presence, QueueConfig, Task, TaskState
+from routing.types import Agent, Escalation, Fairness, Policy, Presence, QueueConfig, Task, TaskState
 
 QUEUES = {
-    "q": QueueConfig(aging_seconds=None, owner_wait_seconds=30, offer_timeout=20),
-    "b": QueueConfig(policy=Policy.LEAST_LOADED, broadcast=2, aging_seconds=30, offer_timeout=15, wrap_up_seconds=10),
+    "q": QueueConfig(aging_seconds=None, owner_wait_seconds=30, offer_timeout=20, escalation=(Escalation(31),)),
+    "b": QueueConfig(policy=Policy.LEAST_LOADED, broadcast=2, aging_seconds=30, offer_timeout=15, wrap_up_seconds=10,
+                     fairness=Fairness(2, 40)),
 }
 AGENTS = [
     Agent("a0", {"en": 2}, "A", {"voice": 1, "chat": 2, "email": 2}, {"chat": 1}),
@@ -29,7 +30,8 @@ PRESENCES = [Presence.AVAILABLE, Presence.AVAILABLE, Presence.BREAK, Presence.OF
 
 ops = st.one_of(
     st.tuples(st.just("add"), st.sampled_from(["voice", "chat", "email"]), st.integers(0, 2),
-              st.sampled_from([None, "en", "fr"]), st.sampled_from([None, None, "a0", "a1"]), st.sampled_from("qb")),
+              st.sampled_from([None, "en", "fr"]), st.sampled_from([None, None, "a0", "a1"]), st.sampled_from("qb"),
+              st.sampled_from([None, None, "A"])),
     st.tuples(st.just("presence"), st.integers(0, 3), st.sampled_from(PRESENCES)),
     st.tuples(st.just("accept"), st.integers(0, 5)),
     st.tuples(st.just("decline"), st.integers(0, 5)),
@@ -57,8 +59,8 @@ class World:
         kind = op[0]
         try:
             if kind == "add":
-                _, channel, prio, skill, owner, queue = op
-                task = Task(f"t{next(self.ids)}", channel, prio, {skill: 1} if skill else {}, queue,
+                _, channel, prio, skill, owner, queue, team = op
+                task = Task(f"t{next(self.ids)}", channel, prio, {skill: 1} if skill else {}, queue, team,
                             owner=owner, created=self.now)
                 return list((await engine.add_task(task)).events)
             if kind == "presence":
@@ -124,8 +126,8 @@ class World:
             # FIFO within a priority among equally eligible tasks.
             for other in snap.tasks:
                 same = (other.task.queue, other.task.channel, other.task.priority, dict(other.task.required_skills),
-                        other.task.owner) == (rec.task.queue, rec.task.channel, rec.task.priority,
-                                              dict(rec.task.required_skills), None)
+                        other.task.owner, other.task.team) == (rec.task.queue, rec.task.channel, rec.task.priority,
+                                                               dict(rec.task.required_skills), None, None)
                 if same and rec.task.owner is None and other.state is TaskState.PENDING and other.seq < rec.seq:
                     assert offer.agent_id in other.declined, (offer, other)
             # The owner first while eligible.
@@ -148,7 +150,7 @@ async def scenario(backend, steps) -> None:
 
 
 @pytest.mark.parametrize("kind", ["memory", pytest.param("redis", marks=pytest.mark.redis)])
-@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=st.lists(ops, min_size=1, max_size=40))
 def test_invariants_hold_after_every_operation(kind, steps, request):
     if kind == "memory":
