@@ -59,6 +59,7 @@ class _BatchState:
     kinds: dict[int, dict[str, set[str]]] = field(default_factory=dict)   # id(contact) -> kind -> values
     leads: dict[int, list[AnyLead]] = field(default_factory=dict)          # id(contact) -> candidates
     threads: dict[tuple[str, str], AnyLead] = field(default_factory=dict)
+    hinted: dict[int, Lead] = field(default_factory=dict)
     owner_teams: dict[int, int | None] = field(default_factory=dict)
     rows: NewRows = field(default_factory=NewRows)
 
@@ -154,12 +155,13 @@ def _prefetch(
         thread_lead_ids = {(channel, ref): lead_id for channel, ref, lead_id in rows}
 
     contact_ids = {c.id for c in contacts}
-    if contact_ids or thread_lead_ids:
+    hints = {r.lead_hint for r in requests if r.lead_hint is not None}
+    if contact_ids or thread_lead_ids or hints:
         leads = session.scalars(
             select(Lead).where(
                 Lead.deleted_at.is_(None),
                 or_(
-                    Lead.id.in_(set(thread_lead_ids.values())),
+                    Lead.id.in_(set(thread_lead_ids.values()) | hints),
                     Lead.contact_id.in_(contact_ids)
                     & or_(Lead.status.in_(OPEN_STATUSES), Lead.closed_at >= now - policy.reopen_window),
                 ),
@@ -171,6 +173,7 @@ def _prefetch(
             if lead.contact_id in by_contact:
                 state.leads.setdefault(id(by_contact[lead.contact_id]), []).append(lead)
         state.threads = {k: by_id[v] for k, v in thread_lead_ids.items() if v in by_id}
+        state.hinted = {h: by_id[h] for h in hints if h in by_id}
 
     owner_ids = {c.owner_id for c in contacts if c.owner_id is not None}
     if owner_ids:
@@ -262,6 +265,10 @@ def _choose_lead(
 ) -> tuple[AnyLead, bool, bool]:
     candidates = state.leads.setdefault(id(contact), [])
     threaded = state.threads.get((request.channel, request.thread_ref)) if request.thread_ref else None
+    hinted = state.hinted.get(request.lead_hint) if request.lead_hint is not None else None
+    if threaded is None and hinted is not None and hinted.contact_id == contact.id:
+        # A ticket number is easy to type or forge: it joins only its own client's lead.
+        threaded = hinted
     open_leads = [lead for lead in candidates if lead.status in OPEN_STATUSES]
     closed = [lead for lead in candidates if lead.status not in OPEN_STATUSES and lead.closed_at is not None]
 
@@ -269,7 +276,8 @@ def _choose_lead(
     reopened = False
     if threaded is not None and threaded.status in OPEN_STATUSES:
         lead = threaded
-    elif threaded is not None and _recently_closed(threaded, policy, now):
+    elif threaded is not None and threaded.closed_at is not None:
+        # The client answered that very conversation: it reopens however old it is.
         lead, reopened = threaded, True
     elif open_leads:
         latest = max(open_leads, key=lambda item: item.last_activity_at)

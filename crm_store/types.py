@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Role(StrEnum):
@@ -72,10 +73,11 @@ class IngestRequest:
     text: str = ""
     subject: str | None = None
     thread_ref: str | None = None
-    attributes: Mapping[str, str] = field(default_factory=dict)
+    attributes: Mapping[str, Any] = field(default_factory=dict)
     source: Mapping[str, str] = field(default_factory=dict)
     priority: int = 0
     direction: str = Direction.INBOUND
+    lead_hint: int | None = None           # a lead the message names itself; honoured for its own client
 
 
 @dataclass(frozen=True, slots=True)

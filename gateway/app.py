@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from aiohttp import web
 
@@ -13,13 +14,35 @@ from crm_store.resolution import JoinPolicy
 from crm_store.session import create_engine, is_sqlite, session_factory
 from crm_store.types import Permissions
 from gateway import channels_wiring
-from gateway.api import contact_routes, lead_routes, queue_routes, session_routes, system_routes, user_routes
+from gateway.api import (
+    attachment_routes,
+    contact_routes,
+    lead_routes,
+    queue_routes,
+    reply_routes,
+    session_routes,
+    system_routes,
+    user_routes,
+)
 from gateway.auth import auth_middleware
 from gateway.errors import error_middleware
+from gateway.attachments import AttachmentStore
 from gateway.intake import Intake
 from gateway.auth import principal
 from gateway.hub import Hub
-from gateway.keys import CLOCK, DISPATCHER, ENGINE, HUB, INGESTOR, INTAKE, PERMISSIONS, SESSIONS, SETTINGS
+from gateway.keys import (
+    ATTACHMENTS,
+    CLOCK,
+    DISPATCHER,
+    ENGINE,
+    HUB,
+    INGESTOR,
+    INTAKE,
+    PERMISSIONS,
+    RESPONDERS,
+    SESSIONS,
+    SETTINGS,
+)
 from gateway.routing_wiring import open_routing
 from gateway.settings import Settings
 
@@ -34,13 +57,16 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     p = settings.permissions
     app[PERMISSIONS] = Permissions(edit_others=frozenset(p.edit_others), delete=frozenset(p.delete),
                                    delete_others=frozenset(p.delete_others), assign=frozenset(p.assign))
+    app[RESPONDERS] = {}      # filled by the channels that can answer
+    app[ATTACHMENTS] = AttachmentStore(Path(settings.storage.dir))
     app[HUB] = Hub(grace=settings.routing.disconnect_grace_seconds)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_ingestor)
     app.cleanup_ctx.append(_routing)
     app.on_shutdown.append(_close_sockets)   # before cleanup: open sockets would hold it up
     app.router.add_get("/ws", _websocket)
-    for module in (system_routes, session_routes, lead_routes, user_routes, contact_routes, queue_routes):
+    for module in (attachment_routes, system_routes, session_routes, lead_routes, user_routes, contact_routes, queue_routes,
+                   reply_routes):
         app.router.add_routes(module.routes)
     channels_wiring.mount(app, settings)
     return app
@@ -65,7 +91,7 @@ async def _ingestor(app: web.Application) -> AsyncIterator[None]:
                         reopen_window=timedelta(hours=leads.reopen_window_hours))
     async with Ingestor(app[ENGINE], policy, clock=app[CLOCK]) as ingestor:
         app[INGESTOR] = ingestor
-        app[INTAKE] = Intake(ingestor)
+        app[INTAKE] = Intake(ingestor, app[ATTACHMENTS])
         yield
 
 

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from channels.types import Accepted, InboundContact, IntakeUnavailable
 from crm_store.ingest import Ingestor, StoreUnavailable
 from crm_store.types import IngestResult
+from gateway.attachments import AttachmentStore
 from gateway.mapping import to_ingest_request
 
 log = logging.getLogger(__name__)
@@ -17,16 +18,18 @@ Listener = Callable[[InboundContact, IngestResult], Awaitable[None]]
 class Intake:
     """The `emit` given to every channel adapter; returns only after the contact is committed."""
 
-    def __init__(self, ingestor: Ingestor) -> None:
+    def __init__(self, ingestor: Ingestor, attachments: AttachmentStore) -> None:
         self._ingestor = ingestor
+        self._attachments = attachments
         self._listeners: list[Listener] = []
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
     async def emit(self, contact: InboundContact) -> Accepted:
+        files = await self._attachments.save_all(contact.attachments) if contact.attachments else None
         try:
-            result = await self._ingestor.ingest(to_ingest_request(contact))
+            result = await self._ingestor.ingest(to_ingest_request(contact, files))
         except StoreUnavailable as exc:
             raise IntakeUnavailable(str(exc)) from exc
         if not result.duplicate:

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from crm_store.ingest import Ingestor
 from crm_store.types import Permissions
+from channels.types import Responder
+from gateway.attachments import AttachmentStore
 from gateway.auth_types import Principal
 from gateway.dispatch import Dispatcher
 from gateway.hub import Hub
@@ -24,5 +26,7 @@ INTAKE = web.AppKey("intake", Intake)
 PERMISSIONS = web.AppKey("permissions", Permissions)
 HUB = web.AppKey("hub", Hub)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+RESPONDERS = web.AppKey("responders", dict[str, Responder])
+ATTACHMENTS = web.AppKey("attachments", AttachmentStore)
 
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from channels.types import Confidence, IdentityClaim, InboundContact
 from crm_store.models import RoutingTask, User
@@ -48,7 +49,10 @@ def source_of(contact: InboundContact) -> dict[str, str]:
     return source
 
 
-def to_ingest_request(contact: InboundContact) -> IngestRequest:
+def to_ingest_request(contact: InboundContact, attachments: list[dict[str, Any]] | None = None) -> IngestRequest:
+    attributes: dict[str, Any] = {**contact.attributes, "source_id": contact.source_id}
+    if attachments:
+        attributes["attachments"] = attachments
     return IngestRequest(
         channel=contact.channel,
         event_id=contact.event_id,
@@ -59,9 +63,10 @@ def to_ingest_request(contact: InboundContact) -> IngestRequest:
         text=contact.text,
         subject=contact.subject,
         thread_ref=contact.thread_ref,
-        attributes=dict(contact.attributes),
+        attributes=attributes,
         source=source_of(contact),
         priority=contact.priority_hint or 0,
+        lead_hint=contact.lead_hint,
     )
 
 

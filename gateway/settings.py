@@ -35,6 +35,10 @@ class HttpSettings(Section):
     session_hours: float = Field(12, gt=0)
 
 
+class StorageSettings(Section):
+    dir: str = "./switchboard-files"      # attachments of inbound messages
+
+
 class PhoneSettings(Section):
     region: str = "RU"
 
@@ -120,6 +124,7 @@ class Settings(BaseSettings):
     leads: LeadSettings = LeadSettings()
     permissions: PermissionSettings = PermissionSettings()
     routing: RoutingSettings = RoutingSettings()
+    storage: StorageSettings = StorageSettings()
     # [forms.<key>] tables; channels.webform validates their contents.
     forms: dict[str, dict[str, Any]] = {}
     log_level: str = "INFO"

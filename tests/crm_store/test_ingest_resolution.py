@@ -190,3 +190,15 @@ async def test_two_writers_racing_on_one_new_client_make_one_contact(database_ur
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def test_ticket_token_joins_only_its_own_clients_lead(ingestor, sessions, clock):
+    first = await ingestor.ingest(request(email("a@example.com"), channel="email", thread_ref="<root@x>"))
+    async with sessions() as s, s.begin():
+        lead = await s.get(Lead, first.lead_id)
+        lead.status, lead.outcome, lead.closed_at = LeadStatus.CLOSED, "resolved", clock.now
+    clock.now += timedelta(days=10)     # long past the reopen window: only the token can join it
+    own = await ingestor.ingest(request(email("a@example.com"), channel="email", lead_hint=first.lead_id))
+    assert own.lead_id == first.lead_id and own.reopened
+    forged = await ingestor.ingest(request(email("b@example.com"), channel="email", lead_hint=first.lead_id))
+    assert forged.lead_id != first.lead_id

@@ -54,7 +54,8 @@ def settings_overrides() -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture
-async def api(database_url: str, settings_overrides: dict[str, dict[str, Any]]) -> AsyncIterator[Api]:
-    app = create_app(make_settings(database_url, **settings_overrides))
+async def api(database_url: str, settings_overrides: dict[str, dict[str, Any]], tmp_path) -> AsyncIterator[Api]:  # type: ignore[no-untyped-def]
+    sections = {"storage": {"dir": str(tmp_path / "files")}, **settings_overrides}
+    app = create_app(make_settings(database_url, **sections))
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield Api(client)
