@@ -145,6 +145,12 @@ async def update_lead(
         put("subject", changes.subject[:500])
     if changes.priority is not None:
         put("priority", changes.priority)
+    if changes.fields:
+        current = dict(lead.attributes.get("fields") or {})
+        merged = {**current, **{k: v.strip()[:500] for k, v in changes.fields.items()}}
+        if merged != current:
+            diff["fields"] = [current, merged]
+            lead.attributes = {**lead.attributes, "fields": merged}
     if changes.status is not None and changes.status != lead.status:
         _transition(lead, changes, put, now)
     if diff:
@@ -216,6 +222,10 @@ def _transition(lead: Lead, changes: LeadChanges, put: Any, now: datetime) -> No
         for name in ("outcome", "lost_reason", "handed_over_to", "closed_at"):
             put(name, None)
         return
+    filled = lead.attributes.get("fields") or {}
+    for name in changes.required_fields:
+        if not str(filled.get(name) or "").strip():
+            raise Invalid(f"fill in {name} before closing the lead", name)
     outcome = TERMINAL.get(target) or changes.outcome or Outcome.RESOLVED
     if target == LeadStatus.CLOSED and outcome not in (Outcome.RESOLVED, Outcome.HANDED_OVER):
         raise Invalid("a closed lead's outcome is resolved or handed_over", "outcome")

@@ -128,6 +128,8 @@ class LeadChanges:
     handed_over_to: str | None = None
     priority: int | None = None
     subject: str | None = None
+    fields: Mapping[str, str] | None = None        # the card's form: city, how hot, client class ...
+    required_fields: tuple[str, ...] = ()          # those that must be filled before the lead closes
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,9 +52,23 @@ class PhoneSettings(Section):
         return value.upper()
 
 
+class FieldSettings(Section):
+    """A field of the lead card's short form, filled by the operator while talking."""
+
+    label: str
+    label_ru: str | None = None
+    choices: tuple[str, ...] = ()
+    required: bool = False          # the lead cannot be closed until it is filled
+
+
 class LeadSettings(Section):
     stale_after_days: float = Field(30, gt=0)
     reopen_window_hours: float = Field(72, ge=0)
+    fields: dict[str, FieldSettings] = {}
+
+    @property
+    def required_fields(self) -> tuple[str, ...]:
+        return tuple(name for name, f in self.fields.items() if f.required)
 
 
 class PermissionSettings(Section):

@@ -123,14 +123,20 @@ class LeadPatch(BaseModel):
     handed_over_to: str | None = Field(None, max_length=200)
     priority: int | None = Field(None, ge=-100, le=100)
     subject: str | None = Field(None, max_length=500)
+    fields: dict[str, str] | None = None
 
 
 @routes.patch("/api/v1/leads/{lead_id}")
 async def patch_lead(request: web.Request) -> web.Response:
     lead_id, who = _lead_id(request), principal(request)
     body = await read_model(request, LeadPatch)
-    fields = body.model_dump(exclude_unset=True)
-    changes = LeadChanges(**fields, unassign="assignee_id" in fields and body.assignee_id is None)
+    given = body.model_dump(exclude_unset=True)
+    known = request.app[SETTINGS].leads.fields
+    for name in (body.fields or {}):
+        if name not in known:
+            refuse(422, "invalid", f"unknown field {name[:50]!r}", f"fields.{name[:50]}")
+    changes = LeadChanges(**given, unassign="assignee_id" in given and body.assignee_id is None,
+                          required_fields=request.app[SETTINGS].leads.required_fields)
 
     async def work(session: Any) -> tuple[Any, dict[str, Any]]:
         diff = await leads.update_lead(session, who.viewer, lead_id, changes, request.app[PERMISSIONS],

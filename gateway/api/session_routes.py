@@ -58,3 +58,18 @@ async def me(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         user = await users.get_user(session, principal(request).user_id)
         return web.json_response(user_json(user))
+
+
+@routes.get("/api/v1/config")
+async def ui_config(request: web.Request) -> web.Response:
+    """What the console needs to draw itself for this user: who they are, the card's form, the region."""
+    settings = request.app[SETTINGS]
+    async with request.app[SESSIONS]() as session:
+        user = await users.get_user(session, principal(request).user_id)
+        profile = user_json(user)
+    return web.json_response({
+        "user": profile,
+        "phone_region": settings.phone.region,
+        "lead_fields": {name: f.model_dump() for name, f in settings.leads.fields.items()},
+        "queues": sorted(settings.routing.queues),
+    })
