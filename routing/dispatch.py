@@ -116,6 +116,9 @@ class Dispatcher:
             fetched = None
             owner = pool.named[0] if pool.named else None
             decision = choose(rec, queue, pool.free, owner, run.now, pool.ordered)
+            if pool.partial and self._short(decision, rec, queue, owner, run.now):
+                pool = await self.backend.candidates(rec.task.channel, owner_ids, None)
+                decision = choose(rec, queue, pool.free, owner, run.now)
             run.decisions.append(decision)
             self.decisions.append(decision)
             if not decision.chosen:
@@ -134,6 +137,15 @@ class Dispatcher:
                 return []
             rec = fresh
         return []
+
+    @staticmethod
+    def _short(decision: Decision, rec: TaskRecord, queue: QueueConfig, owner: AgentState | None,
+               now: float) -> bool:
+        """Whether a decision over the head of a ranked order found fewer agents than it wants."""
+        if owner_blocks(rec, queue, owner, now):
+            return False
+        others = sum(1 for c in decision.candidates if c.agent_id != rec.task.owner)
+        return others < max(1, queue.broadcast)
 
     async def _route_agent(self, agent_id: str, run: Run, state: AgentState | None = None) -> None:
         """Give a free agent the best waiting tasks it may take, until it is full or nothing fits."""

@@ -24,6 +24,7 @@ class Pool:
     free: Iterable[AgentState]
     named: list[AgentState | None]
     ordered: bool = False  # `free` comes in the policy's order (an index): stop at the first eligible
+    partial: bool = False  # only the head of that order: ask again with policy=None if none fits
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,7 @@ class RoutingBackend(Protocol):
                            now: float) -> tuple[AgentState, tuple[Offer, ...], tuple[TaskRecord, ...]]:
         """Set presence; leaving `available` rescinds pending offers (returned with requeued tasks)."""
 
-    async def candidates(self, channel: str, ids: Sequence[str], policy: Policy) -> Pool:
+    async def candidates(self, channel: str, ids: Sequence[str], policy: Policy | None) -> Pool:
         """Available agents with free capacity on `channel` (in `policy` order if indexed), and `ids`."""
 
     async def get_agents(self, ids: Sequence[str]) -> list[AgentState | None]:

@@ -48,11 +48,11 @@ class MemoryBackend(MemoryState):
         ended, requeued = self._rescind_agent(agent_id, now)
         return self._agents[agent_id], ended, requeued
 
-    async def candidates(self, channel: str, ids: Sequence[str], policy: Policy) -> Pool:
+    async def candidates(self, channel: str, ids: Sequence[str], policy: Policy | None) -> Pool:
         """Available agents with free capacity on `channel`, in policy order when indexed, and the named."""
         agents = self._agents
         named = [agents.get(i) for i in ids]
-        ranked = self._ranks.ids(channel, policy)
+        ranked = self._ranks.ids(channel, policy) if policy is not None else None
         if ranked is not None:
             return Pool((agents[key[-1]] for key in ranked), named, ordered=True)
         return Pool([agents[i] for i in self._free.get(channel, ())], named)

@@ -18,8 +18,21 @@ _ERRORS: dict[str, type[RoutingError]] = {"NOTFOUND": NotFound, "NOTPENDING": Of
                                           "NOTYOURS": NotYourOffer, "INVALID": InvalidState}
 
 
+RANKED_PAGE = 8  # free agents read in policy order; more only if none of these is eligible
+
+
 def _ts(value: float) -> str:
     return repr(float(value))
+
+
+def _ranked(policy: Policy | None) -> str:
+    # Redis keeps longest-idle and round-robin orders; other policies rank in Python over all free agents.
+    return policy.value if policy in (Policy.LONGEST_IDLE, Policy.ROUND_ROBIN) else ""
+
+
+def _pool(free: list[str], named: list[str], partial: int, policy: Policy | None) -> Pool:
+    return Pool([codec.agent_state(a) for a in free if a], [codec.agent_state(a) if a else None for a in named],
+                ordered=bool(_ranked(policy)), partial=bool(partial))
 
 
 class RedisBackend:
@@ -57,10 +70,10 @@ class RedisBackend:
         return (codec.agent_state(raw), tuple(codec.offer(o) for o in codec.many(ended)),
                 tuple(codec.task_record(t) for t in codec.many(requeued)))
 
-    async def candidates(self, channel: str, ids: Sequence[str], policy: Policy) -> Pool:
-        """Available agents with free capacity on `channel`, and the named agents."""
-        free, named = await self._run("CANDIDATES", channel, *ids)
-        return Pool([codec.agent_state(a) for a in free if a], [codec.agent_state(a) if a else None for a in named])
+    async def candidates(self, channel: str, ids: Sequence[str], policy: Policy | None) -> Pool:
+        """Free agents on `channel` (the first RANKED_PAGE in policy order when ranked), and the named."""
+        free, named, partial = await self._run("CANDIDATES", channel, _ranked(policy), RANKED_PAGE, *ids)
+        return _pool(free, named, partial, policy)
 
     async def get_agents(self, ids: Sequence[str]) -> list[AgentState | None]:
         """Agents by id."""
@@ -72,12 +85,12 @@ class RedisBackend:
     async def add_task(self, task: Task, score: float, params: TaskParams, now: float,
                        policy: Policy) -> Added | None:
         """Queue a new task, with the candidates for it; None if the id is known already."""
-        out = await self._run("ADD_TASK", codec.task_doc(task, params), _ts(score), _ts(now))
+        out = await self._run("ADD_TASK", codec.task_doc(task, params), _ts(score), _ts(now), _ranked(policy),
+                              RANKED_PAGE)
         if not out:
             return None
-        raw, free, named = out
-        return Added(codec.task_record(raw), Pool([codec.agent_state(a) for a in free if a],
-                                                  [codec.agent_state(a) if a else None for a in named]))
+        raw, free, named, partial = out
+        return Added(codec.task_record(raw), _pool(free, named, partial, policy))
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """A live task by id."""

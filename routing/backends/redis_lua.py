@@ -5,6 +5,14 @@ PRELUDE = r"""
 local P = ARGV[1]
 local function get(key) local v = redis.call('GET', key); if v then return cjson.decode(v) end; return nil end
 local function put(key, doc) redis.call('SET', key, cjson.encode(doc)) end
+local function mget(keys)
+  local out = {}
+  for i = 1, #keys, 500 do
+    local part = redis.call('MGET', unpack(keys, i, math.min(i + 499, #keys)))
+    for _, v in ipairs(part) do table.insert(out, v) end
+  end
+  return out
+end
 local function num(x) if x == nil or x == cjson.null then return 0 end; return tonumber(x) end
 local function nonnull(x) if x == cjson.null then return nil end; return x end
 local function effcap(a, ch)
@@ -17,12 +25,36 @@ local function freecap(a, ch)
   if ch == 'voice' and num(a.wrapping) > 0 then return 0 end
   return math.max(0, effcap(a, ch) - num(a.load[ch]))
 end
+-- Free agents per channel: a set, plus sorted sets in longest-idle and round-robin order.
+local function unfree(id, ch)
+  redis.call('SREM', P .. 'free:' .. ch, id)
+  redis.call('ZREM', P .. 'rank:' .. ch .. ':longest_idle', id)
+  redis.call('ZREM', P .. 'rank:' .. ch .. ':round_robin', id)
+end
 local function putagent(a)
   put(P .. 'a:' .. a.id, a)
   for ch, _ in pairs(a.cap) do
-    if a.presence == 'available' and freecap(a, ch) > 0 then redis.call('SADD', P .. 'free:' .. ch, a.id)
-    else redis.call('SREM', P .. 'free:' .. ch, a.id) end
+    if a.presence == 'available' and freecap(a, ch) > 0 then
+      redis.call('SADD', P .. 'free:' .. ch, a.id)
+      redis.call('ZADD', P .. 'rank:' .. ch .. ':longest_idle', tostring(num(a.last_busy)), a.id)
+      redis.call('ZADD', P .. 'rank:' .. ch .. ':round_robin', tostring(num(a.rr)), a.id)
+    else unfree(a.id, ch) end
   end
+end
+-- Free agents of a channel: the first `limit` in policy order if ranked, else all; and whether more exist.
+local function pool(ch, policy, limit)
+  local ids, partial
+  if limit > 0 and (policy == 'longest_idle' or policy == 'round_robin') then
+    local key = P .. 'rank:' .. ch .. ':' .. policy
+    ids = redis.call('ZRANGE', key, 0, limit - 1)
+    partial = redis.call('ZCARD', key) > limit
+  else
+    ids = redis.call('SMEMBERS', P .. 'free:' .. ch)
+    partial = false
+  end
+  local keys = {}
+  for i, id in ipairs(ids) do keys[i] = P .. 'a:' .. id end
+  return mget(keys), partial
 end
 local function addload(a, ch, by) a.load[ch] = math.max(0, num(a.load[ch]) + by) end
 local function bump(now, t, metric, by, ismax)
@@ -83,14 +115,6 @@ local function agentdocs(ids)
   for i, id in ipairs(ids) do docs[i] = redis.call('GET', P .. 'a:' .. id) or '' end
   return docs
 end
-local function mget(keys)
-  local out = {}
-  for i = 1, #keys, 500 do
-    local part = redis.call('MGET', unpack(keys, i, math.min(i + 499, #keys)))
-    for _, v in ipairs(part) do table.insert(out, v) end
-  end
-  return out
-end
 """
 
 UPSERT_AGENT = r"""
@@ -101,7 +125,7 @@ if a == nil then
   a = {presence = 'offline', load = {}, wrapping = 0, missed = 0, last_busy = now, rr = 0, recent = {}}
 else oldcap = a.cap end
 for k, v in pairs(cfg) do a[k] = v end
-for ch, _ in pairs(oldcap) do if a.cap[ch] == nil then redis.call('SREM', P .. 'free:' .. ch, a.id) end end
+for ch, _ in pairs(oldcap) do if a.cap[ch] == nil then unfree(a.id, ch) end end
 redis.call('SADD', P .. 'agents', a.id)
 putagent(a)
 return cjson.encode(a)
@@ -123,12 +147,10 @@ return {redis.call('GET', P .. 'a:' .. id), cjson.encode(ended), cjson.encode(re
 """
 
 CANDIDATES = r"""
-local ids = redis.call('SMEMBERS', P .. 'free:' .. ARGV[2])
-local keys = {}
-for i, id in ipairs(ids) do keys[i] = P .. 'a:' .. id end
+local free, partial = pool(ARGV[2], ARGV[3], tonumber(ARGV[4]))
 local named = {}
-for i = 3, #ARGV do named[#named + 1] = redis.call('GET', P .. 'a:' .. ARGV[i]) or '' end
-return {mget(keys), named}
+for i = 5, #ARGV do named[#named + 1] = redis.call('GET', P .. 'a:' .. ARGV[i]) or '' end
+return {free, named, partial and 1 or 0}
 """
 
 ADD_TASK = r"""
@@ -144,11 +166,10 @@ redis.call('ZADD', qkey(t), t.zs, t.m)
 if nonnull(t.owner) then redis.call('SADD', P .. 'own:' .. t.owner, t.id) end
 bump(now, t, 'entered', 1)
 -- The agents that could take it, read in the same step: saves the caller a round trip.
-local keys = {}
-for i, id in ipairs(redis.call('SMEMBERS', P .. 'free:' .. t.channel)) do keys[i] = P .. 'a:' .. id end
+local free, partial = pool(t.channel, ARGV[5], tonumber(ARGV[6]))
 local named = {}
 if nonnull(t.owner) then named[1] = redis.call('GET', P .. 'a:' .. t.owner) or '' end
-return {cjson.encode(t), mget(keys), named}
+return {cjson.encode(t), free, named, partial and 1 or 0}
 """
 
 PENDING = r"""
@@ -160,13 +181,15 @@ for i = 5, #ARGV do
   for j, m in ipairs(members) do keys[j] = P .. 't:' .. string.sub(m, 14) end
   out[#out + 1] = mget(keys)
 end
--- The free agents of each channel, read in the same step: the caller need not ask again.
+-- The free agents of each channel, read in the same step if there is work: the caller need not ask again.
 local free = {}
-for _, ch in ipairs(channels) do
-  local keys = {}
-  for j, id in ipairs(redis.call('SMEMBERS', P .. 'free:' .. ch)) do keys[j] = P .. 'a:' .. id end
-  free[#free + 1] = ch
-  free[#free + 1] = mget(keys)
+local work = false
+for _, page in ipairs(out) do if #page > 0 then work = true end end
+if work then
+  for _, ch in ipairs(channels) do
+    free[#free + 1] = ch
+    free[#free + 1] = pool(ch, '', 0)
+  end
 end
 return {out, free}
 """

@@ -1,7 +1,7 @@
 """Routing fixtures: both state backends, an injected clock, an engine factory."""
 from __future__ import annotations
 
-import itertools
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 
 import pytest
@@ -12,7 +12,6 @@ from routing.engine import RoutingEngine
 from routing.types import QueueConfig
 from support.redis_server import redis_url  # noqa: F401  (the session fixture)
 
-_prefixes = itertools.count(1)
 START = 1_800_000_000.0  # a Friday, 2027-01-15 08:00 UTC
 
 
@@ -41,7 +40,7 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[object]:
         yield MemoryBackend()
         return
     url = request.getfixturevalue("redis_url")
-    store = RedisBackend.from_url(url, prefix=f"test{next(_prefixes)}:")
+    store = RedisBackend.from_url(url, prefix=f"test{uuid.uuid4().hex}:")
     try:
         yield store
     finally:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -39,7 +40,6 @@ ops = st.one_of(
     st.tuples(st.just("cancel"), st.integers(0, 5)),
     st.tuples(st.just("tick"), st.sampled_from([1, 5, 16, 31])),
 )
-_prefixes = itertools.count(1)
 
 
 class World:
@@ -160,5 +160,5 @@ def test_invariants_hold_after_every_operation(kind, steps, request):
     url = request.getfixturevalue("redis_url")
 
     async def run() -> None:
-        await scenario(RedisBackend.from_url(url, prefix=f"prop{next(_prefixes)}:"), steps)
+        await scenario(RedisBackend.from_url(url, prefix=f"prop{uuid.uuid4().hex}:"), steps)
     asyncio.run(run())
