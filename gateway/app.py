@@ -13,7 +13,7 @@ from crm_store.migrate import upgrade_async
 from crm_store.resolution import JoinPolicy
 from crm_store.session import create_engine, is_sqlite, session_factory
 from crm_store.types import Permissions
-from gateway import channels_wiring
+from gateway import channels_wiring, ui_routes
 from gateway.api import (
     attachment_routes,
     contact_routes,
@@ -65,7 +65,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     app.cleanup_ctx.append(_routing)
     app.on_shutdown.append(_close_sockets)   # before cleanup: open sockets would hold it up
     app.router.add_get("/ws", _websocket)
-    for module in (attachment_routes, system_routes, session_routes, lead_routes, user_routes, contact_routes, queue_routes,
+    for module in (ui_routes, attachment_routes, system_routes, session_routes, lead_routes, user_routes, contact_routes, queue_routes,
                    reply_routes):
         app.router.add_routes(module.routes)
     channels_wiring.mount(app, settings)
