@@ -117,19 +117,19 @@ async def new_task_cycle(engine: RoutingEngine, ids: list[str], cycles: int, pre
     return meter.samples
 
 
-async def idle_cycle(agents: int, cycles: int) -> list[float]:
-    """Every agent idle, no backlog: time `add_task()` (the policy ranks all free agents)."""
-    engine = RoutingEngine(MemoryBackend(), QUEUES)
+async def idle_cycle(agents: int, cycles: int, engine: RoutingEngine | None = None,
+                     meter: Meter | None = None) -> list[float]:
+    """Every agent idle, no backlog: time `add_task()` (longest idle among all free agents)."""
+    engine = engine or RoutingEngine(MemoryBackend(), QUEUES)
+    meter = meter or Meter()
     for i in range(agents):
         await engine.upsert_agent(Agent(f"a{i:05d}", {"en": 2}, capacity={"chat": 1}))
         await engine.set_presence(f"a{i:05d}", Presence.AVAILABLE)
-    samples = []
     for i in range(cycles):
-        start = time.perf_counter()
-        out = await engine.add_task(Task(f"t{i}", "chat", 0, {"en": 1}, "sales", created=time.time()))
-        samples.append(time.perf_counter() - start)
+        with meter.measure():
+            out = await engine.add_task(Task(f"idle{i}", "chat", 0, {"en": 1}, "sales", created=time.time()))
         await engine.cancel(out.offers[0].task_id)
-    return samples
+    return meter.samples
 
 
 def line(label: str, samples: list[float], unit: float = 1e-3, unit_name: str = "ms") -> str:
@@ -174,13 +174,17 @@ async def through_redis(args: argparse.Namespace) -> None:
             await client.ping()
             pings.append(time.perf_counter() - start)
         rtt = pct(pings, .5)
-        freed_meter, new_meter = Meter(client), Meter(client)
+        freed_meter, new_meter, idle_meter = Meter(client), Meter(client), Meter(client)
         freed = await freed_cycle(engine, ids, args.cycles // 2, freed_meter)
         new = await new_task_cycle(engine, ids, args.cycles // 8, "r", new_meter)
+        idle_engine = RoutingEngine(RedisBackend(client, "bench-idle:"), QUEUES)
+        idle = await idle_cycle(args.redis_agents, args.cycles // 4, idle_engine, idle_meter)
         print(f"  PING round trip                    p50 {rtt * 1e3:7.3f} ms   p99 {pct(pings, .99) * 1e3:7.3f} ms")
         print(line("agent freed -> offer", freed))
         print(line("new task -> offer (one agent free)", new))
-        for label, meter in (("agent freed -> offer", freed_meter), ("new task -> offer", new_meter)):
+        print(line("new task, every agent idle", idle))
+        for label, meter in (("agent freed -> offer", freed_meter), ("new task -> offer", new_meter),
+                             ("new task, every agent idle", idle_meter)):
             samples = meter.samples
             print(f"  {label:<34} {meter.per_call():.1f} Redis round trips per call;"
                   f" time p50 = {pct(samples, .5) / rtt:4.1f} x PING p50, p99 = {pct(samples, .99) / pct(pings, .99):4.1f}"

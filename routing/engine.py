@@ -1,6 +1,8 @@
 """The routing engine: event-driven decisions over a state backend, driven by an injected clock."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from routing.backends import Snapshot, TaskParams
 from routing.dispatch import Dispatcher, Run
 from routing.events import (
@@ -46,9 +48,10 @@ class RoutingEngine(Dispatcher):
 
     # -- tasks -----------------------------------------------------------------------------
     async def add_task(self, task: Task) -> Outcome:
-        """Queue a task and offer it at once if someone eligible is free."""
+        """Queue a task and offer it at once if someone eligible is free (created 0 means now)."""
         run = Run(self._now())
         queue = self._queue(task.queue)
+        task = replace(task, created=round(task.created, 3) if task.created > 0 else run.now)
         keep = queue.fairness.max_assignments if queue.fairness else 0
         params = TaskParams(queue.service_level_seconds, queue.wrap_up_seconds, keep)
         added = await self.backend.add_task(task, queue_score(task, queue), params, run.now, queue.policy)

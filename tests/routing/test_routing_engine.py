@@ -3,8 +3,17 @@ from __future__ import annotations
 
 import pytest
 
+from routing.events import (
+    InvalidState,
+    NotFound,
+    NotYourOffer,
+    OfferCancelled,
+    OfferNotPending,
+    PresenceChanged,
+    RoutingError,
+    TaskAssigned,
+)
 from routing.hours import WeeklyHours
-from routing.events import OfferCancelled, OfferNotPending, NotYourOffer, PresenceChanged, TaskAssigned
 from routing.types import (
     Agent,
     Escalation,
@@ -375,3 +384,17 @@ async def test_fairness_cap_lifts_on_its_own(make_engine, clock):
     clock.advance(100.001)
     out = await engine.expire_due()
     assert [(o.task_id, o.agent_id) for o in out.offers] == [("t2", "a")]
+
+
+async def test_task_without_created_time_starts_now_and_unknown_names_fail(make_engine, clock):
+    engine = make_engine()
+    await engine.add_task(Task("t", "chat"))
+    assert (await engine.get_task("t")).task.created == clock.now
+    with pytest.raises(RoutingError):
+        await engine.add_task(Task("t", "chat"))
+    with pytest.raises(RoutingError):
+        await engine.add_task(Task("u", "chat", queue="nope"))
+    with pytest.raises(NotFound):
+        await engine.set_presence("ghost", "available")
+    with pytest.raises(InvalidState):
+        await engine.complete("t")
