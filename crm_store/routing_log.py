@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_store.models import Reservation, RoutingTask
@@ -74,3 +74,11 @@ async def close_offer(session: AsyncSession, offer_id: str, outcome: str, at: da
 async def offers_of_task(session: AsyncSession, task_id: str) -> list[Reservation]:
     return list(await session.scalars(select(Reservation).where(Reservation.task_id == task_id)
                                       .order_by(Reservation.created_at)))
+
+
+async def offers_today(session: AsyncSession, since: datetime) -> dict[tuple[int, str], int]:
+    """Offers per (agent, outcome) since `since`: handled and missed counts for the wallboard."""
+    rows = await session.execute(
+        select(Reservation.agent_id, Reservation.outcome, func.count())
+        .where(Reservation.created_at >= since).group_by(Reservation.agent_id, Reservation.outcome))
+    return {(agent_id, outcome): count for agent_id, outcome, count in rows}

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.types import InboundContact
@@ -25,6 +26,7 @@ from gateway.hub import FrameError, Hub
 from gateway.mapping import agent_of, lead_of_task, task_for, task_of_row
 from gateway.settings import RoutingSettings
 from routing.engine import RoutingEngine
+from routing.stats import compute_stats
 from routing.events import (
     Event,
     OfferCancelled,
@@ -62,6 +64,8 @@ class Dispatcher:
         self._stats_timer: asyncio.TimerHandle | None = None
         self._stats_pending = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._names: dict[int, str] = {}          # wallboard rows show people, not ids
+        self._since: dict[str, float] = {}        # when each agent's presence last changed here
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self, users: list[User]) -> None:
@@ -174,7 +178,7 @@ class Dispatcher:
                     "assigned_at": frames.at(record.assigned_at),
                     "card": await frames.card_of_task(session, record.id)})
         if who.role.value in WATCHER_ROLES:
-            await self._hub.send(who.user_id, "queue.stats", frames.stats_payload(await self.engine.stats()))
+            await self._hub.send(who.user_id, "queue.stats", await self.wallboard())
 
     async def on_gone(self, who: Principal) -> None:
         """The screen stayed away past the grace period: stop offering, give back pending offers."""
@@ -235,6 +239,7 @@ class Dispatcher:
                                              int(event.agent_id) if event.agent_id else None)
             return None
         if isinstance(event, PresenceChanged):
+            self._since[event.agent_id] = self._clock()
             [state] = await self.engine.backend.get_agents([event.agent_id])
             data = frames.presence_payload(state) if state else {
                 "user_id": int(event.agent_id), "presence": event.presence.value, "reason": event.reason}
@@ -263,7 +268,20 @@ class Dispatcher:
 
     async def _push_stats(self) -> None:
         self._stats_pending = False
-        await self._fanout.to_roles(WATCHER_ROLES, "queue.stats", frames.stats_payload(await self.engine.stats()))
+        await self._fanout.to_roles(WATCHER_ROLES, "queue.stats", await self.wallboard())
+
+    async def wallboard(self) -> dict[str, Any]:
+        """Queue and channel numbers plus one row per agent, from one snapshot."""
+        snapshot = await self.engine.snapshot()
+        midnight = datetime.fromtimestamp(self._clock(), UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        async with self._sessions() as session:
+            today = await routing_log.offers_today(session, midnight)
+            missing = [int(a.id) for a in snapshot.agents if int(a.id) not in self._names]
+            if missing:
+                for user in await session.scalars(select(User).where(User.id.in_(missing))):
+                    self._names[user.id] = user.display_name
+        return frames.stats_payload(compute_stats(snapshot, self.engine.queues),
+                                    frames.agent_rows(snapshot, self._names, self._since, today))
 
     def _spawn(self, step: Callable[[], Any]) -> None:
         task = asyncio.create_task(_logged(step()))

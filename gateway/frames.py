@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +12,7 @@ from crm_store.errors import NotFound
 from crm_store.types import Role, Viewer
 from gateway.api.serialize import card_json
 from gateway.mapping import lead_of_task
+from routing.backends import Snapshot
 from routing.stats import QueueStats
 from routing.events import Decision
 from routing.types import AgentState, Assignment, Offer
@@ -69,8 +71,27 @@ def decision_json(decision: Decision) -> dict[str, Any]:
     }
 
 
-def stats_payload(stats: dict[str, QueueStats]) -> dict[str, Any]:
-    return {
+def stats_payload(stats: dict[str, QueueStats], agents: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
         "queues": {s.name: s.to_dict() for s in stats.values() if s.kind == "queue"},
         "channels": {s.name: s.to_dict() for s in stats.values() if s.kind == "channel"},
     }
+    if agents is not None:
+        payload["agents"] = agents
+    return payload
+
+
+def agent_rows(snapshot: Snapshot, names: Mapping[int, str], since: Mapping[str, float],
+               today: Mapping[tuple[int, str], int]) -> list[dict[str, Any]]:
+    """One wallboard row per agent: state and for how long, load against capacity, today's offers."""
+    rows = []
+    for state in sorted(snapshot.agents, key=lambda a: names.get(int(a.id), a.id)):
+        user_id = int(state.id)
+        rows.append({
+            "user_id": user_id, "display_name": names.get(user_id, state.id),
+            "presence": state.presence.value, "reason": state.reason, "activity": state.activity,
+            "since": at(since.get(state.id)), "load": dict(state.load), "capacity": dict(state.agent.capacity),
+            "handled_today": today.get((user_id, "accepted"), 0),
+            "missed_today": sum(today.get((user_id, o), 0) for o in ("rejected", "timeout", "rescinded")),
+        })
+    return rows

@@ -6,7 +6,6 @@ from aiohttp import web
 from crm_store import leads, routing_log
 from crm_store.models import RoutingTask
 from crm_store.types import Role
-from gateway import frames
 from gateway.auth import principal, require_role
 from gateway.keys import DISPATCHER, SESSIONS
 from sqlalchemy import select
@@ -17,7 +16,7 @@ routes = web.RouteTableDef()
 @routes.get("/api/v1/queues/stats")
 async def queue_stats(request: web.Request) -> web.Response:
     await require_role(request, Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)
-    return web.json_response(frames.stats_payload(await request.app[DISPATCHER].engine.stats()))
+    return web.json_response(await request.app[DISPATCHER].wallboard())
 
 
 @routes.get("/api/v1/leads/{lead_id:\\d+}/routing")
