@@ -20,6 +20,7 @@ from gateway.api import (
     lead_routes,
     queue_routes,
     reply_routes,
+    report_routes,
     session_routes,
     system_routes,
     user_routes,
@@ -66,7 +67,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     app.on_shutdown.append(_close_sockets)   # before cleanup: open sockets would hold it up
     app.router.add_get("/ws", _websocket)
     for module in (ui_routes, attachment_routes, system_routes, session_routes, lead_routes, user_routes, contact_routes, queue_routes,
-                   reply_routes):
+                   reply_routes, report_routes):
         app.router.add_routes(module.routes)
     channels_wiring.mount(app, settings)
     return app

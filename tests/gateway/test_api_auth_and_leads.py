@@ -142,3 +142,19 @@ async def test_health_readiness_and_metrics(api):
     assert (await (await api.client.get("/readyz")).json())["status"] == "ok"
     text = await (await api.client.get("/metrics")).text()
     assert "switchboard_ingested_events_total 0" in text
+
+
+async def test_source_effectiveness_report(api):
+    await api.add_user("boss", Role.SUPERVISOR)
+    headers = await api.login("boss")
+    for i, source in enumerate(["yandex", "yandex", "google"]):
+        await api.client.post("/forms/default", data={"phone": f"+7912000000{i}", "utm_source": source})
+    leads = (await (await api.client.get("/api/v1/leads", headers=headers)).json())["items"]
+    won = next(x for x in leads if x["source"].get("utm_source") == "yandex")
+    await api.client.patch(f"/api/v1/leads/{won['id']}", json={"status": "won"}, headers=headers)
+    report = await (await api.client.get("/api/v1/reports/sources?by=channel,utm_source", headers=headers)).json()
+    rows = {r["source"]["utm_source"]: r for r in report["rows"]}
+    assert (rows["yandex"]["leads"], rows["yandex"]["won"], rows["yandex"]["open"]) == (2, 1, 1)
+    assert rows["yandex"]["conversion"] == 1.0 and rows["google"]["conversion"] is None
+    bad = await api.client.get("/api/v1/reports/sources?since=yesterday", headers=headers)
+    assert bad.status == 422 and (await bad.json())["error"]["field"] == "since"
