@@ -8,7 +8,7 @@ import time
 
 from routing.backends.redis import RedisBackend
 from routing.engine import RoutingEngine
-from routing.events import RoutingError, TaskAssigned
+from routing.events import OfferCreated, RoutingError, TaskAssigned
 from routing.types import Agent, Presence, QueueConfig, Task
 
 
@@ -16,21 +16,24 @@ async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_
     backend = RedisBackend.from_url(url, prefix)
     engine = RoutingEngine(backend, {"default": QueueConfig(offer_timeout=120)})
     ids = [f"agent{i:02d}" for i in range(agents)]
-    for agent_id in ids:
-        await engine.upsert_agent(Agent(agent_id, capacity={"chat": 4}))
-        await engine.set_presence(agent_id, Presence.AVAILABLE)
     added = 0
     deadline = time.monotonic() + 30
     with open(log_path, "w") as log:
         def record(events) -> None:
             for event in events:
                 if isinstance(event, TaskAssigned):
-                    log.write(json.dumps({"task": event.assignment.task_id, "agent": event.assignment.agent_id,
-                                          "worker": worker}) + "\n")
+                    a = event.assignment
+                    log.write(json.dumps({"kind": "assigned", "task": a.task_id, "agent": a.agent_id,
+                                          "offer": a.offer_id, "worker": worker}) + "\n")
+                elif isinstance(event, OfferCreated):
+                    log.write(json.dumps({"kind": "offered", "offer": event.offer.id, "worker": worker}) + "\n")
+        for agent_id in ids:
+            record((await engine.upsert_agent(Agent(agent_id, capacity={"chat": 4}))).events)
+            record((await engine.set_presence(agent_id, Presence.AVAILABLE)).events)
         while time.monotonic() < deadline:
             for _ in range(25):
                 if added < tasks:
-                    await engine.add_task(Task(f"w{worker}-{added}", "chat", created=time.time()))
+                    record((await engine.add_task(Task(f"w{worker}-{added}", "chat", created=time.time()))).events)
                     added += 1
             # Walk the agents in opposite orders so the two processes collide on the same offers.
             for agent_id in ids if worker == 0 else ids[::-1]:
@@ -41,7 +44,7 @@ async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_
                         pass  # the other process accepted it first
                 for rec in await engine.assignments_for(agent_id):
                     try:
-                        await engine.complete(rec.id)
+                        record((await engine.complete(rec.id)).events)
                     except RoutingError:
                         pass  # completed by the other process
             done = float(await backend.client.hget(f"{prefix}st:{int(time.time() // 86400)}", "c:chat:completed") or 0)
