@@ -129,10 +129,8 @@ def policy_score(state: AgentState, record: TaskRecord, queue: QueueConfig) -> t
 
 def choose(record: TaskRecord, queue: QueueConfig, agents: Iterable[AgentState], owner: AgentState | None,
            now: float, ordered: bool = False) -> Decision:
-    """Evaluate agents for a task; pick up to `queue.broadcast` of them by policy.
-
-    `ordered`: the agents come in policy order already (an index), so stop at the first eligible ones.
-    """
+    """Evaluate agents for a task; pick up to `queue.broadcast` of them by policy."""
+    # `ordered`: the agents come in policy order already (an index), so the first eligible ones win.
     blocks = owner_blocks(record, queue, owner, now)
     count = max(1, queue.broadcast if not blocks else 1)
     candidates: list[Candidate] = []

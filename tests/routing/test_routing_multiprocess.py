@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from support.redis_server import running_redis_async
+
 pytestmark = pytest.mark.redis
 
 WORKER = Path(__file__).with_name("routing_mp_worker.py")
@@ -60,4 +62,11 @@ async def test_two_processes_assign_every_task_once(redis_url, tmp_path):
             assert agent["load"].get("chat", 0) == 0 if isinstance(agent["load"], dict) else True
             assert await client.scard(f"{prefix}ao:agent{i:02d}") == 0
     finally:
+        await client.aclose()
+
+
+async def test_async_redis_helper_starts_and_stops_a_server():
+    async with running_redis_async() as url:
+        client = Redis.from_url(url)
+        assert await client.ping()
         await client.aclose()

@@ -67,3 +67,4 @@ def test_weekly_hours_across_dst():
     closes = berlin.next_change(opens)
     assert closes - opens == 8 * 3600
     assert WeeklyHours(()).next_change(saturday_noon) is None
+

@@ -1,13 +1,14 @@
 """A throw-away redis-server on loopback: a context manager and a session fixture for any test package."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -52,6 +53,17 @@ def running_redis(timeout: float = 10.0) -> Iterator[str]:
         proc.kill()
         proc.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def running_redis_async(timeout: float = 10.0) -> AsyncIterator[str]:
+    """`running_redis` for async code: start and stop happen off the event loop."""
+    manager = running_redis(timeout)
+    url = await asyncio.to_thread(manager.__enter__)
+    try:
+        yield url
+    finally:
+        await asyncio.to_thread(manager.__exit__, None, None, None)
 
 
 @pytest.fixture(scope="session")
