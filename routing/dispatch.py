@@ -55,16 +55,6 @@ class Dispatcher:
         except KeyError:
             raise RoutingError(f"unknown queue {name!r}") from None
 
-    def _now(self) -> float:
-        # Milliseconds: Redis' cjson keeps 14 digits, so this round-trips exactly.
-        return round(self.clock(), 3)
-
-    def _queue(self, name: str) -> QueueConfig:
-        try:
-            return self.queues[name]
-        except KeyError:
-            raise RoutingError(f"unknown queue {name!r}") from None
-
     def _in_order(self, records: Iterable[TaskRecord], now: float) -> list[TaskRecord]:
         # Queue order, so priority and FIFO hold when several tasks come back at once.
         return sorted(records, key=lambda r: order_key(r, self._queue(r.task.queue), now))
