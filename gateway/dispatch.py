@@ -52,7 +52,8 @@ def _dt(epoch: float) -> datetime:
 
 class Dispatcher:
     def __init__(self, engine: RoutingEngine, sessions: async_sessionmaker[AsyncSession], hub: Hub,
-                 fanout: Fanout, settings: RoutingSettings, clock: Callable[[], float]) -> None:
+                 fanout: Fanout, settings: RoutingSettings, clock: Callable[[], float],
+                 *, shared_deadline_check: float | None = None) -> None:
         self.engine = engine
         self._sessions = sessions
         self._hub = hub
@@ -61,6 +62,7 @@ class Dispatcher:
         self._clock = clock
         self._lock = asyncio.Lock()          # one engine call at a time in this process
         self._timer: asyncio.TimerHandle | None = None
+        self._shared_deadline_check = shared_deadline_check
         self._stats_timer: asyncio.TimerHandle | None = None
         self._stats_pending = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -251,10 +253,13 @@ class Dispatcher:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if deadline is None:
+        if deadline is None and self._shared_deadline_check is None:
             return
         loop = asyncio.get_running_loop()
-        delay = max(0.0, deadline - self._clock())
+        delay = max(0.0, deadline - self._clock()) if deadline is not None else float("inf")
+        if self._shared_deadline_check is not None:
+            # Another process may create an earlier deadline, or die before its own fires.
+            delay = min(delay, self._shared_deadline_check)
         self._timer = loop.call_later(delay, self._spawn, self._expire)
 
     async def _expire(self) -> None:

@@ -37,7 +37,8 @@ async def open_routing(settings: Settings, sessions: async_sessionmaker[AsyncSes
         fanout: Fanout = LocalFanout(hub)
         if redis is not None:
             fanout = await stack.enter_async_context(RedisFanout(redis, hub, f"{settings.redis.prefix}frames"))
-        dispatcher = Dispatcher(engine, sessions, hub, fanout, settings.routing, time.time)
+        dispatcher = Dispatcher(engine, sessions, hub, fanout, settings.routing, time.time,
+                                shared_deadline_check=2.0 if redis is not None else None)
         hub.handlers.update(dispatcher.handlers())
         hub.on_connect.append(dispatcher.on_connect)
         hub.on_gone.append(dispatcher.on_gone)

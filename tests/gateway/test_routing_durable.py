@@ -7,7 +7,7 @@ import json
 from aiohttp.test_utils import TestClient, TestServer
 from websockets.asyncio.client import connect
 
-from conftest import Api, make_settings
+from support.gateway_app import Api, make_settings
 from crm_store.types import Role
 from gateway.app import create_app
 
