@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
-from crm_store.models import Contact, Identity, Interaction, Lead
+from crm_store.models import Contact, Identity, Interaction, Lead, RoutingTask
 
 
 @dataclass(slots=True, eq=False)
@@ -52,12 +52,26 @@ class NewInteraction:
     id: int | None = None
 
 
+@dataclass(slots=True, eq=False)
+class NewTask:
+    """A routing task created in the same commit as the event that needs it: no lead is left unrouted."""
+
+    lead: Lead | NewLead
+    interaction: NewInteraction
+    queue: str
+    channel: str
+    priority: int
+    owner_id: int | None
+    id: str | None = None
+
+
 @dataclass(slots=True)
 class NewRows:
     contacts: list[NewContact] = field(default_factory=list)
     leads: list[NewLead] = field(default_factory=list)
     interactions: list[NewInteraction] = field(default_factory=list)
     identities: list[tuple[Contact | NewContact, str, str, str]] = field(default_factory=list)
+    tasks: list[NewTask] = field(default_factory=list)
 
     def insert(self, session: Session, now: datetime) -> None:
         """Insert everything in dependency order, filling in the new ids."""
@@ -80,6 +94,13 @@ class NewRows:
             session.execute(insert(Interaction), [
                 {**i.values, "id": i.id, "lead_id": i.lead.id, "contact_id": i.contact.id}
                 for i in self.interactions])
+        if self.tasks:
+            for task in self.tasks:
+                task.id = f"lead:{task.lead.id}:{task.interaction.id}"
+            session.execute(insert(RoutingTask), [
+                {"id": t.id, "lead_id": t.lead.id, "kind": "lead", "channel": t.channel, "queue": t.queue,
+                 "priority": t.priority, "skills": {}, "owner_id": t.owner_id, "state": "pending",
+                 "created_at": now} for t in self.tasks])
         if self.identities:
             session.execute(insert(Identity), [
                 {"contact_id": contact.id, "kind": kind, "value": value, "confidence": confidence,

@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, or_, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
-from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
-from crm_store.new_rows import NewContact, NewInteraction, NewLead, NewRows
+from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, RoutingTask, User
+from crm_store.new_rows import NewContact, NewInteraction, NewLead, NewRows, NewTask
+from crm_store.routing_log import OPEN_TASK_STATES
 from crm_store.types import OPEN_STATUSES, Claim, IngestRequest, IngestResult, LeadStatus
 
 # A client has any number of these; every other kind (telegram, whatsapp, ...) is an external
@@ -39,6 +40,7 @@ class _Outcome:
     contact: AnyContact
     lead: AnyLead
     interaction: NewInteraction
+    task: NewTask | None
     created_contact: bool
     created_lead: bool
     reopened: bool
@@ -60,6 +62,7 @@ class _BatchState:
     leads: dict[int, list[AnyLead]] = field(default_factory=dict)          # id(contact) -> candidates
     threads: dict[tuple[str, str], AnyLead] = field(default_factory=dict)
     hinted: dict[int, Lead] = field(default_factory=dict)
+    routed: set[int] = field(default_factory=set)        # id(lead) with an open routing task
     owner_teams: dict[int, int | None] = field(default_factory=dict)
     rows: NewRows = field(default_factory=NewRows)
 
@@ -95,7 +98,8 @@ def resolve_batch(
             duplicate=key in seen, reopened=o.reopened,
             merge_suggestion_ids=tuple(s.id for s in suggestion_ids.get(key, ())),
             lead_status=o.lead.status, owner_id=o.lead.owner_id, assignee_id=o.lead.assignee_id,
-            priority=o.lead.priority,
+            priority=o.lead.priority, task_id=o.task.id if o.task and key not in seen else None,
+            task_queue=o.task.queue if o.task else None, task_channel=o.task.channel if o.task else None,
         ))
         seen.add(key)
     return results
@@ -174,6 +178,10 @@ def _prefetch(
                 state.leads.setdefault(id(by_contact[lead.contact_id]), []).append(lead)
         state.threads = {k: by_id[v] for k, v in thread_lead_ids.items() if v in by_id}
         state.hinted = {h: by_id[h] for h in hints if h in by_id}
+        if by_id:
+            open_for = set(session.scalars(select(RoutingTask.lead_id).where(
+                RoutingTask.lead_id.in_(list(by_id)), RoutingTask.state.in_(OPEN_TASK_STATES))))
+            state.routed = {id(by_id[lead_id]) for lead_id in open_for}
 
     owner_ids = {c.owner_id for c in contacts if c.owner_id is not None}
     if owner_ids:
@@ -255,9 +263,15 @@ def _resolve_one(state: _BatchState, request: IngestRequest, policy: JoinPolicy,
         "attributes": dict(request.attributes), "created_at": request.received_at,
     })
     state.rows.interactions.append(interaction)
+    task = None
+    if request.routing is not None and lead.assignee_id is None and id(lead) not in state.routed:
+        task = NewTask(lead, interaction, request.routing.queue, request.routing.channel, lead.priority,
+                       lead.owner_id)
+        state.rows.tasks.append(task)
+        state.routed.add(id(lead))
     if request.thread_ref:
         state.threads[(request.channel, request.thread_ref)] = lead
-    return _Outcome(request, contact, lead, interaction, created_contact, created_lead, reopened, pairs)
+    return _Outcome(request, contact, lead, interaction, task, created_contact, created_lead, reopened, pairs)
 
 
 def _choose_lead(

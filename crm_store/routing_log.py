@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,26 +13,14 @@ from crm_store.models import Reservation, RoutingTask
 OPEN_TASK_STATES = ("pending", "reserved", "assigned", "wrapping")
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRow:
-    id: str
-    lead_id: int | None
-    kind: str
-    channel: str
-    queue: str
-    priority: int
-    skills: Mapping[str, int]
-    owner_id: int | None
-    created_at: datetime
-    sla_deadline: datetime | None = None
+def task_id_for(lead_id: int, interaction_id: int) -> str:
+    return f"lead:{lead_id}:{interaction_id}"
 
 
-async def save_task(session: AsyncSession, row: TaskRow) -> None:
-    session.add(RoutingTask(
-        id=row.id, lead_id=row.lead_id, kind=row.kind, channel=row.channel, queue=row.queue,
-        priority=row.priority, skills=dict(row.skills), owner_id=row.owner_id, state="pending",
-        assignee_id=None, created_at=row.created_at, sla_deadline=row.sla_deadline,
-        assigned_at=None, finished_at=None))
+def lead_of_task(task_id: str) -> int | None:
+    kind, _, rest = task_id.partition(":")
+    lead, _, _ = rest.partition(":")
+    return int(lead) if kind == "lead" and lead.isdigit() else None
 
 
 async def set_task_state(session: AsyncSession, task_id: str, state: str, at: datetime,

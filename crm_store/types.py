@@ -61,6 +61,14 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutingHint:
+    """Where the lead's routing task goes if the event leaves the lead with nobody working it."""
+
+    queue: str
+    channel: str           # the capacity the work takes: voice / chat / email
+
+
+@dataclass(frozen=True, slots=True)
 class IngestRequest:
     """One inbound event to persist: joins or creates the contact and the lead, exactly once."""
 
@@ -78,6 +86,7 @@ class IngestRequest:
     priority: int = 0
     direction: str = Direction.INBOUND
     lead_hint: int | None = None           # a lead the message names itself; honoured for its own client
+    routing: RoutingHint | None = None     # None: this event never needs routing (e.g. staff-entered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +103,9 @@ class IngestResult:
     owner_id: int | None = None
     assignee_id: int | None = None
     priority: int = 0
+    task_id: str | None = None      # the routing task this event created, committed with it
+    task_queue: str | None = None
+    task_channel: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

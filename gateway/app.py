@@ -29,6 +29,7 @@ from gateway.auth import auth_middleware
 from gateway.errors import error_middleware
 from gateway.attachments import AttachmentStore
 from gateway.intake import Intake
+from gateway.mapping import routing_hint
 from gateway.auth import principal
 from gateway.hub import Hub
 from gateway.keys import (
@@ -92,7 +93,8 @@ async def _ingestor(app: web.Application) -> AsyncIterator[None]:
                         reopen_window=timedelta(hours=leads.reopen_window_hours))
     async with Ingestor(app[ENGINE], policy, clock=app[CLOCK]) as ingestor:
         app[INGESTOR] = ingestor
-        app[INTAKE] = Intake(ingestor, app[ATTACHMENTS])
+        settings = app[SETTINGS].routing
+        app[INTAKE] = Intake(ingestor, app[ATTACHMENTS], lambda contact: routing_hint(contact, settings))
         yield
 
 
@@ -108,4 +110,7 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
     async with open_routing(app[SETTINGS], app[SESSIONS], app[HUB]) as dispatcher:
         app[DISPATCHER] = dispatcher
         app[INTAKE].subscribe(dispatcher.on_contact)
-        yield
+        try:
+            yield
+        finally:
+            await app[INTAKE].drain()

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.types import InboundContact
 from crm_store import audit, leads, routing_log
 from crm_store.models import User
-from crm_store.types import IngestResult, LeadStatus
+from crm_store.types import IngestResult
 from gateway import frames
 from gateway.auth_types import Principal
 from gateway.fanout import Fanout
@@ -94,21 +94,13 @@ class Dispatcher:
 
     # -- inputs ---------------------------------------------------------------------------------
     async def on_contact(self, contact: InboundContact, result: IngestResult) -> None:
-        """A committed inbound event: route it, unless someone already works the lead."""
-        if result.assignee_id is not None and result.lead_status != LeadStatus.NEW:
+        """A committed inbound event: offer its task, or tell the manager already working the lead."""
+        if result.task_id is not None:
+            await self._run(self.engine.add_task(task_for(result, self._settings, self._clock())))
+        elif result.assignee_id is not None:
             await self._fanout.to_users({result.assignee_id}, "message.received", {
                 "lead_id": result.lead_id, "interaction_id": result.interaction_id, "channel": contact.channel,
                 "text": contact.text, "subject": contact.subject, "at": contact.received_at.isoformat()})
-            return
-        task = task_for(result, contact, self._settings, self._clock())
-        async with self._sessions() as session, session.begin():
-            if await routing_log.open_task_for_lead(session, result.lead_id) is not None:
-                return        # the lead is already waiting for someone: one task per lead
-            await routing_log.save_task(session, routing_log.TaskRow(
-                id=task.id, lead_id=result.lead_id, kind="lead", channel=task.channel, queue=task.queue,
-                priority=task.priority, skills=task.required_skills, owner_id=result.owner_id,
-                created_at=_dt(task.created)))
-        await self._run(self.engine.add_task(task))
 
     async def sync_user(self, user: User) -> None:
         """An admin changed a user: routing follows (inactive users go offline)."""

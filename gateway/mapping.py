@@ -6,7 +6,8 @@ from typing import Any
 
 from channels.types import Confidence, IdentityClaim, InboundContact
 from crm_store.models import RoutingTask, User
-from crm_store.types import Claim, IngestRequest, IngestResult
+from crm_store.routing_log import lead_of_task, task_id_for
+from crm_store.types import Claim, IngestRequest, IngestResult, RoutingHint
 from gateway.settings import QueueSettings, RoutingSettings
 from routing.types import (
     DEFAULT_CAPACITY,
@@ -49,7 +50,17 @@ def source_of(contact: InboundContact) -> dict[str, str]:
     return source
 
 
-def to_ingest_request(contact: InboundContact, attachments: list[dict[str, Any]] | None = None) -> IngestRequest:
+def routing_hint(contact: InboundContact, settings: RoutingSettings) -> RoutingHint | None:
+    """Which queue and capacity a new lead from `contact` is routed with; None for staff-entered leads."""
+    if contact.channel == "manual":
+        return None
+    queue = contact.attributes.get("queue", "default")
+    return RoutingHint(queue=queue if queue in settings.queues else "default",
+                       channel=settings.capacity_class.get(contact.channel, "chat"))
+
+
+def to_ingest_request(contact: InboundContact, attachments: list[dict[str, Any]] | None = None,
+                      routing: RoutingHint | None = None) -> IngestRequest:
     attributes: dict[str, Any] = {**contact.attributes, "source_id": contact.source_id}
     if attachments:
         attributes["attachments"] = attachments
@@ -67,6 +78,7 @@ def to_ingest_request(contact: InboundContact, attachments: list[dict[str, Any]]
         source=source_of(contact),
         priority=contact.priority_hint or 0,
         lead_hint=contact.lead_hint,
+        routing=routing,
     )
 
 
@@ -98,27 +110,12 @@ def queue_config(queue: QueueSettings, user_ids: Mapping[str, int], team_ids: Ma
     )
 
 
-def task_id_for(lead_id: int, interaction_id: int) -> str:
-    return f"lead:{lead_id}:{interaction_id}"
-
-
-def lead_of_task(task_id: str) -> int | None:
-    kind, _, rest = task_id.partition(":")
-    lead, _, _ = rest.partition(":")
-    return int(lead) if kind == "lead" and lead.isdigit() else None
-
-
-def task_for(result: IngestResult, contact: InboundContact, settings: RoutingSettings, now: float) -> Task:
-    """The routing task for a new inbound event on a lead nobody is working yet."""
-    queue = contact.attributes.get("queue", "default")
-    if queue not in settings.queues:
-        queue = "default"
-    return Task(
-        id=task_id_for(result.lead_id, result.interaction_id),
-        channel=settings.capacity_class.get(contact.channel, "chat"),
-        priority=result.priority, queue=queue,
-        owner=str(result.owner_id) if result.owner_id is not None else None, created=now,
-    )
+def task_for(result: IngestResult, settings: RoutingSettings, now: float) -> Task:
+    """The routing task the store created with `result` (its row is already committed)."""
+    assert result.task_id is not None
+    return Task(id=result.task_id, channel=result.task_channel or "chat", priority=result.priority,
+                queue=result.task_queue or "default",
+                owner=str(result.owner_id) if result.owner_id is not None else None, created=now)
 
 
 def task_of_row(row: RoutingTask) -> Task:
@@ -126,3 +123,6 @@ def task_of_row(row: RoutingTask) -> Task:
     return Task(id=row.id, channel=row.channel, priority=row.priority, required_skills=dict(row.skills),
                 queue=row.queue, owner=str(row.owner_id) if row.owner_id is not None else None,
                 created=row.created_at.timestamp())
+
+
+__all__ = ["lead_of_task", "task_id_for"]

@@ -202,3 +202,25 @@ async def test_ticket_token_joins_only_its_own_clients_lead(ingestor, sessions, 
     assert own.lead_id == first.lead_id and own.reopened
     forged = await ingestor.ingest(request(email("b@example.com"), channel="email", lead_hint=first.lead_id))
     assert forged.lead_id != first.lead_id
+
+
+async def test_routing_task_is_committed_with_the_lead_once_per_waiting_lead(ingestor, sessions):
+    from crm_store import leads
+    from crm_store.models import RoutingTask, User
+    from crm_store.types import RoutingHint
+
+    hint = RoutingHint(queue="default", channel="email")
+    first = await ingestor.ingest(request(phone("+79123456789"), routing=hint))
+    again = await ingestor.ingest(request(phone("+79123456789"), routing=hint))
+    assert first.task_id == f"lead:{first.lead_id}:{first.interaction_id}" and again.task_id is None
+    async with sessions() as s, s.begin():
+        user = User(username="olga", display_name="Olga", role="manager", password_hash="x", created_at=T0)
+        s.add(user)
+        await s.flush()
+        await leads.assign(s, first.lead_id, user.id, T0)
+    assigned = await ingestor.ingest(request(phone("+79123456789"), routing=hint))
+    unrouted = await ingestor.ingest(request(phone("+79990000000")))
+    assert assigned.task_id is None and unrouted.task_id is None
+    async with sessions() as s:
+        rows = list(await s.scalars(select(RoutingTask)))
+    assert [(r.id, r.state, r.queue, r.channel) for r in rows] == [(first.task_id, "pending", "default", "email")]
