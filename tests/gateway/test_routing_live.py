@@ -155,6 +155,9 @@ async def test_a_reconnecting_screen_gets_its_pending_offer_again(api):
         assert resent["offer_id"] == offer["offer_id"] and resent["lead_id"] == lead_id
         await again.send("offer.accept", offer_id=offer["offer_id"])
         assert (await again.expect("lead.assigned"))["lead_id"] == lead_id
+    async with screen(api, "olga", available=False) as third:      # and its work, after accepting
+        resent = await third.expect("lead.assigned")
+        assert resent["lead_id"] == lead_id and resent["card"]["lead"]["assignee_id"] is not None
 
 
 async def test_wrong_or_stale_accepts_get_an_error_frame(api):
