@@ -281,7 +281,7 @@ class Dispatcher:
                                     frames.agent_rows(snapshot, self._names, self._since, today))
 
     def _spawn(self, step: Callable[[], Any]) -> None:
-        task = asyncio.create_task(_logged(step()))
+        task = asyncio.create_task(_logged(step))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -293,8 +293,8 @@ def _offer_id(data: Mapping[str, Any]) -> str:
     return offer_id
 
 
-async def _logged(coroutine: Any) -> None:
+async def _logged(step: Callable[[], Any]) -> None:
     try:
-        await coroutine
+        await step()
     except Exception:
         log.exception("routing background step failed")
