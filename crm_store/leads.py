@@ -127,14 +127,8 @@ async def update_lead(
     lead = await get_visible(session, viewer, lead_id)
     if not is_own(viewer, lead) and viewer.role not in perms.edit_others:
         raise Forbidden(f"your role may not edit lead {lead_id}, which is not yours")
-    diff: dict[str, Any] = {}
-
-    def put(name: str, value: object) -> None:
-        old = getattr(lead, name)
-        if old != value:
-            diff[name] = [_plain(old), _plain(value)]
-            setattr(lead, name, value)
-
+    edit = _Edit(lead)
+    diff, put = edit.diff, edit.put
     if changes.assignee_id is not None or changes.unassign:
         if viewer.role not in perms.assign and changes.assignee_id != viewer.user_id:
             raise Forbidden("your role may only assign leads to yourself", "assignee_id")
@@ -163,17 +157,10 @@ async def assign(session: AsyncSession, lead_id: int, user_id: int, now: datetim
     lead = await session.get(Lead, lead_id)
     if lead is None or lead.deleted_at is not None:
         raise NotFound(f"lead {lead_id} not found")
-    diff: dict[str, Any] = {}
-
-    def put(name: str, value: object) -> None:
-        old = getattr(lead, name)
-        if old != value:
-            diff[name] = [_plain(old), _plain(value)]
-            setattr(lead, name, value)
-
-    await _assign(session, lead, user_id, put)
+    edit = _Edit(lead)
+    await _assign(session, lead, user_id, edit.put)
     lead.updated_at = now
-    return diff
+    return edit.diff
 
 
 async def assign_if_unassigned(session: AsyncSession, lead_id: int, user_id: int, now: datetime) -> Lead:
@@ -184,6 +171,20 @@ async def assign_if_unassigned(session: AsyncSession, lead_id: int, user_id: int
     if lead.assignee_id is None:
         await assign(session, lead_id, user_id, now)
     return lead
+
+
+class _Edit:
+    """Changes to one lead, remembered as {field: [old, new]} for the audit log."""
+
+    def __init__(self, lead: Lead) -> None:
+        self.lead = lead
+        self.diff: dict[str, Any] = {}
+
+    def put(self, name: str, value: object) -> None:
+        old = getattr(self.lead, name)
+        if old != value:
+            self.diff[name] = [_plain(old), _plain(value)]
+            setattr(self.lead, name, value)
 
 
 def _plain(value: object) -> object:
