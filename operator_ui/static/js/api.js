@@ -1,0 +1,43 @@
+// The REST API, same origin, signed in by the HttpOnly session cookie.
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = error.code || null;
+    this.field = error.field || null;
+    this.body = body;
+  }
+}
+
+export async function api(method, path, body, { redirectOn401 = true } = {}) {
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (exc) {
+    throw new ApiError(0, { error: { code: 'network', message: String(exc.message || exc) } });
+  }
+  let data = null;
+  const type = response.headers.get('Content-Type') || '';
+  if (type.includes('json')) data = await response.json().catch(() => null);
+  if (response.status === 401 && redirectOn401) {
+    location.assign('/login');
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+export const get = (path) => api('GET', path);
+export const post = (path, body) => api('POST', path, body ?? {});
+export const patch = (path, body) => api('PATCH', path, body);
+
+export async function logout() {
+  try { await api('POST', '/api/v1/auth/logout', {}, { redirectOn401: false }); } catch { /* signed out anyway */ }
+  location.assign('/login');
+}

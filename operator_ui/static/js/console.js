@@ -1,0 +1,192 @@
+// The operator console: presence, incoming offers and calls, my leads, the lead in work.
+import { get, logout } from './api.js';
+import { $, $$, clear, h } from './dom.js';
+import { formatDateTime } from './format.js';
+import { applyI18n, label, setLocale, t } from './i18n.js';
+import { LeadView } from './leadview.js';
+import { Incoming, askNotificationPermission, unlockAudio } from './offers.js';
+import { LiveSocket } from './socket.js';
+
+const PRESENCE_KEY = 'switchboard.presence';
+const OPEN_STATUSES = 'new,assigned,in_progress';
+
+const ctx = { config: null, user: null, homeRegion: null, socket: null, query: '' };
+window.switchboard = ctx;      // for debugging from the devtools console
+
+async function main() {
+  setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
+  ctx.config = await get('/api/v1/config');
+  ctx.user = ctx.config.user;
+  ctx.homeRegion = ctx.config.phone_region || null;
+  setLocale(ctx.user.locale || 'en');
+  localStorage.setItem('switchboard.locale', ctx.user.locale || 'en');
+  applyI18n();
+  $('#whoami').textContent = `${ctx.user.display_name} · ${ctx.user.role}`;
+  $('#wallboard-link').hidden = !['manager', 'supervisor', 'admin'].includes(ctx.user.role);
+  $('#logout').addEventListener('click', logout);
+
+  const view = new LeadView(ctx);
+  ctx.openLead = (leadId, card) => view.open(leadId, card);
+  ctx.clickToCall = (leadId, number) => view.clickToCall(leadId, number);
+  ctx.refreshList = () => loadList();
+  ctx.view = view;
+  const incoming = new Incoming(ctx);
+  ctx.incoming = incoming;
+
+  for (const button of $$('#presence button')) {
+    button.addEventListener('click', () => {
+      askNotificationPermission();
+      choosePresence(button.dataset.presence);
+    });
+  }
+  document.addEventListener('click', unlockAudio, { once: true });
+  document.addEventListener('keydown', unlockAudio, { once: true });
+  $('#search-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    ctx.query = $('#search').value.trim();
+    loadList();
+  });
+
+  ctx.socket = new LiveSocket({
+    onState: (state) => {
+      $('#conn-banner').hidden = state === 'open';
+      document.body.classList.toggle('offline', state !== 'open');
+      if (state === 'open') {
+        // The last presence this person chose survives reloads and reconnects.
+        const chosen = localStorage.getItem(PRESENCE_KEY);
+        if (chosen) ctx.socket.send('presence.set', { presence: chosen });
+        loadList();
+        view.refresh();
+      }
+    },
+    onFrame: (type, data) => onFrame(type, data, incoming, view),
+  });
+  ctx.socket.connect();
+  loadList();
+}
+
+function choosePresence(presence) {
+  localStorage.setItem(PRESENCE_KEY, presence);
+  showPresence(presence, null);
+  ctx.socket.send('presence.set', { presence });
+}
+
+// The server's presences (break, lunch, training) show as "away" with their reason.
+function showPresence(presence, reason) {
+  const shown = ['available', 'offline'].includes(presence) ? presence : 'away';
+  for (const button of $$('#presence button')) {
+    button.setAttribute('aria-pressed', String(button.dataset.presence === shown));
+  }
+  document.body.dataset.presence = shown;
+  const note = [];
+  if (shown === 'away' && presence !== 'break') note.push(label('presence', presence));
+  if (reason && reason !== 'away') note.push(t('presence.reason', { reason }));
+  $('#presence-note').textContent = note.join(' · ');
+}
+
+function onFrame(type, data, incoming, view) {
+  switch (type) {
+    case 'presence.changed':
+      if (data.user_id === undefined || data.user_id === ctx.user.id) {
+        showPresence(data.presence, data.reason);
+        // Routing benched us for missed offers: a reload must not silently put us back on the line.
+        if (data.reason === 'missed_offers') localStorage.setItem(PRESENCE_KEY, 'away');
+      }
+      break;
+    case 'presence.set.ok':
+      showPresence(data.presence, data.reason);
+      break;
+    case 'offer.created':
+      incoming.offerCreated(data);
+      break;
+    case 'offer.cancelled':
+      incoming.offerCancelled(data);
+      break;
+    case 'offer.accept.ok':
+    case 'offer.decline.ok':
+      incoming.answered(type, data);
+      break;
+    case 'lead.assigned':
+      // Reconnects resend every assignment: only the one just accepted takes over the work area.
+      if (incoming.accepted.has(data.lead_id) || view.leadId === null) {
+        incoming.accepted.delete(data.lead_id);
+        view.open(data.lead_id, data.card);
+      }
+      loadList();
+      break;
+    case 'lead.updated':
+      if (data.lead_id === view.leadId || (data.lead && data.lead.id === view.leadId)) view.refresh();
+      loadList();
+      break;
+    case 'message.received':
+      view.messageReceived(data);
+      markUnread(data.lead_id);
+      break;
+    case 'call.ringing':
+      incoming.callRinging(data);
+      break;
+    case 'call.answered':
+      incoming.callAnswered(data);
+      break;
+    case 'call.ended':
+      incoming.callEnded(data);
+      break;
+    case 'error':
+      if (!incoming.answered(type, data)) console.warn('server error frame', data);
+      break;
+    default:
+      break;
+  }
+}
+
+function markUnread(leadId) {
+  const item = $(`#lead-list [data-lead-id="${Number(leadId)}"]`);
+  if (item && leadId !== ctx.view.leadId) item.classList.add('unread');
+}
+
+let listSeq = 0;
+
+async function loadList() {
+  const seq = ++listSeq;
+  const query = ctx.query;
+  const path = query ? `/api/v1/leads?q=${encodeURIComponent(query)}`
+    : `/api/v1/leads?assignee=me&status=${OPEN_STATUSES}`;
+  let body;
+  try {
+    body = await get(path);
+  } catch (exc) {
+    if (seq === listSeq) clear($('#lead-list')).append(h('li', { class: 'error', text: t('error.generic', { message: exc.message }) }));
+    return;
+  }
+  if (seq !== listSeq) return;
+  const title = $('#list-title');
+  clear(title).append(query ? t('leads.found', { q: query }) : t('leads.mine'));
+  if (query) {
+    title.append(' ', h('button', { type: 'button', class: 'link small', text: t('leads.back'), onclick: () => {
+      ctx.query = '';
+      $('#search').value = '';
+      loadList();
+    } }));
+  }
+  const list = clear($('#lead-list'));
+  if (!body.items.length) list.append(h('li', { class: 'muted', text: t('leads.none') }));
+  for (const lead of body.items) {
+    const sourceBits = Object.entries(lead.source || {}).filter(([k]) => k.startsWith('utm_')).map(([, v]) => v);
+    list.append(h('li', { dataset: { leadId: lead.id }, class: lead.id === ctx.view.leadId ? 'current' : '' },
+      h('button', { type: 'button', class: 'lead-item', onclick: () => {
+        for (const li of $$('#lead-list li')) li.classList.toggle('current', li.dataset.leadId === String(lead.id));
+        ctx.view.open(lead.id);
+      } },
+      h('span', { class: 'lead-title', text: `#${lead.id} ${lead.subject || label('channel', lead.channel)}` }),
+      h('span', { class: `badge status-${lead.status}`, text: label('status', lead.status) }),
+      h('span', { class: 'muted lead-meta', text: [label('channel', lead.channel), ...sourceBits,
+        formatDateTime(lead.last_activity_at || lead.created_at)].join(' · ') }))));
+  }
+}
+
+main().catch((exc) => {
+  console.error(exc);
+  const banner = $('#conn-banner');
+  banner.textContent = t('error.generic', { message: exc.message });
+  banner.hidden = false;
+});

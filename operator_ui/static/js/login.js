@@ -1,0 +1,28 @@
+// The sign-in page: POST /api/v1/auth/login sets the HttpOnly session cookie; then on to the console.
+import { api } from './api.js';
+import { $, } from './dom.js';
+import { applyI18n, setLocale, t } from './i18n.js';
+
+setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
+applyI18n();
+
+const next = new URLSearchParams(location.search).get('next');
+const target = next === '/wallboard' ? '/wallboard' : '/console';
+
+$('#login-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const error = $('#login-error');
+  const button = $('#login-submit');
+  error.hidden = true;
+  button.disabled = true;
+  try {
+    const body = await api('POST', '/api/v1/auth/login',
+      { username: $('#username').value.trim(), password: $('#password').value }, { redirectOn401: false });
+    if (body && body.user && body.user.locale) localStorage.setItem('switchboard.locale', body.user.locale);
+    location.assign(target);
+  } catch (exc) {
+    error.textContent = exc.status === 401 ? t('login.failed') : t('login.error', { message: exc.message });
+    error.hidden = false;
+    button.disabled = false;
+  }
+});

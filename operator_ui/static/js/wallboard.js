@@ -1,0 +1,138 @@
+// The supervisor wallboard: queue and channel numbers, agents, and an hour's chart, live from `queue.stats`.
+import { get, logout } from './api.js';
+import { $, clear, h } from './dom.js';
+import { drawChart, WINDOW_MS } from './chart.js';
+import { formatDateTime, formatDuration, formatNumber, formatTime } from './format.js';
+import { applyI18n, label, setLocale, t } from './i18n.js';
+import { LiveSocket } from './socket.js';
+
+const HISTORY_KEY = 'switchboard.wallboard.history';
+const POLL_MS = 5000;
+let samples = [];
+let lastFrameAt = 0;
+
+const pct = (v) => (v === null || v === undefined ? '—' : `${formatNumber(v, 1)}%`);
+const dict = (m) => Object.entries(m || {}).map(([k, v]) => `${label('activity', k)}: ${typeof v === 'number' ? formatNumber(v, 1) : v}`).join(', ') || '—';
+const secs = (v) => (v === null || v === undefined ? '—' : formatDuration(v));
+
+function loadHistory() {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(HISTORY_KEY) || '[]');
+    samples = kept.filter((s) => s.at >= Date.now() - WINDOW_MS);
+  } catch { samples = []; }
+}
+
+function record(stats) {
+  const queues = Object.values(stats.queues || {});
+  const waiting = queues.reduce((sum, q) => sum + (q.waiting || 0), 0);
+  const assigned = queues.reduce((sum, q) => sum + (q.assigned_today || 0), 0);
+  const met = queues.reduce((sum, q) => sum + (q.service_level_pct === null ? 0 : q.service_level_pct * q.assigned_today), 0);
+  samples.push({ at: Date.now(), waiting, sl: assigned ? met / assigned : null });
+  samples = samples.filter((s) => s.at >= Date.now() - WINDOW_MS).slice(-2000);
+  try { sessionStorage.setItem(HISTORY_KEY, JSON.stringify(samples)); } catch { /* full: keep in memory */ }
+}
+
+function stat(key, value, cls = '') {
+  return h('div', { class: `stat ${cls}`, dataset: { stat: key } },
+    h('span', { class: 'stat-value', text: value }), h('span', { class: 'stat-label', text: t(`wb.${key}`) }));
+}
+
+function queueTile(q) {
+  return h('article', { class: 'tile', dataset: { queue: q.name } },
+    h('h3', { text: q.name }),
+    h('div', { class: 'big-stats' },
+      stat('waiting', formatNumber(q.waiting), q.waiting > 0 ? 'hot' : ''),
+      stat('reserved', formatNumber(q.reserved)),
+      stat('assigned', formatNumber(q.assigned)),
+      stat('longest', secs(q.longest_waiting_age)),
+      stat('sl', pct(q.service_level_pct)),
+      stat('available', `${formatNumber(q.available_agents)} / ${formatNumber(q.eligible_agents)}`)),
+    h('dl', { class: 'small-stats' },
+      row('wrapping', formatNumber(q.wrapping)),
+      row('entered', formatNumber(q.entered_today)),
+      row('assigned_today', formatNumber(q.assigned_today)),
+      row('completed', formatNumber(q.completed_today)),
+      row('abandoned', formatNumber(q.abandoned_today)),
+      row('missed', `${q.rejected_today} / ${q.timed_out_today} / ${q.rescinded_today}`),
+      row('avg_accept', secs(q.avg_time_to_accept)),
+      row('max_accept', secs(q.max_time_to_accept)),
+      row('occupancy', Object.entries(q.occupancy_pct || {}).map(([k, v]) => `${label('channel', k)} ${pct(v)}`).join(', ') || '—'),
+      row('free', dict(q.free_capacity)),
+      row('by_priority', dict(q.waiting_by_priority)),
+      row('by_activity', dict(q.agents_by_activity)),
+      row('by_reason', dict(q.agents_by_reason))));
+}
+
+function row(key, value) {
+  return [h('dt', { text: t(`wb.${key}`) }), h('dd', { dataset: { stat: key }, text: value })];
+}
+
+function table(el, head, rows) {
+  clear(el).append(h('thead', {}, h('tr', {}, head.map((k) => h('th', { text: t(`wb.${k}`) })))),
+    h('tbody', {}, rows.map(({ key, cells }) => h('tr', { dataset: { key } }, cells.map((c) => h('td', { text: c }))))));
+}
+
+function render(stats) {
+  lastFrameAt = Date.now();
+  $('#wb-error').hidden = true;
+  clear($('#queues')).append(Object.values(stats.queues || {}).map(queueTile));
+  table($('#channels'), ['channel', 'waiting', 'reserved', 'assigned', 'longest', 'sl', 'available', 'occupancy', 'entered', 'assigned_today'],
+    Object.values(stats.channels || {}).map((c) => ({ key: c.name, cells: [label('channel', c.name), formatNumber(c.waiting),
+      formatNumber(c.reserved), formatNumber(c.assigned), secs(c.longest_waiting_age), pct(c.service_level_pct),
+      `${c.available_agents} / ${c.eligible_agents}`, pct((c.occupancy_pct || {})[c.name]), formatNumber(c.entered_today),
+      formatNumber(c.assigned_today)] })));
+  const agents = Array.isArray(stats.agents) ? stats.agents : null;
+  $('#agents-box').hidden = !agents;
+  if (agents) {
+    table($('#agents'), ['name', 'presence', 'activity', 'load', 'since', 'handled', 'missed_short'],
+      agents.map((a) => ({ key: a.user_id, cells: [a.display_name,
+        [label('presence', a.presence), a.reason && a.reason !== 'away' ? a.reason : null].filter(Boolean).join(' · '),
+        label('activity', a.activity || ''),
+        Object.keys(a.capacity || {}).map((ch) => `${label('channel', ch)} ${(a.load || {})[ch] || 0}/${a.capacity[ch]}`).join(', '),
+        a.since ? formatDateTime(a.since) : '—', formatNumber(a.handled_today ?? 0), formatNumber(a.missed_today ?? 0)] })));
+  }
+  record(stats);
+  drawChart($('#chart'), samples);
+  $('#updated').textContent = t('wb.updated', { time: formatTime(new Date()) });
+}
+
+async function fetchStats() {
+  try {
+    render(await get('/api/v1/queues/stats'));
+  } catch (exc) {
+    const error = $('#wb-error');
+    error.textContent = exc.status === 403 ? t('wb.forbidden') : t('error.generic', { message: exc.message });
+    error.hidden = false;
+  }
+}
+
+async function main() {
+  setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
+  const config = await get('/api/v1/config');
+  setLocale(config.user.locale || 'en');
+  applyI18n();
+  $('#logout').addEventListener('click', logout);
+  loadHistory();
+  drawChart($('#chart'), samples);
+  await fetchStats();
+  const live = ['supervisor', 'admin'].includes(config.user.role);
+  const socket = new LiveSocket({
+    onState: (state) => {
+      $('#conn-banner').hidden = state === 'open';
+      if (state === 'open') fetchStats();
+    },
+    onFrame: (type, data) => { if (type === 'queue.stats') render(data); },
+  });
+  socket.connect();
+  // Managers may read the numbers but get no live frames: they are polled. The chart keeps moving either way.
+  setInterval(() => {
+    if (!live && Date.now() - lastFrameAt >= POLL_MS) fetchStats();
+    else drawChart($('#chart'), samples);
+  }, POLL_MS);
+}
+
+main().catch((exc) => {
+  const error = $('#wb-error');
+  error.textContent = t('error.generic', { message: exc.message });
+  error.hidden = false;
+});
