@@ -9,6 +9,7 @@ import { label, t } from './i18n.js';
 const PIPELINE = ['new', 'assigned', 'in_progress', 'won', 'lost', 'closed'];
 const NO_REPLY = new Set(['form', 'voice', 'manual', 'phone']);
 const ASSIGNERS = new Set(['manager', 'supervisor', 'admin']);
+const LISTERS = new Set(['supervisor', 'admin']);      // who may read GET /api/v1/users
 
 export class LeadView {
   constructor(ctx) {
@@ -131,6 +132,7 @@ export class LeadView {
 
   // The user list is for supervisors and admins; a manager without it types an id.
   async fillPicker(picker) {
+    if (this.users === undefined && !LISTERS.has(this.ctx.user.role)) this.users = null;
     if (this.users === undefined) {
       try {
         this.users = (await get('/api/v1/users')).items.filter((u) => u.active);

@@ -113,7 +113,7 @@ export class Incoming {
     const error = h('p', { class: 'error card-error', role: 'alert', hidden: true });
     const el = h('article', { class: 'offer-card', dataset: { offerId: data.offer_id, leadId: data.lead_id ?? '' } },
       h('header', {},
-        h('h3', { text: t('offer.title', { channel: label('channel', data.channel) }) }),
+        h('h3', { text: t('offer.title', { channel: label('channel', (card.lead && card.lead.channel) || data.channel) }) }),
         countdown),
       bar,
       data.queue ? h('div', { class: 'muted', text: t('offer.queue', { queue: data.queue }) }) : null,
