@@ -32,6 +32,7 @@ class Ui(Api):
 
     async def new_page(self, browser: Any, **context: Any) -> Any:
         ctx = await browser.new_context(base_url=self.url, viewport={"width": 1400, "height": 900}, **context)
+        ctx.set_default_timeout(5000)
         page = await ctx.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         page.on("console", self._console)
@@ -69,7 +70,10 @@ async def ui(database_url: str, ui_settings: dict[str, Any], tmp_path) -> AsyncI
                 "forms": {"default": {"rate_per_minute": 100000, "burst": 1000}}, **ui_settings}
     app = create_app(make_settings(database_url, **sections))
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-        yield Ui(client)
+        running = Ui(client)
+        yield running
+        for error in running.errors:
+            print(f"browser said: {error}")
 
 
 class RecordingResponder:

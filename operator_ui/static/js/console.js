@@ -7,7 +7,8 @@ import { LeadView } from './leadview.js';
 import { Incoming, askNotificationPermission, unlockAudio } from './offers.js';
 import { LiveSocket } from './socket.js';
 
-const PRESENCE_KEY = 'switchboard.presence';
+// Per user: two people sharing a browser do not inherit each other's presence.
+const presenceKey = () => `switchboard.presence.${ctx.user.id}`;
 const OPEN_STATUSES = 'new,assigned,in_progress';
 
 const ctx = { config: null, user: null, homeRegion: null, socket: null, query: '' };
@@ -53,7 +54,7 @@ async function main() {
       document.body.classList.toggle('offline', state !== 'open');
       if (state === 'open') {
         // The last presence this person chose survives reloads and reconnects.
-        const chosen = localStorage.getItem(PRESENCE_KEY);
+        const chosen = localStorage.getItem(presenceKey());
         if (chosen) ctx.socket.send('presence.set', { presence: chosen });
         loadList();
         view.refresh();
@@ -66,7 +67,7 @@ async function main() {
 }
 
 function choosePresence(presence) {
-  localStorage.setItem(PRESENCE_KEY, presence);
+  localStorage.setItem(presenceKey(), presence);
   showPresence(presence, null);
   ctx.socket.send('presence.set', { presence });
 }
@@ -90,7 +91,7 @@ function onFrame(type, data, incoming, view) {
       if (data.user_id === undefined || data.user_id === ctx.user.id) {
         showPresence(data.presence, data.reason);
         // Routing benched us for missed offers: a reload must not silently put us back on the line.
-        if (data.reason === 'missed_offers') localStorage.setItem(PRESENCE_KEY, 'away');
+        if (data.reason === 'missed_offers') localStorage.setItem(presenceKey(), 'away');
       }
       break;
     case 'presence.set.ok':

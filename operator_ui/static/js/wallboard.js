@@ -12,7 +12,7 @@ let samples = [];
 let lastFrameAt = 0;
 
 const pct = (v) => (v === null || v === undefined ? '—' : `${formatNumber(v, 1)}%`);
-const dict = (m) => Object.entries(m || {}).map(([k, v]) => `${label('activity', k)}: ${typeof v === 'number' ? formatNumber(v, 1) : v}`).join(', ') || '—';
+const dict = (m, prefix = 'activity') => Object.entries(m || {}).map(([k, v]) => `${label(prefix, k)}: ${typeof v === 'number' ? formatNumber(v, 1) : v}`).join(', ') || '—';
 const secs = (v) => (v === null || v === undefined ? '—' : formatDuration(v));
 
 function loadHistory() {
@@ -57,8 +57,8 @@ function queueTile(q) {
       row('avg_accept', secs(q.avg_time_to_accept)),
       row('max_accept', secs(q.max_time_to_accept)),
       row('occupancy', Object.entries(q.occupancy_pct || {}).map(([k, v]) => `${label('channel', k)} ${pct(v)}`).join(', ') || '—'),
-      row('free', dict(q.free_capacity)),
-      row('by_priority', dict(q.waiting_by_priority)),
+      row('free', dict(q.free_capacity, 'channel')),
+      row('by_priority', dict(q.waiting_by_priority, 'priority')),
       row('by_activity', dict(q.agents_by_activity)),
       row('by_reason', dict(q.agents_by_reason))));
 }
@@ -75,7 +75,7 @@ function table(el, head, rows) {
 function render(stats) {
   lastFrameAt = Date.now();
   $('#wb-error').hidden = true;
-  clear($('#queues')).append(Object.values(stats.queues || {}).map(queueTile));
+  clear($('#queues')).append(...Object.values(stats.queues || {}).map(queueTile));
   table($('#channels'), ['channel', 'waiting', 'reserved', 'assigned', 'longest', 'sl', 'available', 'occupancy', 'entered', 'assigned_today'],
     Object.values(stats.channels || {}).map((c) => ({ key: c.name, cells: [label('channel', c.name), formatNumber(c.waiting),
       formatNumber(c.reserved), formatNumber(c.assigned), secs(c.longest_waiting_age), pct(c.service_level_pct),
