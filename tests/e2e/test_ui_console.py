@@ -258,3 +258,38 @@ async def test_russian_locale_renders_russian_labels(ui: Ui, browser, shots) -> 
     await page.wait_for_selector(".lead-card .stage-in_progress:has-text('В работе')")
     assert "Бюджет *" in await page.locator(".fields-form").inner_text()
     await shots.take(page)
+
+
+async def test_a_ringing_call_pops_takes_the_form_while_talking_and_leaves_when_cancelled(ui: Ui, browser, shots) -> None:  # type: ignore[no-untyped-def]
+    from gateway.keys import HUB
+
+    olga = await ui.add_user("olga", Role.MANAGER)
+    page = await ui.new_page(browser)
+    await ui.sign_in(page, "olga")
+    await go_available(ui, page, olga)
+    lead_id = await ui.post_form(name="Caller", phone="+79123456783")
+    await page.locator(".offer-card button.accept").click()
+    await page.wait_for_selector(f".lead-card[data-lead-id='{lead_id}']")
+    hub = ui.client.app[HUB]
+    card = {"lead": {"id": lead_id, "channel": "voice", "attributes": {}}, "owner": None,
+            "contact": {"display_name": "Caller", "identities": [{"kind": "phone", "value": "+79123456783"}]},
+            "timeline": [], "other_open_leads": []}
+    await hub.send(olga, "call.ringing", {"call_id": "c-1", "lead_id": lead_id, "caller": "+79123456783",
+                                          "caller_name": "<i>Caller</i>", "queue": "sales", "did": "+74951234567",
+                                          "extension": "101", "card": card})
+    call = page.locator(".call-card[data-call-id='c-1']")
+    await call.wait_for(timeout=1000)
+    assert "8 (912) 345-67-83" in await call.inner_text() and "<i>Caller</i>" in await call.inner_text()
+    await hub.send(olga, "call.answered", {"call_id": "c-1", "lead_id": lead_id})
+    await call.locator(".fields-form [data-field=budget]").fill("5000")
+    await call.locator(".fields-form button[type=submit]").click()
+    await call.locator(".form-status:has-text('Saved')").wait_for()
+    await hub.send(olga, "call.ended", {"call_id": "c-1", "lead_id": lead_id, "talk_seconds": 65, "missed": False})
+    await call.locator(".call-state:has-text('talked 1:05')").wait_for()
+    await shots.take(page)
+    await hub.send(olga, "offer.cancelled", {"call_id": "c-1", "reason": "rescinded"})
+    await call.wait_for(state="detached")
+
+    # Click-to-call: until voice lands the server refuses, and the refusal is on screen.
+    await page.locator(".lead-card .call-button").click()
+    await page.wait_for_selector(".lead-card .call-status.error")
