@@ -22,7 +22,7 @@ async function main() {
   setLocale(ctx.user.locale || 'en');
   localStorage.setItem('switchboard.locale', ctx.user.locale || 'en');
   applyI18n();
-  $('#whoami').textContent = `${ctx.user.display_name} · ${ctx.user.role}`;
+  $('#whoami').textContent = `${ctx.user.display_name} · ${label('role', ctx.user.role)}`;
   $('#wallboard-link').hidden = !['manager', 'supervisor', 'admin'].includes(ctx.user.role);
   $('#logout').addEventListener('click', logout);
 
@@ -35,6 +35,7 @@ async function main() {
   ctx.incoming = incoming;
 
   for (const button of $$('#presence button')) {
+    button.disabled = false;          // disabled in the page until the handlers are here
     button.addEventListener('click', () => {
       askNotificationPermission();
       choosePresence(button.dataset.presence);

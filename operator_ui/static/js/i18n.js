@@ -21,7 +21,7 @@ const en = {
   'card.client': 'Client', 'card.unknown': 'Unknown client', 'card.owner': 'Owner', 'card.assignee': 'Assignee',
   'card.nobody': 'nobody', 'card.source': 'Source', 'card.open_leads': 'Other open leads',
   'card.timeline': 'Timeline', 'card.no_timeline': 'No messages yet.', 'card.identities': 'Contacts',
-  'card.fields': 'Call form', 'card.save_fields': 'Save form', 'card.saved': 'Saved',
+  'card.fields': 'Lead details', 'card.save_fields': 'Save form', 'card.saved': 'Saved',
   'card.notes': 'Notes', 'card.save_notes': 'Save notes', 'card.status': 'Status',
   'card.attachments': 'Attachments', 'card.lead': 'Lead #{id}', 'card.subject': 'Subject',
   'status.new': 'New', 'status.assigned': 'Assigned', 'status.in_progress': 'In progress',
@@ -55,6 +55,7 @@ const en = {
   'activity.idle': 'idle', 'activity.busy': 'busy', 'activity.on_call': 'on a call', 'activity.wrap_up': 'wrap-up',
   'activity.offline': 'offline', 'activity.away': 'away', 'activity.available': 'available', 'activity.break': 'break',
   'activity.lunch': 'lunch', 'activity.training': 'training',
+  'role.operator': 'operator', 'role.manager': 'manager', 'role.supervisor': 'supervisor', 'role.admin': 'admin',
 };
 
 const ru = {
@@ -78,7 +79,7 @@ const ru = {
   'card.client': 'Клиент', 'card.unknown': 'Неизвестный клиент', 'card.owner': 'Ответственный',
   'card.assignee': 'Исполнитель', 'card.nobody': 'никто', 'card.source': 'Источник',
   'card.open_leads': 'Другие открытые заявки', 'card.timeline': 'История', 'card.no_timeline': 'Сообщений пока нет.',
-  'card.identities': 'Контакты', 'card.fields': 'Анкета звонка', 'card.save_fields': 'Сохранить анкету',
+  'card.identities': 'Контакты', 'card.fields': 'Анкета', 'card.save_fields': 'Сохранить анкету',
   'card.saved': 'Сохранено', 'card.notes': 'Заметки', 'card.save_notes': 'Сохранить заметки', 'card.status': 'Статус',
   'card.attachments': 'Вложения', 'card.lead': 'Заявка №{id}', 'card.subject': 'Тема',
   'status.new': 'Новая', 'status.assigned': 'Назначена', 'status.in_progress': 'В работе',
@@ -112,6 +113,7 @@ const ru = {
   'activity.idle': 'свободен', 'activity.busy': 'занят', 'activity.on_call': 'разговаривает', 'activity.wrap_up': 'постобработка',
   'activity.offline': 'не в сети', 'activity.away': 'отошёл', 'activity.available': 'на линии', 'activity.break': 'перерыв',
   'activity.lunch': 'обед', 'activity.training': 'обучение',
+  'role.operator': 'оператор', 'role.manager': 'менеджер', 'role.supervisor': 'супервизор', 'role.admin': 'администратор',
 };
 
 const DICTS = { en, ru };

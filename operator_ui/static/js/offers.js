@@ -229,7 +229,10 @@ export class Incoming {
       entry.el.querySelector('.call-state').textContent = t('call.answered');
       const slot = entry.el.querySelector('.call-form');
       const values = (((entry.data.card || {}).lead || {}).attributes || {}).fields || {};
-      const form = data.lead_id || entry.data.lead_id ? fieldsForm(this.ctx, data.lead_id || entry.data.lead_id, values) : null;
+      const leadId = data.lead_id || entry.data.lead_id;
+      // Saved from the call card: the same lead open in the work area shows the new values.
+      const onSaved = () => { if (this.ctx.view && this.ctx.view.leadId === leadId) this.ctx.view.refresh(); };
+      const form = leadId ? fieldsForm(this.ctx, leadId, values, { onSaved }) : null;
       if (form && !slot.firstChild) slot.append(form);
     }
     if (data.lead_id) this.ctx.openLead(data.lead_id);
