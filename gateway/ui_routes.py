@@ -37,7 +37,8 @@ def _page(name: str) -> web.FileResponse:
 
 async def _guarded(request: web.Request, name: str) -> web.StreamResponse:
     if not await _signed_in(request):
-        raise web.HTTPSeeOther("/login", headers={"Cache-Control": "no-store"})
+        target = "/login?next=/wallboard" if name == "wallboard" else "/login"
+        raise web.HTTPSeeOther(target, headers={"Cache-Control": "no-store"})
     return _page(name)
 
 
@@ -63,4 +64,16 @@ async def wallboard(request: web.Request) -> web.StreamResponse:
     return await _guarded(request, "wallboard")
 
 
-routes.static("/ui", static_dir(), append_version=False)
+ASSETS = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png",
+          ".woff2": "font/woff2"}
+
+
+@routes.get("/ui/{path:.+}")
+async def asset(request: web.Request) -> web.FileResponse:
+    """Scripts and styles only: the pages themselves are served above, behind the session check."""
+    root = static_dir()
+    path = (root / request.match_info["path"]).resolve()
+    if not path.is_relative_to(root) or path.suffix not in ASSETS or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Content-Type": ASSETS[path.suffix], "X-Content-Type-Options": "nosniff",
+                                           "Cache-Control": "no-cache"})
