@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import sys
@@ -42,6 +43,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     sub.add_parser("migrate", help="upgrade the configured database to the latest schema")
+    demo = sub.add_parser("demo", help="demo users and a stream of simulated contacts on every channel")
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
     add = user.add_parser("add", help="create a user")
     add.add_argument("name")
@@ -72,6 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         web.run_app(create_app(settings), host=settings.http.host, port=settings.http.port,
                     print=lambda _: print(f"switchboard listening on http://{settings.http.host}:{settings.http.port}"))
+        return 0
+    if args.command == "demo":
+        from gateway.demo import run_demo
+
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_demo(settings))
         return 0
     if args.command == "migrate":
         upgrade(settings.database.url)
