@@ -53,6 +53,22 @@ async def list_leads(session: AsyncSession, viewer: Viewer, f: LeadFilter) -> li
     return list(await session.scalars(query))
 
 
+async def contact_summaries(session: AsyncSession, contact_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Name and first identity per contact: enough for a line in a list."""
+    if not contact_ids:
+        return {}
+    rows = await session.execute(select(Contact.id, Contact.display_name).where(Contact.id.in_(contact_ids)))
+    names = {contact_id: name for contact_id, name in rows}
+    first: dict[int, tuple[str, str]] = {}
+    for contact_id, kind, value in await session.execute(
+            select(Identity.contact_id, Identity.kind, Identity.value)
+            .where(Identity.contact_id.in_(contact_ids)).order_by(Identity.id)):
+        first.setdefault(contact_id, (kind, value))
+    return {cid: {"id": cid, "display_name": names.get(cid),
+                  "identity": dict(zip(("kind", "value"), first[cid], strict=True)) if cid in first else None}
+            for cid in contact_ids}
+
+
 def _matches(q: str, q_phone: str | None) -> ColumnElement[bool]:
     needle = f"%{q.strip().lower().replace('%', '').replace('_', '')}%"
     digits = "".join(ch for ch in q if ch.isdigit())

@@ -42,7 +42,7 @@ from routing.types import Presence
 log = logging.getLogger(__name__)
 
 PRESENCE_ALIASES = {"away": (Presence.BREAK, "away")}
-WATCHER_ROLES = frozenset({"supervisor", "admin"})
+WATCHER_ROLES = frozenset({"manager", "supervisor", "admin"})
 STATS_DEBOUNCE = 0.25
 
 
@@ -101,6 +101,10 @@ class Dispatcher:
             await self._fanout.to_users({result.assignee_id}, "message.received", {
                 "lead_id": result.lead_id, "interaction_id": result.interaction_id, "channel": contact.channel,
                 "text": contact.text, "subject": contact.subject, "at": contact.received_at.isoformat()})
+
+    async def notify(self, user_ids: set[int], kind: str, data: Mapping[str, Any]) -> None:
+        """A frame to these users' screens, wherever they are connected."""
+        await self._fanout.to_users(user_ids, kind, data)
 
     async def sync_user(self, user: User) -> None:
         """An admin changed a user: routing follows (inactive users go offline)."""

@@ -80,9 +80,11 @@ async def list_leads(request: web.Request) -> web.Response:
     who, f = principal(request), _filter(request)
     async with request.app[SESSIONS]() as session, session.begin():
         found = await leads.list_leads(session, who.viewer, f)
+        people = await leads.contact_summaries(session, {x.contact_id for x in found})
         audit.record(session, "leads.list", request.app[CLOCK](), user_id=who.user_id, ip=client_ip(request),
                      detail={"query": dict(request.query), "count": len(found), "lead_ids": [x.id for x in found]})
-        return web.json_response({"items": [lead_json(x) for x in found], "limit": f.limit, "offset": f.offset})
+        items = [{**lead_json(x), "contact": people.get(x.contact_id)} for x in found]
+        return web.json_response({"items": items, "limit": f.limit, "offset": f.offset})
 
 
 async def _audited(request: web.Request, action: str, lead_id: int, work: Work) -> Any:
@@ -145,6 +147,9 @@ async def patch_lead(request: web.Request) -> web.Response:
         return (lead_json(lead), diff), {"changes": diff}
 
     body, diff = await _audited(request, "lead.update", lead_id, work)
+    watchers = {i for i in (body["assignee_id"], body["owner_id"]) if i is not None} - {who.user_id}
+    if watchers and diff:
+        await request.app[DISPATCHER].notify(watchers, "lead.updated", {"lead_id": lead_id, "changes": diff})
     finished = "status" in diff and LeadStatus(diff["status"][1]) not in OPEN_STATUSES
     if finished or "assignee_id" in diff:
         # Closed, or handed to someone by hand: routing stops offering it.

@@ -72,6 +72,8 @@ async def test_card_list_filters_and_pipeline_over_http(api):
 
     found = await (await api.client.get("/api/v1/leads?q=8 912 345 67 89&assignee=me", headers=headers)).json()
     assert [x["id"] for x in found["items"]] == [created["id"]]
+    assert found["items"][0]["contact"]["display_name"] == "Анна"
+    assert found["items"][0]["contact"]["identity"] == {"kind": "phone", "value": "+79123456789"}
 
     lost = await api.client.patch(f"/api/v1/leads/{created['id']}", json={"status": "lost"}, headers=headers)
     assert lost.status == 422 and (await lost.json())["error"]["field"] == "lost_reason"

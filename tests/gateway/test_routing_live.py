@@ -214,3 +214,14 @@ async def test_closing_a_lead_frees_the_agent_for_the_next_task(api):
     [task] = routing["tasks"]
     assert task["state"] == "completed" and task["offers"][0]["outcome"] == "accepted"
     assert task["offers"][0]["explanation"]["policy"] == "longest_idle"
+
+
+async def test_the_assignee_sees_changes_others_make_to_their_lead(api):
+    olga = await api.add_user("olga", Role.MANAGER)
+    await api.add_user("boss", Role.SUPERVISOR)
+    boss = await api.login("boss")
+    async with screen(api, "olga", available=False) as s:
+        lead_id = await post_form(api, "+79123456789")
+        await api.client.patch(f"/api/v1/leads/{lead_id}", json={"assignee_id": olga}, headers=boss)
+        update = await s.expect("lead.updated")
+        assert update["lead_id"] == lead_id and update["changes"]["assignee_id"] == [None, olga]
