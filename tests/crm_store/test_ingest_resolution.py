@@ -177,7 +177,7 @@ async def test_same_client_twice_in_one_batch_gets_one_contact_and_one_lead(inge
 
 
 async def test_two_writers_racing_on_one_new_client_make_one_contact(database_url, clock):
-    from crm_store.session import create_engine, session_factory
+    from crm_store.session import create_engine
 
     engines = [create_engine(database_url) for _ in range(2)]
     try:

@@ -10,7 +10,6 @@ from routing.backends.memory import MemoryBackend
 from routing.backends.redis import RedisBackend
 from routing.engine import RoutingEngine
 from routing.types import QueueConfig
-from support.redis_server import redis_url  # noqa: F401  (the session fixture)
 
 START = 1_800_000_000.0  # a Friday, 2027-01-15 08:00 UTC
 
