@@ -25,13 +25,12 @@ from gateway.api import (
     system_routes,
     user_routes,
 )
-from gateway.auth import auth_middleware
-from gateway.errors import error_middleware
 from gateway.attachments import AttachmentStore
+from gateway.auth import auth_middleware, principal
+from gateway.errors import error_middleware
+from gateway.hub import Hub
 from gateway.intake import Intake
 from gateway.mapping import routing_hint
-from gateway.auth import principal
-from gateway.hub import Hub
 from gateway.keys import (
     ATTACHMENTS,
     CLOCK,
@@ -67,8 +66,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     app.cleanup_ctx.append(_routing)
     app.on_shutdown.append(_close_sockets)   # before cleanup: open sockets would hold it up
     app.router.add_get("/ws", _websocket)
-    for module in (ui_routes, attachment_routes, system_routes, session_routes, lead_routes, user_routes, contact_routes, queue_routes,
-                   reply_routes, report_routes):
+    for module in (ui_routes, system_routes, session_routes, lead_routes, reply_routes, attachment_routes,
+                   user_routes, contact_routes, queue_routes, report_routes):
         app.router.add_routes(module.routes)
     channels_wiring.mount(app, settings)
     return app
@@ -93,8 +92,8 @@ async def _ingestor(app: web.Application) -> AsyncIterator[None]:
                         reopen_window=timedelta(hours=leads.reopen_window_hours))
     async with Ingestor(app[ENGINE], policy, clock=app[CLOCK]) as ingestor:
         app[INGESTOR] = ingestor
-        settings = app[SETTINGS].routing
-        app[INTAKE] = Intake(ingestor, app[ATTACHMENTS], lambda contact: routing_hint(contact, settings))
+        routing = app[SETTINGS].routing
+        app[INTAKE] = Intake(ingestor, app[ATTACHMENTS], lambda contact: routing_hint(contact, routing))
         yield
 
 
