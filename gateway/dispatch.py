@@ -142,17 +142,24 @@ class Dispatcher:
             except ValueError:
                 raise FrameError("invalid", f"unknown presence {raw[:40]!r}") from None
         reason = str(reason)[:60] if isinstance(reason, str) and reason else default_reason
-        await self._run(self.engine.set_presence(str(who.user_id), presence, reason))
+        await self._from_screen(self.engine.set_presence(str(who.user_id), presence, reason))
         return {"presence": presence.value, "reason": reason}
 
     async def offer_accept(self, who: Principal, data: Mapping[str, Any]) -> dict[str, Any]:
-        outcome = await self._run(self.engine.accept(_offer_id(data), str(who.user_id)))
+        outcome = await self._from_screen(self.engine.accept(_offer_id(data), str(who.user_id)))
         assignment = outcome.assignment
         return {"offer_id": _offer_id(data), "lead_id": lead_of_task(assignment.task_id) if assignment else None}
 
     async def offer_decline(self, who: Principal, data: Mapping[str, Any]) -> dict[str, Any]:
-        await self._run(self.engine.decline(_offer_id(data), str(who.user_id)))
+        await self._from_screen(self.engine.decline(_offer_id(data), str(who.user_id)))
         return {"offer_id": _offer_id(data)}
+
+    async def _from_screen(self, call: Any) -> Outcome:
+        """An engine call a screen asked for: a refusal becomes an `error` frame, not a crash."""
+        try:
+            return await self._run(call)
+        except RoutingError as exc:
+            raise FrameError("routing", str(exc)) from exc
 
     async def on_connect(self, who: Principal) -> None:
         """A (re)connecting screen gets its presence, its pending offers and its work at once."""
@@ -184,11 +191,8 @@ class Dispatcher:
 
     # -- carrying out decisions -----------------------------------------------------------------
     async def _run(self, call: Any) -> Outcome:
-        try:
-            async with self._lock:
-                outcome: Outcome = await call
-        except RoutingError as exc:
-            raise FrameError("routing", str(exc)) from exc
+        async with self._lock:
+            outcome: Outcome = await call
         await self._apply(outcome)
         await self._reschedule()
         return outcome

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from typing import Any
+
+import pytest
 
 from aiohttp.test_utils import TestClient, TestServer
 from websockets.asyncio.client import connect
@@ -12,8 +16,17 @@ from crm_store.types import Role
 from gateway.app import create_app
 
 
-async def test_pending_tasks_are_offered_after_a_restart_oldest_first(database_url):
-    settings = make_settings(database_url, forms={"busy": {"rate_per_minute": 10000, "burst": 100}})
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def shared_state(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """In-process state is rebuilt from the store; Redis still holds it, and nothing doubles."""
+    if request.param == "memory":
+        return {}
+    return {"redis": {"url": request.getfixturevalue("redis_url"), "prefix": f"d{uuid.uuid4().hex}:"}}
+
+
+async def test_pending_tasks_are_offered_after_a_restart_oldest_first(database_url, shared_state, tmp_path):
+    settings = make_settings(database_url, forms={"busy": {"rate_per_minute": 10000, "burst": 100}},
+                             storage={"dir": str(tmp_path)}, **shared_state)
     async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
         api = Api(client)
         await api.add_user("olga", Role.MANAGER)
