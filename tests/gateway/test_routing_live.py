@@ -225,3 +225,17 @@ async def test_the_assignee_sees_changes_others_make_to_their_lead(api):
         await api.client.patch(f"/api/v1/leads/{lead_id}", json={"assignee_id": olga}, headers=boss)
         update = await s.expect("lead.updated")
         assert update["lead_id"] == lead_id and update["changes"]["assignee_id"] == [None, olga]
+
+
+async def test_a_lead_assigned_by_hand_is_no_longer_offered(api):
+    olga = await api.add_user("olga", Role.MANAGER)
+    await api.add_user("petr", Role.MANAGER)
+    await api.add_user("boss", Role.SUPERVISOR)
+    boss = await api.login("boss")
+    lead_id = await post_form(api, "+79123456789")          # nobody available: the task waits
+    response = await api.client.patch(f"/api/v1/leads/{lead_id}", json={"assignee_id": olga}, headers=boss)
+    assert response.status == 200
+    async with screen(api, "petr") as petr:
+        assert await petr.quiet("offer.created", 0.5)
+    routing = await (await api.client.get(f"/api/v1/leads/{lead_id}/routing", headers=boss)).json()
+    assert [t["state"] for t in routing["tasks"]] == ["canceled"]
