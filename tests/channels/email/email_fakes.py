@@ -1,0 +1,20 @@
+"""An emit that records what it is given, and one whose store is down."""
+from __future__ import annotations
+
+from channels.types import Accepted, InboundContact, IntakeUnavailable
+
+
+class RecordingEmit:
+    def __init__(self) -> None:
+        self.contacts: list[InboundContact] = []
+        self.down = False
+
+    async def __call__(self, contact: InboundContact) -> Accepted:
+        if self.down:
+            raise IntakeUnavailable("database is down")
+        self.contacts.append(contact)
+        return Accepted(len(self.contacts), 1, len(self.contacts))
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [c.event_id for c in self.contacts]
