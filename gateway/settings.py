@@ -139,8 +139,11 @@ class Settings(BaseSettings):
     permissions: PermissionSettings = PermissionSettings()
     routing: RoutingSettings = RoutingSettings()
     storage: StorageSettings = StorageSettings()
-    # [forms.<key>] tables; channels.webform validates their contents.
+    # Channel tables, validated by their channel: [forms.<key>], [smtp], [imap.<name>], [email].
     forms: dict[str, dict[str, Any]] = {}
+    smtp: dict[str, Any] = {}               # unset: no SMTP listener
+    imap: dict[str, dict[str, Any]] = {}    # one table per mailbox
+    email: dict[str, Any] = {}              # outbound relay for replies; unset: no e-mail replies
     log_level: str = "INFO"
 
     @classmethod

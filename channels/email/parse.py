@@ -124,16 +124,19 @@ def _quoted_tail(lines: list[str]) -> bool:
 def _decoded(part: EmailMessage) -> str:
     try:
         content = part.get_content()
-        return content if isinstance(content, str) else content.decode("utf-8", "replace")
+        text = content if isinstance(content, str) else content.decode("utf-8", "replace")
     except (LookupError, UnicodeError, AssertionError, ValueError):
-        # An unknown or lying charset: the bytes are still worth showing.
-        payload = part.get_payload(decode=True) or b""
-        for charset in ("utf-8", "windows-1251", "koi8-r", "latin-1"):
-            try:
-                return payload.decode(charset)
-            except UnicodeDecodeError:
-                continue
-        return payload.decode("latin-1", "replace")
+        text = "\ufffd"
+    if "\ufffd" not in text:
+        return text
+    # An unknown, missing or lying charset: guess from the bytes, as mail clients do.
+    payload = part.get_payload(decode=True) or b""
+    for charset in ("utf-8", "windows-1251"):
+        try:
+            return payload.decode(charset)
+        except UnicodeDecodeError:
+            continue
+    return payload.decode("latin-1", "replace")
 
 
 def _attachments(message: EmailMessage, limit: int) -> list[Attachment]:
