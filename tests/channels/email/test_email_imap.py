@@ -87,17 +87,18 @@ async def test_nothing_is_acknowledged_while_the_store_is_down(mailbox, imap, tm
     assert emit.event_ids == ["<cp1251-1@corp.ru>"]
 
 
-async def test_a_restart_reads_nothing_twice_and_misses_nothing(mailbox, imap, tmp_path):
+@pytest.mark.parametrize("idle", [True, False], ids=["idle", "polling"])
+async def test_a_restart_reads_nothing_twice_and_misses_nothing(mailbox, imap, tmp_path, idle):
     uids = UidFile(tmp_path / "uids.json")
     emit = RecordingEmit()
     deliver(imap, "utf8_plain.eml", "cp1251_qp.eml")
-    first = ImapPoller(config(mailbox), emit, uids)
+    first = ImapPoller(config(mailbox, idle=idle), emit, uids)
     await first.start()
     await until(lambda: len(emit.contacts) == 2)
     await first.stop()
     imap.remove_flags(imap.search(["ALL"]), [b"\\Seen"])       # someone marks them unread again
     deliver(imap, "koi8r_8bit.eml")                             # and new mail comes while we are down
-    second = ImapPoller(config(mailbox), emit, uids)
+    second = ImapPoller(config(mailbox, idle=idle), emit, uids)
     await second.start()
     try:
         await until(lambda: len(emit.contacts) == 3)
