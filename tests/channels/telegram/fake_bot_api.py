@@ -1,0 +1,104 @@
+"""A Telegram Bot API on 127.0.0.1 that the real python-telegram-bot talks to (form-encoded POSTs)."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "123456:TEST-token"
+BOT = {"id": 123456, "is_bot": True, "first_name": "Shop", "username": "shop_bot"}
+
+
+class FakeBotApi:
+    def __init__(self) -> None:
+        self.updates: list[dict[str, Any]] = []
+        self.offsets: list[int] = []              # every offset a getUpdates asked with
+        self.sent: list[dict[str, str]] = []
+        self.blocked: set[str] = set()            # chat ids whose users blocked the bot
+        self.files: dict[str, bytes] = {}
+        self._ids = itertools.count(1)
+        self._new = asyncio.Condition()
+        self.port = 0
+
+    def push(self, update: dict[str, Any]) -> int:
+        update_id = next(self._ids)
+        self.updates.append({"update_id": update_id, **update})
+        asyncio.get_running_loop().create_task(self._notify())
+        return update_id
+
+    async def _notify(self) -> None:
+        async with self._new:
+            self._new.notify_all()
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self.method)
+        app.router.add_get("/file/bot{token}/{path:.*}", self.download)
+        return app
+
+    async def method(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != TOKEN:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        form = dict(await request.post())
+        handler = getattr(self, f"_{request.match_info['method']}", None)
+        if handler is None:
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        return await handler(form)
+
+    async def _getMe(self, form: dict[str, str]) -> web.Response:
+        return web.json_response({"ok": True, "result": BOT})
+
+    async def _deleteWebhook(self, form: dict[str, str]) -> web.Response:
+        return web.json_response({"ok": True, "result": True})
+
+    async def _getUpdates(self, form: dict[str, str]) -> web.Response:
+        offset = int(form.get("offset", 0))
+        self.offsets.append(offset)
+        timeout = min(float(form.get("timeout", 0)), 1.0)     # long poll, kept short for tests
+
+        def ready() -> list[dict[str, Any]]:
+            return [u for u in self.updates if u["update_id"] >= offset]
+
+        if not ready() and timeout:
+            async with self._new:
+                try:
+                    await asyncio.wait_for(self._new.wait_for(lambda: bool(ready())), timeout)
+                except TimeoutError:
+                    pass
+        return web.json_response({"ok": True, "result": ready()})
+
+    async def _sendMessage(self, form: dict[str, str]) -> web.Response:
+        if form["chat_id"] in self.blocked:
+            return web.json_response({"ok": False, "error_code": 403,
+                                      "description": "Forbidden: bot was blocked by the user"}, status=403)
+        self.sent.append(form)
+        return web.json_response({"ok": True, "result": {
+            "message_id": 1000 + len(self.sent), "date": 1_800_000_000, "text": form["text"],
+            "chat": {"id": int(form["chat_id"]), "type": "private"}}})
+
+    async def _getFile(self, form: dict[str, str]) -> web.Response:
+        file_id = form["file_id"]
+        return web.json_response({"ok": True, "result": {
+            "file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": len(self.files.get(file_id, b"")),
+            "file_path": f"documents/{file_id}.bin"}})
+
+    async def download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["path"].split("/")[-1].removesuffix(".bin")
+        return web.Response(body=self.files.get(file_id, b""))
+
+
+def message(chat: int, text: str | None = None, message_id: int = 1, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"message_id": message_id, "date": 1_800_000_000,
+                            "chat": {"id": chat, "type": "private", "first_name": "Ирина"},
+                            "from": {"id": chat, "is_bot": False, "first_name": "Ирина", "last_name": "К."}}
+    if text is not None:
+        body["text"] = text
+    body.update(extra)
+    return body
+
+
+def as_json(update: dict[str, Any]) -> str:
+    return json.dumps(update)
