@@ -10,9 +10,12 @@ from channels.email.config import imap_from_mapping, outbound_from_mapping, smtp
 from channels.email.imap_poller import ImapPoller, UidFile
 from channels.email.send import EmailResponder
 from channels.email.smtp_handler import SmtpIntake
-from channels.types import Accepted, InboundContact
+from channels.telegram import adapter as telegram
+from channels.types import Accepted, Emit, InboundContact
+from channels.viber import adapter as viber
 from channels.webform.adapter import WebFormChannel
 from channels.webform.config import forms_from_mapping
+from channels.whatsapp import adapter as whatsapp
 from gateway.keys import INTAKE, RESPONDERS
 from gateway.settings import Settings, SettingsError
 
@@ -30,11 +33,25 @@ def mount(app: web.Application, settings: Settings) -> None:
         smtp = smtp_from_mapping(settings.smtp, region) if settings.smtp else None
         mailboxes = imap_from_mapping(settings.imap, region)
         outbound = outbound_from_mapping(settings.email) if settings.email else None
+        messengers = _messengers(settings, emit)
     except ValueError as exc:
         raise SettingsError(f"invalid settings: {exc}") from exc
     WebFormChannel(forms, emit, region=region, trusted_proxies=settings.http.trusted_proxies).add_routes(app)
     if outbound is not None:
         app[RESPONDERS]["email"] = EmailResponder(outbound)
+    for channel, responder in messengers:
+        app.router.add_routes(channel.routes())
+        app[RESPONDERS][responder.channel] = responder
+
+    async def messenger_lifecycle(_: web.Application) -> AsyncIterator[None]:
+        for channel, _responder in messengers:
+            await channel.start()
+        yield
+        for channel, _responder in reversed(messengers):
+            await channel.stop()
+
+    if messengers:
+        app.cleanup_ctx.append(messenger_lifecycle)
     if smtp is None and not mailboxes:
         return
     state = UidFile(Path(settings.storage.dir) / "imap-uids.json")
@@ -50,3 +67,25 @@ def mount(app: web.Application, settings: Settings) -> None:
             await listener.stop()
 
     app.cleanup_ctx.append(email_listeners)
+
+
+Messenger = telegram.TelegramChannel | whatsapp.WhatsAppChannel | viber.ViberChannel
+MessengerResponder = telegram.TelegramResponder | whatsapp.WhatsAppResponder | viber.ViberResponder
+
+
+def _messengers(settings: Settings, emit: Emit) -> list[tuple[Messenger, MessengerResponder]]:
+    """The configured messengers, each with the responder that answers through it."""
+    region = settings.phone.region
+    found: list[tuple[Messenger, MessengerResponder]] = []
+    if settings.telegram:
+        bot = telegram.TelegramChannel(telegram.config_from_mapping(settings.telegram, region), emit)
+        found.append((bot, telegram.TelegramResponder(bot.bot)))
+    if settings.whatsapp:
+        config = whatsapp.config_from_mapping(settings.whatsapp, region)
+        wa = whatsapp.WhatsAppChannel(config, emit)
+        found.append((wa, whatsapp.WhatsAppResponder(config, wa)))
+    if settings.viber:
+        vconfig = viber.config_from_mapping(settings.viber, region)
+        vb = viber.ViberChannel(vconfig, emit)
+        found.append((vb, viber.ViberResponder(vconfig, vb)))
+    return found

@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     smtp: dict[str, Any] = {}               # unset: no SMTP listener
     imap: dict[str, dict[str, Any]] = {}    # one table per mailbox
     email: dict[str, Any] = {}              # outbound relay for replies; unset: no e-mail replies
+    telegram: dict[str, Any] = {}           # unset: no Telegram bot
+    whatsapp: dict[str, Any] = {}
+    viber: dict[str, Any] = {}
     log_level: str = "INFO"
 
     @classmethod
