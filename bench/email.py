@@ -8,21 +8,19 @@ parses each message and waits for its group commit into a fresh SQLite store bef
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# This file is named like the standard library's `email`: keep its folder off the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import _paths  # noqa: F401  (first: see bench/_paths.py)
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import sys  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
+from pathlib import Path  # noqa: E402
+
 from aiosmtpd.smtp import SMTP  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 
 SENDER = r"""
 import smtplib, sys, threading
@@ -121,5 +119,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     asyncio.run(main())

@@ -12,21 +12,22 @@ Prints leads/s and the ratios. No asserts: the numbers go into the notes.
 """
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
-import socket
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from datetime import UTC, datetime
-from pathlib import Path
+import _paths  # noqa: F401  (first: see bench/_paths.py)
 
-import aiohttp
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+import aiohttp  # noqa: E402
+
 
 NOOP_SERVER = """
 import sys
@@ -193,5 +194,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     asyncio.run(main())

@@ -14,17 +14,14 @@ No asserts: the numbers go into the notes.
 """
 from __future__ import annotations
 
-import argparse
-import asyncio
-import contextlib
-import random
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
+import _paths  # noqa: F401  (first: see bench/_paths.py)
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+import random  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 
 from redis.asyncio import Redis  # noqa: E402
 

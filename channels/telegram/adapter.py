@@ -105,11 +105,7 @@ class TelegramChannel:
                     warnings.simplefilter("ignore", PTBUserWarning)   # "use Bot.get_updates": see above
                     batch = await self.bot.do_api_request("getUpdates", api_kwargs={
                         "offset": self.offset, "timeout": self._config.poll_timeout, "allowed_updates": UPDATES})
-                for raw in batch or ():
-                    update = self._decode(raw)
-                    if update is not None:
-                        await self.handle(update)
-                    self.offset = int(raw["update_id"]) + 1     # acknowledged with the next poll
+                await self._handle_batch(batch or [])
                 delay = 1.0
             except asyncio.CancelledError:
                 raise
@@ -124,6 +120,32 @@ class TelegramChannel:
                 continue
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, 30.0)
+
+    async def _handle_batch(self, batch: list[dict[str, Any]]) -> None:
+        """Chats in parallel, each chat in order; the offset passes only what is committed."""
+        chats: dict[int | None, list[tuple[int, Update]]] = {}
+        for raw in batch:
+            update = self._decode(raw)
+            if update is not None:
+                chats.setdefault(update.effective_chat.id if update.effective_chat else None, []).append(
+                    (int(raw["update_id"]), update))
+        failures = [r for r in await asyncio.gather(*(self._handle_chat(u) for u in chats.values()),
+                                                    return_exceptions=True) if r is not None]
+        if failures:
+            first_failed = min(f.update_id for f in failures if isinstance(f, _ChatFailed))
+            # Everything before the first failure is committed; what follows comes again and
+            # is recognised by its event id.
+            self.offset = max(self.offset, first_failed)
+            raise next((f.cause for f in failures if isinstance(f, _ChatFailed)), failures[0])
+        if batch:
+            self.offset = int(batch[-1]["update_id"]) + 1     # acknowledged with the next poll
+
+    async def _handle_chat(self, updates: list[tuple[int, Update]]) -> None:
+        for update_id, update in updates:
+            try:
+                await self.handle(update)
+            except Exception as exc:
+                raise _ChatFailed(update_id, exc) from exc
 
     def _decode(self, raw: Mapping[str, Any]) -> Update | None:
         try:
@@ -172,6 +194,13 @@ class TelegramChannel:
         except IntakeUnavailable:
             return web.json_response({"error": "try again later"}, status=503)   # Telegram retries
         return web.json_response({"ok": True})
+
+
+class _ChatFailed(Exception):
+    def __init__(self, update_id: int, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.update_id = update_id
+        self.cause = cause
 
 
 class TelegramResponder:
