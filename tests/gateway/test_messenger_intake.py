@@ -69,3 +69,19 @@ async def test_a_chat_is_one_lead_replies_go_back_and_a_blocked_bot_shows(api, b
     assert blocked.status == 502 and "blocked" in (await blocked.json())["error"]["message"]
     assert len(await leads()) == 1
 
+
+
+async def test_a_new_chat_sharing_a_known_phone_joins_that_client(api, bot_api):
+    await api.add_user("boss", Role.SUPERVISOR)
+    boss = await api.login("boss")
+    posted = await api.client.post("/forms/default", data={"name": "Ирина", "phone": "8 912 345 67 89"})
+    form_lead = await posted.json()
+    bot_api.push({"message": message(77, None, 1, contact={"phone_number": "+79123456789", "first_name": "Ирина",
+                                                          "user_id": 77})})
+    async with asyncio.timeout(10):
+        while len(card := await (await api.client.get(f"/api/v1/leads/{form_lead['lead_id']}",
+                                                      headers=boss)).json()) and len(card["timeline"]) < 2:
+            await asyncio.sleep(0.05)
+    kinds = {(i["kind"], i["value"]) for i in card["contact"]["identities"]}
+    assert {("phone", "+79123456789"), ("telegram", "77")} <= kinds
+    assert [t["channel"] for t in card["timeline"]] == ["form", "telegram"]
