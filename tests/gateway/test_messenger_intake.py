@@ -11,7 +11,7 @@ from aiohttp import web
 from websockets.asyncio.client import connect
 
 from crm_store.types import Role
-from support.fake_bot_api import TOKEN, FakeBotApi, message
+from channels.telegram.simulated_api import TOKEN, FakeBotApi, message
 
 
 @pytest.fixture

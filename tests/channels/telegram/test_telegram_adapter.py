@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from channels.telegram.adapter import SECRET_HEADER, TelegramChannel, TelegramResponder, config_from_mapping
 from channels.types import Accepted, Confidence, InboundContact, IntakeUnavailable, OutboundMessage
-from support.fake_bot_api import TOKEN, FakeBotApi, message
+from channels.telegram.simulated_api import TOKEN, FakeBotApi, message
 
 
 class Emit:

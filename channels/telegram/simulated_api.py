@@ -1,4 +1,4 @@
-"""A Telegram Bot API on 127.0.0.1 that the real python-telegram-bot talks to (form-encoded POSTs)."""
+"""A Telegram Bot API on 127.0.0.1 that the real python-telegram-bot talks to: the demo's bot and the tests' peer."""
 from __future__ import annotations
 
 import asyncio
