@@ -73,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)    # one line per Telegram long poll otherwise
     if args.command == "serve":
         web.run_app(create_app(settings), host=settings.http.host, port=settings.http.port,
                     print=lambda _: print(f"switchboard listening on http://{settings.http.host}:{settings.http.port}"))

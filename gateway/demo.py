@@ -2,21 +2,29 @@
 
 A newcomer signs in as the operator, goes available, and sees cards pop within a minute —
 with no PBX, mail server or bot token. Each simulator speaks to the service the way the real
-peer would (HTTP form posts here), so what the demo shows is what production does.
+peer would (HTTP form posts, SMTP, the Telegram Bot API), so what the demo shows is what production does.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import secrets
+import smtplib
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
 
 import aiohttp
 from aiohttp import web
+from aiosmtpd.smtp import SMTP
 from sqlalchemy import select
+
+from channels.telegram.simulated_api import TOKEN, FakeBotApi, message
 
 from crm_store.ingest import utcnow
 from crm_store.migrate import upgrade_async
@@ -94,13 +102,95 @@ async def form_posts(base_url: str, rng: random.Random) -> None:
                 log.warning("demo form post failed: %s", exc)
 
 
-SIMULATORS: dict[str, Simulator] = {"form": form_posts}
+EMAIL_TEXTS = ("Добрый день! Пришлите, пожалуйста, счёт на оплату.", "Где мой заказ №5512?",
+               "Bonjour, pouvez-vous me rappeler demain ?")
+
+
+def e_mails(smtp_port: int) -> Simulator:
+    """Clients writing to sales@ through the demo's own SMTP listener, sometimes answering a thread."""
+
+    async def run(base_url: str, rng: random.Random) -> None:
+        sent: list[str] = []
+        while True:
+            await asyncio.sleep(rng.uniform(8, 20))
+            name = rng.choice(NAMES)
+            mail = EmailMessage()
+            mail["From"] = formataddr((name, f"client{rng.randrange(50)}@example.ru"))
+            mail["To"] = "sales@shop.example"
+            mail["Message-ID"] = make_msgid(domain="example.ru")
+            if sent and rng.random() < 0.3:
+                mail["Subject"], mail["References"] = "Re: Заказ", sent[-1]
+            else:
+                mail["Subject"] = "Заказ"
+            sent.append(mail["Message-ID"])
+            mail.set_content(rng.choice(EMAIL_TEXTS))
+            try:
+                await asyncio.to_thread(_send_mail, smtp_port, mail)
+            except OSError as exc:
+                log.warning("demo mail failed: %s", exc)
+
+    return run
+
+
+def _send_mail(port: int, mail: EmailMessage) -> None:
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        client.send_message(mail)
+
+
+def telegram_chats(bot_api: FakeBotApi) -> Simulator:
+    """Clients writing to the demo bot; some share their phone, some come from an ad's deep link."""
+
+    async def run(base_url: str, rng: random.Random) -> None:
+        message_ids = itertools.count(1)
+        while True:
+            await asyncio.sleep(rng.uniform(6, 15))
+            chat = 5000 + rng.randrange(30)
+            roll = rng.random()
+            if roll < 0.2:
+                bot_api.push({"message": message(chat, "/start utm_source-vk__utm_campaign-demo", next(message_ids))})
+            elif roll < 0.35:
+                bot_api.push({"message": message(chat, None, next(message_ids), contact={
+                    "phone_number": f"+7912{rng.randrange(10**7):07d}", "first_name": "Ирина", "user_id": chat})})
+            else:
+                bot_api.push({"message": message(chat, rng.choice(MESSAGES), next(message_ids))})
+
+    return run
+
+
+class _MailSink:
+    """The outside world's mail server: replies from the demo console are delivered here."""
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        log.info("demo reply delivered to %s", getattr(envelope, "rcpt_tos", "?"))
+        return "250 OK"
+
+
+async def _listen(app: web.Application) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
 
 async def run_demo(settings: Settings) -> None:
     if settings.database.url.startswith("sqlite"):
         await upgrade_async(settings.database.url)
     passwords = await ensure_users(settings)
+    # The peers a real installation would have, simulated on loopback and spoken to for real.
+    bot_api = FakeBotApi()
+    bot_runner, bot_port = await _listen(bot_api.app())
+    bot_api.port = bot_port
+    sink = await asyncio.get_running_loop().create_server(lambda: SMTP(_MailSink()), "127.0.0.1", 0)
+    smtp_port = _free_port()
+    settings = settings.model_copy(update={
+        "smtp": {"listen": f"127.0.0.1:{smtp_port}", "domains": ["shop.example"]},
+        "email": {"smtp_host": "127.0.0.1", "smtp_port": sink.sockets[0].getsockname()[1], "starttls": False,
+                  "from_address": "sales@shop.example", "from_name": "Switchboard demo"},
+        "telegram": {"token": TOKEN, "base_url": f"http://127.0.0.1:{bot_port}/bot",
+                     "base_file_url": f"http://127.0.0.1:{bot_port}/file/bot", "poll_timeout": 5},
+    })
+    simulators = {"form": form_posts, "email": e_mails(smtp_port), "telegram": telegram_chats(bot_api)}
     runner = web.AppRunner(create_app(settings))
     await runner.setup()
     site = web.TCPSite(runner, settings.http.host, settings.http.port)
@@ -110,8 +200,9 @@ async def run_demo(settings: Settings) -> None:
     for demo in DEMO_USERS:
         print(f"  {demo.role.value:<10} {demo.username:<11} password {passwords[demo.username]}")
     print("Sign in as operator, press 'Available', and wait for the first card. Ctrl+C stops.")
+    print("Simulated contacts: web forms, e-mail (SMTP), Telegram. Phone calls need the voice adapter.")
     rng = random.Random()
-    tasks = [asyncio.create_task(simulate(base_url, rng)) for simulate in SIMULATORS.values()]
+    tasks = [asyncio.create_task(simulate(base_url, rng)) for simulate in simulators.values()]
     try:
         await asyncio.Event().wait()
     finally:
@@ -120,3 +211,11 @@ async def run_demo(settings: Settings) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*tasks)
         await runner.cleanup()
+        await bot_runner.cleanup()
+        sink.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
