@@ -75,9 +75,8 @@ def automatic_reason(message: EmailMessage) -> str | None:
     precedence = _header(message, "precedence").lower()
     if precedence in ("bulk", "junk", "list", "auto_reply"):
         return f"Precedence: {precedence}"
-    for header in ("x-autoreply", "x-autorespond", "x-auto-response-suppress", "list-id", "list-unsubscribe"):
-        if _header(message, header) and not (header == "x-auto-response-suppress"
-                                             and _header(message, header).lower() in ("", "none")):
+    for header in ("x-autoreply", "x-autorespond", "list-id", "list-unsubscribe"):
+        if _header(message, header):
             return f"{header} present"
     if message.get_content_type() == "multipart/report":
         return "delivery or read report"
