@@ -21,7 +21,8 @@ MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 QUOTE_START = re.compile(
     r"^(On .{0,200}wrote:|.{0,200}(пишет|написал\(а\)|написала|написал):|-{2,}\s*(Original Message|Исходное сообщение)"
     r"\s*-{2,}|_{10,}|From: .+|От: .+)\s*$", re.IGNORECASE)
-AUTOMATIC_SENDERS = ("mailer-daemon", "postmaster", "no-reply", "noreply")
+AUTOMATIC_SENDERS = ("mailer-daemon", "postmaster")
+NO_REPLY = re.compile(r"^(no-?reply|do-?not-?reply|notifications?)[+@.\-_]", re.IGNORECASE)
 
 
 class Automatic(Exception):
@@ -36,7 +37,10 @@ def parse_message(raw: bytes, *, region: str | None, max_attachment_bytes: int =
     if reason:
         raise Automatic(reason)
     name, sender = _address(message, "from")
-    _, reply_to = _address(message, "reply-to")
+    reply_name, reply_to = _address(message, "reply-to")
+    if sender and reply_to and NO_REPLY.match(sender):
+        # Site builders and CRMs send form mail from no-reply@ with the client in Reply-To.
+        name, sender = reply_name or name, reply_to
     subject = _header(message, "subject")
     message_id = _ids(_header(message, "message-id"))
     references = _ids(_header(message, "references"))
@@ -81,9 +85,12 @@ def automatic_reason(message: EmailMessage) -> str | None:
     if message.get_content_type() == "multipart/report":
         return "delivery or read report"
     _, sender = _address(message, "from")
+    _, reply_to = _address(message, "reply-to")
     local = (sender or "").split("@")[0]
     if not sender or any(local.startswith(prefix) for prefix in AUTOMATIC_SENDERS):
         return f"sender {sender or 'missing'}"
+    if NO_REPLY.match(sender) and not reply_to:
+        return f"sender {sender} takes no answers"
     return None
 
 

@@ -80,3 +80,14 @@ def test_malformed_mail_is_read_as_well_as_it_can_be():
     assert mail.event_id.endswith("@switchboard.invalid>")      # no Message-ID: a stable hash instead
     assert parse("malformed.eml").event_id == mail.event_id
     assert isinstance(mail.text, str)
+
+
+def test_form_mail_from_a_no_reply_sender_is_the_client_in_reply_to():
+    raw = ("From: Tilda <no-reply@tilda.ws>\r\nReply-To: Ольга <olga@client.ru>\r\nTo: sales@shop.example\r\n"
+           "Subject: Новая заявка с сайта\r\nMessage-ID: <t1@tilda.ws>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+           "Телефон: +7 912 000-11-22\r\n").encode()
+    mail = parse_message(raw, region="RU")
+    assert (mail.name, mail.email, mail.source_id) == ("Ольга", "olga@client.ru", "olga@client.ru")
+    with pytest.raises(Automatic):
+        parse_message(raw.replace(b"Reply-To: \xd0\x9e\xd0\xbb\xd1\x8c\xd0\xb3\xd0\xb0 <olga@client.ru>\r\n", b""),
+                      region="RU")
