@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import web
 
@@ -42,32 +43,30 @@ def mount(app: web.Application, settings: Settings) -> None:
     for channel, responder in messengers:
         app.router.add_routes(channel.routes())
         app[RESPONDERS][responder.channel] = responder
-
-    async def messenger_lifecycle(_: web.Application) -> AsyncIterator[None]:
-        for channel, _responder in messengers:
-            await channel.start()
-        yield
-        for channel, _responder in reversed(messengers):
-            await channel.stop()
-
-    if messengers:
-        app.cleanup_ctx.append(messenger_lifecycle)
-    if smtp is None and not mailboxes:
-        return
     state = UidFile(Path(settings.storage.dir) / "imap-uids.json")
+    listeners: list[Listener] = [channel for channel, _ in messengers]
+    listeners += [SmtpIntake(smtp, emit)] if smtp is not None else []
+    listeners += [ImapPoller(box, emit, state) for box in mailboxes]
+    if not listeners:
+        return
 
-    async def email_listeners(_: web.Application) -> AsyncIterator[None]:
-        listeners: list[SmtpIntake | ImapPoller] = [ImapPoller(box, emit, state) for box in mailboxes]
-        if smtp is not None:
-            listeners.insert(0, SmtpIntake(smtp, emit))
+    async def channel_listeners(_: web.Application) -> AsyncIterator[None]:
+        # Started after the store and routing (cleanup contexts run in order), stopped before them.
         for listener in listeners:
             await listener.start()
         yield
         for listener in reversed(listeners):
             await listener.stop()
 
-    app.cleanup_ctx.append(email_listeners)
+    app.cleanup_ctx.append(channel_listeners)
 
+
+class Listener(Protocol):
+    """A channel that holds connections open: a bot polling, an SMTP server, a mailbox."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 Messenger = telegram.TelegramChannel | whatsapp.WhatsAppChannel | viber.ViberChannel
 MessengerResponder = telegram.TelegramResponder | whatsapp.WhatsAppResponder | viber.ViberResponder
