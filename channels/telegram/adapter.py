@@ -1,8 +1,16 @@
-"""Telegram through python-telegram-bot's Bot: long polling (default) or a webhook; offsets after commit.
+"""Telegram through python-telegram-bot's `Bot`: long polling (default) or a webhook; acknowledged after commit.
 
-PTB's own Updater advances the update offset when it fetches the next batch, whatever became
-of the previous one. We poll with `Bot.get_updates` ourselves and move the offset past an
-update only once its contact is committed, so a store outage makes Telegram deliver it again.
+Why our own polling loop and not PTB's `Updater`: the Updater puts a fetched batch on a queue and
+sets its next offset to `last update_id + 1` at once (telegram/ext/_updater.py), so the next
+getUpdates confirms updates whose handlers have not finished, or failed. A store outage would
+then lose them. Here `getUpdates` is called with the real PTB `Bot` and the offset moves past an
+update only once its contact is committed (`emit` returned); an `IntakeUnavailable` keeps the
+offset where it is and Telegram serves the update again. Updates of one chat are handled in order,
+different chats in parallel.
+
+Why not `Application.process_update` in webhook mode: it hands handler exceptions to error
+handlers and returns normally, so the webhook could not answer 503 when the store is down. The
+webhook decodes with `Update.de_json` and awaits the same `handle` the polling loop uses.
 """
 from __future__ import annotations
 
@@ -13,113 +21,113 @@ import logging
 import random
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 from telegram import Bot, Update
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
+from telegram.error import Conflict, Forbidden, InvalidToken, TelegramError
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
+from channels.telegram.config import TelegramConfig, config_from_mapping
 from channels.telegram.parse import FileRef, parse_update
-from channels.types import Attachment, Delivery, Emit, IntakeUnavailable, OutboundMessage
+from channels.telegram.responder import TelegramResponder
+from channels.types import Attachment, Emit, IntakeUnavailable
+
+__all__ = ["SECRET_HEADER", "TelegramChannel", "TelegramConfig", "TelegramResponder", "config_from_mapping",
+           "make_bot"]
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-UPDATES = ["message", "edited_message"]
-
-
-@dataclass(frozen=True, slots=True)
-class TelegramConfig:
-    token: str
-    base_url: str = "https://api.telegram.org/bot"
-    base_file_url: str = "https://api.telegram.org/file/bot"
-    mode: str = "polling"                 # or "webhook"
-    secret_token: str | None = None       # webhook: Telegram sends it back in SECRET_HEADER
-    webhook_path: str = "/telegram/webhook"
-    max_file_bytes: int = 10 * 1024 * 1024
-    poll_timeout: int = 25
-    region: str = "RU"
-
-
-def config_from_mapping(table: Mapping[str, Any], region: str) -> TelegramConfig:
-    known = {f.name for f in fields(TelegramConfig)}
-    unknown = set(table) - known
-    if unknown:
-        raise ValueError(f"telegram.{sorted(unknown)[0]}: unknown setting")
-    if not table.get("token"):
-        raise ValueError("telegram.token: required")
-    values = {**table, "region": region}
-    for key in ("max_file_bytes", "poll_timeout"):
-        if key in values:
-            values[key] = int(values[key])
-    config = TelegramConfig(**values)
-    if config.mode not in ("polling", "webhook"):
-        raise ValueError("telegram.mode: polling or webhook")
-    if config.mode == "webhook" and not config.secret_token:
-        raise ValueError("telegram.secret_token: required in webhook mode, or anyone could post updates")
-    return config
+UPDATES = ["message", "edited_message"]     # everything else is not a client writing to us
+MAX_WEBHOOK_BODY = 1024 * 1024
+# An update whose handling fails for another reason than the store (a bug, a contact the pipeline
+# refuses) is tried this often, then logged and skipped, so one poison update cannot stop the bot.
+MAX_ATTEMPTS = 5
 
 
 def make_bot(config: TelegramConfig) -> Bot:
-    # Long polls hold a connection for poll_timeout seconds: give reads room beyond it.
-    request = HTTPXRequest(read_timeout=config.poll_timeout + 10, connect_timeout=10)
+    """The PTB Bot for `config`; long polls get their own connection with room beyond poll_timeout."""
     return Bot(config.token, base_url=config.base_url, base_file_url=config.base_file_url,
-               request=request, get_updates_request=HTTPXRequest(read_timeout=config.poll_timeout + 10))
+               request=HTTPXRequest(read_timeout=30, connect_timeout=10, pool_timeout=10),
+               get_updates_request=HTTPXRequest(read_timeout=config.poll_timeout + 10, connect_timeout=10))
 
 
 class TelegramChannel:
+    """One bot: `start()` checks the token (getMe) and polls or registers the webhook; `stop()` ends it."""
+
+    name = "telegram"
+
     def __init__(self, config: TelegramConfig, emit: Emit, bot: Bot | None = None) -> None:
         self._config = config
         self._emit = emit
         self.bot = bot or make_bot(config)
         self._task: asyncio.Task[None] | None = None
-        self.offset = 0
+        self._attempts: dict[int, int] = {}
+        self.offset = 0          # the next getUpdates' offset: every update below it is committed
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.bot.initialize()          # getMe: a wrong token fails here, at start-up
+        """getMe (a wrong token fails here), then poll in the background or register the webhook."""
+        await self.bot.initialize()
         if self._config.mode == "polling":
-            await self.bot.delete_webhook()
+            await self.bot.delete_webhook()          # getUpdates is refused while a webhook is set
             self._task = asyncio.create_task(self._poll(), name="telegram.poll")
+        elif self._config.webhook_url:
+            await self.bot.set_webhook(self._config.webhook_url, secret_token=self._config.secret_token,
+                                       allowed_updates=UPDATES)
 
     async def stop(self) -> None:
+        """Stop polling (an update in flight is not confirmed and comes again) and close the bot."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
         await self.bot.shutdown()
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post(self._config.webhook_path, self.webhook)] if self._config.mode == "webhook" else []
+        """The webhook routes in webhook mode; nothing in polling mode."""
+        if self._config.mode != "webhook":
+            return []
+        path = self._config.webhook_path
+        return [web.post(path, self.webhook), web.post(path + "/{secret_path}", self.webhook)]
 
-    # -- inbound --------------------------------------------------------------------------------
+    def add_routes(self, target: web.Application | web.UrlDispatcher) -> None:
+        """Register `routes()` on an application or its router."""
+        (target.router if isinstance(target, web.Application) else target).add_routes(self.routes())
+
+    # -- polling --------------------------------------------------------------------------------
     async def _poll(self) -> None:
         delay = 1.0
         while True:
             try:
-                # Raw JSON, parsed one update at a time: PTB parsing the whole batch would let one
-                # malformed or newer-than-the-library update stop the bot for good.
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", PTBUserWarning)   # "use Bot.get_updates": see above
-                    batch = await self.bot.do_api_request("getUpdates", api_kwargs={
-                        "offset": self.offset, "timeout": self._config.poll_timeout, "allowed_updates": UPDATES})
-                await self._handle_batch(batch or [])
+                await self._handle_batch(await self._get_updates())
                 delay = 1.0
+                continue
             except asyncio.CancelledError:
                 raise
             except IntakeUnavailable as exc:
                 log.warning("telegram: store unavailable, update %s will come again: %s", self.offset, exc)
-            except (InvalidToken, Forbidden):
+            except InvalidToken:
                 log.error("telegram: the bot token was refused; polling stops")
                 return
-            except Exception as exc:    # network, Telegram 5xx, a bad update: keep going
+            except Conflict as exc:
+                log.error("telegram: another poller or a webhook holds this bot (%s); retrying", exc)
+            except Exception as exc:    # network, Telegram 5xx, a handler bug: keep going
                 log.warning("telegram polling: %s; retrying in %.1fs", exc, delay)
-            else:
-                continue
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, 30.0)
+
+    async def _get_updates(self) -> list[dict[str, Any]]:
+        # Raw JSON, decoded one update at a time: `Bot.get_updates` decodes the whole batch, so one
+        # update the library cannot read would fail every poll from then on.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PTBUserWarning)
+            batch = await self.bot.do_api_request("getUpdates", api_kwargs={
+                "offset": self.offset, "timeout": self._config.poll_timeout, "allowed_updates": UPDATES})
+        return [raw for raw in batch or [] if isinstance(raw, dict) and isinstance(raw.get("update_id"), int)]
 
     async def _handle_batch(self, batch: list[dict[str, Any]]) -> None:
         """Chats in parallel, each chat in order; the offset passes only what is committed."""
@@ -127,25 +135,34 @@ class TelegramChannel:
         for raw in batch:
             update = self._decode(raw)
             if update is not None:
-                chats.setdefault(update.effective_chat.id if update.effective_chat else None, []).append(
-                    (int(raw["update_id"]), update))
-        failures = [r for r in await asyncio.gather(*(self._handle_chat(u) for u in chats.values()),
-                                                    return_exceptions=True) if r is not None]
+                chat = update.effective_chat.id if update.effective_chat else None
+                chats.setdefault(chat, []).append((raw["update_id"], update))
+        results = await asyncio.gather(*(self._handle_chat(u) for u in chats.values()), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, _ChatFailed)]
+        others = [r for r in results if isinstance(r, BaseException) and not isinstance(r, _ChatFailed)]
+        if others:
+            raise others[0]
         if failures:
-            first_failed = min(f.update_id for f in failures if isinstance(f, _ChatFailed))
-            # Everything before the first failure is committed; what follows comes again and
-            # is recognised by its event id.
-            self.offset = max(self.offset, first_failed)
-            raise next((f.cause for f in failures if isinstance(f, _ChatFailed)), failures[0])
+            # Everything before the first failure is committed; what follows comes again and is
+            # recognised by its event id.
+            first = min(failures, key=lambda f: f.update_id)
+            self.offset = max(self.offset, first.update_id)
+            raise first.cause
         if batch:
-            self.offset = int(batch[-1]["update_id"]) + 1     # acknowledged with the next poll
+            self.offset = max(self.offset, batch[-1]["update_id"] + 1)   # confirmed by the next poll
+        self._attempts = {k: v for k, v in self._attempts.items() if k >= self.offset}
 
     async def _handle_chat(self, updates: list[tuple[int, Update]]) -> None:
         for update_id, update in updates:
             try:
                 await self.handle(update)
-            except Exception as exc:
+            except IntakeUnavailable as exc:
                 raise _ChatFailed(update_id, exc) from exc
+            except Exception as exc:
+                tries = self._attempts[update_id] = self._attempts.get(update_id, 0) + 1
+                if tries < MAX_ATTEMPTS:
+                    raise _ChatFailed(update_id, exc) from exc
+                log.error("telegram: update %s failed %d times, skipped", update_id, tries, exc_info=exc)
 
     def _decode(self, raw: Mapping[str, Any]) -> Update | None:
         try:
@@ -154,8 +171,9 @@ class TelegramChannel:
             log.warning("telegram: update %s cannot be read, skipped: %s", raw.get("update_id"), exc)
             return None
 
+    # -- one update -----------------------------------------------------------------------------
     async def handle(self, update: Update) -> None:
-        """Commit the contact an update brings (files fetched first); unknown kinds are skipped."""
+        """Commit the contact an update brings (files fetched first); other kinds are logged and skipped."""
         parsed = parse_update(update, region=self._config.region)
         if parsed is None:
             log.info("telegram: update %s of an unhandled kind skipped", update.update_id)
@@ -165,34 +183,52 @@ class TelegramChannel:
         await self._emit(contact)
 
     async def _fetch(self, ref: FileRef) -> Attachment:
-        if ref.size is not None and ref.size > self._config.max_file_bytes:
-            return Attachment(ref.filename, ref.content_type, ref.size)     # listed, not downloaded
+        """The file via getFile, if within max_file_bytes; otherwise (or unreachable) listed with its size."""
+        limit = self._config.max_file_bytes
+        if ref.size is not None and ref.size > limit:
+            return Attachment(ref.filename, ref.content_type, ref.size)
         try:
             file = await self.bot.get_file(ref.file_id)
+            if file.file_size is not None and file.file_size > limit:
+                return Attachment(ref.filename, ref.content_type, file.file_size)
             content = bytes(await file.download_as_bytearray())
-        except TelegramError as exc:
+        except TelegramError as exc:      # "file is too big" (over 20 MB) comes as a BadRequest
             log.warning("telegram: file %s not fetched: %s", ref.file_id, exc)
-            return Attachment(ref.filename, ref.content_type, ref.size or 0)
-        if len(content) > self._config.max_file_bytes:
+            return Attachment(ref.filename, ref.content_type, ref.size or 0, ref=f"telegram:{ref.file_id}")
+        if len(content) > limit:
             return Attachment(ref.filename, ref.content_type, len(content))
         return Attachment(ref.filename, ref.content_type, len(content), content)
 
+    # -- webhook --------------------------------------------------------------------------------
     async def webhook(self, request: web.Request) -> web.Response:
+        """Telegram's POST: secret checked, update committed, then 200; 503 makes Telegram retry."""
+        expected_path = self._config.secret_path
+        if expected_path is not None and not hmac.compare_digest(
+                request.match_info.get("secret_path", ""), expected_path):
+            raise web.HTTPNotFound()
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given, self._config.secret_token or ""):
+        if not hmac.compare_digest(given.encode(), (self._config.secret_token or "").encode()):
             log.warning("telegram webhook: wrong secret token from %s", request.remote)
             return web.json_response({"error": "forbidden"}, status=403)
+        raw = await request.content.read(MAX_WEBHOOK_BODY + 1)
+        if len(raw) > MAX_WEBHOOK_BODY:
+            return web.json_response({"error": "too large"}, status=413)
         try:
-            data = json.loads(await request.read())
+            data = json.loads(raw)
         except ValueError:
             return web.json_response({"error": "malformed update"}, status=400)
-        update = self._decode(data) if isinstance(data, dict) and "update_id" in data else None
-        if update is None:
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return web.json_response({"error": "malformed update"}, status=400)
+        update = self._decode(data)
+        if update is None:       # Telegram's own update we cannot read: retrying would not help
+            return web.json_response({"ok": True, "skipped": True})
         try:
             await self.handle(update)
         except IntakeUnavailable:
-            return web.json_response({"error": "try again later"}, status=503)   # Telegram retries
+            return web.json_response({"error": "try again later"}, status=503)
+        except Exception:
+            log.exception("telegram webhook: update %s failed", data["update_id"])
+            return web.json_response({"error": "internal error"}, status=500)   # Telegram retries, then gives up
         return web.json_response({"ok": True})
 
 
@@ -201,26 +237,3 @@ class _ChatFailed(Exception):
         super().__init__(str(cause))
         self.update_id = update_id
         self.cause = cause
-
-
-class TelegramResponder:
-    channel = "telegram"
-
-    def __init__(self, bot: Bot) -> None:
-        self._bot = bot
-
-    async def send(self, message: OutboundMessage) -> Delivery:
-        try:
-            sent = await self._bot.send_message(chat_id=message.thread_ref or message.to, text=message.text)
-        except Forbidden as exc:
-            return Delivery(ok=False, error=_reason(exc, "the client blocked the bot"))
-        except BadRequest as exc:
-            return Delivery(ok=False, error=_reason(exc, "Telegram refused the message"))
-        except NetworkError as exc:
-            return Delivery(ok=False, error=f"Telegram unreachable: {exc}", retryable=True)
-        return Delivery(ok=True, provider_id=str(sent.message_id))
-
-
-def _reason(exc: TelegramError, fallback: str) -> str:
-    text = str(exc.message or "").strip()
-    return text[0].lower() + text[1:] if text else fallback

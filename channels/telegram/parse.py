@@ -11,6 +11,7 @@ from channels.identity import InvalidIdentity, mentioned_identities, normalize_p
 from channels.types import Confidence, IdentityClaim, InboundContact
 
 _UTM = re.compile(r"^(utm_[a-z]+)-([\w.\-]+)$")
+_START = re.compile(r"^/start(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +40,9 @@ def parse_update(update: Update, *, region: str | None) -> Parsed | None:
     text = message.text or message.caption or ""
     attributes: dict[str, str] = {"telegram_chat": str(chat.id), "telegram_message": str(message.message_id)}
     identities = [IdentityClaim("telegram", str(user.id), Confidence.VERIFIED)]
-    if text.startswith("/start"):
-        payload = text[len("/start"):].strip()
+    start = _START.match(text)
+    if start:
+        payload = (start.group(1) or "").strip()
         text = ""
         if payload:
             attributes["deep_link"] = payload[:200]
@@ -62,32 +64,56 @@ def parse_update(update: Update, *, region: str | None) -> Parsed | None:
         attributes["latitude"] = str(message.location.latitude)
         attributes["longitude"] = str(message.location.longitude)
         text = text or f"📍 {message.location.latitude}, {message.location.longitude}"
-    identities += [c for c in mentioned_identities(text, region) if c.kind != "telegram"]
+    claimed = {(c.kind, c.value) for c in identities}
+    identities += [c for c in mentioned_identities(text, region) if (c.kind, c.value) not in claimed]
+    received_at = message.date
     if edited:
+        # Each edit is its own interaction: the edit date tells two edits of one message apart.
         attributes["edited"] = "true"
+        received_at = message.edit_date or received_at
         stamp = int(message.edit_date.timestamp()) if message.edit_date else 0
         event_id = f"tg:edit:{chat.id}:{message.message_id}:{stamp}"
     else:
+        # Message-based, not update-based: the same message seen by polling and by a webhook
+        # (after a mode switch) is still one interaction.
         event_id = f"tg:{chat.id}:{message.message_id}"
     name = " ".join(p for p in (user.first_name, user.last_name) if p) or user.username
     contact = InboundContact(
         channel="telegram", event_id=event_id, source_id=str(chat.id), thread_ref=str(chat.id),
-        received_at=message.date or datetime.now(UTC), name=name, text=text, attributes=attributes,
+        received_at=received_at or datetime.now(UTC), name=name, text=text, attributes=attributes,
         identities=tuple(identities),
     )
     return Parsed(contact, tuple(_files(message)))
 
 
 def _files(message: Message) -> list[FileRef]:
-    files = []
+    files: list[FileRef] = []
     if message.photo:
         largest = message.photo[-1]
         files.append(FileRef(largest.file_id, f"photo-{message.message_id}.jpg", "image/jpeg", largest.file_size))
     if message.document is not None:
         d = message.document
-        files.append(FileRef(d.file_id, d.file_name or f"document-{message.message_id}",
+        files.append(FileRef(d.file_id, safe_filename(d.file_name or f"document-{message.message_id}"),
                              d.mime_type or "application/octet-stream", d.file_size))
     if message.voice is not None:
         v = message.voice
         files.append(FileRef(v.file_id, f"voice-{message.message_id}.ogg", v.mime_type or "audio/ogg", v.file_size))
+    if message.audio is not None:
+        a = message.audio
+        files.append(FileRef(a.file_id, safe_filename(a.file_name or f"audio-{message.message_id}.mp3"),
+                             a.mime_type or "audio/mpeg", a.file_size))
+    if message.video is not None:
+        w = message.video
+        files.append(FileRef(w.file_id, safe_filename(w.file_name or f"video-{message.message_id}.mp4"),
+                             w.mime_type or "video/mp4", w.file_size))
+    if message.video_note is not None:
+        n = message.video_note
+        files.append(FileRef(n.file_id, f"video-note-{message.message_id}.mp4", "video/mp4", n.file_size))
     return files
+
+
+def safe_filename(name: str) -> str:
+    """A client-chosen file name without directories or control characters."""
+    name = name.replace("\\", "/").split("/")[-1]
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip().lstrip(".")
+    return name[:150] or "attachment"

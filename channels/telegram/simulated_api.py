@@ -19,6 +19,9 @@ class FakeBotApi:
         self.sent: list[dict[str, str]] = []
         self.blocked: set[str] = set()            # chat ids whose users blocked the bot
         self.files: dict[str, bytes] = {}
+        self.file_sizes: dict[str, int] = {}      # what getFile reports, when it should differ from the bytes
+        self.downloads: list[str] = []            # file ids fetched through the file URL
+        self.webhook: dict[str, str] = {}         # the last setWebhook's form
         self._ids = itertools.count(1)
         self._new = asyncio.Condition()
         self.port = 0
@@ -79,14 +82,23 @@ class FakeBotApi:
             "message_id": 1000 + len(self.sent), "date": 1_800_000_000, "text": form["text"],
             "chat": {"id": int(form["chat_id"]), "type": "private"}}})
 
+    async def _setWebhook(self, form: dict[str, str]) -> web.Response:
+        self.webhook = form
+        return web.json_response({"ok": True, "result": True, "description": "Webhook was set"})
+
     async def _getFile(self, form: dict[str, str]) -> web.Response:
         file_id = form["file_id"]
+        if file_id not in self.files:
+            return web.json_response({"ok": False, "error_code": 400,
+                                      "description": "Bad Request: invalid file_id"}, status=400)
         return web.json_response({"ok": True, "result": {
-            "file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": len(self.files.get(file_id, b"")),
+            "file_id": file_id, "file_unique_id": f"u-{file_id}",
+            "file_size": self.file_sizes.get(file_id, len(self.files[file_id])),
             "file_path": f"documents/{file_id}.bin"}})
 
     async def download(self, request: web.Request) -> web.Response:
         file_id = request.match_info["path"].split("/")[-1].removesuffix(".bin")
+        self.downloads.append(file_id)
         return web.Response(body=self.files.get(file_id, b""))
 
 
