@@ -1,155 +1,230 @@
-"""Viber REST bot: webhook set-up, signed callbacks, messages (text, media, contacts) in, replies out."""
+"""Viber REST bot: webhook set-up, signed callbacks, messages (text, media, contacts) in, replies out.
+
+Viber checks a webhook while `set_webhook` is in flight: it POSTs the "webhook" event to the URL
+and refuses the set-up unless that is answered. At `start()` (inside the app's cleanup_ctx) our
+server is not listening yet, so the registration runs in the background and retries until it is.
+"""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from channels.identity import InvalidIdentity, mentioned_identities, normalize_phone
 from channels.media import fetch_attachment
-from channels.types import Confidence, Delivery, Emit, IdentityClaim, InboundContact, IntakeUnavailable
-from channels.types import OutboundMessage as Outbound
+from channels.types import Attachment, Delivery, Emit, IntakeUnavailable, OutboundMessage
+from channels.viber.parse import MediaRef, parse_message
+
+__all__ = ["ViberChannel", "ViberConfig", "ViberError", "ViberResponder", "config_from_mapping"]
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
+SIGNATURE_HEADER = "X-Viber-Content-Signature"
+AUTH_HEADER = "X-Viber-Auth-Token"
+# Besides these, Viber always sends "message" and "webhook".
 EVENTS = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"]
+PERMANENT = {2: "invalidAuthToken", 3: "badData", 7: "blockedToken", 8: "notExistToken"}
+RETRYABLE = {12: "tooManyRequests"}
 
 
 @dataclass(frozen=True, slots=True)
 class ViberConfig:
-    auth_token: str
+    """One Viber bot account."""
+
+    auth_token: str                        # signs callbacks, authenticates our calls
     base_url: str = "https://chatapi.viber.com"
-    webhook_url: str | None = None        # public URL of /viber/webhook, registered at start
-    sender_name: str = "Switchboard"
+    webhook_url: str | None = None         # public URL of /viber/webhook, registered after start
+    sender_name: str = "Switchboard"       # shown as the author of replies (required by send_message)
     max_file_bytes: int = 10 * 1024 * 1024
     region: str = "RU"
 
 
+class ViberError(RuntimeError):
+    """Viber answered a call with a non-zero status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{message} (status {status})")
+        self.status = status
+        self.status_message = message
+
+
 def config_from_mapping(table: Mapping[str, Any], region: str) -> ViberConfig:
-    known = {f.name for f in fields(ViberConfig)}
-    if set(table) - known:
-        raise ValueError(f"viber.{sorted(set(table) - known)[0]}: unknown setting")
-    if not table.get("auth_token"):
+    """A checked ViberConfig from the plain `[viber]` table; ValueError names the bad key."""
+    known = {f.name for f in fields(ViberConfig)} - {"region"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ValueError(f"viber.{unknown[0]}: unknown setting")
+    if not str(table.get("auth_token") or "").strip():
         raise ValueError("viber.auth_token: required")
-    return ViberConfig(**{**table, "region": region})
-
-
-def parse_message(event: Mapping[str, Any], region: str | None) -> InboundContact:
-    sender, message = event["sender"], event["message"]
-    user_id = str(sender["id"])
-    identities = [IdentityClaim("viber", user_id, Confidence.VERIFIED)]
-    kind = message.get("type", "text")
-    text = str(message.get("text") or "")
-    attributes = {"viber_type": kind}
-    if kind == "contact":
-        number = (message.get("contact") or {}).get("phone_number", "")
+    values: dict[str, Any] = {**table, "region": region}
+    if "max_file_bytes" in values:
         try:
-            identities.append(IdentityClaim("phone", normalize_phone(number, region), Confidence.STATED))
-        except InvalidIdentity:
-            pass
-        text = text or f"{(message.get('contact') or {}).get('name', '')} {number}".strip()
-    if kind in ("picture", "file", "video") and message.get("media"):
-        attributes.update(media_url=str(message["media"]),
-                          media_name=str(message.get("file_name") or f"{kind}-{event.get('message_token')}"))
-    if kind == "location":
-        location = message.get("location") or {}
-        attributes.update(latitude=str(location.get("lat")), longitude=str(location.get("lon")))
-        text = text or f"📍 {location.get('lat')}, {location.get('lon')}"
-    identities += list(mentioned_identities(text, region))
-    stamp = event.get("timestamp")
-    return InboundContact(
-        channel="viber", event_id=f"viber:{event['message_token']}", source_id=user_id, thread_ref=user_id,
-        received_at=datetime.fromtimestamp(int(stamp) / 1000, UTC) if isinstance(stamp, int) else datetime.now(UTC),
-        name=sender.get("name"), text=text, attributes=attributes, identities=tuple(identities),
-    )
+            values["max_file_bytes"] = int(values["max_file_bytes"])
+        except (TypeError, ValueError):
+            raise ValueError(f"viber.max_file_bytes: a whole number expected, not {values['max_file_bytes']!r}")
+        if values["max_file_bytes"] <= 0:
+            raise ValueError("viber.max_file_bytes: must be positive")
+    for key in ("base_url", "webhook_url"):
+        if values.get(key) is not None and not str(values[key]).startswith(("http://", "https://")):
+            raise ValueError(f"viber.{key}: an http(s) URL expected")
+    if not str(values.get("sender_name", "x")).strip():
+        raise ValueError("viber.sender_name: must not be empty")
+    values["base_url"] = str(values.get("base_url", ViberConfig.base_url)).rstrip("/")
+    return ViberConfig(**values)
 
 
 class ViberChannel:
+    """`POST /viber/webhook`; `start()` opens the client and registers the webhook in the background."""
+
+    name = "viber"
+
     def __init__(self, config: ViberConfig, emit: Emit) -> None:
         self._config = config
         self._emit = emit
         self.http: aiohttp.ClientSession | None = None
+        self._registration: asyncio.Task[None] | None = None
+        self.webhook_ready = asyncio.Event()      # set once set_webhook succeeded
 
     async def start(self) -> None:
-        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-        if self._config.webhook_url:
-            await self.set_webhook()
+        """Open the HTTP client; with webhook_url set, register it once our server answers."""
+        if self.http is None:
+            self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, connect=10))
+        if self._config.webhook_url and self._registration is None:
+            self._registration = asyncio.create_task(self._register(), name="viber.set_webhook")
 
     async def stop(self) -> None:
+        """Stop a pending registration and close the client (the webhook stays registered)."""
+        if self._registration is not None:
+            self._registration.cancel()
+            await asyncio.gather(self._registration, return_exceptions=True)
+            self._registration = None
         if self.http is not None:
             await self.http.close()
+            self.http = None
 
     def routes(self) -> list[web.RouteDef]:
+        """The callback route."""
         return [web.post("/viber/webhook", self.receive)]
 
+    def add_routes(self, target: web.Application | web.UrlDispatcher) -> None:
+        """Register `routes()` on an application or its router."""
+        (target.router if isinstance(target, web.Application) else target).add_routes(self.routes())
+
+    # -- calls to Viber -------------------------------------------------------------------------
     async def call(self, method: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        assert self.http is not None
+        """`POST {base_url}/pa/{method}`; ViberError unless Viber answers status 0."""
+        if self.http is None:
+            raise ViberError(-1, "Viber channel not started")
         async with self.http.post(f"{self._config.base_url}/pa/{method}", json=dict(body),
-                                  headers={"X-Viber-Auth-Token": self._config.auth_token}) as response:
-            return await response.json(content_type=None)
-
-    async def set_webhook(self) -> None:
-        """Register our webhook; Viber calls it back once with event "webhook" to check it."""
-        answer = await self.call("set_webhook", {"url": self._config.webhook_url, "event_types": EVENTS,
-                                                 "send_name": True})
+                                  headers={AUTH_HEADER: self._config.auth_token}) as response:
+            answer = await response.json(content_type=None)
+        if not isinstance(answer, dict):
+            raise ViberError(-1, f"unexpected answer, HTTP {response.status}")
         if answer.get("status") != 0:
-            raise ValueError(f"viber set_webhook refused: {answer.get('status_message')}")
+            raise ViberError(int(answer.get("status") or -1), str(answer.get("status_message") or "refused"))
+        return answer
 
+    async def set_webhook(self, url: str | None = None) -> dict[str, Any]:
+        """Register `url` (default: webhook_url); Viber checks it with a "webhook" callback first."""
+        answer = await self.call("set_webhook", {"url": url or self._config.webhook_url, "event_types": EVENTS,
+                                                 "send_name": True, "send_photo": False})
+        self.webhook_ready.set()
+        log.info("viber: webhook registered at %s", url or self._config.webhook_url)
+        return answer
+
+    async def _register(self, attempts: int = 30) -> None:
+        delay = 0.5
+        for attempt in range(1, attempts + 1):
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # let the server start listening first
+            try:
+                await self.set_webhook()
+                return
+            except ViberError as exc:
+                if exc.status in PERMANENT:
+                    log.error("viber: set_webhook refused for good: %s", exc)
+                    return
+                log.warning("viber: set_webhook attempt %d failed: %s", attempt, exc)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                log.warning("viber: set_webhook attempt %d failed: %s", attempt, exc or type(exc).__name__)
+            delay = min(delay * 2, 60.0)
+        log.error("viber: webhook not registered after %d attempts; no messages will arrive", attempts)
+
+    # -- callbacks ------------------------------------------------------------------------------
     async def receive(self, request: web.Request) -> web.Response:
+        """One signed callback; a message is committed before the 200, 503 while the store is down."""
         raw = await request.content.read(MAX_BODY + 1)
         if len(raw) > MAX_BODY:
             return web.json_response({"error": "too large"}, status=413)
         expected = hmac.new(self._config.auth_token.encode(), raw, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, request.headers.get("X-Viber-Content-Signature", "").lower()):
-            log.warning("viber: bad signature from %s", request.remote)
+        if not hmac.compare_digest(expected.encode(), request.headers.get(SIGNATURE_HEADER, "").lower().encode()):
+            log.warning("viber: bad or missing signature from %s", request.remote)
             return web.json_response({"error": "bad signature"}, status=401)
         try:
             event = json.loads(raw)
-            kind = event["event"]
+            kind = str(event["event"])
         except (ValueError, KeyError, TypeError):
             return web.json_response({"error": "malformed payload"}, status=400)
         if kind != "message":
-            return web.json_response({"status": 0})      # webhook check, receipts, (un)subscriptions
+            # "webhook" (the set-up check), receipts, subscribed / unsubscribed, conversation_started:
+            # nothing to store; a conversation is opened when the client actually writes.
+            user = (event.get("user") or {}).get("id") if isinstance(event.get("user"), dict) else event.get("user_id")
+            log.info("viber: %s event%s acknowledged", kind, f" from {user}" if user else "")
+            return web.json_response({"status": 0})
         try:
-            contact = parse_message(event, self._config.region)
-        except (KeyError, TypeError, ValueError) as exc:
+            parsed = parse_message(event, self._config.region)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             log.warning("viber: unreadable message skipped: %s", exc)
             return web.json_response({"status": 0})
-        url = contact.attributes.get("media_url")
-        if url and self.http is not None:
-            attachment = await fetch_attachment(self.http, url, filename=contact.attributes["media_name"],
-                                                content_type="application/octet-stream",
-                                                limit=self._config.max_file_bytes)
-            contact = replace(contact, attachments=(attachment,))
+        contact = parsed.contact
+        if parsed.media is not None:
+            contact = replace(contact, attachments=(await self._media(parsed.media),))
         try:
             await self._emit(contact)
         except IntakeUnavailable:
-            return web.json_response({"error": "try again later"}, status=503)
+            return web.json_response({"error": "try again later"}, status=503)     # Viber retries
         return web.json_response({"status": 0})
+
+    async def _media(self, ref: MediaRef) -> Attachment:
+        limit = self._config.max_file_bytes
+        if ref.size is not None and ref.size > limit:
+            return Attachment(ref.filename, ref.content_type, ref.size)       # listed, not downloaded
+        if self.http is None:
+            await self.start()
+        assert self.http is not None
+        try:
+            return await fetch_attachment(self.http, ref.url, filename=ref.filename,
+                                          content_type=ref.content_type, limit=limit)
+        except TimeoutError:
+            log.warning("viber: media %s timed out", ref.filename)
+            return Attachment(ref.filename, ref.content_type, ref.size or 0)
 
 
 class ViberResponder:
+    """Text replies through `POST {base_url}/pa/send_message`; failures come back as Delivery."""
+
     channel = "viber"
 
     def __init__(self, config: ViberConfig, channel: ViberChannel) -> None:
         self._config = config
         self._channel = channel
 
-    async def send(self, message: Outbound) -> Delivery:
+    async def send(self, message: OutboundMessage) -> Delivery:
+        """Send `message.text` to the Viber user id in `thread_ref` (or `to`)."""
         try:
             answer = await self._channel.call("send_message", {
                 "receiver": message.thread_ref or message.to, "type": "text", "text": message.text,
-                "sender": {"name": self._config.sender_name}})
-        except (aiohttp.ClientError, ValueError) as exc:
-            return Delivery(ok=False, error=f"Viber unreachable: {exc}", retryable=True)
-        if answer.get("status") != 0:
-            return Delivery(ok=False, error=str(answer.get("status_message") or "not delivered"))
-        return Delivery(ok=True, provider_id=str(answer.get("message_token")))
+                "sender": {"name": self._config.sender_name[:28]}, "min_api_version": 1})
+        except ViberError as exc:
+            return Delivery(ok=False, error=exc.status_message,
+                            retryable=exc.status in RETRYABLE or exc.status == -1)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            return Delivery(ok=False, error=f"Viber unreachable: {exc or type(exc).__name__}", retryable=True)
+        return Delivery(ok=True, provider_id=str(answer.get("message_token") or "") or None)
