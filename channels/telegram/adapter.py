@@ -66,6 +66,7 @@ class TelegramChannel:
         self.bot = bot or make_bot(config)
         self._task: asyncio.Task[None] | None = None
         self._attempts: dict[int, int] = {}
+        self.retry_delay = 1.0   # first pause after a failed poll, doubled up to 30 s
         self.offset = 0          # the next getUpdates' offset: every update below it is committed
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -100,11 +101,11 @@ class TelegramChannel:
 
     # -- polling --------------------------------------------------------------------------------
     async def _poll(self) -> None:
-        delay = 1.0
+        delay = self.retry_delay
         while True:
             try:
                 await self._handle_batch(await self._get_updates())
-                delay = 1.0
+                delay = self.retry_delay
                 continue
             except asyncio.CancelledError:
                 raise

@@ -24,6 +24,7 @@ class FakeBotApi:
         self.webhook: dict[str, str] = {}         # the last setWebhook's form
         self._ids = itertools.count(1)
         self._new = asyncio.Condition()
+        self._closing = False
         self.port = 0
 
     def push(self, update: dict[str, Any]) -> int:
@@ -31,6 +32,11 @@ class FakeBotApi:
         self.updates.append({"update_id": update_id, **update})
         asyncio.get_running_loop().create_task(self._notify())
         return update_id
+
+    async def close(self) -> None:
+        """End pending long polls at once (before the server's cleanup, which waits for them)."""
+        self._closing = True
+        await self._notify()
 
     async def _notify(self) -> None:
         async with self._new:
@@ -68,7 +74,7 @@ class FakeBotApi:
         if not ready() and timeout:
             async with self._new:
                 try:
-                    await asyncio.wait_for(self._new.wait_for(lambda: bool(ready())), timeout)
+                    await asyncio.wait_for(self._new.wait_for(lambda: bool(ready()) or self._closing), timeout)
                 except TimeoutError:
                     pass
         return web.json_response({"ok": True, "result": ready()})

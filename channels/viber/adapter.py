@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -21,7 +22,7 @@ from aiohttp import web
 
 from channels.media import fetch_attachment
 from channels.types import Attachment, Delivery, Emit, IntakeUnavailable, OutboundMessage
-from channels.viber.parse import MediaRef, parse_message
+from channels.viber.parse import MediaRef, parse_message, source_attributes
 
 __all__ = ["ViberChannel", "ViberConfig", "ViberError", "ViberResponder", "config_from_mapping"]
 
@@ -33,6 +34,7 @@ AUTH_HEADER = "X-Viber-Auth-Token"
 EVENTS = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"]
 PERMANENT = {2: "invalidAuthToken", 3: "badData", 7: "blockedToken", 8: "notExistToken"}
 RETRYABLE = {12: "tooManyRequests"}
+MAX_CONTEXTS = 10_000      # deep-link contexts waiting for the client's first message
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,7 @@ class ViberChannel:
         self.http: aiohttp.ClientSession | None = None
         self._registration: asyncio.Task[None] | None = None
         self.webhook_ready = asyncio.Event()      # set once set_webhook succeeded
+        self._contexts: OrderedDict[str, str] = OrderedDict()
 
     async def start(self) -> None:
         """Open the HTTP client; with webhook_url set, register it once our server answers."""
@@ -175,8 +178,10 @@ class ViberChannel:
         if kind != "message":
             # "webhook" (the set-up check), receipts, subscribed / unsubscribed, conversation_started:
             # nothing to store; a conversation is opened when the client actually writes.
-            user = (event.get("user") or {}).get("id") if isinstance(event.get("user"), dict) else event.get("user_id")
-            log.info("viber: %s event%s acknowledged", kind, f" from {user}" if user else "")
+            user = event.get("user") if isinstance(event.get("user"), dict) else {"id": event.get("user_id")}
+            if kind == "conversation_started" and user.get("id") and event.get("context"):
+                self._remember(str(user["id"]), str(event["context"]))
+            log.info("viber: %s event%s acknowledged", kind, f" from {user['id']}" if user.get("id") else "")
             return web.json_response({"status": 0})
         try:
             parsed = parse_message(event, self._config.region)
@@ -186,11 +191,22 @@ class ViberChannel:
         contact = parsed.contact
         if parsed.media is not None:
             contact = replace(contact, attachments=(await self._media(parsed.media),))
+        context = self._contexts.get(contact.source_id)
+        if context is not None:       # the deep link the client came by is the lead's source
+            contact = replace(contact, attributes={**source_attributes(context), **contact.attributes})
         try:
             await self._emit(contact)
         except IntakeUnavailable:
             return web.json_response({"error": "try again later"}, status=503)     # Viber retries
+        self._contexts.pop(contact.source_id, None)
         return web.json_response({"status": 0})
+
+    def _remember(self, user_id: str, context: str) -> None:
+        # In memory: a restart between the deep link and the first message loses only the source.
+        self._contexts[user_id] = context
+        self._contexts.move_to_end(user_id)
+        while len(self._contexts) > MAX_CONTEXTS:
+            self._contexts.popitem(last=False)
 
     async def _media(self, ref: MediaRef) -> Attachment:
         limit = self._config.max_file_bytes

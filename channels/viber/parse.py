@@ -12,6 +12,7 @@ from channels.identity import InvalidIdentity, mentioned_identities, normalize_p
 from channels.types import Confidence, IdentityClaim, InboundContact
 
 MEDIA_KINDS = {"picture": "image/jpeg", "video": "video/mp4", "file": "application/octet-stream"}
+_UTM = re.compile(r"^(utm_[a-z]+)-([\w.\-]+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,16 @@ def parse_message(event: Mapping[str, Any], region: str | None) -> Parsed:
         received_at=datetime.fromtimestamp(stamp / 1000, UTC) if isinstance(stamp, int) else datetime.now(UTC),
         name=str(sender.get("name") or "") or None, text=text, attributes=attributes, identities=tuple(identities),
     ), media)
+
+
+def source_attributes(context: str) -> dict[str, str]:
+    """The lead's source from a deep link's context (`viber://pa?chatURI=shop&context=utm_source-ads`)."""
+    attributes = {"deep_link": context[:200]}
+    for part in context.split("__"):
+        match = _UTM.match(part)
+        if match:
+            attributes[match.group(1)] = match.group(2)
+    return attributes
 
 
 def safe_filename(name: str) -> str:
