@@ -8,32 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.smtp import SMTP
-
 from crm_store.types import Role
+from support.mail_relay import running_relay
 from support.postgres_server import free_port
 
 CORPUS = Path(__file__).parent.parent / "channels" / "email" / "corpus"
 SMTP_PORT = free_port()
 
 
-class Relay:
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-        self.received.append(envelope.original_content)
-        return "250 OK"
-
-
 @pytest.fixture
 async def relay():  # type: ignore[no-untyped-def]
-    handler = Relay()
-    server = await asyncio.get_running_loop().create_server(lambda: SMTP(handler), "127.0.0.1", 0)
-    handler.port = server.sockets[0].getsockname()[1]
-    yield handler
-    server.close()
-    await server.wait_closed()
+    async with running_relay() as running:
+        yield running
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from imapclient import IMAPClient
 
 from channels.email.config import imap_from_mapping
 from channels.email.imap_poller import ImapPoller, UidFile
-from email_fakes import RecordingEmit
+from support.recording_emit import RecordingEmit
 from support.dovecot_server import Mailbox, running_dovecot
 
 CORPUS = Path(__file__).with_name("corpus")

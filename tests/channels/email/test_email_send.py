@@ -1,43 +1,20 @@
 """Replies go out over SMTP threaded and tokened; a refusal or an unreachable relay is reported."""
 from __future__ import annotations
 
-import asyncio
 from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.smtp import SMTP
-
 from channels.email.config import outbound_from_mapping
 from channels.email.send import EmailResponder
 from channels.types import OutboundMessage
+from support.mail_relay import running_relay
 from support.postgres_server import free_port
-
-
-class Relay:
-    """A mail relay on loopback that keeps what it accepts and refuses one address."""
-
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, options):  # type: ignore[no-untyped-def]
-        if address == "gone@example.ru":
-            return "550 5.1.1 Mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-        self.received.append(envelope.original_content)
-        return "250 OK"
 
 
 @pytest.fixture
 async def relay():  # type: ignore[no-untyped-def]
-    handler = Relay()
-    server = await asyncio.get_running_loop().create_server(lambda: SMTP(handler), "127.0.0.1", 0)
-    handler.port = server.sockets[0].getsockname()[1]
-    yield handler
-    server.close()
-    await server.wait_closed()
+    async with running_relay() as running:
+        yield running
 
 
 def reply(to: str = "anna@example.ru") -> OutboundMessage:

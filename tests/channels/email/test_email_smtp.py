@@ -10,7 +10,7 @@ import pytest
 
 from channels.email.config import smtp_from_mapping
 from channels.email.smtp_handler import SmtpIntake
-from email_fakes import RecordingEmit
+from support.recording_emit import RecordingEmit
 
 CORPUS = Path(__file__).with_name("corpus")
 

@@ -1,4 +1,4 @@
-"""An emit that records what it is given, and one whose store is down."""
+"""The `emit` channel tests hand to an adapter: it records contacts, and its store can be "down"."""
 from __future__ import annotations
 
 from channels.types import Accepted, InboundContact, IntakeUnavailable
