@@ -211,8 +211,8 @@ class TelegramChannel:
         if not hmac.compare_digest(given.encode(), (self._config.secret_token or "").encode()):
             log.warning("telegram webhook: wrong secret token from %s", request.remote)
             return web.json_response({"error": "forbidden"}, status=403)
-        raw = await request.content.read(MAX_WEBHOOK_BODY + 1)
-        if len(raw) > MAX_WEBHOOK_BODY:
+        raw = await _read_bounded(request, MAX_WEBHOOK_BODY)
+        if raw is None:
             return web.json_response({"error": "too large"}, status=413)
         try:
             data = json.loads(raw)
@@ -231,6 +231,20 @@ class TelegramChannel:
             log.exception("telegram webhook: update %s failed", data["update_id"])
             return web.json_response({"error": "internal error"}, status=500)   # Telegram retries, then gives up
         return web.json_response({"ok": True})
+
+
+async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it exceeds `limit` (`content.read(n)` returns one chunk only)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class _ChatFailed(Exception):

@@ -163,8 +163,8 @@ class ViberChannel:
     # -- callbacks ------------------------------------------------------------------------------
     async def receive(self, request: web.Request) -> web.Response:
         """One signed callback; a message is committed before the 200, 503 while the store is down."""
-        raw = await request.content.read(MAX_BODY + 1)
-        if len(raw) > MAX_BODY:
+        raw = await _read_bounded(request, MAX_BODY)
+        if raw is None:
             return web.json_response({"error": "too large"}, status=413)
         expected = hmac.new(self._config.auth_token.encode(), raw, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected.encode(), request.headers.get(SIGNATURE_HEADER, "").lower().encode()):
@@ -221,6 +221,20 @@ class ViberChannel:
         except TimeoutError:
             log.warning("viber: media %s timed out", ref.filename)
             return Attachment(ref.filename, ref.content_type, ref.size or 0)
+
+
+async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it exceeds `limit` (`content.read(n)` returns one chunk only)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class ViberResponder:

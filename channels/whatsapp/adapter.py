@@ -106,8 +106,8 @@ class WhatsAppChannel:
 
     async def receive(self, request: web.Request) -> web.Response:
         """One signed delivery: every message in it committed, then 200."""
-        raw = await request.content.read(MAX_BODY + 1)
-        if len(raw) > MAX_BODY:
+        raw = await _read_bounded(request, MAX_BODY)
+        if raw is None:
             return web.json_response({"error": "too large"}, status=413)
         expected = "sha256=" + hmac.new(self._config.app_secret.encode(), raw, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected.encode(), request.headers.get(SIGNATURE_HEADER, "").lower().encode()):
@@ -160,6 +160,20 @@ class WhatsAppChannel:
         except TimeoutError:
             log.warning("whatsapp: media %s timed out", ref.media_id)
             return Attachment(ref.filename, content_type, size, ref=f"whatsapp:{ref.media_id}")
+
+
+async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it exceeds `limit` (`content.read(n)` returns one chunk only)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class WhatsAppResponder:
