@@ -28,6 +28,7 @@ __all__ = ["ViberChannel", "ViberConfig", "ViberError", "ViberResponder", "confi
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
+DEFAULT_BASE_URL = "https://chatapi.viber.com"
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
 AUTH_HEADER = "X-Viber-Auth-Token"
 # Besides these, Viber always sends "message" and "webhook".
@@ -42,7 +43,7 @@ class ViberConfig:
     """One Viber bot account."""
 
     auth_token: str                        # signs callbacks, authenticates our calls
-    base_url: str = "https://chatapi.viber.com"
+    base_url: str = DEFAULT_BASE_URL
     webhook_url: str | None = None         # public URL of /viber/webhook, registered after start
     sender_name: str = "Switchboard"       # shown as the author of replies (required by send_message)
     max_file_bytes: int = 10 * 1024 * 1024
@@ -79,7 +80,7 @@ def config_from_mapping(table: Mapping[str, Any], region: str) -> ViberConfig:
             raise ValueError(f"viber.{key}: an http(s) URL expected")
     if not str(values.get("sender_name", "x")).strip():
         raise ValueError("viber.sender_name: must not be empty")
-    values["base_url"] = str(values.get("base_url", ViberConfig.base_url)).rstrip("/")
+    values["base_url"] = str(values.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
     return ViberConfig(**values)
 
 

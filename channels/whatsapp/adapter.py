@@ -25,6 +25,7 @@ __all__ = ["WhatsAppChannel", "WhatsAppConfig", "WhatsAppResponder", "config_fro
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
+DEFAULT_BASE_URL = "https://graph.facebook.com/v20.0"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 REQUIRED = ("verify_token", "app_secret", "access_token", "phone_number_id")
 
@@ -37,7 +38,7 @@ class WhatsAppConfig:
     app_secret: str            # the app's secret: signs every delivery (X-Hub-Signature-256)
     access_token: str          # bearer token for the Graph API (media, replies)
     phone_number_id: str       # the number replies go out from
-    base_url: str = "https://graph.facebook.com/v20.0"
+    base_url: str = DEFAULT_BASE_URL
     max_file_bytes: int = 10 * 1024 * 1024
     region: str = "RU"
 
@@ -62,7 +63,7 @@ def config_from_mapping(table: Mapping[str, Any], region: str) -> WhatsAppConfig
             raise ValueError("whatsapp.max_file_bytes: must be positive")
     if not str(values.get("base_url", "https://")).startswith(("http://", "https://")):
         raise ValueError("whatsapp.base_url: an http(s) URL expected")
-    values["base_url"] = str(values.get("base_url", WhatsAppConfig.base_url)).rstrip("/")
+    values["base_url"] = str(values.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
     return WhatsAppConfig(**values)
 
 
