@@ -96,6 +96,7 @@ class ViberChannel:
         self._registration: asyncio.Task[None] | None = None
         self.webhook_ready = asyncio.Event()      # set once set_webhook succeeded
         self._contexts: OrderedDict[str, str] = OrderedDict()
+        self.retry_delay = 0.5          # first pause before (re)trying set_webhook, doubled up to 60 s
 
     async def start(self) -> None:
         """Open the HTTP client; with webhook_url set, register it once our server answers."""
@@ -145,7 +146,7 @@ class ViberChannel:
         return answer
 
     async def _register(self, attempts: int = 30) -> None:
-        delay = 0.5
+        delay = self.retry_delay
         for attempt in range(1, attempts + 1):
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # let the server start listening first
             try:
