@@ -132,12 +132,9 @@ class TelegramChannel:
 
     async def _handle_batch(self, batch: list[dict[str, Any]]) -> None:
         """Chats in parallel, each chat in order; the offset passes only what is committed."""
-        chats: dict[int | None, list[tuple[int, Update]]] = {}
+        chats: dict[Any, list[dict[str, Any]]] = {}
         for raw in batch:
-            update = self._decode(raw)
-            if update is not None:
-                chat = update.effective_chat.id if update.effective_chat else None
-                chats.setdefault(chat, []).append((raw["update_id"], update))
+            chats.setdefault(_chat_of(raw), []).append(raw)
         results = await asyncio.gather(*(self._handle_chat(u) for u in chats.values()), return_exceptions=True)
         failures = [r for r in results if isinstance(r, _ChatFailed)]
         others = [r for r in results if isinstance(r, BaseException) and not isinstance(r, _ChatFailed)]
@@ -153,8 +150,12 @@ class TelegramChannel:
             self.offset = max(self.offset, batch[-1]["update_id"] + 1)   # confirmed by the next poll
         self._attempts = {k: v for k, v in self._attempts.items() if k >= self.offset}
 
-    async def _handle_chat(self, updates: list[tuple[int, Update]]) -> None:
-        for update_id, update in updates:
+    async def _handle_chat(self, updates: list[dict[str, Any]]) -> None:
+        for raw in updates:
+            # Decoded here, not before the gather: one chat's commit runs while the next decodes.
+            update_id, update = raw["update_id"], self._decode(raw)
+            if update is None:
+                continue
             try:
                 await self.handle(update)
             except IntakeUnavailable as exc:
@@ -231,6 +232,14 @@ class TelegramChannel:
             log.exception("telegram webhook: update %s failed", data["update_id"])
             return web.json_response({"error": "internal error"}, status=500)   # Telegram retries, then gives up
         return web.json_response({"ok": True})
+
+
+def _chat_of(raw: Mapping[str, Any]) -> Any:
+    """The chat an undecoded update belongs to (None for kinds without one): the unit of ordering."""
+    for body in raw.values():
+        if isinstance(body, dict) and isinstance(body.get("chat"), dict):
+            return body["chat"].get("id")
+    return None
 
 
 async def _read_bounded(request: web.Request, limit: int) -> bytes | None:

@@ -68,8 +68,10 @@ class FakeBotApi:
         self.offsets.append(offset)
         timeout = min(float(form.get("timeout", 0)), 1.0)     # long poll, kept short for tests
 
+        limit = max(1, min(int(form.get("limit", 100)), 100))     # Telegram serves at most 100 at a time
+
         def ready() -> list[dict[str, Any]]:
-            return [u for u in self.updates if u["update_id"] >= offset]
+            return [u for u in self.updates if u["update_id"] >= offset][:limit]
 
         if not ready() and timeout:
             async with self._new:
