@@ -71,14 +71,21 @@ class TelegramChannel:
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
-        """getMe (a wrong token fails here), then poll in the background or register the webhook."""
-        await self.bot.initialize()
+        """getMe, then poll in the background or register the webhook.
+
+        A refused token raises here (a permanent error: fix the settings); an unreachable Bot API
+        does not stop the service starting: the bot connects in the background when it can.
+        """
+        try:
+            await self._connect()
+        except InvalidToken:
+            raise
+        except TelegramError as exc:
+            log.warning("telegram: Bot API unreachable at start (%s); connecting in the background", exc)
+            self._task = asyncio.create_task(self._run(connected=False), name="telegram.connect")
+            return
         if self._config.mode == "polling":
-            await self.bot.delete_webhook()          # getUpdates is refused while a webhook is set
-            self._task = asyncio.create_task(self._poll(), name="telegram.poll")
-        elif self._config.webhook_url:
-            await self.bot.set_webhook(self._config.webhook_url, secret_token=self._config.secret_token,
-                                       allowed_updates=UPDATES)
+            self._task = asyncio.create_task(self._run(connected=True), name="telegram.poll")
 
     async def stop(self) -> None:
         """Stop polling (an update in flight is not confirmed and comes again) and close the bot."""
@@ -87,6 +94,31 @@ class TelegramChannel:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await self.bot.shutdown()
+
+    async def _connect(self) -> None:
+        await self.bot.initialize()                  # getMe: checks the token
+        if self._config.mode == "polling":
+            await self.bot.delete_webhook()          # getUpdates is refused while a webhook is set
+        elif self._config.webhook_url:
+            await self.bot.set_webhook(self._config.webhook_url, secret_token=self._config.secret_token,
+                                       allowed_updates=UPDATES)
+
+    async def _run(self, *, connected: bool) -> None:
+        delay = self.retry_delay
+        while not connected:
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            try:
+                await self._connect()
+                connected = True
+                log.info("telegram: connected to the Bot API")
+            except InvalidToken:
+                log.error("telegram: the bot token was refused; the bot stays off")
+                return
+            except TelegramError as exc:
+                log.warning("telegram: Bot API still unreachable: %s", exc)
+                delay = min(delay * 2, 30.0)
+        if self._config.mode == "polling":
+            await self._poll()
 
     def routes(self) -> list[web.RouteDef]:
         """The webhook routes in webhook mode; nothing in polling mode."""

@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+
+import pytest
+from aiohttp import web
+from telegram.error import InvalidToken
 
 from channels.telegram.adapter import TelegramChannel
 from channels.telegram.simulated_api import FakeBotApi, message
@@ -155,3 +160,27 @@ async def test_files_are_fetched_unless_too_big(bot_api):
     assert (undeclared.size, undeclared.content) == (2000, b"")     # too big by getFile: not downloaded
     assert (vanished.size, vanished.content) == (10, b"")           # getFile failed: listed, contact kept
     assert bot_api.downloads == ["small"]                           # nothing over the limit was fetched
+
+
+async def test_a_refused_token_fails_the_start_an_unreachable_api_does_not():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    api = FakeBotApi()
+    api.port = port
+    emit = RecordingEmit()
+    channel = await started(api, emit)                    # nothing listens yet: starts anyway
+    runner = web.AppRunner(api.app())
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        api.push({"message": message(11, "наконец-то", 1)})
+        await until(lambda: emit.events() == ["tg:11:1"])
+        wrong = TelegramChannel(telegram_settings(api, token="999:wrong"), RecordingEmit())
+        with pytest.raises(InvalidToken):
+            await wrong.start()
+        await wrong.stop()
+    finally:
+        await channel.stop()
+        await api.close()
+        await runner.cleanup()
