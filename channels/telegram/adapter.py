@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 from telegram import Bot, Update
-from telegram.error import Conflict, Forbidden, InvalidToken, TelegramError
+from telegram.error import Conflict, InvalidToken, TelegramError
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
