@@ -13,6 +13,8 @@ BOT = {"id": 123456, "is_bot": True, "first_name": "Shop", "username": "shop_bot
 
 
 class FakeBotApi:
+    """getMe, deleteWebhook, setWebhook, getUpdates (long poll, offsets, at most 100), sendMessage, getFile, files."""
+
     def __init__(self) -> None:
         self.updates: list[dict[str, Any]] = []
         self.offsets: list[int] = []              # every offset a getUpdates asked with
@@ -66,6 +68,8 @@ class FakeBotApi:
     async def _getUpdates(self, form: dict[str, str]) -> web.Response:
         offset = int(form.get("offset", 0))
         self.offsets.append(offset)
+        if offset > 0:      # like Telegram: an offset confirms, and forgets, every update below it
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
         timeout = min(float(form.get("timeout", 0)), 1.0)     # long poll, kept short for tests
 
         limit = max(1, min(int(form.get("limit", 100)), 100))     # Telegram serves at most 100 at a time
