@@ -35,8 +35,8 @@ from channels.telegram.parse import FileRef, parse_update
 from channels.telegram.responder import TelegramResponder
 from channels.types import Attachment, Emit, IntakeUnavailable
 
-__all__ = ["SECRET_HEADER", "TelegramChannel", "TelegramConfig", "TelegramResponder", "config_from_mapping",
-           "make_bot"]
+__all__ = ["SECRET_HEADER", "TelegramChannel", "TelegramConfig", "TelegramResponder", "build",
+           "config_from_mapping", "make_bot"]
 
 log = logging.getLogger(__name__)
 
@@ -265,6 +265,11 @@ class TelegramChannel:
             return web.json_response({"error": "internal error"}, status=500)   # Telegram retries, then gives up
         return web.json_response({"ok": True})
 
+
+def build(table: Mapping[str, Any], emit: Emit, region: str) -> tuple[TelegramChannel, TelegramResponder]:
+    """The channel and the responder that answers through its bot, from the `[telegram]` table."""
+    channel = TelegramChannel(config_from_mapping(table, region), emit)
+    return channel, TelegramResponder(channel.bot)
 
 def _chat_of(raw: Mapping[str, Any]) -> Any:
     """The chat an undecoded update belongs to (None for kinds without one): the unit of ordering."""

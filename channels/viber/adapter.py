@@ -24,7 +24,7 @@ from channels.media import fetch_attachment
 from channels.types import Attachment, Delivery, Emit, IntakeUnavailable, OutboundMessage
 from channels.viber.parse import MediaRef, parse_message, source_attributes
 
-__all__ = ["ViberChannel", "ViberConfig", "ViberError", "ViberResponder", "config_from_mapping"]
+__all__ = ["ViberChannel", "ViberConfig", "ViberError", "ViberResponder", "build", "config_from_mapping"]
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
@@ -260,3 +260,10 @@ class ViberResponder:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             return Delivery(ok=False, error=f"Viber unreachable: {exc or type(exc).__name__}", retryable=True)
         return Delivery(ok=True, provider_id=str(answer.get("message_token") or "") or None)
+
+
+def build(table: Mapping[str, Any], emit: Emit, region: str) -> tuple[ViberChannel, ViberResponder]:
+    """The channel and the responder that answers through its client, from the `[viber]` table."""
+    config = config_from_mapping(table, region)
+    channel = ViberChannel(config, emit)
+    return channel, ViberResponder(config, channel)

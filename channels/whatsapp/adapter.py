@@ -21,7 +21,7 @@ from channels.media import fetch_attachment
 from channels.types import Attachment, Delivery, Emit, IntakeUnavailable, OutboundMessage
 from channels.whatsapp.parse import MediaRef, messages_of, parse_message
 
-__all__ = ["WhatsAppChannel", "WhatsAppConfig", "WhatsAppResponder", "config_from_mapping"]
+__all__ = ["WhatsAppChannel", "WhatsAppConfig", "WhatsAppResponder", "build", "config_from_mapping"]
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
@@ -162,6 +162,12 @@ class WhatsAppChannel:
             log.warning("whatsapp: media %s timed out", ref.media_id)
             return Attachment(ref.filename, content_type, size, ref=f"whatsapp:{ref.media_id}")
 
+
+def build(table: Mapping[str, Any], emit: Emit, region: str) -> tuple[WhatsAppChannel, WhatsAppResponder]:
+    """The channel and the responder that answers through its client, from the `[whatsapp]` table."""
+    config = config_from_mapping(table, region)
+    channel = WhatsAppChannel(config, emit)
+    return channel, WhatsAppResponder(config, channel)
 
 async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
     """The whole body, or None as soon as it exceeds `limit` (`content.read(n)` returns one chunk only)."""

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from telegram import Update
 
+from channels.telegram.adapter import TelegramChannel, TelegramResponder, build
 from channels.telegram.config import config_from_mapping
 from channels.telegram.parse import parse_update, safe_filename
 from channels.telegram.simulated_api import message
@@ -86,3 +87,14 @@ def test_settings_defaults_and_strings_from_the_environment():
     config = config_from_mapping({"token": "t", "poll_timeout": "5", "max_file_bytes": "2048"}, "KZ")
     assert (config.mode, config.poll_timeout, config.max_file_bytes, config.region) == ("polling", 5, 2048, "KZ")
     assert config.base_url == "https://api.telegram.org/bot"
+
+
+def test_build_gives_the_channel_and_its_responder():
+    async def emit(contact):  # type: ignore[no-untyped-def]
+        raise AssertionError
+
+    channel, responder = build({"token": "1:x"}, emit, "RU")
+    assert isinstance(channel, TelegramChannel) and isinstance(responder, TelegramResponder)
+    assert responder.channel == "telegram" and channel.routes() == []
+    with pytest.raises(ValueError, match="telegram.token"):
+        build({}, emit, "RU")

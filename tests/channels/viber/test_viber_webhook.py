@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from channels.types import Confidence, OutboundMessage
-from channels.viber.adapter import ViberChannel, ViberResponder, config_from_mapping
+from channels.viber.adapter import ViberChannel, ViberResponder, build, config_from_mapping
 from viber_fakes import TOKEN, USER, RecordingEmit, ViberApi, message, signed
 
 
@@ -204,3 +204,8 @@ def test_settings_errors_name_the_key(table, error):
 def test_settings_defaults():
     config = config_from_mapping({"auth_token": "t"}, "UA")
     assert (config.base_url, config.webhook_url, config.region) == ("https://chatapi.viber.com", None, "UA")
+
+
+def test_build_gives_the_channel_and_its_responder():
+    channel, responder = build({"auth_token": "t"}, RecordingEmit(), "UA")
+    assert responder.channel == "viber" and len(channel.routes()) == 1

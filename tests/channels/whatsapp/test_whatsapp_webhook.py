@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from channels.types import Confidence, OutboundMessage
-from channels.whatsapp.adapter import WhatsAppChannel, WhatsAppResponder, config_from_mapping
+from channels.whatsapp.adapter import WhatsAppChannel, WhatsAppResponder, build, config_from_mapping
 from whatsapp_fakes import WA_ID, Graph, RecordingEmit, delivery, signed, text
 
 
@@ -154,3 +154,9 @@ def test_settings_defaults():
     config = config_from_mapping({"verify_token": "v", "app_secret": "s", "access_token": "t",
                                   "phone_number_id": 106540352242922}, "AM")
     assert config.base_url == "https://graph.facebook.com/v20.0" and config.phone_number_id == "106540352242922"
+
+
+def test_build_gives_the_channel_and_its_responder():
+    channel, responder = build({"verify_token": "v", "app_secret": "s", "access_token": "t", "phone_number_id": "1"},
+                               RecordingEmit(), "RU")
+    assert responder.channel == "whatsapp" and len(channel.routes()) == 2
