@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from datetime import UTC, datetime
 from email import policy
@@ -9,18 +10,19 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses
 
-from channels.email.html_text import html_to_text
+from channels.email.charsets import decode_bytes, fix_header_text
+from channels.email.parts import attachments, body_part, body_text
+from channels.email.quoting import strip_quoted
 from channels.identity import InvalidIdentity, mentioned_identities, normalize_email
-from channels.types import Attachment, Confidence, IdentityClaim, InboundContact
+from channels.types import Confidence, IdentityClaim, InboundContact
+
+log = logging.getLogger(__name__)
 
 TOKEN = re.compile(r"\[#(\d{1,12})\]")
-REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|sv|ответ|отв|пересл)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|tr|ответ|отв|пересл|по)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
-# Where quoted history starts in a reply: Gmail/Apple ("On … wrote:"), Russian clients
-# ("… пишет:"), Outlook ("-----Original Message-----" / "From: …" block), and "> " quoting.
-QUOTE_START = re.compile(
-    r"^(On .{0,200}wrote:|.{0,200}(пишет|написал\(а\)|написала|написал):|-{2,}\s*(Original Message|Исходное сообщение)"
-    r"\s*-{2,}|_{10,}|From: .+|От: .+)\s*$", re.IGNORECASE)
+MAX_ID = 250              # the store keeps event ids and thread refs in 300 characters
+MAX_QUOTED = 20_000
 AUTOMATIC_SENDERS = ("mailer-daemon", "postmaster")
 NO_REPLY = re.compile(r"^(no-?reply|do-?not-?reply|notifications?)[+@.\-_]", re.IGNORECASE)
 
@@ -30,163 +32,169 @@ class Automatic(Exception):
 
 
 def parse_message(raw: bytes, *, region: str | None, max_attachment_bytes: int = 10 * 1024 * 1024,
-                  recipient: str | None = None, received_at: datetime | None = None) -> InboundContact:
-    """Read `raw`; raise `Automatic` for machine mail. Malformed parts degrade, they never raise."""
-    message = BytesParser(policy=policy.default).parsebytes(raw)
-    reason = automatic_reason(message)
+                  recipient: str | None = None, received_at: datetime | None = None,
+                  envelope_sender: str | None = None) -> InboundContact:
+    """Read `raw`; raise `Automatic` for machine mail. Malformed mail degrades, it never raises otherwise.
+
+    `envelope_sender` is SMTP's MAIL FROM when known: "" (the null sender) marks a bounce.
+    """
+    try:
+        message = BytesParser(policy=policy.default).parsebytes(raw)
+        reason = automatic_reason(message, envelope_sender)
+    except Exception:   # the parser itself gave up: keep the bytes as text rather than lose the mail
+        log.exception("unparseable message kept as raw text")
+        return fallback_contact(raw, region=region, recipient=recipient, received_at=received_at,
+                                envelope_sender=envelope_sender)
     if reason:
         raise Automatic(reason)
+    try:
+        return _contact(message, raw, region, max_attachment_bytes, recipient, received_at, envelope_sender)
+    except Exception:
+        log.exception("message partly unreadable, kept as raw text")
+        return fallback_contact(raw, region=region, recipient=recipient, received_at=received_at,
+                                envelope_sender=envelope_sender, message=message)
+
+
+def _contact(message: EmailMessage, raw: bytes, region: str | None, max_attachment_bytes: int,
+             recipient: str | None, received_at: datetime | None, envelope_sender: str | None) -> InboundContact:
     name, sender = _address(message, "from")
     reply_name, reply_to = _address(message, "reply-to")
     if sender and reply_to and NO_REPLY.match(sender):
         # Site builders and CRMs send form mail from no-reply@ with the client in Reply-To.
         name, sender = reply_name or name, reply_to
-    subject = _header(message, "subject")
-    message_id = _ids(_header(message, "message-id"))
-    references = _ids(_header(message, "references"))
-    in_reply_to = _ids(_header(message, "in-reply-to"))
-    own_id = message_id[0] if message_id else f"<{hashlib.sha256(raw).hexdigest()[:32]}@switchboard.invalid>"
-    full_text = body_text(message)
+    if sender is None:
+        sender = _valid(envelope_sender) or _address(message, "return-path")[1]
+    subject = header(message, "subject")
+    own_id = message_id(message, raw)
+    references = _ids(header(message, "references"))
+    in_reply_to = _ids(header(message, "in-reply-to"))
+    body = body_part(message)
+    full_text = body_text(message, body)
     text = strip_quoted(full_text)
     token = TOKEN.search(subject)
     identities = [IdentityClaim("email", sender, Confidence.VERIFIED)] if sender else []
     identities += [c for c in mentioned_identities(text, region) if (c.kind, c.value) != ("email", sender)]
-    attributes = {"message_id": own_id, "references": " ".join(references + [i for i in in_reply_to
-                                                                             if i not in references])}
+    files = attachments(message, body, max_attachment_bytes)
+    attributes = {"message_id": own_id,
+                  "references": " ".join(references + [i for i in in_reply_to if i not in references])}
     if in_reply_to:
         attributes["in_reply_to"] = in_reply_to[0]
     if recipient:
         attributes["mailbox"] = recipient
-    if _header(message, "date"):
-        attributes["date"] = _header(message, "date")[:100]
+    to = ", ".join(a for _, a in getaddresses([header(message, "to")]) if a)
+    if to:
+        attributes["to"] = to[:500]
+    if header(message, "date"):
+        attributes["date"] = header(message, "date")[:100]
     if full_text != text:
-        attributes["quoted"] = full_text[len(text):][:20000]
+        attributes["quoted"] = full_text[len(text):].strip()[:MAX_QUOTED]
+    if files.dropped:
+        attributes["attachments_dropped"] = "; ".join(files.dropped)[:1000]
     return InboundContact(
-        channel="email", event_id=own_id, source_id=reply_to or sender or "",
+        channel="email", event_id=own_id, source_id=sender or "",
         received_at=received_at or datetime.now(UTC),
         name=name or None, email=sender, text=text, subject=clean_subject(subject) or None,
         thread_ref=(references or in_reply_to or [own_id])[0], attributes=attributes,
         identities=tuple(identities), lead_hint=int(token.group(1)) if token else None,
-        attachments=tuple(_attachments(message, max_attachment_bytes)),
+        attachments=tuple(files.files),
     )
 
 
-def automatic_reason(message: EmailMessage) -> str | None:
+def fallback_contact(raw: bytes, *, region: str | None, recipient: str | None = None,
+                     received_at: datetime | None = None, envelope_sender: str | None = None,
+                     message: EmailMessage | None = None) -> InboundContact:
+    """What can be said of a message nothing else could read: its sender, and its bytes as text."""
+    sender = _valid(envelope_sender)
+    own_id = _hashed_id(raw)
+    if message is not None:
+        try:
+            sender = _address(message, "from")[1] or sender
+            own_id = message_id(message, raw)
+        except Exception:   # as broken as the rest: the hash and the envelope will do
+            pass
+    text = decode_bytes(raw[:200_000]).replace("\r\n", "\n").replace("\x00", "")
+    attributes = {"message_id": own_id, "unparsed": "true"}
+    if recipient:
+        attributes["mailbox"] = recipient
+    return InboundContact(
+        channel="email", event_id=own_id, source_id=sender or "", received_at=received_at or datetime.now(UTC),
+        email=sender, text=text, thread_ref=own_id, attributes=attributes,
+        identities=(IdentityClaim("email", sender, Confidence.VERIFIED),) if sender else (),
+    )
+
+
+def automatic_reason(message: EmailMessage, envelope_sender: str | None = None) -> str | None:
     """Why this mail was sent by a machine, or None for a person's mail."""
-    auto = _header(message, "auto-submitted").lower()
+    if envelope_sender == "" or header(message, "return-path").strip() == "<>":
+        return "null sender (bounce)"
+    auto = header(message, "auto-submitted").lower()
     if auto and auto != "no":
         return f"Auto-Submitted: {auto}"
-    precedence = _header(message, "precedence").lower()
+    precedence = header(message, "precedence").lower()
     if precedence in ("bulk", "junk", "list", "auto_reply"):
         return f"Precedence: {precedence}"
-    for header in ("x-autoreply", "x-autorespond", "list-id", "list-unsubscribe"):
-        if _header(message, header):
-            return f"{header} present"
-    if message.get_content_type() == "multipart/report":
+    for name in ("x-autoreply", "x-autorespond", "x-autogenerated", "list-id", "list-unsubscribe"):
+        if header(message, name):
+            return f"{name} present"
+    if message.get_content_type() in ("multipart/report", "message/delivery-status"):
         return "delivery or read report"
     _, sender = _address(message, "from")
     _, reply_to = _address(message, "reply-to")
-    local = (sender or "").split("@")[0]
-    if not sender or any(local.startswith(prefix) for prefix in AUTOMATIC_SENDERS):
-        return f"sender {sender or 'missing'}"
-    if NO_REPLY.match(sender) and not reply_to:
+    local = (sender or _valid(envelope_sender) or "").split("@")[0]
+    if any(local.startswith(prefix) for prefix in AUTOMATIC_SENDERS):
+        return f"sender {sender or envelope_sender}"
+    if sender and NO_REPLY.match(sender) and not reply_to:
         return f"sender {sender} takes no answers"
     return None
 
 
+is_automatic = automatic_reason
+
+
 def clean_subject(subject: str) -> str:
-    return REPLY_PREFIX.sub("", TOKEN.sub("", subject)).strip()
+    """The subject without reply/forward prefixes and ticket tokens."""
+    return " ".join(REPLY_PREFIX.sub("", TOKEN.sub(" ", subject)).split())
 
 
-def body_text(message: EmailMessage) -> str:
-    """The readable text: text/plain preferred, HTML turned into text, any charset decoded."""
-    try:
-        part = message.get_body(preferencelist=("plain", "html"))
-    except (KeyError, LookupError, ValueError):
-        part = None
-    if part is None:
+def message_id(message: EmailMessage, raw: bytes) -> str:
+    """The Message-ID, or a stable one made from the bytes when the sender gave none."""
+    found = _ids(header(message, "message-id"))
+    return found[0] if found else _hashed_id(raw)
+
+
+def header(message: EmailMessage, name: str) -> str:
+    """A header's decoded value ("" when absent); broken encodings repaired or replaced, never raised."""
+    raw = next((v for k, v in message.raw_items() if k.lower() == name), None)
+    if raw is None:
         return ""
-    text = _decoded(part)
-    if part.get_content_subtype() == "html":
-        text = html_to_text(text)
-    return re.sub(r"\n{3,}", "\n\n", text.replace("\r\n", "\n")).strip()
-
-
-def strip_quoted(text: str) -> str:
-    """The new part of a reply, without the history quoted below it."""
-    lines = text.split("\n")
-    for i, line in enumerate(lines):
-        if i > 0 and (QUOTE_START.match(line.strip()) or _quoted_tail(lines[i:])):
-            kept = "\n".join(lines[:i]).rstrip()
-            return kept or text
-    return text
-
-
-def _quoted_tail(lines: list[str]) -> bool:
-    rest = [line for line in lines if line.strip()]
-    return bool(rest) and all(line.lstrip().startswith(">") for line in rest)
-
-
-def _decoded(part: EmailMessage) -> str:
     try:
-        content = part.get_content()
-        text = content if isinstance(content, str) else content.decode("utf-8", "replace")
-    except (LookupError, UnicodeError, AssertionError, ValueError):
-        text = "\ufffd"
-    if "\ufffd" not in text:
-        return text
-    # An unknown, missing or lying charset: guess from the bytes, as mail clients do.
-    payload = part.get_payload(decode=True) or b""
-    for charset in ("utf-8", "windows-1251"):
-        try:
-            return payload.decode(charset)
-        except UnicodeDecodeError:
-            continue
-    return payload.decode("latin-1", "replace")
+        value = str(message.get(name) or "")
+    except Exception:   # email.policy.default raises on some broken headers: take the raw text
+        value = raw.encode("ascii", "surrogateescape").decode("utf-8", "replace") if isinstance(raw, str) else ""
+    return fix_header_text(value, raw).strip()
 
 
-def _attachments(message: EmailMessage, limit: int) -> list[Attachment]:
-    found = []
-    for part in message.iter_attachments():
-        if part.is_multipart():
-            continue
-        filename = _safe_filename(part.get_filename() or f"attachment.{part.get_content_subtype()}")
-        try:
-            payload = part.get_payload(decode=True) or b""
-        except (ValueError, AssertionError):
-            payload = b""
-        content = payload if len(payload) <= limit else b""   # too big to keep: listed with its size
-        found.append(Attachment(filename, part.get_content_type(), len(payload), content))
-    return found
-
-
-def _safe_filename(name: str) -> str:
-    name = name.replace("\\", "/").split("/")[-1]
-    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip().lstrip(".")
-    return name[:150] or "attachment"
-
-
-def _header(message: EmailMessage, name: str) -> str:
-    try:
-        value = message.get(name)
-    except (IndexError, ValueError, AttributeError, TypeError):
-        # email.policy.default raises on some broken headers; take the raw value instead.
-        raw = message.get_all(name, failobj=[]) if hasattr(message, "get_all") else []
-        value = str(raw[0]) if raw else ""
-    return str(value or "").strip()
+def _hashed_id(raw: bytes) -> str:
+    return f"<{hashlib.sha256(raw).hexdigest()[:32]}@switchboard.invalid>"
 
 
 def _ids(value: str) -> list[str]:
-    return MESSAGE_ID.findall(value)
+    # Ids longer than the store keeps are replaced by their hash, the same way everywhere.
+    return [i if len(i) <= MAX_ID else _hashed_id(i.encode()) for i in MESSAGE_ID.findall(value)]
 
 
-def _address(message: EmailMessage, header: str) -> tuple[str, str | None]:
-    """The first valid (display name, normalized address) in `header`."""
-    for name, address in getaddresses([_header(message, header)]):
-        if not address:
-            continue
-        try:
-            return name.strip(), normalize_email(address)
-        except InvalidIdentity:
-            continue
+def _valid(address: str | None) -> str | None:
+    if not address:
+        return None
+    try:
+        return normalize_email(address.strip("<>"))
+    except InvalidIdentity:
+        return None
+
+
+def _address(message: EmailMessage, name: str) -> tuple[str, str | None]:
+    """The first valid (display name, normalized address) in header `name`."""
+    for display, address in getaddresses([header(message, name)]):
+        if address and (normalized := _valid(address)):
+            return display.strip(), normalized
     return "", None
