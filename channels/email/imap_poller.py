@@ -1,111 +1,140 @@
 """IMAP mailboxes: new mail by UID, acknowledged (\\Seen or moved) only after it is committed.
 
-imapclient blocks, so every call runs in a worker thread. The last committed UID is kept per
-mailbox together with its UIDVALIDITY, so a restart re-reads nothing twice and misses nothing;
-should the server renumber the folder, the store's Message-ID de-duplication makes the re-read
-harmless.
+imapclient blocks, so its calls run in a worker thread: one per mailbox, so that calls on one
+connection never overlap (stopping waits for an IDLE slice instead of racing it) and IDLE never ties
+up the shared default pool. The last handled UID is kept per mailbox under its UIDVALIDITY, so a
+restart re-reads nothing twice and misses nothing; should the server renumber the folder, the
+store's Message-ID de-duplication makes the re-read harmless.
 """
 from __future__ import annotations
 
 import asyncio
-import json
+import functools
 import logging
 import os
 import random
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from typing import Any, TypeVar
 
 from imapclient import IMAPClient
 
 from channels.email.config import ImapConfig
-from channels.email.parse import Automatic, parse_message
+from channels.email.parse import Automatic, fallback_contact, parse_message
+from channels.email.uid_store import Cursor, UidFile, UidStore
 from channels.types import Emit, IntakeUnavailable
+
+__all__ = ["Cursor", "ImapPoller", "UidFile", "UidStore"]
 
 log = logging.getLogger(__name__)
 
 FETCH = "BODY.PEEK[]"   # PEEK: reading must not mark the message seen before it is committed
-IDLE_SLICE = 2.0        # how long one IDLE wait blocks a thread, so stopping stays prompt
+SEEN = b"\\Seen"
+T = TypeVar("T")
 
 
-@dataclass
-class Cursor:
-    uidvalidity: int
-    last_uid: int
-
-
-class UidFile:
-    """The last committed UID per mailbox, in one small JSON file, replaced atomically."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-
-    def load(self, name: str) -> Cursor | None:
-        try:
-            data = json.loads(self._path.read_text())[name]
-            return Cursor(int(data["uidvalidity"]), int(data["last_uid"]))
-        except (OSError, KeyError, ValueError, TypeError):
-            return None
-
-    def save(self, name: str, cursor: Cursor) -> None:
-        try:
-            data = json.loads(self._path.read_text())
-        except (OSError, ValueError):
-            data = {}
-        data[name] = {"uidvalidity": cursor.uidvalidity, "last_uid": cursor.last_uid}
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self._path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(data))
-        os.replace(temporary, self._path)
+class _Retry(Exception):
+    """This message could not be filed now; stop the round and try it again after a pause."""
 
 
 class ImapPoller:
-    def __init__(self, config: ImapConfig, emit: Emit, state: UidFile, *, max_backoff: float = 60.0) -> None:
+    """One mailbox folder, read with IDLE where offered and by polling otherwise; start()/stop()."""
+
+    def __init__(self, config: ImapConfig, emit: Emit, state: UidStore | str | os.PathLike[str], *,
+                 min_backoff: float = 1.0, max_backoff: float = 60.0, idle_slice: float = 2.0,
+                 max_attempts: int = 5) -> None:
         self._config = config
         self._emit = emit
-        self._state = state
+        # A path is the state directory gateway gives; anything else is an injected UidStore.
+        self._state: UidStore = UidFile.in_dir(state) if isinstance(state, (str, os.PathLike)) else state
+        self._key = f"{config.name}/{config.folder}"
+        self._min_backoff = min(min_backoff, max_backoff)
         self._max_backoff = max_backoff
+        self._idle_slice = idle_slice        # one IDLE wait blocks the thread this long: bounds stop()
+        self._max_attempts = max_attempts    # a message failing this often is skipped, left unseen
+        self._attempts: dict[int, int] = {}
         self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._executor: ThreadPoolExecutor | None = None
+        self._stopping = asyncio.Event()
+        self._can_move = False
         self.connected = asyncio.Event()
 
     async def start(self) -> None:
+        """Start reading in the background; connection problems are retried, never raised."""
+        self._stopping.clear()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"imap-{self._config.name}")
         self._task = asyncio.create_task(self._run(), name=f"imap.{self._config.name}")
 
     async def stop(self) -> None:
-        self._stopping = True
+        """Finish the message in hand, log out, and return (cancelling if the server hangs)."""
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), self._idle_slice + 5)
+            except (TimeoutError, asyncio.TimeoutError):
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
+    async def __aenter__(self) -> ImapPoller:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _call(self, function: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(function, *args))
 
     async def _run(self) -> None:
-        delay = 1.0
-        while not self._stopping:
+        delay = self._min_backoff
+        while not self._stopping.is_set():
             try:
                 await self._session()
-                delay = 1.0
             except asyncio.CancelledError:
                 raise
-            except IntakeUnavailable as exc:
-                log.warning("mailbox %s: store unavailable, will retry: %s", self._config.name, exc)
-            except Exception as exc:   # network, protocol, login: reconnect with backoff
-                log.warning("mailbox %s: %s; reconnecting in %.1fs", self._config.name, exc, delay)
+            except Exception as exc:   # network, protocol, login: reconnect with jittered backoff
+                log.warning("mailbox %s: %s: %s; reconnecting in up to %.1fs",
+                            self._config.name, type(exc).__name__, exc, delay)
+            if self.connected.is_set():
+                delay = self._min_backoff     # it worked for a while: start the backoff afresh
             self.connected.clear()
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            await self._pause(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, self._max_backoff)
 
+    async def _pause(self, seconds: float) -> None:
+        with suppress(TimeoutError, asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
     async def _session(self) -> None:
-        client = await asyncio.to_thread(self._connect)
+        client = await self._call(self._connect)
         try:
-            info = await asyncio.to_thread(client.select_folder, self._config.folder)
-            cursor = self._cursor(int(info[b"UIDVALIDITY"]))
-            idle = self._config.idle and b"IDLE" in await asyncio.to_thread(client.capabilities)
+            info = await self._call(client.select_folder, self._config.folder)
+            capabilities = await self._call(client.capabilities)
+            self._can_move = b"MOVE" in capabilities
+            idle = self._config.idle and b"IDLE" in capabilities
+            cursor = await self._cursor(client, info)
             self.connected.set()
-            while not self._stopping:
-                await self._drain(client, cursor)
+            delay = self._min_backoff
+            while not self._stopping.is_set():
+                try:
+                    await self._drain(client, cursor)
+                    delay = self._min_backoff
+                except (IntakeUnavailable, _Retry) as exc:
+                    # Nothing was acknowledged: stay connected and try the same message later.
+                    log.warning("mailbox %s: not filed now, retrying in up to %.1fs: %s",
+                                self._config.name, delay, exc)
+                    await self._pause(delay * random.uniform(0.5, 1.0))
+                    delay = min(delay * 2, self._max_backoff)
+                    continue
                 await self._wait(client, idle)
         finally:
-            await asyncio.to_thread(_logout, client)
+            await self._call(_logout, client)
 
     def _connect(self) -> IMAPClient:
         c = self._config
@@ -113,57 +142,99 @@ class ImapPoller:
         client.login(c.username, c.password)
         return client
 
-    def _cursor(self, uidvalidity: int) -> Cursor:
-        cursor = self._state.load(self._config.name)
-        if cursor is None or cursor.uidvalidity != uidvalidity:
-            if cursor is not None:
-                log.warning("mailbox %s was renumbered (UIDVALIDITY %s -> %s): reading it again",
-                            self._config.name, cursor.uidvalidity, uidvalidity)
-            cursor = Cursor(uidvalidity, 0)
+    async def _cursor(self, client: IMAPClient, info: dict[bytes, Any]) -> Cursor:
+        uidvalidity = int(info[b"UIDVALIDITY"])
+        cursor = await self._state.load(self._key)
+        if cursor is not None and cursor.uidvalidity == uidvalidity:
+            return cursor
+        if cursor is not None:
+            log.warning("mailbox %s was renumbered (UIDVALIDITY %s -> %s): reading its unseen mail again",
+                        self._key, cursor.uidvalidity, uidvalidity)
+        # First sight of this folder: mail already read by people is history, not new contacts;
+        # a folder we empty by moving holds only mail still to file.
+        baseline = 0
+        if not self._config.move_to:
+            uidnext = info.get(b"UIDNEXT")
+            if uidnext is None:
+                uidnext = max(await self._call(client.search, ["ALL"]), default=0) + 1
+            baseline = int(uidnext) - 1
+        cursor = Cursor(uidvalidity, 0, baseline)
+        await self._state.save(self._key, cursor)
         return cursor
 
     async def _drain(self, client: IMAPClient, cursor: Cursor) -> None:
         # "N:*" also returns the newest message when it is older than N: filter by number.
-        uids = sorted(u for u in await asyncio.to_thread(client.search, ["UID", f"{cursor.last_uid + 1}:*"])
+        uids = sorted(u for u in await self._call(client.search, ["UID", f"{cursor.last_uid + 1}:*"])
                       if u > cursor.last_uid)
+        if uids and cursor.last_uid < cursor.baseline:
+            unseen = set(await self._call(client.search, ["UNSEEN", "UID", f"{cursor.last_uid + 1}:{cursor.baseline}"]))
+            uids = [u for u in uids if u > cursor.baseline or u in unseen]
         for uid in uids:
-            fetched = await asyncio.to_thread(client.fetch, [uid], [FETCH])
-            raw = _body(fetched.get(uid, {}))
-            await self._deliver(uid, raw)
-            await asyncio.to_thread(self._acknowledge, client, uid)
+            if self._stopping.is_set():
+                return
+            fetched = await self._call(client.fetch, [uid], [FETCH])
+            if uid in fetched:     # else expunged meanwhile: nothing to file
+                if await self._deliver(uid, _body(fetched[uid])):
+                    await self._call(self._acknowledge, client, uid)
             cursor.last_uid = uid
-            self._state.save(self._config.name, cursor)
+            await self._state.save(self._key, cursor)
+        if cursor.last_uid < cursor.baseline:
+            cursor.last_uid = cursor.baseline
+            await self._state.save(self._key, cursor)
 
-    async def _deliver(self, uid: int, raw: bytes) -> None:
+    async def _deliver(self, uid: int, raw: bytes) -> bool:
+        """File one message; True when it may be acknowledged, False to leave it unseen and move on."""
+        c = self._config
         try:
-            contact = parse_message(raw, region=self._config.region,
-                                    max_attachment_bytes=self._config.max_attachment_bytes,
-                                    recipient=self._config.username)
+            contact = parse_message(raw, region=c.region, max_attachment_bytes=c.max_attachment_bytes,
+                                    recipient=c.username)
         except Automatic as reason:
-            log.info("mailbox %s uid %s: automatic mail, not filed (%s)", self._config.name, uid, reason)
-            return
-        except Exception:
-            # One unreadable message must not block the mailbox: it is skipped, left unseen, logged.
-            log.exception("mailbox %s uid %s: unreadable message skipped", self._config.name, uid)
-            return
-        await self._emit(contact)     # IntakeUnavailable propagates: nothing acknowledged
+            log.info("mailbox %s uid %s: automatic mail, not filed (%s)", c.name, uid, reason)
+            return True
+        except Exception:   # parse_message degrades by itself; this is the last line of defence
+            log.exception("mailbox %s uid %s: unreadable message kept as raw text", c.name, uid)
+            contact = fallback_contact(raw, region=c.region, recipient=c.username)
+        try:
+            await self._emit(contact)     # IntakeUnavailable propagates: nothing acknowledged
+        except IntakeUnavailable:
+            raise
+        except Exception as exc:
+            attempts = self._attempts.get(uid, 0) + 1
+            self._attempts[uid] = attempts
+            if attempts < self._max_attempts:
+                raise _Retry(f"uid {uid}: {type(exc).__name__}: {exc}") from exc
+            # One message the store keeps refusing must not block the mailbox: it stays unseen for a person.
+            log.exception("mailbox %s uid %s: failed %s times, skipped and left unseen", c.name, uid, attempts)
+            self._attempts.pop(uid, None)
+            return False
+        self._attempts.pop(uid, None)
+        return True
 
     def _acknowledge(self, client: IMAPClient, uid: int) -> None:
-        if self._config.move_to:
+        client.add_flags([uid], [SEEN])
+        if not self._config.move_to:
+            return
+        if self._can_move:
             client.move([uid], self._config.move_to)
+            return
+        client.copy([uid], self._config.move_to)
+        client.delete_messages([uid])
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge([uid])
         else:
-            client.add_flags([uid], [b"\\Seen"])
+            client.expunge()
 
     async def _wait(self, client: IMAPClient, idle: bool) -> None:
+        """Until new mail is announced (IDLE), or the poll interval passes, or stop()."""
         if not idle:
-            await asyncio.sleep(self._config.poll_seconds)
+            await self._pause(self._config.poll_seconds)
             return
-        waited = 0.0
-        while waited < self._config.poll_seconds and not self._stopping:
-            responses = await asyncio.to_thread(_idle_once, client, IDLE_SLICE)
-            if any(r[1] in (b"EXISTS", b"RECENT") for r in responses if len(r) > 1):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._config.poll_seconds
+        while not self._stopping.is_set() and (left := deadline - loop.time()) > 0:
+            responses = await self._call(_idle_once, client, min(self._idle_slice, left))
+            if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
                 return
-            waited += IDLE_SLICE
 
 
 def _idle_once(client: IMAPClient, seconds: float) -> list[Any]:

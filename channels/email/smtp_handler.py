@@ -3,14 +3,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+from types import TracebackType
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from channels.email.config import SmtpConfig
-from channels.email.parse import Automatic, parse_message
-from channels.types import Emit, IntakeUnavailable
+from channels.email.parse import Automatic, fallback_contact, parse_message
+from channels.types import Emit, InboundContact, IntakeUnavailable
 
 log = logging.getLogger(__name__)
+
+RETRY_LATER = "451 4.3.0 Temporarily unable to store the message, try again later"
+
+
+class _Smtp(SMTP):
+    # RFC 5321 allows 1000 octets a line, but real mailers send longer HTML lines: aiosmtpd would
+    # answer those "500 Line too long", a permanent refusal, and the client's mail would be lost.
+    line_length_limit = 100_000
 
 
 class SmtpHandler:
@@ -34,27 +44,37 @@ class SmtpHandler:
             raw = raw.encode("utf-8", "surrogateescape")
         if len(raw) > self._config.max_bytes:
             return "552 5.3.4 Message too big"
-        try:
-            contact = parse_message(raw, region=self._config.region,
-                                    max_attachment_bytes=self._config.max_attachment_bytes,
-                                    recipient=envelope.rcpt_tos[0] if envelope.rcpt_tos else None)
-        except Automatic as reason:
-            # Auto-replies and bounces are taken (or the sender retries forever) but make no lead.
-            log.info("automatic mail from %s dropped: %s", envelope.mail_from, reason)
+        contact = self._parse(raw, envelope)
+        if contact is None:
             return "250 OK (automatic message, not filed)"
-        except Exception:
-            log.exception("unreadable message from %s", envelope.mail_from)
-            return "554 5.6.0 Message could not be read"
         try:
             await self._emit(contact)
         except IntakeUnavailable as exc:
             log.warning("store unavailable, asking %s to retry: %s", envelope.mail_from, exc)
-            return "451 4.3.0 Temporarily unable to store the message, try again later"
+            return RETRY_LATER
+        except Exception:
+            # Whatever went wrong, the mail is not stored: a temporary failure keeps it at the sender.
+            log.exception("message %s from %s not stored", contact.event_id, envelope.mail_from)
+            return RETRY_LATER
         return "250 OK"
+
+    def _parse(self, raw: bytes, envelope: Envelope) -> InboundContact | None:
+        recipient = envelope.rcpt_tos[0].lower() if envelope.rcpt_tos else None
+        sender = envelope.mail_from if isinstance(envelope.mail_from, str) else None
+        try:
+            return parse_message(raw, region=self._config.region, recipient=recipient,
+                                 max_attachment_bytes=self._config.max_attachment_bytes, envelope_sender=sender)
+        except Automatic as reason:
+            # Auto-replies and bounces are taken (or the sender retries forever) but make no lead.
+            log.info("automatic mail from %r not filed: %s", sender, reason)
+            return None
+        except Exception:   # parse_message degrades by itself; this is the last line of defence
+            log.exception("unreadable message from %r kept as raw text", sender)
+            return fallback_contact(raw, region=self._config.region, recipient=recipient, envelope_sender=sender)
 
 
 class SmtpIntake:
-    """The listening SMTP server on the event loop it is started from."""
+    """The listening SMTP server on the event loop it is started from; also an async context manager."""
 
     def __init__(self, config: SmtpConfig, emit: Emit) -> None:
         self._config = config
@@ -63,19 +83,33 @@ class SmtpIntake:
 
     @property
     def port(self) -> int:
-        assert self._server is not None
+        """The port listened on (useful with `listen = "127.0.0.1:0"`)."""
+        assert self._server is not None, "not started"
         return self._server.sockets[0].getsockname()[1]
 
     async def start(self) -> None:
+        """Listen where configured; raises OSError when the address is taken."""
         host, port = self._config.host_port
+        # aiosmtpd asks the resolver for the host name on every connection unless told once.
+        hostname = await asyncio.to_thread(socket.getfqdn)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: SMTP(self._handler, data_size_limit=self._config.max_bytes, enable_SMTPUTF8=True,
-                         decode_data=False, ident="Switchboard ESMTP"),
+            lambda: _Smtp(self._handler, data_size_limit=self._config.max_bytes, enable_SMTPUTF8=True,
+                          decode_data=False, hostname=hostname, ident="Switchboard ESMTP"),
             host, port)
         log.info("SMTP intake listening on %s:%s", host, self.port)
 
     async def stop(self) -> None:
+        """Stop listening; sessions under way finish on their own."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> SmtpIntake:
+        await self.start()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
