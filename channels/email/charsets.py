@@ -1,11 +1,16 @@
 """Bytes of unknown or lying charset turned into text the way mail clients guess: UTF-8, then Cyrillic or Latin."""
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
+import quopri
 import re
 
 _HIGH_RUN = re.compile(rb"[\x80-\xff]+")
 _CYRILLIC_LOWER = re.compile("[а-яё]")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def known_charset(name: str | None) -> str | None:
@@ -50,8 +55,28 @@ def guess_8bit(data: bytes) -> str:
 
 
 def fix_header_text(value: str, raw: str | None) -> str:
-    """A header decoded by the parser, repaired from its raw bytes when 8-bit text was unreadable."""
-    if "\ufffd" not in value or raw is None:
-        return value
-    data = raw.encode("ascii", "surrogateescape") if isinstance(raw, str) else bytes(raw)
-    return " ".join(decode_bytes(data).split())
+    """A header decoded by the parser, repaired: raw 8-bit text re-read, encoded words the parser left decoded."""
+    if "\ufffd" in value and raw is not None:
+        data = raw.encode("ascii", "surrogateescape") if isinstance(raw, str) else bytes(raw)
+        value = " ".join(decode_bytes(data).split())
+    if "=?" in value:
+        value = _ENCODED_WORD.sub(_decode_word, value)
+    return without_controls(value)
+
+
+def without_controls(text: str) -> str:
+    """`text` without control characters other than tab and newline."""
+    return _CONTROL.sub("", text)
+
+
+def _decode_word(match: re.Match[str]) -> str:
+    # An RFC 2047 word in a charset Python lacks: its bytes, read the way bodies are.
+    charset, encoding, data = match.groups()
+    try:
+        if encoding in "bB":
+            raw = base64.b64decode(data + "=" * (-len(data) % 4))
+        else:
+            raw = quopri.decodestring(data.encode("ascii", "replace"), header=True)
+    except (binascii.Error, ValueError):
+        return match.group(0)
+    return decode_bytes(raw, charset)

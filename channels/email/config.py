@@ -75,7 +75,7 @@ def _build(cls: Any, where: str, table: Mapping[str, Any], **extra: Any) -> Any:
         kind = str(known[key].type)
         try:
             if kind.startswith("tuple"):
-                value = tuple(str(v).strip().lower() for v in (value.split(",") if isinstance(value, str) else value))
+                value = tuple(s for v in (value.split(",") if isinstance(value, str) else value) if (s := str(v).strip().lower()))
             elif kind.startswith("int"):
                 value = int(value)
             elif kind.startswith("float"):

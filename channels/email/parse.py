@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses
 
-from channels.email.charsets import decode_bytes, fix_header_text
+from channels.email.charsets import decode_bytes, fix_header_text, without_controls
 from channels.email.parts import attachments, body_part, body_text
 from channels.email.quoting import strip_quoted
 from channels.identity import InvalidIdentity, mentioned_identities, normalize_email
@@ -112,7 +112,7 @@ def fallback_contact(raw: bytes, *, region: str | None, recipient: str | None = 
             own_id = message_id(message, raw)
         except Exception:   # as broken as the rest: the hash and the envelope will do
             pass
-    text = decode_bytes(raw[:200_000]).replace("\r\n", "\n").replace("\x00", "")
+    text = without_controls(decode_bytes(raw[:200_000]).replace("\r\n", "\n"))
     attributes = {"message_id": own_id, "unparsed": "true"}
     if recipient:
         attributes["mailbox"] = recipient

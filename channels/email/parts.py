@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from channels.email.charsets import decode_bytes
+from channels.email.charsets import decode_bytes, without_controls
 from channels.email.html_text import html_to_text
 from channels.types import Attachment
 
@@ -41,7 +41,7 @@ def body_text(message: EmailMessage, part: EmailMessage | None = None) -> str:
     text = decoded_text(part)
     if part.get_content_subtype() == "html":
         text = html_to_text(text)
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = without_controls(text.replace("\r\n", "\n").replace("\r", "\n"))
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 

@@ -25,7 +25,9 @@ def strip_quoted(text: str) -> str:
         start = _history_starts(lines, i)
         if start is not None:
             kept = "\n".join(lines[:start]).rstrip()
-            return kept or text
+            # Nothing new above the history (the whole mail is a quote): keep it all.
+            new = [n for n in lines[:start] if n.strip() and not n.lstrip().startswith(">")]
+            return kept if new else text
     return text
 
 
