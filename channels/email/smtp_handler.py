@@ -61,6 +61,8 @@ class SmtpHandler:
     def _parse(self, raw: bytes, envelope: Envelope) -> InboundContact | None:
         recipient = envelope.rcpt_tos[0].lower() if envelope.rcpt_tos else None
         sender = envelope.mail_from if isinstance(envelope.mail_from, str) else None
+        if sender is not None and sender.strip() in ("", "<>"):
+            sender = ""     # the null reverse-path: only bounces and other machine notices use it
         try:
             return parse_message(raw, region=self._config.region, recipient=recipient,
                                  max_attachment_bytes=self._config.max_attachment_bytes, envelope_sender=sender)
