@@ -307,12 +307,13 @@ class CallTracker:
               connects: bool = True) -> None:
         if call.consult_of is not None:
             target = self.calls.get(call.consult_of)
-            if target is None:
+            if target is None or leg_id in call.legs:
                 return
-            call.legs.setdefault(leg_id, Leg(leg_id, name, extension, transfer_from=call.origin_extension))
+            call.legs[leg_id] = Leg(leg_id, name, extension, transfer_from=call.origin_extension)
             out.append(CallRinging(target.call_id, self.clock(), extension, target.queue,
                                    transfer_from=call.origin_extension))
-            target.rang.append(extension) if extension not in target.rang else None
+            if extension not in target.rang:
+                target.rang.append(extension)
             return
         if call.internal or leg_id in call.legs:
             return
@@ -345,17 +346,18 @@ class CallTracker:
                 out.append(RingStopped(call.call_id, now, other.extension, StopReason.ANSWERED_ELSEWHERE))
 
     def _leg_gone(self, call: Call, leg: Leg, reason: StopReason | None, out: list[CallEvent]) -> None:
-        was_ringing = leg.state is LegState.RINGING
-        leg.state = LegState.GONE
-        if not was_ringing:
+        before, leg.state = leg.state, LegState.GONE
+        if call.consult_of is not None:
+            # The colleague's phone in a consultation: until a transfer, leaving it means no transfer.
+            target = self.calls.get(call.consult_of)
+            if target is not None and before is not LegState.GONE:
+                out.append(RingStopped(target.call_id, self.clock(), leg.extension, StopReason.TRANSFER_CANCELLED))
+            return
+        if before is not LegState.RINGING:
             return
         if reason is None or reason is StopReason.CALLER_HUNG_UP:
             reason = StopReason.ANSWERED_ELSEWHERE if call.answered_by else StopReason.CALLER_HUNG_UP
-        target = self.calls.get(call.consult_of) if call.consult_of else call
-        if target is not None:
-            if call.consult_of:
-                reason = StopReason.TRANSFER_CANCELLED
-            out.append(RingStopped(target.call_id, self.clock(), leg.extension, reason))
+        out.append(RingStopped(call.call_id, self.clock(), leg.extension, reason))
 
     def _finish(self, call: Call, out: list[CallEvent]) -> None:
         del self.calls[call.call_id]
