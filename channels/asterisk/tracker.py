@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 
 from channels.asterisk.calls import Call, Leg, LegState, ended_event
 from channels.asterisk.devices import caller_number, extension_of, looks_like_extension
+from channels.asterisk.fields import as_float as _float, as_int as _int, as_name as _name
+from channels.asterisk.transfers import on_attended_transfer, on_blind_transfer
 from channels.asterisk.types import (
     CallAbandoned, CallAnswered, CallEvent, CallRinging, CallStarted, CallTransferred, Direction,
     MemberPaused, RingStopped, StopReason,
@@ -160,7 +162,7 @@ class CallTracker:
         if call is not None and leg is not None:
             hold = _float(ev.get("HoldTime"))
             call.wait_override = hold if hold is not None else call.wait_override
-            self._answer(call, leg, out, wait=hold)
+            self.answer_leg(call, leg, out, wait=hold)
 
     def _on_abandon(self, ev: Event, out: list[CallEvent]) -> None:
         call = self._call_of(ev)
@@ -238,7 +240,7 @@ class CallTracker:
         if leg is None:
             return
         if status == "ANSWER":
-            self._answer(call, leg, out)
+            self.answer_leg(call, leg, out)
         elif status in _DIAL_STOPS:
             self._leg_gone(call, leg, _DIAL_STOPS[status], out)
 
@@ -246,49 +248,7 @@ class CallTracker:
         call = self._call_of(ev)
         leg = call and call.legs.get(ev.get("Uniqueid", ""))
         if call is not None and leg is not None and leg.state is LegState.RINGING:
-            self._answer(call, leg, out)
-
-    # -- transfers --------------------------------------------------------------------------------
-
-    def _on_blind_transfer(self, ev: Event, out: list[CallEvent]) -> None:
-        if ev.get("Result") != "Success":
-            return
-        call = self.calls.get(ev.get("TransfereeLinkedid", "")) or self._call_by_channel(ev.get("TransfereeUniqueid"))
-        target = ev.get("Extension") or ""
-        if call is None or not target:
-            return
-        source = extension_of(ev.get("TransfererChannel"))
-        call.transfer_from = source
-        out.append(CallTransferred(call.call_id, self.clock(), source, target, "blind"))
-
-    def _on_attended_transfer(self, ev: Event, out: list[CallEvent]) -> None:
-        if ev.get("Result") != "Success":
-            return
-        call = self.calls.get(ev.get("OrigTransfererLinkedid", "")) or self._call_by_channel(ev.get("TransfereeUniqueid"))
-        consult = self.calls.get(ev.get("SecondTransfererLinkedid", ""))
-        target_id = ev.get("TransferTargetUniqueid", "")
-        target = extension_of(ev.get("TransferTargetChannel"))
-        if call is None or not target:
-            return
-        source = extension_of(ev.get("OrigTransfererChannel"))
-        out.append(CallTransferred(call.call_id, self.clock(), source, target, "attended"))
-        # The target's channel now carries the client's call: move it over so its hangup ends this call.
-        consult_leg = consult.legs.pop(target_id, None) if consult is not None else None
-        channel = self._channels.get(target_id)
-        if channel is not None:
-            if consult is not None:
-                consult.channels.discard(target_id)
-            channel.call_id = call.call_id
-            call.channels.add(target_id)
-        leg = call.legs.get(target_id) or consult_leg or Leg(target_id, ev.get("TransferTargetChannel", ""), target)
-        call.legs[target_id] = leg
-        leg.transfer_from = source
-        if leg.state is not LegState.ANSWERED or call.answered_by != target:
-            leg.state = LegState.RINGING
-            self._answer(call, leg, out)
-        if consult is not None:
-            consult.consult_of = None
-            consult.absorbed = True
+            self.answer_leg(call, leg, out)
 
     # -- the moves --------------------------------------------------------------------------------
 
@@ -325,7 +285,7 @@ class CallTracker:
             call.rang.append(extension)
         out.append(CallRinging(call.call_id, self.clock(), extension, call.queue, transfer_from=leg.transfer_from))
 
-    def _answer(self, call: Call, leg: Leg, out: list[CallEvent], wait: float | None = None) -> None:
+    def answer_leg(self, call: Call, leg: Leg, out: list[CallEvent], wait: float | None = None) -> None:
         if leg.state is not LegState.RINGING:
             return
         leg.state = LegState.ANSWERED
@@ -378,9 +338,16 @@ class CallTracker:
             return self.calls.get(channel.call_id)
         return self.calls.get(ev.get("Linkedid", ""))
 
-    def _call_by_channel(self, uniqueid: str | None) -> Call | None:
+    def call_by_channel(self, uniqueid: str | None) -> Call | None:
         channel = self._channels.get(uniqueid or "")
         return self.calls.get(channel.call_id) if channel is not None else None
+
+    def move_channel(self, uniqueid: str, call: Call) -> None:
+        """The channel now belongs to `call` (an attended transfer's target): its hangup ends that call."""
+        channel = self._channels.get(uniqueid)
+        if channel is not None:
+            channel.call_id = call.call_id
+            call.channels.add(uniqueid)
 
     def _answered_call_of(self, extension: str) -> Call | None:
         for call in self.calls.values():
@@ -437,24 +404,6 @@ class CallTracker:
                              member.get("PausedReason") or None)]
 
 
-def _name(value: str | None) -> str | None:
-    return None if not value or value == "<unknown>" else value
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
 _HANDLERS: dict[str, Callable[[CallTracker, Event, list[CallEvent]], None]] = {
     "Newchannel": CallTracker._on_newchannel,
     "Newstate": CallTracker._on_caller_update,
@@ -472,6 +421,6 @@ _HANDLERS: dict[str, Callable[[CallTracker, Event, list[CallEvent]], None]] = {
     "DialState": CallTracker._on_dial_state,
     "DialEnd": CallTracker._on_dial_end,
     "BridgeEnter": CallTracker._on_bridge_enter,
-    "BlindTransfer": CallTracker._on_blind_transfer,
-    "AttendedTransfer": CallTracker._on_attended_transfer,
+    "BlindTransfer": on_blind_transfer,
+    "AttendedTransfer": on_attended_transfer,
 }
