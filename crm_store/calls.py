@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_store.models import Interaction, User
+from crm_store.models import Contact, Identity, Interaction, User
 
 VOICE = "voice"
 
@@ -38,3 +38,17 @@ async def users_by_extension(session: AsyncSession, extensions: set[str]) -> dic
         return {}
     rows = await session.scalars(select(User).where(User.extension.in_(extensions), User.active.is_(True)))
     return {u.extension: u for u in rows if u.extension}
+
+
+async def owner_of_phone(session: AsyncSession, phone: str) -> User | None:
+    """The manager the caller is pinned to, if the number is a known client's and the owner is active."""
+    owner = await session.scalar(
+        select(User).join(Contact, Contact.owner_id == User.id).join(Identity, Identity.contact_id == Contact.id)
+        .where(Identity.kind == "phone", Identity.value == phone, User.active.is_(True)).limit(1))
+    return owner
+
+
+async def users_with_extensions(session: AsyncSession) -> dict[int, str]:
+    rows = await session.execute(select(User.id, User.extension).where(User.extension.is_not(None),
+                                                                        User.active.is_(True)))
+    return {user_id: extension for user_id, extension in rows if extension}

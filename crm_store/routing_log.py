@@ -69,3 +69,12 @@ async def offers_today(session: AsyncSession, since: datetime) -> dict[tuple[int
         select(Reservation.agent_id, Reservation.outcome, func.count())
         .where(Reservation.created_at >= since).group_by(Reservation.agent_id, Reservation.outcome))
     return {(agent_id, outcome): count for agent_id, outcome, count in rows}
+
+
+async def add_task_row(session: AsyncSession, task_id: str, *, lead_id: int | None, kind: str, channel: str,
+                       queue: str, priority: int, owner_id: int | None, created_at: datetime,
+                       skills: Mapping[str, int] | None = None) -> None:
+    """A task that no inbound event created in ingest: a callback, a call in progress."""
+    session.add(RoutingTask(id=task_id, lead_id=lead_id, kind=kind, channel=channel, queue=queue,
+                            priority=priority, skills=dict(skills or {}), owner_id=owner_id, state="pending",
+                            created_at=created_at, sla_deadline=None, assigned_at=None, finished_at=None))

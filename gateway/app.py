@@ -14,8 +14,10 @@ from crm_store.resolution import JoinPolicy
 from crm_store.session import create_engine, is_sqlite, session_factory
 from crm_store.types import Permissions
 from gateway import channels_wiring, ui_routes
+from gateway.voice import wiring as voice_wiring
 from gateway.api import (
     attachment_routes,
+    call_routes,
     contact_routes,
     lead_routes,
     queue_routes,
@@ -67,9 +69,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     app.on_shutdown.append(_close_sockets)   # before cleanup: open sockets would hold it up
     app.router.add_get("/ws", _websocket)
     for module in (ui_routes, system_routes, session_routes, lead_routes, reply_routes, attachment_routes,
-                   user_routes, contact_routes, queue_routes, report_routes):
+                   user_routes, contact_routes, queue_routes, report_routes, call_routes):
         app.router.add_routes(module.routes)
     channels_wiring.mount(app, settings)
+    voice_wiring.mount(app, settings)
     return app
 
 

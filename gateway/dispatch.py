@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,11 +37,15 @@ from routing.events import (
     TaskAssigned,
     TaskChanged,
 )
-from routing.types import Presence
+from routing.types import Presence, Task
 
 log = logging.getLogger(__name__)
 
 PRESENCE_ALIASES = {"away": (Presence.BREAK, "away")}
+# A call in progress on an operator's phone: a routing task taken at once (never offered to a screen),
+# so that routing sees the operator busy for voice with less chat capacity, like any voice task.
+PHONE_TASK_PREFIX = "call:"
+PresenceListener = Callable[[int, Presence, "str | None"], Awaitable[None]]
 WATCHER_ROLES = frozenset({"manager", "supervisor", "admin"})
 STATS_DEBOUNCE = 0.25
 
@@ -68,6 +72,7 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._names: dict[int, str] = {}          # wallboard rows show people, not ids
         self._since: dict[str, float] = {}        # when each agent's presence last changed here
+        self.presence_listeners: list[PresenceListener] = []   # e.g. the PBX pauses queue members on break
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self, users: list[User]) -> None:
@@ -77,6 +82,8 @@ class Dispatcher:
         async with self._sessions() as session:
             waiting = [t for t in await routing_log.open_tasks(session) if t.state in ("pending", "reserved")]
         for row in waiting:
+            if row.id.startswith(PHONE_TASK_PREFIX):
+                continue      # a call from before the restart: the voice adapter's reconciliation re-adds live ones
             task = task_of_row(row)
             try:
                 await self._run(self.engine.add_task(task))
@@ -101,6 +108,29 @@ class Dispatcher:
             await self._fanout.to_users({result.assignee_id}, "message.received", {
                 "lead_id": result.lead_id, "interaction_id": result.interaction_id, "channel": contact.channel,
                 "text": contact.text, "subject": contact.subject, "at": contact.received_at.isoformat()})
+
+    async def add_task(self, task: Task) -> Outcome:
+        """Route a task whose row is already committed (a callback, a call in progress)."""
+        return await self._run(self.engine.add_task(task))
+
+    async def end_task(self, task_id: str) -> None:
+        """Complete an assigned task, cancel a waiting one; a task routing no longer holds is just closed."""
+        record = await self.engine.get_task(task_id)
+        try:
+            if record is not None and record.state.value in ("assigned", "wrapping"):
+                await self._run(self.engine.complete(task_id))
+            elif record is not None:
+                await self._run(self.engine.cancel(task_id))
+                return
+        except RoutingError as exc:
+            log.info("task %s already gone from routing: %s", task_id, exc)
+        if record is None:
+            async with self._sessions() as session, session.begin():
+                await routing_log.set_task_state(session, task_id, "canceled", _dt(self._clock()))
+
+    async def set_presence(self, user_id: int, presence: Presence, reason: str | None) -> None:
+        """A presence change that did not come from the operator's screen (the PBX, an admin)."""
+        await self._run(self.engine.set_presence(str(user_id), presence, reason))
 
     async def notify(self, user_ids: set[int], kind: str, data: Mapping[str, Any]) -> None:
         """A frame to these users' screens, wherever they are connected."""
@@ -143,6 +173,8 @@ class Dispatcher:
                 raise FrameError("invalid", f"unknown presence {raw[:40]!r}") from None
         reason = str(reason)[:60] if isinstance(reason, str) and reason else default_reason
         await self._from_screen(self.engine.set_presence(str(who.user_id), presence, reason))
+        for listener in self.presence_listeners:
+            self._spawn(lambda listener=listener: listener(who.user_id, presence, reason))
         return {"presence": presence.value, "reason": reason}
 
     async def offer_accept(self, who: Principal, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -220,15 +252,22 @@ class Dispatcher:
             await routing_log.set_task_state(session, offer.task_id, "reserved", now)
             audit.record(session, "lead.offered", now, user_id=int(offer.agent_id),
                          lead_id=lead_of_task(offer.task_id), detail={"offer_id": offer.id})
+            if offer.task_id.startswith(PHONE_TASK_PREFIX):
+                self._spawn(lambda: self._run(self.engine.accept(offer.id, offer.agent_id)))
+                return None
             card = await frames.card_of_task(session, offer.task_id)
             return int(offer.agent_id), "offer.created", frames.offer_payload(offer, card)
         if isinstance(event, OfferCancelled):
             await routing_log.close_offer(session, event.offer.id, event.offer.status.value, now)
+            if event.offer.task_id.startswith(PHONE_TASK_PREFIX):
+                return None
             return int(event.offer.agent_id), "offer.cancelled", frames.cancelled_payload(event.offer)
         if isinstance(event, TaskAssigned):
             a = event.assignment
             await routing_log.close_offer(session, a.offer_id, "accepted", now)
             await routing_log.set_task_state(session, a.task_id, "assigned", now, int(a.agent_id))
+            if a.task_id.startswith(PHONE_TASK_PREFIX):
+                return None
             lead_id = lead_of_task(a.task_id)
             if lead_id is not None:
                 await leads.assign(session, lead_id, int(a.agent_id), now)

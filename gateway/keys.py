@@ -16,6 +16,8 @@ from gateway.dispatch import Dispatcher
 from gateway.hub import Hub
 from gateway.intake import Intake
 from gateway.settings import Settings
+from gateway.voice.service import VoiceService
+from channels.asterisk.adapter import AmiAdapter
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Callable[[], datetime])
@@ -28,5 +30,7 @@ HUB = web.AppKey("hub", Hub)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 RESPONDERS = web.AppKey("responders", dict[str, Responder])
 ATTACHMENTS = web.AppKey("attachments", AttachmentStore)
+VOICE = web.AppKey("voice", VoiceService)
+AMI = web.AppKey("ami", AmiAdapter)
 
 PRINCIPAL = web.RequestKey("principal", Principal)

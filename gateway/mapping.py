@@ -88,9 +88,15 @@ def agent_of(user: User, settings: RoutingSettings) -> Agent:
     """A user as routing sees them: skills, team, capacity per channel."""
     on_call = {} if settings.chat_capacity_on_call is None else {"chat": settings.chat_capacity_on_call}
     capacity = {k: int(v) for k, v in (user.capacity or {}).items()} or dict(DEFAULT_CAPACITY)
-    return Agent(id=str(user.id), skills={k: int(v) for k, v in (user.skills or {}).items()},
+    skills = {k: int(v) for k, v in (user.skills or {}).items()}
+    skills[phone_skill(user.id)] = 1      # only this user can take the task of a call on their own phone
+    return Agent(id=str(user.id), skills=skills,
                  team=str(user.team_id) if user.team_id is not None else None,
                  capacity=capacity, on_call_capacity=on_call)
+
+
+def phone_skill(user_id: int) -> str:
+    return f"phone:{user_id}"
 
 
 def queue_config(queue: QueueSettings, user_ids: Mapping[str, int], team_ids: Mapping[str, int]) -> QueueConfig:

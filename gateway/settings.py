@@ -147,6 +147,8 @@ class Settings(BaseSettings):
     telegram: dict[str, Any] = {}           # unset: no Telegram bot
     whatsapp: dict[str, Any] = {}
     viber: dict[str, Any] = {}
+    ami: dict[str, Any] = {}                # unset: voice off (channels/asterisk/config.py)
+    agi: dict[str, Any] = {}                # unset: no FastAGI routing server; {port = 4573} to start it
     log_level: str = "INFO"
 
     @classmethod

@@ -17,7 +17,7 @@ from channels.asterisk.devices import caller_number, extension_of, looks_like_ex
 from channels.asterisk.fields import as_float as _float, as_int as _int, as_name as _name
 from channels.asterisk.transfers import on_attended_transfer, on_blind_transfer
 from channels.asterisk.types import (
-    CallAbandoned, CallAnswered, CallEvent, CallRinging, CallStarted, CallTransferred, Direction,
+    CallAbandoned, CallAnswered, CallEvent, CallRinging, CallStarted, Direction,
     MemberPaused, RingStopped, StopReason,
 )
 from channels.identity import InvalidIdentity, normalize_phone

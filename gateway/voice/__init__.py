@@ -1,0 +1,1 @@
+"""Voice wired in: calls from the AMI adapter become leads, screen pops, call records and callbacks."""

@@ -1,0 +1,102 @@
+"""Voice on when `[ami]` is set: the adapter, the service that carries its events out, FastAGI if `[agi]` is set."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from channels.asterisk.adapter import AmiAdapter, PbxUnavailable
+from channels.asterisk.config import AmiConfig, ami_from_mapping
+from crm_store import calls
+from gateway.keys import AMI, DISPATCHER, HUB, INGESTOR, SESSIONS, VOICE
+from gateway.settings import Settings, SettingsError
+from gateway.voice.service import VoiceService
+from routing.types import Presence
+
+AGI_KEYS = {"host", "port", "budget_seconds"}
+
+
+def mount(app: web.Application, settings: Settings) -> None:
+    """Check the voice tables now (a typo fails the start, naming the key); run voice with the app."""
+    try:
+        ami = ami_from_mapping(settings.ami, settings.phone.region) if settings.ami else None
+        agi = _agi(settings.agi) if settings.agi else None
+    except ValueError as exc:
+        raise SettingsError(f"invalid settings: {exc}") from exc
+    if ami is None and agi is None:
+        return
+
+    async def voice(app: web.Application) -> AsyncIterator[None]:
+        service = VoiceService(app[SESSIONS], app[INGESTOR], app[DISPATCHER], settings.routing)
+        app[VOICE] = service
+        app[HUB].on_connect.append(service.on_connect)
+        adapter = await _start_adapter(app, ami, service) if ami is not None else None
+        server = None
+        if agi is not None:
+            from channels.asterisk.agi import AgiRouteServer   # FastAGI only when [agi] asks for it
+            from gateway.voice.chooser import VoiceChooser
+
+            chooser = VoiceChooser(app[SESSIONS], app[DISPATCHER], settings.phone.region)
+            server = AgiRouteServer(chooser, **agi)
+            await server.__aenter__()
+        try:
+            yield
+        finally:
+            if server is not None:
+                await server.__aexit__(None, None, None)
+            if adapter is not None:
+                await adapter.stop()
+            await service.drain()
+
+    app.cleanup_ctx.append(voice)
+
+
+async def _start_adapter(app: web.Application, config: AmiConfig, service: VoiceService) -> AmiAdapter:
+    sessions = app[SESSIONS]
+
+    async def extensions() -> set[str]:
+        async with sessions() as session:
+            return set((await calls.users_with_extensions(session)).values())
+
+    known = await extensions()
+    # Phones of Switchboard users are agents; every other device (trunks, fax, test phones) is a caller.
+    # A short number is taken for a desk phone too, so that a user added later pops without a restart.
+    adapter = AmiAdapter(config, service.on_event, is_agent=lambda ext: ext in known or (ext.isdigit() and len(ext) <= 6))
+    app[AMI] = adapter
+    app[DISPATCHER].presence_listeners.append(_queue_pause(adapter, sessions))
+    await adapter.start()
+    return adapter
+
+
+def _queue_pause(adapter: AmiAdapter, sessions: Any) -> Callable[[int, Presence, str | None], Awaitable[None]]:
+    """Presence set on the screen follows to the PBX: a break pauses the operator in every queue, with the reason."""
+
+    async def follow(user_id: int, presence: Presence, reason: str | None) -> None:
+        async with sessions() as session:
+            extension = (await calls.users_with_extensions(session)).get(user_id)
+        if extension is None:
+            return
+        try:
+            await adapter.queue_pause(extension, presence is not Presence.AVAILABLE, reason or presence.value)
+        except PbxUnavailable:
+            pass        # reconciliation on reconnect reads the PBX's pause state back
+
+    return follow
+
+
+def _agi(table: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(table) - AGI_KEYS)
+    if unknown:
+        raise ValueError(f"agi.{unknown[0]}: unknown setting")
+    values: dict[str, Any] = {"host": str(table.get("host", "127.0.0.1")), "port": 4573}
+    try:
+        if "port" in table:
+            values["port"] = int(table["port"])
+        if "budget_seconds" in table:
+            values["budget_seconds"] = float(table["budget_seconds"])
+    except (TypeError, ValueError):
+        raise ValueError("agi.port / agi.budget_seconds: numbers expected") from None
+    if not 0 <= values["port"] <= 65535:
+        raise ValueError("agi.port: 0-65535")
+    return values
