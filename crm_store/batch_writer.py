@@ -4,7 +4,8 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -15,8 +16,13 @@ from crm_store.session import create_sync_engine, is_sqlite
 from crm_store.types import IngestRequest, IngestResult
 
 
+T = TypeVar("T")
+
+
 class BatchWriter(Protocol):
     async def write(self, requests: list[IngestRequest], now: datetime) -> list[IngestResult]: ...
+
+    async def run(self, work: Callable[[Session], T]) -> T: ...
 
     async def close(self) -> None: ...
 
@@ -37,6 +43,10 @@ class AsyncDriverWriter:
     async def write(self, requests: list[IngestRequest], now: datetime) -> list[IngestResult]:
         async with self._sessions() as session, session.begin():
             return await session.run_sync(_write_batch, requests, self._policy, now)
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        async with self._sessions() as session, session.begin():
+            return await session.run_sync(work)
 
     async def close(self) -> None:
         return None
@@ -60,6 +70,15 @@ class SqliteThreadWriter:
     def _write(self, requests: list[IngestRequest], now: datetime) -> list[IngestResult]:
         with Session(self._engine, expire_on_commit=False) as session, session.begin():
             return _write_batch(session, requests, self._policy, now)
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        # The same single thread as the batches: one writer, so nobody sleeps in SQLite's busy handler.
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, work)
+
+    def _run(self, work: Callable[[Session], T]) -> T:
+        with Session(self._engine, expire_on_commit=False) as session, session.begin():
+            begin_write(session)
+            return work(session)
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)

@@ -6,31 +6,29 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
-from crm_store.models import Contact, Identity, Interaction, User
+from crm_store.models import Contact, Identity, Interaction, RoutingTask, User
+from crm_store.routing_log import OPEN_TASK_STATES
 
 VOICE = "voice"
 
 
-async def call_record(session: AsyncSession, call_event_id: str) -> Interaction | None:
-    return await session.scalar(select(Interaction).where(Interaction.channel == VOICE,
-                                                          Interaction.event_id == call_event_id))
+def update_calls(session: Session, changes: Mapping[int, Mapping[str, Any]]) -> None:
+    """Merge each call's changes into its record (the interaction its start created), by interaction id."""
+    if not changes:
+        return
+    for item in session.scalars(select(Interaction).where(Interaction.id.in_(changes))):
+        item.attributes = {**item.attributes, **changes[item.id]}
 
 
-async def update_call(session: AsyncSession, call_event_id: str, changes: Mapping[str, Any],
-                      append: Mapping[str, Any] | None = None) -> Interaction | None:
-    """Merge `changes` into the call's record; `append` adds to list fields (who rang, transfers)."""
-    item = await call_record(session, call_event_id)
-    if item is None:
-        return None
-    attributes = {**item.attributes, **changes}
-    for key, value in (append or {}).items():
-        existing = list(attributes.get(key) or [])
-        if value not in existing:
-            existing.append(value)
-        attributes[key] = existing
-    item.attributes = attributes
-    return item
+def open_tasks_of_leads(session: Session, lead_ids: set[int]) -> dict[int, RoutingTask]:
+    """The open routing task of each lead that has one."""
+    if not lead_ids:
+        return {}
+    rows = session.scalars(select(RoutingTask).where(RoutingTask.lead_id.in_(lead_ids),
+                                                     RoutingTask.state.in_(OPEN_TASK_STATES)))
+    return {row.lead_id: row for row in rows if row.lead_id is not None}
 
 
 async def users_by_extension(session: AsyncSession, extensions: set[str]) -> dict[str, User]:

@@ -13,9 +13,11 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Session
 
 from crm_store.batch_writer import BatchWriter, batch_writer
 from crm_store.resolution import JoinPolicy
@@ -24,6 +26,7 @@ from crm_store.types import IngestRequest, IngestResult
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 class StoreUnavailable(RuntimeError):
@@ -76,6 +79,13 @@ class Ingestor:
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((request, future))
         return await future
+
+    async def run_write(self, work: Callable[[Session], T]) -> T:
+        """Run other writes through the same writer (on SQLite: its thread, between batches), committed on return."""
+        try:
+            return await self._writer.run(work)
+        except (DBAPIError, OSError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
 
     async def _run(self) -> None:
         while True:

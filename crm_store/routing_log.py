@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from crm_store.models import Reservation, RoutingTask
 
@@ -71,7 +72,7 @@ async def offers_today(session: AsyncSession, since: datetime) -> dict[tuple[int
     return {(agent_id, outcome): count for agent_id, outcome, count in rows}
 
 
-async def add_task_row(session: AsyncSession, task_id: str, *, lead_id: int | None, kind: str, channel: str,
+def add_task_row(session: AsyncSession | Session, task_id: str, *, lead_id: int | None, kind: str, channel: str,
                        queue: str, priority: int, owner_id: int | None, created_at: datetime,
                        skills: Mapping[str, int] | None = None) -> None:
     """A task that no inbound event created in ingest: a callback, a call in progress."""

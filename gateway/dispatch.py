@@ -82,8 +82,6 @@ class Dispatcher:
         async with self._sessions() as session:
             waiting = [t for t in await routing_log.open_tasks(session) if t.state in ("pending", "reserved")]
         for row in waiting:
-            if row.id.startswith(PHONE_TASK_PREFIX):
-                continue      # a call from before the restart: the voice adapter's reconciliation re-adds live ones
             task = task_of_row(row)
             try:
                 await self._run(self.engine.add_task(task))
@@ -124,7 +122,7 @@ class Dispatcher:
                 return
         except RoutingError as exc:
             log.info("task %s already gone from routing: %s", task_id, exc)
-        if record is None:
+        if record is None and not task_id.startswith(PHONE_TASK_PREFIX):
             async with self._sessions() as session, session.begin():
                 await routing_log.set_task_state(session, task_id, "canceled", _dt(self._clock()))
 
@@ -245,6 +243,13 @@ class Dispatcher:
                        explained: Mapping[str, Any]) -> tuple[int, str, dict[str, Any]] | None:
         """Store what `event` changed; return the frame it warrants (user, type, data)."""
         now = _dt(self._clock())
+        if _is_phone_task(event):
+            # A call on the operator's own phone lives as long as the call: taken at once, never shown,
+            # not stored (after a restart the voice adapter's reconciliation adds the calls still up).
+            if isinstance(event, OfferCreated):
+                offer = event.offer
+                self._spawn(lambda: self._run(self.engine.accept(offer.id, offer.agent_id)))
+            return None
         if isinstance(event, OfferCreated):
             offer = event.offer
             await routing_log.record_offer(session, offer.id, offer.task_id, int(offer.agent_id),
@@ -252,22 +257,15 @@ class Dispatcher:
             await routing_log.set_task_state(session, offer.task_id, "reserved", now)
             audit.record(session, "lead.offered", now, user_id=int(offer.agent_id),
                          lead_id=lead_of_task(offer.task_id), detail={"offer_id": offer.id})
-            if offer.task_id.startswith(PHONE_TASK_PREFIX):
-                self._spawn(lambda: self._run(self.engine.accept(offer.id, offer.agent_id)))
-                return None
             card = await frames.card_of_task(session, offer.task_id)
             return int(offer.agent_id), "offer.created", frames.offer_payload(offer, card)
         if isinstance(event, OfferCancelled):
             await routing_log.close_offer(session, event.offer.id, event.offer.status.value, now)
-            if event.offer.task_id.startswith(PHONE_TASK_PREFIX):
-                return None
             return int(event.offer.agent_id), "offer.cancelled", frames.cancelled_payload(event.offer)
         if isinstance(event, TaskAssigned):
             a = event.assignment
             await routing_log.close_offer(session, a.offer_id, "accepted", now)
             await routing_log.set_task_state(session, a.task_id, "assigned", now, int(a.agent_id))
-            if a.task_id.startswith(PHONE_TASK_PREFIX):
-                return None
             lead_id = lead_of_task(a.task_id)
             if lead_id is not None:
                 await leads.assign(session, lead_id, int(a.agent_id), now)
@@ -331,6 +329,18 @@ class Dispatcher:
         task = asyncio.create_task(_logged(step))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _is_phone_task(event: Event) -> bool:
+    if isinstance(event, (OfferCreated, OfferCancelled)):
+        task_id = event.offer.task_id
+    elif isinstance(event, TaskAssigned):
+        task_id = event.assignment.task_id
+    elif isinstance(event, TaskChanged):
+        task_id = event.task_id
+    else:
+        return False
+    return task_id.startswith(PHONE_TASK_PREFIX)
 
 
 def _offer_id(data: Mapping[str, Any]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,38 +17,43 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.asterisk.contact import contact_of
 from channels.asterisk.types import (
     CallAbandoned, CallAnswered, CallEnded, CallEvent, CallRinging, CallStarted, CallTransferred, MemberPaused,
-    Outcome, RingStopped,
+    Direction, Outcome, RingStopped,
 )
-from crm_store import audit, calls, leads
-from crm_store.errors import NotFound
+from crm_store import calls
 from crm_store.ingest import Ingestor
-from gateway.api.serialize import card_json
 from gateway.auth_types import Principal
 from gateway.dispatch import Dispatcher
-from gateway.frames import ROUTING
 from gateway.mapping import to_ingest_request
 from gateway.settings import RoutingSettings
+from gateway.voice.cards import CardReader
 from gateway.voice.live import LiveCall
-from gateway.voice.tasks import occupy_phone, owe_callback, settle_callback
-from routing.types import Presence
+from gateway.voice.records import Callback, CallRecord, CallRecords
+from gateway.voice.tasks import occupy_phone
+from routing.types import Presence, Task
 
 log = logging.getLogger(__name__)
 
 MISSED = (Outcome.MISSED, Outcome.ABANDONED)
 PBX_PAUSE = "paused on the phone"
+CALLBACK_PRIORITY = 1     # above a new lead's 0: a client who already tried to reach us
+VOICE = "voice"
+EXTENSION_TTL = 5.0      # seconds a phone's user is remembered: an admin's change shows within that
 
 
 class VoiceService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], ingestor: Ingestor, dispatcher: Dispatcher,
-                 routing: RoutingSettings, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 routing: RoutingSettings, cards: CardReader, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._sessions = sessions
         self._ingestor = ingestor
         self._dispatcher = dispatcher
         self._routing = routing
+        self._cards = cards
         self._clock = clock
         self.calls: dict[str, LiveCall] = {}
         self.originated: dict[str, int] = {}          # click-to-call id -> the user who placed it
         self._chains: dict[str, asyncio.Task[None]] = {}
+        self._extensions: dict[str, tuple[int | None, float]] = {}
+        self._records = CallRecords(ingestor)
         self.handled = 0
 
     # -- input --------------------------------------------------------------------------------------
@@ -101,27 +107,24 @@ class VoiceService:
     # -- the call's life ---------------------------------------------------------------------------
 
     async def _started(self, event: CallStarted) -> None:
+        # The call's record is the interaction ingest writes; what happens next is written once, at the end.
         result = await self._ingestor.ingest(to_ingest_request(contact_of(event)))
-        self.calls[event.call_id] = LiveCall(event.call_id, result.lead_id, result.interaction_id, event)
-        async with self._sessions() as session, session.begin():
-            await calls.update_call(session, event.call_id, {
-                "direction": event.direction.value, "caller": event.caller, "caller_name": event.caller_name,
-                "queue": event.queue, "did": event.did, "status": "ringing", "started_at": event.at.isoformat()})
+        call = LiveCall(event.call_id, result.lead_id, result.interaction_id, event)
+        self.calls[event.call_id] = call
+        # Read the card now, while the caller waits for a phone to ring: the pop then only has to send it.
+        await self._load_card(call)
 
     async def _ringing(self, call: LiveCall, event: CallRinging) -> None:
-        async with self._sessions() as session, session.begin():
-            users = await calls.users_by_extension(session, {event.extension})
-            user = users.get(event.extension)
-            if user is None:
-                return        # a phone no Switchboard user sits at: nobody to pop
-            card = await self._card(session, call.lead_id)
-            audit.record(session, "lead.popped", self._clock(), user_id=user.id, lead_id=call.lead_id,
-                         detail={"call_id": call.call_id, "extension": event.extension})
-        call.ringing.setdefault(event.extension, set()).add(user.id)
-        call.rang_users.add(user.id)
+        user_id = await self._user_at(event.extension)
+        if user_id is None:
+            return        # a phone no Switchboard user sits at: nobody to pop
+        card = call.card if call.card is not None else await self._load_card(call)
+        call.ringing.setdefault(event.extension, set()).add(user_id)
+        call.rang_users.add(user_id)
+        call.pops.append((user_id, event.extension, event.at))
         if event.transfer_from:
             call.transfer_from[event.extension] = event.transfer_from
-        await self._dispatcher.notify({user.id}, "call.ringing", call.ringing_payload(event.extension, card))
+        await self._dispatcher.notify({user_id}, "call.ringing", call.ringing_payload(event.extension, card))
 
     async def _ring_stopped(self, call: LiveCall, event: RingStopped) -> None:
         users = call.ringing.pop(event.extension, set())
@@ -131,34 +134,24 @@ class VoiceService:
 
     async def _answered(self, call: LiveCall, event: CallAnswered) -> None:
         users = call.ringing.pop(event.extension, set())
-        async with self._sessions() as session, session.begin():
-            if not users:
-                found = await calls.users_by_extension(session, {event.extension})
-                users = {found[event.extension].id} if event.extension in found else set()
-            user_id = min(users) if users else None
-            await calls.update_call(session, call.call_id, {
-                "status": "talking", "answered_by": user_id, "answered_extension": event.extension,
-                "answered_at": event.at.isoformat(), "wait_seconds": round(event.wait_seconds, 3)})
+        user_id = min(users) if users else await self._user_at(event.extension)
         previous = call.answered_by
         call.answered_by, call.answered_extension, call.answered_at = user_id, event.extension, event.at
+        if call.wait_seconds is None:
+            call.wait_seconds = event.wait_seconds
         if previous is not None and previous != user_id:
-            await self._release_phone(call)
+            await self._release_phone(call)        # transferred: the first operator is free again
         if user_id is None:
             return
         await self._dispatcher.notify({user_id}, "call.answered", {
             "call_id": call.call_id, "lead_id": call.lead_id, "extension": event.extension})
         if call.phone_task is None:
-            call.phone_task = await occupy_phone(self._sessions, self._dispatcher, call_id=call.call_id,
-                                                 user_id=user_id, lead_id=call.lead_id, now=event.at)
-        if call.started.direction.value == "inbound":
-            await settle_callback(self._sessions, self._dispatcher, call.lead_id)
+            call.phone_task = await occupy_phone(self._dispatcher, call_id=call.call_id, user_id=user_id, now=event.at)
 
     async def _transferred(self, call: LiveCall, event: CallTransferred) -> None:
         call.transfer_from[event.to_extension] = event.from_extension
-        async with self._sessions() as session, session.begin():
-            await calls.update_call(session, call.call_id, {}, append={"transfers": {
-                "kind": event.kind, "from": event.from_extension, "to": event.to_extension,
-                "at": event.at.isoformat()}})
+        call.transfers.append({"kind": event.kind, "from": event.from_extension, "to": event.to_extension,
+                               "at": event.at.isoformat()})
         if call.answered_by is not None:
             await self._dispatcher.notify({call.answered_by}, "call.transferred", {
                 "call_id": call.call_id, "lead_id": call.lead_id, "to_extension": event.to_extension,
@@ -167,29 +160,42 @@ class VoiceService:
     async def _ended(self, call: LiveCall, event: CallEnded) -> None:
         self.calls.pop(call.call_id, None)
         self.originated.pop(call.call_id, None)
-        missed = event.outcome in MISSED and call.started.direction.value == "inbound"
-        async with self._sessions() as session, session.begin():
-            await calls.update_call(session, call.call_id, {
-                "status": "ended", "outcome": event.outcome.value, "wait_seconds": event.wait_seconds,
-                "talk_seconds": event.talk_seconds, "hangup_cause": event.cause, "hangup_cause_text": event.cause_text,
-                "recording": event.recording, "rang": list(event.rang), "answered_extension": event.answered_by,
-                "ended_at": event.at.isoformat()})
+        missed = event.outcome in MISSED and call.started.direction is Direction.INBOUND
         await self._release_phone(call)
-        callback: dict[str, Any] = {}
-        if missed:
-            task_id, collapsed = await owe_callback(
-                self._sessions, self._dispatcher, lead_id=call.lead_id, interaction_id=call.interaction_id,
-                queue=self._callback_queue(call), priority=1, now=event.at)
-            callback = {"callback_task": task_id, "collapsed": collapsed}
-        elif event.outcome is Outcome.ANSWERED:
-            await settle_callback(self._sessions, self._dispatcher, call.lead_id)
-        if callback:
-            async with self._sessions() as session, session.begin():
-                await calls.update_call(session, call.call_id, callback)
+        written = await self._records.write(CallRecord(
+            call.call_id, call.lead_id, call.interaction_id, {
+                "status": "ended", "outcome": event.outcome.value, "caller_name": call.started.caller_name,
+                "answered_by": call.answered_by, "answered_extension": event.answered_by,
+                "answered_at": call.answered_at.isoformat() if call.answered_at else None,
+                "wait_seconds": event.wait_seconds, "talk_seconds": event.talk_seconds,
+                "hangup_cause": event.cause, "hangup_cause_text": event.cause_text, "recording": event.recording,
+                "rang": list(event.rang), "transfers": call.transfers, "ended_at": event.at.isoformat()},
+            tuple(call.pops),
+            callback=Callback(self._callback_queue(call), CALLBACK_PRIORITY, event.at) if missed else None,
+            settles=event.outcome is Outcome.ANSWERED))      # the client was reached, whichever way the call went
+        if written.new_callback is not None:
+            owner = str(written.owner_id) if written.owner_id is not None else None
+            await self._dispatcher.add_task(Task(id=written.new_callback, channel=VOICE, priority=CALLBACK_PRIORITY,
+                                                 queue=self._callback_queue(call), owner=owner,
+                                                 created=event.at.timestamp()))
+        if written.settled is not None:
+            await self._dispatcher.end_task(written.settled)
         await self._dispatcher.notify(call.everyone(), "call.ended", {
             "call_id": call.call_id, "lead_id": call.lead_id, "outcome": event.outcome.value,
             "talk_seconds": event.talk_seconds, "wait_seconds": event.wait_seconds, "missed": missed,
-            "recording": event.recording})
+            "recording": event.recording, "callback_task": written.new_callback or written.collapsed_into})
+
+    async def _user_at(self, extension: str) -> int | None:
+        """Who sits at a phone; remembered briefly, since every ring of every call asks."""
+        now = time.monotonic()
+        cached = self._extensions.get(extension)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        async with self._sessions() as session:
+            user = (await calls.users_by_extension(session, {extension})).get(extension)
+        user_id = user.id if user is not None else None
+        self._extensions[extension] = (user_id, now + EXTENSION_TTL)
+        return user_id
 
     async def _release_phone(self, call: LiveCall) -> None:
         if call.phone_task is not None:
@@ -203,17 +209,16 @@ class VoiceService:
     # -- presence from the phone ---------------------------------------------------------------------
 
     async def _paused(self, event: MemberPaused) -> None:
-        async with self._sessions() as session:
-            user = (await calls.users_by_extension(session, {event.extension})).get(event.extension)
-        if user is None:
+        user_id = await self._user_at(event.extension)
+        if user_id is None:
             return
-        [state] = await self._dispatcher.engine.backend.get_agents([str(user.id)])
+        [state] = await self._dispatcher.engine.backend.get_agents([str(user_id)])
         if state is None:
             return
         if event.paused and state.presence is Presence.AVAILABLE:
-            await self._dispatcher.set_presence(user.id, Presence.BREAK, event.reason or PBX_PAUSE)
+            await self._dispatcher.set_presence(user_id, Presence.BREAK, event.reason or PBX_PAUSE)
         elif not event.paused and state.presence is Presence.BREAK and state.reason not in ("disconnected",):
-            await self._dispatcher.set_presence(user.id, Presence.AVAILABLE, None)
+            await self._dispatcher.set_presence(user_id, Presence.AVAILABLE, None)
 
     # -- screens ----------------------------------------------------------------------------------
 
@@ -223,18 +228,15 @@ class VoiceService:
                 if any(who.user_id in users for users in c.ringing.values()) or c.answered_by == who.user_id]
         if not mine:
             return
-        async with self._sessions() as session:
-            for call in mine:
-                card = await self._card(session, call.lead_id)
-                extension = next((ext for ext, users in call.ringing.items() if who.user_id in users),
-                                 call.answered_extension or "")
-                await self._dispatcher.notify({who.user_id}, "call.ringing", call.ringing_payload(extension, card))
-                if call.answered_by == who.user_id:
-                    await self._dispatcher.notify({who.user_id}, "call.answered", {
-                        "call_id": call.call_id, "lead_id": call.lead_id, "extension": call.answered_extension})
+        for call in mine:
+            card = await self._load_card(call)      # fresh: the operator may have edited it meanwhile
+            extension = next((ext for ext, users in call.ringing.items() if who.user_id in users),
+                             call.answered_extension or "")
+            await self._dispatcher.notify({who.user_id}, "call.ringing", call.ringing_payload(extension, card))
+            if call.answered_by == who.user_id:
+                await self._dispatcher.notify({who.user_id}, "call.answered", {
+                    "call_id": call.call_id, "lead_id": call.lead_id, "extension": call.answered_extension})
 
-    async def _card(self, session: AsyncSession, lead_id: int) -> dict[str, Any] | None:
-        try:
-            return card_json(await leads.card(session, ROUTING, lead_id, timeline_limit=20))
-        except NotFound:
-            return None
+    async def _load_card(self, call: LiveCall) -> dict[str, Any] | None:
+        call.card = await self._cards.read(call.lead_id)
+        return call.card

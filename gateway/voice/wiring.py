@@ -11,6 +11,7 @@ from channels.asterisk.config import AmiConfig, ami_from_mapping
 from crm_store import calls
 from gateway.keys import AMI, DISPATCHER, HUB, INGESTOR, SESSIONS, VOICE
 from gateway.settings import Settings, SettingsError
+from gateway.voice.cards import CardReader
 from gateway.voice.service import VoiceService
 from routing.types import Presence
 
@@ -28,7 +29,8 @@ def mount(app: web.Application, settings: Settings) -> None:
         return
 
     async def voice(app: web.Application) -> AsyncIterator[None]:
-        service = VoiceService(app[SESSIONS], app[INGESTOR], app[DISPATCHER], settings.routing)
+        cards = CardReader(settings.database.url, app[SESSIONS])
+        service = VoiceService(app[SESSIONS], app[INGESTOR], app[DISPATCHER], settings.routing, cards)
         app[VOICE] = service
         app[HUB].on_connect.append(service.on_connect)
         adapter = await _start_adapter(app, ami, service) if ami is not None else None
@@ -48,6 +50,7 @@ def mount(app: web.Application, settings: Settings) -> None:
             if adapter is not None:
                 await adapter.stop()
             await service.drain()
+            cards.close()
 
     app.cleanup_ctx.append(voice)
 
