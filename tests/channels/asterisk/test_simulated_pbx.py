@@ -1,0 +1,426 @@
+"""The simulated PBX against the real panoramisk client (and raw sockets where bytes matter), on loopback."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from panoramisk import Manager
+
+from channels.asterisk.simulated_pbx import SimulatedPbx, encode
+
+SECRET = "s3cret"
+CALL_EVENTS = ("Newchannel", "QueueCallerJoin", "AgentCalled", "DialBegin", "DialState", "DialEnd", "AgentConnect",
+               "BridgeEnter", "AgentComplete", "AgentRingNoAnswer", "QueueCallerAbandon", "BlindTransfer",
+               "AttendedTransfer", "Hangup", "OriginateResponse", "QueueCallerLeave")
+
+
+class Client:
+    """One real panoramisk Manager with every event it receives."""
+
+    def __init__(self, pbx: SimulatedPbx, secret: str = SECRET) -> None:
+        self.events: list[dict[str, str]] = []
+        self._changed = asyncio.Event()
+        self.manager = Manager(host="127.0.0.1", port=pbx.port, username="switchboard", secret=secret,
+                               ping_delay=1000, ping_interval=1000, reconnect_timeout=1000,
+                               loop=asyncio.get_running_loop())
+        self.manager.register_event("*", self._on_event)
+
+    def _on_event(self, manager: Manager, message: Any) -> None:
+        self.events.append(dict(message))
+        self._changed.set()
+
+    async def login(self) -> Any:
+        await self.manager.connect()
+        async with asyncio.timeout(3):
+            return await self.manager.authenticated_future
+
+    async def until(self, test: Callable[[], bool]) -> None:
+        async with asyncio.timeout(3):
+            while not test():
+                self._changed.clear()
+                await self._changed.wait()
+
+    async def send(self, action: dict[str, Any]) -> Any:
+        async with asyncio.timeout(3):
+            return await self.manager.send_action(action)
+
+    def of(self, *kinds: str, linkedid: str | None = None) -> list[dict[str, str]]:
+        return [e for e in self.events if e.get("Event") in kinds and linkedid in (None, e.get("Linkedid"))]
+
+    def story(self, linkedid: str | None = None) -> list[str]:
+        """The call-relevant events in arrival order."""
+        return [e["Event"] for e in self.of(*CALL_EVENTS, linkedid=linkedid)]
+
+
+@pytest.fixture
+async def pbx() -> AsyncIterator[SimulatedPbx]:
+    async with SimulatedPbx(username="switchboard", secret=SECRET) as running:
+        yield running
+
+
+@pytest.fixture
+async def client(pbx: SimulatedPbx) -> AsyncIterator[Client]:
+    c = Client(pbx)
+    reply = await c.login()
+    assert reply.success
+    yield c
+    c.manager.close()
+
+
+async def raw_frames(reader: asyncio.StreamReader) -> AsyncIterator[dict[str, str]]:
+    """Frames read straight off the socket (the banner line comes alone)."""
+    frame: dict[str, str] = {}
+    while line := await reader.readline():
+        text = line.decode("utf-8").rstrip("\r\n")
+        if not text and frame:
+            yield frame
+            frame = {}
+        elif text.startswith("Asterisk Call Manager/"):
+            yield {"Banner": text}
+        elif ": " in text:
+            key, _, value = text.partition(": ")
+            frame[key] = value
+
+
+async def raw_session(pbx: SimulatedPbx, *actions: dict[str, str]) -> list[dict[str, str]]:
+    """Send actions on a bare socket and read every frame until the PBX closes the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", pbx.port)
+    for action in actions:
+        writer.write(encode(action))
+    frames = []
+    async with asyncio.timeout(3):
+        async for frame in raw_frames(reader):
+            frames.append(frame)
+    writer.close()
+    return frames
+
+
+# -- the protocol ---------------------------------------------------------------------------------------
+
+
+async def test_login_is_accepted_and_followed_by_fully_booted(pbx, client):
+    await client.until(lambda: bool(client.of("FullyBooted")))
+    assert pbx.logins == pbx.connections == 1
+    async with asyncio.timeout(1):
+        await pbx.wait_logged_in(1)
+
+
+async def test_a_wrong_secret_is_refused_and_the_pbx_hangs_up(pbx):
+    refused = Client(pbx, secret="wrong")
+    reply = await refused.login()
+    assert (reply.response, reply.message) == ("Error", "Authentication failed")
+    refused.manager.close()
+    frames = await raw_session(pbx, {"Action": "Login", "ActionID": "l1", "Username": "switchboard", "Secret": "x"})
+    assert frames == [{"Banner": "Asterisk Call Manager/11.0.0"},
+                      {"Response": "Error", "ActionID": "l1", "Message": "Authentication failed"}]
+    assert pbx.logins == 0
+
+
+async def test_actions_before_login_unknown_actions_and_logoff(pbx):
+    frames = await raw_session(
+        pbx, {"Action": "Ping", "ActionID": "p0"},
+        {"Action": "Login", "ActionID": "l1", "Username": "switchboard", "Secret": SECRET, "Events": "off"},
+        {"Action": "Frobnicate", "ActionID": "f1"}, {"ActionID": "n1"}, {"Action": "Logoff", "ActionID": "o1"})
+    by_id = {f.get("ActionID"): f for f in frames}
+    assert by_id["p0"]["Message"] == "Permission denied"
+    assert by_id["l1"]["Message"] == "Authentication accepted"
+    assert by_id["f1"]["Response"] == "Error" and by_id["f1"]["Message"].startswith("Invalid/unknown command")
+    assert by_id["n1"]["Message"] == "Missing action in request"
+    assert by_id["o1"]["Response"] == "Goodbye"
+    assert not [f for f in frames if "Event" in f]          # Events: off -- not even FullyBooted
+
+
+async def test_ping(client):
+    reply = await client.send({"Action": "Ping"})
+    assert (reply.response, reply.ping) == ("Success", "Pong") and float(reply.timestamp) > 0
+
+
+# -- recordings -------------------------------------------------------------------------------------------
+
+
+async def test_a_replayed_recording_arrives_in_order_with_fresh_ids_each_time(pbx, client):
+    first = await pbx.replay("queue_answered")
+    second = await pbx.replay("queue_answered", caller="+74951234567")
+    await client.until(lambda: len(client.of("Cdr")) == 6)
+    story = client.story(first)
+    wanted = ["Newchannel", "QueueCallerJoin", "AgentCalled", "DialBegin", "AgentConnect", "BridgeEnter",
+              "AgentComplete", "Hangup"]
+    positions = [story.index(kind) for kind in wanted[:-1]] + [len(story) - 1 - story[::-1].index("Hangup")]
+    assert positions == sorted(positions) and story[-1] == "Hangup"
+    assert story == client.story(second)
+    ids = [{e["Uniqueid"] for e in client.of("Newchannel", linkedid=lid)} for lid in (first, second)]
+    assert first != second and not ids[0] & ids[1] and len(ids[0]) == 4
+    names = [{e["Channel"] for e in client.of("Newchannel", linkedid=lid)} for lid in (first, second)]
+    assert not names[0] & names[1]
+    assert {e["CallerIDNum"] for e in client.of("QueueCallerJoin", linkedid=second)} == {"+74951234567"}
+    assert "+49305551000" not in str(client.of(*CALL_EVENTS, linkedid=second))
+
+
+async def test_a_cyrillic_caller_name_survives_writes_split_inside_its_characters():
+    async with SimulatedPbx(username="switchboard", secret=SECRET, split_writes=True) as pbx:
+        pieces = pbx.chunks(encode({"CallerIDName": "Иван Петров"}))
+        assert any(_cut_inside_a_character(p) for p in pieces)
+        reader, writer = await asyncio.open_connection("127.0.0.1", pbx.port)
+        writer.write(encode({"Action": "Login", "Username": "switchboard", "Secret": SECRET}))
+        await pbx.wait_logged_in()
+        linkedid = await pbx.replay("queue_answered", caller="+74951234567", caller_name="Иван Петров")
+        received = bytearray()
+        async with asyncio.timeout(3):
+            while b"Event: Cdr" not in received or received.count(b"Event: Cdr") < 3 or not received.endswith(b"\r\n\r\n"):
+                received += await reader.read(65536)
+        writer.close()
+    text = received.decode("utf-8")            # strict: any broken character would raise
+    joins = [b for b in text.split("\r\n\r\n") if b.startswith("Event: QueueCallerJoin")]
+    assert "CallerIDName: Иван Петров" in joins[0] and f"Linkedid: {linkedid}" in joins[0]
+
+
+def _cut_inside_a_character(piece: bytes) -> bool:
+    try:
+        piece.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+async def test_replay_at_real_speed_keeps_the_recorded_gaps():
+    async with SimulatedPbx(username="switchboard", secret=SECRET, speed=20.0) as pbx:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await pbx.replay("sip_queue_abandoned")          # about 7 s of call at 20x
+        assert 0.2 < loop.time() - started < 2.0
+
+
+# -- state the PBX reports ---------------------------------------------------------------------------------
+
+
+async def test_core_show_channels_lists_exactly_the_live_channels(pbx, client):
+    call = pbx.spawn(pbx.queue_call(caller="+74950000001", extensions=["101"], ring_seconds=0.3))
+    await client.until(lambda: bool(client.of("DialState")))
+    live = {e["Uniqueid"] for e in client.of("Newchannel")} - {e["Uniqueid"] for e in client.of("Hangup")}
+    reply = await client.send({"Action": "CoreShowChannels"})
+    start, *items, complete = reply
+    assert (start.response, start.eventlist, start.message) == ("Success", "start", "Channels will follow")
+    assert {i.uniqueid for i in items} == live and len(live) == 2
+    assert (complete.event, complete.eventlist, complete.listitems) == ("CoreShowChannelsComplete", "Complete", "2")
+    ringing = next(i for i in items if i.channel.startswith("PJSIP/101-"))
+    assert (ringing.channelstatedesc, ringing.linkedid, ringing.duration) == ("Ringing", call_linkedid(items), "00:00:00")
+    assert all(i.actionid == start.actionid for i in reply)
+    await call
+    start, complete = await client.send({"Action": "CoreShowChannels"})
+    assert complete.listitems == "0"
+
+
+def call_linkedid(items: list[Any]) -> str:
+    return next(i.linkedid for i in items if i.channel.startswith("PJSIP/pstn-"))
+
+
+async def test_queue_status_members_pauses_and_waiting_callers(pbx, client):
+    reply = await client.send({"Action": "QueuePause", "Interface": "PJSIP/101", "Paused": "true", "Reason": "lunch"})
+    assert (reply.response, reply.message) == ("Success", "Interface paused successfully")
+    await client.until(lambda: bool(client.of("QueueMemberPause")))
+    pause, = client.of("QueueMemberPause")
+    assert (pause["Queue"], pause["Interface"], pause["Paused"], pause["PausedReason"]) == ("sales", "PJSIP/101", "1", "lunch")
+    missing = await client.send({"Action": "QueuePause", "Interface": "PJSIP/999", "Paused": "true"})
+    assert (missing.response, missing.message) == ("Error", "Interface not found")
+
+    call = pbx.spawn(pbx.queue_call(caller="+74950000002", caller_name="Анна", extensions=["102"], wait_seconds=0.3))
+    await client.until(lambda: bool(client.of("QueueCallerJoin")))
+    start, *items, complete = await client.send({"Action": "QueueStatus", "Queue": "sales"})
+    assert start.message == "Queue status will follow" and complete.event == "QueueStatusComplete"
+    members = {i.location: i for i in items if i.event == "QueueMember"}
+    assert (members["PJSIP/101"].paused, members["PJSIP/101"].pausedreason, members["PJSIP/101"].name) == (
+        "1", "lunch", "Agent 101")
+    assert members["PJSIP/102"].paused == "0"
+    entry, = [i for i in items if i.event == "QueueEntry"]
+    assert (entry.queue, entry.position, entry.calleridnum, entry.calleridname) == (
+        "sales", "1", "+74950000002", "Анна")
+    assert [i.queue for i in items if i.event == "QueueParams"] == ["sales"]
+    await call
+    _, *items, _ = await client.send({"Action": "QueueStatus"})
+    assert not [i for i in items if i.event == "QueueEntry"]
+    assert [i.queue for i in items if i.event == "QueueParams"] == ["sales", "support"]
+
+
+async def test_a_pause_made_on_the_phone_reaches_the_client(pbx, client):
+    await pbx.pause_on_phone("PJSIP/102", "meeting")
+    await client.until(lambda: bool(client.of("QueueMemberPause")))
+    event, = client.of("QueueMemberPause")
+    assert (event["MemberName"], event["Paused"], event["PausedReason"]) == ("Agent 102", "1", "meeting")
+
+
+# -- click-to-call -------------------------------------------------------------------------------------------
+
+
+async def test_originate_plays_click_to_call_and_resolves_panoramisks_future(pbx, client):
+    reply = await client.send({
+        "Action": "Originate", "Channel": "PJSIP/101", "Context": "outbound", "Exten": "+79123456789",
+        "Priority": "1", "CallerID": '"Иван" <+79123456789>', "Async": "true", "ChannelId": "sb-42",
+        "Timeout": "30000", "Variable": ["SWITCHBOARD_LEAD=7", "SWITCHBOARD_NUMBER=+79123456789"]})
+    queued, response = reply
+    assert (queued.response, queued.message) == ("Success", "Originate successfully queued")
+    assert (response.event, response.response, response.reason, response.uniqueid) == (
+        "OriginateResponse", "Success", "4", "sb-42")
+    [action] = [a for a in pbx.actions if a.get("Action") == "Originate"]
+    assert action["Variable"] == ["SWITCHBOARD_LEAD=7", "SWITCHBOARD_NUMBER=+79123456789"]
+    await client.until(lambda: len(client.of("Hangup")) == 2)
+    # (the OriginateResponse went to the action's future, as it carries the action's ActionID)
+    assert client.story() == ["Newchannel", "DialBegin", "DialEnd", "Newchannel", "DialBegin", "DialState",
+                              "DialEnd", "BridgeEnter", "BridgeEnter", "Hangup", "Hangup"]
+    assert {e["Linkedid"] for e in client.of("Newchannel", "Hangup", "BridgeEnter")} == {"sb-42"}
+    own_dial, out_dial = client.of("DialBegin")
+    assert "Channel" not in own_dial and own_dial["DestUniqueid"] == "sb-42"
+    assert own_dial["DestChannel"].startswith("PJSIP/101-")
+    assert out_dial["Channel"] == own_dial["DestChannel"] and out_dial["DestChannel"].startswith("PJSIP/trunk-")
+    assert {e["Cause"] for e in client.of("Hangup")} == {"16"}
+
+
+@pytest.mark.parametrize(("outcome", "last_dial"), [("operator_no_answer", "NOANSWER"), ("client_no_answer", "NOANSWER")])
+async def test_originate_outcomes(outcome, last_dial):
+    async with SimulatedPbx(username="switchboard", secret=SECRET, originate_outcome=outcome) as pbx:
+        client = Client(pbx)
+        await client.login()
+        reply = await client.send({"Action": "Originate", "Channel": "PJSIP/101", "Exten": "+79123456789",
+                                   "Context": "outbound", "Priority": "1", "Async": "true", "ChannelId": "sb-1"})
+        await client.until(lambda: bool(client.of("Hangup")) and not pbx.channels)
+        client.manager.close()
+    response = reply[-1]
+    if outcome == "operator_no_answer":
+        assert (response.response, response.reason) == ("Failure", "3")
+        assert len(client.of("Newchannel")) == 1
+    else:
+        assert (response.response, response.reason) == ("Success", "4")
+        assert client.of("DialEnd")[-1]["DialStatus"] == last_dial
+        assert client.of("DialEnd")[-1]["DestChannel"].startswith("PJSIP/trunk-")
+
+
+# -- synthetic calls ---------------------------------------------------------------------------------------------
+
+
+async def test_ring_all_one_answers_and_the_other_is_cancelled(pbx, client):
+    linkedid = await pbx.ring_all(caller="+74957654321", caller_name="Ольга", extensions=["101", "102"],
+                                  answered_by="102", recording="/var/spool/asterisk/monitor/x.wav")
+    await client.until(lambda: bool(client.of("Hangup")) and len(client.of("Hangup")) == 3)
+    assert [e["DestChannel"][:10] for e in client.of("AgentCalled")] == ["PJSIP/101-", "PJSIP/102-"]
+    assert [e["DialStatus"] for e in client.of("DialState")] == ["RINGING", "RINGING"]
+    ends = [(e["DestChannel"][:9], e["DialStatus"]) for e in client.of("DialEnd")]
+    assert ends == [("PJSIP/102", "ANSWER"), ("PJSIP/101", "CANCEL")]
+    hangups = client.of("Hangup")
+    assert hangups[0]["Channel"].startswith("PJSIP/101-") and hangups[0]["Cause"] == "26"
+    assert client.of("AgentConnect")[0]["MemberName"] == "Agent 102"
+    assert len(client.of("BridgeEnter")) == 2
+    assert {e["Linkedid"] for e in client.of(*CALL_EVENTS)} == {linkedid}
+    var, = [e for e in client.events if e.get("Variable") == "MIXMONITOR_FILENAME"]
+    assert var["Value"] == "/var/spool/asterisk/monitor/x.wav" and var["Channel"].startswith("PJSIP/pstn-")
+
+
+async def test_rollover_rings_out_then_the_next_phone_answers(pbx, client):
+    await pbx.rollover(caller="+74950000003", extensions=["101", "102"], ring_seconds=0.05)
+    await client.until(lambda: len(client.of("Hangup")) == 3)
+    assert client.story() == [
+        "Newchannel", "QueueCallerJoin", "Newchannel", "AgentCalled", "DialBegin", "DialState", "AgentRingNoAnswer",
+        "DialEnd", "Hangup", "Newchannel", "AgentCalled", "DialBegin", "DialState", "DialEnd", "QueueCallerLeave",
+        "AgentConnect", "BridgeEnter", "BridgeEnter", "AgentComplete", "Hangup", "Hangup"]
+    no_answer, = client.of("AgentRingNoAnswer")
+    assert (no_answer["Queue"], no_answer["Interface"], no_answer["MemberName"]) == ("sales", "PJSIP/101", "Agent 101")
+    assert int(no_answer["RingTime"]) >= 50
+    assert [e["DialStatus"] for e in client.of("DialEnd")] == ["NOANSWER", "ANSWER"]
+
+
+@pytest.mark.parametrize("answered", [True, False])
+async def test_a_direct_call_without_a_queue(pbx, client, answered):
+    await pbx.direct_call(caller="+74950000004", extension="101", answered=answered)
+    await client.until(lambda: len(client.of("Hangup")) == 2)
+    assert not client.of("QueueCallerJoin", "AgentCalled")
+    dial_end, = client.of("DialEnd")
+    assert dial_end["DialStatus"] == ("ANSWER" if answered else "NOANSWER")
+    assert client.of("DialBegin")[0]["DestChannel"].startswith("PJSIP/101-")
+    assert len(client.of("BridgeEnter")) == (2 if answered else 0)
+
+
+async def test_a_caller_abandons_while_an_agent_rings(pbx, client):
+    await pbx.abandoned(caller="+74950000005", extensions=["101"])
+    await client.until(lambda: len(client.of("Hangup")) == 2)
+    story = client.story()
+    assert story[-4:] == ["QueueCallerAbandon", "DialEnd", "Hangup", "Hangup"]
+    assert client.of("DialEnd")[0]["DialStatus"] == "CANCEL"
+    assert client.of("Hangup")[-1]["Channel"].startswith("PJSIP/pstn-")
+
+
+async def test_blind_transfer_redials_from_the_callers_channel(pbx, client):
+    linkedid = await pbx.blind_transfer(caller="+74950000006", extension="101", target="102")
+    await client.until(lambda: len(client.of("Hangup")) == 3)
+    transfer, = client.of("BlindTransfer")
+    assert (transfer["Result"], transfer["Extension"], transfer["IsExternal"]) == ("Success", "102", "No")
+    assert transfer["TransfererChannel"].startswith("PJSIP/101-")
+    assert transfer["TransfereeChannel"].startswith("PJSIP/pstn-") and transfer["TransfereeLinkedid"] == linkedid
+    after = client.story()[client.story().index("BlindTransfer"):]
+    assert after == ["BlindTransfer", "Hangup", "Newchannel", "DialBegin", "DialState", "DialEnd", "BridgeEnter",
+                     "BridgeEnter", "Hangup", "Hangup"]
+    second = client.of("DialBegin")[-1]
+    assert second["Channel"] == transfer["TransfereeChannel"] and second["DestChannel"].startswith("PJSIP/102-")
+    assert {e["Linkedid"] for e in client.of(*CALL_EVENTS) if "Linkedid" in e} == {linkedid}
+
+
+async def test_attended_transfer_hands_the_consultation_over(pbx, client):
+    linkedid = await pbx.attended_transfer(caller="+74950000007", extension="101", target="102")
+    await client.until(lambda: len(client.of("Hangup")) == 4)
+    transfer, = client.of("AttendedTransfer")
+    consult = transfer["SecondTransfererLinkedid"]
+    assert transfer["Result"] == "Success" and transfer["DestType"] == "Bridge" and transfer["IsExternal"] == "No"
+    assert transfer["OrigTransfererLinkedid"] == transfer["TransfereeLinkedid"] == linkedid != consult
+    assert transfer["TransferTargetChannel"].startswith("PJSIP/102-") and transfer["TransferTargetLinkedid"] == consult
+    assert transfer["DestBridgeUniqueid"] == transfer["OrigBridgeUniqueid"] != transfer["SecondBridgeUniqueid"]
+    consult_dial, = client.of("DialBegin", linkedid=consult)
+    assert consult_dial["Channel"].startswith("PJSIP/101-") and consult_dial["Uniqueid"] == consult
+    hung = [e["Channel"][:10] for e in client.of("Hangup")]
+    assert hung == ["PJSIP/101-", "PJSIP/101-", "PJSIP/102-", "PJSIP/pstn"]
+    assert not pbx.channels
+
+
+# -- transport tricks -----------------------------------------------------------------------------------------------
+
+
+async def test_drop_closes_the_connection_while_the_call_goes_on(pbx):
+    reader, writer = await asyncio.open_connection("127.0.0.1", pbx.port)
+    writer.write(encode({"Action": "Login", "Username": "switchboard", "Secret": SECRET}))
+    await pbx.wait_logged_in()
+    call = pbx.spawn(pbx.queue_call(caller="+74950000008", extensions=["101"], ring_seconds=0.2))
+    await asyncio.sleep(0.05)
+    pbx.drop()
+    async with asyncio.timeout(2):
+        while await reader.read(65536):
+            pass                                  # EOF (or reset): the PBX hung up on us
+    assert len(pbx.channels) == 2                 # the call did not notice
+    await call
+    assert not pbx.channels
+    writer.close()
+
+
+async def test_hang_stops_answering_pings_until_unhang(pbx, client):
+    pbx.hang()
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await client.manager.send_action({"Action": "Ping"})
+    pbx.unhang()
+    reply = await client.send({"Action": "Ping"})
+    assert reply.ping == "Pong"
+
+
+async def test_garbage_between_frames_does_not_stop_the_events(pbx, client):
+    pbx.inject_garbage()
+    await pbx.replay("direct_answered")
+    await client.until(lambda: len(client.of("Cdr")) >= 1 and len(client.of("Hangup")) == 4)
+    assert "DialEnd" in client.story()
+
+
+async def test_events_go_to_every_logged_in_client(pbx, client):
+    second = Client(pbx)
+    await second.login()
+    await pbx.wait_logged_in(2)
+    await pbx.direct_call(caller="+74950000009")
+    await client.until(lambda: len(client.of("Hangup")) == 2)
+    await second.until(lambda: len(second.of("Hangup")) == 2)
+    assert client.story() == second.story()
+    second.manager.close()
