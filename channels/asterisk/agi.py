@@ -158,6 +158,7 @@ class AgiRouteServer:
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[Any]] = set()
         self._app: Application | None = None
+        self._stopping = False
 
     async def __aenter__(self) -> AgiRouteServer:
         await self.start()
@@ -169,6 +170,7 @@ class AgiRouteServer:
 
     async def start(self) -> None:
         """Listen; `port` then holds the real port (useful with port=0)."""
+        self._stopping = False
         self._app = Application(loop=asyncio.get_running_loop())
         self._app.add_route(ROUTE_PATH, self._route)
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
@@ -179,6 +181,7 @@ class AgiRouteServer:
         """Stop listening and end the connections in flight (each is short by design)."""
         if self._server is None:
             return
+        self._stopping = True
         self._server.close()
         for task in list(self._connections):
             task.cancel()
@@ -186,6 +189,7 @@ class AgiRouteServer:
             await asyncio.wait(self._connections, timeout=1.0)
         await self._server.wait_closed()
         self._server = None
+        self._stopping = False
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         assert self._app is not None
@@ -200,8 +204,11 @@ class AgiRouteServer:
             async with asyncio.timeout_at(deadline + 0.5):
                 await self._app.handler(_GuardedReader(reader, deadline), writer)
         except (OSError, ValueError, TimeoutError) as exc:
-            log.warning("agi: connection from %s dropped: %s", writer.get_extra_info("peername"),
-                        exc or type(exc).__name__)
+            log.warning("agi: connection from %s dropped: %s", writer.get_extra_info("peername"), _why(exc))
+        except asyncio.CancelledError:
+            # asyncio (3.11) logs a cancelled connection task as an error; ours only end by stop().
+            if not self._stopping:
+                raise
         finally:
             self._connections.discard(task)
             writer.close()
@@ -215,8 +222,8 @@ class AgiRouteServer:
         try:
             await _set_variables(request, answer)
         except (OSError, ValueError, TimeoutError) as exc:
-            log.warning("agi: route %s channel=%s could not be answered: %s", route_request.linkedid,
-                        route_request.channel, exc or type(exc).__name__)
+            log.warning("agi: route linkedid=%s channel=%s could not be answered: %s", route_request.linkedid,
+                        route_request.channel, _why(exc))
             return
         log.info("agi: route linkedid=%s channel=%s queue=%s -> exten=%s reason=%s%s chooser=%.1fms total=%.1fms",
                  route_request.linkedid, route_request.channel, route_request.queue, answer.extension or '""',
@@ -250,6 +257,10 @@ async def _set_variables(request: Request, answer: RouteAnswer) -> None:
         result = await request.send_command(f'SET VARIABLE {name} "{clean(value)}"')
         if "error" in result or result.get("status_code") != 200:
             raise ValueError(f"SET VARIABLE {name}: {result.get('msg') or result.get('line') or result}")
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
 
 
 def _consume(task: asyncio.Future[Any]) -> None:

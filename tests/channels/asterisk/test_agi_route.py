@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -234,7 +235,7 @@ async def test_fifty_concurrent_requests(server: AgiRouteServer, chooser: Choose
     assert sorted(r.linkedid for r in chooser.requests) == sorted(f"17.{i}" for i in range(50))
 
 
-async def test_stop_is_prompt_with_a_connection_open(chooser: Chooser) -> None:
+async def test_stop_is_prompt_with_a_connection_open(chooser: Chooser, caplog: pytest.LogCaptureFixture) -> None:
     server = AgiRouteServer(chooser, host=HOST, port=0)     # default 5 s connection timeout
     await server.start()
     reader, writer = await asyncio.open_connection(HOST, server.port)
@@ -250,3 +251,4 @@ async def test_stop_is_prompt_with_a_connection_open(chooser: Chooser) -> None:
     with pytest.raises(OSError):
         async with asyncio.timeout(2):
             await asyncio.open_connection(HOST, server.port)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]     # no "Exception in callback"
