@@ -60,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+SWITCH_INTERVAL = 0.001
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -74,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)    # one line per Telegram long poll otherwise
+    if args.command in ("serve", "demo"):
+        # Pops wait on short hops to the SQLite writer and card threads; with the default 5 ms switch
+        # interval each hop can wait that long for the GIL under load (bench/screen_pop.py: p50 halves).
+        sys.setswitchinterval(SWITCH_INTERVAL)
     if args.command == "serve":
         web.run_app(create_app(settings), host=settings.http.host, port=settings.http.port,
                     print=lambda _: print(f"switchboard listening on http://{settings.http.host}:{settings.http.port}"))
