@@ -128,8 +128,9 @@ class _GuardedReader:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     async def read(self, n: int = -1) -> bytes:
+        # The library asks for 100 bytes at a time; whatever has arrived is taken in one go instead.
         async with asyncio.timeout_at(self._deadline):
-            data = await self._reader.read(n)
+            data = await self._reader.read(max(n, 4096) if n >= 0 else n)
         if not data:
             raise ConnectionResetError("peer closed before the end of the AGI environment")
         self._received += len(data)
