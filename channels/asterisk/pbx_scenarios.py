@@ -370,6 +370,10 @@ async def attended_transfer(pbx: SimulatedPbx, *, caller: str = "+74951234567", 
 # -- click-to-call -----------------------------------------------------------------------------------------
 
 
+# The operator's phone not taking the Originate: (DialStatus, hangup cause, OriginateResponse Reason).
+_OPERATOR_FAILS = {"operator_no_answer": ("NOANSWER", 19, "3"), "operator_busy": ("BUSY", 17, "5")}
+
+
 async def click_to_call(pbx: SimulatedPbx, action: Action) -> str:
     """An Originate: the operator's phone rings first; answered, it dials the client out through the trunk."""
     s = Script(pbx)
@@ -383,11 +387,12 @@ async def click_to_call(pbx: SimulatedPbx, action: Action) -> str:
     op = s.update(op, state=5)
     await s.wait(pbx.originate_ring_seconds)
     response = {"ActionID": str(action.get("ActionID", ""))}
-    if pbx.originate_outcome == "operator_no_answer":
-        s.dial("DialEnd", None, op, DialStatus="NOANSWER")
-        s.hangup(op, 19)
+    if pbx.originate_outcome in _OPERATOR_FAILS:
+        status, cause, reason = _OPERATOR_FAILS[pbx.originate_outcome]
+        s.dial("DialEnd", None, op, DialStatus=status)
+        s.hangup(op, cause)
         s.emit("OriginateResponse", "call,all", response, Response="Failure", Channel=device,
-               Context=op.context, Exten=number, Reason="3", Uniqueid="<null>", CallerIDNum=op.num,
+               Context=op.context, Exten=number, Reason=reason, Uniqueid="<null>", CallerIDNum=op.num,
                CallerIDName=op.cid_name)
         return op.linkedid
     op = s.update(op, state=6)

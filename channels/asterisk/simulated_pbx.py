@@ -112,7 +112,7 @@ class SimulatedPbx:
         self.rng = random.Random(seed)
         self.ami_dir = ami_dir or AMI_DIR
         self.originate_ring_seconds, self.originate_talk_seconds = originate_ring_seconds, originate_talk_seconds
-        self.originate_outcome = originate_outcome    # "answered" | "operator_no_answer" | "client_no_answer"
+        self.originate_outcome = originate_outcome    # "answered" | "operator_no_answer" | "operator_busy" | "client_no_answer"
         self.queues: dict[str, list[Member]] = {
             q: [Member(interface, name) for interface, name in members]
             for q, members in (DEFAULT_QUEUES if queues is None else queues).items()}
@@ -357,7 +357,7 @@ class SimulatedPbx:
         self._reply(client, action, "Success", Ping="Pong", Timestamp=f"{time.time():.6f}")
 
     def _core_show_channels(self, client: _Client, action: Action) -> None:
-        items = [{"Event": "CoreShowChannel", **{k: ch[k] for k in ch if k != "Priority"},
+        items = [{"Event": "CoreShowChannel", **ch,
                   "Duration": _hms(time.monotonic() - self._born.get(uid, time.monotonic()))}
                  for uid, ch in self.channels.items()]
         self._list(client, action, "Channels will follow", items, "CoreShowChannelsComplete")

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from panoramisk import Manager
 
+from channels.asterisk.pbx_scenarios import demo_calls
 from channels.asterisk.simulated_pbx import SimulatedPbx, encode
 
 SECRET = "s3cret"
@@ -276,8 +278,9 @@ async def test_originate_plays_click_to_call_and_resolves_panoramisks_future(pbx
     assert {e["Cause"] for e in client.of("Hangup")} == {"16"}
 
 
-@pytest.mark.parametrize(("outcome", "last_dial"), [("operator_no_answer", "NOANSWER"), ("client_no_answer", "NOANSWER")])
-async def test_originate_outcomes(outcome, last_dial):
+@pytest.mark.parametrize(("outcome", "reason", "last_dial"), [
+    ("operator_no_answer", "3", "NOANSWER"), ("operator_busy", "5", "BUSY"), ("client_no_answer", "4", "NOANSWER")])
+async def test_originate_outcomes(outcome, reason, last_dial):
     async with SimulatedPbx(username="switchboard", secret=SECRET, originate_outcome=outcome) as pbx:
         client = Client(pbx)
         await client.login()
@@ -286,13 +289,10 @@ async def test_originate_outcomes(outcome, last_dial):
         await client.until(lambda: bool(client.of("Hangup")) and not pbx.channels)
         client.manager.close()
     response = reply[-1]
-    if outcome == "operator_no_answer":
-        assert (response.response, response.reason) == ("Failure", "3")
-        assert len(client.of("Newchannel")) == 1
-    else:
-        assert (response.response, response.reason) == ("Success", "4")
-        assert client.of("DialEnd")[-1]["DialStatus"] == last_dial
-        assert client.of("DialEnd")[-1]["DestChannel"].startswith("PJSIP/trunk-")
+    assert (response.response, response.reason) == ("Success" if reason == "4" else "Failure", reason)
+    assert client.of("DialEnd")[-1]["DialStatus"] == last_dial
+    assert len(client.of("Newchannel")) == (2 if reason == "4" else 1)
+    assert client.of("DialEnd")[-1]["DestChannel"].startswith("PJSIP/trunk-" if reason == "4" else "PJSIP/101-")
 
 
 # -- synthetic calls ---------------------------------------------------------------------------------------------
@@ -424,3 +424,17 @@ async def test_events_go_to_every_logged_in_client(pbx, client):
     await second.until(lambda: len(second.of("Hangup")) == 2)
     assert client.story() == second.story()
     second.manager.close()
+
+
+async def test_the_demo_plays_a_mix_of_calls_with_russian_callers():
+    async with SimulatedPbx(username="switchboard", secret=SECRET, speed=500.0) as pbx:
+        client = Client(pbx)
+        await client.login()
+        demo = asyncio.create_task(demo_calls(pbx, every_seconds=5.0, rng=random.Random(7)))
+        await client.until(lambda: len(client.of("Cdr")) >= 6)
+        demo.cancel()
+        client.manager.close()
+    joins = client.of("QueueCallerJoin")
+    assert all(j["CallerIDNum"].startswith("+79") and len(j["CallerIDNum"]) == 12 for j in joins)
+    assert any(ord(ch) > 0x400 for j in joins for ch in j["CallerIDName"])
+    assert {"AgentConnect", "AgentComplete"} <= set(client.story())
