@@ -226,7 +226,8 @@ async def queue_call(pbx: SimulatedPbx, *, caller: str = "+74951234567", caller_
         winner = next((leg for leg in legs if _ext(leg) == winner_ext), None)
         last = number == len(groups) - 1
         if answered and winner is not None:
-            await _answer(s, chan, winner, [leg for leg in legs if leg is not winner], queue, ring_seconds, talk_seconds)
+            losers = [leg for leg in legs if leg is not winner]
+            await _answer(s, chan, winner, losers, queue, ring_seconds, talk_seconds)
             return chan.linkedid
         if not answered and last:
             return await _abandon(s, chan, legs, queue)

@@ -102,17 +102,24 @@ class _Client:
 
 
 class SimulatedPbx:
-    """`async with SimulatedPbx(...) as pbx:` listens on `pbx.port`; see the module docstring."""
+    """`async with SimulatedPbx(...) as pbx:` listens on 127.0.0.1:`pbx.port`.
+
+    Time: `speed=None` replays recordings as fast as possible and sleeps only the ring/talk/wait seconds a
+    scenario is given explicitly (they default to 0); a number scales every duration (1.0 = real time).
+    `queues` maps a queue to its (interface, member name) pairs; `originate_outcome` is "answered",
+    "operator_no_answer", "operator_busy" or "client_no_answer".
+    """
 
     def __init__(self, *, username: str = "switchboard", secret: str = "secret", speed: float | None = None,
-                 split_writes: bool = False, seed: int = 1, queues: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+                 split_writes: bool = False, seed: int = 1,
+                 queues: Mapping[str, Sequence[tuple[str, str]]] | None = None,
                  originate_ring_seconds: float = 0.0, originate_talk_seconds: float = 0.0,
                  originate_outcome: str = "answered", ami_dir: Path | None = None) -> None:
         self.username, self.secret, self.speed, self.split_writes = username, secret, speed, split_writes
         self.rng = random.Random(seed)
         self.ami_dir = ami_dir or AMI_DIR
         self.originate_ring_seconds, self.originate_talk_seconds = originate_ring_seconds, originate_talk_seconds
-        self.originate_outcome = originate_outcome    # "answered" | "operator_no_answer" | "operator_busy" | "client_no_answer"
+        self.originate_outcome = originate_outcome
         self.queues: dict[str, list[Member]] = {
             q: [Member(interface, name) for interface, name in members]
             for q, members in (DEFAULT_QUEUES if queues is None else queues).items()}

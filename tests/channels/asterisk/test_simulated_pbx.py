@@ -170,7 +170,7 @@ async def test_a_cyrillic_caller_name_survives_writes_split_inside_its_character
         linkedid = await pbx.replay("queue_answered", caller="+74951234567", caller_name="Иван Петров")
         received = bytearray()
         async with asyncio.timeout(3):
-            while b"Event: Cdr" not in received or received.count(b"Event: Cdr") < 3 or not received.endswith(b"\r\n\r\n"):
+            while received.count(b"Event: Cdr") < 3 or not received.endswith(b"\r\n\r\n"):
                 received += await reader.read(65536)
         writer.close()
     text = received.decode("utf-8")            # strict: any broken character would raise
@@ -207,7 +207,8 @@ async def test_core_show_channels_lists_exactly_the_live_channels(pbx, client):
     assert {i.uniqueid for i in items} == live and len(live) == 2
     assert (complete.event, complete.eventlist, complete.listitems) == ("CoreShowChannelsComplete", "Complete", "2")
     ringing = next(i for i in items if i.channel.startswith("PJSIP/101-"))
-    assert (ringing.channelstatedesc, ringing.linkedid, ringing.duration) == ("Ringing", call_linkedid(items), "00:00:00")
+    assert (ringing.channelstatedesc, ringing.duration) == ("Ringing", "00:00:00")
+    assert ringing.linkedid == call_linkedid(items)
     assert all(i.actionid == start.actionid for i in reply)
     await call
     start, complete = await client.send({"Action": "CoreShowChannels"})
@@ -223,11 +224,13 @@ async def test_queue_status_members_pauses_and_waiting_callers(pbx, client):
     assert (reply.response, reply.message) == ("Success", "Interface paused successfully")
     await client.until(lambda: bool(client.of("QueueMemberPause")))
     pause, = client.of("QueueMemberPause")
-    assert (pause["Queue"], pause["Interface"], pause["Paused"], pause["PausedReason"]) == ("sales", "PJSIP/101", "1", "lunch")
+    assert (pause["Queue"], pause["Interface"], pause["Paused"], pause["PausedReason"]) == (
+        "sales", "PJSIP/101", "1", "lunch")
     missing = await client.send({"Action": "QueuePause", "Interface": "PJSIP/999", "Paused": "true"})
     assert (missing.response, missing.message) == ("Error", "Interface not found")
 
-    call = pbx.spawn(pbx.queue_call(caller="+74950000002", caller_name="Анна", extensions=["102"], wait_seconds=0.3))
+    call = pbx.spawn(pbx.queue_call(caller="+74950000002", caller_name="Анна", extensions=["102"],
+                                    wait_seconds=0.3))
     await client.until(lambda: bool(client.of("QueueCallerJoin")))
     start, *items, complete = await client.send({"Action": "QueueStatus", "Queue": "sales"})
     assert start.message == "Queue status will follow" and complete.event == "QueueStatusComplete"
