@@ -30,6 +30,7 @@ ROUTE_PATH = "route"
 EXTEN_VARIABLE = "SWITCHBOARD_EXTEN"
 REASON_VARIABLE = "SWITCHBOARD_REASON"
 MAX_HEADER_BYTES = 16 * 1024        # Asterisk sends ~1 KB; anything far bigger is not Asterisk
+MAX_VALUE_CHARS = 64                # an extension or a reason; Asterisk reads an AGI line into 2 KB
 _HIDDEN_CALLER = frozenset({"", "unknown", "anonymous", "restricted", "private", "unavailable"})
 _UNSAFE = re.compile(r"[^0-9A-Za-z_\-+*#]")
 _started: contextvars.ContextVar[float] = contextvars.ContextVar("agi_started")
@@ -67,6 +68,11 @@ def clean(value: str) -> str:
     return _UNSAFE.sub("", value)
 
 
+def _plain(value: str) -> bool:
+    # Cleaning or cutting an extension would dial somebody else: such a value is refused whole.
+    return bool(value) and len(value) <= MAX_VALUE_CHARS and clean(value) == value
+
+
 def _value(headers: Mapping[str, str], key: str) -> str | None:
     value = (headers.get(key) or "").strip()
     return value or None
@@ -95,21 +101,20 @@ def parse_request(headers: Mapping[str, str]) -> RouteRequest:
 def fallback_answer(request: RouteRequest) -> RouteAnswer:
     """The dialplan's own choice (second argument), or an empty extension: Queue() takes over."""
     fallback = request.fallback or ""
-    if fallback and clean(fallback) != fallback:
+    if fallback and not _plain(fallback):
         log.warning("agi: dialplan fallback %r is not a plain extension; answering none", fallback)
         fallback = ""
     return RouteAnswer(fallback, "fallback") if fallback else RouteAnswer("", "none")
 
 
 def _trusted(answer: RouteAnswer | None) -> RouteAnswer | None:
-    # A cleaned-up extension would dial somebody else: treat a dirty answer as no answer.
     if answer is None:
         return None
     extension = answer.extension.strip()
-    if not extension or clean(extension) != extension:
+    if not _plain(extension):
         log.warning("agi: chooser answered an unusable extension %r; using the fallback", answer.extension)
         return None
-    return RouteAnswer(extension, clean(answer.reason) or "routing")
+    return RouteAnswer(extension, clean(answer.reason)[:MAX_VALUE_CHARS] or "routing")
 
 
 class _GuardedReader:
@@ -239,7 +244,11 @@ class AgiRouteServer:
         # A task plus wait() rather than a timeout around the await: the budget holds even for a
         # chooser that swallows its cancellation.
         attempt = asyncio.ensure_future(self._ask(request))
-        done, _ = await asyncio.wait({attempt}, timeout=self.budget_seconds)
+        try:
+            done, _ = await asyncio.wait({attempt}, timeout=self.budget_seconds)
+        except asyncio.CancelledError:
+            attempt.cancel()        # the server is stopping: the chooser goes with the connection
+            raise
         if not done:
             attempt.cancel()
             attempt.add_done_callback(_consume)
@@ -255,7 +264,7 @@ class AgiRouteServer:
 async def _set_variables(request: Request, answer: RouteAnswer) -> None:
     """SET VARIABLE twice, each waiting for Asterisk's `200 result=1`."""
     for name, value in ((EXTEN_VARIABLE, answer.extension), (REASON_VARIABLE, answer.reason)):
-        result = await request.send_command(f'SET VARIABLE {name} "{clean(value)}"')
+        result = await request.send_command(f'SET VARIABLE {name} "{clean(value)[:MAX_VALUE_CHARS]}"')
         if "error" in result or result.get("status_code") != 200:
             raise ValueError(f"SET VARIABLE {name}: {result.get('msg') or result.get('line') or result}")
 

@@ -173,6 +173,8 @@ async def test_injection_in_a_value_cannot_add_a_command(server: AgiRouteServer,
     assert answered(await agi_call(server.port, environment(server.port))) == ('"101"', '"fallback"')
     chooser.answer = RouteAnswer("104", 'owner"\nEXEC Hangup')
     assert answered(await agi_call(server.port, environment(server.port))) == ('"104"', '"ownerEXECHangup"')
+    chooser.answer = RouteAnswer("1" * 500, "owner")       # cut short it would ring somebody else
+    assert answered(await agi_call(server.port, environment(server.port))) == ('"101"', '"fallback"')
     chooser.answer = None
     exchange = await agi_call(server.port, environment(server.port, agi_arg_2='101" EXEC'))
     assert answered(exchange) == ('""', '"none"')
