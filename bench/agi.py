@@ -9,7 +9,10 @@ Floors, same loop, same client:
   echo      connect, send the environment, read one line back, close (one round trip);
   bare AGI  the same three exchanges as the real thing against a plain asyncio server that
             answers without panoramisk, our guards or a chooser.
-Concurrency 1 and 20; p50 / p99 per request and the ratio to each floor. No asserts.
+Concurrency 1 and 20; p50 / p99 per request and the ratio to each floor. Client and servers share
+one event loop (one core), so at concurrency 20 the latency is mostly queueing: read req/s there.
+The variants run in interleaved rounds, so noise from other work on the machine hits each alike.
+No asserts.
 """
 from __future__ import annotations
 
