@@ -249,6 +249,8 @@ class Dispatcher:
             if isinstance(event, OfferCreated):
                 offer = event.offer
                 self._spawn(lambda: self._run(self.engine.accept(offer.id, offer.agent_id)))
+            elif isinstance(event, (TaskAssigned, TaskChanged)):
+                return await self._activity(event)       # on a call / wrapping up / free: the screen shows it
             return None
         if isinstance(event, OfferCreated):
             offer = event.offer
@@ -284,6 +286,13 @@ class Dispatcher:
                 "user_id": int(event.agent_id), "presence": event.presence.value, "reason": event.reason}
             return int(event.agent_id), "presence.changed", data
         return None
+
+    async def _activity(self, event: TaskAssigned | TaskChanged) -> tuple[int, str, dict[str, Any]] | None:
+        agent_id = event.assignment.agent_id if isinstance(event, TaskAssigned) else event.agent_id
+        if not agent_id:
+            return None
+        [state] = await self.engine.backend.get_agents([agent_id])
+        return (int(agent_id), "presence.changed", frames.presence_payload(state)) if state is not None else None
 
     async def _reschedule(self) -> None:
         deadline = await self.engine.next_deadline()

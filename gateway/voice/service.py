@@ -186,16 +186,18 @@ class VoiceService:
             "recording": event.recording, "callback_task": written.new_callback or written.collapsed_into})
 
     async def _user_at(self, extension: str) -> int | None:
-        """Who sits at a phone; remembered briefly, since every ring of every call asks."""
+        """Who sits at a phone; remembered briefly, since every ring of every call asks (a miss is not
+        remembered: a user given this extension a moment ago must pop at once)."""
         now = time.monotonic()
         cached = self._extensions.get(extension)
         if cached is not None and cached[1] > now:
             return cached[0]
         async with self._sessions() as session:
             user = (await calls.users_by_extension(session, {extension})).get(extension)
-        user_id = user.id if user is not None else None
-        self._extensions[extension] = (user_id, now + EXTENSION_TTL)
-        return user_id
+        if user is None:
+            return None
+        self._extensions[extension] = (user.id, now + EXTENSION_TTL)
+        return user.id
 
     async def _release_phone(self, call: LiveCall) -> None:
         if call.phone_task is not None:

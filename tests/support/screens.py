@@ -25,12 +25,21 @@ class Screen:
     async def send(self, kind: str, **data: Any) -> None:
         await self.ws.send(json.dumps({"type": kind, "data": data}))
 
-    async def expect(self, kind: str, timeout: float = 3.0) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
-            while True:
-                frame = await self.frames.get()
-                if frame["type"] == kind:
-                    return frame["data"]
+    async def expect(self, kind: str, timeout: float = 3.0, *, keep_others: bool = False) -> dict[str, Any]:
+        """The next `kind` frame; the frames before it are dropped, or with `keep_others` left to read later."""
+        skipped: list[dict[str, Any]] = []
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    frame = await self.frames.get()
+                    if frame["type"] == kind:
+                        return frame["data"]
+                    skipped.append(frame)
+        finally:
+            if keep_others and skipped:
+                rest = [self.frames.get_nowait() for _ in range(self.frames.qsize())]
+                for frame in skipped + rest:
+                    self.frames.put_nowait(frame)
 
     async def quiet(self, kind: str, for_seconds: float) -> bool:
         """True if no `kind` frame arrives for a while."""
@@ -48,7 +57,8 @@ async def screen(api, name: str, *, available: bool = True) -> AsyncIterator[Scr
         s = Screen(ws)
         if available:
             await s.send("presence.set", presence="available")
-            assert (await s.expect("presence.set.ok"))["presence"] == "available"
+            # What the connect sent (offers, ringing calls) stays readable by the test.
+            assert (await s.expect("presence.set.ok", keep_others=True))["presence"] == "available"
         try:
             yield s
         finally:

@@ -1,0 +1,201 @@
+"""Voice through the whole service: an AMI peer on loopback, the production adapter, the hub, real screens."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from channels.asterisk.simulated_pbx import SimulatedPbx
+from crm_store.models import Interaction, RoutingTask
+from crm_store.types import Role
+from gateway.keys import AMI, SESSIONS, VOICE
+from support.screens import screen
+
+SECRET = "s3cret"
+
+
+@pytest.fixture
+async def pbx() -> AsyncIterator[SimulatedPbx]:
+    async with SimulatedPbx(username="switchboard", secret=SECRET) as running:
+        yield running
+
+
+@pytest.fixture
+def settings_overrides(pbx: SimulatedPbx) -> dict[str, Any]:
+    return {
+        "ami": {"host": "127.0.0.1", "port": pbx.port, "username": "switchboard", "secret": SECRET,
+                "ping_interval": 0.5, "reconnect_min": 0.05, "reconnect_max": 0.2},
+        "routing": {"queues": {"default": {"offer_timeout": 5, "owner_wait_seconds": 0}}},
+        "forms": {"busy": {"rate_per_minute": 100000, "burst": 1000}},
+    }
+
+
+@pytest.fixture
+async def voice(api) -> Any:  # type: ignore[no-untyped-def]
+    await api.add_user("olga", Role.OPERATOR, extension="101")
+    await api.add_user("pavel", Role.OPERATOR, extension="102")
+    async with asyncio.timeout(5):
+        await api.client.app[AMI].logged_in.wait()
+    return api
+
+
+async def voice_calls(api) -> list[Interaction]:  # type: ignore[no-untyped-def]
+    async with api.client.app[SESSIONS]() as session:
+        return list(await session.scalars(select(Interaction).where(Interaction.channel == "voice")
+                                          .order_by(Interaction.id)))
+
+
+async def settled(api) -> None:  # type: ignore[no-untyped-def]
+    await api.client.app[VOICE].drain()
+
+
+async def test_queue_call_pops_the_card_only_on_the_ringing_phone_and_is_stored_once(voice, pbx):
+    async with screen(voice, "olga") as olga, screen(voice, "pavel") as pavel:
+        await voice.client.post("/forms/busy", data={"phone": "+74951234567", "name": "Иван", "message": "hi"})
+        await voice.client.app[VOICE].drain()
+        await pbx.replay("queue_answered", caller="+74951234567", caller_name="Иван Петров")
+        ringing = await olga.expect("call.ringing")
+        assert (ringing["caller"], ringing["caller_name"], ringing["extension"]) == ("+74951234567", "Иван Петров", "101")
+        card = ringing["card"]
+        assert card["contact"]["identities"][0]["value"] == "+74951234567"
+        assert any(item["channel"] == "form" for item in card["timeline"])      # the client's history comes along
+        assert (await olga.expect("call.answered"))["call_id"] == ringing["call_id"]
+        ended = await olga.expect("call.ended")
+        assert ended["outcome"] == "answered" and ended["talk_seconds"] == 5.0
+        assert await pavel.quiet("call.ringing", 0.3)
+    await settled(voice)
+    [call] = await voice_calls(voice)
+    assert call.lead_id == ringing["lead_id"]
+    a = call.attributes
+    assert (a["direction"], a["queue"], a["outcome"], a["rang"], a["answered_extension"]) == (
+        "inbound", "sales", "answered", ["101"], "101")
+    assert a["wait_seconds"] == 2.0 and a["talk_seconds"] == 5.0
+
+
+async def test_ring_all_retracts_from_the_phone_that_lost(voice, pbx):
+    async with screen(voice, "olga") as olga, screen(voice, "pavel") as pavel:
+        await pbx.ring_all(caller="+74957654321", caller_name="Ольга Клиент", extensions=["101", "102"],
+                                     answered_by="102")
+        first, second = await olga.expect("call.ringing"), await pavel.expect("call.ringing")
+        assert first["call_id"] == second["call_id"] and first["card"]["lead"]["id"] == first["lead_id"]
+        cancelled = await olga.expect("offer.cancelled")
+        assert (cancelled["call_id"], cancelled["reason"]) == (first["call_id"], "answered_elsewhere")
+        assert (await pavel.expect("call.answered"))["call_id"] == first["call_id"]
+        assert await olga.quiet("call.answered", 0.2)
+
+
+async def test_a_first_time_caller_gets_a_card_too(voice, pbx):
+    async with screen(voice, "olga") as olga:
+        await pbx.replay("direct_answered", caller="+74990000000", caller_name="Новый Клиент")
+        ringing = await olga.expect("call.ringing")
+        assert ringing["card"]["contact"]["display_name"] == "Новый Клиент"
+
+
+async def test_missed_calls_owe_one_callback_offered_owner_first_and_it_closes_when_the_client_is_reached(voice, pbx):
+    api = voice
+    async with screen(api, "olga") as olga, screen(api, "pavel", available=False):
+        # (The recorded abandon pauses every member on the PBX first; a synthetic one leaves presence alone.)
+        await pbx.abandoned(caller="+74951230000", extensions=["102"])
+        offer = await olga.expect("offer.created")
+        assert offer["channel"] == "voice"
+        await pbx.abandoned(caller="+74951230000", extensions=["102"])      # again: collapses
+        await settled(api)
+        assert await olga.quiet("offer.created", 0.3)
+        async with api.client.app[SESSIONS]() as session:
+            callbacks = list(await session.scalars(select(RoutingTask).where(RoutingTask.kind == "callback")))
+        assert len(callbacks) == 1 and callbacks[0].lead_id == offer["lead_id"]
+        await olga.send("offer.decline", offer_id=offer["offer_id"])
+        await pbx.replay("queue_answered", caller="+74951230000")            # the client got through
+        await olga.expect("call.ended")
+        await settled(api)
+    async with api.client.app[SESSIONS]() as session:
+        state = await session.scalar(select(RoutingTask.state).where(RoutingTask.kind == "callback"))
+        calls = await session.scalar(select(func.count()).select_from(Interaction).where(
+            Interaction.channel == "voice", Interaction.lead_id == offer["lead_id"]))
+    assert state == "canceled" and calls == 3
+
+
+async def test_click_to_call_rings_the_operator_then_dials_the_client(voice, pbx):
+    api = voice
+    await api.add_user("sveta", Role.SUPERVISOR, extension="103")
+    headers = await api.login("sveta")
+    response = await api.client.post("/forms/busy", data={"phone": "+79161112233", "name": "Клиент"})
+    lead_id = (await response.json())["lead_id"]
+    async with screen(api, "sveta", available=False) as olga:
+        response = await api.client.post("/api/v1/calls", json={"lead_id": lead_id}, headers=headers)
+        assert response.status == 202, await response.text()
+        call_id = (await response.json())["call_id"]
+        ringing = await olga.expect("call.ringing")
+        assert (ringing["call_id"], ringing["lead_id"], ringing["direction"]) == (call_id, lead_id, "outbound")
+        ended = await olga.expect("call.ended", timeout=5)
+        assert ended["outcome"] == "answered"
+    [action] = [a for a in pbx.actions if a.get("Action") == "Originate"]
+    assert (action["Channel"], action["Exten"], action["ChannelId"]) == ("PJSIP/103", "+79161112233", call_id)
+    await settled(api)
+    [call] = await voice_calls(api)
+    assert call.lead_id == lead_id and call.attributes["direction"] == "outbound"
+
+
+async def test_click_to_call_refusals(voice, pbx):
+    api = voice
+    await api.add_user("noext", Role.MANAGER)
+    response = await api.client.post("/forms/busy", data={"phone": "+79161112244"})
+    lead_id = (await response.json())["lead_id"]
+    response = await api.client.post("/api/v1/calls", json={"lead_id": lead_id}, headers=await api.login("noext"))
+    assert response.status == 409 and (await response.json())["error"]["code"] == "no_extension"
+    response = await api.client.post("/api/v1/calls", json={"lead_id": lead_id}, headers=await api.login("olga"))
+    assert response.status == 403                     # an operator calls only the clients they may see
+    await api.add_user("sveta", Role.SUPERVISOR, extension="103")
+    sveta = await api.login("sveta")
+    response = await api.client.post("/api/v1/calls", json={"lead_id": lead_id, "number": "abc"}, headers=sveta)
+    assert response.status == 422
+    response = await api.client.post("/api/v1/calls", json={"lead_id": 999999}, headers=sveta)
+    assert response.status == 404
+    assert not [a for a in pbx.actions if a.get("Action") == "Originate"]
+
+
+async def test_presence_follows_the_phone_both_ways(voice, pbx):
+    api = voice
+    async with screen(api, "olga") as olga, screen(api, "pavel") as pavel:
+        await olga.send("presence.set", presence="lunch", reason="lunch")
+        await olga.expect("presence.set.ok")
+        async with asyncio.timeout(3):
+            while not any(a.get("Paused") == "true" for a in pbx.actions if a.get("Action") == "QueuePause"):
+                await asyncio.sleep(0.02)
+        pause = [a for a in pbx.actions if a.get("Action") == "QueuePause"][-1]
+        assert (pause["Interface"], pause["Paused"], pause["Reason"]) == ("PJSIP/101", "true", "lunch")
+        await pbx.pause_on_phone("PJSIP/102", "meeting")
+        async with asyncio.timeout(3):
+            while True:
+                changed = await pavel.expect("presence.changed")
+                if changed["presence"] == "break":
+                    break
+        assert changed["reason"] == "meeting"
+
+
+async def test_an_answered_call_makes_the_operator_busy_for_voice(voice, pbx):
+    api = voice
+    async with screen(api, "pavel") as pavel:
+        task = asyncio.create_task(pbx.queue_call(caller="+74951119999", extensions=["102"],
+                                                          ring_seconds=0.05, talk_seconds=0.8))
+        await pavel.expect("call.answered")
+        async with asyncio.timeout(3):
+            while (await pavel.expect("presence.changed")).get("activity") != "on_call":
+                pass
+        await task
+        await pavel.expect("call.ended")
+
+
+async def test_a_screen_that_reconnects_while_the_phone_rings_gets_the_card_again(voice, pbx):
+    api = voice
+    task = asyncio.create_task(pbx.queue_call(caller="+74951118888", extensions=["101"],
+                                                      ring_seconds=1.5, talk_seconds=0.1))
+    async with screen(api, "olga") as olga:
+        first = await olga.expect("call.ringing")
+    async with screen(api, "olga", available=False) as olga:
+        again = await olga.expect("call.ringing")
+        assert again["call_id"] == first["call_id"] and again["card"] is not None
+    await task
