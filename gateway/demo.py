@@ -24,6 +24,8 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP
 from sqlalchemy import select
 
+from channels.asterisk.pbx_scenarios import demo_calls
+from channels.asterisk.simulated_pbx import SimulatedPbx
 from channels.telegram.simulated_api import TOKEN, FakeBotApi, message
 
 from crm_store.ingest import utcnow
@@ -132,6 +134,15 @@ def e_mails(smtp_port: int) -> Simulator:
     return run
 
 
+def phone_calls(pbx: SimulatedPbx) -> Simulator:
+    """Callers ringing the demo PBX's queue: answered, abandoned, ring-all, rolling over to the next phone."""
+
+    async def run(base_url: str, rng: random.Random) -> None:
+        await demo_calls(pbx, every_seconds=15.0, rng=rng)
+
+    return run
+
+
 def _send_mail(port: int, mail: EmailMessage) -> None:
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
         client.send_message(mail)
@@ -183,14 +194,19 @@ async def run_demo(settings: Settings) -> None:
     bot_api.port = bot_port
     sink = await asyncio.get_running_loop().create_server(lambda: SMTP(_MailSink()), "127.0.0.1", 0)
     smtp_port = _free_port()
+    # A PBX that speaks real AMI: the production voice adapter logs in to it as it would to Asterisk.
+    pbx = SimulatedPbx(username="switchboard", secret=secrets.token_urlsafe(12))
+    await pbx.start()
     settings = settings.model_copy(update={
+        "ami": {"host": "127.0.0.1", "port": pbx.port, "username": pbx.username, "secret": pbx.secret},
         "smtp": {"listen": f"127.0.0.1:{smtp_port}", "domains": ["shop.example"]},
         "email": {"smtp_host": "127.0.0.1", "smtp_port": sink.sockets[0].getsockname()[1], "starttls": False,
                   "from_address": "sales@shop.example", "from_name": "Switchboard demo"},
         "telegram": {"token": TOKEN, "base_url": f"http://127.0.0.1:{bot_port}/bot",
                      "base_file_url": f"http://127.0.0.1:{bot_port}/file/bot", "poll_timeout": 5},
     })
-    simulators = {"form": form_posts, "email": e_mails(smtp_port), "telegram": telegram_chats(bot_api)}
+    simulators = {"form": form_posts, "email": e_mails(smtp_port), "telegram": telegram_chats(bot_api),
+                  "phone": phone_calls(pbx)}
     runner = web.AppRunner(create_app(settings))
     await runner.setup()
     site = web.TCPSite(runner, settings.http.host, settings.http.port)
@@ -200,7 +216,8 @@ async def run_demo(settings: Settings) -> None:
     for demo in DEMO_USERS:
         print(f"  {demo.role.value:<10} {demo.username:<11} password {passwords[demo.username]}")
     print("Sign in as operator, press 'Available', and wait for the first card. Ctrl+C stops.")
-    print("Simulated contacts: web forms, e-mail (SMTP), Telegram. Phone calls need the voice adapter.")
+    print("Simulated contacts: web forms, e-mail (SMTP), Telegram, and phone calls from a simulated PBX (AMI):")
+    print("  the operator's phone is extension 101, the manager's 102; a ringing call pops the caller's card.")
     rng = random.Random()
     tasks = [asyncio.create_task(simulate(base_url, rng)) for simulate in simulators.values()]
     try:
@@ -211,6 +228,7 @@ async def run_demo(settings: Settings) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*tasks)
         await runner.cleanup()
+        await pbx.close()
         await bot_runner.cleanup()
         sink.close()
 
