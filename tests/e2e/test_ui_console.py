@@ -293,6 +293,6 @@ async def test_a_ringing_call_pops_takes_the_form_while_talking_and_leaves_when_
     await hub.send(olga, "offer.cancelled", {"call_id": "c-1", "reason": "rescinded"})
     await call.wait_for(state="detached")
 
-    # Click-to-call: until voice lands the server refuses, and the refusal is on screen.
+    # Click-to-call without a phone system ([ami] unset): the refusal is on screen.
     await page.locator(".lead-card .call-button").click()
     await page.wait_for_selector(".lead-card .call-status.error")

@@ -197,11 +197,13 @@ export class Incoming {
     const key = `call:${data.call_id}`;
     const card = data.card || { lead: { id: data.lead_id }, contact: { display_name: data.caller_name, identities: [] } };
     const state = h('span', { class: 'call-state', text: t('call.ringing') });
+    const outgoing = data.direction === 'outbound';
     const details = [data.queue ? t('offer.queue', { queue: data.queue }) : null,
-      data.did ? t('call.did', { did: formatPhone(data.did, this.ctx.homeRegion) }) : null].filter(Boolean).join(' · ');
+      data.did && !outgoing ? t('call.did', { did: formatPhone(data.did, this.ctx.homeRegion) }) : null,
+      data.transfer_from ? t('call.transfer', { from: data.transfer_from }) : null].filter(Boolean).join(' · ');
     const formSlot = h('div', { class: 'call-form' });
     const el = h('article', { class: 'offer-card call-card ringing', dataset: { callId: data.call_id, leadId: data.lead_id ?? '' } },
-      h('header', {}, h('h3', {}, t('call.ringing'), ' ',
+      h('header', {}, h('h3', {}, t(outgoing ? 'call.outgoing' : 'call.ringing'), ' ',
         h('span', { class: 'caller', text: data.caller ? formatPhone(data.caller, this.ctx.homeRegion) : '' })), state),
       data.caller_name ? h('div', { class: 'caller-name', text: data.caller_name }) : null,
       details ? h('div', { class: 'muted', text: details }) : null,
