@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -50,3 +50,10 @@ async def users_with_extensions(session: AsyncSession) -> dict[int, str]:
     rows = await session.execute(select(User.id, User.extension).where(User.extension.is_not(None),
                                                                         User.active.is_(True)))
     return {user_id: extension for user_id, extension in rows if extension}
+
+
+async def callbacks_waiting(session: AsyncSession) -> dict[str, int]:
+    """Missed calls whose callback nobody has taken yet, per queue."""
+    rows = await session.execute(select(RoutingTask.queue, func.count()).where(
+        RoutingTask.kind == "callback", RoutingTask.state.in_(("pending", "reserved"))).group_by(RoutingTask.queue))
+    return {queue: count for queue, count in rows}

@@ -73,6 +73,7 @@ class Dispatcher:
         self._names: dict[int, str] = {}          # wallboard rows show people, not ids
         self._since: dict[str, float] = {}        # when each agent's presence last changed here
         self.presence_listeners: list[PresenceListener] = []   # e.g. the PBX pauses queue members on break
+        self.wallboard_extras: list[Callable[[dict[str, Any]], Awaitable[None]]] = []   # e.g. calls in progress
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self, users: list[User]) -> None:
@@ -331,8 +332,11 @@ class Dispatcher:
             if missing:
                 for user in await session.scalars(select(User).where(User.id.in_(missing))):
                     self._names[user.id] = user.display_name
-        return frames.stats_payload(compute_stats(snapshot, self.engine.queues),
-                                    frames.agent_rows(snapshot, self._names, self._since, today))
+        payload = frames.stats_payload(compute_stats(snapshot, self.engine.queues),
+                                       frames.agent_rows(snapshot, self._names, self._since, today))
+        for extra in self.wallboard_extras:
+            await extra(payload)
+        return payload
 
     def _spawn(self, step: Callable[[], Any]) -> None:
         task = asyncio.create_task(_logged(step))

@@ -222,6 +222,20 @@ class VoiceService:
         elif not event.paused and state.presence is Presence.BREAK and state.reason not in ("disconnected",):
             await self._dispatcher.set_presence(user_id, Presence.AVAILABLE, None)
 
+    async def wallboard(self, payload: dict[str, Any]) -> None:
+        """The supervisor's view of calls: each agent's current call, and callbacks owed per queue."""
+        talking = {c.answered_by: c for c in self.calls.values() if c.answered_by is not None}
+        for row in payload.get("agents", []):
+            call = talking.get(row["user_id"])
+            row["call"] = None if call is None else {
+                "caller": call.started.caller, "caller_name": call.started.caller_name, "queue": call.started.queue,
+                "direction": call.started.direction.value, "lead_id": call.lead_id,
+                "talking_since": call.answered_at.isoformat() if call.answered_at else None}
+        async with self._sessions() as session:
+            waiting = await calls.callbacks_waiting(session)
+        for name, queue in payload.get("queues", {}).items():
+            queue["callbacks_waiting"] = waiting.get(name, 0)
+
     # -- screens ----------------------------------------------------------------------------------
 
     async def on_connect(self, who: Principal) -> None:

@@ -33,6 +33,7 @@ def mount(app: web.Application, settings: Settings) -> None:
         service = VoiceService(app[SESSIONS], app[INGESTOR], app[DISPATCHER], settings.routing, cards)
         app[VOICE] = service
         app[HUB].on_connect.append(service.on_connect)
+        app[DISPATCHER].wallboard_extras.append(service.wallboard)
         adapter = await _start_adapter(app, ami, service) if ami is not None else None
         server = None
         if agi is not None:

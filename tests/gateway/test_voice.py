@@ -199,3 +199,21 @@ async def test_a_screen_that_reconnects_while_the_phone_rings_gets_the_card_agai
         again = await olga.expect("call.ringing")
         assert again["call_id"] == first["call_id"] and again["card"] is not None
     await task
+
+
+async def test_the_wallboard_shows_calls_in_progress_and_callbacks_owed(voice, pbx):
+    api = voice
+    await api.add_user("sveta", Role.SUPERVISOR)
+    headers = await api.login("sveta")
+    async with screen(api, "olga") as olga, screen(api, "pavel", available=False):
+        await pbx.abandoned(caller="+74951237777", extensions=["102"], queue="sales")
+        await olga.expect("offer.created")
+        talk = asyncio.create_task(pbx.queue_call(caller="+74951236666", caller_name="Пётр", extensions=["102"],
+                                                  ring_seconds=0.05, talk_seconds=1.0))
+        await asyncio.sleep(0.5)
+        stats = await (await api.client.get("/api/v1/queues/stats", headers=headers)).json()
+        await talk
+    [pavel] = [a for a in stats["agents"] if a.get("call")]
+    assert pavel["call"]["caller"] == "+74951236666" and pavel["call"]["queue"] == "sales"
+    waiting = {name: q.get("callbacks_waiting") for name, q in stats["queues"].items()}
+    assert sum(v or 0 for v in waiting.values()) == 1, waiting

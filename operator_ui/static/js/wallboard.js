@@ -53,6 +53,8 @@ function queueTile(q) {
       row('assigned_today', formatNumber(q.assigned_today)),
       row('completed', formatNumber(q.completed_today)),
       row('abandoned', formatNumber(q.abandoned_today)),
+      row('abandon_rate', q.entered_today ? pct((100 * q.abandoned_today) / q.entered_today) : '—'),
+      q.callbacks_waiting !== undefined ? row('callbacks', formatNumber(q.callbacks_waiting)) : [],
       row('missed', `${q.rejected_today} / ${q.timed_out_today} / ${q.rescinded_today}`),
       row('avg_accept', secs(q.avg_time_to_accept)),
       row('max_accept', secs(q.max_time_to_accept)),
@@ -61,6 +63,12 @@ function queueTile(q) {
       row('by_priority', dict(q.waiting_by_priority, 'priority')),
       row('by_activity', dict(q.agents_by_activity)),
       row('by_reason', dict(q.agents_by_reason))));
+}
+
+function currentCall(call) {
+  if (!call) return '—';
+  const talk = call.talking_since ? formatDuration((Date.now() - Date.parse(call.talking_since)) / 1000) : '';
+  return [call.caller_name || call.caller || '?', call.queue, talk].filter(Boolean).join(' · ');
 }
 
 function row(key, value) {
@@ -84,11 +92,12 @@ function render(stats) {
   const agents = Array.isArray(stats.agents) ? stats.agents : null;
   $('#agents-box').hidden = !agents;
   if (agents) {
-    table($('#agents'), ['name', 'presence', 'activity', 'load', 'since', 'handled', 'missed_short'],
+    table($('#agents'), ['name', 'presence', 'activity', 'load', 'call', 'since', 'handled', 'missed_short'],
       agents.map((a) => ({ key: a.user_id, cells: [a.display_name,
         [label('presence', a.presence), a.reason && a.reason !== 'away' ? a.reason : null].filter(Boolean).join(' · '),
         label('activity', a.activity || ''),
         Object.keys(a.capacity || {}).map((ch) => `${label('channel', ch)} ${(a.load || {})[ch] || 0}/${a.capacity[ch]}`).join(', '),
+        currentCall(a.call),
         a.since ? formatDateTime(a.since) : '—', formatNumber(a.handled_today ?? 0), formatNumber(a.missed_today ?? 0)] })));
   }
   record(stats);
