@@ -1,4 +1,4 @@
-"""What calls look like on the simulated PBX's wire: recordings replayed with fresh ids, and synthetic calls.
+"""Synthetic calls on the simulated PBX's wire: the sequences the recordings do not show.
 
 Synthetic calls are written in the style of the recordings in ../shared/ami (Asterisk 22): the caller on a
 trunk (`PJSIP/pstn-…`), desk phones as `PJSIP/101-…`, every leg of a call sharing the caller's Linkedid,
@@ -8,123 +8,14 @@ from __future__ import annotations
 
 import random
 import re
-import time
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from channels.asterisk.pbx_script import Chan, Script, bridge_frame
+
 if TYPE_CHECKING:
-    from channels.asterisk.simulated_pbx import Action, Frame, SimulatedPbx
-
-STATES = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up"}
-CAUSES = {16: "Normal Clearing", 19: "User alerting, no answer", 26: "Answered elsewhere", 17: "User busy"}
-
-
-@dataclass(frozen=True, slots=True)
-class Chan:
-    """A channel as the channel-snapshot fields of every event describe it."""
-    name: str
-    uniqueid: str
-    linkedid: str
-    num: str = "<unknown>"
-    cid_name: str = "<unknown>"
-    conn_num: str = "<unknown>"
-    conn_name: str = "<unknown>"
-    state: int = 0
-    context: str = "from-internal"
-    exten: str = "s"
-    priority: int = 1
-
-    def fields(self, prefix: str = "") -> Frame:
-        return {f"{prefix}{k}": v for k, v in (
-            ("Channel", self.name), ("ChannelState", str(self.state)), ("ChannelStateDesc", STATES[self.state]),
-            ("CallerIDNum", self.num), ("CallerIDName", self.cid_name), ("ConnectedLineNum", self.conn_num),
-            ("ConnectedLineName", self.conn_name), ("Language", "en"), ("AccountCode", ""),
-            ("Context", self.context), ("Exten", self.exten), ("Priority", str(self.priority)),
-            ("Uniqueid", self.uniqueid), ("Linkedid", self.linkedid))}
-
-
-class Script:
-    """Emits one call's frames on the PBX, keeping each channel's snapshot current."""
-
-    def __init__(self, pbx: SimulatedPbx) -> None:
-        self.pbx = pbx
-        self.started = datetime.now(UTC)
-        self.elapsed = 0.0            # call time, whatever the speed: Cdr and queue times are reported in it
-
-    async def wait(self, seconds: float) -> None:
-        self.elapsed += seconds
-        await self.pbx.pause(seconds)
-
-    def emit(self, event: str, privilege: str, *parts: Frame, **extra: str) -> None:
-        frame: Frame = {"Event": event, "Privilege": privilege}
-        for part in parts:
-            frame.update(part)
-        self.pbx.emit(frame | extra)
-
-    def channel(self, tech: str, *, linkedid: str | None = None, uniqueid: str | None = None, **snapshot: Any) -> Chan:
-        uid = uniqueid or self.pbx.new_uniqueid()
-        chan = Chan(f"{tech}-{self.pbx.new_channel_suffix()}", uid, linkedid or uid, **snapshot)
-        self.emit("Newchannel", "call,all", chan.fields())
-        return chan
-
-    def update(self, chan: Chan, event: str = "Newstate", **changes: Any) -> Chan:
-        chan = replace(chan, **changes)
-        self.emit(event, "call,all", chan.fields())
-        return chan
-
-    def exten(self, chan: Chan, app: str, data: str, priority: int | None = None) -> Chan:
-        chan = replace(chan, priority=priority or chan.priority + 1)
-        self.emit("Newexten", "dialplan,all", chan.fields(), Extension=chan.exten, Application=app, AppData=data)
-        return chan
-
-    def var(self, chan: Chan, variable: str, value: str) -> None:
-        self.emit("VarSet", "dialplan,all", chan.fields(), Variable=variable, Value=value)
-
-    def dial(self, event: str, caller: Chan | None, dest: Chan, **extra: str) -> None:
-        """DialBegin/DialState/DialEnd; an Originate's own dial has no caller side (caller None)."""
-        self.emit(event, "call,all", caller.fields() if caller else {}, dest.fields("Dest"), **extra)
-
-    def queue(self, event: str, caller: Chan, dest: Chan | None = None, **extra: str) -> None:
-        self.emit(event, "agent,all", caller.fields(), dest.fields("Dest") if dest else {}, **extra)
-
-    def bridge(self) -> str:
-        bridge_id = str(uuid.uuid4())
-        self.emit("BridgeCreate", "call,all", _bridge(bridge_id, 0))
-        return bridge_id
-
-    def enter(self, bridge_id: str, chan: Chan, count: int, event: str = "BridgeEnter") -> None:
-        self.emit(event, "call,all", _bridge(bridge_id, count), chan.fields())
-
-    def hangup(self, chan: Chan, cause: int = 16) -> None:
-        self.emit("Hangup", "call,all", chan.fields(), **{"Cause": str(cause), "Cause-txt": CAUSES.get(cause, "")})
-
-    def cdr(self, chan: Chan, dest: Chan | None, disposition: str, answered_after: float | None, app: str) -> None:
-        start, end = self.started, self.started + timedelta(seconds=self.elapsed)
-        answer = start + timedelta(seconds=answered_after) if answered_after is not None else None
-        self.emit("Cdr", "cdr,all", {
-            "AccountCode": "", "Source": chan.num, "Destination": chan.exten, "DestinationContext": chan.context,
-            "CallerID": f'"{chan.cid_name}" <{chan.num}>', "Channel": chan.name,
-            "DestinationChannel": dest.name if dest else "", "LastApplication": app, "LastData": "",
-            "StartTime": _cdr_time(start), "AnswerTime": _cdr_time(answer) if answer else "",
-            "EndTime": _cdr_time(end), "Duration": str(int(self.elapsed)),
-            "BillableSeconds": str(int(self.elapsed - answered_after)) if answered_after is not None else "0",
-            "Disposition": disposition, "AMAFlags": "DOCUMENTATION", "UniqueID": chan.uniqueid, "UserField": ""})
-
-
-def _bridge(bridge_id: str, count: int) -> Frame:
-    return {"BridgeUniqueid": bridge_id, "BridgeType": "basic", "BridgeTechnology": "simple_bridge",
-            "BridgeCreator": "<unknown>", "BridgeName": "<unknown>", "BridgeNumChannels": str(count),
-            "BridgeVideoSourceMode": "none"}
-
-
-def _cdr_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
-
+    from channels.asterisk.simulated_pbx import Action, SimulatedPbx
 
 # -- the pieces of an inbound call -----------------------------------------------------------------------
 
@@ -180,7 +71,7 @@ async def _talk_and_end(s: Script, caller: Chan, agent: Chan, queue: str | None,
     s.enter(bridge, agent, 1, "BridgeLeave")
     s.hangup(agent)
     s.enter(bridge, caller, 0, "BridgeLeave")
-    s.emit("BridgeDestroy", "call,all", _bridge(bridge, 0))
+    s.emit("BridgeDestroy", "call,all", bridge_frame(bridge, 0))
     s.hangup(caller)
     s.cdr(caller, agent, "ANSWERED", answered_at, "Queue" if queue else "Dial")
 
@@ -303,7 +194,7 @@ async def _end_bridged(s: Script, caller: Chan, agent: Chan, bridge: str, talk_s
     s.enter(bridge, agent, 1, "BridgeLeave")
     s.hangup(agent)
     s.enter(bridge, caller, 0, "BridgeLeave")
-    s.emit("BridgeDestroy", "call,all", _bridge(bridge, 0))
+    s.emit("BridgeDestroy", "call,all", bridge_frame(bridge, 0))
     s.hangup(caller)
     s.cdr(caller, agent, "ANSWERED", 0.0, "Dial")
 
@@ -316,11 +207,11 @@ async def blind_transfer(pbx: SimulatedPbx, *, caller: str = "+74951234567", cal
     chan, leg, bridge = await _answered_by(s, caller, caller_name, did, extension, ring_seconds)
     await s.wait(talk_seconds)
     s.emit("BlindTransfer", "call,all", {"Result": "Success"}, leg.fields("Transferer"), chan.fields("Transferee"),
-           _bridge(bridge, 2), IsExternal="No", Context="from-internal", Extension=target)
+           bridge_frame(bridge, 2), IsExternal="No", Context="from-internal", Extension=target)
     s.enter(bridge, leg, 1, "BridgeLeave")
     s.hangup(leg)
     s.enter(bridge, chan, 0, "BridgeLeave")
-    s.emit("BridgeDestroy", "call,all", _bridge(bridge, 0))
+    s.emit("BridgeDestroy", "call,all", bridge_frame(bridge, 0))
     chan = replace(chan, context="from-internal", exten=target, priority=1)
     chan = s.exten(chan, "Dial", f"PJSIP/{target},30", priority=1)
     second = _ring(s, chan, target, None)
@@ -354,14 +245,14 @@ async def attended_transfer(pbx: SimulatedPbx, *, caller: str = "+74951234567", 
     s.enter(second, consult, 2)
     await s.wait(talk_seconds)
     s.emit("AttendedTransfer", "call,all", {"Result": "Success"}, leg.fields("OrigTransferer"),
-           {f"Orig{k}": v for k, v in _bridge(bridge, 2).items()}, consult.fields("SecondTransferer"),
-           {f"Second{k}": v for k, v in _bridge(second, 2).items()}, chan.fields("Transferee"),
+           {f"Orig{k}": v for k, v in bridge_frame(bridge, 2).items()}, consult.fields("SecondTransferer"),
+           {f"Second{k}": v for k, v in bridge_frame(second, 2).items()}, chan.fields("Transferee"),
            other.fields("TransferTarget"), DestType="Bridge", DestBridgeUniqueid=bridge, IsExternal="No")
     s.enter(bridge, leg, 1, "BridgeLeave")
     s.enter(second, other, 1, "BridgeLeave")
     s.enter(bridge, other, 2)
     s.enter(second, consult, 0, "BridgeLeave")
-    s.emit("BridgeDestroy", "call,all", _bridge(second, 0))
+    s.emit("BridgeDestroy", "call,all", bridge_frame(second, 0))
     s.hangup(leg)
     s.hangup(consult)
     await _end_bridged(s, chan, other, bridge, talk_seconds)
@@ -427,127 +318,6 @@ def _parse_callerid(value: str) -> tuple[str, str]:
     match = re.match(r'\s*"?([^"<]*?)"?\s*<([^>]*)>', value)
     return (match.group(1).strip(), match.group(2).strip()) if match else ("", value.strip())
 
-
-# -- replaying a recording ------------------------------------------------------------------------------------
-
-_ID = re.compile(r"^\d+\.\d+$")
-_SUFFIX = re.compile(r"(?<=[A-Za-z0-9]/)([^\s/]*?-)([0-9a-f]{8})(?![0-9a-f])")
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_DROPPED = {"SuccessfulAuth", "FullyBooted"}      # the recorder's own login, not the calls
-
-
-@dataclass(frozen=True, slots=True)
-class Recording:
-    frames: tuple[tuple[Frame, float | None], ...]     # each frame with its recorded time, when one is known
-    caller: str | None
-    caller_name: str | None
-
-
-@lru_cache(maxsize=16)
-def load(path: Path) -> Recording:
-    """The call frames of a recording (banner, login, Goodbye dropped) with times to pace them by."""
-    text = path.read_bytes().decode("utf-8").removeprefix("Asterisk Call Manager/11.0.0\r\n")
-    frames = [f for f in (_parse(block) for block in text.split("\r\n\r\n"))
-              if "Event" in f and f["Event"] not in _DROPPED]
-    cdrs = {f["UniqueID"]: f for f in frames if f["Event"] == "Cdr"}
-    timed, last = [], None
-    for frame in frames:
-        moment = _recorded_time(frame, cdrs)
-        if moment is not None:
-            last = max(moment, last or moment)       # anchors are coarse: never let time run backwards
-        timed.append((frame, last if moment is not None else None))
-    first = next((f for f in frames if f["Event"] in ("QueueCallerJoin", "DialBegin") and f.get("Channel")), {})
-    return Recording(tuple(timed), first.get("CallerIDNum"), first.get("CallerIDName"))
-
-
-def _parse(block: str) -> Frame:
-    frame: Frame = {}
-    for line in block.split("\r\n"):
-        key, sep, value = line.partition(": ")
-        if sep:
-            frame.setdefault(key, value)
-        elif line.endswith(":"):
-            frame.setdefault(line[:-1], "")
-    return frame
-
-
-def _recorded_time(frame: Frame, cdrs: dict[str, Frame]) -> float | None:
-    """When this frame was sent: from EventTV/Timestamp if present, else what the ids and CDRs reveal
-    (a Uniqueid is its channel's creation second; a CDR has the channel's answer and end times)."""
-    if "EventTV" in frame:
-        return datetime.strptime(frame["EventTV"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
-    if "Timestamp" in frame:
-        return float(frame["Timestamp"])
-    event, uid = frame["Event"], frame.get("Uniqueid", "")
-    cdr = cdrs.get(uid)
-    if event == "Newchannel" and _ID.match(uid):
-        return float(uid.split(".")[0])
-    if cdr and event == "Newstate" and frame.get("ChannelStateDesc") == "Up" and cdr.get("AnswerTime"):
-        return _cdr_epoch(cdr["AnswerTime"])
-    if cdr and event == "Hangup":
-        return _cdr_epoch(cdr["EndTime"])
-    return None
-
-
-def _cdr_epoch(value: str) -> float:
-    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
-
-
-class _Rewriter:
-    """Fresh ids, channel numbers, bridges and times for one replay, mapped consistently across its frames."""
-
-    def __init__(self, pbx: SimulatedPbx, shift: float, callers: dict[str, str]) -> None:
-        self.pbx, self.shift, self.callers = pbx, shift, callers
-        self.ids: dict[str, str] = {}
-        self.suffixes: dict[str, str] = {}
-        self.bridges: dict[str, str] = {}
-
-    def frame(self, frame: Frame) -> Frame:
-        return {key: self.value(key, value) for key, value in frame.items()}
-
-    def value(self, key: str, value: str) -> str:
-        lower = key.lower()
-        if (lower.endswith("uniqueid") or lower.endswith("linkedid")) and _ID.match(value):
-            return self.ids.setdefault(value, self.pbx.new_uniqueid())
-        if key in ("EventTV", "SessionTV"):
-            moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%f%z") + timedelta(seconds=self.shift)
-            return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
-        if key in ("StartTime", "AnswerTime", "EndTime") and value:
-            return _cdr_time(datetime.fromtimestamp(_cdr_epoch(value) + self.shift, UTC))
-        if key in ("LastCall", "LastPause", "LoginTime", "Timestamp") and value not in ("", "0"):
-            return str(int(float(value) + self.shift))
-        value = _SUFFIX.sub(lambda m: m.group(1) + self.suffixes.setdefault(
-            m.group(2), self.pbx.new_channel_suffix()), value)
-        value = _UUID.sub(lambda m: self.bridges.setdefault(m.group(0), str(uuid.uuid4())), value)
-        for old, new in self.callers.items():
-            value = value.replace(old, new)
-        return value
-
-
-async def replay(pbx: SimulatedPbx, path: Path, *, caller: str | None = None, caller_name: str | None = None) -> str:
-    """Play a recording as a new call (or calls): fresh ids and times, optionally another caller; paced by `speed`."""
-    recording = load(path)
-    callers = {}
-    if caller and recording.caller:
-        callers[recording.caller] = caller
-    if caller_name and recording.caller_name:
-        callers[recording.caller_name] = caller_name
-    anchors = [t for _, t in recording.frames if t is not None]
-    rewriter = _Rewriter(pbx, time.time() - anchors[0] if anchors else 0.0, callers)
-    linkedid, previous = "", anchors[0] if anchors else None
-    for frame, moment in recording.frames:
-        if pbx.speed and moment is not None and previous is not None and moment > previous:
-            await pbx.pause(moment - previous)
-        previous = moment if moment is not None else previous
-        fresh = rewriter.frame(frame)
-        linkedid = linkedid or fresh.get("Linkedid", "")
-        pbx.emit(fresh)
-        await pbx.backpressure()
-    await pbx.flush()
-    return linkedid
-
-
-# -- the demo ---------------------------------------------------------------------------------------------------
 
 _FIRST = ("Иван", "Анна", "Сергей", "Ольга", "Дмитрий", "Мария", "Алексей", "Екатерина", "Николай", "Татьяна")
 _LAST = ("Петров", "Смирнова", "Кузнецов", "Иванова", "Соколов", "Попова", "Лебедев", "Новикова", "Морозов", "Волкова")

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from channels.asterisk import pbx_recordings as recordings
 from channels.asterisk import pbx_scenarios as scenarios
 
 Frame = dict[str, str]
@@ -425,7 +426,7 @@ class SimulatedPbx:
 
     async def replay(self, name: str, *, caller: str | None = None, caller_name: str | None = None) -> str:
         """Play `<ami_dir>/<name>.ami` with fresh ids and times; returns the (first) call's Linkedid."""
-        return await scenarios.replay(self, self.ami_dir / f"{name}.ami", caller=caller, caller_name=caller_name)
+        return await recordings.replay(self, self.ami_dir / f"{name}.ami", caller=caller, caller_name=caller_name)
 
     async def queue_call(self, **kwargs: Any) -> str:
         """A trunk call into a queue answered by the first of `extensions` (see pbx_scenarios.queue_call)."""
