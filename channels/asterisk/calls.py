@@ -62,6 +62,25 @@ class Call:
         return max(0.0, (now - self.opened).total_seconds())
 
 
+@dataclass(frozen=True, slots=True)
+class Origination:
+    """A click-to-call we asked for: its call id is the ChannelId we gave Asterisk."""
+    extension: str
+    number: str
+    lead_id: int | None
+
+
+@dataclass(slots=True)
+class TrackedChannel:
+    """A channel of a tracked call: the call it belongs to and the caller id it last showed."""
+    uniqueid: str
+    name: str
+    call_id: str
+    caller: str | None = None
+    caller_name: str | None = None
+    exten: str | None = None
+
+
 def outcome_of(call: Call) -> Outcome:
     if call.direction is Direction.OUTBOUND:
         if call.answered_by is None:

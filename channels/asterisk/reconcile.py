@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from channels.asterisk.devices import extension_of, local_half
+from channels.asterisk.types import MemberPaused
 
 if TYPE_CHECKING:
     from channels.asterisk.tracker import CallTracker
@@ -79,3 +80,12 @@ def _seconds(duration: str | None) -> float:
     except ValueError:
         return 0.0
     return float(hours * 3600 + minutes * 60 + seconds)
+
+
+def member_paused(ev: Event) -> MemberPaused | None:
+    """A queue member's pause state, from `QueueMemberPause` or a `QueueStatus` listing's `QueueMember`."""
+    extension = extension_of(ev.get("Interface") or ev.get("Location") or ev.get("StateInterface"))
+    if not extension:
+        return None
+    return MemberPaused(extension, ev.get("Queue") or None, ev.get("Paused") == "1",
+                        ev.get("PausedReason") or ev.get("Reason") or None)

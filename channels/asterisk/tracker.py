@@ -12,13 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from channels.asterisk.calls import Call, Leg, LegState, ended_event
+from channels.asterisk.calls import Call, Leg, LegState, Origination, TrackedChannel, ended_event
 from channels.asterisk.devices import caller_number, extension_of, looks_like_extension
 from channels.asterisk.fields import as_float as _float, as_int as _int, as_name as _name
+from channels.asterisk.reconcile import member_paused, reconcile
 from channels.asterisk.transfers import on_attended_transfer, on_blind_transfer
 from channels.asterisk.types import (
-    CallAbandoned, CallAnswered, CallEvent, CallRinging, CallStarted, Direction,
-    MemberPaused, RingStopped, StopReason,
+    CallAbandoned, CallAnswered, CallEvent, CallRinging, CallStarted, Direction, RingStopped, StopReason,
 )
 from channels.identity import InvalidIdentity, normalize_phone
 
@@ -29,24 +29,6 @@ _DIAL_STOPS = {"NOANSWER": StopReason.NO_ANSWER, "BUSY": StopReason.BUSY, "CONGE
 RECORDING_VARIABLES = ("MIXMONITOR_FILENAME", "SWITCHBOARD_RECORDING")
 
 
-@dataclass(frozen=True, slots=True)
-class Origination:
-    """A click-to-call we asked for: its call id is the ChannelId we gave Asterisk."""
-    extension: str
-    number: str
-    lead_id: int | None
-
-
-@dataclass(slots=True)
-class _Channel:
-    uniqueid: str
-    name: str
-    call_id: str
-    caller: str | None = None
-    caller_name: str | None = None
-    exten: str | None = None
-
-
 @dataclass(slots=True)
 class CallTracker:
     """Feed it every AMI event; it returns what happened to calls, in order. Never raises on odd input."""
@@ -55,7 +37,7 @@ class CallTracker:
     is_agent: Callable[[str], bool] = looks_like_extension
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     calls: dict[str, Call] = field(default_factory=dict)
-    _channels: dict[str, _Channel] = field(default_factory=dict)
+    _channels: dict[str, TrackedChannel] = field(default_factory=dict)
     _originations: dict[str, Origination] = field(default_factory=dict)
     _hung_up: set[str] | None = None      # hangups seen while a reconciliation is under way
 
@@ -79,7 +61,7 @@ class CallTracker:
         call = self.calls.get(linkedid)
         if call is None:
             call = self._new_call(linkedid, name, ev)
-        channel = _Channel(uniqueid, name, call.call_id, caller_number(ev.get("CallerIDNum")),
+        channel = TrackedChannel(uniqueid, name, call.call_id, caller_number(ev.get("CallerIDNum")),
                            _name(ev.get("CallerIDName")), ev.get("Exten"))
         self._channels[uniqueid] = channel
         call.channels.add(uniqueid)
@@ -182,10 +164,9 @@ class CallTracker:
             call.talk_override = _float(ev.get("TalkTime"))
 
     def _on_member_pause(self, ev: Event, out: list[CallEvent]) -> None:
-        extension = extension_of(ev.get("Interface") or ev.get("StateInterface") or ev.get("Location"))
-        if extension:
-            out.append(MemberPaused(extension, ev.get("Queue") or None, ev.get("Paused") == "1",
-                                    ev.get("PausedReason") or ev.get("Reason") or None))
+        paused = member_paused(ev)
+        if paused is not None:
+            out.append(paused)
 
     # -- dials ------------------------------------------------------------------------------------
 
@@ -388,20 +369,9 @@ class CallTracker:
     def reconcile(self, known: frozenset[str], channels: Sequence[Event], queue_entries: Sequence[Event],
                   members: Sequence[Event] = ()) -> list[CallEvent]:
         """Apply the PBX's answer to `CoreShowChannels` / `QueueStatus` asked after `begin_reconcile`."""
-        from channels.asterisk.reconcile import reconcile
-
         hung_up, self._hung_up = self._hung_up or set(), None
         out = reconcile(self, known, hung_up, list(channels), list(queue_entries))
-        for member in members:
-            out += self._member_state(member)
-        return out
-
-    def _member_state(self, member: Event) -> list[CallEvent]:
-        extension = extension_of(member.get("Location") or member.get("Interface") or member.get("StateInterface"))
-        if not extension:
-            return []
-        return [MemberPaused(extension, member.get("Queue") or None, member.get("Paused") == "1",
-                             member.get("PausedReason") or None)]
+        return out + [paused for member in members if (paused := member_paused(member)) is not None]
 
 
 _HANDLERS: dict[str, Callable[[CallTracker, Event, list[CallEvent]], None]] = {
