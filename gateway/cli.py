@@ -82,7 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # interval each hop can wait that long for the GIL under load (bench/screen_pop.py: p50 halves).
         sys.setswitchinterval(SWITCH_INTERVAL)
     if args.command == "serve":
-        web.run_app(create_app(settings), host=settings.http.host, port=settings.http.port,
+        try:
+            app = create_app(settings)
+        except SettingsError as exc:        # a channel's own table ([telegram], [ami], …) is checked here
+            print(f"switchboard: {exc}", file=sys.stderr)
+            return 2
+        web.run_app(app, host=settings.http.host, port=settings.http.port,
                     print=lambda _: print(f"switchboard listening on http://{settings.http.host}:{settings.http.port}"))
         return 0
     if args.command == "demo":

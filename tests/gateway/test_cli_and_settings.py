@@ -46,6 +46,21 @@ def test_missing_config_file_is_a_clear_error(tmp_path: Path, capsys: pytest.Cap
     assert "cannot read config file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("toml", "message"), [
+    ("[ami]\nhost = '127.0.0.1'\nusername = 'u'\nsecret = 's'\nbogus = 1\n", "ami.bogus: unknown setting"),
+    ("[ami]\nhost = '127.0.0.1'\n", "ami.username: required"),
+    ("[ami]\nhost = 'h'\nusername = 'u'\nsecret = 's'\nping_timeout = 'soon'\n", "ami.ping_timeout"),
+    ("[ami]\nhost = 'h'\nusername = 'u'\nsecret = 's'\ndevice = 'PJSIP/101'\n", "ami.device"),
+    ("[agi]\nport = 99999\n", "agi.port"),
+])
+def test_bad_voice_tables_stop_serve_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    toml: str, message: str) -> None:
+    config = tmp_path / "voice.toml"
+    config.write_text(toml)
+    assert main(["--config", str(config), "serve"]) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_migrate_and_user_add_from_the_command_line(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
     env = {"SWITCHBOARD_DATABASE__URL": f"sqlite+aiosqlite:///{db}", "PATH": "/usr/bin:/bin"}
