@@ -371,7 +371,9 @@ class CallTracker:
         """Apply the PBX's answer to `CoreShowChannels` / `QueueStatus` asked after `begin_reconcile`."""
         hung_up, self._hung_up = self._hung_up or set(), None
         out = reconcile(self, known, hung_up, list(channels), list(queue_entries))
-        return out + [paused for member in members if (paused := member_paused(member)) is not None]
+        # A pause made on the PBX while we were away shows; "not paused" is no news (and must not end a
+        # break taken in Switchboard while the PBX could not be told).
+        return out + [paused for member in members if (paused := member_paused(member)) is not None and paused.paused]
 
 
 _HANDLERS: dict[str, Callable[[CallTracker, Event, list[CallEvent]], None]] = {

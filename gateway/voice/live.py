@@ -22,7 +22,6 @@ class LiveCall:
     transfer_from: dict[str, str | None] = field(default_factory=dict)  # extension -> who transferred to it
     phone_task: str | None = None
     card: dict[str, Any] | None = None        # read once per call, sent with every pop
-    wait_seconds: float | None = None
     pops: list[tuple[int, str, datetime]] = field(default_factory=list)   # who saw the card, audited at the end
     transfers: list[dict[str, Any]] = field(default_factory=list)
 

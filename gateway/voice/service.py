@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -41,20 +39,20 @@ EXTENSION_TTL = 5.0      # seconds a phone's user is remembered: an admin's chan
 
 
 class VoiceService:
+    """Carries out what the voice adapter reports; the gateway's only voice state (calls in progress)."""
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], ingestor: Ingestor, dispatcher: Dispatcher,
-                 routing: RoutingSettings, cards: CardReader, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 routing: RoutingSettings, cards: CardReader) -> None:
         self._sessions = sessions
         self._ingestor = ingestor
         self._dispatcher = dispatcher
         self._routing = routing
         self._cards = cards
-        self._clock = clock
         self.calls: dict[str, LiveCall] = {}
         self.originated: dict[str, int] = {}          # click-to-call id -> the user who placed it
         self._chains: dict[str, asyncio.Task[None]] = {}
-        self._extensions: dict[str, tuple[int | None, float]] = {}
+        self._extensions: dict[str, tuple[int, float]] = {}
         self._records = CallRecords(ingestor)
-        self.handled = 0
 
     # -- input --------------------------------------------------------------------------------------
 
@@ -77,7 +75,6 @@ class VoiceService:
             await self._handle(event)
         except Exception:
             log.exception("call event failed: %r", event)
-        self.handled += 1
 
     async def _handle(self, event: CallEvent) -> None:
         if isinstance(event, CallStarted):
@@ -137,8 +134,6 @@ class VoiceService:
         user_id = min(users) if users else await self._user_at(event.extension)
         previous = call.answered_by
         call.answered_by, call.answered_extension, call.answered_at = user_id, event.extension, event.at
-        if call.wait_seconds is None:
-            call.wait_seconds = event.wait_seconds
         if previous is not None and previous != user_id:
             await self._release_phone(call)        # transferred: the first operator is free again
         if user_id is None:
