@@ -217,3 +217,41 @@ async def test_the_wallboard_shows_calls_in_progress_and_callbacks_owed(voice, p
     assert pavel["call"]["caller"] == "+74951236666" and pavel["call"]["queue"] == "sales"
     waiting = {name: q.get("callbacks_waiting") for name, q in stats["queues"].items()}
     assert sum(v or 0 for v in waiting.values()) == 1, waiting
+
+
+@pytest.mark.parametrize("kind", ["blind", "attended"])
+async def test_a_transfer_pops_the_colleague_and_the_call_ends_as_theirs(voice, pbx, kind):
+    api = voice
+    transfer = pbx.blind_transfer if kind == "blind" else pbx.attended_transfer
+    async with screen(api, "olga") as olga, screen(api, "pavel") as pavel:
+        await transfer(caller="+74951235555", caller_name="Марина", extension="101", target="102")
+        first = await olga.expect("call.ringing")
+        moved = await pavel.expect("call.ringing")
+        assert moved["call_id"] == first["call_id"] and moved["transfer_from"] == "101"
+        assert moved["card"]["contact"]["display_name"] == "Марина"
+        assert (await olga.expect("call.transferred"))["to_extension"] == "102"
+        assert (await pavel.expect("call.answered"))["call_id"] == first["call_id"]
+        await pavel.expect("call.ended")
+    await settled(api)
+    [call] = await voice_calls(api)
+    a = call.attributes
+    assert a["answered_extension"] == "102" and a["rang"] == ["101", "102"]
+    assert [(t["kind"], t["from"], t["to"]) for t in a["transfers"]] == [(kind, "101", "102")]
+
+
+async def test_a_click_to_call_the_operator_does_not_pick_up_ends_as_failed(voice, pbx):
+    api = voice
+    pbx.originate_outcome = "operator_no_answer"
+    await api.add_user("sveta", Role.SUPERVISOR, extension="103")
+    response = await api.client.post("/forms/busy", data={"phone": "+79160001122"})
+    lead_id = (await response.json())["lead_id"]
+    async with screen(api, "sveta", available=False) as sveta:
+        response = await api.client.post("/api/v1/calls", json={"lead_id": lead_id}, headers=await api.login("sveta"))
+        assert response.status == 202
+        assert (await sveta.expect("call.ringing"))["direction"] == "outbound"
+        ended = await sveta.expect("call.ended")
+        assert ended["outcome"] == "failed" and not ended["missed"]
+    await settled(api)
+    async with api.client.app[SESSIONS]() as session:
+        kinds = list(await session.scalars(select(RoutingTask.kind)))
+    assert "callback" not in kinds                  # our own failed call owes nobody a callback
