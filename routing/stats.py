@@ -40,6 +40,8 @@ class QueueStats:
     rejected_today: int = 0
     timed_out_today: int = 0
     rescinded_today: int = 0
+    sla_at_risk: int = 0     # not yet taken, past 80% of its time to answer (its SLA deadline, else the queue's SL)
+    sla_breached: int = 0    # not yet taken, past it
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -74,6 +76,25 @@ def _task_numbers(tasks: list[TaskRecord], now: float) -> dict[str, Any]:
             "waiting_by_priority": dict(sorted(Counter(t.task.priority for t in waiting).items(), reverse=True))}
 
 
+AT_RISK = 0.8
+
+
+def _sla_numbers(tasks: list[TaskRecord], now: float, queues: Mapping[str, QueueConfig]) -> dict[str, int]:
+    at_risk = breached = 0
+    default = queues.get("default") or QueueConfig()
+    for record in tasks:
+        if record.state not in (TaskState.PENDING, TaskState.RESERVED):
+            continue
+        task = record.task
+        deadline = task.sla_deadline or task.created + (queues.get(task.queue) or default).service_level_seconds
+        allowed = max(deadline - task.created, 1e-9)
+        if now >= deadline:
+            breached += 1
+        elif now - task.created >= AT_RISK * allowed:
+            at_risk += 1
+    return {"sla_at_risk": at_risk, "sla_breached": breached}
+
+
 def _counter_numbers(counters: Mapping[str, float], prefix: str) -> dict[str, Any]:
     def get(metric: str) -> float:
         return counters.get(f"{prefix}:{metric}", 0)
@@ -96,12 +117,14 @@ def compute_stats(snap: Snapshot, queues: Mapping[str, QueueConfig]) -> dict[str
         agents = [a for a in snap.agents if not a.agent.queues or name in a.agent.queues]
         tasks = [t for t in snap.tasks if t.task.queue == name]
         out[f"queue:{name}"] = QueueStats(name, "queue", **_task_numbers(tasks, snap.at),
+                                          **_sla_numbers(tasks, snap.at, queues),
                                           **_agent_numbers(agents, channels),
                                           **_counter_numbers(snap.counters, f"q:{name}"))
     for ch in channels:
         agents = [a for a in snap.agents if a.agent.capacity.get(ch, 0) > 0]
         tasks = [t for t in snap.tasks if t.task.channel == ch]
         out[f"channel:{ch}"] = QueueStats(ch, "channel", **_task_numbers(tasks, snap.at),
+                                          **_sla_numbers(tasks, snap.at, queues),
                                           **_agent_numbers(agents, [ch]),
                                           **_counter_numbers(snap.counters, f"c:{ch}"))
     return out

@@ -68,3 +68,19 @@ def test_weekly_hours_across_dst():
     assert closes - opens == 8 * 3600
     assert WeeklyHours(()).next_change(saturday_noon) is None
 
+
+
+async def test_sla_at_risk_and_breached_count_work_not_yet_taken(make_engine, clock):
+    engine = make_engine({"sales": QueueConfig(service_level_seconds=10)})
+    start = clock.now
+    await engine.add_task(Task("fresh", "chat", queue="sales", created=start))
+    await engine.add_task(Task("risky", "chat", queue="sales", created=start - 8.5))        # 85% of 10 s
+    await engine.add_task(Task("late", "chat", queue="sales", created=start - 11))
+    await engine.add_task(Task("ticket", "email", queue="sales", created=start - 3600,       # its own deadline
+                               sla_deadline=start + 1800))
+    stats = await engine.stats()
+    assert (stats["queue:sales"].sla_at_risk, stats["queue:sales"].sla_breached) == (1, 1)
+    assert (stats["channel:chat"].sla_at_risk, stats["channel:chat"].sla_breached) == (1, 1)
+    clock.advance(1700)                # the ticket is now past 80% of its time; the chats are all late
+    stats = await engine.stats()
+    assert (stats["queue:sales"].sla_at_risk, stats["queue:sales"].sla_breached) == (1, 3)
