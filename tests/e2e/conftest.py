@@ -15,8 +15,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 
 @pytest.fixture(scope="session")
 def shots_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where every UI test leaves its screenshot ($SWITCHBOARD_UI_SHOTS, or a pytest tmp dir)."""
-    chosen = os.environ.get("SWITCHBOARD_UI_SHOTS")
+    """Where every UI test leaves its screenshot ($UI_SHOTS (not SWITCHBOARD_*: the service refuses unknown settings), or a pytest tmp dir)."""
+    chosen = os.environ.get("UI_SHOTS")
     path = Path(chosen) if chosen else tmp_path_factory.mktemp("ui-shots")
     path.mkdir(parents=True, exist_ok=True)
     return path
