@@ -28,6 +28,8 @@ from pathlib import Path  # noqa: E402
 
 import aiohttp  # noqa: E402
 
+from support.processes import wait_ready  # noqa: E402
+
 
 NOOP_SERVER = """
 import sys
@@ -58,21 +60,6 @@ def free_port() -> int:
 def form(i: int) -> dict[str, str]:
     return {"name": f"Client {i}", "phone": f"+7912{i:07d}", "message": "Please call me back",
             "utm_source": "bench", "submission_id": f"bench-{i}"}
-
-
-async def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}")
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("server did not start")
 
 
 async def post_all(url: str, posts: int, concurrency: int) -> float:

@@ -31,6 +31,7 @@ from pathlib import Path  # noqa: E402
 import aiohttp  # noqa: E402
 
 from support.postgres_server import free_port  # noqa: E402
+from support.processes import wait_ready  # noqa: E402
 
 RELAY = """
 import asyncio, sys
@@ -72,21 +73,6 @@ port = {port}
 username = "bench"
 secret = "bench"
 """
-
-
-async def wait_ready(port: int, process: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}")
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("server did not start")
 
 
 def frame(**fields: str) -> bytes:

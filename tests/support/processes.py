@@ -1,0 +1,23 @@
+"""A service started as its own process, for tests and benchmarks: wait until it answers."""
+from __future__ import annotations
+
+import asyncio
+import subprocess
+
+import aiohttp
+
+
+async def wait_ready(port: int, process: subprocess.Popen[bytes], *, path: str = "/healthz", tries: int = 300) -> None:
+    """Poll http://127.0.0.1:port{path} until it answers 200; fail at once if the process exits."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(tries):
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}")
+            try:
+                async with http.get(f"http://127.0.0.1:{port}{path}") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("server did not start")
