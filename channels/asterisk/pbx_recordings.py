@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from channels.asterisk.pbx_script import cdr_time
 
 if TYPE_CHECKING:
-    from channels.asterisk.simulated_pbx import Frame, SimulatedPbx
+    from channels.asterisk.pbx_wire import Frame
+    from channels.asterisk.simulated_pbx import SimulatedPbx
 
 
 _ID = re.compile(r"^\d+\.\d+$")

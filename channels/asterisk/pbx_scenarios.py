@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from channels.asterisk.pbx_script import Chan, Script, bridge_frame
 
 if TYPE_CHECKING:
-    from channels.asterisk.simulated_pbx import Action, SimulatedPbx
+    from channels.asterisk.pbx_wire import Action
+    from channels.asterisk.simulated_pbx import SimulatedPbx
 
 # -- the pieces of an inbound call -----------------------------------------------------------------------
 

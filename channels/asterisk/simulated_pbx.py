@@ -12,16 +12,13 @@ import itertools
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from channels.asterisk import pbx_recordings as recordings
 from channels.asterisk import pbx_scenarios as scenarios
-
-Frame = dict[str, str]
-Action = dict[str, Any]          # a received action: a repeated key (Variable) becomes a list
+from channels.asterisk.pbx_wire import Action, Client, Frame, Member, encode, hms, read_action
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 DEFAULT_QUEUES: Mapping[str, Sequence[tuple[str, str]]] = {
@@ -33,73 +30,6 @@ _CHANNEL_FIELDS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum",
                    "Linkedid")
 _WAITER_FIELDS = ("Channel", "Uniqueid", "CallerIDNum", "CallerIDName", "ConnectedLineNum", "ConnectedLineName",
                   "Linkedid")
-
-
-def encode(frame: Mapping[str, str]) -> bytes:
-    """One AMI frame: `Key: Value` lines, CRLF, ended by a blank line."""
-    return "".join(f"{key}: {value}\r\n" for key, value in frame.items()).encode("utf-8") + b"\r\n"
-
-
-@dataclass(slots=True)
-class Member:
-    """A static queue member as QueueStatus / QueueMemberPause describe it."""
-    interface: str
-    name: str
-    paused: bool = False
-    reason: str = ""
-    calls_taken: int = 0
-    last_call: int = 0
-    last_pause: int = 0
-    login_time: int = field(default_factory=lambda: int(time.time()))
-
-    def fields(self, queue: str) -> Frame:
-        return {"Queue": queue, "MemberName": self.name, "Interface": self.interface,
-                "StateInterface": self.interface, "Membership": "static", "Penalty": "0",
-                "CallsTaken": str(self.calls_taken), "LastCall": str(self.last_call),
-                "LastPause": str(self.last_pause), "LoginTime": str(self.login_time), "InCall": "0", "Status": "1",
-                "Paused": "1" if self.paused else "0", "PausedReason": self.reason, "Wrapuptime": "0"}
-
-
-class _Client:
-    """One AMI connection: frames go out in order through a queue drained by one writer task."""
-
-    def __init__(self, pbx: SimulatedPbx, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.pbx, self.reader, self.writer = pbx, reader, writer
-        self.logged_in = False
-        self.events = False
-        self.outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-    def send(self, data: bytes) -> None:
-        self.outbox.put_nowait(data)
-
-    def close_after_pending(self) -> None:
-        self.outbox.put_nowait(None)
-
-    async def write_loop(self) -> None:
-        try:
-            while True:
-                data = await self.outbox.get()
-                try:
-                    if data is None:
-                        return
-                    await self._write(data)
-                finally:
-                    self.outbox.task_done()
-        finally:
-            self.writer.transport.close()
-
-    async def _write(self, data: bytes) -> None:
-        pieces = self.pbx.chunks(data)
-        for chunk in pieces:
-            if self.writer.transport.is_closing():
-                return            # dropped: what was queued for this connection is lost, as on a real wire
-            self.writer.write(chunk)
-            try:
-                await self.writer.drain()
-            except ConnectionError:
-                return
-            if len(pieces) > 1:
-                await asyncio.sleep(0)     # let the reader see this piece on its own
 
 
 class SimulatedPbx:
@@ -134,7 +64,7 @@ class SimulatedPbx:
         self._ids = itertools.count(1)
         self._channel_seq = itertools.count(0x40)
         self._started = time.time()
-        self._clients: set[_Client] = set()
+        self._clients: set[Client] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sessions: set[asyncio.Task[Any]] = set()      # one per connection
         self._server: asyncio.Server | None = None
@@ -246,7 +176,7 @@ class SimulatedPbx:
         for client in self._listeners():
             client.send(data)
 
-    def _listeners(self) -> list[_Client]:
+    def _listeners(self) -> list[Client]:
         if self._hung:
             return []
         return [c for c in self._clients if c.logged_in and c.events]
@@ -278,7 +208,7 @@ class SimulatedPbx:
     # -- connections -------------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        client = _Client(self, reader, writer)
+        client = Client(self, reader, writer)
         session = asyncio.current_task()
         if session is not None:
             self._sessions.add(session)
@@ -288,7 +218,7 @@ class SimulatedPbx:
         writer_task = asyncio.create_task(client.write_loop())
         client.send(BANNER)
         try:
-            while (action := await _read_action(reader)) is not None:
+            while (action := await read_action(reader)) is not None:
                 if action and not self._hung:
                     self.actions.append(action)
                     if not await self._handle(client, action):
@@ -303,7 +233,7 @@ class SimulatedPbx:
             except (TimeoutError, asyncio.CancelledError):
                 writer.transport.abort()
 
-    async def _handle(self, client: _Client, action: Action) -> bool:
+    async def _handle(self, client: Client, action: Action) -> bool:
         """Answer one action; False ends the connection (after what was queued is written)."""
         name = str(action.get("Action", "")).lower()
         if not name:
@@ -324,7 +254,7 @@ class SimulatedPbx:
                 handler(client, action)
         return True
 
-    async def _login(self, client: _Client, action: Action) -> bool:
+    async def _login(self, client: Client, action: Action) -> bool:
         if action.get("Username") != self.username or action.get("Secret") != self.secret:
             self._reply(client, action, "Error", Message="Authentication failed")
             return False          # Asterisk hangs up on a failed login
@@ -340,13 +270,13 @@ class SimulatedPbx:
             self._login_changed.notify_all()
         return True
 
-    def _reply(self, client: _Client, action: Action, response: str, **fields: str) -> None:
+    def _reply(self, client: Client, action: Action, response: str, **fields: str) -> None:
         frame: Frame = {"Response": response}
         if "ActionID" in action:
             frame["ActionID"] = str(action["ActionID"])
         client.send(encode(frame | fields))
 
-    def _list(self, client: _Client, action: Action, message: str, items: list[Frame], complete: str) -> None:
+    def _list(self, client: Client, action: Action, message: str, items: list[Frame], complete: str) -> None:
         """A list action's answer: the start, one event per item, the Complete event (all with the ActionID)."""
         action_id = {"ActionID": str(action["ActionID"])} if "ActionID" in action else {}
         self._reply(client, action, "Success", EventList="start", Message=message)
@@ -355,22 +285,22 @@ class SimulatedPbx:
         client.send(encode({"Event": complete, **action_id, "EventList": "Complete",
                             "ListItems": str(len(items))}))
 
-    def _handlers(self) -> dict[str, Callable[[_Client, Action], None]]:
+    def _handlers(self) -> dict[str, Callable[[Client, Action], None]]:
         return {"ping": self._ping, "coreshowchannels": self._core_show_channels, "queuestatus": self._queue_status,
                 "queuepause": self._queue_pause, "originate": self._originate}
 
     # -- actions -----------------------------------------------------------------------------------
 
-    def _ping(self, client: _Client, action: Action) -> None:
+    def _ping(self, client: Client, action: Action) -> None:
         self._reply(client, action, "Success", Ping="Pong", Timestamp=f"{time.time():.6f}")
 
-    def _core_show_channels(self, client: _Client, action: Action) -> None:
+    def _core_show_channels(self, client: Client, action: Action) -> None:
         items = [{"Event": "CoreShowChannel", **ch,
-                  "Duration": _hms(time.monotonic() - self._born.get(uid, time.monotonic()))}
+                  "Duration": hms(time.monotonic() - self._born.get(uid, time.monotonic()))}
                  for uid, ch in self.channels.items()]
         self._list(client, action, "Channels will follow", items, "CoreShowChannelsComplete")
 
-    def _queue_status(self, client: _Client, action: Action) -> None:
+    def _queue_status(self, client: Client, action: Action) -> None:
         wanted = action.get("Queue")
         items: list[Frame] = []
         for queue, members in self.queues.items():
@@ -393,7 +323,7 @@ class SimulatedPbx:
                               **{k: w[k] for k in _WAITER_FIELDS}, "Wait": str(wait), "Priority": "0"})
         self._list(client, action, "Queue status will follow", items, "QueueStatusComplete")
 
-    def _queue_pause(self, client: _Client, action: Action) -> None:
+    def _queue_pause(self, client: Client, action: Action) -> None:
         paused = str(action.get("Paused", "")).lower() in ("true", "yes", "1", "on")
         changed = self.set_paused(str(action.get("Interface", "")), paused, str(action.get("Reason", "")),
                                   queue=action.get("Queue"))
@@ -418,7 +348,7 @@ class SimulatedPbx:
             raise KeyError(f"{interface} is not a member of any queue")
         await self.flush()
 
-    def _originate(self, client: _Client, action: Action) -> None:
+    def _originate(self, client: Client, action: Action) -> None:
         self._reply(client, action, "Success", Message="Originate successfully queued")
         self.spawn(scenarios.click_to_call(self, action))
 
@@ -449,29 +379,3 @@ class SimulatedPbx:
 
     async def attended_transfer(self, **kwargs: Any) -> str:
         return await scenarios.attended_transfer(self, **kwargs)
-
-
-async def _read_action(reader: asyncio.StreamReader) -> Action | None:
-    """One frame from the client (None at EOF); a repeated key collects its values in a list."""
-    action: Action = {}
-    while True:
-        line = await reader.readline()
-        if not line:
-            return None
-        text = line.decode("utf-8", "replace").rstrip("\r\n")
-        if not text:
-            return action
-        key, sep, value = text.partition(":")
-        if not sep:
-            continue
-        key, value = key.strip(), value.strip()
-        if key in action:
-            previous = action[key]
-            action[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            action[key] = value
-
-
-def _hms(seconds: float) -> str:
-    s = int(seconds)
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"

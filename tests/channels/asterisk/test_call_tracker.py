@@ -10,8 +10,8 @@ from hypothesis import given, settings, strategies as st
 from support.ami_recordings import RECORDINGS, recorded_events
 from channels.asterisk.tracker import CallTracker, Origination
 from channels.asterisk.types import (
-    CallAbandoned, CallAnswered, CallEnded, CallRinging, CallStarted, CallTransferred, Direction, MemberPaused,
-    Outcome, RingStopped, StopReason,
+    CallEnded, CallRinging, CallStarted, Direction, MemberPaused,
+    Outcome, StopReason,
 )
 
 
