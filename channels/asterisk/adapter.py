@@ -104,6 +104,12 @@ class AmiAdapter:
         self.logged_in.clear()
         self.status = "stopped"
 
+    def resync(self) -> None:
+        """Forget what the tracker knows and rebuild the calls in progress from the PBX, reporting them anew."""
+        self.tracker = CallTracker(region=self.config.region, is_agent=self.tracker.is_agent)
+        if self._manager is not None and self.logged_in.is_set():
+            self._spawn(self._reconcile(self._manager))
+
     # -- actions -----------------------------------------------------------------------------------
 
     async def originate(self, extension: str, number: str, *, lead_id: int | None = None,

@@ -53,11 +53,14 @@ class VoiceService:
         self._chains: dict[str, asyncio.Task[None]] = {}
         self._extensions: dict[str, tuple[int, float]] = {}
         self._records = CallRecords(ingestor)
+        self.active = True        # False while another process holds the voice lease (gateway/voice/lease.py)
 
     # -- input --------------------------------------------------------------------------------------
 
     def on_event(self, event: CallEvent) -> None:
         """From the adapter (synchronously, in AMI order): queue behind the same call's earlier events."""
+        if not self.active:
+            return
         key = getattr(event, "call_id", None) or f"member:{getattr(event, 'extension', '')}"
         previous = self._chains.get(key)
         task = asyncio.create_task(self._after(previous, event))

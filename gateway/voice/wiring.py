@@ -1,10 +1,12 @@
 """Voice on when `[ami]` is set: the adapter, the service that carries its events out, FastAGI if `[agi]` is set."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 from channels.asterisk.adapter import AmiAdapter, PbxUnavailable
 from channels.asterisk.config import AmiConfig, ami_from_mapping
@@ -12,6 +14,7 @@ from crm_store import calls
 from gateway.keys import AMI, DISPATCHER, HUB, INGESTOR, SESSIONS, VOICE
 from gateway.settings import Settings, SettingsError
 from gateway.voice.cards import CardReader
+from gateway.voice.lease import Lease
 from gateway.voice.service import VoiceService
 from routing.types import Presence
 
@@ -35,6 +38,8 @@ def mount(app: web.Application, settings: Settings) -> None:
         app[HUB].on_connect.append(service.on_connect)
         app[DISPATCHER].wallboard_extras.append(service.wallboard)
         adapter = await _start_adapter(app, ami, service) if ami is not None else None
+        lease = _lease(settings, service, adapter) if adapter is not None else None
+        leasing = asyncio.create_task(lease.run()) if lease is not None else None
         server = None
         if agi is not None:
             from channels.asterisk.agi import AgiRouteServer   # FastAGI only when [agi] asks for it
@@ -46,6 +51,10 @@ def mount(app: web.Application, settings: Settings) -> None:
         try:
             yield
         finally:
+            if leasing is not None and lease is not None:
+                leasing.cancel()
+                await asyncio.gather(leasing, return_exceptions=True)
+                await lease.close()
             if server is not None:
                 await server.__aexit__(None, None, None)
             if adapter is not None:
@@ -54,6 +63,24 @@ def mount(app: web.Application, settings: Settings) -> None:
             cards.close()
 
     app.cleanup_ctx.append(voice)
+
+
+def _lease(settings: Settings, service: VoiceService, adapter: AmiAdapter) -> Lease | None:
+    """With Redis (several processes), only the lease holder acts on PBX events; alone, this process does."""
+    if not settings.redis.url:
+        return None
+    service.active = False
+
+    async def gain() -> None:
+        service.active = True
+        adapter.resync()          # report the calls already in progress as if they had just begun
+
+    async def loss() -> None:
+        service.active = False
+        service.calls.clear()
+
+    redis = Redis.from_url(settings.redis.url, decode_responses=True)
+    return Lease(redis, f"{settings.redis.prefix}voice:lease", on_gain=gain, on_loss=loss)
 
 
 async def _start_adapter(app: web.Application, config: AmiConfig, service: VoiceService) -> AmiAdapter:
