@@ -9,11 +9,13 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from channels.asterisk.adapter import AmiAdapter, PbxUnavailable
+from channels.asterisk.agi import AgiRouteServer
 from channels.asterisk.config import AmiConfig, ami_from_mapping
 from crm_store import calls
 from gateway.keys import AMI, DISPATCHER, HUB, INGESTOR, SESSIONS, VOICE
 from gateway.settings import Settings, SettingsError
 from gateway.voice.cards import CardReader
+from gateway.voice.chooser import VoiceChooser
 from gateway.voice.lease import Lease
 from gateway.voice.service import VoiceService
 from routing.types import Presence
@@ -42,12 +44,8 @@ def mount(app: web.Application, settings: Settings) -> None:
         leasing = asyncio.create_task(lease.run()) if lease is not None else None
         server = None
         if agi is not None:
-            from channels.asterisk.agi import AgiRouteServer   # FastAGI only when [agi] asks for it
-            from gateway.voice.chooser import VoiceChooser
-
-            chooser = VoiceChooser(app[SESSIONS], app[DISPATCHER], settings.phone.region)
-            server = AgiRouteServer(chooser, **agi)
-            await server.__aenter__()
+            server = AgiRouteServer(VoiceChooser(app[SESSIONS], app[DISPATCHER], settings.phone.region), **agi)
+            await server.start()
         try:
             yield
         finally:
@@ -56,7 +54,7 @@ def mount(app: web.Application, settings: Settings) -> None:
                 await asyncio.gather(leasing, return_exceptions=True)
                 await lease.close()
             if server is not None:
-                await server.__aexit__(None, None, None)
+                await server.stop()
             if adapter is not None:
                 await adapter.stop()
             await service.drain()
