@@ -180,14 +180,20 @@ async def _answered_by(s: Script, caller: str, caller_name: str, did: str, exten
     """A direct call answered at `extension`, left talking: (caller, agent leg, bridge)."""
     chan = _inbound(s, caller, caller_name, did, None)
     chan = s.exten(chan, "Dial", f"PJSIP/{extension},30")
-    leg = _ring(s, chan, extension, None)
+    leg, bridge = await _ring_and_answer(s, chan, extension, ring_seconds)
+    return chan, leg, bridge
+
+
+async def _ring_and_answer(s: Script, dialler: Chan, extension: str, ring_seconds: float) -> tuple[Chan, str]:
+    """`dialler` rings `extension`, which answers after `ring_seconds`; both in a new bridge: (leg, bridge)."""
+    leg = _ring(s, dialler, extension, None)
     await s.wait(ring_seconds)
     leg = s.update(leg, state=6)
-    s.dial("DialEnd", chan, leg, DialStatus="ANSWER")
+    s.dial("DialEnd", dialler, leg, DialStatus="ANSWER")
     bridge = s.bridge()
     s.enter(bridge, leg, 1)
-    s.enter(bridge, chan, 2)
-    return chan, leg, bridge
+    s.enter(bridge, dialler, 2)
+    return leg, bridge
 
 
 async def _end_bridged(s: Script, caller: Chan, agent: Chan, bridge: str, talk_seconds: float) -> None:
@@ -215,13 +221,7 @@ async def blind_transfer(pbx: SimulatedPbx, *, caller: str = "+74951234567", cal
     s.emit("BridgeDestroy", "call,all", bridge_frame(bridge, 0))
     chan = replace(chan, context="from-internal", exten=target, priority=1)
     chan = s.exten(chan, "Dial", f"PJSIP/{target},30", priority=1)
-    second = _ring(s, chan, target, None)
-    await s.wait(ring_seconds)
-    second = s.update(second, state=6)
-    s.dial("DialEnd", chan, second, DialStatus="ANSWER")
-    bridge = s.bridge()
-    s.enter(bridge, second, 1)
-    s.enter(bridge, chan, 2)
+    second, bridge = await _ring_and_answer(s, chan, target, ring_seconds)
     await _end_bridged(s, chan, second, bridge, talk_seconds)
     return chan.linkedid
 
@@ -237,13 +237,7 @@ async def attended_transfer(pbx: SimulatedPbx, *, caller: str = "+74951234567", 
     consult = s.channel(f"PJSIP/{extension}", num=extension, cid_name=f"Agent {extension}", state=4,
                         context="from-internal", exten=target)
     consult = s.exten(consult, "Dial", f"PJSIP/{target},30", priority=1)
-    other = _ring(s, consult, target, None)
-    await s.wait(ring_seconds)
-    other = s.update(other, state=6)
-    s.dial("DialEnd", consult, other, DialStatus="ANSWER")
-    second = s.bridge()
-    s.enter(second, other, 1)
-    s.enter(second, consult, 2)
+    other, second = await _ring_and_answer(s, consult, target, ring_seconds)
     await s.wait(talk_seconds)
     s.emit("AttendedTransfer", "call,all", {"Result": "Success"}, leg.fields("OrigTransferer"),
            {f"Orig{k}": v for k, v in bridge_frame(bridge, 2).items()}, consult.fields("SecondTransferer"),

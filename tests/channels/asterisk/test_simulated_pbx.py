@@ -13,21 +13,6 @@ from channels.asterisk.simulated_pbx import SimulatedPbx, encode
 from support.ami_client import CALL_EVENTS, SECRET, Client
 
 
-@pytest.fixture
-async def pbx() -> AsyncIterator[SimulatedPbx]:
-    async with SimulatedPbx(username="switchboard", secret=SECRET) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(pbx: SimulatedPbx) -> AsyncIterator[Client]:
-    c = Client(pbx)
-    reply = await c.login()
-    assert reply.success
-    yield c
-    c.manager.close()
-
-
 async def raw_frames(reader: asyncio.StreamReader) -> AsyncIterator[dict[str, str]]:
     """Frames read straight off the socket (the banner line comes alone)."""
     frame: dict[str, str] = {}

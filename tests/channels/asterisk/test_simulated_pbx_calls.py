@@ -1,27 +1,10 @@
 """The simulated PBX's calls as a real panoramisk client sees them: click-to-call and the synthetic scenarios."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from channels.asterisk.simulated_pbx import SimulatedPbx
 from support.ami_client import CALL_EVENTS, SECRET, Client
-
-
-@pytest.fixture
-async def pbx() -> AsyncIterator[SimulatedPbx]:
-    async with SimulatedPbx(username="switchboard", secret=SECRET) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(pbx: SimulatedPbx) -> AsyncIterator[Client]:
-    c = Client(pbx)
-    reply = await c.login()
-    assert reply.success
-    yield c
-    c.manager.close()
 
 
 # -- click-to-call -------------------------------------------------------------------------------------------
