@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from crm_store.session import create_engine, session_factory
 from crm_store.types import Role
 from crm_store.users import NewUser, create_user
 from support.postgres_server import free_port
+from support.processes import wait_ready
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -55,20 +55,6 @@ def database(postgres_server: str, postgres_template: str) -> Iterator[str]:
 def start_server(port: int, env: dict[str, str], config: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), "serve", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-async def wait_ready(http: aiohttp.ClientSession, port: int, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert server.poll() is None, server.stderr.read().decode() if server.stderr else "server died"
-        try:
-            async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"server on {port} did not start")
 
 
 async def agent(http: aiohttp.ClientSession, port: int, name: str, assigned: collections.Counter[int],
@@ -115,7 +101,7 @@ async def test_two_processes_assign_each_of_1000_leads_exactly_once(database, re
     try:
         async with aiohttp.ClientSession() as http:
             for port, server in zip(ports, servers, strict=True):
-                await wait_ready(http, port, server)
+                await wait_ready(port, server, path="/readyz")
             assigned: collections.Counter[int] = collections.Counter()
             done = asyncio.Event()
             agents = [asyncio.create_task(agent(http, ports[i % 2], f"agent{i}", assigned, done))

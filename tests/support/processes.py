@@ -12,7 +12,8 @@ async def wait_ready(port: int, process: subprocess.Popen[bytes], *, path: str =
     async with aiohttp.ClientSession() as http:
         for _ in range(tries):
             if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}")
+                said = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                raise RuntimeError(f"server exited with {process.returncode}: {said[-2000:]}")
             try:
                 async with http.get(f"http://127.0.0.1:{port}{path}") as response:
                     if response.status == 200:
