@@ -15,6 +15,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from crm_store.models import Contact, Identity, Interaction, Lead, RoutingTask
+from crm_store.task_refs import LeadTask
 
 
 @dataclass(slots=True, eq=False)
@@ -96,7 +97,7 @@ class NewRows:
                 for i in self.interactions])
         if self.tasks:
             for task in self.tasks:
-                task.id = f"lead:{task.lead.id}:{task.interaction.id}"
+                task.id = LeadTask(task.lead.id, task.interaction.id).encode()
             session.execute(insert(RoutingTask), [
                 {"id": t.id, "lead_id": t.lead.id, "kind": "lead", "channel": t.channel, "queue": t.queue,
                  "priority": t.priority, "skills": {}, "owner_id": t.owner_id, "state": "pending",

@@ -9,19 +9,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from crm_store import audit, leads
 from crm_store.models import Reservation, RoutingTask
+from crm_store.task_refs import LeadTask, lead_of_task
 
 OPEN_TASK_STATES = ("pending", "reserved", "assigned", "wrapping")
 
 
 def task_id_for(lead_id: int, interaction_id: int) -> str:
-    return f"lead:{lead_id}:{interaction_id}"
-
-
-def lead_of_task(task_id: str) -> int | None:
-    kind, _, rest = task_id.partition(":")
-    lead, _, _ = rest.partition(":")
-    return int(lead) if kind == "lead" and lead.isdigit() else None
+    return LeadTask(lead_id, interaction_id).encode()
 
 
 async def set_task_state(session: AsyncSession, task_id: str, state: str, at: datetime,
@@ -57,6 +53,26 @@ async def record_offer(session: AsyncSession, offer_id: str, task_id: str, agent
 async def close_offer(session: AsyncSession, offer_id: str, outcome: str, at: datetime) -> None:
     await session.execute(update(Reservation).where(Reservation.id == offer_id, Reservation.outcome == "pending")
                           .values(outcome=outcome, decided_at=at))
+
+
+async def offer_made(session: AsyncSession, offer_id: str, task_id: str, agent_id: int, created: datetime,
+                     expires: datetime, explanation: Mapping[str, Any], at: datetime) -> None:
+    """Routing reserved a task for an agent: the offer, the task's state and the lead's audit trail."""
+    await record_offer(session, offer_id, task_id, agent_id, created, expires, explanation)
+    await set_task_state(session, task_id, "reserved", at)
+    audit.record(session, "lead.offered", at, user_id=agent_id, lead_id=lead_of_task(task_id),
+                 detail={"offer_id": offer_id})
+
+
+async def offer_accepted(session: AsyncSession, offer_id: str, task_id: str, agent_id: int, at: datetime) -> None:
+    """The agent took the task: the offer closes, the task and its lead are theirs."""
+    await close_offer(session, offer_id, "accepted", at)
+    await set_task_state(session, task_id, "assigned", at, agent_id)
+    lead_id = lead_of_task(task_id)
+    if lead_id is not None:
+        await leads.assign(session, lead_id, agent_id, at)
+        audit.record(session, "lead.accepted", at, user_id=agent_id, lead_id=lead_id)
+    await session.flush()
 
 
 async def offers_of_task(session: AsyncSession, task_id: str) -> list[Reservation]:

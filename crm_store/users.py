@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -117,6 +117,18 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
 
 async def list_users(session: AsyncSession) -> list[User]:
     return list(await session.scalars(select(User).order_by(User.id)))
+
+
+async def active_users(session: AsyncSession) -> list[User]:
+    return list(await session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)))
+
+
+async def team_ids(session: AsyncSession) -> dict[str, int]:
+    return {t.name: t.id for t in await session.scalars(select(Team))}
+
+
+async def display_names(session: AsyncSession, user_ids: Collection[int]) -> dict[int, str]:
+    return {u.id: u.display_name for u in await session.scalars(select(User).where(User.id.in_(user_ids)))}
 
 
 async def set_password(session: AsyncSession, user: User, password: str) -> None:

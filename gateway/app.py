@@ -36,17 +36,20 @@ from gateway.mapping import routing_hint
 from gateway.keys import (
     ATTACHMENTS,
     CLOCK,
-    DISPATCHER,
     ENGINE,
     HUB,
     INGESTOR,
     INTAKE,
+    NOTIFIER,
     PERMISSIONS,
     RESPONDERS,
+    ROUTING,
+    SCREENS,
     SESSIONS,
     SETTINGS,
+    WALLBOARD,
 )
-from gateway.routing_wiring import open_routing
+from gateway.routing.wiring import open_routing
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,9 +112,12 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 async def _routing(app: web.Application) -> AsyncIterator[None]:
-    async with open_routing(app[SETTINGS], app[SESSIONS], app[HUB]) as dispatcher:
-        app[DISPATCHER] = dispatcher
-        app[INTAKE].subscribe(dispatcher.on_contact)
+    async with open_routing(app[SETTINGS], app[SESSIONS], app[HUB]) as live:
+        app[ROUTING] = live.driver
+        app[NOTIFIER] = live.notifier
+        app[SCREENS] = live.screens
+        app[WALLBOARD] = live.wallboard
+        app[INTAKE].subscribe(live.driver.on_contact)
         try:
             yield
         finally:

@@ -1,41 +1,32 @@
-"""What the operator's screen receives: payloads built in one place, from routing and the store."""
+"""Every server -> client frame's payload, shaped here once; who receives it is `gateway.notifier`'s decision.
+
+Pure: values in, dicts out. Reads (a lead's card) happen before, in the code that has a session.
+"""
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from crm_store import leads
-from crm_store.errors import NotFound
-from crm_store.types import Role, Viewer
-from gateway.api.serialize import card_json
-from gateway.mapping import lead_of_task
+from channels.asterisk.types import CallEnded
+from channels.types import InboundContact
+from crm_store.task_refs import lead_of_task
+from gateway.voice.live import LiveCall
 from routing.backends import Snapshot
-from routing.stats import QueueStats
 from routing.events import Decision
-from routing.types import AgentState, Assignment, Offer
+from routing.stats import QueueStats
+from routing.types import AgentState, Offer, Presence
 
-# Routing offers a lead to an agent; the offer itself is the permission to see its card.
-ROUTING = Viewer(user_id=0, role=Role.ADMIN, team_id=None)
+Card = dict[str, Any] | None
 
 
 def at(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch is not None else None
 
 
-async def card_of_task(session: AsyncSession, task_id: str) -> dict[str, Any] | None:
-    lead_id = lead_of_task(task_id)
-    if lead_id is None:
-        return None
-    try:
-        return card_json(await leads.card(session, ROUTING, lead_id, timeline_limit=20))
-    except NotFound:
-        return None
+# -- routing ----------------------------------------------------------------------------------------
 
-
-def offer_payload(offer: Offer, card: dict[str, Any] | None) -> dict[str, Any]:
+def offer_created(offer: Offer, card: Card) -> dict[str, Any]:
     return {
         "offer_id": offer.id, "task_id": offer.task_id, "lead_id": lead_of_task(offer.task_id),
         "channel": offer.channel, "queue": offer.queue, "created_at": at(offer.created),
@@ -44,20 +35,26 @@ def offer_payload(offer: Offer, card: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def cancelled_payload(offer: Offer) -> dict[str, Any]:
+def offer_cancelled(offer: Offer) -> dict[str, Any]:
     return {"offer_id": offer.id, "task_id": offer.task_id, "lead_id": lead_of_task(offer.task_id),
             "reason": offer.status.value}
 
 
-def assigned_payload(assignment: Assignment, card: dict[str, Any] | None) -> dict[str, Any]:
-    return {"task_id": assignment.task_id, "offer_id": assignment.offer_id,
-            "lead_id": lead_of_task(assignment.task_id), "channel": assignment.channel,
-            "assigned_at": at(assignment.assigned_at), "card": card}
+def lead_assigned(task_id: str, offer_id: str | None, channel: str, assigned_at: float | None,
+                  card: Card) -> dict[str, Any]:
+    """Sent when an offer is accepted, and again to a reconnecting screen (then without the offer it came from)."""
+    return {"task_id": task_id, "offer_id": offer_id, "lead_id": lead_of_task(task_id), "channel": channel,
+            "assigned_at": at(assigned_at), "card": card}
 
 
-def presence_payload(state: AgentState) -> dict[str, Any]:
-    return {"user_id": int(state.id), "presence": state.presence.value, "reason": state.reason,
-            "activity": state.activity, "load": dict(state.load)}
+def presence_changed(user_id: int, presence: Presence, reason: str | None, activity: str | None = None,
+                     load: Mapping[str, int] | None = None) -> dict[str, Any]:
+    return {"user_id": user_id, "presence": presence.value, "reason": reason, "activity": activity,
+            "load": dict(load or {})}
+
+
+def presence_of(state: AgentState) -> dict[str, Any]:
+    return presence_changed(int(state.id), state.presence, state.reason, state.activity, state.load)
 
 
 def decision_json(decision: Decision) -> dict[str, Any]:
@@ -71,7 +68,9 @@ def decision_json(decision: Decision) -> dict[str, Any]:
     }
 
 
-def stats_payload(stats: dict[str, QueueStats], agents: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+# -- the wallboard ----------------------------------------------------------------------------------
+
+def queue_stats(stats: dict[str, QueueStats], agents: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "queues": {s.name: s.to_dict() for s in stats.values() if s.kind == "queue"},
         "channels": {s.name: s.to_dict() for s in stats.values() if s.kind == "channel"},
@@ -95,3 +94,57 @@ def agent_rows(snapshot: Snapshot, names: Mapping[int, str], since: Mapping[str,
             "missed_today": sum(today.get((user_id, o), 0) for o in ("rejected", "timeout", "rescinded")),
         })
     return rows
+
+
+def agent_call(call: LiveCall | None) -> dict[str, Any] | None:
+    """The wallboard row's call in progress."""
+    if call is None:
+        return None
+    s = call.started
+    return {"caller": s.caller, "caller_name": s.caller_name, "queue": s.queue, "direction": s.direction.value,
+            "lead_id": call.lead_id, "talking_since": call.answered_at.isoformat() if call.answered_at else None}
+
+
+# -- leads ------------------------------------------------------------------------------------------
+
+def lead_updated(lead_id: int, changes: Mapping[str, Any]) -> dict[str, Any]:
+    return {"lead_id": lead_id, "changes": dict(changes)}
+
+
+def message_received(lead_id: int, interaction_id: int | None, contact: InboundContact) -> dict[str, Any]:
+    return {"lead_id": lead_id, "interaction_id": interaction_id, "channel": contact.channel, "text": contact.text,
+            "subject": contact.subject, "at": contact.received_at.isoformat()}
+
+
+# -- calls ------------------------------------------------------------------------------------------
+
+def call_ringing(call: LiveCall, extension: str, card: Card) -> dict[str, Any]:
+    s = call.started
+    return {"call_id": call.call_id, "lead_id": call.lead_id, "direction": s.direction.value,
+            "caller": s.caller, "caller_name": s.caller_name, "queue": s.queue, "did": s.did,
+            "extension": extension, "transfer_from": call.transfer_from.get(extension),
+            "started_at": s.at.isoformat(), "card": card}
+
+
+def call_ring_stopped(call: LiveCall, reason: str) -> dict[str, Any]:
+    return {"call_id": call.call_id, "lead_id": call.lead_id, "reason": reason}
+
+
+def call_answered(call: LiveCall, extension: str | None) -> dict[str, Any]:
+    return {"call_id": call.call_id, "lead_id": call.lead_id, "extension": extension}
+
+
+def call_transferred(call: LiveCall, to_extension: str, kind: str) -> dict[str, Any]:
+    return {"call_id": call.call_id, "lead_id": call.lead_id, "to_extension": to_extension, "kind": kind}
+
+
+def call_ended(call: LiveCall, event: CallEnded, missed: bool, callback_task: str | None) -> dict[str, Any]:
+    return {"call_id": call.call_id, "lead_id": call.lead_id, "outcome": event.outcome.value,
+            "talk_seconds": event.talk_seconds, "wait_seconds": event.wait_seconds, "missed": missed,
+            "recording": event.recording, "callback_task": callback_task}
+
+
+def call_not_connected(event: CallEnded) -> dict[str, Any]:
+    """A click-to-call that never reached the operator's phone: `call.ended`, with why."""
+    return {"call_id": event.call_id, "lead_id": None, "outcome": event.outcome.value,
+            "reason": event.cause_text, "talk_seconds": 0, "missed": False}

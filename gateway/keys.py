@@ -12,9 +12,10 @@ from crm_store.types import Permissions
 from channels.types import Responder
 from gateway.attachments import AttachmentStore
 from gateway.auth_types import Principal
-from gateway.dispatch import Dispatcher
 from gateway.hub import Hub
 from gateway.intake import Intake
+from gateway.notifier import Notifier
+from gateway.routing.ports import PresenceHooks, Routing, WallboardView
 from gateway.settings import Settings
 from gateway.voice.service import VoiceService
 from channels.asterisk.adapter import AmiAdapter
@@ -27,7 +28,10 @@ INGESTOR = web.AppKey("ingestor", Ingestor)
 INTAKE = web.AppKey("intake", Intake)
 PERMISSIONS = web.AppKey("permissions", Permissions)
 HUB = web.AppKey("hub", Hub)
-DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+ROUTING = web.AppKey("routing", Routing)          # tasks, presence, agents: what voice and the API may ask
+NOTIFIER = web.AppKey("notifier", Notifier)
+SCREENS = web.AppKey("screens", PresenceHooks)
+WALLBOARD = web.AppKey("wallboard", WallboardView)
 RESPONDERS = web.AppKey("responders", dict[str, Responder])
 ATTACHMENTS = web.AppKey("attachments", AttachmentStore)
 VOICE = web.AppKey("voice", VoiceService)

@@ -6,7 +6,6 @@ from typing import Any
 
 from channels.types import Confidence, IdentityClaim, InboundContact
 from crm_store.models import RoutingTask, User
-from crm_store.routing_log import lead_of_task, task_id_for
 from crm_store.types import Claim, IngestRequest, IngestResult, RoutingHint
 from gateway.settings import QueueSettings, RoutingSettings
 from routing.types import (
@@ -130,5 +129,3 @@ def task_of_row(row: RoutingTask) -> Task:
                 queue=row.queue, owner=str(row.owner_id) if row.owner_id is not None else None,
                 created=row.created_at.timestamp())
 
-
-__all__ = ["lead_of_task", "task_id_for"]

@@ -6,7 +6,7 @@
         push(event.type, event)         # "offer.created", "offer.cancelled", "lead.assigned", ...
     at = await engine.next_deadline()   # call engine.expire_due() then (loop.call_at)
 
-Every call returns an `Outcome` (events + decisions). Queue order, tie-breaks and aging:
+Every call returns an `RoutingOutcome` (events + decisions). Queue order, tie-breaks and aging:
 see routing.ordering; selection rules and skip reasons: routing.policies.
 """
 from routing.backends import RoutingBackend
@@ -21,7 +21,7 @@ from routing.events import (
     OfferCancelled,
     OfferCreated,
     OfferNotPending,
-    Outcome,
+    RoutingOutcome,
     PresenceChanged,
     RoutingError,
     TaskAssigned,
@@ -50,7 +50,7 @@ from routing.types import (
 __all__ = [
     "Agent", "AgentState", "Assignment", "Decision", "Escalation", "Event", "Fairness", "InvalidState",
     "MemoryBackend", "NotFound", "NotYourOffer", "Offer", "OfferCancelled", "OfferCreated", "OfferNotPending",
-    "OfferStatus", "Outcome", "Policy", "Presence", "PresenceChanged", "PriorityGate", "QueueConfig", "QueueStats",
+    "OfferStatus", "RoutingOutcome", "Policy", "Presence", "PresenceChanged", "PriorityGate", "QueueConfig", "QueueStats",
     "RoutingBackend", "RoutingEngine", "RoutingError", "Skip", "Task", "TaskAssigned", "TaskChanged", "TaskRecord",
     "TaskState", "WeeklyHours",
 ]

@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from routing.backends import Snapshot, TaskParams
-from routing.dispatch import Dispatcher, Run
+from routing.steps import RoutingSteps, Run
 from routing.events import (
     Decision,
     NotFound,
     OfferCancelled,
-    Outcome,
+    RoutingOutcome,
     PresenceChanged,
     RoutingError,
     TaskAssigned,
@@ -20,11 +20,11 @@ from routing.stats import QueueStats, compute_stats
 from routing.types import Agent, Assignment, Offer, OfferStatus, Presence, Task, TaskRecord, TaskState
 
 
-class RoutingEngine(Dispatcher):
+class RoutingEngine(RoutingSteps):
     """Routes tasks to agents at once on every state change; timeouts come from `expire_due`."""
 
     # -- agents ----------------------------------------------------------------------------
-    async def upsert_agent(self, agent: Agent) -> Outcome:
+    async def upsert_agent(self, agent: Agent) -> RoutingOutcome:
         """Create or reconfigure an agent (skills, capacity, hours); new agents start offline."""
         run = Run(self._now())
         state = await self.backend.upsert_agent(agent, run.now)
@@ -33,7 +33,7 @@ class RoutingEngine(Dispatcher):
         await self._route_owned(agent.id, run)
         return run.outcome()
 
-    async def set_presence(self, agent_id: str, presence: Presence | str, reason: str | None = None) -> Outcome:
+    async def set_presence(self, agent_id: str, presence: Presence | str, reason: str | None = None) -> RoutingOutcome:
         """Change presence; becoming available routes waiting work, leaving rescinds pending offers."""
         run = Run(self._now())
         presence = Presence(presence)
@@ -47,7 +47,7 @@ class RoutingEngine(Dispatcher):
         return run.outcome()
 
     # -- tasks -----------------------------------------------------------------------------
-    async def add_task(self, task: Task) -> Outcome:
+    async def add_task(self, task: Task) -> RoutingOutcome:
         """Queue a task and offer it at once if someone eligible is free (created 0 means now)."""
         run = Run(self._now())
         queue = self._queue(task.queue)
@@ -60,7 +60,7 @@ class RoutingEngine(Dispatcher):
         await self._route_task(added.record, run, added.pool)
         return run.outcome()
 
-    async def accept(self, offer_id: str, agent_id: str) -> Outcome:
+    async def accept(self, offer_id: str, agent_id: str) -> RoutingOutcome:
         """Accept a pending offer (first accept wins); raises OfferNotPending / NotYourOffer."""
         run = Run(self._now())
         rec, offer, rescinded = await self.backend.accept(offer_id, agent_id, run.now)
@@ -75,7 +75,7 @@ class RoutingEngine(Dispatcher):
             await self._route_owned(agent_id, run)
         return run.outcome()
 
-    async def decline(self, offer_id: str, agent_id: str) -> Outcome:
+    async def decline(self, offer_id: str, agent_id: str) -> RoutingOutcome:
         """Reject an offer; the task goes to the next agent."""
         run = Run(self._now())
         closed = await self.backend.close_offer(offer_id, OfferStatus.REJECTED, run.now, agent_id,
@@ -84,14 +84,14 @@ class RoutingEngine(Dispatcher):
         await self._after_close(closed, run)
         return run.outcome()
 
-    async def complete(self, task_id: str) -> Outcome:
+    async def complete(self, task_id: str) -> RoutingOutcome:
         """Finish an assigned task; voice may wrap up first; the agent's capacity goes to waiting work."""
         run = Run(self._now())
         released = await self.backend.complete(task_id, run.now)
         await self._after_release(released, run)
         return run.outcome()
 
-    async def cancel(self, task_id: str) -> Outcome:
+    async def cancel(self, task_id: str) -> RoutingOutcome:
         """Cancel a task in any live state (abandoned if it was still waiting)."""
         run = Run(self._now())
         released = await self.backend.cancel(task_id, run.now)
@@ -99,7 +99,7 @@ class RoutingEngine(Dispatcher):
         await self._after_release(released, run)
         return run.outcome()
 
-    async def expire_due(self, now: float | None = None) -> Outcome:
+    async def expire_due(self, now: float | None = None) -> RoutingOutcome:
         """Handle every deadline due at `now`: offer timeouts, wrap-up ends, owner waits, escalations, hours."""
         run = Run(round(now, 3) if now is not None else self._now())
         for member in await self.backend.pop_due(run.now):
@@ -131,7 +131,7 @@ class RoutingEngine(Dispatcher):
         """When `expire_due` should next be called (epoch seconds), or None."""
         return await self.backend.next_deadline()
 
-    async def route_all(self) -> Outcome:
+    async def route_all(self) -> RoutingOutcome:
         """Offer waiting work to every agent (after a restart or a configuration change)."""
         run = Run(self._now())
         snap = await self.backend.snapshot(run.now)

@@ -90,7 +90,7 @@ Event = OfferCreated | OfferCancelled | TaskAssigned | TaskChanged | PresenceCha
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class RoutingOutcome:
     """Everything one engine call caused."""
 
     events: tuple[Event, ...] = ()

@@ -17,7 +17,7 @@ from crm_store.types import OPEN_STATUSES, LeadChanges, LeadFilter, LeadStatus, 
 from gateway.api.serialize import card_json, lead_json
 from gateway.auth import client_ip, principal
 from gateway.errors import read_model, refuse
-from gateway.keys import CLOCK, DISPATCHER, INTAKE, PERMISSIONS, SESSIONS, SETTINGS
+from gateway.keys import CLOCK, INTAKE, NOTIFIER, PERMISSIONS, ROUTING, SESSIONS, SETTINGS
 
 routes = web.RouteTableDef()
 E = TypeVar("E", bound=StrEnum)
@@ -147,13 +147,12 @@ async def patch_lead(request: web.Request) -> web.Response:
         return (lead_json(lead), diff), {"changes": diff}
 
     body, diff = await _audited(request, "lead.update", lead_id, work)
-    watchers = {i for i in (body["assignee_id"], body["owner_id"]) if i is not None} - {who.user_id}
-    if watchers and diff:
-        await request.app[DISPATCHER].notify(watchers, "lead.updated", {"lead_id": lead_id, "changes": diff})
+    await request.app[NOTIFIER].lead_updated(lead_id, diff, assignee_id=body["assignee_id"], owner_id=body["owner_id"],
+                                             changed_by=who.user_id)
     finished = "status" in diff and LeadStatus(diff["status"][1]) not in OPEN_STATUSES
     if finished or "assignee_id" in diff:
         # Closed, or handed to someone by hand: routing stops offering it.
-        await request.app[DISPATCHER].lead_finished(lead_id)
+        await request.app[ROUTING].lead_finished(lead_id)
     return web.json_response(body)
 
 
@@ -166,7 +165,7 @@ async def delete_lead(request: web.Request) -> web.Response:
         return None, {}
 
     await _audited(request, "lead.delete", lead_id, work)
-    await request.app[DISPATCHER].lead_finished(lead_id)
+    await request.app[ROUTING].lead_finished(lead_id)
     return web.Response(status=204)
 
 
@@ -215,5 +214,5 @@ async def add_lead(request: web.Request) -> web.Response:
         except StoreError:
             body_json = {"id": lead.id}
     if not routed_elsewhere:
-        await request.app[DISPATCHER].lead_finished(lead.id)   # it is the creator's: nothing to route
+        await request.app[ROUTING].lead_finished(lead.id)   # it is the creator's: nothing to route
     return web.json_response(body_json, status=200 if accepted.duplicate else 201)

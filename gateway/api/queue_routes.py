@@ -7,7 +7,7 @@ from crm_store import leads, routing_log
 from crm_store.models import RoutingTask
 from crm_store.types import Role
 from gateway.auth import principal, require_role
-from gateway.keys import DISPATCHER, SESSIONS
+from gateway.keys import SESSIONS, WALLBOARD
 from sqlalchemy import select
 
 routes = web.RouteTableDef()
@@ -16,7 +16,7 @@ routes = web.RouteTableDef()
 @routes.get("/api/v1/queues/stats")
 async def queue_stats(request: web.Request) -> web.Response:
     await require_role(request, Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)
-    return web.json_response(await request.app[DISPATCHER].wallboard())
+    return web.json_response(await request.app[WALLBOARD].compose())
 
 
 @routes.get("/api/v1/leads/{lead_id:\\d+}/routing")

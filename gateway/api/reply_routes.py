@@ -10,7 +10,7 @@ from channels.types import OutboundMessage
 from crm_store import audit, leads, outbound
 from gateway.auth import client_ip, principal
 from gateway.errors import read_model, refuse
-from gateway.keys import CLOCK, DISPATCHER, PERMISSIONS, RESPONDERS, SESSIONS
+from gateway.keys import CLOCK, ROUTING, PERMISSIONS, RESPONDERS, SESSIONS
 from gateway.voice.tasks import settle_callback
 
 routes = web.RouteTableDef()
@@ -52,8 +52,8 @@ async def reply(request: web.Request) -> web.Response:
     delivery = await responders[target.channel].send(message)
     async with request.app[SESSIONS]() as session, session.begin():
         await outbound.record_delivery(session, interaction_id, delivery.ok, delivery.provider_id, delivery.error)
-    if delivery.ok and DISPATCHER in request.app:
-        await settle_callback(request.app[SESSIONS], request.app[DISPATCHER], lead_id)   # the client is reached
+    if delivery.ok and ROUTING in request.app:
+        await settle_callback(request.app[SESSIONS], request.app[ROUTING], lead_id)   # the client is reached
     result = {"interaction_id": interaction_id, "channel": target.channel,
               "delivery": "sent" if delivery.ok else "failed", "error": delivery.error}
     if not delivery.ok:

@@ -9,7 +9,7 @@ from crm_store.types import Role
 from gateway.api.serialize import user_json
 from gateway.auth import client_ip, require_role
 from gateway.errors import read_model, refuse
-from gateway.keys import CLOCK, DISPATCHER, SESSIONS
+from gateway.keys import CLOCK, ROUTING, SESSIONS
 
 routes = web.RouteTableDef()
 
@@ -60,7 +60,7 @@ async def add_user(request: web.Request) -> web.Response:
         user = await users.create_user(session, users.NewUser(**body.model_dump()), now)
         audit.record(session, "user.create", now, user_id=who.user_id, ip=client_ip(request),
                      detail={"user_id": user.id, "username": user.username, "role": user.role})
-    await request.app[DISPATCHER].sync_user(user)
+    await request.app[ROUTING].sync_user(user)
     return web.json_response(user_json(user), status=201)
 
 
@@ -83,5 +83,5 @@ async def change_user(request: web.Request) -> web.Response:
         audit.record(session, "user.update", now, user_id=who.user_id, ip=client_ip(request),
                      detail={"user_id": user.id, "fields": sorted(body.model_fields_set)})
         await session.flush()
-    await request.app[DISPATCHER].sync_user(user)
+    await request.app[ROUTING].sync_user(user)
     return web.json_response(user_json(user))

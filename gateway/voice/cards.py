@@ -17,7 +17,7 @@ from crm_store import leads
 from crm_store.errors import NotFound
 from crm_store.session import create_sync_engine, is_sqlite
 from gateway.api.serialize import card_json
-from gateway.frames import ROUTING
+from gateway.routing.cards import ROUTING
 
 TIMELINE = 20
 

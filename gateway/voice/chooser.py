@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.asterisk.agi import RouteAnswer, RouteRequest
 from channels.identity import InvalidIdentity, normalize_phone
 from crm_store import calls
-from gateway.dispatch import Dispatcher
+from gateway.routing.ports import AgentView
 from routing.types import VOICE, AgentState, Presence
 
 
@@ -18,9 +18,9 @@ def free_for_a_call(state: AgentState | None) -> bool:
 class VoiceChooser:
     """The RouteChooser behind `AGI(agi://…/route,queue,fallback)`; the dialplan falls back on None."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], dispatcher: Dispatcher, region: str) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], agents: AgentView, region: str) -> None:
         self._sessions = sessions
-        self._dispatcher = dispatcher
+        self._agents = agents
         self._region = region
 
     async def choose(self, request: RouteRequest) -> RouteAnswer | None:
@@ -29,10 +29,10 @@ class VoiceChooser:
             owner = await calls.owner_of_phone(session, phone) if phone else None
             extensions = await calls.users_with_extensions(session)
         if owner is not None and owner.extension:
-            [state] = await self._dispatcher.engine.backend.get_agents([str(owner.id)])
+            state = await self._agents.agent(owner.id)
             if free_for_a_call(state):
                 return RouteAnswer(owner.extension, "owner")
-        snapshot = await self._dispatcher.engine.snapshot()
+        snapshot = await self._agents.snapshot()
         queue = request.queue or "default"
         free = [a for a in snapshot.agents if int(a.id) in extensions and free_for_a_call(a)
                 and (not a.agent.queues or queue in a.agent.queues)]

@@ -20,8 +20,10 @@ from channels.asterisk.types import (
 from crm_store import calls
 from crm_store.ingest import Ingestor
 from gateway.auth_types import Principal
-from gateway.dispatch import Dispatcher
+from gateway import frames
 from gateway.mapping import to_ingest_request
+from gateway.notifier import Notifier
+from gateway.routing.ports import TaskRouting
 from gateway.settings import RoutingSettings
 from gateway.voice.cards import CardReader
 from gateway.voice.live import LiveCall
@@ -41,11 +43,12 @@ EXTENSION_TTL = 5.0      # seconds a phone's user is remembered: an admin's chan
 class VoiceService:
     """Carries out what the voice adapter reports; the gateway's only voice state (calls in progress)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], ingestor: Ingestor, dispatcher: Dispatcher,
-                 routing: RoutingSettings, cards: CardReader) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], ingestor: Ingestor, tasks: TaskRouting,
+                 notifier: Notifier, routing: RoutingSettings, cards: CardReader) -> None:
         self._sessions = sessions
         self._ingestor = ingestor
-        self._dispatcher = dispatcher
+        self._tasks = tasks
+        self._notifier = notifier
         self._routing = routing
         self._cards = cards
         self.calls: dict[str, LiveCall] = {}
@@ -100,9 +103,7 @@ class VoiceService:
         elif isinstance(event, CallEnded) and event.call_id in self.originated:
             # A click-to-call that never reached the operator's phone: tell them why.
             user_id = self.originated.pop(event.call_id)
-            await self._dispatcher.notify({user_id}, "call.ended", {
-                "call_id": event.call_id, "lead_id": None, "outcome": event.outcome.value,
-                "reason": event.cause_text, "talk_seconds": 0, "missed": False})
+            await self._notifier.call_not_connected(user_id, event)
 
     # -- the call's life ---------------------------------------------------------------------------
 
@@ -124,13 +125,12 @@ class VoiceService:
         call.pops.append((user_id, event.extension, event.at))
         if event.transfer_from:
             call.transfer_from[event.extension] = event.transfer_from
-        await self._dispatcher.notify({user_id}, "call.ringing", call.ringing_payload(event.extension, card))
+        await self._notifier.call_ringing(user_id, call, event.extension, card)
 
     async def _ring_stopped(self, call: LiveCall, event: RingStopped) -> None:
         users = call.ringing.pop(event.extension, set())
         if users:
-            await self._dispatcher.notify(users, "offer.cancelled", {
-                "call_id": call.call_id, "lead_id": call.lead_id, "reason": event.reason.value})
+            await self._notifier.call_ring_stopped(users, call, event.reason.value)
 
     async def _answered(self, call: LiveCall, event: CallAnswered) -> None:
         users = call.ringing.pop(event.extension, set())
@@ -141,19 +141,15 @@ class VoiceService:
             await self._release_phone(call)        # transferred: the first operator is free again
         if user_id is None:
             return
-        await self._dispatcher.notify({user_id}, "call.answered", {
-            "call_id": call.call_id, "lead_id": call.lead_id, "extension": event.extension})
+        await self._notifier.call_answered(user_id, call, event.extension)
         if call.phone_task is None:
-            call.phone_task = await occupy_phone(self._dispatcher, call_id=call.call_id, user_id=user_id, now=event.at)
+            call.phone_task = await occupy_phone(self._tasks, call_id=call.call_id, user_id=user_id, now=event.at)
 
     async def _transferred(self, call: LiveCall, event: CallTransferred) -> None:
         call.transfer_from[event.to_extension] = event.from_extension
         call.transfers.append({"kind": event.kind, "from": event.from_extension, "to": event.to_extension,
                                "at": event.at.isoformat()})
-        if call.answered_by is not None:
-            await self._dispatcher.notify({call.answered_by}, "call.transferred", {
-                "call_id": call.call_id, "lead_id": call.lead_id, "to_extension": event.to_extension,
-                "kind": event.kind})
+        await self._notifier.call_transferred(call, event.to_extension, event.kind)
 
     async def _ended(self, call: LiveCall, event: CallEnded) -> None:
         self.calls.pop(call.call_id, None)
@@ -173,15 +169,12 @@ class VoiceService:
             settles=event.outcome is Outcome.ANSWERED))      # the client was reached, whichever way the call went
         if written.new_callback is not None:
             owner = str(written.owner_id) if written.owner_id is not None else None
-            await self._dispatcher.add_task(Task(id=written.new_callback, channel=VOICE, priority=CALLBACK_PRIORITY,
+            await self._tasks.add_task(Task(id=written.new_callback, channel=VOICE, priority=CALLBACK_PRIORITY,
                                                  queue=self._callback_queue(call), owner=owner,
                                                  created=event.at.timestamp()))
         if written.settled is not None:
-            await self._dispatcher.end_task(written.settled)
-        await self._dispatcher.notify(call.everyone(), "call.ended", {
-            "call_id": call.call_id, "lead_id": call.lead_id, "outcome": event.outcome.value,
-            "talk_seconds": event.talk_seconds, "wait_seconds": event.wait_seconds, "missed": missed,
-            "recording": event.recording, "callback_task": written.new_callback or written.collapsed_into})
+            await self._tasks.end_task(written.settled)
+        await self._notifier.call_ended(call, event, missed, written.new_callback or written.collapsed_into)
 
     async def _user_at(self, extension: str) -> int | None:
         """Who sits at a phone; remembered briefly, since every ring of every call asks (a miss is not
@@ -200,7 +193,7 @@ class VoiceService:
     async def _release_phone(self, call: LiveCall) -> None:
         if call.phone_task is not None:
             task, call.phone_task = call.phone_task, None
-            await self._dispatcher.end_task(task)
+            await self._tasks.end_task(task.encode())
 
     def _callback_queue(self, call: LiveCall) -> str:
         queue = call.started.queue
@@ -212,23 +205,19 @@ class VoiceService:
         user_id = await self._user_at(event.extension)
         if user_id is None:
             return
-        [state] = await self._dispatcher.engine.backend.get_agents([str(user_id)])
+        state = await self._tasks.agent(user_id)
         if state is None:
             return
         if event.paused and state.presence is Presence.AVAILABLE:
-            await self._dispatcher.set_presence(user_id, Presence.BREAK, event.reason or PBX_PAUSE)
+            await self._tasks.set_presence(user_id, Presence.BREAK, event.reason or PBX_PAUSE)
         elif not event.paused and state.presence is Presence.BREAK and state.reason not in ("disconnected",):
-            await self._dispatcher.set_presence(user_id, Presence.AVAILABLE, None)
+            await self._tasks.set_presence(user_id, Presence.AVAILABLE, None)
 
     async def wallboard(self, payload: dict[str, Any]) -> None:
         """The supervisor's view of calls: each agent's current call, and callbacks owed per queue."""
         talking = {c.answered_by: c for c in self.calls.values() if c.answered_by is not None}
         for row in payload.get("agents", []):
-            call = talking.get(row["user_id"])
-            row["call"] = None if call is None else {
-                "caller": call.started.caller, "caller_name": call.started.caller_name, "queue": call.started.queue,
-                "direction": call.started.direction.value, "lead_id": call.lead_id,
-                "talking_since": call.answered_at.isoformat() if call.answered_at else None}
+            row["call"] = frames.agent_call(talking.get(row["user_id"]))
         async with self._sessions() as session:
             waiting = await calls.callbacks_waiting(session)
         for name, queue in payload.get("queues", {}).items():
@@ -246,10 +235,9 @@ class VoiceService:
             card = await self._load_card(call)      # fresh: the operator may have edited it meanwhile
             extension = next((ext for ext, users in call.ringing.items() if who.user_id in users),
                              call.answered_extension or "")
-            await self._dispatcher.notify({who.user_id}, "call.ringing", call.ringing_payload(extension, card))
+            await self._notifier.call_ringing(who.user_id, call, extension, card)
             if call.answered_by == who.user_id:
-                await self._dispatcher.notify({who.user_id}, "call.answered", {
-                    "call_id": call.call_id, "lead_id": call.lead_id, "extension": call.answered_extension})
+                await self._notifier.call_answered(who.user_id, call, call.answered_extension)
 
     async def _load_card(self, call: LiveCall) -> dict[str, Any] | None:
         call.card = await self._cards.read(call.lead_id)

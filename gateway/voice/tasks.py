@@ -6,8 +6,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_store import routing_log
-from gateway.dispatch import PHONE_TASK_PREFIX, Dispatcher
+from crm_store.task_refs import PhoneTask
 from gateway.mapping import phone_skill
+from gateway.routing.ports import TaskRouting
 from routing.types import Task
 
 CALLBACK = "callback"
@@ -15,20 +16,20 @@ VOICE = "voice"
 PHONE_PRIORITY = 1000
 
 
-async def settle_callback(sessions: async_sessionmaker[AsyncSession], dispatcher: Dispatcher, lead_id: int) -> str | None:
+async def settle_callback(sessions: async_sessionmaker[AsyncSession], routing: TaskRouting, lead_id: int) -> str | None:
     """The client was reached (a call answered, a reply sent): the callback owed to them is done."""
     async with sessions() as session:
         row = await routing_log.open_task_for_lead(session, lead_id)
     if row is None or row.kind != CALLBACK:
         return None
-    await dispatcher.end_task(row.id)
+    await routing.end_task(row.id)
     return row.id
 
 
-async def occupy_phone(dispatcher: Dispatcher, *, call_id: str, user_id: int, now: datetime) -> str:
+async def occupy_phone(routing: TaskRouting, *, call_id: str, user_id: int, now: datetime) -> PhoneTask:
     """The operator is talking on their phone: a voice task only they can take, taken at once (not stored)."""
-    task_id = f"{PHONE_TASK_PREFIX}{call_id}:{user_id}"
-    await dispatcher.add_task(Task(id=task_id, channel=VOICE, priority=PHONE_PRIORITY, queue="default",
-                                   required_skills={phone_skill(user_id): 1}, owner=str(user_id),
-                                   created=now.timestamp()))
-    return task_id
+    ref = PhoneTask(call_id, user_id)
+    await routing.add_task(Task(id=ref.encode(), channel=VOICE, priority=PHONE_PRIORITY, queue="default",
+                                required_skills={phone_skill(user_id): 1}, owner=str(user_id),
+                                created=now.timestamp()))
+    return ref

@@ -12,7 +12,7 @@ from channels.asterisk.adapter import AmiAdapter, PbxUnavailable
 from channels.asterisk.agi import AgiRouteServer
 from channels.asterisk.config import AmiConfig, ami_from_mapping
 from crm_store import calls
-from gateway.keys import AMI, DISPATCHER, HUB, INGESTOR, SESSIONS, VOICE
+from gateway.keys import AMI, HUB, INGESTOR, NOTIFIER, ROUTING, SCREENS, SESSIONS, VOICE, WALLBOARD
 from gateway.settings import Settings, SettingsError
 from gateway.voice.cards import CardReader
 from gateway.voice.chooser import VoiceChooser
@@ -35,16 +35,16 @@ def mount(app: web.Application, settings: Settings) -> None:
 
     async def voice(app: web.Application) -> AsyncIterator[None]:
         cards = CardReader(settings.database.url, app[SESSIONS])
-        service = VoiceService(app[SESSIONS], app[INGESTOR], app[DISPATCHER], settings.routing, cards)
+        service = VoiceService(app[SESSIONS], app[INGESTOR], app[ROUTING], app[NOTIFIER], settings.routing, cards)
         app[VOICE] = service
         app[HUB].on_connect.append(service.on_connect)
-        app[DISPATCHER].wallboard_extras.append(service.wallboard)
+        app[WALLBOARD].extras.append(service.wallboard)
         adapter = await _start_adapter(app, ami, service) if ami is not None else None
         lease = _lease(settings, service, adapter) if adapter is not None else None
         leasing = asyncio.create_task(lease.run()) if lease is not None else None
         server = None
         if agi is not None:
-            server = AgiRouteServer(VoiceChooser(app[SESSIONS], app[DISPATCHER], settings.phone.region), **agi)
+            server = AgiRouteServer(VoiceChooser(app[SESSIONS], app[ROUTING], settings.phone.region), **agi)
             await server.start()
         try:
             yield
@@ -93,7 +93,7 @@ async def _start_adapter(app: web.Application, config: AmiConfig, service: Voice
     # A short number is taken for a desk phone too, so that a user added later pops without a restart.
     adapter = AmiAdapter(config, service.on_event, is_agent=lambda ext: ext in known or (ext.isdigit() and len(ext) <= 6))
     app[AMI] = adapter
-    app[DISPATCHER].presence_listeners.append(_queue_pause(adapter, sessions))
+    app[SCREENS].presence_listeners.append(_queue_pause(adapter, sessions))
     await adapter.start()
     return adapter
 

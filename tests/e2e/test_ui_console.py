@@ -8,14 +8,14 @@ import pytest
 
 from channels.types import Confidence, IdentityClaim, InboundContact
 from crm_store.types import Role
-from gateway.keys import DISPATCHER, INTAKE, RESPONDERS
+from gateway.keys import ROUTING, INTAKE, RESPONDERS
 from ui_conftest_helpers import SQLITE_ONLY, RecordingResponder, Ui, eventually, ui, ui_settings  # noqa: F401
 
 pytestmark = SQLITE_ONLY
 
 
 async def agent_presence(ui: Ui, user_id: int) -> str | None:
-    [state] = await ui.client.app[DISPATCHER].engine.backend.get_agents([str(user_id)])
+    state = await ui.client.app[ROUTING].agent(user_id)
     return state.presence.value if state else None
 
 
@@ -290,7 +290,7 @@ async def test_a_ringing_call_pops_takes_the_form_while_talking_and_leaves_when_
     await hub.send(olga, "call.ended", {"call_id": "c-1", "lead_id": lead_id, "talk_seconds": 65, "missed": False})
     await call.locator(".call-state:has-text('talked 1:05')").wait_for()
     await shots.take(page)
-    await hub.send(olga, "offer.cancelled", {"call_id": "c-1", "reason": "rescinded"})
+    await hub.send(olga, "call.ring_stopped", {"call_id": "c-1", "lead_id": lead_id, "reason": "answered_elsewhere"})
     await call.wait_for(state="detached")
 
     # Click-to-call without a phone system ([ami] unset): the refusal is on screen.

@@ -81,8 +81,8 @@ async def test_ring_all_retracts_from_the_phone_that_lost(voice, pbx):
                                      answered_by="102")
         first, second = await olga.expect("call.ringing"), await pavel.expect("call.ringing")
         assert first["call_id"] == second["call_id"] and first["card"]["lead"]["id"] == first["lead_id"]
-        cancelled = await olga.expect("offer.cancelled")
-        assert (cancelled["call_id"], cancelled["reason"]) == (first["call_id"], "answered_elsewhere")
+        stopped = await olga.expect("call.ring_stopped")
+        assert (stopped["call_id"], stopped["reason"]) == (first["call_id"], "answered_elsewhere")
         assert (await pavel.expect("call.answered"))["call_id"] == first["call_id"]
         assert await olga.quiet("call.answered", 0.2)
 

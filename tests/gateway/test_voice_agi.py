@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from crm_store.types import Role
-from gateway.keys import DISPATCHER, SESSIONS
+from gateway.keys import ROUTING, SESSIONS
 from routing.types import Presence
 from support.agi_client import agi_call, answered, environment
 from support.postgres_server import free_port
@@ -43,8 +43,8 @@ async def available(api, *user_ids: int) -> None:  # type: ignore[no-untyped-def
 
     for user_id in user_ids:
         async with api.client.app[SESSIONS]() as session:
-            await api.client.app[DISPATCHER].sync_user(await session.get(User, user_id))   # as a screen's connect does
-        await api.client.app[DISPATCHER].set_presence(user_id, Presence.AVAILABLE, None)
+            await api.client.app[ROUTING].sync_user(await session.get(User, user_id))   # as a screen's connect does
+        await api.client.app[ROUTING].set_presence(user_id, Presence.AVAILABLE, None)
 
 
 async def test_the_owner_if_free_else_routing_else_the_fallback(api):
@@ -60,9 +60,9 @@ async def test_the_owner_if_free_else_routing_else_the_fallback(api):
     (exten, reason), seconds = await ask("84951234567")                    # the same client, dialled nationally
     assert (exten, reason) == ("101", "owner") and seconds < 0.2
 
-    await api.client.app[DISPATCHER].set_presence(olga, Presence.BREAK, "lunch")
+    await api.client.app[ROUTING].set_presence(olga, Presence.BREAK, "lunch")
     assert (await ask("+74951234567"))[0] == ("102", "routing")             # the owner is away: routing's pick
     assert (await ask("+74990000000"))[0] == ("102", "routing")             # a stranger: routing's pick
 
-    await api.client.app[DISPATCHER].set_presence(pavel, Presence.OFFLINE, None)
+    await api.client.app[ROUTING].set_presence(pavel, Presence.OFFLINE, None)
     assert (await ask("+74990000000", fallback=None))[0] == ("", "none")

@@ -188,8 +188,7 @@ export class Incoming {
   }
 
   offerCancelled(data) {
-    if (data.offer_id) this.remove(`offer:${data.offer_id}`);
-    if (data.call_id) this.remove(`call:${data.call_id}`);
+    this.remove(`offer:${data.offer_id}`);
   }
 
   // -- calls ------------------------------------------------------------------------------
@@ -221,6 +220,11 @@ export class Incoming {
       notify(key, t('notify.title', { name: data.caller_name || clientName(card) }),
         data.caller ? formatPhone(data.caller, this.ctx.homeRegion) : '');
     }
+  }
+
+  // This phone stopped ringing (no answer, or answered at another phone): the pop goes.
+  callRingStopped(data) {
+    this.remove(`call:${data.call_id}`);
   }
 
   callAnswered(data) {

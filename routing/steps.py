@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
 from routing.backends import Closed, Pool, Released, RoutingBackend
-from routing.events import Decision, Event, OfferCancelled, OfferCreated, Outcome, PresenceChanged, RoutingError
+from routing.events import Decision, Event, OfferCancelled, OfferCreated, RoutingOutcome, PresenceChanged, RoutingError
 from routing.events import TaskChanged
 from routing.ordering import order_key
 from routing.policies import agent_skip, choose, free_capacity, next_eligibility_change, owner_blocks
@@ -28,11 +28,11 @@ class Run:
         self.decisions: list[Decision] = []
         self.now = now
 
-    def outcome(self) -> Outcome:
-        return Outcome(tuple(self.events), tuple(self.decisions))
+    def outcome(self) -> RoutingOutcome:
+        return RoutingOutcome(tuple(self.events), tuple(self.decisions))
 
 
-class Dispatcher:
+class RoutingSteps:
     """The routing steps; `RoutingEngine` adds the public calls."""
 
     def __init__(self, backend: RoutingBackend, queues: Mapping[str, QueueConfig],

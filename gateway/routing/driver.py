@@ -1,0 +1,181 @@
+"""The routing engine driven: one call at a time, a timer at the next deadline, every outcome carried out.
+
+The engine decides; the driver feeds it the events it routes on (a new contact, a presence change, an
+accept or decline, a closed lead, the timer) and hands each outcome to the recorder and the listeners.
+There is no polling loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.types import InboundContact
+from crm_store import routing_log
+from crm_store.models import User
+from crm_store.task_refs import is_phone_task
+from crm_store.types import IngestResult
+from gateway.mapping import agent_of, task_for, task_of_row
+from gateway.notifier import Notifier
+from gateway.routing.outcomes import OutcomeRecorder, at
+from gateway.settings import RoutingSettings
+from routing.backends import Snapshot
+from routing.engine import RoutingEngine
+from routing.events import RoutingError, RoutingOutcome
+from routing.types import AgentState, Offer, Presence, Task
+
+log = logging.getLogger(__name__)
+
+EngineCall = Coroutine[Any, Any, RoutingOutcome]
+OutcomeListener = Callable[[RoutingOutcome], None]
+
+
+class RoutingDriver:
+    """Implements `gateway.routing.ports.Routing` over one `RoutingEngine`."""
+
+    def __init__(self, engine: RoutingEngine, sessions: async_sessionmaker[AsyncSession], notifier: Notifier,
+                 settings: RoutingSettings, clock: Callable[[], float],
+                 *, shared_deadline_check: float | None = None) -> None:
+        self.engine = engine
+        self._sessions = sessions
+        self._notifier = notifier
+        self._settings = settings
+        self._clock = clock
+        self._lock = asyncio.Lock()          # one engine call at a time in this process
+        self._timer: asyncio.TimerHandle | None = None
+        self._shared_deadline_check = shared_deadline_check
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._recorder = OutcomeRecorder(sessions, notifier, self._agent_state, self._take_phone_offer, clock)
+        self.outcome_listeners: list[OutcomeListener] = []     # e.g. the wallboard's debounce
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self, users: list[User]) -> None:
+        """Register agents and re-queue work that was waiting when the service stopped."""
+        for user in users:
+            await self.run(self.engine.upsert_agent(agent_of(user, self._settings)))
+        async with self._sessions() as session:
+            waiting = [t for t in await routing_log.open_tasks(session) if t.state in ("pending", "reserved")]
+        for row in waiting:
+            try:
+                await self.run(self.engine.add_task(task_of_row(row)))
+            except RoutingError:
+                pass   # a shared (Redis) backend still holds it: nothing was lost
+        await self._reschedule()
+
+    async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- inputs ---------------------------------------------------------------------------------
+    async def on_contact(self, contact: InboundContact, result: IngestResult) -> None:
+        """A committed inbound event: offer its task, or tell the manager already working the lead."""
+        if result.task_id is not None:
+            await self.run(self.engine.add_task(task_for(result, self._settings, self._clock())))
+        elif result.assignee_id is not None:
+            await self._notifier.message_received(result.assignee_id, result.lead_id, result.interaction_id, contact)
+
+    async def add_task(self, task: Task) -> RoutingOutcome:
+        """Route a task whose row is already committed (a callback, a call in progress)."""
+        return await self.run(self.engine.add_task(task))
+
+    async def end_task(self, task_id: str) -> None:
+        """Complete an assigned task, cancel a waiting one; a task routing no longer holds is just closed."""
+        record = await self.engine.get_task(task_id)
+        try:
+            if record is not None and record.state.value in ("assigned", "wrapping"):
+                await self.run(self.engine.complete(task_id))
+            elif record is not None:
+                await self.run(self.engine.cancel(task_id))
+                return
+        except RoutingError as exc:
+            log.info("task %s already gone from routing: %s", task_id, exc)
+        if record is None and not is_phone_task(task_id):
+            async with self._sessions() as session, session.begin():
+                await routing_log.set_task_state(session, task_id, "canceled", at(self._clock()))
+
+    async def set_presence(self, user_id: int, presence: Presence, reason: str | None) -> None:
+        """A presence change that did not come from the operator's screen (the PBX, an admin)."""
+        await self.run(self.engine.set_presence(str(user_id), presence, reason))
+
+    async def sync_user(self, user: User) -> None:
+        """An admin changed a user: routing follows (inactive users go offline)."""
+        await self.run(self.engine.upsert_agent(agent_of(user, self._settings)))
+        if not user.active:
+            await self.run(self.engine.set_presence(str(user.id), Presence.OFFLINE, "deactivated"))
+
+    async def lead_finished(self, lead_id: int) -> None:
+        """The lead was closed, deleted or assigned by hand: its task is over."""
+        async with self._sessions() as session:
+            row = await routing_log.open_task_for_lead(session, lead_id)
+        if row is None:
+            return
+        try:
+            if row.state in ("assigned", "wrapping"):
+                await self.run(self.engine.complete(row.id))
+            else:
+                await self.run(self.engine.cancel(row.id))
+        except RoutingError as exc:
+            log.info("task %s already gone from routing: %s", row.id, exc)
+            async with self._sessions() as session, session.begin():
+                await routing_log.set_task_state(session, row.id, "canceled", at(self._clock()))
+
+    # -- reading ----------------------------------------------------------------------------------
+    async def agent(self, user_id: int) -> AgentState | None:
+        return await self._agent_state(str(user_id))
+
+    async def snapshot(self) -> Snapshot:
+        return await self.engine.snapshot()
+
+    async def _agent_state(self, agent_id: str) -> AgentState | None:
+        [state] = await self.engine.backend.get_agents([agent_id])
+        return state
+
+    # -- carrying out decisions -----------------------------------------------------------------
+    async def run(self, call: EngineCall) -> RoutingOutcome:
+        """Run one engine call under the lock, then carry its outcome out and re-arm the timer."""
+        async with self._lock:
+            outcome = await call
+        for listener in self.outcome_listeners:
+            listener(outcome)       # even a task nobody can take yet moves the wallboard
+        await self._recorder.record(outcome)
+        await self._reschedule()
+        return outcome
+
+    def _take_phone_offer(self, offer: Offer) -> None:
+        self.spawn(lambda: self.run(self.engine.accept(offer.id, offer.agent_id)))
+
+    async def _reschedule(self) -> None:
+        deadline = await self.engine.next_deadline()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if deadline is None and self._shared_deadline_check is None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, deadline - self._clock()) if deadline is not None else float("inf")
+        if self._shared_deadline_check is not None:
+            # Another process may create an earlier deadline, or die before its own fires.
+            delay = min(delay, self._shared_deadline_check)
+        self._timer = loop.call_later(delay, self.spawn, self._expire)
+
+    async def _expire(self) -> None:
+        await self.run(self.engine.expire_due())
+
+    def spawn(self, step: Callable[[], Any]) -> None:
+        """Run `step` in the background, logged on failure and cancelled on stop."""
+        task = asyncio.create_task(_logged(step))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+async def _logged(step: Callable[[], Any]) -> None:
+    try:
+        await step()
+    except Exception:
+        log.exception("routing background step failed")

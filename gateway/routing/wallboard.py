@@ -1,0 +1,67 @@
+"""The supervisors' wallboard: queue and channel numbers plus one row per agent, pushed at most every 0.25 s."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crm_store import routing_log, users
+from gateway import frames
+from gateway.notifier import Notifier
+from gateway.routing.ports import WallboardExtra
+from routing.engine import RoutingEngine
+from routing.events import PresenceChanged, RoutingOutcome
+from routing.stats import compute_stats
+
+STATS_DEBOUNCE = 0.25
+
+
+class Wallboard:
+    def __init__(self, engine: RoutingEngine, sessions: async_sessionmaker[AsyncSession], notifier: Notifier,
+                 clock: Callable[[], float], spawn: Callable[[Callable[[], Any]], None]) -> None:
+        self._engine = engine
+        self._sessions = sessions
+        self._notifier = notifier
+        self._clock = clock
+        self._spawn = spawn
+        self._timer: asyncio.TimerHandle | None = None
+        self._pending = False
+        self._names: dict[int, str] = {}          # rows show people, not ids
+        self._since: dict[str, float] = {}        # when each agent's presence last changed here
+        self.extras: list[WallboardExtra] = []    # e.g. calls in progress
+
+    def changed(self, outcome: RoutingOutcome) -> None:
+        """An outcome listener: note presence times; push once the burst is over."""
+        for event in outcome.events:
+            if isinstance(event, PresenceChanged):
+                self._since[event.agent_id] = self._clock()
+        if self._pending:
+            return
+        self._pending = True
+        self._timer = asyncio.get_running_loop().call_later(STATS_DEBOUNCE, self._spawn, self._push)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    async def _push(self) -> None:
+        self._pending = False
+        await self._notifier.queue_stats(await self.compose())
+
+    async def compose(self) -> dict[str, Any]:
+        """Queue and channel numbers plus one row per agent, from one snapshot."""
+        snapshot = await self._engine.snapshot()
+        midnight = datetime.fromtimestamp(self._clock(), UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        async with self._sessions() as session:
+            today = await routing_log.offers_today(session, midnight)
+            missing = [int(a.id) for a in snapshot.agents if int(a.id) not in self._names]
+            if missing:
+                self._names.update(await users.display_names(session, missing))
+        payload = frames.queue_stats(compute_stats(snapshot, self._engine.queues),
+                                     frames.agent_rows(snapshot, self._names, self._since, today))
+        for extra in self.extras:
+            await extra(payload)
+        return payload
