@@ -16,12 +16,12 @@ from crm_store.types import (
     LeadChanges,
     LeadFilter,
     LeadStatus,
-    Outcome,
+    LeadOutcome,
     Permissions,
     Viewer,
 )
 
-TERMINAL = {LeadStatus.WON: Outcome.WON, LeadStatus.LOST: Outcome.LOST}
+TERMINAL = {LeadStatus.WON: LeadOutcome.WON, LeadStatus.LOST: LeadOutcome.LOST}
 
 
 def visible(viewer: Viewer) -> ColumnElement[bool]:
@@ -255,12 +255,12 @@ def _transition(lead: Lead, changes: LeadChanges, put: Any, now: datetime) -> No
     for name in changes.required_fields:
         if not str(filled.get(name) or "").strip():
             raise Invalid(f"fill in {name} before closing the lead", name)
-    outcome = TERMINAL.get(target) or changes.outcome or Outcome.RESOLVED
-    if target == LeadStatus.CLOSED and outcome not in (Outcome.RESOLVED, Outcome.HANDED_OVER):
+    outcome = TERMINAL.get(target) or changes.outcome or LeadOutcome.RESOLVED
+    if target == LeadStatus.CLOSED and outcome not in (LeadOutcome.RESOLVED, LeadOutcome.HANDED_OVER):
         raise Invalid("a closed lead's outcome is resolved or handed_over", "outcome")
     if target == LeadStatus.LOST and not (changes.lost_reason or "").strip():
         raise Invalid("a lost lead needs a reason", "lost_reason")
-    if outcome == Outcome.HANDED_OVER and not (changes.handed_over_to or "").strip():
+    if outcome == LeadOutcome.HANDED_OVER and not (changes.handed_over_to or "").strip():
         raise Invalid("say whom the lead was handed over to", "handed_over_to")
     put("status", target.value)
     put("outcome", outcome.value)

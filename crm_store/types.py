@@ -35,7 +35,7 @@ class LeadStatus(StrEnum):
 OPEN_STATUSES = frozenset({LeadStatus.NEW, LeadStatus.ASSIGNED, LeadStatus.IN_PROGRESS})
 
 
-class Outcome(StrEnum):
+class LeadOutcome(StrEnum):
     """Why a lead left the pipeline; kept for source-effectiveness reports."""
 
     WON = "won"
@@ -135,7 +135,7 @@ class LeadChanges:
     notes: str | None = None
     assignee_id: int | None = None
     unassign: bool = False
-    outcome: Outcome | None = None
+    outcome: LeadOutcome | None = None
     lost_reason: str | None = None
     handed_over_to: str | None = None
     priority: int | None = None

@@ -24,7 +24,7 @@ from panoramisk.message import Message
 from channels.asterisk.config import AmiConfig
 from channels.asterisk.devices import looks_like_extension
 from channels.asterisk.tracker import CallTracker, Origination
-from channels.asterisk.types import CallEnded, CallEvent, Direction, Outcome
+from channels.asterisk.types import CallEnded, CallEvent, Direction, CallOutcome
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class AmiAdapter:
         reason = last.get("Message") or f"reason {last.get('Reason', '?')}"
         log.warning("click-to-call %s from %s to %s failed: %s", call_id, extension, number, reason)
         now = self.tracker.clock()
-        self._deliver(CallEnded(call_id, now, Direction.OUTBOUND, Outcome.FAILED, 0.0, 0.0, None, reason, None,
+        self._deliver(CallEnded(call_id, now, Direction.OUTBOUND, CallOutcome.FAILED, 0.0, 0.0, None, reason, None,
                                 None, (), None, number))
 
     # -- connection ----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
-from channels.asterisk.types import CallEnded, Direction, Outcome
+from channels.asterisk.types import CallEnded, Direction, CallOutcome
 
 
 class LegState(Enum):
@@ -81,14 +81,14 @@ class TrackedChannel:
     exten: str | None = None
 
 
-def outcome_of(call: Call) -> Outcome:
+def outcome_of(call: Call) -> CallOutcome:
     if call.direction is Direction.OUTBOUND:
         if call.answered_by is None:
-            return Outcome.FAILED
-        return Outcome.ANSWERED if call.client_answered else Outcome.NO_ANSWER
+            return CallOutcome.FAILED
+        return CallOutcome.ANSWERED if call.client_answered else CallOutcome.NO_ANSWER
     if call.answered_by is not None:
-        return Outcome.ANSWERED
-    return Outcome.ABANDONED if call.abandoned else Outcome.MISSED
+        return CallOutcome.ANSWERED
+    return CallOutcome.ABANDONED if call.abandoned else CallOutcome.MISSED
 
 
 def ended_event(call: Call, now: datetime) -> CallEnded:

@@ -11,7 +11,7 @@ class Direction(StrEnum):
     OUTBOUND = "outbound"
 
 
-class Outcome(StrEnum):
+class CallOutcome(StrEnum):
     ANSWERED = "answered"
     MISSED = "missed"            # rang, nobody answered (direct and ring-group calls)
     ABANDONED = "abandoned"      # the caller gave up waiting in a queue
@@ -90,7 +90,7 @@ class CallEnded:
     call_id: str
     at: datetime
     direction: Direction
-    outcome: Outcome
+    outcome: CallOutcome
     wait_seconds: float
     talk_seconds: float
     cause: int | None

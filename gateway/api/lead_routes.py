@@ -13,7 +13,7 @@ from channels.identity import InvalidIdentity, normalize_email, normalize_phone
 from channels.types import Confidence, IdentityClaim, InboundContact
 from crm_store import audit, leads
 from crm_store.errors import Forbidden, NotFound, StoreError
-from crm_store.types import OPEN_STATUSES, LeadChanges, LeadFilter, LeadStatus, Outcome
+from crm_store.types import OPEN_STATUSES, LeadChanges, LeadFilter, LeadStatus, LeadOutcome
 from gateway.api.serialize import card_json, lead_json
 from gateway.auth import client_ip, principal
 from gateway.errors import read_model, refuse
@@ -120,7 +120,7 @@ class LeadPatch(BaseModel):
     status: LeadStatus | None = None
     notes: str | None = Field(None, max_length=20000)
     assignee_id: int | None = None
-    outcome: Outcome | None = None
+    outcome: LeadOutcome | None = None
     lost_reason: str | None = Field(None, max_length=500)
     handed_over_to: str | None = Field(None, max_length=200)
     priority: int | None = Field(None, ge=-100, le=100)

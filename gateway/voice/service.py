@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.asterisk.contact import contact_of
 from channels.asterisk.types import (
     CallAbandoned, CallAnswered, CallEnded, CallEvent, CallRinging, CallStarted, CallTransferred, MemberPaused,
-    Direction, Outcome, RingStopped,
+    Direction, CallOutcome, RingStopped,
 )
 from crm_store import calls
 from crm_store.ingest import Ingestor
@@ -33,7 +33,7 @@ from routing.types import Presence, Task
 
 log = logging.getLogger(__name__)
 
-MISSED = (Outcome.MISSED, Outcome.ABANDONED)
+MISSED = (CallOutcome.MISSED, CallOutcome.ABANDONED)
 PBX_PAUSE = "paused on the phone"
 CALLBACK_PRIORITY = 1     # above a new lead's 0: a client who already tried to reach us
 VOICE = "voice"
@@ -166,7 +166,7 @@ class VoiceService:
                 "rang": list(event.rang), "transfers": call.transfers, "ended_at": event.at.isoformat()},
             tuple(call.pops),
             callback=Callback(self._callback_queue(call), CALLBACK_PRIORITY, event.at) if missed else None,
-            settles=event.outcome is Outcome.ANSWERED))      # the client was reached, whichever way the call went
+            settles=event.outcome is CallOutcome.ANSWERED))      # the client was reached, whichever way the call went
         if written.new_callback is not None:
             owner = str(written.owner_id) if written.owner_id is not None else None
             await self._tasks.add_task(Task(id=written.new_callback, channel=VOICE, priority=CALLBACK_PRIORITY,

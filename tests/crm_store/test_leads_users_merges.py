@@ -10,7 +10,7 @@ from crm_store import contacts, leads, users
 from crm_store.errors import Conflict, Forbidden, Invalid, NotFound
 from crm_store.ingest import Ingestor
 from crm_store.models import Identity, Interaction, Lead
-from crm_store.types import LeadChanges, LeadFilter, LeadStatus, Outcome, Permissions, Role
+from crm_store.types import LeadChanges, LeadFilter, LeadStatus, LeadOutcome, Permissions, Role
 from factories import T0, email, phone, request
 
 
@@ -109,14 +109,14 @@ async def test_pipeline_rules_and_outcomes(sessions, ingestor):
         await change(status=LeadStatus.LOST)
     assert err.value.field == "lost_reason"
     with pytest.raises(Invalid) as err:
-        await change(status=LeadStatus.CLOSED, outcome=Outcome.HANDED_OVER)
+        await change(status=LeadStatus.CLOSED, outcome=LeadOutcome.HANDED_OVER)
     assert err.value.field == "handed_over_to"
     diff = await change(status=LeadStatus.LOST, lost_reason="too expensive")
     assert diff["status"] == ["assigned", "lost"]
     with pytest.raises(Invalid):
         await change(status=LeadStatus.WON)       # finished leads are reopened first
     await change(status=LeadStatus.IN_PROGRESS)
-    await change(status=LeadStatus.CLOSED, outcome=Outcome.HANDED_OVER, handed_over_to="dealer in Kazan")
+    await change(status=LeadStatus.CLOSED, outcome=LeadOutcome.HANDED_OVER, handed_over_to="dealer in Kazan")
     async with sessions() as s:
         lead = await s.get(Lead, lead_id)
     assert (lead.outcome, lead.handed_over_to, lead.lost_reason) == ("handed_over", "dealer in Kazan", None)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from channels.asterisk.types import CallEnded, CallStarted, Direction, Outcome
+from channels.asterisk.types import CallEnded, CallStarted, Direction, CallOutcome
 from channels.types import InboundContact
 from crm_store.task_refs import LeadTask
 from gateway.notifier import Notifier
@@ -78,7 +78,7 @@ async def test_a_ring_pops_only_the_user_at_that_phone_and_its_end_reaches_every
     await n.call_ring_stopped({3}, call, "answered_elsewhere")
     await n.call_answered(4, call, "102")
     await n.call_transferred(call, "103", "blind")
-    ended = CallEnded("c-1", AT, Direction.INBOUND, Outcome.ANSWERED, 2.0, 5.0, 16, "Normal", None, "102",
+    ended = CallEnded("c-1", AT, Direction.INBOUND, CallOutcome.ANSWERED, 2.0, 5.0, 16, "Normal", None, "102",
                       ("101", "102"), "sales", "+79123456789")
     await n.call_ended(call, ended, False, None)
     assert [(kind, to) for kind, to, _ in out.frames] == [

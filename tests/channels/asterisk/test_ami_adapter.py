@@ -12,7 +12,7 @@ from channels.asterisk.adapter import AmiAdapter, PbxUnavailable
 from channels.asterisk.config import AmiConfig
 from channels.asterisk.simulated_pbx import SimulatedPbx
 from channels.asterisk.types import (
-    CallAnswered, CallEnded, CallEvent, CallRinging, CallStarted, MemberPaused, Outcome, RingStopped,
+    CallAnswered, CallEnded, CallEvent, CallRinging, CallStarted, MemberPaused, CallOutcome, RingStopped,
 )
 
 SECRET = "s3cret"
@@ -74,7 +74,7 @@ async def test_a_recorded_queue_call_arrives_normalized_with_a_cyrillic_name_spl
     started, = recorder.of(CallStarted)
     assert (started.caller, started.caller_name, started.queue) == ("+74951234567", "Иван Петров", "sales")
     assert [e.extension for e in recorder.of(CallRinging)] == ["101"]
-    assert recorder.of(CallEnded)[0].outcome is Outcome.ANSWERED
+    assert recorder.of(CallEnded)[0].outcome is CallOutcome.ANSWERED
 
 
 async def test_garbage_on_the_wire_is_skipped_and_the_call_still_tracked(pbx):
@@ -87,7 +87,7 @@ async def test_garbage_on_the_wire_is_skipped_and_the_call_still_tracked(pbx):
         await pbx.replay("queue_abandoned")
         await recorder.until(lambda: len(recorder.of(CallEnded)) == 2)
         assert adapter.logins == 1                       # the garbage did not cost the connection
-    assert [e.outcome for e in recorder.of(CallEnded)] == [Outcome.ANSWERED, Outcome.ABANDONED]
+    assert [e.outcome for e in recorder.of(CallEnded)] == [CallOutcome.ANSWERED, CallOutcome.ABANDONED]
 
 
 async def test_a_refused_login_is_reported_and_retried_with_backoff():
@@ -128,7 +128,7 @@ async def test_a_connection_dropped_mid_call_is_reconciled_without_losing_or_rep
         await call
         await recorder.until(lambda: recorder.of(CallEnded))
     assert len(recorder.of(CallStarted)) == len(recorder.of(CallEnded)) == 1
-    assert len(recorder.of(CallAnswered)) == 1 and recorder.of(CallEnded)[0].outcome is Outcome.ANSWERED
+    assert len(recorder.of(CallAnswered)) == 1 and recorder.of(CallEnded)[0].outcome is CallOutcome.ANSWERED
 
 
 async def test_a_restart_in_mid_call_adopts_the_call_from_core_show_channels(pbx):
@@ -192,4 +192,4 @@ async def test_a_hundred_concurrent_calls(pbx):
         await asyncio.gather(*(pbx.replay("queue_answered", caller=f"+7495000{i:04d}") for i in range(100)))
         await recorder.until(lambda: len(recorder.of(CallEnded)) == 100, timeout=20)
     assert len({e.call_id for e in recorder.of(CallStarted)}) == 100
-    assert all(e.outcome is Outcome.ANSWERED for e in recorder.of(CallEnded))
+    assert all(e.outcome is CallOutcome.ANSWERED for e in recorder.of(CallEnded))

@@ -11,7 +11,7 @@ from support.ami_recordings import RECORDINGS, recorded_events
 from channels.asterisk.tracker import CallTracker, Origination
 from channels.asterisk.types import (
     CallEnded, CallRinging, CallStarted, Direction, MemberPaused,
-    Outcome, StopReason,
+    CallOutcome, StopReason,
 )
 
 
@@ -82,20 +82,20 @@ def test_queue_answered_as_recorded():
     assert (started.caller, started.caller_name, started.queue) == ("+49305551000", "Customer 1000", "sales")
     assert ringing.extension == answered.extension == "101"       # AgentCalled and DialBegin: one ring
     assert (ended.outcome, ended.answered_by, ended.rang, ended.wait_seconds, ended.talk_seconds, ended.cause) == (
-        Outcome.ANSWERED, "101", ("101",), 2.0, 5.0, 16)
+        CallOutcome.ANSWERED, "101", ("101",), 2.0, 5.0, 16)
 
 
 def test_direct_call_as_recorded():
     out = run(CallTracker(region="DE"), recorded_events("direct_answered"))
     assert kinds(out) == ["CallStarted", "CallRinging", "CallAnswered", "CallEnded"]
-    assert out[0].queue is None and out[1].extension == "101" and out[3].outcome is Outcome.ANSWERED
+    assert out[0].queue is None and out[1].extension == "101" and out[3].outcome is CallOutcome.ANSWERED
 
 
 def test_abandoned_in_queue_as_recorded():
     out = run(CallTracker(region="DE"), recorded_events("queue_abandoned"))
     calls = [e for e in out if not isinstance(e, MemberPaused)]
     assert kinds(calls) == ["CallStarted", "CallAbandoned", "CallEnded"]
-    assert calls[1].wait_seconds == 6.0 and calls[2].outcome is Outcome.ABANDONED and calls[2].rang == ()
+    assert calls[1].wait_seconds == 6.0 and calls[2].outcome is CallOutcome.ABANDONED and calls[2].rang == ()
     pauses = [e for e in out if isinstance(e, MemberPaused)]
     assert [(p.extension, p.paused) for p in pauses] == [("101", True), ("102", True), ("101", False), ("102", False)]
 
@@ -139,7 +139,7 @@ def test_ring_no_answer_rolls_over_to_the_next_agent():
     out = run(CallTracker(), s.events)
     assert kinds(out) == ["CallStarted", "CallRinging", "RingStopped", "CallRinging", "CallAnswered", "CallEnded"]
     assert (out[2].extension, out[2].reason) == ("101", StopReason.NO_ANSWER)
-    assert out[-1].outcome is Outcome.ANSWERED and out[-1].rang == ("101", "102")
+    assert out[-1].outcome is CallOutcome.ANSWERED and out[-1].rang == ("101", "102")
 
 
 @pytest.mark.parametrize("status,reason", [("NOANSWER", StopReason.NO_ANSWER), ("BUSY", StopReason.BUSY)])
@@ -153,7 +153,7 @@ def test_a_direct_call_nobody_answers_is_missed(status, reason):
     s.hangup(caller)
     out = run(CallTracker(), s.events)
     assert kinds(out) == ["CallStarted", "CallRinging", "RingStopped", "CallEnded"]
-    assert out[2].reason is reason and out[3].outcome is Outcome.MISSED
+    assert out[2].reason is reason and out[3].outcome is CallOutcome.MISSED
 
 
 def test_caller_hangs_up_while_an_agent_rings():
@@ -168,7 +168,7 @@ def test_caller_hangs_up_while_an_agent_rings():
     s.hangup(caller)
     out = run(CallTracker(), s.events)
     assert kinds(out) == ["CallStarted", "CallRinging", "CallAbandoned", "RingStopped", "CallEnded"]
-    assert out[3].reason is StopReason.CALLER_HUNG_UP and out[-1].outcome is Outcome.ABANDONED
+    assert out[3].reason is StopReason.CALLER_HUNG_UP and out[-1].outcome is CallOutcome.ABANDONED
 
 
 def test_blind_transfer_pops_the_new_phone():
@@ -231,7 +231,7 @@ def test_attended_transfer_pops_the_colleague_during_the_consultation_and_hands_
     assert all(e.call_id == call_id for e in out)                  # the consultation is not a call of its own
     assert (out[3].extension, out[3].transfer_from) == ("102", "101")
     assert (out[4].kind, out[5].extension) == ("attended", "102")
-    assert out[-1].answered_by == "102" and out[-1].outcome is Outcome.ANSWERED
+    assert out[-1].answered_by == "102" and out[-1].outcome is CallOutcome.ANSWERED
 
 
 def test_an_abandoned_consultation_leaves_the_call_with_the_first_operator():
@@ -266,10 +266,11 @@ def test_click_to_call_pops_the_operators_own_phone_and_records_the_client_answe
     started = out[0]
     assert (started.direction, started.caller, started.lead_id, started.extension) == (
         Direction.OUTBOUND, "+79123456789", 42, "101")
-    assert out[1].extension == "101" and out[-1].outcome is Outcome.ANSWERED
+    assert out[1].extension == "101" and out[-1].outcome is CallOutcome.ANSWERED
 
 
-@pytest.mark.parametrize("operator,client,outcome", [(True, False, Outcome.NO_ANSWER), (False, False, Outcome.FAILED)])
+@pytest.mark.parametrize("operator,client,outcome",
+                         [(True, False, CallOutcome.NO_ANSWER), (False, False, CallOutcome.FAILED)])
 def test_click_to_call_that_does_not_connect(operator, client, outcome):
     assert _click_to_call(operator, client)[-1].outcome is outcome
 
@@ -354,7 +355,7 @@ def test_a_call_that_ended_while_disconnected_is_closed_by_reconciliation():
     assert kinds(run(tracker, events[:cut])) == ["CallStarted", "CallRinging"]
     mark = tracker.begin_reconcile()
     out = tracker.reconcile(mark, [], [])
-    assert kinds(out) == ["RingStopped", "CallEnded"] and out[-1].outcome is Outcome.MISSED
+    assert kinds(out) == ["RingStopped", "CallEnded"] and out[-1].outcome is CallOutcome.MISSED
     assert tracker.calls == {}
 
 
