@@ -7,12 +7,7 @@ from channels.asterisk.agi import RouteAnswer, RouteRequest
 from channels.identity import InvalidIdentity, normalize_phone
 from crm_store import calls
 from gateway.dispatch import Dispatcher
-from routing.types import VOICE, AgentState, Presence
-
-
-def free_for_a_call(state: AgentState | None) -> bool:
-    return (state is not None and state.presence is Presence.AVAILABLE and state.load.get(VOICE, 0) == 0
-            and not state.wrapping and state.agent.capacity.get(VOICE, 0) > 0)
+from routing.policies import free_for_a_call, phone_to_ring
 
 
 class VoiceChooser:
@@ -33,14 +28,9 @@ class VoiceChooser:
             if free_for_a_call(state):
                 return RouteAnswer(owner.extension, "owner")
         snapshot = await self._dispatcher.engine.snapshot()
-        queue = request.queue or "default"
-        free = [a for a in snapshot.agents if int(a.id) in extensions and free_for_a_call(a)
-                and (not a.agent.queues or queue in a.agent.queues)]
-        if not free:
-            return None
-        # Longest idle first, as the default queue policy does for every other channel.
-        chosen = min(free, key=lambda a: (a.last_busy, a.id))
-        return RouteAnswer(extensions[int(chosen.id)], "routing")
+        with_phones = [a for a in snapshot.agents if int(a.id) in extensions]
+        chosen = phone_to_ring(with_phones, request.queue or "default")
+        return RouteAnswer(extensions[int(chosen.id)], "routing") if chosen is not None else None
 
     def _phone(self, caller: str | None) -> str | None:
         if not caller:
