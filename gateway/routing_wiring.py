@@ -6,10 +6,9 @@ import time
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crm_store.models import Team, User
+from crm_store import users as user_store
+from crm_store.session import Sessions
 from gateway.dispatch import Dispatcher
 from gateway.fanout import Fanout, LocalFanout, RedisFanout
 from gateway.hub import Hub
@@ -22,11 +21,11 @@ from routing.engine import RoutingEngine
 
 
 @contextlib.asynccontextmanager
-async def open_routing(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+async def open_routing(settings: Settings, sessions: Sessions,
                        hub: Hub) -> AsyncIterator[Dispatcher]:
     async with sessions() as session:
-        users = list(await session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)))
-        teams = {t.name: t.id for t in await session.scalars(select(Team))}
+        users = await user_store.active_users(session)
+        teams = await user_store.team_ids(session)
     user_ids = {u.username: u.id for u in users}
     queues = {name: queue_config(q, user_ids, teams) for name, q in settings.routing.queues.items()}
     backend: RoutingBackend

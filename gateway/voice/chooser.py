@@ -1,11 +1,10 @@
 """Switchboard chooses the phone to ring (FastAGI): the caller's owner if free, else routing's pick for the queue."""
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from channels.asterisk.agi import RouteAnswer, RouteRequest
 from channels.identity import InvalidIdentity, normalize_phone
 from crm_store import calls
+from crm_store.session import Sessions
 from gateway.dispatch import Dispatcher
 from routing.policies import free_for_a_call, phone_to_ring
 
@@ -13,7 +12,7 @@ from routing.policies import free_for_a_call, phone_to_ring
 class VoiceChooser:
     """The RouteChooser behind `AGI(agi://…/route,queue,fallback)`; the dialplan falls back on None."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], dispatcher: Dispatcher, region: str) -> None:
+    def __init__(self, sessions: Sessions, dispatcher: Dispatcher, region: str) -> None:
         self._sessions = sessions
         self._dispatcher = dispatcher
         self._region = region

@@ -18,6 +18,7 @@ from channels.asterisk.types import (
     Direction, Outcome, RingStopped,
 )
 from crm_store import calls
+from crm_store.call_records import Callback, CallRecord, CallRecords
 from crm_store.ingest import Ingestor
 from gateway.auth_types import Principal
 from gateway.dispatch import Dispatcher
@@ -25,7 +26,6 @@ from gateway.mapping import to_ingest_request
 from gateway.settings import RoutingSettings
 from gateway.voice.cards import CardReader
 from gateway.voice.live import LiveCall
-from gateway.voice.records import Callback, CallRecord, CallRecords
 from gateway.voice.tasks import occupy_phone
 from routing.types import Presence, Task
 
