@@ -12,6 +12,7 @@ from crm_store.models import Contact, Identity, Interaction, RoutingTask, User
 from crm_store.routing_log import OPEN_TASK_STATES
 
 VOICE = "voice"
+CALLBACK = "callback"     # the routing task a missed call leaves: call the client back
 
 
 def update_calls(session: Session, changes: Mapping[int, Mapping[str, Any]]) -> None:
@@ -55,5 +56,5 @@ async def users_with_extensions(session: AsyncSession) -> dict[int, str]:
 async def callbacks_waiting(session: AsyncSession) -> dict[str, int]:
     """Missed calls whose callback nobody has taken yet, per queue."""
     rows = await session.execute(select(RoutingTask.queue, func.count()).where(
-        RoutingTask.kind == "callback", RoutingTask.state.in_(("pending", "reserved"))).group_by(RoutingTask.queue))
+        RoutingTask.kind == CALLBACK, RoutingTask.state.in_(("pending", "reserved"))).group_by(RoutingTask.queue))
     return {queue: count for queue, count in rows}

@@ -43,6 +43,12 @@ async def open_task_for_lead(session: AsyncSession, lead_id: int) -> RoutingTask
                                                           RoutingTask.state.in_(OPEN_TASK_STATES)).limit(1))
 
 
+async def tasks_of_lead(session: AsyncSession, lead_id: int) -> list[RoutingTask]:
+    """Every task the lead ever had, oldest first: its routing story."""
+    return list(await session.scalars(select(RoutingTask).where(RoutingTask.lead_id == lead_id)
+                                      .order_by(RoutingTask.created_at)))
+
+
 async def record_offer(session: AsyncSession, offer_id: str, task_id: str, agent_id: int, created: datetime,
                        expires: datetime, explanation: Mapping[str, Any]) -> None:
     session.add(Reservation(id=offer_id, task_id=task_id, agent_id=agent_id, created_at=created,

@@ -1,10 +1,17 @@
 """Engine and session factory for SQLite (embedded default) and PostgreSQL."""
 from __future__ import annotations
 
-from sqlalchemy import Engine, event
+from typing import TypeAlias
+
+from sqlalchemy import Engine, event, text
 from sqlalchemy import create_engine as create_sync_engine_
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+# The names the rest of the application types its store handles with: it never imports SQLAlchemy itself.
+Store: TypeAlias = AsyncEngine
+Session: TypeAlias = AsyncSession
+Sessions: TypeAlias = async_sessionmaker[AsyncSession]
 
 
 def is_sqlite(url: str) -> bool:
@@ -39,6 +46,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def session_factory(engine: AsyncEngine) -> Sessions:
     # Objects stay readable after commit: callers build responses from them.
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ping(sessions: Sessions) -> None:
+    """One round trip to the database; raises whatever the driver raises if it cannot answer."""
+    async with sessions() as session:
+        await session.execute(text("SELECT 1"))

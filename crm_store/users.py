@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Collection, Mapping
+from typing import Any
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -115,11 +116,20 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     return user
 
 
+async def find_user(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def user_named(session: AsyncSession, username: str) -> User | None:
+    return await session.scalar(select(User).where(User.username == username))
+
+
 async def list_users(session: AsyncSession) -> list[User]:
     return list(await session.scalars(select(User).order_by(User.id)))
 
 
 async def active_users(session: AsyncSession) -> list[User]:
+    """The users routing knows as agents, by id."""
     return list(await session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)))
 
 
@@ -129,6 +139,18 @@ async def team_ids(session: AsyncSession) -> dict[str, int]:
 
 async def display_names(session: AsyncSession, user_ids: Collection[int]) -> dict[int, str]:
     return {u.id: u.display_name for u in await session.scalars(select(User).where(User.id.in_(user_ids)))}
+
+
+async def update_user(session: AsyncSession, user: User, changes: Mapping[str, Any]) -> None:
+    """Apply an admin's changes (a new password closes the user's sessions; a team is named)."""
+    changes = dict(changes)
+    if "password" in changes:
+        await set_password(session, user, changes.pop("password"))
+    if "team" in changes:
+        user.team_id = await team_id_for(session, changes.pop("team"))
+    for name, value in changes.items():
+        setattr(user, name, value.value if isinstance(value, Role) else value)
+    await session.flush()
 
 
 async def set_password(session: AsyncSession, user: User, password: str) -> None:

@@ -22,7 +22,6 @@ from email.utils import formataddr, make_msgid
 import aiohttp
 from aiohttp import web
 from aiosmtpd.smtp import SMTP
-from sqlalchemy import select
 
 from channels.asterisk.pbx_scenarios import demo_calls
 from channels.asterisk.simulated_pbx import SimulatedPbx
@@ -30,10 +29,9 @@ from channels.telegram.simulated_api import TOKEN, FakeBotApi, message
 
 from crm_store.ingest import utcnow
 from crm_store.migrate import upgrade_async
-from crm_store.models import User
 from crm_store.session import create_engine, session_factory
 from crm_store.types import Role
-from crm_store.users import NewUser, create_user, set_password
+from crm_store.users import NewUser, create_user, set_password, user_named
 from gateway.app import create_app
 from gateway.settings import Settings
 
@@ -72,7 +70,7 @@ async def ensure_users(settings: Settings) -> dict[str, str]:
             for demo in DEMO_USERS:
                 password = secrets.token_urlsafe(9)
                 passwords[demo.username] = password
-                user = await session.scalar(select(User).where(User.username == demo.username))
+                user = await user_named(session, demo.username)
                 if user is None:
                     await create_user(session, NewUser(demo.username, password, demo.role,
                                                        display_name=demo.display_name, extension=demo.extension,

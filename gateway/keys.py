@@ -5,9 +5,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from crm_store.ingest import Ingestor
+from crm_store.session import Sessions, Store
 from crm_store.types import Permissions
 from channels.types import Responder
 from gateway.attachments import AttachmentStore
@@ -22,8 +22,8 @@ from channels.asterisk.adapter import AmiAdapter
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Callable[[], datetime])
-ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+ENGINE = web.AppKey("engine", Store)
+SESSIONS = web.AppKey("sessions", Sessions)
 INGESTOR = web.AppKey("ingestor", Ingestor)
 INTAKE = web.AppKey("intake", Intake)
 PERMISSIONS = web.AppKey("permissions", Permissions)

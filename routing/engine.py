@@ -125,19 +125,9 @@ class RoutingEngine(RoutingSteps):
                     await self._route_owned(ident, run)
         return run.outcome()
 
-    tick = expire_due
-
     async def next_deadline(self) -> float | None:
         """When `expire_due` should next be called (epoch seconds), or None."""
         return await self.backend.next_deadline()
-
-    async def route_all(self) -> RoutingOutcome:
-        """Offer waiting work to every agent (after a restart or a configuration change)."""
-        run = Run(self._now())
-        snap = await self.backend.snapshot(run.now)
-        for state in snap.agents:
-            await self._route_agent(state.id, run)
-        return run.outcome()
 
     # -- reads -----------------------------------------------------------------------------
     async def offers_for(self, agent_id: str) -> list[Offer]:

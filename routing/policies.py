@@ -163,3 +163,18 @@ def choose(record: TaskRecord, queue: QueueConfig, agents: Iterable[AgentState],
     if blocks and not chosen:
         note = "waiting for owner"
     return Decision(record.id, record.task.queue, queue.policy, now, chosen, tuple(candidates), tuple(skipped), note)
+
+
+def free_for_a_call(state: AgentState | None) -> bool:
+    """Whether the agent's phone may ring now: available, no call or wrap-up under way, a voice line at all."""
+    return (state is not None and state.presence is Presence.AVAILABLE and state.load.get(VOICE, 0) == 0
+            and not state.wrapping and state.agent.capacity.get(VOICE, 0) > 0)
+
+
+def phone_to_ring(agents: Iterable[AgentState], queue: str) -> AgentState | None:
+    """The agent whose phone a call waiting in `queue` rings (FastAGI asks before the call is a task).
+
+    Longest idle first, ties by agent id: what the default queue policy picks for every other channel.
+    """
+    free = [a for a in agents if free_for_a_call(a) and (not a.agent.queues or queue in a.agent.queues)]
+    return min(free, key=lambda a: rank_key(a, VOICE, Policy.LONGEST_IDLE), default=None)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
@@ -36,13 +35,11 @@ class RoutingSteps:
     """The routing steps; `RoutingEngine` adds the public calls."""
 
     def __init__(self, backend: RoutingBackend, queues: Mapping[str, QueueConfig],
-                 clock: Callable[[], float] = time.time, *, missed_offers_limit: int = 3,
-                 decision_log: int = 1000) -> None:
+                 clock: Callable[[], float] = time.time, *, missed_offers_limit: int = 3) -> None:
         self.backend = backend
         self.queues = dict(queues)
         self.clock = clock
         self.missed_offers_limit = missed_offers_limit
-        self.decisions: deque[Decision] = deque(maxlen=decision_log)
         self._fairness = any(q.fairness for q in self.queues.values())
 
     def _now(self) -> float:
@@ -110,7 +107,6 @@ class RoutingSteps:
                 pool = await self.backend.candidates(rec.task.channel, owner_ids, None)
                 decision = choose(rec, queue, pool.free, owner, run.now)
             run.decisions.append(decision)
-            self.decisions.append(decision)
             if not decision.chosen:
                 change = next_eligibility_change(rec, queue, run.now)
                 if change is not None:

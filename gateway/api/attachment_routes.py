@@ -6,7 +6,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from crm_store import audit, leads
-from crm_store.models import Interaction
+from crm_store.interactions import find_interaction
 from gateway.auth import client_ip, principal
 from gateway.errors import refuse
 from gateway.keys import ATTACHMENTS, CLOCK, SESSIONS
@@ -19,7 +19,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     who = principal(request)
     interaction_id, index = int(request.match_info["interaction_id"]), int(request.match_info["index"])
     async with request.app[SESSIONS]() as session, session.begin():
-        item = await session.get(Interaction, interaction_id)
+        item = await find_interaction(session, interaction_id)
         if item is None:
             refuse(404, "not_found", "no such message")
         await leads.get_visible(session, who.viewer, item.lead_id)

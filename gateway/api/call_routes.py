@@ -6,8 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channels.asterisk.adapter import PbxUnavailable
 from channels.identity import InvalidIdentity, normalize_phone
-from crm_store import audit, leads
-from crm_store.models import User
+from crm_store import audit, leads, users
 from gateway.auth import client_ip, principal
 from gateway.errors import read_model, refuse
 from gateway.keys import AMI, CLOCK, SESSIONS, SETTINGS, VOICE
@@ -30,7 +29,7 @@ async def click_to_call(request: web.Request) -> web.Response:
         refuse(503, "voice_off", "voice is not configured ([ami] settings)")
     region = request.app[SETTINGS].phone.region
     async with request.app[SESSIONS]() as session, session.begin():
-        user = await session.get(User, who.user_id)
+        user = await users.find_user(session, who.user_id)
         if user is None or not user.extension:
             refuse(409, "no_extension", "you have no phone extension; an admin can set one", field="extension")
         card = await leads.card(session, who.viewer, body.lead_id, timeline_limit=0)

@@ -4,11 +4,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from crm_store import leads, routing_log
-from crm_store.models import RoutingTask
 from crm_store.types import Role
 from gateway.auth import principal, require_role
 from gateway.keys import SESSIONS, WALLBOARD
-from sqlalchemy import select
 
 routes = web.RouteTableDef()
 
@@ -25,10 +23,8 @@ async def lead_routing(request: web.Request) -> web.Response:
     lead_id = int(request.match_info["lead_id"])
     async with request.app[SESSIONS]() as session:
         await leads.get_visible(session, principal(request).viewer, lead_id)
-        tasks = list(await session.scalars(select(RoutingTask).where(RoutingTask.lead_id == lead_id)
-                                           .order_by(RoutingTask.created_at)))
         body = []
-        for task in tasks:
+        for task in await routing_log.tasks_of_lead(session, lead_id):
             offers = await routing_log.offers_of_task(session, task.id)
             body.append({
                 "task_id": task.id, "state": task.state, "queue": task.queue, "channel": task.channel,

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import text
 
+from crm_store.session import ping
 from gateway.keys import INGESTOR, SESSIONS
 
 routes = web.RouteTableDef()
@@ -17,8 +17,7 @@ async def healthz(_: web.Request) -> web.Response:
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     try:
-        async with request.app[SESSIONS]() as session:
-            await session.execute(text("SELECT 1"))
+        await ping(request.app[SESSIONS])
     except Exception as exc:  # any failure means "not ready"; the reason is for the operator
         return web.json_response({"status": "unavailable", "database": str(exc)[:200]}, status=503)
     return web.json_response({"status": "ok"})

@@ -74,14 +74,8 @@ async def change_user(request: web.Request) -> web.Response:
         user = await users.get_user(session, int(request.match_info["user_id"]))
         if user.id == who.user_id and (changes.get("active") is False or changes.get("role", Role.ADMIN) != Role.ADMIN):
             refuse(409, "conflict", "you cannot demote or deactivate yourself", "role")
-        if "password" in changes:
-            await users.set_password(session, user, changes.pop("password"))
-        if "team" in changes:
-            user.team_id = await users.team_id_for(session, changes.pop("team"))
-        for name, value in changes.items():
-            setattr(user, name, value.value if isinstance(value, Role) else value)
+        await users.update_user(session, user, changes)
         audit.record(session, "user.update", now, user_id=who.user_id, ip=client_ip(request),
                      detail={"user_id": user.id, "fields": sorted(body.model_fields_set)})
-        await session.flush()
     await request.app[ROUTING].sync_user(user)
     return web.json_response(user_json(user))

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_store import leads
 from crm_store.errors import NotFound
 from crm_store.task_refs import lead_of_task
 from crm_store.types import Role, Viewer
+from crm_store.session import Session
 from gateway.api.serialize import card_json
 
 ROUTING = Viewer(user_id=0, role=Role.ADMIN, team_id=None)
 
 
-async def card_of_task(session: AsyncSession, task_id: str) -> dict[str, Any] | None:
+async def card_of_task(session: Session, task_id: str) -> dict[str, Any] | None:
     lead_id = lead_of_task(task_id)
     if lead_id is None:
         return None

@@ -11,13 +11,13 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.types import InboundContact
 from crm_store import routing_log
 from crm_store.models import User
 from crm_store.task_refs import is_phone_task
 from crm_store.types import IngestResult
+from crm_store.session import Sessions
 from gateway.mapping import agent_of, task_for, task_of_row
 from gateway.notifier import Notifier
 from gateway.routing.outcomes import OutcomeRecorder, at
@@ -36,7 +36,7 @@ OutcomeListener = Callable[[RoutingOutcome], None]
 class RoutingDriver:
     """Implements `gateway.routing.ports.Routing` over one `RoutingEngine`."""
 
-    def __init__(self, engine: RoutingEngine, sessions: async_sessionmaker[AsyncSession], notifier: Notifier,
+    def __init__(self, engine: RoutingEngine, sessions: Sessions, notifier: Notifier,
                  settings: RoutingSettings, clock: Callable[[], float],
                  *, shared_deadline_check: float | None = None) -> None:
         self.engine = engine

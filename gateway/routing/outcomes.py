@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_store import routing_log
 from crm_store.task_refs import is_phone_task
+from crm_store.session import Session, Sessions
 from gateway import frames
 from gateway.notifier import Notifier
 from gateway.routing.cards import card_of_task
@@ -37,7 +37,7 @@ def at(epoch: float) -> datetime:
 
 
 class OutcomeRecorder:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], notifier: Notifier, agent: AgentLookup,
+    def __init__(self, sessions: Sessions, notifier: Notifier, agent: AgentLookup,
                  take_phone_offer: Callable[[Offer], None], clock: Callable[[], float]) -> None:
         self._sessions = sessions
         self._notifier = notifier
@@ -55,7 +55,7 @@ class OutcomeRecorder:
             if note is not None:
                 await note()
 
-    async def _store(self, session: AsyncSession, event: Event, explained: Mapping[str, Any]) -> Note | None:
+    async def _store(self, session: Session, event: Event, explained: Mapping[str, Any]) -> Note | None:
         """Store what `event` changed; return the frame it warrants."""
         now = at(self._clock())
         if _is_phone(event):

@@ -4,9 +4,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_store.models import User
+from crm_store.session import Sessions
 from gateway.auth_types import Principal
 from gateway.hub import FrameError, FrameHandler
 from gateway.mapping import agent_of
@@ -24,7 +24,7 @@ PRESENCE_ALIASES = {"away": (Presence.BREAK, "away")}
 
 
 class Screens:
-    def __init__(self, driver: RoutingDriver, sessions: async_sessionmaker[AsyncSession], replay: Notifier,
+    def __init__(self, driver: RoutingDriver, sessions: Sessions, replay: Notifier,
                  wallboard: Wallboard, settings: RoutingSettings) -> None:
         self._driver = driver
         self._engine = driver.engine

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_store import routing_log, users
+from crm_store.session import Sessions
 from gateway import frames
 from gateway.notifier import Notifier
 from gateway.routing.ports import WallboardExtra
@@ -20,7 +20,7 @@ STATS_DEBOUNCE = 0.25
 
 
 class Wallboard:
-    def __init__(self, engine: RoutingEngine, sessions: async_sessionmaker[AsyncSession], notifier: Notifier,
+    def __init__(self, engine: RoutingEngine, sessions: Sessions, notifier: Notifier,
                  clock: Callable[[], float], spawn: Callable[[Callable[[], Any]], None]) -> None:
         self._engine = engine
         self._sessions = sessions

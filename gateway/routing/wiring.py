@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crm_store import users as user_store
+from crm_store.session import Sessions
 from gateway.fanout import Fanout, LocalFanout, RedisFanout
 from gateway.hub import Hub
 from gateway.mapping import queue_config
@@ -34,7 +34,7 @@ class LiveRouting:
 
 
 @contextlib.asynccontextmanager
-async def open_routing(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+async def open_routing(settings: Settings, sessions: Sessions,
                        hub: Hub) -> AsyncIterator[LiveRouting]:
     async with sessions() as session:
         users = await user_store.active_users(session)

@@ -1,24 +1,18 @@
 """Switchboard chooses the phone to ring (FastAGI): the caller's owner if free, else routing's pick for the queue."""
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from channels.asterisk.agi import RouteAnswer, RouteRequest
 from channels.identity import InvalidIdentity, normalize_phone
 from crm_store import calls
+from crm_store.session import Sessions
 from gateway.routing.ports import AgentView
-from routing.types import VOICE, AgentState, Presence
-
-
-def free_for_a_call(state: AgentState | None) -> bool:
-    return (state is not None and state.presence is Presence.AVAILABLE and state.load.get(VOICE, 0) == 0
-            and not state.wrapping and state.agent.capacity.get(VOICE, 0) > 0)
+from routing.policies import free_for_a_call, phone_to_ring
 
 
 class VoiceChooser:
     """The RouteChooser behind `AGI(agi://…/route,queue,fallback)`; the dialplan falls back on None."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], agents: AgentView, region: str) -> None:
+    def __init__(self, sessions: Sessions, agents: AgentView, region: str) -> None:
         self._sessions = sessions
         self._agents = agents
         self._region = region
@@ -33,14 +27,9 @@ class VoiceChooser:
             if free_for_a_call(state):
                 return RouteAnswer(owner.extension, "owner")
         snapshot = await self._agents.snapshot()
-        queue = request.queue or "default"
-        free = [a for a in snapshot.agents if int(a.id) in extensions and free_for_a_call(a)
-                and (not a.agent.queues or queue in a.agent.queues)]
-        if not free:
-            return None
-        # Longest idle first, as the default queue policy does for every other channel.
-        chosen = min(free, key=lambda a: (a.last_busy, a.id))
-        return RouteAnswer(extensions[int(chosen.id)], "routing")
+        with_phones = [a for a in snapshot.agents if int(a.id) in extensions]
+        chosen = phone_to_ring(with_phones, request.queue or "default")
+        return RouteAnswer(extensions[int(chosen.id)], "routing") if chosen is not None else None
 
     def _phone(self, caller: str | None) -> str | None:
         if not caller:

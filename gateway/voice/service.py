@@ -10,7 +10,6 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.asterisk.contact import contact_of
 from channels.asterisk.types import (
@@ -18,7 +17,9 @@ from channels.asterisk.types import (
     Direction, CallOutcome, RingStopped,
 )
 from crm_store import calls
+from crm_store.call_records import Callback, CallRecord, CallRecords
 from crm_store.ingest import Ingestor
+from crm_store.session import Sessions
 from gateway.auth_types import Principal
 from gateway import frames
 from gateway.mapping import to_ingest_request
@@ -27,7 +28,6 @@ from gateway.routing.ports import TaskRouting
 from gateway.settings import RoutingSettings
 from gateway.voice.cards import CardReader
 from gateway.voice.live import LiveCall
-from gateway.voice.records import Callback, CallRecord, CallRecords
 from gateway.voice.tasks import occupy_phone
 from routing.types import Presence, Task
 
@@ -43,7 +43,7 @@ EXTENSION_TTL = 5.0      # seconds a phone's user is remembered: an admin's chan
 class VoiceService:
     """Carries out what the voice adapter reports; the gateway's only voice state (calls in progress)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], ingestor: Ingestor, tasks: TaskRouting,
+    def __init__(self, sessions: Sessions, ingestor: Ingestor, tasks: TaskRouting,
                  notifier: Notifier, routing: RoutingSettings, cards: CardReader) -> None:
         self._sessions = sessions
         self._ingestor = ingestor

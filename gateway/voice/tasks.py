@@ -3,20 +3,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from crm_store import routing_log
+from crm_store.calls import CALLBACK
+from crm_store.session import Sessions
 from crm_store.task_refs import PhoneTask
 from gateway.mapping import phone_skill
 from gateway.routing.ports import TaskRouting
 from routing.types import Task
 
-CALLBACK = "callback"
 VOICE = "voice"
 PHONE_PRIORITY = 1000
 
 
-async def settle_callback(sessions: async_sessionmaker[AsyncSession], routing: TaskRouting, lead_id: int) -> str | None:
+async def settle_callback(sessions: Sessions, routing: TaskRouting, lead_id: int) -> str | None:
     """The client was reached (a call answered, a reply sent): the callback owed to them is done."""
     async with sessions() as session:
         row = await routing_log.open_task_for_lead(session, lead_id)

@@ -16,11 +16,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crm_store import audit, calls, routing_log
+from crm_store.calls import CALLBACK, VOICE
 from crm_store.ingest import Ingestor
 from crm_store.models import Lead
-
-CALLBACK = "callback"
-VOICE = "voice"
 
 
 @dataclass(frozen=True, slots=True)

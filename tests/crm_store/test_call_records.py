@@ -1,0 +1,81 @@
+"""Call records and the callbacks they owe, written in groups through the ingest writer; the pop card read."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from crm_store import routing_log, users
+from crm_store.call_records import Callback, CallRecord, CallRecords
+from crm_store.ingest import Ingestor
+from crm_store.lead_cards import LeadCards
+from crm_store.models import AuditEntry, Interaction, RoutingTask
+from crm_store.types import Role, Viewer
+from factories import T0, phone, request
+
+EVERYONE = Viewer(user_id=0, role=Role.ADMIN, team_id=None)
+
+
+@pytest.fixture
+async def ingestor(engine):  # type: ignore[no-untyped-def]
+    async with Ingestor(engine, clock=lambda: T0) as running:
+        yield running
+
+
+async def a_call(ingestor: Ingestor, number: str = "+74951234567"):  # type: ignore[no-untyped-def]
+    return await ingestor.ingest(request(phone(number), channel="voice"))
+
+
+async def test_a_missed_call_owes_one_callback_a_second_collapses_into_it_an_answer_settles_it(ingestor, sessions):
+    async with sessions() as s, s.begin():
+        olga = await users.create_user(s, users.NewUser("olga", "correct horse", Role.OPERATOR), T0)
+    first, second, third = [await a_call(ingestor) for _ in range(3)]
+    records = CallRecords(ingestor)
+    missed = Callback("default", 1, T0)
+
+    owed = await records.write(CallRecord("c1", first.lead_id, first.interaction_id, {"outcome": "missed"},
+                                          pops=((olga.id, "101", T0),), callback=missed))
+    assert owed.new_callback == routing_log.task_id_for(first.lead_id, first.interaction_id)
+    again = await records.write(CallRecord("c2", second.lead_id, second.interaction_id, {"outcome": "missed"},
+                                           callback=missed))
+    assert again.collapsed_into == owed.new_callback and again.new_callback is None
+    answered = await records.write(CallRecord("c3", third.lead_id, third.interaction_id, {"outcome": "answered"},
+                                              settles=True))
+    assert answered.settled == owed.new_callback
+
+    async with sessions() as s:
+        calls = {i.id: i.attributes for i in await s.scalars(select(Interaction))}
+        tasks = list(await s.scalars(select(RoutingTask)))
+        pops = list(await s.scalars(select(AuditEntry).where(AuditEntry.action == "lead.popped")))
+    assert calls[first.interaction_id] == {"outcome": "missed", "callback_task": owed.new_callback,
+                                           "callback_collapsed": False}
+    assert calls[second.interaction_id]["callback_collapsed"] is True
+    assert calls[third.interaction_id] == {"outcome": "answered"}
+    assert [(t.id, t.kind, t.channel, t.queue, t.priority) for t in tasks] == [
+        (owed.new_callback, "callback", "voice", "default", 1)]
+    assert [(p.user_id, p.lead_id, p.detail) for p in pops] == [(olga.id, first.lead_id, {"call_id": "c1", "extension": "101"})]
+
+
+async def test_calls_ending_together_are_one_transaction_and_still_owe_one_callback(ingestor, sessions):
+    calls = [await a_call(ingestor) for _ in range(4)]
+    records = CallRecords(ingestor)
+    batches = ingestor.batches
+    written = await asyncio.gather(*(records.write(CallRecord(f"c{n}", c.lead_id, c.interaction_id, {},
+                                                              callback=Callback("default", 1, T0)))
+                                     for n, c in enumerate(calls)))
+    assert ingestor.batches - batches <= 2                   # the first write goes alone, the rest wait and join
+    assert sum(w.new_callback is not None for w in written) == 1
+    assert {w.collapsed_into for w in written if w.new_callback is None} == {written[0].new_callback}
+
+
+async def test_the_pop_card_is_read_on_each_engine_and_is_none_once_gone(ingestor, database_url, sessions):
+    call = await a_call(ingestor)
+    cards = LeadCards(database_url, sessions)
+    try:
+        shaped = await cards.read(EVERYONE, call.lead_id, 20, lambda card: (card.lead.id, len(card.timeline),
+                                                                            [i.value for i in card.identities]))
+        assert shaped == (call.lead_id, 1, ["+74951234567"])
+        assert await cards.read(EVERYONE, call.lead_id + 1000, 20, lambda card: card) is None
+    finally:
+        cards.close()
