@@ -24,9 +24,9 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP
 from sqlalchemy import select
 
-from channels.asterisk.pbx_scenarios import demo_calls
-from channels.asterisk.simulated_pbx import SimulatedPbx
-from channels.telegram.simulated_api import TOKEN, FakeBotApi, message
+from simulators.pbx.scenarios import demo_calls
+from simulators.pbx.server import SimulatedPbx
+from simulators.telegram_api import TOKEN, FakeBotApi, message
 
 from crm_store.ingest import utcnow
 from crm_store.migrate import upgrade_async

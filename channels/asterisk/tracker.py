@@ -1,6 +1,6 @@
 """The call state machine: raw AMI events in, normalized call progress out.
 
-Built on the sequences a real Asterisk 22 sends (../shared/ami): every channel of a call shares the
+Built on the sequences a real Asterisk 22 sends (the recordings in simulators/pbx/recordings): every channel of a call shares the
 caller's Linkedid; the channel whose Uniqueid *is* the Linkedid is the caller (for an originated Local
 channel, its ;1 half); phones ringing are the destinations of `AgentCalled` / `DialBegin` that map to
 an extension. Queue calls report each ring twice (AgentCalled and DialBegin), so rings are keyed by

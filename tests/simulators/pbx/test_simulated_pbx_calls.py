@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.asterisk.simulated_pbx import SimulatedPbx
+from simulators.pbx.server import SimulatedPbx
 from support.ami_client import CALL_EVENTS, SECRET, Client
 
 

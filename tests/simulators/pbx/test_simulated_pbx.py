@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from channels.asterisk.pbx_scenarios import demo_calls
-from channels.asterisk.simulated_pbx import SimulatedPbx, encode
+from simulators.pbx.scenarios import demo_calls
+from simulators.pbx.server import SimulatedPbx, encode
 from support.ami_client import CALL_EVENTS, SECRET, Client
 
 

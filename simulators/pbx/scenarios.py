@@ -1,6 +1,6 @@
 """Synthetic calls on the simulated PBX's wire: the sequences the recordings do not show.
 
-Synthetic calls are written in the style of the recordings in ../shared/ami (Asterisk 22): the caller on a
+Synthetic calls are written in the style of the recordings in recordings/ (Asterisk 22.10): the caller on a
 trunk (`PJSIP/pstn-…`), desk phones as `PJSIP/101-…`, every leg of a call sharing the caller's Linkedid,
 the same fields in the same order. Each scenario returns the call's Linkedid once the call has ended.
 """
@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from channels.asterisk.pbx_script import Chan, Script, bridge_frame
+from simulators.pbx.script import Chan, Script, bridge_frame
 
 if TYPE_CHECKING:
-    from channels.asterisk.pbx_wire import Action
-    from channels.asterisk.simulated_pbx import SimulatedPbx
+    from simulators.pbx.wire import Action
+    from simulators.pbx.server import SimulatedPbx
 
 # -- the pieces of an inbound call -----------------------------------------------------------------------
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from channels.asterisk.pbx_wire import Frame
-    from channels.asterisk.simulated_pbx import SimulatedPbx
+    from simulators.pbx.wire import Frame
+    from simulators.pbx.server import SimulatedPbx
 
 
 STATES = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up"}

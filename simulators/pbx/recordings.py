@@ -10,11 +10,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from channels.asterisk.pbx_script import cdr_time
+from simulators.pbx.script import cdr_time
 
 if TYPE_CHECKING:
-    from channels.asterisk.pbx_wire import Frame
-    from channels.asterisk.simulated_pbx import SimulatedPbx
+    from simulators.pbx.wire import Frame
+    from simulators.pbx.server import SimulatedPbx
 
 
 _ID = re.compile(r"^\d+\.\d+$")
@@ -132,7 +132,3 @@ async def replay(pbx: SimulatedPbx, path: Path, *, caller: str | None = None, ca
         await pbx.backpressure()
     await pbx.flush()
     return linkedid
-
-
-# -- the demo ---------------------------------------------------------------------------------------------------
-
