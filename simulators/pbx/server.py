@@ -16,8 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from simulators.pbx import recordings
-from simulators.pbx import scenarios
+from simulators.pbx import originations, recordings, scenarios, transfers
 from simulators.pbx.wire import Action, Client, Frame, Member, encode, hms, read_action
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -350,7 +349,7 @@ class SimulatedPbx:
 
     def _originate(self, client: Client, action: Action) -> None:
         self._reply(client, action, "Success", Message="Originate successfully queued")
-        self.spawn(scenarios.click_to_call(self, action))
+        self.spawn(originations.click_to_call(self, action))
 
     # -- calls -------------------------------------------------------------------------------------
 
@@ -375,7 +374,12 @@ class SimulatedPbx:
         return await scenarios.abandoned(self, **kwargs)
 
     async def blind_transfer(self, **kwargs: Any) -> str:
-        return await scenarios.blind_transfer(self, **kwargs)
+        return await transfers.blind_transfer(self, **kwargs)
 
     async def attended_transfer(self, **kwargs: Any) -> str:
-        return await scenarios.attended_transfer(self, **kwargs)
+        """The `*2` feature as Asterisk 22 plays it (see transfers.attended_transfer)."""
+        return await transfers.attended_transfer(self, **kwargs)
+
+    async def external_call(self, **kwargs: Any) -> str:
+        """A call placed by another tool's Originate (see originations.external_call)."""
+        return await originations.external_call(self, **kwargs)
