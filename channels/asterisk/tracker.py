@@ -118,8 +118,12 @@ class CallTracker:
         if channel.uniqueid == call.root or not call.cause:
             call.cause, call.cause_text = _int(ev.get("Cause")), ev.get("Cause-txt") or None
         leg = call.legs.get(channel.uniqueid)
-        if leg is not None and leg.uniqueid != channel.uniqueid:
-            del call.legs[channel.uniqueid]       # a Local channel in front of the phone: the phone's leg goes on
+        also = [uid for uid, other in call.legs.items() if other is leg and uid in self._channels]
+        if leg is not None and also:
+            # One of two channels of the same phone (a Local channel in front of it, optimised away): the leg
+            # goes on with the other.
+            del call.legs[channel.uniqueid]
+            leg.uniqueid = also[0]
         elif leg is not None:
             self.leg_gone(call, leg, StopReason.NO_ANSWER if _int(ev.get("Cause")) in (18, 19) else None, out)
             leg.leave(self.clock())

@@ -496,3 +496,36 @@ def test_a_call_placed_from_outside_without_the_clients_number_is_reported_once_
     assert kinds(out) == ["CallStarted", "CallRinging", "CallAnswered", "CallEnded"]
     assert (out[0].direction, out[0].caller, out[0].extension) == (Direction.OUTBOUND, "+79161234567", "101")
     assert out[-1].outcome is Outcome.ANSWERED and out[-1].caller == "+79161234567"
+
+
+def test_a_colleague_reached_through_a_local_channel_rings_once_and_talks_until_their_phone_hangs_up():
+    """The consultation dialled to Local/102@xfer-targets;1, whose ;2 half dials the desk: one ring, one leg;
+    the Local pair optimised away after the transfer does not end the colleague's talk."""
+    s = Script()
+    t = Timed(s)
+    caller = inbound(s)
+    a = s.channel("PJSIP/101", linkedid=caller["Linkedid"])
+    s.ring(caller, a)
+    s.add("DialEnd", caller, a, DialStatus="ANSWER")
+    t.after(5)
+    local1 = s.channel("Local/102@xfer-targets", linkedid=caller["Linkedid"], exten="102")
+    local2 = s.channel("Local/102@xfer-targets", linkedid=caller["Linkedid"], exten="102")
+    s.ring(a, local1)
+    b = s.channel("PJSIP/102", linkedid=caller["Linkedid"])
+    s.ring(local2, b)
+    s.add("DialEnd", local2, b, DialStatus="ANSWER")
+    s.add("DialEnd", a, local1, DialStatus="ANSWER")
+    s.add("AttendedTransfer", Result="Success", OrigTransfererChannel=a["Channel"], OrigTransfererUniqueid=a["Uniqueid"],
+          OrigTransfererLinkedid=a["Linkedid"], SecondTransfererChannel=a["Channel"],
+          SecondTransfererUniqueid=a["Uniqueid"], SecondTransfererLinkedid=a["Linkedid"],
+          TransferTargetChannel=local1["Channel"], TransferTargetUniqueid=local1["Uniqueid"], DestType="Bridge")
+    for ch in (a, local1, local2):
+        s.hangup(ch)
+    t.after(9)
+    s.hangup(b)
+    s.hangup(caller)
+    out = t.end()
+    assert [(type(e).__name__, getattr(e, "extension", None)) for e in out if isinstance(e, CallRinging)] == [
+        ("CallRinging", "101"), ("CallRinging", "102")]
+    assert kinds(out)[-3:] == ["CallTransferred", "CallAnswered", "CallEnded"]
+    assert [(leg.extension, leg.talk_seconds) for leg in out[-1].legs] == [("101", 5.0), ("102", 9.0)]
