@@ -33,7 +33,7 @@ from crm_store.ingest import Ingestor  # noqa: E402
 from crm_store.migrate import upgrade  # noqa: E402
 from crm_store.session import create_engine  # noqa: E402
 from gateway.mapping import to_ingest_request  # noqa: E402
-from channels.telegram.simulated_api import TOKEN, FakeBotApi, message  # noqa: E402
+from simulators.telegram_api import TOKEN, FakeBotApi, message  # noqa: E402
 
 
 async def store(workdir: Path, name: str) -> tuple[Ingestor, object]:

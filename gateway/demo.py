@@ -23,9 +23,9 @@ import aiohttp
 from aiohttp import web
 from aiosmtpd.smtp import SMTP
 
-from channels.asterisk.pbx_scenarios import demo_calls
-from channels.asterisk.simulated_pbx import SimulatedPbx
-from channels.telegram.simulated_api import TOKEN, FakeBotApi, message
+from simulators.pbx.scenarios import demo_calls
+from simulators.pbx.server import SimulatedPbx
+from simulators.telegram_api import TOKEN, FakeBotApi, message
 
 from crm_store.ingest import utcnow
 from crm_store.migrate import upgrade_async

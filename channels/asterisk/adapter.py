@@ -1,6 +1,6 @@
 """The voice adapter: one AMI connection through panoramisk, kept alive, reconciled, fed to the tracker.
 
-panoramisk's traps (../shared/PITFALLS.md) and what is done about each here:
+panoramisk's traps (docs/pitfalls.md) and what is done about each here:
 - `connect()` returns before the login and a refused login raises nothing: we watch the login's
   future, report the refusal and retry with backoff;
 - a callback that raises kills the connection: ours catches everything;

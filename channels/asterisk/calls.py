@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
-from channels.asterisk.types import CallEnded, Direction, CallOutcome
+from channels.asterisk.types import CallEnded, CallOutcome, Direction, LegRecord
 
 
 class LegState(Enum):
@@ -23,6 +23,23 @@ class Leg:
     state: LegState = LegState.RINGING
     transfer_from: str | None = None
     connects: bool = True        # False for the operator's own phone in a click-to-call: answering it is not talking yet
+    consult: bool = False        # rung for an attended transfer's consultation: the client is not theirs yet
+    announced: bool = True       # its ring was reported (a call placed from outside is reported once it dials)
+    rang_at: datetime | None = None
+    connected_at: datetime | None = None   # the client was put through to this operator
+    left_at: datetime | None = None        # the client left them (transfer or hangup)
+    transferred_to: str | None = None
+    talk_override: float | None = None     # the queue's own TalkTime for this member (AgentComplete)
+
+    def talk_seconds(self, now: datetime) -> float:
+        if self.talk_override is not None:
+            return self.talk_override
+        if self.connected_at is None:
+            return 0.0
+        return max(0.0, ((self.left_at or now) - self.connected_at).total_seconds())
+
+    def leave(self, at: datetime) -> None:
+        self.left_at = self.left_at or at
 
 
 @dataclass(slots=True)
@@ -47,19 +64,28 @@ class Call:
     legs: dict[str, Leg] = field(default_factory=dict)
     rang: list[str] = field(default_factory=list)
     answered_by: str | None = None
+    answered_leg: Leg | None = None
     answered_at: datetime | None = None
     transfer_from: str | None = None
-    client_leg: str | None = None
+    client_legs: set[str] = field(default_factory=set)    # outbound: the dials towards the client
     client_answered: bool = False
     recording: str | None = None
     cause: int | None = None
     cause_text: str | None = None
     wait_override: float | None = None    # the queue's own HoldTime, better than our clock after a replay
-    talk_override: float | None = None
     adopted_seconds: float = 0.0
 
     def seconds_since_open(self, now: datetime) -> float:
         return max(0.0, (now - self.opened).total_seconds())
+
+    def distinct_legs(self) -> list[Leg]:
+        """Each leg once (a phone reached through a Local channel is listed under both channels' ids)."""
+        return list({id(leg): leg for leg in self.legs.values()}.values())
+
+    def holder(self) -> Leg | None:
+        """The operator the client is with now: answered, not a consultation, not left."""
+        return next((leg for leg in self.distinct_legs() if leg.state is LegState.ANSWERED and not leg.consult
+                     and leg.left_at is None and leg.transferred_to is None), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +122,24 @@ def ended_event(call: Call, now: datetime) -> CallEnded:
     wait = call.wait_override
     if wait is None:
         wait = (talking_since - call.opened).total_seconds() if talking_since else call.seconds_since_open(now)
-    talk = call.talk_override
-    if talk is None:
-        talk = (now - talking_since).total_seconds() if talking_since else 0.0
+    legs = [_record(leg, call, now, wait) for leg in call.distinct_legs()]
+    talk = sum(leg.talk_seconds for leg in legs if leg.answered)
     return CallEnded(call.call_id, now, call.direction, outcome_of(call), round(max(wait, 0.0), 3),
                      round(max(talk, 0.0), 3), call.cause, call.cause_text, call.recording, call.answered_by,
-                     tuple(call.rang), call.queue, call.caller)
+                     tuple(call.rang), call.queue, call.caller, tuple(legs), _holders(call))
+
+
+def _record(leg: Leg, call: Call, now: datetime, call_wait: float) -> LegRecord:
+    answered = leg.connected_at is not None or leg.talk_override is not None
+    first = answered and leg.transfer_from is None
+    until = leg.connected_at or leg.left_at or now
+    wait = call_wait if first else ((until - leg.rang_at).total_seconds() if leg.rang_at else 0.0)
+    return LegRecord(leg.extension, answered, round(max(wait, 0.0), 3), round(leg.talk_seconds(now), 3),
+                     leg.transfer_from, leg.transferred_to)
+
+
+def _holders(call: Call) -> tuple[str, ...]:
+    last = call.answered_leg
+    if last is not None:
+        return () if last.transferred_to else (last.extension,)
+    return tuple(dict.fromkeys(leg.extension for leg in call.distinct_legs() if not leg.consult))

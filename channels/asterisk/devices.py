@@ -1,4 +1,4 @@
-"""Which extension a channel or queue member belongs to (DESIGN.md, voice mapping)."""
+"""Which extension a channel or queue member belongs to (docs/design.md, voice mapping)."""
 from __future__ import annotations
 
 import re

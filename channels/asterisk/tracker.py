@@ -1,10 +1,14 @@
 """The call state machine: raw AMI events in, normalized call progress out.
 
-Built on the sequences a real Asterisk 22 sends (../shared/ami): every channel of a call shares the
+Built on the sequences a real Asterisk 22 sends (the recordings in simulators/pbx/recordings): every channel of a call shares the
 caller's Linkedid; the channel whose Uniqueid *is* the Linkedid is the caller (for an originated Local
 channel, its ;1 half); phones ringing are the destinations of `AgentCalled` / `DialBegin` that map to
 an extension. Queue calls report each ring twice (AgentCalled and DialBegin), so rings are keyed by
-the leg's Uniqueid and reported once.
+the leg's Uniqueid and reported once; a phone reached through a Local channel rings once per extension.
+A ring for another phone while an operator has the client is an attended transfer's consultation
+(Asterisk keeps the client's Linkedid on it): it pops the colleague with `transfer_from`, and the call
+becomes theirs only when AttendedTransfer completes (transfers.py). Calls opened by an Originate, ours
+or another tool's, are in outbound.py.
 """
 from __future__ import annotations
 
@@ -12,13 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from channels.asterisk import queues
 from channels.asterisk.calls import Call, Leg, LegState, Origination, TrackedChannel, ended_event
+from channels.asterisk.outbound import dial_out, originate_dial
 from channels.asterisk.devices import caller_number, extension_of, looks_like_extension
-from channels.asterisk.fields import as_float as _float, as_int as _int, as_name as _name
+from channels.asterisk.fields import as_int as _int, as_name as _name
 from channels.asterisk.reconcile import member_paused, reconcile
 from channels.asterisk.transfers import on_attended_transfer, on_blind_transfer
 from channels.asterisk.types import (
-    CallAbandoned, CallAnswered, CallEvent, CallRinging, CallStarted, Direction, RingStopped, StopReason,
+    CallAnswered, CallEvent, CallRinging, CallStarted, Direction, RingStopped, StopReason,
 )
 from channels.identity import InvalidIdentity, normalize_phone
 
@@ -27,6 +33,7 @@ Event = Mapping[str, str]
 _DIAL_STOPS = {"NOANSWER": StopReason.NO_ANSWER, "BUSY": StopReason.BUSY, "CONGESTION": StopReason.UNAVAILABLE,
                "CHANUNAVAIL": StopReason.UNAVAILABLE, "CANCEL": StopReason.CALLER_HUNG_UP}
 RECORDING_VARIABLES = ("MIXMONITOR_FILENAME", "SWITCHBOARD_RECORDING")
+LEAD_VARIABLE = "SWITCHBOARD_LEAD"
 
 
 @dataclass(slots=True)
@@ -72,12 +79,12 @@ class CallTracker:
         root_extension = extension_of(root_name)
         if origination is not None:
             call.direction, call.origin_extension, call.originated = Direction.OUTBOUND, origination.extension, True
-            call.caller, call.lead_id = self._e164(origination.number), origination.lead_id
+            call.caller, call.lead_id = self.e164(origination.number), origination.lead_id
         elif root_extension and self.is_agent(root_extension):
             call.direction, call.origin_extension = Direction.OUTBOUND, root_extension
             call.internal = True          # until it dials out, or turns out to be a transfer consultation
-            consulting = self._answered_call_of(root_extension)
-            if consulting is not None:
+            consulting = None if root_name.startswith("Local/") else self._answered_call_of(root_extension)
+            if consulting is not None:      # a desk phone's own second line (its transfer key): see transfers.py
                 call.consult_of = consulting.call_id
         self.calls[linkedid] = call
         return call
@@ -90,10 +97,13 @@ class CallTracker:
         channel.caller_name = _name(ev.get("CallerIDName")) or channel.caller_name
 
     def _on_varset(self, ev: Event, out: list[CallEvent]) -> None:
-        if ev.get("Variable") in RECORDING_VARIABLES and ev.get("Value"):
-            call = self._call_of(ev)
-            if call is not None:
-                call.recording = ev["Value"]
+        call = self.call_of(ev)
+        if call is None or not ev.get("Value"):
+            return
+        if ev.get("Variable") in RECORDING_VARIABLES:
+            call.recording = ev["Value"]
+        elif ev.get("Variable") == LEAD_VARIABLE and not call.started:
+            call.lead_id = call.lead_id or _int(ev["Value"])   # our click-to-call, sent by another process
 
     def _on_hangup(self, ev: Event, out: list[CallEvent]) -> None:
         channel = self._channels.pop(ev.get("Uniqueid", ""), None)
@@ -108,60 +118,17 @@ class CallTracker:
         if channel.uniqueid == call.root or not call.cause:
             call.cause, call.cause_text = _int(ev.get("Cause")), ev.get("Cause-txt") or None
         leg = call.legs.get(channel.uniqueid)
-        if leg is not None:
-            self._leg_gone(call, leg, StopReason.NO_ANSWER if _int(ev.get("Cause")) in (18, 19) else None, out)
+        also = [uid for uid, other in call.legs.items() if other is leg and uid in self._channels]
+        if leg is not None and also:
+            # One of two channels of the same phone (a Local channel in front of it, optimised away): the leg
+            # goes on with the other.
+            del call.legs[channel.uniqueid]
+            leg.uniqueid = also[0]
+        elif leg is not None:
+            self.leg_gone(call, leg, StopReason.NO_ANSWER if _int(ev.get("Cause")) in (18, 19) else None, out)
+            leg.leave(self.clock())
         if not call.channels:
             self._finish(call, out)
-
-    # -- queues -----------------------------------------------------------------------------------
-
-    def _on_queue_join(self, ev: Event, out: list[CallEvent]) -> None:
-        call = self._call_of(ev)
-        if call is None:
-            return
-        call.queue = ev.get("Queue") or call.queue
-        self._remember_caller(call, ev)
-        self._start(call, out)
-
-    def _on_agent_called(self, ev: Event, out: list[CallEvent]) -> None:
-        call = self._call_of(ev)
-        extension = extension_of(ev.get("Interface")) or extension_of(ev.get("DestChannel"))
-        if call is None or not extension:
-            return
-        call.queue = ev.get("Queue") or call.queue
-        self._remember_caller(call, ev)
-        self._ring(call, ev.get("DestUniqueid") or ev.get("DestChannel", ""), ev.get("DestChannel", ""), extension, out)
-
-    def _on_ring_no_answer(self, ev: Event, out: list[CallEvent]) -> None:
-        call = self._call_of(ev)
-        leg = call and call.legs.get(ev.get("DestUniqueid") or ev.get("DestChannel", ""))
-        if call is not None and leg is not None:
-            self._leg_gone(call, leg, StopReason.NO_ANSWER, out)
-
-    def _on_agent_connect(self, ev: Event, out: list[CallEvent]) -> None:
-        call = self._call_of(ev)
-        leg = call and call.legs.get(ev.get("DestUniqueid") or ev.get("DestChannel", ""))
-        if call is not None and leg is not None:
-            hold = _float(ev.get("HoldTime"))
-            call.wait_override = hold if hold is not None else call.wait_override
-            self.answer_leg(call, leg, out, wait=hold)
-
-    def _on_abandon(self, ev: Event, out: list[CallEvent]) -> None:
-        call = self._call_of(ev)
-        if call is None or call.abandoned:
-            return
-        call.abandoned = True
-        call.queue = ev.get("Queue") or call.queue
-        wait = _float(ev.get("HoldTime"))
-        call.wait_override = wait
-        self._start(call, out)
-        out.append(CallAbandoned(call.call_id, self.clock(), call.queue,
-                                 wait if wait is not None else call.seconds_since_open(self.clock())))
-
-    def _on_agent_complete(self, ev: Event, out: list[CallEvent]) -> None:
-        call = self._call_of(ev)
-        if call is not None and ev.get("TalkTime"):
-            call.talk_override = _float(ev.get("TalkTime"))
 
     def _on_member_pause(self, ev: Event, out: list[CallEvent]) -> None:
         paused = member_paused(ev)
@@ -172,50 +139,49 @@ class CallTracker:
 
     def _on_dial_begin(self, ev: Event, out: list[CallEvent]) -> None:
         dest_id, dest_name = ev.get("DestUniqueid", ""), ev.get("DestChannel", "")
-        call = self.calls.get(ev.get("DestLinkedid", "")) or self._call_of(ev)
+        call = self.calls.get(ev.get("DestLinkedid", "")) or self.call_of(ev)
         if call is None or not dest_id:
             return
         extension = extension_of(dest_name)
         to_agent = bool(extension) and self.is_agent(extension or "")
         if not ev.get("Channel"):
-            # An Originate's own dial to its first channel carries no caller fields. For our click-to-call
-            # that channel is the operator's phone ringing; for anything else it is not a ring at all.
-            if call.originated and to_agent and extension:
-                self._ring(call, dest_id, dest_name, extension, out, connects=False)
+            # An Originate's own dial to its first channel carries no caller fields (outbound.py).
+            if to_agent and extension:
+                originate_dial(self, call, ev, extension, out)
             return
         placed_by_us = call.direction is Direction.OUTBOUND and not call.internal
         if to_agent and extension and not placed_by_us:
-            self._remember_caller(call, ev)
-            self._ring(call, dest_id, dest_name, extension, out)
+            self.remember_caller(call, ev)
+            self.ring(call, dest_id, dest_name, extension, out)
             return
         if call.internal and not to_agent:
-            # An operator's desk phone dialled a client: an outbound call, not an internal one.
-            source = self._channels.get(ev.get("Uniqueid", ""))
-            call.internal, call.consult_of = False, None
-            call.caller = self._e164((source.exten if source else None) or ev.get("Exten"))
-            self._start(call, out)
+            dial_out(self, call, ev, out)      # an operator's leg dialled a client: an outbound call
         if call.direction is Direction.OUTBOUND and not to_agent:
-            call.client_leg = dest_id
+            call.client_legs.add(dest_id)
 
     def _on_dial_state(self, ev: Event, out: list[CallEvent]) -> None:
         if ev.get("DialStatus") != "RINGING":
             return
-        call = self._call_of(ev) or self.calls.get(ev.get("DestLinkedid", ""))
+        call = self.call_of(ev) or self.calls.get(ev.get("DestLinkedid", ""))
         dest_name = ev.get("DestChannel", "")
         extension = extension_of(dest_name)
         if call is not None and ev.get("Channel") and extension and self.is_agent(extension):
-            self._ring(call, ev.get("DestUniqueid") or dest_name, dest_name, extension, out)
+            self.ring(call, ev.get("DestUniqueid") or dest_name, dest_name, extension, out)
 
     def _on_dial_end(self, ev: Event, out: list[CallEvent]) -> None:
-        call = self.calls.get(ev.get("DestLinkedid", "")) or self._call_of(ev)
+        call = self.calls.get(ev.get("DestLinkedid", "")) or self.call_of(ev)
         if call is None:
             return
         dest_id = ev.get("DestUniqueid") or ev.get("DestChannel", "")
         status = ev.get("DialStatus", "")
-        if dest_id == call.client_leg:
-            call.client_answered = status == "ANSWER"
-            if call.client_answered:
-                call.answered_at = call.answered_at or self.clock()
+        if dest_id in call.client_legs:
+            if status == "ANSWER" and not call.client_answered:
+                call.client_answered = True
+                now = self.clock()
+                call.answered_at = call.answered_at or now
+                for leg in call.distinct_legs():      # the operator who placed it starts talking now
+                    if leg.state is LegState.ANSWERED and leg.connected_at is None and not leg.consult:
+                        leg.connected_at = now
             return
         leg = call.legs.get(dest_id)
         if leg is None:
@@ -223,78 +189,98 @@ class CallTracker:
         if status == "ANSWER":
             self.answer_leg(call, leg, out)
         elif status in _DIAL_STOPS:
-            self._leg_gone(call, leg, _DIAL_STOPS[status], out)
+            self.leg_gone(call, leg, _DIAL_STOPS[status], out)
 
     def _on_bridge_enter(self, ev: Event, out: list[CallEvent]) -> None:
-        call = self._call_of(ev)
+        call = self.call_of(ev)
         leg = call and call.legs.get(ev.get("Uniqueid", ""))
         if call is not None and leg is not None and leg.state is LegState.RINGING:
             self.answer_leg(call, leg, out)
 
     # -- the moves --------------------------------------------------------------------------------
 
-    def _start(self, call: Call, out: list[CallEvent]) -> None:
+    def start(self, call: Call, out: list[CallEvent]) -> None:
         if call.started or call.internal:
             return
         call.started = True
         root = self._channels.get(call.root)
         if call.direction is Direction.INBOUND and root is not None:
-            call.caller = call.caller or self._e164(root.caller)
+            call.caller = call.caller or self.e164(root.caller)
             call.caller_name = call.caller_name or root.caller_name
         out.append(CallStarted(call.call_id, self.clock(), call.direction, call.caller, call.caller_name, call.did,
                                call.queue, call.origin_extension, call.lead_id, call.adopted_seconds))
 
-    def _ring(self, call: Call, leg_id: str, name: str, extension: str, out: list[CallEvent],
-              connects: bool = True) -> None:
+    def ring(self, call: Call, leg_id: str, name: str, extension: str, out: list[CallEvent],
+             connects: bool = True, announce: bool = True) -> None:
         if call.consult_of is not None:
-            target = self.calls.get(call.consult_of)
-            if target is None or leg_id in call.legs:
-                return
-            call.legs[leg_id] = Leg(leg_id, name, extension, transfer_from=call.origin_extension)
-            out.append(CallRinging(target.call_id, self.clock(), extension, target.queue,
-                                   transfer_from=call.origin_extension))
-            if extension not in target.rang:
-                target.rang.append(extension)
+            self._ring_second_line(call, leg_id, name, extension, out)
             return
-        if call.internal or leg_id in call.legs:
+        if (call.internal and announce) or leg_id in call.legs:
             return
-        self._start(call, out)
-        leg = Leg(leg_id, name, extension, transfer_from=call.transfer_from if call.answered_by else None,
-                  connects=connects)
+        now = self.clock()
+        same_phone = next((leg for leg in call.distinct_legs() if leg.extension == extension
+                           and (leg.state is LegState.RINGING or leg.consult and leg.state is LegState.ANSWERED)), None)
+        if same_phone is not None:
+            call.legs[leg_id] = same_phone       # the phone behind a Local channel: one ring per extension
+            return
+        holder = call.holder()
+        consult = holder is not None and holder.extension != extension
+        transfer_from = holder.extension if consult and holder else (call.transfer_from if call.answered_by else None)
+        leg = Leg(leg_id, name, extension, transfer_from=transfer_from, connects=connects, consult=consult,
+                  announced=announce, rang_at=now)
         call.legs[leg_id] = leg
-        if extension not in call.rang:
-            call.rang.append(extension)
-        out.append(CallRinging(call.call_id, self.clock(), extension, call.queue, transfer_from=leg.transfer_from))
+        if announce:
+            self.announce(call, leg, out)
+
+    def announce(self, call: Call, leg: Leg, out: list[CallEvent]) -> None:
+        self.start(call, out)
+        leg.announced = True
+        if leg.extension not in call.rang:
+            call.rang.append(leg.extension)
+        out.append(CallRinging(call.call_id, self.clock(), leg.extension, call.queue, transfer_from=leg.transfer_from))
+
+    def _ring_second_line(self, call: Call, leg_id: str, name: str, extension: str, out: list[CallEvent]) -> None:
+        """A ring on a desk phone's own second line while its operator has a client: it pops the client's card."""
+        target = self.calls.get(call.consult_of or "")
+        if target is None or leg_id in call.legs:
+            return
+        call.legs[leg_id] = Leg(leg_id, name, extension, transfer_from=call.origin_extension, rang_at=self.clock())
+        out.append(CallRinging(target.call_id, self.clock(), extension, target.queue,
+                               transfer_from=call.origin_extension))
+        if extension not in target.rang:
+            target.rang.append(extension)
 
     def answer_leg(self, call: Call, leg: Leg, out: list[CallEvent], wait: float | None = None) -> None:
-        if leg.state is not LegState.RINGING:
-            return
+        if leg.state is not LegState.RINGING or call.internal:
+            return       # (a call placed from outside is answered once it dials the client: outbound.py)
         leg.state = LegState.ANSWERED
-        if call.consult_of is not None:
+        if call.consult_of is not None or leg.consult:
             return      # the colleague took the consultation; the client is theirs only once transferred
         now = self.clock()
         first = call.answered_by is None
-        call.answered_by = leg.extension
-        if leg.connects:
+        call.answered_by, call.answered_leg = leg.extension, leg
+        if leg.connects or call.client_answered:
             call.answered_at = call.answered_at or now
+            leg.connected_at = now
         if first and wait is not None:
             call.wait_override = wait
         out.append(CallAnswered(call.call_id, now, leg.extension,
                                 wait if wait is not None else call.seconds_since_open(now)))
-        for other in call.legs.values():
-            if other is not leg and other.state is LegState.RINGING:
+        for other in call.distinct_legs():
+            if other is not leg and other.state is LegState.RINGING and not other.consult:
                 other.state = LegState.GONE
+                other.leave(now)
                 out.append(RingStopped(call.call_id, now, other.extension, StopReason.ANSWERED_ELSEWHERE))
 
-    def _leg_gone(self, call: Call, leg: Leg, reason: StopReason | None, out: list[CallEvent]) -> None:
+    def leg_gone(self, call: Call, leg: Leg, reason: StopReason | None, out: list[CallEvent]) -> None:
         before, leg.state = leg.state, LegState.GONE
-        if call.consult_of is not None:
+        if call.consult_of is not None or leg.consult:
             # The colleague's phone in a consultation: until a transfer, leaving it means no transfer.
-            target = self.calls.get(call.consult_of)
+            target = self.calls.get(call.consult_of) if call.consult_of is not None else call
             if target is not None and before is not LegState.GONE:
                 out.append(RingStopped(target.call_id, self.clock(), leg.extension, StopReason.TRANSFER_CANCELLED))
             return
-        if before is not LegState.RINGING:
+        if before is not LegState.RINGING or not leg.announced:
             return
         if reason is None or reason is StopReason.CALLER_HUNG_UP:
             reason = StopReason.ANSWERED_ELSEWHERE if call.answered_by else StopReason.CALLER_HUNG_UP
@@ -313,11 +299,14 @@ class CallTracker:
 
     # -- lookups ----------------------------------------------------------------------------------
 
-    def _call_of(self, ev: Event) -> Call | None:
+    def call_of(self, ev: Event) -> Call | None:
         channel = self._channels.get(ev.get("Uniqueid", ""))
         if channel is not None:
             return self.calls.get(channel.call_id)
         return self.calls.get(ev.get("Linkedid", ""))
+
+    def channel(self, uniqueid: str) -> TrackedChannel | None:
+        return self._channels.get(uniqueid)
 
     def call_by_channel(self, uniqueid: str | None) -> Call | None:
         channel = self._channels.get(uniqueid or "")
@@ -336,12 +325,12 @@ class CallTracker:
                 return call
         return None
 
-    def _remember_caller(self, call: Call, ev: Event) -> None:
+    def remember_caller(self, call: Call, ev: Event) -> None:
         if call.direction is Direction.INBOUND and not call.caller:
-            call.caller = self._e164(caller_number(ev.get("CallerIDNum")))
+            call.caller = self.e164(caller_number(ev.get("CallerIDNum")))
             call.caller_name = call.caller_name or _name(ev.get("CallerIDName"))
 
-    def _e164(self, number: str | None) -> str | None:
+    def e164(self, number: str | None) -> str | None:
         if not number:
             return None
         try:
@@ -382,12 +371,12 @@ _HANDLERS: dict[str, Callable[[CallTracker, Event, list[CallEvent]], None]] = {
     "NewCallerid": CallTracker._on_caller_update,
     "VarSet": CallTracker._on_varset,
     "Hangup": CallTracker._on_hangup,
-    "QueueCallerJoin": CallTracker._on_queue_join,
-    "AgentCalled": CallTracker._on_agent_called,
-    "AgentRingNoAnswer": CallTracker._on_ring_no_answer,
-    "AgentConnect": CallTracker._on_agent_connect,
-    "AgentComplete": CallTracker._on_agent_complete,
-    "QueueCallerAbandon": CallTracker._on_abandon,
+    "QueueCallerJoin": queues.on_queue_join,
+    "AgentCalled": queues.on_agent_called,
+    "AgentRingNoAnswer": queues.on_ring_no_answer,
+    "AgentConnect": queues.on_agent_connect,
+    "AgentComplete": queues.on_agent_complete,
+    "QueueCallerAbandon": queues.on_abandon,
     "QueueMemberPause": CallTracker._on_member_pause,
     "DialBegin": CallTracker._on_dial_begin,
     "DialState": CallTracker._on_dial_state,

@@ -86,6 +86,17 @@ class CallAbandoned:
 
 
 @dataclass(frozen=True, slots=True)
+class LegRecord:
+    """One operator's part in a call: how long the client waited for them and talked with them."""
+    extension: str
+    answered: bool               # the client was connected to this operator (a consultation alone is not)
+    wait_seconds: float          # the client's wait: until this operator was connected, or until the ring stopped
+    talk_seconds: float          # connected to the client: from answer (or the transfer) until it left them
+    transfer_from: str | None = None    # rung as a transfer (blind or attended) from this extension
+    transferred_to: str | None = None   # the call left this operator by a transfer to that extension
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     call_id: str
     at: datetime
@@ -100,6 +111,11 @@ class CallEnded:
     rang: tuple[str, ...]
     queue: str | None
     caller: str | None
+    # Added for transfers and per-operator time (talk_seconds above is the sum of the legs' talk):
+    legs: tuple[LegRecord, ...] = ()
+    # The extensions the call still belonged to when it ended (the operator holding it, or, unanswered, the
+    # phones that rang for it): a screen the call left by a transfer was told then, and is not told again.
+    holders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

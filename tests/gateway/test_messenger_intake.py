@@ -11,7 +11,7 @@ from aiohttp import web
 from websockets.asyncio.client import connect
 
 from crm_store.types import Role
-from channels.telegram.simulated_api import TOKEN, FakeBotApi, message
+from simulators.telegram_api import TOKEN, FakeBotApi, message
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from channels.asterisk.simulated_pbx import SimulatedPbx
+from simulators.pbx.server import SimulatedPbx
 from crm_store.models import Interaction, RoutingTask
 from crm_store.types import Role
 from gateway.keys import AMI, SESSIONS, VOICE

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from channels.asterisk.simulated_pbx import SimulatedPbx
+from simulators.pbx.server import SimulatedPbx
 from crm_store.types import Role
 from gateway.app import create_app
 from gateway.keys import AMI, VOICE

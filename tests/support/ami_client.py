@@ -7,7 +7,7 @@ from typing import Any
 
 from panoramisk import Manager
 
-from channels.asterisk.simulated_pbx import SimulatedPbx
+from simulators.pbx.server import SimulatedPbx
 
 SECRET = "s3cret"
 CALL_EVENTS = ("Newchannel", "QueueCallerJoin", "AgentCalled", "DialBegin", "DialState", "DialEnd", "AgentConnect",

@@ -1,9 +1,8 @@
-"""The real AMI recordings in ../shared/ami, read as the frames a client would parse."""
+"""The real AMI recordings shipped with the simulated PBX (simulators/pbx/recordings), read as a client parses them."""
 from __future__ import annotations
 
-from pathlib import Path
+from simulators.pbx.server import AMI_DIR
 
-AMI_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "ami"
 RECORDINGS = ("queue_answered", "direct_answered", "queue_abandoned", "concurrent_10_calls",
               "sip_queue_answered", "sip_queue_abandoned")
 

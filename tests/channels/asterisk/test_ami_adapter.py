@@ -10,7 +10,7 @@ import pytest
 
 from channels.asterisk.adapter import AmiAdapter, PbxUnavailable
 from channels.asterisk.config import AmiConfig
-from channels.asterisk.simulated_pbx import SimulatedPbx
+from simulators.pbx.server import SimulatedPbx
 from channels.asterisk.types import (
     CallAnswered, CallEnded, CallEvent, CallRinging, CallStarted, MemberPaused, CallOutcome, RingStopped,
 )

@@ -1,7 +1,6 @@
 """The call state machine on the real recordings and on the sequences they do not show."""
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
@@ -9,60 +8,11 @@ from hypothesis import given, settings, strategies as st
 
 from support.ami_recordings import RECORDINGS, recorded_events
 from channels.asterisk.tracker import CallTracker, Origination
+from tracker_script import Script, inbound, kinds, run
 from channels.asterisk.types import (
     CallEnded, CallRinging, CallStarted, Direction, MemberPaused,
     CallOutcome, StopReason,
 )
-
-
-def run(tracker: CallTracker, events: list[dict[str, str]]) -> list[Any]:
-    return [out for ev in events for out in tracker.feed(ev)]
-
-
-def kinds(events: list[Any]) -> list[str]:
-    return [type(e).__name__ for e in events]
-
-
-class Script:
-    """AMI events as Asterisk 22 writes them for PJSIP phones and a trunk, with fresh ids."""
-
-    def __init__(self) -> None:
-        self._ids = itertools.count(1)
-        self.events: list[dict[str, str]] = []
-
-    def channel(self, device: str, *, linkedid: str | None = None, caller: str = "", name: str = "",
-                exten: str = "s", uniqueid: str | None = None) -> dict[str, str]:
-        n = next(self._ids)
-        uid = uniqueid or f"1795384400.{n}"
-        ch = {"Channel": f"{device}-{n:08x}", "Uniqueid": uid, "Linkedid": linkedid or uid,
-              "CallerIDNum": caller or "<unknown>", "CallerIDName": name or "<unknown>", "Exten": exten}
-        self.events.append({"Event": "Newchannel", "ChannelStateDesc": "Ring", **ch})
-        return ch
-
-    def _pair(self, src: dict[str, str] | None, dst: dict[str, str]) -> dict[str, str]:
-        pair = {"DestChannel": dst["Channel"], "DestUniqueid": dst["Uniqueid"], "DestLinkedid": dst["Linkedid"]}
-        if src is not None:
-            pair.update(Channel=src["Channel"], Uniqueid=src["Uniqueid"], Linkedid=src["Linkedid"],
-                        CallerIDNum=src["CallerIDNum"], CallerIDName=src["CallerIDName"])
-        return pair
-
-    def add(self, event: str, src: dict[str, str] | None = None, dst: dict[str, str] | None = None, **fields: str) -> None:
-        frame = {"Event": event, **(self._pair(src, dst) if dst else src or {}), **fields}
-        self.events.append(frame)
-
-    def ring(self, src: dict[str, str], dst: dict[str, str], queue: str | None = None) -> None:
-        if queue:
-            self.add("AgentCalled", src, dst, Queue=queue, Interface=dst["Channel"].rsplit("-", 1)[0])
-        self.add("DialBegin", src, dst)
-        self.add("DialState", src, dst, DialStatus="RINGING")
-
-    def hangup(self, ch: dict[str, str], cause: str = "16") -> None:
-        self.add("Hangup", {"Channel": ch["Channel"], "Uniqueid": ch["Uniqueid"], "Linkedid": ch["Linkedid"]},
-                 Cause=cause)
-
-
-def inbound(script: Script, caller: str = "+74951234567", name: str = "Иван Петров") -> dict[str, str]:
-    return script.channel("PJSIP/pstn", caller=caller, name=name, exten="6000")
 
 
 @pytest.mark.parametrize("name", RECORDINGS)
@@ -194,53 +144,6 @@ def test_blind_transfer_pops_the_new_phone():
     assert out[-1].answered_by == "102" and out[-1].rang == ("101", "102")
 
 
-def _attended(s: Script, complete: bool) -> list[dict[str, str]]:
-    caller = inbound(s)
-    a = s.channel("PJSIP/101", linkedid=caller["Linkedid"])
-    s.ring(caller, a)
-    s.add("DialEnd", caller, a, DialStatus="ANSWER")
-    consult = s.channel("PJSIP/101", exten="102")              # the operator's second line: its own Linkedid
-    b = s.channel("PJSIP/102", linkedid=consult["Linkedid"])
-    s.ring(consult, b)
-    s.add("DialEnd", consult, b, DialStatus="ANSWER")
-    if complete:
-        s.add("AttendedTransfer", Result="Success", OrigTransfererChannel=a["Channel"],
-              OrigTransfererUniqueid=a["Uniqueid"], OrigTransfererLinkedid=a["Linkedid"],
-              SecondTransfererChannel=consult["Channel"], SecondTransfererUniqueid=consult["Uniqueid"],
-              SecondTransfererLinkedid=consult["Linkedid"], TransfereeChannel=caller["Channel"],
-              TransfereeUniqueid=caller["Uniqueid"], TransfereeLinkedid=caller["Linkedid"],
-              TransferTargetChannel=b["Channel"], TransferTargetUniqueid=b["Uniqueid"],
-              TransferTargetLinkedid=b["Linkedid"], DestType="Bridge", IsExternal="No")
-        s.hangup(a)
-        s.hangup(consult)
-        s.hangup(b)
-        s.hangup(caller)
-    else:
-        s.hangup(b)
-        s.hangup(consult)
-        s.hangup(a)
-        s.hangup(caller)
-    return s.events
-
-
-def test_attended_transfer_pops_the_colleague_during_the_consultation_and_hands_the_call_over():
-    out = run(CallTracker(), _attended(Script(), complete=True))
-    assert kinds(out) == ["CallStarted", "CallRinging", "CallAnswered", "CallRinging", "CallTransferred",
-                          "CallAnswered", "CallEnded"]
-    call_id = out[0].call_id
-    assert all(e.call_id == call_id for e in out)                  # the consultation is not a call of its own
-    assert (out[3].extension, out[3].transfer_from) == ("102", "101")
-    assert (out[4].kind, out[5].extension) == ("attended", "102")
-    assert out[-1].answered_by == "102" and out[-1].outcome is CallOutcome.ANSWERED
-
-
-def test_an_abandoned_consultation_leaves_the_call_with_the_first_operator():
-    out = run(CallTracker(), _attended(Script(), complete=False))
-    assert kinds(out) == ["CallStarted", "CallRinging", "CallAnswered", "CallRinging", "RingStopped", "CallEnded"]
-    assert (out[4].extension, out[4].reason) == ("102", StopReason.TRANSFER_CANCELLED)
-    assert out[-1].answered_by == "101"
-
-
 def _click_to_call(operator_answers: bool, client_answers: bool) -> list[Any]:
     s = Script()
     tracker = CallTracker(region="RU")
@@ -295,8 +198,9 @@ def test_a_desk_phone_dialling_a_client_is_an_outbound_call():
     s.hangup(trunk)
     s.hangup(a)
     out = run(CallTracker(region="RU"), s.events)
-    assert kinds(out) == ["CallStarted", "CallEnded"]
-    assert out[0].direction is Direction.OUTBOUND and out[0].caller == "+79123456789"
+    assert kinds(out) == ["CallStarted", "CallRinging", "CallAnswered", "CallEnded"]      # the operator is on it
+    assert out[0].direction is Direction.OUTBOUND and out[0].caller == "+79123456789" and out[0].extension == "101"
+    assert (out[-1].outcome, out[-1].answered_by, out[-1].holders) == (CallOutcome.ANSWERED, "101", ("101",))
 
 
 def test_the_recording_file_is_reported():

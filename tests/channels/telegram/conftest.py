@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from channels.telegram.simulated_api import FakeBotApi
+from simulators.telegram_api import FakeBotApi
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from channels.telegram.config import TelegramConfig, config_from_mapping
-from channels.telegram.simulated_api import TOKEN, FakeBotApi
+from simulators.telegram_api import TOKEN, FakeBotApi
 from channels.types import Accepted, InboundContact, IntakeUnavailable
 
 

@@ -9,7 +9,7 @@ from telegram import Update
 from channels.telegram.adapter import TelegramChannel, TelegramResponder, build
 from channels.telegram.config import config_from_mapping
 from channels.telegram.parse import parse_update, safe_filename
-from channels.telegram.simulated_api import message
+from simulators.telegram_api import message
 from channels.types import Confidence
 
 

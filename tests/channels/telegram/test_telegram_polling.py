@@ -10,7 +10,7 @@ from aiohttp import web
 from telegram.error import InvalidToken
 
 from channels.telegram.adapter import TelegramChannel
-from channels.telegram.simulated_api import FakeBotApi, message
+from simulators.telegram_api import FakeBotApi, message
 from channels.types import Confidence
 from telegram_fakes import RecordingEmit, telegram_settings, until
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from channels.telegram.adapter import make_bot
 from channels.telegram.responder import TelegramResponder, split_text
-from channels.telegram.simulated_api import FakeBotApi
+from simulators.telegram_api import FakeBotApi
 from channels.types import OutboundMessage
 from telegram_fakes import telegram_settings
 

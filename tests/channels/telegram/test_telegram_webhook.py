@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from channels.telegram.adapter import SECRET_HEADER, TelegramChannel
-from channels.telegram.simulated_api import FakeBotApi, message
+from simulators.telegram_api import FakeBotApi, message
 from telegram_fakes import RecordingEmit, telegram_settings
 
 SECRET = {SECRET_HEADER: "s3cret"}

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from channels.asterisk.pbx_wire import Frame
-    from channels.asterisk.simulated_pbx import SimulatedPbx
+    from simulators.pbx.wire import Frame
+    from simulators.pbx.server import SimulatedPbx
 
 
 STATES = {0: "Down", 4: "Ring", 5: "Ringing", 6: "Up"}
@@ -62,6 +62,19 @@ class Script:
         chan = Chan(f"{tech}-{self.pbx.new_channel_suffix()}", uid, linkedid or uid, **snapshot)
         self.emit("Newchannel", "call,all", chan.fields())
         return chan
+
+    def local_pair(self, target: str, *, linkedid: str | None = None, **snapshot: Any) -> tuple[Chan, Chan]:
+        """`Local/<target>` as Asterisk creates it: the `;1` half (the side that was asked for) and the `;2` half
+        (the side that runs the dialplan), one suffix, both created with the requester's Linkedid."""
+        suffix = self.pbx.new_channel_suffix()
+        halves: list[Chan] = []
+        for half in (1, 2):
+            uid = self.pbx.new_uniqueid()
+            link = linkedid or (halves[0].linkedid if halves else uid)
+            chan = Chan(f"Local/{target}-{suffix};{half}", uid, link, **snapshot)
+            self.emit("Newchannel", "call,all", chan.fields())
+            halves.append(chan)
+        return halves[0], halves[1]
 
     def update(self, chan: Chan, event: str = "Newstate", **changes: Any) -> Chan:
         chan = replace(chan, **changes)

@@ -2,7 +2,7 @@
 
 It answers the actions the voice adapter uses (Login, Ping, CoreShowChannels, QueueStatus, QueuePause,
 Originate, Logoff) the way Asterisk 22 does, and plays calls: real recordings replayed with fresh ids
-(`replay`) and synthetic scenarios the recordings do not show (pbx_scenarios.py). Its own view of what is
+(`replay`) and synthetic scenarios the recordings do not show (scenarios.py). Its own view of what is
 live is tracked from the frames it sends, so a client that reconnects mid-call can reconcile against it.
 """
 from __future__ import annotations
@@ -16,14 +16,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from channels.asterisk import pbx_recordings as recordings
-from channels.asterisk import pbx_scenarios as scenarios
-from channels.asterisk.pbx_wire import Action, Client, Frame, Member, encode, hms, read_action
+from simulators.pbx import originations, recordings, scenarios, transfers
+from simulators.pbx.wire import Action, Client, Frame, Member, encode, hms, read_action
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 DEFAULT_QUEUES: Mapping[str, Sequence[tuple[str, str]]] = {
     "sales": (("PJSIP/101", "Agent 101"), ("PJSIP/102", "Agent 102")), "support": ()}
-AMI_DIR = Path(__file__).resolve().parents[3] / "shared" / "ami"
+AMI_DIR = Path(__file__).resolve().parent / "recordings"      # package data: real Asterisk 22.10 traffic
 # The fields CoreShowChannel reports that channel events also carry (kept up to date from those events).
 _CHANNEL_FIELDS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
                    "ConnectedLineName", "Language", "AccountCode", "Context", "Exten", "Priority", "Uniqueid",
@@ -350,7 +349,7 @@ class SimulatedPbx:
 
     def _originate(self, client: Client, action: Action) -> None:
         self._reply(client, action, "Success", Message="Originate successfully queued")
-        self.spawn(scenarios.click_to_call(self, action))
+        self.spawn(originations.click_to_call(self, action))
 
     # -- calls -------------------------------------------------------------------------------------
 
@@ -359,7 +358,7 @@ class SimulatedPbx:
         return await recordings.replay(self, self.ami_dir / f"{name}.ami", caller=caller, caller_name=caller_name)
 
     async def queue_call(self, **kwargs: Any) -> str:
-        """A trunk call into a queue answered by the first of `extensions` (see pbx_scenarios.queue_call)."""
+        """A trunk call into a queue answered by the first of `extensions` (see scenarios.queue_call)."""
         return await scenarios.queue_call(self, **kwargs)
 
     async def ring_all(self, **kwargs: Any) -> str:
@@ -375,7 +374,12 @@ class SimulatedPbx:
         return await scenarios.abandoned(self, **kwargs)
 
     async def blind_transfer(self, **kwargs: Any) -> str:
-        return await scenarios.blind_transfer(self, **kwargs)
+        return await transfers.blind_transfer(self, **kwargs)
 
     async def attended_transfer(self, **kwargs: Any) -> str:
-        return await scenarios.attended_transfer(self, **kwargs)
+        """The `*2` feature as Asterisk 22 plays it (see transfers.attended_transfer)."""
+        return await transfers.attended_transfer(self, **kwargs)
+
+    async def external_call(self, **kwargs: Any) -> str:
+        """A call placed by another tool's Originate (see originations.external_call)."""
+        return await originations.external_call(self, **kwargs)

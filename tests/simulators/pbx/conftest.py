@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from channels.asterisk.simulated_pbx import SimulatedPbx
+from simulators.pbx.server import SimulatedPbx
 from support.ami_client import SECRET, Client
 
 

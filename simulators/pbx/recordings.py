@@ -10,11 +10,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from channels.asterisk.pbx_script import cdr_time
+from simulators.pbx.script import cdr_time
 
 if TYPE_CHECKING:
-    from channels.asterisk.pbx_wire import Frame
-    from channels.asterisk.simulated_pbx import SimulatedPbx
+    from simulators.pbx.wire import Frame
+    from simulators.pbx.server import SimulatedPbx
 
 
 _ID = re.compile(r"^\d+\.\d+$")
@@ -67,7 +67,9 @@ def _recorded_time(frame: Frame, cdrs: dict[str, Frame]) -> float | None:
         return float(frame["Timestamp"])
     event, uid = frame["Event"], frame.get("Uniqueid", "")
     cdr = cdrs.get(uid)
-    if event == "Newchannel" and _ID.match(uid):
+    if event == "Newchannel" and _ID.match(uid) and uid == frame.get("Linkedid"):
+        # Only a call's first channel: a Uniqueid holds its creation second truncated, so a leg's would put a
+        # whole made-up second between QueueCallerJoin and AgentCalled, which Asterisk sends within ~1 ms.
         return float(uid.split(".")[0])
     if cdr and event == "Newstate" and frame.get("ChannelStateDesc") == "Up" and cdr.get("AnswerTime"):
         return _cdr_epoch(cdr["AnswerTime"])
@@ -132,7 +134,3 @@ async def replay(pbx: SimulatedPbx, path: Path, *, caller: str | None = None, ca
         await pbx.backpressure()
     await pbx.flush()
     return linkedid
-
-
-# -- the demo ---------------------------------------------------------------------------------------------------
-

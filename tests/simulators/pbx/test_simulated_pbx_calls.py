@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.asterisk.simulated_pbx import SimulatedPbx
+from simulators.pbx.server import SimulatedPbx
 from support.ami_client import CALL_EVENTS, SECRET, Client
 
 
@@ -118,17 +118,43 @@ async def test_blind_transfer_redials_from_the_callers_channel(pbx, client):
     assert {e["Linkedid"] for e in client.of(*CALL_EVENTS) if "Linkedid" in e} == {linkedid}
 
 
-async def test_attended_transfer_hands_the_consultation_over(pbx, client):
-    linkedid = await pbx.attended_transfer(caller="+74950000007", extension="101", target="102")
-    await client.until(lambda: len(client.of("Hangup")) == 4)
+async def test_attended_transfer_consults_on_the_client_calls_linkedid_as_asterisk_22_does(pbx, client):
+    linkedid = await pbx.attended_transfer(caller="+74950000007", extension="101", target="102", queue="sales")
+    await client.until(lambda: len(client.of("Hangup")) == 5)
+    assert {e["Linkedid"] for e in client.of(*CALL_EVENTS) if "Linkedid" in e} == {linkedid}
+    consult_dial = client.of("DialBegin")[-1]
+    assert consult_dial["Channel"].startswith("Local/102@xfer-targets-") and consult_dial["Channel"].endswith(";2")
+    assert consult_dial["DestChannel"].startswith("PJSIP/102-")
     transfer, = client.of("AttendedTransfer")
-    consult = transfer["SecondTransfererLinkedid"]
     assert transfer["Result"] == "Success" and transfer["DestType"] == "Bridge" and transfer["IsExternal"] == "No"
-    assert transfer["OrigTransfererLinkedid"] == transfer["TransfereeLinkedid"] == linkedid != consult
-    assert transfer["TransferTargetChannel"].startswith("PJSIP/102-") and transfer["TransferTargetLinkedid"] == consult
+    assert transfer["OrigTransfererChannel"] == transfer["SecondTransfererChannel"]
+    assert transfer["OrigTransfererChannel"].startswith("PJSIP/101-")
+    assert transfer["TransferTargetChannel"].startswith("Local/102@xfer-targets-")
     assert transfer["DestBridgeUniqueid"] == transfer["OrigBridgeUniqueid"] != transfer["SecondBridgeUniqueid"]
-    consult_dial, = client.of("DialBegin", linkedid=consult)
-    assert consult_dial["Channel"].startswith("PJSIP/101-") and consult_dial["Uniqueid"] == consult
-    hung = [e["Channel"][:10] for e in client.of("Hangup")]
-    assert hung == ["PJSIP/101-", "PJSIP/101-", "PJSIP/102-", "PJSIP/pstn"]
+    first_agent = client.of("AgentComplete")[0]
+    assert first_agent["Reason"] == "transfer" and first_agent["DestChannel"] == transfer["OrigTransfererChannel"]
+    hung = [e["Channel"][:13] for e in client.of("Hangup")]
+    assert hung == ["PJSIP/101-000", "Local/102@xfe", "Local/102@xfe", "PJSIP/102-000", "PJSIP/pstn-00"]
+    assert not pbx.channels
+
+
+@pytest.mark.parametrize("outcome", ["no_answer", "taken_back"])
+async def test_an_aborted_consultation_returns_the_operator_to_the_client(pbx, client, outcome):
+    await pbx.attended_transfer(caller="+74950000017", extension="101", target="102", outcome=outcome,
+                                target_channel_field=False)
+    await client.until(lambda: len(client.of("Hangup")) == 5)
+    assert not client.of("AttendedTransfer")
+    assert client.of("BridgeEnter")[-1]["Channel"].startswith("PJSIP/101-")     # back with the client
+    assert client.of("Hangup")[-1]["Channel"].startswith("PJSIP/pstn-") and not pbx.channels
+
+
+async def test_a_call_placed_by_another_tool_opens_without_a_caller_side(pbx, client):
+    linkedid = await pbx.external_call(extension="101", number="+79161234567")
+    await client.until(lambda: len(client.of("Hangup")) == 6)
+    opening = client.of("DialBegin")[0]
+    assert not any(key == "Channel" or key.startswith("CallerID") for key in opening)
+    assert opening["DestChannel"].startswith("Local/101@agents-") and opening["DestCallerIDNum"] == "+79161234567"
+    to_client = next(e for e in client.of("DialBegin") if e["DestChannel"].startswith("Local/+79161234567@customers"))
+    assert to_client["Channel"] == opening["DestChannel"]
+    assert {e["Linkedid"] for e in client.of(*CALL_EVENTS) if "Linkedid" in e} == {linkedid}
     assert not pbx.channels

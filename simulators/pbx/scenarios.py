@@ -1,27 +1,24 @@
 """Synthetic calls on the simulated PBX's wire: the sequences the recordings do not show.
 
-Synthetic calls are written in the style of the recordings in ../shared/ami (Asterisk 22): the caller on a
+Synthetic calls are written in the style of the recordings in recordings/ (Asterisk 22.10): the caller on a
 trunk (`PJSIP/pstn-…`), desk phones as `PJSIP/101-…`, every leg of a call sharing the caller's Linkedid,
 the same fields in the same order. Each scenario returns the call's Linkedid once the call has ended.
 """
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from channels.asterisk.pbx_script import Chan, Script, bridge_frame
+from simulators.pbx.script import Chan, Script, bridge_frame
 
 if TYPE_CHECKING:
-    from channels.asterisk.pbx_wire import Action
-    from channels.asterisk.simulated_pbx import SimulatedPbx
+    from simulators.pbx.server import SimulatedPbx
 
 # -- the pieces of an inbound call -----------------------------------------------------------------------
 
 
-def _inbound(s: Script, caller: str, caller_name: str, did: str, recording: str | None) -> Chan:
+def inbound(s: Script, caller: str, caller_name: str, did: str, recording: str | None) -> Chan:
     """The client's call arriving on the trunk and answered by the dialplan."""
     chan = s.channel("PJSIP/pstn", num=caller, cid_name=caller_name or caller, state=4, context="from-pstn", exten=did)
     chan = s.exten(chan, "Answer", "", priority=1)
@@ -32,28 +29,28 @@ def _inbound(s: Script, caller: str, caller_name: str, did: str, recording: str 
     return chan
 
 
-def _ring(s: Script, caller: Chan, extension: str, queue: str | None) -> Chan:
+def ring(s: Script, caller: Chan, extension: str, queue: str | None) -> Chan:
     """A desk phone rung for the caller: its channel, (AgentCalled), DialBegin, Ringing, DialState RINGING."""
     leg = s.channel(f"PJSIP/{extension}", linkedid=caller.linkedid, context="from-internal", exten=extension)
     leg = s.update(leg, "NewCallerid", num=caller.num, cid_name=caller.cid_name)
     leg = s.update(leg, "NewConnectedLine", conn_num=caller.num, conn_name=caller.cid_name)
     if queue:
         s.queue("AgentCalled", caller, leg, Queue=queue, Interface=f"PJSIP/{extension}",
-                MemberName=_member_name(s.pbx, queue, extension))
+                MemberName=member_name(s.pbx, queue, extension))
     s.dial("DialBegin", caller, leg, DialString=f"PJSIP/{extension}" if queue else extension)
     leg = s.update(leg, state=5)
     s.dial("DialState", caller, leg, DialStatus="RINGING")
     return leg
 
 
-def _member_name(pbx: SimulatedPbx, queue: str, extension: str) -> str:
+def member_name(pbx: SimulatedPbx, queue: str, extension: str) -> str:
     for member in pbx.queues.get(queue, []):
         if member.interface == f"PJSIP/{extension}":
             return member.name
     return f"Agent {extension}"
 
 
-def _stop(s: Script, caller: Chan, leg: Chan, status: str, cause: int) -> None:
+def stop(s: Script, caller: Chan, leg: Chan, status: str, cause: int) -> None:
     s.dial("DialEnd", caller, leg, DialStatus=status)
     s.hangup(leg, cause)
 
@@ -66,8 +63,8 @@ async def _talk_and_end(s: Script, caller: Chan, agent: Chan, queue: str | None,
     s.enter(bridge, caller, 2)
     await s.wait(talk_seconds)
     if queue:
-        s.queue("AgentComplete", caller, agent, Queue=queue, Interface=f"PJSIP/{_ext(agent)}",
-                MemberName=_member_name(s.pbx, queue, _ext(agent)), HoldTime=str(int(hold)),
+        s.queue("AgentComplete", caller, agent, Queue=queue, Interface=f"PJSIP/{ext_of(agent)}",
+                MemberName=member_name(s.pbx, queue, ext_of(agent)), HoldTime=str(int(hold)),
                 TalkTime=str(int(talk_seconds)), Reason="agent")
     s.enter(bridge, agent, 1, "BridgeLeave")
     s.hangup(agent)
@@ -77,7 +74,7 @@ async def _talk_and_end(s: Script, caller: Chan, agent: Chan, queue: str | None,
     s.cdr(caller, agent, "ANSWERED", answered_at, "Queue" if queue else "Dial")
 
 
-def _ext(chan: Chan) -> str:
+def ext_of(chan: Chan) -> str:
     return chan.name.split("/", 1)[1].rsplit("-", 1)[0]
 
 
@@ -86,12 +83,12 @@ async def _answer(s: Script, caller: Chan, winner: Chan, others: Sequence[Chan],
     winner = s.update(winner, state=6)
     s.dial("DialEnd", caller, winner, DialStatus="ANSWER")
     for other in others:      # Asterisk publishes the winner's ANSWER first, then cancels the rest
-        _stop(s, caller, other, "CANCEL", 26)
+        stop(s, caller, other, "CANCEL", 26)
     hold = s.elapsed
     if queue:
         s.queue("QueueCallerLeave", caller, Queue=queue, Position="1", Count="0")
-        s.queue("AgentConnect", caller, winner, Queue=queue, Interface=f"PJSIP/{_ext(winner)}",
-                MemberName=_member_name(s.pbx, queue, _ext(winner)), HoldTime=str(int(hold)), RingTime=str(int(ring)))
+        s.queue("AgentConnect", caller, winner, Queue=queue, Interface=f"PJSIP/{ext_of(winner)}",
+                MemberName=member_name(s.pbx, queue, ext_of(winner)), HoldTime=str(int(hold)), RingTime=str(int(ring)))
     await _talk_and_end(s, caller, winner, queue, hold, s.elapsed, talk_seconds)
 
 
@@ -106,16 +103,16 @@ async def queue_call(pbx: SimulatedPbx, *, caller: str = "+74951234567", caller_
     with `ring_together`, all at once; `answered_by` (default: the last rung) picks up unless `answered` is False,
     in which case the caller gives up while the (last) phones ring."""
     s = Script(pbx)
-    chan = _inbound(s, caller, caller_name, did, recording)
+    chan = inbound(s, caller, caller_name, did, recording)
     chan = s.exten(chan, "Queue", f"{queue},r")
     s.queue("QueueCallerJoin", chan, Queue=queue, Position="1", Count=str(len(pbx.waiting.get(queue, {})) + 1))
     await s.wait(wait_seconds)
     groups = [list(extensions)] if ring_together else [[e] for e in extensions]
     winner_ext = answered_by or (extensions[-1] if extensions else None)
     for number, group in enumerate(groups):
-        legs = [_ring(s, chan, ext, queue) for ext in group]
+        legs = [ring(s, chan, ext, queue) for ext in group]
         await s.wait(ring_seconds)
-        winner = next((leg for leg in legs if _ext(leg) == winner_ext), None)
+        winner = next((leg for leg in legs if ext_of(leg) == winner_ext), None)
         last = number == len(groups) - 1
         if answered and winner is not None:
             losers = [leg for leg in legs if leg is not winner]
@@ -124,9 +121,9 @@ async def queue_call(pbx: SimulatedPbx, *, caller: str = "+74951234567", caller_
         if not answered and last:
             return await _abandon(s, chan, legs, queue)
         for leg in legs:
-            s.queue("AgentRingNoAnswer", chan, leg, Queue=queue, Interface=f"PJSIP/{_ext(leg)}",
-                    MemberName=_member_name(pbx, queue, _ext(leg)), RingTime=str(int(ring_seconds * 1000)))
-            _stop(s, chan, leg, "NOANSWER", 19)
+            s.queue("AgentRingNoAnswer", chan, leg, Queue=queue, Interface=f"PJSIP/{ext_of(leg)}",
+                    MemberName=member_name(pbx, queue, ext_of(leg)), RingTime=str(int(ring_seconds * 1000)))
+            stop(s, chan, leg, "NOANSWER", 19)
     return await _abandon(s, chan, [], queue)
 
 
@@ -134,7 +131,7 @@ async def _abandon(s: Script, caller: Chan, ringing: Sequence[Chan], queue: str)
     """The caller hangs up while waiting: QueueCallerAbandon before the caller's Hangup, the rung phones cancelled."""
     s.queue("QueueCallerAbandon", caller, Queue=queue, Position="1", OriginalPosition="1", HoldTime=str(int(s.elapsed)))
     for leg in ringing:
-        _stop(s, caller, leg, "CANCEL", 16)
+        stop(s, caller, leg, "CANCEL", 16)
     s.hangup(caller)
     s.cdr(caller, None, "ANSWERED", 0.0, "Queue")
     return caller.linkedid
@@ -162,31 +159,22 @@ async def direct_call(pbx: SimulatedPbx, *, caller: str = "+74951234567", caller
                       talk_seconds: float = 0.0, recording: str | None = None) -> str:
     """`Dial(PJSIP/<extension>)` without a queue: answered, or NOANSWER when the phone rings out."""
     s = Script(pbx)
-    chan = _inbound(s, caller, caller_name, did, recording)
+    chan = inbound(s, caller, caller_name, did, recording)
     chan = s.exten(chan, "Dial", f"PJSIP/{extension},30")
-    leg = _ring(s, chan, extension, None)
+    leg = ring(s, chan, extension, None)
     await s.wait(ring_seconds)
     if answered:
         await _answer(s, chan, leg, [], None, ring_seconds, talk_seconds)
     else:
-        _stop(s, chan, leg, "NOANSWER", 19)
+        stop(s, chan, leg, "NOANSWER", 19)
         s.hangup(chan)
         s.cdr(chan, leg, "NO ANSWER", None, "Dial")
     return chan.linkedid
 
 
-async def _answered_by(s: Script, caller: str, caller_name: str, did: str, extension: str,
-                       ring_seconds: float) -> tuple[Chan, Chan, str]:
-    """A direct call answered at `extension`, left talking: (caller, agent leg, bridge)."""
-    chan = _inbound(s, caller, caller_name, did, None)
-    chan = s.exten(chan, "Dial", f"PJSIP/{extension},30")
-    leg, bridge = await _ring_and_answer(s, chan, extension, ring_seconds)
-    return chan, leg, bridge
-
-
-async def _ring_and_answer(s: Script, dialler: Chan, extension: str, ring_seconds: float) -> tuple[Chan, str]:
+async def ring_and_answer(s: Script, dialler: Chan, extension: str, ring_seconds: float) -> tuple[Chan, str]:
     """`dialler` rings `extension`, which answers after `ring_seconds`; both in a new bridge: (leg, bridge)."""
-    leg = _ring(s, dialler, extension, None)
+    leg = ring(s, dialler, extension, None)
     await s.wait(ring_seconds)
     leg = s.update(leg, state=6)
     s.dial("DialEnd", dialler, leg, DialStatus="ANSWER")
@@ -196,122 +184,16 @@ async def _ring_and_answer(s: Script, dialler: Chan, extension: str, ring_second
     return leg, bridge
 
 
-async def _end_bridged(s: Script, caller: Chan, agent: Chan, bridge: str, talk_seconds: float) -> None:
+async def end_bridged(s: Script, caller: Chan, agent: Chan, bridge: str, talk_seconds: float,
+                      answered_after: float = 0.0) -> None:
+    """Talk, then the agent hangs up and the caller's side follows."""
     await s.wait(talk_seconds)
     s.enter(bridge, agent, 1, "BridgeLeave")
     s.hangup(agent)
     s.enter(bridge, caller, 0, "BridgeLeave")
     s.emit("BridgeDestroy", "call,all", bridge_frame(bridge, 0))
     s.hangup(caller)
-    s.cdr(caller, agent, "ANSWERED", 0.0, "Dial")
-
-
-async def blind_transfer(pbx: SimulatedPbx, *, caller: str = "+74951234567", caller_name: str = "", did: str = "6001",
-                         extension: str = "101", target: str = "102", ring_seconds: float = 0.0,
-                         talk_seconds: float = 0.0) -> str:
-    """Answered at `extension`, blind-transferred to `target`: the caller's channel dials the target itself."""
-    s = Script(pbx)
-    chan, leg, bridge = await _answered_by(s, caller, caller_name, did, extension, ring_seconds)
-    await s.wait(talk_seconds)
-    s.emit("BlindTransfer", "call,all", {"Result": "Success"}, leg.fields("Transferer"), chan.fields("Transferee"),
-           bridge_frame(bridge, 2), IsExternal="No", Context="from-internal", Extension=target)
-    s.enter(bridge, leg, 1, "BridgeLeave")
-    s.hangup(leg)
-    s.enter(bridge, chan, 0, "BridgeLeave")
-    s.emit("BridgeDestroy", "call,all", bridge_frame(bridge, 0))
-    chan = replace(chan, context="from-internal", exten=target, priority=1)
-    chan = s.exten(chan, "Dial", f"PJSIP/{target},30", priority=1)
-    second, bridge = await _ring_and_answer(s, chan, target, ring_seconds)
-    await _end_bridged(s, chan, second, bridge, talk_seconds)
-    return chan.linkedid
-
-
-async def attended_transfer(pbx: SimulatedPbx, *, caller: str = "+74951234567", caller_name: str = "",
-                            did: str = "6001", extension: str = "101", target: str = "102",
-                            ring_seconds: float = 0.0, talk_seconds: float = 0.0) -> str:
-    """Answered at `extension`, who consults `target` on a second line (its own Linkedid) and then joins the
-    caller and the target: AttendedTransfer, the transferer's two channels hang up, the two others talk."""
-    s = Script(pbx)
-    chan, leg, bridge = await _answered_by(s, caller, caller_name, did, extension, ring_seconds)
-    await s.wait(talk_seconds)
-    consult = s.channel(f"PJSIP/{extension}", num=extension, cid_name=f"Agent {extension}", state=4,
-                        context="from-internal", exten=target)
-    consult = s.exten(consult, "Dial", f"PJSIP/{target},30", priority=1)
-    other, second = await _ring_and_answer(s, consult, target, ring_seconds)
-    await s.wait(talk_seconds)
-    s.emit("AttendedTransfer", "call,all", {"Result": "Success"}, leg.fields("OrigTransferer"),
-           {f"Orig{k}": v for k, v in bridge_frame(bridge, 2).items()}, consult.fields("SecondTransferer"),
-           {f"Second{k}": v for k, v in bridge_frame(second, 2).items()}, chan.fields("Transferee"),
-           other.fields("TransferTarget"), DestType="Bridge", DestBridgeUniqueid=bridge, IsExternal="No")
-    s.enter(bridge, leg, 1, "BridgeLeave")
-    s.enter(second, other, 1, "BridgeLeave")
-    s.enter(bridge, other, 2)
-    s.enter(second, consult, 0, "BridgeLeave")
-    s.emit("BridgeDestroy", "call,all", bridge_frame(second, 0))
-    s.hangup(leg)
-    s.hangup(consult)
-    await _end_bridged(s, chan, other, bridge, talk_seconds)
-    return chan.linkedid
-
-
-# -- click-to-call -----------------------------------------------------------------------------------------
-
-
-# The operator's phone not taking the Originate: (DialStatus, hangup cause, OriginateResponse Reason).
-_OPERATOR_FAILS = {"operator_no_answer": ("NOANSWER", 19, "3"), "operator_busy": ("BUSY", 17, "5")}
-
-
-async def click_to_call(pbx: SimulatedPbx, action: Action) -> str:
-    """An Originate: the operator's phone rings first; answered, it dials the client out through the trunk."""
-    s = Script(pbx)
-    device = str(action.get("Channel", "PJSIP/101"))
-    name, num = _parse_callerid(str(action.get("CallerID", "")))
-    number = str(action.get("Exten", ""))
-    channel_id = str(action.get("ChannelId") or "") or None
-    op = s.channel(device, uniqueid=channel_id, num=num or number, cid_name=name or num or number,
-                   context=str(action.get("Context", "from-internal")), exten=number)
-    s.dial("DialBegin", None, op, DialString=device.split("/", 1)[-1])
-    op = s.update(op, state=5)
-    await s.wait(pbx.originate_ring_seconds)
-    response = {"ActionID": str(action.get("ActionID", ""))}
-    if pbx.originate_outcome in _OPERATOR_FAILS:
-        status, cause, reason = _OPERATOR_FAILS[pbx.originate_outcome]
-        s.dial("DialEnd", None, op, DialStatus=status)
-        s.hangup(op, cause)
-        s.emit("OriginateResponse", "call,all", response, Response="Failure", Channel=device,
-               Context=op.context, Exten=number, Reason=reason, Uniqueid="<null>", CallerIDNum=op.num,
-               CallerIDName=op.cid_name)
-        return op.linkedid
-    op = s.update(op, state=6)
-    s.dial("DialEnd", None, op, DialStatus="ANSWER")
-    s.emit("OriginateResponse", "call,all", response, Response="Success", Channel=op.name, Context=op.context,
-           Exten=number, Reason="4", Uniqueid=op.uniqueid, CallerIDNum=op.num, CallerIDName=op.cid_name)
-    op = s.exten(op, "Dial", f"PJSIP/{number}@trunk,60", priority=1)
-    out = s.channel("PJSIP/trunk", linkedid=op.linkedid, num=op.num, cid_name=op.cid_name, context="from-trunk",
-                    exten=number)
-    s.dial("DialBegin", op, out, DialString=f"{number}@trunk")
-    out = s.update(out, state=5)
-    s.dial("DialState", op, out, DialStatus="RINGING")
-    await s.wait(pbx.originate_ring_seconds)
-    if pbx.originate_outcome == "client_no_answer":
-        s.dial("DialEnd", op, out, DialStatus="NOANSWER")
-        s.hangup(out, 19)
-        s.hangup(op)
-        s.cdr(op, out, "NO ANSWER", None, "Dial")
-        return op.linkedid
-    out = s.update(out, state=6)
-    s.dial("DialEnd", op, out, DialStatus="ANSWER")
-    bridge = s.bridge()
-    s.enter(bridge, out, 1)
-    s.enter(bridge, op, 2)
-    await _end_bridged(s, op, out, bridge, pbx.originate_talk_seconds)
-    return op.linkedid
-
-
-def _parse_callerid(value: str) -> tuple[str, str]:
-    """`"Name" <number>` → (name, number)."""
-    match = re.match(r'\s*"?([^"<]*?)"?\s*<([^>]*)>', value)
-    return (match.group(1).strip(), match.group(2).strip()) if match else ("", value.strip())
+    s.cdr(caller, agent, "ANSWERED", answered_after, "Dial")
 
 
 _FIRST = ("Иван", "Анна", "Сергей", "Ольга", "Дмитрий", "Мария", "Алексей", "Екатерина", "Николай", "Татьяна")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from channels.asterisk.simulated_pbx import SimulatedPbx
+    from simulators.pbx.server import SimulatedPbx
 
 Frame = dict[str, str]
 Action = dict[str, Any]          # a received action: a repeated key (Variable) becomes a list

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from channels.asterisk.pbx_scenarios import demo_calls
-from channels.asterisk.simulated_pbx import SimulatedPbx, encode
+from simulators.pbx.scenarios import demo_calls
+from simulators.pbx.recordings import load
+from simulators.pbx.server import AMI_DIR, SimulatedPbx, encode
 from support.ami_client import CALL_EVENTS, SECRET, Client
 
 
@@ -256,3 +257,14 @@ async def test_the_demo_plays_a_mix_of_calls_with_russian_callers():
     assert all(j["CallerIDNum"].startswith("+79") and len(j["CallerIDNum"]) == 12 for j in joins)
     assert any(ord(ch) > 0x400 for j in joins for ch in j["CallerIDName"])
     assert {"AgentConnect", "AgentComplete"} <= set(client.story())
+
+
+def test_a_paced_replay_keeps_queuecallerjoin_and_agentcalled_together_as_recorded():
+    """Asterisk sends them within about a millisecond; a leg's Uniqueid second must not pace a pause between."""
+    recording = load(AMI_DIR / "queue_answered.ami")
+    events = [frame["Event"] for frame, _ in recording.frames]
+    join, called = events.index("QueueCallerJoin"), events.index("AgentCalled")
+    moments = [moment for _, moment in recording.frames[join:called + 1] if moment is not None]
+    assert max(moments, default=0.0) == min(moments, default=0.0)          # no anchor moves time on in between
+    anchors = [moment for _, moment in recording.frames if moment is not None]
+    assert anchors[-1] - anchors[0] == 8.0                                  # the call still lasts as long
