@@ -115,6 +115,10 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     return user
 
 
+async def any_user_exists(session: AsyncSession) -> bool:
+    return await session.scalar(select(User.id).limit(1)) is not None
+
+
 async def list_users(session: AsyncSession) -> list[User]:
     return list(await session.scalars(select(User).order_by(User.id)))
 
