@@ -9,6 +9,7 @@ The copy's `.venv` sees this interpreter's installed packages (a .pth file), so 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -83,11 +84,13 @@ def serve(body: str, work: Path, env: dict[str, str]) -> str:
             assert time.monotonic() < deadline, "not ready within 10 minutes"
             time.sleep(0.2)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             output = process.communicate(timeout=60)[0].decode()
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             output = process.communicate()[0].decode()
     return output
 
