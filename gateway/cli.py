@@ -8,6 +8,7 @@ import getpass
 import logging
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from aiohttp import web
 
@@ -16,8 +17,9 @@ from crm_store.ingest import utcnow
 from crm_store.migrate import upgrade
 from crm_store.session import create_engine, session_factory
 from crm_store.types import Role
-from crm_store.users import NewUser, create_user
+from crm_store.users import NewUser, any_user_exists, create_user
 from gateway.app import create_app
+from gateway.keys import SESSIONS
 from gateway.settings import Settings, SettingsError, load_settings
 
 
@@ -38,6 +40,7 @@ def _pairs(text: str, option: str, default_value: int | None = None) -> dict[str
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="switchboard", description="Omnichannel contact center.")
     top.add_argument("--config", help="TOML settings file (default: $SWITCHBOARD_CONFIG)")
+    top.add_argument("--version", action="version", version=f"switchboard {metadata.version('switchboard')}")
     sub = top.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the service with every configured channel")
     serve.add_argument("--host")
@@ -78,6 +81,17 @@ async def _settle_memory(app: web.Application) -> None:
     gc.freeze()
 
 
+FIRST_USER_HINT = ("no user exists yet, so nobody can sign in: create the first one with "
+                   "`switchboard user add admin --role admin` (it asks for the password)")
+
+
+async def _hint_first_user(app: web.Application) -> None:
+    """A fresh install has no users; say how to make one rather than leave a sign-in page nobody passes."""
+    async with app[SESSIONS]() as session:
+        if not await any_user_exists(session):
+            logging.getLogger("switchboard").warning(FIRST_USER_HINT)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -102,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SettingsError as exc:        # a channel's own table ([telegram], [ami], …) is checked here
             print(f"switchboard: {exc}", file=sys.stderr)
             return 2
+        app.on_startup.append(_hint_first_user)
         app.on_startup.append(_settle_memory)
         web.run_app(app, host=settings.http.host, port=settings.http.port,
                     print=lambda _: print(f"switchboard listening on http://{settings.http.host}:{settings.http.port}"))

@@ -23,6 +23,7 @@ from crm_store.models import Lead, Reservation
 from crm_store.session import create_engine, session_factory
 from crm_store.types import Role
 from crm_store.users import NewUser, create_user
+from support.deploy import switchboard_config
 from support.postgres_server import free_port
 from support.processes import wait_ready
 
@@ -31,14 +32,11 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 LEADS = 1000
 AGENTS = 20
 PASSWORD = "agent password"
-CONFIG = """
-log_level = "WARNING"
+# docker-compose.yml's settings (deploy/switchboard.toml), plus a form without a rate limit.
+LOAD_FORM = """
 [forms.load]
 rate_per_minute = 10000000
 burst = 100000
-[routing.queues.default]
-offer_timeout = 10
-owner_wait_seconds = 0
 """
 
 
@@ -93,8 +91,9 @@ async def test_two_processes_assign_each_of_1000_leads_exactly_once(database, re
             await create_user(session, NewUser(f"agent{i}", PASSWORD, Role.MANAGER,
                                                capacity={"email": 2}), utcnow())
     config = tmp_path / "switchboard.toml"
-    config.write_text(CONFIG)
+    config.write_text(switchboard_config().read_text() + LOAD_FORM)
     env = {**os.environ, "SWITCHBOARD_DATABASE__URL": database, "SWITCHBOARD_REDIS__URL": redis_url,
+           "SWITCHBOARD_LOG_LEVEL": "WARNING",     # stderr is a pipe nobody reads until the end
            "SWITCHBOARD_REDIS__PREFIX": f"two{os.getpid()}:"}
     ports = [free_port(), free_port()]
     servers = [start_server(port, env, config) for port in ports]

@@ -7,7 +7,7 @@ import subprocess
 import aiohttp
 
 
-async def wait_ready(port: int, process: subprocess.Popen[bytes], *, path: str = "/healthz", tries: int = 300) -> None:
+async def wait_ready(port: int, process: subprocess.Popen[bytes], *, path: str = "/healthz", tries: int = 1200) -> None:
     """Poll http://127.0.0.1:port{path} until it answers 200; fail at once if the process exits."""
     async with aiohttp.ClientSession() as http:
         for _ in range(tries):
