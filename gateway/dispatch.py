@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -74,6 +75,7 @@ class Dispatcher:
         self._since: dict[str, float] = {}        # when each agent's presence last changed here
         self.presence_listeners: list[PresenceListener] = []   # e.g. the PBX pauses queue members on break
         self.wallboard_extras: list[Callable[[dict[str, Any]], Awaitable[None]]] = []   # e.g. calls in progress
+        self.on_decision: Callable[[Outcome, float], None] = lambda outcome, seconds: None   # metrics
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self, users: list[User]) -> None:
@@ -223,7 +225,9 @@ class Dispatcher:
     # -- carrying out decisions -----------------------------------------------------------------
     async def _run(self, call: Any) -> Outcome:
         async with self._lock:
+            started = time.perf_counter()
             outcome: Outcome = await call
+            self.on_decision(outcome, time.perf_counter() - started)
         await self._apply(outcome)
         await self._reschedule()
         return outcome
