@@ -55,7 +55,7 @@ async def check_redis(url: str | None) -> None:
     try:
         await redis.ping()
     except (RedisError, OSError) as exc:
-        raise StartupFailure(f"redis {url.split('@')[-1]}: {_reason(exc)} "
+        raise StartupFailure(f"redis {re.sub(r'//[^@/]*@', '//', url)}: {_reason(exc)} "
                              "(check [redis] url / SWITCHBOARD_REDIS__URL and that the server is up)") from exc
     finally:
         await redis.aclose()
