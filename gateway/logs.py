@@ -71,11 +71,12 @@ class TextFormatter(logging.Formatter):
 
 
 def configure(settings: LogSettings, level: str | None = None) -> None:
-    """Install the one handler on the root logger (standard error), replacing any earlier one."""
+    """Install our handler on the root logger (standard error), replacing one installed before."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
+    handler.set_name("switchboard")
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if h.get_name() == "switchboard"]:     # others (a test's) stay
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level or settings.level)
