@@ -59,6 +59,8 @@ class Ingestor:
         self.batches = 0
         self.events = 0
         self.write_seconds = 0.0
+        # Told the size of every group commit (the gateway's metrics); must not raise or block.
+        self.on_batch: Callable[[int], None] | None = None
 
     async def __aenter__(self) -> Ingestor:
         self._worker = asyncio.create_task(self._run(), name="crm_store.ingestor")
@@ -151,6 +153,8 @@ class Ingestor:
         self.write_seconds += time.perf_counter() - started
         self.batches += 1
         self.events += len(requests)
+        if self.on_batch is not None:
+            self.on_batch(len(requests))
         return results
 
 

@@ -13,7 +13,7 @@ from crm_store.migrate import upgrade_async
 from crm_store.resolution import JoinPolicy
 from crm_store.session import create_engine, is_sqlite, session_factory
 from crm_store.types import Permissions
-from gateway import channels_wiring, ui_routes
+from gateway import channels_wiring, openapi, ui_routes
 from gateway.voice import wiring as voice_wiring
 from gateway.api import (
     attachment_routes,
@@ -32,14 +32,18 @@ from gateway.auth import auth_middleware, principal
 from gateway.errors import error_middleware
 from gateway.hub import Hub
 from gateway.intake import Intake
+from gateway.logs import request_context_middleware
+from gateway.metrics import Metrics, http_metrics_middleware
 from gateway.mapping import routing_hint
 from gateway.keys import (
     ATTACHMENTS,
+    CHANNEL_LISTENERS,
     CLOCK,
     ENGINE,
     HUB,
     INGESTOR,
     INTAKE,
+    METRICS,
     NOTIFIER,
     PERMISSIONS,
     RESPONDERS,
@@ -57,8 +61,12 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> web.Application:
     """Build the application; resources open and close with it, one cleanup context each."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=1024 * 1024)
+    metrics = Metrics()
+    app = web.Application(middlewares=[request_context_middleware(settings.log), http_metrics_middleware(metrics),
+                                       error_middleware, auth_middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[CHANNEL_LISTENERS] = []
     app[CLOCK] = clock
     p = settings.permissions
     app[PERMISSIONS] = Permissions(edit_others=frozenset(p.edit_others), delete=frozenset(p.delete),
@@ -71,6 +79,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     app.cleanup_ctx.append(_routing)
     app.on_shutdown.append(_close_sockets)   # before cleanup: open sockets would hold it up
     app.router.add_get("/ws", _websocket)
+    app.router.add_get("/api/v1/openapi.json", openapi.serve)
     for module in (ui_routes, system_routes, session_routes, lead_routes, reply_routes, attachment_routes,
                    user_routes, contact_routes, queue_routes, report_routes, call_routes):
         app.router.add_routes(module.routes)
@@ -98,13 +107,21 @@ async def _ingestor(app: web.Application) -> AsyncIterator[None]:
                         reopen_window=timedelta(hours=leads.reopen_window_hours))
     async with Ingestor(app[ENGINE], policy, clock=app[CLOCK]) as ingestor:
         app[INGESTOR] = ingestor
+        metrics = app[METRICS]
+        ingestor.on_batch = metrics.batch_written
+        metrics.ingest_totals.ingestor = ingestor
         routing = app[SETTINGS].routing
-        app[INTAKE] = Intake(ingestor, app[ATTACHMENTS], lambda contact: routing_hint(contact, routing))
+        app[INTAKE] = Intake(ingestor, app[ATTACHMENTS], lambda contact: routing_hint(contact, routing), metrics)
         yield
 
 
 async def _websocket(request: web.Request) -> web.WebSocketResponse:
-    return await request.app[HUB].handle(request, principal(request))
+    gauge = request.app[METRICS].websockets
+    gauge.inc()
+    try:
+        return await request.app[HUB].handle(request, principal(request))
+    finally:
+        gauge.dec()
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -117,6 +134,7 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
         app[NOTIFIER] = live.notifier
         app[SCREENS] = live.screens
         app[WALLBOARD] = live.wallboard
+        live.driver.on_decision = app[METRICS].routed
         app[INTAKE].subscribe(live.driver.on_contact)
         try:
             yield

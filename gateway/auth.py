@@ -5,12 +5,13 @@ from aiohttp import web
 
 from crm_store import audit, users
 from crm_store.types import Role
+from gateway import logs
 from gateway.auth_types import Principal
 from gateway.errors import Handler, error_response, refuse
 from gateway.keys import CLOCK, PRINCIPAL, SESSIONS
 
 COOKIE = "switchboard_session"
-PUBLIC = frozenset({"/api/v1/auth/login"})
+PUBLIC = frozenset({"/api/v1/auth/login", "/api/v1/openapi.json"})
 
 
 def token_of(request: web.Request) -> str | None:
@@ -41,6 +42,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if user is None:
         return error_response(401, "unauthenticated", "sign in first", headers={"WWW-Authenticate": "Bearer"})
     request[PRINCIPAL] = Principal.of(user, token or "")
+    logs.bind(user=user.id)
     return await handler(request)
 
 

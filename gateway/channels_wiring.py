@@ -17,7 +17,7 @@ from channels.viber import adapter as viber
 from channels.webform.adapter import WebFormChannel
 from channels.webform.config import forms_from_mapping
 from channels.whatsapp import adapter as whatsapp
-from gateway.keys import INTAKE, RESPONDERS
+from gateway.keys import CHANNEL_LISTENERS, INTAKE, RESPONDERS
 from gateway.settings import Settings, SettingsError
 
 
@@ -47,6 +47,7 @@ def mount(app: web.Application, settings: Settings) -> None:
     listeners: list[Listener] = [channel for channel, _ in messengers]
     listeners += [SmtpIntake(smtp, emit)] if smtp is not None else []
     listeners += [ImapPoller(box, emit, state) for box in mailboxes]
+    app[CHANNEL_LISTENERS] = listeners
     if not listeners:
         return
 

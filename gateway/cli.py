@@ -5,7 +5,6 @@ import argparse
 import asyncio
 import contextlib
 import getpass
-import logging
 import sys
 from collections.abc import Sequence
 from importlib import metadata
@@ -18,6 +17,7 @@ from crm_store.migrate import upgrade
 from crm_store.session import create_engine, session_factory
 from crm_store.types import Role
 from crm_store.users import NewUser, any_user_exists, create_user
+from gateway import logs, preflight
 from gateway.app import create_app
 from gateway.keys import SESSIONS
 from gateway.settings import Settings, SettingsError, load_settings
@@ -104,12 +104,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)    # one line per Telegram long poll otherwise
+    logs.configure(settings.log, settings.log_level_name)
+    try:
+        return _run(args, settings)
+    except Exception as exc:
+        line = preflight.explain(exc)
+        if line is None:
+            raise           # a bug: its traceback is what a report needs
+        print(f"switchboard: {line}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in ("serve", "demo"):
         # Pops wait on short hops to the SQLite writer and card threads; with the default 5 ms switch
         # interval each hop can wait that long for the GIL under load (bench/screen_pop.py: p50 halves).
         sys.setswitchinterval(SWITCH_INTERVAL)
+    if args.command == "serve":
+        asyncio.run(preflight.check(settings))
+    elif args.command in ("migrate", "user"):
+        asyncio.run(preflight.check_database(settings.database.url))
     if args.command == "serve":
         try:
             app = create_app(settings)
@@ -118,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         app.on_startup.append(_hint_first_user)
         app.on_startup.append(_settle_memory)
-        web.run_app(app, host=settings.http.host, port=settings.http.port,
+        web.run_app(app, host=settings.http.host, port=settings.http.port, access_log=None,   # ours: gateway/logs.py
                     print=lambda _: print(f"switchboard listening on http://{settings.http.host}:{settings.http.port}"))
         return 0
     if args.command == "demo":

@@ -175,7 +175,7 @@ class _MailSink:
 
 
 async def _listen(app: web.Application) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, access_log=None)     # a simulated peer: its long polls would bury the passwords
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -205,7 +205,7 @@ async def run_demo(settings: Settings) -> None:
     })
     simulators = {"form": form_posts, "email": e_mails(smtp_port), "telegram": telegram_chats(bot_api),
                   "phone": phone_calls(pbx)}
-    runner = web.AppRunner(create_app(settings))
+    runner = web.AppRunner(create_app(settings), access_log=None)   # ours: gateway/logs.py
     await runner.setup()
     site = web.TCPSite(runner, settings.http.host, settings.http.port)
     await site.start()

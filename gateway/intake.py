@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from channels.types import Accepted, InboundContact, IntakeUnavailable
 from crm_store.ingest import Ingestor, StoreUnavailable
 from crm_store.types import IngestResult, RoutingHint
+from gateway import logs
 from gateway.attachments import AttachmentStore
 from gateway.mapping import to_ingest_request
+from gateway.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +23,10 @@ class Intake:
     """The `emit` given to every channel adapter; returns only after the contact is committed."""
 
     def __init__(self, ingestor: Ingestor, attachments: AttachmentStore,
-                 routing: Callable[[InboundContact], RoutingHint | None] = lambda _: None) -> None:
+                 routing: Callable[[InboundContact], RoutingHint | None] = lambda _: None,
+                 metrics: Metrics | None = None) -> None:
         self._ingestor = ingestor
+        self._metrics = metrics or Metrics()
         self._attachments = attachments
         self._routing = routing
         self._listeners: list[Listener] = []
@@ -31,11 +36,26 @@ class Intake:
         self._listeners.append(listener)
 
     async def emit(self, contact: InboundContact) -> Accepted:
-        files = await self._attachments.save_all(contact.attachments) if contact.attachments else None
+        tags = logs.bind(channel=contact.channel)
         try:
-            result = await self._ingestor.ingest(to_ingest_request(contact, files, self._routing(contact)))
-        except StoreUnavailable as exc:
-            raise IntakeUnavailable(str(exc)) from exc
+            result = await self._measured(contact)
+            tags += logs.bind(lead=result.lead_id)
+            return self._accepted(contact, result)
+        finally:
+            logs.release(tags)
+
+    async def _measured(self, contact: InboundContact) -> IngestResult:
+        started = time.perf_counter()
+        try:
+            result = await self._ingest(contact)
+        except Exception:
+            self._metrics.intake_done(contact.channel, "refused", time.perf_counter() - started)
+            raise
+        self._metrics.intake_done(contact.channel, "duplicate" if result.duplicate else "accepted",
+                                  time.perf_counter() - started)
+        return result
+
+    def _accepted(self, contact: InboundContact, result: IngestResult) -> Accepted:
         if not result.duplicate and self._listeners:
             # The contact (and its routing task) is durable: the sender is answered now, and
             # the listeners (offers to screens) run on without holding up the acknowledgement.
@@ -43,6 +63,13 @@ class Intake:
             self._running.add(task)
             task.add_done_callback(self._running.discard)
         return Accepted(result.lead_id, result.contact_id, result.interaction_id, result.duplicate)
+
+    async def _ingest(self, contact: InboundContact) -> IngestResult:
+        files = await self._attachments.save_all(contact.attachments) if contact.attachments else None
+        try:
+            return await self._ingestor.ingest(to_ingest_request(contact, files, self._routing(contact)))
+        except StoreUnavailable as exc:
+            raise IntakeUnavailable(str(exc)) from exc
 
     async def _notify(self, contact: InboundContact, result: IngestResult) -> None:
         for listener in self._listeners:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from datetime import datetime
 
 from aiohttp import web
@@ -14,6 +15,7 @@ from gateway.attachments import AttachmentStore
 from gateway.auth_types import Principal
 from gateway.hub import Hub
 from gateway.intake import Intake
+from gateway.metrics import Metrics
 from gateway.notifier import Notifier
 from gateway.routing.ports import PresenceHooks, Routing, WallboardView
 from gateway.settings import Settings
@@ -36,5 +38,7 @@ RESPONDERS = web.AppKey("responders", dict[str, Responder])
 ATTACHMENTS = web.AppKey("attachments", AttachmentStore)
 VOICE = web.AppKey("voice", VoiceService)
 AMI = web.AppKey("ami", AmiAdapter)
+METRICS = web.AppKey("metrics", Metrics)
+CHANNEL_LISTENERS = web.AppKey("channel_listeners", list[Any])   # for their connection states in /metrics
 
 PRINCIPAL = web.RequestKey("principal", Principal)

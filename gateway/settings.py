@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from ipaddress import IPv4Network, IPv6Network
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from crm_store.types import Role
@@ -21,10 +22,54 @@ class DatabaseSettings(Section):
     # The embedded default migrates itself; a shared PostgreSQL is migrated by `switchboard migrate`.
     auto_migrate: bool | None = None
 
+    @field_validator("url")
+    @classmethod
+    def _async_url(cls, value: str) -> str:
+        # Checked here so that a typo stops every command with one line, not a driver's traceback.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        hint = "expected postgresql+asyncpg://user:password@host/db or sqlite+aiosqlite:///path"
+        try:
+            dialect = make_url(value).get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError):
+            raise ValueError(f"not a database URL SQLAlchemy knows; {hint}") from None
+        if not getattr(dialect, "is_async", False):
+            raise ValueError(f"needs an asyncio driver; {hint}")
+        return value
+
+
+class LogSettings(Section):
+    level: str = "INFO"
+    format: Literal["text", "json"] = "text"      # json: one object per line, for a log shipper
+    access: bool = True                           # one line per HTTP request ...
+    access_skip: tuple[str, ...] = ("/healthz", "/readyz", "/metrics", "/ui/")  # ... except probes and assets
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return value.upper()
+
+
+class MetricsSettings(Section):
+    """Who may read /metrics: anyone by default; else clients in `allow` or bearing `token`."""
+
+    allow: tuple[IPv4Network | IPv6Network, ...] = ()
+    token: SecretStr | None = None
+
 
 class RedisSettings(Section):
     url: str | None = None             # unset: routing state lives in this process
     prefix: str = "switchboard:"       # keys and channels, so that installations can share a server
+
+    @field_validator("url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected redis://host:port/db, rediss://… or unix:///path")
+        return value
 
 
 class HttpSettings(Section):
@@ -149,7 +194,13 @@ class Settings(BaseSettings):
     viber: dict[str, Any] = {}
     ami: dict[str, Any] = {}                # unset: voice off (channels/asterisk/config.py)
     agi: dict[str, Any] = {}                # unset: no FastAGI routing server; {port = 4573} to start it
-    log_level: str = "INFO"
+    log: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    log_level: str | None = None            # older spelling of [log] level, still honoured
+
+    @property
+    def log_level_name(self) -> str:
+        return (self.log_level or self.log.level).upper()
 
     @classmethod
     def settings_customise_sources(

@@ -4,6 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from crm_store.session import ping
+from gateway import metrics_endpoint
 from gateway.keys import INGESTOR, SESSIONS
 
 routes = web.RouteTableDef()
@@ -24,17 +25,5 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 @routes.get("/metrics")
-async def metrics(request: web.Request) -> web.Response:
-    ingestor = request.app[INGESTOR]
-    lines = [
-        "# HELP switchboard_ingested_events_total Inbound events committed (duplicates included).",
-        "# TYPE switchboard_ingested_events_total counter",
-        f"switchboard_ingested_events_total {ingestor.events}",
-        "# HELP switchboard_ingest_commits_total Group commits of inbound events.",
-        "# TYPE switchboard_ingest_commits_total counter",
-        f"switchboard_ingest_commits_total {ingestor.batches}",
-        "# HELP switchboard_ingest_write_seconds_total Time spent writing and committing batches.",
-        "# TYPE switchboard_ingest_write_seconds_total counter",
-        f"switchboard_ingest_write_seconds_total {ingestor.write_seconds:.6f}",
-    ]
-    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+async def metrics(request: web.Request) -> web.StreamResponse:
+    return await metrics_endpoint.serve(request)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 
@@ -25,7 +26,7 @@ from gateway.settings import RoutingSettings
 from routing.backends import Snapshot
 from routing.engine import RoutingEngine
 from routing.events import RoutingError, RoutingOutcome
-from routing.types import AgentState, Offer, Presence, Task
+from routing.types import AgentState, Offer, Presence, QueueConfig, Task
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class RoutingDriver:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._recorder = OutcomeRecorder(sessions, notifier, self._agent_state, self._take_phone_offer, clock)
         self.outcome_listeners: list[OutcomeListener] = []     # e.g. the wallboard's debounce
+        self.on_decision: Callable[[RoutingOutcome, float], None] = lambda outcome, seconds: None   # metrics
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self, users: list[User]) -> None:
@@ -129,6 +131,10 @@ class RoutingDriver:
     async def agent(self, user_id: int) -> AgentState | None:
         return await self._agent_state(str(user_id))
 
+    @property
+    def queues(self) -> Mapping[str, QueueConfig]:
+        return self.engine.queues
+
     async def snapshot(self) -> Snapshot:
         return await self.engine.snapshot()
 
@@ -140,7 +146,9 @@ class RoutingDriver:
     async def run(self, call: EngineCall) -> RoutingOutcome:
         """Run one engine call under the lock, then carry its outcome out and re-arm the timer."""
         async with self._lock:
+            started = time.perf_counter()
             outcome = await call
+            self.on_decision(outcome, time.perf_counter() - started)
         for listener in self.outcome_listeners:
             listener(outcome)       # even a task nobody can take yet moves the wallboard
         await self._recorder.record(outcome)

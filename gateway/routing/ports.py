@@ -1,13 +1,13 @@
 """What voice and the HTTP API may ask of live routing; the driver's insides stay behind these."""
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from crm_store.models import User
 from routing.backends import Snapshot
 from routing.events import RoutingOutcome
-from routing.types import AgentState, Presence, Task
+from routing.types import AgentState, Presence, QueueConfig, Task
 
 PresenceListener = Callable[[int, Presence, "str | None"], Awaitable[None]]
 WallboardExtra = Callable[[dict[str, Any]], Awaitable[None]]
@@ -41,6 +41,9 @@ class LeadRouting(Protocol):
 
 class Routing(TaskRouting, LeadRouting, Protocol):
     """Everything the rest of the gateway may ask of live routing."""
+
+    @property
+    def queues(self) -> Mapping[str, QueueConfig]: ...
 
 
 class WallboardView(Protocol):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -57,6 +58,7 @@ class VoiceService:
         self._extensions: dict[str, tuple[int, float]] = {}
         self._records = CallRecords(ingestor)
         self.active = True        # False while another process holds the voice lease (gateway/voice/lease.py)
+        self.on_pop: Callable[[str, str], None] = lambda call_id, extension: None   # metrics
 
     # -- input --------------------------------------------------------------------------------------
 
@@ -126,6 +128,7 @@ class VoiceService:
         if event.transfer_from:
             call.transfer_from[event.extension] = event.transfer_from
         await self._notifier.call_ringing(user_id, call, event.extension, card)
+        self.on_pop(call.call_id, event.extension)
 
     async def _ring_stopped(self, call: LiveCall, event: RingStopped) -> None:
         users = call.ringing.pop(event.extension, set())

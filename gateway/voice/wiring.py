@@ -11,8 +11,9 @@ from redis.asyncio import Redis
 from channels.asterisk.adapter import AmiAdapter, PbxUnavailable
 from channels.asterisk.agi import AgiRouteServer
 from channels.asterisk.config import AmiConfig, ami_from_mapping
+from channels.asterisk.types import CallEvent, CallRinging
 from crm_store import calls
-from gateway.keys import AMI, HUB, INGESTOR, NOTIFIER, ROUTING, SCREENS, SESSIONS, VOICE, WALLBOARD
+from gateway.keys import AMI, HUB, INGESTOR, METRICS, NOTIFIER, ROUTING, SCREENS, SESSIONS, VOICE, WALLBOARD
 from gateway.settings import Settings, SettingsError
 from gateway.voice.cards import CardReader
 from gateway.voice.chooser import VoiceChooser
@@ -36,6 +37,7 @@ def mount(app: web.Application, settings: Settings) -> None:
     async def voice(app: web.Application) -> AsyncIterator[None]:
         cards = CardReader(settings.database.url, app[SESSIONS])
         service = VoiceService(app[SESSIONS], app[INGESTOR], app[ROUTING], app[NOTIFIER], settings.routing, cards)
+        service.on_pop = app[METRICS].popped
         app[VOICE] = service
         app[HUB].on_connect.append(service.on_connect)
         app[WALLBOARD].extras.append(service.wallboard)
@@ -91,7 +93,14 @@ async def _start_adapter(app: web.Application, config: AmiConfig, service: Voice
     known = await extensions()
     # Phones of Switchboard users are agents; every other device (trunks, fax, test phones) is a caller.
     # A short number is taken for a desk phone too, so that a user added later pops without a restart.
-    adapter = AmiAdapter(config, service.on_event, is_agent=lambda ext: ext in known or (ext.isdigit() and len(ext) <= 6))
+    metrics = app[METRICS]
+
+    def on_event(event: CallEvent) -> None:
+        if isinstance(event, CallRinging):       # the clock of the screen pop starts here
+            metrics.ring_received(event.call_id, event.extension)
+        service.on_event(event)
+
+    adapter = AmiAdapter(config, on_event, is_agent=lambda ext: ext in known or (ext.isdigit() and len(ext) <= 6))
     app[AMI] = adapter
     app[SCREENS].presence_listeners.append(_queue_pause(adapter, sessions))
     await adapter.start()
