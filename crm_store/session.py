@@ -6,6 +6,7 @@ from typing import TypeAlias
 from sqlalchemy import Engine, event, text
 from sqlalchemy import create_engine as create_sync_engine_
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 # The names the rest of the application types its store handles with: it never imports SQLAlchemy itself.
@@ -55,3 +56,53 @@ async def ping(sessions: Sessions) -> None:
     """One round trip to the database; raises whatever the driver raises if it cannot answer."""
     async with sessions() as session:
         await session.execute(text("SELECT 1"))
+
+
+ASYNC_URL_HINT = "expected postgresql+asyncpg://user:password@host/db or sqlite+aiosqlite:///path"
+
+
+def check_async_url(url: str) -> None:
+    """Raise ValueError with one line when `url` is not a database URL with an asyncio driver."""
+    try:
+        dialect = make_url(url).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        raise ValueError(f"not a database URL SQLAlchemy knows; {ASYNC_URL_HINT}") from None
+    if not getattr(dialect, "is_async", False):
+        raise ValueError(f"needs an asyncio driver; {ASYNC_URL_HINT}")
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be printed: without its password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class StoreUnreachable(Exception):
+    """The database refused or could not be reached; the message says why, in one line."""
+
+
+def store_error_reason(exc: BaseException) -> str | None:
+    """Why a database call failed, from the driver's own error, or None when `exc` is not the store's."""
+    if isinstance(exc, DBAPIError):
+        return _one_line(exc.orig if exc.orig is not None else exc)
+    return None
+
+
+async def probe(url: str) -> None:
+    """Connect once; raise StoreUnreachable naming the driver's reason."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect():
+            pass
+    except (OSError, DBAPIError) as exc:
+        raise StoreUnreachable(store_error_reason(exc) or _one_line(exc)) from exc
+    except Exception as exc:        # e.g. asyncpg's refusal of a password or of an unknown database
+        if type(exc).__module__.split(".")[0] not in ("asyncpg", "aiosqlite", "sqlite3"):
+            raise
+        raise StoreUnreachable(_one_line(exc)) from exc
+    finally:
+        await engine.dispose()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+    return " ".join(text.split())[:300]

@@ -10,10 +10,7 @@ import re
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
-
-from crm_store.session import create_engine
+from crm_store.session import StoreUnreachable, probe, shown_url, store_error_reason
 from gateway.settings import Settings
 
 
@@ -22,30 +19,16 @@ class StartupFailure(Exception):
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        exc = exc.orig
     text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
     return re.sub(r"\s+", " ", text).strip()[:300]
 
 
-def _shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
 async def check_database(url: str) -> None:
-    engine = create_engine(url)
     try:
-        async with engine.connect():
-            pass
-    except (OSError, DBAPIError) as exc:
-        raise StartupFailure(f"database {_shown(url)}: {_reason(exc)} "
+        await probe(url)
+    except StoreUnreachable as exc:
+        raise StartupFailure(f"database {shown_url(url)}: {exc} "
                              "(check [database] url / SWITCHBOARD_DATABASE__URL and that the server is up)") from exc
-    except Exception as exc:        # e.g. asyncpg's refusal of a password or of an unknown database
-        if type(exc).__module__.split(".")[0] not in ("asyncpg", "aiosqlite", "sqlite3"):
-            raise
-        raise StartupFailure(f"database {_shown(url)}: {_reason(exc)} (check [database] url)") from exc
-    finally:
-        await engine.dispose()
 
 
 async def check_redis(url: str | None) -> None:
@@ -75,6 +58,6 @@ def explain(exc: BaseException) -> str | None:
         return f"cannot listen: {where} (another process has that port: change it in the settings, or stop that one)"
     if isinstance(exc, RedisError):
         return f"redis: {_reason(exc)} (check [redis] url and that the server is up)"
-    if isinstance(exc, DBAPIError):
-        return f"database: {_reason(exc)} (check [database] url and that the server is up)"
+    if (reason := store_error_reason(exc)) is not None:
+        return f"database: {reason} (check [database] url and that the server is up)"
     return None

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from crm_store.session import check_async_url
 from crm_store.types import Role
 
 
@@ -26,16 +27,7 @@ class DatabaseSettings(Section):
     @classmethod
     def _async_url(cls, value: str) -> str:
         # Checked here so that a typo stops every command with one line, not a driver's traceback.
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-        hint = "expected postgresql+asyncpg://user:password@host/db or sqlite+aiosqlite:///path"
-        try:
-            dialect = make_url(value).get_dialect()
-        except (ArgumentError, NoSuchModuleError, ValueError):
-            raise ValueError(f"not a database URL SQLAlchemy knows; {hint}") from None
-        if not getattr(dialect, "is_async", False):
-            raise ValueError(f"needs an asyncio driver; {hint}")
+        check_async_url(value)
         return value
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from channels.asterisk.simulated_pbx import SimulatedPbx
+from simulators.pbx.server import SimulatedPbx
 from crm_store.types import Role
 from gateway.keys import AMI
 from support.screens import screen
