@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import logging
 import sys
 from collections.abc import Sequence
 from importlib import metadata
