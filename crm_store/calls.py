@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.models import Contact, Identity, Interaction, RoutingTask, User
 from crm_store.routing_log import OPEN_TASK_STATES
-
-VOICE = "voice"
+from vocabulary.channels import VOICE
 
 
 def update_calls(session: Session, changes: Mapping[int, Mapping[str, Any]]) -> None:

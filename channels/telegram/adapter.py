@@ -18,7 +18,6 @@ import asyncio
 import hmac
 import json
 import logging
-import random
 import warnings
 from collections.abc import Mapping
 from dataclasses import replace
@@ -30,10 +29,12 @@ from telegram.error import Conflict, InvalidToken, TelegramError
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
+from channels.backoff import Backoff
 from channels.telegram.config import TelegramConfig, config_from_mapping
 from channels.telegram.parse import FileRef, parse_update
 from channels.telegram.responder import TelegramResponder
 from channels.types import Attachment, Emit, IntakeUnavailable
+from vocabulary.channels import TELEGRAM
 
 __all__ = ["SECRET_HEADER", "TelegramChannel", "TelegramConfig", "TelegramResponder", "build",
            "config_from_mapping", "make_bot"]
@@ -58,7 +59,7 @@ def make_bot(config: TelegramConfig) -> Bot:
 class TelegramChannel:
     """One bot: `start()` checks the token (getMe) and polls or registers the webhook; `stop()` ends it."""
 
-    name = "telegram"
+    name = TELEGRAM
 
     def __init__(self, config: TelegramConfig, emit: Emit, bot: Bot | None = None) -> None:
         self._config = config
@@ -104,9 +105,9 @@ class TelegramChannel:
                                        allowed_updates=UPDATES)
 
     async def _run(self, *, connected: bool) -> None:
-        delay = self.retry_delay
+        backoff = Backoff(self.retry_delay, 30.0)
         while not connected:
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            await backoff.sleep()
             try:
                 await self._connect()
                 connected = True
@@ -116,7 +117,6 @@ class TelegramChannel:
                 return
             except TelegramError as exc:
                 log.warning("telegram: Bot API still unreachable: %s", exc)
-                delay = min(delay * 2, 30.0)
         if self._config.mode == "polling":
             await self._poll()
 
@@ -133,11 +133,11 @@ class TelegramChannel:
 
     # -- polling --------------------------------------------------------------------------------
     async def _poll(self) -> None:
-        delay = self.retry_delay
+        backoff = Backoff(self.retry_delay, 30.0)
         while True:
             try:
                 await self._handle_batch(await self._get_updates())
-                delay = self.retry_delay
+                backoff.reset()
                 continue
             except asyncio.CancelledError:
                 raise
@@ -149,9 +149,8 @@ class TelegramChannel:
             except Conflict as exc:
                 log.error("telegram: another poller or a webhook holds this bot (%s); retrying", exc)
             except Exception as exc:    # network, Telegram 5xx, a handler bug: keep going
-                log.warning("telegram polling: %s; retrying in %.1fs", exc, delay)
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, 30.0)
+                log.warning("telegram polling: %s; retrying", exc)
+            await backoff.sleep()
 
     async def _get_updates(self) -> list[dict[str, Any]]:
         # Raw JSON, decoded one update at a time: `Bot.get_updates` decodes the whole batch, so one

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import logging
-import random
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -20,6 +19,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from channels.backoff import Backoff
 from channels.media import fetch_attachment
 from channels.types import Attachment, Delivery, Emit, IntakeUnavailable, OutboundMessage
 from channels.viber.parse import MediaRef, parse_message, source_attributes
@@ -146,9 +146,9 @@ class ViberChannel:
         return answer
 
     async def _register(self, attempts: int = 30) -> None:
-        delay = self.retry_delay
+        backoff = Backoff(self.retry_delay, 60.0)
         for attempt in range(1, attempts + 1):
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # let the server start listening first
+            await backoff.sleep()  # let the server start listening first
             try:
                 await self.set_webhook()
                 return
@@ -159,7 +159,6 @@ class ViberChannel:
                 log.warning("viber: set_webhook attempt %d failed: %s", attempt, exc)
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                 log.warning("viber: set_webhook attempt %d failed: %s", attempt, exc or type(exc).__name__)
-            delay = min(delay * 2, 60.0)
         log.error("viber: webhook not registered after %d attempts; no messages will arrive", attempts)
 
     # -- callbacks ------------------------------------------------------------------------------
