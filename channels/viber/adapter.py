@@ -21,8 +21,10 @@ from aiohttp import web
 
 from channels.backoff import Backoff
 from channels.media import fetch_attachment
+from channels.plug import BuildContext, ChannelParts, Listening
 from channels.types import Attachment, Delivery, Emit, IntakeUnavailable, OutboundMessage
 from channels.viber.parse import MediaRef, parse_message, source_attributes
+from vocabulary.channels import VIBER
 
 __all__ = ["ViberChannel", "ViberConfig", "ViberError", "ViberResponder", "build", "config_from_mapping"]
 
@@ -87,7 +89,7 @@ def config_from_mapping(table: Mapping[str, Any], region: str) -> ViberConfig:
 class ViberChannel:
     """`POST /viber/webhook`; `start()` opens the client and registers the webhook in the background."""
 
-    name = "viber"
+    name = VIBER
 
     def __init__(self, config: ViberConfig, emit: Emit) -> None:
         self._config = config
@@ -241,7 +243,7 @@ async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
 class ViberResponder:
     """Text replies through `POST {base_url}/pa/send_message`; failures come back as Delivery."""
 
-    channel = "viber"
+    channel = VIBER
 
     def __init__(self, config: ViberConfig, channel: ViberChannel) -> None:
         self._config = config
@@ -261,8 +263,9 @@ class ViberResponder:
         return Delivery(ok=True, provider_id=str(answer.get("message_token") or "") or None)
 
 
-def build(table: Mapping[str, Any], emit: Emit, region: str) -> tuple[ViberChannel, ViberResponder]:
-    """The channel and the responder that answers through its client, from the `[viber]` table."""
-    config = config_from_mapping(table, region)
-    channel = ViberChannel(config, emit)
-    return channel, ViberResponder(config, channel)
+def build(table: Mapping[str, Any], context: BuildContext) -> ChannelParts:
+    """`[viber]`: the callback route, the client registering the webhook (any process may), and replies."""
+    config = config_from_mapping(table, context.region)
+    channel = ViberChannel(config, context.emit)
+    return ChannelParts(routes=tuple(channel.routes()), responders=(ViberResponder(config, channel),),
+                        listeners=(Listening(VIBER, channel),))
