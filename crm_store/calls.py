@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.models import Contact, Identity, Interaction, RoutingTask, User
 from crm_store.routing_log import OPEN_TASK_STATES
-
-VOICE = "voice"
+from vocabulary.channels import VOICE
 CALLBACK = "callback"     # the routing task a missed call leaves: call the client back
 
 

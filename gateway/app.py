@@ -37,7 +37,6 @@ from gateway.metrics import Metrics, http_metrics_middleware
 from gateway.mapping import routing_hint
 from gateway.keys import (
     ATTACHMENTS,
-    CHANNEL_LISTENERS,
     CLOCK,
     ENGINE,
     HUB,
@@ -66,7 +65,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
                                        error_middleware, auth_middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = metrics
-    app[CHANNEL_LISTENERS] = []
     app[CLOCK] = clock
     p = settings.permissions
     app[PERMISSIONS] = Permissions(edit_others=frozenset(p.edit_others), delete=frozenset(p.delete),

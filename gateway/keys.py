@@ -39,6 +39,5 @@ ATTACHMENTS = web.AppKey("attachments", AttachmentStore)
 VOICE = web.AppKey("voice", VoiceService)
 AMI = web.AppKey("ami", AmiAdapter)
 METRICS = web.AppKey("metrics", Metrics)
-CHANNEL_LISTENERS = web.AppKey("channel_listeners", list[Any])   # for their connection states in /metrics
 
 PRINCIPAL = web.RequestKey("principal", Principal)

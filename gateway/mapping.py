@@ -18,6 +18,7 @@ from routing.types import (
     QueueConfig,
     Task,
 )
+from vocabulary.channels import MANUAL
 
 # Attributes that say where a lead came from; kept on the lead for source-effectiveness reports.
 SOURCE_KEYS = ("form", "page", "referrer", "did", "queue", "deep_link", "start_payload", "mailbox", "bot")
@@ -51,7 +52,7 @@ def source_of(contact: InboundContact) -> dict[str, str]:
 
 def routing_hint(contact: InboundContact, settings: RoutingSettings) -> RoutingHint | None:
     """Which queue and capacity a new lead from `contact` is routed with; None for staff-entered leads."""
-    if contact.channel == "manual":
+    if contact.channel == MANUAL:
         return None
     queue = contact.attributes.get("queue", "default")
     return RoutingHint(queue=queue if queue in settings.queues else "default",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -95,12 +95,11 @@ class Metrics:
             self.ami.labels(state).set(1 if state == current else 0)
         self.voice_active.set(1 if voice_active else 0)
 
-    def set_channels(self, listeners: Iterable[Any]) -> None:
-        for listener in listeners:
-            channel, name = _channel_of(listener)
-            connected = getattr(listener, "connected", None)
-            up = connected.is_set() if isinstance(connected, asyncio.Event) else True
-            self.channel_up.labels(channel, name).set(1 if up else 0)
+    def set_channels(self, states: Mapping[str, str]) -> None:
+        """Listener name ("smtp", "imap.sales", "telegram", "ami") -> its state as /readyz shows it."""
+        for listener, state in states.items():
+            channel, _, name = listener.partition(".")
+            self.channel_up.labels(channel, name or channel).set(1 if state == "connected" else 0)
 
     def set_waiting(self, per_queue: dict[str, int], queues: Iterable[str]) -> None:
         for queue in set(queues) | set(per_queue):
@@ -142,12 +141,3 @@ class _IngestTotals(Collector):
                                   value=i.batches if i else 0)
         yield CounterMetricFamily("switchboard_ingest_write_seconds", "Time spent writing and committing batches.",
                                   value=i.write_seconds if i else 0.0)
-
-
-def _channel_of(listener: Any) -> tuple[str, str]:
-    config = getattr(listener, "_config", None)
-    kind = type(listener).__name__.lower()
-    for channel in ("telegram", "whatsapp", "viber", "smtp", "imap"):
-        if channel in kind:
-            return channel, str(getattr(config, "name", "") or channel)
-    return kind, kind

@@ -8,7 +8,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.errors import error_response
-from gateway.keys import AMI, CHANNEL_LISTENERS, METRICS, ROUTING, SETTINGS, VOICE
+from gateway.channel_states import channel_states
+from gateway.keys import AMI, METRICS, ROUTING, SETTINGS, VOICE
 from gateway.settings import MetricsSettings
 from routing.types import TaskState
 
@@ -32,7 +33,7 @@ async def serve(request: web.Request) -> web.StreamResponse:
     if (ami := app.get(AMI)) is not None:
         voice = app.get(VOICE)
         metrics.set_ami(ami.status, voice.active if voice is not None else None)
-    metrics.set_channels(app[CHANNEL_LISTENERS])
+    metrics.set_channels({name: state["state"] for name, state in channel_states(app).items()})
     body = generate_latest(metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

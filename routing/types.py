@@ -7,8 +7,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from routing.hours import WeeklyHours
-
-VOICE = "voice"
+from vocabulary.channels import VOICE
 DEFAULT_CAPACITY: Mapping[str, int] = MappingProxyType({"voice": 1, "chat": 4, "email": 8})
 
 

@@ -22,6 +22,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from channels.asterisk.config import AmiConfig
+from channels.backoff import Backoff
 from channels.asterisk.devices import looks_like_extension
 from channels.asterisk.tracker import CallTracker, Origination
 from channels.asterisk.types import CallEnded, CallEvent, Direction, CallOutcome
@@ -49,21 +50,20 @@ class Utf8Protocol(AMIProtocol):
 
 
 class BackoffManager(Manager):  # type: ignore[misc]
-    """panoramisk reconnects after a fixed delay; this doubles it after each failure, up to a cap."""
+    """panoramisk reconnects after a fixed delay; this one backs off (jittered) after each failure."""
 
     def __init__(self, *, reconnect_min: float, reconnect_max: float, **config: Any) -> None:
         super().__init__(**config)
-        self._min, self._max = reconnect_min, reconnect_max
-        self._next = reconnect_min
+        self._backoff = Backoff(reconnect_min, reconnect_max)
 
     def connect(self, *args: Any, **kwargs: Any) -> Any:
         # The delay applies if this attempt fails, or if the connection it opens is lost later.
-        self.reconnect_timeout = self._next
-        self._next = min(self._next * 2, self._max)
+        self.reconnect_timeout = self._backoff.next()
         return super().connect(*args, **kwargs)
 
     def reset_backoff(self) -> None:
-        self._next = self.reconnect_timeout = self._min
+        self._backoff.reset()
+        self.reconnect_timeout = self._backoff.first
 
 
 class AmiAdapter:

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from channels.asterisk.types import CallStarted, Direction
 from channels.types import Confidence, IdentityClaim, InboundContact
-
-VOICE = "voice"
+from vocabulary.channels import VOICE
 
 
 def contact_of(call: CallStarted) -> InboundContact:

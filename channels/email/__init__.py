@@ -1,13 +1,7 @@
 """The e-mail channel: SMTP intake, IMAP mailboxes, replies over SMTP, and the pure MIME parser.
 
-Gateway builds the settings from its TOML tables and starts what is configured::
-
-    smtp = smtp_from_mapping(settings["smtp"], region)             # [smtp]
-    boxes = imap_from_mapping(settings["imap"], region)            # [imap.<name>] tables
-    outbound = outbound_from_mapping(settings["email"])            # [email]
-    intake = SmtpIntake(smtp, emit)                                # await start() / stop()
-    pollers = [ImapPoller(box, emit, state_dir) for box in boxes]  # await start() / stop()
-    responder = EmailResponder(outbound)                           # a channels.types.Responder
+Gateway builds each of its settings sections with `build_intake` ([smtp]), `build_mailboxes`
+([imap.<name>]) and `build_replies` ([email]) from `channels.email.plug`.
 """
 from channels.email.config import (
     ImapConfig,

@@ -12,7 +12,6 @@ import asyncio
 import functools
 import logging
 import os
-import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -20,6 +19,7 @@ from typing import Any, TypeVar
 
 from imapclient import IMAPClient
 
+from channels.backoff import Backoff
 from channels.email.config import ImapConfig
 from channels.email.parse import Automatic, fallback_contact, parse_message
 from channels.email.uid_store import Cursor, UidFile, UidStore
@@ -59,6 +59,7 @@ class ImapPoller:
         self._stopping = asyncio.Event()
         self._can_move = False
         self.connected = asyncio.Event()
+        self.last_error: str | None = None     # why the last session ended, for /readyz
 
     async def start(self) -> None:
         """Start reading in the background; connection problems are retried, never raised."""
@@ -92,20 +93,19 @@ class ImapPoller:
         return await loop.run_in_executor(self._executor, functools.partial(function, *args))
 
     async def _run(self) -> None:
-        delay = self._min_backoff
+        backoff = Backoff(self._min_backoff, self._max_backoff)
         while not self._stopping.is_set():
             try:
                 await self._session()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:   # network, protocol, login: reconnect with jittered backoff
-                log.warning("mailbox %s: %s: %s; reconnecting in up to %.1fs",
-                            self._config.name, type(exc).__name__, exc, delay)
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("mailbox %s: %s; reconnecting", self._config.name, self.last_error)
             if self.connected.is_set():
-                delay = self._min_backoff     # it worked for a while: start the backoff afresh
+                backoff.reset()     # it worked for a while: start the backoff afresh
             self.connected.clear()
-            await self._pause(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, self._max_backoff)
+            await backoff.sleep(self._stopping)
 
     async def _pause(self, seconds: float) -> None:
         with suppress(TimeoutError, asyncio.TimeoutError):
@@ -120,17 +120,15 @@ class ImapPoller:
             idle = self._config.idle and b"IDLE" in capabilities
             cursor = await self._cursor(client, info)
             self.connected.set()
-            delay = self._min_backoff
+            backoff = Backoff(self._min_backoff, self._max_backoff)
             while not self._stopping.is_set():
                 try:
                     await self._drain(client, cursor)
-                    delay = self._min_backoff
+                    backoff.reset()
                 except (IntakeUnavailable, _Retry) as exc:
                     # Nothing was acknowledged: stay connected and try the same message later.
-                    log.warning("mailbox %s: not filed now, retrying in up to %.1fs: %s",
-                                self._config.name, delay, exc)
-                    await self._pause(delay * random.uniform(0.5, 1.0))
-                    delay = min(delay * 2, self._max_backoff)
+                    log.warning("mailbox %s: not filed now, retrying: %s", self._config.name, exc)
+                    await backoff.sleep(self._stopping)
                     continue
                 await self._wait(client, idle)
         finally:

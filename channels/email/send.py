@@ -14,6 +14,7 @@ from channels.email.config import OutboundConfig
 from channels.email.parse import MESSAGE_ID, clean_subject
 from channels.identity import InvalidIdentity, normalize_email
 from channels.types import Delivery, OutboundMessage
+from vocabulary.channels import EMAIL
 
 
 class InvalidReply(ValueError):
@@ -56,7 +57,7 @@ def _one_line(text: str) -> str:
 class EmailResponder:
     """Sends replies through the configured SMTP relay; implements channels.types.Responder."""
 
-    channel = "email"
+    channel = EMAIL
 
     def __init__(self, config: OutboundConfig) -> None:
         self._config = config

@@ -18,7 +18,6 @@ import asyncio
 import hmac
 import json
 import logging
-import random
 import warnings
 from collections.abc import Mapping
 from dataclasses import replace
@@ -30,10 +29,13 @@ from telegram.error import Conflict, InvalidToken, TelegramError
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
+from channels.backoff import Backoff
+from channels.plug import BuildContext, ChannelParts, Listening
 from channels.telegram.config import TelegramConfig, config_from_mapping
 from channels.telegram.parse import FileRef, parse_update
 from channels.telegram.responder import TelegramResponder
 from channels.types import Attachment, Emit, IntakeUnavailable
+from vocabulary.channels import TELEGRAM
 
 __all__ = ["SECRET_HEADER", "TelegramChannel", "TelegramConfig", "TelegramResponder", "build",
            "config_from_mapping", "make_bot"]
@@ -58,7 +60,7 @@ def make_bot(config: TelegramConfig) -> Bot:
 class TelegramChannel:
     """One bot: `start()` checks the token (getMe) and polls or registers the webhook; `stop()` ends it."""
 
-    name = "telegram"
+    name = TELEGRAM
 
     def __init__(self, config: TelegramConfig, emit: Emit, bot: Bot | None = None) -> None:
         self._config = config
@@ -67,6 +69,8 @@ class TelegramChannel:
         self._task: asyncio.Task[None] | None = None
         self._attempts: dict[int, int] = {}
         self.retry_delay = 1.0   # first pause after a failed poll, doubled up to 30 s
+        self.connected = False   # the Bot API answered the last call: for /readyz
+        self.last_error: str | None = None
         self.offset = 0          # the next getUpdates' offset: every update below it is committed
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -81,6 +85,7 @@ class TelegramChannel:
         except InvalidToken:
             raise
         except TelegramError as exc:
+            self.last_error = str(exc)
             log.warning("telegram: Bot API unreachable at start (%s); connecting in the background", exc)
             self._task = asyncio.create_task(self._run(connected=False), name="telegram.connect")
             return
@@ -96,17 +101,19 @@ class TelegramChannel:
         await self.bot.shutdown()
 
     async def _connect(self) -> None:
+        self.connected = False
         await self.bot.initialize()                  # getMe: checks the token
         if self._config.mode == "polling":
             await self.bot.delete_webhook()          # getUpdates is refused while a webhook is set
         elif self._config.webhook_url:
             await self.bot.set_webhook(self._config.webhook_url, secret_token=self._config.secret_token,
                                        allowed_updates=UPDATES)
+        self.connected, self.last_error = True, None
 
     async def _run(self, *, connected: bool) -> None:
-        delay = self.retry_delay
+        backoff = Backoff(self.retry_delay, 30.0)
         while not connected:
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            await backoff.sleep()
             try:
                 await self._connect()
                 connected = True
@@ -115,8 +122,8 @@ class TelegramChannel:
                 log.error("telegram: the bot token was refused; the bot stays off")
                 return
             except TelegramError as exc:
+                self.last_error = str(exc)
                 log.warning("telegram: Bot API still unreachable: %s", exc)
-                delay = min(delay * 2, 30.0)
         if self._config.mode == "polling":
             await self._poll()
 
@@ -133,25 +140,28 @@ class TelegramChannel:
 
     # -- polling --------------------------------------------------------------------------------
     async def _poll(self) -> None:
-        delay = self.retry_delay
+        backoff = Backoff(self.retry_delay, 30.0)
         while True:
             try:
                 await self._handle_batch(await self._get_updates())
-                delay = self.retry_delay
+                self.connected, self.last_error = True, None
+                backoff.reset()
                 continue
             except asyncio.CancelledError:
                 raise
             except IntakeUnavailable as exc:
                 log.warning("telegram: store unavailable, update %s will come again: %s", self.offset, exc)
             except InvalidToken:
+                self.connected, self.last_error = False, "the bot token was refused"
                 log.error("telegram: the bot token was refused; polling stops")
                 return
             except Conflict as exc:
+                self.last_error = f"Conflict: {exc}"
                 log.error("telegram: another poller or a webhook holds this bot (%s); retrying", exc)
             except Exception as exc:    # network, Telegram 5xx, a handler bug: keep going
-                log.warning("telegram polling: %s; retrying in %.1fs", exc, delay)
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, 30.0)
+                self.connected, self.last_error = False, f"{type(exc).__name__}: {exc}"
+                log.warning("telegram polling: %s; retrying", exc)
+            await backoff.sleep()
 
     async def _get_updates(self) -> list[dict[str, Any]]:
         # Raw JSON, decoded one update at a time: `Bot.get_updates` decodes the whole batch, so one
@@ -266,10 +276,13 @@ class TelegramChannel:
         return web.json_response({"ok": True})
 
 
-def build(table: Mapping[str, Any], emit: Emit, region: str) -> tuple[TelegramChannel, TelegramResponder]:
-    """The channel and the responder that answers through its bot, from the `[telegram]` table."""
-    channel = TelegramChannel(config_from_mapping(table, region), emit)
-    return channel, TelegramResponder(channel.bot)
+def build(table: Mapping[str, Any], context: BuildContext) -> ChannelParts:
+    """`[telegram]`: the webhook routes or the polling listener (one process polls a bot), and replies."""
+    config = config_from_mapping(table, context.region)
+    channel = TelegramChannel(config, context.emit)
+    polling = config.mode == "polling"
+    return ChannelParts(routes=tuple(channel.routes()), responders=(TelegramResponder(channel.bot),),
+                        listeners=(Listening(TELEGRAM, channel, exclusive=polling),))
 
 def _chat_of(raw: Mapping[str, Any]) -> Any:
     """The chat an undecoded update belongs to (None for kinds without one): the unit of ordering."""

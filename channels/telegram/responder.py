@@ -8,6 +8,7 @@ from telegram.constants import MessageLimit
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from channels.types import Delivery, OutboundMessage
+from vocabulary.channels import TELEGRAM
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 class TelegramResponder:
     """`send(OutboundMessage)` through the bot's `sendMessage`; long texts go as several messages."""
 
-    channel = "telegram"
+    channel = TELEGRAM
 
     def __init__(self, bot: Bot) -> None:
         self._bot = bot

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import logging
-import random
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -20,9 +19,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from channels.backoff import Backoff
 from channels.media import fetch_attachment
+from channels.plug import BuildContext, ChannelParts, Listening
 from channels.types import Attachment, Delivery, Emit, IntakeUnavailable, OutboundMessage
 from channels.viber.parse import MediaRef, parse_message, source_attributes
+from vocabulary.channels import VIBER
 
 __all__ = ["ViberChannel", "ViberConfig", "ViberError", "ViberResponder", "build", "config_from_mapping"]
 
@@ -87,7 +89,7 @@ def config_from_mapping(table: Mapping[str, Any], region: str) -> ViberConfig:
 class ViberChannel:
     """`POST /viber/webhook`; `start()` opens the client and registers the webhook in the background."""
 
-    name = "viber"
+    name = VIBER
 
     def __init__(self, config: ViberConfig, emit: Emit) -> None:
         self._config = config
@@ -146,9 +148,9 @@ class ViberChannel:
         return answer
 
     async def _register(self, attempts: int = 30) -> None:
-        delay = self.retry_delay
+        backoff = Backoff(self.retry_delay, 60.0)
         for attempt in range(1, attempts + 1):
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # let the server start listening first
+            await backoff.sleep()  # let the server start listening first
             try:
                 await self.set_webhook()
                 return
@@ -159,7 +161,6 @@ class ViberChannel:
                 log.warning("viber: set_webhook attempt %d failed: %s", attempt, exc)
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                 log.warning("viber: set_webhook attempt %d failed: %s", attempt, exc or type(exc).__name__)
-            delay = min(delay * 2, 60.0)
         log.error("viber: webhook not registered after %d attempts; no messages will arrive", attempts)
 
     # -- callbacks ------------------------------------------------------------------------------
@@ -242,7 +243,7 @@ async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
 class ViberResponder:
     """Text replies through `POST {base_url}/pa/send_message`; failures come back as Delivery."""
 
-    channel = "viber"
+    channel = VIBER
 
     def __init__(self, config: ViberConfig, channel: ViberChannel) -> None:
         self._config = config
@@ -262,8 +263,9 @@ class ViberResponder:
         return Delivery(ok=True, provider_id=str(answer.get("message_token") or "") or None)
 
 
-def build(table: Mapping[str, Any], emit: Emit, region: str) -> tuple[ViberChannel, ViberResponder]:
-    """The channel and the responder that answers through its client, from the `[viber]` table."""
-    config = config_from_mapping(table, region)
-    channel = ViberChannel(config, emit)
-    return channel, ViberResponder(config, channel)
+def build(table: Mapping[str, Any], context: BuildContext) -> ChannelParts:
+    """`[viber]`: the callback route, the client registering the webhook (any process may), and replies."""
+    config = config_from_mapping(table, context.region)
+    channel = ViberChannel(config, context.emit)
+    return ChannelParts(routes=tuple(channel.routes()), responders=(ViberResponder(config, channel),),
+                        listeners=(Listening(VIBER, channel),))

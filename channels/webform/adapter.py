@@ -25,6 +25,7 @@ from channels.webform.embed import frame_ancestors, render_page, render_script
 from channels.webform.parse import FormError, check_submission_id, is_spam, parse_submission
 from channels.webform.ratelimit import TokenBuckets
 from channels.webform.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from vocabulary.channels import FORM
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ UNAVAILABLE_RETRY_AFTER = 10
 class WebFormChannel:
     """`POST /forms/{form_key}` and its embed; every accepted submission goes to `emit`."""
 
-    name = "form"
+    name = FORM
 
     def __init__(
         self,

@@ -8,8 +8,9 @@ from datetime import datetime
 from channels.identity import InvalidIdentity, mentioned_identities, normalize_email, normalize_phone
 from channels.types import Confidence, IdentityClaim, InboundContact
 from channels.webform.config import FormConfig
+from vocabulary.channels import FORM
 
-CHANNEL = "form"
+CHANNEL = FORM
 
 # Attributes this channel sets itself; a posted field of the same name must not forge them.
 _RESERVED = frozenset({"form", "client_ip", "source"})

@@ -18,8 +18,10 @@ import aiohttp
 from aiohttp import web
 
 from channels.media import fetch_attachment
+from channels.plug import BuildContext, ChannelParts, Listening
 from channels.types import Attachment, Delivery, Emit, IntakeUnavailable, OutboundMessage
 from channels.whatsapp.parse import MediaRef, messages_of, parse_message
+from vocabulary.channels import WHATSAPP
 
 __all__ = ["WhatsAppChannel", "WhatsAppConfig", "WhatsAppResponder", "build", "config_from_mapping"]
 
@@ -70,7 +72,7 @@ def config_from_mapping(table: Mapping[str, Any], region: str) -> WhatsAppConfig
 class WhatsAppChannel:
     """`GET/POST /whatsapp/webhook`; `start()` opens the HTTP client for media, `stop()` closes it."""
 
-    name = "whatsapp"
+    name = WHATSAPP
 
     def __init__(self, config: WhatsAppConfig, emit: Emit) -> None:
         self._config = config
@@ -163,11 +165,12 @@ class WhatsAppChannel:
             return Attachment(ref.filename, content_type, size, ref=f"whatsapp:{ref.media_id}")
 
 
-def build(table: Mapping[str, Any], emit: Emit, region: str) -> tuple[WhatsAppChannel, WhatsAppResponder]:
-    """The channel and the responder that answers through its client, from the `[whatsapp]` table."""
-    config = config_from_mapping(table, region)
-    channel = WhatsAppChannel(config, emit)
-    return channel, WhatsAppResponder(config, channel)
+def build(table: Mapping[str, Any], context: BuildContext) -> ChannelParts:
+    """`[whatsapp]`: the webhook routes, the Graph API client (any process may run one), and replies."""
+    config = config_from_mapping(table, context.region)
+    channel = WhatsAppChannel(config, context.emit)
+    return ChannelParts(routes=tuple(channel.routes()), responders=(WhatsAppResponder(config, channel),),
+                        listeners=(Listening(WHATSAPP, channel),))
 
 async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
     """The whole body, or None as soon as it exceeds `limit` (`content.read(n)` returns one chunk only)."""
@@ -186,7 +189,7 @@ async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
 class WhatsAppResponder:
     """Text replies through `POST {base_url}/{phone_number_id}/messages`; failures come back as Delivery."""
 
-    channel = "whatsapp"
+    channel = WHATSAPP
 
     def __init__(self, config: WhatsAppConfig, channel: WhatsAppChannel) -> None:
         self._config = config

@@ -1,11 +1,13 @@
 """The pure step: recorded Telegram updates in, InboundContacts out; and the settings table."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from telegram import Update
 
+from channels.plug import BuildContext
 from channels.telegram.adapter import TelegramChannel, TelegramResponder, build
 from channels.telegram.config import config_from_mapping
 from channels.telegram.parse import parse_update, safe_filename
@@ -93,8 +95,13 @@ def test_build_gives_the_channel_and_its_responder():
     async def emit(contact):  # type: ignore[no-untyped-def]
         raise AssertionError
 
-    channel, responder = build({"token": "1:x"}, emit, "RU")
-    assert isinstance(channel, TelegramChannel) and isinstance(responder, TelegramResponder)
-    assert responder.channel == "telegram" and channel.routes() == []
+    context = BuildContext(emit=emit, region="RU", storage_dir=Path("unused"))
+    parts = build({"token": "1:x"}, context)
+    [responder], [listening] = parts.responders, parts.listeners
+    assert isinstance(listening.listener, TelegramChannel) and isinstance(responder, TelegramResponder)
+    assert responder.channel == "telegram" and parts.routes == ()
+    assert listening.exclusive, "one process polls a bot: two would fight over getUpdates"
+    webhook = build({"token": "1:x", "mode": "webhook", "secret_token": "s"}, context)
+    assert len(webhook.routes) == 2 and not webhook.listeners[0].exclusive
     with pytest.raises(ValueError, match="telegram.token"):
-        build({}, emit, "RU")
+        build({}, context)

@@ -6,12 +6,14 @@ import hashlib
 import hmac
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from channels.plug import BuildContext
 from channels.types import Confidence, OutboundMessage
 from channels.viber.adapter import ViberChannel, ViberResponder, build, config_from_mapping
 from viber_fakes import TOKEN, USER, RecordingEmit, ViberApi, message, signed
@@ -207,5 +209,6 @@ def test_settings_defaults():
 
 
 def test_build_gives_the_channel_and_its_responder():
-    channel, responder = build({"auth_token": "t"}, RecordingEmit(), "UA")
-    assert responder.channel == "viber" and len(channel.routes()) == 1
+    parts = build({"auth_token": "t"}, BuildContext(emit=RecordingEmit(), region="UA", storage_dir=Path("unused")))
+    assert [r.channel for r in parts.responders] == ["viber"] and len(parts.routes) == 1
+    assert not parts.listeners[0].exclusive

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from channels.plug import BuildContext
 from channels.types import Accepted, InboundContact
 from channels.webform import FormConfig, build
 from webform_fakes import PHONE, SHOP, MakeClient, RecordingEmit, UnavailableEmit, error_of
@@ -249,9 +251,10 @@ async def test_embed_of_an_unknown_form(make_client: MakeClient) -> None:
 
 async def test_build_from_settings_tables() -> None:
     emit = RecordingEmit()
-    channel = build({"landing": {"field_map": {"your-tel": "phone"}}}, emit, region="RU")
+    parts = build({"landing": {"field_map": {"your-tel": "phone"}}},
+                  BuildContext(emit=emit, region="RU", storage_dir=Path("unused")))
     app = web.Application()
-    channel.add_routes(app.router)
+    app.router.add_routes(parts.routes)
     async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
         assert (await client.post("/forms/landing", data={"your-tel": "89123456789"})).status == 201
         assert (await client.post("/forms/default", data={"tel": "89123456789"})).status == 201

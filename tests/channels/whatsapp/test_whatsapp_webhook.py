@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from channels.plug import BuildContext
 from channels.types import Confidence, OutboundMessage
 from channels.whatsapp.adapter import WhatsAppChannel, WhatsAppResponder, build, config_from_mapping
 from whatsapp_fakes import WA_ID, Graph, RecordingEmit, delivery, signed, text
@@ -157,6 +159,6 @@ def test_settings_defaults():
 
 
 def test_build_gives_the_channel_and_its_responder():
-    channel, responder = build({"verify_token": "v", "app_secret": "s", "access_token": "t", "phone_number_id": "1"},
-                               RecordingEmit(), "RU")
-    assert responder.channel == "whatsapp" and len(channel.routes()) == 2
+    parts = build({"verify_token": "v", "app_secret": "s", "access_token": "t", "phone_number_id": "1"},
+                  BuildContext(emit=RecordingEmit(), region="RU", storage_dir=Path("unused")))
+    assert [r.channel for r in parts.responders] == ["whatsapp"] and len(parts.routes) == 2
