@@ -1,7 +1,6 @@
 """Every refusal as one JSON shape: {"error": {"code", "field", "message"}}, mapped once, here."""
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -10,6 +9,7 @@ from typing import Any, NoReturn, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from channels.http_body import BodyTooLarge, MalformedJson, parse_json, read_bounded
 from crm_store import errors as store_errors
 
 log = logging.getLogger(__name__)
@@ -48,15 +48,18 @@ def refuse(status: int, code: str, message: str, field: str | None = None) -> No
 
 async def read_model(request: web.Request, model: type[M], *, max_bytes: int = 256 * 1024) -> M:
     """Parse a JSON body into `model`, answering 400/413/422 with the offending field."""
-    if request.content_length is not None and request.content_length > max_bytes:
-        refuse(413, "too_large", f"body is larger than {max_bytes} bytes")
-    raw = await request.content.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        refuse(413, "too_large", f"body is larger than {max_bytes} bytes")
     try:
-        data = json.loads(raw or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raw = await read_bounded(request, max_bytes)
+    except BodyTooLarge as exc:
+        refuse(413, "too_large", str(exc))
+    try:
+        data = parse_json(raw or b"{}")
+    except MalformedJson as exc:
         refuse(400, "bad_json", f"body is not valid JSON: {exc}")
+    where = _nul_at(data)
+    if where is not None:
+        # PostgreSQL cannot store U+0000 in text; no person types it, so it is refused, not dropped.
+        refuse(422, "invalid", f"{where or 'body'}: contains a NUL character", where or None)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -65,8 +68,34 @@ async def read_model(request: web.Request, model: type[M], *, max_bytes: int = 2
         refuse(422, "invalid", f"{field}: {first['msg']}" if field else first["msg"], field)
 
 
+def _nul_at(data: Any) -> str | None:
+    """The dotted path of the first string (key or value) holding U+0000, or None; iterative, so depth is free."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                inner = f"{path}.{key}" if path else str(key)
+                if "\x00" in key:
+                    return inner.replace("\x00", "")
+                stack.append((inner, value))
+        elif isinstance(item, list):
+            stack.extend((f"{path}.{i}" if path else str(i), value) for i, value in enumerate(item))
+    return None
+
+
+def has_nul(request: web.Request) -> bool:
+    """A NUL in the path or query: no route or store can use it, so it is refused before routing."""
+    return "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.query.items())
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if has_nul(request):
+        return error_response(400, "invalid", "the address contains a NUL character")
     try:
         return await handler(request)
     except ApiError as exc:

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from channels.http_body import BodyTooLarge, read_bounded
 from channels.types import Emit, IntakeUnavailable
 from channels.webform.body import decode_body
 from channels.webform.config import FormConfig
@@ -94,7 +95,10 @@ class WebFormChannel:
         if wait:
             headers["Retry-After"] = str(max(1, int(wait + 0.999)))
             raise FormError("rate_limited", None, "too many submissions; try again later", status=429)
-        body = await _read_bounded(request, form.max_body_bytes)
+        try:
+            body = await read_bounded(request, form.max_body_bytes)
+        except BodyTooLarge as exc:
+            raise FormError("too_large", None, str(exc), status=413) from None
         # The signature covers the raw bytes, so it is checked before we interpret them.
         verify_signature(form, request.headers, body, now=self._clock())
         fields = decode_body(request.headers.get("Content-Type", ""), body)
@@ -226,22 +230,6 @@ class WebFormChannel:
         except ValueError:
             return False
         return any(ip in network for network in self._proxies)
-
-
-async def _read_bounded(request: web.Request, limit: int) -> bytes:
-    """The body, refusing it as soon as it exceeds `limit`, whether or not Content-Length was sent."""
-    too_large = FormError("too_large", None, f"the body is larger than {limit} bytes", status=413)
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    # Counted while reading: a chunked body has no Content-Length, and a declared one can lie.
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _error(exc: FormError, headers: Mapping[str, str]) -> web.Response:
