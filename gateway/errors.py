@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from channels.http_body import BodyTooLarge, MalformedJson, parse_json, read_bounded
+from channels.types import IntakeRefused, IntakeUnavailable
 from crm_store import errors as store_errors
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,10 @@ async def read_model(request: web.Request, model: type[M], *, max_bytes: int = 2
         data = parse_json(raw or b"{}")
     except MalformedJson as exc:
         refuse(400, "bad_json", f"body is not valid JSON: {exc}")
-    where = _nul_at(data)
+    where = _unstorable_at(data)
     if where is not None:
-        # PostgreSQL cannot store U+0000 in text; no person types it, so it is refused, not dropped.
-        refuse(422, "invalid", f"{where or 'body'}: contains a NUL character", where or None)
+        # PostgreSQL cannot store U+0000 or a lone surrogate in text; no person types them, so they are refused.
+        refuse(422, "invalid", f"{where or 'body'}: contains a NUL or an invalid character", where or None)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -68,19 +69,29 @@ async def read_model(request: web.Request, model: type[M], *, max_bytes: int = 2
         refuse(422, "invalid", f"{field}: {first['msg']}" if field else first["msg"], field)
 
 
-def _nul_at(data: Any) -> str | None:
-    """The dotted path of the first string (key or value) holding U+0000, or None; iterative, so depth is free."""
+def _unstorable(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _unstorable_at(data: Any) -> str | None:
+    """The dotted path of the first string (key or value) no database can store, or None; iterative."""
     stack: list[tuple[str, Any]] = [("", data)]
     while stack:
         path, item = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
+            if _unstorable(item):
                 return path
         elif isinstance(item, dict):
             for key, value in item.items():
-                inner = f"{path}.{key}" if path else str(key)
-                if "\x00" in key:
-                    return inner.replace("\x00", "")
+                inner = f"{path}.{key}" if path else key
+                if _unstorable(key):
+                    return path or "body"
                 stack.append((inner, value))
         elif isinstance(item, list):
             stack.extend((f"{path}.{i}" if path else str(i), value) for i, value in enumerate(item))
@@ -102,6 +113,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(exc.status, exc.code, exc.message, exc.field)
     except store_errors.StoreError as exc:
         return error_response(_STATUS.get(type(exc), 400), exc.code, exc.message, exc.field)
+    except IntakeUnavailable as exc:
+        return error_response(503, "unavailable", f"the store is unavailable, retry shortly: {exc}",
+                              headers={"Retry-After": "5"})
+    except IntakeRefused as exc:
+        return error_response(422, "invalid", str(exc))
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise

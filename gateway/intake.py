@@ -5,8 +5,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from channels.types import Accepted, InboundContact, IntakeUnavailable
-from crm_store.ingest import Ingestor, StoreUnavailable
+from channels.types import Accepted, InboundContact, IntakeRefused, IntakeUnavailable
+from crm_store.ingest import EventRefused, Ingestor, StoreUnavailable
 from crm_store.types import IngestResult, RoutingHint
 from gateway.attachments import AttachmentStore
 from gateway.mapping import to_ingest_request
@@ -36,6 +36,8 @@ class Intake:
             result = await self._ingestor.ingest(to_ingest_request(contact, files, self._routing(contact)))
         except StoreUnavailable as exc:
             raise IntakeUnavailable(str(exc)) from exc
+        except EventRefused as exc:
+            raise IntakeRefused(exc.message) from exc
         if not result.duplicate and self._listeners:
             # The contact (and its routing task) is durable: the sender is answered now, and
             # the listeners (offers to screens) run on without holding up the acknowledgement.

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from channels.http_body import BodyTooLarge, read_bounded
-from channels.types import Emit, IntakeUnavailable
+from channels.types import Emit, IntakeRefused, IntakeUnavailable
 from channels.webform.body import decode_body
 from channels.webform.config import FormConfig
 from channels.webform.embed import frame_ancestors, render_page, render_script
@@ -122,6 +122,9 @@ class WebFormChannel:
             headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
             raise FormError("unavailable", None, "we cannot take submissions right now; retry shortly",
                             status=503) from None
+        except IntakeRefused as exc:
+            log.warning("form %s: refused by the store: %s", form.key, exc)
+            raise FormError("invalid", None, "this submission cannot be stored", status=422) from None
         except Exception:
             log.exception("form %s: emit failed for %s", form.key, contact.event_id)
             raise FormError("internal", None, "internal error; retry later", status=500) from None
