@@ -58,16 +58,22 @@ def _optional(value: str | None) -> str | None:
 
 
 def storable(request: IngestRequest) -> IngestRequest:
-    """`request` with every text cleaned and every key within its column; unchanged when already so."""
-    return dataclasses.replace(
-        request,
-        event_id=fit_key(request.event_id, EVENT_ID_MAX),
-        thread_ref=fit_key(request.thread_ref, THREAD_REF_MAX) if request.thread_ref is not None else None,
-        claims=tuple(dataclasses.replace(c, value=fit_key(c.value, IDENTITY_MAX)) for c in request.claims),
-        name=_optional(request.name),
-        text=clean_text(request.text),
-        subject=_optional(request.subject),
-        attributes=_clean(request.attributes),
-        source={clean_text(k): clean_text(str(v)) for k, v in request.source.items()},
-    )
-
+    """`request` with every text cleaned and every key within its column; the same object when already so."""
+    changes = {
+        "event_id": fit_key(request.event_id, EVENT_ID_MAX),
+        "thread_ref": fit_key(request.thread_ref, THREAD_REF_MAX) if request.thread_ref is not None else None,
+        "name": _optional(request.name),
+        "text": clean_text(request.text),
+        "subject": _optional(request.subject),
+    }
+    changed = {k: v for k, v in changes.items() if v is not getattr(request, k)}
+    values = [fit_key(c.value, IDENTITY_MAX) for c in request.claims]
+    if any(v is not c.value for v, c in zip(values, request.claims, strict=True)):
+        changed["claims"] = tuple(dataclasses.replace(c, value=v) for c, v in zip(request.claims, values, strict=True))
+    attributes, source = _clean(request.attributes), _clean(request.source)
+    if attributes != request.attributes:
+        changed["attributes"] = attributes
+    if source != request.source:
+        changed["source"] = source
+    # Most events need nothing: skip the copy (a frozen dataclass's replace is the costly part).
+    return dataclasses.replace(request, **changed) if changed else request
