@@ -15,7 +15,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
@@ -42,6 +50,8 @@ class EventRefused(Invalid):
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
+
+_STORE_FAULTS = (OperationalError, InterfaceError, ProgrammingError, InternalError, NotSupportedError)
 
 _Pending = tuple[IngestRequest, "asyncio.Future[IngestResult]"]
 
@@ -160,9 +170,13 @@ class Ingestor:
 
 
 def _store_down(exc: BaseException) -> bool:
-    """The database (not this event) failed: unreachable, locked, restarting. The sender retries."""
+    """The database (not this event) failed: unreachable, locked, its schema broken. The sender retries.
+
+    An event's own fault is a value the database refuses (DataError, a constraint) or one the driver
+    cannot even bind (an int past 64 bits, a bare DBAPI Error from asyncpg): that event alone is refused.
+    """
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+        return exc.connection_invalidated or isinstance(exc, _STORE_FAULTS)
     return isinstance(exc, OSError | TimeoutError)
 
 
