@@ -68,6 +68,10 @@ class IntakeUnavailable(RuntimeError):
     """The store could not commit the contact; the sender must retry later (HTTP 503, SMTP 451)."""
 
 
+class IntakeRefused(ValueError):
+    """The store refused this one contact for good; retrying it would not help (HTTP 422, SMTP 554)."""
+
+
 Emit = Callable[[InboundContact], Awaitable[Accepted]]
 """What an adapter hands each contact to; it returns once the contact is committed."""
 

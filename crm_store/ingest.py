@@ -15,12 +15,22 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
 from crm_store.batch_writer import BatchWriter, batch_writer
+from crm_store.errors import Invalid
 from crm_store.resolution import JoinPolicy
+from crm_store.storable import storable
 from crm_store.types import IngestRequest, IngestResult
 
 log = logging.getLogger(__name__)
@@ -33,9 +43,15 @@ class StoreUnavailable(RuntimeError):
     """The event was not committed; the sender should retry."""
 
 
+class EventRefused(Invalid):
+    """The store refuses this one event for good (its data, not the store's health): do not retry it."""
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
+
+_STORE_FAULTS = (OperationalError, InterfaceError, ProgrammingError, InternalError, NotSupportedError)
 
 _Pending = tuple[IngestRequest, "asyncio.Future[IngestResult]"]
 
@@ -79,7 +95,7 @@ class Ingestor:
         if self._worker is None or self._worker.done():
             raise StoreUnavailable("ingestor is not running")
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((request, future))
+        self._queue.put_nowait((storable(request), future))
         return await future
 
     async def run_write(self, work: Callable[[Session], T]) -> T:
@@ -108,21 +124,17 @@ class Ingestor:
             return
         try:
             results = await self._write([r for r, _ in live])
-        except IntegrityError:
-            # Another process wrote one of these keys between our reads and our flush.
-            # Retrying one by one re-reads it and isolates the event that truly fails.
+        except Exception as exc:
+            if _store_down(exc):
+                log.error("store unavailable for %d events: %s", len(live), exc)
+                for _, future in live:
+                    _fail(future, StoreUnavailable(str(exc)))
+                return
+            # A unique-key race with another process, or one event the database refuses: one by
+            # one, each re-reads what is stored and the event that truly fails is refused alone.
             for request, future in live:
                 await self._commit_single(request, future)
             return
-        except (DBAPIError, OSError) as exc:
-            log.error("store unavailable for %d events: %s", len(live), exc)
-            for _, future in live:
-                _fail(future, StoreUnavailable(str(exc)))
-            return
-        except Exception as exc:
-            for _, future in live:
-                _fail(future, exc)
-            raise
         for (_, future), result in zip(live, results, strict=True):
             if not future.done():
                 future.set_result(result)
@@ -133,18 +145,21 @@ class Ingestor:
             try:
                 [result] = await self._write([request])
             except IntegrityError as exc:
-                last = exc
+                last = exc      # a clash with a concurrent writer: the next try reads its row
                 continue
-            except (DBAPIError, OSError) as exc:
-                last = StoreUnavailable(str(exc))
-                break
             except Exception as exc:
-                log.exception("ingest of %s/%s failed", request.channel, request.event_id)
-                last = exc
+                if _store_down(exc):
+                    last = StoreUnavailable(str(exc))
+                else:
+                    log.exception("ingest of %s/%s refused", request.channel, request.event_id)
+                    last = EventRefused(f"the store refused this event: {type(exc).__name__}")
                 break
             if not future.done():
                 future.set_result(result)
             return
+        if isinstance(last, IntegrityError):
+            log.error("ingest of %s/%s refused after 3 tries: %s", request.channel, request.event_id, last)
+            last = EventRefused("the store refused this event: IntegrityError")
         _fail(future, last if last is not None else StoreUnavailable("unknown failure"))
 
     async def _write(self, requests: list[IngestRequest]) -> list[IngestResult]:
@@ -156,6 +171,17 @@ class Ingestor:
         if self.on_batch is not None:
             self.on_batch(len(requests))
         return results
+
+
+def _store_down(exc: BaseException) -> bool:
+    """The database (not this event) failed: unreachable, locked, its schema broken. The sender retries.
+
+    An event's own fault is a value the database refuses (DataError, a constraint) or one the driver
+    cannot even bind (an int past 64 bits, a bare DBAPI Error from asyncpg): that event alone is refused.
+    """
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, _STORE_FAULTS)
+    return isinstance(exc, OSError | TimeoutError)
 
 
 def _fail(future: asyncio.Future[IngestResult], exc: Exception) -> None:

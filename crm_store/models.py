@@ -85,7 +85,7 @@ class Contact(Base):
     __tablename__ = "contacts"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    display_name: Mapped[str | None] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(Text)     # as the client gave it, any length
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     created_at: Mapped[datetime]
@@ -125,7 +125,7 @@ class Lead(Base):
     channel: Mapped[str] = mapped_column(String(20))           # the channel that opened it
     source: Mapped[dict[str, Any]] = mapped_column(default=dict)      # form, utm_*, DID, deep link
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    subject: Mapped[str | None] = mapped_column(String(500))
+    subject: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str] = mapped_column(Text, default="")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -159,7 +159,7 @@ class Interaction(Base):
     event_id: Mapped[str] = mapped_column(String(300))
     direction: Mapped[str] = mapped_column(String(10))
     text: Mapped[str] = mapped_column(Text, default="")
-    subject: Mapped[str | None] = mapped_column(String(500))
+    subject: Mapped[str | None] = mapped_column(Text)
     thread_ref: Mapped[str | None] = mapped_column(String(300))
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

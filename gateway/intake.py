@@ -6,8 +6,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from channels.types import Accepted, InboundContact, IntakeUnavailable
-from crm_store.ingest import Ingestor, StoreUnavailable
+from channels.types import Accepted, InboundContact, IntakeRefused, IntakeUnavailable
+from crm_store.ingest import EventRefused, Ingestor, StoreUnavailable
 from crm_store.types import IngestResult, RoutingHint
 from gateway import logs
 from gateway.attachments import AttachmentStore
@@ -70,6 +70,8 @@ class Intake:
             return await self._ingestor.ingest(to_ingest_request(contact, files, self._routing(contact)))
         except StoreUnavailable as exc:
             raise IntakeUnavailable(str(exc)) from exc
+        except EventRefused as exc:
+            raise IntakeRefused(exc.message) from exc
 
     async def _notify(self, contact: InboundContact, result: IngestResult) -> None:
         for listener in self._listeners:

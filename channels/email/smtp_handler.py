@@ -10,7 +10,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from channels.email.config import SmtpConfig
 from channels.email.parse import Automatic, fallback_contact, parse_message
-from channels.types import Emit, InboundContact, IntakeUnavailable
+from channels.types import Emit, InboundContact, IntakeRefused, IntakeUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,10 @@ class SmtpHandler:
         except IntakeUnavailable as exc:
             log.warning("store unavailable, asking %s to retry: %s", envelope.mail_from, exc)
             return RETRY_LATER
+        except IntakeRefused as exc:
+            # Retrying would be refused the same way: a permanent failure returns it to the sender now.
+            log.error("message %s from %s refused by the store: %s", contact.event_id, envelope.mail_from, exc)
+            return "554 5.6.0 Message cannot be stored"
         except Exception:
             # Whatever went wrong, the mail is not stored: a temporary failure keeps it at the sender.
             log.exception("message %s from %s not stored", contact.event_id, envelope.mail_from)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import warnings
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ from channels.plug import BuildContext, ChannelParts, Listening
 from channels.telegram.config import TelegramConfig, config_from_mapping
 from channels.telegram.parse import FileRef, parse_update
 from channels.telegram.responder import TelegramResponder
+from channels.http_body import BodyTooLarge, parse_json, read_bounded
 from channels.types import Attachment, Emit, IntakeUnavailable
 from vocabulary.channels import TELEGRAM
 
@@ -254,11 +254,12 @@ class TelegramChannel:
         if not hmac.compare_digest(given.encode(), (self._config.secret_token or "").encode()):
             log.warning("telegram webhook: wrong secret token from %s", request.remote)
             return web.json_response({"error": "forbidden"}, status=403)
-        raw = await _read_bounded(request, MAX_WEBHOOK_BODY)
-        if raw is None:
+        try:
+            raw = await read_bounded(request, MAX_WEBHOOK_BODY)
+        except BodyTooLarge:
             return web.json_response({"error": "too large"}, status=413)
         try:
-            data = json.loads(raw)
+            data = parse_json(raw)
         except ValueError:
             return web.json_response({"error": "malformed update"}, status=400)
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
@@ -290,20 +291,6 @@ def _chat_of(raw: Mapping[str, Any]) -> Any:
         if isinstance(body, dict) and isinstance(body.get("chat"), dict):
             return body["chat"].get("id")
     return None
-
-
-async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
-    """The whole body, or None as soon as it exceeds `limit` (`content.read(n)` returns one chunk only)."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 class _ChatFailed(Exception):

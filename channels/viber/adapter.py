@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from aiohttp import web
 
 from channels.backoff import Backoff
 from channels.media import fetch_attachment
+from channels.http_body import BodyTooLarge, parse_json, read_bounded
 from channels.plug import BuildContext, ChannelParts, Listening
 from channels.types import Attachment, Delivery, Emit, IntakeUnavailable, OutboundMessage
 from channels.viber.parse import MediaRef, parse_message, source_attributes
@@ -166,15 +166,16 @@ class ViberChannel:
     # -- callbacks ------------------------------------------------------------------------------
     async def receive(self, request: web.Request) -> web.Response:
         """One signed callback; a message is committed before the 200, 503 while the store is down."""
-        raw = await _read_bounded(request, MAX_BODY)
-        if raw is None:
+        try:
+            raw = await read_bounded(request, MAX_BODY)
+        except BodyTooLarge:
             return web.json_response({"error": "too large"}, status=413)
         expected = hmac.new(self._config.auth_token.encode(), raw, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected.encode(), request.headers.get(SIGNATURE_HEADER, "").lower().encode()):
             log.warning("viber: bad or missing signature from %s", request.remote)
             return web.json_response({"error": "bad signature"}, status=401)
         try:
-            event = json.loads(raw)
+            event = parse_json(raw)
             kind = str(event["event"])
         except (ValueError, KeyError, TypeError):
             return web.json_response({"error": "malformed payload"}, status=400)
@@ -224,20 +225,6 @@ class ViberChannel:
         except TimeoutError:
             log.warning("viber: media %s timed out", ref.filename)
             return Attachment(ref.filename, ref.content_type, ref.size or 0)
-
-
-async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
-    """The whole body, or None as soon as it exceeds `limit` (`content.read(n)` returns one chunk only)."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 class ViberResponder:

@@ -18,7 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-from channels.types import Emit, IntakeUnavailable
+from channels.http_body import BodyTooLarge, read_bounded
+from channels.types import Emit, IntakeRefused, IntakeUnavailable
 from channels.webform.body import decode_body
 from channels.webform.config import FormConfig
 from channels.webform.embed import frame_ancestors, render_page, render_script
@@ -95,7 +96,10 @@ class WebFormChannel:
         if wait:
             headers["Retry-After"] = str(max(1, int(wait + 0.999)))
             raise FormError("rate_limited", None, "too many submissions; try again later", status=429)
-        body = await _read_bounded(request, form.max_body_bytes)
+        try:
+            body = await read_bounded(request, form.max_body_bytes)
+        except BodyTooLarge as exc:
+            raise FormError("too_large", None, str(exc), status=413) from None
         # The signature covers the raw bytes, so it is checked before we interpret them.
         verify_signature(form, request.headers, body, now=self._clock())
         fields = decode_body(request.headers.get("Content-Type", ""), body)
@@ -119,6 +123,9 @@ class WebFormChannel:
             headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
             raise FormError("unavailable", None, "we cannot take submissions right now; retry shortly",
                             status=503) from None
+        except IntakeRefused as exc:
+            log.warning("form %s: refused by the store: %s", form.key, exc)
+            raise FormError("invalid", None, "this submission cannot be stored", status=422) from None
         except Exception:
             log.exception("form %s: emit failed for %s", form.key, contact.event_id)
             raise FormError("internal", None, "internal error; retry later", status=500) from None
@@ -227,22 +234,6 @@ class WebFormChannel:
         except ValueError:
             return False
         return any(ip in network for network in self._proxies)
-
-
-async def _read_bounded(request: web.Request, limit: int) -> bytes:
-    """The body, refusing it as soon as it exceeds `limit`, whether or not Content-Length was sent."""
-    too_large = FormError("too_large", None, f"the body is larger than {limit} bytes", status=413)
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    # Counted while reading: a chunked body has no Content-Length, and a declared one can lie.
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _error(exc: FormError, headers: Mapping[str, str]) -> web.Response:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import json
 from urllib.parse import parse_qsl
 
+from channels.http_body import MalformedJson, parse_json
 from channels.webform.parse import FormError, fields_from_pairs
 
 URLENCODED = "application/x-www-form-urlencoded"
@@ -71,9 +71,9 @@ def _multipart(content_type: str, body: bytes) -> dict[str, str]:
 
 def _json(body: bytes) -> dict[str, str]:
     try:
-        data = json.loads(_text(body))
-    except json.JSONDecodeError as exc:
-        raise FormError("malformed", None, f"malformed JSON: {exc.msg} at position {exc.pos}", status=400) from None
+        data = parse_json(_text(body))
+    except MalformedJson as exc:
+        raise FormError("malformed", None, str(exc), status=400) from None
     if not isinstance(data, dict):
         raise FormError("malformed", None, "the JSON body must be an object of field names to values", status=400)
     if len(data) > MAX_FIELDS:

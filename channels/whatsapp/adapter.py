@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -18,6 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from channels.media import fetch_attachment
+from channels.http_body import BodyTooLarge, parse_json, read_bounded
 from channels.plug import BuildContext, ChannelParts, Listening
 from channels.types import Attachment, Delivery, Emit, IntakeUnavailable, OutboundMessage
 from channels.whatsapp.parse import MediaRef, messages_of, parse_message
@@ -109,15 +109,16 @@ class WhatsAppChannel:
 
     async def receive(self, request: web.Request) -> web.Response:
         """One signed delivery: every message in it committed, then 200."""
-        raw = await _read_bounded(request, MAX_BODY)
-        if raw is None:
+        try:
+            raw = await read_bounded(request, MAX_BODY)
+        except BodyTooLarge:
             return web.json_response({"error": "too large"}, status=413)
         expected = "sha256=" + hmac.new(self._config.app_secret.encode(), raw, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected.encode(), request.headers.get(SIGNATURE_HEADER, "").lower().encode()):
             log.warning("whatsapp: bad or missing signature from %s", request.remote)
             return web.json_response({"error": "bad signature"}, status=401)
         try:
-            payload = json.loads(raw)
+            payload = parse_json(raw)
             messages = list(messages_of(payload))
         except (ValueError, AttributeError, TypeError):
             return web.json_response({"error": "malformed payload"}, status=400)
@@ -171,20 +172,6 @@ def build(table: Mapping[str, Any], context: BuildContext) -> ChannelParts:
     channel = WhatsAppChannel(config, context.emit)
     return ChannelParts(routes=tuple(channel.routes()), responders=(WhatsAppResponder(config, channel),),
                         listeners=(Listening(WHATSAPP, channel),))
-
-async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
-    """The whole body, or None as soon as it exceeds `limit` (`content.read(n)` returns one chunk only)."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
 
 class WhatsAppResponder:
     """Text replies through `POST {base_url}/{phone_number_id}/messages`; failures come back as Delivery."""

@@ -70,9 +70,16 @@ def parse_message(message: Mapping[str, Any], names: Mapping[str, str], region: 
     stamp = str(message.get("timestamp") or "")
     return Parsed(InboundContact(
         channel="whatsapp", event_id=f"wa:{message_id}", source_id=wa_id, thread_ref=wa_id,
-        received_at=datetime.fromtimestamp(int(stamp), UTC) if stamp.isdigit() else datetime.now(UTC),
+        received_at=_sent_at(stamp),
         name=names.get(wa_id) or None, text=text, attributes=attributes, identities=tuple(identities),
     ), media)
+
+
+def _sent_at(stamp: str) -> datetime:
+    """Meta's Unix seconds; anything else (not ASCII digits, past year 9999) is taken as now."""
+    if stamp.isascii() and stamp.isdigit() and len(stamp) <= 11:
+        return datetime.fromtimestamp(int(stamp), UTC)
+    return datetime.now(UTC)
 
 
 def _content(kind: str, body: Mapping[str, Any], message_id: str,

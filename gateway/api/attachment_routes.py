@@ -7,6 +7,7 @@ from aiohttp import web
 
 from crm_store import audit, leads
 from crm_store.interactions import find_interaction
+from gateway.api.params import path_id
 from gateway.auth import client_ip, principal
 from gateway.errors import refuse
 from gateway.keys import ATTACHMENTS, CLOCK, SESSIONS
@@ -14,10 +15,10 @@ from gateway.keys import ATTACHMENTS, CLOCK, SESSIONS
 routes = web.RouteTableDef()
 
 
-@routes.get("/api/v1/interactions/{interaction_id:\\d+}/attachments/{index:\\d+}")
+@routes.get("/api/v1/interactions/{interaction_id:[0-9]+}/attachments/{index:[0-9]+}")
 async def download(request: web.Request) -> web.StreamResponse:
     who = principal(request)
-    interaction_id, index = int(request.match_info["interaction_id"]), int(request.match_info["index"])
+    interaction_id, index = path_id(request, "interaction_id", "message"), int(request.match_info["index"])
     async with request.app[SESSIONS]() as session, session.begin():
         item = await find_interaction(session, interaction_id)
         if item is None:

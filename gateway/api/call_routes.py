@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from channels.asterisk.adapter import PbxUnavailable
 from channels.identity import InvalidIdentity, normalize_phone
 from crm_store import audit, leads, users
+from gateway.api.params import DbId
 from gateway.auth import client_ip, principal
 from gateway.errors import read_model, refuse
 from gateway.keys import AMI, CLOCK, SESSIONS, SETTINGS, VOICE
@@ -17,7 +18,7 @@ routes = web.RouteTableDef()
 class CallRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    lead_id: int = Field(gt=0)
+    lead_id: DbId
     number: str | None = Field(None, min_length=3, max_length=40)   # default: the lead's client's phone
 
 

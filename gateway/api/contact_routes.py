@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict
 
 from crm_store import audit, contacts
 from crm_store.types import Role
+from gateway.api.params import DbId, path_id, query_id
 from gateway.api.serialize import suggestion_json
 from gateway.auth import client_ip, require_role
 from gateway.errors import read_model
@@ -18,7 +19,7 @@ DECIDERS = (Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)
 class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    survivor_id: int | None = None
+    survivor_id: DbId | None = None
 
 
 @routes.get("/api/v1/merge-suggestions")
@@ -28,12 +29,12 @@ async def list_suggestions(request: web.Request) -> web.Response:
         return web.json_response({"items": [suggestion_json(s) for s in await contacts.pending_suggestions(session)]})
 
 
-@routes.post("/api/v1/merge-suggestions/{suggestion_id:\\d+}/{decision:accept|reject}")
+@routes.post("/api/v1/merge-suggestions/{suggestion_id:[0-9]+}/{decision:accept|reject}")
 async def decide(request: web.Request) -> web.Response:
     who = await require_role(request, *DECIDERS)
     body = await read_model(request, Decision)
     accept = request.match_info["decision"] == "accept"
-    suggestion_id, now = int(request.match_info["suggestion_id"]), request.app[CLOCK]()
+    suggestion_id, now = path_id(request, "suggestion_id", "merge suggestion"), request.app[CLOCK]()
     async with request.app[SESSIONS]() as session, session.begin():
         merge = await contacts.decide_suggestion(session, suggestion_id, accept, who.user_id, now, body.survivor_id)
         audit.record(session, f"merge.{request.match_info['decision']}", now, user_id=who.user_id,
@@ -45,10 +46,10 @@ async def decide(request: web.Request) -> web.Response:
                                   "survivor_id": merge.survivor_id, "merged_id": merge.merged_id})
 
 
-@routes.post("/api/v1/merges/{merge_id:\\d+}/undo")
+@routes.post("/api/v1/merges/{merge_id:[0-9]+}/undo")
 async def undo(request: web.Request) -> web.Response:
     who = await require_role(request, *DECIDERS)
-    merge_id, now = int(request.match_info["merge_id"]), request.app[CLOCK]()
+    merge_id, now = path_id(request, "merge_id", "merge"), request.app[CLOCK]()
     async with request.app[SESSIONS]() as session, session.begin():
         merge = await contacts.undo_merge(session, merge_id, now)
         audit.record(session, "merge.undo", now, user_id=who.user_id, contact_id=merge.survivor_id,
@@ -59,9 +60,9 @@ async def undo(request: web.Request) -> web.Response:
 @routes.get("/api/v1/audit")
 async def audit_log(request: web.Request) -> web.Response:
     await require_role(request, Role.SUPERVISOR, Role.ADMIN)
-    lead_id = request.query.get("lead_id")
+    lead_id = query_id(request, "lead_id")
     async with request.app[SESSIONS]() as session:
-        found = await audit.entries(session, lead_id=int(lead_id) if lead_id and lead_id.isdigit() else None)
+        found = await audit.entries(session, lead_id=lead_id)
         return web.json_response({"items": [
             {"id": e.id, "at": e.at.isoformat(), "user_id": e.user_id, "action": e.action, "outcome": e.outcome,
              "lead_id": e.lead_id, "contact_id": e.contact_id, "ip": e.ip, "detail": e.detail} for e in found]})

@@ -14,6 +14,7 @@ from channels.types import Confidence, IdentityClaim, InboundContact
 from crm_store import audit, leads
 from crm_store.errors import Forbidden, NotFound, StoreError
 from crm_store.types import OPEN_STATUSES, LeadChanges, LeadFilter, LeadStatus, LeadOutcome
+from gateway.api.params import DbId, as_id, path_id, query_int
 from gateway.api.serialize import card_json, lead_json
 from gateway.auth import client_ip, principal
 from gateway.errors import read_model, refuse
@@ -32,20 +33,8 @@ def _csv_enum(request: web.Request, name: str, kind: type[E]) -> tuple[E, ...]:
         refuse(422, "invalid", f"unknown {name} in {raw!r}", name)
 
 
-def _int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
-        refuse(422, "invalid", f"{name} must be a whole number from {lo} to {hi}", name)
-    return int(raw)
-
-
 def _lead_id(request: web.Request) -> int:
-    raw = request.match_info["lead_id"]
-    if not raw.isdigit():
-        refuse(404, "not_found", f"lead {raw!r} not found")
-    return int(raw)
+    return path_id(request, "lead_id", "lead")
 
 
 def _filter(request: web.Request) -> LeadFilter:
@@ -57,9 +46,9 @@ def _filter(request: web.Request) -> LeadFilter:
     elif assignee == "none":
         unassigned = True
     elif assignee:
-        if not assignee.isdigit():
+        assignee_id = as_id(assignee)
+        if assignee_id is None:
             refuse(422, "invalid", "assignee is 'me', 'none' or a user id", "assignee")
-        assignee_id = int(assignee)
     q = request.query.get("q", "").strip()[:200] or None
     q_phone = None
     if q and sum(ch.isdigit() for ch in q) >= 7:
@@ -71,7 +60,7 @@ def _filter(request: web.Request) -> LeadFilter:
         status=_csv_enum(request, "status", LeadStatus), channel=tuple(p for p in request.query.get("channel", "")
                                                                        .split(",") if p),
         assignee_id=assignee_id, unassigned=unassigned, q=q, q_phone=q_phone,
-        limit=_int(request, "limit", 50, 1, 200), offset=_int(request, "offset", 0, 0, 1_000_000),
+        limit=query_int(request, "limit", 50, 1, 200), offset=query_int(request, "offset", 0, 0, 1_000_000),
     )
 
 
@@ -119,7 +108,7 @@ class LeadPatch(BaseModel):
 
     status: LeadStatus | None = None
     notes: str | None = Field(None, max_length=20000)
-    assignee_id: int | None = None
+    assignee_id: DbId | None = None
     outcome: LeadOutcome | None = None
     lost_reason: str | None = Field(None, max_length=500)
     handed_over_to: str | None = Field(None, max_length=200)

@@ -5,6 +5,7 @@ from aiohttp import web
 
 from crm_store import leads, routing_log
 from crm_store.types import Role
+from gateway.api.params import path_id
 from gateway.auth import principal, require_role
 from gateway.keys import SESSIONS, WALLBOARD
 
@@ -17,10 +18,10 @@ async def queue_stats(request: web.Request) -> web.Response:
     return web.json_response(await request.app[WALLBOARD].compose())
 
 
-@routes.get("/api/v1/leads/{lead_id:\\d+}/routing")
+@routes.get("/api/v1/leads/{lead_id:[0-9]+}/routing")
 async def lead_routing(request: web.Request) -> web.Response:
     """Every task of the lead, every offer made, and why routing chose as it did."""
-    lead_id = int(request.match_info["lead_id"])
+    lead_id = path_id(request, "lead_id", "lead")
     async with request.app[SESSIONS]() as session:
         await leads.get_visible(session, principal(request).viewer, lead_id)
         body = []

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channels.types import OutboundMessage
 from crm_store import audit, leads, outbound
+from gateway.api.params import path_id
 from gateway.auth import client_ip, principal
 from gateway.errors import read_model, refuse
 from gateway.keys import CLOCK, ROUTING, PERMISSIONS, RESPONDERS, SESSIONS
@@ -23,9 +24,9 @@ class Reply(BaseModel):
     subject: str | None = Field(None, max_length=500)
 
 
-@routes.post("/api/v1/leads/{lead_id:\\d+}/reply")
+@routes.post("/api/v1/leads/{lead_id:[0-9]+}/reply")
 async def reply(request: web.Request) -> web.Response:
-    who, lead_id = principal(request), int(request.match_info["lead_id"])
+    who, lead_id = principal(request), path_id(request, "lead_id", "lead")
     body = await read_model(request, Reply)
     responders = request.app[RESPONDERS]
     now = request.app[CLOCK]()

@@ -1,34 +1,25 @@
 """Reports for managers: which sources bring leads, and which of those are won."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 
 from aiohttp import web
 
 from crm_store import reports
 from crm_store.types import Role
+from gateway.api.params import query_day
 from gateway.auth import require_role
-from gateway.errors import refuse
 from gateway.keys import CLOCK, SESSIONS
 
 routes = web.RouteTableDef()
-
-
-def _day(request: web.Request, name: str, default: date) -> datetime:
-    raw = request.query.get(name)
-    try:
-        day = date.fromisoformat(raw) if raw else default
-    except ValueError:
-        refuse(422, "invalid", f"{name} must be a date like 2026-11-01", name)
-    return datetime.combine(day, time(), UTC)
 
 
 @routes.get("/api/v1/reports/sources")
 async def sources(request: web.Request) -> web.Response:
     await require_role(request, Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)
     today = request.app[CLOCK]().date()
-    since = _day(request, "since", today - timedelta(days=30))
-    until = _day(request, "until", today) + timedelta(days=1)
+    since = query_day(request, "since", today - timedelta(days=30))
+    until = query_day(request, "until", today) + timedelta(days=1)
     keys = tuple(k for k in request.query.get("by", "").split(",") if k) or reports.SOURCE_KEYS
     async with request.app[SESSIONS]() as session:
         rows = await reports.by_source(session, since, until, keys)

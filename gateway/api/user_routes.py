@@ -1,11 +1,14 @@
 """/api/v1/users: user management for admins (supervisors may read the list)."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_store import audit, users
 from crm_store.types import Role
+from gateway.api.params import path_id
 from gateway.api.serialize import user_json
 from gateway.auth import client_ip, require_role
 from gateway.errors import read_model, refuse
@@ -14,6 +17,9 @@ from gateway.keys import CLOCK, ROUTING, SESSIONS
 routes = web.RouteTableDef()
 
 Name = Field(min_length=1, max_length=100, pattern=r"^[\w.@+-]+$")
+# Skill levels and capacities are small counts; routing and Redis keep them as plain integers.
+Level = Annotated[int, Field(ge=0, le=1000)]
+SkillName = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class UserIn(BaseModel):
@@ -24,8 +30,8 @@ class UserIn(BaseModel):
     role: Role
     display_name: str | None = Field(None, max_length=200)
     extension: str | None = Field(None, max_length=40, pattern=r"^[\w*#+-]+$")
-    skills: dict[str, int] = {}
-    capacity: dict[str, int] | None = None
+    skills: dict[SkillName, Level] = {}
+    capacity: dict[SkillName, Level] | None = None
     team: str | None = Field(None, max_length=100)
     locale: str = Field("en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
 
@@ -37,8 +43,8 @@ class UserPatch(BaseModel):
     role: Role | None = None
     display_name: str | None = Field(None, max_length=200)
     extension: str | None = Field(None, max_length=40)
-    skills: dict[str, int] | None = None
-    capacity: dict[str, int] | None = None
+    skills: dict[SkillName, Level] | None = None
+    capacity: dict[SkillName, Level] | None = None
     team: str | None = Field(None, max_length=100)
     locale: str | None = Field(None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     active: bool | None = None
@@ -64,14 +70,14 @@ async def add_user(request: web.Request) -> web.Response:
     return web.json_response(user_json(user), status=201)
 
 
-@routes.patch("/api/v1/users/{user_id:\\d+}")
+@routes.patch("/api/v1/users/{user_id:[0-9]+}")
 async def change_user(request: web.Request) -> web.Response:
     who = await require_role(request, Role.ADMIN)
     body = await read_model(request, UserPatch)
     now = request.app[CLOCK]()
     changes = body.model_dump(exclude_unset=True)
     async with request.app[SESSIONS]() as session, session.begin():
-        user = await users.get_user(session, int(request.match_info["user_id"]))
+        user = await users.get_user(session, path_id(request, "user_id", "user"))
         if user.id == who.user_id and (changes.get("active") is False or changes.get("role", Role.ADMIN) != Role.ADMIN):
             refuse(409, "conflict", "you cannot demote or deactivate yourself", "role")
         await users.update_user(session, user, changes)
