@@ -110,6 +110,7 @@ class Card:
     other_open_leads: list[Lead]
     users: dict[int, User]
     merge_suggestions: list[MergeSuggestion]
+    earlier_leads: list[Lead]        # the client's finished leads, newest first: outcomes are kept, not erased
 
 
 async def card(session: AsyncSession, viewer: Viewer, lead_id: int, *, timeline_limit: int = 200) -> Card:
@@ -126,15 +127,17 @@ def card_sync(session: Session, viewer: Viewer, lead_id: int, timeline_limit: in
     timeline = list(session.scalars(select(Interaction).where(Interaction.lead_id == lead.id)
                                     .order_by(Interaction.created_at.desc(), Interaction.id.desc())
                                     .limit(timeline_limit)))
-    others = list(session.scalars(select(Lead).where(
-        Lead.contact_id == contact.id, Lead.id != lead.id, Lead.deleted_at.is_(None),
-        Lead.status.in_(OPEN_STATUSES), visible(viewer))))
+    siblings = list(session.scalars(select(Lead).where(
+        Lead.contact_id == contact.id, Lead.id != lead.id, Lead.deleted_at.is_(None), visible(viewer))
+        .order_by(Lead.id.desc()).limit(100)))
+    others = [x for x in siblings if x.status in OPEN_STATUSES]
+    earlier = [x for x in siblings if x.status not in OPEN_STATUSES]
     suggestions = list(session.scalars(select(MergeSuggestion).where(
         MergeSuggestion.status == "pending",
         or_(MergeSuggestion.contact_a_id == contact.id, MergeSuggestion.contact_b_id == contact.id))))
     user_ids = {i for i in (lead.owner_id, lead.assignee_id, contact.owner_id) if i is not None}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
-    return Card(lead, contact, identities, list(reversed(timeline)), others, users, suggestions)
+    return Card(lead, contact, identities, list(reversed(timeline)), others, users, suggestions, earlier)
 
 
 _ALLOWED = {
