@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from crm_store.errors import Forbidden, Invalid, NotFound
+from crm_store.errors import Conflict, Forbidden, Invalid, NotFound
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
 from crm_store.types import (
     OPEN_STATUSES,
@@ -25,13 +25,63 @@ TERMINAL = {LeadStatus.WON: Outcome.WON, LeadStatus.LOST: Outcome.LOST}
 
 
 def visible(viewer: Viewer) -> ColumnElement[bool]:
-    """Operators and managers see their own and their team's leads; supervisors and admins all."""
+    """Operators and managers see their own and their team's leads, and the work nobody has taken."""
     if viewer.role.sees_everything:
         return true()
-    mine = or_(Lead.assignee_id == viewer.user_id, Lead.owner_id == viewer.user_id)
+    mine = or_(Lead.assignee_id == viewer.user_id, Lead.owner_id == viewer.user_id, _pool_of(viewer))
     if viewer.team_id is not None:
         return or_(mine, Lead.team_id == viewer.team_id)
     return mine
+
+
+def _pool_of(viewer: Viewer) -> ColumnElement[bool]:
+    """Open leads nobody has taken, in the viewer's team or in no team yet (supervisors: all)."""
+    waiting = and_(Lead.assignee_id.is_(None), Lead.status.in_(OPEN_STATUSES))
+    if viewer.role.sees_everything:
+        return waiting
+    teams = or_(Lead.team_id.is_(None), Lead.team_id == viewer.team_id) if viewer.team_id is not None \
+        else Lead.team_id.is_(None)
+    return and_(waiting, teams)
+
+
+async def counts(session: AsyncSession, viewer: Viewer) -> dict[str, int]:
+    """The console's two numbers: my open leads, and the open leads nobody has taken that I may take."""
+    live = Lead.deleted_at.is_(None)
+    mine = await session.scalar(select(func.count()).select_from(Lead).where(
+        live, Lead.assignee_id == viewer.user_id, Lead.status.in_(OPEN_STATUSES)))
+    pool = await session.scalar(select(func.count()).select_from(Lead).where(live, _pool_of(viewer)))
+    return {"mine": int(mine or 0), "unassigned": int(pool or 0)}
+
+
+async def takeable(session: AsyncSession, viewer: Viewer, lead_id: int) -> Lead:
+    """The lead if `viewer` may take it now: open, nobody's, in their pool; Conflict if someone was first."""
+    lead = await get_visible(session, viewer, lead_id)
+    if lead.assignee_id is not None:
+        raise Conflict(f"lead {lead_id} was already taken by someone else", "lead_id")
+    if lead.status not in OPEN_STATUSES:
+        raise Conflict(f"lead {lead_id} is {lead.status}: there is nothing to take", "status")
+    allowed = await session.scalar(select(true()).where(Lead.id == lead_id, _pool_of(viewer)))
+    if not allowed:
+        raise Forbidden(f"lead {lead_id} waits in another team's queue")
+    return lead
+
+
+async def claim(session: AsyncSession, lead_id: int, user_id: int, now: datetime) -> dict[str, Any]:
+    """Take a lead that has no routing task: the row itself is the reservation, one taker wins.
+
+    Run it first in its own transaction: the conditional UPDATE is what makes two takers safe.
+    """
+    taken = await session.execute(update(Lead).where(Lead.id == lead_id, Lead.assignee_id.is_(None),
+                                                     Lead.deleted_at.is_(None)).values(assignee_id=user_id))
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"lead {lead_id} was already taken by someone else", "lead_id")
+    lead = await session.get(Lead, lead_id, populate_existing=True)
+    assert lead is not None
+    edit = _Edit(lead)
+    edit.diff["assignee_id"] = [None, user_id]
+    await _assign(session, lead, user_id, edit.put)
+    lead.updated_at = now
+    return edit.diff
 
 
 def is_own(viewer: Viewer, lead: Lead) -> bool:
@@ -48,6 +98,8 @@ async def list_leads(session: AsyncSession, viewer: Viewer, f: LeadFilter) -> li
         query = query.where(Lead.assignee_id == f.assignee_id)
     if f.unassigned:
         query = query.where(Lead.assignee_id.is_(None))
+    if f.pool:
+        query = query.where(_pool_of(viewer))
     if f.q:
         query = query.where(_matches(f.q, f.q_phone))
     query = query.order_by(Lead.last_activity_at.desc(), Lead.id.desc()).limit(min(f.limit, 200)).offset(f.offset)
@@ -247,6 +299,10 @@ def _transition(lead: Lead, changes: LeadChanges, put: Any, now: datetime) -> No
     current, target = LeadStatus(lead.status), LeadStatus(changes.status)  # type: ignore[arg-type]
     if target not in _ALLOWED[current]:
         raise Invalid(f"a lead cannot go from {current} to {target}", "status")
+    filled = lead.attributes.get("fields") or {}
+    for name in changes.required_fields.get(target.value, ()):
+        if not str(filled.get(name) or "").strip():
+            raise Invalid(f"fill in {name} before the lead is {target}", name)
     if target in OPEN_STATUSES:
         if target == LeadStatus.ASSIGNED and lead.assignee_id is None:
             raise Invalid("an assigned lead needs an assignee", "assignee_id")
@@ -254,10 +310,6 @@ def _transition(lead: Lead, changes: LeadChanges, put: Any, now: datetime) -> No
         for name in ("outcome", "lost_reason", "handed_over_to", "closed_at"):
             put(name, None)
         return
-    filled = lead.attributes.get("fields") or {}
-    for name in changes.required_fields:
-        if not str(filled.get(name) or "").strip():
-            raise Invalid(f"fill in {name} before closing the lead", name)
     outcome = TERMINAL.get(target) or changes.outcome or Outcome.RESOLVED
     if target == LeadStatus.CLOSED and outcome not in (Outcome.RESOLVED, Outcome.HANDED_OVER):
         raise Invalid("a closed lead's outcome is resolved or handed_over", "outcome")
