@@ -5,10 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from crm_store import search
 from crm_store.errors import Conflict, Forbidden, Invalid, NotFound
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
 from crm_store.types import (
@@ -100,9 +101,16 @@ async def list_leads(session: AsyncSession, viewer: Viewer, f: LeadFilter) -> li
         query = query.where(Lead.assignee_id.is_(None))
     if f.pool:
         query = query.where(_pool_of(viewer))
+    order: list[Any] = []
     if f.q:
-        query = query.where(_matches(f.q, f.q_phone))
-    query = query.order_by(Lead.last_activity_at.desc(), Lead.id.desc()).limit(min(f.limit, 200)).offset(f.offset)
+        wanted = search.Query.of(f.q, f.q_phone, f.q_email)
+        stmt = search.exact_contacts_stmt(wanted)
+        exact = list(await session.scalars(stmt)) if stmt is not None else []
+        query = query.where(search.matching(session.bind.dialect.name, wanted, exact))
+        if exact:   # the very phone or e-mail asked for comes before everything that merely contains it
+            order.append(case((Lead.contact_id.in_(exact), 0), else_=1))
+    query = query.order_by(*order, Lead.last_activity_at.desc(), Lead.id.desc()).limit(min(f.limit, 200)) \
+        .offset(f.offset)
     return list(await session.scalars(query))
 
 
@@ -120,20 +128,6 @@ async def contact_summaries(session: AsyncSession, contact_ids: set[int]) -> dic
     return {cid: {"id": cid, "display_name": names.get(cid),
                   "identity": dict(zip(("kind", "value"), first[cid], strict=True)) if cid in first else None}
             for cid in contact_ids}
-
-
-def _matches(q: str, q_phone: str | None) -> ColumnElement[bool]:
-    needle = f"%{q.strip().lower().replace('%', '').replace('_', '')}%"
-    digits = "".join(ch for ch in q if ch.isdigit())
-    by_identity = exists().where(Identity.contact_id == Lead.contact_id, func.lower(Identity.value).like(needle))
-    by_phone = (exists().where(Identity.contact_id == Lead.contact_id, Identity.kind == "phone",
-                               Identity.value.like(f"%{digits}%")) if len(digits) >= 4 else false())
-    if q_phone:
-        by_phone = or_(by_phone, exists().where(Identity.contact_id == Lead.contact_id, Identity.kind == "phone",
-                                                Identity.value == q_phone))
-    by_name = exists().where(Contact.id == Lead.contact_id, func.lower(Contact.display_name).like(needle))
-    return or_(func.lower(Lead.subject).like(needle), func.lower(Lead.notes).like(needle),
-               by_identity, by_phone, by_name)
 
 
 async def get_visible(session: AsyncSession, viewer: Viewer, lead_id: int) -> Lead:
@@ -232,6 +226,9 @@ async def update_lead(
         _transition(lead, changes, put, now)
     if diff:
         lead.updated_at = now
+    if "notes" in diff or "subject" in diff:
+        await session.flush()
+        await session.run_sync(search.refresh, (), (lead.id,))
     return diff
 
 

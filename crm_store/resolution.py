@@ -13,6 +13,7 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from crm_store.batch_state import AnyContact, AnyLead, BatchState, Known, already_stored, prefetch
+from crm_store import search
 from crm_store.audit import SYSTEM_ACTOR
 from crm_store.models import AuditEntry, Lead, MergeSuggestion
 from crm_store.new_rows import NewContact, NewInteraction, NewLead, NewTask
@@ -57,6 +58,7 @@ class _Outcome:
     created_lead: bool
     reopened: bool
     note: LeadNote
+    searchable_changed: bool     # the client's name, identities or leads changed: search texts follow
     pairs: list[tuple[AnyContact, AnyContact, str]] = field(default_factory=list)
 
 
@@ -76,6 +78,7 @@ def resolve_batch(
     state.rows.insert(session, now)
     suggestion_ids = _suggest_merges(session, list(outcomes.values()), now)
     _audit_notes(session, list(outcomes.values()), now)
+    search.refresh(session, {o.contact.id for o in outcomes.values() if o.searchable_changed})
 
     results: list[IngestResult] = []
     seen: set[tuple[str, str]] = set()
@@ -137,6 +140,7 @@ def _resolve_one(state: BatchState, request: IngestRequest, policy: JoinPolicy, 
             conflicted = [(other, conflict) for other, _ in ranked]
 
     created_contact = contact is None
+    renamed = False
     if contact is None:
         contact = NewContact(display_name=request.name, created_at=now)
         state.rows.contacts.append(contact)
@@ -144,6 +148,8 @@ def _resolve_one(state: BatchState, request: IngestRequest, policy: JoinPolicy, 
         pairs.extend((other, contact, reason) for other, reason in conflicted)
     elif not contact.display_name and request.name:
         contact.display_name = request.name
+        renamed = True
+    identities_before = len(state.rows.identities)
 
     for claim in strong:
         known = state.identities.get((claim.kind, claim.value))
@@ -183,7 +189,9 @@ def _resolve_one(state: BatchState, request: IngestRequest, policy: JoinPolicy, 
         state.routed.add(id(lead))
     if request.thread_ref:
         state.threads[(request.channel, request.thread_ref)] = lead
-    return _Outcome(request, contact, lead, interaction, task, created_contact, created_lead, reopened, note, pairs)
+    changed = created_contact or created_lead or renamed or len(state.rows.identities) > identities_before
+    return _Outcome(request, contact, lead, interaction, task, created_contact, created_lead, reopened, note,
+                    changed, pairs)
 
 
 def _choose_lead(

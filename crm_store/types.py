@@ -154,5 +154,6 @@ class LeadFilter:
     pool: bool = False              # open leads nobody has taken that the viewer may take
     q: str | None = None
     q_phone: str | None = None      # `q` read as a phone number in E.164, when it is one
+    q_email: str | None = None      # `q` read as an e-mail address, when it is one
     limit: int = 50
     offset: int = 0

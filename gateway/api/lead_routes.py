@@ -72,16 +72,21 @@ def _filter(request: web.Request) -> LeadFilter:
             refuse(422, "invalid", "assignee is 'me', 'none' or a user id", "assignee")
         assignee_id = int(assignee)
     q = request.query.get("q", "").strip()[:200] or None
-    q_phone = None
+    q_phone = q_email = None
     if q and sum(ch.isdigit() for ch in q) >= 7:
         try:
             q_phone = normalize_phone(q, request.app[SETTINGS].phone.region)
         except InvalidIdentity:
             q_phone = None
+    if q and "@" in q:
+        try:
+            q_email = normalize_email(q)
+        except InvalidIdentity:
+            q_email = None
     return LeadFilter(
         status=_csv_enum(request, "status", LeadStatus), channel=tuple(p for p in request.query.get("channel", "")
                                                                        .split(",") if p),
-        assignee_id=assignee_id, unassigned=unassigned, pool=pool, q=q, q_phone=q_phone,
+        assignee_id=assignee_id, unassigned=unassigned, pool=pool, q=q, q_phone=q_phone, q_email=q_email,
         limit=_int(request, "limit", 50, 1, 200), offset=_int(request, "offset", 0, 0, 1_000_000),
     )
 
