@@ -123,7 +123,10 @@ def _substring_ids(dialect: str, needle: str) -> Select[tuple[int]]:
         found = select(literal_column("rowid").label("id")).select_from(text(SQLITE_FTS)).where(
             text(f"{SQLITE_FTS} MATCH :phrase").bindparams(phrase=phrase)).order_by(text("rowid DESC"))
     else:
-        found = select(Lead.id).where(Lead.search_text.like(_like(needle), escape="\\")).order_by(Lead.id.desc())
+        # OFFSET 0 fences the match from the ORDER BY: PostgreSQL would otherwise walk the primary key
+        # backwards filtering every row, which for a rare needle is a scan of the whole table.
+        matched = select(Lead.id).where(Lead.search_text.like(_like(needle), escape="\\")).offset(0).subquery()
+        found = select(matched.c.id).order_by(matched.c.id.desc())
     newest = found.limit(CANDIDATES).subquery()
     return select(newest.c.id)
 
