@@ -26,10 +26,14 @@ TERMINAL = {LeadStatus.WON: Outcome.WON, LeadStatus.LOST: Outcome.LOST}
 
 
 def visible(viewer: Viewer) -> ColumnElement[bool]:
-    """Operators and managers see their own and their team's leads, and the work nobody has taken."""
+    """Operators and managers see their own and their team's leads; supervisors and admins all.
+
+    The work nobody has taken is listed to them too (`_pool_of`), but its card, files and calls open
+    only once they take it.
+    """
     if viewer.role.sees_everything:
         return true()
-    mine = or_(Lead.assignee_id == viewer.user_id, Lead.owner_id == viewer.user_id, _pool_of(viewer))
+    mine = or_(Lead.assignee_id == viewer.user_id, Lead.owner_id == viewer.user_id)
     if viewer.team_id is not None:
         return or_(mine, Lead.team_id == viewer.team_id)
     return mine
@@ -56,7 +60,9 @@ async def counts(session: AsyncSession, viewer: Viewer) -> dict[str, int]:
 
 async def takeable(session: AsyncSession, viewer: Viewer, lead_id: int) -> Lead:
     """The lead if `viewer` may take it now: open, nobody's, in their pool; Conflict if someone was first."""
-    lead = await get_visible(session, viewer, lead_id)
+    lead = await session.get(Lead, lead_id)
+    if lead is None or lead.deleted_at is not None:
+        raise NotFound(f"lead {lead_id} not found")
     if lead.assignee_id is not None:
         raise Conflict(f"lead {lead_id} was already taken by someone else", "lead_id")
     if lead.status not in OPEN_STATUSES:
@@ -90,7 +96,7 @@ def is_own(viewer: Viewer, lead: Lead) -> bool:
 
 
 async def list_leads(session: AsyncSession, viewer: Viewer, f: LeadFilter) -> list[Lead]:
-    query = select(Lead).where(Lead.deleted_at.is_(None), visible(viewer))
+    query = select(Lead).where(Lead.deleted_at.is_(None), _pool_of(viewer) if f.pool else visible(viewer))
     if f.status:
         query = query.where(Lead.status.in_(f.status))
     if f.channel:
@@ -99,8 +105,6 @@ async def list_leads(session: AsyncSession, viewer: Viewer, f: LeadFilter) -> li
         query = query.where(Lead.assignee_id == f.assignee_id)
     if f.unassigned:
         query = query.where(Lead.assignee_id.is_(None))
-    if f.pool:
-        query = query.where(_pool_of(viewer))
     order: list[Any] = []
     if f.q:
         wanted = search.Query.of(f.q, f.q_phone, f.q_email)

@@ -14,6 +14,7 @@ from channels.identity import InvalidIdentity, normalize_email, normalize_phone
 from channels.types import Confidence, IdentityClaim, InboundContact
 from crm_store import audit, leads, routing_log
 from crm_store.errors import Forbidden, NotFound, StoreError
+from crm_store.models import User
 from crm_store.types import OPEN_STATUSES, LeadChanges, LeadFilter, LeadStatus, Outcome
 from gateway.api.serialize import card_json, lead_json
 from gateway.auth import client_ip, principal
@@ -123,11 +124,15 @@ async def take_lead(request: web.Request) -> web.Response:
 
     task_id = await _audited(request, "lead.take", lead_id, check)
     if task_id is not None:
+        async with request.app[SESSIONS]() as session:
+            user = await session.get(User, who.user_id)
         try:
+            if user is not None:    # routing learns of users added since start at their first connect
+                await request.app[DISPATCHER].sync_user(user)
             await request.app[DISPATCHER].take(task_id, who.user_id)   # assigns the lead as an accept does
         except InvalidState:
             refuse(409, "conflict", f"lead {lead_id} was already taken by someone else", "lead_id")
-        except RoutingError as exc:
+        except RoutingError as exc:   # the task itself is gone from routing (a restart lost it)
             log.info("task %s of lead %s unknown to routing (%s): taken in the store", task_id, lead_id, exc)
             task_id = None
     if task_id is None:
