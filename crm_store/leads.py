@@ -303,7 +303,8 @@ def _transition(lead: Lead, changes: LeadChanges, put: Any, now: datetime) -> No
     filled = lead.attributes.get("fields") or {}
     for name in changes.required_fields.get(target.value, ()):
         if not str(filled.get(name) or "").strip():
-            raise Invalid(f"fill in {name} before the lead is {target}", name)
+            when = f"the lead is {target}" if target in OPEN_STATUSES else "closing the lead"
+            raise Invalid(f"fill in {name} before {when}", name)
     if target in OPEN_STATUSES:
         if target == LeadStatus.ASSIGNED and lead.assignee_id is None:
             raise Invalid("an assigned lead needs an assignee", "assignee_id")
