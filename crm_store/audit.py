@@ -7,12 +7,16 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from crm_store.models import AuditEntry
 
+# Changes nobody clicked (a reopen, a join, a status set by routing) name this actor, and no user.
+SYSTEM_ACTOR = "system"
+
 
 def record(
-    session: AsyncSession,
+    session: AsyncSession | Session,
     action: str,
     now: datetime,
     *,
@@ -26,6 +30,12 @@ def record(
     """Add an entry to the caller's transaction, so it commits (or not) with what it describes."""
     session.add(AuditEntry(at=now, user_id=user_id, action=action, outcome=outcome, lead_id=lead_id,
                            contact_id=contact_id, ip=ip, detail=dict(detail or {})))
+
+
+def record_system(session: AsyncSession | Session, action: str, now: datetime, *, lead_id: int, reason: str,
+                  **detail: Any) -> None:
+    """An automatic change of a lead: no user, the system as actor, and why."""
+    record(session, action, now, lead_id=lead_id, detail={"actor": SYSTEM_ACTOR, "reason": reason, **detail})
 
 
 async def entries(session: AsyncSession, *, lead_id: int | None = None, user_id: int | None = None,

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_store import search
 from crm_store.errors import Conflict, NotFound
 from crm_store.models import Contact, ContactMerge, Identity, Interaction, Lead, MergeSuggestion
 
@@ -63,6 +64,7 @@ async def merge(session: AsyncSession, survivor_id: int, merged_id: int, user_id
     merged.merged_into_id = survivor_id
     survivor.updated_at = merged.updated_at = now
     await session.flush()
+    await session.run_sync(search.refresh, (survivor_id, merged_id))
     return record
 
 
@@ -90,6 +92,8 @@ async def undo_merge(session: AsyncSession, merge_id: int, now: datetime) -> Con
     merged.merged_into_id = None
     survivor.updated_at = merged.updated_at = now
     record.undone_at = now
+    await session.flush()
+    await session.run_sync(search.refresh, (record.survivor_id, record.merged_id))
     await session.execute(update(MergeSuggestion).where(
         MergeSuggestion.status == "accepted",
         or_((MergeSuggestion.contact_a_id == record.survivor_id) & (MergeSuggestion.contact_b_id == record.merged_id),

@@ -5,11 +5,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from crm_store.errors import Forbidden, Invalid, NotFound
+from crm_store import search
+from crm_store.errors import Conflict, Forbidden, Invalid, NotFound
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
 from crm_store.types import (
     OPEN_STATUSES,
@@ -25,7 +26,11 @@ TERMINAL = {LeadStatus.WON: LeadOutcome.WON, LeadStatus.LOST: LeadOutcome.LOST}
 
 
 def visible(viewer: Viewer) -> ColumnElement[bool]:
-    """Operators and managers see their own and their team's leads; supervisors and admins all."""
+    """Operators and managers see their own and their team's leads; supervisors and admins all.
+
+    The work nobody has taken is listed to them too (`_pool_of`), but its card, files and calls open
+    only once they take it.
+    """
     if viewer.role.sees_everything:
         return true()
     mine = or_(Lead.assignee_id == viewer.user_id, Lead.owner_id == viewer.user_id)
@@ -34,12 +39,64 @@ def visible(viewer: Viewer) -> ColumnElement[bool]:
     return mine
 
 
+def _pool_of(viewer: Viewer) -> ColumnElement[bool]:
+    """Open leads nobody has taken, in the viewer's team or in no team yet (supervisors: all)."""
+    waiting = and_(Lead.assignee_id.is_(None), Lead.status.in_(OPEN_STATUSES))
+    if viewer.role.sees_everything:
+        return waiting
+    teams = or_(Lead.team_id.is_(None), Lead.team_id == viewer.team_id) if viewer.team_id is not None \
+        else Lead.team_id.is_(None)
+    return and_(waiting, teams)
+
+
+async def counts(session: AsyncSession, viewer: Viewer) -> dict[str, int]:
+    """The console's two numbers: my open leads, and the open leads nobody has taken that I may take."""
+    live = Lead.deleted_at.is_(None)
+    mine = await session.scalar(select(func.count()).select_from(Lead).where(
+        live, Lead.assignee_id == viewer.user_id, Lead.status.in_(OPEN_STATUSES)))
+    pool = await session.scalar(select(func.count()).select_from(Lead).where(live, _pool_of(viewer)))
+    return {"mine": int(mine or 0), "unassigned": int(pool or 0)}
+
+
+async def takeable(session: AsyncSession, viewer: Viewer, lead_id: int) -> Lead:
+    """The lead if `viewer` may take it now: open, nobody's, in their pool; Conflict if someone was first."""
+    lead = await session.get(Lead, lead_id)
+    if lead is None or lead.deleted_at is not None:
+        raise NotFound(f"lead {lead_id} not found")
+    if lead.assignee_id is not None:
+        raise Conflict(f"lead {lead_id} was already taken by someone else", "lead_id")
+    if lead.status not in OPEN_STATUSES:
+        raise Conflict(f"lead {lead_id} is {lead.status}: there is nothing to take", "status")
+    allowed = await session.scalar(select(true()).where(Lead.id == lead_id, _pool_of(viewer)))
+    if not allowed:
+        raise Forbidden(f"lead {lead_id} waits in another team's queue")
+    return lead
+
+
+async def claim(session: AsyncSession, lead_id: int, user_id: int, now: datetime) -> dict[str, Any]:
+    """Take a lead that has no routing task: the row itself is the reservation, one taker wins.
+
+    Run it first in its own transaction: the conditional UPDATE is what makes two takers safe.
+    """
+    taken = await session.execute(update(Lead).where(Lead.id == lead_id, Lead.assignee_id.is_(None),
+                                                     Lead.deleted_at.is_(None)).values(assignee_id=user_id))
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"lead {lead_id} was already taken by someone else", "lead_id")
+    lead = await session.get(Lead, lead_id, populate_existing=True)
+    assert lead is not None
+    edit = _Edit(lead)
+    edit.diff["assignee_id"] = [None, user_id]
+    await _assign(session, lead, user_id, edit.put)
+    lead.updated_at = now
+    return edit.diff
+
+
 def is_own(viewer: Viewer, lead: Lead) -> bool:
     return viewer.user_id in (lead.assignee_id, lead.owner_id)
 
 
 async def list_leads(session: AsyncSession, viewer: Viewer, f: LeadFilter) -> list[Lead]:
-    query = select(Lead).where(Lead.deleted_at.is_(None), visible(viewer))
+    query = select(Lead).where(Lead.deleted_at.is_(None), _pool_of(viewer) if f.pool else visible(viewer))
     if f.status:
         query = query.where(Lead.status.in_(f.status))
     if f.channel:
@@ -48,9 +105,16 @@ async def list_leads(session: AsyncSession, viewer: Viewer, f: LeadFilter) -> li
         query = query.where(Lead.assignee_id == f.assignee_id)
     if f.unassigned:
         query = query.where(Lead.assignee_id.is_(None))
+    order: list[Any] = []
     if f.q:
-        query = query.where(_matches(f.q, f.q_phone))
-    query = query.order_by(Lead.last_activity_at.desc(), Lead.id.desc()).limit(min(f.limit, 200)).offset(f.offset)
+        wanted = search.Query.of(f.q, f.q_phone, f.q_email)
+        stmt = search.exact_contacts_stmt(wanted)
+        exact = list(await session.scalars(stmt)) if stmt is not None else []
+        query = query.where(search.matching(session.bind.dialect.name, wanted, exact))
+        if exact:   # the very phone or e-mail asked for comes before everything that merely contains it
+            order.append(case((Lead.contact_id.in_(exact), 0), else_=1))
+    query = query.order_by(*order, Lead.last_activity_at.desc(), Lead.id.desc()).limit(min(f.limit, 200)) \
+        .offset(f.offset)
     return list(await session.scalars(query))
 
 
@@ -68,20 +132,6 @@ async def contact_summaries(session: AsyncSession, contact_ids: set[int]) -> dic
     return {cid: {"id": cid, "display_name": names.get(cid),
                   "identity": dict(zip(("kind", "value"), first[cid], strict=True)) if cid in first else None}
             for cid in contact_ids}
-
-
-def _matches(q: str, q_phone: str | None) -> ColumnElement[bool]:
-    needle = f"%{q.strip().lower().replace('%', '').replace('_', '')}%"
-    digits = "".join(ch for ch in q if ch.isdigit())
-    by_identity = exists().where(Identity.contact_id == Lead.contact_id, func.lower(Identity.value).like(needle))
-    by_phone = (exists().where(Identity.contact_id == Lead.contact_id, Identity.kind == "phone",
-                               Identity.value.like(f"%{digits}%")) if len(digits) >= 4 else false())
-    if q_phone:
-        by_phone = or_(by_phone, exists().where(Identity.contact_id == Lead.contact_id, Identity.kind == "phone",
-                                                Identity.value == q_phone))
-    by_name = exists().where(Contact.id == Lead.contact_id, func.lower(Contact.display_name).like(needle))
-    return or_(func.lower(Lead.subject).like(needle), func.lower(Lead.notes).like(needle),
-               by_identity, by_phone, by_name)
 
 
 async def get_visible(session: AsyncSession, viewer: Viewer, lead_id: int) -> Lead:
@@ -110,6 +160,7 @@ class Card:
     other_open_leads: list[Lead]
     users: dict[int, User]
     merge_suggestions: list[MergeSuggestion]
+    earlier_leads: list[Lead]        # the client's finished leads, newest first: outcomes are kept, not erased
 
 
 async def card(session: AsyncSession, viewer: Viewer, lead_id: int, *, timeline_limit: int = 200) -> Card:
@@ -126,15 +177,17 @@ def card_sync(session: Session, viewer: Viewer, lead_id: int, timeline_limit: in
     timeline = list(session.scalars(select(Interaction).where(Interaction.lead_id == lead.id)
                                     .order_by(Interaction.created_at.desc(), Interaction.id.desc())
                                     .limit(timeline_limit)))
-    others = list(session.scalars(select(Lead).where(
-        Lead.contact_id == contact.id, Lead.id != lead.id, Lead.deleted_at.is_(None),
-        Lead.status.in_(OPEN_STATUSES), visible(viewer))))
+    siblings = list(session.scalars(select(Lead).where(
+        Lead.contact_id == contact.id, Lead.id != lead.id, Lead.deleted_at.is_(None), visible(viewer))
+        .order_by(Lead.id.desc()).limit(100)))
+    others = [x for x in siblings if x.status in OPEN_STATUSES]
+    earlier = [x for x in siblings if x.status not in OPEN_STATUSES]
     suggestions = list(session.scalars(select(MergeSuggestion).where(
         MergeSuggestion.status == "pending",
         or_(MergeSuggestion.contact_a_id == contact.id, MergeSuggestion.contact_b_id == contact.id))))
     user_ids = {i for i in (lead.owner_id, lead.assignee_id, contact.owner_id) if i is not None}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
-    return Card(lead, contact, identities, list(reversed(timeline)), others, users, suggestions)
+    return Card(lead, contact, identities, list(reversed(timeline)), others, users, suggestions, earlier)
 
 
 _ALLOWED = {
@@ -177,6 +230,9 @@ async def update_lead(
         _transition(lead, changes, put, now)
     if diff:
         lead.updated_at = now
+    if "notes" in diff or "subject" in diff:
+        await session.flush()
+        await session.run_sync(search.refresh, (), (lead.id,))
     return diff
 
 
@@ -244,6 +300,11 @@ def _transition(lead: Lead, changes: LeadChanges, put: Any, now: datetime) -> No
     current, target = LeadStatus(lead.status), LeadStatus(changes.status)  # type: ignore[arg-type]
     if target not in _ALLOWED[current]:
         raise Invalid(f"a lead cannot go from {current} to {target}", "status")
+    filled = lead.attributes.get("fields") or {}
+    for name in changes.required_fields.get(target.value, ()):
+        if not str(filled.get(name) or "").strip():
+            when = f"the lead is {target}" if target in OPEN_STATUSES else "closing the lead"
+            raise Invalid(f"fill in {name} before {when}", name)
     if target in OPEN_STATUSES:
         if target == LeadStatus.ASSIGNED and lead.assignee_id is None:
             raise Invalid("an assigned lead needs an assignee", "assignee_id")
@@ -251,10 +312,6 @@ def _transition(lead: Lead, changes: LeadChanges, put: Any, now: datetime) -> No
         for name in ("outcome", "lost_reason", "handed_over_to", "closed_at"):
             put(name, None)
         return
-    filled = lead.attributes.get("fields") or {}
-    for name in changes.required_fields:
-        if not str(filled.get(name) or "").strip():
-            raise Invalid(f"fill in {name} before closing the lead", name)
     outcome = TERMINAL.get(target) or changes.outcome or LeadOutcome.RESOLVED
     if target == LeadStatus.CLOSED and outcome not in (LeadOutcome.RESOLVED, LeadOutcome.HANDED_OVER):
         raise Invalid("a closed lead's outcome is resolved or handed_over", "outcome")

@@ -138,6 +138,8 @@ class Lead(Base):
     last_activity_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    # Normalised name, identities and text for search (crm_store.search); its index is in migration 0002.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     contact: Mapped[Contact] = relationship(lazy="raise")
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from crm_store.batch_state import AnyContact, AnyLead, BatchState, Known, already_stored, prefetch
-from crm_store.models import Lead, MergeSuggestion
+from crm_store import search
+from crm_store.audit import SYSTEM_ACTOR
+from crm_store.models import AuditEntry, Lead, MergeSuggestion
 from crm_store.new_rows import NewContact, NewInteraction, NewLead, NewTask
-from crm_store.types import OPEN_STATUSES, Claim, IngestRequest, IngestResult, LeadStatus
+from crm_store.types import OPEN_STATUSES, Claim, Direction, IngestRequest, IngestResult, LeadStatus, LeadOutcome
 
 # A client has any number of these; every other kind (telegram, whatsapp, ...) is an external
 # account id, and two different ids of one kind mean two different people or a shared device.
@@ -27,9 +29,22 @@ class JoinPolicy:
     """When a new event continues an existing lead rather than opening another."""
 
     stale_after: timedelta = timedelta(days=30)      # an open lead idle longer than this is not continued
-    reopen_window: timedelta = timedelta(hours=72)   # a lead closed more recently than this is reopened
+    reopen_window: timedelta = timedelta(hours=72)   # a resolved lead closed more recently than this is reopened
 
 
+# A won or lost deal is history: a client who comes back starts a new deal. A resolved ticket is
+# a question answered: the client coming back soon means it was not, so it reopens.
+FINAL_OUTCOMES = frozenset({LeadOutcome.WON, LeadOutcome.LOST})
+
+
+@dataclass(frozen=True, slots=True)
+class LeadNote:
+    """An automatic change of a lead, for the audit log (and, when `shown`, the lead's timeline)."""
+
+    action: str          # lead.reopened / lead.followed_up / lead.joined
+    reason: str
+    shown: bool
+    detail: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -42,6 +57,8 @@ class _Outcome:
     created_contact: bool
     created_lead: bool
     reopened: bool
+    note: LeadNote
+    searchable_changed: bool     # the client's name, identities or leads changed: search texts follow
     pairs: list[tuple[AnyContact, AnyContact, str]] = field(default_factory=list)
 
 
@@ -60,6 +77,8 @@ def resolve_batch(
     session.flush()            # changes to stored leads and identities
     state.rows.insert(session, now)
     suggestion_ids = _suggest_merges(session, list(outcomes.values()), now)
+    _audit_notes(session, list(outcomes.values()), now)
+    search.refresh(session, {o.contact.id for o in outcomes.values() if o.searchable_changed})
 
     results: list[IngestResult] = []
     seen: set[tuple[str, str]] = set()
@@ -121,6 +140,7 @@ def _resolve_one(state: BatchState, request: IngestRequest, policy: JoinPolicy, 
             conflicted = [(other, conflict) for other, _ in ranked]
 
     created_contact = contact is None
+    renamed = False
     if contact is None:
         contact = NewContact(display_name=request.name, created_at=now)
         state.rows.contacts.append(contact)
@@ -128,6 +148,8 @@ def _resolve_one(state: BatchState, request: IngestRequest, policy: JoinPolicy, 
         pairs.extend((other, contact, reason) for other, reason in conflicted)
     elif not contact.display_name and request.name:
         contact.display_name = request.name
+        renamed = True
+    identities_before = len(state.rows.identities)
 
     for claim in strong:
         known = state.identities.get((claim.kind, claim.value))
@@ -142,11 +164,21 @@ def _resolve_one(state: BatchState, request: IngestRequest, policy: JoinPolicy, 
         if known is not None and known.contact is not contact:
             pairs.append((contact, known.contact, f"{claim.kind} {claim.value} mentioned in a message"))
 
-    lead, created_lead, reopened = _choose_lead(state, request, contact, policy, now)
+    lead, created_lead, reopened, note = _choose_lead(state, request, contact, policy, now)
+    if note.shown:
+        # On the timeline, just before the message that caused it.
+        state.rows.interactions.append(NewInteraction(lead, contact, {
+            "channel": "system", "event_id": f"{note.action}:{request.channel}:{request.event_id}"[:300],
+            "direction": Direction.INTERNAL, "text": note.reason, "subject": None, "thread_ref": None,
+            "attributes": {"action": note.action, "actor": SYSTEM_ACTOR, **note.detail}, "created_at": now,
+        }))
+    attributes = dict(request.attributes)
+    if not created_lead:
+        attributes["joined_because"] = note.reason
     interaction = NewInteraction(lead, contact, {
         "channel": request.channel, "event_id": request.event_id, "direction": request.direction,
         "text": request.text, "subject": request.subject, "thread_ref": request.thread_ref,
-        "attributes": dict(request.attributes), "created_at": request.received_at,
+        "attributes": attributes, "created_at": request.received_at,
     })
     state.rows.interactions.append(interaction)
     task = None
@@ -157,12 +189,15 @@ def _resolve_one(state: BatchState, request: IngestRequest, policy: JoinPolicy, 
         state.routed.add(id(lead))
     if request.thread_ref:
         state.threads[(request.channel, request.thread_ref)] = lead
-    return _Outcome(request, contact, lead, interaction, task, created_contact, created_lead, reopened, pairs)
+    changed = created_contact or created_lead or renamed or len(state.rows.identities) > identities_before
+    return _Outcome(request, contact, lead, interaction, task, created_contact, created_lead, reopened, note,
+                    changed, pairs)
 
 
 def _choose_lead(
     state: BatchState, request: IngestRequest, contact: AnyContact, policy: JoinPolicy, now: datetime,
-) -> tuple[AnyLead, bool, bool]:
+) -> tuple[AnyLead, bool, bool, LeadNote]:
+    """The lead this event belongs to: (lead, created, reopened, why)."""
     candidates = state.leads.setdefault(id(contact), [])
     threaded = state.threads.get((request.channel, request.thread_ref)) if request.thread_ref else None
     hinted = state.hinted.get(request.lead_hint) if request.lead_hint is not None else None
@@ -173,43 +208,82 @@ def _choose_lead(
     closed = [lead for lead in candidates if lead.status not in OPEN_STATUSES and lead.closed_at is not None]
 
     lead: AnyLead | None = None
-    reopened = False
+    note: LeadNote | None = None
+    previous: AnyLead | None = None
     if threaded is not None and threaded.status in OPEN_STATUSES:
-        lead = threaded
+        lead, note = threaded, LeadNote("lead.joined", "a reply in the same conversation", False)
     elif threaded is not None and threaded.closed_at is not None:
-        # The client answered that very conversation: it reopens however old it is.
-        lead, reopened = threaded, True
+        if _outcome(threaded) in FINAL_OUTCOMES:
+            previous = threaded
+        else:
+            # The client answered that very conversation: it reopens however old it is.
+            lead = threaded
+            note = LeadNote("lead.reopened", "the client wrote again in the conversation of this closed lead",
+                            True, {"outcome": _outcome(threaded)})
     elif open_leads:
         latest = max(open_leads, key=lambda item: item.last_activity_at)
         if now - latest.last_activity_at <= policy.stale_after:
-            lead = latest
-    if lead is None and not open_leads and closed:
+            lead, note = latest, LeadNote("lead.joined", "the client's open lead", False)
+    if lead is None and previous is None and not open_leads and closed:
         latest_closed = max(closed, key=lambda item: item.closed_at)  # type: ignore[arg-type, return-value]
-        if _recently_closed(latest_closed, policy, now):
-            lead, reopened = latest_closed, True
+        if _outcome(latest_closed) in FINAL_OUTCOMES:
+            previous = latest_closed
+        elif _recently_closed(latest_closed, policy, now):
+            lead = latest_closed
+            note = LeadNote("lead.reopened", "the client came back within the reopen window after the lead was "
+                            "closed", True, {"outcome": _outcome(latest_closed)})
 
     if lead is None:
         owner = contact.owner_id
+        attributes = dict(request.attributes)
+        if previous is not None:
+            attributes["previous_lead_id"] = previous.id
         lead = NewLead(
             contact=contact, status=LeadStatus.NEW, priority=request.priority, channel=request.channel,
-            source=dict(request.source), attributes=dict(request.attributes), subject=request.subject,
+            source=dict(request.source), attributes=attributes, subject=request.subject,
             owner_id=owner, team_id=state.owner_teams.get(owner) if owner else None, last_activity_at=now,
         )
         state.rows.leads.append(lead)
         candidates.append(lead)
-        return lead, True, False
+        if previous is None:
+            return lead, True, False, LeadNote("lead.created", "a new contact", False)
+        return lead, True, False, LeadNote(
+            "lead.followed_up", f"the client came back after lead {previous.id} was {_outcome(previous)}: "
+            "a finished deal stays as it was", True, {"previous_lead_id": previous.id})
 
+    assert note is not None
     lead.priority = max(lead.priority, request.priority)
     lead.last_activity_at = max(lead.last_activity_at, now)
     if not isinstance(lead, Lead):
-        return lead, False, False
+        return lead, False, False, note
+    reopened = note.action == "lead.reopened"
     if reopened:
         lead.status = LeadStatus.ASSIGNED if lead.assignee_id else LeadStatus.NEW
         lead.closed_at = None
         lead.outcome = None
         lead.lost_reason = None
+        lead.handed_over_to = None
     lead.updated_at = now
-    return lead, False, reopened
+    return lead, False, reopened, note
+
+
+def _outcome(lead: AnyLead) -> str | None:
+    """A closed lead's outcome; rows from before outcomes were kept count by their status."""
+    outcome = getattr(lead, "outcome", None)
+    if outcome is None and lead.status in (LeadStatus.WON, LeadStatus.LOST):
+        return str(lead.status)
+    return outcome
+
+
+def _audit_notes(session: Session, outcomes: list[_Outcome], now: datetime) -> None:
+    """Every automatic change of a lead goes to the audit log with the system as its actor."""
+    rows = [{"at": now, "user_id": None, "action": o.note.action, "outcome": "ok", "lead_id": o.lead.id,
+             "contact_id": o.contact.id, "ip": None,
+             "detail": {"actor": SYSTEM_ACTOR, "reason": o.note.reason, "channel": o.request.channel,
+                        "event_id": o.request.event_id, **o.note.detail}}
+            for o in outcomes if o.note.action != "lead.created"]
+    if rows:
+        session.execute(insert(AuditEntry), rows)
 
 
 def _recently_closed(lead: AnyLead, policy: JoinPolicy, now: datetime) -> bool:

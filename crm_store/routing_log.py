@@ -49,6 +49,16 @@ async def tasks_of_lead(session: AsyncSession, lead_id: int) -> list[RoutingTask
                                       .order_by(RoutingTask.created_at)))
 
 
+async def reprioritize_waiting(session: AsyncSession, lead_id: int, priority: int) -> str | None:
+    """Store a lead's new priority on its waiting task (kept across restarts); the task's id, if one waits."""
+    row = await session.scalar(select(RoutingTask).where(RoutingTask.lead_id == lead_id,
+                                                         RoutingTask.state.in_(("pending", "reserved"))).limit(1))
+    if row is None:
+        return None
+    row.priority = priority
+    return row.id
+
+
 async def record_offer(session: AsyncSession, offer_id: str, task_id: str, agent_id: int, created: datetime,
                        expires: datetime, explanation: Mapping[str, Any]) -> None:
     session.add(Reservation(id=offer_id, task_id=task_id, agent_id=agent_id, created_at=created,

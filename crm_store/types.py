@@ -33,6 +33,7 @@ class LeadStatus(StrEnum):
 
 
 OPEN_STATUSES = frozenset({LeadStatus.NEW, LeadStatus.ASSIGNED, LeadStatus.IN_PROGRESS})
+CLOSED_STATUSES = (LeadStatus.WON, LeadStatus.LOST, LeadStatus.CLOSED)
 
 
 class LeadOutcome(StrEnum):
@@ -141,7 +142,7 @@ class LeadChanges:
     priority: int | None = None
     subject: str | None = None
     fields: Mapping[str, str] | None = None        # the card's form: city, how hot, client class ...
-    required_fields: tuple[str, ...] = ()          # those that must be filled before the lead closes
+    required_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # status -> fields it needs filled
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +151,9 @@ class LeadFilter:
     channel: tuple[str, ...] = ()
     assignee_id: int | None = None
     unassigned: bool = False
+    pool: bool = False              # open leads nobody has taken that the viewer may take
     q: str | None = None
     q_phone: str | None = None      # `q` read as a phone number in E.164, when it is one
+    q_email: str | None = None      # `q` read as an e-mail address, when it is one
     limit: int = 50
     offset: int = 0

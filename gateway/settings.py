@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from crm_store.session import check_async_url
-from crm_store.types import Role
+from crm_store.types import CLOSED_STATUSES, LeadStatus, Role
 
 
 class Section(BaseModel):
@@ -94,8 +94,9 @@ class FieldSettings(Section):
 
     label: str
     label_ru: str | None = None
-    choices: tuple[str, ...] = ()
-    required: bool = False          # the lead cannot be closed until it is filled
+    choices: tuple[str, ...] = ()                # when given, the only values the server accepts
+    required: bool = False                       # the lead cannot be closed (won, lost, closed) until it is filled
+    required_at: tuple[LeadStatus, ...] = ()     # or exactly these statuses cannot be reached until it is filled
 
 
 class LeadSettings(Section):
@@ -104,8 +105,13 @@ class LeadSettings(Section):
     fields: dict[str, FieldSettings] = {}
 
     @property
-    def required_fields(self) -> tuple[str, ...]:
-        return tuple(name for name, f in self.fields.items() if f.required)
+    def required_fields(self) -> dict[str, tuple[str, ...]]:
+        """Status -> the fields a lead must have filled to move there."""
+        needed: dict[str, list[str]] = {}
+        for name, f in self.fields.items():
+            for status in f.required_at or (CLOSED_STATUSES if f.required else ()):
+                needed.setdefault(str(status), []).append(name)
+        return {status: tuple(names) for status, names in needed.items()}
 
 
 class PermissionSettings(Section):

@@ -1,6 +1,7 @@
 """The routing engine: event-driven decisions over a state backend, driven by an injected clock."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 
 from routing.backends import Snapshot, TaskParams
@@ -73,6 +74,30 @@ class RoutingEngine(RoutingSteps):
             if state is not None:
                 await self._schedule_agent(state, run.now)
             await self._route_owned(agent_id, run)
+        return run.outcome()
+
+    async def take(self, task_id: str, agent_id: str) -> RoutingOutcome:
+        """A person takes a waiting task from a list: atomic like an accept; InvalidState if someone was first."""
+        run = Run(self._now())
+        rec, rescinded = await self.backend.take(task_id, agent_id, run.now)
+        run.events.extend(OfferCancelled(o) for o in rescinded)
+        run.events.append(TaskAssigned(Assignment(rec.id, agent_id, "take:" + uuid.uuid4().hex, rec.task.channel,
+                                                  rec.task.queue, run.now)))
+        for other in rescinded:
+            if other.agent_id != agent_id:
+                await self._route_agent(other.agent_id, run)
+        return run.outcome()
+
+    async def set_priority(self, task_id: str, priority: int) -> RoutingOutcome:
+        """A waiting task's priority changed: it moves to its new place in line (and may be offered at once)."""
+        run = Run(self._now())
+        rec = await self.backend.get_task(task_id)
+        if rec is None:
+            raise NotFound(f"no live task {task_id!r}")
+        score = queue_score(replace(rec.task, priority=priority), self._queue(rec.task.queue))
+        moved = await self.backend.set_priority(task_id, priority, score)
+        if moved is not None and moved.state is TaskState.PENDING:
+            await self._route_task(moved, run)
         return run.outcome()
 
     async def decline(self, offer_id: str, agent_id: str) -> RoutingOutcome:

@@ -7,6 +7,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from crm_store.models import Base
+from crm_store.search import include_in_schema_compare
 from crm_store.session import create_engine
 
 target_metadata = Base.metadata
@@ -18,6 +19,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_in_schema_compare,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,6 +1,7 @@
 """/api/v1/leads: list, card, change, delete, add by hand; every read and change is audited."""
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channels.identity import InvalidIdentity, normalize_email, normalize_phone
 from channels.types import Confidence, IdentityClaim, InboundContact
-from crm_store import audit, leads
+from crm_store import audit, leads, routing_log, users
 from crm_store.errors import Forbidden, NotFound, StoreError
 from crm_store.types import OPEN_STATUSES, LeadChanges, LeadFilter, LeadStatus, LeadOutcome
 from gateway.api.params import DbId, as_id, path_id, query_int
@@ -19,6 +20,9 @@ from gateway.api.serialize import card_json, lead_json
 from gateway.auth import client_ip, principal
 from gateway.errors import read_model, refuse
 from gateway.keys import CLOCK, INTAKE, NOTIFIER, PERMISSIONS, ROUTING, SESSIONS, SETTINGS
+from routing.events import InvalidState, RoutingError
+
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 E = TypeVar("E", bound=StrEnum)
@@ -40,7 +44,14 @@ def _lead_id(request: web.Request) -> int:
 def _filter(request: web.Request) -> LeadFilter:
     who = principal(request)
     assignee = request.query.get("assignee")
-    assignee_id, unassigned = None, False
+    assignee_id, unassigned, pool = None, False, False
+    view = request.query.get("view")
+    if view == "mine":
+        assignee = "me"
+    elif view == "unassigned":
+        pool = True
+    elif view not in (None, "", "all"):
+        refuse(422, "invalid", "view is 'mine', 'unassigned' or 'all'", "view")
     if assignee == "me":
         assignee_id = who.user_id
     elif assignee == "none":
@@ -50,16 +61,21 @@ def _filter(request: web.Request) -> LeadFilter:
         if assignee_id is None:
             refuse(422, "invalid", "assignee is 'me', 'none' or a user id", "assignee")
     q = request.query.get("q", "").strip()[:200] or None
-    q_phone = None
+    q_phone = q_email = None
     if q and sum(ch.isdigit() for ch in q) >= 7:
         try:
             q_phone = normalize_phone(q, request.app[SETTINGS].phone.region)
         except InvalidIdentity:
             q_phone = None
+    if q and "@" in q:
+        try:
+            q_email = normalize_email(q)
+        except InvalidIdentity:
+            q_email = None
     return LeadFilter(
         status=_csv_enum(request, "status", LeadStatus), channel=tuple(p for p in request.query.get("channel", "")
                                                                        .split(",") if p),
-        assignee_id=assignee_id, unassigned=unassigned, q=q, q_phone=q_phone,
+        assignee_id=assignee_id, unassigned=unassigned, pool=pool, q=q, q_phone=q_phone, q_email=q_email,
         limit=query_int(request, "limit", 50, 1, 200), offset=query_int(request, "offset", 0, 0, 1_000_000),
     )
 
@@ -74,6 +90,47 @@ async def list_leads(request: web.Request) -> web.Response:
                      detail={"query": dict(request.query), "count": len(found), "lead_ids": [x.id for x in found]})
         items = [{**lead_json(x), "contact": people.get(x.contact_id)} for x in found]
         return web.json_response({"items": items, "limit": f.limit, "offset": f.offset})
+
+
+@routes.get("/api/v1/leads/counts")
+async def lead_counts(request: web.Request) -> web.Response:
+    """The console's numbers: my open leads, and the work nobody has taken that I may take."""
+    who = principal(request)
+    async with request.app[SESSIONS]() as session:
+        return web.json_response(await leads.counts(session, who.viewer))
+
+
+@routes.post("/api/v1/leads/{lead_id}/take")
+async def take_lead(request: web.Request) -> web.Response:
+    """Take a lead nobody has: its waiting task is reserved exactly as an accepted offer; one taker wins."""
+    lead_id, who = _lead_id(request), principal(request)
+
+    async def check(session: Any) -> tuple[Any, dict[str, Any]]:
+        await leads.takeable(session, who.viewer, lead_id)
+        task = await routing_log.open_task_for_lead(session, lead_id)
+        return (task.id if task is not None and task.state in ("pending", "reserved") else None), {}
+
+    task_id = await _audited(request, "lead.take", lead_id, check)
+    if task_id is not None:
+        async with request.app[SESSIONS]() as session:
+            user = await users.find_user(session, who.user_id)
+        try:
+            if user is not None:    # routing learns of users added since start at their first connect
+                await request.app[ROUTING].sync_user(user)
+            await request.app[ROUTING].take(task_id, who.user_id)   # assigns the lead as an accept does
+        except InvalidState:
+            refuse(409, "conflict", f"lead {lead_id} was already taken by someone else", "lead_id")
+        except RoutingError as exc:   # the task itself is gone from routing (a restart lost it)
+            log.info("task %s of lead %s unknown to routing (%s): taken in the store", task_id, lead_id, exc)
+            task_id = None
+    if task_id is None:
+        async with request.app[SESSIONS]() as session, session.begin():
+            await leads.claim(session, lead_id, who.user_id, request.app[CLOCK]())
+    async with request.app[SESSIONS]() as session:
+        lead = await leads.get_visible(session, who.viewer, lead_id)
+        if lead.assignee_id != who.user_id:
+            refuse(409, "conflict", f"lead {lead_id} was already taken by someone else", "lead_id")
+        return web.json_response(lead_json(lead))
 
 
 async def _audited(request: web.Request, action: str, lead_id: int, work: Work) -> Any:
@@ -123,9 +180,12 @@ async def patch_lead(request: web.Request) -> web.Response:
     body = await read_model(request, LeadPatch)
     given = body.model_dump(exclude_unset=True)
     known = request.app[SETTINGS].leads.fields
-    for name in (body.fields or {}):
+    for name, value in (body.fields or {}).items():
         if name not in known:
             refuse(422, "invalid", f"unknown field {name[:50]!r}", f"fields.{name[:50]}")
+        choices = known[name].choices
+        if choices and value.strip() and value.strip() not in choices:
+            refuse(422, "invalid", f"{name} is one of {', '.join(choices)}", f"fields.{name}")
     changes = LeadChanges(**given, unassign="assignee_id" in given and body.assignee_id is None,
                           required_fields=request.app[SETTINGS].leads.required_fields)
 
@@ -133,9 +193,16 @@ async def patch_lead(request: web.Request) -> web.Response:
         diff = await leads.update_lead(session, who.viewer, lead_id, changes, request.app[PERMISSIONS],
                                        request.app[CLOCK]())
         lead = await leads.get_visible(session, who.viewer, lead_id)
-        return (lead_json(lead), diff), {"changes": diff}
+        waiting = await routing_log.reprioritize_waiting(session, lead_id, lead.priority) if "priority" in diff \
+            else None
+        return (lead_json(lead), diff, waiting), {"changes": diff}
 
-    body, diff = await _audited(request, "lead.update", lead_id, work)
+    body, diff, waiting = await _audited(request, "lead.update", lead_id, work)
+    if waiting is not None:
+        try:
+            await request.app[ROUTING].set_priority(waiting, body["priority"])
+        except RoutingError as exc:
+            log.info("task %s left routing before its priority changed: %s", waiting, exc)
     await request.app[NOTIFIER].lead_updated(lead_id, diff, assignee_id=body["assignee_id"], owner_id=body["owner_id"],
                                              changed_by=who.user_id)
     finished = "status" in diff and LeadStatus(diff["status"][1]) not in OPEN_STATUSES

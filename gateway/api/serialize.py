@@ -65,5 +65,6 @@ def card_json(card: Card) -> dict[str, Any]:
         "assignee": person(card.lead.assignee_id),
         "timeline": [interaction_json(i) for i in card.timeline],
         "other_open_leads": [lead_json(lead) for lead in card.other_open_leads],
+        "earlier_leads": [lead_json(lead) for lead in card.earlier_leads],
         "merge_suggestions": [suggestion_json(s) for s in card.merge_suggestions],
     }

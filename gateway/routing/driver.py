@@ -101,6 +101,14 @@ class RoutingDriver:
             async with self._sessions() as session, session.begin():
                 await routing_log.set_task_state(session, task_id, "canceled", at(self._clock()))
 
+    async def take(self, task_id: str, user_id: int) -> RoutingOutcome:
+        """Someone takes a waiting task from the unassigned list: atomic like an accept (RoutingError if late)."""
+        return await self.run(self.engine.take(task_id, str(user_id)))
+
+    async def set_priority(self, task_id: str, priority: int) -> RoutingOutcome:
+        """A lead's priority changed: its waiting task moves to its new place in line."""
+        return await self.run(self.engine.set_priority(task_id, priority))
+
     async def set_presence(self, user_id: int, presence: Presence, reason: str | None) -> None:
         """A presence change that did not come from the operator's screen (the PBX, an admin)."""
         await self.run(self.engine.set_presence(str(user_id), presence, reason))

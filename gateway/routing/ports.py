@@ -38,6 +38,10 @@ class LeadRouting(Protocol):
 
     async def sync_user(self, user: User) -> None: ...
 
+    async def take(self, task_id: str, user_id: int) -> RoutingOutcome: ...
+
+    async def set_priority(self, task_id: str, priority: int) -> RoutingOutcome: ...
+
 
 class Routing(TaskRouting, LeadRouting, Protocol):
     """Everything the rest of the gateway may ask of live routing."""

@@ -110,6 +110,12 @@ class RoutingBackend(Protocol):
                           missed_limit: int) -> Closed | None:
         """End a pending offer (reject, timeout); None if it is no longer pending and no agent was named."""
 
+    async def take(self, task_id: str, agent_id: str, now: float) -> tuple[TaskRecord, tuple[Offer, ...]]:
+        """Atomically assign a waiting task to a named agent, rescinding its offers; InvalidState if taken."""
+
+    async def set_priority(self, task_id: str, priority: int, score: float) -> TaskRecord | None:
+        """A waiting task's new priority and queue position; None if it is no longer waiting."""
+
     async def complete(self, task_id: str, now: float) -> Released:
         """Finish an assigned task: wrap-up for voice if configured, else completed."""
 

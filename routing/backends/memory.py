@@ -159,6 +159,37 @@ class MemoryBackend(MemoryState):
         others, more = self._rescind_agent(offer.agent_id, now)
         return Closed(ended, back + more, self._agents[offer.agent_id], others)
 
+    async def take(self, task_id: str, agent_id: str, now: float) -> tuple[TaskRecord, tuple[Offer, ...]]:
+        """Assign a waiting task to a named agent; its offers are rescinded."""
+        rec = self._tasks.get(task_id)
+        if rec is None or rec.state not in OPEN:
+            raise InvalidState(f"task {task_id!r} is no longer waiting: someone took it")
+        if agent_id not in self._agents:
+            raise NotFound(f"no agent {agent_id!r}")
+        rescinded = tuple(self._end_offer(self._offers[o], OfferStatus.RESCINDED, now)
+                          for o in list(self._task_offers.get(task_id, {})))
+        if rec.state is TaskState.PENDING:
+            self._index.remove(rec)
+        rec = self._tasks[task_id] = replace(rec, state=TaskState.ASSIGNED, agent_id=agent_id, offers=0,
+                                             assigned_at=now)
+        self._assigned.setdefault(agent_id, {})[task_id] = None
+        state = self._agents[agent_id]
+        self._put_agent(replace(state, load=bump_load(state, rec.task.channel, 1), missed=0, last_busy=now))
+        self._bump(now, rec.task, "assigned")
+        return rec, rescinded
+
+    async def set_priority(self, task_id: str, priority: int, score: float) -> TaskRecord | None:
+        """Move a waiting task to its new place in the queue."""
+        rec = self._tasks.get(task_id)
+        if rec is None or rec.state not in OPEN:
+            return None
+        if rec.state is TaskState.PENDING:
+            self._index.remove(rec)
+        rec = self._tasks[task_id] = replace(rec, task=replace(rec.task, priority=priority), score=score)
+        if rec.state is TaskState.PENDING:
+            self._index.add(rec)
+        return rec
+
     async def complete(self, task_id: str, now: float) -> Released:
         """Finish an assigned task: wrap-up for voice if configured, else completed."""
         rec = self._tasks.get(task_id)

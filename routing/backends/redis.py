@@ -125,6 +125,16 @@ class RedisBackend:
                       codec.agent_state(on_break) if on_break else None,
                       tuple(codec.offer(o) for o in codec.many(others)))
 
+    async def take(self, task_id: str, agent_id: str, now: float) -> tuple[TaskRecord, tuple[Offer, ...]]:
+        """Assign a waiting task to a named agent; its offers are rescinded. One taker wins."""
+        task, rescinded = await self._run("TAKE", task_id, agent_id, _ts(now))
+        return codec.task_record(task), tuple(codec.offer(o) for o in codec.many(rescinded))
+
+    async def set_priority(self, task_id: str, priority: int, score: float) -> TaskRecord | None:
+        """Move a waiting task to its new place in the queue."""
+        raw = await self._run("SET_PRIORITY", task_id, priority, _ts(score))
+        return codec.task_record(raw) if raw else None
+
     @staticmethod
     def _released(out: list[str]) -> Released:
         task, rescinded, freed, agents = out

@@ -1,4 +1,4 @@
-"""Lua scripts for offers and task ends (reserve, accept, close, complete, wrap-up, cancel)."""
+"""Lua scripts for offers and task ends (reserve, accept, take, re-prioritize, close, complete, wrap-up, cancel)."""
 from __future__ import annotations
 
 RESERVE = r"""
@@ -57,6 +57,39 @@ if waited <= num(t.sl) then bump(now, t, 'sl_met', 1) else bump(now, t, 'sl_met'
 bump(now, t, 'accept_sum', waited)
 bump(now, t, 'accept_max', waited, true)
 return {cjson.encode(t), cjson.encode(acc), cjson.encode(resc)}
+"""
+
+TAKE = r"""
+local id, agent, now = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local t = get(P .. 't:' .. id)
+if not t or (t.state ~= 'pending' and t.state ~= 'reserved') then
+  return redis.error_reply('INVALID task ' .. id .. ' is no longer waiting: someone took it')
+end
+if redis.call('EXISTS', P .. 'a:' .. agent) == 0 then return redis.error_reply('NOTFOUND no agent ' .. agent) end
+local resc = {}
+for _, oid in ipairs(redis.call('SMEMBERS', P .. 'to:' .. id)) do
+  local x = get(P .. 'o:' .. oid)
+  if x then table.insert(resc, end_offer(x, 'rescinded', now)) end
+end
+if t.state == 'pending' then redis.call('ZREM', qkey(t), t.m) end
+t.state = 'assigned'; t.agent = agent; t.offers = 0; t.assigned_at = now
+put(P .. 't:' .. id, t)
+redis.call('SADD', P .. 'aa:' .. agent, id)
+local a = get(P .. 'a:' .. agent)
+addload(a, t.channel, 1); a.missed = 0; a.last_busy = now; putagent(a)
+bump(now, t, 'assigned', 1)
+return {cjson.encode(t), cjson.encode(resc)}
+"""
+
+SET_PRIORITY = r"""
+local id = ARGV[2]
+local t = get(P .. 't:' .. id)
+if not t or (t.state ~= 'pending' and t.state ~= 'reserved') then return false end
+if t.state == 'pending' then redis.call('ZREM', qkey(t), t.m) end
+t.priority = tonumber(ARGV[3]); t.zs = ARGV[4]; t.score = tonumber(ARGV[4])
+put(P .. 't:' .. id, t)
+if t.state == 'pending' then redis.call('ZADD', qkey(t), t.zs, t.m) end
+return cjson.encode(t)
 """
 
 CLOSE_OFFER = r"""

@@ -58,7 +58,7 @@ async def test_managers_see_own_and_team_leads_supervisors_see_all(sessions, ing
     ivan = await make_user(sessions, "ivan", Role.OPERATOR, team="support")
     boss = await make_user(sessions, "boss", Role.SUPERVISOR)
     a = await ingestor.ingest(request(phone("+79123456789")))
-    await ingestor.ingest(request(phone("+79120000000")))
+    waiting = await ingestor.ingest(request(phone("+79120000000")))   # nobody's: listed as waiting work only
     async with sessions() as s, s.begin():
         await leads.update_lead(s, boss, a.lead_id, LeadChanges(assignee_id=olga.user_id), Permissions(), T0)
 
@@ -70,6 +70,9 @@ async def test_managers_see_own_and_team_leads_supervisors_see_all(sessions, ing
     assert await ids(petr) == {a.lead_id}          # same team
     assert await ids(ivan) == set()
     assert len(await ids(boss)) == 2
+    async with sessions() as s:
+        pool = await leads.list_leads(s, ivan, LeadFilter(pool=True))
+    assert [lead.id for lead in pool] == [waiting.lead_id]
     async with sessions() as s:
         with pytest.raises(Forbidden):
             await leads.card(s, ivan, a.lead_id)

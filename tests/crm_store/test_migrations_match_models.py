@@ -5,6 +5,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from crm_store.models import Base
+from crm_store.search import include_in_schema_compare
 from crm_store.session import create_engine
 
 
@@ -13,7 +14,8 @@ async def test_no_difference_between_migrations_and_models(database_url):
     try:
         async with engine.connect() as connection:
             diff = await connection.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}),
+                lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True,
+                                                                    "include_name": include_in_schema_compare}),
                                               Base.metadata))
     finally:
         await engine.dispose()

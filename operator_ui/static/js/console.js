@@ -1,5 +1,5 @@
 // The operator console: presence, incoming offers and calls, my leads, the lead in work.
-import { get, logout } from './api.js';
+import { ApiError, get, logout, post } from './api.js';
 import { $, $$, clear, h } from './dom.js';
 import { formatDateTime } from './format.js';
 import { applyI18n, label, setLocale, t } from './i18n.js';
@@ -11,7 +11,7 @@ import { LiveSocket } from './socket.js';
 const presenceKey = () => `switchboard.presence.${ctx.user.id}`;
 const OPEN_STATUSES = 'new,assigned,in_progress';
 
-const ctx = { config: null, user: null, homeRegion: null, socket: null, query: '' };
+const ctx = { config: null, user: null, homeRegion: null, socket: null, query: '', listView: 'mine' };
 window.switchboard = ctx;      // for debugging from the devtools console
 
 async function main() {
@@ -151,21 +151,46 @@ function markUnread(leadId) {
 
 let listSeq = 0;
 
+// "My leads" and the work nobody has taken, side by side as two tabs with their counts.
+function listTabs(counts) {
+  const tab = (view, key) => h('button', {
+    type: 'button', class: `link small tab${ctx.listView === view ? ' current' : ''}`, dataset: { view },
+    text: `${t(key)} (${counts ? counts[view] : '…'})`,
+    onclick: () => { ctx.listView = view; ctx.query = ''; $('#search').value = ''; loadList(); },
+  });
+  return h('span', { class: 'list-tabs' }, tab('mine', 'leads.mine'), ' ', tab('unassigned', 'leads.unassigned'));
+}
+
+async function take(leadId) {
+  try {
+    await post(`/api/v1/leads/${Number(leadId)}/take`);
+    ctx.listView = 'mine';
+    await loadList();
+    ctx.view.open(leadId);
+  } catch (exc) {
+    const message = exc instanceof ApiError ? exc.message : String(exc);
+    clear($('#lead-list')).append(h('li', { class: 'error', text: t('error.generic', { message }) }));
+    setTimeout(loadList, 1500);
+  }
+}
+
 async function loadList() {
   const seq = ++listSeq;
   const query = ctx.query;
+  const unassigned = !query && ctx.listView === 'unassigned';
   const path = query ? `/api/v1/leads?q=${encodeURIComponent(query)}`
-    : `/api/v1/leads?assignee=me&status=${OPEN_STATUSES}`;
+    : unassigned ? '/api/v1/leads?view=unassigned' : `/api/v1/leads?assignee=me&status=${OPEN_STATUSES}`;
   let body;
+  let counts = null;
   try {
-    body = await get(path);
+    [body, counts] = await Promise.all([get(path), get('/api/v1/leads/counts').catch(() => null)]);
   } catch (exc) {
     if (seq === listSeq) clear($('#lead-list')).append(h('li', { class: 'error', text: t('error.generic', { message: exc.message }) }));
     return;
   }
   if (seq !== listSeq) return;
   const title = $('#list-title');
-  clear(title).append(query ? t('leads.found', { q: query }) : t('leads.mine'));
+  clear(title).append(query ? t('leads.found', { q: query }) : listTabs(counts));
   if (query) {
     title.append(' ', h('button', { type: 'button', class: 'link small', text: t('leads.back'), onclick: () => {
       ctx.query = '';
@@ -177,6 +202,7 @@ async function loadList() {
   if (!body.items.length) list.append(h('li', { class: 'muted', text: t('leads.none') }));
   for (const lead of body.items) {
     const sourceBits = Object.entries(lead.source || {}).filter(([k]) => k.startsWith('utm_')).map(([, v]) => v);
+    const who = lead.contact && lead.contact.display_name ? `${lead.contact.display_name} · ` : '';
     list.append(h('li', { dataset: { leadId: lead.id }, class: lead.id === ctx.view.leadId ? 'current' : '' },
       h('button', { type: 'button', class: 'lead-item', onclick: () => {
         for (const li of $$('#lead-list li')) li.classList.toggle('current', li.dataset.leadId === String(lead.id));
@@ -184,8 +210,10 @@ async function loadList() {
       } },
       h('span', { class: 'lead-title', text: `#${lead.id} ${lead.subject || label('channel', lead.channel)}` }),
       h('span', { class: `badge status-${lead.status}`, text: label('status', lead.status) }),
-      h('span', { class: 'muted lead-meta', text: [label('channel', lead.channel), ...sourceBits,
-        formatDateTime(lead.last_activity_at || lead.created_at)].join(' · ') }))));
+      h('span', { class: 'muted lead-meta', text: who + [label('channel', lead.channel), ...sourceBits,
+        formatDateTime(lead.last_activity_at || lead.created_at)].join(' · ') })),
+      unassigned ? h('button', { type: 'button', class: 'small take', text: t('leads.take'),
+        onclick: () => take(lead.id) }) : null));
   }
 }
 

@@ -1,0 +1,152 @@
+"""Search that finds people: one normalised text per lead, indexed for substrings on both engines.
+
+SQLite's lower() folds ASCII only and neither engine ignores accents the same way, so the text is
+normalised here, in Python, at write time (casefold, accents stripped, ё = е) and queries are
+normalised the same way. `leads.search_text` holds the client's name, every identity (phones also
+as bare digits), the subject, the notes and the opening message. The substring index is FTS5 with
+the trigram tokenizer on SQLite and a pg_trgm GIN index on PostgreSQL, both made by migration
+0002 (not by the models: `SCHEMA_EXTRAS` names them so the schema comparison leaves them alone).
+"""
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_column, or_, select, text, union, update
+from sqlalchemy.orm import Session
+
+from crm_store.models import Contact, Identity, Interaction, Lead
+
+SQLITE_FTS = "leads_search"     # the FTS5 table over leads.search_text (plus its shadow tables and triggers)
+PG_TRGM_INDEX = "ix_leads_search_text_trgm"
+SCHEMA_EXTRAS = (SQLITE_FTS, PG_TRGM_INDEX)
+TRIGRAM = 3                     # shorter needles cannot use a trigram index: they scan
+OPENING_TEXT = 500              # how much of the first message is searchable
+CANDIDATES = 500                # the newest this many leads matching a text are ranked; refine to see older ones
+DOC_LIMIT = 8000
+
+
+def normalize(value: str) -> str:
+    """Casefolded, accents stripped (é = e, ё = е, й = и), whitespace collapsed: the form both sides compare."""
+    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.split())
+
+
+def digits_of(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+def include_in_schema_compare(name: str | None, kind: str, parent: object) -> bool:
+    """Alembic `include_name`: the search index objects live in the migration, not in the models."""
+    return not (name or "").startswith(SCHEMA_EXTRAS)
+
+
+def document(name: str | None, identities: Iterable[tuple[str, str]], subject: str | None, notes: str | None,
+             opening: str | None) -> str:
+    """The searchable text of one lead."""
+    parts = [name or ""]
+    for kind, value in identities:
+        parts.append(value)
+        if kind == "phone":
+            parts.append(digits_of(value))
+    parts += [subject or "", notes or "", (opening or "")[:OPENING_TEXT]]
+    return normalize(" | ".join(p for p in parts if p))[:DOC_LIMIT]
+
+
+def refresh(session: Session, contact_ids: Iterable[int | None] = (), lead_ids: Iterable[int | None] = ()) -> None:
+    """Recompute the search text of every lead of these contacts, and of these leads."""
+    contacts = {c for c in contact_ids if c is not None}
+    leads = {i for i in lead_ids if i is not None}
+    if not contacts and not leads:
+        return
+    rows = session.execute(select(Lead.id, Lead.contact_id, Lead.subject, Lead.notes, Lead.search_text).where(
+        or_(Lead.contact_id.in_(contacts), Lead.id.in_(leads)))).all()
+    if not rows:
+        return
+    people = {row.contact_id for row in rows}
+    names = dict(session.execute(select(Contact.id, Contact.display_name).where(Contact.id.in_(people))).all())
+    identities: dict[int, list[tuple[str, str]]] = {}
+    for contact_id, kind, value in session.execute(
+            select(Identity.contact_id, Identity.kind, Identity.value).where(Identity.contact_id.in_(people))
+            .order_by(Identity.id)):
+        identities.setdefault(contact_id, []).append((kind, value))
+    ids = [row.id for row in rows]
+    first = select(func.min(Interaction.id)).where(Interaction.lead_id.in_(ids)).group_by(Interaction.lead_id)
+    opening = dict(session.execute(select(Interaction.lead_id, Interaction.text).where(
+        Interaction.id.in_(first.scalar_subquery()))).all())
+    changed = []
+    for row in rows:
+        doc = document(names.get(row.contact_id), identities.get(row.contact_id, ()), row.subject, row.notes,
+                       opening.get(row.id))
+        if doc != row.search_text:
+            changed.append({"lead_id": row.id, "doc": doc})
+    if changed:
+        session.connection().execute(
+            update(Lead.__table__).where(Lead.__table__.c.id == bindparam("lead_id"))
+            .values(search_text=bindparam("doc")), changed)
+        # Leads already in this session would otherwise show their old text.
+        for lead in session.identity_map.values():
+            if isinstance(lead, Lead) and lead.id in {c["lead_id"] for c in changed}:
+                session.expire(lead, ["search_text"])
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What a search box said, read every way it can mean: text, digits of a phone, an exact identity."""
+
+    text: str
+    digits: str
+    exact: tuple[tuple[str, str], ...]   # (kind, value) identities the query is exactly
+
+    @classmethod
+    def of(cls, raw: str, phone: str | None = None, email: str | None = None) -> Query:
+        exact = tuple(pair for pair in (("phone", phone), ("email", email)) if pair[1])
+        stripped = raw.strip()
+        looks_like_phone = stripped and all(ch.isdigit() or ch in "+-() ." for ch in stripped)
+        return cls(normalize(raw), digits_of(raw) if looks_like_phone else "", exact)  # type: ignore[arg-type]
+
+
+def _like(needle: str) -> str:
+    return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _substring_ids(dialect: str, needle: str) -> Select[tuple[int]]:
+    """Ids of the newest leads whose search text contains `needle`, through the engine's trigram index.
+
+    A common word matches a fifth of all leads: ranking them all would cost a sort of thousands of
+    rows per keystroke, so only the newest CANDIDATES are ranked (both indexes walk ids backwards).
+    """
+    if dialect == "sqlite" and len(needle) >= TRIGRAM:
+        phrase = '"' + needle.replace('"', '""') + '"'
+        found = select(literal_column("rowid").label("id")).select_from(text(SQLITE_FTS)).where(
+            text(f"{SQLITE_FTS} MATCH :phrase").bindparams(phrase=phrase)).order_by(text("rowid DESC"))
+    else:
+        # OFFSET 0 fences the match from the ORDER BY: PostgreSQL would otherwise walk the primary key
+        # backwards filtering every row, which for a rare needle is a scan of the whole table.
+        matched = select(Lead.id).where(Lead.search_text.like(_like(needle), escape="\\")).offset(0).subquery()
+        found = select(matched.c.id).order_by(matched.c.id.desc())
+    newest = found.limit(CANDIDATES).subquery()
+    return select(newest.c.id)
+
+
+def matching(dialect: str, query: Query, exact_contacts: list[int]) -> ColumnElement[bool]:
+    """Leads the query finds: by text, by phone digits, or the contact it names exactly."""
+    parts: list[Select[tuple[int]]] = []
+    if query.text:
+        parts.append(_substring_ids(dialect, query.text))
+    if query.digits and query.digits != query.text and len(query.digits) >= 4:
+        parts.append(_substring_ids(dialect, query.digits))
+    if exact_contacts:
+        parts.append(select(Lead.id).where(Lead.contact_id.in_(exact_contacts)))
+    if not parts:
+        return and_(Lead.id.is_(None), Lead.id.is_not(None))
+    return Lead.id.in_(union(*parts) if len(parts) > 1 else parts[0])
+
+
+def exact_contacts_stmt(query: Query) -> Select[tuple[int]] | None:
+    if not query.exact:
+        return None
+    return select(Identity.contact_id).where(or_(*(and_(Identity.kind == k, Identity.value == v)
+                                                   for k, v in query.exact)))
