@@ -100,6 +100,7 @@ def take_call(session: Session, lead_id: int, user_id: int, call_id: str, *, ran
         session.add(RoutingTask(id=task_id, lead_id=lead_id, kind="call", channel=VOICE, queue="default", priority=0,
                                 skills={}, owner_id=lead.owner_id, state="completed", assignee_id=user_id,
                                 created_at=rang_at, sla_deadline=None, assigned_at=at, finished_at=None))
+        session.flush()       # the task row before its offer (no relationship orders the two inserts)
         session.add(Reservation(id=f"{task_id}:answer", task_id=task_id, agent_id=user_id, created_at=rang_at,
                                 expires_at=at, outcome="accepted", decided_at=at, explanation={"call_id": call_id}))
     return True

@@ -118,10 +118,12 @@ class VoiceService:
     async def _started(self, event: CallStarted) -> None:
         # The pop must not wait for the database: the call's record (ingest) and its card are written and read
         # beside the call's events; the events that need the lead wait for `recorded`, the rings only briefly.
-        call = LiveCall(event.call_id, None, None, event)
         cached = self._recent.get(event.caller)
-        if cached is not None and event.lead_id in (None, cached[0]):
-            call.card = cached[1]
+        if cached is not None and event.lead_id not in (None, cached[0]):
+            cached = None       # a click-to-call names its lead: another lead's card would mislead
+        # The lead shown before the record is written (the one named, else the caller's last): `call.card` corrects it.
+        call = LiveCall(event.call_id, event.lead_id or (cached[0] if cached else None), None, event)
+        call.card = cached[1] if cached else None
         call.recorded = asyncio.create_task(self._record_start(call))
         self.calls[event.call_id] = call
 
@@ -187,10 +189,13 @@ class VoiceService:
             await self._release_phone(call, previous)      # a transfer the tracker did not report: free them anyway
         if user_id is None:
             return
+        ready = await self._ready(call)
+        if ready:
+            await self._notifier.call_answered(user_id, call, event.extension)
         if user_id not in call.phone_tasks:
             call.phone_tasks[user_id] = await occupy_phone(self._tasks, call_id=call.call_id, user_id=user_id,
                                                            now=event.at)
-        if not await self._ready(call):
+        if not ready:
             return
         lead_id, rang_at = call.lead_id, next((at for u, _, at in call.pops if u == user_id), event.at)
         inbound = call.started.direction is Direction.INBOUND
@@ -198,7 +203,6 @@ class VoiceService:
         await self._ingestor.run_write(lambda session: calls.take_call(
             session, lead_id, user_id, call.call_id, rang_at=rang_at, at=event.at, reassign=inbound))
         call.takers.append(user_id)
-        await self._notifier.call_answered(user_id, call, event.extension)
 
     async def _transferred(self, call: LiveCall, event: CallTransferred) -> None:
         call.transfer_from[event.to_extension] = event.from_extension
