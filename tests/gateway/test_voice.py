@@ -147,7 +147,7 @@ async def test_click_to_call_rings_the_operator_then_dials_the_client(voice, pbx
     assert (action["Channel"], action["Exten"], action["ChannelId"]) == ("PJSIP/103", "+79161112233", call_id)
     await settled(api)
     [call] = await voice_calls(api)
-    assert call.lead_id == lead_id and call.attributes["direction"] == "outbound"
+    assert call.lead_id == lead_id and call.attributes["direction"] == "outbound" and call.direction == "outbound"
 
 
 async def test_click_to_call_refusals(voice, pbx):
