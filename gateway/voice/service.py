@@ -155,8 +155,8 @@ class VoiceService:
         user_id = await self._phones.user_at(event.extension)
         if user_id is None:
             return        # a phone no Switchboard user sits at: nobody to pop
-        if not call.card_fresh and call.recorded is not None and not call.recorded.done():
-            await asyncio.wait([call.recorded], timeout=CARD_BUDGET)
+        if call.card is None and call.recorded is not None and not call.recorded.done():
+            await asyncio.wait([call.recorded], timeout=CARD_BUDGET)     # a card not in memory: a short wait
         call.ringing.setdefault(event.extension, set()).add(user_id)
         call.rang_users.add(user_id)
         call.pops.append((user_id, event.extension, event.at))
