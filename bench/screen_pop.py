@@ -4,8 +4,8 @@
 
 1. end to end: `switchboard serve` in its own process (fresh SQLite, [ami] pointed at the simulated PBX in
    this process), which replays the recorded Asterisk 22 queue call (simulators/pbx/recordings/queue_answered.ami)
-   with its real inter-frame timing (speed 1.0: QueueCallerJoin and AgentCalled within a millisecond, as
-   recorded, then ring, talk and hangup as recorded); every other call is a first-time caller (a new number),
+   with its real timing: QueueCallerJoin and AgentCalled within a millisecond, as recorded, then the
+   recorded ring (2 s) before the answer, and the hangup when recorded (8 s after the start); every other call is a first-time caller (a new number),
    the others repeat callers (numbers that called during the warm-up). The clock starts when the AgentCalled
    frame is written and stops when the operator's websocket client here receives the call's `call.ringing`;
    a second clock stops when the card is there (in the pop, or in the `call.card` that follows it);
@@ -38,7 +38,9 @@ from typing import Any  # noqa: E402
 
 import aiohttp  # noqa: E402
 
+from simulators.pbx import recordings  # noqa: E402
 from simulators.pbx.server import SimulatedPbx  # noqa: E402
+from simulators.pbx.wire import Client  # noqa: E402
 from support.postgres_server import free_port  # noqa: E402
 from support.processes import wait_ready  # noqa: E402
 
@@ -121,18 +123,19 @@ async def operator(base: str) -> str:
 class Clock:
     """When each call's AgentCalled left the simulated PBX, and when its pop and its card arrived here."""
 
-    def __init__(self, pbx: SimulatedPbx) -> None:
+    def __init__(self) -> None:
         self.sent: dict[str, float] = {}
         self.popped: dict[str, float] = {}
         self.carded: dict[str, float] = {}
-        emit = pbx.emit
+        write, sent = Client._write, self.sent
 
-        def timed(frame: dict[str, str]) -> None:
-            emit(frame)
-            if frame.get("Event") == "AgentCalled":
-                self.sent.setdefault(frame.get("Linkedid", ""), time.perf_counter())
+        async def timed(client: Client, data: bytes) -> None:
+            # Stamped as the frame goes to the socket, not when the simulator queued it behind others.
+            if b"Event: AgentCalled" in data:
+                sent.setdefault(data.split(b"Linkedid: ", 1)[1].split(b"\r\n", 1)[0].decode(), time.perf_counter())
+            await write(client, data)
 
-        pbx.emit = timed  # type: ignore[method-assign]
+        Client._write = timed  # type: ignore[method-assign]
 
     def arrived(self, kind: str, data: dict[str, Any]) -> None:
         now = time.perf_counter()
@@ -144,14 +147,40 @@ class Clock:
             self.carded.setdefault(data["call_id"], now)
 
 
+async def replay(pbx: SimulatedPbx, number: str) -> str:
+    """The recorded queue call, as a new call from `number`, paced as recorded: the recording stamps its
+    first and last frames only, so the ring the caller heard (its AgentConnect's RingTime) is waited before
+    the agent's answer, as on the PBX, rather than sent with the ring in one burst."""
+    recording = recordings.load(pbx.ami_dir / f"{RECORDING}.ami")
+    frames = recording.frames
+    ring = float(next(f["RingTime"] for f, _ in frames if f["Event"] == "AgentConnect"))
+    anchors = [t for _, t in frames if t is not None]
+    callers = {recording.caller: number} if recording.caller else {}
+    rewriter = recordings._Rewriter(pbx, time.time() - anchors[0], callers)
+    loop, start, linkedid, called, answered = asyncio.get_running_loop(), None, "", False, False
+    for frame, moment in frames:
+        start = loop.time() if start is None else start
+        if moment is not None:
+            await asyncio.sleep(max(0.0, start + moment - anchors[0] - loop.time()))
+        if called and not answered and frame["Event"] == "DialEnd" and frame.get("DialStatus") == "ANSWER":
+            answered = True
+            await asyncio.sleep(ring)
+        called = called or frame["Event"] == "AgentCalled"
+        fresh = rewriter.frame(frame)
+        linkedid = linkedid or fresh.get("Linkedid", "")
+        pbx.emit(fresh)
+        await pbx.backpressure()
+    return linkedid
+
+
 async def replay_calls(pbx: SimulatedPbx, rate: float, seconds: float, numbers: Callable[[int], str],
                        linked: dict[str, str]) -> None:
-    """Recorded queue calls at `rate` per second, each paced as recorded; `linked[linkedid]` = its caller."""
+    """Recorded queue calls at `rate` per second; `linked[linkedid]` = its caller."""
     loop = asyncio.get_running_loop()
 
     async def one(n: int) -> None:
         number = numbers(n)
-        linked[await pbx.replay(RECORDING, caller=number)] = number
+        linked[await replay(pbx, number)] = number
 
     tasks, start_at = [], loop.time()
     for n in range(int(rate * seconds)):
@@ -194,9 +223,9 @@ Results = dict[tuple[float, str, str], list[float]]     # (rate, known|first, po
 
 async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: int,
                      cpu: dict[float, float]) -> Results:
-    pbx = SimulatedPbx(username="bench", secret="bench", speed=1.0)
+    pbx = SimulatedPbx(username="bench", secret="bench")
     await pbx.start()
-    clock = Clock(pbx)
+    clock = Clock()
     http_port = free_port()
     (workdir / "switchboard.toml").write_text(CONFIG.format(port=pbx.port))
     env = {**os.environ, "SWITCHBOARD_CONFIG": str(workdir / "switchboard.toml"),

@@ -32,6 +32,7 @@ SHAPES: dict[str, tuple[Shape, str | None]] = {
     "direct": (lambda p, n: p.direct_call(caller=n, extension="101"), "101"),
     "direct missed": (lambda p, n: p.direct_call(caller=n, extension="101", answered=False), None),
     "abandoned": (lambda p, n: p.abandoned(caller=n, extensions=["101", "102"]), None),
+    "direct to a phone of nobody": (lambda p, n: p.direct_call(caller=n, extension="555"), None),
     "blind transfer": (lambda p, n: p.blind_transfer(caller=n, extension="101", target="102"), "102"),
     "blind transfer to a phone of nobody": (lambda p, n: p.blind_transfer(caller=n, extension="101", target="555"),
                                             "101"),
