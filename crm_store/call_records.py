@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from crm_store import audit, calls, routing_log
+from crm_store import call_grants, calls, routing_log
 from crm_store.calls import CALLBACK, VOICE
 from crm_store.ingest import Ingestor
 from crm_store.models import Lead
@@ -38,6 +38,13 @@ class CallRecord:
     pops: tuple[tuple[int, str, datetime], ...] = ()      # (user, extension, when): who saw the card
     callback: Callback | None = None
     settles: bool = False                                  # the client was reached: their callback is done
+    placed_by: int | None = None      # an outbound call's operator: the lead is theirs if nobody else works it
+    follow_up: Callback | None = None  # otherwise, a lead nobody works and no task waits for gets this task
+    ended_at: datetime | None = None
+
+    @property
+    def changes_at(self) -> datetime:
+        return self.ended_at or (self.callback.at if self.callback else datetime.now(UTC))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +87,7 @@ class CallRecords:
 
 def write_records(session: Session, records: list[CallRecord]) -> list[Written]:
     open_tasks = {lead: (task.id, task.kind) for lead, task in calls.open_tasks_of_leads(
-        session, {r.lead_id for r in records if r.callback or r.settles}).items()}
+        session, {r.lead_id for r in records}).items()}
     out, updates = [], {}
     for record in records:
         changes, written = dict(record.changes), Written()
@@ -90,22 +97,37 @@ def write_records(session: Session, records: list[CallRecord]) -> list[Written]:
             written = Written(collapsed_into=existing[0])
             changes.update(callback_task=existing[0], callback_collapsed=True)
         elif record.callback is not None:
-            lead = session.get(Lead, record.lead_id)
-            owner = lead.owner_id if lead is not None else None
-            task_id = routing_log.task_id_for(record.lead_id, record.interaction_id)
-            routing_log.add_task_row(session, task_id, lead_id=record.lead_id, kind=CALLBACK, channel=VOICE,
-                                     queue=record.callback.queue, priority=record.callback.priority, owner_id=owner,
-                                     created_at=record.callback.at)
-            open_tasks[record.lead_id] = (task_id, CALLBACK)
-            written = Written(new_callback=task_id, owner_id=owner)
-            changes.update(callback_task=task_id, callback_collapsed=False)
+            written = _add_callback(session, record, record.callback, open_tasks)
+            changes.update(callback_task=written.new_callback, callback_collapsed=False)
         elif record.settles and existing is not None and existing[1] == CALLBACK:
             written = Written(settled=existing[0])
             open_tasks.pop(record.lead_id)
+        lead = session.get(Lead, record.lead_id)
+        if lead is not None and lead.deleted_at is None and lead.assignee_id is None \
+                and record.lead_id not in open_tasks:
+            # Every call ends with someone: the operator who placed it, else a task for whoever is free.
+            placed = record.placed_by is not None and calls.take_call(
+                session, record.lead_id, record.placed_by, record.call_id, rang_at=record.changes_at,
+                at=record.changes_at, reassign=False, handled=False)
+            if not placed and record.follow_up is not None:
+                added = _add_callback(session, record, record.follow_up, open_tasks)
+                written = replace(written, new_callback=added.new_callback, owner_id=added.owner_id)
+                changes.update(callback_task=added.new_callback, follow_up=True)
         updates[record.interaction_id] = changes
         for user_id, extension, at in record.pops:
-            audit.record(session, "lead.popped", at, user_id=user_id, lead_id=record.lead_id,
-                         detail={"call_id": record.call_id, "extension": extension})
+            call_grants.record_pop(session, record.lead_id, user_id, record.call_id, extension, at)
         out.append(written)
     calls.update_calls(session, updates)
+    calls.finish_call_tasks(session, {r.call_id for r in records}, max(r.changes_at for r in records))
     return out
+
+
+def _add_callback(session: Session, record: CallRecord, callback: Callback,
+                  open_tasks: dict[int, tuple[str, str]]) -> Written:
+    lead = session.get(Lead, record.lead_id)
+    owner = lead.owner_id if lead is not None else None
+    task_id = routing_log.task_id_for(record.lead_id, record.interaction_id)
+    routing_log.add_task_row(session, task_id, lead_id=record.lead_id, kind=CALLBACK, channel=VOICE,
+                             queue=callback.queue, priority=callback.priority, owner_id=owner, created_at=callback.at)
+    open_tasks[record.lead_id] = (task_id, CALLBACK)
+    return Written(new_callback=task_id, owner_id=owner)

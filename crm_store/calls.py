@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from crm_store.models import Contact, Identity, Interaction, RoutingTask, User
+from crm_store import audit
+from crm_store.models import Contact, Identity, Interaction, Lead, Reservation, RoutingTask, User
 from crm_store.routing_log import OPEN_TASK_STATES
+from crm_store.types import LeadStatus
 from vocabulary.channels import VOICE
 CALLBACK = "callback"     # the routing task a missed call leaves: call the client back
 
@@ -57,3 +60,63 @@ async def callbacks_waiting(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(select(RoutingTask.queue, func.count()).where(
         RoutingTask.kind == CALLBACK, RoutingTask.state.in_(("pending", "reserved"))).group_by(RoutingTask.queue))
     return {queue: count for queue, count in rows}
+
+
+# -- calls belong to whoever takes them ----------------------------------------------------------------
+
+def call_task_id(call_id: str, user_id: int) -> str:
+    return f"answered:{call_id}:{user_id}"
+
+
+def take_call(session: Session, lead_id: int, user_id: int, call_id: str, *, rang_at: datetime, at: datetime,
+              reassign: bool, handled: bool = True) -> bool:
+    """An operator answered the call: the lead is theirs as if they had accepted an offer for it (the assignee,
+    the client's owner if the client has none, an accepted offer in the statistics when `handled`). `reassign`
+    False leaves a lead someone else works with them (a click-to-call on a colleague's lead). False if the lead
+    or the user is gone."""
+    lead = session.get(Lead, lead_id)
+    user = session.get(User, user_id)
+    if lead is None or lead.deleted_at is not None or user is None or not user.active:
+        return False
+    if reassign or lead.assignee_id is None:
+        before = (lead.assignee_id, lead.status, lead.owner_id)
+        lead.assignee_id, lead.team_id = user.id, user.team_id
+        if lead.status == LeadStatus.NEW:
+            lead.status = LeadStatus.ASSIGNED.value
+        contact = session.get(Contact, lead.contact_id)
+        if contact is not None and contact.owner_id is None:
+            contact.owner_id = user.id
+            if lead.owner_id is None:
+                lead.owner_id = user.id
+        lead.updated_at = at
+        audit.record(session, "lead.accepted", at, user_id=user.id, lead_id=lead_id,  # type: ignore[arg-type]
+                     detail={"call_id": call_id, "assignee_id": [before[0], user.id],
+                             "status": [before[1], lead.status], "owner_id": [before[2], lead.owner_id]})
+    task_id = call_task_id(call_id, user_id)
+    if handled and session.get(RoutingTask, task_id) is None:
+        # The call on the phone is routing's live task; this row is its trace (done from the start, so it is
+        # never a lead's open work), and its accepted offer counts the answer as handled work.
+        session.add(RoutingTask(id=task_id, lead_id=lead_id, kind="call", channel=VOICE, queue="default", priority=0,
+                                skills={}, owner_id=lead.owner_id, state="completed", assignee_id=user_id,
+                                created_at=rang_at, sla_deadline=None, assigned_at=at, finished_at=None))
+        session.flush()       # the task row before its offer (no relationship orders the two inserts)
+        session.add(Reservation(id=f"{task_id}:answer", task_id=task_id, agent_id=user_id, created_at=rang_at,
+                                expires_at=at, outcome="accepted", decided_at=at, explanation={"call_id": call_id}))
+    return True
+
+
+def finish_call_tasks(session: Session, call_ids: set[str], at: datetime) -> None:
+    """The calls ended: their answered-call traces get their end."""
+    if not call_ids:
+        return
+    for row in session.scalars(select(RoutingTask).where(RoutingTask.kind == "call", RoutingTask.finished_at.is_(None))):
+        if row.id.split(":", 1)[1].rsplit(":", 1)[0] in call_ids:
+            row.finished_at = at
+
+
+def lead_unattended(session: Session, lead_id: int) -> bool:
+    """Nobody works the lead and no routing task waits for it: it would be forgotten."""
+    lead = session.get(Lead, lead_id)
+    if lead is None or lead.deleted_at is not None or lead.assignee_id is not None:
+        return False
+    return not open_tasks_of_leads(session, {lead_id})

@@ -126,6 +126,11 @@ def call_ringing(call: LiveCall, extension: str, card: Card) -> dict[str, Any]:
             "started_at": s.at.isoformat(), "card": card}
 
 
+def call_card(call: LiveCall, card: Card) -> dict[str, Any]:
+    """The card a pop went out without (not in memory, not read within the pop's budget), the moment it is read."""
+    return {"call_id": call.call_id, "lead_id": call.lead_id, "card": card}
+
+
 def call_ring_stopped(call: LiveCall, reason: str) -> dict[str, Any]:
     return {"call_id": call.call_id, "lead_id": call.lead_id, "reason": reason}
 

@@ -72,6 +72,10 @@ class Notifier:
         """The user sitting at the phone that rings, and nobody else."""
         await self._to({user_id}, "call.ringing", frames.call_ringing(call, extension, card))
 
+    async def call_card(self, user_ids: Iterable[int], call: LiveCall, card: frames.Card) -> None:
+        """The phones that popped without the card (ringing or answered there still)."""
+        await self._to(set(user_ids), "call.card", frames.call_card(call, card))
+
     async def call_ring_stopped(self, user_ids: Iterable[int], call: LiveCall, reason: str) -> None:
         await self._to(set(user_ids), "call.ring_stopped", frames.call_ring_stopped(call, reason))
 
@@ -83,9 +87,10 @@ class Notifier:
         if call.answered_by is not None:
             await self._to({call.answered_by}, "call.transferred", frames.call_transferred(call, to_extension, kind))
 
-    async def call_ended(self, call: LiveCall, event: CallEnded, missed: bool, callback_task: str | None) -> None:
-        """Everyone whose phone rang for it, and whoever answered."""
-        await self._to(call.everyone(), "call.ended", frames.call_ended(call, event, missed, callback_task))
+    async def call_ended(self, user_ids: Iterable[int], call: LiveCall, event: CallEnded, missed: bool,
+                         callback_task: str | None) -> None:
+        """The users at the phones the call still belonged to (a transfer told the others when it left them)."""
+        await self._to(set(user_ids), "call.ended", frames.call_ended(call, event, missed, callback_task))
 
     async def call_not_connected(self, user_id: int, event: CallEnded) -> None:
         """The operator who placed a click-to-call that never reached their phone."""

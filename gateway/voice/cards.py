@@ -1,6 +1,7 @@
 """Cards for screen pops, as the screen shows them: routing's view (a ringing phone may see any lead)."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from crm_store.lead_cards import LeadCards
@@ -21,3 +22,27 @@ class CardReader:
 
     def close(self) -> None:
         self._cards.close()
+
+
+class RecentCards:
+    """The cards of recent callers by number, so a known caller's pop goes out with no read at all.
+
+    A card from here may be a little old; the call's fresh card follows as `call.card` once read."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._cards: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
+
+    def get(self, caller: str | None) -> tuple[int, dict[str, Any]] | None:
+        found = self._cards.get(caller) if caller else None
+        if found is not None:
+            self._cards.move_to_end(caller)       # type: ignore[arg-type]
+        return found
+
+    def put(self, caller: str | None, lead_id: int, card: dict[str, Any] | None) -> None:
+        if not caller or card is None:
+            return
+        self._cards[caller] = (lead_id, card)
+        self._cards.move_to_end(caller)
+        while len(self._cards) > self._size:
+            self._cards.popitem(last=False)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 
@@ -17,7 +17,7 @@ from channels.asterisk.types import (
     CallAbandoned, CallAnswered, CallEnded, CallEvent, CallRinging, CallStarted, CallTransferred, MemberPaused,
     Direction, CallOutcome, RingStopped,
 )
-from crm_store import calls
+from crm_store import call_grants, calls
 from crm_store.call_records import Callback, CallRecord, CallRecords
 from crm_store.ingest import Ingestor
 from crm_store.session import Sessions
@@ -27,8 +27,9 @@ from gateway.mapping import to_ingest_request
 from gateway.notifier import Notifier
 from gateway.routing.ports import TaskRouting
 from gateway.settings import RoutingSettings
-from gateway.voice.cards import CardReader
+from gateway.voice.cards import CardReader, RecentCards
 from gateway.voice.live import LiveCall
+from gateway.voice.phones import PhoneBook
 from gateway.voice.tasks import occupy_phone
 from routing.types import Presence, Task
 
@@ -38,7 +39,7 @@ MISSED = (CallOutcome.MISSED, CallOutcome.ABANDONED)
 PBX_PAUSE = "paused on the phone"
 CALLBACK_PRIORITY = 1     # above a new lead's 0: a client who already tried to reach us
 VOICE = "voice"
-EXTENSION_TTL = 5.0      # seconds a phone's user is remembered: an admin's change shows within that
+CARD_BUDGET = 0.005      # seconds a pop may wait for the caller's card; after that it goes without, `call.card` follows
 
 
 class VoiceService:
@@ -55,7 +56,8 @@ class VoiceService:
         self.calls: dict[str, LiveCall] = {}
         self.originated: dict[str, int] = {}          # click-to-call id -> the user who placed it
         self._chains: dict[str, asyncio.Task[None]] = {}
-        self._extensions: dict[str, tuple[int, float]] = {}
+        self._phones = PhoneBook(sessions)
+        self._recent = RecentCards()
         self._records = CallRecords(ingestor)
         self.active = True        # False while another process holds the voice lease (gateway/voice/lease.py)
         self.on_pop: Callable[[str, str], None] = lambda call_id, extension: None   # metrics
@@ -73,8 +75,14 @@ class VoiceService:
         task.add_done_callback(lambda done: self._chains.pop(key) if self._chains.get(key) is done else None)
 
     async def drain(self) -> None:
-        while self._chains:
-            await asyncio.gather(*list(self._chains.values()), return_exceptions=True)
+        while self._chains or any(c.recorded and not c.recorded.done() for c in self.calls.values()):
+            await asyncio.gather(*list(self._chains.values()),
+                                 *[c.recorded for c in self.calls.values() if c.recorded is not None],
+                                 return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.drain()
+        await self._phones.close()
 
     async def _after(self, previous: asyncio.Task[None] | None, event: CallEvent) -> None:
         if previous is not None:
@@ -110,25 +118,65 @@ class VoiceService:
     # -- the call's life ---------------------------------------------------------------------------
 
     async def _started(self, event: CallStarted) -> None:
-        # The call's record is the interaction ingest writes; what happens next is written once, at the end.
-        result = await self._ingestor.ingest(to_ingest_request(contact_of(event)))
-        call = LiveCall(event.call_id, result.lead_id, result.interaction_id, event)
+        # The pop must not wait for the database: the call's record (ingest) and its card are written and read
+        # beside the call's events; the events that need the lead wait for `recorded`, the rings only briefly.
+        cached = self._recent.get(event.caller)
+        if cached is not None and event.lead_id not in (None, cached[0]):
+            cached = None       # a click-to-call names its lead: another lead's card would mislead
+        # The lead shown before the record is written (the one named, else the caller's last): `call.card` corrects it.
+        call = LiveCall(event.call_id, event.lead_id or (cached[0] if cached else None), None, event)
+        call.card = cached[1] if cached else None
+        call.recorded = asyncio.create_task(self._record_start(call))
         self.calls[event.call_id] = call
-        # Read the card now, while the caller waits for a phone to ring: the pop then only has to send it.
-        await self._load_card(call)
+
+    async def _record_start(self, call: LiveCall) -> None:
+        event = call.started
+        request = to_ingest_request(contact_of(event))
+        if event.direction is Direction.OUTBOUND:
+            request = replace(request, direction=Direction.OUTBOUND.value)
+        result = await self._ingestor.ingest(request)
+        call.lead_id, call.interaction_id = result.lead_id, result.interaction_id
+        card = await self._cards.read(result.lead_id)
+        call.card, call.card_fresh = card, True
+        self._recent.put(event.caller, result.lead_id, card)
+        waiting, call.awaiting_card = call.awaiting_card & call.holding(), set()
+        if waiting:
+            await self._notifier.call_card(waiting, call, card)
+
+    async def _ready(self, call: LiveCall) -> bool:
+        """Wait for the call's record; False if it could not be written (the event is then dropped)."""
+        if call.recorded is not None:
+            await asyncio.wait([call.recorded])
+            failed = call.recorded.exception()
+            if failed is not None:
+                log.error("call %s: its record could not be written", call.call_id, exc_info=failed)
+                return False
+        return call.lead_id is not None
 
     async def _ringing(self, call: LiveCall, event: CallRinging) -> None:
-        user_id = await self._user_at(event.extension)
+        user_id = await self._phones.user_at(event.extension)
         if user_id is None:
             return        # a phone no Switchboard user sits at: nobody to pop
-        card = call.card if call.card is not None else await self._load_card(call)
+        if call.card is None and call.recorded is not None and not call.recorded.done():
+            await asyncio.wait([call.recorded], timeout=CARD_BUDGET)     # a card not in memory: a short wait
         call.ringing.setdefault(event.extension, set()).add(user_id)
         call.rang_users.add(user_id)
         call.pops.append((user_id, event.extension, event.at))
         if event.transfer_from:
             call.transfer_from[event.extension] = event.transfer_from
+        fresh, card = call.card_fresh, call.card
         await self._notifier.call_ringing(user_id, call, event.extension, card)
         self.on_pop(call.call_id, event.extension)
+        if not fresh:
+            if call.card_fresh:       # read while the pop was being sent
+                await self._notifier.call_card({user_id}, call, call.card)
+            else:
+                call.awaiting_card.add(user_id)
+        if await self._ready(call):
+            # Its user may open the lead from now on (a grant, written after the pop, never before it).
+            lead_id = call.lead_id
+            await self._ingestor.run_write(lambda session: call_grants.record_pop(
+                session, lead_id, user_id, call.call_id, event.extension, event.at))
 
     async def _ring_stopped(self, call: LiveCall, event: RingStopped) -> None:
         users = call.ringing.pop(event.extension, set())
@@ -137,39 +185,52 @@ class VoiceService:
 
     async def _answered(self, call: LiveCall, event: CallAnswered) -> None:
         users = call.ringing.pop(event.extension, set())
-        user_id = min(users) if users else await self._user_at(event.extension)
+        user_id = min(users) if users else await self._phones.user_at(event.extension)
         previous = call.answered_by
         call.answered_by, call.answered_extension, call.answered_at = user_id, event.extension, event.at
         if previous is not None and previous != user_id:
-            await self._release_phone(call)        # transferred: the first operator is free again
+            await self._release_phone(call, previous)      # a transfer the tracker did not report: free them anyway
         if user_id is None:
             return
-        await self._notifier.call_answered(user_id, call, event.extension)
-        if call.phone_task is None:
-            call.phone_task = await occupy_phone(self._tasks, call_id=call.call_id, user_id=user_id, now=event.at)
+        ready = await self._ready(call)
+        if ready:
+            await self._notifier.call_answered(user_id, call, event.extension)
+        if user_id not in call.phone_tasks:
+            call.phone_tasks[user_id] = await occupy_phone(self._tasks, call_id=call.call_id, user_id=user_id,
+                                                           now=event.at)
+        if not ready:
+            return
+        lead_id, rang_at = call.lead_id, next((at for u, _, at in call.pops if u == user_id), event.at)
+        inbound = call.started.direction is Direction.INBOUND
+        # Answering is accepting the call: the lead is the operator's (a click-to-call keeps a colleague's lead theirs).
+        await self._ingestor.run_write(lambda session: calls.take_call(
+            session, lead_id, user_id, call.call_id, rang_at=rang_at, at=event.at, reassign=inbound))
+        call.takers.append(user_id)
 
     async def _transferred(self, call: LiveCall, event: CallTransferred) -> None:
         call.transfer_from[event.to_extension] = event.from_extension
         call.transfers.append({"kind": event.kind, "from": event.from_extension, "to": event.to_extension,
                                "at": event.at.isoformat()})
         await self._notifier.call_transferred(call, event.to_extension, event.kind)
+        leaving = call.answered_by
+        if leaving is not None and (event.from_extension is None or event.from_extension == call.answered_extension):
+            # The call left them (blind: now; attended: the colleague's answer follows): their phone is free.
+            call.answered_by = None
+            await self._release_phone(call, leaving)
 
     async def _ended(self, call: LiveCall, event: CallEnded) -> None:
         self.calls.pop(call.call_id, None)
-        self.originated.pop(call.call_id, None)
-        missed = event.outcome in MISSED and call.started.direction is Direction.INBOUND
-        await self._release_phone(call)
-        written = await self._records.write(CallRecord(
-            call.call_id, call.lead_id, call.interaction_id, {
-                "status": "ended", "outcome": event.outcome.value, "caller_name": call.started.caller_name,
-                "answered_by": call.answered_by, "answered_extension": event.answered_by,
-                "answered_at": call.answered_at.isoformat() if call.answered_at else None,
-                "wait_seconds": event.wait_seconds, "talk_seconds": event.talk_seconds,
-                "hangup_cause": event.cause, "hangup_cause_text": event.cause_text, "recording": event.recording,
-                "rang": list(event.rang), "transfers": call.transfers, "ended_at": event.at.isoformat()},
-            tuple(call.pops),
-            callback=Callback(self._callback_queue(call), CALLBACK_PRIORITY, event.at) if missed else None,
-            settles=event.outcome is CallOutcome.ANSWERED))      # the client was reached, whichever way the call went
+        placed_by = self.originated.pop(call.call_id, None)
+        for user_id in list(call.phone_tasks):
+            await self._release_phone(call, user_id)
+        if not await self._ready(call):
+            return
+        inbound = call.started.direction is Direction.INBOUND
+        missed = event.outcome in MISSED and inbound
+        if placed_by is None and not inbound and call.started.extension:
+            placed_by = await self._phones.user_at(call.started.extension)
+        holders = {u for u in [await self._phones.user_at(ext) for ext in event.holders] if u is not None}
+        written = await self._records.write(self._record(call, event, missed, placed_by))
         if written.new_callback is not None:
             owner = str(written.owner_id) if written.owner_id is not None else None
             await self._tasks.add_task(Task(id=written.new_callback, channel=VOICE, priority=CALLBACK_PRIORITY,
@@ -177,25 +238,31 @@ class VoiceService:
                                                  created=event.at.timestamp()))
         if written.settled is not None:
             await self._tasks.end_task(written.settled)
-        await self._notifier.call_ended(call, event, missed, written.new_callback or written.collapsed_into)
+        recipients = holders if event.holders else call.everyone()
+        await self._notifier.call_ended(recipients, call, event, missed, written.new_callback or written.collapsed_into)
 
-    async def _user_at(self, extension: str) -> int | None:
-        """Who sits at a phone; remembered briefly, since every ring of every call asks (a miss is not
-        remembered: a user given this extension a moment ago must pop at once)."""
-        now = time.monotonic()
-        cached = self._extensions.get(extension)
-        if cached is not None and cached[1] > now:
-            return cached[0]
-        async with self._sessions() as session:
-            user = (await calls.users_by_extension(session, {extension})).get(extension)
-        if user is None:
-            return None
-        self._extensions[extension] = (user.id, now + EXTENSION_TTL)
-        return user.id
+    def _record(self, call: LiveCall, event: CallEnded, missed: bool, placed_by: int | None) -> CallRecord:
+        legs = [{"extension": leg.extension, "user_id": self._phones.known(leg.extension), "answered": leg.answered,
+                 "wait_seconds": leg.wait_seconds, "talk_seconds": leg.talk_seconds,
+                 "transfer_from": leg.transfer_from, "transferred_to": leg.transferred_to} for leg in event.legs]
+        talk = round(sum(leg.talk_seconds for leg in event.legs if leg.answered), 3) if event.legs else event.talk_seconds
+        callback = Callback(self._callback_queue(call), CALLBACK_PRIORITY, event.at)
+        assert call.lead_id is not None and call.interaction_id is not None
+        return CallRecord(
+            call.call_id, call.lead_id, call.interaction_id, {
+                "status": "ended", "outcome": event.outcome.value, "caller_name": call.started.caller_name,
+                "answered_by": call.takers[-1] if call.takers else None, "answered_extension": event.answered_by,
+                "answered_at": call.answered_at.isoformat() if call.answered_at else None,
+                "wait_seconds": event.wait_seconds, "talk_seconds": talk, "legs": legs,
+                "hangup_cause": event.cause, "hangup_cause_text": event.cause_text, "recording": event.recording,
+                "rang": list(event.rang), "transfers": call.transfers, "ended_at": event.at.isoformat()},
+            callback=callback if missed else None,
+            settles=event.outcome is CallOutcome.ANSWERED,      # the client was reached, whichever way the call went
+            placed_by=placed_by, follow_up=callback, ended_at=event.at)
 
-    async def _release_phone(self, call: LiveCall) -> None:
-        if call.phone_task is not None:
-            task, call.phone_task = call.phone_task, None
+    async def _release_phone(self, call: LiveCall, user_id: int) -> None:
+        task = call.phone_tasks.pop(user_id, None)
+        if task is not None:
             await self._tasks.end_task(task.encode())
 
     def _callback_queue(self, call: LiveCall) -> str:
@@ -205,7 +272,7 @@ class VoiceService:
     # -- presence from the phone ---------------------------------------------------------------------
 
     async def _paused(self, event: MemberPaused) -> None:
-        user_id = await self._user_at(event.extension)
+        user_id = await self._phones.user_at(event.extension)
         if user_id is None:
             return
         state = await self._tasks.agent(user_id)
@@ -235,13 +302,12 @@ class VoiceService:
         if not mine:
             return
         for call in mine:
-            card = await self._load_card(call)      # fresh: the operator may have edited it meanwhile
+            if call.lead_id is not None:
+                call.card = await self._cards.read(call.lead_id)      # fresh: the operator may have edited it
+                call.card_fresh = True
+            card = call.card
             extension = next((ext for ext, users in call.ringing.items() if who.user_id in users),
                              call.answered_extension or "")
             await self._notifier.call_ringing(who.user_id, call, extension, card)
             if call.answered_by == who.user_id:
                 await self._notifier.call_answered(who.user_id, call, call.answered_extension)
-
-    async def _load_card(self, call: LiveCall) -> dict[str, Any] | None:
-        call.card = await self._cards.read(call.lead_id)
-        return call.card

@@ -59,7 +59,7 @@ def mount(app: web.Application, settings: Settings) -> None:
                 await server.stop()
             if adapter is not None:
                 await adapter.stop()
-            await service.drain()
+            await service.close()
             cards.close()
 
     app.cleanup_ctx.append(voice)

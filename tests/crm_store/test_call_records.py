@@ -80,3 +80,25 @@ async def test_the_pop_card_is_read_on_each_engine_and_is_none_once_gone(ingesto
         assert await cards.read(EVERYONE, call.lead_id + 1000, 20, lambda card: card) is None
     finally:
         cards.close()
+
+
+async def test_answering_takes_the_lead_a_click_to_call_leaves_a_colleagues_lead_theirs(ingestor, sessions):
+    from crm_store import calls
+    from crm_store.models import Contact, Lead, Reservation
+    async with sessions() as s, s.begin():
+        olga = await users.create_user(s, users.NewUser("olga", "correct horse", Role.OPERATOR), T0)
+        pavel = await users.create_user(s, users.NewUser("pavel", "correct horse", Role.OPERATOR), T0)
+    call = await a_call(ingestor)
+    take = ingestor.run_write
+    assert await take(lambda s: calls.take_call(s, call.lead_id, olga.id, "c1", rang_at=T0, at=T0, reassign=True))
+    assert await take(lambda s: calls.take_call(s, call.lead_id, pavel.id, "c2", rang_at=T0, at=T0, reassign=False))
+    async with sessions() as s:
+        lead = await s.get(Lead, call.lead_id)
+        owner = (await s.get(Contact, lead.contact_id)).owner_id
+    assert (lead.assignee_id, lead.owner_id, owner, lead.status) == (olga.id, olga.id, olga.id, "assigned")
+    await take(lambda s: calls.take_call(s, call.lead_id, pavel.id, "c3", rang_at=T0, at=T0, reassign=True))
+    async with sessions() as s:
+        lead = await s.get(Lead, call.lead_id)
+        handled = [(r.agent_id, r.outcome) for r in await s.scalars(select(Reservation).order_by(Reservation.id))]
+    assert (lead.assignee_id, lead.owner_id) == (pavel.id, olga.id)     # the lead follows; the client stays olga's
+    assert sorted(handled) == sorted([(olga.id, "accepted"), (pavel.id, "accepted"), (pavel.id, "accepted")])

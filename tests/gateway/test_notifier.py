@@ -71,7 +71,7 @@ async def test_a_message_on_a_worked_lead_reaches_only_its_assignee():
                     "at": AT.isoformat()}
 
 
-async def test_a_ring_pops_only_the_user_at_that_phone_and_its_end_reaches_everyone_it_rang():
+async def test_a_ring_pops_only_the_user_at_that_phone_and_its_end_reaches_those_it_was_given():
     n, out = notifier()
     call = a_call(rang_users={3, 4}, answered_by=4)
     await n.call_ringing(3, call, "101", None)
@@ -80,10 +80,12 @@ async def test_a_ring_pops_only_the_user_at_that_phone_and_its_end_reaches_every
     await n.call_transferred(call, "103", "blind")
     ended = CallEnded("c-1", AT, Direction.INBOUND, CallOutcome.ANSWERED, 2.0, 5.0, 16, "Normal", None, "102",
                       ("101", "102"), "sales", "+79123456789")
-    await n.call_ended(call, ended, False, None)
+    await n.call_card({3}, call, {"lead": {"id": 7}})
+    await n.call_ended({4}, call, ended, False, None)
     assert [(kind, to) for kind, to, _ in out.frames] == [
         ("call.ringing", frozenset({3})), ("call.ring_stopped", frozenset({3})), ("call.answered", frozenset({4})),
-        ("call.transferred", frozenset({4})), ("call.ended", frozenset({3, 4}))]
+        ("call.transferred", frozenset({4})), ("call.card", frozenset({3})), ("call.ended", frozenset({4}))]
+    assert out.frames[4][2] == {"call_id": "c-1", "lead_id": 7, "card": {"lead": {"id": 7}}}
     assert not out.recipients("offer.cancelled")      # a phone that stops ringing is not a withdrawn offer
     assert out.frames[0][2]["extension"] == "101" and out.frames[0][2]["caller"] == "+79123456789"
 

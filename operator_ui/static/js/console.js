@@ -127,6 +127,9 @@ function onFrame(type, data, incoming, view) {
     case 'call.ringing':
       incoming.callRinging(data);
       break;
+    case 'call.card':
+      incoming.callCard(data);
+      break;
     case 'call.ring_stopped':
       incoming.callRingStopped(data);
       break;

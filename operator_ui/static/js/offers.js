@@ -222,6 +222,15 @@ export class Incoming {
     }
   }
 
+  // The card the pop went out without (a first-time caller, or a card not read in time): fill it in.
+  callCard(data) {
+    const entry = this.cards.get(`call:${data.call_id}`);
+    if (!entry) return;
+    const answered = entry.el.classList.contains('answered');
+    this.callRinging({ ...entry.data, lead_id: data.lead_id, card: data.card });
+    if (answered) this.callAnswered({ call_id: data.call_id, lead_id: data.lead_id, quiet: true });
+  }
+
   // This phone stopped ringing (no answer, or answered at another phone): the pop goes.
   callRingStopped(data) {
     this.remove(`call:${data.call_id}`);
@@ -241,7 +250,7 @@ export class Incoming {
       const form = leadId ? fieldsForm(this.ctx, leadId, values, { onSaved }) : null;
       if (form && !slot.firstChild) slot.append(form);
     }
-    if (data.lead_id) this.ctx.openLead(data.lead_id);
+    if (data.lead_id && !data.quiet) this.ctx.openLead(data.lead_id);
   }
 
   callEnded(data) {
