@@ -29,6 +29,7 @@ from gateway.api import (
 )
 from gateway.attachments import AttachmentStore
 from gateway.auth import auth_middleware, principal
+from gateway.csrf import csrf_middleware
 from gateway.errors import error_middleware
 from gateway.hub import Hub
 from gateway.intake import Intake
@@ -51,13 +52,15 @@ from gateway.keys import (
 )
 from gateway.routing.wiring import open_routing
 from gateway.settings import Settings
+from gateway.throttle import LOGIN_THROTTLE, login_throttle
 
 log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> web.Application:
     """Build the application; resources open and close with it, one cleanup context each."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[error_middleware, auth_middleware, csrf_middleware],
+                          client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     p = settings.permissions
@@ -65,6 +68,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
                                    delete_others=frozenset(p.delete_others), assign=frozenset(p.assign))
     app[RESPONDERS] = {}      # filled by the channels that can answer
     app[ATTACHMENTS] = AttachmentStore(Path(settings.storage.dir))
+    app[LOGIN_THROTTLE] = login_throttle(settings.http)
     app[HUB] = Hub(grace=settings.routing.disconnect_grace_seconds)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_ingestor)

@@ -22,6 +22,13 @@ def token_of(request: web.Request) -> str | None:
     return request.cookies.get(COOKIE)
 
 
+def is_cookie_authenticated(request: web.Request) -> bool:
+    """The request would be signed in by the cookie alone: what a browser adds to any request by itself."""
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        return False     # a header a cross-site page cannot make a browser send
+    return COOKIE in request.cookies
+
+
 def client_ip(request: web.Request) -> str | None:
     return request.remote
 
