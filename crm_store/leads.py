@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, exists, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from crm_store.contacts import suggestion_in_reach
 from crm_store.errors import Forbidden, Invalid, NotFound
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
 from crm_store.types import (
@@ -130,7 +131,7 @@ def card_sync(session: Session, viewer: Viewer, lead_id: int, timeline_limit: in
         Lead.contact_id == contact.id, Lead.id != lead.id, Lead.deleted_at.is_(None),
         Lead.status.in_(OPEN_STATUSES), visible(viewer))))
     suggestions = list(session.scalars(select(MergeSuggestion).where(
-        MergeSuggestion.status == "pending",
+        MergeSuggestion.status == "pending", *suggestion_in_reach(viewer),
         or_(MergeSuggestion.contact_a_id == contact.id, MergeSuggestion.contact_b_id == contact.id))))
     user_ids = {i for i in (lead.owner_id, lead.assignee_id, contact.owner_id) if i is not None}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}

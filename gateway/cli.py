@@ -19,6 +19,7 @@ from crm_store.session import create_engine, session_factory
 from crm_store.types import Role
 from crm_store.users import NewUser, any_user_exists, create_user
 from gateway.app import create_app
+from gateway.http_server import server_options
 from gateway.keys import SESSIONS
 from gateway.settings import Settings, SettingsError, load_settings
 
@@ -118,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         app.on_startup.append(_hint_first_user)
         app.on_startup.append(_settle_memory)
-        web.run_app(app, host=settings.http.host, port=settings.http.port,
+        web.run_app(app, host=settings.http.host, port=settings.http.port, **server_options(settings.http),
                     print=lambda _: print(f"switchboard listening on http://{settings.http.host}:{settings.http.port}"))
         return 0
     if args.command == "demo":

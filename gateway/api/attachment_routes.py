@@ -7,7 +7,7 @@ from aiohttp import web
 
 from crm_store import audit, leads
 from crm_store.interactions import find_interaction
-from gateway.auth import client_ip, principal
+from gateway.auth import audit_refusals, client_ip, principal
 from gateway.errors import refuse
 from gateway.keys import ATTACHMENTS, CLOCK, SESSIONS
 
@@ -15,6 +15,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/api/v1/interactions/{interaction_id:\\d+}/attachments/{index:\\d+}")
+@audit_refusals("attachment.read")
 async def download(request: web.Request) -> web.StreamResponse:
     who = principal(request)
     interaction_id, index = int(request.match_info["interaction_id"]), int(request.match_info["index"])

@@ -5,7 +5,7 @@ from aiohttp import web
 
 from crm_store import leads, routing_log
 from crm_store.types import Role
-from gateway.auth import principal, require_role
+from gateway.auth import audit_refusals, principal, require_role
 from gateway.keys import SESSIONS, WALLBOARD
 
 routes = web.RouteTableDef()
@@ -18,6 +18,7 @@ async def queue_stats(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/leads/{lead_id:\\d+}/routing")
+@audit_refusals("lead.routing")
 async def lead_routing(request: web.Request) -> web.Response:
     """Every task of the lead, every offer made, and why routing chose as it did."""
     lead_id = int(request.match_info["lead_id"])

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channels.types import OutboundMessage
 from crm_store import audit, leads, outbound
-from gateway.auth import client_ip, principal
+from gateway.auth import audit_refusals, client_ip, principal
 from gateway.errors import read_model, refuse
 from gateway.keys import CLOCK, ROUTING, PERMISSIONS, RESPONDERS, SESSIONS
 from gateway.voice.tasks import settle_callback
@@ -24,6 +24,7 @@ class Reply(BaseModel):
 
 
 @routes.post("/api/v1/leads/{lead_id:\\d+}/reply")
+@audit_refusals("lead.reply")
 async def reply(request: web.Request) -> web.Response:
     who, lead_id = principal(request), int(request.match_info["lead_id"])
     body = await read_model(request, Reply)
