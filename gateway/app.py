@@ -52,7 +52,7 @@ from gateway.keys import (
 )
 from gateway.routing.wiring import open_routing
 from gateway.settings import Settings
-from gateway.throttle import LOGIN_THROTTLE, login_throttle
+from gateway import throttle
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
                                    delete_others=frozenset(p.delete_others), assign=frozenset(p.assign))
     app[RESPONDERS] = {}      # filled by the channels that can answer
     app[ATTACHMENTS] = AttachmentStore(Path(settings.storage.dir))
-    app[LOGIN_THROTTLE] = login_throttle(settings.http)
     app[HUB] = Hub(grace=settings.routing.disconnect_grace_seconds)
     app.cleanup_ctx.append(_database)
+    throttle.mount(app, settings.http, settings.redis.url, settings.redis.prefix)
     app.cleanup_ctx.append(_ingestor)
     app.cleanup_ctx.append(_routing)
     app.on_shutdown.append(_close_sockets)   # before cleanup: open sockets would hold it up

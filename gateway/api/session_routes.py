@@ -26,7 +26,7 @@ async def login(request: web.Request) -> web.Response:
     body = await read_model(request, Login)
     settings, now = request.app[SETTINGS], request.app[CLOCK]()
     throttle, address = request.app[LOGIN_THROTTLE], client_ip(request)
-    wait = throttle.retry_after(body.username, address)
+    wait = await throttle.retry_after(body.username, address)
     if wait:
         # Refused before the password is checked: a guesser gets no answer and costs no hashing.
         async with request.app[SESSIONS]() as session, session.begin():
@@ -38,12 +38,12 @@ async def login(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session, session.begin():
         user = await users.authenticate(session, body.username, body.password)
         if user is None:
-            throttle.failed(body.username, address)
+            await throttle.failed(body.username, address)
             audit.record(session, "auth.login_failed", now, outcome="denied", ip=address,
                          detail={"username": body.username})
             token = None
         else:
-            throttle.succeeded(body.username)
+            await throttle.succeeded(body.username)
             token = await users.open_session(session, user, now, timedelta(hours=settings.http.session_hours))
             audit.record(session, "auth.login", now, user_id=user.id, ip=client_ip(request))
             profile = user_json(user)

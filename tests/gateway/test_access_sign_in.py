@@ -166,3 +166,23 @@ async def test_a_sign_out_served_by_another_process_closes_the_socket_too(databa
     finally:
         for client in clients:
             await client.close()
+
+
+@pytest.mark.redis
+async def test_with_redis_the_count_is_shared_by_every_process(database_url, redis_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(database_url, storage={"dir": str(tmp_path / "files")},
+                             redis={"url": redis_url, "prefix": f"a{uuid.uuid4().hex}:"},
+                             http={"login_failures_per_account": 3})
+    clients = [TestClient(TestServer(create_app(settings), host="127.0.0.1")) for _ in range(2)]
+    try:
+        for client in clients:
+            await client.start_server()
+        apis = [Api(c) for c in clients]
+        await apis[0].add_user("olga", Role.OPERATOR)
+        for api in (apis[0], apis[1], apis[0]):            # spread over both processes
+            assert (await _login(api, "olga", "wrong guess")).status == 401
+        blocked = await _login(apis[1], "olga", PASSWORD)
+        assert blocked.status == 429 and int(blocked.headers["Retry-After"]) > 0
+    finally:
+        for client in clients:
+            await client.close()
