@@ -103,7 +103,8 @@ class Hub:
     async def disconnect(self, user_id: int, session: str | None, reason: str) -> int:
         """Close `user_id`'s sockets here (only those of the session whose token digest is `session`, if
         given) at once: signed out or disabled, they must not receive another frame. Returns how many."""
-        sockets = [ws for ws in self._sockets.get(user_id, ()) if session is None or self._sessions_of.get(ws) == session]
+        sockets = [ws for ws in self._sockets.get(user_id, ())
+                   if session is None or self._sessions_of.get(ws) == session]
         for ws in sockets:
             self._sockets[user_id].discard(ws)       # no frame reaches it while it closes
         await asyncio.gather(*(ws.close(code=4401, message=reason.encode()[:120]) for ws in sockets),

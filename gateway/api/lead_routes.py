@@ -179,7 +179,8 @@ class NewLead(BaseModel):
     subject: str | None = Field(None, max_length=500)
 
 
-async def _within_reach(request: web.Request, claims: list[IdentityClaim]) -> tuple[list[IdentityClaim], dict[str, str]]:
+async def _within_reach(request: web.Request,
+                        claims: list[IdentityClaim]) -> tuple[list[IdentityClaim], dict[str, str]]:
     """Claims that would bind the lead to another team's client, demoted to mere mentions.
 
     A phone typed by hand joins that client's open lead, which would hand our text to the other team

@@ -146,7 +146,8 @@ async def test_signing_out_and_disabling_close_open_sockets_at_once(api: Api) ->
 
 
 @pytest.mark.redis
-async def test_a_sign_out_served_by_another_process_closes_the_socket_too(database_url, redis_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_sign_out_served_by_another_process_closes_the_socket_too(  # type: ignore[no-untyped-def]
+        database_url, redis_url, tmp_path) -> None:
     settings = make_settings(database_url, storage={"dir": str(tmp_path / "files")},
                              redis={"url": redis_url, "prefix": f"a{uuid.uuid4().hex}:"})
     clients = [TestClient(TestServer(create_app(settings), host="127.0.0.1")) for _ in range(2)]
@@ -169,7 +170,8 @@ async def test_a_sign_out_served_by_another_process_closes_the_socket_too(databa
 
 
 @pytest.mark.redis
-async def test_with_redis_the_count_is_shared_by_every_process(database_url, redis_url, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_with_redis_the_count_is_shared_by_every_process(  # type: ignore[no-untyped-def]
+        database_url, redis_url, tmp_path) -> None:
     settings = make_settings(database_url, storage={"dir": str(tmp_path / "files")},
                              redis={"url": redis_url, "prefix": f"a{uuid.uuid4().hex}:"},
                              http={"login_failures_per_account": 3})
