@@ -1,38 +1,58 @@
-"""Contact merges a manager confirms, and their exact undo."""
+"""Contact merges a manager confirms, and their exact undo; each within the decider's reach.
+
+A suggestion, a merge or an undo that touches a client of another team does not exist for the
+caller: it is not listed, and acting on it is "not found", never "forbidden", so its existence
+(and the other team's client behind it) is not revealed either.
+"""
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_store import search
 from crm_store.errors import Conflict, NotFound
 from crm_store.models import Contact, ContactMerge, Identity, Interaction, Lead, MergeSuggestion
+from crm_store.reach import contact_in_reach
+from crm_store.types import Viewer
 
 
-async def pending_suggestions(session: AsyncSession, limit: int = 100) -> list[MergeSuggestion]:
+async def pending_suggestions(session: AsyncSession, viewer: Viewer, limit: int = 100) -> list[MergeSuggestion]:
     return list(await session.scalars(
-        select(MergeSuggestion).where(MergeSuggestion.status == "pending").order_by(MergeSuggestion.id).limit(limit)))
+        select(MergeSuggestion).where(MergeSuggestion.status == "pending", *suggestion_in_reach(viewer))
+        .order_by(MergeSuggestion.id).limit(limit)))
+
+
+def suggestion_in_reach(viewer: Viewer) -> tuple[ColumnElement[bool], ...]:
+    return (contact_in_reach(viewer, MergeSuggestion.contact_a_id),
+            contact_in_reach(viewer, MergeSuggestion.contact_b_id))
+
+
+async def _reaches(session: AsyncSession, viewer: Viewer, *contact_ids: int) -> bool:
+    if viewer.role.sees_everything:
+        return True
+    return bool(await session.scalar(select(and_(*(contact_in_reach(viewer, c) for c in contact_ids)))))
 
 
 async def decide_suggestion(
-    session: AsyncSession, suggestion_id: int, accept: bool, user_id: int, now: datetime,
+    session: AsyncSession, viewer: Viewer, suggestion_id: int, accept: bool, now: datetime,
     survivor_id: int | None = None,
 ) -> ContactMerge | None:
     """Accept (merge the pair) or reject a suggestion; a decided suggestion cannot be decided again."""
     suggestion = await session.get(MergeSuggestion, suggestion_id, with_for_update=True)
-    if suggestion is None:
+    if suggestion is None or not await _reaches(session, viewer, suggestion.contact_a_id, suggestion.contact_b_id):
         raise NotFound(f"merge suggestion {suggestion_id} not found")
     if suggestion.status != "pending":
         raise Conflict(f"merge suggestion {suggestion_id} is already {suggestion.status}")
     suggestion.status = "accepted" if accept else "rejected"
-    suggestion.decided_by, suggestion.decided_at = user_id, now
+    suggestion.decided_by, suggestion.decided_at = viewer.user_id, now
     if not accept:
         return None
     pair = {suggestion.contact_a_id, suggestion.contact_b_id}
     survivor = survivor_id if survivor_id in pair else min(pair)
-    return await merge(session, survivor, (pair - {survivor}).pop(), user_id, now)
+    return await merge(session, survivor, (pair - {survivor}).pop(), viewer.user_id, now)
 
 
 async def merge(session: AsyncSession, survivor_id: int, merged_id: int, user_id: int | None,
@@ -68,10 +88,10 @@ async def merge(session: AsyncSession, survivor_id: int, merged_id: int, user_id
     return record
 
 
-async def undo_merge(session: AsyncSession, merge_id: int, now: datetime) -> ContactMerge:
+async def undo_merge(session: AsyncSession, viewer: Viewer, merge_id: int, now: datetime) -> ContactMerge:
     """Put back exactly what the merge moved; what arrived since stays with the survivor."""
     record = await session.get(ContactMerge, merge_id, with_for_update=True)
-    if record is None:
+    if record is None or not await _reaches(session, viewer, record.survivor_id, record.merged_id):
         raise NotFound(f"merge {merge_id} not found")
     if record.undone_at is not None:
         raise Conflict(f"merge {merge_id} was already undone")
@@ -100,3 +120,15 @@ async def undo_merge(session: AsyncSession, merge_id: int, now: datetime) -> Con
             (MergeSuggestion.contact_a_id == record.merged_id) & (MergeSuggestion.contact_b_id == record.survivor_id)),
     ).values(status="pending", decided_by=None, decided_at=None))
     return record
+
+
+async def identities_out_of_reach(session: AsyncSession, viewer: Viewer,
+                                  claims: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which `(kind, value)` pairs already identify a client that is not all within `viewer`'s reach."""
+    if viewer.role.sees_everything or not claims:
+        return set()
+    rows = await session.execute(
+        select(Identity.kind, Identity.value).where(
+            or_(*(and_(Identity.kind == kind, Identity.value == value) for kind, value in claims)),
+            ~contact_in_reach(viewer, Identity.contact_id)))
+    return {(kind, value) for kind, value in rows}

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from crm_store import call_grants, search
+from crm_store.contacts import suggestion_in_reach
 from crm_store.errors import Conflict, Forbidden, Invalid, NotFound
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
 from crm_store.types import (
@@ -183,7 +184,7 @@ def card_sync(session: Session, viewer: Viewer, lead_id: int, timeline_limit: in
     others = [x for x in siblings if x.status in OPEN_STATUSES]
     earlier = [x for x in siblings if x.status not in OPEN_STATUSES]
     suggestions = list(session.scalars(select(MergeSuggestion).where(
-        MergeSuggestion.status == "pending",
+        MergeSuggestion.status == "pending", *suggestion_in_reach(viewer),
         or_(MergeSuggestion.contact_a_id == contact.id, MergeSuggestion.contact_b_id == contact.id))))
     user_ids = {i for i in (lead.owner_id, lead.assignee_id, contact.owner_id) if i is not None}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}

@@ -1,6 +1,7 @@
 """Users, passwords (argon2) and login sessions."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections.abc import Collection, Mapping
@@ -62,7 +63,7 @@ async def create_user(session: AsyncSession, new: NewUser, now: datetime) -> Use
         raise Invalid("username must have 1 to 100 characters", "username")
     user = User(
         username=new.username, display_name=new.display_name or new.username, role=Role(new.role).value,
-        password_hash=_hasher.hash(new.password), extension=new.extension or None,
+        password_hash=await hash_password(new.password), extension=new.extension or None,
         skills=dict(new.skills or {}), capacity=dict(new.capacity or DEFAULT_CAPACITY),
         team_id=await team_id_for(session, new.team), locale=new.locale, active=True, created_at=now,
     )
@@ -74,20 +75,35 @@ async def create_user(session: AsyncSession, new: NewUser, now: datetime) -> Use
     return user
 
 
+async def hash_password(password: str) -> str:
+    """argon2 takes tens of milliseconds of CPU by design: in a worker thread, never on the event loop."""
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
     user = await session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
+    if not await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password):
         return None
     if user is None:
         return None
     if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+        user.password_hash = await hash_password(password)
     return user
 
 
 def _digest(token: str) -> str:
+    return token_digest(token)
+
+
+def token_digest(token: str) -> str:
+    """What is stored of a token, and what may travel between processes to name its session."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -160,5 +176,5 @@ async def update_user(session: AsyncSession, user: User, changes: Mapping[str, A
 async def set_password(session: AsyncSession, user: User, password: str) -> None:
     if len(password) < 8:
         raise Invalid("password must have at least 8 characters", "password")
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = await hash_password(password)
     await session.execute(delete(ApiSession).where(ApiSession.user_id == user.id))

@@ -29,6 +29,7 @@ from gateway.api import (
 )
 from gateway.attachments import AttachmentStore
 from gateway.auth import auth_middleware, principal
+from gateway.csrf import csrf_middleware
 from gateway.errors import error_middleware
 from gateway.hub import Hub
 from gateway.intake import Intake
@@ -54,6 +55,7 @@ from gateway.keys import (
 )
 from gateway.routing.wiring import open_routing
 from gateway.settings import Settings
+from gateway import throttle
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     """Build the application; resources open and close with it, one cleanup context each."""
     metrics = Metrics()
     app = web.Application(middlewares=[request_context_middleware(settings.log), http_metrics_middleware(metrics),
-                                       error_middleware, auth_middleware], client_max_size=1024 * 1024)
+                                       error_middleware, auth_middleware,
+                                       csrf_middleware], client_max_size=1024 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[CLOCK] = clock
@@ -73,6 +76,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     app[ATTACHMENTS] = AttachmentStore(Path(settings.storage.dir))
     app[HUB] = Hub(grace=settings.routing.disconnect_grace_seconds)
     app.cleanup_ctx.append(_database)
+    throttle.mount(app, settings.http, settings.redis.url, settings.redis.prefix)
     app.cleanup_ctx.append(_ingestor)
     app.cleanup_ctx.append(_routing)
     app.on_shutdown.append(_close_sockets)   # before cleanup: open sockets would hold it up

@@ -1,13 +1,17 @@
 """Authentication for /api/v1 and /ws: bearer token or session cookie; refusals are audited."""
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from aiohttp import web
 
 from crm_store import audit, users
+from crm_store import errors as store_errors
 from crm_store.types import Role
 from gateway import logs
 from gateway.auth_types import Principal
-from gateway.errors import Handler, error_response, refuse
+from gateway.errors import ApiError, Handler, error_response, refuse
 from gateway.keys import CLOCK, PRINCIPAL, SESSIONS
 
 COOKIE = "switchboard_session"
@@ -21,6 +25,13 @@ def token_of(request: web.Request) -> str | None:
     if request.path == "/ws" and request.query.get("token"):
         return request.query["token"]
     return request.cookies.get(COOKIE)
+
+
+def is_cookie_authenticated(request: web.Request) -> bool:
+    """The request would be signed in by the cookie alone: what a browser adds to any request by itself."""
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        return False     # a header a cross-site page cannot make a browser send
+    return COOKIE in request.cookies
 
 
 def client_ip(request: web.Request) -> str | None:
@@ -60,3 +71,35 @@ async def require_role(request: web.Request, *roles: Role) -> Principal:
         audit.record(session, "auth.forbidden", now, user_id=who.user_id, outcome="denied", ip=client_ip(request),
                      detail={"method": request.method, "path": request.path, "role": who.role})
     refuse(403, "forbidden", f"this needs one of the roles: {', '.join(r.value for r in roles)}")
+
+
+def _path_id(request: web.Request, name: str) -> int | None:
+    raw = request.match_info.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None     # what a BIGINT column holds
+
+
+async def record_refusal(request: web.Request, action: str, reason: str) -> None:
+    """A denied entry in its own transaction: the refused request's own work is rolled back."""
+    who = request.get(PRINCIPAL)
+    async with request.app[SESSIONS]() as session, session.begin():
+        audit.record(session, action, request.app[CLOCK](), user_id=who.user_id if who else None, outcome="denied",
+                     lead_id=_path_id(request, "lead_id"), ip=client_ip(request),
+                     detail={"method": request.method, "path": request.path[:300], "reason": reason[:300]})
+
+
+def audit_refusals(action: str) -> Callable[[Handler], Handler]:
+    """Record in the audit log every 403 and 404 the handler answers: probing is visible afterwards."""
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def audited(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except ApiError as exc:
+                if exc.status in (403, 404):
+                    await record_refusal(request, action, exc.message)
+                raise
+            except (store_errors.Forbidden, store_errors.NotFound) as exc:
+                await record_refusal(request, action, exc.message)
+                raise
+        return audited
+    return wrap

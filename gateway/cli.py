@@ -20,6 +20,7 @@ from crm_store.types import Role
 from crm_store.users import NewUser, any_user_exists, create_user
 from gateway import logs, preflight
 from gateway.app import create_app
+from gateway.http_server import server_options
 from gateway.keys import SESSIONS
 from gateway.settings import Settings, SettingsError, load_settings
 
@@ -134,6 +135,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         app.on_startup.append(_hint_first_user)
         app.on_startup.append(_settle_memory)
         web.run_app(app, host=settings.http.host, port=settings.http.port, access_log=None,   # ours: gateway/logs.py
+                    **server_options(settings.http),
                     print=lambda _: print(f"switchboard listening on http://{settings.http.host}:{settings.http.port}"))
         return 0
     if args.command == "demo":

@@ -33,6 +33,7 @@ from crm_store.session import create_engine, session_factory
 from crm_store.types import Role
 from crm_store.users import NewUser, create_user, set_password, user_named
 from gateway.app import create_app
+from gateway.http_server import server_options
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -205,7 +206,7 @@ async def run_demo(settings: Settings) -> None:
     })
     simulators = {"form": form_posts, "email": e_mails(smtp_port), "telegram": telegram_chats(bot_api),
                   "phone": phone_calls(pbx)}
-    runner = web.AppRunner(create_app(settings), access_log=None)   # ours: gateway/logs.py
+    runner = web.AppRunner(create_app(settings), access_log=None, **server_options(settings.http))   # logs: ours
     await runner.setup()
     site = web.TCPSite(runner, settings.http.host, settings.http.port)
     await site.start()

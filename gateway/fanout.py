@@ -19,6 +19,9 @@ class Fanout(Protocol):
 
     async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None: ...
 
+    async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
+        """Close the user's sockets (of one session, by token digest, or all) in every process."""
+
 
 class LocalFanout:
     """One process: every socket is in our own hub."""
@@ -31,6 +34,9 @@ class LocalFanout:
 
     async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
         await self._hub.send_many(self._hub.connected_users(roles), kind, data)
+
+    async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
+        await self._hub.disconnect(user_id, session, reason)
 
 
 class RedisFanout:
@@ -60,6 +66,11 @@ class RedisFanout:
     async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
         await self._publish({"roles": sorted(roles), "type": kind, "data": data})
 
+    async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
+        # Closed here first, so this process never depends on Redis to honour a sign-out it served.
+        await self._local.disconnect(user_id, session, reason)
+        await self._publish({"disconnect": {"user_id": user_id, "session": session, "reason": reason}})
+
     async def _publish(self, message: Mapping[str, Any]) -> None:
         await self._redis.publish(self._channel, json.dumps(message, ensure_ascii=False, default=str))
 
@@ -85,7 +96,10 @@ class RedisFanout:
     async def _deliver(self, raw: str | bytes) -> None:
         try:
             message = json.loads(raw)
-            if "users" in message:
+            if "disconnect" in message:
+                end = message["disconnect"]
+                await self._local.disconnect(int(end["user_id"]), end["session"], str(end["reason"]))
+            elif "users" in message:
                 await self._local.to_users(set(message["users"]), message["type"], message["data"])
             else:
                 await self._local.to_roles(frozenset(message["roles"]), message["type"], message["data"])

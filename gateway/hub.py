@@ -6,6 +6,7 @@ the code that builds it; so targeting is testable without a socket.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -48,6 +49,7 @@ class Hub:
     on_gone: list[UserHook] = field(default_factory=list)         # grace expired, no socket left
     _sockets: dict[int, set[web.WebSocketResponse]] = field(default_factory=dict)
     _roles: dict[int, str] = field(default_factory=dict)
+    _sessions_of: dict[web.WebSocketResponse, str] = field(default_factory=dict)   # socket -> token digest
     _pending_gone: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -81,6 +83,7 @@ class Hub:
         ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=MAX_FRAME)
         await ws.prepare(request)
         self._attach(who.user_id, ws)
+        self._sessions_of[ws] = hashlib.sha256(who.token.encode()).hexdigest()
         self._roles[who.user_id] = who.role.value
         try:
             for hook in self.on_connect:
@@ -93,8 +96,22 @@ class Hub:
                 elif message.type == WSMsgType.ERROR:
                     log.info("socket of user %s failed: %s", who.user_id, ws.exception())
         finally:
+            self._sessions_of.pop(ws, None)
             self._detach(who)
         return ws
+
+    async def disconnect(self, user_id: int, session: str | None, reason: str) -> int:
+        """Close `user_id`'s sockets here (only those of the session whose token digest is `session`, if
+        given) at once: signed out or disabled, they must not receive another frame. Returns how many."""
+        sockets = [ws for ws in self._sockets.get(user_id, ())
+                   if session is None or self._sessions_of.get(ws) == session]
+        for ws in sockets:
+            self._sockets[user_id].discard(ws)       # no frame reaches it while it closes
+        await asyncio.gather(*(ws.close(code=4401, message=reason.encode()[:120]) for ws in sockets),
+                             return_exceptions=True)
+        if sockets:
+            log.info("closed %d socket(s) of user %s: %s", len(sockets), user_id, reason)
+        return len(sockets)
 
     async def close_all(self) -> None:
         for handle in self._pending_gone.values():

@@ -22,6 +22,11 @@ class Notifier:
     def __init__(self, fanout: Fanout) -> None:
         self._fanout = fanout
 
+    # -- sessions ---------------------------------------------------------------------------------
+    async def session_ended(self, user_id: int, session: str | None, reason: str) -> None:
+        """Signed out (one session, by token digest) or disabled (`session` None: all): their sockets close."""
+        await self._fanout.disconnect(user_id, session, reason)
+
     # -- routing ----------------------------------------------------------------------------------
     async def offer_created(self, offer: Offer, card: frames.Card) -> None:
         """Only the agent the offer reserves the task for."""

@@ -70,6 +70,12 @@ class HttpSettings(Section):
     trusted_proxies: tuple[str, ...] = ()
     secure_cookies: bool = False        # set behind HTTPS
     session_hours: float = Field(12, gt=0)
+    # A connection must finish its request headers (and an idle keep-alive connection send its next
+    # request) within this; it is aiohttp's keep-alive timer, which also runs before the first request.
+    header_timeout_seconds: float = Field(15, gt=0)
+    login_failures_per_account: int = Field(5, ge=1)      # then 429 until the window lets one go
+    login_failures_per_address: int = Field(30, ge=1)
+    login_window_seconds: float = Field(900, gt=0)
 
 
 class StorageSettings(Section):

@@ -8,7 +8,7 @@ from aiohttp import web
 from crm_store import audit, leads
 from crm_store.interactions import find_interaction
 from gateway.api.params import path_id
-from gateway.auth import client_ip, principal
+from gateway.auth import audit_refusals, client_ip, principal
 from gateway.errors import refuse
 from gateway.keys import ATTACHMENTS, CLOCK, SESSIONS
 
@@ -16,6 +16,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/api/v1/interactions/{interaction_id:[0-9]+}/attachments/{index:[0-9]+}")
+@audit_refusals("attachment.read")
 async def download(request: web.Request) -> web.StreamResponse:
     who = principal(request)
     interaction_id, index = path_id(request, "interaction_id", "message"), int(request.match_info["index"])

@@ -8,7 +8,7 @@ from crm_store import audit, contacts
 from crm_store.types import Role
 from gateway.api.params import DbId, path_id, query_id
 from gateway.api.serialize import suggestion_json
-from gateway.auth import client_ip, require_role
+from gateway.auth import audit_refusals, client_ip, require_role
 from gateway.errors import read_model
 from gateway.keys import CLOCK, SESSIONS
 
@@ -24,19 +24,21 @@ class Decision(BaseModel):
 
 @routes.get("/api/v1/merge-suggestions")
 async def list_suggestions(request: web.Request) -> web.Response:
-    await require_role(request, *DECIDERS)
+    who = await require_role(request, *DECIDERS)
     async with request.app[SESSIONS]() as session:
-        return web.json_response({"items": [suggestion_json(s) for s in await contacts.pending_suggestions(session)]})
+        found = await contacts.pending_suggestions(session, who.viewer)
+        return web.json_response({"items": [suggestion_json(s) for s in found]})
 
 
 @routes.post("/api/v1/merge-suggestions/{suggestion_id:[0-9]+}/{decision:accept|reject}")
+@audit_refusals("merge.decide")
 async def decide(request: web.Request) -> web.Response:
     who = await require_role(request, *DECIDERS)
     body = await read_model(request, Decision)
     accept = request.match_info["decision"] == "accept"
     suggestion_id, now = path_id(request, "suggestion_id", "merge suggestion"), request.app[CLOCK]()
     async with request.app[SESSIONS]() as session, session.begin():
-        merge = await contacts.decide_suggestion(session, suggestion_id, accept, who.user_id, now, body.survivor_id)
+        merge = await contacts.decide_suggestion(session, who.viewer, suggestion_id, accept, now, body.survivor_id)
         audit.record(session, f"merge.{request.match_info['decision']}", now, user_id=who.user_id,
                      contact_id=merge.survivor_id if merge else None, ip=client_ip(request),
                      detail={"suggestion_id": suggestion_id, "merge_id": merge.id if merge else None})
@@ -47,11 +49,12 @@ async def decide(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/merges/{merge_id:[0-9]+}/undo")
+@audit_refusals("merge.undo")
 async def undo(request: web.Request) -> web.Response:
     who = await require_role(request, *DECIDERS)
     merge_id, now = path_id(request, "merge_id", "merge"), request.app[CLOCK]()
     async with request.app[SESSIONS]() as session, session.begin():
-        merge = await contacts.undo_merge(session, merge_id, now)
+        merge = await contacts.undo_merge(session, who.viewer, merge_id, now)
         audit.record(session, "merge.undo", now, user_id=who.user_id, contact_id=merge.survivor_id,
                      ip=client_ip(request), detail={"merge_id": merge_id, "restored_contact_id": merge.merged_id})
     return web.json_response({"merge_id": merge_id, "restored_contact_id": merge.merged_id})

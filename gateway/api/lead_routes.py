@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channels.identity import InvalidIdentity, normalize_email, normalize_phone
 from channels.types import Confidence, IdentityClaim, InboundContact
-from crm_store import audit, leads, routing_log, users
+from crm_store import audit, contacts, leads, routing_log, users
 from crm_store.errors import Forbidden, NotFound, StoreError
 from crm_store.types import OPEN_STATUSES, LeadChanges, LeadFilter, LeadStatus, LeadOutcome
 from gateway.api.params import DbId, as_id, path_id, query_int
@@ -235,6 +235,25 @@ class NewLead(BaseModel):
     subject: str | None = Field(None, max_length=500)
 
 
+async def _within_reach(request: web.Request,
+                        claims: list[IdentityClaim]) -> tuple[list[IdentityClaim], dict[str, str]]:
+    """Claims that would bind the lead to another team's client, demoted to mere mentions.
+
+    A phone typed by hand joins that client's open lead, which would hand our text to the other team
+    and its lead (and its id) to us. Refusing would lose a real client's request and still confirm
+    that the number is known elsewhere. So the lead is ours, on a client record of our own; the
+    typed phone or e-mail is kept on the lead, and the store suggests merging the two clients, a
+    suggestion only someone who sees both teams (a supervisor) is shown.
+    """
+    async with request.app[SESSIONS]() as session:
+        foreign = await contacts.identities_out_of_reach(session, principal(request).viewer,
+                                                         [(c.kind, c.value) for c in claims])
+    if not foreign:
+        return claims, {}
+    kept = [IdentityClaim(c.kind, c.value, Confidence.MENTIONED) if (c.kind, c.value) in foreign else c for c in claims]
+    return kept, {kind: value for kind, value in foreign}
+
+
 @routes.post("/api/v1/leads")
 async def add_lead(request: web.Request) -> web.Response:
     """A lead entered by staff (a walk-in, a call on a personal phone); it is theirs."""
@@ -254,10 +273,11 @@ async def add_lead(request: web.Request) -> web.Response:
     if not claims and not body.name:
         refuse(422, "required", "give at least a name, a phone or an e-mail", "phone")
     key = request.headers.get("Idempotency-Key", "")[:200] or uuid.uuid4().hex
+    claims, typed = await _within_reach(request, claims)
     contact = InboundContact(
         channel="manual", event_id=f"{who.user_id}:{key}", source_id=str(who.user_id),
         received_at=request.app[CLOCK](), name=body.name, text=body.text, subject=body.subject,
-        identities=tuple(claims), attributes={"created_by": who.username},
+        identities=tuple(claims), attributes={"created_by": who.username, **typed},
     )
     accepted = await request.app[INTAKE].emit(contact)
     async with request.app[SESSIONS]() as session, session.begin():

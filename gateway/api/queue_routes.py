@@ -6,7 +6,7 @@ from aiohttp import web
 from crm_store import leads, routing_log
 from crm_store.types import Role
 from gateway.api.params import path_id
-from gateway.auth import principal, require_role
+from gateway.auth import audit_refusals, principal, require_role
 from gateway.keys import SESSIONS, WALLBOARD
 
 routes = web.RouteTableDef()
@@ -19,6 +19,7 @@ async def queue_stats(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/leads/{lead_id:[0-9]+}/routing")
+@audit_refusals("lead.routing")
 async def lead_routing(request: web.Request) -> web.Response:
     """Every task of the lead, every offer made, and why routing chose as it did."""
     lead_id = path_id(request, "lead_id", "lead")

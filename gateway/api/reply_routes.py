@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from channels.types import OutboundMessage
 from crm_store import audit, leads, outbound
 from gateway.api.params import path_id
-from gateway.auth import client_ip, principal
+from gateway.auth import audit_refusals, client_ip, principal
 from gateway.errors import read_model, refuse
 from gateway.keys import CLOCK, ROUTING, PERMISSIONS, RESPONDERS, SESSIONS
 from gateway.voice.tasks import settle_callback
@@ -25,6 +25,7 @@ class Reply(BaseModel):
 
 
 @routes.post("/api/v1/leads/{lead_id:[0-9]+}/reply")
+@audit_refusals("lead.reply")
 async def reply(request: web.Request) -> web.Response:
     who, lead_id = principal(request), path_id(request, "lead_id", "lead")
     body = await read_model(request, Reply)

@@ -10,7 +10,8 @@ from crm_store import audit, users
 from gateway.api.serialize import user_json
 from gateway.auth import COOKIE, client_ip, principal
 from gateway.errors import error_response, read_model
-from gateway.keys import CLOCK, SESSIONS, SETTINGS
+from gateway.keys import CLOCK, NOTIFIER, SESSIONS, SETTINGS
+from gateway.throttle import LOGIN_THROTTLE
 
 routes = web.RouteTableDef()
 
@@ -24,13 +25,25 @@ class Login(BaseModel):
 async def login(request: web.Request) -> web.Response:
     body = await read_model(request, Login)
     settings, now = request.app[SETTINGS], request.app[CLOCK]()
+    throttle, address = request.app[LOGIN_THROTTLE], client_ip(request)
+    wait = await throttle.retry_after(body.username, address)
+    if wait:
+        # Refused before the password is checked: a guesser gets no answer and costs no hashing.
+        async with request.app[SESSIONS]() as session, session.begin():
+            audit.record(session, "auth.login_throttled", now, outcome="denied", ip=address,
+                         detail={"username": body.username, "retry_after": wait})
+        return error_response(429, "too_many_attempts",
+                              f"too many failed sign-ins; try again in {wait} seconds",
+                              headers={"Retry-After": str(wait)})
     async with request.app[SESSIONS]() as session, session.begin():
         user = await users.authenticate(session, body.username, body.password)
         if user is None:
-            audit.record(session, "auth.login_failed", now, outcome="denied", ip=client_ip(request),
+            await throttle.failed(body.username, address)
+            audit.record(session, "auth.login_failed", now, outcome="denied", ip=address,
                          detail={"username": body.username})
             token = None
         else:
+            await throttle.succeeded(body.username)
             token = await users.open_session(session, user, now, timedelta(hours=settings.http.session_hours))
             audit.record(session, "auth.login", now, user_id=user.id, ip=client_ip(request))
             profile = user_json(user)
@@ -48,6 +61,8 @@ async def logout(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session, session.begin():
         await users.close_session(session, who.token)
         audit.record(session, "auth.logout", request.app[CLOCK](), user_id=who.user_id, ip=client_ip(request))
+    # The sockets this session opened, in every process, close now: a signed-out screen receives nothing.
+    await request.app[NOTIFIER].session_ended(who.user_id, users.token_digest(who.token), "signed out")
     response = web.json_response({"ok": True})
     response.del_cookie(COOKIE, path="/")
     return response

@@ -12,7 +12,7 @@ from gateway.api.params import path_id
 from gateway.api.serialize import user_json
 from gateway.auth import client_ip, require_role
 from gateway.errors import read_model, refuse
-from gateway.keys import CLOCK, ROUTING, SESSIONS
+from gateway.keys import CLOCK, NOTIFIER, ROUTING, SESSIONS
 
 routes = web.RouteTableDef()
 
@@ -83,5 +83,9 @@ async def change_user(request: web.Request) -> web.Response:
         await users.update_user(session, user, changes)
         audit.record(session, "user.update", now, user_id=who.user_id, ip=client_ip(request),
                      detail={"user_id": user.id, "fields": sorted(body.model_fields_set)})
+    if changes.get("active") is False or "password" in changes:
+        # Their sessions are gone (disabled, or a new password): so are their open screens, everywhere.
+        await request.app[NOTIFIER].session_ended(user.id, None, "disabled" if changes.get("active") is False
+                                                  else "password changed")
     await request.app[ROUTING].sync_user(user)
     return web.json_response(user_json(user))

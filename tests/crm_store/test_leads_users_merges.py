@@ -156,24 +156,24 @@ async def test_accepted_suggestion_merges_and_undo_restores_exactly(sessions, in
     both = await ingestor.ingest(request(phone("+79123456789"), email("boris@example.com"), primary_kind="phone"))
     [suggestion_id] = both.merge_suggestion_ids
     async with sessions() as s, s.begin():
-        merge = await contacts.decide_suggestion(s, suggestion_id, True, boss.user_id, T0,
+        merge = await contacts.decide_suggestion(s, boss, suggestion_id, True, T0,
                                                  survivor_id=anna.contact_id)
     async with sessions() as s:
         owners = {tuple(r) for r in await s.execute(select(Identity.value, Identity.contact_id))}
         assert owners == {("+79123456789", anna.contact_id), ("boris@example.com", anna.contact_id)}
         assert {lead.contact_id for lead in await s.scalars(select(Lead))} == {anna.contact_id}
         with pytest.raises(Conflict):
-            await contacts.decide_suggestion(s, suggestion_id, False, boss.user_id, T0)
+            await contacts.decide_suggestion(s, boss, suggestion_id, False, T0)
     after = await ingestor.ingest(request(email("boris@example.com")))
     assert after.contact_id == anna.contact_id
 
     async with sessions() as s, s.begin():
-        await contacts.undo_merge(s, merge.id, T0)
+        await contacts.undo_merge(s, boss, merge.id, T0)
     async with sessions() as s:
         owner = await s.scalar(select(Identity.contact_id).where(Identity.value == "boris@example.com"))
         boris_lead = await s.get(Lead, boris.lead_id)
         moved_back = await s.scalar(select(Interaction.contact_id).where(Interaction.lead_id == boris.lead_id))
         with pytest.raises(Conflict):
-            await contacts.undo_merge(s, merge.id, T0)
+            await contacts.undo_merge(s, boss, merge.id, T0)
     assert owner == boris.contact_id and boris_lead.contact_id == boris.contact_id
     assert moved_back == boris.contact_id

@@ -28,6 +28,9 @@ class Delivered:
     async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
         self.frames.append((kind, frozenset(roles), data))
 
+    async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
+        self.frames.append(("disconnect", frozenset({user_id}), {"session": session, "reason": reason}))
+
     def recipients(self, kind: str) -> list[frozenset[Any]]:
         return [to for k, to, _ in self.frames if k == kind]
 
@@ -103,3 +106,11 @@ async def test_queue_numbers_go_to_watchers_never_to_operators():
     await n.queue_stats_to(4, "supervisor", {"queues": {}})
     assert out.recipients("queue.stats") == [frozenset({"manager", "supervisor", "admin"}), frozenset({4})]
     assert not Notifier.watches_queues("operator") and Notifier.watches_queues("admin")
+
+
+async def test_an_ended_session_disconnects_only_its_user() -> None:
+    notify, delivered = notifier()
+    await notify.session_ended(7, "digest", "signed out")
+    await notify.session_ended(8, None, "disabled")
+    assert delivered.frames == [("disconnect", frozenset({7}), {"session": "digest", "reason": "signed out"}),
+                                ("disconnect", frozenset({8}), {"session": None, "reason": "disabled"})]

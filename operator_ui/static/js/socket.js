@@ -51,12 +51,14 @@ export class LiveSocket {
       try { frame = JSON.parse(event.data); } catch { return; }
       if (frame && typeof frame.type === 'string') this.onFrame(frame.type, frame.data || {});
     });
-    ws.addEventListener('close', () => {
+    ws.addEventListener('close', (event) => {
       if (ws !== this.ws) return;
       const wasOpen = this.open;
       this.open = false;
       clearInterval(this.pinger);
       this.onState('closed', wasOpen);
+      // 4401: the server ended this session (signed out elsewhere, or the user was disabled): to the sign-in page.
+      if (event.code === 4401) this.checkSession();
       this.scheduleReconnect();
     });
   }

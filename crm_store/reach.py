@@ -1,0 +1,37 @@
+"""Which clients a member of staff may act on as a whole: merge, see suggested as duplicates.
+
+A lead is seen by its assignee, its owner and its team (`leads.visible`). A client (contact) is
+within someone's reach when nothing of it belongs elsewhere: every lead of the client is one they
+see, and the client's owner, if any, is them or in their team. Supervisors and admins reach all.
+"""
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, exists, not_, select, true
+
+from crm_store.models import Contact, Lead, User
+from crm_store.types import Viewer
+
+
+def _lead_hidden_from(viewer: Viewer) -> ColumnElement[bool]:
+    """NULL-safe: a lead without a team or an owner is hidden unless it is the viewer's by name."""
+    hidden = and_(Lead.assignee_id.is_distinct_from(viewer.user_id), Lead.owner_id.is_distinct_from(viewer.user_id))
+    if viewer.team_id is not None:
+        hidden = and_(hidden, Lead.team_id.is_distinct_from(viewer.team_id))
+    return hidden
+
+
+def _owned_elsewhere(viewer: Viewer) -> ColumnElement[bool]:
+    other = User.id != viewer.user_id
+    if viewer.team_id is not None:
+        other = and_(other, User.team_id.is_distinct_from(viewer.team_id))
+    return other
+
+
+def contact_in_reach(viewer: Viewer, contact_id: ColumnElement[int] | int) -> ColumnElement[bool]:
+    """SQL that is true when the contact `contact_id` (a column or a value) is all within `viewer`'s reach."""
+    if viewer.role.sees_everything:
+        return true()
+    foreign_lead = exists(select(Lead.id).where(Lead.contact_id == contact_id, _lead_hidden_from(viewer)))
+    foreign_owner = exists(select(Contact.id).join(User, User.id == Contact.owner_id)
+                           .where(Contact.id == contact_id, _owned_elsewhere(viewer)))
+    return and_(not_(foreign_lead), not_(foreign_owner))
