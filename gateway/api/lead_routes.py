@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from channels.identity import InvalidIdentity, normalize_email, normalize_phone
 from channels.types import Confidence, IdentityClaim, InboundContact
 from crm_store import audit, contacts, leads, routing_log, users
-from crm_store.errors import Forbidden, NotFound, StoreError
+from crm_store.errors import Conflict, Forbidden, NotFound, StoreError
 from crm_store.types import OPEN_STATUSES, LeadChanges, LeadFilter, LeadStatus, LeadOutcome
 from gateway.api.params import DbId, as_id, path_id, query_int
 from gateway.api.serialize import card_json, lead_json
@@ -142,7 +142,7 @@ async def _audited(request: web.Request, action: str, lead_id: int, work: Work) 
             audit.record(session, action, now, user_id=who.user_id, lead_id=lead_id, ip=client_ip(request),
                          detail=detail)
             return result
-    except (Forbidden, NotFound) as exc:
+    except (Conflict, Forbidden, NotFound) as exc:
         async with request.app[SESSIONS]() as session, session.begin():
             audit.record(session, action, now, user_id=who.user_id, lead_id=lead_id, ip=client_ip(request),
                          outcome="denied", detail={"reason": exc.message})
