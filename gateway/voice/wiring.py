@@ -17,7 +17,7 @@ from gateway.keys import AMI, HUB, INGESTOR, METRICS, NOTIFIER, ROUTING, SCREENS
 from gateway.settings import Settings, SettingsError
 from gateway.voice.cards import CardReader
 from gateway.voice.chooser import VoiceChooser
-from gateway.voice.lease import Lease
+from gateway.voice.lease import VOICE_LEASE, VoiceLease
 from gateway.voice.service import VoiceService
 from routing.types import Presence
 
@@ -43,6 +43,8 @@ def mount(app: web.Application, settings: Settings) -> None:
         app[WALLBOARD].extras.append(service.wallboard)
         adapter = await _start_adapter(app, ami, service) if ami is not None else None
         lease = _lease(settings, service, adapter) if adapter is not None else None
+        if lease is not None:
+            app[VOICE_LEASE] = lease
         leasing = asyncio.create_task(lease.run()) if lease is not None else None
         server = None
         if agi is not None:
@@ -65,7 +67,7 @@ def mount(app: web.Application, settings: Settings) -> None:
     app.cleanup_ctx.append(voice)
 
 
-def _lease(settings: Settings, service: VoiceService, adapter: AmiAdapter) -> Lease | None:
+def _lease(settings: Settings, service: VoiceService, adapter: AmiAdapter) -> VoiceLease | None:
     """With Redis (several processes), only the lease holder acts on PBX events; alone, this process does."""
     if not settings.redis.url:
         return None
@@ -80,7 +82,7 @@ def _lease(settings: Settings, service: VoiceService, adapter: AmiAdapter) -> Le
         service.calls.clear()
 
     redis = Redis.from_url(settings.redis.url, decode_responses=True)
-    return Lease(redis, f"{settings.redis.prefix}voice:lease", on_gain=gain, on_loss=loss)
+    return VoiceLease(redis, f"{settings.redis.prefix}voice:lease", on_gain=gain, on_loss=loss)
 
 
 async def _start_adapter(app: web.Application, config: AmiConfig, service: VoiceService) -> AmiAdapter:
