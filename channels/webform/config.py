@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
@@ -45,7 +45,7 @@ def _canonical_names(names: tuple[str, ...]) -> tuple[str, ...]:
 FormKey = Annotated[str, AfterValidator(_form_key)]
 CanonicalNames = Annotated[Words, AfterValidator(_canonical_names)]
 # An empty string switches an optional setting off, as leaving it out would.
-Optional = Annotated[str | None, BeforeValidator(lambda value: value or None)]
+OptionalText = Annotated[str | None, BeforeValidator(lambda value: value or None)]
 
 
 class FormConfig(ChannelSection):
@@ -60,8 +60,8 @@ class FormConfig(ChannelSection):
     required: CanonicalNames = ()
     require_any: CanonicalNames = ("phone", "email")
     # A field humans never see; bots fill every input they find.
-    honeypot: Optional = "website"
-    hmac_secret: Optional = Field(None, repr=False)   # never in logs
+    honeypot: OptionalText = "website"
+    hmac_secret: OptionalText = Field(None, repr=False)   # never in logs
     require_signature: bool = False
     allowed_origins: Words = Field(("*",), min_length=1)   # list at least one origin, or "*"
     max_body_bytes: int = Field(64 * 1024, ge=1)
@@ -71,7 +71,7 @@ class FormConfig(ChannelSection):
     rate_per_minute: float = Field(10.0, gt=0)
     burst: int = Field(5, ge=1)
     priority: int = 0
-    source: Optional = None
+    source: OptionalText = None
 
     @field_validator("field_map")
     @classmethod
