@@ -62,7 +62,7 @@ def describe(error: ValidationError, *where: str) -> str:
     problems = []
     for problem in error.errors(include_url=False):
         key = ".".join((*where, *(str(part) for part in problem["loc"] if part != "[key]")))
-        message = _PLAIN.get(problem["type"]) or problem["msg"].removeprefix("Value error, ")
+        message = _PLAIN.get(problem["type"]) or problem["msg"]
         problems.append(f"{key}: {message}" if key else message)
     return "; ".join(problems)
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_serializer, field_validator, model_validator
 
 from channels.section import ChannelSection, Words
 
@@ -82,6 +82,10 @@ class FormConfig(ChannelSection):
         # Site-specific names add to the common aliases rather than replace them; lower-cased once
         # so that "Phone" and "PHONE" from sloppy HTML both match.
         return MappingProxyType({**DEFAULT_FIELD_MAP, **{k.lower(): v for k, v in value.items()}})
+
+    @field_serializer("field_map")
+    def _as_dict(self, value: Mapping[str, str]) -> dict[str, str]:
+        return dict(value)
 
     @model_validator(mode="after")
     def _signature_has_a_secret(self) -> FormConfig:

@@ -18,7 +18,7 @@ def test_the_region_is_the_services_not_the_sections() -> None:
 @pytest.mark.parametrize(("table", "message"), [
     ({"host": "pbx", "username": " ", "secret": "s"}, "ami.username"),
     ({"host": "pbx", "username": "u", "secret": "s", "reconnect_min": 5, "reconnect_max": 1},
-     "ami: reconnect_max must not be below reconnect_min"),
+     "ami: Value error, reconnect_max must not be below reconnect_min"),
     ({"host": "pbx", "username": "u", "secret": "s", "ping_timeout": 0}, "ami.ping_timeout: Input should be greater than 0"),
     ({"username": "u"}, "ami.host: required; ami.secret: required"),
 ])

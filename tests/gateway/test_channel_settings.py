@@ -1,6 +1,7 @@
 """Channel sections are typed when the settings load: bad values name the key, defaults, environment overrides."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -60,20 +61,20 @@ burst = 3
 
 
 @pytest.mark.parametrize(("toml", "message"), [
-    ("[smtp]\nlisten = 'mail:smtp'\ndomains = ['a.example']\n", "smtp.listen: 'mail:smtp' is not HOST:PORT"),
-    ("[smtp]\nlisten = '127.0.0.1:2525'\n", "smtp: give domains or addresses"),
+    ("[smtp]\nlisten = 'mail:smtp'\ndomains = ['a.example']\n", "smtp.listen: Value error, 'mail:smtp' is not HOST:PORT"),
+    ("[smtp]\nlisten = '127.0.0.1:2525'\n", "smtp: Value error, give domains or addresses"),
     ("[smtp]\ndomains = ['a.example']\nmax_bytes = 'big'\n", "smtp.max_bytes: Input should be a valid integer"),
-    ("[smtp]\naddresses = ['nobody']\n", "smtp.addresses: 'nobody' is not an e-mail address"),
+    ("[smtp]\naddresses = ['nobody']\n", "smtp.addresses: Value error, 'nobody' is not an e-mail address"),
     ("[imap.sales]\nhost = 'h'\nusername = 'u'\n", "imap.sales.password: required"),
     ("[imap.sales]\nhost = 'h'\nusername = 'u'\npassword = 'p'\nport = 0\n", "imap.sales.port"),
     ("[email]\nsmtp_host = 'relay'\nfrom_address = 'not an address'\n", "email.from_address"),
-    ("[telegram]\ntoken = 't'\nmode = 'webhook'\n", "telegram.secret_token: required in webhook mode"),
+    ("[telegram]\ntoken = 't'\nmode = 'webhook'\n", "telegram.secret_token: Value error, required in webhook mode"),
     ("[whatsapp]\nverify_token = 'v'\n", "whatsapp.app_secret: required"),
-    ("[viber]\nauth_token = 't'\nwebhook_url = 'example.com'\n", "viber.webhook_url: an http(s) URL expected"),
+    ("[viber]\nauth_token = 't'\nwebhook_url = 'example.com'\n", "viber.webhook_url: Value error, an http(s) URL expected"),
     ("[agi]\nport = 'x'\n", "agi.port"),
     ("[agi]\nbogus = 1\n", "agi.bogus: unknown setting"),
     ("[forms.landing]\nburst = 0\n", "forms.landing.burst"),
-    ("[forms.'bad key']\n", "forms.bad key: a form key is"),
+    ("[forms.'bad key']\n", "forms.bad key: Value error, a form key is"),
 ])
 def test_bad_channel_values_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
     with pytest.raises(SettingsError) as info:
@@ -101,3 +102,13 @@ def test_a_bad_environment_value_names_the_key(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("SWITCHBOARD_SMTP__MAX_BYTES", "lots")
     with pytest.raises(SettingsError, match="smtp.max_bytes"):
         settings_from(tmp_path, "[smtp]\ndomains = ['a.example']\n")
+
+
+def test_command_line_overrides_keep_the_channel_sections(tmp_path: Path) -> None:
+    config = tmp_path / "switchboard.toml"
+    config.write_text("[forms.landing]\nfield_map = {tel_1 = 'phone'}\n[smtp]\ndomains = ['a.example']\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # a serializer warning would land in serve's log
+        settings = load_settings(config, http__port=9000)
+    assert settings.http.port == 9000 and settings.forms["landing"].canonical("TEL_1") == "phone"
+    assert settings.smtp is not None and settings.smtp.domains == ("a.example",)
