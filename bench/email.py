@@ -71,7 +71,7 @@ async def bare(messages: int, connections: int) -> float:
 
 
 async def switchboard(workdir: Path, messages: int, connections: int) -> tuple[float, int]:
-    from channels.email.config import smtp_from_mapping
+    from channels.email.config import SmtpConfig
     from channels.email.smtp_handler import SmtpIntake
     from channels.types import Accepted, InboundContact
     from crm_store.ingest import Ingestor
@@ -88,7 +88,7 @@ async def switchboard(workdir: Path, messages: int, connections: int) -> tuple[f
                 result = await ingestor.ingest(to_ingest_request(contact))
                 return Accepted(result.lead_id, result.contact_id, result.interaction_id, result.duplicate)
 
-            intake = SmtpIntake(smtp_from_mapping({"listen": "127.0.0.1:0", "domains": ["shop.example"]}, "RU"), emit)
+            intake = SmtpIntake(SmtpConfig(listen="127.0.0.1:0", domains=("shop.example",)), emit)
             await intake.start()
             try:
                 rate = await timed_send(intake.port, messages, connections)

@@ -26,7 +26,7 @@ from pathlib import Path  # noqa: E402
 from aiohttp import web  # noqa: E402
 from telegram import Update  # noqa: E402
 
-from channels.telegram.adapter import TelegramChannel, config_from_mapping  # noqa: E402
+from channels.telegram.adapter import TelegramChannel, TelegramConfig  # noqa: E402
 from channels.telegram.parse import parse_update  # noqa: E402
 from channels.types import Accepted, InboundContact  # noqa: E402
 from crm_store.ingest import Ingestor  # noqa: E402
@@ -63,9 +63,8 @@ async def through_telegram(workdir: Path, updates: int, chats: int) -> float:
                     done.set()
                 return Accepted(result.lead_id, result.contact_id, result.interaction_id, result.duplicate)
 
-            config = config_from_mapping({"token": TOKEN, "base_url": f"http://127.0.0.1:{fake.port}/bot",
-                                          "base_file_url": f"http://127.0.0.1:{fake.port}/file/bot",
-                                          "poll_timeout": 1}, "RU")
+            config = TelegramConfig(token=TOKEN, base_url=f"http://127.0.0.1:{fake.port}/bot",
+                                    base_file_url=f"http://127.0.0.1:{fake.port}/file/bot", poll_timeout=1)
             channel = TelegramChannel(config, emit)
             for i in range(updates):
                 fake.updates.append({"update_id": i + 1, "message": message(1000 + i % chats, f"msg {i}", i + 1)})

@@ -50,4 +50,4 @@ class ChannelParts:
 
 
 Build = Callable[[Any, BuildContext], ChannelParts]
-"""A channel's `build`: its settings section (checked; ValueError names the bad key) -> its parts."""
+"""A channel's `build`: its settings section (a model of its config.py, checked at load) -> its parts."""

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from gateway.channels_wiring import LISTENERS
 from gateway.keys import AMI
+from gateway.voice.lease import VOICE_LEASE
 
 
 def channel_states(app: web.Application) -> dict[str, dict[str, Any]]:
@@ -14,7 +15,9 @@ def channel_states(app: web.Application) -> dict[str, dict[str, Any]]:
     if AMI in app:
         adapter = app[AMI]
         if adapter.logged_in.is_set():
-            states["ami"] = {"state": "connected", "error": None}
+            # Connected everywhere (actions work in any process), but only the lease holder acts on events.
+            standby = VOICE_LEASE in app and not app[VOICE_LEASE].held
+            states["ami"] = {"state": "standby" if standby else "connected", "error": None}
         elif adapter.status in ("connecting", "logging in", "not started"):
             states["ami"] = {"state": "connecting", "error": None}
         else:

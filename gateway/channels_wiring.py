@@ -1,7 +1,7 @@
 """Which channels run: a registry of the channels' own `build` functions, one per settings section.
 
-Each build checks its section (a bad value stops the start, naming the key) and returns routes,
-responders and listeners; the routes are added before start-up, the listeners run in the background
+Each build takes its section, typed and checked when the settings loaded (a bad value stopped the
+start there, naming the key), and returns routes, responders and listeners; the routes are added before start-up, the listeners run in the background
 (gateway/listeners.py), so no channel's peer can hold up the others or the start.
 """
 from __future__ import annotations
@@ -21,9 +21,9 @@ from channels.viber import adapter as viber
 from channels.whatsapp import adapter as whatsapp
 from gateway.keys import INTAKE, RESPONDERS
 from gateway.listeners import ListenerRunner
-from gateway.settings import Settings, SettingsError
+from gateway.settings import Settings
 
-# Settings section -> the channel's build. [forms] is built even when empty: the `default` form exists.
+# Settings section -> the channel's build. [forms] always holds the `default` form.
 REGISTRY: tuple[tuple[str, Build], ...] = (
     ("forms", webform.build),
     ("smtp", email.build_intake),
@@ -33,23 +33,12 @@ REGISTRY: tuple[tuple[str, Build], ...] = (
     ("whatsapp", whatsapp.build),
     ("viber", viber.build),
 )
-ALWAYS = {"forms"}
-
 LISTENERS = web.AppKey("channel_listeners", ListenerRunner)
 
 
 def build_all(settings: Settings, context: BuildContext) -> list[ChannelParts]:
-    """Every configured channel's parts; SettingsError names the bad key."""
-    parts = []
-    for section, build in REGISTRY:
-        table = getattr(settings, section)
-        if not table and section not in ALWAYS:
-            continue
-        try:
-            parts.append(build(table, context))
-        except ValueError as exc:
-            raise SettingsError(f"invalid settings: {exc}") from exc
-    return parts
+    """Every configured channel's parts (an unset section is None, an empty table of tables {})."""
+    return [build(section, context) for name, build in REGISTRY if (section := getattr(settings, name))]
 
 
 def mount(app: web.Application, settings: Settings) -> None:

@@ -27,6 +27,9 @@ from simulators.pbx.scenarios import demo_calls
 from simulators.pbx.server import SimulatedPbx
 from simulators.telegram_api import TOKEN, FakeBotApi, message
 
+from channels.asterisk.config import AmiConfig
+from channels.email.config import OutboundConfig, SmtpConfig
+from channels.telegram.config import TelegramConfig
 from crm_store.ingest import utcnow
 from crm_store.migrate import upgrade_async
 from crm_store.session import create_engine, session_factory
@@ -197,12 +200,12 @@ async def run_demo(settings: Settings) -> None:
     pbx = SimulatedPbx(username="switchboard", secret=secrets.token_urlsafe(12))
     await pbx.start()
     settings = settings.model_copy(update={
-        "ami": {"host": "127.0.0.1", "port": pbx.port, "username": pbx.username, "secret": pbx.secret},
-        "smtp": {"listen": f"127.0.0.1:{smtp_port}", "domains": ["shop.example"]},
-        "email": {"smtp_host": "127.0.0.1", "smtp_port": sink.sockets[0].getsockname()[1], "starttls": False,
-                  "from_address": "sales@shop.example", "from_name": "Switchboard demo"},
-        "telegram": {"token": TOKEN, "base_url": f"http://127.0.0.1:{bot_port}/bot",
-                     "base_file_url": f"http://127.0.0.1:{bot_port}/file/bot", "poll_timeout": 5},
+        "ami": AmiConfig(host="127.0.0.1", port=pbx.port, username=pbx.username, secret=pbx.secret),
+        "smtp": SmtpConfig(listen=f"127.0.0.1:{smtp_port}", domains=("shop.example",)),
+        "email": OutboundConfig(smtp_host="127.0.0.1", smtp_port=sink.sockets[0].getsockname()[1], starttls=False,
+                                from_address="sales@shop.example", from_name="Switchboard demo"),
+        "telegram": TelegramConfig(token=TOKEN, base_url=f"http://127.0.0.1:{bot_port}/bot",
+                                   base_file_url=f"http://127.0.0.1:{bot_port}/file/bot", poll_timeout=5),
     })
     simulators = {"form": form_posts, "email": e_mails(smtp_port), "telegram": telegram_chats(bot_api),
                   "phone": phone_calls(pbx)}

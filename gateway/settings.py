@@ -10,6 +10,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from channels.asterisk.config import AgiConfig, AmiConfig
+from channels.email.config import Mailboxes, OutboundConfig, SmtpConfig
+from channels.section import describe
+from channels.telegram.config import TelegramConfig
+from channels.viber.config import ViberConfig
+from channels.webform.config import DEFAULT_FORM, Forms
+from channels.whatsapp.config import WhatsAppConfig
 from crm_store.session import check_async_url
 from crm_store.types import CLOSED_STATUSES, LeadStatus, Role
 
@@ -188,16 +195,16 @@ class Settings(BaseSettings):
     permissions: PermissionSettings = PermissionSettings()
     routing: RoutingSettings = RoutingSettings()
     storage: StorageSettings = StorageSettings()
-    # Channel tables, validated by their channel: [forms.<key>], [smtp], [imap.<name>], [email].
-    forms: dict[str, dict[str, Any]] = {}
-    smtp: dict[str, Any] = {}               # unset: no SMTP listener
-    imap: dict[str, dict[str, Any]] = {}    # one table per mailbox
-    email: dict[str, Any] = {}              # outbound relay for replies; unset: no e-mail replies
-    telegram: dict[str, Any] = {}           # unset: no Telegram bot
-    whatsapp: dict[str, Any] = {}
-    viber: dict[str, Any] = {}
-    ami: dict[str, Any] = {}                # unset: voice off (channels/asterisk/config.py)
-    agi: dict[str, Any] = {}                # unset: no FastAGI routing server; {port = 4573} to start it
+    # The channels' sections, each typed by its channel (channels/<name>/config.py); unset: channel off.
+    forms: Forms = Field(default_factory=lambda: {"default": DEFAULT_FORM})   # [forms.<key>], `default` always
+    smtp: SmtpConfig | None = None          # the SMTP listener
+    imap: Mailboxes = {}                    # [imap.<name>]: one table per mailbox
+    email: OutboundConfig | None = None     # the outbound relay for replies
+    telegram: TelegramConfig | None = None
+    whatsapp: WhatsAppConfig | None = None
+    viber: ViberConfig | None = None
+    ami: AmiConfig | None = None            # voice
+    agi: AgiConfig | None = None            # the FastAGI routing server; `[agi]` alone starts it on 4573
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
     log_level: str | None = None            # older spelling of [log] level, still honoured
@@ -249,8 +256,5 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
                 merged[section][key] = value
             settings = Settings.model_validate(merged)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
-        )
-        raise SettingsError(f"invalid settings: {problems}") from exc
+        raise SettingsError(f"invalid settings: {describe(exc)}") from exc
     return settings

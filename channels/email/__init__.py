@@ -3,14 +3,7 @@
 Gateway builds each of its settings sections with `build_intake` ([smtp]), `build_mailboxes`
 ([imap.<name>]) and `build_replies` ([email]) from `channels.email.plug`.
 """
-from channels.email.config import (
-    ImapConfig,
-    OutboundConfig,
-    SmtpConfig,
-    imap_from_mapping,
-    outbound_from_mapping,
-    smtp_from_mapping,
-)
+from channels.email.config import ImapConfig, Mailboxes, OutboundConfig, SmtpConfig
 from channels.email.imap_poller import ImapPoller
 from channels.email.parse import Automatic, is_automatic, parse_message
 from channels.email.send import EmailResponder
@@ -19,6 +12,5 @@ from channels.email.uid_store import Cursor, UidFile, UidStore
 
 __all__ = [
     "Automatic", "Cursor", "EmailResponder", "ImapConfig", "ImapPoller", "OutboundConfig", "SmtpConfig",
-    "SmtpIntake", "UidFile", "UidStore", "imap_from_mapping", "is_automatic", "outbound_from_mapping",
-    "parse_message", "smtp_from_mapping",
+    "SmtpIntake", "UidFile", "UidStore", "Mailboxes", "is_automatic", "parse_message",
 ]

@@ -30,15 +30,14 @@ from telegram.warnings import PTBUserWarning
 
 from channels.backoff import Backoff
 from channels.plug import BuildContext, ChannelParts, Listening
-from channels.telegram.config import TelegramConfig, config_from_mapping
+from channels.telegram.config import TelegramConfig
 from channels.telegram.parse import FileRef, parse_update
 from channels.telegram.responder import TelegramResponder
 from channels.http_body import BodyTooLarge, parse_json, read_bounded
 from channels.types import Attachment, Emit, IntakeUnavailable
 from vocabulary.channels import TELEGRAM
 
-__all__ = ["SECRET_HEADER", "TelegramChannel", "TelegramConfig", "TelegramResponder", "build",
-           "config_from_mapping", "make_bot"]
+__all__ = ["SECRET_HEADER", "TelegramChannel", "TelegramConfig", "TelegramResponder", "build", "make_bot"]
 
 log = logging.getLogger(__name__)
 
@@ -277,9 +276,9 @@ class TelegramChannel:
         return web.json_response({"ok": True})
 
 
-def build(table: Mapping[str, Any], context: BuildContext) -> ChannelParts:
+def build(config: TelegramConfig, context: BuildContext) -> ChannelParts:
     """`[telegram]`: the webhook routes or the polling listener (one process polls a bot), and replies."""
-    config = config_from_mapping(table, context.region)
+    config = config.in_region(context.region)
     channel = TelegramChannel(config, context.emit)
     polling = config.mode == "polling"
     return ChannelParts(routes=tuple(channel.routes()), responders=(TelegramResponder(channel.bot),),

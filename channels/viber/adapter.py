@@ -12,7 +12,7 @@ import hmac
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -23,14 +23,14 @@ from channels.media import fetch_attachment
 from channels.http_body import BodyTooLarge, parse_json, read_bounded
 from channels.plug import BuildContext, ChannelParts, Listening
 from channels.types import Attachment, Delivery, Emit, IntakeUnavailable, OutboundMessage
+from channels.viber.config import ViberConfig
 from channels.viber.parse import MediaRef, parse_message, source_attributes
 from vocabulary.channels import VIBER
 
-__all__ = ["ViberChannel", "ViberConfig", "ViberError", "ViberResponder", "build", "config_from_mapping"]
+__all__ = ["ViberChannel", "ViberConfig", "ViberError", "ViberResponder", "build"]
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
-DEFAULT_BASE_URL = "https://chatapi.viber.com"
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
 AUTH_HEADER = "X-Viber-Auth-Token"
 # Besides these, Viber always sends "message" and "webhook".
@@ -40,18 +40,6 @@ RETRYABLE = {12: "tooManyRequests"}
 MAX_CONTEXTS = 10_000      # deep-link contexts waiting for the client's first message
 
 
-@dataclass(frozen=True, slots=True)
-class ViberConfig:
-    """One Viber bot account."""
-
-    auth_token: str                        # signs callbacks, authenticates our calls
-    base_url: str = DEFAULT_BASE_URL
-    webhook_url: str | None = None         # public URL of /viber/webhook, registered after start
-    sender_name: str = "Switchboard"       # shown as the author of replies (required by send_message)
-    max_file_bytes: int = 10 * 1024 * 1024
-    region: str = "RU"
-
-
 class ViberError(RuntimeError):
     """Viber answered a call with a non-zero status."""
 
@@ -59,31 +47,6 @@ class ViberError(RuntimeError):
         super().__init__(f"{message} (status {status})")
         self.status = status
         self.status_message = message
-
-
-def config_from_mapping(table: Mapping[str, Any], region: str) -> ViberConfig:
-    """A checked ViberConfig from the plain `[viber]` table; ValueError names the bad key."""
-    known = {f.name for f in fields(ViberConfig)} - {"region"}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ValueError(f"viber.{unknown[0]}: unknown setting")
-    if not str(table.get("auth_token") or "").strip():
-        raise ValueError("viber.auth_token: required")
-    values: dict[str, Any] = {**table, "region": region}
-    if "max_file_bytes" in values:
-        try:
-            values["max_file_bytes"] = int(values["max_file_bytes"])
-        except (TypeError, ValueError):
-            raise ValueError(f"viber.max_file_bytes: a whole number expected, not {values['max_file_bytes']!r}")
-        if values["max_file_bytes"] <= 0:
-            raise ValueError("viber.max_file_bytes: must be positive")
-    for key in ("base_url", "webhook_url"):
-        if values.get(key) is not None and not str(values[key]).startswith(("http://", "https://")):
-            raise ValueError(f"viber.{key}: an http(s) URL expected")
-    if not str(values.get("sender_name", "x")).strip():
-        raise ValueError("viber.sender_name: must not be empty")
-    values["base_url"] = str(values.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
-    return ViberConfig(**values)
 
 
 class ViberChannel:
@@ -250,9 +213,9 @@ class ViberResponder:
         return Delivery(ok=True, provider_id=str(answer.get("message_token") or "") or None)
 
 
-def build(table: Mapping[str, Any], context: BuildContext) -> ChannelParts:
+def build(config: ViberConfig, context: BuildContext) -> ChannelParts:
     """`[viber]`: the callback route, the client registering the webhook (any process may), and replies."""
-    config = config_from_mapping(table, context.region)
+    config = config.in_region(context.region)
     channel = ViberChannel(config, context.emit)
     return ChannelParts(routes=tuple(channel.routes()), responders=(ViberResponder(config, channel),),
                         listeners=(Listening(VIBER, channel),))

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -20,53 +20,15 @@ from channels.media import fetch_attachment
 from channels.http_body import BodyTooLarge, parse_json, read_bounded
 from channels.plug import BuildContext, ChannelParts, Listening
 from channels.types import Attachment, Delivery, Emit, IntakeUnavailable, OutboundMessage
+from channels.whatsapp.config import WhatsAppConfig
 from channels.whatsapp.parse import MediaRef, messages_of, parse_message
 from vocabulary.channels import WHATSAPP
 
-__all__ = ["WhatsAppChannel", "WhatsAppConfig", "WhatsAppResponder", "build", "config_from_mapping"]
+__all__ = ["WhatsAppChannel", "WhatsAppConfig", "WhatsAppResponder", "build"]
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
-DEFAULT_BASE_URL = "https://graph.facebook.com/v20.0"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-REQUIRED = ("verify_token", "app_secret", "access_token", "phone_number_id")
-
-
-@dataclass(frozen=True, slots=True)
-class WhatsAppConfig:
-    """One WhatsApp Business number on the Cloud API."""
-
-    verify_token: str          # what we asked Meta to send in hub.verify_token
-    app_secret: str            # the app's secret: signs every delivery (X-Hub-Signature-256)
-    access_token: str          # bearer token for the Graph API (media, replies)
-    phone_number_id: str       # the number replies go out from
-    base_url: str = DEFAULT_BASE_URL
-    max_file_bytes: int = 10 * 1024 * 1024
-    region: str = "RU"
-
-
-def config_from_mapping(table: Mapping[str, Any], region: str) -> WhatsAppConfig:
-    """A checked WhatsAppConfig from the plain `[whatsapp]` table; ValueError names the bad key."""
-    known = {f.name for f in fields(WhatsAppConfig)} - {"region"}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ValueError(f"whatsapp.{unknown[0]}: unknown setting")
-    for key in REQUIRED:
-        if not str(table.get(key) or "").strip():
-            raise ValueError(f"whatsapp.{key}: required")
-    values: dict[str, Any] = {**table, "region": region}
-    values.update({k: str(values[k]) for k in REQUIRED})        # a phone_number_id may come as a TOML integer
-    if "max_file_bytes" in values:
-        try:
-            values["max_file_bytes"] = int(values["max_file_bytes"])
-        except (TypeError, ValueError):
-            raise ValueError(f"whatsapp.max_file_bytes: a whole number expected, not {values['max_file_bytes']!r}")
-        if values["max_file_bytes"] <= 0:
-            raise ValueError("whatsapp.max_file_bytes: must be positive")
-    if not str(values.get("base_url", "https://")).startswith(("http://", "https://")):
-        raise ValueError("whatsapp.base_url: an http(s) URL expected")
-    values["base_url"] = str(values.get("base_url", DEFAULT_BASE_URL)).rstrip("/")
-    return WhatsAppConfig(**values)
 
 
 class WhatsAppChannel:
@@ -166,9 +128,9 @@ class WhatsAppChannel:
             return Attachment(ref.filename, content_type, size, ref=f"whatsapp:{ref.media_id}")
 
 
-def build(table: Mapping[str, Any], context: BuildContext) -> ChannelParts:
+def build(config: WhatsAppConfig, context: BuildContext) -> ChannelParts:
     """`[whatsapp]`: the webhook routes, the Graph API client (any process may run one), and replies."""
-    config = config_from_mapping(table, context.region)
+    config = config.in_region(context.region)
     channel = WhatsAppChannel(config, context.emit)
     return ChannelParts(routes=tuple(channel.routes()), responders=(WhatsAppResponder(config, channel),),
                         listeners=(Listening(WHATSAPP, channel),))

@@ -10,8 +10,8 @@ from crm_store.task_refs import PhoneTask
 from gateway.mapping import phone_skill
 from gateway.routing.ports import TaskRouting
 from routing.types import Task
+from vocabulary.channels import VOICE
 
-VOICE = "voice"
 PHONE_PRIORITY = 1000
 
 

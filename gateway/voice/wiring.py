@@ -10,27 +10,22 @@ from redis.asyncio import Redis
 
 from channels.asterisk.adapter import AmiAdapter, PbxUnavailable
 from channels.asterisk.agi import AgiRouteServer
-from channels.asterisk.config import AmiConfig, ami_from_mapping
+from channels.asterisk.config import AmiConfig
 from channels.asterisk.types import CallEvent, CallRinging
 from crm_store import calls
 from gateway.keys import AMI, HUB, INGESTOR, METRICS, NOTIFIER, ROUTING, SCREENS, SESSIONS, VOICE, WALLBOARD
-from gateway.settings import Settings, SettingsError
+from gateway.settings import Settings
 from gateway.voice.cards import CardReader
 from gateway.voice.chooser import VoiceChooser
-from gateway.voice.lease import Lease
+from gateway.voice.lease import VOICE_LEASE, VoiceLease
 from gateway.voice.service import VoiceService
 from routing.types import Presence
 
-AGI_KEYS = {"host", "port", "budget_seconds"}
-
 
 def mount(app: web.Application, settings: Settings) -> None:
-    """Check the voice tables now (a typo fails the start, naming the key); run voice with the app."""
-    try:
-        ami = ami_from_mapping(settings.ami, settings.phone.region) if settings.ami else None
-        agi = _agi(settings.agi) if settings.agi else None
-    except ValueError as exc:
-        raise SettingsError(f"invalid settings: {exc}") from exc
+    """Run voice with the app when `[ami]` or `[agi]` is set (both were checked when the settings loaded)."""
+    ami = settings.ami.in_region(settings.phone.region) if settings.ami is not None else None
+    agi = settings.agi
     if ami is None and agi is None:
         return
 
@@ -43,10 +38,13 @@ def mount(app: web.Application, settings: Settings) -> None:
         app[WALLBOARD].extras.append(service.wallboard)
         adapter = await _start_adapter(app, ami, service) if ami is not None else None
         lease = _lease(settings, service, adapter) if adapter is not None else None
+        if lease is not None:
+            app[VOICE_LEASE] = lease
         leasing = asyncio.create_task(lease.run()) if lease is not None else None
         server = None
         if agi is not None:
-            server = AgiRouteServer(VoiceChooser(app[SESSIONS], app[ROUTING], settings.phone.region), **agi)
+            server = AgiRouteServer(VoiceChooser(app[SESSIONS], app[ROUTING], settings.phone.region),
+                                    host=agi.host, port=agi.port, budget_seconds=agi.budget_seconds)
             await server.start()
         try:
             yield
@@ -65,7 +63,7 @@ def mount(app: web.Application, settings: Settings) -> None:
     app.cleanup_ctx.append(voice)
 
 
-def _lease(settings: Settings, service: VoiceService, adapter: AmiAdapter) -> Lease | None:
+def _lease(settings: Settings, service: VoiceService, adapter: AmiAdapter) -> VoiceLease | None:
     """With Redis (several processes), only the lease holder acts on PBX events; alone, this process does."""
     if not settings.redis.url:
         return None
@@ -80,7 +78,7 @@ def _lease(settings: Settings, service: VoiceService, adapter: AmiAdapter) -> Le
         service.calls.clear()
 
     redis = Redis.from_url(settings.redis.url, decode_responses=True)
-    return Lease(redis, f"{settings.redis.prefix}voice:lease", on_gain=gain, on_loss=loss)
+    return VoiceLease(redis, f"{settings.redis.prefix}voice:lease", on_gain=gain, on_loss=loss)
 
 
 async def _start_adapter(app: web.Application, config: AmiConfig, service: VoiceService) -> AmiAdapter:
@@ -121,20 +119,3 @@ def _queue_pause(adapter: AmiAdapter, sessions: Any) -> Callable[[int, Presence,
             pass        # reconciliation on reconnect reads the PBX's pause state back
 
     return follow
-
-
-def _agi(table: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(table) - AGI_KEYS)
-    if unknown:
-        raise ValueError(f"agi.{unknown[0]}: unknown setting")
-    values: dict[str, Any] = {"host": str(table.get("host", "127.0.0.1")), "port": 4573}
-    try:
-        if "port" in table:
-            values["port"] = int(table["port"])
-        if "budget_seconds" in table:
-            values["budget_seconds"] = float(table["budget_seconds"])
-    except (TypeError, ValueError):
-        raise ValueError("agi.port / agi.budget_seconds: numbers expected") from None
-    if not 0 <= values["port"] <= 65535:
-        raise ValueError("agi.port: 0-65535")
-    return values

@@ -44,6 +44,8 @@ async def _two_processes(pbx: SimulatedPbx, clients: list[TestClient]) -> None:
     holder = next(i for i, c in enumerate(clients) if c.app[VOICE].active)
     other = 1 - holder
     assert not clients[other].app[VOICE].active
+    states = [(await (await c.get("/readyz")).json())["channels"]["ami"]["state"] for c in clients]
+    assert (states[holder], states[other]) == ("connected", "standby")
     async with screen(apis[other], "olga") as olga:
         await pbx.queue_call(caller="+74951230001", extensions=["101"])
         first = await olga.expect("call.ringing")

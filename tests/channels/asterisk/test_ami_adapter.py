@@ -21,7 +21,7 @@ FAST = {"ping_interval": 0.2, "ping_timeout": 0.3, "reconnect_min": 0.05, "recon
 
 def config(pbx: SimulatedPbx, **overrides: Any) -> AmiConfig:
     return AmiConfig(**{"host": "127.0.0.1", "port": pbx.port, "username": "switchboard", "secret": SECRET,
-                        "region": "RU", **FAST, **overrides})
+                        **FAST, **overrides})
 
 
 class Recorder:

@@ -8,10 +8,16 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
-from channels.email.config import imap_from_mapping
+from channels.email.config import Mailboxes
+from channels.section import read_section
 from channels.email.imap_poller import ImapPoller, UidFile
 from support.recording_emit import RecordingEmit
 from support.dovecot_server import Mailbox, running_dovecot
+
+
+def mailboxes(tables, region):
+    return [box.in_region(region) for box in read_section(Mailboxes, tables, "imap").values()]
+
 
 CORPUS = Path(__file__).with_name("corpus")
 
@@ -37,7 +43,7 @@ def imap(mailbox: Mailbox) -> Iterator[IMAPClient]:
 def config(mailbox: Mailbox, **extra: object):  # type: ignore[no-untyped-def]
     table = {"host": mailbox.host, "port": mailbox.port, "ssl": False, "username": mailbox.username,
              "password": mailbox.password, "poll_seconds": 0.2, **extra}
-    return imap_from_mapping({"sales": table}, "RU")[0]
+    return mailboxes({"sales": table}, "RU")[0]
 
 
 def deliver(imap: IMAPClient, *names: str) -> None:

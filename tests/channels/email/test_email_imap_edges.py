@@ -11,11 +11,17 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
-from channels.email.config import imap_from_mapping
+from channels.email.config import Mailboxes
+from channels.section import read_section
 from channels.email.imap_poller import ImapPoller, UidFile
 from channels.types import Accepted, InboundContact
 from support.dovecot_server import Mailbox, running_dovecot
 from support.recording_emit import RecordingEmit
+
+
+def mailboxes(tables, region):
+    return [box.in_region(region) for box in read_section(Mailboxes, tables, "imap").values()]
+
 
 CORPUS = Path(__file__).with_name("corpus")
 FAST = {"min_backoff": 0.05, "max_backoff": 0.2, "idle_slice": 0.5}
@@ -44,7 +50,7 @@ def imap(mailbox: Mailbox) -> Iterator[IMAPClient]:
 def config(mailbox: Mailbox, port: int | None = None, **extra: object):  # type: ignore[no-untyped-def]
     table = {"host": mailbox.host, "port": port or mailbox.port, "ssl": False, "username": mailbox.username,
              "password": mailbox.password, "poll_seconds": 0.3, **extra}
-    return imap_from_mapping({"sales": table}, "RU")[0]
+    return mailboxes({"sales": table}, "RU")[0]
 
 
 def deliver(imap: IMAPClient, *names: str, folder: str = "INBOX", flags: tuple[bytes, ...] = ()) -> None:
@@ -196,9 +202,9 @@ async def test_stop_is_prompt_while_idling(mailbox, imap, tmp_path):
 
 
 async def test_settings_errors_name_the_key():
-    with pytest.raises(ValueError, match=r"imap\.sales: missing .*host"):
-        imap_from_mapping({"sales": {"username": "u", "password": "p"}}, "RU")
+    with pytest.raises(ValueError, match=r"imap\.sales\.host: required"):
+        mailboxes({"sales": {"username": "u", "password": "p"}}, "RU")
     with pytest.raises(ValueError, match=r"imap\.sales\.idle"):
-        imap_from_mapping({"sales": {"host": "h", "username": "u", "password": "p", "idle": "maybe"}}, "RU")
+        mailboxes({"sales": {"host": "h", "username": "u", "password": "p", "idle": "maybe"}}, "RU")
     with pytest.raises(ValueError, match=r"imap\.sales\.poll_seconds"):
-        imap_from_mapping({"sales": {"host": "h", "username": "u", "password": "p", "poll_seconds": 0}}, "RU")
+        mailboxes({"sales": {"host": "h", "username": "u", "password": "p", "poll_seconds": 0}}, "RU")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from email import message_from_bytes, policy
 
 import pytest
-from channels.email.config import outbound_from_mapping
+from channels.email.config import OutboundConfig
 from channels.email.send import EmailResponder
 from channels.types import OutboundMessage
 from support.mail_relay import running_relay
@@ -24,8 +24,8 @@ def reply(to: str = "anna@example.ru") -> OutboundMessage:
 
 
 def responder(port: int) -> EmailResponder:
-    return EmailResponder(outbound_from_mapping({"smtp_host": "127.0.0.1", "smtp_port": port, "starttls": False,
-                                                 "from_address": "sales@shop.example", "from_name": "Shop"}))
+    return EmailResponder(OutboundConfig(smtp_host="127.0.0.1", smtp_port=port, starttls=False,
+                                         from_address="sales@shop.example", from_name="Shop"))
 
 
 async def test_a_reply_is_threaded_and_carries_the_ticket_token(relay):

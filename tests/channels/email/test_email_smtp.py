@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.email.config import smtp_from_mapping
+from channels.email.config import SmtpConfig
 from channels.email.smtp_handler import SmtpIntake
 from support.recording_emit import RecordingEmit
 
@@ -22,7 +22,7 @@ def emit() -> RecordingEmit:
 
 @pytest.fixture
 async def smtp(emit: RecordingEmit):  # type: ignore[no-untyped-def]
-    config = smtp_from_mapping({"listen": "127.0.0.1:0", "domains": ["shop.example"], "max_bytes": 200_000}, "RU")
+    config = SmtpConfig.model_validate({"listen": "127.0.0.1:0", "domains": ["shop.example"], "max_bytes": 200_000})
     intake = SmtpIntake(config, emit)
     await intake.start()
     yield intake

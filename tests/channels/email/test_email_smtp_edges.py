@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from channels.email.config import smtp_from_mapping
+from channels.email.config import SmtpConfig
 from channels.email.smtp_handler import SmtpIntake
 from channels.types import Accepted, InboundContact
 from support.recording_emit import RecordingEmit
@@ -25,7 +25,7 @@ def emit() -> RecordingEmit:
 
 @pytest.fixture
 async def smtp(emit):  # type: ignore[no-untyped-def]
-    async with SmtpIntake(smtp_from_mapping(CONFIG, "RU"), emit) as intake:
+    async with SmtpIntake(SmtpConfig.model_validate(CONFIG), emit) as intake:
         yield intake
 
 
@@ -76,7 +76,7 @@ async def test_250_comes_only_after_emit_returned(emit):
         await release.wait()
         return Accepted(1, 1, 1)
 
-    async with SmtpIntake(smtp_from_mapping(CONFIG, "RU"), slow_emit) as intake:
+    async with SmtpIntake(SmtpConfig.model_validate(CONFIG), slow_emit) as intake:
         sending = asyncio.ensure_future(asyncio.to_thread(send, intake.port, (CORPUS / "utf8_plain.eml").read_bytes()))
         async with asyncio.timeout(10):
             while not seen:
@@ -92,7 +92,7 @@ async def test_any_store_failure_is_a_temporary_refusal(emit):
     async def broken_emit(contact: InboundContact) -> Accepted:
         raise RuntimeError("bug in the pipeline")
 
-    async with SmtpIntake(smtp_from_mapping(CONFIG, "RU"), broken_emit) as intake:
+    async with SmtpIntake(SmtpConfig.model_validate(CONFIG), broken_emit) as intake:
         code, reply = await asyncio.to_thread(send, intake.port, (CORPUS / "utf8_plain.eml").read_bytes())
     assert code == 451 and b"try again" in reply
 

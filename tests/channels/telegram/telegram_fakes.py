@@ -5,9 +5,14 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from channels.telegram.config import TelegramConfig, config_from_mapping
+from channels.section import read_section
+from channels.telegram.config import TelegramConfig
 from simulators.telegram_api import TOKEN, FakeBotApi
 from channels.types import Accepted, InboundContact, IntakeUnavailable
+
+
+def config_of(table, region):
+    return read_section(TelegramConfig, table, "telegram").in_region(region)
 
 
 class RecordingEmit:
@@ -37,7 +42,7 @@ class RecordingEmit:
 
 
 def telegram_settings(api: FakeBotApi, **extra: Any) -> TelegramConfig:
-    return config_from_mapping({"token": TOKEN, "base_url": f"http://127.0.0.1:{api.port}/bot",
+    return config_of({"token": TOKEN, "base_url": f"http://127.0.0.1:{api.port}/bot",
                                 "base_file_url": f"http://127.0.0.1:{api.port}/file/bot", "poll_timeout": 1,
                                 "max_file_bytes": 1000, **extra}, "RU")
 

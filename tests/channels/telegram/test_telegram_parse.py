@@ -9,10 +9,15 @@ from telegram import Update
 
 from channels.plug import BuildContext
 from channels.telegram.adapter import TelegramChannel, TelegramResponder, build
-from channels.telegram.config import config_from_mapping
+from channels.section import read_section
+from channels.telegram.config import TelegramConfig
 from channels.telegram.parse import parse_update, safe_filename
 from simulators.telegram_api import message
 from channels.types import Confidence
+
+
+def config_of(table, region):
+    return read_section(TelegramConfig, table, "telegram").in_region(region)
 
 
 def parse(update: dict[str, Any]):  # type: ignore[no-untyped-def]
@@ -82,11 +87,11 @@ def test_files_and_phones_in_text():
 ])
 def test_settings_errors_name_the_key(table, error):
     with pytest.raises(ValueError, match=error.replace(".", r"\.")):
-        config_from_mapping(table, "RU")
+        config_of(table, "RU")
 
 
 def test_settings_defaults_and_strings_from_the_environment():
-    config = config_from_mapping({"token": "t", "poll_timeout": "5", "max_file_bytes": "2048"}, "KZ")
+    config = config_of({"token": "t", "poll_timeout": "5", "max_file_bytes": "2048"}, "KZ")
     assert (config.mode, config.poll_timeout, config.max_file_bytes, config.region) == ("polling", 5, 2048, "KZ")
     assert config.base_url == "https://api.telegram.org/bot"
 
@@ -96,12 +101,10 @@ def test_build_gives_the_channel_and_its_responder():
         raise AssertionError
 
     context = BuildContext(emit=emit, region="RU", storage_dir=Path("unused"))
-    parts = build({"token": "1:x"}, context)
+    parts = build(TelegramConfig(token="1:x"), context)
     [responder], [listening] = parts.responders, parts.listeners
     assert isinstance(listening.listener, TelegramChannel) and isinstance(responder, TelegramResponder)
     assert responder.channel == "telegram" and parts.routes == ()
     assert listening.exclusive, "one process polls a bot: two would fight over getUpdates"
-    webhook = build({"token": "1:x", "mode": "webhook", "secret_token": "s"}, context)
+    webhook = build(TelegramConfig(token="1:x", mode="webhook", secret_token="s"), context)
     assert len(webhook.routes) == 2 and not webhook.listeners[0].exclusive
-    with pytest.raises(ValueError, match="telegram.token"):
-        build({}, context)

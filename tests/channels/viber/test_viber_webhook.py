@@ -15,8 +15,14 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from channels.plug import BuildContext
 from channels.types import Confidence, OutboundMessage
-from channels.viber.adapter import ViberChannel, ViberResponder, build, config_from_mapping
+from channels.section import read_section
+from channels.viber.adapter import ViberChannel, ViberResponder, build
+from channels.viber.config import ViberConfig
 from viber_fakes import TOKEN, USER, RecordingEmit, ViberApi, message, signed
+
+
+def config_of(table, region):
+    return read_section(ViberConfig, table, "viber").in_region(region)
 
 
 @pytest.fixture
@@ -29,7 +35,7 @@ async def viber_api() -> AsyncIterator[tuple[ViberApi, TestServer]]:
 
 
 def settings(server: TestServer, **extra: Any):  # type: ignore[no-untyped-def]
-    return config_from_mapping({"auth_token": TOKEN, "base_url": f"http://127.0.0.1:{server.port}",
+    return config_of({"auth_token": TOKEN, "base_url": f"http://127.0.0.1:{server.port}",
                                 "max_file_bytes": 1000, **extra}, "UA")
 
 
@@ -88,7 +94,7 @@ async def test_the_webhook_is_registered_once_our_server_listens(viber_api):
 
 async def test_a_refused_token_stops_the_registration(viber_api, caplog):
     api, server = viber_api
-    channel = ViberChannel(config_from_mapping({"auth_token": "wrong", "base_url": f"http://127.0.0.1:{server.port}",
+    channel = ViberChannel(config_of({"auth_token": "wrong", "base_url": f"http://127.0.0.1:{server.port}",
                                                 "webhook_url": "http://127.0.0.1:9/viber/webhook"}, "UA"),
                            RecordingEmit())
     channel.retry_delay = 0.01
@@ -200,15 +206,15 @@ async def test_replies_and_unsubscribed_receivers(setup, viber_api):
 ])
 def test_settings_errors_name_the_key(table, error):
     with pytest.raises(ValueError, match=error.replace(".", r"\.")):
-        config_from_mapping(table, "UA")
+        config_of(table, "UA")
 
 
 def test_settings_defaults():
-    config = config_from_mapping({"auth_token": "t"}, "UA")
+    config = config_of({"auth_token": "t"}, "UA")
     assert (config.base_url, config.webhook_url, config.region) == ("https://chatapi.viber.com", None, "UA")
 
 
 def test_build_gives_the_channel_and_its_responder():
-    parts = build({"auth_token": "t"}, BuildContext(emit=RecordingEmit(), region="UA", storage_dir=Path("unused")))
+    parts = build(ViberConfig(auth_token="t"), BuildContext(emit=RecordingEmit(), region="UA", storage_dir=Path("unused")))
     assert [r.channel for r in parts.responders] == ["viber"] and len(parts.routes) == 1
     assert not parts.listeners[0].exclusive

@@ -11,7 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from channels.plug import BuildContext
 from channels.types import Accepted, InboundContact
-from channels.webform import FormConfig, build
+from channels.section import read_section
+from channels.webform import FormConfig, Forms, build
 from webform_fakes import PHONE, SHOP, MakeClient, RecordingEmit, UnavailableEmit, error_of
 
 # -- the three encodings --------------------------------------------------------------------
@@ -251,7 +252,7 @@ async def test_embed_of_an_unknown_form(make_client: MakeClient) -> None:
 
 async def test_build_from_settings_tables() -> None:
     emit = RecordingEmit()
-    parts = build({"landing": {"field_map": {"your-tel": "phone"}}},
+    parts = build(read_section(Forms, {"landing": {"field_map": {"your-tel": "phone"}}}, "forms"),
                   BuildContext(emit=emit, region="RU", storage_dir=Path("unused")))
     app = web.Application()
     app.router.add_routes(parts.routes)

@@ -7,7 +7,8 @@ import pytest
 
 from channels.types import Confidence, IdentityClaim
 from channels.webform.body import decode_body
-from channels.webform.config import DEFAULT_FORM, FormConfig, form_from_mapping, forms_from_mapping
+from channels.section import read_section
+from channels.webform.config import DEFAULT_FORM, FormConfig, Forms
 from channels.webform.parse import FormError, check_submission_id, fields_from_pairs, is_spam, parse_submission
 from channels.webform.ratelimit import TokenBuckets
 from channels.webform.signature import sign, verify_signature
@@ -23,7 +24,7 @@ def parse(fields: dict[str, str], form: FormConfig = DEFAULT_FORM, **kwargs):
 # -- config -------------------------------------------------------------------------------
 
 def test_default_form_exists_out_of_the_box() -> None:
-    forms = forms_from_mapping({})
+    forms = read_section(Forms, {}, "forms")
     assert forms["default"] == DEFAULT_FORM
     assert DEFAULT_FORM.require_any == ("phone", "email")
     assert DEFAULT_FORM.honeypot == "website"
@@ -32,11 +33,11 @@ def test_default_form_exists_out_of_the_box() -> None:
 
 
 def test_tables_add_forms_and_aliases_extend_the_defaults() -> None:
-    forms = forms_from_mapping({"landing": {
+    forms = read_section(Forms, {"landing": {
         "title": "Call me back", "field_map": {"Your-Tel": "phone"}, "allowed_origins": ["https://shop.example"],
         "rate_per_minute": 2, "burst": "3", "priority": 5, "source": "spring-campaign",
         "hmac_secret": "s3cret", "require_signature": "true",
-    }})
+    }}, "forms")
     landing = forms["landing"]
     assert set(forms) == {"default", "landing"}
     assert landing.canonical("your-tel") == "phone" and landing.canonical("TEL") == "phone"
@@ -47,30 +48,30 @@ def test_tables_add_forms_and_aliases_extend_the_defaults() -> None:
 
 
 def test_environment_strings_are_read_as_lists() -> None:
-    form = form_from_mapping("x", {"allowed_origins": "https://a.example, https://b.example"})
+    form = read_section(FormConfig, {"allowed_origins": "https://a.example, https://b.example"}, "forms.x")
     assert form.allowed_origins == ("https://a.example", "https://b.example")
 
 
 @pytest.mark.parametrize(("table", "words"), [
-    ({"bogus": 1}, ["forms.x", "unknown setting 'bogus'"]),
-    ({"burst": "many"}, ["forms.x.burst", "whole number"]),
-    ({"burst": 0}, ["forms.x.burst", "at least 1"]),
+    ({"bogus": 1}, ["forms.x.bogus: unknown setting"]),
+    ({"burst": "many"}, ["forms.x.burst", "valid integer"]),
+    ({"burst": 0}, ["forms.x.burst", "greater than or equal to 1"]),
     ({"field_map": {"a": "zip"}}, ["forms.x.field_map", "'zip'"]),
     ({"require_signature": True}, ["require_signature needs hmac_secret"]),
     ({"required": ["phone", "fax"]}, ["'fax'"]),
-    ({"require_signature": "maybe"}, ["forms.x.require_signature", "true or false"]),
-    ("not a table", ["forms.x", "table"]),
+    ({"require_signature": "maybe"}, ["forms.x.require_signature", "valid boolean"]),
+    ("not a table", ["forms.x", "dictionary"]),
 ])
 def test_bad_tables_say_which_key_and_why(table, words) -> None:
     with pytest.raises(ValueError) as info:
-        form_from_mapping("x", table)
+        read_section(FormConfig, table, "forms.x")
     for word in words:
         assert word in str(info.value)
 
 
 def test_bad_form_key() -> None:
     with pytest.raises(ValueError, match="form key"):
-        forms_from_mapping({"bad key/..": {}})
+        read_section(Forms, {"bad key/..": {}}, "forms")
 
 
 # -- body decoding ------------------------------------------------------------------------

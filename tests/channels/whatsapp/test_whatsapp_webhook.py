@@ -11,8 +11,14 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from channels.plug import BuildContext
 from channels.types import Confidence, OutboundMessage
-from channels.whatsapp.adapter import WhatsAppChannel, WhatsAppResponder, build, config_from_mapping
+from channels.section import read_section
+from channels.whatsapp.adapter import WhatsAppChannel, WhatsAppResponder, build
+from channels.whatsapp.config import WhatsAppConfig
 from whatsapp_fakes import WA_ID, Graph, RecordingEmit, delivery, signed, text
+
+
+def config_of(table, region):
+    return read_section(WhatsAppConfig, table, "whatsapp").in_region(region)
 
 
 @pytest.fixture
@@ -25,7 +31,7 @@ async def graph() -> AsyncIterator[tuple[Graph, TestServer]]:
 
 
 def settings(server: TestServer, **extra: object):  # type: ignore[no-untyped-def]
-    return config_from_mapping({"verify_token": "verify-me", "app_secret": "app-secret", "access_token": "token",
+    return config_of({"verify_token": "verify-me", "app_secret": "app-secret", "access_token": "token",
                                 "phone_number_id": "PN1", "max_file_bytes": 1000,
                                 "base_url": f"http://127.0.0.1:{server.port}/v20.0", **extra}, "RU")
 
@@ -149,16 +155,16 @@ async def test_replies_refusals_and_failures_are_deliveries(setup, graph):
 ])
 def test_settings_errors_name_the_key(table, error):
     with pytest.raises(ValueError, match=error.replace(".", r"\.")):
-        config_from_mapping(table, "RU")
+        config_of(table, "RU")
 
 
 def test_settings_defaults():
-    config = config_from_mapping({"verify_token": "v", "app_secret": "s", "access_token": "t",
+    config = config_of({"verify_token": "v", "app_secret": "s", "access_token": "t",
                                   "phone_number_id": 106540352242922}, "AM")
     assert config.base_url == "https://graph.facebook.com/v20.0" and config.phone_number_id == "106540352242922"
 
 
 def test_build_gives_the_channel_and_its_responder():
-    parts = build({"verify_token": "v", "app_secret": "s", "access_token": "t", "phone_number_id": "1"},
+    parts = build(WhatsAppConfig(verify_token="v", app_secret="s", access_token="t", phone_number_id="1"),
                   BuildContext(emit=RecordingEmit(), region="RU", storage_dir=Path("unused")))
     assert [r.channel for r in parts.responders] == ["whatsapp"] and len(parts.routes) == 2
