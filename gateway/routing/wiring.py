@@ -61,7 +61,8 @@ async def open_routing(settings: Settings, sessions: Sessions,
         hub.on_connect.append(screens.on_connect)
         hub.on_gone.append(screens.on_gone)
         # Every process, all the time: whatever stranded work a crash or an outage left is found.
-        sweeper = RoutingSweeper(driver, sessions, time.time, hub.connected)
+        sweeper = RoutingSweeper(driver, sessions, time.time, hub.connected,
+                                 interval=settings.routing.reconcile_seconds)
         screens.presence_listeners.append(sweeper.remember_presence)
         try:
             await driver.start(users)
