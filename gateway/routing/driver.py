@@ -59,8 +59,12 @@ class RoutingDriver:
         async with self._sessions() as session:
             waiting = [t for t in await routing_log.open_tasks(session) if t.state in ("pending", "reserved")]
         for row in waiting:
+            async with self._sessions() as session:
+                fresh = await routing_log.task_row(session, row.id)
+            if fresh is None or fresh.state not in ("pending", "reserved"):
+                continue     # another process routed and finished it while we were starting
             try:
-                await self.run(self.engine.add_task(task_of_row(row)))
+                await self.run(self.engine.add_task(task_of_row(fresh)))
             except RoutingError:
                 pass   # a shared (Redis) backend still holds it: nothing was lost
         await self._reschedule()
