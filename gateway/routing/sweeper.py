@@ -8,7 +8,7 @@ disagreeing; each pass compares them and repairs the side that is behind, loggin
 - a task routing assigned while the database still shows the offer: the database records the accept;
 - a task whose lead was closed, or that the database finished, is let go by routing (capacity back);
 - an assigned task routing lost (Redis restarted empty) is closed; the lead stays with its assignee;
-- agents missing from routing are registered again, with the presence their screen here last set.
+- agents with a screen here that routing lost are registered again, with the presence last set.
 
 Routing and the database change one after the other, so a pass may see a step half done. Only a
 difference seen by two passes in a row is repaired (re-adding and letting go are idempotent anyway).
@@ -132,6 +132,8 @@ class RoutingSweeper:
         made = []
         for user in users:
             state = known.get(str(user.id))
+            if state is None and not self._connected(user.id):
+                continue     # like a user added while we run, known to routing from their next connect
             if state is None:
                 await self._driver.sync_user(user)
                 made.append(Repair("agent_registered", str(user.id)))
