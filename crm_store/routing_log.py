@@ -1,16 +1,18 @@
 """Routing's durable trail: tasks (so waiting work survives a restart) and every offer's outcome."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from crm_store import audit, leads
-from crm_store.models import Reservation, RoutingTask
+from crm_store.models import Lead, Reservation, RoutingTask
+from crm_store.types import OPEN_STATUSES
 from crm_store.task_refs import LeadTask, lead_of_task
 
 OPEN_TASK_STATES = ("pending", "reserved", "assigned", "wrapping")
@@ -36,6 +38,10 @@ async def open_tasks(session: AsyncSession) -> list[RoutingTask]:
     """Tasks not finished, oldest first: what a restarted router must know about."""
     return list(await session.scalars(select(RoutingTask).where(RoutingTask.state.in_(OPEN_TASK_STATES))
                                       .order_by(RoutingTask.created_at, RoutingTask.id)))
+
+
+async def task_row(session: AsyncSession, task_id: str) -> RoutingTask | None:
+    return await session.get(RoutingTask, task_id)
 
 
 async def open_task_for_lead(session: AsyncSession, lead_id: int) -> RoutingTask | None:
@@ -111,3 +117,58 @@ def add_task_row(session: AsyncSession | Session, task_id: str, *, lead_id: int 
     session.add(RoutingTask(id=task_id, lead_id=lead_id, kind=kind, channel=channel, queue=queue,
                             priority=priority, skills=dict(skills or {}), owner_id=owner_id, state="pending",
                             created_at=created_at, sla_deadline=None, assigned_at=None, finished_at=None))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTask:
+    """An unfinished task as the database knows it, for comparing with routing's live state."""
+
+    row: RoutingTask
+    lead_open: bool     # False once its lead was closed or deleted: routing must let it go
+
+
+async def unfinished_tasks(session: AsyncSession) -> list[StoredTask]:
+    """Open tasks (indexed by state) with whether their lead is still open, oldest first."""
+    lead_open = and_(Lead.deleted_at.is_(None), Lead.status.in_([s.value for s in OPEN_STATUSES]))
+    rows = await session.execute(
+        select(RoutingTask, Lead.id.is_(None) | lead_open)
+        .outerjoin(Lead, Lead.id == RoutingTask.lead_id)
+        .where(RoutingTask.state.in_(OPEN_TASK_STATES))
+        .order_by(RoutingTask.created_at, RoutingTask.id))
+    return [StoredTask(row, bool(is_open)) for row, is_open in rows]
+
+
+async def task_states(session: AsyncSession, task_ids: Collection[str]) -> dict[str, str]:
+    """The stored state of each task id (missing ids are not stored)."""
+    if not task_ids:
+        return {}
+    rows = await session.execute(select(RoutingTask.id, RoutingTask.state).where(RoutingTask.id.in_(task_ids)))
+    return {task_id: state for task_id, state in rows}
+
+
+async def adopt_assignment(session: AsyncSession, task_id: str, agent_id: int, at: datetime) -> None:
+    """Routing assigned the task but the accept never reached the database: the database follows.
+
+    Nothing happens if the task is no longer waiting here (the accept arrived after all, or it ended)."""
+    state = await session.scalar(select(RoutingTask.state).where(RoutingTask.id == task_id).with_for_update())
+    if state not in ("pending", "reserved"):
+        return
+    offer = await session.scalar(select(Reservation.id).where(
+        Reservation.task_id == task_id, Reservation.agent_id == agent_id, Reservation.outcome == "pending"))
+    await session.execute(update(Reservation).where(
+        Reservation.task_id == task_id, Reservation.outcome == "pending", Reservation.id != (offer or ""))
+        .values(outcome="rescinded", decided_at=at))
+    if offer is not None:
+        await offer_accepted(session, offer, task_id, agent_id, at)
+    else:
+        await set_task_state(session, task_id, "assigned", at, agent_id)
+        lead_id = lead_of_task(task_id)
+        if lead_id is not None:
+            await leads.assign(session, lead_id, agent_id, at)
+
+
+async def end_stale_offers(session: AsyncSession, task_id: str, keep: Collection[str], at: datetime) -> None:
+    """Offers still pending here that routing no longer holds (it lost the task): rescinded."""
+    await session.execute(update(Reservation).where(Reservation.task_id == task_id, Reservation.outcome == "pending",
+                                                    Reservation.id.not_in(list(keep)))
+                          .values(outcome="rescinded", decided_at=at))

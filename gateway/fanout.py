@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from gateway.hub import Hub
 
@@ -72,7 +73,12 @@ class RedisFanout:
         await self._publish({"disconnect": {"user_id": user_id, "session": session, "reason": reason}})
 
     async def _publish(self, message: Mapping[str, Any]) -> None:
-        await self._redis.publish(self._channel, json.dumps(message, ensure_ascii=False, default=str))
+        try:
+            await self._redis.publish(self._channel, json.dumps(message, ensure_ascii=False, default=str))
+        except RedisError as exc:
+            # A frame is a hint to redraw; what it says is committed, and a screen resyncs on reconnect.
+            # Failing here would turn a saved change into an error for whoever made it.
+            log.warning("frame %s not fanned out, Redis unreachable: %r", message.get("type"), exc)
 
     async def _listen(self) -> None:
         delay = 0.1

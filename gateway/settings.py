@@ -167,6 +167,8 @@ class RoutingSettings(Section):
     queues: dict[str, QueueSettings] = {"default": QueueSettings()}
     missed_offers_limit: int = Field(3, ge=1)
     disconnect_grace_seconds: float = Field(15, ge=0)
+    # How often each process compares routing with the database and repairs what a crash or outage left.
+    reconcile_seconds: float = Field(2.0, gt=0)
     # Which capacity a channel's work takes: forms wait like e-mail, messengers are chats.
     capacity_class: dict[str, str] = {
         "voice": "voice", "email": "email", "form": "email", "manual": "email",

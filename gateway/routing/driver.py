@@ -61,8 +61,12 @@ class RoutingDriver:
         async with self._sessions() as session:
             waiting = [t for t in await routing_log.open_tasks(session) if t.state in ("pending", "reserved")]
         for row in waiting:
+            async with self._sessions() as session:
+                fresh = await routing_log.task_row(session, row.id)
+            if fresh is None or fresh.state not in ("pending", "reserved"):
+                continue     # another process routed and finished it while we were starting
             try:
-                await self.run(self.engine.add_task(task_of_row(row)))
+                await self.run(self.engine.add_task(task_of_row(fresh)))
             except RoutingError:
                 pass   # a shared (Redis) backend still holds it: nothing was lost
         await self._reschedule()
@@ -125,15 +129,17 @@ class RoutingDriver:
             row = await routing_log.open_task_for_lead(session, lead_id)
         if row is None:
             return
+        held = row.state in ("assigned", "wrapping")
         try:
-            if row.state in ("assigned", "wrapping"):
-                await self.run(self.engine.complete(row.id))
-            else:
-                await self.run(self.engine.cancel(row.id))
+            await self.run(self.engine.complete(row.id) if held else self.engine.cancel(row.id))
         except RoutingError as exc:
             log.info("task %s already gone from routing: %s", row.id, exc)
-            async with self._sessions() as session, session.begin():
-                await routing_log.set_task_state(session, row.id, "canceled", at(self._clock()))
+        except Exception as exc:     # routing unreachable (Redis down): the change stands, the sweeper follows up
+            log.warning("task %s ended while routing is unreachable (%r): routing lets it go when back", row.id, exc)
+        else:
+            return
+        async with self._sessions() as session, session.begin():
+            await routing_log.set_task_state(session, row.id, "completed" if held else "canceled", at(self._clock()))
 
     # -- reading ----------------------------------------------------------------------------------
     async def agent(self, user_id: int) -> AgentState | None:
@@ -162,6 +168,10 @@ class RoutingDriver:
         await self._recorder.record(outcome)
         await self._reschedule()
         return outcome
+
+    async def rearm(self) -> None:
+        """Arm the deadline timer again (after an outage broke the chain of expiries)."""
+        await self._reschedule()
 
     def _take_phone_offer(self, offer: Offer) -> None:
         self.spawn(lambda: self.run(self.engine.accept(offer.id, offer.agent_id)))

@@ -17,6 +17,7 @@ from gateway.mapping import queue_config
 from gateway.notifier import Notifier
 from gateway.routing.driver import RoutingDriver
 from gateway.routing.screens import Screens
+from gateway.routing.sweeper import RoutingSweeper
 from gateway.routing.wallboard import Wallboard
 from gateway.settings import Settings
 from routing.backends import RoutingBackend
@@ -59,10 +60,16 @@ async def open_routing(settings: Settings, sessions: Sessions,
         hub.handlers.update(screens.handlers())
         hub.on_connect.append(screens.on_connect)
         hub.on_gone.append(screens.on_gone)
+        # Every process, all the time: whatever stranded work a crash or an outage left is found.
+        sweeper = RoutingSweeper(driver, sessions, time.time, hub.connected,
+                                 interval=settings.routing.reconcile_seconds)
+        screens.presence_listeners.append(sweeper.remember_presence)
         try:
             await driver.start(users)
+            sweeper.start()
             yield LiveRouting(driver, notifier, screens, wallboard)
         finally:
+            await sweeper.stop()
             wallboard.stop()
             await driver.stop()
             await backend.aclose()

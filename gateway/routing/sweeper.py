@@ -1,0 +1,185 @@
+"""Routing kept in step with the database, on every process, all the time.
+
+The database is the outbox: a lead's routing task is committed with the lead, and routing is told
+afterwards. Whatever fails in between (Redis down, a process killed, a lost reply) leaves the two
+disagreeing; each pass compares them and repairs the side that is behind, logging what it repaired:
+
+- a waiting task routing does not hold is (re)added, so every committed lead is offered eventually;
+- a task routing assigned while the database still shows the offer: the database records the accept;
+- a task whose lead was closed, or that the database finished, is let go by routing (capacity back);
+- an assigned task routing lost (Redis restarted empty) is closed; the lead stays with its assignee;
+- agents with a screen here that routing lost are registered again, with the presence last set.
+
+Routing and the database change one after the other, so a pass may see a step half done. Only a
+difference seen by two passes in a row is repaired (re-adding and letting go are idempotent anyway).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from crm_store import routing_log
+from crm_store import users as user_store
+from crm_store.models import User
+from crm_store.session import Sessions
+from crm_store.task_refs import is_phone_task
+from gateway.mapping import task_of_row
+from gateway.routing.driver import RoutingDriver
+from gateway.routing.outcomes import at
+from routing.events import OfferCreated, RoutingError
+from routing.types import AgentState, Presence, TaskRecord, TaskState
+
+log = logging.getLogger(__name__)
+
+HELD = (TaskState.ASSIGNED, TaskState.WRAPPING)
+WAITING_ROWS = ("pending", "reserved")
+
+
+@dataclass(frozen=True, slots=True)
+class Repair:
+    """One difference between routing and the database, and what a pass does about it."""
+
+    kind: str
+    task_id: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.task_id} {self.detail}".rstrip()
+
+
+class RoutingSweeper:
+    """Compares routing's live state with the database every `interval` seconds and repairs either."""
+
+    def __init__(self, driver: RoutingDriver, sessions: Sessions, clock: Callable[[], float],
+                 connected: Callable[[int], bool], *, interval: float = 2.0) -> None:
+        self._driver = driver
+        self._sessions = sessions
+        self._clock = clock
+        self._connected = connected
+        self._interval = interval
+        self._presence: dict[int, tuple[Presence, str | None]] = {}
+        self._suspects: set[Repair] = set()
+        self._stopped = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+
+    async def remember_presence(self, user_id: int, presence: Presence, reason: str | None) -> None:
+        """A presence set on a screen of this process: restored if routing loses the agent."""
+        self._presence[user_id] = (presence, reason)
+
+    def start(self) -> None:
+        self._loop = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+
+    async def _run(self) -> None:
+        failing = False
+        while not self._stopped.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self._interval)
+            if self._stopped.is_set():
+                return
+            try:
+                await self.sweep()
+                if failing:
+                    log.warning("routing reconciliation works again")
+                failing = False
+            except Exception as exc:   # Redis or the database down: the next pass tries again
+                if not failing:
+                    log.warning("routing reconciliation failed, will retry: %r", exc)
+                failing = True
+
+    async def sweep(self) -> list[Repair]:
+        """One pass: returns the repairs made (each also logged)."""
+        async with self._sessions() as session:
+            users = await user_store.active_users(session)
+            stored = await routing_log.unfinished_tasks(session)
+        snapshot = await self._driver.snapshot()
+        made = await self._register_agents(users, {a.id: a for a in snapshot.agents})
+        live = {t.id: t for t in snapshot.tasks if not is_phone_task(t.id)}
+        found = [self._compare(s, live.get(s.row.id)) for s in stored]
+        strays = [t for t in live.values() if t.id not in {s.row.id for s in stored}]
+        if strays:
+            async with self._sessions() as session:
+                states = await routing_log.task_states(session, [t.id for t in strays])
+            found += [Repair("let_go", t.id, f"database says {states.get(t.id, 'unknown')}") for t in strays]
+        current = {r for r in found if r is not None}
+        confirmed, self._suspects = current & self._suspects, current
+        await self._driver.rearm()      # a timer chain broken by an outage starts again
+        for repair in sorted(confirmed, key=str):
+            try:
+                await self._repair(repair, live.get(repair.task_id))
+            except RoutingError as exc:
+                log.info("routing repair %s overtaken: %s", repair, exc)
+                continue
+            log.warning("routing repaired: %s", repair)
+            made.append(repair)
+        return made
+
+    async def _register_agents(self, users: list[User], known: Mapping[str, AgentState]) -> list[Repair]:
+        """Agents routing lost are registered again; a screen here gets back the presence it set.
+
+        A registered agent nobody has set a presence for is offline without a reason: after Redis
+        restarted empty, that is every agent, whichever process registered it again.
+        """
+        made = []
+        for user in users:
+            state = known.get(str(user.id))
+            if state is None and not self._connected(user.id):
+                continue     # like a user added while we run, known to routing from their next connect
+            if state is None:
+                await self._driver.sync_user(user)
+                made.append(Repair("agent_registered", str(user.id)))
+            remembered = self._presence.get(user.id)
+            fresh = state is None or (state.presence is Presence.OFFLINE and state.reason is None)
+            if (fresh and user.active and remembered is not None and remembered[0] is not Presence.OFFLINE
+                    and self._connected(user.id)):
+                await self._driver.set_presence(user.id, *remembered)
+                made.append(Repair("presence_restored", str(user.id), remembered[0].value))
+        for repair in made:
+            log.warning("routing repaired: %s", repair)
+        return made
+
+    @staticmethod
+    def _compare(stored: routing_log.StoredTask, live: TaskRecord | None) -> Repair | None:
+        row = stored.row
+        if not stored.lead_open:
+            return Repair("let_go", row.id, "lead closed")
+        if live is None:
+            kind = "requeue" if row.state in WAITING_ROWS else "drop_assignment"
+            return Repair(kind, row.id, f"database says {row.state}, routing lost it")
+        if live.state in HELD and row.state in WAITING_ROWS:
+            return Repair("adopt_accept", row.id, f"routing assigned it to {live.agent_id}")
+        return None
+
+    async def _repair(self, repair: Repair, live: TaskRecord | None) -> None:
+        driver, now = self._driver, at(self._clock())
+        if repair.kind == "requeue":
+            async with self._sessions() as session:
+                row = await routing_log.task_row(session, repair.task_id)
+            if row is not None and row.state in WAITING_ROWS:
+                outcome = await driver.add_task(task_of_row(row))   # only one process's add goes through
+                made = {e.offer.id for e in outcome.events if isinstance(e, OfferCreated)}
+                async with self._sessions() as session, session.begin():
+                    # Offers stored before routing lost the task died with routing's copy.
+                    await routing_log.end_stale_offers(session, row.id, made, now)
+        elif repair.kind == "let_go":
+            if live is not None:
+                await driver.run(driver.engine.complete(live.id) if live.state in HELD
+                                 else driver.engine.cancel(live.id))
+            else:
+                async with self._sessions() as session, session.begin():
+                    await routing_log.set_task_state(session, repair.task_id, "canceled", now)
+        elif repair.kind == "drop_assignment":
+            async with self._sessions() as session, session.begin():
+                await routing_log.set_task_state(session, repair.task_id, "completed", now)
+        elif repair.kind == "adopt_accept" and live is not None and live.agent_id is not None:
+            async with self._sessions() as session, session.begin():
+                await routing_log.adopt_assignment(session, repair.task_id, int(live.agent_id), now)

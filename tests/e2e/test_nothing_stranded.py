@@ -1,0 +1,210 @@
+"""Two `switchboard serve` processes on PostgreSQL + Redis: one is killed mid-stream, Redis goes down and
+comes back (with its data, or empty), and still every acknowledged lead is offered and assigned.
+
+Forms are posted to both processes; a post the killed process did not answer is retried on the other
+(a duplicate there, so only the sweeper can route it). Agents sit on the surviving process, accept
+every offer and close every lead (closing must succeed while Redis is down, too).
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from crm_store.ingest import utcnow
+from crm_store.models import Lead, Reservation
+from crm_store.session import create_engine, session_factory
+from crm_store.types import Role
+from crm_store.users import NewUser, create_user
+from support.deploy import switchboard_config
+from support.postgres_server import free_port
+from support.processes import wait_ready
+from support.redis_server import _ping
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+AGENTS = 4
+PASSWORD = "agent password"
+CONFIG = """
+[forms.load]
+rate_per_minute = 10000000
+burst = 100000
+"""
+
+
+@pytest.fixture
+def database(postgres_server: str, postgres_template: str) -> Iterator[str]:
+    name = f"stranded_{os.getpid()}"
+    host, port = postgres_server.split(":")
+    psql = ["psql", "-h", host, "-p", port, "-U", "postgres", "-d", "postgres", "-qc"]
+    subprocess.run([*psql, f"CREATE DATABASE {name} TEMPLATE {postgres_template}"], check=True, timeout=60)
+    yield f"postgresql+asyncpg://postgres@{postgres_server}/{name}"
+    subprocess.run([*psql, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False, timeout=60)
+
+
+class RedisProcess:
+    """A redis-server that writes every change to its append-only file, so a restart may keep its data."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self.workdir.mkdir(exist_ok=True)
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(500):
+            if await asyncio.to_thread(_ping, self.port):
+                return
+            await asyncio.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self, *, keep_data: bool) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        if not keep_data:
+            shutil.rmtree(self.workdir)
+
+
+def start_server(port: int, env: dict[str, str], config: Path) -> subprocess.Popen[bytes]:
+    log = (config.parent / f"server-{port}.log").open("ab")     # what was repaired, for a failing run
+    return subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=log)
+
+
+async def agent(http: aiohttp.ClientSession, base: str, name: str, assigned: collections.Counter[int],
+                closes: list[int], ready: asyncio.Queue[str], done: asyncio.Event) -> None:
+    """Accept every offer, close every lead, press Available after a missed-offers break."""
+    async with http.post(f"{base}/api/v1/auth/login", json={"username": name, "password": PASSWORD}) as r:
+        token = (await r.json())["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    async with http.ws_connect(f"{base}/ws?token={token}") as ws:
+        await ws.send_json({"type": "presence.set", "data": {"presence": "available"}})
+        while not done.is_set():
+            try:
+                message = await ws.receive(timeout=0.5)
+            except TimeoutError:
+                continue
+            if message.type != aiohttp.WSMsgType.TEXT:
+                break
+            frame = json.loads(message.data)
+            if frame["type"] == "presence.set.ok":
+                ready.put_nowait(name)
+            elif frame["type"] == "offer.created":
+                await ws.send_json({"type": "offer.accept", "data": {"offer_id": frame["data"]["offer_id"]}})
+            elif frame["type"] == "presence.changed" and frame["data"]["reason"] == "missed_offers":
+                # Offers whose frames were lost while Redis was down timed out: the operator comes back.
+                await ws.send_json({"type": "presence.set", "data": {"presence": "available"}})
+            elif frame["type"] == "lead.assigned":
+                lead_id = frame["data"]["lead_id"]
+                assigned[lead_id] += 1
+                async with http.patch(f"{base}/api/v1/leads/{lead_id}", headers=headers, json={"status": "won"}) as r:
+                    closes.append(r.status)
+
+
+@pytest.mark.parametrize("keep_data", [True, False], ids=["redis-keeps-data", "redis-restarted-empty"])
+async def test_every_acknowledged_lead_is_offered_whatever_fails(database, tmp_path, keep_data):
+    engine = create_engine(database)
+    async with session_factory(engine)() as session, session.begin():
+        for i in range(AGENTS):
+            await create_user(session, NewUser(f"agent{i}", PASSWORD, Role.MANAGER, capacity={"email": 1000}),
+                              utcnow())
+    redis = RedisProcess(tmp_path / "redis")
+    await redis.start()
+    config = tmp_path / "switchboard.toml"
+    config.write_text(switchboard_config().read_text() + CONFIG)
+    env = {**os.environ, "SWITCHBOARD_DATABASE__URL": database, "SWITCHBOARD_REDIS__URL": redis.url,
+           "SWITCHBOARD_LOG_LEVEL": "WARNING", "SWITCHBOARD_REDIS__PREFIX": "stranded:"}
+    ports = [free_port(), free_port()]
+    servers = [start_server(port, env, config) for port in ports]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    leads: set[int] = set()
+    assigned: collections.Counter[int] = collections.Counter()
+    closes: list[int] = []
+    done = asyncio.Event()
+    try:
+        async with aiohttp.ClientSession() as http:
+            for port, server in zip(ports, servers, strict=True):
+                await wait_ready(port, server, path="/readyz")
+            ready: asyncio.Queue[str] = asyncio.Queue()
+            agents = [asyncio.create_task(agent(http, bases[1], f"agent{i}", assigned, closes, ready, done))
+                      for i in range(AGENTS)]
+            async with asyncio.timeout(60):
+                for _ in range(AGENTS):
+                    await ready.get()
+
+            async def post(i: int, to: int) -> None:
+                """Post until acknowledged; a process that does not answer is replaced by the other."""
+                data = {"phone": f"+7912{i:07d}", "submission_id": f"s{i}"}
+                for attempt in range(60):
+                    with contextlib.suppress(aiohttp.ClientError):
+                        base = bases[to] if attempt == 0 else bases[1]
+                        async with http.post(f"{base}/forms/load", data=data) as r:
+                            if r.status == 201:
+                                leads.add((await r.json())["lead_id"])
+                                return
+                    await asyncio.sleep(0.2)
+                raise AssertionError(f"submission {i} never acknowledged")
+
+            # Both processes take posts; one is killed while posts are in flight.
+            batch = [asyncio.create_task(post(i, i % 2)) for i in range(60)]
+            await asyncio.sleep(0.05)
+            servers[0].send_signal(signal.SIGKILL)
+            await asyncio.gather(*batch)
+            # Redis goes away: forms are still acknowledged, leads still close.
+            redis.kill(keep_data=keep_data)
+            await asyncio.gather(*(post(i, 1) for i in range(60, 90)))
+            await redis.start()
+            servers[0].wait(timeout=30)
+            servers[0] = start_server(ports[0], env, config)
+            await wait_ready(ports[0], servers[0], path="/readyz")
+            await asyncio.gather(*(post(i, i % 2) for i in range(90, 120)))
+
+            for _ in range(600):       # a generous bound: the sweeper runs every 2 s
+                if leads <= set(assigned):
+                    break
+                await asyncio.sleep(0.2)
+            assert leads <= set(assigned), f"never assigned: {sorted(leads - set(assigned))}"
+            done.set()
+            await asyncio.gather(*agents)
+        assert len(leads) == 120
+        assert set(closes) == {200}
+        async with session_factory(engine)() as session:
+            accepted = collections.Counter((await session.execute(
+                select(Reservation.task_id).where(Reservation.outcome == "accepted"))).scalars())
+            unassigned = await session.scalar(select(func.count()).where(Lead.assignee_id.is_(None)))
+            twice = {t: [(r.agent_id, r.outcome, r.created_at.time()) for r in await session.scalars(
+                select(Reservation).where(Reservation.task_id == t).order_by(Reservation.created_at))]
+                for t, n in accepted.items() if n > 1}
+        assert not twice, f"accepted more than once: {twice}"
+        assert unassigned == 0
+    finally:
+        done.set()
+        for server in servers:
+            if server.poll() is None:
+                server.terminate()
+        for server in servers:
+            server.wait(timeout=30)
+        if redis.proc is not None and redis.proc.poll() is None:
+            redis.kill(keep_data=True)
+        await engine.dispose()
