@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+import socket
+import time
 from typing import Any
 
 import pytest
@@ -94,7 +96,14 @@ async def test_a_nul_in_a_form_does_not_fail_its_neighbours_in_the_group_commit(
 
 
 def _send(raw: bytes) -> int:
-    with smtplib.SMTP("127.0.0.1", SMTP_PORT, timeout=10) as client:
+    # The SMTP listener starts in the background with the app: wait (boundedly) until it accepts connections.
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", SMTP_PORT), timeout=5).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    with smtplib.SMTP("127.0.0.1", SMTP_PORT, timeout=60) as client:
         client.ehlo()
         client.mail("long@example.org")
         client.rcpt("sales@shop.example")

@@ -104,8 +104,8 @@ async def test_a_click_to_call_sent_by_a_process_without_the_voice_lease_is_trac
     api = voice
     await api.add_user("sveta", Role.SUPERVISOR, extension="103")
     lead_id = (await (await api.client.post("/forms/busy", data={"phone": "+79161235506"})).json())["lead_id"]
-    other = AmiAdapter(AmiConfig(host="127.0.0.1", port=pbx.port, username="switchboard", secret=SECRET,
-                                 region="RU"), lambda event: None)
+    other = AmiAdapter(AmiConfig(host="127.0.0.1", port=pbx.port, username="switchboard", secret=SECRET)
+                       .in_region("RU"), lambda event: None)
     await other.start()
     try:
         async with asyncio.timeout(10):
