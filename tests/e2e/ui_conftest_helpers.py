@@ -32,7 +32,7 @@ class Ui(Api):
 
     async def new_page(self, browser: Any, **context: Any) -> Any:
         ctx = await browser.new_context(base_url=self.url, viewport={"width": 1400, "height": 900}, **context)
-        ctx.set_default_timeout(5000)
+        ctx.set_default_timeout(30_000)     # generous: a busy machine is slow, never wrong
         page = await ctx.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         page.on("console", self._console)
@@ -90,7 +90,7 @@ class RecordingResponder:
         return Delivery(ok=True, provider_id=f"m-{len(self.sent)}")
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 3.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
     async with asyncio.timeout(timeout):
         while not await check():
             await asyncio.sleep(0.05)
