@@ -205,8 +205,11 @@ async def test_drop_closes_the_connection_while_the_call_goes_on(pbx):
     reader, writer = await asyncio.open_connection("127.0.0.1", pbx.port)
     writer.write(encode({"Action": "Login", "Username": "switchboard", "Secret": SECRET}))
     await pbx.wait_logged_in()
-    call = pbx.spawn(pbx.queue_call(caller="+74950000008", extensions=["101"], ring_seconds=0.2))
-    await asyncio.sleep(0.05)
+    # Rings long enough that a busy machine still drops the connection while it rings.
+    call = pbx.spawn(pbx.queue_call(caller="+74950000008", extensions=["101"], ring_seconds=3))
+    async with asyncio.timeout(60):
+        while len(pbx.channels) < 2:
+            await asyncio.sleep(0.01)
     pbx.drop()
     async with asyncio.timeout(60):
         while await reader.read(65536):
