@@ -121,7 +121,7 @@ async def test_a_connection_dropped_mid_call_is_reconciled_without_losing_or_rep
     async with running(pbx, recorder) as adapter:
         await logged_in(adapter)
         call = asyncio.create_task(pbx.queue_call(caller="+74951112233", caller_name="Анна", extensions=["101"],
-                                                  ring_seconds=0.6, talk_seconds=0.6))
+                                                  ring_seconds=2, talk_seconds=2))     # long enough to reconnect mid-call, even on a busy machine
         await recorder.until(lambda: recorder.of(CallRinging))
         pbx.drop()                                           # the PBX keeps the call going without us
         await recorder.until(lambda: adapter.logins >= 2)
@@ -136,7 +136,7 @@ async def test_a_restart_in_mid_call_adopts_the_call_from_core_show_channels(pbx
     async with running(pbx, first) as adapter:
         await logged_in(adapter)
         call = asyncio.create_task(pbx.queue_call(caller="+74951112233", extensions=["101"],
-                                                  ring_seconds=0.8, talk_seconds=0.2))
+                                                  ring_seconds=3, talk_seconds=0.2))   # still ringing when the new process asks
         await first.until(lambda: first.of(CallRinging))
     async with running(pbx, second) as adapter:             # a new process: knows nothing
         await second.until(lambda: second.of(CallRinging))
