@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 LEADS = 1000
 AGENTS = 20
+STALL_SECONDS = 120     # fail when no lead has been assigned for this long, however slow the machine is
 PASSWORD = "agent password"
 # docker-compose.yml's settings (deploy/switchboard.toml), plus a form without a rate limit.
 LOAD_FORM = """
@@ -55,8 +56,24 @@ def start_server(port: int, env: dict[str, str], config: Path) -> subprocess.Pop
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+async def start_ready_server(env: dict[str, str], config: Path) -> tuple[int, subprocess.Popen[bytes]]:
+    """A server on a free port; another port if a parallel test took that one between the check and the bind."""
+    for attempt in range(3):
+        port = free_port()
+        server = start_server(port, env, config)
+        try:
+            await wait_ready(port, server, path="/readyz")
+            return port, server
+        except RuntimeError:
+            server.terminate()
+            server.wait(timeout=30)
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def agent(http: aiohttp.ClientSession, port: int, name: str, assigned: collections.Counter[int],
-                done: asyncio.Event) -> None:
+                done: asyncio.Event, available: asyncio.Semaphore) -> None:
     """Accept every offer, close every lead: as fast as a screen can."""
     base = f"http://127.0.0.1:{port}"
     async with http.post(f"{base}/api/v1/auth/login", json={"username": name, "password": PASSWORD}) as r:
@@ -64,6 +81,7 @@ async def agent(http: aiohttp.ClientSession, port: int, name: str, assigned: col
     headers = {"Authorization": f"Bearer {token}"}
     async with http.ws_connect(f"ws://127.0.0.1:{port}/ws?token={token}") as ws:
         await ws.send_json({"type": "presence.set", "data": {"presence": "available"}})
+        available.release()
         while not done.is_set():
             try:
                 message = await ws.receive(timeout=0.5)
@@ -84,6 +102,29 @@ async def agent(http: aiohttp.ClientSession, port: int, name: str, assigned: col
                     done.set()
 
 
+async def until_done(done: asyncio.Event, agents: list[asyncio.Task[None]],
+                     assigned: collections.Counter[int]) -> None:
+    """Wait for every lead while assignments keep coming; an agent's failure or a stall ends it at once."""
+    finished = asyncio.ensure_future(done.wait())
+    progress, stalled = -1, 0.0
+    try:
+        for _ in range(LEADS * 10):     # bounded: each round either sees progress or counts towards the stall
+            await asyncio.wait([finished, *agents], timeout=5, return_when=asyncio.FIRST_COMPLETED)
+            if finished.done():
+                return
+            for task in agents:
+                if task.done():
+                    task.result()       # raises what the agent hit
+                    raise AssertionError("an agent stopped before every lead was assigned")
+            now = sum(assigned.values())
+            stalled = 0.0 if now != progress else stalled + 5
+            progress = now
+            assert stalled < STALL_SECONDS, f"no assignment for {STALL_SECONDS} s, at {progress} of {LEADS}"
+        raise AssertionError(f"not done after {LEADS * 10} rounds, at {progress} of {LEADS}")
+    finally:
+        finished.cancel()
+
+
 async def test_two_processes_assign_each_of_1000_leads_exactly_once(database, redis_url, tmp_path):
     engine = create_engine(database)
     async with session_factory(engine)() as session, session.begin():
@@ -95,17 +136,22 @@ async def test_two_processes_assign_each_of_1000_leads_exactly_once(database, re
     env = {**os.environ, "SWITCHBOARD_DATABASE__URL": database, "SWITCHBOARD_REDIS__URL": redis_url,
            "SWITCHBOARD_LOG_LEVEL": "WARNING",     # stderr is a pipe nobody reads until the end
            "SWITCHBOARD_REDIS__PREFIX": f"two{os.getpid()}:"}
-    ports = [free_port(), free_port()]
-    servers = [start_server(port, env, config) for port in ports]
+    ports: list[int] = []
+    servers: list[subprocess.Popen[bytes]] = []
     try:
+        for _ in range(2):
+            port, server = await start_ready_server(env, config)
+            ports.append(port)
+            servers.append(server)
         async with aiohttp.ClientSession() as http:
-            for port, server in zip(ports, servers, strict=True):
-                await wait_ready(port, server, path="/readyz")
             assigned: collections.Counter[int] = collections.Counter()
             done = asyncio.Event()
-            agents = [asyncio.create_task(agent(http, ports[i % 2], f"agent{i}", assigned, done))
+            available = asyncio.Semaphore(0)
+            agents = [asyncio.create_task(agent(http, ports[i % 2], f"agent{i}", assigned, done, available))
                       for i in range(AGENTS)]
-            await asyncio.sleep(0.5)      # screens connected and available
+            async with asyncio.timeout(STALL_SECONDS):      # every screen signed in and said "available"
+                for _ in range(AGENTS):
+                    await available.acquire()
 
             async def post(i: int) -> None:
                 async with http.post(f"http://127.0.0.1:{ports[i % 2]}/forms/load",
@@ -114,8 +160,7 @@ async def test_two_processes_assign_each_of_1000_leads_exactly_once(database, re
 
             for start in range(0, LEADS, 50):
                 await asyncio.gather(*(post(i) for i in range(start, min(start + 50, LEADS))))
-            async with asyncio.timeout(120):
-                await done.wait()
+            await until_done(done, agents, assigned)
             await asyncio.gather(*agents)
         assert len(assigned) == LEADS and set(assigned.values()) == {1}
         async with session_factory(engine)() as session:

@@ -9,10 +9,15 @@ import pytest
 
 from simulators.pbx.server import SimulatedPbx
 from crm_store.types import Role
-from gateway.keys import AMI
-from ui_conftest_helpers import SQLITE_ONLY, Ui, ui  # noqa: F401
+from gateway.keys import AMI, ROUTING
+from ui_conftest_helpers import SQLITE_ONLY, Ui, eventually, ui  # noqa: F401
 
 pytestmark = SQLITE_ONLY
+
+
+async def _available(ui: Ui, user_id: int) -> bool:
+    state = await ui.client.app[ROUTING].agent(user_id)
+    return state is not None and state.presence.value == "available"
 
 
 @pytest.fixture
@@ -27,17 +32,20 @@ def ui_settings(pbx: SimulatedPbx) -> dict[str, Any]:
 
 
 async def test_a_pbx_call_pops_the_card_in_the_browser_and_click_to_call_rings_the_desk(ui: Ui, pbx, browser, shots):  # type: ignore[no-untyped-def]
-    await ui.add_user("olga", Role.SUPERVISOR, extension="101")
-    async with asyncio.timeout(5):
+    olga = await ui.add_user("olga", Role.SUPERVISOR, extension="101")
+    async with asyncio.timeout(30):
         await ui.client.app[AMI].logged_in.wait()
     page = await ui.new_page(browser)
     await ui.sign_in(page, "olga")
     await page.click("#presence [data-presence=available]")
+    # The screen is connected and its agent available before the phone rings: the pop has somewhere to go.
+    await page.wait_for_selector("#presence [data-presence=available][aria-pressed=true]")
+    await eventually(lambda: _available(ui, olga))
     lead_id = await ui.post_form(name="Анна Смирнова", phone="+79161234567", message="Перезвоните")
     call = pbx.spawn(pbx.queue_call(caller="+79161234567", caller_name="Анна Смирнова", extensions=["101"],
                                     ring_seconds=1.5, talk_seconds=1.0))
     card = page.locator(f".call-card[data-lead-id='{lead_id}']")
-    await card.wait_for(timeout=3000)
+    await card.wait_for()
     text = await card.inner_text()
     assert "Анна Смирнова" in text and "Перезвоните" in text     # the caller's history came with the pop
     await shots.take(page, "ringing")
@@ -47,10 +55,10 @@ async def test_a_pbx_call_pops_the_card_in_the_browser_and_click_to_call_rings_t
     button = page.locator(".lead-card .call-button").first
     await button.click()
     await page.wait_for_selector(".lead-card .call-status:not(.error)")
-    async with asyncio.timeout(3):
+    async with asyncio.timeout(30):
         while not any(a.get("Action") == "Originate" for a in pbx.actions):
             await asyncio.sleep(0.05)
     [originate] = [a for a in pbx.actions if a.get("Action") == "Originate"]
     assert (originate["Channel"], originate["Exten"]) == ("PJSIP/101", "+79161234567")
-    await page.locator(".call-card:has-text('Your phone rings')").wait_for(timeout=3000)   # the desk phone rings
+    await page.locator(".call-card:has-text('Your phone rings')").wait_for()   # the desk phone rings
     await shots.take(page, "click-to-call")

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from channels.types import Delivery, OutboundMessage
 from crm_store.types import Role
 from gateway.app import create_app
+from gateway.settings import load_settings
 from support.gateway_app import PASSWORD, Api, make_settings
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -32,7 +33,7 @@ class Ui(Api):
 
     async def new_page(self, browser: Any, **context: Any) -> Any:
         ctx = await browser.new_context(base_url=self.url, viewport={"width": 1400, "height": 900}, **context)
-        ctx.set_default_timeout(5000)
+        ctx.set_default_timeout(30_000)     # generous: a busy machine is slow, never wrong
         page = await ctx.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         page.on("console", self._console)
@@ -66,7 +67,12 @@ def ui_settings() -> dict[str, Any]:
 @pytest.fixture
 async def ui(database_url: str, ui_settings: dict[str, Any], tmp_path) -> AsyncIterator[Ui]:  # type: ignore[no-untyped-def]
     assert database_url.startswith("sqlite"), "browser tests run on SQLite only"
-    sections = {"storage": {"dir": str(tmp_path / "files")},
+    # Offers and dropped sockets wait far longer than any browser step takes on a busy machine.
+    routing = load_settings(None).model_dump()["routing"]
+    routing["disconnect_grace_seconds"] = 300
+    for queue in routing["queues"].values():
+        queue["offer_timeout"] = 300
+    sections = {"storage": {"dir": str(tmp_path / "files")}, "routing": routing,
                 "forms": {"default": {"rate_per_minute": 100000, "burst": 1000}}, **ui_settings}
     app = create_app(make_settings(database_url, **sections))
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
@@ -90,7 +96,7 @@ class RecordingResponder:
         return Delivery(ok=True, provider_id=f"m-{len(self.sent)}")
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 3.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
     async with asyncio.timeout(timeout):
         while not await check():
             await asyncio.sleep(0.05)

@@ -17,7 +17,7 @@ def ws_url(api, token: str | None = None) -> str:  # type: ignore[no-untyped-def
 
 
 async def receive(ws, kind: str) -> dict:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(60):
         while True:
             message = json.loads(await ws.recv())
             if message["type"] == kind:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from redis.asyncio import Redis
@@ -58,15 +59,24 @@ async def test_an_exclusive_listener_runs_in_the_lease_holder_and_moves_when_it_
     first, second = Flaky(), Flaky()
     shared = Flaky()
     redis_a, redis_b = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    # A lease long enough that a busy machine's stalls never let it lapse; renewed every second.
+    prefix = f"runner-test-{uuid.uuid4().hex}:"
     a = ListenerRunner([Listening("smtp", first, exclusive=True), Listening("forms", shared)],
-                       redis=redis_a, prefix="runner-test:", lease_ttl=0.6)
-    b = ListenerRunner([Listening("smtp", second, exclusive=True)], redis=redis_b, prefix="runner-test:",
-                       lease_ttl=0.6)
+                       redis=redis_a, prefix=prefix, lease_ttl=3.0)
+    b = ListenerRunner([Listening("smtp", second, exclusive=True)], redis=redis_b, prefix=prefix, lease_ttl=3.0)
     a.start()
     try:
         await until(lambda: first.running and shared.running, "a runs both")
         b.start()
-        await asyncio.sleep(1.0)     # several lease periods: b must keep standing by
+        await until(lambda: b.states()["smtp"].state == "standby", "b stands by")
+        renewals, last = 0, await redis_a.pttl(f"{prefix}listener:smtp")
+        for _ in range(1000):       # a renews its lease twice (its time to live goes up), b keeps standing by
+            now = await redis_a.pttl(f"{prefix}listener:smtp")
+            renewals, last = renewals + (now > last), now
+            if renewals == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert renewals == 2, "the lease was not renewed"
         assert not second.running and b.states()["smtp"].state == "standby"
         await a.stop()               # releases the lease: b need not wait for it to expire
         await until(lambda: second.running, "b took over")

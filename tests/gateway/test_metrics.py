@@ -38,7 +38,7 @@ async def scrape(api, **headers: str) -> str:  # type: ignore[no-untyped-def]
 
 
 async def eventually(api, name: str, value: float, **labels: str) -> str:  # type: ignore[no-untyped-def]
-    async with asyncio.timeout(10):
+    async with asyncio.timeout(60):
         while sample(text := await scrape(api), name, **labels) != value:
             await asyncio.sleep(0.02)
     return text

@@ -39,7 +39,7 @@ async def test_pending_tasks_are_offered_after_a_restart_oldest_first(database_u
         async with connect(f"ws://127.0.0.1:{client.port}/ws?token={token}") as ws:
             await ws.send(json.dumps({"type": "presence.set", "data": {"presence": "available"}}))
             offers: list[int] = []
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(60):
                 while len(offers) < 2:
                     frame = json.loads(await ws.recv())
                     if frame["type"] == "offer.created":

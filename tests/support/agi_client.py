@@ -36,7 +36,7 @@ class Exchange:
         return out
 
 
-async def agi_call(port: int, env: dict[str, str], timeout: float = 2.0) -> Exchange:
+async def agi_call(port: int, env: dict[str, str], timeout: float = 30.0) -> Exchange:
     """Be Asterisk: send the environment and a blank line, answer each command `200 result=1`."""
     exchange = Exchange()
     start = time.perf_counter()

@@ -32,17 +32,17 @@ class Client:
 
     async def login(self) -> Any:
         await self.manager.connect()
-        async with asyncio.timeout(3):
+        async with asyncio.timeout(60):
             return await self.manager.authenticated_future
 
     async def until(self, test: Callable[[], bool]) -> None:
-        async with asyncio.timeout(3):
+        async with asyncio.timeout(60):
             while not test():
                 self._changed.clear()
                 await self._changed.wait()
 
     async def send(self, action: dict[str, Any]) -> Any:
-        async with asyncio.timeout(3):
+        async with asyncio.timeout(60):
             return await self.manager.send_action(action)
 
     def of(self, *kinds: str, linkedid: str | None = None) -> list[dict[str, str]]:

@@ -25,7 +25,7 @@ class Screen:
     async def send(self, kind: str, **data: Any) -> None:
         await self.ws.send(json.dumps({"type": kind, "data": data}))
 
-    async def expect(self, kind: str, timeout: float = 20.0, *, keep_others: bool = False) -> dict[str, Any]:
+    async def expect(self, kind: str, timeout: float = 60.0, *, keep_others: bool = False) -> dict[str, Any]:
         """The next `kind` frame; the frames before it are dropped, or with `keep_others` left to read later."""
         skipped: list[dict[str, Any]] = []
         try:

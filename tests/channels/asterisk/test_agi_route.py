@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,7 +10,8 @@ import pytest
 from channels.asterisk.agi import AgiRouteServer, RouteAnswer, RouteRequest, clean, parse_request
 from support.agi_client import HOST, agi_call, answered, environment
 
-SHORT = 0.5     # the servers in these tests give a connection this long, so silent peers end quickly
+SHORT = 2.0     # the `strict` server gives a connection this long, so silent peers end quickly
+ROOMY = 60.0    # the others never cut a slow exchange short, however busy the machine is
 
 
 class Chooser:
@@ -38,6 +38,12 @@ def chooser() -> Chooser:
 
 @pytest.fixture
 async def server(chooser: Chooser) -> AsyncIterator[AgiRouteServer]:
+    async with AgiRouteServer(chooser, host=HOST, port=0, timeout_seconds=ROOMY) as running:
+        yield running
+
+
+@pytest.fixture
+async def strict(chooser: Chooser) -> AsyncIterator[AgiRouteServer]:
     async with AgiRouteServer(chooser, host=HOST, port=0, timeout_seconds=SHORT) as running:
         yield running
 
@@ -55,26 +61,40 @@ async def test_no_choice_uses_the_fallback(server: AgiRouteServer, chooser: Choo
     assert answered(await agi_call(server.port, environment(server.port))) == ('"101"', '"fallback"')
 
 
-async def test_slow_chooser_falls_back_within_the_budget(server: AgiRouteServer, chooser: Chooser) -> None:
-    chooser.delay = 1.0
-    exchange = await agi_call(server.port, environment(server.port))
+def test_the_default_budget_keeps_the_dialplans_contract() -> None:
+    assert AgiRouteServer(Chooser()).budget_seconds < 0.2      # the dialplan's contract: an answer under 200 ms
+
+
+async def test_slow_chooser_falls_back_within_the_budget(server: AgiRouteServer) -> None:
+    # The chooser never answers while the call waits: only the budget can end the wait (no timing asserted).
+    release = asyncio.Event()
+
+    class Hung:
+        async def choose(self, request: RouteRequest) -> RouteAnswer | None:
+            await release.wait()
+            return RouteAnswer("103", "routing")
+
+    server.chooser = Hung()
+    exchange = await agi_call(server.port, environment(server.port), timeout=30)
+    release.set()
     assert answered(exchange) == ('"101"', '"fallback"')
-    assert exchange.seconds < 0.2, exchange.seconds       # the dialplan's contract: an answer under 200 ms
 
 
 async def test_chooser_that_swallows_cancellation_still_meets_the_budget(server: AgiRouteServer) -> None:
+    release = asyncio.Event()
+
     class Stubborn:
         async def choose(self, request: RouteRequest) -> RouteAnswer | None:
             try:
-                await asyncio.sleep(0.6)
+                await release.wait()
             except asyncio.CancelledError:
-                await asyncio.sleep(0.6)
+                await release.wait()        # swallowed: still not answering
             return RouteAnswer("103", "routing")
 
     server.chooser = Stubborn()
-    exchange = await agi_call(server.port, environment(server.port))
+    exchange = await agi_call(server.port, environment(server.port), timeout=30)
+    release.set()
     assert answered(exchange) == ('"101"', '"fallback"')
-    assert exchange.seconds < 0.2, exchange.seconds
 
 
 async def test_failing_chooser_falls_back(server: AgiRouteServer, chooser: Chooser) -> None:
@@ -107,7 +127,7 @@ async def test_cyrillic_name_split_across_reads(server: AgiRouteServer, chooser:
         for i in range(0, len(payload), 7):     # and dribble it in small TCP writes
             writer.write(payload[i:i + 7])
             await writer.drain()
-        async with asyncio.timeout(2):
+        async with asyncio.timeout(30):
             while await reader.readline():
                 writer.write(b"200 result=1\n")
         writer.close()
@@ -134,7 +154,8 @@ def test_parse_request_tolerates_missing_headers() -> None:
     assert parse_request({}) == RouteRequest(None, None, None, None, None, "", None)
 
 
-async def test_early_disconnect_and_silent_peer_do_not_break_the_server(server: AgiRouteServer) -> None:
+async def test_early_disconnect_and_silent_peer_do_not_break_the_server(strict: AgiRouteServer) -> None:
+    server = strict
     # Closes half way through the environment: panoramisk alone would spin forever on EOF here.
     reader, writer = await asyncio.open_connection(HOST, server.port)
     writer.write(b"agi_network: yes\nagi_network_script: route\n")
@@ -143,21 +164,20 @@ async def test_early_disconnect_and_silent_peer_do_not_break_the_server(server: 
     # Connects and says nothing: dropped by the server within its timeout.
     silent_reader, silent_writer = await asyncio.open_connection(HOST, server.port)
     assert answered(await agi_call(server.port, environment(server.port))) == ('"102"', '"owner"')
-    start = time.perf_counter()
-    async with asyncio.timeout(SHORT + 2):
+    async with asyncio.timeout(SHORT + 30):      # generous: without the server's timeout it would never end
         assert await silent_reader.read() == b""
-    assert time.perf_counter() - start < SHORT + 1
     silent_writer.close()
     assert answered(await agi_call(server.port, environment(server.port))) == ('"102"', '"owner"')
 
 
-async def test_garbage_unknown_path_and_flood_are_closed(server: AgiRouteServer, chooser: Chooser) -> None:
+async def test_garbage_unknown_path_and_flood_are_closed(strict: AgiRouteServer, chooser: Chooser) -> None:
+    server = strict
     for payload in (b"\xff\xfe\x00garbage\n\n", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
                     "".join(f"{k}: {v}\n" for k, v in environment(server.port, "nowhere").items()).encode() + b"\n",
                     b"agi_x: " + b"y" * 100_000):
         reader, writer = await asyncio.open_connection(HOST, server.port)
         writer.write(payload)
-        async with asyncio.timeout(SHORT + 1):
+        async with asyncio.timeout(SHORT + 30):
             assert await reader.read() == b""      # closed, without a command
         writer.close()
     assert chooser.requests == []
@@ -167,7 +187,7 @@ async def test_garbage_unknown_path_and_flood_are_closed(server: AgiRouteServer,
 async def test_peer_that_hangs_up_during_the_commands(server: AgiRouteServer) -> None:
     reader, writer = await asyncio.open_connection(HOST, server.port)
     writer.write("".join(f"{k}: {v}\n" for k, v in environment(server.port).items()).encode() + b"\n")
-    async with asyncio.timeout(2):
+    async with asyncio.timeout(30):
         assert (await reader.readline()).startswith(b"SET VARIABLE")
         writer.write(b"HANGUP\n")
         assert await reader.read() == b""
@@ -184,19 +204,22 @@ async def test_fifty_concurrent_requests(server: AgiRouteServer, chooser: Choose
 
 
 async def test_stop_is_prompt_with_a_connection_open(chooser: Chooser, caplog: pytest.LogCaptureFixture) -> None:
-    server = AgiRouteServer(chooser, host=HOST, port=0)     # default 5 s connection timeout
+    # The connection would be kept for an hour: only stop() can end it within the test's bound.
+    server = AgiRouteServer(chooser, host=HOST, port=0, timeout_seconds=3600)
     await server.start()
     reader, writer = await asyncio.open_connection(HOST, server.port)
     writer.write(b"agi_network: yes\n")
     await writer.drain()
-    await asyncio.sleep(0.05)
-    start = time.perf_counter()
-    async with asyncio.timeout(2):
+    async with asyncio.timeout(30):
+        while not server._connections:      # accepted, and reading the rest of the environment
+            await asyncio.sleep(0.01)
         await server.stop()
-        assert await reader.read() == b""
-    assert time.perf_counter() - start < 1.0
+        try:
+            assert await reader.read() == b""
+        except ConnectionResetError:
+            pass        # closed with our line still unread: a reset, which ends the connection as well
     writer.close()
     with pytest.raises(OSError):
-        async with asyncio.timeout(2):
+        async with asyncio.timeout(30):
             await asyncio.open_connection(HOST, server.port)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]     # no "Exception in callback"

@@ -78,7 +78,7 @@ async def test_250_comes_only_after_emit_returned(emit):
 
     async with SmtpIntake(SmtpConfig.model_validate(CONFIG), slow_emit) as intake:
         sending = asyncio.ensure_future(asyncio.to_thread(send, intake.port, (CORPUS / "utf8_plain.eml").read_bytes()))
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(60):
             while not seen:
                 await asyncio.sleep(0.02)
         await asyncio.sleep(0.3)

@@ -47,7 +47,7 @@ def telegram_settings(api: FakeBotApi, **extra: Any) -> TelegramConfig:
                                 "max_file_bytes": 1000, **extra}, "RU")
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.02)

@@ -80,10 +80,12 @@ async def test_the_webhook_is_registered_once_our_server_listens(viber_api):
     runner = web.AppRunner(app)
     await runner.setup()                                 # start() has run; nothing listens yet
     try:
-        await asyncio.sleep(0.2)
+        async with asyncio.timeout(60):     # the registration tried while nothing listened, and was refused
+            while not api.checks:
+                await asyncio.sleep(0.02)
         site = web.TCPSite(runner, "127.0.0.1", port)
         await site.start()
-        await asyncio.wait_for(channel.webhook_ready.wait(), 10)
+        await asyncio.wait_for(channel.webhook_ready.wait(), 60)
     finally:
         await runner.cleanup()
     assert api.checks[0] == 0 and api.checks[-1] == 200          # refused while down, then checked and set
