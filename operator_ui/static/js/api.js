@@ -27,7 +27,7 @@ export async function api(method, path, body, { redirectOn401 = true } = {}) {
   const type = response.headers.get('Content-Type') || '';
   if (type.includes('json')) data = await response.json().catch(() => null);
   if (response.status === 401 && redirectOn401) {
-    location.assign('/login');
+    toSignIn();
   }
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
@@ -39,5 +39,14 @@ export const patch = (path, body) => api('PATCH', path, body);
 
 export async function logout() {
   try { await api('POST', '/api/v1/auth/logout', {}, { redirectOn401: false }); } catch { /* signed out anyway */ }
+  toSignIn();
+}
+
+// Once: signing out also closes this page's socket (4401), whose session check would navigate a second time
+// and abort the first navigation.
+let leaving = false;
+function toSignIn() {
+  if (leaving) return;
+  leaving = true;
   location.assign('/login');
 }
