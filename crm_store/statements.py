@@ -1,6 +1,6 @@
 """Statements sent to the database, counted for the benchmarks (bench/loop.py prints them per lead).
 
-Off unless SWITCHBOARD_COUNT_STATEMENTS=1 is in the environment when the engines are made: an
+Off unless COUNT_SQL_STATEMENTS=1 is in the environment when the engines are made: an
 event listener on every cursor execution costs a little on each statement, so production leaves it out.
 An executemany counts once: it is one statement, one round trip.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-ENV = "SWITCHBOARD_COUNT_STATEMENTS"
+ENV = "COUNT_SQL_STATEMENTS"   # not SWITCHBOARD_*: those are settings, checked against the schema
 
 
 class StatementCounter:
