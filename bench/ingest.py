@@ -131,7 +131,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its log goes to a file: a pipe nobody reads fills up and stalls the server mid-run.
+    with open(cwd / "server.log", "ab") as log:
+        return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def server_log(cwd: Path, lines: int = 5) -> str:
+    """The last lines the server logged (its warnings and errors)."""
+    path = cwd / "server.log"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
 def check_stored(db: Path, lead_ids: list[int], posts: int) -> str:

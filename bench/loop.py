@@ -137,7 +137,7 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
         async with aiohttp.ClientSession(connector=connector) as http:
             ops = Operators(base, http)
             ops.agents = agents  # type: ignore[attr-defined]
-            ops.expected = leads
+            ops.expected = leads + min(50, leads)     # the client's warm-up posts are leads too
             ready, started = asyncio.Event(), []
             screens = [asyncio.create_task(ops.run(f"agent{i}", ready, started)) for i in range(agents)]
             await asyncio.wait_for(ready.wait(), 120)
@@ -165,8 +165,8 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
         accepted = dict(conn.execute("SELECT lead_id, count(*) FROM reservations r JOIN routing_tasks t "
                                      "ON t.id = r.task_id WHERE r.outcome = 'accepted' GROUP BY lead_id").fetchall())
     problems = []
-    if len(ops.closed) != leads:
-        problems.append(f"{leads - len(ops.closed)} leads not closed in time")
+    if len(ops.closed) < ops.expected:
+        problems.append(f"{ops.expected - len(ops.closed)} of {ops.expected} leads not closed in time")
     if any(n != 1 for n in ops.assigned.values()):
         problems.append(f"{sum(1 for n in ops.assigned.values() if n != 1)} leads assigned more than once on screens")
     if any(n != 1 for n in accepted.values()) or len(accepted) < len(set(lead_ids)):
@@ -174,8 +174,11 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
                         f"{sum(1 for n in accepted.values() if n != 1)} with more than one")
     if ops.errors:
         problems.append(f"{len(ops.errors)} errors, first: {ops.errors[0]}")
+    if problems:
+        logged = ingest.server_log(workdir)
+        problems.append(f"server log, {len((workdir / 'server.log').read_text().splitlines())} lines, last: {logged}")
     check = "; ".join(problems) or f"ok: {leads} leads, each assigned once and closed ({won} won in the database)"
-    return {"rate": len(ops.closed) / elapsed, "post_rate": leads / posted, "statements": count / leads,
+    return {"rate": min(len(ops.closed), leads) / elapsed, "post_rate": leads / posted, "statements": count / leads,
             "cpu_ms": cpu / leads * 1e3, "check": check}
 
 
