@@ -78,9 +78,15 @@ class Operators:
         self.expected = 0
 
     async def run(self, name: str, ready: asyncio.Event, started: list[int]) -> None:
-        async with self.http.post(f"{self.base}/api/v1/auth/login",
-                                  json={"username": name, "password": PASSWORD}) as response:
-            token = (await response.json())["token"]
+        for _ in range(5):      # on a loaded machine a sign-in can meet a busy database: bounded retries
+            async with self.http.post(f"{self.base}/api/v1/auth/login",
+                                      json={"username": name, "password": PASSWORD}) as response:
+                answer = await response.json()
+            if "token" in answer:
+                break
+            self.errors.append(f"login {name}: {response.status} {answer}")
+            await asyncio.sleep(1)
+        token = answer["token"]
         headers = {"Authorization": f"Bearer {token}"}
         async with self.http.ws_connect(f"{self.base}/ws?token={token}") as ws:
             await ws.send_json({"type": "presence.set", "data": {"presence": "available"}})
