@@ -169,6 +169,8 @@ async def run(engine_name: str, url: str, count: int, n: int) -> None:
           f"search p50 {r['p50']:.2f} ms p95 {r['p95']:.2f} ms | lookup by key p50 {r['base_p50']:.2f} ms "
           f"p95 {r['base_p95']:.2f} ms | ratio p95 {r['p95'] / r['base_p95']:.1f}x, p50 {r['p50'] / r['base_p50']:.1f}x",
           flush=True)
+    print(f"RESULT search_{engine_name} p95_ms={r['p95']:.2f} floor_ms={r['base_p95']:.2f} "
+          f"ratio={r['p95'] / r['base_p95']:.1f} leads={count}", flush=True)
 
 
 async def main() -> None:
@@ -176,7 +178,10 @@ async def main() -> None:
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--quick", action="store_true", help="20,000 leads, 100 searches, SQLite only")
     args = parser.parse_args()
+    if args.quick:
+        args.leads, args.queries, args.engines = 20_000, 100, "sqlite"
     engines = args.engines.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         if "sqlite" in engines:

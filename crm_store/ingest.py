@@ -54,6 +54,7 @@ def utcnow() -> datetime:
 _STORE_FAULTS = (OperationalError, InterfaceError, ProgrammingError, InternalError, NotSupportedError)
 
 _Pending = tuple[IngestRequest, "asyncio.Future[IngestResult]"]
+FILL_TURNS = 8      # loop turns a batch may wait for events already on their way (see Ingestor._gather)
 
 
 class Ingestor:
@@ -108,8 +109,7 @@ class Ingestor:
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            await self._gather(batch)
             try:
                 await self._commit(batch)
             except Exception:  # never let one bad batch stop the writer
@@ -117,6 +117,23 @@ class Ingestor:
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    async def _gather(self, batch: list[_Pending]) -> None:
+        """Take what is queued, and what the loop's ready callbacks add in the next few turns.
+
+        Not a timer: a turn of the loop runs only what is already ready (requests read and parsed,
+        waiting to enqueue). Each batch costs a fixed ~2.5 ms of CPU (its statements, its commit)
+        besides ~0.25 ms per event, so under load a batch of 40 instead of 15 is half the CPU
+        per lead; when nothing else is ready the first turn finds the queue unchanged and we go.
+        """
+        for _ in range(FILL_TURNS):
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            if len(batch) >= self._max_batch:
+                return
+            await asyncio.sleep(0)
+            if self._queue.empty():
+                return
 
     async def _commit(self, batch: list[_Pending]) -> None:
         live = [(r, f) for r, f in batch if not f.done()]   # a caller may have given up

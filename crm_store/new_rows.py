@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
+from crm_store import search
 from crm_store.models import Contact, Identity, Interaction, Lead, RoutingTask
 from crm_store.task_refs import LeadTask
 
@@ -76,36 +77,59 @@ class NewRows:
 
     def insert(self, session: Session, now: datetime) -> None:
         """Insert everything in dependency order, filling in the new ids."""
-        for table, items in (("contacts", self.contacts), ("leads", self.leads),
-                             ("interactions", self.interactions)):
-            for item, new_id in zip(items, reserve_ids(session, table, len(items)), strict=True):
+        groups = (("contacts", self.contacts), ("leads", self.leads), ("interactions", self.interactions))
+        reserved = reserve_id_ranges(session, {table: len(items) for table, items in groups})
+        for table, items in groups:
+            for item, new_id in zip(items, reserved[table], strict=True):
                 item.id = new_id
+        # Core inserts on the tables: the ORM's bulk path re-inspects every row dict for nothing here.
+        connection = session.connection()
         if self.contacts:
-            session.execute(insert(Contact), [
+            connection.execute(Contact.__table__.insert(), [
                 {"id": c.id, "display_name": c.display_name, "owner_id": c.owner_id, "created_at": now,
                  "updated_at": now} for c in self.contacts])
         if self.leads:
-            session.execute(insert(Lead), [
+            docs = self._search_texts()
+            connection.execute(Lead.__table__.insert(), [
                 {"id": lead.id, "contact_id": lead.contact.id, "status": lead.status, "priority": lead.priority,
                  "channel": lead.channel, "source": lead.source, "attributes": lead.attributes,
                  "subject": lead.subject, "notes": "", "owner_id": lead.owner_id, "team_id": lead.team_id,
-                 "created_at": now, "updated_at": now, "last_activity_at": lead.last_activity_at}
+                 "created_at": now, "updated_at": now, "last_activity_at": lead.last_activity_at,
+                 "search_text": docs.get(id(lead), "")}
                 for lead in self.leads])
         if self.interactions:
-            session.execute(insert(Interaction), [
+            connection.execute(Interaction.__table__.insert(), [
                 {**i.values, "id": i.id, "lead_id": i.lead.id, "contact_id": i.contact.id}
                 for i in self.interactions])
         if self.tasks:
             for task in self.tasks:
                 task.id = LeadTask(task.lead.id, task.interaction.id).encode()
-            session.execute(insert(RoutingTask), [
+            connection.execute(RoutingTask.__table__.insert(), [
                 {"id": t.id, "lead_id": t.lead.id, "kind": "lead", "channel": t.channel, "queue": t.queue,
                  "priority": t.priority, "skills": {}, "owner_id": t.owner_id, "state": "pending",
                  "created_at": now} for t in self.tasks])
         if self.identities:
-            session.execute(insert(Identity), [
+            connection.execute(Identity.__table__.insert(), [
                 {"contact_id": contact.id, "kind": kind, "value": value, "confidence": confidence,
                  "created_at": now} for contact, kind, value, confidence in self.identities])
+
+    def _search_texts(self) -> dict[int, str]:
+        """The search text of each new lead of a new contact, written with the row.
+
+        Everything such a lead's text is made of is in this batch (a new contact has no stored
+        identity, lead or message), so it needs no read-back and no second write of the row (and of
+        its trigram index) afterwards; leads of stored contacts go through `search.refresh`.
+        """
+        identities: dict[int, list[tuple[str, str]]] = {}
+        for contact, kind, value, _ in self.identities:
+            if isinstance(contact, NewContact):
+                identities.setdefault(id(contact), []).append((kind, value))
+        opening: dict[int, str | None] = {}
+        for interaction in self.interactions:
+            opening.setdefault(id(interaction.lead), interaction.values.get("text"))
+        return {id(lead): search.document(lead.contact.display_name, identities.get(id(lead.contact), ()),
+                                          lead.subject, "", opening.get(id(lead)))
+                for lead in self.leads if isinstance(lead.contact, NewContact)}
 
 
 def begin_write(session: Session) -> None:
@@ -115,15 +139,21 @@ def begin_write(session: Session) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def reserve_ids(session: Session, table: str, count: int) -> list[int]:
-    """`count` fresh primary keys for `table` (one of ours, never user input)."""
-    if count == 0:
-        return []
+def reserve_id_ranges(session: Session, counts: dict[str, int]) -> dict[str, list[int]]:
+    """Fresh primary keys for each of `counts`' tables (ours, never user input), in one statement on SQLite."""
+    wanted = {table: count for table, count in counts.items() if count}
+    ids: dict[str, list[int]] = {table: [] for table in counts}
+    if not wanted:
+        return ids
     if session.bind.dialect.name == "sqlite":
         # Under the write lock, max(id)+1... is exactly what SQLite itself would assign.
-        last = session.scalar(text(f"SELECT coalesce(max(id), 0) FROM {table}"))
-        return list(range(last + 1, last + 1 + count))
-    rows = session.scalars(
-        text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"),
-        {"n": count})
-    return list(rows)
+        columns = ", ".join(f"(SELECT coalesce(max(id), 0) FROM {table})" for table in wanted)
+        lasts = session.execute(text(f"SELECT {columns}")).one()
+        for (table, count), last in zip(wanted.items(), lasts, strict=True):
+            ids[table] = list(range(last + 1, last + 1 + count))
+        return ids
+    for table, count in wanted.items():
+        ids[table] = list(session.scalars(
+            text(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, :n)"),
+            {"n": count}))
+    return ids

@@ -78,7 +78,9 @@ def resolve_batch(
     state.rows.insert(session, now)
     suggestion_ids = _suggest_merges(session, list(outcomes.values()), now)
     _audit_notes(session, list(outcomes.values()), now)
-    search.refresh(session, {o.contact.id for o in outcomes.values() if o.searchable_changed})
+    # New contacts' leads got their search text with their row (NewRows.insert).
+    search.refresh(session, {o.contact.id for o in outcomes.values()
+                             if o.searchable_changed and not isinstance(o.contact, NewContact)})
 
     results: list[IngestResult] = []
     seen: set[tuple[str, str]] = set()

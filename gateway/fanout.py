@@ -23,6 +23,9 @@ class Fanout(Protocol):
     async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
         """Close the user's sockets (of one session, by token digest, or all) in every process."""
 
+    def may_reach(self, roles: frozenset[str]) -> bool:
+        """False only when surely nobody with one of `roles` is connected anywhere."""
+
 
 class LocalFanout:
     """One process: every socket is in our own hub."""
@@ -38,6 +41,9 @@ class LocalFanout:
 
     async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
         await self._hub.disconnect(user_id, session, reason)
+
+    def may_reach(self, roles: frozenset[str]) -> bool:
+        return bool(self._hub.connected_users(roles))
 
 
 class RedisFanout:
@@ -66,6 +72,9 @@ class RedisFanout:
 
     async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
         await self._publish({"roles": sorted(roles), "type": kind, "data": data})
+
+    def may_reach(self, roles: frozenset[str]) -> bool:
+        return True      # other processes' sockets are not known here
 
     async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
         # Closed here first, so this process never depends on Redis to honour a sign-out it served.

@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from crm_store.ingest import Ingestor
+from crm_store.statements import COUNTER as STATEMENTS
 from routing.events import OfferCancelled, OfferCreated, RoutingOutcome, TaskAssigned
 
 disable_created_metrics()        # a `_created` series beside every counter only doubles what is scraped
@@ -141,3 +142,6 @@ class _IngestTotals(Collector):
                                   value=i.batches if i else 0)
         yield CounterMetricFamily("switchboard_ingest_write_seconds", "Time spent writing and committing batches.",
                                   value=i.write_seconds if i else 0.0)
+        if STATEMENTS.enabled:      # only when a benchmark asked for it (COUNT_SQL_STATEMENTS=1)
+            yield CounterMetricFamily("switchboard_sql_statements", "SQL statements sent (an executemany is one).",
+                                      value=STATEMENTS.count)

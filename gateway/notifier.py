@@ -48,6 +48,10 @@ class Notifier:
         """A presence change of an agent routing no longer holds (removed meanwhile by another process)."""
         await self._to({int(agent_id)}, "presence.changed", frames.presence_changed(int(agent_id), presence, reason))
 
+    def queue_watched(self) -> bool:
+        """Someone may be looking at the wallboard: composing it is not wasted."""
+        return self._fanout.may_reach(WATCHER_ROLES)
+
     async def queue_stats(self, payload: Mapping[str, Any]) -> None:
         await self._fanout.to_roles(WATCHER_ROLES, "queue.stats", payload)
 

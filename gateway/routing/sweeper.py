@@ -105,7 +105,8 @@ class RoutingSweeper:
         made = await self._register_agents(users, {a.id: a for a in snapshot.agents})
         live = {t.id: t for t in snapshot.tasks if not is_phone_task(t.id)}
         found = [self._compare(s, live.get(s.row.id)) for s in stored]
-        strays = [t for t in live.values() if t.id not in {s.row.id for s in stored}]
+        stored_ids = {s.row.id for s in stored}     # once: per task it made each pass quadratic in the backlog
+        strays = [t for t in live.values() if t.id not in stored_ids]
         if strays:
             async with self._sessions() as session:
                 states = await routing_log.task_states(session, [t.id for t in strays])

@@ -49,6 +49,10 @@ class Wallboard:
 
     async def _push(self) -> None:
         self._pending = False
+        if not self._notifier.queue_watched():
+            # A snapshot of every waiting task 4 times a second for nobody was a fifth of the intake's CPU
+            # (bench/ingest.py); a supervisor connecting gets a fresh one (Screens.on_connect).
+            return
         await self._notifier.queue_stats(await self.compose())
 
     async def compose(self) -> dict[str, Any]:

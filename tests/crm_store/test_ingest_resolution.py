@@ -224,3 +224,25 @@ async def test_routing_task_is_committed_with_the_lead_once_per_waiting_lead(ing
     async with sessions() as s:
         rows = list(await s.scalars(select(RoutingTask)))
     assert [(r.id, r.state, r.queue, r.channel) for r in rows] == [(first.task_id, "pending", "default", "email")]
+
+
+async def test_new_clients_leads_are_searchable_as_written_without_a_second_pass(ingestor, sessions):
+    """A new contact's lead gets its search text with its row; recomputing it from the store changes nothing."""
+    from crm_store import search
+
+    results = await asyncio.gather(
+        ingestor.ingest(request(phone("+79123456789"), email("Anna@Example.ru"), name="Анна Петрова",
+                                text="Перезвоните мне", subject="Contact us", event_id="s-1")),
+        ingestor.ingest(request(phone("+79123456789"), name=None, text="ещё раз", event_id="s-2")),
+        ingestor.ingest(request(email("olga@example.ru"), name="Olga", text="Hi", event_id="s-3")),
+    )
+    leads = {r.lead_id for r in results}
+    async with sessions() as s:
+        written = dict((await s.execute(select(Lead.id, Lead.search_text).where(Lead.id.in_(leads)))).all())
+    assert "анна петрова" in written[results[0].lead_id] and "79123456789" in written[results[0].lead_id]
+    assert "anna@example.ru" in written[results[0].lead_id] and "перезвоните" in written[results[0].lead_id]
+    async with sessions() as s, s.begin():
+        await s.run_sync(lambda sync: search.refresh(sync, {r.contact_id for r in results}))
+    async with sessions() as s:
+        again = dict((await s.execute(select(Lead.id, Lead.search_text).where(Lead.id.in_(leads)))).all())
+    assert again == written
