@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_store import search
 from crm_store.errors import Conflict, Invalid, NotFound
 from crm_store.fields import Entity, checked_values
+from crm_store.leads import get_visible
 from crm_store.models import Company, Contact, ContactCompany, Identity, Interaction, Lead, User
 from crm_store.reach import contact_seen_by, lead_seen_by
 from crm_store.types import Viewer
+from vocabulary.channels import VOICE
 
 IDENTITY_KINDS = ("phone", "email", "telegram", "whatsapp", "viber")
 MESSENGER_ID = re.compile(r"[A-Za-z0-9_@.+=:-]{1,100}")
@@ -199,3 +201,35 @@ async def remove_identity(session: AsyncSession, viewer: Viewer, contact_id: int
     await session.flush()
     await session.run_sync(search.refresh, (contact_id,))
     return row
+
+
+# -- calls on the timeline ----------------------------------------------------------------------------
+
+async def staff_of_calls(session: AsyncSession, items: Sequence[Interaction]) -> tuple[dict[int, User], dict[str, User]]:
+    """The users the calls name, by id and by the extension they sit at."""
+    calls = [i.attributes or {} for i in items if i.channel == VOICE]
+    ids = {a.get("answered_by") for a in calls} | {i.author_id for i in items}
+    extensions = {e for a in calls for e in (a.get("extension"), a.get("answered_extension")) if isinstance(e, str)}
+    by_id = await users_named(session, {i for i in ids if isinstance(i, int)})
+    by_extension = {u.extension: u for u in await session.scalars(select(User).where(User.extension.in_(extensions)))
+                    if u.extension} if extensions else {}
+    return by_id, by_extension
+
+
+async def call_recording(session: AsyncSession, viewer: Viewer, call_id: int) -> tuple[Interaction, str]:
+    """The call (its record on the timeline) and the recording's name as the PBX gave it, if `viewer` may
+    see the call's lead (its phone rang for it counts); NotFound when there is no such call or recording."""
+    item = await session.get(Interaction, call_id)
+    if item is None or item.channel != VOICE:
+        raise NotFound(f"call {call_id} not found")
+    await get_visible(session, viewer, item.lead_id)
+    name = (item.attributes or {}).get("recording")
+    if not isinstance(name, str) or not name:
+        raise NotFound(f"call {call_id} has no recording")
+    return item, name
+
+
+async def identity_kind(session: AsyncSession, viewer: Viewer, contact_id: int, identity_id: int) -> str:
+    """The kind of one of the client's identities (a correction is read as that kind)."""
+    _, row = await _identity_of(session, viewer, contact_id, identity_id)
+    return row.kind
