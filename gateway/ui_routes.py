@@ -64,6 +64,12 @@ async def wallboard(request: web.Request) -> web.StreamResponse:
     return await _guarded(request, "wallboard")
 
 
+@routes.get("/clients/{contact_id:[0-9]{1,19}}")
+async def client_page(request: web.Request) -> web.StreamResponse:
+    """The client's page; what it shows comes from the API, which decides who may see the client."""
+    return await _guarded(request, "client")
+
+
 ASSETS = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png",
           ".woff2": "font/woff2"}
 

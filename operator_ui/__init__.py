@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PAGES = {"login": "login.html", "console": "console.html", "wallboard": "wallboard.html"}
+PAGES = {"login": "login.html", "console": "console.html", "wallboard": "wallboard.html",
+         "client": "client.html"}
 
 
 def static_dir() -> Path:
