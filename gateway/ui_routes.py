@@ -37,7 +37,7 @@ def _page(name: str) -> web.FileResponse:
 
 async def _guarded(request: web.Request, name: str) -> web.StreamResponse:
     if not await _signed_in(request):
-        target = "/login?next=/wallboard" if name == "wallboard" else "/login"
+        target = f"/login?next={request.path}" if name in ("wallboard", "client") else "/login"
         raise web.HTTPSeeOther(target, headers={"Cache-Control": "no-store"})
     return _page(name)
 

@@ -7,7 +7,8 @@ setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
 applyI18n();
 
 const next = new URLSearchParams(location.search).get('next');
-const target = next === '/wallboard' ? '/wallboard' : '/console';
+// Only our own pages: a path, never another origin.
+const target = next === '/wallboard' || /^\/clients\/[0-9]{1,19}$/.test(next || '') ? next : '/console';
 
 $('#login-form').addEventListener('submit', async (event) => {
   event.preventDefault();
