@@ -95,8 +95,8 @@ async def test_client_page_plays_a_recording_and_edits_fields(ui: Ui, browser, s
     })""")
     assert duration > 1.5
     await audio.evaluate("(el) => el.play()")
-    await page.wait_for_function(
-        f"document.querySelector(\".timeline-item[data-interaction-id='{call.interaction_id}'] audio\").currentTime > 0")
+    await page.wait_for_function("(id) => document.querySelector(`.timeline-item[data-interaction-id='${id}'] audio`)"
+                                 ".currentTime > 0", arg=call.interaction_id)
 
     # A phone added by hand is normalised; custom fields, one input per type, are kept.
     await page.select_option(".add-identity select[name='kind']", "phone")
