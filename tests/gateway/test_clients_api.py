@@ -83,6 +83,11 @@ async def test_client_page_identities_and_scoping(api: Api) -> None:
                              "talk_seconds": 61.0, "outcome": "answered", "status": "ended",
                              "recording_url": f"/api/v1/calls/{call.interaction_id}/recording"}
 
+    newest = await (await api.client.get(f"{url}/timeline?limit=1", headers=as_sam)).json()
+    older = await (await api.client.get(f"{url}/timeline?limit=1&offset=1", headers=as_sam)).json()
+    assert [i["id"] for i in newest["items"] + older["items"]] == [voice["id"], form["id"]]
+    assert newest["more"] and not older["more"]
+
     # Another team's manager: nothing, and no trace of the client in the answers.
     for method, path, body in (("GET", url, None), ("GET", f"{url}/timeline", None),
                                ("PATCH", url, {"tags": ["vip"]}),
