@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from crm_store import clients, companies, fields, leads, users
+from crm_store import clients, companies, contacts, fields, leads, users
 from crm_store.errors import Conflict, Invalid, NotFound
 from crm_store.fields import Entity, FieldSpec, Kind
 from crm_store.ingest import Ingestor
@@ -123,3 +123,24 @@ async def test_values_are_checked_per_kind_and_settings_seed_once(sessions):
         row, _ = await fields.change_definition(s, moscow.id, FieldSpec(active=False))
         with pytest.raises(Invalid):
             await fields.checked_values(s, Entity.COMPANY, {"town": "Москва"}, {})
+
+
+async def test_a_merge_takes_the_companies_along_and_its_undo_brings_them_back(sessions, ingestor):
+    boss = await make_user(sessions, "boss", Role.SUPERVISOR)
+    a = await ingestor.ingest(request(phone("+79161112233")))
+    b = await ingestor.ingest(request(phone("+79164445566")))
+    async with sessions() as s, s.begin():
+        shared = await companies.add_company(s, boss, companies.CompanyData(name="Shared"), T0)
+        own = await companies.add_company(s, boss, companies.CompanyData(name="Own"), T0)
+        await companies.link_contact(s, boss, a.contact_id, shared.id, None, T0)
+        await companies.link_contact(s, boss, b.contact_id, shared.id, "CFO", T0)
+        await companies.link_contact(s, boss, b.contact_id, own.id, None, T0)
+        merge = await contacts.merge(s, a.contact_id, b.contact_id, boss.user_id, T0)
+    async with sessions() as s:
+        assert {c.name for c, _ in (await clients.page(s, boss, a.contact_id)).companies} == {"Shared", "Own"}
+    async with sessions() as s, s.begin():
+        await contacts.undo_merge(s, boss, merge.id, T0)
+    async with sessions() as s:
+        assert {c.name for c, _ in (await clients.page(s, boss, a.contact_id)).companies} == {"Shared"}
+        assert {(c.name, p) for c, p in (await clients.page(s, boss, b.contact_id)).companies} == {
+            ("Shared", "CFO"), ("Own", None)}
