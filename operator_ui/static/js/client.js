@@ -6,6 +6,7 @@ import { identityText, personName, timelineItem } from './cardview.js';
 import { fieldText, fieldsEditor, markInvalid } from './fields.js';
 import { formatDateTime, formatDuration } from './format.js';
 import { applyI18n, label, setLocale, t } from './i18n.js';
+import { renderNav } from './pages.js';
 
 const KINDS = ['phone', 'email', 'telegram', 'whatsapp', 'viber'];
 const ctx = { config: null, user: null, homeRegion: null, client: null, timeline: [], more: false };
@@ -13,12 +14,13 @@ const clientId = Number(location.pathname.split('/').filter(Boolean)[1]);
 const url = `/api/v1/contacts/${clientId}`;
 
 async function main() {
-  setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
+  await setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
   ctx.config = await get('/api/v1/config');
   ctx.user = ctx.config.user;
   ctx.homeRegion = ctx.config.phone_region || null;
-  setLocale(ctx.user.locale || 'en');
+  await setLocale(ctx.user.locale || 'en');
   applyI18n();
+  renderNav(ctx.user);
   $('#whoami').textContent = ctx.user.display_name;
   $('#logout').addEventListener('click', logout);
   await load();
@@ -90,7 +92,7 @@ function identitiesBlock(c) {
   const rows = c.identities.map((identity) => {
     const row = h('li', { class: `identity kind-${identity.kind}`, dataset: { identityId: identity.id } });
     const show = () => clear(row).append(
-      h('span', { class: 'identity-kind muted', text: label('idkind', identity.kind) }), ' ',
+      h('span', { class: 'identity-kind muted', text: label('client.idkind', identity.kind) }), ' ',
       h('span', { class: 'identity-value', text: identityText(identity, ctx), title: identity.value }), ' ',
       h('button', { type: 'button', class: 'small link', text: t('client.edit'), onclick: edit }),
       h('button', { type: 'button', class: 'small link', text: t('client.remove'), onclick: () => {
@@ -113,7 +115,7 @@ function identitiesBlock(c) {
     return row;
   });
   const kind = h('select', { name: 'kind', 'aria-label': t('client.kind') },
-    KINDS.map((k) => h('option', { value: k, text: label('idkind', k) })));
+    KINDS.map((k) => h('option', { value: k, text: label('client.idkind', k) })));
   const value = h('input', { name: 'value', 'data-field': 'value', placeholder: t('client.new_identity') });
   const add = h('form', { class: 'row add-identity' }, kind, value, h('button', { type: 'submit', text: t('client.add') }));
   add.addEventListener('submit', (event) => {
@@ -203,12 +205,12 @@ function callBlock(call) {
   const who = (p) => (p ? (p.name || (p.kind === 'client' ? t('client.the_client') : '—')) : '—');
   return h('div', { class: 'call' },
     h('div', { class: 'call-line', text: [
-      label('calldir', call.direction),
+      label('client.calldir', call.direction),
       t('client.rang', { who: who(call.rang) }),
       t('client.answered', { who: call.answered ? who(call.answered) : t('client.nobody_answered') }),
       t('client.wait', { time: formatDuration(call.wait_seconds) }),
       t('client.talk', { time: formatDuration(call.talk_seconds) }),
-      call.outcome ? label('outcome', call.outcome) : null].filter(Boolean).join(' · ') }),
+      call.outcome ? label('client.outcome', call.outcome) : null].filter(Boolean).join(' · ') }),
     call.recording_url ? h('audio', { controls: true, preload: 'metadata', src: call.recording_url,
       class: 'recording', 'aria-label': t('client.recording') }) : null);
 }
