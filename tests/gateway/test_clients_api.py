@@ -271,3 +271,13 @@ async def test_companies_search_membership_and_scoping(api: Api) -> None:
                                     headers=as_sam)).status == 204
     page = await (await api.client.get(f"/api/v1/contacts/{lead.contact_id}", headers=as_sam)).json()
     assert page["companies"] == []
+
+
+async def test_the_client_page_is_for_signed_in_users(api: Api) -> None:
+    stranger = await api.client.get("/clients/5", allow_redirects=False)
+    assert stranger.status == 303 and stranger.headers["Location"] == "/login?next=/clients/5"
+    await api.add_user("sam", Role.MANAGER)
+    await api.login("sam")          # the session cookie stays in the client's jar
+    page = await api.client.get("/clients/5", allow_redirects=False)
+    assert page.status == 200 and "/ui/js/client.js" in await page.text()
+    assert (await api.client.get("/clients/x5", allow_redirects=False)).status == 404
