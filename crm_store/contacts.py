@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_store import search
 from crm_store.errors import Conflict, NotFound
-from crm_store.models import Contact, ContactMerge, Identity, Interaction, Lead, MergeSuggestion
+from crm_store.models import Contact, ContactCompany, ContactMerge, Identity, Interaction, Lead, MergeSuggestion
 from crm_store.reach import contact_in_reach
 from crm_store.types import Viewer
 
@@ -74,6 +74,14 @@ async def merge(session: AsyncSession, survivor_id: int, merged_id: int, user_id
     for model, ids in ((Identity, moved["identities"]), (Lead, moved["leads"]), (Interaction, moved["interactions"])):
         if ids:
             await session.execute(update(model).where(model.id.in_(ids)).values(contact_id=survivor_id))
+    # The companies the merged client belonged to and the survivor did not: undone exactly like the rest.
+    kept = select(ContactCompany.company_id).where(ContactCompany.contact_id == survivor_id)
+    moved["companies"] = list(await session.scalars(select(ContactCompany.company_id).where(
+        ContactCompany.contact_id == merged_id, ContactCompany.company_id.not_in(kept))))
+    if moved["companies"]:
+        await session.execute(update(ContactCompany).where(ContactCompany.contact_id == merged_id,
+                                                           ContactCompany.company_id.in_(moved["companies"]))
+                              .values(contact_id=survivor_id))
     record = ContactMerge(survivor_id=survivor_id, merged_id=merged_id, moved=moved,
                           previous_owner_id=survivor.owner_id, by_user_id=user_id, created_at=now, undone_at=None)
     session.add(record)
@@ -105,6 +113,11 @@ async def undo_merge(session: AsyncSession, viewer: Viewer, merge_id: int, now: 
         if ids:
             await session.execute(update(model).where(model.id.in_(ids), model.contact_id == record.survivor_id)
                                   .values(contact_id=record.merged_id))
+    companies = record.moved.get("companies", [])
+    if companies:
+        await session.execute(update(ContactCompany).where(ContactCompany.contact_id == record.survivor_id,
+                                                           ContactCompany.company_id.in_(companies))
+                              .values(contact_id=record.merged_id))
     survivor = await session.get(Contact, record.survivor_id)
     merged = await session.get(Contact, record.merged_id)
     assert survivor is not None and merged is not None  # foreign keys

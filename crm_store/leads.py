@@ -9,11 +9,12 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select, true, updat
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from crm_store import call_grants, search
+from crm_store import call_grants, fields, search
 from crm_store.contacts import suggestion_in_reach
 from crm_store.errors import Conflict, Forbidden, Invalid, NotFound
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
 from crm_store.types import (
+    CLOSED_STATUSES,
     OPEN_STATUSES,
     LeadChanges,
     LeadFilter,
@@ -223,12 +224,16 @@ async def update_lead(
         put("priority", changes.priority)
     if changes.fields:
         current = dict(lead.attributes.get("fields") or {})
-        merged = {**current, **{k: v.strip()[:500] for k, v in changes.fields.items()}}
+        merged = await fields.checked_values(session, fields.Entity.LEAD, changes.fields, current)
         if merged != current:
             diff["fields"] = [current, merged]
             lead.attributes = {**lead.attributes, "fields": merged}
     if changes.status is not None and changes.status != lead.status:
-        _transition(lead, changes, put, now)
+        required = fields.required_by_status(await fields.definitions(session, fields.Entity.LEAD),
+                                             (s.value for s in CLOSED_STATUSES))
+        for status, names in changes.required_fields.items():
+            required[status] = tuple(dict.fromkeys((*required.get(status, ()), *names)))
+        _transition(lead, changes, put, now, required)
     if diff:
         lead.updated_at = now
     if "notes" in diff or "subject" in diff:
@@ -297,13 +302,14 @@ async def _assign(session: AsyncSession, lead: Lead, assignee_id: int | None, pu
             put("owner_id", user.id)
 
 
-def _transition(lead: Lead, changes: LeadChanges, put: Any, now: datetime) -> None:
+def _transition(lead: Lead, changes: LeadChanges, put: Any, now: datetime,
+                required: dict[str, tuple[str, ...]]) -> None:
     current, target = LeadStatus(lead.status), LeadStatus(changes.status)  # type: ignore[arg-type]
     if target not in _ALLOWED[current]:
         raise Invalid(f"a lead cannot go from {current} to {target}", "status")
     filled = lead.attributes.get("fields") or {}
-    for name in changes.required_fields.get(target.value, ()):
-        if not str(filled.get(name) or "").strip():
+    for name in required.get(target.value, ()):
+        if fields.is_blank(filled.get(name)):
             when = f"the lead is {target}" if target in OPEN_STATUSES else "closing the lead"
             raise Invalid(f"fill in {name} before {when}", name)
     if target in OPEN_STATUSES:

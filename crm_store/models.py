@@ -88,6 +88,8 @@ class Contact(Base):
     display_name: Mapped[str | None] = mapped_column(Text)     # as the client gave it, any length
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    custom: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")   # custom field values
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -138,10 +140,85 @@ class Lead(Base):
     last_activity_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
     # Normalised name, identities and text for search (crm_store.search); its index is in migration 0002.
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     contact: Mapped[Contact] = relationship(lazy="raise")
+
+
+class Company(Base):
+    """An organisation clients belong to; seen by its owner and its team, like a lead."""
+
+    __tablename__ = "companies"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    tax_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    addresses: Mapped[list[str]] = mapped_column(JSON, default=list)
+    phones: Mapped[list[str]] = mapped_column(JSON, default=list)       # E.164
+    emails: Mapped[list[str]] = mapped_column(JSON, default=list)
+    custom: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]
+
+
+class ContactCompany(Base):
+    """A contact works at (or for) a company; a contact may belong to several."""
+
+    __tablename__ = "contact_companies"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), primary_key=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("companies.id"), primary_key=True, index=True)
+    position: Mapped[str | None] = mapped_column(String(200))        # their job there, as typed
+    created_at: Mapped[datetime]
+
+
+class Directory(Base):
+    """An admin-managed list of values (cities, industries) a field links to instead of free text."""
+
+    __tablename__ = "directories"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    label_ru: Mapped[str | None] = mapped_column(String(200))
+
+
+class DirectoryValue(Base):
+    __tablename__ = "directory_values"
+    __table_args__ = (UniqueConstraint("directory_id", "value"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    directory_id: Mapped[int] = mapped_column(ForeignKey("directories.id"))
+    value: Mapped[str] = mapped_column(String(300))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)    # retired values stay readable on old records
+
+
+class FieldDefinition(Base):
+    """A custom field of leads, contacts or companies; values live in the entity's JSON, checked by crm_store.fields."""
+
+    __tablename__ = "field_definitions"
+    __table_args__ = (UniqueConstraint("entity", "name"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20))       # lead / contact / company
+    name: Mapped[str] = mapped_column(String(60))
+    label: Mapped[str] = mapped_column(String(200))
+    label_ru: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))         # text / number / money / date / choice / multi_choice / directory
+    choices: Mapped[list[str]] = mapped_column(JSON, default=list)
+    directory_id: Mapped[int | None] = mapped_column(ForeignKey("directories.id"))
+    currency: Mapped[str | None] = mapped_column(String(3))   # money: the default currency
+    required: Mapped[bool] = mapped_column(Boolean, default=False)
+    required_at: Mapped[list[str]] = mapped_column(JSON, default=list)   # lead statuses that need it filled
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Interaction(Base):

@@ -2,8 +2,10 @@
 
 SQLite's lower() folds ASCII only and neither engine ignores accents the same way, so the text is
 normalised here, in Python, at write time (casefold, accents stripped, ё = е) and queries are
-normalised the same way. `leads.search_text` holds the client's name, every identity (phones also
-as bare digits), the subject, the notes and the opening message. The substring index is FTS5 with
+normalised the same way. `leads.search_text` holds the client's name, the names of their companies
+(and of the lead's own), every identity (phones also as bare digits), the subject, the notes and the
+opening message. Companies have a search text of their own (crm_store.companies), searched by LIKE:
+there are far fewer of them. The substring index is FTS5 with
 the trigram tokenizer on SQLite and a pg_trgm GIN index on PostgreSQL, both made by migration
 0002 (not by the models: `SCHEMA_EXTRAS` names them so the schema comparison leaves them alone).
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_column, or_, select, text, union, update
 from sqlalchemy.orm import Session
 
-from crm_store.models import Contact, Identity, Interaction, Lead
+from crm_store.models import Company, Contact, ContactCompany, Identity, Interaction, Lead
 
 SQLITE_FTS = "leads_search"     # the FTS5 table over leads.search_text (plus its shadow tables and triggers)
 PG_TRGM_INDEX = "ix_leads_search_text_trgm"
@@ -55,13 +57,17 @@ def document(name: str | None, identities: Iterable[tuple[str, str]], subject: s
     return normalize(" | ".join(p for p in parts if p))[:DOC_LIMIT]
 
 
-def refresh(session: Session, contact_ids: Iterable[int | None] = (), lead_ids: Iterable[int | None] = ()) -> None:
-    """Recompute the search text of every lead of these contacts, and of these leads."""
+def refresh(session: Session, contact_ids: Iterable[int | None] = (), lead_ids: Iterable[int | None] = (), *,
+            companies: bool = True) -> None:
+    """Recompute the search text of every lead of these contacts, and of these leads.
+
+    `companies` False: a migration older than the companies tables (0004) backfilling its own column."""
     contacts = {c for c in contact_ids if c is not None}
     leads = {i for i in lead_ids if i is not None}
     if not contacts and not leads:
         return
-    rows = session.execute(select(Lead.id, Lead.contact_id, Lead.subject, Lead.notes, Lead.search_text).where(
+    columns = [Lead.id, Lead.contact_id, Lead.subject, Lead.notes, Lead.search_text]
+    rows = session.execute(select(*columns, *([Lead.company_id] if companies else [])).where(
         or_(Lead.contact_id.in_(contacts), Lead.id.in_(leads)))).all()
     if not rows:
         return
@@ -72,14 +78,23 @@ def refresh(session: Session, contact_ids: Iterable[int | None] = (), lead_ids: 
             select(Identity.contact_id, Identity.kind, Identity.value).where(Identity.contact_id.in_(people))
             .order_by(Identity.id)):
         identities.setdefault(contact_id, []).append((kind, value))
+    orgs_of: dict[int, list[str]] = {}
+    for contact_id, company in () if not companies else session.execute(
+            select(ContactCompany.contact_id, Company.name).join(Company, Company.id == ContactCompany.company_id)
+            .where(ContactCompany.contact_id.in_(people), Company.deleted_at.is_(None)).order_by(Company.id)):
+        orgs_of.setdefault(contact_id, []).append(company)
+    own = {row.company_id for row in rows if row.company_id is not None} if companies else set()
+    lead_company = dict(session.execute(select(Company.id, Company.name).where(
+        Company.id.in_(own), Company.deleted_at.is_(None))).all()) if own else {}
     ids = [row.id for row in rows]
     first = select(func.min(Interaction.id)).where(Interaction.lead_id.in_(ids)).group_by(Interaction.lead_id)
     opening = dict(session.execute(select(Interaction.lead_id, Interaction.text).where(
         Interaction.id.in_(first.scalar_subquery()))).all())
     changed = []
     for row in rows:
-        doc = document(names.get(row.contact_id), identities.get(row.contact_id, ()), row.subject, row.notes,
-                       opening.get(row.id))
+        orgs = [*orgs_of.get(row.contact_id, ()), lead_company.get(row.company_id, "") if companies else ""]
+        name = " | ".join(n for n in (names.get(row.contact_id), *dict.fromkeys(orgs)) if n)
+        doc = document(name, identities.get(row.contact_id, ()), row.subject, row.notes, opening.get(row.id))
         if doc != row.search_text:
             changed.append({"lead_id": row.id, "doc": doc})
     if changed:
@@ -108,7 +123,8 @@ class Query:
         return cls(normalize(raw), digits_of(raw) if looks_like_phone else "", exact)  # type: ignore[arg-type]
 
 
-def _like(needle: str) -> str:
+def like_pattern(needle: str) -> str:
+    """A LIKE pattern (escape "\\") for text containing `needle`."""
     return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
@@ -125,7 +141,7 @@ def _substring_ids(dialect: str, needle: str) -> Select[tuple[int]]:
     else:
         # OFFSET 0 fences the match from the ORDER BY: PostgreSQL would otherwise walk the primary key
         # backwards filtering every row, which for a rare needle is a scan of the whole table.
-        matched = select(Lead.id).where(Lead.search_text.like(_like(needle), escape="\\")).offset(0).subquery()
+        matched = select(Lead.id).where(Lead.search_text.like(like_pattern(needle), escape="\\")).offset(0).subquery()
         found = select(matched.c.id).order_by(matched.c.id.desc())
     newest = found.limit(CANDIDATES).subquery()
     return select(newest.c.id)

@@ -141,7 +141,7 @@ class LeadChanges:
     handed_over_to: str | None = None
     priority: int | None = None
     subject: str | None = None
-    fields: Mapping[str, str] | None = None        # the card's form: city, how hot, client class ...
+    fields: Mapping[str, Any] | None = None        # custom field values (crm_store.fields checks them)
     required_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # status -> fields it needs filled
 
 

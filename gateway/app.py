@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from crm_store import fields
 from crm_store.ingest import Ingestor, utcnow
 from crm_store.migrate import upgrade_async
 from crm_store.resolution import JoinPolicy
@@ -18,7 +19,10 @@ from gateway.voice import wiring as voice_wiring
 from gateway.api import (
     attachment_routes,
     call_routes,
+    client_routes,
+    company_routes,
     contact_routes,
+    field_routes,
     lead_routes,
     queue_routes,
     reply_routes,
@@ -83,7 +87,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     app.router.add_get("/ws", _websocket)
     app.router.add_get("/api/v1/openapi.json", openapi.serve)
     for module in (ui_routes, system_routes, session_routes, lead_routes, reply_routes, attachment_routes,
-                   user_routes, contact_routes, queue_routes, report_routes, call_routes):
+                   user_routes, contact_routes, queue_routes, report_routes, call_routes, client_routes,
+                   company_routes, field_routes):
         app.router.add_routes(module.routes)
     channels_wiring.mount(app, settings)
     voice_wiring.mount(app, settings)
@@ -99,6 +104,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine)
     log.info("store at %s", engine.url.render_as_string(hide_password=True))
+    # `[leads.fields]` seeds the lead field definitions; what admins define since lives in the store.
+    seeded = await fields.seed_lead_fields(app[SESSIONS], {name: f.model_dump(mode="json")
+                                                           for name, f in app[SETTINGS].leads.fields.items()})
+    if seeded:
+        log.info("lead fields from the settings added to the field definitions: %s", ", ".join(seeded))
     yield
     await engine.dispose()
 

@@ -15,7 +15,10 @@ from pydantic import BaseModel
 
 from crm_store.types import LeadStatus
 from gateway.api.call_routes import CallRequest
+from gateway.api.client_routes import ContactPatch, IdentityPatch, Membership, NewIdentity
+from gateway.api.company_routes import CompanyIn, LeadCompany
 from gateway.api.contact_routes import Decision
+from gateway.api.field_routes import DirectoryIn, DirectoryPatch, FieldChange, NewField, ValueIn, ValuePatch
 from gateway.api.lead_routes import LeadPatch, NewLead
 from gateway.api.reply_routes import Reply
 from gateway.api.session_routes import Login
@@ -54,6 +57,61 @@ def _csv(name: str, description: str) -> Param:
 
 
 _DAY = {"type": "string", "format": "date"}
+_PAGE = (Param("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
+         Param("offset", "rows to skip", {"type": "integer", "minimum": 0, "default": 0}))
+_CONTACT, _IDENTITY, _COMPANY = _id("contact_id"), _id("identity_id"), _id("company_id")
+_DIRECTORY = _id("directory_id")
+ADMIN = ("admin",)
+
+# The client's page, companies, custom fields and directories (issue 20).
+CLIENT_OPERATIONS: tuple[Op, ...] = (
+    Op("GET", "/api/v1/contacts/{contact_id}", "The client's page: identities, companies, owner, tags, custom "
+       "fields, every lead the caller sees, and the first page of one timeline across them", "clients",
+       params=(_CONTACT, _PAGE[0])),
+    Op("GET", "/api/v1/contacts/{contact_id}/timeline", "The client's timeline across all leads and channels, "
+       "newest first; calls carry direction, who rang and answered, wait, talk, outcome, recording_url", "clients",
+       params=(_CONTACT, *_PAGE)),
+    Op("PATCH", "/api/v1/contacts/{contact_id}", "Change the client's name, tags, custom fields", "clients",
+       ContactPatch, params=(_CONTACT,)),
+    Op("POST", "/api/v1/contacts/{contact_id}/identities", "Add a phone, e-mail or messenger id (409 naming the "
+       "client who has it already)", "clients", NewIdentity, params=(_CONTACT,), ok=201),
+    Op("PATCH", "/api/v1/contacts/{contact_id}/identities/{identity_id}", "Correct a phone, e-mail or messenger id",
+       "clients", IdentityPatch, params=(_CONTACT, _IDENTITY)),
+    Op("DELETE", "/api/v1/contacts/{contact_id}/identities/{identity_id}", "Remove a phone, e-mail or messenger id",
+       "clients", params=(_CONTACT, _IDENTITY), ok=204),
+    Op("PUT", "/api/v1/contacts/{contact_id}/companies/{company_id}", "The client belongs to the company "
+       "(201 new, 200 position updated)", "clients", Membership, params=(_CONTACT, _COMPANY)),
+    Op("DELETE", "/api/v1/contacts/{contact_id}/companies/{company_id}", "The client leaves the company", "clients",
+       params=(_CONTACT, _COMPANY), ok=204),
+    Op("GET", "/api/v1/calls/{call_id}/recording", "A call's recording (Range requests: 206), to those who may see "
+       "its lead; looked up by file name in [voice] recordings_dir", "voice", params=(_id("call_id"),)),
+    Op("GET", "/api/v1/companies", "Companies the caller sees; q searches name, tax id, phones, e-mails, addresses",
+       "companies", params=(Param("q", "text, tax id or phone to search for", {"type": "string", "maxLength": 200}),
+                            *_PAGE)),
+    Op("POST", "/api/v1/companies", "Create a company (the creator's and their team's)", "companies", CompanyIn,
+       ok=201),
+    Op("GET", "/api/v1/companies/{company_id}", "A company with its contacts and leads the caller sees",
+       "companies", params=(_COMPANY,)),
+    Op("PATCH", "/api/v1/companies/{company_id}", "Change a company", "companies", CompanyIn, params=(_COMPANY,)),
+    Op("DELETE", "/api/v1/companies/{company_id}", "Delete a company (soft)", "companies", params=(_COMPANY,),
+       ok=204),
+    Op("PUT", "/api/v1/leads/{lead_id}/company", "The lead's company (null: none)", "companies", LeadCompany,
+       params=(_id("lead_id"),)),
+    Op("GET", "/api/v1/fields", "Custom field definitions", "fields",
+       params=(Param("entity", "only this entity's", {"type": "string", "enum": ["lead", "contact", "company"]}),)),
+    Op("POST", "/api/v1/fields", "Define a custom field (text, number, money, date, choice, multi_choice, "
+       "directory)", "fields", NewField, roles=ADMIN, ok=201),
+    Op("PATCH", "/api/v1/fields/{field_id}", "Change or retire (active: false) a custom field", "fields",
+       FieldChange, params=(_id("field_id"),), roles=ADMIN),
+    Op("GET", "/api/v1/directories", "Directories (cities, industries, …) with their values", "fields"),
+    Op("POST", "/api/v1/directories", "Create a directory", "fields", DirectoryIn, roles=ADMIN, ok=201),
+    Op("PATCH", "/api/v1/directories/{directory_id}", "Rename a directory", "fields", DirectoryPatch,
+       params=(_DIRECTORY,), roles=ADMIN),
+    Op("POST", "/api/v1/directories/{directory_id}/values", "Add a value to a directory", "fields", ValueIn,
+       params=(_DIRECTORY,), roles=ADMIN, ok=201),
+    Op("PATCH", "/api/v1/directories/{directory_id}/values/{value_id}", "Rename or retire a directory value",
+       "fields", ValuePatch, params=(_DIRECTORY, _id("value_id")), roles=ADMIN),
+)
 _LEADS = ("GET", "/api/v1/leads", "Leads the caller may see, newest first", "leads")
 
 OPERATIONS: tuple[Op, ...] = (
@@ -101,6 +159,7 @@ OPERATIONS: tuple[Op, ...] = (
        roles=STAFF),
     Op("POST", "/api/v1/merges/{merge_id}/undo", "Undo an accepted merge", "contacts", params=(_id("merge_id"),),
        roles=STAFF),
+    *CLIENT_OPERATIONS,
     Op("GET", "/api/v1/audit", "Who read or changed what", "audit",
        params=(Param("lead_id", "only this lead's entries", {"type": "integer", "minimum": 1}),),
        roles=("supervisor", "admin")),

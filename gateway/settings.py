@@ -89,6 +89,12 @@ class StorageSettings(Section):
     dir: str = "./switchboard-files"      # attachments of inbound messages
 
 
+class VoiceSettings(Section):
+    # Where the PBX's call recordings are (mounted or synced here); a recording is looked up by its file
+    # name in this folder only, never by the path the PBX reports. Unset: recordings are not served.
+    recordings_dir: str | None = None
+
+
 class PhoneSettings(Section):
     region: str = "RU"
 
@@ -197,6 +203,7 @@ class Settings(BaseSettings):
     permissions: PermissionSettings = PermissionSettings()
     routing: RoutingSettings = RoutingSettings()
     storage: StorageSettings = StorageSettings()
+    voice: VoiceSettings = VoiceSettings()
     # The channels' sections, each typed by its channel (channels/<name>/config.py); unset: channel off.
     forms: Forms = Field(default_factory=lambda: {"default": DEFAULT_FORM})   # [forms.<key>], `default` always
     smtp: SmtpConfig | None = None          # the SMTP listener

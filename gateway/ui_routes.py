@@ -37,7 +37,7 @@ def _page(name: str) -> web.FileResponse:
 
 async def _guarded(request: web.Request, name: str) -> web.StreamResponse:
     if not await _signed_in(request):
-        target = "/login" if name == "console" else f"/login?next=/{name}"
+        target = "/login" if name == "console" else f"/login?next={request.path}"
         raise web.HTTPSeeOther(target, headers={"Cache-Control": "no-store"})
     return _page(name)
 
@@ -63,6 +63,12 @@ def _signed_in_page(name: str) -> None:
 # Every screen but the sign-in page (operator_ui.PAGES lists them).
 for _name in SIGNED_IN_PAGES:
     _signed_in_page(_name)
+
+
+@routes.get("/clients/{contact_id:[0-9]{1,19}}")
+async def client_page(request: web.Request) -> web.StreamResponse:
+    """The client's page; what it shows comes from the API, which decides who may see the client."""
+    return await _guarded(request, "client")
 
 
 ASSETS = {".js": "text/javascript", ".css": "text/css", ".json": "application/json", ".svg": "image/svg+xml", ".png": "image/png",

@@ -6,6 +6,8 @@ from pathlib import Path
 PAGES = {"login": "login.html", "console": "console.html", "wallboard": "wallboard.html"}
 # Served at /<name> to a signed-in user; a stranger is sent to /login?next=/<name>.
 SIGNED_IN_PAGES = tuple(name for name in PAGES if name != "login")
+# Pages about one record, each served by its own route (/clients/{id}), signed in too.
+RECORD_PAGES = {"client": "client.html"}
 
 
 def static_dir() -> Path:
@@ -15,4 +17,4 @@ def static_dir() -> Path:
 
 def page_path(name: str) -> Path:
     """The HTML file of a page (a key of PAGES)."""
-    return static_dir() / PAGES[name]
+    return static_dir() / (PAGES | RECORD_PAGES)[name]

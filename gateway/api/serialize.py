@@ -32,7 +32,7 @@ def lead_json(lead: Lead) -> dict[str, Any]:
 
 
 def identity_json(identity: Identity) -> dict[str, Any]:
-    return {"kind": identity.kind, "value": identity.value, "confidence": identity.confidence}
+    return {"id": identity.id, "kind": identity.kind, "value": identity.value, "confidence": identity.confidence}
 
 
 def contact_json(contact: Contact, identities: list[Identity]) -> dict[str, Any]:

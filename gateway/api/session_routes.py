@@ -6,7 +6,8 @@ from datetime import timedelta
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from crm_store import audit, users
+from crm_store import audit, fields, users
+from gateway.api.client_json import directory_json, field_json
 from gateway.api.serialize import user_json
 from gateway.auth import COOKIE, client_ip, principal
 from gateway.errors import error_response, read_model
@@ -82,9 +83,14 @@ async def ui_config(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         user = await users.get_user(session, principal(request).user_id)
         profile = user_json(user)
+        defined = [field_json(d) for d in await fields.definitions(session, active_only=True)]
+        lists = [directory_json(d, v) for d, v in await fields.directories(session)]
     return web.json_response({
         "user": profile,
         "phone_region": settings.phone.region,
-        "lead_fields": {name: f.model_dump() for name, f in settings.leads.fields.items()},
+        # The lead card's form as it always was (name -> spec), now drawn from the field definitions.
+        "lead_fields": {d["name"]: d for d in defined if d["entity"] == "lead"},
+        "fields": {entity: [d for d in defined if d["entity"] == entity] for entity in ("lead", "contact", "company")},
+        "directories": lists,
         "queues": sorted(settings.routing.queues),
     })

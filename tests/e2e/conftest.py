@@ -23,12 +23,18 @@ def shots_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[object]:
+def browser_args() -> list[str]:
+    """Chromium's command line; a test module adds flags by redefining this fixture."""
+    return ARGS
+
+
+@pytest.fixture
+async def browser(browser_args: list[str]) -> AsyncIterator[object]:
     playwright_api = pytest.importorskip("playwright.async_api")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed")
     async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=browser_args)
         try:
             yield browser
         finally:

@@ -30,7 +30,7 @@ def upgrade() -> None:
     session = Session(bind=bind)
     contact_ids = [row[0] for row in bind.execute(sa.text("SELECT DISTINCT contact_id FROM leads ORDER BY 1"))]
     for at in range(0, len(contact_ids), BACKFILL_CHUNK):
-        search.refresh(session, contact_ids[at:at + BACKFILL_CHUNK])
+        search.refresh(session, contact_ids[at:at + BACKFILL_CHUNK], companies=False)
     session.flush()
     if bind.dialect.name == 'sqlite':
         # External-content FTS5 over leads.search_text; triggers keep it in step with the column.

@@ -54,7 +54,9 @@ export function openLeads(card, ctx) {
 export function clientBlock(card, ctx, options = {}) {
   const lead = card.lead || {};
   return h('div', { class: 'client' },
-    h('div', { class: 'client-name', text: clientName(card) }),
+    h('div', { class: 'client-name' }, card.contact && card.contact.id
+      ? h('a', { href: `/clients/${Number(card.contact.id)}`, class: 'client-link', text: clientName(card) })
+      : clientName(card)),
     identityList(card, ctx, options),
     h('div', { class: 'owner' }, h('span', { class: 'muted', text: `${t('card.owner')}: ` }),
       h('span', { class: 'owner-name', text: personName(card.owner) })),

@@ -66,6 +66,9 @@ async function main() {
   });
   ctx.socket.connect();
   loadList();
+  // /console#lead=12: a lead opened from elsewhere (the client's page).
+  const linked = /^#lead=([0-9]{1,15})$/.exec(location.hash);
+  if (linked) view.open(Number(linked[1]));
 }
 
 function choosePresence(presence) {
@@ -216,6 +219,8 @@ async function loadList() {
       h('span', { class: `badge status-${lead.status}`, text: label('status', lead.status) }),
       h('span', { class: 'muted lead-meta', text: who + [label('channel', lead.channel), ...sourceBits,
         formatDateTime(lead.last_activity_at || lead.created_at)].join(' · ') })),
+      lead.contact && lead.contact.id ? h('a', { class: 'small client-link', href: `/clients/${Number(lead.contact.id)}`,
+        text: t('client.open') }) : null,
       unassigned ? h('button', { type: 'button', class: 'small take', text: t('leads.take'),
         onclick: () => take(lead.id) }) : null));
   }
