@@ -26,7 +26,6 @@ from crm_store import users as user_store
 from crm_store.models import User
 from crm_store.session import Sessions
 from crm_store.task_refs import is_phone_task
-from gateway.mapping import task_of_row
 from gateway.routing.driver import RoutingDriver
 from gateway.routing.outcomes import at
 from routing.events import OfferCreated, RoutingError
@@ -35,6 +34,7 @@ from routing.types import AgentState, Presence, TaskRecord, TaskState
 log = logging.getLogger(__name__)
 
 HELD = (TaskState.ASSIGNED, TaskState.WRAPPING)
+REPAIRS_AT_ONCE = 8
 WAITING_ROWS = ("pending", "reserved")
 
 
@@ -113,14 +113,25 @@ class RoutingSweeper:
         current = {r for r in found if r is not None}
         confirmed, self._suspects = current & self._suspects, current
         await self._driver.rearm()      # a timer chain broken by an outage starts again
-        for repair in sorted(confirmed, key=str):
-            try:
-                await self._repair(repair, live.get(repair.task_id))
-            except RoutingError as exc:
-                log.info("routing repair %s overtaken: %s", repair, exc)
-                continue
+        # Side by side: after an outage there may be hundreds, and each waits on the database and Redis.
+        # One failing repair must not hold up the others; it is seen again by the next passes.
+        limit = asyncio.Semaphore(REPAIRS_AT_ONCE)
+
+        async def repair_one(repair: Repair) -> Repair | None:
+            async with limit:
+                try:
+                    await self._repair(repair, live.get(repair.task_id))
+                except RoutingError as exc:
+                    log.info("routing repair %s overtaken: %s", repair, exc)
+                    return None
+                except Exception as exc:
+                    log.warning("routing repair %s failed, will retry: %r", repair, exc)
+                    return None
             log.warning("routing repaired: %s", repair)
-            made.append(repair)
+            return repair
+
+        done = await asyncio.gather(*(repair_one(r) for r in sorted(confirmed, key=str)))
+        made.extend(r for r in done if r is not None)
         return made
 
     async def _register_agents(self, users: list[User], known: Mapping[str, AgentState]) -> list[Repair]:
@@ -165,7 +176,7 @@ class RoutingSweeper:
             async with self._sessions() as session:
                 row = await routing_log.task_row(session, repair.task_id)
             if row is not None and row.state in WAITING_ROWS:
-                outcome = await driver.add_task(task_of_row(row))   # only one process's add goes through
+                outcome = await driver.restore(row)   # only one process's add goes through
                 made = {e.offer.id for e in outcome.events if isinstance(e, OfferCreated)}
                 async with self._sessions() as session, session.begin():
                     # Offers stored before routing lost the task died with routing's copy.
