@@ -125,6 +125,10 @@ class RoutingDriver:
         """A presence change that did not come from the operator's screen (the PBX, an admin)."""
         await self.run(self.engine.set_presence(str(user_id), presence, reason))
 
+    async def tell_presence(self, state: AgentState) -> None:
+        """Send the agent's screens their presence as routing holds it (nothing changes)."""
+        await self._notifier.presence_changed(state)
+
     async def sync_user(self, user: User) -> None:
         """An admin changed a user: routing follows (inactive users go offline)."""
         await self.run(self.engine.upsert_agent(agent_of(user, self._settings)))

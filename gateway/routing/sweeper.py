@@ -61,6 +61,7 @@ class RoutingSweeper:
         self._connected = connected
         self._interval = interval
         self._presence: dict[int, tuple[Presence, str | None]] = {}
+        self._told: dict[int, tuple[Presence, str | None]] = {}     # presence a pass last re-sent to a screen
         self._suspects: set[Repair] = set()
         self._stopped = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
@@ -68,6 +69,7 @@ class RoutingSweeper:
     async def remember_presence(self, user_id: int, presence: Presence, reason: str | None) -> None:
         """A presence set on a screen of this process: restored if routing loses the agent."""
         self._presence[user_id] = (presence, reason)
+        self._told.pop(user_id, None)
 
     def start(self) -> None:
         self._loop = asyncio.create_task(self._run())
@@ -154,6 +156,14 @@ class RoutingSweeper:
                     and self._connected(user.id)):
                 await self._driver.set_presence(user.id, *remembered)
                 made.append(Repair("presence_restored", str(user.id), remembered[0].value))
+            elif state is not None and remembered is not None and self._connected(user.id):
+                # Routing changed the presence (a break for missed offers): if that frame was lost (a
+                # failed commit, a fan-out gap), the screen would wait for offers that never come.
+                # Said again once per change; a screen that had it shows the same.
+                now = (state.presence, state.reason)
+                if now != remembered and self._told.get(user.id) != now:
+                    self._told[user.id] = now
+                    await self._driver.tell_presence(state)
         for repair in made:
             log.warning("routing repaired: %s", repair)
         return made
