@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -51,10 +52,15 @@ class RedisFanout:
 
     def __init__(self, redis: Redis, hub: Hub, channel: str) -> None:
         self._redis = redis
+        self._origin = uuid.uuid4().hex     # our own messages come back to us: delivered already
         self._local = LocalFanout(hub)
         self._channel = channel
         self._listener: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        # Called once subscribed again after a loss: frames other processes sent meanwhile were missed,
+        # so our screens are brought up to date (a lost "on break" would leave one waiting for nothing).
+        self.on_resubscribed: list[Callable[[], Awaitable[None]]] = []
+        self._resyncs: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> RedisFanout:
         self._listener = asyncio.create_task(self._listen(), name="fanout.listen")
@@ -63,14 +69,19 @@ class RedisFanout:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
+        for task in (self._listener, *self._resyncs):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in (self._listener, *self._resyncs) if t is not None), return_exceptions=True)
 
+    # Our own sockets first, straight from the hub: a screen on this process never misses a frame
+    # because Redis is down or our subscription is reconnecting (an offer lost so would time out).
     async def to_users(self, user_ids: set[int], kind: str, data: Mapping[str, Any]) -> None:
+        await self._local.to_users(user_ids, kind, data)
         await self._publish({"users": sorted(user_ids), "type": kind, "data": data})
 
     async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
+        await self._local.to_roles(roles, kind, data)
         await self._publish({"roles": sorted(roles), "type": kind, "data": data})
 
     def may_reach(self, roles: frozenset[str]) -> bool:
@@ -83,7 +94,8 @@ class RedisFanout:
 
     async def _publish(self, message: Mapping[str, Any]) -> None:
         try:
-            await self._redis.publish(self._channel, json.dumps(message, ensure_ascii=False, default=str))
+            await self._redis.publish(self._channel, json.dumps({**message, "origin": self._origin},
+                                                                ensure_ascii=False, default=str))
         except RedisError as exc:
             # A frame is a hint to redraw; what it says is committed, and a screen resyncs on reconnect.
             # Failing here would turn a saved change into an error for whoever made it.
@@ -95,6 +107,8 @@ class RedisFanout:
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(self._channel)
+                    if self._ready.is_set():
+                        self._resync()
                     self._ready.set()
                     delay = 0.1
                     async for message in pubsub.listen():
@@ -108,9 +122,17 @@ class RedisFanout:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    def _resync(self) -> None:
+        for callback in self.on_resubscribed:
+            task = asyncio.create_task(_logged(callback(), "screens resync after a fan-out loss"))
+            self._resyncs.add(task)
+            task.add_done_callback(self._resyncs.discard)
+
     async def _deliver(self, raw: str | bytes) -> None:
         try:
             message = json.loads(raw)
+            if message.get("origin") == self._origin:
+                return
             if "disconnect" in message:
                 end = message["disconnect"]
                 await self._local.disconnect(int(end["user_id"]), end["session"], str(end["reason"]))
@@ -120,3 +142,10 @@ class RedisFanout:
                 await self._local.to_roles(frozenset(message["roles"]), message["type"], message["data"])
         except Exception:
             log.exception("undeliverable fan-out message")
+
+
+async def _logged(step: Awaitable[None], what: str) -> None:
+    try:
+        await step
+    except Exception:
+        log.exception("%s failed", what)

@@ -48,14 +48,17 @@ class RoutingEngine(RoutingSteps):
         return run.outcome()
 
     # -- tasks -----------------------------------------------------------------------------
-    async def add_task(self, task: Task) -> RoutingOutcome:
-        """Queue a task and offer it at once if someone eligible is free (created 0 means now)."""
+    async def add_task(self, task: Task, *, restored: bool = False) -> RoutingOutcome:
+        """Queue a task and offer it at once if someone eligible is free (created 0 means now).
+
+        `restored`: re-added from a stored copy; refused if routing finished that task lately."""
         run = Run(self._now())
         queue = self._queue(task.queue)
         task = replace(task, created=round(task.created, 3) if task.created > 0 else run.now)
         keep = queue.fairness.max_assignments if queue.fairness else 0
         params = TaskParams(queue.service_level_seconds, queue.wrap_up_seconds, keep)
-        added = await self.backend.add_task(task, queue_score(task, queue), params, run.now, queue.policy)
+        added = await self.backend.add_task(task, queue_score(task, queue), params, run.now, queue.policy,
+                                            restored=restored)
         if added is None:
             raise RoutingError(f"task {task.id!r} exists already")
         await self._route_task(added.record, run, added.pool)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Iterator
@@ -53,12 +54,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    server = request.getfixturevalue("postgres_server")
-    template = request.getfixturevalue("postgres_template")
-    name = f"test_{next(_names)}"
-    _psql(server, f"CREATE DATABASE {name} TEMPLATE {template}")
-    yield f"postgresql+asyncpg://postgres@{server}/{name}"
-    _psql(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    yield request.getfixturevalue("postgres_database")
+
+
+@pytest.fixture
+def postgres_database(postgres_server: str, postgres_template: str) -> Iterator[str]:
+    """A freshly migrated, empty PostgreSQL database (also for servers run as their own processes)."""
+    name = f"test_{os.getpid()}_{next(_names)}"
+    _psql(postgres_server, f"CREATE DATABASE {name} TEMPLATE {postgres_template}")
+    yield f"postgresql+asyncpg://postgres@{postgres_server}/{name}"
+    _psql(postgres_server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture

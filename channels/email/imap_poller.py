@@ -12,6 +12,7 @@ import asyncio
 import functools
 import logging
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -58,6 +59,7 @@ class ImapPoller:
         self._executor: ThreadPoolExecutor | None = None
         self._stopping = asyncio.Event()
         self._can_move = False
+        self._connecting = False
         self.connected = asyncio.Event()
         self.last_error: str | None = None     # why the last session ended, for /readyz
 
@@ -70,13 +72,18 @@ class ImapPoller:
     async def stop(self) -> None:
         """Finish the message in hand, log out, and return (cancelling if the server hangs)."""
         self._stopping.set()
-        if self._task is not None:
+        if self._task is not None and self._connecting:
+            # Nothing is in hand while connecting, and a server that accepts and never greets would
+            # hold us for the whole socket timeout: the attempt is abandoned at once.
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        elif self._task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), self._idle_slice + 5)
             except (TimeoutError, asyncio.TimeoutError):
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        self._task = None
         if self._executor is not None:
             self._executor.shutdown(wait=False)
             self._executor = None
@@ -112,7 +119,11 @@ class ImapPoller:
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _session(self) -> None:
-        client = await self._call(self._connect)
+        self._connecting = True
+        try:
+            client = await self._abandonable_connect()
+        finally:
+            self._connecting = False
         try:
             info = await self._call(client.select_folder, self._config.folder)
             capabilities = await self._call(client.capabilities)
@@ -133,6 +144,36 @@ class ImapPoller:
                 await self._wait(client, idle)
         finally:
             await self._call(_logout, client)
+
+    async def _abandonable_connect(self) -> IMAPClient:
+        """Connect in a daemon thread of its own: a hanging attempt never delays stop() or the exit of
+        the process (the mailbox's worker thread is joined at exit); abandoned, it logs out by itself."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[IMAPClient] = loop.create_future()
+
+        def settle(client: IMAPClient | None, error: BaseException | None) -> None:
+            if future.done():           # abandoned meanwhile
+                if client is not None:
+                    threading.Thread(target=_logout, args=(client,), daemon=True).start()
+            elif error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(client)       # type: ignore[arg-type]
+
+        def work() -> None:
+            client, error = None, None
+            try:
+                client = self._connect()
+            except Exception as exc:
+                error = exc
+            try:
+                loop.call_soon_threadsafe(settle, client, error)
+            except RuntimeError:        # the loop is gone: nobody will use this connection
+                if client is not None:
+                    _logout(client)
+
+        threading.Thread(target=work, daemon=True, name=f"imap-connect-{self._config.name}").start()
+        return await future
 
     def _connect(self) -> IMAPClient:
         c = self._config

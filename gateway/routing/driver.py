@@ -15,7 +15,7 @@ from typing import Any
 
 from channels.types import InboundContact
 from crm_store import routing_log
-from crm_store.models import User
+from crm_store.models import RoutingTask, User
 from crm_store.task_refs import is_phone_task
 from crm_store.types import IngestResult
 from crm_store.session import Sessions
@@ -66,9 +66,12 @@ class RoutingDriver:
             if fresh is None or fresh.state not in ("pending", "reserved"):
                 continue     # another process routed and finished it while we were starting
             try:
-                await self.run(self.engine.add_task(task_of_row(fresh)))
+                await self.restore(fresh)
             except RoutingError:
-                pass   # a shared (Redis) backend still holds it: nothing was lost
+                continue   # a shared (Redis) backend still holds it (or just finished it): nothing was lost
+            # In one process this is every restart; with a shared backend, routing had lost the task.
+            log.log(logging.WARNING if self._shared_deadline_check is not None else logging.INFO,
+                    "routing repaired: requeue %s database says %s, restored at start", fresh.id, fresh.state)
         await self._reschedule()
 
     async def stop(self) -> None:
@@ -85,6 +88,11 @@ class RoutingDriver:
             await self.run(self.engine.add_task(task_for(result, self._settings, self._clock())))
         elif result.assignee_id is not None:
             await self._notifier.message_received(result.assignee_id, result.lead_id, result.interaction_id, contact)
+
+    async def restore(self, row: RoutingTask) -> RoutingOutcome:
+        """Re-add a task read from the database; RoutingError if routing holds it or finished it lately
+        (the row may have been read just before another process's accept and close were stored)."""
+        return await self.run(self.engine.add_task(task_of_row(row), restored=True))
 
     async def add_task(self, task: Task) -> RoutingOutcome:
         """Route a task whose row is already committed (a callback, a call in progress)."""
@@ -116,6 +124,10 @@ class RoutingDriver:
     async def set_presence(self, user_id: int, presence: Presence, reason: str | None) -> None:
         """A presence change that did not come from the operator's screen (the PBX, an admin)."""
         await self.run(self.engine.set_presence(str(user_id), presence, reason))
+
+    async def tell_presence(self, state: AgentState) -> None:
+        """Send the agent's screens their presence as routing holds it (nothing changes)."""
+        await self._notifier.presence_changed(state)
 
     async def sync_user(self, user: User) -> None:
         """An admin changed a user: routing follows (inactive users go offline)."""

@@ -88,6 +88,18 @@ class Screens:
         if self._replay.watches_queues(who.role.value):
             await self._replay.queue_stats_to(who.user_id, who.role.value, await self._wallboard.compose())
 
+    async def resync(self, users: set[int]) -> None:
+        """Frames from other processes may have been lost (the fan-out was down): each screen here gets
+        its presence and pending offers again (what it needs to keep taking work; an offer it has
+        already is shown once, its id is the same)."""
+        async with self._sessions() as session:
+            for user_id in sorted(users):
+                state = await self._driver.agent(user_id)
+                if state is not None:
+                    await self._replay.presence_changed(state)
+                for offer in await self._engine.offers_for(str(user_id)):
+                    await self._replay.offer_created(offer, await card_of_task(session, offer.task_id))
+
     async def on_gone(self, who: Principal) -> None:
         """The screen stayed away past the grace period: stop offering, give back pending offers."""
         await self._driver.run(self._engine.set_presence(str(who.user_id), Presence.BREAK, "disconnected"))

@@ -26,7 +26,6 @@ from crm_store import users as user_store
 from crm_store.models import User
 from crm_store.session import Sessions
 from crm_store.task_refs import is_phone_task
-from gateway.mapping import task_of_row
 from gateway.routing.driver import RoutingDriver
 from gateway.routing.outcomes import at
 from routing.events import OfferCreated, RoutingError
@@ -35,6 +34,7 @@ from routing.types import AgentState, Presence, TaskRecord, TaskState
 log = logging.getLogger(__name__)
 
 HELD = (TaskState.ASSIGNED, TaskState.WRAPPING)
+REPAIRS_AT_ONCE = 8
 WAITING_ROWS = ("pending", "reserved")
 
 
@@ -61,6 +61,7 @@ class RoutingSweeper:
         self._connected = connected
         self._interval = interval
         self._presence: dict[int, tuple[Presence, str | None]] = {}
+        self._told: dict[int, tuple[Presence, str | None]] = {}     # presence a pass last re-sent to a screen
         self._suspects: set[Repair] = set()
         self._stopped = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
@@ -68,6 +69,7 @@ class RoutingSweeper:
     async def remember_presence(self, user_id: int, presence: Presence, reason: str | None) -> None:
         """A presence set on a screen of this process: restored if routing loses the agent."""
         self._presence[user_id] = (presence, reason)
+        self._told.pop(user_id, None)
 
     def start(self) -> None:
         self._loop = asyncio.create_task(self._run())
@@ -114,14 +116,25 @@ class RoutingSweeper:
         current = {r for r in found if r is not None}
         confirmed, self._suspects = current & self._suspects, current
         await self._driver.rearm()      # a timer chain broken by an outage starts again
-        for repair in sorted(confirmed, key=str):
-            try:
-                await self._repair(repair, live.get(repair.task_id))
-            except RoutingError as exc:
-                log.info("routing repair %s overtaken: %s", repair, exc)
-                continue
+        # Side by side: after an outage there may be hundreds, and each waits on the database and Redis.
+        # One failing repair must not hold up the others; it is seen again by the next passes.
+        limit = asyncio.Semaphore(REPAIRS_AT_ONCE)
+
+        async def repair_one(repair: Repair) -> Repair | None:
+            async with limit:
+                try:
+                    await self._repair(repair, live.get(repair.task_id))
+                except RoutingError as exc:
+                    log.info("routing repair %s overtaken: %s", repair, exc)
+                    return None
+                except Exception as exc:
+                    log.warning("routing repair %s failed, will retry: %r", repair, exc)
+                    return None
             log.warning("routing repaired: %s", repair)
-            made.append(repair)
+            return repair
+
+        done = await asyncio.gather(*(repair_one(r) for r in sorted(confirmed, key=str)))
+        made.extend(r for r in done if r is not None)
         return made
 
     async def _register_agents(self, users: list[User], known: Mapping[str, AgentState]) -> list[Repair]:
@@ -144,6 +157,14 @@ class RoutingSweeper:
                     and self._connected(user.id)):
                 await self._driver.set_presence(user.id, *remembered)
                 made.append(Repair("presence_restored", str(user.id), remembered[0].value))
+            elif state is not None and remembered is not None and self._connected(user.id):
+                # Routing changed the presence (a break for missed offers): if that frame was lost (a
+                # failed commit, a fan-out gap), the screen would wait for offers that never come.
+                # Said again once per change; a screen that had it shows the same.
+                now = (state.presence, state.reason)
+                if now != remembered and self._told.get(user.id) != now:
+                    self._told[user.id] = now
+                    await self._driver.tell_presence(state)
         for repair in made:
             log.warning("routing repaired: %s", repair)
         return made
@@ -166,7 +187,7 @@ class RoutingSweeper:
             async with self._sessions() as session:
                 row = await routing_log.task_row(session, repair.task_id)
             if row is not None and row.state in WAITING_ROWS:
-                outcome = await driver.add_task(task_of_row(row))   # only one process's add goes through
+                outcome = await driver.restore(row)   # only one process's add goes through
                 made = {e.offer.id for e in outcome.events if isinstance(e, OfferCreated)}
                 async with self._sessions() as session, session.begin():
                     # Offers stored before routing lost the task died with routing's copy.

@@ -60,6 +60,8 @@ async def open_routing(settings: Settings, sessions: Sessions,
         hub.handlers.update(screens.handlers())
         hub.on_connect.append(screens.on_connect)
         hub.on_gone.append(screens.on_gone)
+        if isinstance(fanout, RedisFanout):
+            fanout.on_resubscribed.append(lambda: screens.resync(hub.connected_users()))
         # Every process, all the time: whatever stranded work a crash or an outage left is found.
         sweeper = RoutingSweeper(driver, sessions, time.time, hub.connected,
                                  interval=settings.routing.reconcile_seconds)

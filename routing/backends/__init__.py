@@ -91,8 +91,11 @@ class RoutingBackend(Protocol):
         """Agents by id."""
 
     async def add_task(self, task: Task, score: float, params: TaskParams, now: float,
-                       policy: Policy) -> Added | None:
-        """Queue a new task and read its candidates; None if the id is known already."""
+                       policy: Policy, *, restored: bool = False) -> Added | None:
+        """Queue a new task and read its candidates; None if the id is known already.
+
+        `restored`: re-added from the database, which may have been read before routing finished the
+        task (an accept and a close in between): None too if the id finished within the last hour."""
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """A live task by id."""

@@ -63,9 +63,10 @@ class MemoryBackend(MemoryState):
 
     # -- tasks -----------------------------------------------------------------------------
     async def add_task(self, task: Task, score: float, params: TaskParams, now: float,
-                       policy: Policy) -> Added | None:
-        """Queue a new task, with the candidates for it; None if the id is known already."""
-        if task.id in self._tasks:
+                       policy: Policy, *, restored: bool = False) -> Added | None:
+        """Queue a new task, with the candidates for it; None if the id is known already (or, `restored`
+        from the database, finished within the last hour)."""
+        if task.id in self._tasks or (restored and task.id in self._done):
             return None
         self._seq += 1
         rec = TaskRecord(task, seq=self._seq, score=score)

@@ -18,6 +18,8 @@ def bump_load(state: AgentState, channel: str, by: int) -> dict[str, int]:
     return load
 
 
+FINISHED_KEPT = 3600.0   # as long as the Redis backend remembers a finished task id (for restored adds)
+
 class MemoryState:
     """Dicts and indexes; every helper keeps them consistent with each other."""
 
@@ -36,6 +38,7 @@ class MemoryState:
         self._deadlines = Deadlines()
         self._counters: dict[int, dict[str, float]] = {}
         self._seq = 0
+        self._done: dict[str, float] = {}     # finished task id -> when (kept FINISHED_KEPT seconds)
 
     # -- helpers ---------------------------------------------------------------------------
     def _put_agent(self, state: AgentState, old_channels: Sequence[str] = ()) -> AgentState:
@@ -98,6 +101,9 @@ class MemoryState:
 
     def _finish(self, rec: TaskRecord, now: float, state: TaskState) -> TaskRecord:
         del self._tasks[rec.id]
+        self._done[rec.id] = now
+        while self._done and next(iter(self._done.values())) < now - FINISHED_KEPT:
+            del self._done[next(iter(self._done))]
         self._params.pop(rec.id, None)
         self._task_offers.pop(rec.id, None)
         if rec.agent_id is not None:

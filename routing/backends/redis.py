@@ -83,10 +83,11 @@ class RedisBackend:
         return [codec.agent_state(r) if r else None for r in raws]
 
     async def add_task(self, task: Task, score: float, params: TaskParams, now: float,
-                       policy: Policy) -> Added | None:
-        """Queue a new task, with the candidates for it; None if the id is known already."""
+                       policy: Policy, *, restored: bool = False) -> Added | None:
+        """Queue a new task, with the candidates for it; None if the id is known already (or, `restored`
+        from the database, finished within the last hour)."""
         out = await self._run("ADD_TASK", codec.task_doc(task, params), _ts(score), _ts(now), _ranked(policy),
-                              RANKED_PAGE)
+                              RANKED_PAGE, "1" if restored else "0")
         if not out:
             return None
         raw, free, named, partial = out

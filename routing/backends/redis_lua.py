@@ -105,6 +105,9 @@ local function rescind_agent(agent_id, now)
 end
 local function finish(t, state)
   redis.call('DEL', P .. 't:' .. t.id, P .. 'to:' .. t.id)
+  -- A finished id stays known an hour: a late re-add (a sweeper or a starting process that read the
+  -- database before the finish was stored) must not offer the task a second time.
+  redis.call('SET', P .. 'done:' .. t.id, state, 'EX', 3600)
   redis.call('SREM', P .. 'open', t.id)
   if nonnull(t.agent) then redis.call('SREM', P .. 'aa:' .. t.agent, t.id) end
   if nonnull(t.owner) then redis.call('SREM', P .. 'own:' .. t.owner, t.id) end
@@ -157,6 +160,8 @@ ADD_TASK = r"""
 local t = cjson.decode(ARGV[2]); local now = tonumber(ARGV[4])
 local key = P .. 't:' .. t.id
 if redis.call('EXISTS', key) == 1 then return false end
+-- Re-added from the database (ARGV[7]): not if routing finished it since the database was read.
+if ARGV[7] == '1' and redis.call('EXISTS', P .. 'done:' .. t.id) == 1 then return false end
 local seq = redis.call('INCR', P .. 'seq')
 t.seq = seq; t.zs = ARGV[3]; t.score = tonumber(ARGV[3]); t.m = string.format('%012d|%s', seq, t.id)
 t.state = 'pending'; t.offers = 0; t.declined = {}

@@ -10,8 +10,6 @@ import collections
 import json
 import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -25,7 +23,7 @@ from crm_store.types import Role
 from crm_store.users import NewUser, create_user
 from support.deploy import switchboard_config
 from support.postgres_server import free_port
-from support.processes import wait_ready
+from support.processes import start_server, wait_ready
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -40,20 +38,6 @@ rate_per_minute = 10000000
 burst = 100000
 """
 
-
-@pytest.fixture
-def database(postgres_server: str, postgres_template: str) -> Iterator[str]:
-    name = f"two_servers_{os.getpid()}"
-    host, port = postgres_server.split(":")
-    psql = ["psql", "-h", host, "-p", port, "-U", "postgres", "-d", "postgres", "-qc"]
-    subprocess.run([*psql, f"CREATE DATABASE {name} TEMPLATE {postgres_template}"], check=True, timeout=60)
-    yield f"postgresql+asyncpg://postgres@{postgres_server}/{name}"
-    subprocess.run([*psql, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False, timeout=60)
-
-
-def start_server(port: int, env: dict[str, str], config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 async def start_ready_server(env: dict[str, str], config: Path) -> tuple[int, subprocess.Popen[bytes]]:
@@ -125,15 +109,15 @@ async def until_done(done: asyncio.Event, agents: list[asyncio.Task[None]],
         finished.cancel()
 
 
-async def test_two_processes_assign_each_of_1000_leads_exactly_once(database, redis_url, tmp_path):
-    engine = create_engine(database)
+async def test_two_processes_assign_each_of_1000_leads_exactly_once(postgres_database, redis_url, tmp_path):
+    engine = create_engine(postgres_database)
     async with session_factory(engine)() as session, session.begin():
         for i in range(AGENTS):
             await create_user(session, NewUser(f"agent{i}", PASSWORD, Role.MANAGER,
                                                capacity={"email": 2}), utcnow())
     config = tmp_path / "switchboard.toml"
     config.write_text(switchboard_config().read_text() + LOAD_FORM)
-    env = {**os.environ, "SWITCHBOARD_DATABASE__URL": database, "SWITCHBOARD_REDIS__URL": redis_url,
+    env = {**os.environ, "SWITCHBOARD_DATABASE__URL": postgres_database, "SWITCHBOARD_REDIS__URL": redis_url,
            "SWITCHBOARD_LOG_LEVEL": "WARNING",     # stderr is a pipe nobody reads until the end
            "SWITCHBOARD_REDIS__PREFIX": f"two{os.getpid()}:"}
     ports: list[int] = []

@@ -7,8 +7,7 @@ import asyncio
 import os
 import smtplib
 import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -16,19 +15,10 @@ import aiohttp
 import pytest
 
 from support.postgres_server import free_port
-from support.processes import wait_ready
+from support.processes import start_server, wait_ready
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-
-@pytest.fixture
-def database(postgres_server: str, postgres_template: str) -> Iterator[str]:
-    name = f"listener_leases_{os.getpid()}"
-    host, port = postgres_server.split(":")
-    psql = ["psql", "-h", host, "-p", port, "-U", "postgres", "-d", "postgres", "-qc"]
-    subprocess.run([*psql, f"CREATE DATABASE {name} TEMPLATE {postgres_template}"], check=True, timeout=60)
-    yield f"postgresql+asyncpg://postgres@{postgres_server}/{name}"
-    subprocess.run([*psql, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], check=False, timeout=60)
 
 
 @pytest.fixture
@@ -61,7 +51,7 @@ async def wait_state(http: aiohttp.ClientSession, port: int, channel: str, state
 
 
 async def test_the_standby_takes_the_smtp_port_and_the_mailbox_when_the_owner_dies(
-        database: str, redis_url: str, tmp_path: Path, silent_peer: int) -> None:
+        postgres_database: str, redis_url: str, tmp_path: Path, silent_peer: int) -> None:
     smtp_port = free_port()
     config = tmp_path / "switchboard.toml"
     config.write_text(f"""
@@ -76,7 +66,7 @@ ssl = false
 username = "sales@shop.example"
 password = "p"
 """)
-    env = {**os.environ, "SWITCHBOARD_DATABASE__URL": database, "SWITCHBOARD_REDIS__URL": redis_url,
+    env = {**os.environ, "SWITCHBOARD_DATABASE__URL": postgres_database, "SWITCHBOARD_REDIS__URL": redis_url,
            "SWITCHBOARD_REDIS__PREFIX": f"leases{os.getpid()}:", "SWITCHBOARD_STORAGE__DIR": str(tmp_path)}
     env.pop("SWITCHBOARD_CONFIG", None)
     ports = [free_port(), free_port()]
@@ -84,9 +74,7 @@ password = "p"
     try:
         async with aiohttp.ClientSession() as http:
             for port in ports:
-                servers.append(subprocess.Popen(
-                    [sys.executable, "-m", "gateway", "--config", str(config), "serve", "--port", str(port)],
-                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+                servers.append(start_server(port, env, config))
                 await wait_ready(port, servers[-1], tries=600)
                 if port == ports[0]:
                     await wait_state(http, port, "smtp", "connected")

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
+from pathlib import Path
+from typing import IO
 
 import aiohttp
 
@@ -22,3 +25,10 @@ async def wait_ready(port: int, process: subprocess.Popen[bytes], *, path: str =
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError("server did not start")
+
+
+def start_server(port: int, env: dict[str, str], config: Path,
+                 stderr: int | IO[bytes] = subprocess.PIPE) -> subprocess.Popen[bytes]:
+    """`switchboard serve` on `port` with `config` and `env`, as its own process (not waited for)."""
+    return subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=stderr)

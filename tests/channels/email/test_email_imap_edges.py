@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -206,3 +207,30 @@ async def test_settings_errors_name_the_key():
         mailboxes({"sales": {"host": "h", "username": "u", "password": "p", "idle": "maybe"}}, "RU")
     with pytest.raises(ValueError, match=r"imap\.sales\.poll_seconds"):
         mailboxes({"sales": {"host": "h", "username": "u", "password": "p", "poll_seconds": 0}}, "RU")
+
+
+async def test_stop_is_prompt_while_the_server_accepts_and_never_greets(mailbox, tmp_path):
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)      # no greeting, ever
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    emit = RecordingEmit()
+    # A long IDLE slice: the old stop() waited for it, then left the connect blocked in the mailbox's
+    # worker thread, which the interpreter joins at exit (SIGTERM took the whole socket timeout).
+    poller = ImapPoller(config(mailbox, port), emit, tmp_path, min_backoff=0.05, max_backoff=0.2, idle_slice=600)
+    try:
+        await poller.start()
+        await until(lambda: accepted)
+        async with asyncio.timeout(60):      # a bound for a broken stop(), far below the IDLE slice
+            await poller.stop()
+        stuck = [t.name for t in threading.enumerate() if t.name.startswith("imap-") and not t.daemon and t.is_alive()]
+        assert not stuck, f"threads the interpreter would wait for at exit: {stuck}"
+        assert not poller.connected.is_set() and not emit.contacts
+    finally:
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
