@@ -244,7 +244,7 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
         await wait_ready(http_port, server)
         if profile := os.environ.get("SCREEN_POP_PROFILE"):    # a py-spy file: where the server spends its time
             spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(server.pid),
-                                    "--nonblocking", "--threads", "--format", "speedscope", "-o", profile])
+                                    "--nonblocking", "--threads", "--format", "raw", "-o", profile])
         await pbx.wait_logged_in()
         token = await operator(f"http://127.0.0.1:{http_port}")
         async with aiohttp.ClientSession() as http:
