@@ -277,7 +277,8 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
         await pbx.wait_logged_in()
         base = f"http://127.0.0.1:{http_port}"
         token = await operator(base, "op")
-        async with aiohttp.ClientSession() as http:
+        # No connection limit: every socket holds its connection (aiohttp's default stops at 100).
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             sock = await http.ws_connect(f"ws://127.0.0.1:{http_port}/ws?token={token}")
             idle_url = f"ws://127.0.0.1:{http_port}/ws?token={await operator(base, 'idle')}"
             idle = await idle_sockets(http, idle_url, 19)        # 20 screens connected, as a small team has

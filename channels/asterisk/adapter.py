@@ -24,7 +24,9 @@ from panoramisk.message import Message
 from channels.asterisk.config import AmiConfig
 from channels.backoff import Backoff
 from channels.asterisk.devices import looks_like_extension
-from channels.asterisk.events import EventSink, filter_actions, manager_conf_lines, parse_event
+from channels.asterisk.events import (
+    PANORAMISK_EVENTS, EventSink, event_name, filter_actions, manager_conf_lines, parse_event,
+)
 from channels.asterisk.tracker import CallTracker, Origination
 from channels.asterisk.types import CallEnded, CallEvent, Direction, CallOutcome
 
@@ -58,14 +60,12 @@ class Utf8Protocol(AMIProtocol):
         on_event: EventSink | None = getattr(self.factory, "on_event", None)
         for raw in frames:
             raw = raw.strip()
-            if on_event is not None and raw.startswith("Event: ") and "\r\nActionID: " not in raw:
-                if raw.startswith("Event: Shutdown"):
-                    pass        # panoramisk's own handling (it closes the connection)
-                else:
-                    event = parse_event(raw)
-                    if event is not None:
-                        on_event(event)
-                    continue
+            if (on_event is not None and raw.startswith("Event: ") and "\r\nActionID: " not in raw
+                    and event_name(raw) not in PANORAMISK_EVENTS):
+                event = parse_event(raw)
+                if event is not None:
+                    on_event(event)
+                continue
             message = Message.from_line(raw)
             if message is not None:
                 self.handle_message(message)

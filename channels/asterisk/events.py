@@ -14,8 +14,10 @@ from typing import Any
 from channels.asterisk.tracker import LEAD_VARIABLE, RECORDING_VARIABLES, tracked_events
 
 VARIABLES = (*RECORDING_VARIABLES, LEAD_VARIABLE)
-# Besides the tracker's: the answer of an asynchronous Originate, and the PBX going down (panoramisk's).
-EVENTS = frozenset(tracked_events()) | {"OriginateResponse", "Shutdown"}
+# panoramisk's own: FullyBooted releases the actions it queued while disconnected, Shutdown closes.
+PANORAMISK_EVENTS = frozenset({"FullyBooted", "Shutdown"})
+# Besides those and the tracker's: the answer of an asynchronous Originate.
+EVENTS = frozenset(tracked_events()) | {"OriginateResponse"} | PANORAMISK_EVENTS
 _VARSET_PREFIXES = tuple(f"\r\nVariable: {name}\r\n" for name in VARIABLES)
 
 
@@ -37,11 +39,16 @@ def manager_conf_lines() -> list[str]:
     return [f"eventfilter = {filter_regex()}"]
 
 
+def event_name(frame: str) -> str:
+    """The name of an event frame (it starts `Event: `)."""
+    end = frame.find("\r\n")
+    return frame[7:end] if end >= 0 else frame[7:]
+
+
 def parse_event(frame: str) -> dict[str, Any] | None:
     """An event frame (`Event: ...` lines, CRLF, no trailing blank line) the tracker reads, as a plain dict;
     None for an event it does not read. A repeated field becomes a list, as panoramisk makes it."""
-    end = frame.find("\r\n")
-    name = frame[7:end] if end >= 0 else frame[7:]
+    name = event_name(frame)
     if name not in EVENTS or (name == "VarSet" and not any(p in frame for p in _VARSET_PREFIXES)):
         return None
     event: dict[str, Any] = {}
