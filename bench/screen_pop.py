@@ -2,7 +2,8 @@
 
     python bench/screen_pop.py [--seconds 10] [--rates 10,100] [--known 100] [--sockets 5000] [--profile] [--quick]
 
---quick: 1.5 s per rate, for bench/all.py (under a minute). --sockets N: then N more idle authenticated operator
+--quick: 2 s per rate, a rate's calls (8 s each, as recorded) not waited out before the next, for bench/all.py
+(under a minute). --sockets N: then N more idle authenticated operator
 sockets are connected, and the server's memory and the pop latency at the first rate are measured again with
 them (against the first run, with 20). --profile: py-spy samples the server (`pip install py-spy`) and a summary
 of where its time went is printed (SCREEN_POP_PROFILE=file keeps the raw samples).
@@ -153,7 +154,7 @@ class Clock:
             self.carded.setdefault(data["call_id"], now)
 
 
-async def replay(pbx: SimulatedPbx, number: str) -> str:
+async def replay(pbx: SimulatedPbx, number: str, linked: dict[str, str]) -> str:
     """The recorded queue call, as a new call from `number`, paced as recorded: the recording stamps its
     first and last frames only, so the ring the caller heard (its AgentConnect's RingTime) is waited before
     the agent's answer, as on the PBX, rather than sent with the ring in one burst."""
@@ -173,26 +174,27 @@ async def replay(pbx: SimulatedPbx, number: str) -> str:
             await asyncio.sleep(ring)
         called = called or frame["Event"] == "AgentCalled"
         fresh = rewriter.frame(frame)
-        linkedid = linkedid or fresh.get("Linkedid", "")
+        if not linkedid and fresh.get("Linkedid"):
+            linkedid = fresh["Linkedid"]
+            linked[linkedid] = number
         pbx.emit(fresh)
         await pbx.backpressure()
     return linkedid
 
 
 async def replay_calls(pbx: SimulatedPbx, rate: float, seconds: float, numbers: Callable[[int], str],
-                       linked: dict[str, str]) -> None:
-    """Recorded queue calls at `rate` per second; `linked[linkedid]` = its caller."""
+                       linked: dict[str, str], pending: list[asyncio.Task[str]] | None = None) -> None:
+    """Recorded queue calls at `rate` per second; `linked[linkedid]` = its caller. With `pending`, returns once
+    the last call has started, its calls still going on in the tasks put there (--quick); else once all ended."""
     loop = asyncio.get_running_loop()
-
-    async def one(n: int) -> None:
-        number = numbers(n)
-        linked[await replay(pbx, number)] = number
-
     tasks, start_at = [], loop.time()
     for n in range(int(rate * seconds)):
         await asyncio.sleep(max(0.0, start_at + n / rate - loop.time()))
-        tasks.append(asyncio.create_task(one(n)))
-    await asyncio.gather(*tasks)
+        tasks.append(asyncio.create_task(replay(pbx, numbers(n), linked)))
+    if pending is None:
+        await asyncio.gather(*tasks)
+    else:
+        pending += tasks
 
 
 async def run_calls(write: asyncio.StreamWriter, rate: float, seconds: float, extensions: list[str],
@@ -248,7 +250,8 @@ Phase = tuple[str, float]       # (label, calls per second)
 
 
 async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: int, cpu: dict[str, float],
-                     sockets: int, memory: dict[str, float], profile: str | None) -> tuple[Results, list[Phase]]:
+                     sockets: int, memory: dict[str, float], profile: str | None,
+                     quick: bool = False) -> tuple[Results, list[Phase]]:
     pbx = SimulatedPbx(username="bench", secret="bench")
     await pbx.start()
     clock = Clock()
@@ -290,8 +293,9 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
 
             reader = asyncio.create_task(read())
             # Warm-up outside the clock: statements compiled, threads started, and the repeat callers call once.
-            await replay_calls(pbx, 50, known / 50, lambda n: repeat[n % known], {})
-            await asyncio.sleep(1.0)
+            pending: list[asyncio.Task[str]] | None = [] if quick else None
+            await replay_calls(pbx, 50, known / 50, lambda n: repeat[n % known], {}, pending)
+            await asyncio.sleep(2.0 if quick else 1.0)
             memory["20 sockets"] = rss_mb(server.pid)
             fresh = itertools.count(1)
             if sockets:
@@ -304,8 +308,8 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
                 linked: dict[str, str] = {}
                 used = cpu_seconds(server.pid)
                 await replay_calls(pbx, rate, seconds, lambda n: repeat[n % known] if n % 2 else
-                                   f"+7812{next(fresh):07d}", linked)
-                await asyncio.sleep(1.0)
+                                   f"+7812{next(fresh):07d}", linked, pending)
+                await asyncio.sleep(2.0 if quick else 1.0)
                 cpu[label] = (cpu_seconds(server.pid) - used) / max(1, len(linked)) * 1000
                 arrived = 0
                 for call_id, number in linked.items():
@@ -317,6 +321,7 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
                             results.setdefault((label, kind, what), []).append((seen[call_id] - sent) * 1000)
                 if arrived < len(linked):
                     print(f"  !! {len(linked) - arrived} of {len(linked)} pops never arrived at {label}")
+            await asyncio.gather(*(pending or []))
             reader.cancel()
             await asyncio.gather(*(s.close() for s in [sock, *idle]), return_exceptions=True)
     finally:
@@ -403,7 +408,9 @@ async def floor(workdir: Path, rates: list[float], seconds: float) -> dict[float
 
 
 def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else (values or [float("nan")])[0]
+    if len(values) < 2:
+        return (values or [float("nan")])[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
 async def main() -> None:
@@ -413,17 +420,18 @@ async def main() -> None:
     parser.add_argument("--known", type=int, default=100, help="repeat callers (they call once in the warm-up)")
     parser.add_argument("--sockets", type=int, default=0, help="then this many more idle operator sockets")
     parser.add_argument("--profile", action="store_true", help="sample the server with py-spy, print a summary")
-    parser.add_argument("--quick", action="store_true", help="1.5 s per rate, 10 repeat callers: under a minute")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 s per rate, 10 repeat callers, calls overlap the next rate: under a minute")
     args = parser.parse_args()
     if args.quick:
-        args.seconds, args.known = 1.5, 10      # each phase also waits out its calls (8 s, as recorded)
+        args.seconds, args.known = 2.0, 10
     rates = [float(r) for r in args.rates.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         cpu: dict[str, float] = {}
         memory: dict[str, float] = {}
         profile = os.environ.get("SCREEN_POP_PROFILE") or (str(Path(tmp) / "profile.txt") if args.profile else None)
         pops, phases = await end_to_end(Path(tmp), rates, args.seconds, args.known, cpu, args.sockets, memory,
-                                        profile)
+                                        profile, args.quick)
         bare = await floor(Path(tmp), rates, args.seconds)
         if profile:
             profile_summary(profile)
