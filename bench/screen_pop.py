@@ -38,6 +38,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
 from collections import Counter  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -237,12 +238,36 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def idle_sockets(http: aiohttp.ClientSession, url: str, count: int) -> list[Any]:
-    """`count` authenticated operator sockets that only stay connected (opened 100 at a time)."""
+async def idle_operators(database_url: str, count: int) -> list[str]:
+    """`count` more operators, each with a session token, written straight to the database before the server
+    starts (their password hashed once: argon2 5,000 times would take minutes), as a big team would be."""
+    from crm_store.models import User
+    from crm_store.session import create_engine
+    from crm_store.users import hash_password, open_session
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    engine = create_engine(database_url)
+    password, now, tokens = await hash_password("bench-pass"), datetime.now(UTC), []
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            users = [User(username=f"idle{n}", display_name=f"Idle {n}", role="operator", password_hash=password,
+                          skills={}, capacity={"voice": 1, "chat": 4}, locale="en", active=True, created_at=now)
+                     for n in range(count)]
+            session.add_all(users)
+            await session.flush()
+            tokens = [await open_session(session, user, now, timedelta(days=1)) for user in users]
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return tokens
+
+
+async def idle_sockets(http: aiohttp.ClientSession, urls: list[str]) -> list[Any]:
+    """Authenticated operator sockets that only stay connected (opened 100 at a time), one per url."""
     sockets: list[Any] = []
-    while len(sockets) < count:
-        batch = min(100, count - len(sockets))
-        sockets += await asyncio.gather(*(http.ws_connect(url) for _ in range(batch)))
+    while len(sockets) < len(urls):
+        batch = urls[len(sockets):len(sockets) + 100]
+        sockets += await asyncio.gather(*(http.ws_connect(url) for url in batch))
     return sockets
 
 
@@ -261,9 +286,9 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
            "SWITCHBOARD_DATABASE__URL": f"sqlite+aiosqlite:///{workdir}/bench.db"}
     cli = [sys.executable, "-m", "gateway"]
     subprocess.run([*cli, "migrate"], env=env, cwd=workdir, check=True, capture_output=True)
-    for name, extension in (("op", ["--extension", EXTENSION]), ("idle", [])):
-        subprocess.run([*cli, "user", "add", name, "--role", "operator", "--password-stdin", *extension],
-                       input=b"bench-pass\n", env=env, cwd=workdir, check=True, capture_output=True)
+    subprocess.run([*cli, "user", "add", "op", "--role", "operator", "--password-stdin", "--extension", EXTENSION],
+                   input=b"bench-pass\n", env=env, cwd=workdir, check=True, capture_output=True)
+    tokens = await idle_operators(env["SWITCHBOARD_DATABASE__URL"], 19 + sockets)
     log = (workdir / "server.log").open("wb")        # a pipe nobody reads could fill and stall the server
     server = subprocess.Popen([*cli, "serve", "--port", str(http_port)], env=env, cwd=workdir,
                               stdout=subprocess.DEVNULL, stderr=log)
@@ -283,8 +308,8 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
         # No connection limit: every socket holds its connection (aiohttp's default stops at 100).
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             sock = await http.ws_connect(f"ws://127.0.0.1:{http_port}/ws?token={token}")
-            idle_url = f"ws://127.0.0.1:{http_port}/ws?token={await operator(base, 'idle')}"
-            idle = await idle_sockets(http, idle_url, 19)        # 20 screens connected, as a small team has
+            urls = [f"ws://127.0.0.1:{http_port}/ws?token={t}" for t in tokens]
+            idle = await idle_sockets(http, urls[:19])        # 20 screens connected, as a small team has
 
             async def read() -> None:
                 async for message in sock:
@@ -302,7 +327,7 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
                 phases.append((f"{rates[0]:g}/s, {sockets + 20} sockets", rates[0]))
             for label, rate in phases:
                 if label.endswith("sockets"):
-                    idle += await idle_sockets(http, idle_url, sockets)
+                    idle += await idle_sockets(http, urls[19:])
                     await asyncio.sleep(2.0)
                     memory[f"{sockets + 20} sockets"] = rss_mb(server.pid)
                 linked: dict[str, str] = {}
