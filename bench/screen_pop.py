@@ -1,6 +1,12 @@
 """Screen-pop latency: an `AgentCalled` frame written on the AMI socket -> `call.ringing` at the operator's websocket.
 
-    python bench/screen_pop.py [--seconds 10] [--rates 10,100] [--known 100]
+    python bench/screen_pop.py [--seconds 10] [--rates 10,100] [--known 100] [--sockets 5000] [--profile] [--quick]
+
+--quick: 2 s per rate, a rate's calls (8 s each, as recorded) not waited out before the next, for bench/all.py
+(under a minute). --sockets N: then N more idle authenticated operator
+sockets are connected, and the server's memory and the pop latency at the first rate are measured again with
+them (against the first run, with 20). --profile: py-spy samples the server (`pip install py-spy`) and a summary
+of where its time went is printed (SCREEN_POP_PROFILE=file keeps the raw samples).
 
 1. end to end: `switchboard serve` in its own process (fresh SQLite, [ami] pointed at the simulated PBX in
    this process), which replays the recorded Asterisk 22 queue call (simulators/pbx/recordings/queue_answered.ami)
@@ -32,6 +38,8 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+from collections import Counter  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -39,7 +47,7 @@ from typing import Any  # noqa: E402
 import aiohttp  # noqa: E402
 
 from simulators.pbx import recordings  # noqa: E402
-from simulators.pbx.server import SimulatedPbx  # noqa: E402
+from simulators.pbx.server import AMI_DIR, SimulatedPbx  # noqa: E402
 from simulators.pbx.wire import Client  # noqa: E402
 from support.postgres_server import free_port  # noqa: E402
 from support.processes import wait_ready  # noqa: E402
@@ -114,9 +122,9 @@ def call_frames(i: int, extension: str) -> tuple[bytes, bytes, bytes, bytes]:
     return join, ring, dial, answer
 
 
-async def operator(base: str) -> str:
+async def operator(base: str, name: str) -> str:
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{base}/api/v1/auth/login", json={"username": "op", "password": "bench-pass"}) as r:
+        async with http.post(f"{base}/api/v1/auth/login", json={"username": name, "password": "bench-pass"}) as r:
             return str((await r.json())["token"])
 
 
@@ -147,7 +155,7 @@ class Clock:
             self.carded.setdefault(data["call_id"], now)
 
 
-async def replay(pbx: SimulatedPbx, number: str) -> str:
+async def replay(pbx: SimulatedPbx, number: str, linked: dict[str, str]) -> str:
     """The recorded queue call, as a new call from `number`, paced as recorded: the recording stamps its
     first and last frames only, so the ring the caller heard (its AgentConnect's RingTime) is waited before
     the agent's answer, as on the PBX, rather than sent with the ring in one burst."""
@@ -167,26 +175,27 @@ async def replay(pbx: SimulatedPbx, number: str) -> str:
             await asyncio.sleep(ring)
         called = called or frame["Event"] == "AgentCalled"
         fresh = rewriter.frame(frame)
-        linkedid = linkedid or fresh.get("Linkedid", "")
+        if not linkedid and fresh.get("Linkedid"):
+            linkedid = fresh["Linkedid"]
+            linked[linkedid] = number
         pbx.emit(fresh)
         await pbx.backpressure()
     return linkedid
 
 
 async def replay_calls(pbx: SimulatedPbx, rate: float, seconds: float, numbers: Callable[[int], str],
-                       linked: dict[str, str]) -> None:
-    """Recorded queue calls at `rate` per second; `linked[linkedid]` = its caller."""
+                       linked: dict[str, str], pending: list[asyncio.Task[str]] | None = None) -> None:
+    """Recorded queue calls at `rate` per second; `linked[linkedid]` = its caller. With `pending`, returns once
+    the last call has started, its calls still going on in the tasks put there (--quick); else once all ended."""
     loop = asyncio.get_running_loop()
-
-    async def one(n: int) -> None:
-        number = numbers(n)
-        linked[await replay(pbx, number)] = number
-
     tasks, start_at = [], loop.time()
     for n in range(int(rate * seconds)):
         await asyncio.sleep(max(0.0, start_at + n / rate - loop.time()))
-        tasks.append(asyncio.create_task(one(n)))
-    await asyncio.gather(*tasks)
+        tasks.append(asyncio.create_task(replay(pbx, numbers(n), linked)))
+    if pending is None:
+        await asyncio.gather(*tasks)
+    else:
+        pending += tasks
 
 
 async def run_calls(write: asyncio.StreamWriter, rate: float, seconds: float, extensions: list[str],
@@ -221,8 +230,53 @@ def cpu_seconds(pid: int) -> float:
 Results = dict[tuple[float, str, str], list[float]]     # (rate, known|first, pop|card) -> milliseconds
 
 
-async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: int,
-                     cpu: dict[float, float]) -> Results:
+def rss_mb(pid: int) -> float:
+    """The process's resident memory (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def idle_operators(database_url: str, count: int) -> list[str]:
+    """`count` more operators, each with a session token, written straight to the database before the server
+    starts (their password hashed once: argon2 5,000 times would take minutes), as a big team would be."""
+    from crm_store.models import User
+    from crm_store.session import create_engine
+    from crm_store.users import hash_password, open_session
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    engine = create_engine(database_url)
+    password, now, tokens = await hash_password("bench-pass"), datetime.now(UTC), []
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            users = [User(username=f"idle{n}", display_name=f"Idle {n}", role="operator", password_hash=password,
+                          skills={}, capacity={"voice": 1, "chat": 4}, locale="en", active=True, created_at=now)
+                     for n in range(count)]
+            session.add_all(users)
+            await session.flush()
+            tokens = [await open_session(session, user, now, timedelta(days=1)) for user in users]
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return tokens
+
+
+async def idle_sockets(http: aiohttp.ClientSession, urls: list[str]) -> list[Any]:
+    """Authenticated operator sockets that only stay connected (opened 100 at a time), one per url."""
+    sockets: list[Any] = []
+    while len(sockets) < len(urls):
+        batch = urls[len(sockets):len(sockets) + 100]
+        sockets += await asyncio.gather(*(http.ws_connect(url) for url in batch))
+    return sockets
+
+
+Phase = tuple[str, float]       # (label, calls per second)
+
+
+async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: int, cpu: dict[str, float],
+                     sockets: int, memory: dict[str, float], profile: str | None,
+                     quick: bool = False) -> tuple[Results, list[Phase]]:
     pbx = SimulatedPbx(username="bench", secret="bench")
     await pbx.start()
     clock = Clock()
@@ -234,21 +288,28 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
     subprocess.run([*cli, "migrate"], env=env, cwd=workdir, check=True, capture_output=True)
     subprocess.run([*cli, "user", "add", "op", "--role", "operator", "--password-stdin", "--extension", EXTENSION],
                    input=b"bench-pass\n", env=env, cwd=workdir, check=True, capture_output=True)
+    tokens = await idle_operators(env["SWITCHBOARD_DATABASE__URL"], 19 + sockets)
     log = (workdir / "server.log").open("wb")        # a pipe nobody reads could fill and stall the server
     server = subprocess.Popen([*cli, "serve", "--port", str(http_port)], env=env, cwd=workdir,
                               stdout=subprocess.DEVNULL, stderr=log)
     results: Results = {}
+    phases: list[Phase] = [(f"{rate:g}/s", rate) for rate in rates]
     spy: subprocess.Popen[bytes] | None = None
     repeat = [f"+7495{n:07d}" for n in range(known)]
     try:
         await wait_ready(http_port, server)
-        if profile := os.environ.get("SCREEN_POP_PROFILE"):    # a py-spy file: where the server spends its time
+        if profile:    # py-spy's raw samples: where the server spends its time
             spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(server.pid),
-                                    "--nonblocking", "--threads", "--format", "speedscope", "-o", profile])
+                                    "--nonblocking", "--threads", "--format", "raw", "-o", profile],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         await pbx.wait_logged_in()
-        token = await operator(f"http://127.0.0.1:{http_port}")
-        async with aiohttp.ClientSession() as http:
+        base = f"http://127.0.0.1:{http_port}"
+        token = await operator(base, "op")
+        # No connection limit: every socket holds its connection (aiohttp's default stops at 100).
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             sock = await http.ws_connect(f"ws://127.0.0.1:{http_port}/ws?token={token}")
+            urls = [f"ws://127.0.0.1:{http_port}/ws?token={t}" for t in tokens]
+            idle = await idle_sockets(http, urls[:19])        # 20 screens connected, as a small team has
 
             async def read() -> None:
                 async for message in sock:
@@ -257,16 +318,24 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
 
             reader = asyncio.create_task(read())
             # Warm-up outside the clock: statements compiled, threads started, and the repeat callers call once.
-            await replay_calls(pbx, 50, known / 50, lambda n: repeat[n % known], {})
-            await asyncio.sleep(1.0)
+            pending: list[asyncio.Task[str]] | None = [] if quick else None
+            await replay_calls(pbx, 50, known / 50, lambda n: repeat[n % known], {}, pending)
+            await asyncio.sleep(2.0 if quick else 1.0)
+            memory["20 sockets"] = rss_mb(server.pid)
             fresh = itertools.count(1)
-            for rate in rates:
+            if sockets:
+                phases.append((f"{rates[0]:g}/s, {sockets + 20} sockets", rates[0]))
+            for label, rate in phases:
+                if label.endswith("sockets"):
+                    idle += await idle_sockets(http, urls[19:])
+                    await asyncio.sleep(2.0)
+                    memory[f"{sockets + 20} sockets"] = rss_mb(server.pid)
                 linked: dict[str, str] = {}
                 used = cpu_seconds(server.pid)
                 await replay_calls(pbx, rate, seconds, lambda n: repeat[n % known] if n % 2 else
-                                   f"+7812{next(fresh):07d}", linked)
-                await asyncio.sleep(1.0)
-                cpu[rate] = (cpu_seconds(server.pid) - used) / max(1, len(linked)) * 1000
+                                   f"+7812{next(fresh):07d}", linked, pending)
+                await asyncio.sleep(2.0 if quick else 1.0)
+                cpu[label] = (cpu_seconds(server.pid) - used) / max(1, len(linked)) * 1000
                 arrived = 0
                 for call_id, number in linked.items():
                     kind = "known" if number in repeat else "first"
@@ -274,11 +343,12 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
                     arrived += call_id in clock.popped
                     for what, seen in (("pop", clock.popped), ("card", clock.carded)):
                         if sent is not None and call_id in seen:
-                            results.setdefault((rate, kind, what), []).append((seen[call_id] - sent) * 1000)
+                            results.setdefault((label, kind, what), []).append((seen[call_id] - sent) * 1000)
                 if arrived < len(linked):
-                    print(f"  !! {len(linked) - arrived} of {len(linked)} pops never arrived at {rate}/s")
+                    print(f"  !! {len(linked) - arrived} of {len(linked)} pops never arrived at {label}")
+            await asyncio.gather(*(pending or []))
             reader.cancel()
-            await sock.close()
+            await asyncio.gather(*(s.close() for s in [sock, *idle]), return_exceptions=True)
     finally:
         if spy is not None:
             spy.send_signal(signal.SIGINT)        # py-spy writes its file on SIGINT, not on SIGTERM
@@ -293,7 +363,37 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
         if errors:
             print(f"  !! the server logged {len(errors)} tracebacks, the last lines:")
             print("\n".join((workdir / "server.log").read_text().splitlines()[-25:]))
-    return results
+    return results, phases
+
+
+def profile_summary(path: str, top: int = 12) -> None:
+    """py-spy's raw samples as: time per thread, the functions that ran (self), and the project's own
+    functions and the libraries they spent it in (inclusive)."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    threads: Counter[str] = Counter()
+    total = 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames, n = stack.split(";"), int(count)
+        total += n
+        threads[frames[0].rsplit(": ", 1)[-1]] += n
+        own[frames[-1]] += n
+        for name in {f for f in frames[1:] if any(m in f for m in ("gateway/", "crm_store/", "channels/",
+                                                                   "panoramisk/", "routing/", "aiohttp/"))}:
+            inclusive[name] += n
+    if not total:
+        print("profile: no samples (is py-spy installed and allowed to attach?)")
+        return
+    print(f"profile of the server: {total} samples")
+    for name, n in threads.most_common(4):
+        print(f"  {100 * n / total:5.1f}%  thread {name}")
+    print("  self:")
+    for name, n in own.most_common(top):
+        print(f"  {100 * n / total:5.1f}%  {name}")
+    print("  inclusive (project and its libraries):")
+    for name, n in inclusive.most_common(top * 2):
+        print(f"  {100 * n / total:5.1f}%  {name}")
 
 
 async def floor(workdir: Path, rates: list[float], seconds: float) -> dict[float, list[float]]:
@@ -333,7 +433,9 @@ async def floor(workdir: Path, rates: list[float], seconds: float) -> dict[float
 
 
 def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else (values or [float("nan")])[0]
+    if len(values) < 2:
+        return (values or [float("nan")])[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
 async def main() -> None:
@@ -341,27 +443,50 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rates", default="10,100")
     parser.add_argument("--known", type=int, default=100, help="repeat callers (they call once in the warm-up)")
+    parser.add_argument("--sockets", type=int, default=0, help="then this many more idle operator sockets")
+    parser.add_argument("--profile", action="store_true", help="sample the server with py-spy, print a summary")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 s per rate, 10 repeat callers, calls overlap the next rate: under a minute")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.known = 2.0, 10
     rates = [float(r) for r in args.rates.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        cpu: dict[float, float] = {}
-        pops = await end_to_end(Path(tmp), rates, args.seconds, args.known, cpu)
+        cpu: dict[str, float] = {}
+        memory: dict[str, float] = {}
+        profile = os.environ.get("SCREEN_POP_PROFILE") or (str(Path(tmp) / "profile.txt") if args.profile else None)
+        pops, phases = await end_to_end(Path(tmp), rates, args.seconds, args.known, cpu, args.sockets, memory,
+                                        profile, args.quick)
         bare = await floor(Path(tmp), rates, args.seconds)
-    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
-    for rate in rates:
-        f50, f99 = pct(bare[rate], 50), pct(bare[rate], 99)
-        print(f"{rate:>5.0f} calls/s  floor p50 {f50:5.2f} ms  p99 {f99:5.2f} ms   "
-              f"server CPU {cpu[rate]:.1f} ms/call ({cpu[rate] * rate / 10:.0f}% of a core)")
+        if profile:
+            profile_summary(profile)
+    load = os.getloadavg()
+    frames = len(recordings.load(AMI_DIR / f"{RECORDING}.ami").frames)
+    print(f"screen pop: the recorded Asterisk 22 queue call ({RECORDING}.ami, {frames} frames, QueueCallerJoin -> "
+          f"AgentCalled as recorded), {args.seconds:g} s per rate, SQLite; half the callers known, half first-time")
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    for label, rate in phases:
+        f50, f99, fmax = pct(bare[rate], 50), pct(bare[rate], 99), max(bare[rate] or [float("nan")])
+        print(f"{label:>20}  floor p50 {f50:5.2f} ms  p99 {f99:5.2f} ms  max {fmax:5.2f} ms   "
+              f"server CPU {cpu[label]:.1f} ms/call ({cpu[label] * rate / 10:.0f}% of a core)")
         for kind in ("known", "first"):
             for what in ("pop", "card"):
-                values = pops.get((rate, kind, what), [])
-                p50, p99 = pct(values, 50), pct(values, 99)
-                print(f"        {kind:>5} {what:>4}  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  ({len(values)})   "
-                      f"p50/floor {p50 / f50:5.1f}x")
-        every = pops.get((rate, "known", "pop"), []) + pops.get((rate, "first", "pop"), [])
+                values = pops.get((label, kind, what), [])
+                p50, p99, top = pct(values, 50), pct(values, 99), max(values or [float("nan")])
+                print(f"{'':>20}  {kind:>5} {what:>4}  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  max {top:7.2f} ms  "
+                      f"({len(values)})  p50/floor {p50 / f50:5.1f}x")
+        every = pops.get((label, "known", "pop"), []) + pops.get((label, "first", "pop"), [])
         target = 10 if rate <= 10 else 50
-        print(f"        pop p99 < {target} ms: {'met' if pct(every, 99) < target else 'NOT met'}; "
+        print(f"{'':>20}  pop p99 < {target} ms: {'met' if pct(every, 99) < target else 'NOT met'}; "
               f"p50 within 10x floor: {'met' if pct(every, 50) <= 10 * f50 else 'NOT met'}")
+    if args.sockets:
+        small, big = phases[0][0], phases[-1][0]
+        before = pct(pops.get((small, "known", "pop"), []) + pops.get((small, "first", "pop"), []), 50)
+        after = pct(pops.get((big, "known", "pop"), []) + pops.get((big, "first", "pop"), []), 50)
+        many = memory[f"{args.sockets + 20} sockets"]
+        print(f"sockets: server RSS {memory['20 sockets']:.0f} MB with 20, {many:.0f} MB with {args.sockets + 20} "
+              f"(+{many - memory['20 sockets']:.0f} MB, target < 300 MB); pop p50 {before:.2f} ms with 20, "
+              f"{after:.2f} ms with {args.sockets + 20} ({after / before:.2f}x, target < 2x)")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import asyncio
 import codecs
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from panoramisk import Manager
@@ -24,6 +24,9 @@ from panoramisk.message import Message
 from channels.asterisk.config import AmiConfig
 from channels.backoff import Backoff
 from channels.asterisk.devices import looks_like_extension
+from channels.asterisk.events import (
+    PANORAMISK_EVENTS, EventSink, event_name, filter_actions, manager_conf_lines, parse_event,
+)
 from channels.asterisk.tracker import CallTracker, Origination
 from channels.asterisk.types import CallEnded, CallEvent, Direction, CallOutcome
 
@@ -37,24 +40,45 @@ class PbxUnavailable(Exception):
 
 
 class Utf8Protocol(AMIProtocol):
-    """AMIProtocol that keeps a multi-byte character cut by a TCP read until its last byte arrives."""
+    """AMIProtocol that keeps a multi-byte character cut by a TCP read until its last byte arrives, and hands
+    the events the tracker reads straight to it as plain dicts (events.py): panoramisk's `Message` and its
+    dispatch cost more than the tracker itself, so only action replies (and events that carry an ActionID)
+    take that way; events the tracker does not read are dropped unparsed."""
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._pending = ""
 
     def data_received(self, data: bytes) -> None:
         text = self._decoder.decode(data)
-        if text:
-            super().data_received(text.encode("utf-8"))
+        if not text:
+            return
+        if self.version is None and text.startswith("Asterisk Call Manager/"):
+            self.version = text.partition("\r\n")[0].partition("/")[2].strip()
+        *frames, self._pending = (self._pending + text).split("\r\n\r\n")
+        on_event: EventSink | None = getattr(self.factory, "on_event", None)
+        for raw in frames:
+            raw = raw.strip()
+            if (on_event is not None and raw.startswith("Event: ") and "\r\nActionID: " not in raw
+                    and event_name(raw) not in PANORAMISK_EVENTS):
+                event = parse_event(raw)
+                if event is not None:
+                    on_event(event)
+                continue
+            message = Message.from_line(raw)
+            if message is not None:
+                self.handle_message(message)
 
 
 class BackoffManager(Manager):  # type: ignore[misc]
     """panoramisk reconnects after a fixed delay; this one backs off (jittered) after each failure."""
 
-    def __init__(self, *, reconnect_min: float, reconnect_max: float, **config: Any) -> None:
+    def __init__(self, *, reconnect_min: float, reconnect_max: float, on_event: EventSink | None = None,
+                 **config: Any) -> None:
         super().__init__(**config)
         self._backoff = Backoff(reconnect_min, reconnect_max)
+        self.on_event = on_event          # the events the tracker reads, parsed by Utf8Protocol
 
     def connect(self, *args: Any, **kwargs: Any) -> Any:
         # The delay applies if this attempt fails, or if the connection it opens is lost later.
@@ -80,6 +104,7 @@ class AmiAdapter:
         self._manager: BackoffManager | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reconciling = False
+        self._filter_refusal_logged = False
 
     async def start(self) -> None:
         """Begin connecting; returns at once (the PBX may be down: we keep trying in the background)."""
@@ -88,7 +113,8 @@ class AmiAdapter:
             host=c.host, port=c.port, username=c.username, secret=c.secret, events="on", encoding="utf8",
             ping_delay=NEVER, ping_interval=NEVER, reconnect_min=c.reconnect_min, reconnect_max=c.reconnect_max,
             protocol_factory=Utf8Protocol, loop=asyncio.get_running_loop(), forgetable_actions=("ping", "login"),
-            on_connect=self._connected, on_login=self._logged_in, on_disconnect=self._disconnected)
+            on_connect=self._connected, on_login=self._logged_in, on_disconnect=self._disconnected,
+            on_event=self._feed)
         self._manager.register_event("*", self._dispatch)
         self.status = "connecting"
         self._manager.connect()
@@ -185,7 +211,26 @@ class AmiAdapter:
         self.status = "connected"
         self.logged_in.set()
         log.info("AMI %s:%s logged in as %s", self.config.host, self.config.port, self.config.username)
-        self._spawn(self._reconcile(manager))
+        self._spawn(self._filter_then_reconcile(manager))
+
+    async def _filter_then_reconcile(self, manager: BackoffManager) -> None:
+        await self._filter_events(manager)
+        await self._reconcile(manager)
+
+    async def _filter_events(self, manager: BackoffManager) -> None:
+        """Ask the PBX for only the events the tracker reads (events.py); without it they are dropped here."""
+        futures = [manager.send_action(action) for action in filter_actions()]
+        try:
+            replies = await asyncio.wait_for(asyncio.gather(*futures), self.config.action_timeout)
+        except TimeoutError:
+            log.warning("AMI did not answer the event filters; unfiltered events are dropped here instead")
+            return
+        refused = next((r for r in replies if not r.success), None)
+        if refused is not None and not self._filter_refusal_logged:
+            self._filter_refusal_logged = True
+            log.warning("AMI refused an event filter (%s): Asterisk sends every event and this process drops most "
+                        "of them. Give the AMI user `write = system`, or add to its manager.conf section:\n%s",
+                        refused.get("Message") or "no reason given", "\n".join(manager_conf_lines()))
 
     def _disconnected(self, manager: BackoffManager, exc: Any) -> None:
         self.logged_in.clear()
@@ -229,7 +274,10 @@ class AmiAdapter:
     # -- events -----------------------------------------------------------------------------------
 
     def _dispatch(self, manager: BackoffManager, message: Message) -> None:
-        # An exception escaping a panoramisk callback would tear the connection down mid-read.
+        self._feed(message)
+
+    def _feed(self, message: Mapping[str, Any]) -> None:
+        # An exception escaping here would tear the connection down mid-read.
         try:
             for event in self.tracker.feed(message):
                 self._deliver(event)

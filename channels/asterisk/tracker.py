@@ -385,3 +385,8 @@ _HANDLERS: dict[str, Callable[[CallTracker, Event, list[CallEvent]], None]] = {
     "BlindTransfer": on_blind_transfer,
     "AttendedTransfer": on_attended_transfer,
 }
+
+
+def tracked_events() -> frozenset[str]:
+    """The AMI events `CallTracker.feed` reads (every other event it ignores)."""
+    return frozenset(_HANDLERS)

@@ -1,6 +1,6 @@
 """An Asterisk PBX on 127.0.0.1 that speaks the real AMI wire protocol: the demo's phone system and the tests' peer.
 
-It answers the actions the voice adapter uses (Login, Ping, CoreShowChannels, QueueStatus, QueuePause,
+It answers the actions the voice adapter uses (Login, Ping, Filter, CoreShowChannels, QueueStatus, QueuePause,
 Originate, Logoff) the way Asterisk 22 does, and plays calls: real recordings replayed with fresh ids
 (`replay`) and synthetic scenarios the recordings do not show (scenarios.py). Its own view of what is
 live is tracked from the frames it sends, so a client that reconnects mid-call can reconcile against it.
@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from simulators.pbx import originations, recordings, scenarios, transfers
+from simulators.pbx.filters import EventFilter, FilterRefused, passes
 from simulators.pbx.wire import Action, Client, Frame, Member, encode, hms, read_action
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -37,14 +38,16 @@ class SimulatedPbx:
     Time: `speed=None` replays recordings as fast as possible and sleeps only the ring/talk/wait seconds a
     scenario is given explicitly (they default to 0); a number scales every duration (1.0 = real time).
     `queues` maps a queue to its (interface, member name) pairs; `originate_outcome` is "answered",
-    "operator_no_answer", "operator_busy" or "client_no_answer".
+    "operator_no_answer", "operator_busy" or "client_no_answer". `system_write=False` is an AMI user without
+    `write = system` in manager.conf: Asterisk refuses its `Filter` actions.
     """
 
     def __init__(self, *, username: str = "switchboard", secret: str = "secret", speed: float | None = None,
                  split_writes: bool = False, seed: int = 1,
                  queues: Mapping[str, Sequence[tuple[str, str]]] | None = None,
                  originate_ring_seconds: float = 0.0, originate_talk_seconds: float = 0.0,
-                 originate_outcome: str = "answered", ami_dir: Path | None = None) -> None:
+                 originate_outcome: str = "answered", ami_dir: Path | None = None, system_write: bool = True) -> None:
+        self.system_write = system_write
         self.username, self.secret, self.speed, self.split_writes = username, secret, speed, split_writes
         self.rng = random.Random(seed)
         self.ami_dir = ami_dir or AMI_DIR
@@ -172,7 +175,12 @@ class SimulatedPbx:
         """Send an event to every logged-in connection with events on, after noting what it changes."""
         self._track(frame)
         data = encode(frame)
+        text: str | None = None
         for client in self._listeners():
+            if client.filters:
+                text = data.decode("utf-8") if text is None else text
+                if not passes(client.filters, frame, text):
+                    continue
             client.send(data)
 
     def _listeners(self) -> list[Client]:
@@ -285,13 +293,29 @@ class SimulatedPbx:
                             "ListItems": str(len(items))}))
 
     def _handlers(self) -> dict[str, Callable[[Client, Action], None]]:
-        return {"ping": self._ping, "coreshowchannels": self._core_show_channels, "queuestatus": self._queue_status,
+        return {"ping": self._ping, "filter": self._filter, "coreshowchannels": self._core_show_channels, "queuestatus": self._queue_status,
                 "queuepause": self._queue_pause, "originate": self._originate}
 
     # -- actions -----------------------------------------------------------------------------------
 
     def _ping(self, client: Client, action: Action) -> None:
         self._reply(client, action, "Success", Ping="Pong", Timestamp=f"{time.time():.6f}")
+
+    def _filter(self, client: Client, action: Action) -> None:
+        """This connection's event filters, as Asterisk's `Filter` action adds them (filters.py)."""
+        if not self.system_write:
+            self._reply(client, action, "Error", Message="Permission denied")
+            return
+        if str(action.get("Operation", "")).lower() != "add":
+            self._reply(client, action, "Error", Message="Unknown operation")
+            return
+        try:
+            added = EventFilter.parse(str(action.get("MatchCriteria", "")), str(action.get("Filter", "")))
+        except FilterRefused as refused:
+            self._reply(client, action, "Error", Message=str(refused))
+            return
+        client.filters.append(added)
+        self._reply(client, action, "Success", Message="Success")
 
     def _core_show_channels(self, client: Client, action: Action) -> None:
         items = [{"Event": "CoreShowChannel", **ch,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from simulators.pbx.filters import EventFilter
     from simulators.pbx.server import SimulatedPbx
 
 Frame = dict[str, str]
@@ -46,6 +47,7 @@ class Client:
         self.pbx, self.reader, self.writer = pbx, reader, writer
         self.logged_in = False
         self.events = False
+        self.filters: list[EventFilter] = []          # added by the Filter action; gone with the connection
         self.outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
 
     def send(self, data: bytes) -> None:

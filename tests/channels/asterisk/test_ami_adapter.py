@@ -193,3 +193,26 @@ async def test_a_hundred_concurrent_calls(pbx):
         await recorder.until(lambda: len(recorder.of(CallEnded)) == 100, timeout=120)
     assert len({e.call_id for e in recorder.of(CallStarted)}) == 100
     assert all(e.outcome is CallOutcome.ANSWERED for e in recorder.of(CallEnded))
+
+
+@pytest.mark.parametrize("system_write", [True, False])
+async def test_the_adapter_filters_events_at_the_pbx_or_drops_them_itself_when_refused(system_write, caplog):
+    async with SimulatedPbx(username="switchboard", secret=SECRET, system_write=system_write) as pbx:
+        recorder = Recorder()
+        async with running(pbx, recorder) as adapter:
+            await logged_in(adapter)
+            async with asyncio.timeout(60):
+                while not any(a.get("Action") == "CoreShowChannels" for a in pbx.actions):
+                    await asyncio.sleep(0.01)        # the filter is asked for before the reconciliation
+            [asked] = [a for a in pbx.actions if a.get("Action") == "Filter"]
+            assert "AgentCalled" in asked["Filter"] and "MIXMONITOR_FILENAME" in asked["Filter"]
+            fed: list[str] = []
+            feed = adapter._feed
+            adapter._feed = lambda event: (fed.append(event["Event"]), feed(event))   # type: ignore[method-assign]
+            adapter._manager.on_event = adapter._feed
+            await pbx.replay("queue_answered", caller="+74951234568")
+            await recorder.until(lambda: recorder.of(CallEnded))
+    assert [type(e).__name__ for e in recorder.events][:2] == ["CallStarted", "CallRinging"]
+    assert not {"Newexten", "DeviceStateChange", "Cdr"} & set(fed) and "AgentCalled" in fed
+    refusal = [r for r in caplog.records if "refused an event filter" in r.getMessage()]
+    assert bool(refusal) is not system_write and all("eventfilter = " in r.getMessage() for r in refusal)
