@@ -87,4 +87,5 @@ async def ui_config(request: web.Request) -> web.Response:
         "phone_region": settings.phone.region,
         "lead_fields": {name: f.model_dump() for name, f in settings.leads.fields.items()},
         "queues": sorted(settings.routing.queues),
+        "finished_card_seconds": settings.console.finished_card_seconds,
     })

@@ -2,6 +2,7 @@
 import { ApiError, patch } from './api.js';
 import { h } from './dom.js';
 import { locale, t } from './i18n.js';
+import { PATHS } from './paths.js';
 
 function fieldLabel(name, spec) {
   const text = locale().startsWith('ru') && spec.label_ru ? spec.label_ru : (spec.label || name);
@@ -40,7 +41,7 @@ export function fieldsForm(ctx, leadId, values, { onSaved } = {}) {
     status.textContent = '';
     status.classList.remove('error');
     try {
-      await patch(`/api/v1/leads/${leadId}`, { fields });
+      await patch(PATHS.lead(leadId), { fields });
       status.textContent = t('card.saved');
       if (onSaved) onSaved(fields);
     } catch (exc) {
