@@ -52,6 +52,14 @@ class LogSettings(Section):
         return value.upper()
 
 
+class ConsoleSettings(Section):
+    """How the operator console behaves on screen."""
+
+    # A finished card (a call that ended, a missed call) stays this long so the operator sees how it ended,
+    # then clears itself: the incoming column only holds what can still be acted on.
+    finished_card_seconds: float = Field(default=8.0, ge=0, le=600)
+
+
 class MetricsSettings(Section):
     """Who may read /metrics: anyone by default; else clients in `allow` or bearing `token`."""
 
@@ -215,6 +223,7 @@ class Settings(BaseSettings):
     ami: AmiConfig | None = None            # voice
     agi: AgiConfig | None = None            # the FastAGI routing server; `[agi]` alone starts it on 4573
     log: LogSettings = LogSettings()
+    console: ConsoleSettings = ConsoleSettings()
     metrics: MetricsSettings = MetricsSettings()
     log_level: str | None = None            # older spelling of [log] level, still honoured
 

@@ -93,4 +93,5 @@ async def ui_config(request: web.Request) -> web.Response:
         "fields": {entity: [d for d in defined if d["entity"] == entity] for entity in ("lead", "contact", "company")},
         "directories": lists,
         "queues": sorted(settings.routing.queues),
+        "finished_card_seconds": settings.console.finished_card_seconds,
     })

@@ -1,4 +1,5 @@
 // The REST API, same origin, signed in by the HttpOnly session cookie.
+import { PAGE, PATHS } from './paths.js';
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -38,7 +39,7 @@ export const post = (path, body) => api('POST', path, body ?? {});
 export const patch = (path, body) => api('PATCH', path, body);
 
 export async function logout() {
-  try { await api('POST', '/api/v1/auth/logout', {}, { redirectOn401: false }); } catch { /* signed out anyway */ }
+  try { await api('POST', PATHS.logout, {}, { redirectOn401: false }); } catch { /* signed out anyway */ }
   toSignIn();
 }
 
@@ -48,5 +49,5 @@ let leaving = false;
 function toSignIn() {
   if (leaving) return;
   leaving = true;
-  location.assign('/login');
+  location.assign(PAGE.login);
 }

@@ -2,6 +2,7 @@
 import { h } from './dom.js';
 import { formatDateTime, formatPhone } from './format.js';
 import { label, t } from './i18n.js';
+import { PATHS } from './paths.js';
 
 export function clientName(card) {
   return (card && card.contact && card.contact.display_name) || t('card.unknown');
@@ -79,7 +80,7 @@ export function timelineItem(item) {
     failure,
     files.length ? h('ul', { class: 'attachments' }, files.map((file, n) => h('li', {},
       file.ref && item.id
-        ? h('a', { href: `/api/v1/interactions/${Number(item.id)}/attachments/${n}`, download: file.filename || '',
+        ? h('a', { href: PATHS.attachment(item.id, n), download: file.filename || '',
           text: file.filename || `#${n + 1}` })
         : h('span', { class: 'muted', text: file.filename || `#${n + 1}` })))) : null);
 }

@@ -7,6 +7,8 @@ import { LeadView } from './leadview.js';
 import { Incoming, askNotificationPermission, unlockAudio } from './offers.js';
 import { renderNav } from './pages.js';
 import { LiveSocket } from './socket.js';
+import { FRAME, ok } from './frames.js';
+import { PATHS } from './paths.js';
 
 // Per user: two people sharing a browser do not inherit each other's presence.
 const presenceKey = () => `switchboard.presence.${ctx.user.id}`;
@@ -17,7 +19,7 @@ window.switchboard = ctx;      // for debugging from the devtools console
 
 async function main() {
   await setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
-  ctx.config = await get('/api/v1/config');
+  ctx.config = await get(PATHS.config);
   ctx.user = ctx.config.user;
   ctx.homeRegion = ctx.config.phone_region || null;
   await setLocale(ctx.user.locale || 'en');
@@ -57,7 +59,7 @@ async function main() {
       if (state === 'open') {
         // The last presence this person chose survives reloads and reconnects.
         const chosen = localStorage.getItem(presenceKey());
-        if (chosen) ctx.socket.send('presence.set', { presence: chosen });
+        if (chosen) ctx.socket.send(FRAME.PRESENCE_SET, { presence: chosen });
         loadList();
         view.refresh();
       }
@@ -74,7 +76,7 @@ async function main() {
 function choosePresence(presence) {
   localStorage.setItem(presenceKey(), presence);
   showPresence(presence, null);
-  ctx.socket.send('presence.set', { presence });
+  ctx.socket.send(FRAME.PRESENCE_SET, { presence });
 }
 
 // The server's presences (break, lunch, training) show as "away" with their reason.
@@ -92,27 +94,27 @@ function showPresence(presence, reason) {
 
 function onFrame(type, data, incoming, view) {
   switch (type) {
-    case 'presence.changed':
+    case FRAME.PRESENCE_CHANGED:
       if (data.user_id === undefined || data.user_id === ctx.user.id) {
         showPresence(data.presence, data.reason);
         // Routing benched us for missed offers: a reload must not silently put us back on the line.
         if (data.reason === 'missed_offers') localStorage.setItem(presenceKey(), 'away');
       }
       break;
-    case 'presence.set.ok':
+    case ok(FRAME.PRESENCE_SET):
       showPresence(data.presence, data.reason);
       break;
-    case 'offer.created':
+    case FRAME.OFFER_CREATED:
       incoming.offerCreated(data);
       break;
-    case 'offer.cancelled':
+    case FRAME.OFFER_CANCELLED:
       incoming.offerCancelled(data);
       break;
-    case 'offer.accept.ok':
-    case 'offer.decline.ok':
+    case ok(FRAME.OFFER_ACCEPT):
+    case ok(FRAME.OFFER_DECLINE):
       incoming.answered(type, data);
       break;
-    case 'lead.assigned':
+    case FRAME.LEAD_ASSIGNED:
       // Reconnects resend every assignment: only the one just accepted takes over the work area.
       if (incoming.accepted.has(data.lead_id) || view.leadId === null) {
         incoming.accepted.delete(data.lead_id);
@@ -120,30 +122,30 @@ function onFrame(type, data, incoming, view) {
       }
       loadList();
       break;
-    case 'lead.updated':
+    case FRAME.LEAD_UPDATED:
       if (data.lead_id === view.leadId || (data.lead && data.lead.id === view.leadId)) view.refresh();
       loadList();
       break;
-    case 'message.received':
+    case FRAME.MESSAGE_RECEIVED:
       view.messageReceived(data);
       markUnread(data.lead_id);
       break;
-    case 'call.ringing':
+    case FRAME.CALL_RINGING:
       incoming.callRinging(data);
       break;
-    case 'call.card':
+    case FRAME.CALL_CARD:
       incoming.callCard(data);
       break;
-    case 'call.ring_stopped':
+    case FRAME.CALL_RING_STOPPED:
       incoming.callRingStopped(data);
       break;
-    case 'call.answered':
+    case FRAME.CALL_ANSWERED:
       incoming.callAnswered(data);
       break;
-    case 'call.ended':
+    case FRAME.CALL_ENDED:
       incoming.callEnded(data);
       break;
-    case 'error':
+    case FRAME.ERROR:
       if (!incoming.answered(type, data)) console.warn('server error frame', data);
       break;
     default:
@@ -170,7 +172,7 @@ function listTabs(counts) {
 
 async function take(leadId) {
   try {
-    await post(`/api/v1/leads/${Number(leadId)}/take`);
+    await post(PATHS.leadTake(leadId));
     ctx.listView = 'mine';
     await loadList();
     ctx.view.open(leadId);
@@ -185,12 +187,12 @@ async function loadList() {
   const seq = ++listSeq;
   const query = ctx.query;
   const unassigned = !query && ctx.listView === 'unassigned';
-  const path = query ? `/api/v1/leads?q=${encodeURIComponent(query)}`
-    : unassigned ? '/api/v1/leads?view=unassigned' : `/api/v1/leads?assignee=me&status=${OPEN_STATUSES}`;
+  const path = query ? PATHS.leadsWhere({ q: query })
+    : unassigned ? PATHS.leadsWhere({ view: 'unassigned' }) : PATHS.leadsWhere({ assignee: 'me', status: OPEN_STATUSES });
   let body;
   let counts = null;
   try {
-    [body, counts] = await Promise.all([get(path), get('/api/v1/leads/counts').catch(() => null)]);
+    [body, counts] = await Promise.all([get(path), get(PATHS.leadCounts).catch(() => null)]);
   } catch (exc) {
     if (seq === listSeq) clear($('#lead-list')).append(h('li', { class: 'error', text: t('error.generic', { message: exc.message }) }));
     return;

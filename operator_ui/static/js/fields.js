@@ -3,6 +3,7 @@
 import { ApiError, patch } from './api.js';
 import { h } from './dom.js';
 import { locale, t } from './i18n.js';
+import { PATHS } from './paths.js';
 
 export function fieldLabel(spec) {
   const text = locale().startsWith('ru') && spec.label_ru ? spec.label_ru : (spec.label || spec.name);
@@ -98,7 +99,7 @@ export function fieldsEditor({ specs, values, directories, title, save, onSaved 
 export function fieldsForm(ctx, leadId, values, { onSaved } = {}) {
   const specs = Object.entries((ctx.config && ctx.config.lead_fields) || {}).map(([name, spec]) => ({ name, ...spec }));
   return fieldsEditor({ specs, values, directories: ctx.config && ctx.config.directories, title: t('card.fields'),
-    save: (fields) => patch(`/api/v1/leads/${leadId}`, { fields }), onSaved });
+    save: (fields) => patch(PATHS.lead(leadId), { fields }), onSaved });
 }
 
 // A 422 names the field ("budget" or "fields.budget"): outline it in every form on the card.

@@ -5,6 +5,7 @@ import { clientBlock, personName, timeline, timelineItem } from './cardview.js';
 import { fieldsForm, markInvalid } from './fields.js';
 import { formatDateTime } from './format.js';
 import { label, t } from './i18n.js';
+import { PATHS } from './paths.js';
 
 const PIPELINE = ['new', 'assigned', 'in_progress', 'won', 'lost', 'closed'];
 const NO_REPLY = new Set(['form', 'voice', 'manual', 'phone']);
@@ -17,6 +18,23 @@ export class LeadView {
     this.root = $('#work');
     this.card = null;
     this.users = undefined;          // undefined: not asked yet; null: not allowed
+    // A form the user has typed into is theirs until they leave the lead: re-renders keep it (see kept()).
+    const touch = (event) => { const form = event.target.closest && event.target.closest('form'); if (form) form.dataset.touched = ''; };
+    this.root.addEventListener('input', touch);
+    this.root.addEventListener('change', touch);
+  }
+
+  // What the user is in the middle of on this lead: a lead.updated frame (often caused by their own save)
+  // re-renders the card, and must neither wipe their typing nor pull the element they are about to click.
+  kept(leadId) {
+    if (this.leadId !== leadId) return {};
+    const old = this.root.querySelector('.lead-card');
+    return {
+      closer: this.closer && this.closer.firstChild ? this.closer : null,
+      error: this.error && !this.error.hidden ? this.error : null,
+      fields: old ? old.querySelector('.fields-form[data-touched]') : null,
+      notes: old ? old.querySelector('form.notes[data-touched]') : null,
+    };
   }
 
   get leadId() { return this.card ? this.card.lead.id : null; }
@@ -24,7 +42,7 @@ export class LeadView {
   async open(leadId, card = null) {
     if (card && card.lead) this.render(card);
     try {
-      this.render(await get(`/api/v1/leads/${Number(leadId)}`));
+      this.render(await get(PATHS.lead(leadId)));
     } catch (exc) {
       if (!card) this.renderError(exc);
     }
@@ -39,10 +57,11 @@ export class LeadView {
   }
 
   render(card) {
-    this.card = card;
     const lead = card.lead;
-    this.error = h('p', { class: 'error lead-error', role: 'alert', hidden: true });
-    this.closer = h('div', { class: 'closer' });
+    const kept = this.kept(lead.id);
+    this.card = card;
+    this.error = kept.error || h('p', { class: 'error lead-error', role: 'alert', hidden: true });
+    this.closer = kept.closer || h('div', { class: 'closer' });
     clear(this.root).append(h('article', { class: 'lead-card', dataset: { leadId: lead.id } },
       h('header', { class: 'lead-head' },
         h('h2', { text: t('card.lead', { id: lead.id }) }),
@@ -54,9 +73,9 @@ export class LeadView {
       this.pipeline(lead),
       this.closer,
       this.error,
-      fieldsForm(this.ctx, lead.id, (lead.attributes || {}).fields || {}),
+      kept.fields || fieldsForm(this.ctx, lead.id, (lead.attributes || {}).fields || {}),
       this.assignee(card),
-      this.notes(lead),
+      kept.notes || this.notes(lead),
       h('h3', { text: t('card.timeline') }),
       h('div', { class: 'timeline-box' }, timeline(card.timeline || [])),
       NO_REPLY.has(lead.channel) ? null : this.replyBox(lead)));
@@ -66,12 +85,15 @@ export class LeadView {
     this.error.textContent = t('error.generic', { message: exc.message });
     this.error.hidden = false;
     markInvalid(this.root, exc);
+    // The outlined form is kept across re-renders until the user fixes it.
+    for (const input of this.root.querySelectorAll('.invalid')) { const form = input.closest('form'); if (form) form.dataset.touched = ''; }
   }
 
   async change(body) {
     this.error.hidden = true;
     try {
-      await patch(`/api/v1/leads/${this.leadId}`, body);
+      await patch(PATHS.lead(this.leadId), body);
+      clear(this.closer);
       await this.refresh();
       this.ctx.refreshList();
     } catch (exc) {
@@ -135,7 +157,7 @@ export class LeadView {
     if (this.users === undefined && !LISTERS.has(this.ctx.user.role)) this.users = null;
     if (this.users === undefined) {
       try {
-        this.users = (await get('/api/v1/users')).items.filter((u) => u.active);
+        this.users = (await get(PATHS.users)).items.filter((u) => u.active);
       } catch (exc) {
         if (!(exc instanceof ApiError)) throw exc;
         this.users = null;
@@ -163,7 +185,7 @@ export class LeadView {
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       try {
-        await patch(`/api/v1/leads/${this.leadId}`, { notes: area.value });
+        await patch(PATHS.lead(this.leadId), { notes: area.value });
         status.textContent = t('card.saved');
       } catch (exc) {
         status.textContent = t('error.generic', { message: exc.message });
@@ -185,7 +207,7 @@ export class LeadView {
       status.className = 'reply-status';
       status.textContent = t('reply.sending');
       try {
-        await post(`/api/v1/leads/${lead.id}/reply`, { text });
+        await post(PATHS.leadReply(lead.id), { text });
         area.value = '';
         await this.refresh();
         const fresh = $('.reply-status', this.root);
@@ -231,7 +253,7 @@ export class LeadView {
     };
     show(t('call.started', { number }), false);
     try {
-      await post('/api/v1/calls', { lead_id: leadId, number });
+      await post(PATHS.calls, { lead_id: leadId, number });
     } catch (exc) {
       show(t('call.failed', { message: exc.message }), true);
     }

@@ -2,11 +2,12 @@
 import { api } from './api.js';
 import { $, } from './dom.js';
 import { applyI18n, setLocale, t } from './i18n.js';
+import { PAGE, PATHS } from './paths.js';
 
 
 const next = new URLSearchParams(location.search).get('next');
 // Only a path on this site: `//evil.example` or a full URL would make the sign-in page an open redirect.
-const target = next && /^\/[a-z][\w/-]*$/.test(next) ? next : '/console';
+const target = next && /^\/[a-z][\w/-]*$/.test(next) ? next : PAGE.console;
 
 $('#login-form').addEventListener('submit', async (event) => {
   event.preventDefault();
@@ -15,7 +16,7 @@ $('#login-form').addEventListener('submit', async (event) => {
   error.hidden = true;
   button.disabled = true;
   try {
-    const body = await api('POST', '/api/v1/auth/login',
+    const body = await api('POST', PATHS.login,
       { username: $('#username').value.trim(), password: $('#password').value }, { redirectOn401: false });
     if (body && body.user && body.user.locale) localStorage.setItem('switchboard.locale', body.user.locale);
     location.assign(target);

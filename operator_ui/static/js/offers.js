@@ -4,6 +4,7 @@ import { clientBlock, clientName, timeline } from './cardview.js';
 import { fieldsForm } from './fields.js';
 import { formatDuration, formatPhone } from './format.js';
 import { label, t } from './i18n.js';
+import { FRAME } from './frames.js';
 
 let audio = null;
 
@@ -61,14 +62,27 @@ export class Incoming {
     this.cards = new Map();          // key -> {el, kind, data, timer}
     this.requests = new Map();       // frame id -> key, to show an error on the right card
     this.accepted = new Set();       // lead ids this screen accepted: their assignment opens the lead
+    this.entries = new WeakMap();    // card element -> its entry, to walk the cards in screen order
     document.addEventListener('keydown', (event) => this.onKey(event));
+  }
+
+  // The card the shortcuts act on: the topmost offer still open to an answer, or the topmost ringing call.
+  // A finished call, an answered call or an offer already being answered is never it.
+  live() {
+    for (const el of this.root.children) {
+      const entry = this.entries.get(el);
+      if (!entry) continue;
+      if (entry.kind === 'offer' && !entry.el.querySelector('footer button:disabled')) return entry;
+      if (entry.kind === 'call' && entry.el.classList.contains('ringing')) return entry;
+    }
+    return null;
   }
 
   onKey(event) {
     if (!event.altKey || event.ctrlKey || event.metaKey) return;
     const code = event.code;
     if (code !== 'KeyA' && code !== 'KeyD') return;
-    const first = Array.from(this.cards.values()).find((c) => c.kind === 'offer' || c.kind === 'call');
+    const first = this.live();
     if (!first) return;
     event.preventDefault();
     if (first.kind === 'offer') (code === 'KeyA' ? this.accept : this.decline).call(this, first.data.offer_id);
@@ -77,6 +91,13 @@ export class Incoming {
   }
 
   update() {
+    // The card the keyboard acts on is marked, so the operator sees what Alt+A will do.
+    const live = this.live();
+    for (const entry of this.cards.values()) {
+      const current = entry === live;
+      entry.el.classList.toggle('current', current);
+      if (current) entry.el.setAttribute('aria-current', 'true'); else entry.el.removeAttribute('aria-current');
+    }
     this.empty.hidden = this.cards.size > 0;
     document.title = this.cards.size ? `(${this.cards.size}) Switchboard` : 'Switchboard';
   }
@@ -85,12 +106,15 @@ export class Incoming {
     const existing = this.cards.get(key);
     if (existing) {
       clearInterval(existing.timer);
+      clearTimeout(existing.finish);
       existing.el.replaceWith(el);
     } else {
-      this.root.append(el);
+      // New work goes above cards that are only showing how they ended.
+      this.root.insertBefore(el, this.root.querySelector(':scope > .ended'));
     }
-    const entry = { el, kind, data, timer: null };
+    const entry = { el, kind, data, timer: null, finish: null };
     this.cards.set(key, entry);
+    this.entries.set(el, entry);
     this.update();
     return { entry, fresh: !existing };
   }
@@ -99,6 +123,7 @@ export class Incoming {
     const entry = this.cards.get(key);
     if (!entry) return;
     clearInterval(entry.timer);
+    clearTimeout(entry.finish);
     entry.el.remove();
     this.cards.delete(key);
     this.update();
@@ -151,7 +176,8 @@ export class Incoming {
     if (!entry) return;
     if (entry.data.lead_id) this.accepted.add(entry.data.lead_id);
     for (const button of entry.el.querySelectorAll('footer button')) button.disabled = true;
-    const id = this.ctx.socket.send('offer.accept', { offer_id: offerId });
+    this.update();
+    const id = this.ctx.socket.send(FRAME.OFFER_ACCEPT, { offer_id: offerId });
     if (id === null) this.showError(key, t('conn.lost'));
     else this.requests.set(id, key);
   }
@@ -161,7 +187,8 @@ export class Incoming {
     const entry = this.cards.get(key);
     if (!entry) return;
     for (const button of entry.el.querySelectorAll('footer button')) button.disabled = true;
-    const id = this.ctx.socket.send('offer.decline', { offer_id: offerId });
+    this.update();
+    const id = this.ctx.socket.send(FRAME.OFFER_DECLINE, { offer_id: offerId });
     if (id === null) this.showError(key, t('conn.lost'));
     else this.requests.set(id, key);
   }
@@ -172,6 +199,7 @@ export class Incoming {
     const error = entry.el.querySelector('.card-error');
     if (error) { error.textContent = message; error.hidden = false; }
     for (const button of entry.el.querySelectorAll('footer button')) button.disabled = false;
+    this.update();
   }
 
   // `offer.accept.ok`, `offer.decline.ok` and `error` frames answer our requests by id.
@@ -179,7 +207,7 @@ export class Incoming {
     const key = this.requests.get(data.id);
     if (key === undefined) return false;
     this.requests.delete(data.id);
-    if (type === 'error') {
+    if (type === FRAME.ERROR) {
       this.showError(key, t('error.generic', { message: data.message || data.code }));
     } else {
       this.remove(key);
@@ -249,6 +277,7 @@ export class Incoming {
       const onSaved = () => { if (this.ctx.view && this.ctx.view.leadId === leadId) this.ctx.view.refresh(); };
       const form = leadId ? fieldsForm(this.ctx, leadId, values, { onSaved }) : null;
       if (form && !slot.firstChild) slot.append(form);
+      this.update();
     }
     if (data.lead_id && !data.quiet) this.ctx.openLead(data.lead_id);
   }
@@ -261,7 +290,16 @@ export class Incoming {
     entry.el.classList.add('ended');
     entry.el.querySelector('.call-state').textContent = data.missed ? t('call.missed')
       : `${t('call.ended')} · ${t('call.talk', { duration: formatDuration(data.talk_seconds) })}`;
-    // A missed call has nothing to fill in: it leaves by itself; an answered one waits for its form.
-    if (data.missed) setTimeout(() => this.remove(key), 8000);
+    // A finished card shows how the call ended for a moment, then clears itself ([console] finished_card_seconds);
+    // the form filled in during the call lives on in the lead card, which the answer opened.
+    this.root.append(entry.el);
+    clearTimeout(entry.finish);
+    entry.finish = setTimeout(() => this.remove(key), this.finishedMs());
+    this.update();
+  }
+
+  finishedMs() {
+    const seconds = Number(this.ctx.config && this.ctx.config.finished_card_seconds);
+    return (Number.isFinite(seconds) && seconds >= 0 ? seconds : 8) * 1000;
   }
 }

@@ -2,12 +2,13 @@
 // A new screen is one line here, its page in operator_ui.PAGES and its dictionary keys.
 import { h } from './dom.js';
 import { t } from './i18n.js';
+import { PAGE } from './paths.js';
 
 const STAFF = ['manager', 'supervisor', 'admin'];
 
 export const PAGES = [
-  { path: '/console', key: 'nav.console' },
-  { path: '/wallboard', key: 'nav.wallboard', roles: STAFF },
+  { path: PAGE.console, key: 'nav.console' },
+  { path: PAGE.wallboard, key: 'nav.wallboard', roles: STAFF },
 ];
 
 // Fill <nav id="nav"> with the screens this user may open; the current one is marked for screen readers.

@@ -1,5 +1,7 @@
 // The live connection: reconnects with jittered exponential backoff; the server resends state on connect.
 import { api } from './api.js';
+import { FRAME } from './frames.js';
+import { PATHS } from './paths.js';
 
 const BASE_MS = 300;
 const CAP_MS = 10000;
@@ -44,7 +46,7 @@ export class LiveSocket {
       this.attempt = 0;
       this.onState('open');
       clearInterval(this.pinger);
-      this.pinger = setInterval(() => this.send('ping'), PING_MS);
+      this.pinger = setInterval(() => this.send(FRAME.PING), PING_MS);
     });
     ws.addEventListener('message', (event) => {
       let frame;
@@ -87,7 +89,7 @@ export class LiveSocket {
 
   // A socket that keeps failing may mean the session expired: the API says so with a 401.
   async checkSession() {
-    try { await api('GET', '/api/v1/me'); } catch { /* api() redirects on 401; otherwise keep trying */ }
+    try { await api('GET', PATHS.me); } catch { /* api() redirects on 401; otherwise keep trying */ }
   }
 
   send(type, data = {}) {

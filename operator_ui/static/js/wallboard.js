@@ -6,6 +6,8 @@ import { formatDateTime, formatDuration, formatNumber, formatTime } from './form
 import { applyI18n, label, setLocale, t } from './i18n.js';
 import { renderNav } from './pages.js';
 import { LiveSocket } from './socket.js';
+import { FRAME } from './frames.js';
+import { PATHS } from './paths.js';
 
 const HISTORY_KEY = 'switchboard.wallboard.history';
 const POLL_MS = 5000;
@@ -110,7 +112,7 @@ function render(stats) {
 
 async function fetchStats() {
   try {
-    render(await get('/api/v1/queues/stats'));
+    render(await get(PATHS.queueStats));
   } catch (exc) {
     const error = $('#wb-error');
     error.textContent = exc.status === 403 ? t('wb.forbidden') : t('error.generic', { message: exc.message });
@@ -120,7 +122,7 @@ async function fetchStats() {
 
 async function main() {
   await setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
-  const config = await get('/api/v1/config');
+  const config = await get(PATHS.config);
   await setLocale(config.user.locale || 'en');
   applyI18n();
   renderNav(config.user);
@@ -134,7 +136,7 @@ async function main() {
       $('#conn-banner').hidden = state === 'open';
       if (state === 'open') fetchStats();
     },
-    onFrame: (type, data) => { if (type === 'queue.stats') render(data); },
+    onFrame: (type, data) => { if (type === FRAME.QUEUE_STATS) render(data); },
   });
   socket.connect();
   // Managers may read the numbers but get no live frames: they are polled. The chart keeps moving either way.
