@@ -24,6 +24,7 @@ from gateway.api import (
     reply_routes,
     report_routes,
     session_routes,
+    task_routes,
     system_routes,
     user_routes,
 )
@@ -51,6 +52,7 @@ from gateway.keys import (
     SCREENS,
     SESSIONS,
     SETTINGS,
+    TASK_CHANGED,
     WALLBOARD,
 )
 from gateway.routing.wiring import open_routing
@@ -75,6 +77,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     app[RESPONDERS] = {}      # filled by the channels that can answer
     app[ATTACHMENTS] = AttachmentStore(Path(settings.storage.dir))
     app[HUB] = Hub(grace=settings.routing.disconnect_grace_seconds)
+    app[TASK_CHANGED] = lambda task_id, due_at: None      # until the reminder timer runs
     app.cleanup_ctx.append(_database)
     throttle.mount(app, settings.http, settings.redis.url, settings.redis.prefix)
     app.cleanup_ctx.append(_ingestor)
@@ -83,7 +86,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     app.router.add_get("/ws", _websocket)
     app.router.add_get("/api/v1/openapi.json", openapi.serve)
     for module in (ui_routes, system_routes, session_routes, lead_routes, reply_routes, attachment_routes,
-                   user_routes, contact_routes, queue_routes, report_routes, call_routes):
+                   user_routes, contact_routes, queue_routes, report_routes, call_routes, task_routes):
         app.router.add_routes(module.routes)
     channels_wiring.mount(app, settings)
     voice_wiring.mount(app, settings)

@@ -19,6 +19,7 @@ from gateway.api.contact_routes import Decision
 from gateway.api.lead_routes import LeadPatch, NewLead
 from gateway.api.reply_routes import Reply
 from gateway.api.session_routes import Login
+from gateway.api.task_routes import NewTaskIn, Preferences, TaskPatch
 from gateway.api.user_routes import UserIn, UserPatch
 
 STAFF = ("manager", "supervisor", "admin")
@@ -110,6 +111,17 @@ OPERATIONS: tuple[Op, ...] = (
        roles=STAFF),
     Op("POST", "/api/v1/calls", "Click-to-call: ring the caller's phone, then dial the client", "voice",
        CallRequest, ok=202),
+    Op("GET", "/api/v1/tasks", "Open tasks: mine, overdue (supervisors: everyone's) or team; or a lead's / client's",
+       "tasks", params=(Param("view", "which list", {"type": "string", "enum": ["mine", "overdue", "team"]}),
+                        Param("lead_id", "only this lead's tasks (done ones too)", {"type": "integer", "minimum": 1}),
+                        Param("contact_id", "only this client's tasks", {"type": "integer", "minimum": 1}),
+                        Param("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 500}))),
+    Op("GET", "/api/v1/tasks/counts", "My tasks overdue, due today, later: the header's numbers", "tasks"),
+    Op("GET", "/api/v1/tasks/quick", "The quick due choices (in 1 hour, tomorrow 10:00, next Monday 10:00)", "tasks"),
+    Op("POST", "/api/v1/tasks", "A task on a lead or a client", "tasks", NewTaskIn, ok=201),
+    Op("PATCH", "/api/v1/tasks/{task_id}", "Done (with a result), due time, assignee, note", "tasks", TaskPatch,
+       params=(_id("task_id"),)),
+    Op("PATCH", "/api/v1/me", "My own preferences: time zone, where reminders reach me", "session", Preferences),
     Op("GET", "/api/v1/openapi.json", "This document", "meta", public=True),
 )
 
