@@ -46,16 +46,16 @@ class Closed:
 
 
 def visible(viewer: Viewer) -> ColumnElement[bool]:
-    """SQL over Task (outer-joined to Lead) true for the tasks `viewer` may see."""
+    """SQL over Task true for the tasks `viewer` may see."""
     if viewer.role.sees_everything:
         return true()
-    on_lead = and_(Task.lead_id.is_not(None), Lead.deleted_at.is_(None), leads.visible(viewer))
+    on_lead = Task.lead_id.in_(select(Lead.id).where(Lead.deleted_at.is_(None), leads.visible(viewer)))
     on_client = and_(Task.lead_id.is_(None), contact_in_reach(viewer, Task.contact_id))
     return or_(Task.assignee_id == viewer.user_id, on_lead, on_client)
 
 
 def _visible_query(viewer: Viewer) -> Any:
-    return select(Task).outerjoin(Lead, Lead.id == Task.lead_id).where(visible(viewer))
+    return select(Task).where(visible(viewer))
 
 
 async def get_visible(session: AsyncSession, viewer: Viewer, task_id: int) -> Task:
