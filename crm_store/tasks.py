@@ -247,12 +247,15 @@ async def next_due(session: AsyncSession, limit: int, after: tuple[datetime, int
     return [(task_id, due) for task_id, due in rows]
 
 
-async def claim_reminder(session: AsyncSession, task_id: int, now: datetime) -> bool:
-    """Take the reminder of a due task for this process; exactly one claimer across processes wins."""
-    result = await session.execute(update(Task).where(
-        Task.id == task_id, Task.state == OPEN, Task.reminded_at.is_(None), Task.due_at <= now)
-        .values(reminded_at=now).execution_options(synchronize_session=False))
-    return result.rowcount == 1    # type: ignore[attr-defined]
+async def claim_reminders(session: AsyncSession, task_ids: Collection[int], now: datetime) -> list[int]:
+    """Take the reminders of due tasks for this process: a conditional UPDATE, so across processes exactly one
+    claimer gets each (the others' WHERE no longer matches); the ids this caller won."""
+    if not task_ids:
+        return []
+    rows = await session.execute(update(Task).where(
+        Task.id.in_(list(task_ids)), Task.state == OPEN, Task.reminded_at.is_(None), Task.due_at <= now)
+        .values(reminded_at=now).returning(Task.id).execution_options(synchronize_session=False))
+    return sorted(task_id for (task_id,) in rows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from crm_store.session import create_engine, is_sqlite, session_factory
 from crm_store.types import Permissions
 from gateway import channels_wiring, openapi, ui_routes
 from gateway.voice import wiring as voice_wiring
+from gateway.tasks import wiring as tasks_wiring
 from gateway.api import (
     attachment_routes,
     call_routes,
@@ -82,6 +83,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     throttle.mount(app, settings.http, settings.redis.url, settings.redis.prefix)
     app.cleanup_ctx.append(_ingestor)
     app.cleanup_ctx.append(_routing)
+    tasks_wiring.mount(app)
     app.on_shutdown.append(_close_sockets)   # before cleanup: open sockets would hold it up
     app.router.add_get("/ws", _websocket)
     app.router.add_get("/api/v1/openapi.json", openapi.serve)

@@ -184,6 +184,21 @@ class RoutingSettings(Section):
         return value
 
 
+class TaskSettings(Section):
+    """Reminders of due tasks."""
+
+    public_url: str = "http://127.0.0.1:8080"     # the console's address, for the links in reminders sent away
+    timer_batch: int = Field(1000, ge=10, le=1_000_000)   # next due tasks the timer holds in memory
+    recheck_seconds: float = Field(5.0, gt=0)     # tasks other processes made are picked up within this
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected http://host[:port] or https://…")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SWITCHBOARD_", env_nested_delimiter="__", extra="forbid", frozen=True,
@@ -197,6 +212,7 @@ class Settings(BaseSettings):
     permissions: PermissionSettings = PermissionSettings()
     routing: RoutingSettings = RoutingSettings()
     storage: StorageSettings = StorageSettings()
+    tasks: TaskSettings = TaskSettings()
     # The channels' sections, each typed by its channel (channels/<name>/config.py); unset: channel off.
     forms: Forms = Field(default_factory=lambda: {"default": DEFAULT_FORM})   # [forms.<key>], `default` always
     smtp: SmtpConfig | None = None          # the SMTP listener
