@@ -191,6 +191,7 @@ class TaskSettings(Section):
     public_url: str = "http://127.0.0.1:8080"     # the console's address, for the links in reminders sent away
     timer_batch: int = Field(1000, ge=10, le=1_000_000)   # next due tasks the timer holds in memory
     recheck_seconds: float = Field(5.0, gt=0)     # tasks other processes made are picked up within this
+    sweep_seconds: float = Field(30.0, gt=0)      # how often silent and forgotten leads are looked for
 
     @field_validator("public_url")
     @classmethod
