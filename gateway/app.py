@@ -26,6 +26,7 @@ from gateway.api import (
     report_routes,
     session_routes,
     task_routes,
+    template_routes,
     system_routes,
     user_routes,
 )
@@ -88,7 +89,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     app.router.add_get("/ws", _websocket)
     app.router.add_get("/api/v1/openapi.json", openapi.serve)
     for module in (ui_routes, system_routes, session_routes, lead_routes, reply_routes, attachment_routes,
-                   user_routes, contact_routes, queue_routes, report_routes, call_routes, task_routes):
+                   user_routes, contact_routes, queue_routes, report_routes, call_routes, task_routes,
+                   template_routes):
         app.router.add_routes(module.routes)
     channels_wiring.mount(app, settings)
     voice_wiring.mount(app, settings)

@@ -19,6 +19,7 @@ from gateway.api.contact_routes import Decision
 from gateway.api.lead_routes import LeadPatch, NewLead
 from gateway.api.reply_routes import Reply
 from gateway.api.session_routes import Login
+from gateway.api.template_routes import TemplateIn
 from gateway.api.task_routes import NewTaskIn, Preferences, TaskPatch
 from gateway.api.user_routes import UserIn, UserPatch
 
@@ -122,6 +123,14 @@ OPERATIONS: tuple[Op, ...] = (
     Op("PATCH", "/api/v1/tasks/{task_id}", "Done (with a result), due time, assignee, note", "tasks", TaskPatch,
        params=(_id("task_id"),)),
     Op("PATCH", "/api/v1/me", "My own preferences: time zone, where reminders reach me", "session", Preferences),
+    Op("GET", "/api/v1/templates", "Quick replies (shared and mine) by short code; filled in for a lead", "templates",
+       params=(Param("q", "the short code typed after '/'", {"type": "string", "maxLength": 40}),
+               Param("lead_id", "fill {client_name}, {manager_name}, {lead_id} for this lead",
+                     {"type": "integer", "minimum": 1}),
+               Param("channel", "the channel's own text where one differs", {"type": "string"}))),
+    Op("POST", "/api/v1/templates", "A quick reply (shared: supervisors and admins)", "templates", TemplateIn, ok=201),
+    Op("DELETE", "/api/v1/templates/{template_id}", "Delete a quick reply", "templates", params=(_id("template_id"),),
+       ok=204),
     Op("GET", "/api/v1/openapi.json", "This document", "meta", public=True),
 )
 
