@@ -282,6 +282,18 @@ async def reminder_of(session: AsyncSession, task_id: int) -> Reminder | None:
                     task.assignee_id, assignee)
 
 
+async def reminders_of(session: AsyncSession, task_ids: Collection[int]) -> list[Reminder]:
+    """The reminders of these tasks, in two queries whatever their number."""
+    if not task_ids:
+        return []
+    rows = list((await session.execute(select(Task, Contact.display_name).join(Contact, Contact.id == Task.contact_id)
+                                       .where(Task.id.in_(list(task_ids))).order_by(Task.due_at, Task.id))).all())
+    people = {u.id: u for u in await session.scalars(select(User).where(
+        User.id.in_({t.assignee_id for t, _ in rows if t.assignee_id is not None})))}
+    return [Reminder(t.id, t.kind, t.due_at, t.note, t.lead_id, t.contact_id, name, t.assignee_id,
+                     people.get(t.assignee_id) if t.assignee_id is not None else None) for t, name in rows]
+
+
 async def names_of_contacts(session: AsyncSession, contact_ids: Collection[int]) -> dict[int, str | None]:
     if not contact_ids:
         return {}

@@ -78,15 +78,12 @@ class ReminderTimer:
         for at in range(0, len(due), 500):
             async with self._sessions() as session, session.begin():
                 won = await tasks.claim_reminders(session, set(due[at:at + 500]), now)
-            for task_id in won:
-                async with self._sessions() as session:
-                    reminder = await tasks.reminder_of(session, task_id)
-                if reminder is None:
-                    continue
+                reminders = await tasks.reminders_of(session, won)
+            for reminder in reminders:
                 try:
                     await self._deliver(reminder)
                 except Exception:
-                    log.exception("reminder of task %s could not be delivered", task_id)
+                    log.exception("reminder of task %s could not be delivered", reminder.task_id)
                 delivered += 1
         self.delivered += delivered
         return delivered
