@@ -286,12 +286,16 @@ async def reminders_of(session: AsyncSession, task_ids: Collection[int]) -> list
     """The reminders of these tasks, in two queries whatever their number."""
     if not task_ids:
         return []
-    rows = list((await session.execute(select(Task, Contact.display_name).join(Contact, Contact.id == Task.contact_id)
-                                       .where(Task.id.in_(list(task_ids))).order_by(Task.due_at, Task.id))).all())
+    # Columns, not ORM objects: a burst of due tasks is read in bulk, and entity loading would dominate.
+    rows = list((await session.execute(
+        select(Task.id, Task.kind, Task.due_at, Task.note, Task.lead_id, Task.contact_id, Contact.display_name,
+               Task.assignee_id).join(Contact, Contact.id == Task.contact_id)
+        .where(Task.id.in_(list(task_ids))).order_by(Task.due_at, Task.id))).all())
     people = {u.id: u for u in await session.scalars(select(User).where(
-        User.id.in_({t.assignee_id for t, _ in rows if t.assignee_id is not None})))}
-    return [Reminder(t.id, t.kind, t.due_at, t.note, t.lead_id, t.contact_id, name, t.assignee_id,
-                     people.get(t.assignee_id) if t.assignee_id is not None else None) for t, name in rows]
+        User.id.in_({row.assignee_id for row in rows if row.assignee_id is not None})))}
+    return [Reminder(row.id, row.kind, row.due_at, row.note, row.lead_id, row.contact_id, row.display_name,
+                     row.assignee_id, people.get(row.assignee_id) if row.assignee_id is not None else None)
+            for row in rows]
 
 
 async def names_of_contacts(session: AsyncSession, contact_ids: Collection[int]) -> dict[int, str | None]:
