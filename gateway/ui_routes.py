@@ -37,7 +37,7 @@ def _page(name: str) -> web.FileResponse:
 
 async def _guarded(request: web.Request, name: str) -> web.StreamResponse:
     if not await _signed_in(request):
-        target = "/login?next=/wallboard" if name == "wallboard" else "/login"
+        target = f"/login?next=/{name}" if name in ("wallboard", "tasks") else "/login"
         raise web.HTTPSeeOther(target, headers={"Cache-Control": "no-store"})
     return _page(name)
 
@@ -64,7 +64,12 @@ async def wallboard(request: web.Request) -> web.StreamResponse:
     return await _guarded(request, "wallboard")
 
 
-ASSETS = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png",
+@routes.get("/tasks")
+async def tasks_page(request: web.Request) -> web.StreamResponse:
+    return await _guarded(request, "tasks")
+
+
+ASSETS = {".json": "application/json", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png",
           ".woff2": "font/woff2"}
 
 
