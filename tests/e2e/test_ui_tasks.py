@@ -41,4 +41,11 @@ async def test_my_tasks_lists_and_counts_and_a_reminder_pops(ui: Ui, browser, lo
     await page.locator("#list-overdue .task", has_text="перезвонить").wait_for()
     await pop.locator("button").click()
     await pop.wait_for(state="detached")
+    # The lead card (opened by the reminder's link) adds a task with a quick choice.
+    await page.goto(f"/console?lead={lead_id}")
+    tasks_on_card = page.locator(f".lead-card[data-lead-id='{lead_id}'] .task-box li.task")
+    await tasks_on_card.filter(has_text="перезвонить").wait_for()
+    await page.fill(".task-box .task-note-input", "договор")
+    await page.click(".task-box button[data-due=tomorrow_10]")
+    await tasks_on_card.filter(has_text="договор").wait_for()
     assert not [e for e in ui.errors if "pageerror" in e]

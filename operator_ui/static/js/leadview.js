@@ -5,6 +5,7 @@ import { clientBlock, personName, timeline, timelineItem } from './cardview.js';
 import { fieldsForm, markInvalid } from './fields.js';
 import { formatDateTime } from './format.js';
 import { label, t } from './i18n.js';
+import { taskBox } from './taskform.js';
 
 const PIPELINE = ['new', 'assigned', 'in_progress', 'won', 'lost', 'closed'];
 const NO_REPLY = new Set(['form', 'voice', 'manual', 'phone']);
@@ -57,6 +58,7 @@ export class LeadView {
       fieldsForm(this.ctx, lead.id, (lead.attributes || {}).fields || {}),
       this.assignee(card),
       this.notes(lead),
+      taskBox(card),
       h('h3', { text: t('card.timeline') }),
       h('div', { class: 'timeline-box' }, timeline(card.timeline || [])),
       NO_REPLY.has(lead.channel) ? null : this.replyBox(lead)));

@@ -2,22 +2,14 @@
 // desktop notification. Text only: every value goes in through textContent (dom.js `h`).
 import { get, logout, patch } from './api.js';
 import { $, clear, h } from './dom.js';
-import { applyI18n, locale, setLocale, t } from './i18n.js';
+import { applyI18n, locale, setLocale } from './i18n.js';
 import { LiveSocket } from './socket.js';
+import { loadTaskStrings, tt } from './tasks_i18n.js';
 
-let strings = {};
 let me = null;
 
-// This screen's words live in /ui/i18n/<lang>.json; the console's own dictionary fills the rest.
-function tt(key, vars = {}) {
-  const text = strings[key] ?? t(key);
-  return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
-}
-
-async function loadStrings(lang) {
-  const read = async (name) => (await fetch(`/ui/i18n/${name}.json`, { credentials: 'same-origin' })).json();
-  const en = await read('en');
-  strings = lang === 'en' ? en : { ...en, ...(await read(lang).catch(() => ({}))) };
+async function loadStrings() {
+  await loadTaskStrings();
   for (const el of document.querySelectorAll('[data-tt]')) el.textContent = tt(el.dataset.tt);
 }
 
@@ -98,7 +90,7 @@ async function main() {
   me = config.user;
   setLocale(me.locale);
   applyI18n();
-  await loadStrings(String(me.locale || 'en').slice(0, 2));
+  await loadStrings();
   $('#logout').addEventListener('click', () => logout());
   if ('Notification' in window && Notification.permission === 'default') {
     $('#notify').hidden = false;
