@@ -3,6 +3,7 @@
 import { get, logout, patch } from './api.js';
 import { $, clear, h } from './dom.js';
 import { applyI18n, locale, setLocale } from './i18n.js';
+import { renderNav } from './pages.js';
 import { LiveSocket } from './socket.js';
 import { loadTaskStrings, tt } from './tasks_i18n.js';
 
@@ -88,9 +89,10 @@ function remind(data) {
 async function main() {
   const config = await get('/api/v1/config');
   me = config.user;
-  setLocale(me.locale);
+  await setLocale(me.locale || 'en');
   applyI18n();
   await loadStrings();
+  renderNav(me);
   $('#logout').addEventListener('click', () => logout());
   if ('Notification' in window && Notification.permission === 'default') {
     $('#notify').hidden = false;
