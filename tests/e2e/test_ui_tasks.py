@@ -49,3 +49,4 @@ async def test_my_tasks_lists_and_counts_and_a_reminder_pops(ui: Ui, browser, lo
     await page.click(".task-box button[data-due=tomorrow_10]")
     await tasks_on_card.filter(has_text="договор").wait_for()
     assert not [e for e in ui.errors if "pageerror" in e]
+

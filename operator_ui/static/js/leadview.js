@@ -6,6 +6,7 @@ import { fieldsForm, markInvalid } from './fields.js';
 import { formatDateTime } from './format.js';
 import { label, t } from './i18n.js';
 import { taskBox } from './taskform.js';
+import { attachQuickReplies } from './quickreplies.js';
 
 const PIPELINE = ['new', 'assigned', 'in_progress', 'won', 'lost', 'closed'];
 const NO_REPLY = new Set(['form', 'voice', 'manual', 'phone']);
@@ -178,7 +179,7 @@ export class LeadView {
     const area = h('textarea', { name: 'reply', rows: 3, placeholder: t('reply.placeholder') });
     const status = h('p', { class: 'reply-status', role: 'status' });
     const button = h('button', { type: 'submit', class: 'primary', text: t('reply.send') });
-    const form = h('form', { class: 'reply' }, area, h('div', { class: 'row' }, button), status);
+    const form = h('form', { class: 'reply' }, area, attachQuickReplies(area, lead.id), h('div', { class: 'row' }, button), status);
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       const text = area.value.trim();
