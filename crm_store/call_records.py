@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from crm_store import call_grants, calls, routing_log
+from crm_store import call_grants, calls, routing_log, tasks
 from crm_store.calls import CALLBACK, VOICE
 from crm_store.ingest import Ingestor
 from crm_store.models import Lead
@@ -53,6 +53,7 @@ class Written:
     owner_id: int | None = None
     settled: str | None = None            # a callback task to close now
     collapsed_into: str | None = None
+    also_settled: tuple[str, ...] = ()    # callbacks on the client's other leads, done by reaching them
 
 
 @dataclass
@@ -102,6 +103,12 @@ def write_records(session: Session, records: list[CallRecord]) -> list[Written]:
         elif record.settles and existing is not None and existing[1] == CALLBACK:
             written = Written(settled=existing[0])
             open_tasks.pop(record.lead_id)
+        if record.settles:
+            # Reaching the client by phone does every call, message and e-mail task owed to them.
+            contact_id = tasks.contact_of_lead(session, record.lead_id)
+            closed = tasks.close_reached(session, [contact_id] if contact_id else [], VOICE, record.changes_at)
+            others = tuple(c.routing_task_id for c in closed if c.routing_task_id and c.routing_task_id != written.settled)
+            written = replace(written, also_settled=others)
         lead = session.get(Lead, record.lead_id)
         if lead is not None and lead.deleted_at is None and lead.assignee_id is None \
                 and record.lead_id not in open_tasks:
@@ -129,5 +136,6 @@ def _add_callback(session: Session, record: CallRecord, callback: Callback,
     task_id = routing_log.task_id_for(record.lead_id, record.interaction_id)
     routing_log.add_task_row(session, task_id, lead_id=record.lead_id, kind=CALLBACK, channel=VOICE,
                              queue=callback.queue, priority=callback.priority, owner_id=owner, created_at=callback.at)
+    tasks.add_callback(session, lead_id=record.lead_id, routing_task_id=task_id, assignee_id=owner, at=callback.at)
     open_tasks[record.lead_id] = (task_id, CALLBACK)
     return Written(new_callback=task_id, owner_id=owner)

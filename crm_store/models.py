@@ -77,6 +77,11 @@ class User(Base):
     capacity: Mapped[dict[str, Any]] = mapped_column(default=dict)    # {"voice": 1, "chat": 4}
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     locale: Mapped[str] = mapped_column(String(10), default="en")
+    # Due times are stored in UTC and shown (and "tomorrow 10:00" computed) in this IANA zone.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    remind_via: Mapped[str | None] = mapped_column(String(20))      # email / telegram: when not signed in
+    email: Mapped[str | None] = mapped_column(String(320))
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
 
@@ -345,3 +350,63 @@ class Reservation(Base):
     outcome: Mapped[str] = mapped_column(String(20))      # pending / accepted / rejected / timeout / rescinded
     decided_at: Mapped[datetime | None]
     explanation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Task(Base):
+    """Something promised to a client: a call back, a meeting, a message, with a due time and a person.
+
+    A missed call's callback is one of these (kind call, origin callback) beside its routing task; reaching
+    the client on any channel closes the open call, message and e-mail tasks of that client."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index(None, "assignee_id", "state", "due_at"),
+        Index(None, "state", "reminded_at", "due_at"),       # the reminder timer's next due
+        Index(None, "contact_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    kind: Mapped[str] = mapped_column(String(20))            # call / meeting / email / message / other
+    origin: Mapped[str] = mapped_column(String(20), default="manual")    # manual / callback / forgotten
+    state: Mapped[str] = mapped_column(String(20), default="open")       # open / done / canceled
+    due_at: Mapped[datetime]
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))   # None: made by the system
+    note: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[str | None] = mapped_column(Text)
+    closed_by: Mapped[str | None] = mapped_column(String(40))     # "user", or "reached:<channel>"
+    routing_task_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    reminded_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+
+class ReplyTemplate(Base):
+    """A quick reply: shared (no owner) or one person's; `texts` holds the default and per-channel variants."""
+
+    __tablename__ = "reply_templates"
+    __table_args__ = (Index(None, "owner_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    code: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(200))
+    texts: Mapped[dict[str, Any]] = mapped_column()       # {"default": "...", "email": "...", "telegram": "..."}
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class LeadFlag(Base):
+    """Per-lead marks the response clocks keep, so each automatic act happens once."""
+
+    __tablename__ = "lead_flags"
+    __table_args__ = (UniqueConstraint("lead_id", "name", "ref"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    name: Mapped[str] = mapped_column(String(40))      # auto_answer / reassigned / forgotten
+    ref: Mapped[str] = mapped_column(String(100))      # what it was for (a thread, an inbound interaction)
+    at: Mapped[datetime]

@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from crm_store import audit, leads
+from crm_store import audit, leads, tasks
 from crm_store.models import Lead, Reservation, RoutingTask
 from crm_store.types import OPEN_STATUSES
 from crm_store.task_refs import LeadTask, lead_of_task
@@ -90,6 +90,7 @@ async def offer_accepted(session: AsyncSession, offer_id: str, task_id: str, age
     """The agent took the task: the offer closes, the task and its lead are theirs."""
     await close_offer(session, offer_id, "accepted", at)
     await set_task_state(session, task_id, "assigned", at, agent_id)
+    await tasks.follow_routing_task(session, task_id, agent_id, at)     # a callback's task is the taker's
     lead_id = lead_of_task(task_id)
     if lead_id is not None:
         await leads.assign(session, lead_id, agent_id, at)

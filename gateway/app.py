@@ -16,6 +16,7 @@ from crm_store.session import create_engine, is_sqlite, session_factory
 from crm_store.types import Permissions
 from gateway import channels_wiring, openapi, ui_routes
 from gateway.voice import wiring as voice_wiring
+from gateway.tasks import wiring as tasks_wiring
 from gateway.api import (
     attachment_routes,
     call_routes,
@@ -28,6 +29,8 @@ from gateway.api import (
     reply_routes,
     report_routes,
     session_routes,
+    task_routes,
+    template_routes,
     system_routes,
     user_routes,
 )
@@ -55,6 +58,7 @@ from gateway.keys import (
     SCREENS,
     SESSIONS,
     SETTINGS,
+    TASK_CHANGED,
     WALLBOARD,
 )
 from gateway.routing.wiring import open_routing
@@ -79,16 +83,18 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     app[RESPONDERS] = {}      # filled by the channels that can answer
     app[ATTACHMENTS] = AttachmentStore(Path(settings.storage.dir))
     app[HUB] = Hub(grace=settings.routing.disconnect_grace_seconds)
+    app[TASK_CHANGED] = lambda task_id, due_at: None      # until the reminder timer runs
     app.cleanup_ctx.append(_database)
     throttle.mount(app, settings.http, settings.redis.url, settings.redis.prefix)
     app.cleanup_ctx.append(_ingestor)
     app.cleanup_ctx.append(_routing)
+    tasks_wiring.mount(app)
     app.on_shutdown.append(_close_sockets)   # before cleanup: open sockets would hold it up
     app.router.add_get("/ws", _websocket)
     app.router.add_get("/api/v1/openapi.json", openapi.serve)
     for module in (ui_routes, system_routes, session_routes, lead_routes, reply_routes, attachment_routes,
                    user_routes, contact_routes, queue_routes, report_routes, call_routes, client_routes,
-                   company_routes, field_routes):
+                   company_routes, field_routes, task_routes, template_routes):
         app.router.add_routes(module.routes)
     channels_wiring.mount(app, settings)
     voice_wiring.mount(app, settings)

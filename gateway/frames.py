@@ -153,3 +153,12 @@ def call_not_connected(event: CallEnded) -> dict[str, Any]:
     """A click-to-call that never reached the operator's phone: `call.ended`, with why."""
     return {"call_id": event.call_id, "lead_id": None, "outcome": event.outcome.value,
             "reason": event.cause_text, "talk_seconds": 0, "missed": False}
+
+
+# -- tasks ------------------------------------------------------------------------------------------
+
+def task_due(task_id: int, kind: str, due_at: datetime, note: str, lead_id: int | None, contact_id: int,
+             client_name: str | None, link: str) -> dict[str, Any]:
+    """A reminder: the task is due now."""
+    return {"task_id": task_id, "kind": kind, "due_at": due_at.isoformat(), "note": note, "lead_id": lead_id,
+            "contact_id": contact_id, "client_name": client_name, "link": link}

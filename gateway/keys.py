@@ -39,5 +39,7 @@ ATTACHMENTS = web.AppKey("attachments", AttachmentStore)
 VOICE = web.AppKey("voice", VoiceService)
 AMI = web.AppKey("ami", AmiAdapter)
 METRICS = web.AppKey("metrics", Metrics)
+# A task's due time was set or changed: the reminder timer (gateway/tasks/reminders.py) looks again.
+TASK_CHANGED = web.AppKey("task_changed", Callable[[int, datetime], None])
 
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -105,6 +105,11 @@ class Notifier:
         """The operator who placed a click-to-call that never reached their phone."""
         await self._to({user_id}, "call.ended", frames.call_not_connected(event))
 
+    # -- tasks ------------------------------------------------------------------------------------
+    async def task_due(self, user_id: int, payload: Mapping[str, Any]) -> None:
+        """The task's assignee, on every screen they have open."""
+        await self._to({user_id}, "task.due", payload)
+
     async def _to(self, user_ids: set[int], kind: str, data: Mapping[str, Any]) -> None:
         if user_ids:
             await self._fanout.to_users(user_ids, kind, data)

@@ -22,6 +22,8 @@ from gateway.api.field_routes import DirectoryIn, DirectoryPatch, FieldChange, N
 from gateway.api.lead_routes import LeadPatch, NewLead
 from gateway.api.reply_routes import Reply
 from gateway.api.session_routes import Login
+from gateway.api.template_routes import TemplateIn
+from gateway.api.task_routes import NewTaskIn, Preferences, TaskPatch
 from gateway.api.user_routes import UserIn, UserPatch
 
 STAFF = ("manager", "supervisor", "admin")
@@ -169,6 +171,25 @@ OPERATIONS: tuple[Op, ...] = (
        roles=STAFF),
     Op("POST", "/api/v1/calls", "Click-to-call: ring the caller's phone, then dial the client", "voice",
        CallRequest, ok=202),
+    Op("GET", "/api/v1/tasks", "Open tasks: mine, overdue (supervisors: everyone's) or team; or a lead's / client's",
+       "tasks", params=(Param("view", "which list", {"type": "string", "enum": ["mine", "overdue", "team"]}),
+                        Param("lead_id", "only this lead's tasks (done ones too)", {"type": "integer", "minimum": 1}),
+                        Param("contact_id", "only this client's tasks", {"type": "integer", "minimum": 1}),
+                        Param("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 500}))),
+    Op("GET", "/api/v1/tasks/counts", "My tasks overdue, due today, later: the header's numbers", "tasks"),
+    Op("GET", "/api/v1/tasks/quick", "The quick due choices (in 1 hour, tomorrow 10:00, next Monday 10:00)", "tasks"),
+    Op("POST", "/api/v1/tasks", "A task on a lead or a client", "tasks", NewTaskIn, ok=201),
+    Op("PATCH", "/api/v1/tasks/{task_id}", "Done (with a result), due time, assignee, note", "tasks", TaskPatch,
+       params=(_id("task_id"),)),
+    Op("PATCH", "/api/v1/me", "My own preferences: time zone, where reminders reach me", "session", Preferences),
+    Op("GET", "/api/v1/templates", "Quick replies (shared and mine) by short code; filled in for a lead", "templates",
+       params=(Param("q", "the short code typed after '/'", {"type": "string", "maxLength": 40}),
+               Param("lead_id", "fill {client_name}, {manager_name}, {lead_id} for this lead",
+                     {"type": "integer", "minimum": 1}),
+               Param("channel", "the channel's own text where one differs", {"type": "string"}))),
+    Op("POST", "/api/v1/templates", "A quick reply (shared: supervisors and admins)", "templates", TemplateIn, ok=201),
+    Op("DELETE", "/api/v1/templates/{template_id}", "Delete a quick reply", "templates", params=(_id("template_id"),),
+       ok=204),
     Op("GET", "/api/v1/openapi.json", "This document", "meta", public=True),
 )
 

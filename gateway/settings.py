@@ -5,6 +5,7 @@ import os
 import tomllib
 from pathlib import Path
 from ipaddress import IPv4Network, IPv6Network
+from datetime import date, time
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -198,6 +199,82 @@ class RoutingSettings(Section):
         return value
 
 
+class TaskSettings(Section):
+    """Reminders of due tasks."""
+
+    public_url: str = "http://127.0.0.1:8080"     # the console's address, for the links in reminders sent away
+    timer_batch: int = Field(1000, ge=10, le=1_000_000)   # next due tasks the timer holds in memory
+    recheck_seconds: float = Field(5.0, gt=0)     # tasks other processes made are picked up within this
+    sweep_seconds: float = Field(30.0, gt=0)      # how often silent and forgotten leads are looked for
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected http://host[:port] or https://…")
+        return value
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class ResponseTargets(Section):
+    first_response_minutes: float | None = Field(None, gt=0)    # business minutes to the first answer
+    next_response_minutes: float | None = Field(None, gt=0)     # ... and to each answer after a client's message
+
+
+class QueueClock(ResponseTargets):
+    """A queue's response clocks: targets in business time, its weekly hours and holidays, in its zone."""
+
+    time_zone: str = "UTC"
+    hours: dict[Weekday, tuple[str, ...]] = {}     # {"mon": ["09:00-13:00", "14:00-18:00"]}; none at all: 24/7
+    holidays: tuple[date, ...] = ()
+    channels: dict[str, ResponseTargets] = {}     # per channel where the targets differ (email slower than chat)
+    at_risk_share: float = Field(0.8, gt=0, le=1)  # at risk once this share of the target has passed
+    reassign_after_minutes: float | None = Field(None, gt=0)   # assignee silent this long: back to routing
+    forgotten_after_hours: float | None = Field(None, gt=0)    # no open task, no activity: a follow-up task
+    after_hours_answer: str | None = Field(None, max_length=2000)   # "{opens_at}" is the next opening time
+    after_hours_channels: tuple[str, ...] = ("email", "telegram", "whatsapp", "viber", "vk")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Moscow)") from None
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _spans(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for day, spans in value.items():
+            for span in spans:
+                parse_span(span, f"hours.{day}")
+        return value
+
+    def targets(self, channel: str) -> ResponseTargets:
+        own = self.channels.get(channel)
+        return ResponseTargets(
+            first_response_minutes=(own and own.first_response_minutes) or self.first_response_minutes,
+            next_response_minutes=(own and own.next_response_minutes) or self.next_response_minutes)
+
+
+def parse_span(span: str, where: str) -> tuple[time, time]:
+    """"09:00-18:00" as two times; "00:00-24:00" is the whole day."""
+    try:
+        opens, closes = span.split("-")
+        start = time.fromisoformat(opens.strip())
+        end = time(0) if closes.strip() == "24:00" else time.fromisoformat(closes.strip())
+    except ValueError:
+        raise ValueError(f"{where}: {span!r} is not HH:MM-HH:MM") from None
+    if end <= start and end != time(0):
+        raise ValueError(f"{where}: {span!r} closes before it opens")
+    return start, end
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SWITCHBOARD_", env_nested_delimiter="__", extra="forbid", frozen=True,
@@ -212,6 +289,8 @@ class Settings(BaseSettings):
     routing: RoutingSettings = RoutingSettings()
     storage: StorageSettings = StorageSettings()
     voice: VoiceSettings = VoiceSettings()
+    tasks: TaskSettings = TaskSettings()
+    clocks: dict[str, QueueClock] = {}      # [clocks.<queue>]: response targets, hours, holidays; none: no clocks
     # The channels' sections, each typed by its channel (channels/<name>/config.py); unset: channel off.
     forms: Forms = Field(default_factory=lambda: {"default": DEFAULT_FORM})   # [forms.<key>], `default` always
     smtp: SmtpConfig | None = None          # the SMTP listener

@@ -19,6 +19,7 @@ from gateway.api.params import DbId, as_id, path_id, query_int
 from gateway.api.serialize import card_json, lead_json
 from gateway.auth import client_ip, principal
 from gateway.errors import read_model, refuse
+from gateway.tasks.wiring import CLOCKS
 from gateway.keys import CLOCK, INTAKE, NOTIFIER, PERMISSIONS, ROUTING, SESSIONS, SETTINGS
 from routing.events import InvalidState, RoutingError
 
@@ -88,7 +89,9 @@ async def list_leads(request: web.Request) -> web.Response:
         people = await leads.contact_summaries(session, {x.contact_id for x in found})
         audit.record(session, "leads.list", request.app[CLOCK](), user_id=who.user_id, ip=client_ip(request),
                      detail={"query": dict(request.query), "count": len(found), "lead_ids": [x.id for x in found]})
-        items = [{**lead_json(x), "contact": people.get(x.contact_id)} for x in found]
+        responses = await request.app[CLOCKS].views([x.id for x in found])     # response clocks (gateway/tasks)
+        items = [{**lead_json(x), "contact": people.get(x.contact_id), "response": responses.get(x.id)}
+                 for x in found]
         return web.json_response({"items": items, "limit": f.limit, "offset": f.offset})
 
 
@@ -157,7 +160,9 @@ async def get_lead(request: web.Request) -> web.Response:
         found = await leads.card(session, who.viewer, lead_id)
         return card_json(found), {"contact_id": found.contact.id}
 
-    return web.json_response(await _audited(request, "lead.read", lead_id, work))
+    card = await _audited(request, "lead.read", lead_id, work)
+    card["response"] = (await request.app[CLOCKS].views([lead_id])).get(lead_id)     # the response clock, if one runs
+    return web.json_response(card)
 
 
 class LeadPatch(BaseModel):

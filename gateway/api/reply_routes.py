@@ -12,7 +12,7 @@ from gateway.api.params import path_id
 from gateway.auth import audit_refusals, client_ip, principal
 from gateway.errors import read_model, refuse
 from gateway.keys import CLOCK, ROUTING, PERMISSIONS, RESPONDERS, SESSIONS
-from gateway.voice.tasks import settle_callback
+from gateway.tasks.reached import client_reached
 
 routes = web.RouteTableDef()
 
@@ -54,8 +54,9 @@ async def reply(request: web.Request) -> web.Response:
     delivery = await responders[target.channel].send(message)
     async with request.app[SESSIONS]() as session, session.begin():
         await outbound.record_delivery(session, interaction_id, delivery.ok, delivery.provider_id, delivery.error)
-    if delivery.ok and ROUTING in request.app:
-        await settle_callback(request.app[SESSIONS], request.app[ROUTING], lead_id)   # the client is reached
+    if delivery.ok:      # the client is reached: their callbacks and follow-ups on any channel are done
+        await client_reached(request.app[SESSIONS], request.app.get(ROUTING), lead_id, target.channel,
+                             request.app[CLOCK]())
     result = {"interaction_id": interaction_id, "channel": target.channel,
               "delivery": "sent" if delivery.ok else "failed", "error": delivery.error}
     if not delivery.ok:

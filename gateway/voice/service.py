@@ -238,6 +238,8 @@ class VoiceService:
                                                  created=event.at.timestamp()))
         if written.settled is not None:
             await self._tasks.end_task(written.settled)
+        for other in written.also_settled:
+            await self._tasks.end_task(other)
         recipients = holders if event.holders else call.everyone()
         await self._notifier.call_ended(recipients, call, event, missed, written.new_callback or written.collapsed_into)
 

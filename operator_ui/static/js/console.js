@@ -34,6 +34,8 @@ async function main() {
   ctx.clickToCall = (leadId, number) => view.clickToCall(leadId, number);
   ctx.refreshList = () => loadList();
   ctx.view = view;
+  const asked = Number(new URLSearchParams(location.search).get('lead'));     // a link from a reminder or My tasks
+  if (Number.isInteger(asked) && asked > 0) view.open(asked);
   const incoming = new Incoming(ctx);
   ctx.incoming = incoming;
 

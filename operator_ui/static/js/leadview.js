@@ -6,6 +6,8 @@ import { fieldsForm, markInvalid } from './fields.js';
 import { formatDateTime } from './format.js';
 import { label, t } from './i18n.js';
 import { PATHS } from './paths.js';
+import { taskBox } from './taskform.js';
+import { attachQuickReplies } from './quickreplies.js';
 
 const PIPELINE = ['new', 'assigned', 'in_progress', 'won', 'lost', 'closed'];
 const NO_REPLY = new Set(['form', 'voice', 'manual', 'phone']);
@@ -76,6 +78,7 @@ export class LeadView {
       kept.fields || fieldsForm(this.ctx, lead.id, (lead.attributes || {}).fields || {}),
       this.assignee(card),
       kept.notes || this.notes(lead),
+      taskBox(card),
       h('h3', { text: t('card.timeline') }),
       h('div', { class: 'timeline-box' }, timeline(card.timeline || [])),
       NO_REPLY.has(lead.channel) ? null : this.replyBox(lead)));
@@ -198,7 +201,7 @@ export class LeadView {
     const area = h('textarea', { name: 'reply', rows: 3, placeholder: t('reply.placeholder') });
     const status = h('p', { class: 'reply-status', role: 'status' });
     const button = h('button', { type: 'submit', class: 'primary', text: t('reply.send') });
-    const form = h('form', { class: 'reply' }, area, h('div', { class: 'row' }, button), status);
+    const form = h('form', { class: 'reply' }, area, attachQuickReplies(area, lead.id), h('div', { class: 'row' }, button), status);
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       const text = area.value.trim();

@@ -9,6 +9,7 @@ const STAFF = ['manager', 'supervisor', 'admin'];
 export const PAGES = [
   { path: PAGE.console, key: 'nav.console' },
   { path: PAGE.wallboard, key: 'nav.wallboard', roles: STAFF },
+  { path: '/tasks', key: 'nav.tasks' },
 ];
 
 // Fill <nav id="nav"> with the screens this user may open; the current one is marked for screen readers.

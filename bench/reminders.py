@@ -1,0 +1,196 @@
+"""Reminders: delivery lag of 100,000 due tasks, and what the timer costs with 1,000,000 future tasks.
+
+    python bench/reminders.py [--due 100000] [--spread 20] [--future 1000000]
+
+A fresh SQLite database migrated to head, one client, one lead and one manager. Part 1: `--due` tasks
+due over the next `--spread` seconds (real time) run through the real `ReminderTimer` (heap, claim by
+conditional UPDATE, reminders read in batches) with a delivery that notes the lag (delivered minus due).
+The floor, in the same run, is a bare asyncio timer (`loop.call_at`) firing at the same due times with no
+database: what the event loop itself adds. Part 2: `--future` tasks due in the coming year; the timer's
+start-up (reading its heap) and memory, against the naive design of one asyncio timer per task.
+Prints p50/p99 lag of each and the ratios.
+"""
+from __future__ import annotations
+
+import _paths  # noqa: F401  (first: see bench/_paths.py)
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import gc  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from sqlalchemy import delete, insert  # noqa: E402
+
+from crm_store import tasks  # noqa: E402
+from crm_store.migrate import upgrade  # noqa: E402
+from crm_store.models import Contact, Lead, Task, User  # noqa: E402
+from crm_store.session import create_engine, session_factory  # noqa: E402
+from gateway.tasks.reminders import ReminderTimer  # noqa: E402
+
+CHUNK = 20000
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+
+async def seed(url: str) -> tuple[int, int, int]:
+    engine = create_engine(url)
+    t = now()
+    async with engine.begin() as conn:
+        user = (await conn.execute(insert(User).values(username="olga", display_name="Ольга", role="manager",
+                                                       password_hash="x", skills={}, capacity={}, locale="ru",
+                                                       time_zone="Europe/Moscow", active=True, created_at=t)
+                                   .returning(User.id))).scalar_one()
+        contact = (await conn.execute(insert(Contact).values(display_name="Анна", created_at=t, updated_at=t)
+                                      .returning(Contact.id))).scalar_one()
+        lead = (await conn.execute(insert(Lead).values(contact_id=contact, status="assigned", channel="telegram",
+                                                       source={}, attributes={}, notes="", assignee_id=user,
+                                                       created_at=t, updated_at=t, last_activity_at=t)
+                                   .returning(Lead.id))).scalar_one()
+    await engine.dispose()
+    return user, contact, lead
+
+
+async def add_tasks(url: str, ids: tuple[int, int, int], dues: list[datetime]) -> float:
+    user, contact, lead = ids
+    engine = create_engine(url)
+    started, t = time.perf_counter(), now()
+    for at in range(0, len(dues), CHUNK):
+        async with engine.begin() as conn:
+            await conn.execute(insert(Task), [
+                {"lead_id": lead, "contact_id": contact, "kind": "call", "origin": "manual", "state": "open",
+                 "due_at": due, "assignee_id": user, "note": "перезвонить", "created_at": t, "updated_at": t}
+                for due in dues[at:at + CHUNK]])
+    await engine.dispose()
+    return time.perf_counter() - started
+
+
+async def floor_lag(dues: list[datetime]) -> list[float]:
+    """A bare event-loop timer per due time, no database: the least lag any design can have here."""
+    loop, lags, done = asyncio.get_running_loop(), [], asyncio.Event()
+    offset = time.time() - loop.time()
+
+    def fire(due: datetime) -> None:
+        lags.append(time.time() - due.timestamp())
+        if len(lags) == len(dues):
+            done.set()
+    for due in dues:
+        loop.call_at(due.timestamp() - offset, fire, due)
+    await done.wait()
+    return lags
+
+
+async def timer_lag(url: str, dues: list[datetime], spread: float) -> list[float]:
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    lags: list[float] = []
+    finished = asyncio.Event()
+
+    async def deliver(reminder: tasks.Reminder) -> None:
+        lags.append(time.time() - reminder.due_at.timestamp())
+        if len(lags) == len(dues):
+            finished.set()
+    async with ReminderTimer(sessions, now, deliver, batch=1000, recheck_seconds=1.0):
+        await asyncio.wait_for(finished.wait(), timeout=spread + 120)
+    await engine.dispose()
+    return lags
+
+
+async def future_cost(url: str, count: int) -> dict[str, float]:
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+
+    async def nothing(reminder: tasks.Reminder) -> None:
+        return None
+    gc.collect()
+    tracemalloc.start()
+    started = time.perf_counter()
+    timer = ReminderTimer(sessions, now, nothing, batch=1000)
+    await timer.load()
+    ours_start = time.perf_counter() - started
+    ours_mem = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    await engine.dispose()
+    # The naive design: every future task read and given its own asyncio timer.
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    loop = asyncio.get_running_loop()
+    gc.collect()
+    tracemalloc.start()
+    started = time.perf_counter()
+    async with sessions() as session:
+        rows = await tasks.next_due(session, count + 10)
+    offset = time.time() - loop.time()
+    handles = [loop.call_at(due.timestamp() - offset, lambda: None) for _, due in rows]
+    naive_start = time.perf_counter() - started
+    naive_mem = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    for handle in handles:
+        handle.cancel()
+    await engine.dispose()
+    return {"ours_start": ours_start, "ours_mem": ours_mem, "naive_start": naive_start, "naive_mem": naive_mem,
+            "held": len(timer)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--due", type=int, default=100_000)
+    parser.add_argument("--spread", type=float, default=20.0)
+    parser.add_argument("--future", type=int, default=1_000_000)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="bench-reminders-"))
+    url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+    upgrade(url)
+    ids = asyncio.run(seed(url))
+    print(f"load average {os.getloadavg()[0]:.1f}")
+
+    async def part_one() -> tuple[list[float], list[float]]:
+        start = now() + timedelta(seconds=15)      # the rows are written first, then they fall due
+        dues = [start + timedelta(seconds=args.spread * i / args.due) for i in range(args.due)]
+        wrote = await add_tasks(url, ids, dues)
+        print(f"{args.due} due tasks written in {wrote:.1f} s")
+        if now() > start:
+            raise SystemExit("writing took longer than the head start; raise it or lower --due")
+        ours = await timer_lag(url, dues, args.spread)
+        floor_start = now() + timedelta(seconds=1)
+        floor = await floor_lag([floor_start + timedelta(seconds=args.spread * i / args.due) for i in range(args.due)])
+        return ours, floor
+    ours, floor = asyncio.run(part_one())
+    print(f"delivery lag, {args.due} reminders over {args.spread:g} s: p50 {statistics.median(ours) * 1000:.1f} ms, "
+          f"p99 {pct(ours, 0.99) * 1000:.1f} ms, max {max(ours) * 1000:.1f} ms "
+          f"({'under' if pct(ours, 0.99) < 1 else 'OVER'} the 1 s target)")
+    print(f"floor (bare loop.call_at, no database): p50 {statistics.median(floor) * 1000:.2f} ms, "
+          f"p99 {pct(floor, 0.99) * 1000:.2f} ms; p99 ratio {pct(ours, 0.99) / max(pct(floor, 0.99), 1e-6):.0f}x")
+
+    async def part_two() -> dict[str, float]:
+        engine = create_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(delete(Task))
+        await engine.dispose()
+        base = now() + timedelta(days=1)
+        dues = [base + timedelta(seconds=31_536_000 * i / args.future) for i in range(args.future)]
+        wrote = await add_tasks(url, ids, dues)
+        print(f"{args.future} future tasks written in {wrote:.1f} s")
+        return await future_cost(url, args.future)
+    cost = asyncio.run(part_two())
+    print(f"timer start with {args.future} future tasks: {cost['ours_start'] * 1000:.0f} ms, "
+          f"{cost['ours_mem'] / 1e6:.1f} MB ({cost['held']:.0f} held in the heap)")
+    print(f"one asyncio timer per task (the floor design): {cost['naive_start'] * 1000:.0f} ms, "
+          f"{cost['naive_mem'] / 1e6:.1f} MB; ratio start {cost['naive_start'] / cost['ours_start']:.0f}x, "
+          f"memory {cost['naive_mem'] / max(cost['ours_mem'], 1):.0f}x")
+
+
+if __name__ == "__main__":
+    main()
