@@ -37,7 +37,7 @@ def _page(name: str) -> web.FileResponse:
 
 async def _guarded(request: web.Request, name: str) -> web.StreamResponse:
     if not await _signed_in(request):
-        target = "/login?next=/wallboard" if name == "wallboard" else "/login"
+        target = f"/login?next=/{name}" if name in ("wallboard", "board") else "/login"
         raise web.HTTPSeeOther(target, headers={"Cache-Control": "no-store"})
     return _page(name)
 
@@ -62,6 +62,11 @@ async def console(request: web.Request) -> web.StreamResponse:
 @routes.get("/wallboard")
 async def wallboard(request: web.Request) -> web.StreamResponse:
     return await _guarded(request, "wallboard")
+
+
+@routes.get("/board")
+async def board_page(request: web.Request) -> web.StreamResponse:
+    return await _guarded(request, "board")
 
 
 ASSETS = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png",

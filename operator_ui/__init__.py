@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PAGES = {"login": "login.html", "console": "console.html", "wallboard": "wallboard.html"}
+PAGES = {"login": "login.html", "console": "console.html", "wallboard": "wallboard.html", "board": "board.html"}
 
 
 def static_dir() -> Path:

@@ -7,7 +7,7 @@ setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
 applyI18n();
 
 const next = new URLSearchParams(location.search).get('next');
-const target = next === '/wallboard' ? '/wallboard' : '/console';
+const target = ['/wallboard', '/board'].includes(next) ? next : '/console';
 
 $('#login-form').addEventListener('submit', async (event) => {
   event.preventDefault();
