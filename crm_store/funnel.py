@@ -41,21 +41,22 @@ async def report(session: AsyncSession, pipeline_id: int, since: datetime, until
     """The report as plain data, stages in the pipeline's order (retired ones too: they have history)."""
     found = await funnel(session, pipeline_id, retired=True)
     kinds = {s.id: s.kind for s in found.stages}
-    rows = await session.execute(
-        select(Lead.id, Lead.stage_id, Lead.amount, Lead.currency, Lead.lost_reason_code, Lead.lost_reason,
-               Lead.assignee_id, Lead.channel, StageChange.to_stage_id, StageChange.from_stage_id, StageChange.at)
-        .join(StageChange, StageChange.lead_id == Lead.id)
-        .where(Lead.pipeline_id == pipeline_id, Lead.created_at >= since, Lead.created_at < until,
-               Lead.deleted_at.is_(None), StageChange.pipeline_id == pipeline_id)
-        .order_by(Lead.id, StageChange.at, StageChange.id))
+    cohort = (Lead.pipeline_id == pipeline_id, Lead.created_at >= since, Lead.created_at < until,
+              Lead.deleted_at.is_(None))
     leads: dict[int, _Lead] = {}
-    for lead_id, stage_id, amount, currency, code, text, assignee, channel, to_id, from_id, at in rows:
-        item = leads.get(lead_id)
-        if item is None:
-            group = (str(assignee) if assignee is not None else "") if by == "manager" else channel if by == "source" \
-                else ""
-            item = leads[lead_id] = _Lead(stage_id, amount, currency, code or text, group, [])
-        item.visits.append((to_id, from_id, at))
+    for lead_id, stage_id, amount, currency, code, text, assignee, channel in await session.execute(
+            select(Lead.id, Lead.stage_id, Lead.amount, Lead.currency, Lead.lost_reason_code, Lead.lost_reason,
+                   Lead.assignee_id, Lead.channel).where(*cohort)):
+        group = (str(assignee) if assignee is not None else "") if by == "manager" else channel if by == "source" \
+            else ""
+        leads[lead_id] = _Lead(stage_id, amount, currency, code or text, group, [])
+    # The history in its own narrow query: a join would repeat every lead's columns on each of its changes.
+    for lead_id, to_id, from_id, at in await session.execute(
+            select(StageChange.lead_id, StageChange.to_stage_id, StageChange.from_stage_id, StageChange.at)
+            .join(Lead, Lead.id == StageChange.lead_id).where(*cohort, StageChange.pipeline_id == pipeline_id)
+            .order_by(StageChange.lead_id, StageChange.at, StageChange.id)):
+        if lead_id in leads:      # a lead created between the two reads waits for the next report
+            leads[lead_id].visits.append((to_id, from_id, at))
     body = _summary(found.stages, kinds, list(leads.values()))
     body["pipeline"] = {"id": found.pipeline.id, "name": found.pipeline.name}
     if by in ("manager", "source"):

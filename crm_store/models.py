@@ -121,6 +121,9 @@ class Lead(Base):
         # The board: one column's first page, newest activity first.
         Index(None, "stage_id", "last_activity_at"),
         Index(None, "pipeline_id", "created_at"),
+        # The board's column totals read this index alone, never the rows: everything they filter on and sum.
+        Index("ix_leads_board_totals", "pipeline_id", "stage_id", "currency", "amount", "assignee_id", "owner_id",
+              "team_id", "channel", "deleted_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

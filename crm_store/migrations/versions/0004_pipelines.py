@@ -91,6 +91,8 @@ def upgrade() -> None:
     op.add_column('leads', sa.Column('lost_reason_code', sa.String(length=60), nullable=True))
     op.create_index(op.f('ix_leads_stage_id_last_activity_at'), 'leads', ['stage_id', 'last_activity_at'])
     op.create_index(op.f('ix_leads_pipeline_id_created_at'), 'leads', ['pipeline_id', 'created_at'])
+    op.create_index('ix_leads_board_totals', 'leads', ['pipeline_id', 'stage_id', 'currency', 'amount', 'assignee_id',
+                                                       'owner_id', 'team_id', 'channel', 'deleted_at'])
     _seed_sales()
 
 
@@ -130,6 +132,7 @@ def _seed_sales() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_leads_board_totals', table_name='leads')
     op.drop_index(op.f('ix_leads_pipeline_id_created_at'), table_name='leads')
     op.drop_index(op.f('ix_leads_stage_id_last_activity_at'), table_name='leads')
     with op.batch_alter_table('leads', schema=None) as batch_op:
