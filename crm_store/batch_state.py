@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
+from crm_store import pipelines
 from crm_store.models import Contact, Identity, Interaction, Lead, RoutingTask, User
 from crm_store.new_rows import NewContact, NewLead, NewRows
 from crm_store.routing_log import OPEN_TASK_STATES
@@ -35,6 +36,7 @@ class BatchState:
     hinted: dict[int, Lead] = field(default_factory=dict)
     routed: set[int] = field(default_factory=set)        # id(lead) with an open routing task
     owner_teams: dict[int, int | None] = field(default_factory=dict)
+    entries: dict[str | None, tuple[int, int] | None] = field(default_factory=dict)   # pipeline key -> entry
     rows: NewRows = field(default_factory=NewRows)
 
 
@@ -69,6 +71,8 @@ def prefetch(
     session: Session, requests: list[IngestRequest], reopen_window: timedelta, now: datetime
 ) -> BatchState:
     state = BatchState()
+    for key in {r.pipeline for r in requests}:
+        pipelines.entry_stage(session, key, state.entries)
     claim_keys = {(c.kind, c.value) for r in requests for c in r.claims}
     if claim_keys:
         found = session.scalars(

@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from crm_store import call_grants, fields, search
+from crm_store import call_grants, fields, pipelines, search
 from crm_store.contacts import suggestion_in_reach
 from crm_store.errors import Conflict, Forbidden, Invalid, NotFound
-from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
+from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, Stage, User
+from crm_store.stage_sync import ACTOR
 from crm_store.types import (
     CLOSED_STATUSES,
     OPEN_STATUSES,
@@ -228,12 +229,30 @@ async def update_lead(
         if merged != current:
             diff["fields"] = [current, merged]
             lead.attributes = {**lead.attributes, "fields": merged}
-    if changes.status is not None and changes.status != lead.status:
+    for name in ("amount", "currency", "close_date"):
+        value = getattr(changes, name)
+        if value is not None or name in changes.cleared:
+            put(name, value)
+    session.info[ACTOR] = viewer.user_id      # the stage history names who moved the lead
+    if changes.stage_id is not None or changes.pipeline_id is not None:
+        stage = await pipelines.target_stage(session, lead, changes.pipeline_id, changes.stage_id)
+        if stage.id != lead.stage_id:
+            why = pipelines.Entering(changes.lost_reason, changes.lost_reason_code, changes.outcome,
+                                     changes.handed_over_to)
+            pipelines.enter(lead, stage, why, put, now)
+    elif changes.status is not None and changes.status != lead.status:
         required = fields.required_by_status(await fields.definitions(session, fields.Entity.LEAD),
                                              (s.value for s in CLOSED_STATUSES))
         for status, names in changes.required_fields.items():
             required[status] = tuple(dict.fromkeys((*required.get(status, ()), *names)))
         _transition(lead, changes, put, now, required)
+        before = lead.stage_id
+        await session.flush()       # the stage follows the status (stage_sync); its rules hold for this way in too
+        if lead.stage_id != before and lead.stage_id is not None:
+            stage = await session.get(Stage, lead.stage_id)
+            if stage is not None:
+                pipelines.check_entry(lead, stage)
+            diff["stage_id"] = [before, lead.stage_id]
     if diff:
         lead.updated_at = now
     if "notes" in diff or "subject" in diff:
@@ -278,7 +297,7 @@ class _Edit:
 
 
 def _plain(value: object) -> object:
-    return value.isoformat() if isinstance(value, datetime) else value
+    return value.isoformat() if isinstance(value, date) else value
 
 
 async def _assign(session: AsyncSession, lead: Lead, assignee_id: int | None, put: Any) -> None:
@@ -316,19 +335,21 @@ def _transition(lead: Lead, changes: LeadChanges, put: Any, now: datetime,
         if target == LeadStatus.ASSIGNED and lead.assignee_id is None:
             raise Invalid("an assigned lead needs an assignee", "assignee_id")
         put("status", target.value)
-        for name in ("outcome", "lost_reason", "handed_over_to", "closed_at"):
+        for name in ("outcome", "lost_reason", "lost_reason_code", "handed_over_to", "closed_at"):
             put(name, None)
         return
     outcome = TERMINAL.get(target) or changes.outcome or LeadOutcome.RESOLVED
     if target == LeadStatus.CLOSED and outcome not in (LeadOutcome.RESOLVED, LeadOutcome.HANDED_OVER):
         raise Invalid("a closed lead's outcome is resolved or handed_over", "outcome")
-    if target == LeadStatus.LOST and not (changes.lost_reason or "").strip():
+    if target == LeadStatus.LOST and not (changes.lost_reason or "").strip() and not changes.lost_reason_code:
         raise Invalid("a lost lead needs a reason", "lost_reason")
     if outcome == LeadOutcome.HANDED_OVER and not (changes.handed_over_to or "").strip():
         raise Invalid("say whom the lead was handed over to", "handed_over_to")
     put("status", target.value)
     put("outcome", outcome.value)
-    put("lost_reason", changes.lost_reason.strip()[:500] if target == LeadStatus.LOST and changes.lost_reason else None)
+    lost = target == LeadStatus.LOST
+    put("lost_reason", ((changes.lost_reason or "").strip()[:500] or changes.lost_reason_code) if lost else None)
+    put("lost_reason_code", changes.lost_reason_code if lost else None)
     put("handed_over_to", (changes.handed_over_to or "").strip()[:200] or None)
     put("closed_at", now)
 

@@ -1,14 +1,16 @@
 """SQLAlchemy models: who our clients are, what they asked, who works them, and who looked."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -123,6 +125,12 @@ class Lead(Base):
         Index(None, "contact_id", "status"),
         Index(None, "assignee_id", "status"),
         Index(None, "status", "last_activity_at"),
+        # The board: one column's first page, newest activity first.
+        Index(None, "stage_id", "last_activity_at"),
+        Index(None, "pipeline_id", "created_at"),
+        # The board's column totals read this index alone, never the rows: everything they filter on and sum.
+        Index("ix_leads_board_totals", "pipeline_id", "stage_id", "currency", "amount", "assignee_id", "owner_id",
+              "team_id", "channel", "deleted_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -148,6 +156,14 @@ class Lead(Base):
     company_id: Mapped[int | None] = mapped_column(ForeignKey("companies.id"), index=True)
     # Normalised name, identities and text for search (crm_store.search); its index is in migration 0002.
     search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The sales funnel (crm_store.pipelines): `status` follows the stage's kind and the stage follows the status.
+    pipeline_id: Mapped[int | None] = mapped_column(ForeignKey("pipelines.id"))
+    stage_id: Mapped[int | None] = mapped_column(ForeignKey("stages.id"))
+    stage_entered_at: Mapped[datetime | None]
+    amount: Mapped[int | None] = mapped_column(BigInteger)       # minor units (kopecks, cents) of `currency`
+    currency: Mapped[str | None] = mapped_column(String(3))
+    close_date: Mapped[date | None] = mapped_column(Date)        # when the deal is expected to close
+    lost_reason_code: Mapped[str | None] = mapped_column(String(60))   # one of [pipelines] lost_reasons
 
     contact: Mapped[Contact] = relationship(lazy="raise")
 
@@ -410,3 +426,50 @@ class LeadFlag(Base):
     name: Mapped[str] = mapped_column(String(40))      # auto_answer / reassigned / forgotten
     ref: Mapped[str] = mapped_column(String(100))      # what it was for (a thread, an inbound interaction)
     at: Mapped[datetime]
+class Pipeline(Base):
+    """A sales funnel (sales, wholesale, support): an ordered set of stages leads go through."""
+
+    __tablename__ = "pipelines"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), unique=True)      # what settings name: pipeline = "wholesale"
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class Stage(Base):
+    """One column of a funnel; retired stages stay so that their history keeps its names."""
+
+    __tablename__ = "stages"
+    __table_args__ = (Index(None, "pipeline_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))                 # open / won / lost / closed
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str | None] = mapped_column(String(20))       # the fixed status this stage stands for, if any
+    required_fields: Mapped[list[str]] = mapped_column(JSON, default=list)   # lead fields filled before entering
+    deadline_hours: Mapped[float | None] = mapped_column(Float)  # a lead should leave the stage within this
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class StageChange(Base):
+    """A lead entering a stage: what time in stage and stage-to-stage conversion are computed from."""
+
+    __tablename__ = "stage_changes"
+    __table_args__ = (Index(None, "lead_id", "at"), Index(None, "pipeline_id", "at"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id"))
+    from_stage_id: Mapped[int | None] = mapped_column(ForeignKey("stages.id"))
+    to_stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"))
+    at: Mapped[datetime]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+# Keeps the stage in step with the status wherever a lead's status is set (imported last: it uses the models).
+from crm_store import stage_sync  # noqa: E402, F401

@@ -15,7 +15,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from crm_store import search
-from crm_store.models import Contact, Identity, Interaction, Lead, RoutingTask
+from crm_store.models import Contact, Identity, Interaction, Lead, RoutingTask, StageChange
 from crm_store.task_refs import LeadTask
 
 
@@ -43,6 +43,8 @@ class NewLead:
     last_activity_at: datetime
     assignee_id: int | None = None
     closed_at: datetime | None = None
+    pipeline_id: int | None = None
+    stage_id: int | None = None
     id: int | None = None
 
 
@@ -95,8 +97,15 @@ class NewRows:
                  "channel": lead.channel, "source": lead.source, "attributes": lead.attributes,
                  "subject": lead.subject, "notes": "", "owner_id": lead.owner_id, "team_id": lead.team_id,
                  "created_at": now, "updated_at": now, "last_activity_at": lead.last_activity_at,
-                 "search_text": docs.get(id(lead), "")}
+                 "search_text": docs.get(id(lead), ""),
+                 "pipeline_id": lead.pipeline_id, "stage_id": lead.stage_id,
+                 "stage_entered_at": now if lead.stage_id is not None else None}
                 for lead in self.leads])
+            entered = [lead for lead in self.leads if lead.stage_id is not None]
+            if entered:    # the funnel's history starts when the lead does
+                connection.execute(StageChange.__table__.insert(), [
+                    {"lead_id": lead.id, "pipeline_id": lead.pipeline_id, "from_stage_id": None,
+                     "to_stage_id": lead.stage_id, "at": now, "user_id": None} for lead in entered])
         if self.interactions:
             connection.execute(Interaction.__table__.insert(), [
                 {**i.values, "id": i.id, "lead_id": i.lead.id, "contact_id": i.contact.id}

@@ -24,8 +24,8 @@ class SourceRow:
 
     @property
     def conversion(self) -> float | None:
-        finished = self.won + self.lost + self.handed_over
-        return round(self.won / finished, 4) if finished else None
+        """Won / all the leads that came: open leads count too (won / closed said 100% with 16 of 17 open)."""
+        return round(self.won / self.leads, 4) if self.leads else None
 
 
 async def by_source(session: AsyncSession, since: datetime, until: datetime,

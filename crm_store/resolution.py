@@ -245,6 +245,7 @@ def _choose_lead(
             source=dict(request.source), attributes=attributes, subject=request.subject,
             owner_id=owner, team_id=state.owner_teams.get(owner) if owner else None, last_activity_at=now,
         )
+        lead.pipeline_id, lead.stage_id = state.entries.get(request.pipeline) or (None, None)
         state.rows.leads.append(lead)
         candidates.append(lead)
         if previous is None:

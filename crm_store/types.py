@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -88,6 +88,7 @@ class IngestRequest:
     direction: str = Direction.INBOUND
     lead_hint: int | None = None           # a lead the message names itself; honoured for its own client
     routing: RoutingHint | None = None     # None: this event never needs routing (e.g. staff-entered)
+    pipeline: str | None = None            # the funnel a new lead enters (its key); None: the first
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,13 @@ class LeadChanges:
     subject: str | None = None
     fields: Mapping[str, Any] | None = None        # custom field values (crm_store.fields checks them)
     required_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # status -> fields it needs filled
+    pipeline_id: int | None = None
+    stage_id: int | None = None
+    amount: int | None = None                      # minor units of `currency`
+    currency: str | None = None
+    close_date: date | None = None
+    lost_reason_code: str | None = None
+    cleared: frozenset[str] = frozenset()          # of amount, currency, close_date: set to nothing
 
 
 @dataclass(frozen=True, slots=True)

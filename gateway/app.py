@@ -25,6 +25,7 @@ from gateway.api import (
     contact_routes,
     field_routes,
     lead_routes,
+    pipeline_routes,
     queue_routes,
     reply_routes,
     report_routes,
@@ -42,7 +43,7 @@ from gateway.hub import Hub
 from gateway.intake import Intake
 from gateway.logs import request_context_middleware
 from gateway.metrics import Metrics, http_metrics_middleware
-from gateway.mapping import routing_hint
+from gateway.mapping import pipeline_of, pipeline_sections, routing_hint
 from gateway.keys import (
     ATTACHMENTS,
     CLOCK,
@@ -94,7 +95,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     app.router.add_get("/api/v1/openapi.json", openapi.serve)
     for module in (ui_routes, system_routes, session_routes, lead_routes, reply_routes, attachment_routes,
                    user_routes, contact_routes, queue_routes, report_routes, call_routes, client_routes,
-                   company_routes, field_routes, task_routes, template_routes):
+                   company_routes, field_routes, task_routes, template_routes,
+                   pipeline_routes):
         app.router.add_routes(module.routes)
     channels_wiring.mount(app, settings)
     voice_wiring.mount(app, settings)
@@ -129,7 +131,9 @@ async def _ingestor(app: web.Application) -> AsyncIterator[None]:
         ingestor.on_batch = metrics.batch_written
         metrics.ingest_totals.ingestor = ingestor
         routing = app[SETTINGS].routing
-        app[INTAKE] = Intake(ingestor, app[ATTACHMENTS], lambda contact: routing_hint(contact, routing), metrics)
+        sections = pipeline_sections(app[SETTINGS])
+        app[INTAKE] = Intake(ingestor, app[ATTACHMENTS], lambda contact: routing_hint(contact, routing), metrics,
+                             lambda contact: pipeline_of(contact, routing, sections))
         yield
 
 

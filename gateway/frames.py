@@ -111,6 +111,13 @@ def lead_updated(lead_id: int, changes: Mapping[str, Any]) -> dict[str, Any]:
     return {"lead_id": lead_id, "changes": dict(changes)}
 
 
+def lead_moved(lead_id: int, pipeline_id: int | None, from_stage_id: int | None, to_stage_id: int | None,
+               changed_by: int) -> dict[str, Any]:
+    """Ids only: each board reads the lead again, within what its user may see."""
+    return {"lead_id": lead_id, "pipeline_id": pipeline_id, "from_stage_id": from_stage_id,
+            "to_stage_id": to_stage_id, "changed_by": changed_by}
+
+
 def message_received(lead_id: int, interaction_id: int | None, contact: InboundContact) -> dict[str, Any]:
     return {"lead_id": lead_id, "interaction_id": interaction_id, "channel": contact.channel, "text": contact.text,
             "subject": contact.subject, "at": contact.received_at.isoformat()}

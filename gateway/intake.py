@@ -24,7 +24,9 @@ class Intake:
 
     def __init__(self, ingestor: Ingestor, attachments: AttachmentStore,
                  routing: Callable[[InboundContact], RoutingHint | None] = lambda _: None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None,
+                 pipeline: Callable[[InboundContact], str | None] = lambda _: None) -> None:
+        self._pipeline = pipeline
         self._ingestor = ingestor
         self._metrics = metrics or Metrics()
         self._attachments = attachments
@@ -67,7 +69,8 @@ class Intake:
     async def _ingest(self, contact: InboundContact) -> IngestResult:
         files = await self._attachments.save_all(contact.attachments) if contact.attachments else None
         try:
-            return await self._ingestor.ingest(to_ingest_request(contact, files, self._routing(contact)))
+            return await self._ingestor.ingest(to_ingest_request(contact, files, self._routing(contact),
+                                                                      self._pipeline(contact)))
         except StoreUnavailable as exc:
             raise IntakeUnavailable(str(exc)) from exc
         except EventRefused as exc:

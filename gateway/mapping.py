@@ -7,7 +7,7 @@ from typing import Any
 from channels.types import Confidence, IdentityClaim, InboundContact
 from crm_store.models import RoutingTask, User
 from crm_store.types import Claim, IngestRequest, IngestResult, RoutingHint
-from gateway.settings import QueueSettings, RoutingSettings
+from gateway.settings import QueueSettings, RoutingSettings, Settings
 from routing.types import (
     DEFAULT_CAPACITY,
     Agent,
@@ -59,8 +59,24 @@ def routing_hint(contact: InboundContact, settings: RoutingSettings) -> RoutingH
                        channel=settings.capacity_class.get(contact.channel, "chat"))
 
 
+def pipeline_of(contact: InboundContact, routing: RoutingSettings, sections: Mapping[str, str] | None = None) -> str | None:
+    """The funnel a new lead from `contact` enters: its form's, mailbox's or bot's, else its DID's, else its queue's.
+
+    `sections` maps "form:<key>", "mailbox:<address>" and "channel:<name>" to the pipeline their section names.
+    """
+    named = sections or {}
+    a = contact.attributes
+    for key in (f"form:{a.get('form')}", f"mailbox:{str(a.get('mailbox') or '').lower()}", f"channel:{contact.channel}"):
+        if key in named:
+            return named[key]
+    if a.get("did") in routing.did_pipelines:
+        return routing.did_pipelines[a["did"]]
+    queue = routing.queues.get(a.get("queue") or "default")
+    return queue.pipeline if queue is not None else None
+
+
 def to_ingest_request(contact: InboundContact, attachments: list[dict[str, Any]] | None = None,
-                      routing: RoutingHint | None = None) -> IngestRequest:
+                      routing: RoutingHint | None = None, pipeline: str | None = None) -> IngestRequest:
     attributes: dict[str, Any] = {**contact.attributes, "source_id": contact.source_id}
     if attachments:
         attributes["attachments"] = attachments
@@ -79,6 +95,7 @@ def to_ingest_request(contact: InboundContact, attachments: list[dict[str, Any]]
         priority=contact.priority_hint or 0,
         lead_hint=contact.lead_hint,
         routing=routing,
+        pipeline=pipeline,
     )
 
 
@@ -130,3 +147,12 @@ def task_of_row(row: RoutingTask) -> Task:
                 queue=row.queue, owner=str(row.owner_id) if row.owner_id is not None else None,
                 created=row.created_at.timestamp())
 
+
+
+def pipeline_sections(settings: Settings) -> dict[str, str]:
+    """Which form, mailbox and messenger sections name a pipeline, keyed as `pipeline_of` looks them up."""
+    named = {f"form:{key}": form.pipeline for key, form in settings.forms.items() if form.pipeline}
+    named.update({f"mailbox:{box.username.lower()}": box.pipeline for box in settings.imap.values() if box.pipeline})
+    if settings.telegram is not None and settings.telegram.pipeline:
+        named["channel:telegram"] = settings.telegram.pipeline
+    return named

@@ -16,6 +16,7 @@ from routing.types import AgentState, Offer, Presence
 
 # Supervisors see the wallboard; managers see their own work only.
 WATCHER_ROLES = frozenset({"manager", "supervisor", "admin"})
+BOARD_ROLES = frozenset({"operator", "manager", "supervisor", "admin"})
 
 
 class Notifier:
@@ -70,6 +71,12 @@ class Notifier:
         watchers = {i for i in (assignee_id, owner_id) if i is not None} - {changed_by}
         if watchers and changes:
             await self._to(watchers, "lead.updated", frames.lead_updated(lead_id, changes))
+
+    async def lead_moved(self, lead_id: int, pipeline_id: int | None, from_stage_id: int | None,
+                         to_stage_id: int | None, *, changed_by: int) -> None:
+        """Every signed-in screen with a board open: the frame names ids only, the board re-reads what it may see."""
+        await self._fanout.to_roles(BOARD_ROLES, "lead.moved",
+                                    frames.lead_moved(lead_id, pipeline_id, from_stage_id, to_stage_id, changed_by))
 
     async def message_received(self, assignee_id: int, lead_id: int, interaction_id: int | None,
                                contact: InboundContact) -> None:

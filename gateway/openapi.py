@@ -20,6 +20,7 @@ from gateway.api.company_routes import CompanyIn, LeadCompany
 from gateway.api.contact_routes import Decision
 from gateway.api.field_routes import DirectoryIn, DirectoryPatch, FieldChange, NewField, ValueIn, ValuePatch
 from gateway.api.lead_routes import LeadPatch, NewLead
+from gateway.api.pipeline_routes import PipelineIn, PipelinePatch, StageIn, StagePatch
 from gateway.api.reply_routes import Reply
 from gateway.api.session_routes import Login
 from gateway.api.template_routes import TemplateIn
@@ -168,6 +169,32 @@ OPERATIONS: tuple[Op, ...] = (
     Op("GET", "/api/v1/reports/sources", "Source effectiveness: leads, won, lost, conversion per source", "reports",
        params=(Param("since", "first day (default: 30 days ago)", _DAY), Param("until", "last day (default: today)", _DAY),
                _csv("by", "source keys to group by (channel, utm_source, utm_medium, utm_campaign, …)")),
+       roles=STAFF),
+    Op("GET", "/api/v1/pipelines", "Funnels with their stages in order (?retired=1: retired stages too)",
+       "pipelines"),
+    Op("POST", "/api/v1/pipelines", "Create a funnel (no stages given: New, Won, Lost, Closed)", "pipelines",
+       PipelineIn, roles=("admin",), ok=201),
+    Op("PATCH", "/api/v1/pipelines/{pipeline_id}", "Rename a funnel", "pipelines", PipelinePatch,
+       params=(_id("pipeline_id"),), roles=("admin",)),
+    Op("POST", "/api/v1/pipelines/{pipeline_id}/stages", "Add a stage (kind, required fields, deadline)",
+       "pipelines", StageIn, params=(_id("pipeline_id"),), roles=("admin",), ok=201),
+    Op("PATCH", "/api/v1/pipelines/{pipeline_id}/stages/{stage_id}", "Rename, reorder, change rules, retire a stage",
+       "pipelines", StagePatch, params=(_id("pipeline_id"), _id("stage_id")), roles=("admin",)),
+    Op("GET", "/api/v1/pipelines/{pipeline_id}/board", "The board: per stage a count, amounts and a page of cards",
+       "pipelines", params=(_id("pipeline_id"),
+                            Param("owner", "'me' or a user id (the assignee)", {"type": "string"}),
+                            Param("team", "a team id", {"type": "integer", "minimum": 1}),
+                            Param("source", "the channel that opened the lead", {"type": "string"}),
+                            Param("stage_id", "one column only (its next page)", {"type": "integer", "minimum": 1}),
+                            Param("limit", "cards per column", {"type": "integer", "minimum": 1, "maximum": 100,
+                                                                "default": 20}),
+                            Param("offset", "cards to skip per column", {"type": "integer", "minimum": 0}))),
+    Op("GET", "/api/v1/reports/funnel", "Funnel: entered per stage, conversion, amounts won and lost, lost reasons, "
+       "time in stage", "reports",
+       params=(Param("pipeline", "the pipeline's id", {"type": "integer", "minimum": 1}),
+               Param("from", "first day of lead creation (default: 90 days ago)", _DAY),
+               Param("to", "last day (default: today)", _DAY),
+               Param("by", "also per manager or per source", {"type": "string", "enum": ["manager", "source"]})),
        roles=STAFF),
     Op("POST", "/api/v1/calls", "Click-to-call: ring the caller's phone, then dial the client", "voice",
        CallRequest, ok=202),

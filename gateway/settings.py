@@ -142,6 +142,12 @@ class LeadSettings(Section):
         return {status: tuple(names) for status, names in needed.items()}
 
 
+class PipelineSettings(Section):
+    """The funnels' shared lists (the funnels themselves are data: /api/v1/pipelines)."""
+
+    lost_reasons: tuple[str, ...] = ("price", "competitor", "no_budget", "no_answer", "not_needed", "other")
+
+
 class PermissionSettings(Section):
     """Which roles may change records that are not theirs ("a manager may add but not delete")."""
 
@@ -168,6 +174,7 @@ class QueueSettings(Section):
     vip_skill: str | None = None                # ... go only to agents with this skill ...
     vip_min_level: int = 1                      # ... at this level or higher
     escalation: tuple[tuple[float, tuple[str, ...]], ...] = ()   # (after seconds, team names; empty = all)
+    pipeline: str | None = None                 # the funnel new leads of this queue enter; unset: the first
 
     @field_validator("policy")
     @classmethod
@@ -190,6 +197,7 @@ class RoutingSettings(Section):
         "telegram": "chat", "whatsapp": "chat", "viber": "chat", "vk": "chat",
     }
     chat_capacity_on_call: int | None = Field(1, ge=0)   # a live call shrinks chat capacity to this
+    did_pipelines: dict[str, str] = {}     # number dialled -> the funnel its callers' new leads enter
 
     @field_validator("queues")
     @classmethod
@@ -285,6 +293,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     phone: PhoneSettings = PhoneSettings()
     leads: LeadSettings = LeadSettings()
+    pipelines: PipelineSettings = PipelineSettings()
     permissions: PermissionSettings = PermissionSettings()
     routing: RoutingSettings = RoutingSettings()
     storage: StorageSettings = StorageSettings()

@@ -78,6 +78,7 @@ class ImapConfig(ChannelSection):
     move_to: str | None = None             # else committed messages are marked \\Seen
     poll_seconds: float = Field(30.0, gt=0)
     idle: bool = True
+    pipeline: str | None = None            # the funnel this mailbox's new leads enter; unset: the first
     max_attachment_bytes: int = Field(10 * 1024 * 1024, gt=0)
 
 

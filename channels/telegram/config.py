@@ -25,6 +25,7 @@ class TelegramConfig(ChannelSection):
     secret_path: Secret | None = Field(None, repr=False)   # webhook: if set, only {webhook_path}/{secret_path} is answered
     webhook_url: HttpUrl | None = None  # registered with setWebhook at start
     max_file_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    pipeline: str | None = None               # the funnel the bot's new leads enter; unset: the first
     poll_timeout: int = Field(25, ge=0)       # seconds a getUpdates long poll is held open
 
     @field_validator("token")

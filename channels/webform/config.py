@@ -71,6 +71,7 @@ class FormConfig(ChannelSection):
     rate_per_minute: float = Field(10.0, gt=0)
     burst: int = Field(5, ge=1)
     priority: int = 0
+    pipeline: str | None = None      # the funnel its new leads enter (a pipeline key); unset: the first
     source: OptionalText = None
 
     @field_validator("field_map")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import date
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -177,6 +178,12 @@ class LeadPatch(BaseModel):
     priority: int | None = Field(None, ge=-100, le=100)
     subject: str | None = Field(None, max_length=500)
     fields: dict[str, Any] | None = None     # custom field values, checked against their definitions
+    pipeline_id: DbId | None = None
+    stage_id: DbId | None = None
+    amount: int | None = Field(None, ge=0, le=10**15)      # minor units (kopecks, cents)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    close_date: date | None = None
+    lost_reason_code: str | None = Field(None, max_length=60)
 
 
 @routes.patch("/api/v1/leads/{lead_id}")
@@ -185,7 +192,11 @@ async def patch_lead(request: web.Request) -> web.Response:
     body = await read_model(request, LeadPatch)
     given = body.model_dump(exclude_unset=True)
     # Field values and the fields a status needs are checked by the store against the field definitions.
-    changes = LeadChanges(**given, unassign="assignee_id" in given and body.assignee_id is None)
+    reasons = request.app[SETTINGS].pipelines.lost_reasons
+    if body.lost_reason_code is not None and body.lost_reason_code not in reasons:
+        refuse(422, "invalid", f"lost_reason_code is one of {', '.join(reasons)}", "lost_reason_code")
+    cleared = frozenset(k for k in ("amount", "currency", "close_date") if k in given and given[k] is None)
+    changes = LeadChanges(**given, unassign="assignee_id" in given and body.assignee_id is None, cleared=cleared)
 
     async def work(session: Any) -> tuple[Any, dict[str, Any]]:
         diff = await leads.update_lead(session, who.viewer, lead_id, changes, request.app[PERMISSIONS],
@@ -203,6 +214,9 @@ async def patch_lead(request: web.Request) -> web.Response:
             log.info("task %s left routing before its priority changed: %s", waiting, exc)
     await request.app[NOTIFIER].lead_updated(lead_id, diff, assignee_id=body["assignee_id"], owner_id=body["owner_id"],
                                              changed_by=who.user_id)
+    if "stage_id" in diff:     # every open board redraws the two columns
+        await request.app[NOTIFIER].lead_moved(lead_id, body["pipeline_id"], diff["stage_id"][0], diff["stage_id"][1],
+                                               changed_by=who.user_id)
     finished = "status" in diff and LeadStatus(diff["status"][1]) not in OPEN_STATUSES
     if finished or "assignee_id" in diff:
         # Closed, or handed to someone by hand: routing stops offering it.

@@ -28,6 +28,9 @@ def lead_json(lead: Lead) -> dict[str, Any]:
         "outcome": lead.outcome, "lost_reason": lead.lost_reason, "handed_over_to": lead.handed_over_to,
         "created_at": iso(lead.created_at), "updated_at": iso(lead.updated_at),
         "last_activity_at": iso(lead.last_activity_at), "closed_at": iso(lead.closed_at),
+        "pipeline_id": lead.pipeline_id, "stage_id": lead.stage_id, "stage_entered_at": iso(lead.stage_entered_at),
+        "amount": lead.amount, "currency": lead.currency,
+        "close_date": lead.close_date.isoformat() if lead.close_date else None, "lost_reason_code": lead.lost_reason_code,
     }
 
 

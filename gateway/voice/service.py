@@ -23,7 +23,7 @@ from crm_store.ingest import Ingestor
 from crm_store.session import Sessions
 from gateway.auth_types import Principal
 from gateway import frames
-from gateway.mapping import to_ingest_request
+from gateway.mapping import pipeline_of, to_ingest_request
 from gateway.notifier import Notifier
 from gateway.routing.ports import TaskRouting
 from gateway.settings import RoutingSettings
@@ -131,7 +131,8 @@ class VoiceService:
 
     async def _record_start(self, call: LiveCall) -> None:
         event = call.started
-        request = to_ingest_request(contact_of(event))
+        contact = contact_of(event)
+        request = to_ingest_request(contact, pipeline=pipeline_of(contact, self._routing))
         if event.direction is Direction.OUTBOUND:
             request = replace(request, direction=Direction.OUTBOUND.value)
         result = await self._ingestor.ingest(request)

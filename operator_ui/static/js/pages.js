@@ -10,6 +10,7 @@ export const PAGES = [
   { path: PAGE.console, key: 'nav.console' },
   { path: PAGE.wallboard, key: 'nav.wallboard', roles: STAFF },
   { path: '/tasks', key: 'nav.tasks' },
+  { path: '/board', key: 'nav.board' },
 ];
 
 // Fill <nav id="nav"> with the screens this user may open; the current one is marked for screen readers.

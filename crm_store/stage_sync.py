@@ -1,0 +1,64 @@
+"""A lead's stage follows its status wherever the status is set, and every stage change is written down.
+
+Routing assigns, a reply puts a lead in progress, a client reopens a closed lead, the old status API
+closes one: none of them knows about funnels. One flush hook keeps the stage in step with all of
+them, so no path can leave a lead in a column its status contradicts or a change out of the history.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
+
+from crm_store.models import Lead, Stage, StageChange
+
+# The kind of stage each fixed status belongs in.
+KIND_OF_STATUS = {"new": "open", "assigned": "open", "in_progress": "open", "won": "won", "lost": "lost",
+                  "closed": "closed"}
+# Who made the change, set by the code that acts for a user (None: the system).
+ACTOR = "stage_actor_id"
+
+
+def stage_for_status(session: Session, pipeline_id: int, status: str, current_id: int | None) -> int | None:
+    """The stage a lead with `status` belongs in, staying where it is whenever that already fits."""
+    stages = session.execute(select(Stage.id, Stage.kind, Stage.status, Stage.retired)
+                             .where(Stage.pipeline_id == pipeline_id).order_by(Stage.position, Stage.id)).all()
+    live = [s for s in stages if not s.retired]
+    current = next((s for s in stages if s.id == current_id), None)
+    exact = next((s for s in live if s.status == status), None)
+    kind = KIND_OF_STATUS.get(status, "open")
+    if current is not None and current.kind == kind and (current.status is None or exact is None):
+        # A stage an admin added (no fixed status) keeps its leads while routing or a reply moves the status.
+        return current.id
+    if exact is not None:
+        return exact.id
+    for wanted in (kind, "lost") if kind == "closed" else (kind,):
+        same = next((s for s in live if s.kind == wanted), None)
+        if same is not None:
+            return same.id
+    return current_id
+
+
+@event.listens_for(Session, "before_flush")
+def _follow_status(session: Session, _context: Any, _instances: Any) -> None:
+    for lead in [o for o in session.dirty if isinstance(o, Lead)]:
+        state = inspect(lead)
+        if lead.pipeline_id is None:
+            continue
+        if not state.attrs.stage_id.history.has_changes() and state.attrs.status.history.has_changes():
+            with session.no_autoflush:
+                target = stage_for_status(session, lead.pipeline_id, lead.status, lead.stage_id)
+            if target is not None and target != lead.stage_id:
+                lead.stage_id = target
+        history = state.attrs.stage_id.history
+        if not history.has_changes():
+            continue
+        before = history.deleted[0] if history.deleted else None
+        if before == lead.stage_id or lead.stage_id is None:
+            continue
+        at = lead.updated_at or datetime.now(UTC)
+        lead.stage_entered_at = at
+        session.add(StageChange(lead_id=lead.id, pipeline_id=lead.pipeline_id, from_stage_id=before,
+                                to_stage_id=lead.stage_id, at=at, user_id=session.info.get(ACTOR)))

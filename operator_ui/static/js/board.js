@@ -1,0 +1,154 @@
+// The kanban board of one pipeline: columns = stages, drag a card (or choose from its menu) to move it; live.
+import { get, logout, patch, post } from './api.js';
+import { $, clear, h } from './dom.js';
+import { formatNumber } from './format.js';
+import { applyI18n, label, setLocale, t } from './i18n.js';
+import { LiveSocket } from './socket.js';
+
+let pipelines = [];
+let current = null;
+let dragged = null;
+let reloadTimer = null;
+
+const money = (minor, currency) => {
+  if (minor === null || minor === undefined) return '';
+  const value = minor / 100;
+  try {
+    return new Intl.NumberFormat(document.documentElement.lang, currency ? { style: 'currency', currency } : {}).format(value);
+  } catch { return `${formatNumber(value, 2)} ${currency || ''}`.trim(); }
+};
+const days = (iso) => (iso ? Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 86400000)) : 0);
+
+function showError(message) {
+  const el = $('#board-error');
+  el.textContent = message || '';
+  el.hidden = !message;
+}
+
+function query() {
+  const params = new URLSearchParams();
+  if ($('#owner').value) params.set('owner', $('#owner').value);
+  if ($('#source').value) params.set('source', $('#source').value);
+  return params.toString();
+}
+
+async function move(leadId, stage) {
+  const body = { stage_id: stage.id };
+  if (stage.kind === 'lost') {
+    const reason = window.prompt(t('board.lost_reason'));
+    if (reason === null) return;
+    body.lost_reason = reason;
+  }
+  try {
+    await patch(`/api/v1/leads/${leadId}`, body);
+    showError('');
+  } catch (exc) {
+    showError(t('board.refused', { message: exc.message }));
+  }
+  await load();
+}
+
+function card(item, stages, stage) {
+  const menu = h('select', { class: 'card-move', 'aria-label': t('board.move_to'), dataset: { leadId: String(item.id) } },
+    h('option', { value: '', text: t('board.move_to') }),
+    stages.filter((s) => s.id !== stage.id).map((s) => h('option', { value: String(s.id), text: s.name })));
+  menu.addEventListener('change', () => {
+    const target = stages.find((s) => String(s.id) === menu.value);
+    if (target) move(item.id, target);
+  });
+  const el = h('article', { class: `card${item.overdue ? ' overdue' : ''}`, draggable: 'true', tabindex: '0',
+    dataset: { leadId: String(item.id) } },
+    h('a', { class: 'card-client', href: `/console#lead/${item.id}`, text: item.client || item.subject || `#${item.id}` }),
+    h('div', { class: 'card-amount', text: money(item.amount, item.currency) }),
+    h('div', { class: 'card-meta muted', text: [item.owner || t('board.nobody'), label('channel', item.channel),
+      t('board.age', { days: days(item.stage_entered_at) })].join(' · ') }),
+    item.overdue ? h('div', { class: 'card-due', text: t('board.overdue') }) : [],
+    menu);
+  el.addEventListener('dragstart', (ev) => {
+    dragged = item.id;
+    ev.dataTransfer.setData('text/plain', String(item.id));
+    ev.dataTransfer.effectAllowed = 'move';
+  });
+  return el;
+}
+
+function column(col, stages) {
+  const totals = Object.entries(col.amounts || {}).map(([cur, v]) => money(v, cur)).join(' + ');
+  const el = h('section', { class: `column kind-${col.stage.kind}`, dataset: { stageId: String(col.stage.id) } },
+    h('header', { class: 'column-head' },
+      h('h2', { text: col.stage.name }),
+      h('span', { class: 'column-count', text: formatNumber(col.count) }),
+      h('span', { class: 'column-total muted', text: totals })),
+    col.cards.map((item) => card(item, stages, col.stage)),
+    col.count > col.cards.length ? h('p', { class: 'muted', text: t('board.more', { n: col.count - col.cards.length }) }) : []);
+  el.addEventListener('dragover', (ev) => { ev.preventDefault(); el.classList.add('drop'); });
+  el.addEventListener('dragleave', () => el.classList.remove('drop'));
+  el.addEventListener('drop', (ev) => {
+    ev.preventDefault();
+    el.classList.remove('drop');
+    const id = Number(ev.dataTransfer.getData('text/plain') || dragged);
+    if (id && !col.cards.some((c) => c.id === id)) move(id, col.stage);
+  });
+  return el;
+}
+
+async function load() {
+  if (!current) return;
+  try {
+    const board = await get(`/api/v1/pipelines/${current}/board?${query()}`);
+    const stages = board.columns.map((c) => c.stage);
+    const root = $('#board');
+    clear(root);
+    for (const col of board.columns) root.append(column(col, stages));
+  } catch (exc) {
+    showError(t('error.generic', { message: exc.message }));
+  }
+}
+
+function reloadSoon() {
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(load, 200);
+}
+
+async function addStage(ev) {
+  ev.preventDefault();
+  const required = $('#stage-required').value.split(',').map((s) => s.trim()).filter(Boolean);
+  try {
+    await post(`/api/v1/pipelines/${current}/stages`, { name: $('#stage-name').value, kind: $('#stage-kind').value,
+      required_fields: required });
+    $('#stage-name').value = '';
+    showError('');
+  } catch (exc) {
+    showError(t('board.refused', { message: exc.message }));
+  }
+  await load();
+}
+
+async function main() {
+  setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
+  const config = await get('/api/v1/config');
+  setLocale(config.user.locale || 'en');
+  applyI18n();
+  $('#logout').addEventListener('click', logout);
+  pipelines = (await get('/api/v1/pipelines')).items;
+  const select = $('#pipeline');
+  for (const p of pipelines) select.append(h('option', { value: String(p.id), text: p.name }));
+  current = pipelines.length ? pipelines[0].id : null;
+  for (const channel of ['form', 'email', 'voice', 'telegram', 'whatsapp', 'viber', 'manual']) {
+    $('#source').append(h('option', { value: channel, text: label('channel', channel) }));
+  }
+  select.addEventListener('change', () => { current = Number(select.value); load(); });
+  $('#owner').addEventListener('change', load);
+  $('#source').addEventListener('change', load);
+  if (config.user.role === 'admin') {
+    $('#stage-admin').hidden = false;
+    $('#stage-admin').addEventListener('submit', addStage);
+  }
+  await load();
+  new LiveSocket({
+    onState: (state) => { $('#conn-banner').hidden = state === 'open'; },
+    onFrame: (type, data) => { if (type === 'lead.moved' && data.pipeline_id === current) reloadSoon(); },
+  }).connect();
+}
+
+main().catch((exc) => showError(t('error.generic', { message: exc.message })));

@@ -1,0 +1,79 @@
+"""Funnels in the store: old statuses migrate onto stages, every status change moves the stage and is kept."""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from alembic import command
+from sqlalchemy import select, text
+
+from crm_store import funnel, pipelines
+from crm_store.ingest import Ingestor
+from crm_store.migrate import alembic_config
+from crm_store.models import Lead, Stage, StageChange
+from crm_store.stage_sync import ACTOR
+from tests.crm_store.factories import T0, phone, request
+
+STATUSES = ("new", "assigned", "in_progress", "won", "lost", "closed")
+
+
+async def test_existing_leads_migrate_onto_the_sales_stages(database_url, engine, sessions):
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0003")
+    async with engine.begin() as c:
+        await c.execute(text("INSERT INTO contacts (display_name, created_at, updated_at) VALUES ('Old', :t, :t)"),
+                        {"t": T0})
+        contact = await c.scalar(text("SELECT max(id) FROM contacts"))
+        for status in STATUSES:
+            closed = None if status in ("new", "assigned", "in_progress") else T0 + timedelta(days=1)
+            await c.execute(text(
+                "INSERT INTO leads (contact_id, status, priority, channel, source, attributes, notes, created_at, "
+                "updated_at, last_activity_at, closed_at, search_text) VALUES (:c, :s, 0, 'form', '{}', '{}', '', "
+                ":t, :t, :t, :closed, '')"), {"c": contact, "s": status, "t": T0, "closed": closed})
+    await asyncio.to_thread(command.upgrade, alembic_config(database_url), "head")
+    async with sessions() as session:
+        stages = {s.id: s for s in await session.scalars(select(Stage))}
+        found = list(await session.scalars(select(Lead).order_by(Lead.id)))
+        changes = list(await session.scalars(select(StageChange)))
+    assert [(stages[x.stage_id].status, stages[x.stage_id].kind) for x in found] == [
+        ("new", "open"), ("assigned", "open"), ("in_progress", "open"), ("won", "won"), ("lost", "lost"),
+        ("closed", "closed")]
+    assert len(changes) == 11    # each entered New when it came, five moved on since
+    assert found[3].stage_entered_at == T0 + timedelta(days=1)
+
+
+async def test_status_changes_anywhere_move_the_stage_and_are_kept(engine, sessions):
+    async with Ingestor(engine, clock=lambda: T0) as ingestor:
+        result = await ingestor.ingest(request(phone("+79120000001")))
+    async with sessions() as session, session.begin():
+        sales = (await pipelines.funnels(session))[0]
+        by_status = {s.status: s for s in sales.stages}
+        lead = await session.get(Lead, result.lead_id)
+        assert (lead.pipeline_id, lead.stage_id) == (sales.pipeline.id, by_status["new"].id)
+        # An admin's stage without a fixed status keeps its leads while the status moves within "open".
+        extra = await pipelines.add_stage(session, sales.pipeline.id,
+                                          pipelines.StageSpec(name="Demo", kind="open"), T0)
+        session.info[ACTOR] = None
+        lead.status, lead.updated_at = "in_progress", T0 + timedelta(hours=2)       # as a reply does
+    async with sessions() as session, session.begin():
+        lead = await session.get(Lead, result.lead_id)
+        assert lead.stage_id == by_status["in_progress"].id
+        lead.stage_id, lead.updated_at = extra.id, T0 + timedelta(hours=5)
+    async with sessions() as session, session.begin():
+        lead = await session.get(Lead, result.lead_id)
+        lead.status, lead.updated_at = "assigned", T0 + timedelta(hours=6)
+    async with sessions() as session, session.begin():
+        lead = await session.get(Lead, result.lead_id)
+        assert lead.stage_id == extra.id
+        lead.status, lead.outcome, lead.updated_at = "won", "won", T0 + timedelta(hours=30)
+    async with sessions() as session:
+        lead = await session.get(Lead, result.lead_id)
+        assert lead.stage_id == by_status["won"].id and lead.stage_entered_at == T0 + timedelta(hours=30)
+        history = [(c.to_stage_id, c.at) for c in await session.scalars(
+            select(StageChange).where(StageChange.lead_id == lead.id).order_by(StageChange.id))]
+        assert history == [(by_status["new"].id, T0), (by_status["in_progress"].id, T0 + timedelta(hours=2)),
+                           (extra.id, T0 + timedelta(hours=5)), (by_status["won"].id, T0 + timedelta(hours=30))]
+        report = await funnel.report(session, sales.pipeline.id, T0 - timedelta(days=1), T0 + timedelta(days=1))
+    rows = {s["name"]: s for s in report["stages"]}
+    assert report["leads"] == 1 and report["conversion"] == 1.0
+    assert (rows["New"]["median_hours"], rows["Demo"]["median_hours"], rows["Demo"]["entered"]) == (2.0, 25.0, 1)
+    assert rows["Assigned"]["entered"] == 0 and rows["In progress"]["to_next"] == 1.0   # on to Won

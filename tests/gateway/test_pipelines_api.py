@@ -1,0 +1,131 @@
+"""Funnels through the real server: stage rules refuse naming the field, moves are audited and broadcast, teams hold."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+from websockets.asyncio.client import connect
+
+from crm_store.types import Role
+
+
+async def _sales(api, headers):  # type: ignore[no-untyped-def]
+    items = (await (await api.client.get("/api/v1/pipelines", headers=headers)).json())["items"]
+    sales = next(p for p in items if p["key"] == "sales")
+    return sales, {s["status"]: s["id"] for s in sales["stages"]}
+
+
+async def test_stage_rules_moves_board_and_funnel(api):
+    await api.add_user("root", Role.ADMIN)
+    boss = await api.login("root")
+    sales, by_status = await _sales(api, boss)
+    assert [s["kind"] for s in sales["stages"]] == ["open", "open", "open", "won", "lost", "closed"]
+    # An admin adds a strict stage before "Won": a proposal needs an amount and a close date.
+    added = await api.client.post(f"/api/v1/pipelines/{sales['id']}/stages", headers=boss, json={
+        "name": "Proposal", "kind": "open", "position": 3, "required_fields": ["amount", "close_date"],
+        "deadline_hours": 48})
+    assert added.status == 201, await added.text()
+    proposal = (await added.json())["id"]
+    order = [s["name"] for s in (await _sales(api, boss))[0]["stages"]]
+    assert order.index("Proposal") == 3
+
+    lead = await (await api.client.post("/forms/default", data={"phone": "+79120000001", "name": "Anna"})).json()
+    url = f"/api/v1/leads/{lead['lead_id']}"
+    created = await (await api.client.get(url, headers=boss)).json()
+    assert created["lead"]["stage_id"] == by_status["new"] and created["lead"]["pipeline_id"] == sales["id"]
+
+    token = boss["Authorization"].split()[1]
+    async with connect(f"ws://127.0.0.1:{api.client.port}/ws?token={token}") as ws:
+        refused = await api.client.patch(url, json={"stage_id": proposal}, headers=boss)
+        error = (await refused.json())["error"]
+        assert refused.status == 422 and error["field"] == "amount" and "Proposal" in error["message"]
+        refused = await api.client.patch(url, json={"stage_id": proposal, "amount": 150000, "currency": "RUB"},
+                                         headers=boss)
+        assert (await refused.json())["error"]["field"] == "close_date"
+        moved = await api.client.patch(url, headers=boss, json={
+            "stage_id": proposal, "amount": 150000, "currency": "RUB", "close_date": "2026-12-31"})
+        assert moved.status == 200, await moved.text()
+        body = await moved.json()
+        assert (body["stage_id"], body["amount"], body["close_date"]) == (proposal, 150000, "2026-12-31")
+        async with asyncio.timeout(30):
+            while (frame := json.loads(await ws.recv()))["type"] != "lead.moved":
+                pass
+        assert frame["data"]["to_stage_id"] == proposal and frame["data"]["lead_id"] == lead["lead_id"]
+
+    # The old status API still works and moves the card with it; a lost deal needs a reason.
+    lost = await api.client.patch(url, json={"stage_id": by_status["lost"]}, headers=boss)
+    assert lost.status == 422 and (await lost.json())["error"]["field"] == "lost_reason"
+    bad_code = await api.client.patch(url, json={"stage_id": by_status["lost"], "lost_reason_code": "moon"},
+                                      headers=boss)
+    assert (await bad_code.json())["error"]["field"] == "lost_reason_code"
+    won = await api.client.patch(url, json={"status": "won"}, headers=boss)
+    assert (await won.json())["stage_id"] == by_status["won"]
+
+    board = await (await api.client.get(f"/api/v1/pipelines/{sales['id']}/board", headers=boss)).json()
+    column = next(c for c in board["columns"] if c["stage"]["id"] == by_status["won"])
+    assert column["count"] == 1 and column["amounts"] == {"RUB": 150000}
+    assert column["cards"][0]["client"] == "Anna"
+    report = await (await api.client.get(f"/api/v1/reports/funnel?pipeline={sales['id']}&by=source",
+                                         headers=boss)).json()
+    entered = {s["name"]: s["entered"] for s in report["stages"]}
+    assert (entered["New"], entered["Proposal"], entered["Won"], entered["Lost"]) == (1, 1, 1, 0)
+    assert report["conversion"] == 1.0 and report["won_amounts"] == {"RUB": 150000}
+    assert report["groups"][0]["key"] == "form"
+    bad = await api.client.get("/api/v1/reports/funnel?pipeline=x", headers=boss)
+    assert bad.status == 422 and (await bad.json())["error"]["field"] == "pipeline"
+
+    async def audited(query):  # type: ignore[no-untyped-def]
+        items = (await (await api.client.get(f"/api/v1/audit{query}", headers=boss)).json())["items"]
+        return [(e["action"], e["outcome"]) for e in items]
+
+    on_lead = await audited(f"?lead_id={lead['lead_id']}")
+    every = [action for action, _ in await audited("")]
+    assert on_lead.count(("lead.update", "ok")) >= 2 and "stage.create" in every and "board.read" in every
+
+async def test_stage_admin_is_for_admins_and_retiring_keeps_history(api):
+    await api.add_user("root", Role.ADMIN)
+    await api.add_user("mia", Role.MANAGER)
+    root, mia = await api.login("root"), await api.login("mia")
+    made = await api.client.post("/api/v1/pipelines", headers=root, json={"key": "wholesale", "name": "Wholesale"})
+    assert made.status == 201, await made.text()
+    wholesale = await made.json()
+    assert [s["kind"] for s in wholesale["stages"]] == ["open", "won", "lost", "closed"]
+    assert (await api.client.post("/api/v1/pipelines", headers=mia, json={"key": "x", "name": "X"})).status == 403
+    again = await api.client.post("/api/v1/pipelines", headers=root, json={"key": "wholesale", "name": "W"})
+    assert again.status == 409 and (await again.json())["error"]["field"] == "key"
+    extra = await (await api.client.post(f"/api/v1/pipelines/{wholesale['id']}/stages", headers=root,
+                                         json={"name": "Samples"})).json()
+    lead = await (await api.client.post("/api/v1/leads", json={"name": "Bob"}, headers=mia)).json()
+    moved = await api.client.patch(f"/api/v1/leads/{lead['id']}", headers=mia, json={"stage_id": extra["id"]})
+    assert moved.status == 200 and (await moved.json())["pipeline_id"] == wholesale["id"]
+    stage_url = f"/api/v1/pipelines/{wholesale['id']}/stages/{extra['id']}"
+    busy = await api.client.patch(stage_url, headers=root, json={"retired": True})
+    assert busy.status == 409 and (await busy.json())["error"]["field"] == "retired"
+    back = await api.client.patch(f"/api/v1/leads/{lead['id']}", headers=mia,
+                                  json={"stage_id": wholesale["stages"][0]["id"]})
+    assert back.status == 200
+    assert (await api.client.patch(stage_url, headers=root, json={"retired": True, "name": "Old"})).status == 200
+    listed = (await (await api.client.get("/api/v1/pipelines?retired=1", headers=mia)).json())["items"]
+    assert any(s["name"] == "Old" and s["retired"] for p in listed for s in p["stages"])
+    refused = await api.client.patch(f"/api/v1/leads/{lead['id']}", headers=mia, json={"stage_id": extra["id"]})
+    assert refused.status == 422 and (await refused.json())["error"]["field"] == "stage_id"
+    report = await (await api.client.get(f"/api/v1/reports/funnel?pipeline={wholesale['id']}",
+                                         headers=root)).json()
+    assert {s["name"]: s["entered"] for s in report["stages"]}["Old"] == 1   # the history keeps the retired stage
+
+
+async def test_the_board_shows_only_what_the_team_may_see(api):
+    await api.add_user("sam", Role.MANAGER, team="sales")
+    await api.add_user("sue", Role.MANAGER, team="support")
+    sam, sue = await api.login("sam"), await api.login("sue")
+    await api.client.post("/api/v1/leads", json={"name": "Sam's client"}, headers=sam)
+    pipeline = (await (await api.client.get("/api/v1/pipelines", headers=sue)).json())["items"][0]["id"]
+
+    async def cards(headers):  # type: ignore[no-untyped-def]
+        board = await (await api.client.get(f"/api/v1/pipelines/{pipeline}/board", headers=headers)).json()
+        return [c["client"] for col in board["columns"] for c in col["cards"]], sum(c["count"] for c in board["columns"])
+
+    assert await cards(sam) == (["Sam's client"], 1)
+    assert await cards(sue) == ([], 0)
+    bad = await api.client.get(f"/api/v1/pipelines/{pipeline}/board?owner=someone", headers=sue)
+    assert bad.status == 422 and (await bad.json())["error"]["field"] == "owner"
