@@ -18,7 +18,7 @@ STATUSES = ("new", "assigned", "in_progress", "won", "lost", "closed")
 
 
 async def test_existing_leads_migrate_onto_the_sales_stages(database_url, engine, sessions):
-    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0003")
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0004_tasks")
     async with engine.begin() as c:
         await c.execute(text("INSERT INTO contacts (display_name, created_at, updated_at) VALUES ('Old', :t, :t)"),
                         {"t": T0})
