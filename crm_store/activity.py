@@ -1,0 +1,100 @@
+"""Every agent's presence and activity over time: one row per change, each lasting until the next."""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_store.models import AgentActivity
+
+SOURCES = ("console", "routing", "pbx", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A stretch of one state; `ended_at` None: it still lasts."""
+
+    state: str
+    reason: str | None
+    source: str
+    started_at: datetime
+    ended_at: datetime | None
+
+    def seconds(self, until: datetime) -> float:
+        return max(0.0, ((self.ended_at or until) - self.started_at).total_seconds())
+
+
+async def last_state(session: AsyncSession, user_id: int) -> tuple[str, str | None] | None:
+    row = (await session.execute(select(AgentActivity.state, AgentActivity.reason)
+                                 .where(AgentActivity.user_id == user_id)
+                                 .order_by(AgentActivity.started_at.desc(), AgentActivity.id.desc()).limit(1))).first()
+    return (row[0], row[1]) if row else None
+
+
+async def record_change(session: AsyncSession, user_id: int, state: str, reason: str | None, source: str,
+                        at: datetime) -> bool:
+    """Add a row when the agent's (state, reason) differs from their last one; True if added."""
+    reason = reason[:60] if reason else None
+    if await last_state(session, user_id) == (state, reason):
+        return False     # a repeated presence.set, or a change of load that left the activity as it was
+    session.add(AgentActivity(user_id=user_id, state=state[:20], reason=reason, source=source, started_at=at))
+    return True
+
+
+async def spans(session: AsyncSession, user_id: int, since: datetime, until: datetime) -> list[Span]:
+    """The agent's states in [since, until), clipped to it: the state they were in at `since` comes first."""
+    before = (await session.scalars(select(AgentActivity).where(
+        AgentActivity.user_id == user_id, AgentActivity.started_at < since)
+        .order_by(AgentActivity.started_at.desc(), AgentActivity.id.desc()).limit(1))).first()
+    inside = list(await session.scalars(select(AgentActivity).where(
+        AgentActivity.user_id == user_id, AgentActivity.started_at >= since, AgentActivity.started_at < until)
+        .order_by(AgentActivity.started_at, AgentActivity.id)))
+    rows = ([before] if before is not None else []) + inside
+    after = await session.scalar(select(func.min(AgentActivity.started_at)).where(
+        AgentActivity.user_id == user_id, AgentActivity.started_at >= until))
+    out = []
+    for i, row in enumerate(rows):
+        end = rows[i + 1].started_at if i + 1 < len(rows) else (min(after, until) if after else None)
+        out.append(Span(row.state, row.reason, row.source, max(row.started_at, since), end))
+    return out
+
+
+async def time_in_states(session: AsyncSession, user_ids: Collection[int], since: datetime, until: datetime,
+                         now: datetime) -> dict[int, dict[str, float]]:
+    """Seconds per "state" or "state:reason" of each agent in [since, min(until, now))."""
+    if not user_ids:
+        return {}
+    end = min(until, now)
+    # The row each agent was in at `since` (one per agent, by the (user_id, started_at) index), then the period.
+    latest = (select(AgentActivity.user_id, func.max(AgentActivity.started_at).label("at"))
+              .where(AgentActivity.user_id.in_(user_ids), AgentActivity.started_at < since)
+              .group_by(AgentActivity.user_id).subquery())
+    opening = await session.execute(select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason,
+                                           AgentActivity.started_at)
+                                    .join(latest, and_(latest.c.user_id == AgentActivity.user_id,
+                                                       latest.c.at == AgentActivity.started_at)))
+    period = await session.execute(select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason,
+                                          AgentActivity.started_at)
+                                   .where(AgentActivity.user_id.in_(user_ids), AgentActivity.started_at >= since,
+                                          AgentActivity.started_at < end)
+                                   .order_by(AgentActivity.user_id, AgentActivity.started_at, AgentActivity.id))
+    rows: dict[int, list[tuple[str, str | None, datetime]]] = defaultdict(list)
+    for user_id, state, reason, at in opening:
+        rows[user_id] = [(state, reason, since)]
+    for user_id, state, reason, at in period:
+        rows[user_id].append((state, reason, at))
+    totals: dict[int, dict[str, float]] = {}
+    for user_id, changes in rows.items():
+        spent: dict[str, float] = defaultdict(float)
+        for i, (state, reason, at) in enumerate(changes):
+            stop = changes[i + 1][2] if i + 1 < len(changes) else end
+            seconds = max(0.0, (stop - at).total_seconds())
+            spent[state] += seconds
+            if reason:
+                spent[f"{state}:{reason}"] += seconds
+        totals[user_id] = {k: round(v, 1) for k, v in spent.items()}
+    return totals
