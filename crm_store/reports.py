@@ -178,13 +178,13 @@ async def _calls(session: AsyncSession, scope: ReportScope, rows: dict[int, dict
 
 
 async def _answers(session: AsyncSession, scope: ReportScope, rows: dict[int, dict[str, Any]]) -> None:
-    query = (select(Interaction.author_id, Interaction.channel == EMAIL_CHANNEL, func.count())
+    query = (select(Interaction.author_id, Interaction.channel, func.count())
              .where(Interaction.created_at >= scope.since, Interaction.created_at < scope.until,
                     Interaction.direction == "outbound", Interaction.author_id.in_(scope.user_ids),
                     Interaction.channel != VOICE_CHANNEL)
-             .group_by(Interaction.author_id, Interaction.channel == EMAIL_CHANNEL))
-    for author_id, is_email, count in await session.execute(query):
-        rows[author_id]["emails_answered" if is_email else "messages_answered"] += count
+             .group_by(Interaction.author_id, Interaction.channel))
+    for author_id, channel, count in await session.execute(query):
+        rows[author_id]["emails_answered" if channel == EMAIL_CHANNEL else "messages_answered"] += count
 
 
 async def _lead_results(session: AsyncSession, scope: ReportScope, rows: dict[int, dict[str, Any]]) -> None:

@@ -54,6 +54,7 @@ def _csv(name: str, description: str) -> Param:
 
 
 _DAY = {"type": "string", "format": "date"}
+_FORMAT = Param("format", "csv or xlsx: the same rows as a download", {"type": "string", "enum": ["csv", "xlsx"]})
 _LEADS = ("GET", "/api/v1/leads", "Leads the caller may see, newest first", "leads")
 
 OPERATIONS: tuple[Op, ...] = (
@@ -102,12 +103,27 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", "/api/v1/merges/{merge_id}/undo", "Undo an accepted merge", "contacts", params=(_id("merge_id"),),
        roles=STAFF),
     Op("GET", "/api/v1/audit", "Who read or changed what", "audit",
-       params=(Param("lead_id", "only this lead's entries", {"type": "integer", "minimum": 1}),),
+       params=(Param("lead_id", "only this lead's entries", {"type": "integer", "minimum": 1}),
+               Param("user_id", "only this user's entries", {"type": "integer", "minimum": 1}),
+               Param("action", "actions starting with this (e.g. lead.)", {"type": "string"}),
+               Param("outcome", "ok, denied or unauthenticated", {"type": "string"}),
+               Param("since", "first day", _DAY), Param("until", "last day", _DAY), _FORMAT),
        roles=("supervisor", "admin")),
     Op("GET", "/api/v1/reports/sources", "Source effectiveness: leads, won, lost, conversion per source", "reports",
        params=(Param("since", "first day (default: 30 days ago)", _DAY), Param("until", "last day (default: today)", _DAY),
-               _csv("by", "source keys to group by (channel, utm_source, utm_medium, utm_campaign, …)")),
+               _csv("by", "source keys to group by (channel, utm_source, utm_medium, utm_campaign, …)"), _FORMAT),
        roles=STAFF),
+    Op("GET", "/api/v1/reports/managers", "Each manager's figures over a period, rated and ranked", "reports",
+       params=(Param("from", "first day, the company's (default: 30 days ago)", _DAY),
+               Param("to", "last day (default: today)", _DAY),
+               Param("period", "today, week or month instead of from/to", {"type": "string"}),
+               Param("team", "one team (a manager: their own only)", {"type": "integer", "minimum": 1}),
+               Param("queue", "routing figures of one queue", {"type": "string"}), _FORMAT),
+       roles=STAFF),
+    Op("GET", "/api/v1/agents/{user_id}/activity", "One agent's day: presence and activity spans with reasons",
+       "reports", params=(_id("user_id"), Param("day", "the company's day (default: today)", _DAY), _FORMAT)),
+    Op("GET", "/api/v1/exports/leads", "One row per lead: source, stage, people, SLA and routing's why", "reports",
+       params=(Param("from", "first day", _DAY), Param("to", "last day", _DAY), _FORMAT)),
     Op("POST", "/api/v1/calls", "Click-to-call: ring the caller's phone, then dial the client", "voice",
        CallRequest, ok=202),
     Op("GET", "/api/v1/openapi.json", "This document", "meta", public=True),
