@@ -215,3 +215,8 @@ async def may_see_agent(session: AsyncSession, viewer: Viewer, user_id: int) -> 
 
 async def teams(session: AsyncSession) -> list[Team]:
     return list(await session.scalars(select(Team).order_by(Team.name)))
+
+
+async def close_sessions(session: AsyncSession, user_id: int) -> None:
+    """Every sign-in of the user ends (disabled from the command line, say)."""
+    await session.execute(delete(ApiSession).where(ApiSession.user_id == user_id))
