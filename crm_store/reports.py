@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import case, func, or_, select
@@ -217,3 +217,27 @@ def rate(rows: dict[int, dict[str, Any]], weights: Mapping[str, float]) -> list[
     scored = [(user_id, round(sum(w * float(row.get(name) or 0) for name, w in weights.items()), 3))
               for user_id, row in rows.items()]
     return sorted(scored, key=lambda pair: (-pair[1], pair[0]))
+
+
+async def hourly(session: AsyncSession, since: datetime, until: datetime, zone: tzinfo) -> list[dict[str, Any]]:
+    """Per hour of the company's clock in [since, until): offers made, accepted and missed, leads opened.
+
+    The wallboard's history: from the server, so every screen shows the same hours."""
+    hours: dict[str, dict[str, Any]] = {}
+
+    def bucket(at: datetime) -> dict[str, Any]:
+        key = at.astimezone(zone).replace(minute=0, second=0, microsecond=0).isoformat()
+        return hours.setdefault(key, {"hour": key, "offers": 0, "accepted": 0, "missed": 0, "leads": 0})
+
+    for created, outcome in await session.execute(select(Reservation.created_at, Reservation.outcome).where(
+            Reservation.created_at >= since, Reservation.created_at < until)):
+        row = bucket(created)
+        row["offers"] += 1
+        if outcome == "accepted":
+            row["accepted"] += 1
+        elif outcome in ("rejected", "timeout"):
+            row["missed"] += 1
+    for (created,) in await session.execute(select(Lead.created_at).where(Lead.created_at >= since,
+                                                                            Lead.created_at < until)):
+        bucket(created)["leads"] += 1
+    return [hours[k] for k in sorted(hours)]

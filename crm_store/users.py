@@ -220,3 +220,7 @@ async def teams(session: AsyncSession) -> list[Team]:
 async def close_sessions(session: AsyncSession, user_id: int) -> None:
     """Every sign-in of the user ends (disabled from the command line, say)."""
     await session.execute(delete(ApiSession).where(ApiSession.user_id == user_id))
+
+
+async def users_by_id(session: AsyncSession, user_ids: Collection[int]) -> list[User]:
+    return list(await session.scalars(select(User).where(User.id.in_(user_ids))))

@@ -122,6 +122,8 @@ OPERATIONS: tuple[Op, ...] = (
        roles=STAFF),
     Op("GET", "/api/v1/agents/{user_id}/activity", "One agent's day: presence and activity spans with reasons",
        "reports", params=(_id("user_id"), Param("day", "the company's day (default: today)", _DAY), _FORMAT)),
+    Op("GET", "/api/v1/reports/hourly", "The wallboard's history: offers and leads per hour of a company day",
+       "reports", params=(Param("day", "the company's day (default: today)", _DAY), _FORMAT), roles=STAFF),
     Op("GET", "/api/v1/exports/leads", "One row per lead: source, stage, people, SLA and routing's why", "reports",
        params=(Param("from", "first day", _DAY), Param("to", "last day", _DAY), _FORMAT)),
     Op("POST", "/api/v1/calls", "Click-to-call: ring the caller's phone, then dial the client", "voice",

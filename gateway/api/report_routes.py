@@ -149,3 +149,20 @@ async def export_leads(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONS]() as session:
         return await send_table(request, f"leads-{first}-{last}", fmt, store_exports.LEAD_COLUMNS,
                                 store_exports.lead_rows(session, who.viewer, since, until))
+
+
+@routes.get("/api/v1/reports/hourly")
+async def hourly(request: web.Request) -> web.StreamResponse:
+    """The wallboard's history: offers and leads per hour of one company day (default today)."""
+    await require_role(request, Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)
+    fmt = wanted_format(request)
+    day = _day(request, ("day",), _today(request))
+    since, until = _bounds(request, day, day)
+    async with request.app[SESSIONS]() as session:
+        rows = await reports.hourly(session, since, until, _zone(request))
+    if fmt:
+        columns = ("hour", "offers", "accepted", "missed", "leads")
+        return await send_table(request, f"hourly-{day}", fmt, columns,
+                                chunks_of([[r[c] for c in columns] for r in rows]))
+    return web.json_response({"day": day.isoformat(), "timezone": request.app[SETTINGS].reports.timezone,
+                              "hours": rows})

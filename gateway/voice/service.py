@@ -289,6 +289,7 @@ class VoiceService:
         talking = {c.answered_by: c for c in self.calls.values() if c.answered_by is not None}
         for row in payload.get("agents", []):
             row["call"] = frames.agent_call(talking.get(row["user_id"]))
+            row["state"] = frames.shown_state(row["presence"], row["reason"], row["activity"], row["call"] is not None)
         async with self._sessions() as session:
             waiting = await calls.callbacks_waiting(session)
         for name, queue in payload.get("queues", {}).items():

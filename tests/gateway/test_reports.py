@@ -193,3 +193,34 @@ async def test_time_in_states_clips_to_the_period(sessions) -> None:  # type: ig
         spent = await activity.time_in_states(session, [user.id], DAY, DAY + timedelta(hours=2),
                                               DAY + timedelta(hours=3))
     assert spent[user.id] == {"available": 3600.0, "break": 900.0, "break:coffee": 900.0, "on_call": 2700.0}
+
+
+async def test_hourly_history_is_the_company_clocks(api: Api) -> None:
+    who = await _people(api)
+    lead = await _lead(api)
+    await _offers(api, lead, who["olga"], ["timeout", "accepted"], at=datetime(2026, 11, 9, 21, 15, tzinfo=UTC))
+    boss = await api.login("boss")
+    body = await (await api.client.get("/api/v1/reports/hourly?day=2026-11-10", headers=boss)).json()
+    assert body["hours"] == [{"hour": "2026-11-10T00:00:00+03:00", "offers": 2, "accepted": 1, "missed": 1,
+                              "leads": 0}]
+    olga = await api.login("olga")
+    assert (await api.client.get("/api/v1/reports/hourly", headers=olga)).status == 403
+
+
+async def test_the_wallboard_counts_only_those_taking_work(api: Api) -> None:
+    await api.add_user("olga", Role.OPERATOR)
+    await api.add_user("boss", Role.SUPERVISOR)
+    boss = await api.login("boss")
+    async with screen(api, "olga"), screen(api, "boss", available=False):
+        stats = await (await api.client.get("/api/v1/queues/stats", headers=boss)).json()
+    rows = {a["display_name"]: a for a in stats["agents"]}
+    assert set(rows) == {"olga"} and rows["olga"]["state"] == "available"
+
+
+def test_presence_and_activity_never_contradict() -> None:
+    from gateway.frames import priority_level, shown_state
+    assert shown_state("offline", None, "offline", True) == "on_call"          # the PBX says talking
+    assert shown_state("break", "disconnected", "on_call", None) == "break"   # screen gone: not talking
+    assert shown_state("available", None, "on_call", False) == "available"    # no call the PBX knows
+    assert shown_state("available", None, "on_call", None) == "on_call"
+    assert [priority_level(p) for p in (90, 10, 1, 0, -5)] == ["urgent", "high", "raised", "normal", "low"]
