@@ -5,8 +5,9 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_store.models import AgentActivity
@@ -69,32 +70,46 @@ async def time_in_states(session: AsyncSession, user_ids: Collection[int], since
     if not user_ids:
         return {}
     end = min(until, now)
-    # The row each agent was in at `since` (one per agent, by the (user_id, started_at) index), then the period.
-    latest = (select(AgentActivity.user_id, func.max(AgentActivity.started_at).label("at"))
-              .where(AgentActivity.user_id.in_(user_ids), AgentActivity.started_at < since)
-              .group_by(AgentActivity.user_id).subquery())
-    opening = await session.execute(select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason,
-                                           AgentActivity.started_at)
-                                    .join(latest, and_(latest.c.user_id == AgentActivity.user_id,
-                                                       latest.c.at == AgentActivity.started_at)))
-    period = await session.execute(select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason,
-                                          AgentActivity.started_at)
-                                   .where(AgentActivity.user_id.in_(user_ids), AgentActivity.started_at >= since,
-                                          AgentActivity.started_at < end)
-                                   .order_by(AgentActivity.user_id, AgentActivity.started_at, AgentActivity.id))
-    rows: dict[int, list[tuple[str, str | None, datetime]]] = defaultdict(list)
-    for user_id, state, reason, at in opening:
-        rows[user_id] = [(state, reason, since)]
-    for user_id, state, reason, at in period:
-        rows[user_id].append((state, reason, at))
-    totals: dict[int, dict[str, float]] = {}
-    for user_id, changes in rows.items():
-        spent: dict[str, float] = defaultdict(float)
-        for i, (state, reason, at) in enumerate(changes):
-            stop = changes[i + 1][2] if i + 1 < len(changes) else end
-            seconds = max(0.0, (stop - at).total_seconds())
-            spent[state] += seconds
-            if reason:
-                spent[f"{state}:{reason}"] += seconds
-        totals[user_id] = {k: round(v, 1) for k, v in spent.items()}
-    return totals
+    # The row each agent was in at `since`: one indexed probe per agent ((user_id, started_at) backwards),
+    # which stays cheap however long the history; a GROUP BY over everything before `since` does not.
+    opening = []
+    for user_id in user_ids:
+        row = (await session.execute(select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason,
+                                            AgentActivity.started_at)
+                                     .where(AgentActivity.user_id == user_id, AgentActivity.started_at < since)
+                                     .order_by(AgentActivity.started_at.desc()).limit(1))).first()
+        if row is not None:
+            opening.append(tuple(row))
+    # The period's spans summed in the database: each row lasts until the next (a window function), the last
+    # until `end`; only a few rows per agent and state come back, however many changes the month had.
+    following = func.lead(AgentActivity.started_at).over(partition_by=AgentActivity.user_id,
+                                                         order_by=(AgentActivity.started_at, AgentActivity.id))
+    inner = (select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason,
+                    AgentActivity.started_at.label("at"), following.label("next"))
+             .where(AgentActivity.user_id.in_(user_ids), AgentActivity.started_at >= since,
+                    AgentActivity.started_at < end).subquery())
+    stop = func.coalesce(inner.c.next, literal(end, AgentActivity.started_at.type))
+    seconds = _seconds_between(session, inner.c.at, stop)
+    sums = await session.execute(select(inner.c.user_id, inner.c.state, inner.c.reason, func.sum(seconds),
+                                        func.min(inner.c.at))
+                                 .group_by(inner.c.user_id, inner.c.state, inner.c.reason))
+    spent: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    first_change: dict[int, datetime] = {}
+    for user_id, state, reason, total, first in sums:
+        _add(spent[user_id], state, reason, float(total or 0))
+        first_change[user_id] = min(first_change.get(user_id, first), first)
+    for user_id, state, reason, _at in opening:
+        _add(spent[user_id], state, reason, max(0.0, (first_change.get(user_id, end) - since).total_seconds()))
+    return {u: {k: round(v, 1) for k, v in states.items()} for u, states in spent.items()}
+
+
+def _add(spent: dict[str, float], state: str, reason: str | None, seconds: float) -> None:
+    spent[state] += seconds
+    if reason:
+        spent[f"{state}:{reason}"] += seconds
+
+
+def _seconds_between(session: AsyncSession, start: Any, stop: Any) -> Any:
+    if session.bind.dialect.name == "sqlite":
+        return (func.julianday(stop) - func.julianday(start)) * 86400.0
+    return func.extract("epoch", stop - start)
