@@ -10,7 +10,7 @@ from aiohttp import web
 from crm_store import users
 from gateway.auth import COOKIE
 from gateway.keys import CLOCK, SESSIONS
-from operator_ui import page_path, static_dir
+from operator_ui import SIGNED_IN_PAGES, page_path, static_dir
 
 routes = web.RouteTableDef()
 
@@ -37,7 +37,7 @@ def _page(name: str) -> web.FileResponse:
 
 async def _guarded(request: web.Request, name: str) -> web.StreamResponse:
     if not await _signed_in(request):
-        target = "/login?next=/wallboard" if name == "wallboard" else "/login"
+        target = "/login" if name == "console" else f"/login?next=/{name}"
         raise web.HTTPSeeOther(target, headers={"Cache-Control": "no-store"})
     return _page(name)
 
@@ -54,23 +54,24 @@ async def root(request: web.Request) -> web.StreamResponse:
     return await _guarded(request, "console")
 
 
-@routes.get("/console")
-async def console(request: web.Request) -> web.StreamResponse:
-    return await _guarded(request, "console")
+def _signed_in_page(name: str) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await _guarded(request, name)
+    routes.get(f"/{name}")(handler)
 
 
-@routes.get("/wallboard")
-async def wallboard(request: web.Request) -> web.StreamResponse:
-    return await _guarded(request, "wallboard")
+# Every screen but the sign-in page (operator_ui.PAGES lists them).
+for _name in SIGNED_IN_PAGES:
+    _signed_in_page(_name)
 
 
-ASSETS = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png",
+ASSETS = {".js": "text/javascript", ".css": "text/css", ".json": "application/json", ".svg": "image/svg+xml", ".png": "image/png",
           ".woff2": "font/woff2"}
 
 
 @routes.get("/ui/{path:.+}")
 async def asset(request: web.Request) -> web.FileResponse:
-    """Scripts and styles only: the pages themselves are served above, behind the session check."""
+    """Scripts, styles and dictionaries only: the pages themselves are served above, behind the session check."""
     root = static_dir()
     path = (root / request.match_info["path"]).resolve()
     if not path.is_relative_to(root) or path.suffix not in ASSETS or not path.is_file():

@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 PAGES = {"login": "login.html", "console": "console.html", "wallboard": "wallboard.html"}
+# Served at /<name> to a signed-in user; a stranger is sent to /login?next=/<name>.
+SIGNED_IN_PAGES = tuple(name for name in PAGES if name != "login")
 
 
 def static_dir() -> Path:
@@ -12,5 +14,5 @@ def static_dir() -> Path:
 
 
 def page_path(name: str) -> Path:
-    """The HTML file of a page: login, console or wallboard."""
+    """The HTML file of a page (a key of PAGES)."""
     return static_dir() / PAGES[name]

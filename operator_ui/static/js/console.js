@@ -5,6 +5,7 @@ import { formatDateTime } from './format.js';
 import { applyI18n, label, setLocale, t } from './i18n.js';
 import { LeadView } from './leadview.js';
 import { Incoming, askNotificationPermission, unlockAudio } from './offers.js';
+import { renderNav } from './pages.js';
 import { LiveSocket } from './socket.js';
 
 // Per user: two people sharing a browser do not inherit each other's presence.
@@ -15,15 +16,15 @@ const ctx = { config: null, user: null, homeRegion: null, socket: null, query: '
 window.switchboard = ctx;      // for debugging from the devtools console
 
 async function main() {
-  setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
+  await setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
   ctx.config = await get('/api/v1/config');
   ctx.user = ctx.config.user;
   ctx.homeRegion = ctx.config.phone_region || null;
-  setLocale(ctx.user.locale || 'en');
+  await setLocale(ctx.user.locale || 'en');
   localStorage.setItem('switchboard.locale', ctx.user.locale || 'en');
   applyI18n();
   $('#whoami').textContent = `${ctx.user.display_name} · ${label('role', ctx.user.role)}`;
-  $('#wallboard-link').hidden = !['manager', 'supervisor', 'admin'].includes(ctx.user.role);
+  renderNav(ctx.user);
   $('#logout').addEventListener('click', logout);
 
   const view = new LeadView(ctx);

@@ -3,11 +3,10 @@ import { api } from './api.js';
 import { $, } from './dom.js';
 import { applyI18n, setLocale, t } from './i18n.js';
 
-setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
-applyI18n();
 
 const next = new URLSearchParams(location.search).get('next');
-const target = next === '/wallboard' ? '/wallboard' : '/console';
+// Only a path on this site: `//evil.example` or a full URL would make the sign-in page an open redirect.
+const target = next && /^\/[a-z][\w/-]*$/.test(next) ? next : '/console';
 
 $('#login-form').addEventListener('submit', async (event) => {
   event.preventDefault();
@@ -26,3 +25,7 @@ $('#login-form').addEventListener('submit', async (event) => {
     button.disabled = false;
   }
 });
+
+// The form works before the dictionary arrives; the words follow.
+await setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
+applyI18n();

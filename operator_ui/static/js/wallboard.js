@@ -4,6 +4,7 @@ import { $, clear, h } from './dom.js';
 import { drawChart, WINDOW_MS } from './chart.js';
 import { formatDateTime, formatDuration, formatNumber, formatTime } from './format.js';
 import { applyI18n, label, setLocale, t } from './i18n.js';
+import { renderNav } from './pages.js';
 import { LiveSocket } from './socket.js';
 
 const HISTORY_KEY = 'switchboard.wallboard.history';
@@ -118,10 +119,11 @@ async function fetchStats() {
 }
 
 async function main() {
-  setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
+  await setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
   const config = await get('/api/v1/config');
-  setLocale(config.user.locale || 'en');
+  await setLocale(config.user.locale || 'en');
   applyI18n();
+  renderNav(config.user);
   $('#logout').addEventListener('click', logout);
   loadHistory();
   drawChart($('#chart'), samples);
