@@ -131,6 +131,7 @@ class Lead(Base):
         # The board's column totals read this index alone, never the rows: everything they filter on and sum.
         Index("ix_leads_board_totals", "pipeline_id", "stage_id", "currency", "amount", "assignee_id", "owner_id",
               "team_id", "channel", "deleted_at"),
+        Index(None, "closed_at"),        # the manager report's won and lost of a period
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -250,6 +251,7 @@ class Interaction(Base):
         UniqueConstraint("channel", "event_id"),
         Index(None, "channel", "thread_ref"),
         Index(None, "lead_id", "created_at"),
+        Index(None, "created_at"),       # reports read a period of every channel
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -334,7 +336,7 @@ class RoutingTask(Base):
     """A unit of work routing hands out; kept so that waiting work survives a restart."""
 
     __tablename__ = "routing_tasks"
-    __table_args__ = (Index(None, "state"),)
+    __table_args__ = (Index(None, "state"), Index(None, "assignee_id", "assigned_at"))
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
@@ -356,7 +358,7 @@ class Reservation(Base):
     """One offer of a task to an agent and how it ended: the raw material of routing reports."""
 
     __tablename__ = "reservations"
-    __table_args__ = (Index(None, "agent_id", "created_at"),)
+    __table_args__ = (Index(None, "agent_id", "created_at"), Index(None, "created_at"))
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     task_id: Mapped[str] = mapped_column(ForeignKey("routing_tasks.id"), index=True)
@@ -473,3 +475,15 @@ class StageChange(Base):
 
 # Keeps the stage in step with the status wherever a lead's status is set (imported last: it uses the models).
 from crm_store import stage_sync  # noqa: E402, F401
+class AgentActivity(Base):
+    """One presence or activity change of an agent; it lasts until the agent's next row."""
+
+    __tablename__ = "agent_activity"
+    __table_args__ = (Index(None, "user_id", "started_at"), Index(None, "started_at"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(20))           # available / break / ... / on_call / wrap_up / offline
+    reason: Mapped[str | None] = mapped_column(String(60))
+    source: Mapped[str] = mapped_column(String(20))          # console / routing / pbx / admin
+    started_at: Mapped[datetime]

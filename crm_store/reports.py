@@ -1,14 +1,18 @@
-"""Source effectiveness: where leads came from, and how they ended."""
+"""Reports: where leads came from and how they ended; what each manager did in a period."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_store.models import Lead
+from crm_store import activity
+from crm_store.models import Interaction, Lead, Reservation, RoutingTask
+from vocabulary.channels import EMAIL as EMAIL_CHANNEL, VOICE as VOICE_CHANNEL
 
 SOURCE_KEYS = ("channel", "form", "utm_source", "utm_medium", "utm_campaign", "did", "deep_link")
 
@@ -42,3 +46,198 @@ async def by_source(session: AsyncSession, since: datetime, until: datetime,
                "open" if status in ("new", "assigned", "in_progress") else "other"] += 1
     return sorted((SourceRow(key, c["leads"], c["won"], c["lost"], c["handed_over"], c["open"])
                    for key, c in totals.items()), key=lambda r: (-r.leads, r.source))
+
+
+# -- the manager report ----------------------------------------------------------------------------------
+
+RATING_FIGURES = (
+    "offers_received", "offers_accepted", "offers_declined", "offers_timed_out", "accept_median_seconds",
+    "accept_p90_seconds", "first_response_seconds", "calls_in", "calls_in_answered", "calls_in_missed", "calls_out",
+    "calls_out_answered", "calls_out_missed", "talk_seconds", "aht_seconds", "messages_answered", "emails_answered",
+    "leads_won", "leads_lost", "amount_won", "amount_lost", "conversion", "tasks_done", "tasks_overdue",
+)
+"""The figures of a manager's row that are single numbers: what the rating may weigh."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportScope:
+    """Whose work a report covers and how: the period [since, until) and an optional queue."""
+
+    user_ids: tuple[int, ...]
+    since: datetime
+    until: datetime
+    queue: str | None = None
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    at = q * (len(ordered) - 1)
+    low = int(at)
+    high = min(low + 1, len(ordered) - 1)
+    return round(ordered[low] + (ordered[high] - ordered[low]) * (at - low), 1)
+
+
+async def manager_figures(session: AsyncSession, scope: ReportScope, now: datetime) -> dict[int, dict[str, Any]]:
+    """Every figure of the manager report per user of the scope: one function, so columns added later
+    (lead amounts from pipelines, tasks) join here. Each part reads its period through an index."""
+    users = scope.user_ids
+    rows: dict[int, dict[str, Any]] = {u: {f: 0 for f in RATING_FIGURES} for u in users}
+    if not users:
+        return rows
+    await _offers(session, scope, rows)
+    await _first_responses(session, scope, rows)
+    await _calls(session, scope, rows)
+    await _answers(session, scope, rows)
+    await _lead_results(session, scope, rows)
+    await _tasks(session, scope, rows)
+    presence = await activity.time_in_states(session, users, scope.since, scope.until, now)
+    for user_id, row in rows.items():
+        row["presence_seconds"] = presence.get(user_id, {})
+        wrap = row["presence_seconds"].get("wrap_up", 0.0)
+        handled = row["calls_in_answered"] + row["calls_out_answered"]
+        row["aht_seconds"] = round((row["talk_seconds"] + wrap) / handled, 1) if handled else None
+        decided = row["leads_won"] + row["leads_lost"]
+        row["conversion"] = round(row["leads_won"] / decided, 4) if decided else None
+    return rows
+
+
+async def _offers(session: AsyncSession, scope: ReportScope, rows: dict[int, dict[str, Any]]) -> None:
+    query = (select(Reservation.agent_id, Reservation.outcome, Reservation.created_at, Reservation.decided_at)
+             .where(Reservation.created_at >= scope.since, Reservation.created_at < scope.until,
+                    Reservation.agent_id.in_(scope.user_ids)))
+    if scope.queue is not None:
+        query = query.join(RoutingTask, RoutingTask.id == Reservation.task_id).where(RoutingTask.queue == scope.queue)
+    waits: dict[int, list[float]] = {u: [] for u in scope.user_ids}
+    names = {"accepted": "offers_accepted", "rejected": "offers_declined", "timeout": "offers_timed_out"}
+    for agent_id, outcome, created, decided in await session.execute(query):
+        row = rows[agent_id]
+        row["offers_received"] += 1
+        if outcome in names:
+            row[names[outcome]] += 1
+        if outcome == "accepted" and decided is not None:
+            waits[agent_id].append((decided - created).total_seconds())
+    for user_id, seconds in waits.items():
+        rows[user_id]["accept_median_seconds"] = _quantile(seconds, 0.5)
+        rows[user_id]["accept_p90_seconds"] = _quantile(seconds, 0.9)
+
+
+async def _first_responses(session: AsyncSession, scope: ReportScope, rows: dict[int, dict[str, Any]]) -> None:
+    """From a task's arrival to its assignee's first answer on the lead, per channel (calls are answered live)."""
+    answer = (select(func.min(Interaction.created_at))
+              .where(Interaction.lead_id == RoutingTask.lead_id, Interaction.direction == "outbound",
+                     Interaction.created_at >= RoutingTask.created_at)
+              .correlate(RoutingTask).scalar_subquery())
+    query = (select(RoutingTask.assignee_id, RoutingTask.channel, RoutingTask.created_at, answer)
+             .where(RoutingTask.assignee_id.in_(scope.user_ids), RoutingTask.assigned_at >= scope.since,
+                    RoutingTask.assigned_at < scope.until, RoutingTask.channel != VOICE_CHANNEL))
+    if scope.queue is not None:
+        query = query.where(RoutingTask.queue == scope.queue)
+    found: dict[int, dict[str, list[float]]] = {u: {} for u in scope.user_ids}
+    for user_id, channel, created, answered in await session.execute(query):
+        if answered is not None:
+            found[user_id].setdefault(channel, []).append((answered - created).total_seconds())
+    for user_id, per_channel in found.items():
+        everything = [s for values in per_channel.values() for s in values]
+        rows[user_id]["first_response_seconds"] = _quantile(everything, 0.5)
+        rows[user_id]["first_response_by_channel"] = {c: _quantile(v, 0.5) for c, v in sorted(per_channel.items())}
+
+
+async def _calls(session: AsyncSession, scope: ReportScope, rows: dict[int, dict[str, Any]]) -> None:
+    """Calls from their records (the interaction each call wrote): who rang, who answered, who placed it."""
+    query = (select(Interaction.direction, Interaction.author_id, Interaction.attributes)
+             .where(Interaction.channel == VOICE_CHANNEL, Interaction.created_at >= scope.since,
+                    Interaction.created_at < scope.until))
+    for direction, author_id, attrs in await session.execute(query):
+        if attrs.get("status") != "ended" or (scope.queue is not None and attrs.get("queue") != scope.queue):
+            continue
+        answered_by = attrs.get("answered_by")
+        talk = float(attrs.get("talk_seconds") or 0)
+        if direction == "outbound":
+            placed_by = attrs.get("placed_by") or author_id
+            if placed_by in rows:
+                row = rows[placed_by]
+                row["calls_out"] += 1
+                answered = attrs.get("outcome") == "answered"
+                row["calls_out_answered" if answered else "calls_out_missed"] += 1
+                row["talk_seconds"] += talk if answered else 0
+            continue
+        rang = {leg.get("user_id") for leg in attrs.get("legs") or () if leg.get("user_id") is not None}
+        rang |= {answered_by} if answered_by is not None else set()
+        for user_id in rang & rows.keys():
+            row = rows[user_id]
+            row["calls_in"] += 1
+            if user_id == answered_by:
+                row["calls_in_answered"] += 1
+                row["talk_seconds"] += talk
+            else:
+                row["calls_in_missed"] += 1
+    for row in rows.values():
+        row["talk_seconds"] = round(row["talk_seconds"], 1)
+
+
+async def _answers(session: AsyncSession, scope: ReportScope, rows: dict[int, dict[str, Any]]) -> None:
+    query = (select(Interaction.author_id, Interaction.channel, func.count())
+             .where(Interaction.created_at >= scope.since, Interaction.created_at < scope.until,
+                    Interaction.direction == "outbound", Interaction.author_id.in_(scope.user_ids),
+                    Interaction.channel != VOICE_CHANNEL)
+             .group_by(Interaction.author_id, Interaction.channel))
+    for author_id, channel, count in await session.execute(query):
+        rows[author_id]["emails_answered" if channel == EMAIL_CHANNEL else "messages_answered"] += count
+
+
+async def _lead_results(session: AsyncSession, scope: ReportScope, rows: dict[int, dict[str, Any]]) -> None:
+    """Leads closed in the period by whoever held them; with amounts where leads carry one."""
+    amount = getattr(Lead, "amount", None)        # the pipelines work adds lead amounts
+    won = or_(Lead.outcome == "won", Lead.status == "won")
+    lost = or_(Lead.outcome == "lost", Lead.status == "lost")
+    result = case((won, "won"), (lost, "lost"), else_="other")
+    columns = [Lead.assignee_id, result, func.count()] + ([func.coalesce(func.sum(amount), 0)] if amount else [])
+    query = (select(*columns).where(Lead.closed_at >= scope.since, Lead.closed_at < scope.until,
+                                    Lead.assignee_id.in_(scope.user_ids), Lead.deleted_at.is_(None))
+             .group_by(Lead.assignee_id, result))
+    for assignee_id, kind, count, *total in await session.execute(query):
+        if kind in ("won", "lost"):
+            rows[assignee_id][f"leads_{kind}"] += count
+            rows[assignee_id][f"amount_{kind}"] = float(total[0]) if total else None
+    if amount is None:
+        for row in rows.values():
+            row["amount_won"] = row["amount_lost"] = None
+
+
+async def _tasks(session: AsyncSession, scope: ReportScope, rows: dict[int, dict[str, Any]]) -> None:
+    """Tasks done and overdue: None until the store has tasks (the tasks work adds them, and its query here)."""
+    for row in rows.values():
+        row["tasks_done"] = row["tasks_overdue"] = None
+
+
+def rate(rows: dict[int, dict[str, Any]], weights: Mapping[str, float]) -> list[tuple[int, float]]:
+    """(user, score) best first: the admin's weights over the figures (a figure nobody has counts 0)."""
+    scored = [(user_id, round(sum(w * float(row.get(name) or 0) for name, w in weights.items()), 3))
+              for user_id, row in rows.items()]
+    return sorted(scored, key=lambda pair: (-pair[1], pair[0]))
+
+
+async def hourly(session: AsyncSession, since: datetime, until: datetime, zone: tzinfo) -> list[dict[str, Any]]:
+    """Per hour of the company's clock in [since, until): offers made, accepted and missed, leads opened.
+
+    The wallboard's history: from the server, so every screen shows the same hours."""
+    hours: dict[str, dict[str, Any]] = {}
+
+    def bucket(at: datetime) -> dict[str, Any]:
+        key = at.astimezone(zone).replace(minute=0, second=0, microsecond=0).isoformat()
+        return hours.setdefault(key, {"hour": key, "offers": 0, "accepted": 0, "missed": 0, "leads": 0})
+
+    for created, outcome in await session.execute(select(Reservation.created_at, Reservation.outcome).where(
+            Reservation.created_at >= since, Reservation.created_at < until)):
+        row = bucket(created)
+        row["offers"] += 1
+        if outcome == "accepted":
+            row["accepted"] += 1
+        elif outcome in ("rejected", "timeout"):
+            row["missed"] += 1
+    for (created,) in await session.execute(select(Lead.created_at).where(Lead.created_at >= since,
+                                                                            Lead.created_at < until)):
+        bucket(created)["leads"] += 1
+    return [hours[k] for k in sorted(hours)]

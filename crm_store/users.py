@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_store.errors import Conflict, Invalid, NotFound
+from crm_store.errors import Conflict, Forbidden, Invalid, NotFound
 from crm_store.models import ApiSession, Team, User
 from crm_store.types import Role, Viewer
 
@@ -178,3 +178,49 @@ async def set_password(session: AsyncSession, user: User, password: str) -> None
         raise Invalid("password must have at least 8 characters", "password")
     user.password_hash = await hash_password(password)
     await session.execute(delete(ApiSession).where(ApiSession.user_id == user.id))
+
+
+WORKING_ROLES = (Role.OPERATOR.value, Role.MANAGER.value)
+
+
+async def staff_in_scope(session: AsyncSession, viewer: Viewer, team_id: int | None = None) -> list[User]:
+    """The people taking work whose figures `viewer` may see: supervisors and admins everyone's (or one
+    team's), a manager their own team's (only their own without a team); nobody else sees others'."""
+    if viewer.role.sees_everything:
+        query = select(User).where(User.role.in_(WORKING_ROLES))
+        if team_id is not None:
+            if await session.get(Team, team_id) is None:
+                raise NotFound(f"team {team_id} not found", "team")
+            query = query.where(User.team_id == team_id)
+        return list(await session.scalars(query.order_by(User.id)))
+    if viewer.role is not Role.MANAGER:
+        raise Forbidden("reports are for managers, supervisors and admins")
+    if team_id is not None and team_id != viewer.team_id:
+        raise Forbidden("a manager sees their own team's figures only", "team")
+    if viewer.team_id is None:
+        return list(await session.scalars(select(User).where(User.id == viewer.user_id)))
+    return list(await session.scalars(select(User).where(User.team_id == viewer.team_id,
+                                                         User.role.in_(WORKING_ROLES)).order_by(User.id)))
+
+
+async def may_see_agent(session: AsyncSession, viewer: Viewer, user_id: int) -> User:
+    """The agent, if `viewer` may see their day (themselves; a manager their team); NotFound otherwise."""
+    user = await session.get(User, user_id)
+    visible = user is not None and (viewer.role.sees_everything or user.id == viewer.user_id or (
+        viewer.role is Role.MANAGER and viewer.team_id is not None and user.team_id == viewer.team_id))
+    if not visible or user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+async def teams(session: AsyncSession) -> list[Team]:
+    return list(await session.scalars(select(Team).order_by(Team.name)))
+
+
+async def close_sessions(session: AsyncSession, user_id: int) -> None:
+    """Every sign-in of the user ends (disabled from the command line, say)."""
+    await session.execute(delete(ApiSession).where(ApiSession.user_id == user_id))
+
+
+async def users_by_id(session: AsyncSession, user_ids: Collection[int]) -> list[User]:
+    return list(await session.scalars(select(User).where(User.id.in_(user_ids))))

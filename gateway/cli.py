@@ -1,4 +1,4 @@
-"""The `switchboard` command: serve, migrate, user add."""
+"""The `switchboard` command: serve, migrate, user add / list / passwd / disable."""
 from __future__ import annotations
 
 import argparse
@@ -7,11 +7,13 @@ import contextlib
 import getpass
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from importlib import metadata
 
 from aiohttp import web
 
+from crm_store import audit, users
 from crm_store.errors import StoreError
 from crm_store.ingest import utcnow
 from crm_store.migrate import upgrade
@@ -62,6 +64,12 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--capacity", default="", help="voice=1,chat=4,email=8")
     add.add_argument("--team")
     add.add_argument("--locale", default="en")
+    user.add_parser("list", help="every user: id, name, role, team, extension, active")
+    passwd = user.add_parser("passwd", help="set a user's password (their sessions end)")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    disable = user.add_parser("disable", help="deactivate a user: no sign-in, no work offered, sessions end")
+    disable.add_argument("name")
     return top
 
 
@@ -148,16 +156,71 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         upgrade(settings.database.url)
         print("database is at the latest schema")
         return 0
+    if settings.database.url.startswith("sqlite"):
+        upgrade(settings.database.url)   # the embedded default needs no separate `migrate` step
+    if args.user_command == "list":
+        return asyncio.run(_in_store(settings, _list_users))
+    if args.user_command in ("passwd", "disable"):
+        password = _password(args) if args.user_command == "passwd" else None
+        if args.user_command == "passwd" and password is None:
+            return 2
+        return asyncio.run(_in_store(settings, lambda session: _change_user(session, args.name, password)))
     return _add_user(settings, args)
 
 
-def _add_user(settings: Settings, args: argparse.Namespace) -> int:
+def _password(args: argparse.Namespace) -> str | None:
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    elif sys.stdin.isatty():
-        password = getpass.getpass(f"password for {args.name}: ")
+        return sys.stdin.readline().rstrip("\r\n")
+    if sys.stdin.isatty():
+        return getpass.getpass(f"password for {args.name}: ")
+    print("switchboard: give --password-stdin or run in a terminal", file=sys.stderr)
+    return None
+
+
+async def _in_store(settings: Settings, work: Callable[[Any], Awaitable[int]]) -> int:
+    """Run `work(session)` in one transaction; a refusal of the store is one line and exit status 1."""
+    engine = create_engine(settings.database.url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            return await work(session)
+    except StoreError as exc:
+        print(f"switchboard: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+
+
+async def _list_users(session: Any) -> int:
+    teams = {team_id: name for name, team_id in (await users.team_ids(session)).items()}
+    print("id\tusername\trole\tteam\textension\tactive")
+    for u in await users.list_users(session):
+        print(f"{u.id}\t{u.username}\t{u.role}\t{teams.get(u.team_id, '-')}\t{u.extension or '-'}\t"
+              f"{'yes' if u.active else 'no'}")
+    return 0
+
+
+async def _change_user(session: Any, name: str, password: str | None) -> int:
+    """A new password, or (None) deactivation; either way the user's sessions end. Routing follows when the
+    user's screen next connects or the sweeper compares (the CLI runs outside the service)."""
+    user = await users.user_named(session, name)
+    if user is None:
+        print(f"switchboard: no user named {name!r}", file=sys.stderr)
+        return 1
+    if password is not None:
+        await users.set_password(session, user, password)
+        action, said = "user.passwd", f"password of {name} changed; their sessions ended"
     else:
-        print("switchboard: give --password-stdin or run in a terminal", file=sys.stderr)
+        await users.update_user(session, user, {"active": False})
+        await users.close_sessions(session, user.id)
+        action, said = "user.disable", f"user {name} disabled; their sessions ended"
+    audit.record(session, action, utcnow(), detail={"actor": "cli", "user_id": user.id, "username": name})
+    print(said)
+    return 0
+
+
+def _add_user(settings: Settings, args: argparse.Namespace) -> int:
+    password = _password(args)
+    if password is None:
         return 2
     new = NewUser(username=args.name, password=password, role=Role(args.role), display_name=args.display_name,
                   extension=args.extension, skills=_pairs(args.skills, "--skills", 1),
@@ -176,6 +239,4 @@ def _add_user(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             await engine.dispose()
 
-    if settings.database.url.startswith("sqlite"):
-        upgrade(settings.database.url)   # the embedded default needs no separate `migrate` step
     return asyncio.run(run())

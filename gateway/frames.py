@@ -75,9 +75,34 @@ def queue_stats(stats: dict[str, QueueStats], agents: list[dict[str, Any]] | Non
         "queues": {s.name: s.to_dict() for s in stats.values() if s.kind == "queue"},
         "channels": {s.name: s.to_dict() for s in stats.values() if s.kind == "channel"},
     }
+    for queue in payload["queues"].values():
+        levels: dict[str, int] = {}
+        for priority, count in (queue.get("waiting_by_priority") or {}).items():
+            level = priority_level(int(priority))
+            levels[level] = levels.get(level, 0) + count
+        queue["waiting_by_level"] = levels
     if agents is not None:
         payload["agents"] = agents
     return payload
+
+
+def priority_level(priority: int) -> str:
+    """A task priority in words for the wallboard (the console labels these keys in each language)."""
+    return "urgent" if priority >= 50 else "high" if priority >= 10 else "raised" if priority > 0 else \
+        "normal" if priority == 0 else "low"
+
+
+def shown_state(presence: str, reason: str | None, activity: str, talking: bool | None) -> str:
+    """One state per agent that presence and activity never contradict.
+
+    `talking`: the PBX says they hold a call (True), holds none (False), or voice is off (None). A call the
+    PBX knows of wins over any presence (on a call is never "offline"); routing's voice load without a call
+    the PBX knows, for an agent offline or whose screen is gone, is stale: such an agent is not "talking"."""
+    if talking:
+        return "on_call"
+    if activity == "on_call" and (talking is False or presence == "offline" or reason == "disconnected"):
+        return presence
+    return activity
 
 
 def agent_rows(snapshot: Snapshot, names: Mapping[int, str], since: Mapping[str, float],
@@ -89,6 +114,7 @@ def agent_rows(snapshot: Snapshot, names: Mapping[int, str], since: Mapping[str,
         rows.append({
             "user_id": user_id, "display_name": names.get(user_id, state.id),
             "presence": state.presence.value, "reason": state.reason, "activity": state.activity,
+            "state": shown_state(state.presence.value, state.reason, state.activity, None),
             "since": at(since.get(state.id)), "load": dict(state.load), "capacity": dict(state.agent.capacity),
             "handled_today": today.get((user_id, "accepted"), 0),
             "missed_today": sum(today.get((user_id, o), 0) for o in ("rejected", "timeout", "rescinded")),

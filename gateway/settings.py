@@ -7,6 +7,7 @@ from pathlib import Path
 from ipaddress import IPv4Network, IPv6Network
 from datetime import date, time
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -19,6 +20,7 @@ from channels.viber.config import ViberConfig
 from channels.webform.config import DEFAULT_FORM, Forms
 from channels.whatsapp.config import WhatsAppConfig
 from crm_store.session import check_async_url
+from crm_store.reports import RATING_FIGURES
 from crm_store.types import CLOSED_STATUSES, LeadStatus, Role
 
 
@@ -155,6 +157,37 @@ class PermissionSettings(Section):
     delete: tuple[Role, ...] = (Role.SUPERVISOR, Role.ADMIN)
     delete_others: tuple[Role, ...] = (Role.SUPERVISOR, Role.ADMIN)
     assign: tuple[Role, ...] = (Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)
+
+
+class ReportSettings(Section):
+    """How reports count: days in the company's time zone; the managers' rating weighs these figures."""
+
+    timezone: str = "UTC"
+    # [reports.rating]: figure = weight (crm_store.reports.RATING_FIGURES); negative weights count against.
+    rating: dict[str, float] = {"offers_accepted": 1.0, "offers_timed_out": -1.0, "calls_in_answered": 1.0,
+                                "calls_in_missed": -1.0, "messages_answered": 0.5, "emails_answered": 0.5,
+                                "leads_won": 5.0}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {value!r} is not an IANA time zone such as Europe/Moscow") from None
+        return value
+
+    @field_validator("rating")
+    @classmethod
+    def _known_figures(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(RATING_FIGURES))
+        if unknown:
+            raise ValueError(f"rating weighs unknown figures {', '.join(unknown)}; known: {', '.join(RATING_FIGURES)}")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 class QueueSettings(Section):
@@ -300,6 +333,7 @@ class Settings(BaseSettings):
     voice: VoiceSettings = VoiceSettings()
     tasks: TaskSettings = TaskSettings()
     clocks: dict[str, QueueClock] = {}      # [clocks.<queue>]: response targets, hours, holidays; none: no clocks
+    reports: ReportSettings = ReportSettings()
     # The channels' sections, each typed by its channel (channels/<name>/config.py); unset: channel off.
     forms: Forms = Field(default_factory=lambda: {"default": DEFAULT_FORM})   # [forms.<key>], `default` always
     smtp: SmtpConfig | None = None          # the SMTP listener

@@ -4,12 +4,17 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from crm_store import audit, contacts
+import json
+from datetime import timedelta
+from typing import Any
+
+from crm_store import audit, contacts, exports
 from crm_store.types import Role
-from gateway.api.params import DbId, path_id, query_id
+from gateway.api.params import EARLIEST, DbId, path_id, query_day, query_id, query_int
 from gateway.api.serialize import suggestion_json
 from gateway.auth import audit_refusals, client_ip, require_role
-from gateway.errors import read_model
+from gateway.errors import read_model, refuse
+from gateway.exports import send_table, wanted_format
 from gateway.keys import CLOCK, SESSIONS
 
 routes = web.RouteTableDef()
@@ -61,11 +66,30 @@ async def undo(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/audit")
-async def audit_log(request: web.Request) -> web.Response:
+async def audit_log(request: web.Request) -> web.StreamResponse:
+    """Who read or changed what: filters by user, action (a prefix such as `lead.`), outcome, lead and days."""
     await require_role(request, Role.SUPERVISOR, Role.ADMIN)
-    lead_id = query_id(request, "lead_id")
+    fmt = wanted_format(request)
+    lead_id, user_id = query_id(request, "lead_id"), query_id(request, "user_id")
+    outcome = request.query.get("outcome") or None
+    if outcome not in (None, "ok", "denied", "unauthenticated"):
+        refuse(422, "invalid", "outcome is ok, denied or unauthenticated", "outcome")
+    action = (request.query.get("action") or "")[:60] or None
+    since = query_day(request, "since", EARLIEST) if request.query.get("since") else None
+    until = query_day(request, "until", EARLIEST) + timedelta(days=1) if request.query.get("until") else None
+    limit = query_int(request, "limit", 100, 1, 1000)
+    filters = {"since": since, "until": until, "user_id": user_id, "action": action, "lead_id": lead_id,
+               "outcome": outcome}
+    if fmt:
+        async with request.app[SESSIONS]() as session:
+            return await send_table(request, "audit", fmt, exports.AUDIT_COLUMNS,
+                                    _as_text(exports.audit_rows(session, **filters)))
     async with request.app[SESSIONS]() as session:
-        found = await audit.entries(session, lead_id=lead_id)
-        return web.json_response({"items": [
-            {"id": e.id, "at": e.at.isoformat(), "user_id": e.user_id, "action": e.action, "outcome": e.outcome,
-             "lead_id": e.lead_id, "contact_id": e.contact_id, "ip": e.ip, "detail": e.detail} for e in found]})
+        items = [dict(zip(exports.AUDIT_COLUMNS, row)) async for chunk in
+                 exports.audit_rows(session, **filters, limit=limit) for row in chunk]
+    return web.json_response({"items": [{**i, "at": i["at"].isoformat()} for i in items]})
+
+
+async def _as_text(rows: Any) -> Any:
+    async for chunk in rows:
+        yield [(*row[:-1], json.dumps(row[-1], ensure_ascii=False)) for row in chunk]

@@ -121,9 +121,10 @@ class RoutingDriver:
         """A lead's priority changed: its waiting task moves to its new place in line."""
         return await self.run(self.engine.set_priority(task_id, priority))
 
-    async def set_presence(self, user_id: int, presence: Presence, reason: str | None) -> None:
+    async def set_presence(self, user_id: int, presence: Presence, reason: str | None,
+                           source: str = "routing") -> None:
         """A presence change that did not come from the operator's screen (the PBX, an admin)."""
-        await self.run(self.engine.set_presence(str(user_id), presence, reason))
+        await self.run(self.engine.set_presence(str(user_id), presence, reason), source)
 
     async def tell_presence(self, state: AgentState) -> None:
         """Send the agent's screens their presence as routing holds it (nothing changes)."""
@@ -133,7 +134,7 @@ class RoutingDriver:
         """An admin changed a user: routing follows (inactive users go offline)."""
         await self.run(self.engine.upsert_agent(agent_of(user, self._settings)))
         if not user.active:
-            await self.run(self.engine.set_presence(str(user.id), Presence.OFFLINE, "deactivated"))
+            await self.run(self.engine.set_presence(str(user.id), Presence.OFFLINE, "deactivated"), "admin")
 
     async def lead_finished(self, lead_id: int) -> None:
         """The lead was closed, deleted or assigned by hand: its task is over."""
@@ -169,15 +170,17 @@ class RoutingDriver:
         return state
 
     # -- carrying out decisions -----------------------------------------------------------------
-    async def run(self, call: EngineCall) -> RoutingOutcome:
-        """Run one engine call under the lock, then carry its outcome out and re-arm the timer."""
+    async def run(self, call: EngineCall, source: str = "routing") -> RoutingOutcome:
+        """Run one engine call under the lock, then carry its outcome out and re-arm the timer.
+
+        `source` names who asked (console, pbx, admin, routing) on the agents' activity timeline."""
         async with self._lock:
             started = time.perf_counter()
             outcome = await call
             self.on_decision(outcome, time.perf_counter() - started)
         for listener in self.outcome_listeners:
             listener(outcome)       # even a task nobody can take yet moves the wallboard
-        await self._recorder.record(outcome)
+        await self._recorder.record(outcome, source)
         await self._reschedule()
         return outcome
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 
-from crm_store import routing_log
+from crm_store import activity, routing_log
 from crm_store.task_refs import is_phone_task
 from crm_store.session import Session, Sessions
 from gateway import frames
@@ -45,12 +45,15 @@ class OutcomeRecorder:
         self._take_phone_offer = take_phone_offer
         self._clock = clock
 
-    async def record(self, outcome: RoutingOutcome) -> None:
+    async def record(self, outcome: RoutingOutcome, source: str = "routing") -> None:
+        """Store the outcome in one transaction (with the agents' activity changes it made), then notify."""
         if not outcome.events:
             return
         explained = {d.task_id: frames.decision_json(d) for d in outcome.decisions}
         async with self._sessions() as session, session.begin():
             notes = [await self._store(session, event, explained) for event in outcome.events]
+            for agent_id in _agents_touched(outcome.events):
+                await self._activity(session, agent_id, source)
         for note in notes:
             if note is not None:
                 await note()
@@ -86,6 +89,18 @@ class OutcomeRecorder:
             return lambda: notifier.presence_changed(state)
         return None
 
+    async def _activity(self, session: Session, agent_id: str, source: str) -> None:
+        """The agent's timeline: what the screen shows as their state (on a call, wrapping up, a break and why)."""
+        if not agent_id.isdigit():
+            return
+        state = await self._agent(agent_id)
+        if state is None:
+            shown, reason = "offline", None
+        else:
+            shown = state.activity
+            reason = state.reason if shown == state.presence.value else None
+        await activity.record_change(session, int(agent_id), shown, reason, source, at(self._clock()))
+
     async def _phone(self, event: Event) -> Note | None:
         if isinstance(event, OfferCreated):
             self._take_phone_offer(event.offer)
@@ -96,6 +111,19 @@ class OutcomeRecorder:
             if state is not None:
                 return lambda: self._notifier.presence_changed(state)
         return None
+
+
+def _agents_touched(events: tuple[Event, ...]) -> list[str]:
+    """Agents whose presence or load (a call, a wrap-up) the events changed, each once, in order."""
+    seen: dict[str, None] = {}
+    for event in events:
+        if isinstance(event, PresenceChanged):
+            seen[event.agent_id] = None
+        elif isinstance(event, TaskAssigned):
+            seen[event.assignment.agent_id] = None
+        elif isinstance(event, TaskChanged) and event.agent_id:
+            seen[event.agent_id] = None
+    return list(seen)
 
 
 def _is_phone(event: Event) -> bool:

@@ -28,7 +28,8 @@ class TaskRouting(AgentView, Protocol):
 
     async def end_task(self, task_id: str) -> None: ...
 
-    async def set_presence(self, user_id: int, presence: Presence, reason: str | None) -> None: ...
+    async def set_presence(self, user_id: int, presence: Presence, reason: str | None,
+                           source: str = "routing") -> None: ...
 
 
 class LeadRouting(Protocol):

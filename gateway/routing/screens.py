@@ -47,7 +47,7 @@ class Screens:
             except ValueError:
                 raise FrameError("invalid", f"unknown presence {raw[:40]!r}") from None
         reason = str(reason)[:60] if isinstance(reason, str) and reason else default_reason
-        await self._from_screen(self._engine.set_presence(str(who.user_id), presence, reason))
+        await self._from_screen(self._engine.set_presence(str(who.user_id), presence, reason), "console")
         for listener in self.presence_listeners:
             self._driver.spawn(lambda listener=listener: listener(who.user_id, presence, reason))
         return {"presence": presence.value, "reason": reason}
@@ -61,10 +61,10 @@ class Screens:
         await self._from_screen(self._engine.decline(_offer_id(data), str(who.user_id)))
         return {"offer_id": _offer_id(data)}
 
-    async def _from_screen(self, call: EngineCall) -> RoutingOutcome:
+    async def _from_screen(self, call: EngineCall, source: str = "routing") -> RoutingOutcome:
         """An engine call a screen asked for: a refusal becomes an `error` frame, not a crash."""
         try:
-            return await self._driver.run(call)
+            return await self._driver.run(call, source)
         except RoutingError as exc:
             raise FrameError("routing", str(exc)) from exc
 
@@ -102,7 +102,7 @@ class Screens:
 
     async def on_gone(self, who: Principal) -> None:
         """The screen stayed away past the grace period: stop offering, give back pending offers."""
-        await self._driver.run(self._engine.set_presence(str(who.user_id), Presence.BREAK, "disconnected"))
+        await self._driver.run(self._engine.set_presence(str(who.user_id), Presence.BREAK, "disconnected"), "console")
 
 
 def _offer_id(data: Mapping[str, Any]) -> str:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 
@@ -15,13 +16,16 @@ from gateway.routing.ports import WallboardExtra
 from routing.engine import RoutingEngine
 from routing.events import PresenceChanged, RoutingOutcome
 from routing.stats import compute_stats
+from routing.types import Presence
 
 STATS_DEBOUNCE = 0.25
 
 
 class Wallboard:
     def __init__(self, engine: RoutingEngine, sessions: Sessions, notifier: Notifier,
-                 clock: Callable[[], float], spawn: Callable[[Callable[[], Any]], None]) -> None:
+                 clock: Callable[[], float], spawn: Callable[[Callable[[], Any]], None],
+                 zone: tzinfo = UTC) -> None:
+        self._zone = zone
         self._engine = engine
         self._sessions = sessions
         self._notifier = notifier
@@ -30,6 +34,7 @@ class Wallboard:
         self._timer: asyncio.TimerHandle | None = None
         self._pending = False
         self._names: dict[int, str] = {}          # rows show people, not ids
+        self._roles: dict[int, str] = {}
         self._since: dict[str, float] = {}        # when each agent's presence last changed here
         self.extras: list[WallboardExtra] = []    # e.g. calls in progress
 
@@ -58,12 +63,19 @@ class Wallboard:
     async def compose(self) -> dict[str, Any]:
         """Queue and channel numbers plus one row per agent, from one snapshot."""
         snapshot = await self._engine.snapshot()
-        midnight = datetime.fromtimestamp(self._clock(), UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        local = datetime.fromtimestamp(self._clock(), self._zone)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)   # the company's day
         async with self._sessions() as session:
             today = await routing_log.offers_today(session, midnight)
             missing = [int(a.id) for a in snapshot.agents if int(a.id) not in self._names]
             if missing:
-                self._names.update(await users.display_names(session, missing))
+                for user in await users.users_by_id(session, missing):
+                    self._names[user.id] = user.display_name
+                    self._roles[user.id] = user.role
+        # Supervisors and admins are agents to routing, but on the wallboard only while they take work.
+        working = tuple(a for a in snapshot.agents if self._roles.get(int(a.id)) in users.WORKING_ROLES
+                        or a.presence is Presence.AVAILABLE or any(a.load.values()))
+        snapshot = replace(snapshot, agents=working)
         payload = frames.queue_stats(compute_stats(snapshot, self._engine.queues),
                                      frames.agent_rows(snapshot, self._names, self._since, today))
         for extra in self.extras:

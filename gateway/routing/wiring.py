@@ -53,7 +53,7 @@ async def open_routing(settings: Settings, sessions: Sessions,
         notifier = Notifier(fanout)
         driver = RoutingDriver(engine, sessions, notifier, settings.routing, time.time,
                                shared_deadline_check=2.0 if redis is not None else None)
-        wallboard = Wallboard(engine, sessions, notifier, time.time, driver.spawn)
+        wallboard = Wallboard(engine, sessions, notifier, time.time, driver.spawn, settings.reports.zone)
         driver.outcome_listeners.append(wallboard.changed)
         # A reconnect replays to the sockets of this process only: the screen that connected is here.
         screens = Screens(driver, sessions, Notifier(LocalFanout(hub)), wallboard, settings.routing)

@@ -258,7 +258,8 @@ class VoiceService:
                 "answered_at": call.answered_at.isoformat() if call.answered_at else None,
                 "wait_seconds": event.wait_seconds, "talk_seconds": talk, "legs": legs,
                 "hangup_cause": event.cause, "hangup_cause_text": event.cause_text, "recording": event.recording,
-                "rang": list(event.rang), "transfers": call.transfers, "ended_at": event.at.isoformat()},
+                "rang": list(event.rang), "transfers": call.transfers, "ended_at": event.at.isoformat(),
+                "placed_by": placed_by},
             callback=callback if missed else None,
             settles=event.outcome is CallOutcome.ANSWERED,      # the client was reached, whichever way the call went
             placed_by=placed_by, follow_up=callback, ended_at=event.at)
@@ -282,15 +283,16 @@ class VoiceService:
         if state is None:
             return
         if event.paused and state.presence is Presence.AVAILABLE:
-            await self._tasks.set_presence(user_id, Presence.BREAK, event.reason or PBX_PAUSE)
+            await self._tasks.set_presence(user_id, Presence.BREAK, event.reason or PBX_PAUSE, source="pbx")
         elif not event.paused and state.presence is Presence.BREAK and state.reason not in ("disconnected",):
-            await self._tasks.set_presence(user_id, Presence.AVAILABLE, None)
+            await self._tasks.set_presence(user_id, Presence.AVAILABLE, None, source="pbx")
 
     async def wallboard(self, payload: dict[str, Any]) -> None:
         """The supervisor's view of calls: each agent's current call, and callbacks owed per queue."""
         talking = {c.answered_by: c for c in self.calls.values() if c.answered_by is not None}
         for row in payload.get("agents", []):
             row["call"] = frames.agent_call(talking.get(row["user_id"]))
+            row["state"] = frames.shown_state(row["presence"], row["reason"], row["activity"], row["call"] is not None)
         async with self._sessions() as session:
             waiting = await calls.callbacks_waiting(session)
         for name, queue in payload.get("queues", {}).items():

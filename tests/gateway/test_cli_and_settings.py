@@ -107,3 +107,43 @@ def test_serve_starts_on_the_embedded_defaults(tmp_path: Path) -> None:
         output = server.communicate(timeout=30)[0].decode()
     assert (tmp_path / "switchboard.db").exists()
     assert f"http://127.0.0.1:{port}" in output
+
+
+def test_user_list_passwd_and_disable_from_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from argon2 import PasswordHasher
+
+    db = tmp_path / "cli.db"
+    monkeypatch.setenv("SWITCHBOARD_DATABASE__URL", f"sqlite+aiosqlite:///{db}")
+    for name, role in (("olga", "manager"), ("boss", "supervisor")):
+        monkeypatch.setattr(sys, "stdin", io.StringIO("a long password\n"))
+        assert main(["user", "add", name, "--role", role, "--password-stdin", "--team", "sales"]) == 0
+    with sqlite3.connect(db) as connection:
+        connection.execute("INSERT INTO api_sessions VALUES ('x', 1, '2026-01-01 00:00:00', '2099-01-01 00:00:00')")
+    capsys.readouterr()
+    assert main(["user", "list"]) == 0
+    listed = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert listed[0][:3] == ["id", "username", "role"]
+    assert [row[1:4] + row[5:] for row in listed[1:]] == [["olga", "manager", "sales", "yes"],
+                                                          ["boss", "supervisor", "sales", "yes"]]
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("another long one\n"))
+    assert main(["user", "passwd", "olga", "--password-stdin"]) == 0
+    with sqlite3.connect(db) as connection:
+        stored = connection.execute("SELECT password_hash FROM users WHERE username = 'olga'").fetchone()[0]
+        assert connection.execute("SELECT count(*) FROM api_sessions").fetchone()[0] == 0
+    assert PasswordHasher().verify(stored, "another long one")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
+    assert main(["user", "passwd", "olga", "--password-stdin"]) == 1
+    assert "at least 8" in capsys.readouterr().err
+
+    assert main(["user", "disable", "boss"]) == 0
+    assert main(["user", "disable", "nobody"]) == 1
+    assert "no user named 'nobody'" in capsys.readouterr().err
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT username, active FROM users ORDER BY id").fetchall() == [("olga", 1),
+                                                                                                  ("boss", 0)]
+        actions = [r[0] for r in connection.execute("SELECT action FROM audit_log ORDER BY id")]
+    assert actions == ["user.passwd", "user.disable"]
