@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_store import activity
-from crm_store.models import Interaction, Lead, Reservation, RoutingTask
+from crm_store.models import Interaction, Lead, Reservation, RoutingTask, Task
 from vocabulary.channels import EMAIL as EMAIL_CHANNEL, VOICE as VOICE_CHANNEL
 
 SOURCE_KEYS = ("channel", "form", "utm_source", "utm_medium", "utm_campaign", "did", "deep_link")
@@ -80,8 +80,7 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 
 async def manager_figures(session: AsyncSession, scope: ReportScope, now: datetime) -> dict[int, dict[str, Any]]:
-    """Every figure of the manager report per user of the scope: one function, so columns added later
-    (lead amounts from pipelines, tasks) join here. Each part reads its period through an index."""
+    """Every figure of the manager report per user of the scope. Each part reads its period through an index."""
     users = scope.user_ids
     rows: dict[int, dict[str, Any]] = {u: {f: 0 for f in RATING_FIGURES} for u in users}
     if not users:
@@ -91,7 +90,7 @@ async def manager_figures(session: AsyncSession, scope: ReportScope, now: dateti
     await _calls(session, scope, rows)
     await _answers(session, scope, rows)
     await _lead_results(session, scope, rows)
-    await _tasks(session, scope, rows)
+    await _tasks(session, scope, rows, now)
     presence = await activity.time_in_states(session, users, scope.since, scope.until, now)
     for user_id, row in rows.items():
         row["presence_seconds"] = presence.get(user_id, {})
@@ -188,28 +187,38 @@ async def _answers(session: AsyncSession, scope: ReportScope, rows: dict[int, di
 
 
 async def _lead_results(session: AsyncSession, scope: ReportScope, rows: dict[int, dict[str, Any]]) -> None:
-    """Leads closed in the period by whoever held them; with amounts where leads carry one."""
-    amount = getattr(Lead, "amount", None)        # the pipelines work adds lead amounts
+    """Leads closed in the period by whoever held them, with their amounts (minor units, all currencies)."""
     won = or_(Lead.outcome == "won", Lead.status == "won")
     lost = or_(Lead.outcome == "lost", Lead.status == "lost")
     result = case((won, "won"), (lost, "lost"), else_="other")
-    columns = [Lead.assignee_id, result, func.count()] + ([func.coalesce(func.sum(amount), 0)] if amount else [])
-    query = (select(*columns).where(Lead.closed_at >= scope.since, Lead.closed_at < scope.until,
-                                    Lead.assignee_id.in_(scope.user_ids), Lead.deleted_at.is_(None))
+    query = (select(Lead.assignee_id, result, func.count(), func.coalesce(func.sum(Lead.amount), 0))
+             .where(Lead.closed_at >= scope.since, Lead.closed_at < scope.until,
+                    Lead.assignee_id.in_(scope.user_ids), Lead.deleted_at.is_(None))
              .group_by(Lead.assignee_id, result))
-    for assignee_id, kind, count, *total in await session.execute(query):
+    for assignee_id, kind, count, total in await session.execute(query):
         if kind in ("won", "lost"):
             rows[assignee_id][f"leads_{kind}"] += count
-            rows[assignee_id][f"amount_{kind}"] = float(total[0]) if total else None
-    if amount is None:
-        for row in rows.values():
-            row["amount_won"] = row["amount_lost"] = None
+            rows[assignee_id][f"amount_{kind}"] = float(total)
 
 
-async def _tasks(session: AsyncSession, scope: ReportScope, rows: dict[int, dict[str, Any]]) -> None:
-    """Tasks done and overdue: None until the store has tasks (the tasks work adds them, and its query here)."""
+async def _tasks(session: AsyncSession, scope: ReportScope, rows: dict[int, dict[str, Any]],
+                 now: datetime) -> None:
+    """Tasks done in the period, and tasks due in the period that were late: still open past their due
+    time, or done after it (a task's last change is when it was done)."""
     for row in rows.values():
-        row["tasks_done"] = row["tasks_overdue"] = None
+        row["tasks_done"] = row["tasks_overdue"] = 0
+    mine = Task.assignee_id.in_(scope.user_ids)
+    done = (select(Task.assignee_id, func.count())
+            .where(mine, Task.state == "done", Task.updated_at >= scope.since, Task.updated_at < scope.until)
+            .group_by(Task.assignee_id))
+    for assignee_id, count in await session.execute(done):
+        rows[assignee_id]["tasks_done"] = count
+    late = or_(and_(Task.state == "open", Task.due_at < now), and_(Task.state == "done", Task.updated_at > Task.due_at))
+    overdue = (select(Task.assignee_id, func.count())
+               .where(mine, Task.due_at >= scope.since, Task.due_at < scope.until, late)
+               .group_by(Task.assignee_id))
+    for assignee_id, count in await session.execute(overdue):
+        rows[assignee_id]["tasks_overdue"] = count
 
 
 def rate(rows: dict[int, dict[str, Any]], weights: Mapping[str, float]) -> list[tuple[int, float]]:

@@ -12,7 +12,7 @@ import pytest
 
 from crm_store import activity, routing_log
 from crm_store.ingest import utcnow
-from crm_store.models import Lead
+from crm_store.models import Lead, Task
 from crm_store.types import Claim, IngestRequest, Role
 from gateway.keys import INGESTOR, SESSIONS
 from support.gateway_app import Api
@@ -55,6 +55,13 @@ async def _won(api: Api, lead_id: int, agent: int, at: datetime = DAY) -> None:
         lead.assignee_id, lead.status, lead.outcome, lead.closed_at = agent, "won", "won", at
 
 
+async def _task(api: Api, lead_id: int, agent: int, due: datetime, done_at: datetime | None = None) -> None:
+    async with api.client.app[SESSIONS]() as session, session.begin():
+        lead = await session.get(Lead, lead_id)
+        session.add(Task(lead_id=lead_id, contact_id=lead.contact_id, kind="call", state="done" if done_at else "open",
+                         due_at=due, assignee_id=agent, created_at=DAY, updated_at=done_at or DAY))
+
+
 async def _people(api: Api) -> dict[str, int]:
     return {"sam": await api.add_user("sam", Role.MANAGER, team="sales"),
             "olga": await api.add_user("olga", Role.OPERATOR, team="sales"),
@@ -73,6 +80,10 @@ async def test_manager_report_counts_rates_and_ranks(api: Api) -> None:
     await _offers(api, lead, who["olga"], ["timeout", "rejected", "accepted"])
     await _offers(api, await _lead(api), who["sam"], ["accepted"])
     await _won(api, lead, who["olga"])
+    await _task(api, lead, who["sam"], due=DAY + timedelta(hours=2), done_at=DAY + timedelta(hours=1))   # on time
+    await _task(api, lead, who["olga"], due=DAY + timedelta(hours=2), done_at=DAY + timedelta(hours=3))  # late
+    await _task(api, lead, who["olga"], due=DAY + timedelta(hours=4))                  # still open, long past due
+    await _task(api, lead, who["olga"], due=DAY + timedelta(days=3))                   # due after the period
     # 22:30 UTC on the 9th is 01:30 on the 10th in Moscow: the company's day, not UTC's.
     await _offers(api, await _lead(api), who["sam"], ["accepted"], at=datetime(2026, 11, 9, 22, 30, tzinfo=UTC))
     await _offers(api, await _lead(api), who["sam"], ["accepted"], at=datetime(2026, 11, 10, 21, 30, tzinfo=UTC))
@@ -85,6 +96,8 @@ async def test_manager_report_counts_rates_and_ranks(api: Api) -> None:
         == (3, 1, 1, 1)
     assert olga["accept_median_seconds"] == 30.0 and olga["leads_won"] == 1 and olga["conversion"] == 1.0
     assert sam["offers_accepted"] == 2                   # 01:30 Moscow counted, 00:30 of the 11th not
+    assert (sam["tasks_done"], sam["tasks_overdue"]) == (1, 0)
+    assert (olga["tasks_done"], olga["tasks_overdue"]) == (1, 2)
     assert olga["score"] == 1 - 2 + 5 and sam["score"] == 2
     assert [r["display_name"] for r in body["rows"]][:2] == ["olga", "sam"] and body["rows"][0]["rank"] == 1
 
