@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_store.leads import visible
-from crm_store.models import Contact, Lead, Stage, User
+from crm_store.models import Contact, Lead, Stage, Task, User
 from crm_store.pipelines import funnel
 from crm_store.types import Viewer
 
@@ -37,6 +37,7 @@ class Board:
     columns: list[Column]
     names: dict[int, str | None] = field(default_factory=dict)      # contact id -> name
     people: dict[int, str] = field(default_factory=dict)            # user id -> display name
+    next_tasks: dict[int, Task] = field(default_factory=dict)       # lead id -> its open task due first
 
 
 def _where(viewer: Viewer, f: BoardFilter) -> list[ColumnElement[bool]]:
@@ -77,4 +78,9 @@ async def board(session: AsyncSession, viewer: Viewer, f: BoardFilter) -> Board:
         if contact_ids else {}
     people: dict[int, Any] = dict((await session.execute(select(User.id, User.display_name)
                                                           .where(User.id.in_(user_ids)))).all()) if user_ids else {}
-    return Board(columns, names, people)
+    next_tasks: dict[int, Task] = {}
+    if shown:
+        for task in await session.scalars(select(Task).where(Task.lead_id.in_([x.id for x in shown]),
+                                                             Task.state == "open").order_by(Task.due_at.desc())):
+            next_tasks[task.lead_id] = task      # the last written is the one due first
+    return Board(columns, names, people, next_tasks)

@@ -1,7 +1,7 @@
 """/api/v1/pipelines: funnels and their stages (admins change them), the board, and the funnel report."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from aiohttp import web
@@ -179,9 +179,17 @@ async def get_board(request: web.Request) -> web.Response:
                 "stage_entered_at": iso(lead.stage_entered_at),
                 "due_at": iso(pipelines.deadline_of(lead, c.stage)),
                 "overdue": bool(pipelines.deadline_of(lead, c.stage) and pipelines.deadline_of(lead, c.stage) < now),
+                "next_task": _next_task(found.next_tasks.get(lead.id), now),
             } for lead in c.leads]} for c in found.columns]
     return web.json_response({"pipeline_id": f.pipeline_id, "limit": f.limit, "offset": f.offset,
                               "columns": columns})
+
+
+def _next_task(task: Any, now: datetime) -> dict[str, Any] | None:
+    if task is None:
+        return None
+    return {"id": task.id, "kind": task.kind, "due_at": iso(task.due_at), "overdue": task.due_at < now,
+            "note": task.note[:200]}
 
 
 @routes.get("/api/v1/reports/funnel")

@@ -61,10 +61,15 @@ async def test_stage_rules_moves_board_and_funnel(api):
     won = await api.client.patch(url, json={"status": "won"}, headers=boss)
     assert (await won.json())["stage_id"] == by_status["won"]
 
+    for kind, due in (("meeting", "next_monday_10"), ("call", "in_1h")):     # the card names the one due first
+        made = await api.client.post("/api/v1/tasks", headers=boss, json={"lead_id": lead["lead_id"], "kind": kind,
+                                                                         "due": due})
+        assert made.status == 201, await made.text()
     board = await (await api.client.get(f"/api/v1/pipelines/{sales['id']}/board", headers=boss)).json()
     column = next(c for c in board["columns"] if c["stage"]["id"] == by_status["won"])
     assert column["count"] == 1 and column["amounts"] == {"RUB": 150000}
     assert column["cards"][0]["client"] == "Anna"
+    assert column["cards"][0]["next_task"]["kind"] == "call" and not column["cards"][0]["next_task"]["overdue"]
     report = await (await api.client.get(f"/api/v1/reports/funnel?pipeline={sales['id']}&by=source",
                                          headers=boss)).json()
     entered = {s["name"]: s["entered"] for s in report["stages"]}

@@ -1,7 +1,7 @@
 // The kanban board of one pipeline: columns = stages, drag a card (or choose from its menu) to move it; live.
 import { get, logout, patch, post } from './api.js';
 import { $, clear, h } from './dom.js';
-import { formatNumber } from './format.js';
+import { formatDateTime, formatNumber } from './format.js';
 import { applyI18n, label, setLocale, t } from './i18n.js';
 import { LiveSocket } from './socket.js';
 
@@ -58,11 +58,14 @@ function card(item, stages, stage) {
   });
   const el = h('article', { class: `card${item.overdue ? ' overdue' : ''}`, draggable: 'true', tabindex: '0',
     dataset: { leadId: String(item.id) } },
-    h('a', { class: 'card-client', href: `/console#lead/${item.id}`, text: item.client || item.subject || `#${item.id}` }),
+    h('a', { class: 'card-client', href: `/console#lead=${item.id}`, text: item.client || item.subject || `#${item.id}` }),
     h('div', { class: 'card-amount', text: money(item.amount, item.currency) }),
     h('div', { class: 'card-meta muted', text: [item.owner || t('board.nobody'), label('channel', item.channel),
       t('board.age', { days: days(item.stage_entered_at) })].join(' · ') }),
     item.overdue ? h('div', { class: 'card-due', text: t('board.overdue') }) : [],
+    item.next_task ? h('div', { class: `card-task${item.next_task.overdue ? ' overdue' : ''}`,
+      text: t('board.next_task', { kind: label('tasks.kind', item.next_task.kind),
+        due: formatDateTime(item.next_task.due_at) }) }) : [],
     menu);
   el.addEventListener('dragstart', (ev) => {
     dragged = item.id;
