@@ -142,7 +142,7 @@ async def measure(url: str, count: int, n: int, pipes: list[int]) -> dict[str, l
                 await board.board(session, boss, board.BoardFilter(pipeline_id=pipes[k % 3]))
 
             async def report(k: int) -> None:
-                await funnel.report(session, pipes[k % 3], *quarter, by="manager" if k % 2 else None)
+                await funnel.report(session, boss, pipes[k % 3], *quarter, by="manager" if k % 2 else None)
 
             async def by_key(k: int) -> None:
                 await session.scalar(select(Lead).where(Lead.id == ids[k]))

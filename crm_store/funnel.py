@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_store.leads import visible
 from crm_store.models import Lead, StageChange
 from crm_store.pipelines import funnel
+from crm_store.types import Viewer
 
 
 def _quantile(values: list[float], q: float) -> float | None:
@@ -36,13 +38,14 @@ class _Lead:
     visits: list[tuple[int, int | None, datetime]]     # (to stage, from stage, at)
 
 
-async def report(session: AsyncSession, pipeline_id: int, since: datetime, until: datetime,
+async def report(session: AsyncSession, viewer: Viewer, pipeline_id: int, since: datetime, until: datetime,
                  by: str | None = None) -> dict[str, Any]:
-    """The report as plain data, stages in the pipeline's order (retired ones too: they have history)."""
+    """The report as plain data, stages in the pipeline's order (retired ones too: they have history), over
+    the leads the viewer may see (a manager: their team's)."""
     found = await funnel(session, pipeline_id, retired=True)
     kinds = {s.id: s.kind for s in found.stages}
     cohort = (Lead.pipeline_id == pipeline_id, Lead.created_at >= since, Lead.created_at < until,
-              Lead.deleted_at.is_(None))
+              Lead.deleted_at.is_(None), visible(viewer))
     leads: dict[int, _Lead] = {}
     for lead_id, stage_id, amount, currency, code, text, assignee, channel in await session.execute(
             select(Lead.id, Lead.stage_id, Lead.amount, Lead.currency, Lead.lost_reason_code, Lead.lost_reason,

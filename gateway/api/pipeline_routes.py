@@ -206,7 +206,10 @@ async def funnel_report(request: web.Request) -> web.Response:
     by = request.query.get("by") or None
     if by not in (None, "manager", "source"):
         refuse(422, "invalid", "by is 'manager' or 'source'", "by")
-    async with request.app[SESSIONS]() as session:
-        body = await funnel.report(session, pipeline_id, since, until, by)
+    who = principal(request)
+    async with request.app[SESSIONS]() as session, session.begin():
+        body = await funnel.report(session, who.viewer, pipeline_id, since, until, by)
+        audit.record(session, "report.funnel", request.app[CLOCK](), user_id=who.user_id, ip=client_ip(request),
+                     detail={"query": dict(request.query)})
     return web.json_response({"from": since.date().isoformat(), "to": (until - timedelta(days=1)).date().isoformat(),
                               **body})

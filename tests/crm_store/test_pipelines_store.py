@@ -12,6 +12,7 @@ from crm_store.ingest import Ingestor
 from crm_store.migrate import alembic_config
 from crm_store.models import Lead, Stage, StageChange
 from crm_store.stage_sync import ACTOR
+from crm_store.types import Role, Viewer
 from tests.crm_store.factories import T0, phone, request
 
 STATUSES = ("new", "assigned", "in_progress", "won", "lost", "closed")
@@ -72,7 +73,7 @@ async def test_status_changes_anywhere_move_the_stage_and_are_kept(engine, sessi
             select(StageChange).where(StageChange.lead_id == lead.id).order_by(StageChange.id))]
         assert history == [(by_status["new"].id, T0), (by_status["in_progress"].id, T0 + timedelta(hours=2)),
                            (extra.id, T0 + timedelta(hours=5)), (by_status["won"].id, T0 + timedelta(hours=30))]
-        report = await funnel.report(session, sales.pipeline.id, T0 - timedelta(days=1), T0 + timedelta(days=1))
+        report = await funnel.report(session, Viewer(user_id=1, role=Role.SUPERVISOR, team_id=None), sales.pipeline.id, T0 - timedelta(days=1), T0 + timedelta(days=1))
     rows = {s["name"]: s for s in report["stages"]}
     assert report["leads"] == 1 and report["conversion"] == 1.0
     assert (rows["New"]["median_hours"], rows["Demo"]["median_hours"], rows["Demo"]["entered"]) == (2.0, 25.0, 1)

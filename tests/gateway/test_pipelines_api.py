@@ -132,5 +132,11 @@ async def test_the_board_shows_only_what_the_team_may_see(api):
 
     assert await cards(sam) == (["Sam's client"], 1)
     assert await cards(sue) == ([], 0)
+
+    async def entered(headers):  # type: ignore[no-untyped-def]
+        report = await (await api.client.get(f"/api/v1/reports/funnel?pipeline={pipeline}", headers=headers)).json()
+        return report["leads"]
+
+    assert (await entered(sam), await entered(sue)) == (1, 0)      # the funnel report: the team's leads only
     bad = await api.client.get(f"/api/v1/pipelines/{pipeline}/board?owner=someone", headers=sue)
     assert bad.status == 422 and (await bad.json())["error"]["field"] == "owner"
