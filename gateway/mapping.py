@@ -153,6 +153,7 @@ def pipeline_sections(settings: Settings) -> dict[str, str]:
     """Which form, mailbox and messenger sections name a pipeline, keyed as `pipeline_of` looks them up."""
     named = {f"form:{key}": form.pipeline for key, form in settings.forms.items() if form.pipeline}
     named.update({f"mailbox:{box.username.lower()}": box.pipeline for box in settings.imap.values() if box.pipeline})
-    if settings.telegram is not None and settings.telegram.pipeline:
-        named["channel:telegram"] = settings.telegram.pipeline
+    for name, bot in (("telegram", settings.telegram), ("whatsapp", settings.whatsapp), ("viber", settings.viber)):
+        if bot is not None and bot.pipeline:
+            named[f"channel:{name}"] = bot.pipeline
     return named

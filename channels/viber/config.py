@@ -20,3 +20,4 @@ class ViberConfig(ChannelSection):
     webhook_url: HttpUrl | None = None          # public URL of /viber/webhook, registered after start
     sender_name: NotBlank = "Switchboard"       # shown as the author of replies (required by send_message)
     max_file_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    pipeline: str | None = None                 # the funnel its new leads enter; unset: the first

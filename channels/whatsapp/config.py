@@ -23,3 +23,4 @@ class WhatsAppConfig(ChannelSection):
     phone_number_id: Credential                     # the number replies go out from
     base_url: BaseUrl = DEFAULT_BASE_URL
     max_file_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    pipeline: str | None = None                     # the funnel its new leads enter; unset: the first

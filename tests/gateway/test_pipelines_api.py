@@ -3,10 +3,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
+from typing import Any
 
+import pytest
 from websockets.asyncio.client import connect
 
+from channels.types import InboundContact
 from crm_store.types import Role
+from gateway.mapping import pipeline_of, pipeline_sections
+from support.gateway_app import make_settings
 
 
 async def _sales(api, headers):  # type: ignore[no-untyped-def]
@@ -140,3 +146,57 @@ async def test_the_board_shows_only_what_the_team_may_see(api):
     assert (await entered(sam), await entered(sue)) == (1, 0)      # the funnel report: the team's leads only
     bad = await api.client.get(f"/api/v1/pipelines/{pipeline}/board?owner=someone", headers=sue)
     assert bad.status == 422 and (await bad.json())["error"]["field"] == "owner"
+
+
+def _contact(channel: str, **attributes: str) -> InboundContact:
+    return InboundContact(channel=channel, event_id="e1", source_id="s1", received_at=datetime(2026, 12, 1, tzinfo=UTC),
+                          attributes=attributes)
+
+
+def test_which_funnel_a_new_lead_enters_form_mailbox_bot_then_did_then_queue() -> None:
+    settings = make_settings("sqlite+aiosqlite://", **{
+        "forms": {"wholesale": {"pipeline": "wholesale"}},
+        "imap": {"support": {"host": "127.0.0.1", "username": "Help@Example.com", "password": "x",
+                             "pipeline": "support"}},
+        "whatsapp": {"verify_token": "v", "app_secret": "s", "access_token": "a", "phone_number_id": "1",
+                     "pipeline": "chats"},
+        "routing": {"did_pipelines": {"+74950000001": "wholesale"},
+                    "queues": {"default": {}, "service": {"pipeline": "support"}}}})
+    sections = pipeline_sections(settings)
+    cases = [
+        (_contact("form", form="wholesale"), "wholesale"),
+        (_contact("email", mailbox="help@example.com"), "support"),
+        (_contact("whatsapp"), "chats"),
+        (_contact("viber"), None),                                   # no section names one: the first
+        (_contact("voice", did="+74950000001", queue="service"), "wholesale"),   # the DID before the queue
+        (_contact("voice", did="+74950000002", queue="service"), "support"),
+        (_contact("voice", did="+74950000002"), None),
+    ]
+    assert [pipeline_of(c, settings.routing, sections) for c, _ in cases] == [want for _, want in cases]
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"forms": {"default": {}, "wholesale": {"pipeline": "wholesale"}, "nowhere": {"pipeline": "missing"}}}
+
+
+async def test_a_forms_leads_enter_its_funnel_and_a_lead_moves_between_funnels(api):
+    await api.add_user("root", Role.ADMIN)
+    boss = await api.login("root")
+    made = await api.client.post("/api/v1/pipelines", headers=boss, json={"key": "wholesale", "name": "Wholesale"})
+    assert made.status == 201, await made.text()
+    wholesale = (await made.json())["id"]
+    sales, _ = await _sales(api, boss)
+
+    async def pipeline_of_post(form: str, phone: str) -> tuple[int, int]:
+        lead = await (await api.client.post(f"/forms/{form}", data={"phone": phone, "name": "Ivan"})).json()
+        body = (await (await api.client.get(f"/api/v1/leads/{lead['lead_id']}", headers=boss)).json())["lead"]
+        return lead["lead_id"], body["pipeline_id"]
+
+    lead, pipeline = await pipeline_of_post("wholesale", "+79120000011")
+    assert pipeline == wholesale
+    assert (await pipeline_of_post("default", "+79120000012"))[1] == sales["id"]
+    assert (await pipeline_of_post("nowhere", "+79120000013"))[1] == sales["id"]      # an unknown key: the first
+    moved = await api.client.patch(f"/api/v1/leads/{lead}", headers=boss, json={"pipeline_id": sales["id"]})
+    assert moved.status == 200, await moved.text()
+    assert (await moved.json())["pipeline_id"] == sales["id"]
