@@ -3,6 +3,7 @@ import { get, logout, patch, post } from './api.js';
 import { $, clear, h } from './dom.js';
 import { formatDateTime, formatNumber } from './format.js';
 import { applyI18n, label, setLocale, t } from './i18n.js';
+import { renderNav } from './pages.js';
 import { LiveSocket } from './socket.js';
 
 let pipelines = [];
@@ -128,10 +129,11 @@ async function addStage(ev) {
 }
 
 async function main() {
-  setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
+  await setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
   const config = await get('/api/v1/config');
-  setLocale(config.user.locale || 'en');
+  await setLocale(config.user.locale || 'en');
   applyI18n();
+  renderNav(config.user);
   $('#logout').addEventListener('click', logout);
   pipelines = (await get('/api/v1/pipelines')).items;
   const select = $('#pipeline');
