@@ -1,6 +1,7 @@
 """Engine and session factory for SQLite (embedded default) and PostgreSQL."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TypeAlias
 
 from sqlalchemy import Engine, event, text
@@ -94,6 +95,13 @@ def store_error_reason(exc: BaseException) -> str | None:
 
 async def probe(url: str) -> None:
     """Connect once; raise StoreUnreachable naming the driver's reason."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        # Said before aiosqlite is tried: its worker thread, failing to open the file, can outlive the
+        # loop and print its own traceback at exit.
+        folder = Path(parsed.database).expanduser().parent
+        if not folder.is_dir():
+            raise StoreUnreachable(f"unable to open database file: folder {folder} does not exist")
     engine = create_engine(url)
     try:
         async with engine.connect():
