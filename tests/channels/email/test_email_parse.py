@@ -91,3 +91,20 @@ def test_form_mail_from_a_no_reply_sender_is_the_client_in_reply_to():
     with pytest.raises(Automatic):
         parse_message(raw.replace(b"Reply-To: \xd0\x9e\xd0\xbb\xd1\x8c\xd0\xb3\xd0\xb0 <olga@client.ru>\r\n", b""),
                       region="RU")
+
+
+def test_a_header_read_twice_is_parsed_once_and_long_values_are_not_kept() -> None:
+    # email.policy.default re-parses a header on every read; get_content_type() alone reads
+    # Content-Type many times a mail. The parser's registry hands back the parsed header it made.
+    from email.parser import BytesParser
+
+    from channels.email.parse import POLICY
+
+    long_refs = " ".join(f"<id-{i}@example.ru>" for i in range(200))
+    raw = (f"From: =?utf-8?b?0JjQstCw0L0=?= <ivan@example.ru>\r\nReferences: {long_refs}\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\nhi\r\n").encode()
+    first, second = BytesParser(policy=POLICY).parsebytes(raw), BytesParser(policy=POLICY).parsebytes(raw)
+    assert first.get("content-type") is second.get("content-type")
+    assert first.get("from") is first.get("from") and str(first.get("from")) == "Иван <ivan@example.ru>"
+    assert first.get("references") is not first.get("references")
+    assert first.get("references") == second.get("references")
