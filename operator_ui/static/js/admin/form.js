@@ -25,7 +25,7 @@ export function select(options, value, props = {}) {
 export const statusLine = () => h('p', { class: 'admin-status', role: 'status' });
 
 export function clearErrors(root) {
-  for (const el of root.querySelectorAll('.field-error')) el.textContent = '';
+  for (const el of root.querySelectorAll('.field-error, .row-error')) el.textContent = '';
   for (const el of root.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
 }
 
@@ -43,7 +43,10 @@ export function showError(root, exc, status) {
     if (status) status.textContent = '';
     return;
   }
-  if (status) status.textContent = t('admin.refused', { message: exc.message });
+  // A row's own error slot (a refused retire, a team that is not empty) beats the section's status line.
+  const slot = root.querySelector('.row-error') || root.closest?.('tr')?.querySelector('.row-error');
+  const where = slot || status;
+  if (where) where.textContent = t('admin.refused', { message: exc.message });
 }
 
 // "sales=3, en" -> {sales: 3, en: 1}; null (and the error shown) when a part is not name=number.
