@@ -8,6 +8,8 @@ import { clearErrors, field, formatLevels, input, parseLevels, select, showError
 
 const ROLES = ['operator', 'manager', 'supervisor', 'admin'];
 const CHANNELS = ['voice', 'chat', 'email'];
+// What the server gives a user created without a capacity (crm_store.users.DEFAULT_CAPACITY): the form starts there.
+const NEW_CAPACITY = { voice: 1, chat: 4, email: 8 };
 const ZONES = (() => { try { return Intl.supportedValuesOf('timeZone'); } catch { return ['UTC']; } })();
 
 export async function render(root, ctx) {
@@ -16,8 +18,8 @@ export async function render(root, ctx) {
   const status = statusLine();
   const secret = h('div', { id: 'one-time-password', class: 'one-time', role: 'status', hidden: true });
   const table = h('table', { id: 'users-table', class: 'admin-table' },
-    h('thead', {}, h('tr', {}, ['username', 'display_name', 'role', 'team', 'extension', 'locale', 'time_zone',
-      'active', 'actions'].map((k) => h('th', { scope: 'col', text: t(`admin.users.${k}`) })))),
+    h('thead', {}, h('tr', {}, ['username', 'display_name', 'role', 'team', 'capacity', 'extension', 'locale',
+      'time_zone', 'active', 'actions'].map((k) => h('th', { scope: 'col', text: t(`admin.users.${k}`) })))),
     h('tbody', {}, people.items.map((u) => row(u))));
   const form = ctx.isAdmin ? userForm() : null;
   root.append(h('h2', { text: t('admin.users.title') }), status, secret, table, form || []);
@@ -31,7 +33,8 @@ export async function render(root, ctx) {
     ] : [];
     return h('tr', { dataset: { username: u.username, userId: String(u.id) }, class: u.active ? '' : 'inactive' },
       h('td', { text: u.username }), h('td', { text: u.display_name }), h('td', { text: label('role', u.role) }),
-      h('td', { text: teams.get(u.team_id) || '' }), h('td', { text: u.extension || '' }),
+      h('td', { text: teams.get(u.team_id) || '' }), h('td', { class: 'user-capacity', text: formatLevels(u.capacity) }),
+      h('td', { text: u.extension || '' }),
       h('td', { text: langs[u.locale] || u.locale }), h('td', { text: u.time_zone }),
       h('td', { class: 'user-state', text: t(u.active ? 'admin.users.on' : 'admin.users.off') }), h('td', {}, actions));
   }
@@ -102,7 +105,8 @@ export async function render(root, ctx) {
       c.role.value = u ? u.role : 'operator';
       c.team.value = u ? (teams.get(u.team_id) || '') : '';
       c.skills.value = u ? formatLevels(u.skills) : '';
-      for (const ch of CHANNELS) capacity[ch].value = u && ch in (u.capacity || {}) ? String(u.capacity[ch]) : '';
+      const cap = u ? (u.capacity || {}) : NEW_CAPACITY;
+      for (const ch of CHANNELS) capacity[ch].value = ch in cap ? String(cap[ch]) : '';
       c.extension.value = u ? (u.extension || '') : '';
       c.locale.value = u ? u.locale : 'en';
       c.time_zone.value = u ? u.time_zone : 'UTC';
