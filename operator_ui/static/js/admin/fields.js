@@ -1,7 +1,7 @@
 // Custom fields of leads, clients and companies, and the directories (value lists) some of them use:
 // everyone here sees them; admins create, edit, retire and bring back fields, directories' labels and values.
 import { get, patch, post } from '../api.js';
-import { h } from '../dom.js';
+import { append, h } from '../dom.js';
 import { label, t } from '../i18n.js';
 import { PATHS } from '../paths.js';
 import { field, input, list, select, showError, statusLine } from './form.js';
@@ -17,7 +17,7 @@ export async function render(root, ctx) {
     try { await work(); await reload(); } catch (exc) { showError(where, exc, status); }
   };
   const dirName = new Map(dirs.items.map((d) => [d.id, d.label]));
-  root.append(h('h2', { text: t('admin.fields.title') }), status,
+  append(root, [h('h2', { text: t('admin.fields.title') }), status,
     h('table', { id: 'fields-table', class: 'admin-table' },
       h('thead', {}, h('tr', {}, ['entity', 'name', 'label', 'label_ru', 'kind', 'required', 'state', 'actions']
         .map((k) => h('th', { scope: 'col', text: t(`admin.fields.${k}`) })))),
@@ -25,7 +25,7 @@ export async function render(root, ctx) {
     ctx.isAdmin ? newField(dirs.items, act) : [],
     h('h2', { text: t('admin.directories.title') }),
     dirs.items.map((d) => directory(d, ctx, act)),
-    ctx.isAdmin ? newDirectory(act) : []);
+    ctx.isAdmin ? newDirectory(act) : []]);
 }
 
 function fieldRow(d, dirName, ctx, act) {

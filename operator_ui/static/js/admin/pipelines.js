@@ -2,7 +2,7 @@
 // works as for any button), change the required fields and deadline of, retire and bring back stages.
 // A refused retire (leads still in the stage, the last open stage) is shown next to that stage.
 import { get, patch, post } from '../api.js';
-import { h } from '../dom.js';
+import { append, h } from '../dom.js';
 import { formatNumber } from '../format.js';
 import { label, t } from '../i18n.js';
 import { PATHS } from '../paths.js';
@@ -21,8 +21,8 @@ export async function render(root, ctx) {
   const act = async (work, where, focus) => {
     try { await work(); await reload(focus); } catch (exc) { showError(where, exc, status); }
   };
-  root.append(h('h2', { text: t('admin.pipelines.title') }), status,
-    items.map((p) => pipeline(p, ctx, act)), ctx.isAdmin ? newPipeline(act) : []);
+  append(root, [h('h2', { text: t('admin.pipelines.title') }), status,
+    items.map((p) => pipeline(p, ctx, act)), ctx.isAdmin ? newPipeline(act) : []]);
 }
 
 function pipeline(p, ctx, act) {

@@ -1,7 +1,7 @@
 // Users: the list; for admins also create, edit (role, team, skills, capacity, extension, language, time zone),
 // disable / enable and a password reset whose one-time password is shown once.
 import { get, patch, post } from '../api.js';
-import { h } from '../dom.js';
+import { append, h } from '../dom.js';
 import { label, languages, t } from '../i18n.js';
 import { PATHS } from '../paths.js';
 import { clearErrors, field, formatLevels, input, parseLevels, select, showError, statusLine } from './form.js';
@@ -22,7 +22,7 @@ export async function render(root, ctx) {
       'time_zone', 'active', 'actions'].map((k) => h('th', { scope: 'col', text: t(`admin.users.${k}`) })))),
     h('tbody', {}, people.items.map((u) => row(u))));
   const form = ctx.isAdmin ? userForm() : null;
-  root.append(h('h2', { text: t('admin.users.title') }), status, secret, table, form || []);
+  append(root, [h('h2', { text: t('admin.users.title') }), status, secret, table, form]);
 
   function row(u) {
     const actions = ctx.isAdmin ? [
