@@ -1,6 +1,7 @@
 """The admin page in a real browser, in English and Russian, one page each: create a user (a refused field shown
 next to it first), edit their capacity, disable and enable them, reset their password and sign in as them with
-the one-time password; then the audit log filtered to user creations shows that create, and its CSV download too."""
+the one-time password; then the audit log filtered to user creations shows that create, and its CSV download too;
+and the board's team filter."""
 from __future__ import annotations
 
 import asyncio
@@ -98,4 +99,11 @@ async def test_user_screen_then_audit_screen(ui: Ui, browser, shots, lang: str) 
     lines = (await csv.text()).strip().splitlines()
     assert len(lines) == 2 and "user.create" in lines[1] and "nina" in lines[1]
     await shots.take(page)
+
+    # The board filters by the teams the API lists: a lead of no team leaves the board when "Sales" is chosen.
+    lead = await ui.post_form(name="Anna Petrova", phone="+79123450001")
+    await page.goto("/board")
+    await page.wait_for_selector(f".card[data-lead-id='{lead}']")
+    await page.select_option("#team", label="Sales")
+    await page.wait_for_selector(f".card[data-lead-id='{lead}']", state="detached")
     assert ui.errors == []

@@ -19,7 +19,7 @@ export async function render(root, ctx) {
   const secret = h('div', { id: 'one-time-password', class: 'one-time', role: 'status', hidden: true });
   const table = h('table', { id: 'users-table', class: 'admin-table' },
     h('thead', {}, h('tr', {}, ['username', 'display_name', 'role', 'team', 'capacity', 'extension', 'locale',
-      'time_zone', 'active', 'actions'].map((k) => h('th', { scope: 'col', text: t(`admin.users.${k}`) })))),
+      'time_zone', 'active', ...(ctx.isAdmin ? ['actions'] : [])].map((k) => h('th', { scope: 'col', text: t(`admin.users.${k}`) })))),
     h('tbody', {}, people.items.map((u) => row(u))));
   const form = ctx.isAdmin ? userForm() : null;
   append(root, [h('h2', { text: t('admin.users.title') }), status, secret, table, form]);
@@ -36,7 +36,7 @@ export async function render(root, ctx) {
       h('td', { text: teams.get(u.team_id) || '' }), h('td', { class: 'user-capacity', text: formatLevels(u.capacity) }),
       h('td', { text: u.extension || '' }),
       h('td', { text: langs[u.locale] || u.locale }), h('td', { text: u.time_zone }),
-      h('td', { class: 'user-state', text: t(u.active ? 'admin.users.on' : 'admin.users.off') }), h('td', {}, actions));
+      h('td', { class: 'user-state', text: t(u.active ? 'admin.users.on' : 'admin.users.off') }), ctx.isAdmin ? h('td', {}, actions) : null);
   }
 
   async function reload() {
