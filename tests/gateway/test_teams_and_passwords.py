@@ -77,6 +77,13 @@ async def test_teams_are_listed_by_scope_changed_by_admins_and_deleted_only_when
     assert entries[2]["detail"] == {"team_id": support["id"], "name": "Care", "was": "Support desk"}
     assert "still has 1 users" in entries[1]["detail"]["reason"]
 
+    # The audit log pages back from an entry's id, with the same filters.
+    first = (await (await api.client.get("/api/v1/audit", params={"action": "team.", "limit": "3"}, headers=boss)).json())["items"]
+    rest = (await (await api.client.get("/api/v1/audit", params={"action": "team.", "before": str(first[-1]["id"])},
+                                        headers=boss)).json())["items"]
+    assert [e["id"] for e in first + rest] == [e["id"] for e in entries] and len(first) == 3
+    assert (await _error(await api.client.get("/api/v1/audit", params={"before": "x"}, headers=boss), 422))["field"] == "before"
+
 
 # Argon2 makes every sign-in slow by design; nothing below differs between engines (the teams test runs on both).
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
