@@ -145,7 +145,7 @@ async function main() {
     $('#source').append(h('option', { value: channel, text: label('channel', channel) }));
   }
   // The teams this user may filter by (everyone's for supervisors and admins, their own otherwise).
-  const teams = (await get(PATHS.teams)).items;
+  const teams = (await get(PATHS.teams).catch(() => ({ items: [] }))).items;
   for (const team of teams) $('#team').append(h('option', { value: String(team.id), text: team.name }));
   $('#team-filter').hidden = teams.length === 0;
   $('#team').addEventListener('change', load);
