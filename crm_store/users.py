@@ -189,11 +189,31 @@ def one_time_password(length: int = 14) -> str:
     return "".join(secrets.choice(_READABLE) for _ in range(length))
 
 
-async def set_password(session: AsyncSession, user: User, password: str) -> None:
+async def set_password(session: AsyncSession, user: User, password: str, *, temporary: bool = False,
+                       keep_token: str | None = None) -> list[str]:
+    """A new password; every sign-in of the user ends but `keep_token`'s (their digests are returned, for
+    closing their sockets). A temporary one (an admin's reset) lets the user do nothing but choose their own."""
     if len(password) < 8:
         raise Invalid("password must have at least 8 characters", "password")
     user.password_hash = await hash_password(password)
-    await session.execute(delete(ApiSession).where(ApiSession.user_id == user.id))
+    user.must_change_password = temporary
+    mine = ApiSession.user_id == user.id
+    if keep_token is not None:
+        mine = mine & (ApiSession.token_hash != _digest(keep_token))
+    ended = list(await session.scalars(select(ApiSession.token_hash).where(mine)))
+    await session.execute(delete(ApiSession).where(mine))
+    return ended
+
+
+async def change_own_password(session: AsyncSession, user: User, current: str, new: str, token: str) -> list[str]:
+    """The user's own change: the current password proves it is them; their other sign-ins end (returned)."""
+    if not await asyncio.to_thread(_verify, user.password_hash, current):
+        raise Invalid("the current password is wrong", "current_password")
+    if len(new) < 8:
+        raise Invalid("the new password must have at least 8 characters", "new_password")
+    if new == current:
+        raise Invalid("the new password must differ from the current one", "new_password")
+    return await set_password(session, user, new, keep_token=token)
 
 
 WORKING_ROLES = (Role.OPERATOR.value, Role.MANAGER.value)

@@ -26,7 +26,7 @@ from gateway.api.session_routes import Login
 from gateway.api.template_routes import TemplateIn
 from gateway.api.task_routes import NewTaskIn, Preferences, TaskPatch
 from gateway.api.team_routes import TeamIn
-from gateway.api.user_routes import PasswordReset, UserIn, UserPatch
+from gateway.api.user_routes import PasswordChange, PasswordReset, UserIn, UserPatch
 
 STAFF = ("manager", "supervisor", "admin")
 
@@ -159,6 +159,8 @@ OPERATIONS: tuple[Op, ...] = (
        params=(_id("user_id"),), roles=("admin",)),
     Op("POST", "/api/v1/users/{user_id}/password", "Reset a password: the new one-time password is in the answer, "
        "once; the user's sign-ins end", "users", PasswordReset, params=(_id("user_id"),), roles=("admin",)),
+    Op("POST", "/api/v1/me/password", "Choose one's own password (after an admin's reset: the only thing allowed); "
+       "other sign-ins end", "users", PasswordChange),
     Op("GET", "/api/v1/teams", "Teams with their active members (others than supervisors and admins: their own)",
        "users"),
     Op("POST", "/api/v1/teams", "Create a team", "users", TeamIn, roles=("admin",), ok=201),

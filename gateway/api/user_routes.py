@@ -10,7 +10,7 @@ from crm_store import audit, users
 from crm_store.types import Role
 from gateway.api.params import path_id
 from gateway.api.serialize import user_json
-from gateway.auth import client_ip, require_role
+from gateway.auth import client_ip, principal, require_role
 from gateway.errors import read_model, refuse
 from gateway.keys import CLOCK, NOTIFIER, ROUTING, SESSIONS
 from gateway.tasks import when
@@ -128,8 +128,33 @@ async def reset_password(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session, session.begin():
         user = await users.get_user(session, path_id(request, "user_id", "user"))
         password = users.one_time_password()
-        await users.set_password(session, user, password)
+        await users.set_password(session, user, password, temporary=True)
         audit.record(session, "user.password_reset", now, user_id=who.user_id, ip=client_ip(request),
                      detail={"user_id": user.id, "username": user.username})
     await request.app[NOTIFIER].session_ended(user.id, None, "password changed")
     return web.json_response({"user_id": user.id, "username": user.username, "password": password})
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=1000)
+    new_password: str = Field(min_length=8, max_length=1000)
+
+
+@routes.post("/api/v1/me/password")
+async def change_own_password(request: web.Request) -> web.Response:
+    """A user chooses their password (the only thing one with an admin's one-time password may do); their
+    other sign-ins end, this one stays."""
+    who = principal(request)
+    body = await read_model(request, PasswordChange)
+    now = request.app[CLOCK]()
+    async with request.app[SESSIONS]() as session, session.begin():
+        user = await users.get_user(session, who.user_id)
+        ended = await users.change_own_password(session, user, body.current_password, body.new_password, who.token)
+        audit.record(session, "user.password_change", now, user_id=who.user_id, ip=client_ip(request),
+                     detail={"sessions_ended": len(ended)})
+        answer = user_json(user)
+    for digest in ended:
+        await request.app[NOTIFIER].session_ended(who.user_id, digest, "password changed")
+    return web.json_response(answer)

@@ -1,7 +1,7 @@
 """The admin page in a real browser, in English and Russian, one page each: create a user (a refused field shown
 next to it first), edit their capacity, disable and enable them, reset their password and sign in as them with
-the one-time password; then the audit log filtered to user creations shows that create, and its CSV download too;
-and the board's team filter."""
+the one-time password (which makes them choose their own); then the audit log filtered to user creations shows
+that create, and its CSV download too; and the board's team filter."""
 from __future__ import annotations
 
 import asyncio
@@ -81,6 +81,10 @@ async def test_user_screen_then_audit_screen(ui: Ui, browser, shots, lang: str) 
     await theirs.fill("#username", "nina")
     await theirs.fill("#password", secret)
     await theirs.click("#login-submit")
+    # The one-time password only lets them choose their own; then on to the console.
+    await theirs.fill("#new-password", "nina's own secret")
+    await theirs.fill("#new-password-again", "nina's own secret")
+    await theirs.click("#change-submit")
     await theirs.wait_for_url("**/console")
     await theirs.context.close()
 

@@ -113,10 +113,29 @@ async def test_an_admin_resets_a_password_once_and_the_old_sign_ins_end(api: Api
         login = await api.client.post("/api/v1/auth/login", json={"username": "ivan", "password": old})
         assert login.status == 401
     login = await api.client.post("/api/v1/auth/login", json={"username": "ivan", "password": again})
-    assert login.status == 200
+    assert login.status == 200 and (await login.json())["user"]["must_change_password"] is True
+    temporary = {"Authorization": f"Bearer {(await login.json())['token']}"}
+
+    # The one-time password only lets ivan choose his own.
+    refused = await _error(await api.client.get("/api/v1/leads", headers=temporary), 403)
+    assert refused["code"] == "password_change_required"
+    assert (await api.client.get("/api/v1/me", headers=temporary)).status == 200
+
+    async def choose(current: str, new: str) -> Any:
+        return await api.client.post("/api/v1/me/password", headers=temporary,
+                                     json={"current_password": current, "new_password": new})
+    assert (await _error(await choose("wrong guess", "my own secret"), 422))["field"] == "current_password"
+    assert (await _error(await choose(again, "short"), 422))["field"] == "new_password"
+    assert (await _error(await choose(again, again), 422))["field"] == "new_password"
+    chosen = await choose(again, "my own secret")
+    assert chosen.status == 200 and (await chosen.json())["must_change_password"] is False
+    assert (await api.client.get("/api/v1/leads", headers=temporary)).status == 200
+    assert (await api.client.post("/api/v1/auth/login", json={"username": "ivan", "password": again})).status == 401
 
     entries = await _audit(api, boss, "user.password_reset")
     assert [e["detail"] for e in entries] == [{"user_id": ivan, "username": "ivan"}] * 2
+    assert [(e["user_id"], e["detail"]) for e in await _audit(api, boss, "user.password_change")] == [
+        (ivan, {"sessions_ended": 0})]
     assert all(again not in str(e) and first not in str(e) for e in await _audit(api, boss, ""))
     # The list of users never shows a password or its hash.
     listed = await (await api.client.get("/api/v1/users", headers=root)).text()

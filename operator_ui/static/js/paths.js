@@ -6,6 +6,7 @@ export const PATHS = Object.freeze({
   login: '/api/v1/auth/login',
   logout: '/api/v1/auth/logout',
   me: '/api/v1/me',
+  myPassword: '/api/v1/me/password',
   config: '/api/v1/config',
   users: '/api/v1/users',
   calls: '/api/v1/calls',
