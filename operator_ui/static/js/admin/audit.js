@@ -1,5 +1,5 @@
 // The audit log: who read or changed what. Filters (user, action, target lead or client, days), pages of
-// 50 newest first (keyset: "older" asks for entries before the last one shown), and the same filters as CSV.
+// 50 newest first (keyset: "older" asks for entries before the last one shown), and the same filters as CSV or XLSX.
 import { get } from '../api.js';
 import { h } from '../dom.js';
 import { formatDateTime } from '../format.js';
@@ -26,12 +26,13 @@ export async function render(root) {
   const older = h('button', { type: 'button', id: 'audit-older', text: t('admin.audit.older'), hidden: true });
   const newest = h('button', { type: 'button', id: 'audit-newest', text: t('admin.audit.newest'), hidden: true });
   const csv = h('a', { id: 'audit-csv', class: 'button', download: 'audit.csv', text: t('admin.audit.csv') });
+  const xlsx = h('a', { id: 'audit-xlsx', class: 'button', download: 'audit.xlsx', text: t('admin.audit.xlsx') });
   const form = h('form', { id: 'audit-filters', class: 'admin-form filters', novalidate: true },
     field('user_id', 'admin.audit.user', c.user_id), field('action', 'admin.audit.action', c.action),
     field('target', 'admin.audit.target', c.target), field(c.target.value, 'admin.audit.target_id', c.target_id),
     field('outcome', 'admin.audit.outcome', c.outcome), field('since', 'admin.audit.since', c.since),
     field('until', 'admin.audit.until', c.until),
-    h('div', { class: 'form-actions' }, h('button', { type: 'submit', text: t('admin.audit.apply') }), csv));
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', text: t('admin.audit.apply') }), csv, xlsx));
   // The id's error slot follows the target chosen, so that the API's "lead_id" / "contact_id" lands there.
   c.target.addEventListener('change', () => { c.target_id.closest('.form-field').dataset.field = c.target.value; });
   const table = h('table', { id: 'audit-table', class: 'admin-table' },
@@ -49,6 +50,7 @@ export async function render(root) {
   async function load(before = null) {
     const params = filters();
     csv.href = PATHS.auditWhere({ ...params, format: 'csv' });
+    xlsx.href = PATHS.auditWhere({ ...params, format: 'xlsx' });
     try {
       const { items } = await get(PATHS.auditWhere({ ...params, limit: PAGE_SIZE, ...(before ? { before } : {}) }));
       body.replaceChildren(...items.map(row));
