@@ -105,9 +105,9 @@ AUDIT_COLUMNS = ("id", "at", "user_id", "username", "action", "outcome", "lead_i
 
 async def audit_rows(session: AsyncSession, *, since: datetime | None, until: datetime | None,
                      user_id: int | None, action: str | None, lead_id: int | None, outcome: str | None,
-                     limit: int | None = None, page: int = PAGE) -> AsyncIterator[Sequence[Sequence[Any]]]:
-    """Audit entries matching the filters, newest first, page by page (keyset on id)."""
-    before: int | None = None
+                     limit: int | None = None, page: int = PAGE, contact_id: int | None = None,
+                     before: int | None = None) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """Audit entries matching the filters, newest first and older than `before` if given, page by page (keyset on id)."""
     left = limit
     while left is None or left > 0:
         take = page if left is None else min(page, left)
@@ -126,6 +126,8 @@ async def audit_rows(session: AsyncSession, *, since: datetime | None, until: da
             query = query.where(AuditEntry.action.startswith(action, autoescape=True))
         if lead_id is not None:
             query = query.where(AuditEntry.lead_id == lead_id)
+        if contact_id is not None:
+            query = query.where(AuditEntry.contact_id == contact_id)
         if outcome:
             query = query.where(AuditEntry.outcome == outcome)
         rows = (await session.execute(query)).all()

@@ -37,6 +37,7 @@ class NewUser:
     capacity: Mapping[str, int] | None = None
     team: str | None = None
     locale: str = "en"
+    time_zone: str = "UTC"
 
 
 def viewer_of(user: User) -> Viewer:
@@ -65,7 +66,8 @@ async def create_user(session: AsyncSession, new: NewUser, now: datetime) -> Use
         username=new.username, display_name=new.display_name or new.username, role=Role(new.role).value,
         password_hash=await hash_password(new.password), extension=new.extension or None,
         skills=dict(new.skills or {}), capacity=dict(new.capacity or DEFAULT_CAPACITY),
-        team_id=await team_id_for(session, new.team), locale=new.locale, active=True, created_at=now,
+        team_id=await team_id_for(session, new.team), locale=new.locale, time_zone=new.time_zone or "UTC",
+        active=True, created_at=now,
     )
     session.add(user)
     try:
@@ -168,16 +170,50 @@ async def update_user(session: AsyncSession, user: User, changes: Mapping[str, A
         await set_password(session, user, changes.pop("password"))
     if "team" in changes:
         user.team_id = await team_id_for(session, changes.pop("team"))
+    if "extension" in changes:
+        changes["extension"] = changes["extension"] or None     # blank is "no phone", never a shared ""
     for name, value in changes.items():
         setattr(user, name, value.value if isinstance(value, Role) else value)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:       # the caller's transaction rolls back with this refusal
+        raise Conflict("extension already taken by another user", "extension") from exc
 
 
-async def set_password(session: AsyncSession, user: User, password: str) -> None:
+# No 0/O or 1/l/I: the admin reads it out or types it for someone.
+_READABLE = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def one_time_password(length: int = 14) -> str:
+    """A random password an admin hands over once; 14 of 56 symbols is over 80 bits."""
+    return "".join(secrets.choice(_READABLE) for _ in range(length))
+
+
+async def set_password(session: AsyncSession, user: User, password: str, *, temporary: bool = False,
+                       keep_token: str | None = None) -> list[str]:
+    """A new password; every sign-in of the user ends but `keep_token`'s (their digests are returned, for
+    closing their sockets). A temporary one (an admin's reset) lets the user do nothing but choose their own."""
     if len(password) < 8:
         raise Invalid("password must have at least 8 characters", "password")
     user.password_hash = await hash_password(password)
-    await session.execute(delete(ApiSession).where(ApiSession.user_id == user.id))
+    user.must_change_password = temporary
+    mine = ApiSession.user_id == user.id
+    if keep_token is not None:
+        mine = mine & (ApiSession.token_hash != _digest(keep_token))
+    ended = list(await session.scalars(select(ApiSession.token_hash).where(mine)))
+    await session.execute(delete(ApiSession).where(mine))
+    return ended
+
+
+async def change_own_password(session: AsyncSession, user: User, current: str, new: str, token: str) -> list[str]:
+    """The user's own change: the current password proves it is them; their other sign-ins end (returned)."""
+    if not await asyncio.to_thread(_verify, user.password_hash, current):
+        raise Invalid("the current password is wrong", "current_password")
+    if len(new) < 8:
+        raise Invalid("the new password must have at least 8 characters", "new_password")
+    if new == current:
+        raise Invalid("the new password must differ from the current one", "new_password")
+    return await set_password(session, user, new, keep_token=token)
 
 
 WORKING_ROLES = (Role.OPERATOR.value, Role.MANAGER.value)

@@ -31,6 +31,7 @@ from gateway.api import (
     report_routes,
     session_routes,
     task_routes,
+    team_routes,
     template_routes,
     system_routes,
     user_routes,
@@ -96,7 +97,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     for module in (ui_routes, system_routes, session_routes, lead_routes, reply_routes, attachment_routes,
                    user_routes, contact_routes, queue_routes, report_routes, call_routes, client_routes,
                    company_routes, field_routes, task_routes, template_routes,
-                   pipeline_routes):
+                   pipeline_routes, team_routes):
         app.router.add_routes(module.routes)
     channels_wiring.mount(app, settings)
     voice_wiring.mount(app, settings)

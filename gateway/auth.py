@@ -16,6 +16,8 @@ from gateway.keys import CLOCK, PRINCIPAL, SESSIONS
 
 COOKIE = "switchboard_session"
 PUBLIC = frozenset({"/api/v1/auth/login", "/api/v1/openapi.json"})
+# All a user whose password an admin reset may do: choose their own, see who they are, or sign out.
+WHILE_TEMPORARY = frozenset({("POST", "/api/v1/me/password"), ("GET", "/api/v1/me"), ("POST", "/api/v1/auth/logout")})
 
 
 def token_of(request: web.Request) -> str | None:
@@ -52,6 +54,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
                          detail={"method": request.method, "path": request.path})
     if user is None:
         return error_response(401, "unauthenticated", "sign in first", headers={"WWW-Authenticate": "Bearer"})
+    if user.must_change_password and (request.method, request.path) not in WHILE_TEMPORARY:
+        return error_response(403, "password_change_required", "choose your own password first (POST /api/v1/me/password)",
+                              "new_password")
     request[PRINCIPAL] = Principal.of(user, token or "")
     logs.bind(user=user.id)
     return await handler(request)

@@ -25,7 +25,8 @@ from gateway.api.reply_routes import Reply
 from gateway.api.session_routes import Login
 from gateway.api.template_routes import TemplateIn
 from gateway.api.task_routes import NewTaskIn, Preferences, TaskPatch
-from gateway.api.user_routes import UserIn, UserPatch
+from gateway.api.team_routes import TeamIn
+from gateway.api.user_routes import PasswordChange, PasswordReset, UserIn, UserPatch
 
 STAFF = ("manager", "supervisor", "admin")
 
@@ -156,6 +157,17 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", "/api/v1/users", "Create a user", "users", UserIn, roles=("admin",), ok=201),
     Op("PATCH", "/api/v1/users/{user_id}", "Change a user (inactive users go offline)", "users", UserPatch,
        params=(_id("user_id"),), roles=("admin",)),
+    Op("POST", "/api/v1/users/{user_id}/password", "Reset a password: the new one-time password is in the answer, "
+       "once; the user's sign-ins end", "users", PasswordReset, params=(_id("user_id"),), roles=("admin",)),
+    Op("POST", "/api/v1/me/password", "Choose one's own password (after an admin's reset: the only thing allowed); "
+       "other sign-ins end", "users", PasswordChange),
+    Op("GET", "/api/v1/teams", "Teams with their active members (others than supervisors and admins: their own)",
+       "users"),
+    Op("POST", "/api/v1/teams", "Create a team", "users", TeamIn, roles=("admin",), ok=201),
+    Op("PATCH", "/api/v1/teams/{team_id}", "Rename a team", "users", TeamIn, params=(_id("team_id"),),
+       roles=("admin",)),
+    Op("DELETE", "/api/v1/teams/{team_id}", "Delete a team nobody and nothing belongs to (409 otherwise)", "users",
+       params=(_id("team_id"),), roles=("admin",), ok=204),
     Op("GET", "/api/v1/merge-suggestions", "Contacts that look like the same client", "contacts", roles=STAFF),
     Op("POST", "/api/v1/merge-suggestions/{suggestion_id}/{decision}", "Accept or reject a merge", "contacts",
        Decision, params=(_id("suggestion_id"),
@@ -166,6 +178,9 @@ OPERATIONS: tuple[Op, ...] = (
     *CLIENT_OPERATIONS,
     Op("GET", "/api/v1/audit", "Who read or changed what", "audit",
        params=(Param("lead_id", "only this lead's entries", {"type": "integer", "minimum": 1}),
+               Param("contact_id", "only this client's entries", {"type": "integer", "minimum": 1}),
+               Param("before", "entries older than this id (the next page)", {"type": "integer", "minimum": 1}),
+               Param("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
                Param("user_id", "only this user's entries", {"type": "integer", "minimum": 1}),
                Param("action", "actions starting with this (e.g. lead.)", {"type": "string"}),
                Param("outcome", "ok, denied or unauthenticated", {"type": "string"}),

@@ -71,6 +71,7 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
     await require_role(request, Role.SUPERVISOR, Role.ADMIN)
     fmt = wanted_format(request)
     lead_id, user_id = query_id(request, "lead_id"), query_id(request, "user_id")
+    contact_id, before = query_id(request, "contact_id"), query_id(request, "before")
     outcome = request.query.get("outcome") or None
     if outcome not in (None, "ok", "denied", "unauthenticated"):
         refuse(422, "invalid", "outcome is ok, denied or unauthenticated", "outcome")
@@ -79,7 +80,7 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
     until = query_day(request, "until", EARLIEST) + timedelta(days=1) if request.query.get("until") else None
     limit = query_int(request, "limit", 100, 1, 1000)
     filters = {"since": since, "until": until, "user_id": user_id, "action": action, "lead_id": lead_id,
-               "outcome": outcome}
+               "outcome": outcome, "contact_id": contact_id, "before": before}
     if fmt:
         async with request.app[SESSIONS]() as session:
             return await send_table(request, "audit", fmt, exports.AUDIT_COLUMNS,

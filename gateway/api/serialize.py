@@ -17,6 +17,7 @@ def user_json(user: User) -> dict[str, Any]:
         "id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role,
         "extension": user.extension, "skills": user.skills, "capacity": user.capacity, "team_id": user.team_id,
         "locale": user.locale, "active": user.active, "time_zone": user.time_zone, "remind_via": user.remind_via,
+        "must_change_password": user.must_change_password,
     }
 
 

@@ -37,6 +37,7 @@ export async function api(method, path, body, { redirectOn401 = true } = {}) {
 export const get = (path) => api('GET', path);
 export const post = (path, body) => api('POST', path, body ?? {});
 export const patch = (path, body) => api('PATCH', path, body);
+export const del = (path) => api('DELETE', path);
 
 export async function logout() {
   try { await api('POST', PATHS.logout, {}, { redirectOn401: false }); } catch { /* signed out anyway */ }

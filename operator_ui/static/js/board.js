@@ -4,6 +4,7 @@ import { $, clear, h } from './dom.js';
 import { formatDateTime, formatNumber } from './format.js';
 import { applyI18n, label, setLocale, t } from './i18n.js';
 import { renderNav } from './pages.js';
+import { PATHS } from './paths.js';
 import { LiveSocket } from './socket.js';
 
 let pipelines = [];
@@ -30,6 +31,7 @@ function query() {
   const params = new URLSearchParams();
   if ($('#owner').value) params.set('owner', $('#owner').value);
   if ($('#source').value) params.set('source', $('#source').value);
+  if ($('#team').value) params.set('team', $('#team').value);
   return params.toString();
 }
 
@@ -142,6 +144,11 @@ async function main() {
   for (const channel of ['form', 'email', 'voice', 'telegram', 'whatsapp', 'viber', 'manual']) {
     $('#source').append(h('option', { value: channel, text: label('channel', channel) }));
   }
+  // The teams this user may filter by (everyone's for supervisors and admins, their own otherwise).
+  const teams = (await get(PATHS.teams).catch(() => ({ items: [] }))).items;
+  for (const team of teams) $('#team').append(h('option', { value: String(team.id), text: team.name }));
+  $('#team-filter').hidden = teams.length === 0;
+  $('#team').addEventListener('change', load);
   select.addEventListener('change', () => { current = Number(select.value); load(); });
   $('#owner').addEventListener('change', load);
   $('#source').addEventListener('change', load);

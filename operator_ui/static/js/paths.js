@@ -6,6 +6,7 @@ export const PATHS = Object.freeze({
   login: '/api/v1/auth/login',
   logout: '/api/v1/auth/logout',
   me: '/api/v1/me',
+  myPassword: '/api/v1/me/password',
   config: '/api/v1/config',
   users: '/api/v1/users',
   calls: '/api/v1/calls',
@@ -18,7 +19,30 @@ export const PATHS = Object.freeze({
   attachment: (interactionId, index) => `/api/v1/interactions/${id(interactionId)}/attachments/${id(index)}`,
   // GET /api/v1/leads with a query (URLSearchParams does the escaping).
   leadsWhere: (params) => `/api/v1/leads?${new URLSearchParams(params)}`,
+  // The admin screens.
+  user: (userId) => `/api/v1/users/${id(userId)}`,
+  userPassword: (userId) => `/api/v1/users/${id(userId)}/password`,
+  teams: '/api/v1/teams',
+  team: (teamId) => `/api/v1/teams/${id(teamId)}`,
+  pipelines: '/api/v1/pipelines',
+  pipeline: (pipelineId) => `/api/v1/pipelines/${id(pipelineId)}`,
+  pipelineBoard: (pipelineId, params) => `/api/v1/pipelines/${id(pipelineId)}/board?${new URLSearchParams(params)}`,
+  stages: (pipelineId) => `/api/v1/pipelines/${id(pipelineId)}/stages`,
+  stage: (pipelineId, stageId) => `/api/v1/pipelines/${id(pipelineId)}/stages/${id(stageId)}`,
+  fields: '/api/v1/fields',
+  field: (fieldId) => `/api/v1/fields/${id(fieldId)}`,
+  directories: '/api/v1/directories',
+  directory: (directoryId) => `/api/v1/directories/${id(directoryId)}`,
+  directoryValues: (directoryId) => `/api/v1/directories/${id(directoryId)}/values`,
+  directoryValue: (directoryId, valueId) => `/api/v1/directories/${id(directoryId)}/values/${id(valueId)}`,
+  contact: (contactId) => `/api/v1/contacts/${id(contactId)}`,
+  mergeSuggestions: '/api/v1/merge-suggestions',
+  mergeDecision: (suggestionId, accept) => `/api/v1/merge-suggestions/${id(suggestionId)}/${accept ? 'accept' : 'reject'}`,
+  mergeUndo: (mergeId) => `/api/v1/merges/${id(mergeId)}/undo`,
+  // GET /api/v1/audit with filters; with format=csv it is a download.
+  auditWhere: (params) => `/api/v1/audit?${new URLSearchParams(params)}`,
 });
 
 // The pages of this site (served by gateway/ui_routes.py).
-export const PAGE = Object.freeze({ login: '/login', console: '/console', wallboard: '/wallboard' });
+export const PAGE = Object.freeze({ login: '/login', console: '/console', wallboard: '/wallboard', admin: '/admin',
+  client: (contactId) => `/clients/${id(contactId)}` });
