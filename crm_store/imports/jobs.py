@@ -79,8 +79,9 @@ async def state_of(session: AsyncSession, import_id: int) -> str | None:
 
 async def unfinished(session: AsyncSession) -> list[ImportJob]:
     """Jobs a stopped process left running: resumed from their cursor at start-up."""
-    return list(await session.scalars(select(ImportJob).where(ImportJob.state.in_(ACTIVE_STATES))
-                                      .order_by(ImportJob.id)))
+    found = await session.scalars(select(ImportJob).where(ImportJob.state.in_(ACTIVE_STATES)).order_by(ImportJob.id))
+    # A command-line import belongs to its own process: the service does not take it over.
+    return [job for job in found if not (job.options or {}).get("cli")]
 
 
 async def rejects_page(session: AsyncSession, import_id: int, after: int, limit: int) -> list[ImportReject]:
