@@ -38,7 +38,14 @@ class _NewContact:
     id: int | None = None
 
 
+@dataclass(slots=True, eq=False)
+class _NewCompany:
+    name: str
+    id: int | None = None
+
+
 AnyContact = Contact | _NewContact
+AnyCompany = Company | _NewCompany
 
 
 @dataclass(slots=True)
@@ -48,7 +55,7 @@ class _Lookups:
     users: dict[str, User] = field(default_factory=dict)             # login and e-mail, lower-cased
     pipelines: list[Pipeline] = field(default_factory=list)
     stages: dict[int, list[Stage]] = field(default_factory=dict)
-    companies: dict[str, Company | None] = field(default_factory=dict)   # lower-cased name
+    companies: dict[str, AnyCompany] = field(default_factory=dict)   # lower-cased name
     links: set[tuple[int, str]] = field(default_factory=set)        # (id(contact), company name) linked already
 
 
@@ -66,7 +73,8 @@ def apply_batch(session: Session, rows: Sequence[ImportRow], rejects: Sequence[R
     found = _lookups(session, rows)
     new_contacts: list[_NewContact] = []
     new_identities: list[tuple[AnyContact, str, str]] = []
-    new_links: list[tuple[AnyContact, Company | str, str | None]] = []
+    new_links: list[tuple[AnyContact, AnyCompany, str | None]] = []
+    new_companies: list[_NewCompany] = []
     new_leads: list[tuple[AnyContact, dict[str, Any], ImportRow]] = []
     pairs: list[tuple[AnyContact, AnyContact, str]] = []
     touched: set[int] = set()
@@ -107,13 +115,13 @@ def apply_batch(session: Session, rows: Sequence[ImportRow], rejects: Sequence[R
                 new_identities.append((contact, kind, value))
         if row.company and (id(contact), row.company.lower()) not in found.links:
             found.links.add((id(contact), row.company.lower()))
-            new_links.append((contact, _company(session, found, row.company, options, now), row.position))
+            new_links.append((contact, _company(found, row.company, new_companies), row.position))
         if lead_values is not None:
             found.imported.add(row.fingerprint)
             new_leads.append((contact, lead_values, row))
             counts.leads += 1
     session.flush()
-    _insert(session, new_contacts, new_identities, new_links, new_leads, options, now)
+    _insert(session, new_contacts, new_companies, new_identities, new_links, new_leads, options, now)
     counts.merges = _suggest(session, pairs, now)
     search.refresh(session, touched)
     record_progress(session, options, cursor, counts, refused, now)
@@ -231,26 +239,31 @@ def _set_name(contact: AnyContact, name: str) -> None:
         contact.name = name
 
 
-def _company(session: Session, found: _Lookups, name: str, options: RunOptions, now: datetime) -> Company:
+def _company(found: _Lookups, name: str, new: list[_NewCompany]) -> AnyCompany:
     key = name.lower()
     company = found.companies.get(key)
     if company is None:
-        company = Company(name=name[:300], addresses=[], phones=[], emails=[], custom={}, owner_id=None,
-                          team_id=None, search_text=search.normalize(name), created_at=now, updated_at=now,
-                          deleted_at=None)
-        session.add(company)
+        company = _NewCompany(name[:300])
+        new.append(company)
         found.companies[key] = company
     return company
 
 
-def _insert(session: Session, contacts: list[_NewContact], identities: list[tuple[AnyContact, str, str]],
-            links: list[tuple[AnyContact, Company | str, str | None]],
+def _insert(session: Session, contacts: list[_NewContact], companies: list[_NewCompany],
+            identities: list[tuple[AnyContact, str, str]], links: list[tuple[AnyContact, AnyCompany, str | None]],
             leads: list[tuple[AnyContact, dict[str, Any], ImportRow]], options: RunOptions, now: datetime) -> None:
-    reserved = reserve_id_ranges(session, {"contacts": len(contacts), "leads": len(leads),
-                                           "interactions": len(leads)})
+    reserved = reserve_id_ranges(session, {"contacts": len(contacts), "companies": len(companies),
+                                           "leads": len(leads), "interactions": len(leads)})
     for contact, new_id in zip(contacts, reserved["contacts"], strict=True):
         contact.id = new_id
+    for company, new_id in zip(companies, reserved["companies"], strict=True):
+        company.id = new_id
     connection = session.connection()
+    if companies:
+        connection.execute(Company.__table__.insert(), [
+            {"id": c.id, "name": c.name, "addresses": [], "phones": [], "emails": [], "custom": {},
+             "search_text": search.document(c.name, (), None, "", None), "created_at": now, "updated_at": now}
+            for c in companies])
     if contacts:
         connection.execute(Contact.__table__.insert(), [
             {"id": c.id, "display_name": c.name, "owner_id": c.owner_id, "tags": c.tags, "custom": c.custom,
@@ -262,17 +275,19 @@ def _insert(session: Session, contacts: list[_NewContact], identities: list[tupl
     if links:
         connection.execute(ContactCompany.__table__.insert(), [
             {"contact_id": c.id, "company_id": company.id, "position": position, "created_at": now}
-            for c, company, position in links if isinstance(company, Company)])
+            for c, company, position in links])
     if not leads:
         return
     lead_rows, interaction_rows, entered = [], [], []
     ids_of: dict[int, list[tuple[str, str]]] = {}
     for c, kind, value in identities:
         ids_of.setdefault(id(c), []).append((kind, value))
+    orgs_of: dict[int, list[str]] = {}
+    for c, company, _ in links:
+        orgs_of.setdefault(id(c), []).append(company.name)
     for (contact, values, row), lead_id, interaction_id in zip(leads, reserved["leads"], reserved["interactions"],
                                                                 strict=True):
-        companies = [company.name for c, company, _ in links if c is contact and isinstance(company, Company)]
-        name = " | ".join(n for n in (_name(contact), *companies) if n)
+        name = " | ".join(n for n in (_name(contact), *orgs_of.get(id(contact), ())) if n)
         lead_rows.append({**values, "id": lead_id, "contact_id": contact.id,
                           "search_text": search.document(name, ids_of.get(id(contact), ()), values["subject"],
                                                          values["notes"], None)})

@@ -130,27 +130,36 @@ class ImportRunner:
         rows = enumerate(table.rows(self._settings.max_rows), start=1)
         options = RunOptions(import_id, choices.on_match, user_id)
         counts = Counts()
+        async with self._sessions() as session:
+            totals = Counts(**{k: int(v) for k, v in ((await jobs.get_job(session, import_id)).counts or {}).items()
+                               if k in Counts.__slots__})  # type: ignore[attr-defined]
         started, done_here = time.perf_counter(), 0
         await asyncio.to_thread(_skip, rows, cursor)
-        while True:
-            batch = await asyncio.to_thread(_take, rows, self._settings.batch_rows, choices.mapping, rules)
-            if not batch:
-                break
-            good = [r for r in batch if isinstance(r, ImportRow)]
-            refused = [r for r in batch if isinstance(r, Reject)]
-            good, more = await self._checked_fields(good)
-            cursor = batch[-1].number
-            result = await self._write(good, refused + more, options, cursor, choices.dry_run)
-            counts.add(result.counts)
-            done_here += len(batch)
-            elapsed = max(time.perf_counter() - started, 1e-6)
-            state = await self._state(import_id)
-            await self._tell(Progress(import_id, user_id, state, total, cursor, await self._counts(import_id),
-                                      done_here / elapsed,
-                                      (total - cursor) / (done_here / elapsed) if total is not None else None))
-            if state == JobState.CANCELLING:
-                await self._finish(import_id, JobState.CANCELLED)
-                return counts
+        size = self._settings.batch_rows
+        # The next batch is read and mapped (phones parsed, e-mails checked: most of the CPU) while this one is
+        # written: the writer's thread and the mapping's overlap wherever the database driver lets go of the GIL.
+        upcoming = asyncio.ensure_future(asyncio.to_thread(_take, rows, size, choices.mapping, rules))
+        try:
+            while batch := await upcoming:
+                upcoming = asyncio.ensure_future(asyncio.to_thread(_take, rows, size, choices.mapping, rules))
+                good = [r for r in batch if isinstance(r, ImportRow)]
+                refused = [r for r in batch if isinstance(r, Reject)]
+                good, more = await self._checked_fields(good)
+                cursor = batch[-1].number
+                result = await self._write(good, refused + more, options, cursor, choices.dry_run)
+                counts.add(result.counts)
+                totals.add(result.counts)
+                done_here += len(batch)
+                rate = done_here / max(time.perf_counter() - started, 1e-6)
+                state = await self._state(import_id)
+                await self._tell(Progress(import_id, user_id, state, total, cursor, totals.as_dict(), rate,
+                                          (total - cursor) / rate if total is not None else None))
+                if state == JobState.CANCELLING:
+                    await self._finish(import_id, JobState.CANCELLED)
+                    return counts
+        finally:
+            # The file's reader is not shared between threads: the batch being read is let finish first.
+            await asyncio.gather(upcoming, return_exceptions=True)
         await self._finish(import_id, JobState.DONE)
         return counts
 
@@ -188,10 +197,6 @@ class ImportRunner:
     async def _state(self, import_id: int) -> str:
         async with self._sessions() as session:
             return await jobs.state_of(session, import_id) or JobState.FAILED
-
-    async def _counts(self, import_id: int) -> dict[str, int]:
-        async with self._sessions() as session:
-            return dict((await jobs.get_job(session, import_id)).counts or {})
 
     async def _finish(self, import_id: int, state: JobState, error: str | None = None) -> None:
         now = self._clock()
