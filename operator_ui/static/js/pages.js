@@ -11,6 +11,7 @@ export const PAGES = [
   { path: PAGE.wallboard, key: 'nav.wallboard', roles: STAFF },
   { path: '/tasks', key: 'nav.tasks' },
   { path: '/board', key: 'nav.board' },
+  { path: PAGE.imports, key: 'nav.imports', roles: ['admin'] },
 ];
 
 // Fill <nav id="nav"> with the screens this user may open; the current one is marked for screen readers.

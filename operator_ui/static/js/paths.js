@@ -18,7 +18,13 @@ export const PATHS = Object.freeze({
   attachment: (interactionId, index) => `/api/v1/interactions/${id(interactionId)}/attachments/${id(index)}`,
   // GET /api/v1/leads with a query (URLSearchParams does the escaping).
   leadsWhere: (params) => `/api/v1/leads?${new URLSearchParams(params)}`,
+  imports: '/api/v1/imports',
+  importJob: (importId) => `/api/v1/imports/${id(importId)}`,
+  importPreview: (importId) => `/api/v1/imports/${id(importId)}/preview`,
+  importRun: (importId) => `/api/v1/imports/${id(importId)}/run`,
+  importCancel: (importId) => `/api/v1/imports/${id(importId)}/cancel`,
+  importRejects: (importId) => `/api/v1/imports/${id(importId)}/rejects.csv`,
 });
 
 // The pages of this site (served by gateway/ui_routes.py).
-export const PAGE = Object.freeze({ login: '/login', console: '/console', wallboard: '/wallboard' });
+export const PAGE = Object.freeze({ login: '/login', console: '/console', wallboard: '/wallboard', imports: '/imports' });
