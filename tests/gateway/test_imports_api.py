@@ -129,3 +129,23 @@ async def test_a_wrong_mapping_is_a_422_naming_it(api: Api) -> None:
     assert response.status == 422 and (await response.json())["error"]["field"] == "mapping.Телефон"
     assert (await api.client.post(f"/api/v1/imports/{job['id']}/run", json={"mapping": {"x": "phone"}},
                                   headers=headers)).status == 422
+
+
+async def test_progress_frames_reach_the_importing_user(api: Api) -> None:
+    await api.add_user("boss", Role.ADMIN)
+    headers = await api.login("boss")
+    token = headers["Authorization"].removeprefix("Bearer ")
+    job = await (await _upload(api, headers, _file(ROWS))).json()
+    socket = await api.client.ws_connect(f"/ws?token={token}")
+    try:
+        await api.client.post(f"/api/v1/imports/{job['id']}/run", json={"mapping": job["mapping"]}, headers=headers)
+        frames = []
+        async with asyncio.timeout(60):
+            while not frames or frames[-1]["state"] != "done":
+                message = await socket.receive_json()
+                if message["type"] == "import.progress":
+                    frames.append(message["data"])
+    finally:
+        await socket.close()
+    assert frames[0]["import_id"] == job["id"] and frames[0]["rows"] == 4
+    assert frames[-1]["done"] == 4 and frames[-1]["counts"]["created"] == 2 and frames[-1]["counts"]["invalid"] == 1
