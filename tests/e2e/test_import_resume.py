@@ -15,7 +15,7 @@ from crm_store.users import NewUser, create_user
 from support.postgres_server import free_port
 from support.processes import start_server, wait_ready
 
-ROWS = 5000
+ROWS = 2000
 PASSWORD = "import admin password"
 
 

@@ -9,6 +9,9 @@ from crm_store.imports import jobs
 from crm_store.ingest import Ingestor
 from gateway.imports.runner import ImportRunner, Progress, RunChoices
 from gateway.settings import ImportSettings
+import pytest
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)   # the store's part is tested on both
 from datetime import UTC, datetime
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
