@@ -124,7 +124,10 @@ async def _job(request: web.Request, import_id: int) -> Any:
 
 
 def _choices(request: web.Request, job: Any, body: MappingIn) -> tuple[RunChoices, RowRules]:
-    header = open_table(Path(job.path), job.sheet).header
+    try:
+        header = open_table(Path(job.path), job.sheet).header
+    except (BadFile, OSError) as exc:
+        refuse(409, "file_gone", f"the uploaded file can no longer be read ({exc}): upload it again", "file")
     try:
         mapping = checked_mapping(body.mapping, header)
     except BadMapping as exc:
@@ -140,7 +143,10 @@ async def preview(request: web.Request) -> web.Response:
     job = await _job(request, _import_id(request))
     body = await read_model(request, MappingIn)
     choices, rules = await asyncio.to_thread(_choices, request, job, body)
-    rows = await asyncio.to_thread(first_rows, Path(job.path), job.sheet, request.app[SETTINGS].imports.max_rows)
+    try:
+        rows = await asyncio.to_thread(first_rows, Path(job.path), job.sheet, request.app[SETTINGS].imports.max_rows)
+    except (BadFile, OSError) as exc:
+        refuse(409, "file_gone", f"the uploaded file can no longer be read ({exc}): upload it again", "file")
     return web.json_response({"preview": previewed(rows, choices.mapping, rules)})
 
 
