@@ -490,3 +490,38 @@ class AgentActivity(Base):
     reason: Mapped[str | None] = mapped_column(String(60))
     source: Mapped[str] = mapped_column(String(20))          # console / routing / pbx / admin
     started_at: Mapped[datetime]
+
+
+class ImportJob(Base):
+    """One uploaded file being imported: its choices, how far it got (the cursor commits with each batch), its counts."""
+
+    __tablename__ = "imports"
+    __table_args__ = (Index(None, "state"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))       # None: the command line
+    state: Mapped[str] = mapped_column(String(20))           # uploaded / running / cancelling / cancelled / done / failed
+    filename: Mapped[str] = mapped_column(String(300))       # as uploaded, for people
+    path: Mapped[str] = mapped_column(String(1000))          # where it is kept under the data folder
+    sheet: Mapped[str | None] = mapped_column(String(200))
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)    # mapping, on_match, entity, split_name
+    rows: Mapped[int | None] = mapped_column(Integer)        # data rows in the file, once counted
+    cursor: Mapped[int] = mapped_column(Integer, default=0)  # data rows committed so far
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)     # created / joined / skipped / invalid / merges
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class ImportReject(Base):
+    """A row an import refused, with why: the report's downloadable file."""
+
+    __tablename__ = "import_rejects"
+    __table_args__ = (Index(None, "import_id", "row_number"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"))
+    row_number: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500))
+    values: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -14,12 +14,13 @@ from crm_store.migrate import upgrade_async
 from crm_store.resolution import JoinPolicy
 from crm_store.session import create_engine, is_sqlite, session_factory
 from crm_store.types import Permissions
-from gateway import channels_wiring, openapi, ui_routes
+from gateway import channels_wiring, frames, openapi, ui_routes
 from gateway.voice import wiring as voice_wiring
 from gateway.tasks import wiring as tasks_wiring
 from gateway.api import (
     attachment_routes,
     call_routes,
+    import_routes,
     client_routes,
     company_routes,
     contact_routes,
@@ -41,6 +42,7 @@ from gateway.auth import auth_middleware, principal
 from gateway.csrf import csrf_middleware
 from gateway.errors import error_middleware
 from gateway.hub import Hub
+from gateway.imports.runner import ImportRunner, Progress
 from gateway.intake import Intake
 from gateway.logs import request_context_middleware
 from gateway.metrics import Metrics, http_metrics_middleware
@@ -50,6 +52,7 @@ from gateway.keys import (
     CLOCK,
     ENGINE,
     HUB,
+    IMPORTS,
     INGESTOR,
     INTAKE,
     METRICS,
@@ -90,6 +93,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     throttle.mount(app, settings.http, settings.redis.url, settings.redis.prefix)
     app.cleanup_ctx.append(_ingestor)
     app.cleanup_ctx.append(_routing)
+    app.cleanup_ctx.append(_imports)
     tasks_wiring.mount(app)
     app.on_shutdown.append(_close_sockets)   # before cleanup: open sockets would hold it up
     app.router.add_get("/ws", _websocket)
@@ -97,7 +101,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     for module in (ui_routes, system_routes, session_routes, lead_routes, reply_routes, attachment_routes,
                    user_routes, contact_routes, queue_routes, report_routes, call_routes, client_routes,
                    company_routes, field_routes, task_routes, template_routes,
-                   pipeline_routes, team_routes):
+                   pipeline_routes, team_routes, import_routes):
         app.router.add_routes(module.routes)
     channels_wiring.mount(app, settings)
     voice_wiring.mount(app, settings)
@@ -163,3 +167,22 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
             yield
         finally:
             await app[INTAKE].drain()
+
+
+async def _imports(app: web.Application) -> AsyncIterator[None]:
+    """Import jobs run beside the intake through its writer; a job a stopped process left running resumes here."""
+    notifier = app[NOTIFIER]
+
+    async def tell(p: Progress) -> None:
+        if p.user_id is not None:
+            await notifier.import_progress(p.user_id, frames.import_progress(
+                p.import_id, p.state, p.rows, p.done, p.counts, p.per_second, p.eta_seconds))
+
+    runner = ImportRunner(app[SESSIONS], app[INGESTOR], app[SETTINGS].imports, app[SETTINGS].phone.region,
+                          app[CLOCK], tell)
+    app[IMPORTS] = runner
+    await runner.resume_all()
+    try:
+        yield
+    finally:
+        await runner.close()

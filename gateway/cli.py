@@ -1,4 +1,4 @@
-"""The `switchboard` command: serve, migrate, user add / list / passwd / disable."""
+"""The `switchboard` command: serve, migrate, user add / list / passwd / disable, import."""
 from __future__ import annotations
 
 import argparse
@@ -20,7 +20,7 @@ from crm_store.migrate import upgrade
 from crm_store.session import create_engine, session_factory
 from crm_store.types import Role
 from crm_store.users import NewUser, any_user_exists, create_user
-from gateway import logs, preflight
+from gateway import import_cli, logs, preflight
 from gateway.app import create_app
 from gateway.http_server import server_options
 from gateway.keys import SESSIONS
@@ -70,6 +70,7 @@ def parser() -> argparse.ArgumentParser:
     passwd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     disable = user.add_parser("disable", help="deactivate a user: no sign-in, no work offered, sessions end")
     disable.add_argument("name")
+    import_cli.add_parser(sub)
     return top
 
 
@@ -132,7 +133,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         sys.setswitchinterval(SWITCH_INTERVAL)
     if args.command == "serve":
         asyncio.run(preflight.check(settings))
-    elif args.command in ("migrate", "user"):
+    elif args.command in ("migrate", "user", "import"):
         asyncio.run(preflight.check_database(settings.database.url))
     if args.command == "serve":
         try:
@@ -158,6 +159,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if settings.database.url.startswith("sqlite"):
         upgrade(settings.database.url)   # the embedded default needs no separate `migrate` step
+    if args.command == "import":
+        return import_cli.run_import(settings, args)
     if args.user_command == "list":
         return asyncio.run(_in_store(settings, _list_users))
     if args.user_command in ("passwd", "disable"):

@@ -18,6 +18,9 @@ from gateway.errors import Handler, error_response
 from gateway.keys import CLOCK, PRINCIPAL, SESSIONS
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A file upload cannot be JSON. A plain HTML form cannot set a header, and a cross-origin script setting one
+# needs a CORS preflight we never grant: multipart with this header is as unforgeable as a JSON body.
+UPLOAD_HEADER = "X-Switchboard-Upload"
 
 
 def _origin(request: web.Request) -> str | None:
@@ -38,9 +41,13 @@ def same_origin(request: web.Request) -> bool:
 def _refusal(request: web.Request) -> tuple[int, str, str] | None:
     if not same_origin(request):
         return 403, "cross_origin", "a change made with the session cookie must come from this site's own pages"
-    if request.body_exists and request.content_type != "application/json":
+    if request.body_exists and request.content_type != "application/json" and not _upload(request):
         return 415, "unsupported_media_type", "send the body as application/json"
     return None
+
+
+def _upload(request: web.Request) -> bool:
+    return request.content_type == "multipart/form-data" and request.headers.get(UPLOAD_HEADER) == "1"
 
 
 @web.middleware

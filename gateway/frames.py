@@ -133,6 +133,12 @@ def agent_call(call: LiveCall | None) -> dict[str, Any] | None:
 
 # -- leads ------------------------------------------------------------------------------------------
 
+def import_progress(import_id: int, state: str, rows: int | None, done: int, counts: Mapping[str, int],
+                    per_second: float, eta_seconds: float | None) -> dict[str, Any]:
+    return {"import_id": import_id, "state": state, "rows": rows, "done": done, "counts": dict(counts),
+            "per_second": round(per_second, 1), "eta_seconds": round(eta_seconds) if eta_seconds is not None else None}
+
+
 def lead_updated(lead_id: int, changes: Mapping[str, Any]) -> dict[str, Any]:
     return {"lead_id": lead_id, "changes": dict(changes)}
 

@@ -14,6 +14,7 @@ from channels.types import Responder
 from gateway.attachments import AttachmentStore
 from gateway.auth_types import Principal
 from gateway.hub import Hub
+from gateway.imports.runner import ImportRunner
 from gateway.intake import Intake
 from gateway.metrics import Metrics
 from gateway.notifier import Notifier
@@ -43,3 +44,4 @@ METRICS = web.AppKey("metrics", Metrics)
 TASK_CHANGED = web.AppKey("task_changed", Callable[[int, datetime], None])
 
 PRINCIPAL = web.RequestKey("principal", Principal)
+IMPORTS = web.AppKey("imports", ImportRunner)

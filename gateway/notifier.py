@@ -28,6 +28,11 @@ class Notifier:
         """Signed out (one session, by token digest) or disabled (`session` None: all): their sockets close."""
         await self._fanout.disconnect(user_id, session, reason)
 
+    # -- imports ----------------------------------------------------------------------------------
+    async def import_progress(self, user_id: int, payload: Mapping[str, Any]) -> None:
+        """Only the user who started the import."""
+        await self._to({user_id}, "import.progress", payload)
+
     # -- routing ----------------------------------------------------------------------------------
     async def offer_created(self, offer: Offer, card: frames.Card) -> None:
         """Only the agent the offer reserves the task for."""

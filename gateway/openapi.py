@@ -18,6 +18,7 @@ from gateway.api.call_routes import CallRequest
 from gateway.api.client_routes import ContactPatch, IdentityPatch, Membership, NewIdentity
 from gateway.api.company_routes import CompanyIn, LeadCompany
 from gateway.api.contact_routes import Decision
+from gateway.api.import_routes import MappingIn
 from gateway.api.field_routes import DirectoryIn, DirectoryPatch, FieldChange, NewField, ValueIn, ValuePatch
 from gateway.api.lead_routes import LeadPatch, NewLead
 from gateway.api.pipeline_routes import PipelineIn, PipelinePatch, StageIn, StagePatch
@@ -250,6 +251,19 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", "/api/v1/templates", "A quick reply (shared: supervisors and admins)", "templates", TemplateIn, ok=201),
     Op("DELETE", "/api/v1/templates/{template_id}", "Delete a quick reply", "templates", params=(_id("template_id"),),
        ok=204),
+    Op("POST", "/api/v1/imports", "Upload a CSV or XLSX file (multipart: file, sheet): its columns, the mapping "
+       "guessed from their names, the first rows as they would be stored", "imports", roles=ADMIN, ok=201),
+    Op("POST", "/api/v1/imports/{import_id}/preview", "The first rows as this mapping would store them", "imports",
+       MappingIn, params=(_id("import_id"),), roles=ADMIN),
+    Op("POST", "/api/v1/imports/{import_id}/run", "Run the import in the background (or rehearse it: dry_run); "
+       "progress arrives as import.progress frames", "imports", MappingIn, params=(_id("import_id"),), roles=ADMIN,
+       ok=202),
+    Op("GET", "/api/v1/imports/{import_id}", "The job: state, rows, done, created, joined, skipped, invalid",
+       "imports", params=(_id("import_id"),), roles=ADMIN),
+    Op("POST", "/api/v1/imports/{import_id}/cancel", "Stop after the batch in progress", "imports",
+       params=(_id("import_id"),), roles=ADMIN),
+    Op("GET", "/api/v1/imports/{import_id}/rejects.csv", "The refused rows with the reason for each", "imports",
+       params=(_id("import_id"),), roles=ADMIN),
     Op("GET", "/api/v1/openapi.json", "This document", "meta", public=True),
 )
 

@@ -106,6 +106,16 @@ class VoiceSettings(Section):
     recordings_dir: str | None = None
 
 
+class ImportSettings(Section):
+    """`[imports]`: who may import clients and leads from files, and how big a file may be."""
+
+    roles: tuple[Role, ...] = (Role.ADMIN,)
+    max_bytes: int = Field(50 * 1024 * 1024, ge=1024)       # an upload larger than this is refused (413)
+    max_rows: int = Field(200_000, ge=1)                    # data rows; a file with more is refused before any write
+    batch_rows: int = Field(500, ge=1, le=10_000)           # rows per transaction (the resume point)
+    currency: str = Field("RUB", pattern=r"^[A-Z]{3}$")     # amounts without a currency column
+
+
 class PhoneSettings(Section):
     region: str = "RU"
 
@@ -325,6 +335,7 @@ class Settings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     http: HttpSettings = HttpSettings()
     phone: PhoneSettings = PhoneSettings()
+    imports: ImportSettings = ImportSettings()
     leads: LeadSettings = LeadSettings()
     pipelines: PipelineSettings = PipelineSettings()
     permissions: PermissionSettings = PermissionSettings()

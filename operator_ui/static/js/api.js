@@ -34,6 +34,21 @@ export async function api(method, path, body, { redirectOn401 = true } = {}) {
   return data;
 }
 
+// A file upload (multipart/form-data: the browser writes the boundary), answered with JSON like the rest; the header
+// tells the server's cross-site check (gateway/csrf.py) that our own script sent it.
+export async function upload(path, form) {
+  let response;
+  try {
+    response = await fetch(path, { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json', 'X-Switchboard-Upload': '1' }, body: form });
+  } catch (exc) {
+    throw new ApiError(0, { error: { code: 'network', message: String(exc.message || exc) } });
+  }
+  const data = await response.json().catch(() => null);
+  if (response.status === 401) toSignIn();
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
 export const get = (path) => api('GET', path);
 export const post = (path, body) => api('POST', path, body ?? {});
 export const patch = (path, body) => api('PATCH', path, body);

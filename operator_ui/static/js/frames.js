@@ -15,6 +15,7 @@ export const FRAME = Object.freeze({
   CALL_ENDED: 'call.ended',
   CALL_TRANSFERRED: 'call.transferred',
   QUEUE_STATS: 'queue.stats',
+  IMPORT_PROGRESS: 'import.progress',
   ERROR: 'error',
   PONG: 'pong',
   // console -> server (the server replies with `<type>.ok`, see ok())

@@ -12,6 +12,7 @@ export const PAGES = [
   { path: '/tasks', key: 'nav.tasks' },
   { path: '/board', key: 'nav.board' },
   { path: PAGE.admin, key: 'nav.admin', roles: ['supervisor', 'admin'] },
+  { path: PAGE.imports, key: 'nav.imports', roles: ['admin'] },
 ];
 
 // Fill <nav id="nav"> with the screens this user may open; the current one is marked for screen readers.

@@ -41,8 +41,14 @@ export const PATHS = Object.freeze({
   mergeUndo: (mergeId) => `/api/v1/merges/${id(mergeId)}/undo`,
   // GET /api/v1/audit with filters; with format=csv it is a download.
   auditWhere: (params) => `/api/v1/audit?${new URLSearchParams(params)}`,
+  imports: '/api/v1/imports',
+  importJob: (importId) => `/api/v1/imports/${id(importId)}`,
+  importPreview: (importId) => `/api/v1/imports/${id(importId)}/preview`,
+  importRun: (importId) => `/api/v1/imports/${id(importId)}/run`,
+  importCancel: (importId) => `/api/v1/imports/${id(importId)}/cancel`,
+  importRejects: (importId) => `/api/v1/imports/${id(importId)}/rejects.csv`,
 });
 
 // The pages of this site (served by gateway/ui_routes.py).
-export const PAGE = Object.freeze({ login: '/login', console: '/console', wallboard: '/wallboard', admin: '/admin',
+export const PAGE = Object.freeze({ login: '/login', console: '/console', wallboard: '/wallboard', admin: '/admin', imports: '/imports',
   client: (contactId) => `/clients/${id(contactId)}` });

@@ -1,0 +1,100 @@
+"""Import jobs: created on upload, started with a mapping, moved batch by batch (crm_store.imports.apply), reported."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_store.errors import Conflict, NotFound
+from crm_store.imports.apply import BatchResult, apply_batch
+from crm_store.imports.types import ACTIVE_STATES, ImportRow, JobState, Reject, RunOptions
+from crm_store.models import ImportJob, ImportReject
+from crm_store.session import Sessions
+
+
+async def create_job(session: AsyncSession, user_id: int | None, filename: str, path: str, sheet: str | None,
+                     rows: int | None, now: datetime) -> ImportJob:
+    job = ImportJob(user_id=user_id, state=JobState.UPLOADED, filename=filename[:300], path=path, sheet=sheet,
+                    options={}, rows=rows, cursor=0, counts={}, error=None, created_at=now, updated_at=now,
+                    finished_at=None)
+    session.add(job)
+    await session.flush()
+    return job
+
+
+async def get_job(session: AsyncSession, import_id: int) -> ImportJob:
+    job = await session.get(ImportJob, import_id)
+    if job is None:
+        raise NotFound(f"import {import_id} not found")
+    return job
+
+
+async def start(session: AsyncSession, import_id: int, options: dict[str, Any], rows: int | None,
+                now: datetime) -> ImportJob:
+    """Give the job its mapping and choices; a job runs once (a second run of the file is a new upload)."""
+    job = await session.get(ImportJob, import_id, with_for_update=True)
+    if job is None:
+        raise NotFound(f"import {import_id} not found")
+    rehearsed = job.state == JobState.DONE and (job.options or {}).get("dry_run")
+    if job.state != JobState.UPLOADED and not rehearsed:
+        raise Conflict(f"import {import_id} is already {job.state}")
+    # After a dry run the real run starts over: its counts and refused rows replace the rehearsal's.
+    await session.execute(delete(ImportReject).where(ImportReject.import_id == import_id))
+    job.state, job.options, job.rows, job.updated_at = JobState.RUNNING, options, rows, now
+    job.cursor, job.counts, job.finished_at, job.error = 0, {}, None, None
+    return job
+
+
+async def set_rows(session: AsyncSession, import_id: int, rows: int) -> None:
+    await session.execute(update(ImportJob).where(ImportJob.id == import_id).values(rows=rows))
+
+
+async def finish(session: AsyncSession, import_id: int, state: JobState, now: datetime,
+                 error: str | None = None) -> None:
+    await session.execute(update(ImportJob).where(ImportJob.id == import_id).values(
+        state=state, error=error[:500] if error else None, finished_at=now, updated_at=now))
+
+
+async def request_cancel(session: AsyncSession, import_id: int, now: datetime) -> ImportJob:
+    """Stop after the batch in progress; a job not running yet is cancelled at once."""
+    job = await session.get(ImportJob, import_id, with_for_update=True)
+    if job is None:
+        raise NotFound(f"import {import_id} not found")
+    if job.state == JobState.UPLOADED:
+        job.state, job.finished_at = JobState.CANCELLED, now
+    elif job.state == JobState.RUNNING:
+        job.state = JobState.CANCELLING
+    else:
+        raise Conflict(f"import {import_id} is already {job.state}")
+    job.updated_at = now
+    return job
+
+
+async def state_of(session: AsyncSession, import_id: int) -> str | None:
+    return await session.scalar(select(ImportJob.state).where(ImportJob.id == import_id))
+
+
+async def unfinished(session: AsyncSession) -> list[ImportJob]:
+    """Jobs a stopped process left running: resumed from their cursor at start-up."""
+    found = await session.scalars(select(ImportJob).where(ImportJob.state.in_(ACTIVE_STATES)).order_by(ImportJob.id))
+    # A command-line import belongs to its own process: the service does not take it over.
+    return [job for job in found if not (job.options or {}).get("cli")]
+
+
+async def rejects_page(session: AsyncSession, import_id: int, after: int, limit: int) -> list[ImportReject]:
+    return list(await session.scalars(select(ImportReject).where(
+        ImportReject.import_id == import_id, ImportReject.id > after).order_by(ImportReject.id).limit(limit)))
+
+
+async def dry_run_batch(sessions: Sessions, rows: Sequence[ImportRow], rejects: Sequence[Reject],
+                        options: RunOptions, now: datetime) -> BatchResult:
+    """What `apply_batch` would do, found by doing it in a transaction that is then rolled back."""
+    blank = RunOptions(None, options.on_match, options.user_id)
+    async with sessions() as session:
+        try:
+            return await session.run_sync(apply_batch, rows, rejects, blank, 0, now)
+        finally:
+            await session.rollback()
