@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0005_imports'
-down_revision: str | None = '0004_reports'
+down_revision: str | None = '0005_admin'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
