@@ -67,7 +67,7 @@ function queueTile(q) {
       row('free', dict(q.free_capacity, 'channel')),
       row('by_priority', dict(q.waiting_by_priority, 'priority')),
       row('by_activity', dict(q.agents_by_activity)),
-      row('by_reason', dict(q.agents_by_reason))));
+      row('by_reason', dict(q.agents_by_reason, 'reason'))));
 }
 
 function currentCall(call) {
@@ -99,7 +99,7 @@ function render(stats) {
   if (agents) {
     table($('#agents'), ['name', 'presence', 'activity', 'load', 'call', 'since', 'handled', 'missed_short'],
       agents.map((a) => ({ key: a.user_id, cells: [a.display_name,
-        [label('presence', a.presence), a.reason && a.reason !== 'away' ? a.reason : null].filter(Boolean).join(' · '),
+        [label('presence', a.presence), a.reason && a.reason !== 'away' ? label('reason', a.reason) : null].filter(Boolean).join(' · '),
         label('activity', a.activity || ''),
         Object.keys(a.capacity || {}).map((ch) => `${label('channel', ch)} ${(a.load || {})[ch] || 0}/${a.capacity[ch]}`).join(', '),
         currentCall(a.call),
