@@ -81,7 +81,12 @@ async def test_a_known_clients_call_pops_within_reach_at_any_size(ui: Ui, browse
         "queue": "sales", "did": "+74951234567", "extension": "101", "card": card})
     call = page.locator(".call-card[data-call-id='c-1']")
     await call.wait_for()
-    assert "Call me back about the sofa" in await call.inner_text()        # her history came with the pop
+    text = await call.inner_text()
+    assert "Call me back about the sofa" in text        # her history came with the pop
+    # Where she came from is said in words of the user's language, never as raw codes.
+    assert {"en": "Channel", "ru": "Канал"}[lang] in text
+    if lang == "ru":
+        assert not {"channel", "form", "did", "queue"} & set(text.split()), text
     await page.wait_for_timeout(300)     # the pop-in animation, so the boxes are where they stay
     top = page.locator("#offers > .offer-card").first
     for button in await top.locator("footer button").all():
