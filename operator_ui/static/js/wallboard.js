@@ -42,7 +42,7 @@ function stat(key, value, cls = '') {
 
 function queueTile(q) {
   return h('article', { class: 'tile', dataset: { queue: q.name } },
-    h('h3', { text: q.name }),
+    h('h3', { text: label('queue', q.name) }),
     h('div', { class: 'big-stats' },
       stat('waiting', formatNumber(q.waiting), q.waiting > 0 ? 'hot' : ''),
       stat('reserved', formatNumber(q.reserved)),
@@ -73,7 +73,7 @@ function queueTile(q) {
 function currentCall(call) {
   if (!call) return '—';
   const talk = call.talking_since ? formatDuration((Date.now() - Date.parse(call.talking_since)) / 1000) : '';
-  return [call.caller_name || call.caller || '?', call.queue, talk].filter(Boolean).join(' · ');
+  return [call.caller_name || call.caller || '?', call.queue ? label('queue', call.queue) : null, talk].filter(Boolean).join(' · ');
 }
 
 function row(key, value) {
