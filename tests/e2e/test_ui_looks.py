@@ -142,14 +142,14 @@ async def _locale_is(ui: Ui, user_id: int, locale: str) -> bool:
         return (await users.get_user(session, user_id)).locale == locale
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-async def test_every_screen_passes_the_accessibility_scan(ui: Ui, browser, shots, scheme: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("viewport", "scheme"), [(DESKTOP, "light"), (PHONE, "dark")], ids=["1440-light", "390-dark"])
+async def test_every_screen_passes_the_accessibility_scan(ui: Ui, browser, shots, viewport, scheme: str) -> None:  # type: ignore[no-untyped-def]
     await ui.add_user("boss", Role.SUPERVISOR, display_name="Irina Boss")
     lead = await ui.post_form(name="Anna Smirnova", phone="+79123456789", email="anna@example.org",
                               message="Call me back about the sofa")
     headers = await ui.login("boss")
     contact = (await (await ui.client.get(f"/api/v1/leads/{lead}", headers=headers)).json())["contact"]["id"]
-    page = await ui.new_page(browser, viewport=DESKTOP, color_scheme=scheme)
+    page = await ui.new_page(browser, viewport=viewport, color_scheme=scheme)
     await page.goto("/login")
     await page.locator("#login-submit").wait_for()
     await no_serious_violations(page, f"login {scheme}")
