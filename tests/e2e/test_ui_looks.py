@@ -127,7 +127,8 @@ async def test_the_language_switch_is_remembered_for_the_user(ui: Ui, browser, s
     await page.wait_for_selector(".list-tabs .tab[data-view=unassigned]:has-text('Без исполнителя')")
     await page.reload()
     await page.wait_for_selector("#user-menu summary:has-text('Настройки')")
-    assert await page.locator("#language").input_value() == "ru"
+    # The choices arrive with languages.json, just after the menu is drawn.
+    await page.wait_for_function("document.querySelector('#language').value === 'ru'")
     await eventually(lambda: _locale_is(ui, olga, "ru"))
     # Signed out, the sign-in page keeps the language this browser last used.
     await page.locator("#logout").click()
