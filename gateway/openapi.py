@@ -242,7 +242,7 @@ OPERATIONS: tuple[Op, ...] = (
     Op("POST", "/api/v1/tasks", "A task on a lead or a client", "tasks", NewTaskIn, ok=201),
     Op("PATCH", "/api/v1/tasks/{task_id}", "Done (with a result), due time, assignee, note", "tasks", TaskPatch,
        params=(_id("task_id"),)),
-    Op("PATCH", "/api/v1/me", "My own preferences: time zone, where reminders reach me", "session", Preferences),
+    Op("PATCH", "/api/v1/me", "My own preferences: language, time zone, where reminders reach me", "session", Preferences),
     Op("GET", "/api/v1/templates", "Quick replies (shared and mine) by short code; filled in for a lead", "templates",
        params=(Param("q", "the short code typed after '/'", {"type": "string", "maxLength": 40}),
                Param("lead_id", "fill {client_name}, {manager_name}, {lead_id} for this lead",

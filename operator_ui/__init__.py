@@ -1,6 +1,8 @@
 """The operator console and the supervisor wallboard: a static web app (HTML, CSS, ES modules)."""
 from __future__ import annotations
 
+import json
+from functools import cache
 from pathlib import Path
 
 PAGES = {"login": "login.html", "console": "console.html", "wallboard": "wallboard.html", "tasks": "tasks.html",
@@ -19,3 +21,9 @@ def static_dir() -> Path:
 def page_path(name: str) -> Path:
     """The HTML file of a page (a key of PAGES)."""
     return static_dir() / (PAGES | RECORD_PAGES)[name]
+
+
+@cache
+def languages() -> dict[str, str]:
+    """The console's languages (code -> own name), from the data file the language switch reads too."""
+    return dict(json.loads((static_dir() / "i18n" / "languages.json").read_text(encoding="utf-8")))

@@ -22,7 +22,7 @@ from channels.http_body import BodyTooLarge, read_bounded
 from channels.types import Emit, IntakeRefused, IntakeUnavailable
 from channels.webform.body import decode_body
 from channels.webform.config import FormConfig
-from channels.webform.embed import frame_ancestors, render_page, render_script
+from channels.webform.embed import WORDS, frame_ancestors, render_page, render_script
 from channels.webform.parse import FormError, check_submission_id, is_spam, parse_submission
 from channels.webform.ratelimit import TokenBuckets
 from channels.webform.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
@@ -167,9 +167,14 @@ class WebFormChannel:
     # -- GET /forms/{form_key}/embed and /embed.js ------------------------------------------
 
     async def embed_page(self, request: web.Request) -> web.Response:
-        """An HTML page with the form alone, for an `<iframe>`."""
+        """An HTML page with the form alone, for an `<iframe>`; `?lang=ru` says it in the site's language."""
         form = self._embed_form(request)
-        return web.Response(text=render_page(form), content_type="text/html", charset="utf-8", headers={
+        lang = request.query.get("lang", "en")
+        if lang not in WORDS:
+            raise web.HTTPBadRequest(text=_error(FormError(
+                "invalid", "lang", f"lang must be one of {', '.join(sorted(WORDS))}", status=400), {}).text,
+                content_type="application/json")
+        return web.Response(text=render_page(form, lang), content_type="text/html", charset="utf-8", headers={
             # Only our own script runs there, and only sites allowed to post may frame it.
             "Content-Security-Policy": f"default-src 'none'; script-src 'self'; connect-src 'self'; "
                                        f"style-src 'unsafe-inline'; frame-ancestors {frame_ancestors(form)}",

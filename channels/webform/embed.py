@@ -10,6 +10,8 @@ from channels.webform.config import FormConfig
 
 _STATIC = files("channels.webform") / "static"
 _CONFIG_SLOT = "/*__SWITCHBOARD_FORM__*/null"
+_WORDS_SLOT = "/*__SWITCHBOARD_WORDS__*/null"
+_DEFAULTS = FormConfig()
 
 
 def _static(name: str) -> str:
@@ -18,14 +20,20 @@ def _static(name: str) -> str:
 
 _SCRIPT = _static("embed.js")
 _PAGE = Template(_static("embed.html"))
+# The form's own words, one data file per language (static/words.<lang>.json): a new language is a file.
+WORDS: dict[str, dict[str, str]] = {
+    item.name.removeprefix("words.").removesuffix(".json"): json.loads(item.read_text(encoding="utf-8"))
+    for item in _STATIC.iterdir() if item.name.startswith("words.") and item.name.endswith(".json")
+}
 
 
 def script_config(form: FormConfig) -> dict[str, object]:
     """What the browser needs to know about a form; never the secret or the limits we enforce anyway."""
     return {
         "key": form.key,
-        "title": form.title,
-        "successMessage": form.success_message,
+        # Left at their defaults, the title and the thanks are said in the site's language (the dictionary's).
+        "title": None if form.title == _DEFAULTS.title else form.title,
+        "successMessage": None if form.success_message == _DEFAULTS.success_message else form.success_message,
         "honeypot": form.honeypot,
         "requireAny": list(form.require_any),
         "required": list(form.required),
@@ -34,18 +42,24 @@ def script_config(form: FormConfig) -> dict[str, object]:
     }
 
 
-def render_script(form: FormConfig) -> str:
-    """`embed.js` with the form's settings in place; safe inside `<script>` whatever the title says."""
-    data = json.dumps(script_config(form), ensure_ascii=True)
+def _script_json(value: object) -> str:
+    data = json.dumps(value, ensure_ascii=True)
     # "</script>" in a title must not end the script; "<", ">" and "&" become \u escapes.
-    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return _SCRIPT.replace(_CONFIG_SLOT, data, 1)
+    return data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def render_page(form: FormConfig) -> str:
-    """A whole HTML page holding only the form, for sites that prefer an `<iframe>`."""
+def render_script(form: FormConfig) -> str:
+    """`embed.js` with the form's settings and words in place; safe inside `<script>` whatever the title says."""
+    return _SCRIPT.replace(_CONFIG_SLOT, _script_json(script_config(form)), 1).replace(
+        _WORDS_SLOT, _script_json(WORDS), 1)
+
+
+def render_page(form: FormConfig, lang: str = "en") -> str:
+    """A whole HTML page holding only the form, for sites that prefer an `<iframe>`, in `lang` (a key of WORDS)."""
+    words = WORDS.get(lang, WORDS["en"])
     return _PAGE.substitute(
-        title=html.escape(form.title),
+        lang=html.escape(lang),
+        title=html.escape(form.title if form.title != _DEFAULTS.title else words["title"]),
         script=html.escape(f"/forms/{form.key}/embed.js"),
     )
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+import operator_ui
 from crm_store import audit, tasks, users
 from crm_store.models import Task, User
 from gateway.api.params import DbId, path_id, query_id, query_int
@@ -72,10 +73,11 @@ class TaskPatch(BaseModel):
 
 
 class Preferences(BaseModel):
-    """What a user sets for themselves: their time zone and where reminders reach them when signed out."""
+    """What a user sets for themselves: their language, time zone and where reminders reach them when signed out."""
 
     model_config = ConfigDict(extra="forbid")
 
+    locale: str | None = Field(None, max_length=10)
     time_zone: str | None = Field(None, max_length=64)
     remind_via: Literal["email", "telegram", "none"] | None = None
     email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -86,6 +88,14 @@ class Preferences(BaseModel):
     def _known_zone(cls, value: str | None) -> str | None:
         if value is not None and not when.is_zone(value):
             raise ValueError(f"unknown time zone {value[:64]!r} (an IANA name such as Europe/Moscow)")
+        return value
+
+    @field_validator("locale")
+    @classmethod
+    def _offered_language(cls, value: str | None) -> str | None:
+        # Only a language the console has a dictionary for: anything else would show raw keys.
+        if value is not None and value not in operator_ui.languages():
+            raise ValueError(f"locale must be one of {', '.join(sorted(operator_ui.languages()))}")
         return value
 
 
@@ -197,11 +207,11 @@ async def change_task(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/me")
 async def change_me(request: web.Request) -> web.Response:
-    """A user's own preferences: time zone, and the channel reminders take while they are signed out."""
+    """A user's own preferences: language, time zone, and the channel reminders take while they are signed out."""
     who = principal(request)
     body = await read_model(request, Preferences)
     changes = body.model_dump(exclude_unset=True)
-    for name in ("time_zone", "remind_via"):
+    for name in ("locale", "time_zone", "remind_via"):
         if name in changes and changes[name] is None:
             refuse(422, "invalid", f"{name} cannot be null", name)
     if changes.get("remind_via") == "none":

@@ -54,6 +54,12 @@ async def test_tasks_quick_choices_in_the_users_zone_my_tasks_counts_and_scoping
     assert me["time_zone"] == "Europe/Berlin"
     bad = await _json(await api.client.patch("/api/v1/me", json={"time_zone": "Mars/Base"}, headers=olga_h), 422)
     assert bad["error"]["field"] == "time_zone"
+    # The language is one the console has a dictionary for (operator_ui/static/i18n/languages.json).
+    me = await _json(await api.client.patch("/api/v1/me", json={"locale": "ru"}, headers=olga_h))
+    assert me["locale"] == "ru" and (await _json(await api.client.get("/api/v1/me", headers=olga_h)))["locale"] == "ru"
+    for wrong in ("xx", None, 7):
+        bad = await _json(await api.client.patch("/api/v1/me", json={"locale": wrong}, headers=olga_h), 422)
+        assert bad["error"]["field"] == "locale", wrong
 
     lead = (await api.client.app[INTAKE].emit(chat_message("Перезвоните мне"))).lead_id
     await _json(await api.client.patch(f"/api/v1/leads/{lead}", json={"assignee_id": olga}, headers=boss_h))

@@ -1,21 +1,32 @@
 /* Switchboard web form. Paste on a page:
  *   <div id="contact"></div>
- *   <script src="https://switchboard.example/forms/KEY/embed.js" data-target="#contact"></script>
+ *   <script src="https://switchboard.example/forms/KEY/embed.js" data-target="#contact" data-lang="ru"></script>
+ * data-lang picks the form's words (else the page's <html lang>, else English).
  * The form is built with createElement/textContent only: nothing typed or configured is parsed as HTML.
  */
 (function () {
   "use strict";
   var FORM = /*__SWITCHBOARD_FORM__*/null;
+  var WORDS = /*__SWITCHBOARD_WORDS__*/null;
   var script = document.currentScript;
-  if (!FORM || !script) { return; }
+  if (!FORM || !WORDS || !script) { return; }
+  // The site's language: the script's data-lang, else the page's own; a language we have no words for is English.
+  var asked = String(script.getAttribute("data-lang") ||
+                     (document.documentElement && document.documentElement.lang) || "en").slice(0, 2).toLowerCase();
+  var words = WORDS[asked] || WORDS.en;
+  function say(key, vars) {
+    return String(words[key] || WORDS.en[key] || key).replace(/\{(\w+)\}/g, function (_, name) {
+      return vars && name in vars ? vars[name] : "";
+    });
+  }
   // Post back to the server the script came from, whatever site it is pasted on.
   var endpoint = script.src.replace(/\/embed\.js(?:[?#].*)?$/, "");
 
   var FIELDS = [
-    { name: "name", label: "Name", type: "text", autocomplete: "name" },
-    { name: "phone", label: "Phone", type: "tel", autocomplete: "tel" },
-    { name: "email", label: "E-mail", type: "email", autocomplete: "email" },
-    { name: "message", label: "Message", type: "textarea" }
+    { name: "name", type: "text", autocomplete: "name" },
+    { name: "phone", type: "tel", autocomplete: "tel" },
+    { name: "email", type: "email", autocomplete: "email" },
+    { name: "message", type: "textarea" }
   ];
 
   function el(tag, props, text) {
@@ -41,13 +52,13 @@
     script.parentNode.insertBefore(mount, script.nextSibling);
   }
 
-  var form = el("form", { "class": "switchboard-form", novalidate: "" });
-  form.appendChild(el("h3", {}, FORM.title));
+  var form = el("form", { "class": "switchboard-form", novalidate: "", lang: words === WORDS.en ? "en" : asked });
+  form.appendChild(el("h3", {}, FORM.title || say("title")));
   var inputs = {};
   FIELDS.forEach(function (f) {
     var id = "sb-" + FORM.key + "-" + f.name;
     var row = el("p");
-    row.appendChild(el("label", { "for": id }, f.label));
+    row.appendChild(el("label", { "for": id }, say(f.name)));
     row.appendChild(el("br"));
     var input = f.type === "textarea"
       ? el("textarea", { id: id, name: f.name, rows: "4", maxlength: String(FORM.maxMessageChars) })
@@ -67,7 +78,7 @@
     inputs[FORM.honeypot] = trap;
   }
   var status = el("p", { role: "status", "aria-live": "polite" });
-  var button = el("button", { type: "submit" }, "Send");
+  var button = el("button", { type: "submit" }, say("send"));
   form.appendChild(button);
   form.appendChild(status);
   mount.appendChild(form);
@@ -94,7 +105,7 @@
     event.preventDefault();
     Object.keys(inputs).forEach(function (name) { inputs[name].removeAttribute("aria-invalid"); });
     button.disabled = true;
-    show("Sending…", false);
+    show(say("sending"), false);
     fetch(endpoint, {
       method: "POST",
       headers: { "Content-Type": "application/json", "Idempotency-Key": submissionId },
@@ -104,7 +115,7 @@
         if (response.status === 201) {
           form.reset();
           submissionId = uuid();
-          show(FORM.successMessage, false);
+          show(FORM.successMessage || say("thanks"), false);
           return;
         }
         var error = (data && data.error) || {};
@@ -113,13 +124,18 @@
           inputs[error.field].focus();
         }
         if (response.status === 429 || response.status >= 500) {
-          show("We could not take your request just now. Please try again in a minute.", true);
+          show(say("busy"), true);
+        } else if (words === WORDS.en && error.message) {
+          show(error.message, true);
+        } else if (error.field && inputs[error.field] && WORDS.en[error.field]) {
+          // The server's message is English; the site's visitor is told which field, in their language.
+          show(say("check_field", { field: say(error.field) }), true);
         } else {
-          show(error.message || "Please check the form.", true);
+          show(say("check"), true);
         }
       });
     }).catch(function () {
-      show("No connection. Please try again.", true);
+      show(say("offline"), true);
     }).then(function () {
       button.disabled = false;
     });

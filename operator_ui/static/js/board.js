@@ -1,7 +1,7 @@
 // The kanban board of one pipeline: columns = stages, drag a card (or choose from its menu) to move it; live.
 import { get, logout, patch, post } from './api.js';
 import { $, clear, h } from './dom.js';
-import { formatDateTime, formatNumber } from './format.js';
+import { formatDateTime, formatMoney, formatNumber } from './format.js';
 import { applyI18n, label, setLocale, t } from './i18n.js';
 import { renderNav } from './pages.js';
 import { PATHS } from './paths.js';
@@ -12,13 +12,8 @@ let current = null;
 let dragged = null;
 let reloadTimer = null;
 
-const money = (minor, currency) => {
-  if (minor === null || minor === undefined) return '';
-  const value = minor / 100;
-  try {
-    return new Intl.NumberFormat(document.documentElement.lang, currency ? { style: 'currency', currency } : {}).format(value);
-  } catch { return `${formatNumber(value, 2)} ${currency || ''}`.trim(); }
-};
+// Amounts come in minor units (kopecks, cents).
+const money = (minor, currency) => (minor === null || minor === undefined ? '' : formatMoney(minor / 100, currency));
 const days = (iso) => (iso ? Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 86400000)) : 0);
 
 function showError(message) {

@@ -29,7 +29,8 @@ export function sourceList(lead) {
   const entries = Object.entries(source).filter(([, v]) => v !== null && v !== undefined && v !== '');
   if (!entries.length) return null;
   return h('dl', { class: 'source' }, entries.map(([key, value]) => [
-    h('dt', { text: key }), h('dd', { text: typeof value === 'string' ? value : JSON.stringify(value) })]));
+    h('dt', { text: label('source', key) }),
+    h('dd', { text: key === 'channel' ? label('channel', value) : typeof value === 'string' ? value : JSON.stringify(value) })]));
 }
 
 export function personName(person) {
@@ -65,6 +66,15 @@ export function clientBlock(card, ctx, options = {}) {
     openLeads(card, ctx));
 }
 
+// A call's own entry is a system event the server wrote in English ("Incoming call to +7495…"): said again
+// from its attributes in the user's language. Anything a person wrote is shown as written.
+function eventText(item) {
+  const call = item.channel === 'voice' && item.attributes && item.attributes.call_id ? item.attributes : null;
+  if (!call || !['inbound', 'outbound'].includes(call.direction)) return item.text || '';
+  if (call.direction === 'outbound') return t('event.call_out');
+  return call.did ? t('event.call_in_to', { did: formatPhone(call.did) }) : t('event.call_in');
+}
+
 export function timelineItem(item) {
   const direction = item.direction || 'inbound';
   const meta = [formatDateTime(item.at), label('dir', direction), label('channel', item.channel)];
@@ -76,7 +86,7 @@ export function timelineItem(item) {
   return h('li', { class: `timeline-item dir-${direction}`, dataset: { interactionId: item.id ?? '' } },
     h('div', { class: 'meta' }, meta.filter(Boolean).join(' · '), ' ', delivery),
     item.subject ? h('div', { class: 'subject', text: item.subject }) : null,
-    h('div', { class: 'text', text: item.text || '' }),
+    h('div', { class: 'text', text: eventText(item) }),
     failure,
     files.length ? h('ul', { class: 'attachments' }, files.map((file, n) => h('li', {},
       file.ref && item.id

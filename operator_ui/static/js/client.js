@@ -101,7 +101,8 @@ function identitiesBlock(c) {
         }
       } }));
     const edit = () => {
-      const input = h('input', { name: 'value', 'data-field': 'value', value: identity.value });
+      const input = h('input', { name: 'value', 'data-field': 'value', value: identity.value,
+        'aria-label': label('client.idkind', identity.kind) });
       const form = h('form', { class: 'row' }, input, h('button', { type: 'submit', class: 'small', text: t('client.save') }),
         h('button', { type: 'button', class: 'small', text: t('close.cancel'), onclick: show }));
       form.addEventListener('submit', (event) => {
@@ -116,7 +117,8 @@ function identitiesBlock(c) {
   });
   const kind = h('select', { name: 'kind', 'aria-label': t('client.kind') },
     KINDS.map((k) => h('option', { value: k, text: label('client.idkind', k) })));
-  const value = h('input', { name: 'value', 'data-field': 'value', placeholder: t('client.new_identity') });
+  const value = h('input', { name: 'value', 'data-field': 'value', placeholder: t('client.new_identity'),
+    'aria-label': t('client.new_identity') });
   const add = h('form', { class: 'row add-identity' }, kind, value, h('button', { type: 'submit', text: t('client.add') }));
   add.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -134,8 +136,9 @@ function companiesBlock(c) {
     company.tax_id ? h('span', { class: 'muted', text: ` · ${t('client.tax_id')} ${company.tax_id}` }) : null, ' ',
     h('button', { type: 'button', class: 'small link', text: t('client.leave'),
       onclick: () => change(status, null, () => api('DELETE', `${url}/companies/${company.id}`)) }))));
-  const q = h('input', { type: 'search', name: 'company', placeholder: t('client.company_search') });
-  const position = h('input', { name: 'position', placeholder: t('client.position') });
+  const q = h('input', { type: 'search', name: 'company', placeholder: t('client.company_search'),
+    'aria-label': t('client.company_search') });
+  const position = h('input', { name: 'position', placeholder: t('client.position'), 'aria-label': t('client.position') });
   const found = h('ul', { class: 'company-results' });
   const join = (id) => change(status, null, () => api('PUT', `${url}/companies/${id}`, { position: position.value || null }));
   const search = h('form', { class: 'row company-search' }, q, position, h('button', { type: 'submit', text: t('search.go') }));
@@ -169,7 +172,7 @@ function companiesBlock(c) {
 function tagsBlock(c) {
   const status = h('span', { class: 'form-status', role: 'status' });
   const input = h('input', { name: 'tags', 'data-field': 'tags', value: (c.tags || []).join(', '),
-    placeholder: t('client.tags_hint') });
+    placeholder: t('client.tags_hint'), 'aria-label': t('client.tags') });
   const form = h('form', { class: 'row' }, input, h('button', { type: 'submit', class: 'small', text: t('client.save') }), status);
   form.addEventListener('submit', (event) => {
     event.preventDefault();

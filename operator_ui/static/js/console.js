@@ -90,7 +90,7 @@ function showPresence(presence, reason) {
   document.body.dataset.presence = shown;
   const note = [];
   if (shown === 'away' && presence !== 'break') note.push(label('presence', presence));
-  if (reason && reason !== 'away') note.push(t('presence.reason', { reason }));
+  if (reason && reason !== 'away') note.push(t('presence.reason', { reason: label('reason', reason) }));
   $('#presence-note').textContent = note.join(' · ');
 }
 

@@ -2,6 +2,7 @@
 // filled in during a call or on the client's page, checked again by the server (a 422 names `fields.<name>`).
 import { ApiError, patch } from './api.js';
 import { h } from './dom.js';
+import { formatMoney } from './format.js';
 import { locale, t } from './i18n.js';
 import { PATHS } from './paths.js';
 
@@ -22,7 +23,7 @@ export function fieldText(spec, value, directories) {
     return found ? found.value : String(value);
   }
   if (spec.kind === 'money' && typeof value === 'object') {
-    return `${new Intl.NumberFormat(locale(), { minimumFractionDigits: 2 }).format(Number(value.amount))} ${value.currency}`;
+    return formatMoney(value.amount, value.currency);
   }
   if (Array.isArray(value)) return value.join(', ');
   return String(value);

@@ -1,4 +1,5 @@
-// Dates, durations and phone numbers, shown for the user's locale.
+// Dates, durations, numbers, amounts and phone numbers, shown for the user's locale: the one place screens
+// turn a value into text, so a new language needs no change here.
 import { locale } from './i18n.js';
 
 export function formatDateTime(iso) {
@@ -26,6 +27,19 @@ export function formatDuration(seconds) {
 export function formatNumber(value, digits = 0) {
   if (value === null || value === undefined) return '—';
   return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(value);
+}
+
+// An amount with its currency in the user's way ("1 234,50 ₽", "RUB 1,234.50"); a code Intl does not
+// know (a typo in a field's settings) still shows the number and the code.
+export function formatMoney(amount, currency) {
+  if (amount === null || amount === undefined || amount === '' || Number.isNaN(Number(amount))) return '';
+  const value = Number(amount);
+  if (currency) {
+    try {
+      return new Intl.NumberFormat(locale(), { style: 'currency', currency }).format(value);
+    } catch { /* not an ISO 4217 code */ }
+  }
+  return `${formatNumber(value, 2)} ${currency || ''}`.trim();
 }
 
 // Country code -> region, national prefix, groups of the national number (international form).

@@ -180,7 +180,7 @@ export class LeadView {
   }
 
   notes(lead) {
-    const area = h('textarea', { name: 'notes', rows: 3 });
+    const area = h('textarea', { name: 'notes', rows: 3, 'aria-label': t('card.notes') });
     area.value = lead.notes || '';
     const status = h('span', { class: 'form-status', role: 'status' });
     const form = h('form', { class: 'notes' }, h('h3', { text: t('card.notes') }), area,
@@ -198,7 +198,8 @@ export class LeadView {
   }
 
   replyBox(lead) {
-    const area = h('textarea', { name: 'reply', rows: 3, placeholder: t('reply.placeholder') });
+    const area = h('textarea', { name: 'reply', rows: 3, placeholder: t('reply.placeholder'),
+      'aria-label': t('reply.label') });
     const status = h('p', { class: 'reply-status', role: 'status' });
     const button = h('button', { type: 'submit', class: 'primary', text: t('reply.send') });
     const form = h('form', { class: 'reply' }, area, attachQuickReplies(area, lead.id), h('div', { class: 'row' }, button), status);

@@ -133,7 +133,7 @@ export class Incoming {
   offerCreated(data) {
     const key = `offer:${data.offer_id}`;
     const card = data.card || { lead: { id: data.lead_id }, contact: null };
-    const countdown = h('span', { class: 'countdown' });
+    const countdown = h('span', { class: 'countdown', role: 'timer' });
     const bar = h('progress', { class: 'countdown-bar', max: 1000, value: 1000 });
     const error = h('p', { class: 'error card-error', role: 'alert', hidden: true });
     const el = h('article', { class: 'offer-card', dataset: { offerId: data.offer_id, leadId: data.lead_id ?? '' } },
@@ -141,7 +141,7 @@ export class Incoming {
         h('h3', { text: t('offer.title', { channel: label('channel', (card.lead && card.lead.channel) || data.channel) }) }),
         countdown),
       bar,
-      data.queue ? h('div', { class: 'muted', text: t('offer.queue', { queue: data.queue }) }) : null,
+      data.queue ? h('div', { class: 'muted', text: t('offer.queue', { queue: label('queue', data.queue) }) }) : null,
       clientBlock(card, this.ctx),
       timeline((card.timeline || []), { limit: 5 }),
       error,
@@ -225,7 +225,7 @@ export class Incoming {
     const card = data.card || { lead: { id: data.lead_id }, contact: { display_name: data.caller_name, identities: [] } };
     const state = h('span', { class: 'call-state', text: t('call.ringing') });
     const outgoing = data.direction === 'outbound';
-    const details = [data.queue ? t('offer.queue', { queue: data.queue }) : null,
+    const details = [data.queue ? t('offer.queue', { queue: label('queue', data.queue) }) : null,
       data.did && !outgoing ? t('call.did', { did: formatPhone(data.did, this.ctx.homeRegion) }) : null,
       data.transfer_from ? t('call.transfer', { from: data.transfer_from }) : null].filter(Boolean).join(' · ');
     const formSlot = h('div', { class: 'call-form' });

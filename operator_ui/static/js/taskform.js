@@ -12,8 +12,9 @@ export function taskBox(card) {
   const box = h('section', { class: 'task-box', dataset: { leadId: String(leadId) } });
   const list = h('ul', { class: 'task-list' });
   const error = h('p', { class: 'error', role: 'alert', hidden: true });
-  const kind = h('select', { name: 'kind', class: 'task-kind-select' });
-  const note = h('input', { type: 'text', name: 'note', maxlength: '5000', class: 'task-note-input' });
+  const kind = h('select', { name: 'kind', class: 'task-kind-select', 'aria-label': tt('tasks.kind_label') });
+  const note = h('input', { type: 'text', name: 'note', maxlength: '5000', class: 'task-note-input',
+    'aria-label': tt('tasks.note') });
   const quick = h('span', { class: 'task-quick' });
 
   async function load() {

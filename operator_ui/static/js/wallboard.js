@@ -42,7 +42,7 @@ function stat(key, value, cls = '') {
 
 function queueTile(q) {
   return h('article', { class: 'tile', dataset: { queue: q.name } },
-    h('h3', { text: q.name }),
+    h('h3', { text: label('queue', q.name) }),
     h('div', { class: 'big-stats' },
       stat('waiting', formatNumber(q.waiting), q.waiting > 0 ? 'hot' : ''),
       stat('reserved', formatNumber(q.reserved)),
@@ -67,13 +67,13 @@ function queueTile(q) {
       row('free', dict(q.free_capacity, 'channel')),
       row('by_priority', dict(q.waiting_by_priority, 'priority')),
       row('by_activity', dict(q.agents_by_activity)),
-      row('by_reason', dict(q.agents_by_reason))));
+      row('by_reason', dict(q.agents_by_reason, 'reason'))));
 }
 
 function currentCall(call) {
   if (!call) return '—';
   const talk = call.talking_since ? formatDuration((Date.now() - Date.parse(call.talking_since)) / 1000) : '';
-  return [call.caller_name || call.caller || '?', call.queue, talk].filter(Boolean).join(' · ');
+  return [call.caller_name || call.caller || '?', call.queue ? label('queue', call.queue) : null, talk].filter(Boolean).join(' · ');
 }
 
 function row(key, value) {
@@ -99,7 +99,7 @@ function render(stats) {
   if (agents) {
     table($('#agents'), ['name', 'presence', 'activity', 'load', 'call', 'since', 'handled', 'missed_short'],
       agents.map((a) => ({ key: a.user_id, cells: [a.display_name,
-        [label('presence', a.presence), a.reason && a.reason !== 'away' ? a.reason : null].filter(Boolean).join(' · '),
+        [label('presence', a.presence), a.reason && a.reason !== 'away' ? label('reason', a.reason) : null].filter(Boolean).join(' · '),
         label('activity', a.activity || ''),
         Object.keys(a.capacity || {}).map((ch) => `${label('channel', ch)} ${(a.load || {})[ch] || 0}/${a.capacity[ch]}`).join(', '),
         currentCall(a.call),

@@ -1,9 +1,9 @@
 // Runs embed.js in Node against a tiny stand-in DOM, with Node's real fetch to the test server.
-// argv: <script url> <script file> <json of input values>; prints the outcome as JSON.
+// argv: <script url> <script file> <json of input values> [data-lang]; prints the outcome as JSON.
 "use strict";
 const fs = require("fs");
 const vm = require("vm");
-const [scriptUrl, scriptFile, valuesJson] = process.argv.slice(2);
+const [scriptUrl, scriptFile, valuesJson, lang] = process.argv.slice(2);
 
 class El {
   constructor(tag) {
@@ -26,6 +26,7 @@ const mount = new El("div");
 const script = new El("script");
 script.src = scriptUrl;
 script.setAttribute("data-target", "#contact");
+if (lang) script.setAttribute("data-lang", lang);
 global.window = globalThis;
 global.document = { currentScript: script, referrer: "https://yandex.ru/",
                     createElement: (t) => new El(t), querySelector: (s) => (s === "#contact" ? mount : null) };
@@ -49,5 +50,7 @@ form.listeners.submit({ preventDefault() {} });
     title: nodes.find((n) => n.tagName === "h3").textContent,
     phoneValue: byName("phone").value,
     honeypotHidden: byName("website").attrs.tabindex === "-1",
+    labels: nodes.filter((n) => n.tagName === "label").map((n) => n.textContent),
+    button: button.textContent,
   }));
 })();

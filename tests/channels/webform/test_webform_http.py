@@ -222,8 +222,12 @@ async def test_embed_page_and_script(make_client: MakeClient) -> None:
     page = await client.get("/forms/shop/embed")
     assert page.status == 200 and page.content_type == "text/html"
     html = await page.text()
-    assert '<script src="/forms/shop/embed.js" data-target="#switchboard-form"></script>' in html
-    assert "<title>Call me</title>" in html
+    assert '<script src="/forms/shop/embed.js" data-target="#switchboard-form" data-lang="en"></script>' in html
+    assert "<title>Call me</title>" in html and '<html lang="en">' in html
+    russian = await (await client.get("/forms/shop/embed?lang=ru")).text()
+    assert '<html lang="ru">' in russian and 'data-lang="ru"' in russian and "<title>Call me</title>" in russian
+    unknown = await client.get("/forms/shop/embed?lang=<x>")
+    assert unknown.status == 400 and (await unknown.json())["error"]["field"] == "lang"
     assert f"frame-ancestors 'self' {SHOP}" in page.headers["Content-Security-Policy"]
 
     script = await client.get("/forms/shop/embed.js")
