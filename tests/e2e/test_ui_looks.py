@@ -156,7 +156,8 @@ async def test_every_screen_passes_the_accessibility_scan(ui: Ui, browser, shots
     await no_serious_violations(page, f"login {scheme}")
     await ui.sign_in(page, "boss")
     screens = [("/console", "#lead-list li"), ("/wallboard", "#queues .tile"), ("/tasks", "#nav a"),
-               ("/board", ".board .column"), (f"/clients/{contact}", ".client-title")]
+               ("/board", ".board .column"), (f"/clients/{contact}", ".client-title"),
+               ("/admin", ".admin-table tbody tr")]
     for path, ready in screens:
         await page.goto(path)
         await page.locator(ready).first.wait_for()
