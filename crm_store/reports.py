@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_store import activity
+from crm_store.leads import visible
 from crm_store.models import Interaction, Lead, Reservation, RoutingTask, Task
+from crm_store.types import Viewer
 from vocabulary.channels import EMAIL as EMAIL_CHANNEL, VOICE as VOICE_CHANNEL
 
 SOURCE_KEYS = ("channel", "form", "utm_source", "utm_medium", "utm_campaign", "did", "deep_link")
@@ -33,10 +35,12 @@ class SourceRow:
 
 
 async def by_source(session: AsyncSession, since: datetime, until: datetime,
-                    keys: tuple[str, ...] = SOURCE_KEYS) -> list[SourceRow]:
-    """Leads created in [since, until) grouped by the chosen source keys, most leads first."""
+                    keys: tuple[str, ...] = SOURCE_KEYS, viewer: Viewer | None = None) -> list[SourceRow]:
+    """Leads created in [since, until) that `viewer` sees (None: all), grouped by the chosen source keys,
+    most leads first."""
     rows = await session.execute(select(Lead.source, Lead.status, Lead.outcome).where(
-        Lead.created_at >= since, Lead.created_at < until, Lead.deleted_at.is_(None)))
+        Lead.created_at >= since, Lead.created_at < until, Lead.deleted_at.is_(None),
+        visible(viewer) if viewer is not None else true()))
     totals: dict[tuple[tuple[str, str], ...], Counter[str]] = {}
     for source, status, outcome in rows:
         key = tuple((k, str(source[k])) for k in keys if source and source.get(k))
@@ -228,25 +232,30 @@ def rate(rows: dict[int, dict[str, Any]], weights: Mapping[str, float]) -> list[
     return sorted(scored, key=lambda pair: (-pair[1], pair[0]))
 
 
-async def hourly(session: AsyncSession, since: datetime, until: datetime, zone: tzinfo) -> list[dict[str, Any]]:
+async def hourly(session: AsyncSession, since: datetime, until: datetime, zone: tzinfo,
+                 viewer: Viewer | None = None, agents: Collection[int] | None = None) -> list[dict[str, Any]]:
     """Per hour of the company's clock in [since, until): offers made, accepted and missed, leads opened.
 
-    The wallboard's history: from the server, so every screen shows the same hours."""
+    The wallboard's history: from the server, so every screen shows the same hours. With `agents`, only
+    offers made to them; with `viewer`, only the leads they see (a manager: their team's)."""
     hours: dict[str, dict[str, Any]] = {}
 
     def bucket(at: datetime) -> dict[str, Any]:
         key = at.astimezone(zone).replace(minute=0, second=0, microsecond=0).isoformat()
         return hours.setdefault(key, {"hour": key, "offers": 0, "accepted": 0, "missed": 0, "leads": 0})
 
-    for created, outcome in await session.execute(select(Reservation.created_at, Reservation.outcome).where(
-            Reservation.created_at >= since, Reservation.created_at < until)):
+    offers = select(Reservation.created_at, Reservation.outcome).where(Reservation.created_at >= since,
+                                                                        Reservation.created_at < until)
+    if agents is not None:
+        offers = offers.where(Reservation.agent_id.in_(agents))
+    for created, outcome in await session.execute(offers):
         row = bucket(created)
         row["offers"] += 1
         if outcome == "accepted":
             row["accepted"] += 1
         elif outcome in ("rejected", "timeout"):
             row["missed"] += 1
-    for (created,) in await session.execute(select(Lead.created_at).where(Lead.created_at >= since,
-                                                                            Lead.created_at < until)):
+    for (created,) in await session.execute(select(Lead.created_at).where(
+            Lead.created_at >= since, Lead.created_at < until, visible(viewer) if viewer is not None else true())):
         bucket(created)["leads"] += 1
     return [hours[k] for k in sorted(hours)]

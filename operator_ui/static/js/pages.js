@@ -5,12 +5,14 @@ import { t } from './i18n.js';
 import { PAGE } from './paths.js';
 
 const STAFF = ['manager', 'supervisor', 'admin'];
+const SUPERVISORS = ['supervisor', 'admin'];
 
 export const PAGES = [
   { path: PAGE.console, key: 'nav.console' },
   { path: PAGE.wallboard, key: 'nav.wallboard', roles: STAFF },
   { path: '/tasks', key: 'nav.tasks' },
   { path: '/board', key: 'nav.board' },
+  { path: PAGE.reports, key: 'nav.reports', roles: SUPERVISORS },
 ];
 
 // Fill <nav id="nav"> with the screens this user may open; the current one is marked for screen readers.

@@ -18,7 +18,15 @@ export const PATHS = Object.freeze({
   attachment: (interactionId, index) => `/api/v1/interactions/${id(interactionId)}/attachments/${id(index)}`,
   // GET /api/v1/leads with a query (URLSearchParams does the escaping).
   leadsWhere: (params) => `/api/v1/leads?${new URLSearchParams(params)}`,
+  pipelines: '/api/v1/pipelines',
+  // Reports and downloads: the same query with `format: 'csv' | 'xlsx'` is the file.
+  reportManagers: (params) => `/api/v1/reports/managers?${new URLSearchParams(params)}`,
+  reportFunnel: (params) => `/api/v1/reports/funnel?${new URLSearchParams(params)}`,
+  reportSources: (params) => `/api/v1/reports/sources?${new URLSearchParams(params)}`,
+  reportHourly: (params) => `/api/v1/reports/hourly?${new URLSearchParams(params)}`,
+  agentActivity: (userId, params) => `/api/v1/agents/${id(userId)}/activity?${new URLSearchParams(params)}`,
+  exportLeads: (params) => `/api/v1/exports/leads?${new URLSearchParams(params)}`,
 });
 
 // The pages of this site (served by gateway/ui_routes.py).
-export const PAGE = Object.freeze({ login: '/login', console: '/console', wallboard: '/wallboard' });
+export const PAGE = Object.freeze({ login: '/login', console: '/console', wallboard: '/wallboard', reports: '/reports' });
