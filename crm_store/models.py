@@ -252,6 +252,8 @@ class Interaction(Base):
         Index(None, "channel", "thread_ref"),
         Index(None, "lead_id", "created_at"),
         Index(None, "created_at"),       # reports read a period of every channel
+        Index(None, "lead_id", "direction", "created_at"),     # a lead's first answer: one probe (the report)
+        Index(None, "author_id", "created_at", "direction", "channel"),   # answers per manager, index only
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -487,3 +489,21 @@ class AgentActivity(Base):
     reason: Mapped[str | None] = mapped_column(String(60))
     source: Mapped[str] = mapped_column(String(20))          # console / routing / pbx / admin
     started_at: Mapped[datetime]
+
+
+class CallFact(Base):
+    """One person's part in one ended call, written with the call's record: the manager report sums these
+    narrow rows instead of reading every record's JSON. Inbound: one row per operator whose phone rang (or
+    who answered); outbound: one row for the operator who placed it."""
+
+    __tablename__ = "call_facts"
+    __table_args__ = (Index(None, "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"), index=True)
+    user_id: Mapped[int] = mapped_column(Id)      # no foreign key: a record may name a user since removed
+    at: Mapped[datetime]                          # the call's interaction's created_at: the period it counts in
+    direction: Mapped[str] = mapped_column(String(10))         # inbound / outbound
+    queue: Mapped[str | None] = mapped_column(String(100))
+    answered: Mapped[bool] = mapped_column(Boolean)
+    talk_seconds: Mapped[float] = mapped_column(Float)
