@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,6 @@ import openpyxl
 import pytest
 
 from crm_store import activity, routing_log
-from crm_store.ingest import utcnow
 from crm_store.models import Lead
 from crm_store.types import Role
 from gateway.keys import SESSIONS
@@ -21,6 +20,7 @@ from ui_conftest_helpers import SQLITE_ONLY, Ui, ui, ui_settings  # noqa: F401
 
 pytestmark = SQLITE_ONLY
 
+DAY = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)       # noon in Moscow: explicit times, whatever the clock says
 WORDS = {"en": {"title": "Reports", "break": "break", "accepted": "Accepted"},
          "ru": {"title": "Отчёты", "break": "перерыв", "accepted": "Принято"}}
 
@@ -31,8 +31,8 @@ def ui_settings() -> dict[str, Any]:
 
 
 async def _offers(ui: Ui, lead_id: int, agent: int, outcomes: list[str]) -> None:
-    """One task of the lead offered to `agent` once per outcome, a few minutes ago (today, this month)."""
-    at = utcnow() - timedelta(minutes=5)
+    """One task of the lead offered to `agent` once per outcome, on DAY."""
+    at = DAY
     async with ui.client.app[SESSIONS]() as session, session.begin():
         task_id = f"lead:{lead_id}:{uuid.uuid4().hex[:8]}"
         routing_log.add_task_row(session, task_id, lead_id=lead_id, kind="lead", channel="chat", queue="default",
@@ -52,12 +52,13 @@ async def _seed(ui: Ui, lang: str) -> dict[str, int]:
     await _offers(ui, leads[0], who["olga"], ["timeout", "accepted"])
     await _offers(ui, leads[1], who["olga"], ["accepted"])
     await _offers(ui, leads[2], who["sam"], ["rejected", "accepted"])
-    now = utcnow()
     async with ui.client.app[SESSIONS]() as session, session.begin():
+        for lead_id in leads:           # stored by today's clock; the report asks for DAY
+            (await session.get(Lead, lead_id)).created_at = DAY - timedelta(hours=1)
         lead = await session.get(Lead, leads[0])
-        lead.assignee_id, lead.status, lead.outcome, lead.closed_at = who["olga"], "won", "won", now
-        for minutes, state, reason in ((-4, "available", None), (-3, "break", "coffee"), (-2, "available", None)):
-            await activity.record_change(session, who["olga"], state, reason, "console", now + timedelta(minutes=minutes))
+        lead.assignee_id, lead.status, lead.outcome, lead.closed_at = who["olga"], "won", "won", DAY
+        for minutes, state, reason in ((0, "available", None), (60, "break", "coffee"), (75, "available", None)):
+            await activity.record_change(session, who["olga"], state, reason, "console", DAY + timedelta(minutes=minutes))
     return who
 
 
@@ -83,6 +84,12 @@ async def test_reports_page_table_charts_timeline_and_downloads(ui: Ui, browser,
     await page.wait_for_selector("body[data-ready='true']")
     assert await page.locator("h1.title").inner_text() == words["title"]
     assert await page.locator("#nav a[aria-current='page']").inner_text() == words["title"]
+    await page.select_option("#period", "custom")
+    await page.fill("#from", "2026-11-10")
+    await page.fill("#to", "2026-11-10")
+    await page.click("#report-filters button[type='submit']")
+    await page.wait_for_selector("#managers-period:has-text('2026-11-10 – 2026-11-10')")
+    await page.wait_for_selector("body[data-ready='true']")
 
     # The table, ranked by the rating: Olga (2 accepted + 5 for a won lead) above Sam (1 accepted).
     olga_row = f"#managers tr[data-key='{who['olga']}']"

@@ -206,8 +206,10 @@ function renderOtherDownloads() {
   }
 }
 
+// Everything the filters show, read again; body[data-ready] says when the screen is complete (tests wait on it).
 async function load() {
   showError('');
+  document.body.dataset.ready = 'false';
   try {
     report = await get(PATHS.reportManagers(managerParams()));
     fillTeams(report.teams);
@@ -217,6 +219,8 @@ async function load() {
     if (agent) await openAgent(report.rows.find((r) => r.user_id === agent.user_id) || agent);
   } catch (exc) {
     showError(exc.status === 403 ? t('reports.forbidden') : t('error.generic', { message: exc.message }));
+  } finally {
+    document.body.dataset.ready = 'true';
   }
 }
 
@@ -239,7 +243,6 @@ async function main() {
     $('#pipeline').append(...pipelines.map((p) => h('option', { value: String(p.id), text: p.name })));
   } catch { /* the funnel stays empty; the rest still works */ }
   await load();
-  document.body.dataset.ready = 'true';
 }
 
 main().catch((exc) => showError(t('error.generic', { message: exc.message })));
