@@ -338,7 +338,9 @@ class RoutingTask(Base):
     """A unit of work routing hands out; kept so that waiting work survives a restart."""
 
     __tablename__ = "routing_tasks"
-    __table_args__ = (Index(None, "state"), Index(None, "assignee_id", "assigned_at"))
+    # The manager report reads a period's tasks per assignee from this index alone (no table lookups).
+    __table_args__ = (Index(None, "state"), Index("ix_routing_tasks_report", "assignee_id", "assigned_at", "channel",
+                                                  "created_at", "lead_id", "queue"))
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
@@ -360,7 +362,9 @@ class Reservation(Base):
     """One offer of a task to an agent and how it ended: the raw material of routing reports."""
 
     __tablename__ = "reservations"
-    __table_args__ = (Index(None, "agent_id", "created_at"), Index(None, "created_at"))
+    # The manager report counts a period's offers per agent from this index alone.
+    __table_args__ = (Index("ix_reservations_report", "agent_id", "created_at", "outcome", "decided_at", "task_id"),
+                      Index(None, "created_at"))
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     task_id: Mapped[str] = mapped_column(ForeignKey("routing_tasks.id"), index=True)
