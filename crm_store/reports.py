@@ -151,18 +151,16 @@ async def _first_responses(session: AsyncSession, scope: ReportScope, rows: dict
               .where(Interaction.lead_id == RoutingTask.lead_id, Interaction.direction == "outbound",
                      Interaction.created_at >= RoutingTask.created_at)
               .correlate(RoutingTask).scalar_subquery())
-    tasks = (select(RoutingTask.assignee_id.label("user_id"), RoutingTask.channel.label("channel"),
-                    RoutingTask.created_at.label("created"), answer.label("answered"))
+    # The probe appears once: filtering on it in SQL would have PostgreSQL run it twice per task.
+    query = (select(RoutingTask.assignee_id, RoutingTask.channel, _seconds(session, RoutingTask.created_at, answer))
              .where(RoutingTask.assignee_id.in_(scope.user_ids), RoutingTask.assigned_at >= scope.since,
                     RoutingTask.assigned_at < scope.until, RoutingTask.channel != VOICE_CHANNEL))
     if scope.queue is not None:
-        tasks = tasks.where(RoutingTask.queue == scope.queue)
-    t = tasks.subquery()
-    query = select(t.c.user_id, t.c.channel, _seconds(session, t.c.created, t.c.answered)).where(
-        t.c.answered.is_not(None))
+        query = query.where(RoutingTask.queue == scope.queue)
     found: dict[int, dict[str, list[float]]] = {u: {} for u in scope.user_ids}
     for user_id, channel, seconds in await session.execute(query):
-        found[user_id].setdefault(channel, []).append(_exact(seconds))
+        if seconds is not None:         # not answered (yet)
+            found[user_id].setdefault(channel, []).append(_exact(seconds))
     for user_id, per_channel in found.items():
         everything = [s for values in per_channel.values() for s in values]
         rows[user_id]["first_response_seconds"] = _quantile(everything, 0.5)
