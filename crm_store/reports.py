@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy import Float, and_, case, cast, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_store import activity, call_facts
@@ -110,7 +110,7 @@ def _seconds(session: AsyncSession, start: Any, stop: Any) -> Any:
     """`stop - start` in seconds, computed by the database: no timestamp is parsed in Python."""
     if session.bind.dialect.name == "sqlite":
         return (func.julianday(stop) - func.julianday(start)) * 86400.0
-    return func.extract("epoch", stop - start)
+    return cast(func.extract("epoch", stop - start), Float)      # a double: no Decimal per row
 
 
 def _exact(seconds: Any) -> float:
