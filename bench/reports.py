@@ -6,7 +6,8 @@ For each engine: a fresh database migrated to head, then 50 agents in 5 teams an
 written with Core bulk inserts: leads (a fifth won, a tenth lost, each with its routing task and one or two
 offers: accepted, declined or timed out), interactions spread over the year (inbound messages and
 e-mails, staff answers with their author, call records with who rang and who answered, talk time), and
-each agent's presence changes (eight a working day). Then `crm_store.reports.manager_figures` runs for
+each agent's presence changes (eight a working day); each call's `call_facts` rows, as the store writes
+them with the call's record. Then `crm_store.reports.manager_figures` runs for
 one month for everyone, as `GET /api/v1/reports/managers` runs it for a supervisor. The baseline, in the
 same run on the same data: a bare indexed count of that month's interactions. Prints p50/p95 and the ratio.
 """
@@ -26,9 +27,9 @@ from pathlib import Path  # noqa: E402
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from crm_store import reports  # noqa: E402
+from crm_store import call_facts, reports  # noqa: E402
 from crm_store.migrate import upgrade  # noqa: E402
-from crm_store.models import (AgentActivity, Contact, Interaction, Lead, Reservation, RoutingTask, Team,  # noqa: E402
+from crm_store.models import (AgentActivity, CallFact, Contact, Interaction, Lead, Reservation, RoutingTask, Team,  # noqa: E402
                               User)
 from crm_store.session import create_engine, session_factory  # noqa: E402
 from support.postgres_server import running_postgres  # noqa: E402
@@ -84,7 +85,7 @@ async def fill(url: str, n_interactions: int, n_leads: int) -> None:
                 for model, values in ((Contact, contacts), (Lead, leads), (RoutingTask, tasks), (Reservation, offers)):
                     await conn.execute(insert(model), values)
         for start in range(1, n_interactions + 1, CHUNK):
-            rows = []
+            rows, facts = [], []
             for i in range(start, min(n_interactions + 1, start + CHUNK)):
                 at = YEAR + timedelta(seconds=(i * SECONDS) // n_interactions)
                 lead = max(1, min(n_leads, (i * n_leads) // n_interactions))
@@ -103,8 +104,11 @@ async def fill(url: str, n_interactions: int, n_leads: int) -> None:
                 else:
                     row.update(channel=rng.choice(CHANNELS))
                 rows.append(row)
+                if row["channel"] == "voice":      # as the store writes them with each call's record
+                    facts += call_facts.rows_of(i, at, row["direction"], row["author_id"], row["attributes"])
             async with engine.begin() as conn:
                 await conn.execute(insert(Interaction), rows)
+                await conn.execute(insert(CallFact), facts)
         changes = []
         for day in range(365):
             for agent in agents:

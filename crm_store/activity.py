@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_store.models import AgentActivity
+from crm_store.models import AgentActivity, User
 
 SOURCES = ("console", "routing", "pbx", "admin")
 
@@ -70,16 +70,14 @@ async def time_in_states(session: AsyncSession, user_ids: Collection[int], since
     if not user_ids:
         return {}
     end = min(until, now)
-    # The row each agent was in at `since`: one indexed probe per agent ((user_id, started_at) backwards),
-    # which stays cheap however long the history; a GROUP BY over everything before `since` does not.
-    opening = []
-    for user_id in user_ids:
-        row = (await session.execute(select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason,
-                                            AgentActivity.started_at)
-                                     .where(AgentActivity.user_id == user_id, AgentActivity.started_at < since)
-                                     .order_by(AgentActivity.started_at.desc()).limit(1))).first()
-        if row is not None:
-            opening.append(tuple(row))
+    # The row each agent was in at `since`: one indexed probe per agent ((user_id, started_at) backwards), all
+    # in one statement; a GROUP BY over everything before `since` would not stay cheap as history grows.
+    latest = (select(AgentActivity.id).where(AgentActivity.user_id == User.id, AgentActivity.started_at < since)
+              .order_by(AgentActivity.started_at.desc(), AgentActivity.id.desc()).limit(1)
+              .correlate(User).scalar_subquery())
+    opening = [tuple(row) for row in await session.execute(
+        select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason, AgentActivity.started_at)
+        .where(AgentActivity.id.in_(select(latest).where(User.id.in_(user_ids)))))]
     # The period's spans summed in the database: each row lasts until the next (a window function), the last
     # until `end`; only a few rows per agent and state come back, however many changes the month had.
     following = func.lead(AgentActivity.started_at).over(partition_by=AgentActivity.user_id,

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from crm_store import audit
+from crm_store import audit, call_facts
 from crm_store.models import Contact, Identity, Interaction, Lead, Reservation, RoutingTask, User
 from crm_store.routing_log import OPEN_TASK_STATES
 from crm_store.types import LeadStatus
@@ -21,8 +21,10 @@ def update_calls(session: Session, changes: Mapping[int, Mapping[str, Any]]) -> 
     """Merge each call's changes into its record (the interaction its start created), by interaction id."""
     if not changes:
         return
-    for item in session.scalars(select(Interaction).where(Interaction.id.in_(changes))):
+    items = list(session.scalars(select(Interaction).where(Interaction.id.in_(changes))))
+    for item in items:
         item.attributes = {**item.attributes, **changes[item.id]}
+    call_facts.replace_facts(session, items)      # in the same transaction: the report never sees one without the other
 
 
 def open_tasks_of_leads(session: Session, lead_ids: set[int]) -> dict[int, RoutingTask]:

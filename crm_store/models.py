@@ -255,6 +255,8 @@ class Interaction(Base):
         Index(None, "channel", "thread_ref"),
         Index(None, "lead_id", "created_at"),
         Index(None, "created_at"),       # reports read a period of every channel
+        Index(None, "lead_id", "direction", "created_at"),     # a lead's first answer: one probe (the report)
+        Index(None, "author_id", "created_at", "direction", "channel"),   # answers per manager, index only
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -339,7 +341,9 @@ class RoutingTask(Base):
     """A unit of work routing hands out; kept so that waiting work survives a restart."""
 
     __tablename__ = "routing_tasks"
-    __table_args__ = (Index(None, "state"), Index(None, "assignee_id", "assigned_at"))
+    # The manager report reads a period's tasks per assignee from this index alone (no table lookups).
+    __table_args__ = (Index(None, "state"), Index("ix_routing_tasks_report", "assignee_id", "assigned_at", "channel",
+                                                  "created_at", "lead_id", "queue"))
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"), index=True)
@@ -361,7 +365,9 @@ class Reservation(Base):
     """One offer of a task to an agent and how it ended: the raw material of routing reports."""
 
     __tablename__ = "reservations"
-    __table_args__ = (Index(None, "agent_id", "created_at"), Index(None, "created_at"))
+    # The manager report counts a period's offers per agent from this index alone.
+    __table_args__ = (Index("ix_reservations_report", "agent_id", "created_at", "outcome", "decided_at", "task_id"),
+                      Index(None, "created_at"))
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     task_id: Mapped[str] = mapped_column(ForeignKey("routing_tasks.id"), index=True)
@@ -525,3 +531,21 @@ class ImportReject(Base):
     row_number: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(500))
     values: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class CallFact(Base):
+    """One person's part in one ended call, written with the call's record: the manager report sums these
+    narrow rows instead of reading every record's JSON. Inbound: one row per operator whose phone rang (or
+    who answered); outbound: one row for the operator who placed it."""
+
+    __tablename__ = "call_facts"
+    __table_args__ = (Index(None, "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"), index=True)
+    user_id: Mapped[int] = mapped_column(Id)      # no foreign key: a record may name a user since removed
+    at: Mapped[datetime]                          # the call's interaction's created_at: the period it counts in
+    direction: Mapped[str] = mapped_column(String(10))         # inbound / outbound
+    queue: Mapped[str | None] = mapped_column(String(100))
+    answered: Mapped[bool] = mapped_column(Boolean)
+    talk_seconds: Mapped[float] = mapped_column(Float)

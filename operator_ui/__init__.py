@@ -6,7 +6,8 @@ from functools import cache
 from pathlib import Path
 
 PAGES = {"login": "login.html", "console": "console.html", "wallboard": "wallboard.html", "tasks": "tasks.html",
-         "board": "board.html", "admin": "admin.html", "imports": "imports.html"}
+         "board": "board.html", "admin": "admin.html", "imports": "imports.html",
+         "reports": "reports.html"}
 # Served at /<name> to a signed-in user; a stranger is sent to /login?next=/<name>.
 SIGNED_IN_PAGES = tuple(name for name in PAGES if name != "login")
 # Pages about one record, each served by its own route (/clients/{id}), signed in too.

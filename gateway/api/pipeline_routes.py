@@ -13,6 +13,7 @@ from gateway.api.params import path_id, query_day, query_id, query_int
 from gateway.api.serialize import iso
 from gateway.auth import client_ip, principal, require_role
 from gateway.errors import read_model, refuse
+from gateway.exports import chunks_of, send_table, wanted_format
 from gateway.keys import CLOCK, SESSIONS
 
 routes = web.RouteTableDef()
@@ -192,8 +193,11 @@ def _next_task(task: Any, now: datetime) -> dict[str, Any] | None:
             "note": task.note[:200]}
 
 
+FUNNEL_COLUMNS = ("stage", "kind", "entered", "to_next", "median_hours", "p90_hours", "lost_reasons")
+
+
 @routes.get("/api/v1/reports/funnel")
-async def funnel_report(request: web.Request) -> web.Response:
+async def funnel_report(request: web.Request) -> web.StreamResponse:
     await require_role(request, *STAFF)
     pipeline_id = query_id(request, "pipeline")
     if pipeline_id is None:
@@ -207,9 +211,16 @@ async def funnel_report(request: web.Request) -> web.Response:
     if by not in (None, "manager", "source"):
         refuse(422, "invalid", "by is 'manager' or 'source'", "by")
     who = principal(request)
+    fmt = wanted_format(request)
     async with request.app[SESSIONS]() as session, session.begin():
         body = await funnel.report(session, who.viewer, pipeline_id, since, until, by)
         audit.record(session, "report.funnel", request.app[CLOCK](), user_id=who.user_id, ip=client_ip(request),
                      detail={"query": dict(request.query)})
+    if fmt:
+        table = [[s["name"], s["kind"], s["entered"], s.get("to_next"), s.get("median_hours"), s.get("p90_hours"),
+                  "; ".join(f"{k or '-'}={n}" for k, n in (s.get("lost_reasons") or {}).items())]
+                 for s in body["stages"]]
+        return await send_table(request, f"funnel-{pipeline_id}-{since.date()}-{(until - timedelta(days=1)).date()}",
+                                fmt, FUNNEL_COLUMNS, chunks_of(table))
     return web.json_response({"from": since.date().isoformat(), "to": (until - timedelta(days=1)).date().isoformat(),
                               **body})

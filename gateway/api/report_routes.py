@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from crm_store import activity, audit, exports as store_exports, reports, users
-from crm_store.types import Role
+from crm_store.types import Role, Viewer
 from gateway.api.params import path_id, query_day, query_id
 from gateway.auth import client_ip, principal, require_role
 from gateway.errors import refuse
@@ -59,15 +59,20 @@ def _bounds(request: web.Request, first: date, last: date) -> tuple[datetime, da
             datetime.combine(last + timedelta(days=1), time(), zone).astimezone(UTC))
 
 
+def _scoped(viewer: Viewer) -> Viewer | None:
+    """Whose view narrows a company-wide report: a manager's (their team); None for those who see everything."""
+    return None if viewer.role.sees_everything else viewer
+
+
 @routes.get("/api/v1/reports/sources")
 async def sources(request: web.Request) -> web.StreamResponse:
-    await require_role(request, Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)
+    who = await require_role(request, Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)
     fmt = wanted_format(request)
     first, last = _period(request)
     since, until = _bounds(request, first, last)
     keys = tuple(k for k in request.query.get("by", "").split(",") if k) or reports.SOURCE_KEYS
     async with request.app[SESSIONS]() as session:
-        rows = await reports.by_source(session, since, until, keys)
+        rows = await reports.by_source(session, since, until, keys, _scoped(who.viewer))
     items = [{"source": dict(r.source), "leads": r.leads, "won": r.won, "lost": r.lost,
               "handed_over": r.handed_over, "open": r.open, "conversion": r.conversion} for r in rows]
     if fmt:
@@ -96,6 +101,8 @@ async def managers(request: web.Request) -> web.StreamResponse:
     weights = request.app[SETTINGS].reports.rating
     async with request.app[SESSIONS]() as session, session.begin():
         staff = await users.staff_in_scope(session, who.viewer, team_id)
+        teams = await users.teams(session) if who.viewer.role.sees_everything else \
+            [t for t in await users.teams(session) if t.id == who.viewer.team_id]
         scope = reports.ReportScope(tuple(u.id for u in staff), since, until, queue)
         figures = await reports.manager_figures(session, scope, request.app[CLOCK]())
         audit.record(session, "report.managers", request.app[CLOCK](), user_id=who.user_id, ip=client_ip(request),
@@ -108,7 +115,8 @@ async def managers(request: web.Request) -> web.StreamResponse:
         return await send_table(request, f"managers-{first}-{last}", fmt, MANAGER_COLUMNS, chunks_of(table))
     return web.json_response({"from": first.isoformat(), "to": last.isoformat(),
                               "timezone": request.app[SETTINGS].reports.timezone, "team": team_id, "queue": queue,
-                              "weights": weights, "rows": ranked})
+                              "weights": weights, "teams": [{"id": t.id, "name": t.name} for t in teams],
+                              "rows": ranked})
 
 
 @routes.get("/api/v1/agents/{user_id:[0-9]+}/activity")
@@ -154,12 +162,14 @@ async def export_leads(request: web.Request) -> web.StreamResponse:
 @routes.get("/api/v1/reports/hourly")
 async def hourly(request: web.Request) -> web.StreamResponse:
     """The wallboard's history: offers and leads per hour of one company day (default today)."""
-    await require_role(request, Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)
+    who = await require_role(request, Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)
     fmt = wanted_format(request)
     day = _day(request, ("day",), _today(request))
     since, until = _bounds(request, day, day)
     async with request.app[SESSIONS]() as session:
-        rows = await reports.hourly(session, since, until, _zone(request))
+        viewer = _scoped(who.viewer)
+        agents = None if viewer is None else [u.id for u in await users.staff_in_scope(session, who.viewer)]
+        rows = await reports.hourly(session, since, until, _zone(request), viewer, agents)
     if fmt:
         columns = ("hour", "offers", "accepted", "missed", "leads")
         return await send_table(request, f"hourly-{day}", fmt, columns,

@@ -57,8 +57,19 @@ async def test_wallboard_counts_move_as_tasks_arrive_and_are_accepted(ui: Ui, br
         await ui.post_form(name="Second", phone="+79123450002")
         await frame_of(ws, "offer.created")
         await page.wait_for_selector(stat("default", "reserved") + ":text-is('1')")
-    await page.wait_for_selector("#chart svg path.line-waiting")
-    assert len(await page.locator("#chart path.line-waiting").get_attribute("d")) > 10
+    # The history is the server's (/api/v1/reports/hourly): a fresh screen shows the hour's two offers, one
+    # accepted, in the chart and in the table beside it; nothing comes from this browser's storage.
+    fresh = await ui.new_page(browser)
+    await ui.sign_in(fresh, "boss", to="/wallboard")
+    await fresh.wait_for_selector("#history-table td[data-stat='offers']")
+
+    async def column(stat: str) -> int:       # summed: the test may straddle an hour
+        return sum(int(v) for v in await fresh.locator(f"#history-table td[data-stat='{stat}']").all_inner_texts())
+    assert (await column("offers"), await column("accepted")) == (2, 1)
+    drawn = await fresh.evaluate("() => window.Chart.getChart(document.getElementById('history-chart')).data.datasets"
+                                 ".map((d) => d.data.reduce((a, b) => a + b, 0))")
+    assert drawn[:2] == [2, 1]
+    assert await fresh.evaluate("() => sessionStorage.length + localStorage.length") <= 1   # at most the locale
     await shots.take(page)
     assert ui.errors == []
 

@@ -10,9 +10,9 @@ from typing import Any
 import openpyxl
 import pytest
 
-from crm_store import activity, routing_log
+from crm_store import activity, calls, routing_log
 from crm_store.ingest import utcnow
-from crm_store.models import Lead, Task
+from crm_store.models import Interaction, Lead, Task, User
 from crm_store.types import Claim, IngestRequest, Role
 from gateway.keys import INGESTOR, SESSIONS
 from support.gateway_app import Api
@@ -237,3 +237,99 @@ def test_presence_and_activity_never_contradict() -> None:
     assert shown_state("available", None, "on_call", False) == "available"    # no call the PBX knows
     assert shown_state("available", None, "on_call", None) == "on_call"
     assert [priority_level(p) for p in (90, 10, 1, 0, -5)] == ["urgent", "high", "raised", "normal", "low"]
+
+
+async def _call(api: Api, lead_id: int, direction: str, attributes: dict[str, Any], at: datetime = DAY) -> int:
+    """A call's interaction, then its record written as the voice service writes it (crm_store.calls)."""
+    async with api.client.app[SESSIONS]() as session, session.begin():
+        lead = await session.get(Lead, lead_id)
+        call = Interaction(lead_id=lead_id, contact_id=lead.contact_id, channel="voice", direction=direction,
+                           event_id=uuid.uuid4().hex, text="", attributes={"status": "ringing"}, created_at=at)
+        session.add(call)
+        await session.flush()
+        await session.run_sync(lambda sync: calls.update_calls(sync, {call.id: {"status": "ended", **attributes}}))
+        return call.id
+
+
+async def test_calls_and_first_responses_in_the_manager_report(api: Api) -> None:
+    who = await _people(api)
+    olga, sam = who["olga"], who["sam"]
+    lead = await _lead(api)
+    # Ring-all: both phones rang, Olga answered (90 s); recorded twice (a rewrite replaces the facts).
+    ring_all = {"outcome": "answered", "answered_by": olga, "talk_seconds": 90.0, "queue": "default",
+                "legs": [{"user_id": olga, "answered": True}, {"user_id": sam, "answered": False}]}
+    call_id = await _call(api, lead, "inbound", ring_all)
+    async with api.client.app[SESSIONS]() as session, session.begin():
+        await session.run_sync(lambda sync: calls.update_calls(sync, {call_id: {"status": "ended", **ring_all}}))
+    await _call(api, lead, "outbound", {"outcome": "no_answer", "placed_by": sam, "talk_seconds": 0})
+    await _call(api, lead, "outbound", {"outcome": "answered", "placed_by": sam, "talk_seconds": 30.5})
+    await _call(api, lead, "inbound", {"outcome": "answered", "answered_by": sam, "talk_seconds": 10.0,
+                                       "legs": [{"user_id": sam, "answered": True}]},
+                at=DAY + timedelta(days=2))                                   # another day: not counted
+    # A chat task Olga took at 09:00 and answered a minute later (on another lead: a call is an answer too).
+    lead = await _lead(api, "Chat")
+    async with api.client.app[SESSIONS]() as session, session.begin():
+        routing_log.add_task_row(session, f"lead:{lead}:fr", lead_id=lead, kind="lead", channel="telegram",
+                                 queue="default", priority=0, owner_id=None, created_at=DAY)
+        await session.flush()
+        await routing_log.set_task_state(session, f"lead:{lead}:fr", "assigned", DAY + timedelta(seconds=5), olga)
+        contact_id = (await session.get(Lead, lead)).contact_id
+        session.add(Interaction(lead_id=lead, contact_id=contact_id, channel="telegram", direction="outbound",
+                                event_id=uuid.uuid4().hex, text="hello", attributes={}, author_id=olga,
+                                created_at=DAY + timedelta(seconds=60)))
+    status, body = await _report(api, await api.login("boss"))
+    assert status == 200, body
+    rows = {r["display_name"]: r for r in body["rows"]}
+    o, s = rows["olga"], rows["sam"]
+    assert (o["calls_in"], o["calls_in_answered"], o["calls_in_missed"], o["talk_seconds"]) == (1, 1, 0, 90.0)
+    assert (s["calls_in"], s["calls_in_answered"], s["calls_in_missed"]) == (1, 0, 1)
+    assert (s["calls_out"], s["calls_out_answered"], s["calls_out_missed"], s["talk_seconds"]) == (2, 1, 1, 30.5)
+    assert o["aht_seconds"] == 90.0 and s["aht_seconds"] == 30.5
+    assert o["first_response_seconds"] == 60.0 and o["first_response_by_channel"] == {"telegram": 60.0}
+    assert o["messages_answered"] == 1 and o["emails_answered"] == 0
+    status, queued = await _report(api, await api.login("boss"), f"{PERIOD}&queue=default")
+    assert status == 200 and {r["display_name"]: r["calls_in"] for r in queued["rows"]} == {"olga": 1, "sam": 1,
+                                                                                             "sue": 0}
+    assert {r["display_name"]: r["calls_out"] for r in queued["rows"]}["sam"] == 0     # no queue on those
+
+
+async def test_sources_hourly_and_funnel_are_the_managers_team_only(api: Api) -> None:
+    who = await _people(api)
+    ours, theirs = await _lead(api, "Ours"), await _lead(api, "Theirs")
+    async with api.client.app[SESSIONS]() as session, session.begin():
+        sales_team = (await session.get(User, who["sam"])).team_id
+        support_team = (await session.get(User, who["sue"])).team_id
+        (await session.get(Lead, ours)).team_id = sales_team
+        (await session.get(Lead, theirs)).team_id = support_team
+    await _offers(api, ours, who["olga"], ["accepted"])
+    await _offers(api, theirs, who["sue"], ["timeout", "accepted"])
+    sam, boss = await api.login("sam"), await api.login("boss")
+
+    async def get(path: str, headers: dict[str, str]) -> Any:
+        response = await api.client.get(path, headers=headers)
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+    # The leads were stored today (ingest's clock), the offers made on the 10th of November.
+    assert sum(r["leads"] for r in (await get("/api/v1/reports/sources?period=today", sam))["rows"]) == 1
+    assert sum(r["leads"] for r in (await get("/api/v1/reports/sources?period=today", boss))["rows"]) == 2
+    assert sum(h["leads"] for h in (await get("/api/v1/reports/hourly", sam))["hours"]) == 1
+    assert sum(h["leads"] for h in (await get("/api/v1/reports/hourly", boss))["hours"]) == 2
+    assert sum(h["offers"] for h in (await get("/api/v1/reports/hourly?day=2026-11-10", sam))["hours"]) == 1
+    assert sum(h["offers"] for h in (await get("/api/v1/reports/hourly?day=2026-11-10", boss))["hours"]) == 3
+    teams = (await get(f"/api/v1/reports/managers?{PERIOD}", sam))["teams"]
+    assert [t["name"] for t in teams] == ["sales"]
+    assert {t["name"] for t in (await get(f"/api/v1/reports/managers?{PERIOD}", boss))["teams"]} == {"sales",
+                                                                                                     "support"}
+    # The funnel as files: one row per stage, the manager's leads only.
+    pipeline = (await get("/api/v1/pipelines", boss))["items"][0]
+    for fmt, headers, entered in (("csv", sam, 1), ("xlsx", boss, 2)):
+        response = await api.client.get(f"/api/v1/reports/funnel?pipeline={pipeline['id']}&format={fmt}",
+                                        headers=headers)
+        assert response.status == 200, await response.text()
+        table = _table(fmt, await response.read())
+        assert table[0][:3] == ["stage", "kind", "entered"]
+        assert [r[0] for r in table[1:]] == [s["name"] for s in pipeline["stages"]]
+        assert int(table[1][2]) == entered
+    bad = await api.client.get(f"/api/v1/reports/funnel?pipeline={pipeline['id']}&format=pdf", headers=boss)
+    assert bad.status == 422 and (await bad.json())["error"]["field"] == "format"

@@ -8,13 +8,15 @@ import { PAGE, PATHS } from './paths.js';
 const STAFF = ['manager', 'supervisor', 'admin'];
 // Read before the first request at sign-in and on every page, so the words are right before /config answers.
 export const LOCALE_KEY = 'switchboard.locale';
+const SUPERVISORS = ['supervisor', 'admin'];
 
 export const PAGES = [
   { path: PAGE.console, key: 'nav.console' },
   { path: PAGE.wallboard, key: 'nav.wallboard', roles: STAFF },
   { path: '/tasks', key: 'nav.tasks' },
   { path: '/board', key: 'nav.board' },
-  { path: PAGE.admin, key: 'nav.admin', roles: ['supervisor', 'admin'] },
+  { path: PAGE.reports, key: 'nav.reports', roles: SUPERVISORS },
+  { path: PAGE.admin, key: 'nav.admin', roles: SUPERVISORS },
   { path: PAGE.imports, key: 'nav.imports', roles: ['admin'] },
 ];
 

@@ -47,8 +47,15 @@ export const PATHS = Object.freeze({
   importRun: (importId) => `/api/v1/imports/${id(importId)}/run`,
   importCancel: (importId) => `/api/v1/imports/${id(importId)}/cancel`,
   importRejects: (importId) => `/api/v1/imports/${id(importId)}/rejects.csv`,
+  // Reports and downloads: the same query with `format: 'csv' | 'xlsx'` is the file.
+  reportManagers: (params) => `/api/v1/reports/managers?${new URLSearchParams(params)}`,
+  reportFunnel: (params) => `/api/v1/reports/funnel?${new URLSearchParams(params)}`,
+  reportSources: (params) => `/api/v1/reports/sources?${new URLSearchParams(params)}`,
+  reportHourly: (params) => `/api/v1/reports/hourly?${new URLSearchParams(params)}`,
+  agentActivity: (userId, params) => `/api/v1/agents/${id(userId)}/activity?${new URLSearchParams(params)}`,
+  exportLeads: (params) => `/api/v1/exports/leads?${new URLSearchParams(params)}`,
 });
 
 // The pages of this site (served by gateway/ui_routes.py).
-export const PAGE = Object.freeze({ login: '/login', console: '/console', wallboard: '/wallboard', admin: '/admin', imports: '/imports',
+export const PAGE = Object.freeze({ login: '/login', console: '/console', wallboard: '/wallboard', admin: '/admin', imports: '/imports', reports: '/reports',
   client: (contactId) => `/clients/${id(contactId)}` });

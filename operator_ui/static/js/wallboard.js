@@ -1,7 +1,8 @@
-// The supervisor wallboard: queue and channel numbers, agents, and an hour's chart, live from `queue.stats`.
+// The supervisor wallboard: queue and channel numbers and agents, live from `queue.stats`; today's history hour
+// by hour from the server (/api/v1/reports/hourly), so every screen shows the same history, drawn with Chart.js
+// (window.Chart) beside a text table of the same numbers.
 import { get, logout } from './api.js';
 import { $, clear, h } from './dom.js';
-import { drawChart, WINDOW_MS } from './chart.js';
 import { formatDateTime, formatDuration, formatNumber, formatTime } from './format.js';
 import { applyI18n, label, setLocale, t } from './i18n.js';
 import { renderNav } from './pages.js';
@@ -9,30 +10,49 @@ import { LiveSocket } from './socket.js';
 import { FRAME } from './frames.js';
 import { PATHS } from './paths.js';
 
-const HISTORY_KEY = 'switchboard.wallboard.history';
 const POLL_MS = 5000;
-let samples = [];
+const HISTORY_MS = 60000;
+const HISTORY_PARTS = ['offers', 'accepted', 'missed', 'leads'];
+const HISTORY_COLORS = { offers: '#2563eb', accepted: '#15803d', missed: '#b91c1c', leads: '#7c3aed' };
 let lastFrameAt = 0;
+let historyAt = 0;
+let historyChart = null;
 
 const pct = (v) => (v === null || v === undefined ? '—' : `${formatNumber(v, 1)}%`);
-const dict = (m, prefix = 'activity') => Object.entries(m || {}).map(([k, v]) => `${label(prefix, k)}: ${typeof v === 'number' ? formatNumber(v, 1) : v}`).join(', ') || '—';
+const dict = (m, prefix = 'wallboard.state') => Object.entries(m || {}).map(([k, v]) => `${label(prefix, k)}: ${typeof v === 'number' ? formatNumber(v, 1) : v}`).join(', ') || '—';
 const secs = (v) => (v === null || v === undefined ? '—' : formatDuration(v));
 
-function loadHistory() {
-  try {
-    const kept = JSON.parse(sessionStorage.getItem(HISTORY_KEY) || '[]');
-    samples = kept.filter((s) => s.at >= Date.now() - WINDOW_MS);
-  } catch { samples = []; }
+// Today's hours as the company's clock counts them: the same for every supervisor's screen.
+async function loadHistory() {
+  historyAt = Date.now();
+  const body = await get(PATHS.reportHourly({}));
+  const hours = body.hours || [];
+  const hourOf = (iso) => iso.slice(11, 16);
+  const tableEl = $('#history-table');
+  clear(tableEl).append(
+    h('thead', {}, h('tr', {}, [t('wallboard.hour'), ...HISTORY_PARTS.map((k) => t(`wallboard.${k}`))].map((text) => h('th', { scope: 'col', text })))),
+    h('tbody', {}, hours.map((row) => h('tr', { dataset: { hour: row.hour } }, h('th', { scope: 'row', text: hourOf(row.hour) }),
+      HISTORY_PARTS.map((k) => h('td', { dataset: { stat: k }, text: formatNumber(row[k]) }))))));
+  if (!window.Chart) return;
+  historyChart?.destroy();
+  const canvas = $('#history-chart');
+  canvas.setAttribute('aria-label', t('wallboard.history'));
+  historyChart = new window.Chart(canvas, {
+    type: 'bar',
+    data: { labels: hours.map((row) => hourOf(row.hour)),
+      datasets: HISTORY_PARTS.map((k) => ({ label: t(`wallboard.${k}`), data: hours.map((row) => row[k]), backgroundColor: HISTORY_COLORS[k] })) },
+    options: { responsive: true, maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+  });
 }
 
-function record(stats) {
-  const queues = Object.values(stats.queues || {});
-  const waiting = queues.reduce((sum, q) => sum + (q.waiting || 0), 0);
-  const assigned = queues.reduce((sum, q) => sum + (q.assigned_today || 0), 0);
-  const met = queues.reduce((sum, q) => sum + (q.service_level_pct === null ? 0 : q.service_level_pct * q.assigned_today), 0);
-  samples.push({ at: Date.now(), waiting, sl: assigned ? met / assigned : null });
-  samples = samples.filter((s) => s.at >= Date.now() - WINDOW_MS).slice(-2000);
-  try { sessionStorage.setItem(HISTORY_KEY, JSON.stringify(samples)); } catch { /* full: keep in memory */ }
+function refreshHistory(force = false) {
+  if (force || Date.now() - historyAt >= HISTORY_MS) loadHistory().catch(() => { /* the live numbers still show */ });
+}
+
+// The agent's one state (presence and activity reconciled by the server: on a call is never "offline"), and why.
+function stateText(a) {
+  const reason = a.reason && a.reason !== 'away' ? label('wallboard.reason', a.reason) : null;
+  return [label('wallboard.state', a.state || a.activity || a.presence), reason].filter(Boolean).join(' · ');
 }
 
 function stat(key, value, cls = '') {
@@ -65,9 +85,9 @@ function queueTile(q) {
       row('max_accept', secs(q.max_time_to_accept)),
       row('occupancy', Object.entries(q.occupancy_pct || {}).map(([k, v]) => `${label('channel', k)} ${pct(v)}`).join(', ') || '—'),
       row('free', dict(q.free_capacity, 'channel')),
-      row('by_priority', dict(q.waiting_by_priority, 'priority')),
+      row('by_priority', dict(q.waiting_by_level || q.waiting_by_priority, 'wallboard.priority')),
       row('by_activity', dict(q.agents_by_activity)),
-      row('by_reason', dict(q.agents_by_reason, 'reason'))));
+      row('by_reason', dict(q.agents_by_reason, 'wallboard.reason'))));
 }
 
 function currentCall(call) {
@@ -97,16 +117,13 @@ function render(stats) {
   const agents = Array.isArray(stats.agents) ? stats.agents : null;
   $('#agents-box').hidden = !agents;
   if (agents) {
-    table($('#agents'), ['name', 'presence', 'activity', 'load', 'call', 'since', 'handled', 'missed_short'],
-      agents.map((a) => ({ key: a.user_id, cells: [a.display_name,
-        [label('presence', a.presence), a.reason && a.reason !== 'away' ? label('reason', a.reason) : null].filter(Boolean).join(' · '),
-        label('activity', a.activity || ''),
+    table($('#agents'), ['name', 'state', 'load', 'call', 'since', 'handled', 'missed_short'],
+      agents.map((a) => ({ key: a.user_id, cells: [a.display_name, stateText(a),
         Object.keys(a.capacity || {}).map((ch) => `${label('channel', ch)} ${(a.load || {})[ch] || 0}/${a.capacity[ch]}`).join(', '),
         currentCall(a.call),
         a.since ? formatDateTime(a.since) : '—', formatNumber(a.handled_today ?? 0), formatNumber(a.missed_today ?? 0)] })));
   }
-  record(stats);
-  drawChart($('#chart'), samples);
+  refreshHistory();
   $('#updated').textContent = t('wb.updated', { time: formatTime(new Date()) });
 }
 
@@ -127,9 +144,8 @@ async function main() {
   applyI18n();
   renderNav(config.user);
   $('#logout').addEventListener('click', logout);
-  loadHistory();
-  drawChart($('#chart'), samples);
   await fetchStats();
+  refreshHistory(true);
   const live = ['supervisor', 'admin'].includes(config.user.role);
   const socket = new LiveSocket({
     onState: (state) => {
@@ -139,10 +155,10 @@ async function main() {
     onFrame: (type, data) => { if (type === FRAME.QUEUE_STATS) render(data); },
   });
   socket.connect();
-  // Managers may read the numbers but get no live frames: they are polled. The chart keeps moving either way.
+  // Managers may read the numbers but get no live frames: they are polled. The history follows once a minute.
   setInterval(() => {
     if (!live && Date.now() - lastFrameAt >= POLL_MS) fetchStats();
-    else drawChart($('#chart'), samples);
+    refreshHistory();
   }, POLL_MS);
 }
 
