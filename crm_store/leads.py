@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select, true, updat
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from crm_store import call_grants, fields, pipelines, search
+from crm_store import call_grants, card_rows, fields, pipelines, search
 from crm_store.contacts import suggestion_in_reach
 from crm_store.errors import Conflict, Forbidden, Invalid, NotFound
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, Stage, User
@@ -164,6 +164,7 @@ class Card:
     users: dict[int, User]
     merge_suggestions: list[MergeSuggestion]
     earlier_leads: list[Lead]        # the client's finished leads, newest first: outcomes are kept, not erased
+    summary_rows: card_rows.SummaryRows | None = None   # the glance (crm_store.lead_cards.card_summary)
 
 
 async def card(session: AsyncSession, viewer: Viewer, lead_id: int, *, timeline_limit: int = 200) -> Card:
@@ -190,7 +191,8 @@ def card_sync(session: Session, viewer: Viewer, lead_id: int, timeline_limit: in
         or_(MergeSuggestion.contact_a_id == contact.id, MergeSuggestion.contact_b_id == contact.id))))
     user_ids = {i for i in (lead.owner_id, lead.assignee_id, contact.owner_id) if i is not None}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
-    return Card(lead, contact, identities, list(reversed(timeline)), others, users, suggestions, earlier)
+    glance = card_rows.read(session, viewer, lead, visible)
+    return Card(lead, contact, identities, list(reversed(timeline)), others, users, suggestions, earlier, glance)
 
 
 _ALLOWED = {
