@@ -53,12 +53,16 @@ def _pool_of(viewer: Viewer) -> ColumnElement[bool]:
 
 
 async def counts(session: AsyncSession, viewer: Viewer) -> dict[str, int]:
-    """The console's two numbers: my open leads, and the open leads nobody has taken that I may take."""
+    """The console's tabs: my open leads, the open leads nobody has taken that I may take, (supervisors) all open."""
     live = Lead.deleted_at.is_(None)
     mine = await session.scalar(select(func.count()).select_from(Lead).where(
         live, Lead.assignee_id == viewer.user_id, Lead.status.in_(OPEN_STATUSES)))
     pool = await session.scalar(select(func.count()).select_from(Lead).where(live, _pool_of(viewer)))
-    return {"mine": int(mine or 0), "unassigned": int(pool or 0)}
+    found = {"mine": int(mine or 0), "unassigned": int(pool or 0)}
+    if viewer.role.sees_everything:     # supervisors' third tab: every open lead
+        found["all"] = int(await session.scalar(select(func.count()).select_from(Lead).where(
+            live, Lead.status.in_(OPEN_STATUSES))) or 0)
+    return found
 
 
 async def takeable(session: AsyncSession, viewer: Viewer, lead_id: int) -> Lead:
@@ -109,6 +113,9 @@ async def list_leads(session: AsyncSession, viewer: Viewer, f: LeadFilter) -> li
     if f.unassigned:
         query = query.where(Lead.assignee_id.is_(None))
     order: list[Any] = []
+    if f.before is not None:
+        at, last_id = f.before
+        query = query.where(or_(Lead.last_activity_at < at, and_(Lead.last_activity_at == at, Lead.id < last_id)))
     if f.q:
         wanted = search.Query.of(f.q, f.q_phone, f.q_email)
         stmt = search.exact_contacts_stmt(wanted)
