@@ -129,7 +129,7 @@ export function sourceWords(summary, ctx) {
   if (s.mailbox) words.push(t('glance.source.mailbox', { mailbox: named[s.mailbox] || s.mailbox }));
   if (s.bot) words.push(t('glance.source.bot', { bot: named[s.bot] || s.bot }));
   if (s.utm_campaign) words.push(t('glance.source.campaign', { campaign: s.utm_campaign }));
-  else if (s.utm_source) words.push(t('glance.source.ad', { source: s.utm_source }));
+  if (s.utm_source) words.push(t('glance.source.ad', { source: s.utm_source }));
   return words;
 }
 
@@ -161,8 +161,13 @@ function section(cls, titleKey, items, line) {
     h('ul', {}, items.map((item) => h('li', {}, ...line(item)))));
 }
 
-export function glance(summary, ctx, { name = null } = {}) {
+// `shown`: interaction ids the card already shows in full (an offer's messages), left out of the last contacts.
+export function glance(summary, ctx, { name = null, shown = [] } = {}) {
   const shownName = summary.name || name;
+  const skip = new Set(shown);
+  const recent = (summary.recent || []).filter((item) => !skip.has(item.id));
+  // This lead itself is a deal worth a line once it has an amount; the client's other open leads always are.
+  const deals = (summary.deals || []).filter((deal) => !deal.current || deal.amount !== null);
   const phone = summary.phone ? formatPhone(summary.phone, ctx.homeRegion) : null;
   const who = summary.contact_id && shownName
     ? h('a', { href: `/clients/${Number(summary.contact_id)}`, class: 'client-link client-name', text: shownName })
@@ -176,17 +181,18 @@ export function glance(summary, ctx, { name = null } = {}) {
       ? h('div', { class: 'glance-company', text: summary.companies.join(', ') }) : null,
     h('div', { class: 'glance-line' },
       phone && (shownName || summary.known === false) ? h('span', { class: 'glance-phone', text: phone }) : null,
-      !summary.phone && summary.email ? h('span', { class: 'glance-phone', text: summary.email }) : null),
+      phone && summary.email ? ' · ' : null,
+      summary.email ? h('span', { class: 'glance-email', text: summary.email }) : null),
     h('div', { class: 'glance-owner' }, h('span', { class: 'muted', text: `${t('card.owner')}: ` }),
       h('span', { class: 'owner-name', text: personName(summary.owner) })),
     source.length ? h('div', { class: 'glance-source muted', text: source.join(' · ') }) : null,
-    section('deals', 'glance.deals', summary.deals, (deal) => [
+    section('deals', 'glance.deals', deals, (deal) => [
       ctx.openLead && !deal.current
         ? h('button', { type: 'button', class: 'link', text: dealLine(deal), onclick: () => ctx.openLead(deal.id) })
         : h('span', { text: dealLine(deal) })]),
-    section('recent', 'glance.recent', summary.recent, (item) => [
+    section('recent', 'glance.recent', recent, (item) => [
       h('span', { class: 'glance-meta muted', text: recentLine(item) }),
-      item.text || item.subject ? h('span', { class: 'glance-text', text: item.subject || item.text }) : null]),
+      item.text || item.subject ? h('span', { class: 'glance-text', text: item.text || item.subject }) : null]),
     section('tasks', 'glance.tasks', summary.tasks, (task) => [
       h('span', { text: [label('tasks.kind', task.kind), t('glance.due', { when: formatDateTime(task.due_at) }),
         task.note].filter(Boolean).join(' · ') })]));

@@ -141,7 +141,7 @@ export class Incoming {
         h('h3', { text: t('offer.title', { channel: label('channel', (card.lead && card.lead.channel) || data.channel) }) }),
         countdown),
       bar,
-      glance(summaryOf(card, data), this.ctx),
+      glance(summaryOf(card, data), this.ctx, { shown: (card.timeline || []).slice(-3).map((item) => item.id) }),
       timeline((card.timeline || []), { limit: 3 }),
       error,
       h('footer', {},
