@@ -78,7 +78,9 @@ def card_summary(card: Card) -> dict[str, Any]:
     return {
         "lead_id": lead.id, "contact_id": contact.id, "name": contact.display_name or None,
         "known": rows.seen > 1 or bool(card.other_open_leads) or bool(card.earlier_leads),
-        "phone": first.get("phone"), "email": first.get("email"), "companies": rows.companies,
+        "phone": first.get("phone"), "email": first.get("email"),
+        "messenger": next(({"kind": k, "value": v} for k, v in first.items() if k not in ("phone", "email")), None),
+        "companies": rows.companies,
         "owner": person(lead.owner_id or contact.owner_id), "assignee": person(lead.assignee_id),
         "channel": lead.channel, "source": source,
         "deals": [_deal(deal, rows.stages.get(deal.stage_id) if deal.stage_id else None, deal.id == lead.id)

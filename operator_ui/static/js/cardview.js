@@ -182,7 +182,9 @@ export function glance(summary, ctx, { name = null, shown = [] } = {}) {
     h('div', { class: 'glance-line' },
       phone && (shownName || summary.known === false) ? h('span', { class: 'glance-phone', text: phone }) : null,
       phone && summary.email ? ' · ' : null,
-      summary.email ? h('span', { class: 'glance-email', text: summary.email }) : null),
+      summary.email ? h('span', { class: 'glance-email', text: summary.email }) : null,
+      !phone && !summary.email && summary.messenger
+        ? h('span', { class: 'glance-messenger', text: identityText(summary.messenger, ctx) }) : null),
     h('div', { class: 'glance-owner' }, h('span', { class: 'muted', text: `${t('card.owner')}: ` }),
       h('span', { class: 'owner-name', text: personName(summary.owner) })),
     source.length ? h('div', { class: 'glance-source muted', text: source.join(' · ') }) : null,
