@@ -161,11 +161,20 @@ function section(cls, titleKey, items, line) {
     h('ul', {}, items.map((item) => h('li', {}, ...line(item)))));
 }
 
-// `shown`: interaction ids the card already shows in full (an offer's messages), left out of the last contacts.
-export function glance(summary, ctx, { name = null, shown = [] } = {}) {
+// `shown`: interaction ids the card already shows in full (an offer's messages), left out of the last contacts;
+// `call`: the frame of a ringing call: its own line (DID, queue) is the source, and calls still under way (this
+// one) are not a "last contact".
+export function glance(summary, ctx, { name = null, shown = [], call = null } = {}) {
   const shownName = summary.name || name;
   const skip = new Set(shown);
-  const recent = (summary.recent || []).filter((item) => !skip.has(item.id));
+  const recent = (summary.recent || []).filter((item) => !skip.has(item.id)
+    && !(call && item.channel === 'voice' && !item.outcome));
+  if (call && (call.did || call.queue)) {
+    const own = { ...summary.source };
+    delete own.did;
+    delete own.queue;
+    summary = { ...summary, source: { ...own, ...(call.did ? { did: call.did } : {}), ...(call.queue ? { queue: call.queue } : {}) } };
+  }
   // This lead itself is a deal worth a line once it has an amount; the client's other open leads always are.
   const deals = (summary.deals || []).filter((deal) => !deal.current || deal.amount !== null);
   const phone = summary.phone ? formatPhone(summary.phone, ctx.homeRegion) : null;

@@ -228,7 +228,7 @@ export class Incoming {
     const el = h('article', { class: 'offer-card call-card ringing', dataset: { callId: data.call_id, leadId: data.lead_id ?? '' } },
       h('header', {}, h('h3', { text: t(outgoing ? 'call.outgoing' : 'call.ringing') }), state),
       data.transfer_from ? h('div', { class: 'muted', text: t('call.transfer', { from: data.transfer_from }) }) : null,
-      glance(summaryOf(card, data), this.ctx, { name: data.caller_name }),
+      glance(summaryOf(card, data), this.ctx, { name: data.caller_name, call: outgoing ? { queue: data.queue } : data }),
       formSlot,
       h('footer', {},
         data.lead_id ? h('button', { type: 'button', class: 'primary', 'aria-keyshortcuts': 'Alt+A',
