@@ -99,7 +99,7 @@ function render(stats) {
   if (agents) {
     table($('#agents'), ['name', 'presence', 'activity', 'load', 'call', 'since', 'handled', 'missed_short'],
       agents.map((a) => ({ key: a.user_id, cells: [a.display_name,
-        [label('presence', a.presence), a.reason && a.reason !== 'away' ? a.reason : null].filter(Boolean).join(' · '),
+        [label('presence', a.presence), a.reason && a.reason !== 'away' ? label('reason', a.reason) : null].filter(Boolean).join(' · '),
         label('activity', a.activity || ''),
         Object.keys(a.capacity || {}).map((ch) => `${label('channel', ch)} ${(a.load || {})[ch] || 0}/${a.capacity[ch]}`).join(', '),
         currentCall(a.call),
