@@ -5,9 +5,10 @@ beyond the popped lead's team (`reach_of`); `crm_store.lead_cards.card_summary` 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from crm_store.models import Company, ContactCompany, Interaction, Lead, Stage, Task, User
@@ -38,10 +39,10 @@ def reach_of(viewer: Viewer, lead: Lead) -> Viewer:
     return viewer
 
 
-def read(session: Session, viewer: Viewer, lead: Lead, visible: object) -> SummaryRows:
+def read(session: Session, viewer: Viewer, lead: Lead, visible: Callable[[Viewer], ColumnElement[bool]]) -> SummaryRows:
     """`visible` is `crm_store.leads.visible` (passed in: leads imports this module)."""
     reach = reach_of(viewer, lead)
-    in_reach = visible(reach)      # type: ignore[operator]
+    in_reach = visible(reach)
     reachable = [lead.id, *session.scalars(select(Lead.id).where(
         Lead.contact_id == lead.contact_id, Lead.id != lead.id, Lead.deleted_at.is_(None), in_reach))]
     deals = list(session.scalars(select(Lead).where(Lead.id.in_(reachable), Lead.status.in_(OPEN_STATUSES))
@@ -50,8 +51,8 @@ def read(session: Session, viewer: Viewer, lead: Lead, visible: object) -> Summa
     stages = {s.id: s for s in session.scalars(select(Stage).where(Stage.id.in_(stage_ids)))} if stage_ids else {}
     recent = list(session.scalars(select(Interaction).where(Interaction.lead_id.in_(reachable), Interaction.channel != SYSTEM)
                                   .order_by(Interaction.created_at.desc(), Interaction.id.desc()).limit(RECENT)))
-    seen = len(list(session.scalars(select(Interaction.id).where(Interaction.contact_id == lead.contact_id)
-                                    .limit(2))))
+    seen = len(list(session.scalars(select(Interaction.id).where(
+        Interaction.contact_id == lead.contact_id, Interaction.channel != SYSTEM).limit(2))))
     task_reach = [Task.lead_id.in_(reachable)]
     if reach.role.sees_everything:
         task_reach.append(Task.lead_id.is_(None))
