@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
-from crm_store.models import Company, ContactCompany, Interaction, Lead, Stage, Task, User
+from crm_store.models import Company, ContactCompany, Interaction, Lead, Stage, Task
 from crm_store.types import OPEN_STATUSES, Role, Viewer
 
 RECENT = 5          # the last contacts on any channel
@@ -27,7 +27,7 @@ class SummaryRows:
     stages: dict[int, Stage]
     recent: list[Interaction]             # newest first, across the client's leads in reach
     tasks: list[Task]                     # open, soonest first
-    names: dict[int, str]                 # user id -> display name, for owners, who answered, assignees
+    people: frozenset[int]                # users it names (owners, who answered, assignees): read with the card's
     seen: int                             # the client's contacts, counted up to 2: one (this one) is a new client
 
 
@@ -40,18 +40,19 @@ def reach_of(viewer: Viewer, lead: Lead) -> Viewer:
 
 
 def read(session: Session, viewer: Viewer, lead: Lead, visible: Callable[[Viewer], ColumnElement[bool]]) -> SummaryRows:
-    """`visible` is `crm_store.leads.visible` (passed in: leads imports this module)."""
+    """`visible` is `crm_store.leads.visible` (passed in: leads imports this module). Five queries: a pop waits."""
     reach = reach_of(viewer, lead)
-    in_reach = visible(reach)
-    reachable = [lead.id, *session.scalars(select(Lead.id).where(
-        Lead.contact_id == lead.contact_id, Lead.id != lead.id, Lead.deleted_at.is_(None), in_reach))]
-    deals = list(session.scalars(select(Lead).where(Lead.id.in_(reachable), Lead.status.in_(OPEN_STATUSES))
-                                 .order_by(Lead.last_activity_at.desc(), Lead.id.desc()).limit(20)))
-    stage_ids = {d.stage_id for d in deals if d.stage_id is not None}
-    stages = {s.id: s for s in session.scalars(select(Stage).where(Stage.id.in_(stage_ids)))} if stage_ids else {}
-    recent = list(session.scalars(select(Interaction).where(Interaction.lead_id.in_(reachable), Interaction.channel != SYSTEM)
-                                  .order_by(Interaction.created_at.desc(), Interaction.id.desc()).limit(RECENT)))
-    seen = len(list(session.scalars(select(Interaction.id).where(
+    siblings = session.execute(
+        select(Lead, Stage).outerjoin(Stage, Stage.id == Lead.stage_id)
+        .where(Lead.contact_id == lead.contact_id, Lead.deleted_at.is_(None), or_(Lead.id == lead.id, visible(reach)))
+        .order_by(Lead.last_activity_at.desc(), Lead.id.desc()).limit(100)).all()
+    reachable = {row.id for row, _ in siblings} | {lead.id}
+    deals = [row for row, _ in siblings if row.status in OPEN_STATUSES][:20]
+    stages = {stage.id: stage for _, stage in siblings if stage is not None}
+    recent = list(session.scalars(select(Interaction).where(
+        Interaction.contact_id == lead.contact_id, Interaction.lead_id.in_(reachable), Interaction.channel != SYSTEM)
+        .order_by(Interaction.created_at.desc(), Interaction.id.desc()).limit(RECENT)))
+    seen = len(recent) if len(recent) >= 2 else len(list(session.scalars(select(Interaction.id).where(
         Interaction.contact_id == lead.contact_id, Interaction.channel != SYSTEM).limit(2))))
     task_reach = [Task.lead_id.in_(reachable)]
     if reach.role.sees_everything:
@@ -64,11 +65,7 @@ def read(session: Session, viewer: Viewer, lead: Lead, visible: Callable[[Viewer
         select(Company.name, Company.team_id).join(ContactCompany, ContactCompany.company_id == Company.id)
         .where(ContactCompany.contact_id == lead.contact_id, Company.deleted_at.is_(None)).order_by(Company.name))
         if reach.role.sees_everything or team is None or team == reach.team_id]
-    people = {lead.owner_id, *(d.owner_id for d in deals), *(d.assignee_id for d in deals),
-              *(t.assignee_id for t in tasks)}
-    people |= {i.attributes.get("answered_by") for i in recent if isinstance(i.attributes.get("answered_by"), int)}
-    people |= {i.author_id for i in recent}
-    ids = {p for p in people if isinstance(p, int)}
-    names = {uid: name for uid, name in session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))}
-    return SummaryRows(companies, deals, stages, recent, tasks, names,
-                       seen)
+    people = {*(d.owner_id for d in deals), *(d.assignee_id for d in deals), *(t.assignee_id for t in tasks),
+              *(i.attributes.get("answered_by") for i in recent), *(i.author_id for i in recent)}
+    return SummaryRows(companies, deals, stages, recent, tasks, frozenset(p for p in people if isinstance(p, int)),
+                       min(seen, 2))

@@ -68,8 +68,8 @@ def card_summary(card: Card) -> dict[str, Any]:
     def person(user_id: object) -> dict[str, Any] | None:
         if not isinstance(user_id, int):
             return None
-        name = rows.names.get(user_id) or (card.users[user_id].display_name if user_id in card.users else None)
-        return {"id": user_id, "display_name": name} if name else None
+        user = card.users.get(user_id)
+        return {"id": user_id, "display_name": user.display_name} if user else None
 
     first = {}
     for identity in card.identities:

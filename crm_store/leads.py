@@ -196,9 +196,9 @@ def card_sync(session: Session, viewer: Viewer, lead_id: int, timeline_limit: in
     suggestions = list(session.scalars(select(MergeSuggestion).where(
         MergeSuggestion.status == "pending", *suggestion_in_reach(viewer),
         or_(MergeSuggestion.contact_a_id == contact.id, MergeSuggestion.contact_b_id == contact.id))))
-    user_ids = {i for i in (lead.owner_id, lead.assignee_id, contact.owner_id) if i is not None}
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
     glance = card_rows.read(session, viewer, lead, visible)
+    user_ids = {i for i in (lead.owner_id, lead.assignee_id, contact.owner_id) if i is not None} | glance.people
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
     return Card(lead, contact, identities, list(reversed(timeline)), others, users, suggestions, earlier, glance)
 
 
