@@ -294,19 +294,20 @@ async def run_demo(settings: Settings, pace: float = PACE_SECONDS, lang: str = "
     site = web.TCPSite(runner, settings.http.host, settings.http.port)
     await site.start()
     base_url = f"http://{settings.http.host}:{settings.http.port}"
-    print(f"Switchboard demo at {base_url}/  (wallboard: {base_url}/wallboard)")
-    for demo in DEMO_USERS:
-        print(f"  {demo.role.value:<10} {demo.username:<11} password {passwords[demo.username]}")
-    print("Sign in as operator, press 'Available', and wait for the first card. Ctrl+C stops.")
-    print(f"Simulated contacts, one every {pace * 2 / 3:.0f}-{pace * 4 / 3:.0f} s (--pace): web forms, e-mail (SMTP),")
-    print("  Telegram, and phone calls from a simulated PBX (AMI): the operator's phone is extension 101, the")
-    print("  manager's 102; some callers are clients with a deal already, and their card says so.")
     quiet = QuietPolls()
     logs.access_log.addFilter(quiet)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)     # aiosmtpd: a dozen lines per simulated e-mail
     crowd = Crowd(random.Random())
     http = aiohttp.ClientSession()
     try:
-        await seed_regulars(http, base_url, crowd, passwords["manager"])
+        await seed_regulars(http, base_url, crowd, passwords["manager"])       # before the passwords: they stay last
+        print(f"Switchboard demo at {base_url}/  (wallboard: {base_url}/wallboard)")
+        for demo in DEMO_USERS:
+            print(f"  {demo.role.value:<10} {demo.username:<11} password {passwords[demo.username]}")
+        print("Sign in as operator, press 'Available', and wait for the first card. Ctrl+C stops.")
+        print(f"Simulated contacts, one every {pace * 2 / 3:.0f}-{pace * 4 / 3:.0f} s (--pace): web forms, e-mail (SMTP),")
+        print("  Telegram, and phone calls from a simulated PBX (AMI): the operator's phone is extension 101, the")
+        print("  manager's 102; some callers are clients with a deal already, and their card says so.")
         contacts = {"form": form_post(http, base_url, crowd.rng), "email": e_mail(smtp_port, crowd.rng),
                     "telegram": telegram_chat(bot_api, crowd.rng), "phone": phone_call(pbx, crowd.rng)}
         await stream(contacts, crowd, pace)

@@ -193,7 +193,8 @@ export function glance(summary, ctx, { name = null, shown = [], call = null } = 
       phone && summary.email ? ' · ' : null,
       summary.email ? h('span', { class: 'glance-email', text: summary.email }) : null,
       !phone && !summary.email && summary.messenger
-        ? h('span', { class: 'glance-messenger', text: identityText(summary.messenger, ctx) }) : null),
+        ? h('span', { class: 'glance-messenger', text: `${label('channel', summary.messenger.kind)}: ${summary.messenger.value}` })
+        : null),
     h('div', { class: 'glance-owner' }, h('span', { class: 'muted', text: `${t('card.owner')}: ` }),
       h('span', { class: 'owner-name', text: personName(summary.owner) })),
     source.length ? h('div', { class: 'glance-source muted', text: source.join(' · ') }) : null,
