@@ -56,6 +56,8 @@ DEMO_USERS = (
     DemoUser("supervisor", Role.SUPERVISOR, None, {"en": "Sveta Supervisor", "ru": "Светлана Супервайзер"}),
 )
 LANGUAGES = ("en", "ru")
+# The simulated PBX's number and queue, as a pop names them ("Call to the sales line"), per language.
+LINE_NAMES = {"en": {"6000": "the sales line", "sales": "Sales"}, "ru": {"6000": "линию продаж", "sales": "Продажи"}}
 NAMES = ("Анна Смирнова", "Иван Петров", "Марина Коваленко", "Арам Петросян", "Claire Dubois",
          "Олег Сидоренко", "Нина Акопян", "Jean Martin", "Дмитрий Орлов", "Екатерина Волкова")
 MESSAGES = ("Перезвоните, пожалуйста, по поводу доставки", "Сколько стоит подключение?",
@@ -286,6 +288,8 @@ async def run_demo(settings: Settings, pace: float = PACE_SECONDS, lang: str = "
         "smtp": SmtpConfig(listen=f"127.0.0.1:{smtp_port}", domains=("shop.example",)),
         "email": OutboundConfig(smtp_host="127.0.0.1", smtp_port=sink.sockets[0].getsockname()[1], starttls=False,
                                 from_address="sales@shop.example", from_name="Switchboard demo"),
+        "console": settings.console.model_copy(update={"source_labels": {
+            **LINE_NAMES[lang], **settings.console.source_labels}}),
         "telegram": TelegramConfig(token=TOKEN, base_url=f"http://127.0.0.1:{bot_port}/bot",
                                    base_file_url=f"http://127.0.0.1:{bot_port}/file/bot", poll_timeout=5),
     })
