@@ -54,6 +54,7 @@ def test_the_pace_and_language_are_options_with_sane_bounds(capsys: pytest.Captu
         assert "--pace" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)     # a log filter: one engine is enough
 async def test_polling_stays_out_of_the_output_but_changes_and_failures_do_not(
         api: Api, caplog: pytest.LogCaptureFixture) -> None:
     quiet = QuietPolls()
