@@ -27,11 +27,12 @@ def ui_settings() -> dict[str, Any]:
     return {"console": {"source_labels": {LINE: "Sales line"}}}
 
 
-async def _ingest(ui: Ui, channel: str, phone: str, text: str, name: str | None = None, **source: str) -> IngestResult:
+async def _ingest(ui: Ui, channel: str, phone: str, text: str, name: str | None = None,
+                  attributes: dict[str, Any] | None = None, **source: str) -> IngestResult:
     """Stored as the channel would store it, with no routing task: nothing but the frames the test sends pops."""
     request = IngestRequest(channel=channel, event_id=uuid.uuid4().hex, received_at=utcnow(), text=text, name=name,
                             claims=(Claim("phone", phone, True, "stated"),), primary_kind="phone",
-                            source={"channel": channel, **source})
+                            source={"channel": channel, **source}, attributes=attributes or {})
     return await ui.client.app[INGESTOR].ingest(request)
 
 
@@ -67,16 +68,19 @@ async def _scenario(ui: Ui, browser: Any, lang: str, words: dict[str, str]) -> N
     known_call = await _ingest(ui, "voice", KNOWN, "", did=LINE, queue="sales")
     new_call = await _ingest(ui, "voice", NEW, "", did=LINE, queue="sales")
     assert known_call.lead_id == deal.lead_id and new_call.lead_id != deal.lead_id
+    missed = await _ingest(ui, "voice", "+79035550022", "", "Pavel", attributes={
+        "status": "ended", "outcome": "missed", "callback_task": "lead:0:0"}, did=LINE)
 
     page = await ui.new_page(browser)
     await ui.sign_in(page, "boss")
     await go_available(ui, page, boss)
 
     # A supervisor lands on every open lead, by the client's name, with the tabs' counts.
-    await page.locator("#list-title [data-view=all]").filter(has_text=f"{words['all']} (2)").wait_for()
+    await page.locator("#list-title [data-view=all]").filter(has_text=f"{words['all']} (3)").wait_for()
     line = page.locator(f"#lead-list [data-lead-id='{deal.lead_id}']")
     await line.filter(has_text="Анна Смирнова").wait_for()
     assert not (await line.inner_text()).startswith("#")
+    await page.locator(f"#lead-list [data-lead-id='{missed.lead_id}']").filter(has_text=words["call_back"]).wait_for()
 
     # A known client rings: name, company, the number once, owner, the open deal with its amount, the last contact.
     await _ring(ui, boss, "c-known", known_call, KNOWN, await _pop(ui, known_call))
@@ -112,10 +116,11 @@ async def _scenario(ui: Ui, browser: Any, lang: str, words: dict[str, str]) -> N
 async def test_the_ringing_card_and_the_lists_in_english(ui: Ui, browser) -> None:  # type: ignore[no-untyped-def]
     await _scenario(ui, browser, "en", {
         "all": "All open", "returning": "Returning client", "deals": "Open deals", "line": "Call to Sales line",
-        "campaign": "campaign “winter”", "new": "New client"})
+        "campaign": "campaign “winter”", "new": "New client", "call_back": "missed call: call back"})
 
 
 async def test_the_ringing_card_and_the_lists_in_russian(ui: Ui, browser) -> None:  # type: ignore[no-untyped-def]
     await _scenario(ui, browser, "ru", {
         "all": "Все открытые", "returning": "Обращался раньше", "deals": "Открытые сделки",
-        "line": "Звонок на Sales line", "campaign": "кампания «winter»", "new": "Новый клиент"})
+        "line": "Звонок на Sales line", "campaign": "кампания «winter»", "new": "Новый клиент",
+        "call_back": "пропущенный: перезвонить"})
