@@ -110,17 +110,20 @@ async def _scenario(ui: Ui, browser: Any, lang: str, words: dict[str, str]) -> N
     assert await fresh.get_attribute("aria-current") == "true"
     await page.keyboard.press("Alt+A")
     await page.locator(f".lead-card[data-lead-id='{new_call.lead_id}']").wait_for()
+    source = await page.locator(".lead-card .source").inner_text()      # the lead card says its source in words
+    assert words["dialled"] in source and not RAW.search(source), source
     assert ui.errors == []
 
 
 async def test_the_ringing_card_and_the_lists_in_english(ui: Ui, browser) -> None:  # type: ignore[no-untyped-def]
     await _scenario(ui, browser, "en", {
         "all": "All open", "returning": "Returning client", "deals": "Open deals", "line": "Call to Sales line",
-        "campaign": "campaign “winter”", "new": "New client", "call_back": "missed call: call back"})
+        "campaign": "campaign “winter”", "new": "New client", "call_back": "missed call: call back",
+        "dialled": "Number dialled"})
 
 
 async def test_the_ringing_card_and_the_lists_in_russian(ui: Ui, browser) -> None:  # type: ignore[no-untyped-def]
     await _scenario(ui, browser, "ru", {
         "all": "Все открытые", "returning": "Обращался раньше", "deals": "Открытые сделки",
         "line": "Звонок на Sales line", "campaign": "кампания «winter»", "new": "Новый клиент",
-        "call_back": "пропущенный: перезвонить"})
+        "call_back": "пропущенный: перезвонить", "dialled": "Набранный номер"})

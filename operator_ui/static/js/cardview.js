@@ -28,8 +28,10 @@ export function sourceList(lead) {
   const source = (lead && lead.source) || {};
   const entries = Object.entries(source).filter(([, v]) => v !== null && v !== undefined && v !== '');
   if (!entries.length) return null;
+  // Keys in words (an unknown one, e.g. a new utm_ tag, as it came); the channel as a word, other values as typed.
   return h('dl', { class: 'source' }, entries.map(([key, value]) => [
-    h('dt', { text: key }), h('dd', { text: typeof value === 'string' ? value : JSON.stringify(value) })]));
+    h('dt', { text: label('source', key) }),
+    h('dd', { text: key === 'channel' ? label('channel', value) : typeof value === 'string' ? value : JSON.stringify(value) })]));
 }
 
 export function personName(person) {
