@@ -126,7 +126,7 @@ export function sourceWords(summary, ctx) {
   const s = summary.source || {};
   const words = [];
   if (s.did) words.push(t('glance.source.did', { line: named[s.did] || formatPhone(s.did, ctx.homeRegion) }));
-  if (s.queue && s.queue !== 'default') words.push(t('glance.source.queue', { queue: named[s.queue] || s.queue }));
+  if (s.queue && s.queue !== 'default') words.push(t('glance.source.queue', { queue: named[s.queue] || label('queue', s.queue) }));
   if (s.form && s.form !== 'default') words.push(t('glance.source.form', { form: named[s.form] || s.form }));
   if (s.mailbox) words.push(t('glance.source.mailbox', { mailbox: named[s.mailbox] || s.mailbox }));
   if (s.bot) words.push(t('glance.source.bot', { bot: named[s.bot] || s.bot }));

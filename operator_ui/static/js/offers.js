@@ -133,7 +133,7 @@ export class Incoming {
   offerCreated(data) {
     const key = `offer:${data.offer_id}`;
     const card = data.card || { lead: { id: data.lead_id }, contact: null };
-    const countdown = h('span', { class: 'countdown' });
+    const countdown = h('span', { class: 'countdown', role: 'timer' });
     const bar = h('progress', { class: 'countdown-bar', max: 1000, value: 1000 });
     const error = h('p', { class: 'error card-error', role: 'alert', hidden: true });
     const el = h('article', { class: 'offer-card', dataset: { offerId: data.offer_id, leadId: data.lead_id ?? '' } },
