@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select, true, updat
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from crm_store import call_grants, fields, pipelines, search
+from crm_store import call_grants, card_rows, fields, pipelines, search
 from crm_store.contacts import suggestion_in_reach
 from crm_store.errors import Conflict, Forbidden, Invalid, NotFound
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, Stage, User
@@ -53,12 +53,16 @@ def _pool_of(viewer: Viewer) -> ColumnElement[bool]:
 
 
 async def counts(session: AsyncSession, viewer: Viewer) -> dict[str, int]:
-    """The console's two numbers: my open leads, and the open leads nobody has taken that I may take."""
+    """The console's tabs: my open leads, the open leads nobody has taken that I may take, (supervisors) all open."""
     live = Lead.deleted_at.is_(None)
     mine = await session.scalar(select(func.count()).select_from(Lead).where(
         live, Lead.assignee_id == viewer.user_id, Lead.status.in_(OPEN_STATUSES)))
     pool = await session.scalar(select(func.count()).select_from(Lead).where(live, _pool_of(viewer)))
-    return {"mine": int(mine or 0), "unassigned": int(pool or 0)}
+    found = {"mine": int(mine or 0), "unassigned": int(pool or 0)}
+    if viewer.role.sees_everything:     # supervisors' third tab: every open lead
+        found["all"] = int(await session.scalar(select(func.count()).select_from(Lead).where(
+            live, Lead.status.in_(OPEN_STATUSES))) or 0)
+    return found
 
 
 async def takeable(session: AsyncSession, viewer: Viewer, lead_id: int) -> Lead:
@@ -109,6 +113,9 @@ async def list_leads(session: AsyncSession, viewer: Viewer, f: LeadFilter) -> li
     if f.unassigned:
         query = query.where(Lead.assignee_id.is_(None))
     order: list[Any] = []
+    if f.before is not None:
+        at, last_id = f.before
+        query = query.where(or_(Lead.last_activity_at < at, and_(Lead.last_activity_at == at, Lead.id < last_id)))
     if f.q:
         wanted = search.Query.of(f.q, f.q_phone, f.q_email)
         stmt = search.exact_contacts_stmt(wanted)
@@ -164,6 +171,7 @@ class Card:
     users: dict[int, User]
     merge_suggestions: list[MergeSuggestion]
     earlier_leads: list[Lead]        # the client's finished leads, newest first: outcomes are kept, not erased
+    summary_rows: card_rows.SummaryRows | None = None   # the glance (crm_store.lead_cards.card_summary)
 
 
 async def card(session: AsyncSession, viewer: Viewer, lead_id: int, *, timeline_limit: int = 200) -> Card:
@@ -188,9 +196,10 @@ def card_sync(session: Session, viewer: Viewer, lead_id: int, timeline_limit: in
     suggestions = list(session.scalars(select(MergeSuggestion).where(
         MergeSuggestion.status == "pending", *suggestion_in_reach(viewer),
         or_(MergeSuggestion.contact_a_id == contact.id, MergeSuggestion.contact_b_id == contact.id))))
-    user_ids = {i for i in (lead.owner_id, lead.assignee_id, contact.owner_id) if i is not None}
+    glance = card_rows.read(session, viewer, lead, visible)
+    user_ids = {i for i in (lead.owner_id, lead.assignee_id, contact.owner_id) if i is not None} | glance.people
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
-    return Card(lead, contact, identities, list(reversed(timeline)), others, users, suggestions, earlier)
+    return Card(lead, contact, identities, list(reversed(timeline)), others, users, suggestions, earlier, glance)
 
 
 _ALLOWED = {

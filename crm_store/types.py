@@ -165,3 +165,4 @@ class LeadFilter:
     q_email: str | None = None      # `q` read as an e-mail address, when it is one
     limit: int = 50
     offset: int = 0
+    before: tuple[datetime, int] | None = None   # the next page: after this (last activity, id), newest first

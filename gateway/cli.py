@@ -41,6 +41,16 @@ def _pairs(text: str, option: str, default_value: int | None = None) -> dict[str
     return result
 
 
+def _pace(value: str) -> float:
+    try:
+        pace = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 1 <= pace <= 3600:
+        raise argparse.ArgumentTypeError("the pace is from 1 to 3600 seconds between contacts")
+    return pace
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="switchboard", description="Omnichannel contact center.")
     top.add_argument("--config", help="TOML settings file (default: $SWITCHBOARD_CONFIG)")
@@ -53,6 +63,9 @@ def parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="demo users and a stream of simulated contacts on every channel")
     demo.add_argument("--host")
     demo.add_argument("--port", type=int)
+    demo.add_argument("--pace", type=_pace, default=30.0,
+                      help="seconds between simulated contacts on average (default 30: one every 20-40 s)")
+    demo.add_argument("--lang", choices=("en", "ru"), default="en", help="the demo users' language (default en)")
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="user_command", required=True)
     add = user.add_parser("add", help="create a user")
     add.add_argument("name")
@@ -151,7 +164,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from gateway.demo import run_demo
 
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_demo(settings))
+            asyncio.run(run_demo(settings, pace=args.pace, lang=args.lang))
         return 0
     if args.command == "migrate":
         upgrade(settings.database.url)

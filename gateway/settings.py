@@ -61,6 +61,9 @@ class ConsoleSettings(Section):
     # A finished card (a call that ended, a missed call) stays this long so the operator sees how it ended,
     # then clears itself: the incoming column only holds what can still be acted on.
     finished_card_seconds: float = Field(default=8.0, ge=0, le=600)
+    # How a pop names where a contact came from: a number dialled (DID), a queue, a form, a mailbox or a bot
+    # -> words, e.g. {"+74950001122" = "Sales line", "support" = "Support"}; unnamed ones show as they are.
+    source_labels: dict[str, str] = {}
 
 
 class MetricsSettings(Section):

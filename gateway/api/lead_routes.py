@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channels.identity import InvalidIdentity, normalize_email, normalize_phone
 from channels.types import Confidence, IdentityClaim, InboundContact
-from crm_store import audit, contacts, leads, routing_log, users
+from crm_store import audit, contacts, lead_lines, leads, routing_log, users
 from crm_store.errors import Conflict, Forbidden, NotFound, StoreError
 from crm_store.types import OPEN_STATUSES, LeadChanges, LeadFilter, LeadStatus, LeadOutcome
 from gateway.api.params import DbId, as_id, path_id, query_int
@@ -79,7 +79,32 @@ def _filter(request: web.Request) -> LeadFilter:
                                                                        .split(",") if p),
         assignee_id=assignee_id, unassigned=unassigned, pool=pool, q=q, q_phone=q_phone, q_email=q_email,
         limit=query_int(request, "limit", 50, 1, 200), offset=query_int(request, "offset", 0, 0, 1_000_000),
+        before=_cursor(request, q),
     )
+
+
+def _cursor(request: web.Request, q: str | None) -> tuple[datetime, int] | None:
+    """`before`: the `next` of the previous page (its last line's activity time and id)."""
+    raw = request.query.get("before")
+    if raw is None:
+        return None
+    if q:
+        refuse(422, "invalid", "before pages a list, not a search (search results come best first)", "before")
+    at, _, lead_id = raw.rpartition(",")
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None or not lead_id.isdigit() or len(lead_id) > 18:
+        refuse(422, "invalid", "before is the `next` of the previous page: '<ISO time with zone>,<lead id>'", "before")
+    return when, int(lead_id)
+
+
+def _next(found: list[Any], f: LeadFilter) -> str | None:
+    if len(found) < f.limit or f.q:
+        return None
+    last = found[-1]
+    return f"{last.last_activity_at.isoformat()},{last.id}"
 
 
 @routes.get("/api/v1/leads")
@@ -91,9 +116,10 @@ async def list_leads(request: web.Request) -> web.Response:
         audit.record(session, "leads.list", request.app[CLOCK](), user_id=who.user_id, ip=client_ip(request),
                      detail={"query": dict(request.query), "count": len(found), "lead_ids": [x.id for x in found]})
         responses = await request.app[CLOCKS].views([x.id for x in found])     # response clocks (gateway/tasks)
-        items = [{**lead_json(x), "contact": people.get(x.contact_id), "response": responses.get(x.id)}
-                 for x in found]
-        return web.json_response({"items": items, "limit": f.limit, "offset": f.offset})
+        extra = await lead_lines.lines(session, found)
+        items = [{**lead_json(x), "contact": people.get(x.contact_id), "response": responses.get(x.id),
+                  **extra.get(x.id, {})} for x in found]
+        return web.json_response({"items": items, "limit": f.limit, "offset": f.offset, "next": _next(found, f)})
 
 
 @routes.get("/api/v1/leads/counts")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from crm_store.lead_cards import card_summary
 from crm_store.leads import Card
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
 
@@ -71,4 +72,5 @@ def card_json(card: Card) -> dict[str, Any]:
         "other_open_leads": [lead_json(lead) for lead in card.other_open_leads],
         "earlier_leads": [lead_json(lead) for lead in card.earlier_leads],
         "merge_suggestions": [suggestion_json(s) for s in card.merge_suggestions],
+        "summary": card_summary(card),
     }

@@ -94,4 +94,5 @@ async def ui_config(request: web.Request) -> web.Response:
         "directories": lists,
         "queues": sorted(settings.routing.queues),
         "finished_card_seconds": settings.console.finished_card_seconds,
+        "source_labels": settings.console.source_labels,
     })

@@ -108,7 +108,7 @@ async def test_messenger_lead_keyboard_accept_reply_and_live_messages(ui: Ui, br
         Attachment("sofa.jpg", "image/jpeg", 5, b"\xff\xd8jpg"),)))
     card = page.locator(".offer-card")
     await card.wait_for()
-    assert "telegram: 4242" in await card.inner_text()
+    assert "Telegram: 4242" in await card.inner_text()
     await page.keyboard.press("Alt+A")                      # the shortcut shown on the button
     lead = page.locator(f".lead-card[data-lead-id='{accepted.lead_id}']")
     await lead.wait_for()

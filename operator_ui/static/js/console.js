@@ -1,8 +1,8 @@
 // The operator console: presence, incoming offers and calls, my leads, the lead in work.
-import { ApiError, get, logout, post } from './api.js';
-import { $, $$, clear, h } from './dom.js';
-import { formatDateTime } from './format.js';
+import { get, logout } from './api.js';
+import { $, $$ } from './dom.js';
 import { applyI18n, label, setLocale, t } from './i18n.js';
+import { LeadList } from './leadlist.js';
 import { LeadView } from './leadview.js';
 import { Incoming, askNotificationPermission, unlockAudio } from './offers.js';
 import { renderNav } from './pages.js';
@@ -12,9 +12,8 @@ import { PATHS } from './paths.js';
 
 // Per user: two people sharing a browser do not inherit each other's presence.
 const presenceKey = () => `switchboard.presence.${ctx.user.id}`;
-const OPEN_STATUSES = 'new,assigned,in_progress';
 
-const ctx = { config: null, user: null, homeRegion: null, socket: null, query: '', listView: 'mine' };
+const ctx = { config: null, user: null, homeRegion: null, socket: null, query: '', list: null };
 window.switchboard = ctx;      // for debugging from the devtools console
 
 async function main() {
@@ -32,7 +31,9 @@ async function main() {
   const view = new LeadView(ctx);
   ctx.openLead = (leadId, card) => view.open(leadId, card);
   ctx.clickToCall = (leadId, number) => view.clickToCall(leadId, number);
-  ctx.refreshList = () => loadList();
+  const list = new LeadList(ctx);
+  ctx.list = list;
+  ctx.refreshList = () => list.load();
   ctx.view = view;
   const asked = Number(new URLSearchParams(location.search).get('lead'));     // a link from a reminder or My tasks
   if (Number.isInteger(asked) && asked > 0) view.open(asked);
@@ -51,7 +52,7 @@ async function main() {
   $('#search-form').addEventListener('submit', (event) => {
     event.preventDefault();
     ctx.query = $('#search').value.trim();
-    loadList();
+    ctx.list.load();
   });
 
   ctx.socket = new LiveSocket({
@@ -62,14 +63,14 @@ async function main() {
         // The last presence this person chose survives reloads and reconnects.
         const chosen = localStorage.getItem(presenceKey());
         if (chosen) ctx.socket.send(FRAME.PRESENCE_SET, { presence: chosen });
-        loadList();
+        ctx.list.load();
         view.refresh();
       }
     },
     onFrame: (type, data) => onFrame(type, data, incoming, view),
   });
   ctx.socket.connect();
-  loadList();
+  ctx.list.load();
   // /console#lead=12: a lead opened from elsewhere (the client's page).
   const linked = /^#lead=([0-9]{1,15})$/.exec(location.hash);
   if (linked) view.open(Number(linked[1]));
@@ -122,15 +123,15 @@ function onFrame(type, data, incoming, view) {
         incoming.accepted.delete(data.lead_id);
         view.open(data.lead_id, data.card);
       }
-      loadList();
+      ctx.list.load();
       break;
     case FRAME.LEAD_UPDATED:
       if (data.lead_id === view.leadId || (data.lead && data.lead.id === view.leadId)) view.refresh();
-      loadList();
+      ctx.list.load();
       break;
     case FRAME.MESSAGE_RECEIVED:
       view.messageReceived(data);
-      markUnread(data.lead_id);
+      ctx.list.markUnread(data.lead_id);
       break;
     case FRAME.CALL_RINGING:
       incoming.callRinging(data);
@@ -152,81 +153,6 @@ function onFrame(type, data, incoming, view) {
       break;
     default:
       break;
-  }
-}
-
-function markUnread(leadId) {
-  const item = $(`#lead-list [data-lead-id="${Number(leadId)}"]`);
-  if (item && leadId !== ctx.view.leadId) item.classList.add('unread');
-}
-
-let listSeq = 0;
-
-// "My leads" and the work nobody has taken, side by side as two tabs with their counts.
-function listTabs(counts) {
-  const tab = (view, key) => h('button', {
-    type: 'button', class: `link small tab${ctx.listView === view ? ' current' : ''}`, dataset: { view },
-    text: `${t(key)} (${counts ? counts[view] : '…'})`,
-    onclick: () => { ctx.listView = view; ctx.query = ''; $('#search').value = ''; loadList(); },
-  });
-  return h('span', { class: 'list-tabs' }, tab('mine', 'leads.mine'), ' ', tab('unassigned', 'leads.unassigned'));
-}
-
-async function take(leadId) {
-  try {
-    await post(PATHS.leadTake(leadId));
-    ctx.listView = 'mine';
-    await loadList();
-    ctx.view.open(leadId);
-  } catch (exc) {
-    const message = exc instanceof ApiError ? exc.message : String(exc);
-    clear($('#lead-list')).append(h('li', { class: 'error', text: t('error.generic', { message }) }));
-    setTimeout(loadList, 1500);
-  }
-}
-
-async function loadList() {
-  const seq = ++listSeq;
-  const query = ctx.query;
-  const unassigned = !query && ctx.listView === 'unassigned';
-  const path = query ? PATHS.leadsWhere({ q: query })
-    : unassigned ? PATHS.leadsWhere({ view: 'unassigned' }) : PATHS.leadsWhere({ assignee: 'me', status: OPEN_STATUSES });
-  let body;
-  let counts = null;
-  try {
-    [body, counts] = await Promise.all([get(path), get(PATHS.leadCounts).catch(() => null)]);
-  } catch (exc) {
-    if (seq === listSeq) clear($('#lead-list')).append(h('li', { class: 'error', text: t('error.generic', { message: exc.message }) }));
-    return;
-  }
-  if (seq !== listSeq) return;
-  const title = $('#list-title');
-  clear(title).append(query ? t('leads.found', { q: query }) : listTabs(counts));
-  if (query) {
-    title.append(' ', h('button', { type: 'button', class: 'link small', text: t('leads.back'), onclick: () => {
-      ctx.query = '';
-      $('#search').value = '';
-      loadList();
-    } }));
-  }
-  const list = clear($('#lead-list'));
-  if (!body.items.length) list.append(h('li', { class: 'muted', text: t('leads.none') }));
-  for (const lead of body.items) {
-    const sourceBits = Object.entries(lead.source || {}).filter(([k]) => k.startsWith('utm_')).map(([, v]) => v);
-    const who = lead.contact && lead.contact.display_name ? `${lead.contact.display_name} · ` : '';
-    list.append(h('li', { dataset: { leadId: lead.id }, class: lead.id === ctx.view.leadId ? 'current' : '' },
-      h('button', { type: 'button', class: 'lead-item', onclick: () => {
-        for (const li of $$('#lead-list li')) li.classList.toggle('current', li.dataset.leadId === String(lead.id));
-        ctx.view.open(lead.id);
-      } },
-      h('span', { class: 'lead-title', text: `#${lead.id} ${lead.subject || label('channel', lead.channel)}` }),
-      h('span', { class: `badge status-${lead.status}`, text: label('status', lead.status) }),
-      h('span', { class: 'muted lead-meta', text: who + [label('channel', lead.channel), ...sourceBits,
-        formatDateTime(lead.last_activity_at || lead.created_at)].join(' · ') })),
-      lead.contact && lead.contact.id ? h('a', { class: 'small client-link', href: `/clients/${Number(lead.contact.id)}`,
-        text: t('client.open') }) : null,
-      unassigned ? h('button', { type: 'button', class: 'small take', text: t('leads.take'),
-        onclick: () => take(lead.id) }) : null));
   }
 }
 

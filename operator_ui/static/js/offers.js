@@ -1,6 +1,6 @@
 // Incoming work: offers (accept / decline with a countdown) and ringing calls pop as cards, with a beep.
 import { h, $ } from './dom.js';
-import { clientBlock, clientName, timeline } from './cardview.js';
+import { clientName, glance, summaryOf, timeline } from './cardview.js';
 import { fieldsForm } from './fields.js';
 import { formatDuration, formatPhone } from './format.js';
 import { label, t } from './i18n.js';
@@ -141,9 +141,8 @@ export class Incoming {
         h('h3', { text: t('offer.title', { channel: label('channel', (card.lead && card.lead.channel) || data.channel) }) }),
         countdown),
       bar,
-      data.queue ? h('div', { class: 'muted', text: t('offer.queue', { queue: label('queue', data.queue) }) }) : null,
-      clientBlock(card, this.ctx),
-      timeline((card.timeline || []), { limit: 5 }),
+      glance(summaryOf(card, data), this.ctx, { shown: (card.timeline || []).slice(-3).map((item) => item.id) }),
+      timeline((card.timeline || []), { limit: 3 }),
       error,
       h('footer', {},
         h('button', { type: 'button', class: 'primary accept', 'aria-keyshortcuts': 'Alt+A',
@@ -223,19 +222,13 @@ export class Incoming {
   callRinging(data) {
     const key = `call:${data.call_id}`;
     const card = data.card || { lead: { id: data.lead_id }, contact: { display_name: data.caller_name, identities: [] } };
-    const state = h('span', { class: 'call-state', text: t('call.ringing') });
+    const state = h('span', { class: 'call-state', text: t('call.state_ringing') });
     const outgoing = data.direction === 'outbound';
-    const details = [data.queue ? t('offer.queue', { queue: label('queue', data.queue) }) : null,
-      data.did && !outgoing ? t('call.did', { did: formatPhone(data.did, this.ctx.homeRegion) }) : null,
-      data.transfer_from ? t('call.transfer', { from: data.transfer_from }) : null].filter(Boolean).join(' · ');
     const formSlot = h('div', { class: 'call-form' });
     const el = h('article', { class: 'offer-card call-card ringing', dataset: { callId: data.call_id, leadId: data.lead_id ?? '' } },
-      h('header', {}, h('h3', {}, t(outgoing ? 'call.outgoing' : 'call.ringing'), ' ',
-        h('span', { class: 'caller', text: data.caller ? formatPhone(data.caller, this.ctx.homeRegion) : '' })), state),
-      data.caller_name ? h('div', { class: 'caller-name', text: data.caller_name }) : null,
-      details ? h('div', { class: 'muted', text: details }) : null,
-      clientBlock(card, this.ctx),
-      timeline(card.timeline || [], { limit: 5 }),
+      h('header', {}, h('h3', { text: t(outgoing ? 'call.outgoing' : 'call.ringing') }), state),
+      data.transfer_from ? h('div', { class: 'muted', text: t('call.transfer', { from: data.transfer_from }) }) : null,
+      glance(summaryOf(card, data), this.ctx, { name: data.caller_name, call: outgoing ? { queue: data.queue } : data }),
       formSlot,
       h('footer', {},
         data.lead_id ? h('button', { type: 'button', class: 'primary', 'aria-keyshortcuts': 'Alt+A',
@@ -245,7 +238,7 @@ export class Incoming {
     const { fresh } = this.place(key, 'call', data, el);
     if (fresh) {
       beep();
-      notify(key, t('notify.title', { name: data.caller_name || clientName(card) }),
+      notify(key, t('notify.title', { name: summaryOf(card, data).name || data.caller_name || clientName(card) }),
         data.caller ? formatPhone(data.caller, this.ctx.homeRegion) : '');
     }
   }
