@@ -59,20 +59,31 @@ class ReminderDelivery:
         state = await self.agent(user_id)
         return state is not None and state.presence is not Presence.OFFLINE and state.reason != "disconnected"
 
-    async def __call__(self, reminder: tasks.Reminder) -> None:
-        if reminder.assignee_id is None:
+    async def __call__(self, reminders: list[tasks.Reminder]) -> None:
+        """A burst of reminders: the frames in one fan-out, who is signed in asked once per person, the audit
+        entries in one transaction; a message through the chosen channel for each one whose assignee is away."""
+        owned = [(r, lead_link(self.base_url, r)) for r in reminders if r.assignee_id is not None]
+        if not owned:
             return
-        link = lead_link(self.base_url, reminder)
-        await self.notifier.task_due(reminder.assignee_id, frames.task_due(
-            reminder.task_id, reminder.kind, reminder.due_at, reminder.note, reminder.lead_id, reminder.contact_id,
-            reminder.client_name, link))
-        via, error = "console", None
-        if not await self.signed_in(reminder.assignee_id):
-            via, error = await self._away(reminder, link)
+        await self.notifier.tasks_due([(r.assignee_id, frames.task_due(  # type: ignore[misc]
+            r.task_id, r.kind, r.due_at, r.note, r.lead_id, r.contact_id, r.client_name, link)) for r, link in owned])
+        present = {user_id: await self.signed_in(user_id) for user_id in {r.assignee_id for r, _ in owned}}
+        outcomes: list[tuple[tasks.Reminder, str, str | None]] = []
+        for reminder, link in owned:
+            via, error = "console", None
+            if not present[reminder.assignee_id]:  # type: ignore[index]
+                try:
+                    via, error = await self._away(reminder, link)
+                except Exception as exc:
+                    log.exception("reminder of task %s could not be sent", reminder.task_id)
+                    via, error = "failed", repr(exc)[:200]
+            outcomes.append((reminder, via, error))
         async with self.sessions() as session, session.begin():
-            audit.record(session, "task.reminded", self.clock(), user_id=reminder.assignee_id,
-                         lead_id=reminder.lead_id, contact_id=reminder.contact_id,
-                         detail={"task_id": reminder.task_id, "via": via, "error": error})
+            at = self.clock()
+            for reminder, via, error in outcomes:
+                audit.record(session, "task.reminded", at, user_id=reminder.assignee_id, lead_id=reminder.lead_id,
+                             contact_id=reminder.contact_id,
+                             detail={"task_id": reminder.task_id, "via": via, "error": error})
 
     async def _away(self, reminder: tasks.Reminder, link: str) -> tuple[str, str | None]:
         user = reminder.assignee
