@@ -18,7 +18,14 @@ export const PATHS = Object.freeze({
   attachment: (interactionId, index) => `/api/v1/interactions/${id(interactionId)}/attachments/${id(index)}`,
   // GET /api/v1/leads with a query (URLSearchParams does the escaping).
   leadsWhere: (params) => `/api/v1/leads?${new URLSearchParams(params)}`,
+  tasks: '/api/v1/tasks',
+  taskCounts: '/api/v1/tasks/counts',
+  task: (taskId) => `/api/v1/tasks/${id(taskId)}`,
+  tasksWhere: (params) => `/api/v1/tasks?${new URLSearchParams(params)}`,
+  templatesWhere: (params) => `/api/v1/templates?${new URLSearchParams(params)}`,
 });
 
 // The pages of this site (served by gateway/ui_routes.py).
-export const PAGE = Object.freeze({ login: '/login', console: '/console', wallboard: '/wallboard' });
+export const PAGE = Object.freeze({
+  login: '/login', console: '/console', wallboard: '/wallboard', tasks: '/tasks', board: '/board',
+});
