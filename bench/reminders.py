@@ -136,8 +136,11 @@ async def timer_lag(url: str, dues: list[datetime], spread: float) -> tuple[list
     async def at_work(user_id: int) -> AgentState:
         return AgentState(Agent(str(user_id)), presence=Presence.AVAILABLE)
     deliver = ReminderDelivery(sessions, Notifier(fanout), hub, at_work, {}, "https://crm.example", now)
-    async with ReminderTimer(sessions, now, deliver, batch=1000, recheck_seconds=1.0):
+    async with ReminderTimer(sessions, now, deliver, batch=1000, recheck_seconds=1.0) as timer:
         await asyncio.wait_for(fanout.finished.wait(), timeout=spread + 120)
+        async with asyncio.timeout(60):             # the last burst's audit entries commit after its frames
+            while timer.delivered < len(dues):
+                await asyncio.sleep(0.05)
     audited = await count_audit(engine)
     await engine.dispose()
     return fanout.lags, audited

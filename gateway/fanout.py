@@ -46,7 +46,9 @@ class LocalFanout:
 
     async def to_users_each(self, frames: Batch) -> None:
         for user_ids, kind, data in frames:
-            await self._hub.send_many(user_ids, kind, data)
+            present = {user for user in user_ids if self._hub.connected(user)}
+            if present:         # most of a burst is for people with no screen here: nothing to schedule
+                await self._hub.send_many(present, kind, data)
 
     async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
         await self._hub.send_many(self._hub.connected_users(roles), kind, data)

@@ -79,11 +79,9 @@ class ReminderDelivery:
                     via, error = "failed", repr(exc)[:200]
             outcomes.append((reminder, via, error))
         async with self.sessions() as session, session.begin():
-            at = self.clock()
-            for reminder, via, error in outcomes:
-                audit.record(session, "task.reminded", at, user_id=reminder.assignee_id, lead_id=reminder.lead_id,
-                             contact_id=reminder.contact_id,
-                             detail={"task_id": reminder.task_id, "via": via, "error": error})
+            await audit.record_many(session, "task.reminded", self.clock(), [
+                (r.assignee_id, r.lead_id, r.contact_id, {"task_id": r.task_id, "via": via, "error": error})
+                for r, via, error in outcomes])
 
     async def _away(self, reminder: tasks.Reminder, link: str) -> tuple[str, str | None]:
         user = reminder.assignee
