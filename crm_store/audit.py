@@ -1,11 +1,11 @@
 """The audit log: who read or changed what, and who was refused."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -30,17 +30,6 @@ def record(
     """Add an entry to the caller's transaction, so it commits (or not) with what it describes."""
     session.add(AuditEntry(at=now, user_id=user_id, action=action, outcome=outcome, lead_id=lead_id,
                            contact_id=contact_id, ip=ip, detail=dict(detail or {})))
-
-
-async def record_many(session: AsyncSession, action: str, now: datetime,
-                      entries: Sequence[tuple[int | None, int | None, int | None, Mapping[str, Any]]]) -> None:
-    """Many entries of one action, as (user_id, lead_id, contact_id, detail), in one executemany: the ORM would
-    send one INSERT per entry (it wants each id back), a round trip each to the database's thread."""
-    if entries:
-        await session.execute(insert(AuditEntry), [
-            {"at": now, "user_id": user_id, "action": action, "outcome": "ok", "lead_id": lead_id,
-             "contact_id": contact_id, "ip": None, "detail": dict(detail)}
-            for user_id, lead_id, contact_id, detail in entries])
 
 
 def record_system(session: AsyncSession | Session, action: str, now: datetime, *, lead_id: int, reason: str,

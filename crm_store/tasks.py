@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, func, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement, DateTime, Integer, String, and_, cast, func, insert, literal, null, or_, select, true, update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from crm_store import audit, leads
 from crm_store.errors import Forbidden, Invalid, NotFound
-from crm_store.models import Contact, Lead, Task, User
+from crm_store.models import AuditEntry, Contact, Lead, Task, User
 from crm_store.reach import contact_in_reach
 from crm_store.types import Viewer
 
@@ -276,11 +278,12 @@ async def claim_due(session: AsyncSession, task_ids: Collection[int], now: datet
     number: the UPDATE returns the task's columns, then the clients' names and the assignees are read once each."""
     if not task_ids:
         return []
-    rows = list((await session.execute(update(Task).where(
-        Task.id.in_(list(task_ids)), Task.state == OPEN, Task.reminded_at.is_(None), Task.due_at <= now)
+    # The table, not the entity: an ORM-enabled UPDATE … RETURNING costs about twice as much per row here.
+    t = Task.__table__.c
+    rows = list((await session.execute(update(Task.__table__).where(
+        t.id.in_(list(task_ids)), t.state == OPEN, t.reminded_at.is_(None), t.due_at <= now)
         .values(reminded_at=now)
-        .returning(Task.id, Task.kind, Task.due_at, Task.note, Task.lead_id, Task.contact_id, Task.assignee_id)
-        .execution_options(synchronize_session=False))).all())
+        .returning(t.id, t.kind, t.due_at, t.note, t.lead_id, t.contact_id, t.assignee_id))).all())
     if not rows:
         return []
     names = await names_of_contacts(session, {row.contact_id for row in rows})
@@ -290,6 +293,27 @@ async def claim_due(session: AsyncSession, task_ids: Collection[int], now: datet
                             names.get(row.contact_id), row.assignee_id,
                             people.get(row.assignee_id) if row.assignee_id is not None else None)
                    for row in rows), key=lambda r: (r.due_at, r.task_id))
+
+
+async def audit_reminded(session: AsyncSession, task_ids: Collection[int], via: str, error: str | None,
+                         at: datetime) -> None:
+    """One `task.reminded` audit entry per task, written by the database in one INSERT … SELECT: a burst of
+    reminders costs one statement, not a row built in Python each (the detail is made by the JSON function)."""
+    if not task_ids:
+        return
+    dialect = session.get_bind().dialect.name
+    json_object = func.json_build_object if dialect == "postgresql" else func.json_object
+    text = lambda value: cast(literal(value, String()), String())     # noqa: E731 (typed for asyncpg)
+    detail = json_object(text("task_id"), Task.id, text("via"), text(via), text("error"),
+                         text(error) if error is not None else null())
+    when: ColumnElement[Any] = literal(at, AuditEntry.at.type)
+    if dialect == "postgresql":
+        when = cast(when, DateTime(timezone=True))      # asyncpg types a bare parameter in a SELECT as text
+    rows = select(when, Task.assignee_id,
+                  text("task.reminded"), text("ok"), Task.lead_id, Task.contact_id, null(), detail) \
+        .where(Task.id.in_(list(task_ids))).order_by(Task.due_at, Task.id)
+    await session.execute(insert(AuditEntry).from_select(
+        ["at", "user_id", "action", "outcome", "lead_id", "contact_id", "ip", "detail"], rows))
 
 
 async def reminder_of(session: AsyncSession, task_id: int) -> Reminder | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from channels.types import OutboundMessage, Responder
-from crm_store import audit, tasks
+from crm_store import tasks
 from crm_store.session import Sessions
 from gateway import frames
 from gateway.hub import Hub
@@ -78,10 +78,13 @@ class ReminderDelivery:
                     log.exception("reminder of task %s could not be sent", reminder.task_id)
                     via, error = "failed", repr(exc)[:200]
             outcomes.append((reminder, via, error))
+        by_outcome: dict[tuple[str, str | None], list[int]] = {}
+        for reminder, via, error in outcomes:
+            by_outcome.setdefault((via, error), []).append(reminder.task_id)
         async with self.sessions() as session, session.begin():
-            await audit.record_many(session, "task.reminded", self.clock(), [
-                (r.assignee_id, r.lead_id, r.contact_id, {"task_id": r.task_id, "via": via, "error": error})
-                for r, via, error in outcomes])
+            at = self.clock()
+            for (via, error), task_ids in by_outcome.items():
+                await tasks.audit_reminded(session, task_ids, via, error, at)
 
     async def _away(self, reminder: tasks.Reminder, link: str) -> tuple[str, str | None]:
         user = reminder.assignee
