@@ -1,6 +1,6 @@
 """Reminders: delivery lag of 100,000 due tasks, and what the timer costs with 1,000,000 future tasks.
 
-    python bench/reminders.py [--due 100000] [--spread 20] [--future 1000000]
+    python bench/reminders.py [--due 100000] [--spread 20] [--future 1000000] [--head-start 40]
 
 A fresh SQLite database migrated to head, one client, one lead and one manager. Part 1: `--due` tasks
 due over the next `--spread` seconds (real time) run through the real `ReminderTimer` (heap, claim by
@@ -193,7 +193,11 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=100_000)
     parser.add_argument("--spread", type=float, default=20.0)
     parser.add_argument("--future", type=int, default=1_000_000)
+    parser.add_argument("--head-start", type=float, default=40.0, help="seconds to write the due tasks in")
+    parser.add_argument("--quick", action="store_true", help="20,000 due over 4 s, 100,000 future (bench/all.py)")
     args = parser.parse_args()
+    if args.quick:
+        args.due, args.spread, args.future, args.head_start = 20_000, 4.0, 100_000, 20.0
     folder = Path(tempfile.mkdtemp(prefix="bench-reminders-"))
     url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
     upgrade(url)
@@ -201,7 +205,7 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f}")
 
     async def part_one() -> tuple[list[float], list[float]]:
-        start = now() + timedelta(seconds=15)      # the rows are written first, then they fall due
+        start = now() + timedelta(seconds=args.head_start)     # the rows are written first, then they fall due
         dues = [start + timedelta(seconds=args.spread * i / args.due) for i in range(args.due)]
         wrote = await add_tasks(url, ids, dues)
         print(f"{args.due} due tasks written in {wrote:.1f} s")
@@ -214,6 +218,8 @@ def main() -> None:
         floor = await floor_lag([floor_start + timedelta(seconds=args.spread * i / args.due) for i in range(args.due)])
         return ours, floor
     ours, floor = asyncio.run(part_one())
+    print(f"RESULT reminders due={args.due} p99_ms={pct(ours, 0.99) * 1000:.0f} "
+          f"floor_p99_ms={pct(floor, 0.99) * 1000:.0f} ratio={pct(ours, 0.99) / max(pct(floor, 0.99), 1e-6):.1f} target_ms=1000")
     print(f"delivery lag, {args.due} reminders over {args.spread:g} s: p50 {statistics.median(ours) * 1000:.1f} ms, "
           f"p99 {pct(ours, 0.99) * 1000:.1f} ms, max {max(ours) * 1000:.1f} ms "
           f"({'under' if pct(ours, 0.99) < 1 else 'OVER'} the 1 s target)")
@@ -231,6 +237,9 @@ def main() -> None:
         print(f"{args.future} future tasks written in {wrote:.1f} s")
         return await future_cost(url, args.future)
     cost = asyncio.run(part_two())
+    print(f"RESULT reminders_start future={args.future} start_ms={cost['ours_start'] * 1000:.0f} "
+          f"mb={cost['ours_mem'] / 1e6:.1f} floor_start_ms={cost['naive_start'] * 1000:.0f} "
+          f"floor_mb={cost['naive_mem'] / 1e6:.1f}")
     print(f"timer start with {args.future} future tasks: {cost['ours_start'] * 1000:.0f} ms, "
           f"{cost['ours_mem'] / 1e6:.1f} MB ({cost['held']:.0f} held in the heap)")
     print(f"one asyncio timer per task (the floor design): {cost['naive_start'] * 1000:.0f} ms, "
