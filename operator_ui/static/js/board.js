@@ -79,7 +79,7 @@ function card(item, stages, stage) {
       text: t('board.next_task', { kind: label('tasks.kind', item.next_task.kind),
         due: formatDateTime(item.next_task.due_at) }) }) : [],
     responseBadge(item.response),
-    menu, addTask, taskSlot);
+    h('div', { class: 'card-actions' }, menu, addTask), taskSlot);
   el.addEventListener('dragstart', (ev) => {
     dragged = item.id;
     ev.dataTransfer.setData('text/plain', String(item.id));
