@@ -295,6 +295,11 @@ async def claim_due(session: AsyncSession, task_ids: Collection[int], now: datet
                    for row in rows), key=lambda r: (r.due_at, r.task_id))
 
 
+def _text(value: str) -> ColumnElement[str]:
+    # Typed in the SQL itself: asyncpg cannot guess the type of a bare parameter given to json_build_object.
+    return cast(literal(value, String()), String())
+
+
 async def audit_reminded(session: AsyncSession, task_ids: Collection[int], via: str, error: str | None,
                          at: datetime) -> None:
     """One `task.reminded` audit entry per task, written by the database in one INSERT … SELECT: a burst of
@@ -303,14 +308,13 @@ async def audit_reminded(session: AsyncSession, task_ids: Collection[int], via: 
         return
     dialect = session.get_bind().dialect.name
     json_object = func.json_build_object if dialect == "postgresql" else func.json_object
-    text = lambda value: cast(literal(value, String()), String())     # noqa: E731 (typed for asyncpg)
-    detail = json_object(text("task_id"), Task.id, text("via"), text(via), text("error"),
-                         text(error) if error is not None else null())
+    detail = json_object(_text("task_id"), Task.id, _text("via"), _text(via), _text("error"),
+                         _text(error) if error is not None else null())
     when: ColumnElement[Any] = literal(at, AuditEntry.at.type)
     if dialect == "postgresql":
         when = cast(when, DateTime(timezone=True))      # asyncpg types a bare parameter in a SELECT as text
     rows = select(when, Task.assignee_id,
-                  text("task.reminded"), text("ok"), Task.lead_id, Task.contact_id, null(), detail) \
+                  _text("task.reminded"), _text("ok"), Task.lead_id, Task.contact_id, null(), detail) \
         .where(Task.id.in_(list(task_ids))).order_by(Task.due_at, Task.id)
     await session.execute(insert(AuditEntry).from_select(
         ["at", "user_id", "action", "outcome", "lead_id", "contact_id", "ip", "detail"], rows))
