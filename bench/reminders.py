@@ -156,8 +156,13 @@ async def future_cost(url: str, count: int) -> dict[str, float]:
     engine = create_engine(url)
     sessions = session_factory(engine)
 
-    async def nothing(reminders: list[tasks.Reminder]) -> None:
-        return None
+    class Nothing:
+        async def present(self, user_ids: set[int]) -> set[int]:
+            return user_ids
+
+        async def __call__(self, reminders: list[tasks.Reminder], present: set[int]) -> None:
+            return None
+    nothing = Nothing()
     gc.collect()
     tracemalloc.start()
     started = time.perf_counter()

@@ -59,32 +59,32 @@ class ReminderDelivery:
         state = await self.agent(user_id)
         return state is not None and state.presence is not Presence.OFFLINE and state.reason != "disconnected"
 
-    async def __call__(self, reminders: list[tasks.Reminder]) -> None:
-        """A burst of reminders: the frames in one fan-out, who is signed in asked once per person, the audit
-        entries in one transaction; a message through the chosen channel for each one whose assignee is away."""
+    async def present(self, user_ids: set[int]) -> set[int]:
+        return {user_id for user_id in user_ids if await self.signed_in(user_id)}
+
+    async def __call__(self, reminders: list[tasks.Reminder], present: set[int]) -> None:
+        """A burst of reminders: the frames in one fan-out; each one whose assignee is away also goes through the
+        channel they chose, audited here (the timer audited the others with its claim)."""
         owned = [(r, lead_link(self.base_url, r)) for r in reminders if r.assignee_id is not None]
         if not owned:
             return
         await self.notifier.tasks_due([(r.assignee_id, frames.task_due(  # type: ignore[misc]
             r.task_id, r.kind, r.due_at, r.note, r.lead_id, r.contact_id, r.client_name, link)) for r, link in owned])
-        present = {user_id: await self.signed_in(user_id) for user_id in {r.assignee_id for r, _ in owned}}
-        outcomes: list[tuple[tasks.Reminder, str, str | None]] = []
-        for reminder, link in owned:
-            via, error = "console", None
-            if not present[reminder.assignee_id]:  # type: ignore[index]
-                try:
-                    via, error = await self._away(reminder, link)
-                except Exception as exc:
-                    log.exception("reminder of task %s could not be sent", reminder.task_id)
-                    via, error = "failed", repr(exc)[:200]
-            outcomes.append((reminder, via, error))
         by_outcome: dict[tuple[str, str | None], list[int]] = {}
-        for reminder, via, error in outcomes:
+        for reminder, link in owned:
+            if reminder.assignee_id in present:
+                continue
+            try:
+                via, error = await self._away(reminder, link)
+            except Exception as exc:
+                log.exception("reminder of task %s could not be sent", reminder.task_id)
+                via, error = "failed", repr(exc)[:200]
             by_outcome.setdefault((via, error), []).append(reminder.task_id)
-        async with self.sessions() as session, session.begin():
-            at = self.clock()
-            for (via, error), task_ids in by_outcome.items():
-                await tasks.audit_reminded(session, task_ids, via, error, at)
+        if by_outcome:
+            async with self.sessions() as session, session.begin():
+                at = self.clock()
+                for (via, error), task_ids in by_outcome.items():
+                    await tasks.audit_reminded(session, task_ids, via, error, at)
 
     async def _away(self, reminder: tasks.Reminder, link: str) -> tuple[str, str | None]:
         user = reminder.assignee

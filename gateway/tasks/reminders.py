@@ -11,17 +11,27 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from crm_store import tasks
 from crm_store.session import Sessions
 
 log = logging.getLogger(__name__)
 
-# Reminders claimed together are delivered together: frames fanned out and audited in bulk, never a round trip
-# per task (a burst of 100,000 due tasks must not queue behind 100,000 commits).
-Deliver = Callable[[list[tasks.Reminder]], Awaitable[None]]
+
+
+class Deliver(Protocol):
+    """Reminders claimed together are delivered together: frames fanned out and audited in bulk, never a round
+    trip per task (a burst of 100,000 due tasks must not queue behind 100,000 commits)."""
+
+    async def present(self, user_ids: set[int]) -> set[int]:
+        """Which of these people have a screen open: their reminders are audited as shown in the console."""
+
+    async def __call__(self, reminders: list[tasks.Reminder], present: set[int]) -> None:
+        """Frames to every assignee's screens; the others reached (and audited) through their chosen channel."""
+
 CLAIM_CHUNK = 500       # ids per claiming UPDATE: well under SQLite's bound-parameter limit
 Entry = tuple[datetime, int]
 
@@ -35,7 +45,7 @@ class ReminderTimer:
         self._batch = batch
         self._recheck = recheck_seconds
         # After a round that delivered, the next waits this long at least: in a burst each round then claims
-        # hundreds at once instead of a few, and the fixed cost of a round (two commits) stops bounding the rate.
+        # hundreds at once instead of a few, and the fixed cost of a round (a commit) stops bounding the rate.
         self._coalesce = coalesce_seconds
         self._heap: list[Entry] = []
         self._horizon: Entry | None = None     # the last entry loaded when more may follow; None: all loaded
@@ -82,12 +92,17 @@ class ReminderTimer:
             await self._refill()
         delivered = 0
         for at in range(0, len(due), CLAIM_CHUNK):
+            # One commit per chunk: the claim and, for assignees with a screen open (nearly all, at work), the
+            # audit entry saying the console showed it; the frames go out once that is committed.
             async with self._sessions() as session, session.begin():
                 reminders = await tasks.claim_due(session, set(due[at:at + CLAIM_CHUNK]), now)
+                present = await self._deliver.present({r.assignee_id for r in reminders if r.assignee_id is not None})
+                await tasks.audit_reminded(session, [r.task_id for r in reminders if r.assignee_id in present],
+                                           "console", None, now)
             if not reminders:
                 continue
             try:
-                await self._deliver(reminders)
+                await self._deliver(reminders, present)
             except Exception:
                 log.exception("reminders of tasks %s could not be delivered", [r.task_id for r in reminders])
             delivered += len(reminders)
