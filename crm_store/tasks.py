@@ -331,22 +331,6 @@ async def reminder_of(session: AsyncSession, task_id: int) -> Reminder | None:
                     task.assignee_id, assignee)
 
 
-async def reminders_of(session: AsyncSession, task_ids: Collection[int]) -> list[Reminder]:
-    """The reminders of these tasks, in two queries whatever their number."""
-    if not task_ids:
-        return []
-    # Columns, not ORM objects: a burst of due tasks is read in bulk, and entity loading would dominate.
-    rows = list((await session.execute(
-        select(Task.id, Task.kind, Task.due_at, Task.note, Task.lead_id, Task.contact_id, Contact.display_name,
-               Task.assignee_id).join(Contact, Contact.id == Task.contact_id)
-        .where(Task.id.in_(list(task_ids))).order_by(Task.due_at, Task.id))).all())
-    people = {u.id: u for u in await session.scalars(select(User).where(
-        User.id.in_({row.assignee_id for row in rows if row.assignee_id is not None})))}
-    return [Reminder(row.id, row.kind, row.due_at, row.note, row.lead_id, row.contact_id, row.display_name,
-                     row.assignee_id, people.get(row.assignee_id) if row.assignee_id is not None else None)
-            for row in rows]
-
-
 async def names_of_contacts(session: AsyncSession, contact_ids: Collection[int]) -> dict[int, str | None]:
     if not contact_ids:
         return {}

@@ -2,8 +2,8 @@
 
 The heap holds at most `batch` entries read from the database in due order; when it runs dry it is
 refilled from where it stopped. Due times live in the database, so a restart rebuilds the heap.
-Every process may hold the same task: the claim (`crm_store.tasks.claim_reminders`, a conditional
-UPDATE) lets exactly one of them deliver it. Tasks made or moved by another process are picked up
+Every process may hold the same task: the claim (`crm_store.tasks.claim_due`, a conditional
+UPDATE … RETURNING) lets exactly one of them deliver it. Tasks made or moved by another process are picked up
 within `recheck_seconds` (the heap is reloaded); those made here are pushed at once (`changed`).
 """
 from __future__ import annotations
