@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("ingest", "loop", "email", "routing", "search", "screen_pop", "agi", "messenger", "import")
+BENCHES = ("ingest", "loop", "email", "routing", "search", "screen_pop", "agi", "messenger", "import", "reminders")
 
 
 def run(name: str, timeout: float) -> tuple[list[str], float]:

@@ -86,14 +86,15 @@ async def claim(session: AsyncSession, lead_id: int, user_id: int, now: datetime
     Run it first in its own transaction: the conditional UPDATE is what makes two takers safe.
     """
     taken = await session.execute(update(Lead).where(Lead.id == lead_id, Lead.assignee_id.is_(None),
-                                                     Lead.deleted_at.is_(None)).values(assignee_id=user_id))
+                                                     Lead.deleted_at.is_(None))
+                                  .values(assignee_id=user_id, assigned_at=now))
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(f"lead {lead_id} was already taken by someone else", "lead_id")
     lead = await session.get(Lead, lead_id, populate_existing=True)
     assert lead is not None
     edit = _Edit(lead)
     edit.diff["assignee_id"] = [None, user_id]
-    await _assign(session, lead, user_id, edit.put)
+    await _assign(session, lead, user_id, edit.put, now)
     lead.updated_at = now
     return edit.diff
 
@@ -225,7 +226,7 @@ async def update_lead(
     if changes.assignee_id is not None or changes.unassign:
         if viewer.role not in perms.assign and changes.assignee_id != viewer.user_id:
             raise Forbidden("your role may only assign leads to yourself", "assignee_id")
-        await _assign(session, lead, None if changes.unassign else changes.assignee_id, put)
+        await _assign(session, lead, None if changes.unassign else changes.assignee_id, put, now)
     if changes.notes is not None:
         put("notes", changes.notes[:20000])
     if changes.subject is not None:
@@ -276,7 +277,7 @@ async def assign(session: AsyncSession, lead_id: int, user_id: int, now: datetim
     if lead is None or lead.deleted_at is not None:
         raise NotFound(f"lead {lead_id} not found")
     edit = _Edit(lead)
-    await _assign(session, lead, user_id, edit.put)
+    await _assign(session, lead, user_id, edit.put, now)
     lead.updated_at = now
     return edit.diff
 
@@ -309,8 +310,9 @@ def _plain(value: object) -> object:
     return value.isoformat() if isinstance(value, date) else value
 
 
-async def _assign(session: AsyncSession, lead: Lead, assignee_id: int | None, put: Any) -> None:
+async def _assign(session: AsyncSession, lead: Lead, assignee_id: int | None, put: Any, now: datetime) -> None:
     if assignee_id is None:
+        lead.assigned_at = None
         put("assignee_id", None)
         if lead.status == LeadStatus.ASSIGNED:
             put("status", LeadStatus.NEW.value)
@@ -318,6 +320,8 @@ async def _assign(session: AsyncSession, lead: Lead, assignee_id: int | None, pu
     user = await session.get(User, assignee_id)
     if user is None or not user.active:
         raise Invalid(f"user {assignee_id} does not exist or is inactive", "assignee_id")
+    if lead.assignee_id != user.id:
+        lead.assigned_at = now
     put("assignee_id", user.id)
     put("team_id", user.team_id)
     if lead.status == LeadStatus.NEW:

@@ -148,6 +148,8 @@ class Lead(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # When the current assignee got the lead: a queue's "assignee silent for N minutes" counts from here.
+    assigned_at: Mapped[datetime | None]
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     outcome: Mapped[str | None] = mapped_column(String(20))
     lost_reason: Mapped[str | None] = mapped_column(String(500))

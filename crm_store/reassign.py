@@ -26,17 +26,21 @@ async def back_to_routing(session: AsyncSession, wait: Waiting, at: datetime, re
     """Unassign the silent assignee and queue a new routing task (without an owner, so someone else is asked
     first); None if the lead changed meanwhile or this wait was already reassigned (by any process)."""
     lead = await session.get(Lead, wait.lead_id)
-    if lead is None or lead.assignee_id is None or lead.assignee_id != wait.assignee_id:
+    if lead is None or lead.assignee_id is None or lead.assignee_id != wait.assignee_id \
+            or lead.assigned_at != wait.assigned_at:
         return None
-    if not await mark_once(session, lead.id, "reassigned", str(wait.interaction_id), at):
+    # Once per wait and hand-over: the next assignee, silent in turn on the same wait, may be reassigned too.
+    handed = wait.assigned_at.isoformat() if wait.assigned_at is not None else "-"
+    if not await mark_once(session, lead.id, "reassigned", f"{wait.interaction_id}@{handed}", at):
         return None
     previous = lead.assignee_id
     held = tuple(await session.scalars(select(RoutingTask.id).where(
         RoutingTask.lead_id == lead.id, RoutingTask.state.in_(routing_log.OPEN_TASK_STATES))))
     await session.execute(update(RoutingTask).where(RoutingTask.id.in_(held)).values(state="completed", finished_at=at))
-    lead.assignee_id, lead.updated_at = None, at
+    lead.assignee_id, lead.assigned_at, lead.updated_at = None, None, at
     note = Interaction(lead_id=lead.id, contact_id=lead.contact_id, channel="system",
-                       event_id=f"reassigned:{lead.id}:{wait.interaction_id}", direction=Direction.INTERNAL.value,
+                       event_id=f"reassigned:{lead.id}:{wait.interaction_id}@{handed}",
+                       direction=Direction.INTERNAL.value,
                        text=reason, subject=None, thread_ref=None, author_id=None, created_at=at,
                        attributes={"action": "reassigned", "actor": audit.SYSTEM_ACTOR, "from": previous})
     session.add(note)

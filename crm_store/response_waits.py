@@ -28,6 +28,12 @@ class Waiting:
     first: bool            # no person has answered on this lead before: the first-response target applies
     queue: str
     assignee_id: int | None
+    assigned_at: datetime | None = None     # when that assignee got the lead (None: unknown, before 0005)
+
+    @property
+    def silent_since(self) -> datetime:
+        """Whence the assignee's silence counts: the later of the hand-over and the start of the wait."""
+        return max(self.since, self.assigned_at) if self.assigned_at is not None else self.since
 
 
 async def waiting(session: AsyncSession, lead_ids: Collection[int] | None = None) -> dict[int, Waiting]:
@@ -56,15 +62,19 @@ async def waiting(session: AsyncSession, lead_ids: Collection[int] | None = None
     open_ids = [lead_id for lead_id, value in found.items() if value is not None]
     if not open_ids:
         return {}
-    queues = await _queues(session, open_ids)
-    assignees = dict((await session.execute(select(Lead.id, Lead.assignee_id).where(Lead.id.in_(open_ids)))).all())
+    queues = await queues_of(session, open_ids)
+    assignees = {lead_id: (assignee, at) for lead_id, assignee, at in await session.execute(
+        select(Lead.id, Lead.assignee_id, Lead.assigned_at).where(Lead.id.in_(open_ids)))}
     return {lead_id: Waiting(lead_id, value[0], value[1], value[2], lead_id not in answered,
-                             queues.get(lead_id, "default"), assignees.get(lead_id))
+                             queues.get(lead_id, "default"), *assignees.get(lead_id, (None, None)))
             for lead_id, value in found.items() if value is not None}
 
 
-async def _queues(session: AsyncSession, lead_ids: list[int]) -> dict[int, str]:
-    """The queue of each lead's latest routing task."""
+async def queues_of(session: AsyncSession, lead_ids: Collection[int]) -> dict[int, str]:
+    """The queue of each lead's latest routing task (a lead never routed has none: the default queue's rules)."""
+    lead_ids = list(lead_ids)
+    if not lead_ids:
+        return {}
     latest = select(RoutingTask.lead_id, func.max(RoutingTask.created_at).label("at")).where(
         RoutingTask.lead_id.in_(lead_ids), RoutingTask.kind != "call").group_by(RoutingTask.lead_id).subquery()
     rows = await session.execute(select(RoutingTask.lead_id, RoutingTask.queue).join(
@@ -84,11 +94,13 @@ async def mark_once(session: AsyncSession, lead_id: int, name: str, ref: str, at
 
 
 async def forgotten(session: AsyncSession, idle_since: datetime, limit: int = 500) -> list[Lead]:
-    """Open leads someone works, idle since before `idle_since`, with no open task."""
+    """Open leads someone works, idle since before `idle_since` (wall-clock: callers then count business hours),
+    with no open task; the longest idle first."""
     open_task = select(Task.id).where(Task.lead_id == Lead.id, Task.state == "open").exists()
     return list(await session.scalars(select(Lead).where(
         Lead.deleted_at.is_(None), Lead.status.in_([s.value for s in OPEN_STATUSES]),
-        Lead.assignee_id.is_not(None), Lead.last_activity_at < idle_since, ~open_task).limit(limit)))
+        Lead.assignee_id.is_not(None), Lead.last_activity_at < idle_since, ~open_task)
+        .order_by(Lead.last_activity_at, Lead.id).limit(limit)))
 
 
 async def record_auto_answer(session: AsyncSession, lead_id: int, channel: str, to: str, thread_ref: str | None,

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, func, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement, DateTime, Integer, String, and_, cast, func, insert, literal, null, or_, select, true, update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from crm_store import audit, leads
 from crm_store.errors import Forbidden, Invalid, NotFound
-from crm_store.models import Contact, Lead, Task, User
+from crm_store.models import AuditEntry, Contact, Lead, Task, User
 from crm_store.reach import contact_in_reach
 from crm_store.types import Viewer
 
@@ -271,6 +273,53 @@ class Reminder:
     assignee: User | None
 
 
+async def claim_due(session: AsyncSession, task_ids: Collection[int], now: datetime) -> list[Reminder]:
+    """Claim (as `claim_reminders`) and read the reminders this caller won, in three statements whatever their
+    number: the UPDATE returns the task's columns, then the clients' names and the assignees are read once each."""
+    if not task_ids:
+        return []
+    # The table, not the entity: an ORM-enabled UPDATE … RETURNING costs about twice as much per row here.
+    t = Task.__table__.c
+    rows = list((await session.execute(update(Task.__table__).where(
+        t.id.in_(list(task_ids)), t.state == OPEN, t.reminded_at.is_(None), t.due_at <= now)
+        .values(reminded_at=now)
+        .returning(t.id, t.kind, t.due_at, t.note, t.lead_id, t.contact_id, t.assignee_id))).all())
+    if not rows:
+        return []
+    names = await names_of_contacts(session, {row.contact_id for row in rows})
+    people = {u.id: u for u in await session.scalars(select(User).where(
+        User.id.in_({row.assignee_id for row in rows if row.assignee_id is not None})))}
+    return sorted((Reminder(row.id, row.kind, row.due_at, row.note, row.lead_id, row.contact_id,
+                            names.get(row.contact_id), row.assignee_id,
+                            people.get(row.assignee_id) if row.assignee_id is not None else None)
+                   for row in rows), key=lambda r: (r.due_at, r.task_id))
+
+
+def _text(value: str) -> ColumnElement[str]:
+    # Typed in the SQL itself: asyncpg cannot guess the type of a bare parameter given to json_build_object.
+    return cast(literal(value, String()), String())
+
+
+async def audit_reminded(session: AsyncSession, task_ids: Collection[int], via: str, error: str | None,
+                         at: datetime) -> None:
+    """One `task.reminded` audit entry per task, written by the database in one INSERT … SELECT: a burst of
+    reminders costs one statement, not a row built in Python each (the detail is made by the JSON function)."""
+    if not task_ids:
+        return
+    dialect = session.get_bind().dialect.name
+    json_object = func.json_build_object if dialect == "postgresql" else func.json_object
+    detail = json_object(_text("task_id"), Task.id, _text("via"), _text(via), _text("error"),
+                         _text(error) if error is not None else null())
+    when: ColumnElement[Any] = literal(at, AuditEntry.at.type)
+    if dialect == "postgresql":
+        when = cast(when, DateTime(timezone=True))      # asyncpg types a bare parameter in a SELECT as text
+    rows = select(when, Task.assignee_id,
+                  _text("task.reminded"), _text("ok"), Task.lead_id, Task.contact_id, null(), detail) \
+        .where(Task.id.in_(list(task_ids))).order_by(Task.due_at, Task.id)
+    await session.execute(insert(AuditEntry).from_select(
+        ["at", "user_id", "action", "outcome", "lead_id", "contact_id", "ip", "detail"], rows))
+
+
 async def reminder_of(session: AsyncSession, task_id: int) -> Reminder | None:
     row = (await session.execute(select(Task, Contact.display_name).join(Contact, Contact.id == Task.contact_id)
                                  .where(Task.id == task_id))).first()
@@ -280,22 +329,6 @@ async def reminder_of(session: AsyncSession, task_id: int) -> Reminder | None:
     assignee = await session.get(User, task.assignee_id) if task.assignee_id is not None else None
     return Reminder(task.id, task.kind, task.due_at, task.note, task.lead_id, task.contact_id, name,
                     task.assignee_id, assignee)
-
-
-async def reminders_of(session: AsyncSession, task_ids: Collection[int]) -> list[Reminder]:
-    """The reminders of these tasks, in two queries whatever their number."""
-    if not task_ids:
-        return []
-    # Columns, not ORM objects: a burst of due tasks is read in bulk, and entity loading would dominate.
-    rows = list((await session.execute(
-        select(Task.id, Task.kind, Task.due_at, Task.note, Task.lead_id, Task.contact_id, Contact.display_name,
-               Task.assignee_id).join(Contact, Contact.id == Task.contact_id)
-        .where(Task.id.in_(list(task_ids))).order_by(Task.due_at, Task.id))).all())
-    people = {u.id: u for u in await session.scalars(select(User).where(
-        User.id.in_({row.assignee_id for row in rows if row.assignee_id is not None})))}
-    return [Reminder(row.id, row.kind, row.due_at, row.note, row.lead_id, row.contact_id, row.display_name,
-                     row.assignee_id, people.get(row.assignee_id) if row.assignee_id is not None else None)
-            for row in rows]
 
 
 async def names_of_contacts(session: AsyncSession, contact_ids: Collection[int]) -> dict[int, str | None]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +51,29 @@ async def editable(session: AsyncSession, viewer: Viewer, template_id: int) -> R
         raise NotFound(f"template {template_id} not found")
     if row.owner_id is None and not viewer.role.sees_everything:
         raise Forbidden("only supervisors and admins change shared templates")
+    return row
+
+
+async def update(session: AsyncSession, viewer: Viewer, template_id: int, changes: Mapping[str, Any],
+                 now: datetime) -> ReplyTemplate:
+    """Change code, title or texts of a template the viewer may edit; a code taken in the same scope is refused."""
+    row = await editable(session, viewer, template_id)
+    before = {name: getattr(row, name) for name in ("code", "title", "texts")}
+    if "code" in changes and changes["code"] != row.code:
+        clash = await session.scalar(select(ReplyTemplate.id).where(
+            ReplyTemplate.code == changes["code"], ReplyTemplate.id != row.id,
+            ReplyTemplate.owner_id.is_(None) if row.owner_id is None else ReplyTemplate.owner_id == row.owner_id))
+        if clash is not None:
+            raise Conflict(f"a template with code {changes['code']!r} exists already", "code")
+        row.code = changes["code"]
+    if "title" in changes:
+        row.title = changes["title"]
+    if "texts" in changes:
+        row.texts = dict(changes["texts"])
+    row.updated_at = now
+    await session.flush()
+    audit.record(session, "template.update", now, user_id=viewer.user_id,
+                 detail={"template_id": row.id, "changed": sorted(k for k in before if before[k] != getattr(row, k))})
     return row
 
 

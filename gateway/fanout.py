@@ -5,7 +5,7 @@ import asyncio
 import json
 import uuid
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -16,8 +16,15 @@ from gateway.hub import Hub
 log = logging.getLogger(__name__)
 
 
+# Many frames at once, each to its own users: a burst (reminders falling due together) in one round trip.
+Batch = Sequence[tuple[set[int], str, Mapping[str, Any]]]
+
+
 class Fanout(Protocol):
     async def to_users(self, user_ids: set[int], kind: str, data: Mapping[str, Any]) -> None: ...
+
+    async def to_users_each(self, frames: Batch) -> None:
+        """Every frame to its users, in order; one message to the other processes for the lot."""
 
     async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None: ...
 
@@ -36,6 +43,12 @@ class LocalFanout:
 
     async def to_users(self, user_ids: set[int], kind: str, data: Mapping[str, Any]) -> None:
         await self._hub.send_many(user_ids, kind, data)
+
+    async def to_users_each(self, frames: Batch) -> None:
+        for user_ids, kind, data in frames:
+            present = {user for user in user_ids if self._hub.connected(user)}
+            if present:         # most of a burst is for people with no screen here: nothing to schedule
+                await self._hub.send_many(present, kind, data)
 
     async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
         await self._hub.send_many(self._hub.connected_users(roles), kind, data)
@@ -79,6 +92,12 @@ class RedisFanout:
     async def to_users(self, user_ids: set[int], kind: str, data: Mapping[str, Any]) -> None:
         await self._local.to_users(user_ids, kind, data)
         await self._publish({"users": sorted(user_ids), "type": kind, "data": data})
+
+    async def to_users_each(self, frames: Batch) -> None:
+        await self._local.to_users_each(frames)
+        if frames:
+            await self._publish({"each": [{"users": sorted(users), "type": kind, "data": data}
+                                          for users, kind, data in frames]})
 
     async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
         await self._local.to_roles(roles, kind, data)
@@ -138,6 +157,9 @@ class RedisFanout:
                 await self._local.disconnect(int(end["user_id"]), end["session"], str(end["reason"]))
             elif "users" in message:
                 await self._local.to_users(set(message["users"]), message["type"], message["data"])
+            elif "each" in message:
+                await self._local.to_users_each([(set(one["users"]), one["type"], one["data"])
+                                                 for one in message["each"]])
             else:
                 await self._local.to_roles(frozenset(message["roles"]), message["type"], message["data"])
         except Exception:

@@ -122,6 +122,10 @@ class Notifier:
         """The task's assignee, on every screen they have open."""
         await self._to({user_id}, "task.due", payload)
 
+    async def tasks_due(self, reminders: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
+        """Reminders falling due together, each to its assignee's screens: one fan-out for the burst."""
+        await self._fanout.to_users_each([({user_id}, "task.due", payload) for user_id, payload in reminders])
+
     async def _to(self, user_ids: set[int], kind: str, data: Mapping[str, Any]) -> None:
         if user_ids:
             await self._fanout.to_users(user_ids, kind, data)

@@ -24,7 +24,7 @@ from gateway.api.lead_routes import LeadPatch, NewLead
 from gateway.api.pipeline_routes import PipelineIn, PipelinePatch, StageIn, StagePatch
 from gateway.api.reply_routes import Reply
 from gateway.api.session_routes import Login
-from gateway.api.template_routes import TemplateIn
+from gateway.api.template_routes import TemplateIn, TemplatePatch
 from gateway.api.task_routes import NewTaskIn, Preferences, TaskPatch
 from gateway.api.team_routes import TeamIn
 from gateway.api.user_routes import PasswordChange, PasswordReset, UserIn, UserPatch
@@ -252,6 +252,8 @@ OPERATIONS: tuple[Op, ...] = (
                      {"type": "integer", "minimum": 1}),
                Param("channel", "the channel's own text where one differs", {"type": "string"}))),
     Op("POST", "/api/v1/templates", "A quick reply (shared: supervisors and admins)", "templates", TemplateIn, ok=201),
+    Op("PATCH", "/api/v1/templates/{template_id}", "Change a quick reply's code, title or texts (shared: "
+       "supervisors and admins; personal: its owner)", "templates", TemplatePatch, params=(_id("template_id"),)),
     Op("DELETE", "/api/v1/templates/{template_id}", "Delete a quick reply", "templates", params=(_id("template_id"),),
        ok=204),
     Op("POST", "/api/v1/imports", "Upload a CSV or XLSX file (multipart: file, sheet): its columns, the mapping "

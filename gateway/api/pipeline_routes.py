@@ -14,6 +14,7 @@ from gateway.api.serialize import iso
 from gateway.auth import client_ip, principal, require_role
 from gateway.errors import read_model, refuse
 from gateway.exports import chunks_of, send_table, wanted_format
+from gateway.tasks.wiring import CLOCKS
 from gateway.keys import CLOCK, SESSIONS
 
 routes = web.RouteTableDef()
@@ -182,6 +183,11 @@ async def get_board(request: web.Request) -> web.Response:
                 "overdue": bool(pipelines.deadline_of(lead, c.stage) and pipelines.deadline_of(lead, c.stage) < now),
                 "next_task": _next_task(found.next_tasks.get(lead.id), now),
             } for lead in c.leads]} for c in found.columns]
+    # The response clock of each card whose client waits for an answer (at risk or overdue is drawn on it).
+    responses = await request.app[CLOCKS].views(shown)
+    for column in columns:
+        for item in column["cards"]:
+            item["response"] = responses.get(item["id"])
     return web.json_response({"pipeline_id": f.pipeline_id, "limit": f.limit, "offset": f.offset,
                               "columns": columns})
 

@@ -104,9 +104,11 @@ async def _me(request: web.Request) -> User:
         return await users.get_user(session, principal(request).user_id)
 
 
-def task_json(task: Task, now: datetime, tz: Any, client_name: str | None = None) -> dict[str, Any]:
+def task_json(task: Task, now: datetime, tz: Any, client_name: str | None = None,
+              assignee_name: str | None = None) -> dict[str, Any]:
     return {
         "id": task.id, "lead_id": task.lead_id, "contact_id": task.contact_id, "client_name": client_name,
+        "assignee_name": assignee_name,
         "kind": task.kind, "origin": task.origin, "state": task.state, "due_at": iso(task.due_at),
         "due_local": task.due_at.astimezone(tz).isoformat(), "bucket": when.bucket(task.due_at, now, tz)
         if task.state == tasks.OPEN else task.state, "assignee_id": task.assignee_id,
@@ -137,10 +139,14 @@ async def list_tasks(request: web.Request) -> web.Response:
         found = await tasks.list_tasks(session, who.viewer, view, window, lead_id=lead_id, contact_id=contact_id,
                                        limit=limit)
         names = await tasks.names_of_contacts(session, {t.contact_id for t in found})
+        # Whose task it is: a supervisor's list of everyone's overdue work names each manager.
+        people = {u.id: u.display_name for u in await users.users_by_id(
+            session, sorted({t.assignee_id for t in found if t.assignee_id is not None}))}
         counts = await tasks.counts(session, who.viewer, window)
         audit.record(session, "tasks.list", now, user_id=who.user_id, ip=client_ip(request), lead_id=lead_id,
                      detail={"query": dict(request.query), "task_ids": [t.id for t in found]})
-    return web.json_response({"items": [task_json(t, now, tz, names.get(t.contact_id)) for t in found],
+    return web.json_response({"items": [task_json(t, now, tz, names.get(t.contact_id), people.get(t.assignee_id or 0))
+                                        for t in found],
                               "counts": counts, "time_zone": str(tz)})
 
 

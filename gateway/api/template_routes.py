@@ -11,11 +11,20 @@ from crm_store import leads, templates, users
 from crm_store.models import ReplyTemplate
 from gateway.api.params import path_id, query_id
 from gateway.auth import audit_refusals, principal
-from gateway.errors import read_model
+from gateway.errors import read_model, refuse
 from gateway.keys import CLOCK, SESSIONS
 
 routes = web.RouteTableDef()
 VARIABLE = re.compile(r"\{(client_name|manager_name|lead_id)\}")
+
+
+def _checked_texts(value: dict[str, str]) -> dict[str, str]:
+    if "default" not in value:
+        raise ValueError("texts needs a 'default' text (per-channel variants are optional)")
+    for channel, text in value.items():
+        if not re.fullmatch(r"[a-z_]{1,20}", channel) or not 0 < len(text) <= 20000:
+            raise ValueError(f"texts.{channel[:20]}: a channel name and 1 to 20000 characters")
+    return value
 
 
 class TemplateIn(BaseModel):
@@ -29,12 +38,22 @@ class TemplateIn(BaseModel):
     @field_validator("texts")
     @classmethod
     def _texts(cls, value: dict[str, str]) -> dict[str, str]:
-        if "default" not in value:
-            raise ValueError("texts needs a 'default' text (per-channel variants are optional)")
-        for channel, text in value.items():
-            if not re.fullmatch(r"[a-z_]{1,20}", channel) or not 0 < len(text) <= 20000:
-                raise ValueError(f"texts.{channel[:20]}: a channel name and 1 to 20000 characters")
-        return value
+        return _checked_texts(value)
+
+
+class TemplatePatch(BaseModel):
+    """What changes; `texts` replaces the whole set (a variant left out is removed). Shared stays shared."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str | None = Field(None, min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$")
+    title: str | None = Field(None, min_length=1, max_length=200)
+    texts: dict[str, str] | None = Field(None, min_length=1)
+
+    @field_validator("texts")
+    @classmethod
+    def _texts(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return None if value is None else _checked_texts(value)
 
 
 def render(text: str, values: dict[str, str]) -> str:
@@ -77,6 +96,22 @@ async def add_template(request: web.Request) -> web.Response:
         row = await templates.create(session, who.viewer, body.code, body.title, body.texts, body.shared,
                                      request.app[CLOCK]())
     return web.json_response(template_json(row, None, None), status=201)
+
+
+@routes.patch("/api/v1/templates/{template_id:[0-9]+}")
+@audit_refusals("template.update")
+async def change_template(request: web.Request) -> web.Response:
+    """Admins and supervisors change shared templates; anyone their own (another's is not found)."""
+    who = principal(request)
+    template_id = path_id(request, "template_id", "template")
+    body = await read_model(request, TemplatePatch)
+    changes = body.model_dump(exclude_unset=True)
+    for name in ("code", "title", "texts"):
+        if name in changes and changes[name] is None:
+            refuse(422, "invalid", f"{name} cannot be null", name)
+    async with request.app[SESSIONS]() as session, session.begin():
+        row = await templates.update(session, who.viewer, template_id, changes, request.app[CLOCK]())
+    return web.json_response(template_json(row, None, None))
 
 
 @routes.delete("/api/v1/templates/{template_id:[0-9]+}")

@@ -124,7 +124,9 @@ class ResponseClocks:
             if wait.assignee_id is None or found is None or not found[0].reassign_after_minutes:
                 continue
             minutes = found[0].reassign_after_minutes
-            if found[1].elapsed(wait.since, now) < minutes * 60:
+            # The assignee is silent only since they got the lead: a client who waited in the queue before
+            # the hand-over does not make the new assignee look slow.
+            if found[1].elapsed(wait.silent_since, now) < minutes * 60:
                 continue
             reason = f"no answer within {minutes:g} business minutes"
             async with self._sessions() as session, session.begin():
@@ -133,7 +135,8 @@ class ResponseClocks:
                 continue
             done += 1
             if self._notifier is not None:
-                await self._notifier.lead_updated(moved.lead_id, {"assignee_id": None, "reassigned": reason},
+                await self._notifier.lead_updated(moved.lead_id, {"assignee_id": None, "reassigned": reason,
+                                                                  "reassigned_after_minutes": minutes},
                                                   assignee_id=moved.previous_assignee, owner_id=None, changed_by=0)
             if self._routing is not None:
                 for old in moved.ended:
@@ -147,18 +150,20 @@ class ResponseClocks:
             return 0
         now, made = self._clock(), []
         async with self._sessions() as session, session.begin():
-            for lead in await response_waits.forgotten(session, now - timedelta(hours=min(hours))):
-                queue = (await response_waits.waiting(session, [lead.id])).get(lead.id)
-                found = self._queue(queue.queue if queue else "default")
+            # Business time never runs faster than the wall clock: the wall-clock idle leads are all candidates.
+            candidates = await response_waits.forgotten(session, now - timedelta(hours=min(hours)))
+            queues = await response_waits.queues_of(session, [lead.id for lead in candidates])
+            for lead in candidates:
+                found = self._queue(queues.get(lead.id, "default"))
                 limit = found[0].forgotten_after_hours if found else None
-                if not limit or lead.last_activity_at >= now - timedelta(hours=limit):
+                if not found or not limit or found[1].elapsed(lead.last_activity_at, now) < limit * 3600:
                     continue
                 if not await response_waits.mark_once(session, lead.id, "forgotten", lead.last_activity_at.isoformat(),
                                                       now):
                     continue
                 task = await session.run_sync(lambda s, lead=lead, limit=limit: tasks.add_system_task(
                     s, lead_id=lead.id, kind="call", origin="forgotten", assignee_id=lead.assignee_id, due_at=now,
-                    note=f"no task and no activity for {limit:g} hours", at=now))
+                    note=f"no task and no activity for {limit:g} business hours", at=now))
                 await session.flush()
                 if task is not None:
                     made.append((task.id, now))

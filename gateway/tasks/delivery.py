@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from channels.types import OutboundMessage, Responder
-from crm_store import audit, tasks
+from crm_store import tasks
 from crm_store.session import Sessions
 from gateway import frames
 from gateway.hub import Hub
@@ -59,20 +59,32 @@ class ReminderDelivery:
         state = await self.agent(user_id)
         return state is not None and state.presence is not Presence.OFFLINE and state.reason != "disconnected"
 
-    async def __call__(self, reminder: tasks.Reminder) -> None:
-        if reminder.assignee_id is None:
+    async def present(self, user_ids: set[int]) -> set[int]:
+        return {user_id for user_id in user_ids if await self.signed_in(user_id)}
+
+    async def __call__(self, reminders: list[tasks.Reminder], present: set[int]) -> None:
+        """A burst of reminders: the frames in one fan-out; each one whose assignee is away also goes through the
+        channel they chose, audited here (the timer audited the others with its claim)."""
+        owned = [(r, lead_link(self.base_url, r)) for r in reminders if r.assignee_id is not None]
+        if not owned:
             return
-        link = lead_link(self.base_url, reminder)
-        await self.notifier.task_due(reminder.assignee_id, frames.task_due(
-            reminder.task_id, reminder.kind, reminder.due_at, reminder.note, reminder.lead_id, reminder.contact_id,
-            reminder.client_name, link))
-        via, error = "console", None
-        if not await self.signed_in(reminder.assignee_id):
-            via, error = await self._away(reminder, link)
-        async with self.sessions() as session, session.begin():
-            audit.record(session, "task.reminded", self.clock(), user_id=reminder.assignee_id,
-                         lead_id=reminder.lead_id, contact_id=reminder.contact_id,
-                         detail={"task_id": reminder.task_id, "via": via, "error": error})
+        await self.notifier.tasks_due([(r.assignee_id, frames.task_due(  # type: ignore[misc]
+            r.task_id, r.kind, r.due_at, r.note, r.lead_id, r.contact_id, r.client_name, link)) for r, link in owned])
+        by_outcome: dict[tuple[str, str | None], list[int]] = {}
+        for reminder, link in owned:
+            if reminder.assignee_id in present:
+                continue
+            try:
+                via, error = await self._away(reminder, link)
+            except Exception as exc:
+                log.exception("reminder of task %s could not be sent", reminder.task_id)
+                via, error = "failed", repr(exc)[:200]
+            by_outcome.setdefault((via, error), []).append(reminder.task_id)
+        if by_outcome:
+            async with self.sessions() as session, session.begin():
+                at = self.clock()
+                for (via, error), task_ids in by_outcome.items():
+                    await tasks.audit_reminded(session, task_ids, via, error, at)
 
     async def _away(self, reminder: tasks.Reminder, link: str) -> tuple[str, str | None]:
         user = reminder.assignee

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from crm_store import tasks
 from crm_store.call_records import Callback, CallRecord, CallRecords
 from crm_store.ingest import Ingestor
-from crm_store.models import Task
+from crm_store.models import AuditEntry, Task
 from factories import T0, phone, request
 from test_call_records import a_call, ingestor  # noqa: F401  (the fixture)
 
@@ -47,3 +47,27 @@ async def test_claiming_a_reminder_twice_gives_it_once(engine, sessions):
         assert await tasks.claim_reminders(s, [task_id], T0) == [task_id]
     async with sessions() as s, s.begin():
         assert await tasks.claim_reminders(s, [task_id], T0) == []
+
+
+async def test_a_burst_is_claimed_once_and_audited_by_the_database(engine, sessions):
+    async with Ingestor(engine, clock=lambda: T0) as running:
+        lead = await running.ingest(request(phone("+74951112244"), channel="voice"))
+    async with sessions() as s, s.begin():
+        made = [await s.run_sync(lambda sync, n=n: tasks.add_system_task(
+            sync, lead_id=lead.lead_id, kind="call", origin="forgotten", assignee_id=None,
+            due_at=T0 + timedelta(minutes=n), note=f"№{n}", at=T0)) for n in range(3)]
+        await s.flush()
+        ids = [t.id for t in made]
+    async with sessions() as s, s.begin():
+        won = await tasks.claim_due(s, ids, T0 + timedelta(minutes=1))          # the third is not due yet
+        assert [(r.task_id, r.note, r.lead_id) for r in won] == [(ids[0], "№0", lead.lead_id),
+                                                                 (ids[1], "№1", lead.lead_id)]
+        await tasks.audit_reminded(s, [r.task_id for r in won], "email", 'relay said "no"', T0)
+    async with sessions() as s, s.begin():
+        assert await tasks.claim_due(s, ids, T0 + timedelta(minutes=5)) != []     # only the third is left
+        assert await tasks.claim_due(s, ids, T0 + timedelta(minutes=5)) == []
+        entries = list(await s.scalars(select(AuditEntry).where(AuditEntry.action == "task.reminded")
+                                       .order_by(AuditEntry.id)))
+    assert [(e.lead_id, e.at, e.outcome, e.detail) for e in entries] == [
+        (lead.lead_id, T0, "ok", {"task_id": task_id, "via": "email", "error": 'relay said "no"'})
+        for task_id in ids[:2]]

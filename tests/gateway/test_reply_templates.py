@@ -33,3 +33,34 @@ async def test_templates_by_code_with_variables_and_channel_variants(api):
     assert as_mail["items"][0]["text"] == f"Hello, Ирина! Ольга, lead {lead}. {{unknown}}"
     # The boss does not see olga's own template.
     assert [t["code"] for t in (await (await api.client.get("/api/v1/templates?q=h", headers=boss_h)).json())["items"]] == ["hello"]
+
+
+async def test_templates_are_changed_by_whoever_may_edit_them(api):
+    await api.add_user("olga", Role.MANAGER)
+    await api.add_user("boss", Role.SUPERVISOR)
+    olga_h, boss_h = await api.login("olga"), await api.login("boss")
+    shared = await (await api.client.post("/api/v1/templates", json={
+        "code": "bye", "title": "Bye", "shared": True, "texts": {"default": "Bye"}}, headers=boss_h)).json()
+    mine = await (await api.client.post("/api/v1/templates", json={
+        "code": "thanks", "title": "Thanks", "texts": {"default": "Thanks"}}, headers=olga_h)).json()
+    await api.client.post("/api/v1/templates", json={"code": "hi", "title": "Hi", "texts": {"default": "Hi"}},
+                          headers=olga_h)
+
+    refused = await api.client.patch(f"/api/v1/templates/{shared['id']}", json={"title": "x"}, headers=olga_h)
+    assert refused.status == 403                                     # shared: supervisors and admins only
+    changed = await api.client.patch(f"/api/v1/templates/{shared['id']}", json={
+        "title": "Goodbye", "texts": {"default": "Goodbye, {client_name}", "email": "Kind regards"}}, headers=boss_h)
+    assert changed.status == 200, await changed.text()
+    assert (await changed.json())["texts"] == {"default": "Goodbye, {client_name}", "email": "Kind regards"}
+    hidden = await api.client.patch(f"/api/v1/templates/{mine['id']}", json={"title": "x"}, headers=boss_h)
+    assert hidden.status == 404                                      # someone's own template is theirs alone
+    clash = await api.client.patch(f"/api/v1/templates/{mine['id']}", json={"code": "hi"}, headers=olga_h)
+    assert clash.status == 409 and (await clash.json())["error"]["field"] == "code"
+    for body, field in (({"texts": {"email": "x"}}, "texts"), ({"code": None}, "code"), ({"code": "Нет"}, "code"),
+                        ({"shared": True}, "shared")):
+        bad = await api.client.patch(f"/api/v1/templates/{mine['id']}", json=body, headers=olga_h)
+        assert bad.status == 422 and (await bad.json())["error"]["field"] == field, (body, await bad.text())
+    renamed = await api.client.patch(f"/api/v1/templates/{mine['id']}", json={"code": "thx"}, headers=olga_h)
+    assert renamed.status == 200
+    found = await (await api.client.get("/api/v1/templates?q=th", headers=olga_h)).json()
+    assert [(t["code"], t["title"]) for t in found["items"]] == [("thx", "Thanks")]

@@ -119,9 +119,47 @@ async def test_one_after_hours_answer_per_conversation_and_a_forgotten_lead_gets
     await api.add_user("boss", Role.SUPERVISOR)
     boss = await api.login("boss")
     await api.client.patch(f"/api/v1/leads/{first.lead_id}", json={"assignee_id": olga}, headers=boss)
-    clock.now = local(2026, 11, 22, 12, 0)               # more than a day without activity or a task
+    clock.now = local(2026, 11, 21, 11, 5)
+    answered = await api.client.post(f"/api/v1/leads/{first.lead_id}/reply",
+                                     json={"text": "Ответим в понедельник"}, headers=await api.login("olga"))
+    assert answered.status in (200, 201), await answered.text()       # the client waits for nothing now
+    # 24 business hours after Saturday 11:00: Monday and Tuesday 9-18 make 18, Wednesday 9-15 the rest.
+    clock.now = local(2026, 11, 25, 14, 59)              # four days of wall-clock idleness, 23.98 business hours
+    assert (await api.client.app[CLOCKS].sweep())["forgotten"] == 0
+    clock.now = local(2026, 11, 25, 15, 1)
     assert (await api.client.app[CLOCKS].sweep())["forgotten"] == 1
     assert (await api.client.app[CLOCKS].sweep())["forgotten"] == 0
     async with api.client.app[SESSIONS]() as session:
         [task] = list(await session.scalars(select(Task)))
     assert (task.lead_id, task.kind, task.origin, task.assignee_id) == (first.lead_id, "call", "forgotten", olga)
+    assert task.note == "no task and no activity for 24 business hours"
+
+
+async def test_silence_counts_from_the_hand_over_and_each_silent_assignee_is_told(api, clock):
+    olga = await api.add_user("olga", Role.MANAGER)
+    ivan = await api.add_user("ivan", Role.MANAGER)
+    await api.add_user("boss", Role.SUPERVISOR)
+    boss = await api.login("boss")
+    clock.now = local(2026, 11, 23, 9, 0)                # Monday morning: the client writes
+    asked = await api.client.app[INTAKE].emit(message("Когда доставка?", clock.now, chat="chat-9"))
+    lead = asked.lead_id
+    clock.now = local(2026, 11, 23, 9, 50)               # nobody took it for 50 minutes; then olga gets it
+    assert (await api.client.patch(f"/api/v1/leads/{lead}", json={"assignee_id": olga}, headers=boss)).status == 200
+    clock.now = local(2026, 11, 23, 10, 20)              # 80 minutes since the message, 30 since the hand-over
+    assert (await api.client.app[CLOCKS].sweep())["reassigned"] == 0
+    async with screen(api, "olga", available=False) as olga_screen:
+        clock.now = local(2026, 11, 23, 10, 31)          # 41 minutes of olga's silence
+        assert (await api.client.app[CLOCKS].sweep())["reassigned"] == 1
+        told = await olga_screen.expect("lead.updated")
+    assert (told["lead_id"], told["changes"]["assignee_id"], told["changes"]["reassigned_after_minutes"]) == \
+        (lead, None, 40)
+    # The same wait, handed to ivan: his own 40 minutes count from his hand-over, and he is told in turn.
+    assert (await api.client.patch(f"/api/v1/leads/{lead}", json={"assignee_id": ivan}, headers=boss)).status == 200
+    clock.now = local(2026, 11, 23, 11, 0)
+    assert (await api.client.app[CLOCKS].sweep())["reassigned"] == 0
+    clock.now = local(2026, 11, 23, 11, 12)
+    assert (await api.client.app[CLOCKS].sweep())["reassigned"] == 1
+    card = await (await api.client.get(f"/api/v1/leads/{lead}", headers=boss)).json()
+    history = [(e["attributes"] or {}).get("from") for e in card["timeline"]
+               if (e.get("attributes") or {}).get("action") == "reassigned"]
+    assert sorted(history) == sorted([olga, ivan]) and card["lead"]["assignee_id"] is None

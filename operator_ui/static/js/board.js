@@ -6,6 +6,7 @@ import { applyI18n, label, setLocale, t } from './i18n.js';
 import { renderNav } from './pages.js';
 import { PATHS } from './paths.js';
 import { LiveSocket } from './socket.js';
+import { quickTaskForm, responseBadge } from './taskform.js';
 
 let pipelines = [];
 let current = null;
@@ -54,6 +55,16 @@ function card(item, stages, stage) {
     const target = stages.find((s) => String(s.id) === menu.value);
     if (target) move(item.id, target);
   });
+  // A follow-up from the board: the card opens the same small form as the lead card, with the quick choices.
+  const taskSlot = h('div', { class: 'card-task-form', hidden: true });
+  const addTask = h('button', { type: 'button', class: 'link small card-add-task', 'aria-expanded': 'false',
+    text: t('board.add_task') });
+  addTask.addEventListener('click', () => {
+    const opening = taskSlot.hidden;
+    taskSlot.replaceChildren(...(opening ? [quickTaskForm(item.id, () => { taskSlot.hidden = true; reloadSoon(); })] : []));
+    taskSlot.hidden = !opening;
+    addTask.setAttribute('aria-expanded', String(opening));
+  });
   const el = h('article', { class: `card${item.overdue ? ' overdue' : ''}`, draggable: 'true', tabindex: '0',
     dataset: { leadId: String(item.id) } },
     h('a', { class: 'card-client', href: `/console#lead=${item.id}`, text: item.client || item.subject || `#${item.id}` }),
@@ -64,7 +75,8 @@ function card(item, stages, stage) {
     item.next_task ? h('div', { class: `card-task${item.next_task.overdue ? ' overdue' : ''}`,
       text: t('board.next_task', { kind: label('tasks.kind', item.next_task.kind),
         due: formatDateTime(item.next_task.due_at) }) }) : [],
-    menu);
+    responseBadge(item.response),
+    h('div', { class: 'card-actions' }, menu, addTask), taskSlot);
   el.addEventListener('dragstart', (ev) => {
     dragged = item.id;
     ev.dataTransfer.setData('text/plain', String(item.id));

@@ -126,6 +126,7 @@ function onFrame(type, data, incoming, view) {
       ctx.list.load();
       break;
     case FRAME.LEAD_UPDATED:
+      if (data.changes && data.changes.reassigned) reassignedNotice(data);
       if (data.lead_id === view.leadId || (data.lead && data.lead.id === view.leadId)) view.refresh();
       ctx.list.load();
       break;
@@ -154,6 +155,16 @@ function onFrame(type, data, incoming, view) {
     default:
       break;
   }
+}
+
+// The queue gave a lead this person left unanswered to someone else: they are told why, until they dismiss it.
+function reassignedNotice(data) {
+  const close = h('button', { type: 'button', class: 'small', text: t('tasks.dismiss') });
+  const notice = h('div', { class: 'banner notice reassigned', role: 'status', dataset: { leadId: String(data.lead_id) } },
+    h('span', { text: t('console.reassigned', { lead: data.lead_id, minutes: data.changes.reassigned_after_minutes ?? '' }) }),
+    ' ', close);
+  close.addEventListener('click', () => notice.remove());
+  $('#notices').append(notice);
 }
 
 main().catch((exc) => {

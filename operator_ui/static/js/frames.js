@@ -16,6 +16,7 @@ export const FRAME = Object.freeze({
   CALL_TRANSFERRED: 'call.transferred',
   QUEUE_STATS: 'queue.stats',
   IMPORT_PROGRESS: 'import.progress',
+  TASK_DUE: 'task.due',
   ERROR: 'error',
   PONG: 'pong',
   // console -> server (the server replies with `<type>.ok`, see ok())
@@ -24,6 +25,10 @@ export const FRAME = Object.freeze({
   OFFER_DECLINE: 'offer.decline',
   PING: 'ping',
 });
+
+// Every frame a LiveSocket receives is also dispatched on `window` as this event ({ type, data }), so shared
+// parts of a page (the top bar's task counts) follow the live state without owning a socket.
+export const FRAME_EVENT = 'switchboard:frame';
 
 // The reply to a request frame of this type (gateway/hub.py answers `${kind}.ok`).
 export const ok = (type) => `${type}.ok`;

@@ -1,7 +1,8 @@
 // The console's screens, listed once: the top bar's navigation is drawn from this list.
 // A new screen is one line here, its page in operator_ui.PAGES and its dictionary keys.
-import { patch } from './api.js';
+import { get, patch } from './api.js';
 import { h } from './dom.js';
+import { FRAME, FRAME_EVENT } from './frames.js';
 import { label, languages, t } from './i18n.js';
 import { PAGE, PATHS } from './paths.js';
 
@@ -13,26 +14,63 @@ const SUPERVISORS = ['supervisor', 'admin'];
 export const PAGES = [
   { path: PAGE.console, key: 'nav.console' },
   { path: PAGE.wallboard, key: 'nav.wallboard', roles: STAFF },
-  { path: '/tasks', key: 'nav.tasks' },
-  { path: '/board', key: 'nav.board' },
+  { path: PAGE.tasks, key: 'nav.tasks', counts: true },
+  { path: PAGE.board, key: 'nav.board' },
   { path: PAGE.reports, key: 'nav.reports', roles: SUPERVISORS },
   { path: PAGE.admin, key: 'nav.admin', roles: SUPERVISORS },
   { path: PAGE.imports, key: 'nav.imports', roles: ['admin'] },
 ];
 
+// A page that made, moved or finished a task says so with this event: the top bar's counts are read again.
+export const TASKS_CHANGED = 'switchboard:tasks-changed';
+
+let countsSeq = 0;
+
+// Overdue and due-today counts beside "My tasks", read again when a reminder falls due (an item just
+// became overdue), when this page changed a task, and when the page comes back into view.
+async function showTaskCounts(nav) {
+  const slot = nav.querySelector('.nav-counts');
+  if (!slot) return;
+  const mine = ++countsSeq;
+  let counts;
+  try { counts = await get(PATHS.taskCounts); } catch { return; }
+  if (mine !== countsSeq) return;
+  const badge = (cls, value, key) => (value > 0
+    ? [h('span', { class: `badge ${cls}`, title: t(key, { count: value }), 'aria-label': t(key, { count: value }),
+      text: String(value) })]
+    : []);
+  slot.replaceChildren(
+    ...badge('nav-overdue', counts.overdue, 'nav.tasks_overdue'),
+    ...badge('nav-today', counts.today, 'nav.tasks_today'));
+}
+
+let listening = false;
+
+function follow(nav) {
+  if (listening) return;
+  listening = true;
+  const again = () => showTaskCounts(nav);
+  window.addEventListener(FRAME_EVENT, (event) => { if (event.detail.type === FRAME.TASK_DUE) again(); });
+  window.addEventListener(TASKS_CHANGED, again);
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') again(); });
+}
+
 // Fill <nav id="nav"> with the screens this user may open (the current one is marked for screen readers),
-// and put the user menu (who I am, my language) next to it.
+// put the user menu (who I am, my language) next to it, and keep the task counts beside "My tasks".
 export function renderNav(user, nav = document.getElementById('nav')) {
   if (!nav) return;
   nav.replaceChildren(...PAGES
     .filter((page) => !page.roles || page.roles.includes(user.role))
     .map((page) => {
       const link = h('a', { href: page.path }, t(page.key));
+      if (page.counts) link.append(' ', h('span', { class: 'nav-counts' }));
       if (location.pathname === page.path) link.setAttribute('aria-current', 'page');
       return link;
     }));
   if (user.locale) localStorage.setItem(LOCALE_KEY, user.locale);
   renderUserMenu(user, nav);
+  follow(nav);
+  showTaskCounts(nav);
 }
 
 function renderUserMenu(user, nav) {

@@ -54,8 +54,16 @@ export const PATHS = Object.freeze({
   reportHourly: (params) => `/api/v1/reports/hourly?${new URLSearchParams(params)}`,
   agentActivity: (userId, params) => `/api/v1/agents/${id(userId)}/activity?${new URLSearchParams(params)}`,
   exportLeads: (params) => `/api/v1/exports/leads?${new URLSearchParams(params)}`,
+  tasks: '/api/v1/tasks',
+  taskCounts: '/api/v1/tasks/counts',
+  task: (taskId) => `/api/v1/tasks/${id(taskId)}`,
+  tasksWhere: (params) => `/api/v1/tasks?${new URLSearchParams(params)}`,
+  templatesWhere: (params) => `/api/v1/templates?${new URLSearchParams(params)}`,
 });
 
 // The pages of this site (served by gateway/ui_routes.py).
-export const PAGE = Object.freeze({ login: '/login', console: '/console', wallboard: '/wallboard', admin: '/admin', imports: '/imports', reports: '/reports',
-  client: (contactId) => `/clients/${id(contactId)}` });
+export const PAGE = Object.freeze({
+  login: '/login', console: '/console', wallboard: '/wallboard', tasks: '/tasks', board: '/board',
+  admin: '/admin', imports: '/imports', reports: '/reports',
+  client: (contactId) => `/clients/${id(contactId)}`,
+});

@@ -2,6 +2,7 @@
 // client; picking one puts its text (the channel's own variant where there is one) in the box.
 import { get } from './api.js';
 import { clear, h } from './dom.js';
+import { PATHS } from './paths.js';
 
 export function attachQuickReplies(area, leadId) {
   const list = h('ul', { class: 'quick-replies', role: 'listbox', hidden: true });
@@ -11,7 +12,7 @@ export function attachQuickReplies(area, leadId) {
     if (!match) { list.hidden = true; return; }
     const mine = ++seq;
     try {
-      const found = await get(`/api/v1/templates?q=${encodeURIComponent(match[1])}&lead_id=${Number(leadId)}`);
+      const found = await get(PATHS.templatesWhere({ q: match[1], lead_id: Number(leadId) }));
       if (mine !== seq) return;
       clear(list);
       for (const item of found.items) {

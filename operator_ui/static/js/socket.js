@@ -1,6 +1,6 @@
 // The live connection: reconnects with jittered exponential backoff; the server resends state on connect.
 import { api } from './api.js';
-import { FRAME } from './frames.js';
+import { FRAME, FRAME_EVENT } from './frames.js';
 import { PATHS } from './paths.js';
 
 const BASE_MS = 300;
@@ -51,7 +51,9 @@ export class LiveSocket {
     ws.addEventListener('message', (event) => {
       let frame;
       try { frame = JSON.parse(event.data); } catch { return; }
-      if (frame && typeof frame.type === 'string') this.onFrame(frame.type, frame.data || {});
+      if (!frame || typeof frame.type !== 'string') return;
+      this.onFrame(frame.type, frame.data || {});
+      window.dispatchEvent(new CustomEvent(FRAME_EVENT, { detail: { type: frame.type, data: frame.data || {} } }));
     });
     ws.addEventListener('close', (event) => {
       if (ws !== this.ws) return;

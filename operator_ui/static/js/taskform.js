@@ -1,62 +1,72 @@
-// The lead card's tasks: the lead's tasks, a form with quick due choices (computed by the server in the user's
-// zone), and the response clock's state when a client waits. Its own module: the card only places it.
+// Tasks on a lead: the card's task box (the lead's tasks, the form, the response clock) and the small form the
+// board's cards reuse. Due times come from quick choices the server computes in the user's own zone.
 import { get, post } from './api.js';
 import { clear, h } from './dom.js';
-import { loadTaskStrings, tt } from './tasks_i18n.js';
+import { formatDateTime } from './format.js';
+import { t } from './i18n.js';
+import { TASKS_CHANGED } from './pages.js';
+import { PATHS } from './paths.js';
 
 const KINDS = ['call', 'meeting', 'email', 'message', 'other'];
 const QUICK = ['in_1h', 'tomorrow_10', 'next_monday_10'];
 
-export function taskBox(card) {
-  const leadId = card.lead.id;
-  const box = h('section', { class: 'task-box', dataset: { leadId: String(leadId) } });
-  const list = h('ul', { class: 'task-list' });
-  const error = h('p', { class: 'error', role: 'alert', hidden: true });
-  const kind = h('select', { name: 'kind', class: 'task-kind-select', 'aria-label': tt('tasks.kind_label') });
+// The response clock of a lead whose client waits: drawn only when the answer is at risk or overdue.
+export function responseBadge(clock) {
+  if (!clock || (clock.state !== 'at_risk' && clock.state !== 'breached')) return [];
+  const due = clock.due_at ? t('tasks.response.due', { when: formatDateTime(clock.due_at) }) : '';
+  return [h('span', { class: `badge response-${clock.state}`, role: 'status', title: due,
+    dataset: { response: clock.state }, text: t(`tasks.response.${clock.state}`) })];
+}
+
+// Kind, note and the quick due choices; `made` runs after the server stored the task.
+export function quickTaskForm(leadId, made) {
+  const kind = h('select', { name: 'kind', class: 'task-kind-select', 'aria-label': t('tasks.kind') },
+    KINDS.map((k) => h('option', { value: k, text: t(`tasks.kind.${k}`) })));
   const note = h('input', { type: 'text', name: 'note', maxlength: '5000', class: 'task-note-input',
-    'aria-label': tt('tasks.note') });
-  const quick = h('span', { class: 'task-quick' });
-
-  async function load() {
-    try {
-      const found = await get(`/api/v1/tasks?lead_id=${Number(leadId)}`);
-      clear(list);
-      for (const task of found.items) {
-        list.append(h('li', { class: `task ${task.bucket}`, dataset: { taskId: String(task.id) } },
-          h('span', { class: 'task-kind', text: tt(`tasks.kind.${task.kind}`) }),
-          h('span', { class: 'muted', text: task.due_local.slice(0, 16).replace('T', ' ') }),
-          h('span', { text: task.note || '' }),
-          h('span', { class: 'muted', text: task.state === 'open' ? '' : tt('tasks.done') })));
-      }
-    } catch (exc) {
-      error.textContent = exc.message;
-      error.hidden = false;
-    }
-  }
-
+    placeholder: t('tasks.note'), 'aria-label': t('tasks.note') });
+  const error = h('p', { class: 'error', role: 'alert', hidden: true });
   async function add(due) {
     error.hidden = true;
     try {
-      await post('/api/v1/tasks', { lead_id: leadId, kind: kind.value, due, note: note.value });
+      const task = await post(PATHS.tasks, { lead_id: Number(leadId), kind: kind.value, due, note: note.value });
       note.value = '';
-      await load();
+      window.dispatchEvent(new CustomEvent(TASKS_CHANGED));
+      await made(task);
+    } catch (exc) {
+      error.textContent = t('tasks.not_added', { message: exc.message });
+      error.hidden = false;
+    }
+  }
+  const quick = h('span', { class: 'task-quick' }, QUICK.map((q) => h('button', {
+    type: 'button', class: 'small', dataset: { due: q }, text: t(`tasks.quick.${q}`), onclick: () => add(q) })));
+  return h('div', { class: 'task-form' }, kind, note, quick, error);
+}
+
+export function taskBox(card) {
+  const leadId = card.lead.id;
+  const list = h('ul', { class: 'task-list' });
+  const error = h('p', { class: 'error', role: 'alert', hidden: true });
+
+  async function load() {
+    try {
+      const found = await get(PATHS.tasksWhere({ lead_id: Number(leadId) }));
+      clear(list);
+      for (const task of found.items) {
+        list.append(h('li', { class: `task ${task.bucket}`, dataset: { taskId: String(task.id) } },
+          h('span', { class: 'task-kind', text: t(`tasks.kind.${task.kind}`) }),
+          h('span', { class: 'muted', text: task.due_local.slice(0, 16).replace('T', ' ') }),
+          h('span', { text: task.note || '' }),
+          h('span', { class: 'muted', text: task.state === 'open' ? '' : t('tasks.done') })));
+      }
+      error.hidden = true;
     } catch (exc) {
       error.textContent = exc.message;
       error.hidden = false;
     }
   }
 
-  loadTaskStrings().then(() => {
-    for (const k of KINDS) kind.append(h('option', { value: k, text: tt(`tasks.kind.${k}`) }));
-    for (const q of QUICK) quick.append(h('button', { type: 'button', class: 'small', dataset: { due: q },
-      text: tt(`tasks.quick.${q}`), onclick: () => add(q) }));
-    note.placeholder = tt('tasks.note');
-    const clock = card.response;
-    box.prepend(h('h3', { text: tt('tasks.title_card') }),
-      clock && clock.state !== 'ok' ? h('p', { class: `badge response-${clock.state}`, role: 'status',
-        text: tt(`tasks.response.${clock.state}`) }) : '');
-    load();
-  });
-  box.append(list, h('div', { class: 'task-form' }, kind, note, quick), error);
-  return box;
+  load();
+  return h('section', { class: 'task-box', dataset: { leadId: String(leadId) } },
+    h('h3', { text: t('tasks.title_card') }, ' ', responseBadge(card.response)),
+    list, quickTaskForm(leadId, load), error);
 }

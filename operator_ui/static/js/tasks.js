@@ -2,15 +2,15 @@
 // desktop notification. Text only: every value goes in through textContent (dom.js `h`).
 import { get, logout, patch } from './api.js';
 import { $, clear, h } from './dom.js';
-import { applyI18n, locale, setLocale } from './i18n.js';
-import { renderNav } from './pages.js';
+import { FRAME } from './frames.js';
+import { applyI18n, locale, setLocale, t as tt } from './i18n.js';
+import { renderNav, TASKS_CHANGED } from './pages.js';
+import { PAGE, PATHS } from './paths.js';
 import { LiveSocket } from './socket.js';
-import { loadTaskStrings, tt } from './tasks_i18n.js';
 
 let me = null;
 
-async function loadStrings() {
-  await loadTaskStrings();
+function loadStrings() {
   for (const el of document.querySelectorAll('[data-tt]')) el.textContent = tt(el.dataset.tt);
 }
 
@@ -21,37 +21,44 @@ function when(iso) {
   catch { return new Intl.DateTimeFormat(locale(), options).format(new Date(iso)); }
 }
 
-function taskItem(task) {
+function taskItem(task, withAssignee = false) {
   const done = h('button', { type: 'button', class: 'task-done', text: tt('tasks.done') });
   done.addEventListener('click', async () => {
     done.disabled = true;
-    try { await patch(`/api/v1/tasks/${task.id}`, { done: true }); await refresh(); } catch { done.disabled = false; }
+    try {
+      await patch(PATHS.task(task.id), { done: true });
+      window.dispatchEvent(new CustomEvent(TASKS_CHANGED));
+      await refresh();
+    } catch { done.disabled = false; }
   });
   const parts = [
     h('span', { class: 'task-kind', text: tt(`tasks.kind.${task.kind}`) }),
     h('span', { class: 'task-client', text: task.client_name || tt('tasks.unknown_client') }),
     h('span', { class: 'task-due muted', text: tt('tasks.due', { when: when(task.due_at) }) }),
   ];
+  if (withAssignee) parts.push(h('span', { class: 'task-assignee', text: task.assignee_name || tt('tasks.nobody') }));
   if (task.note) parts.push(h('span', { class: 'task-note', text: task.note }));
-  if (task.lead_id) parts.push(h('a', { href: `/console?lead=${Number(task.lead_id)}`, text: tt('tasks.open_lead') }));
+  if (task.lead_id) parts.push(h('a', { href: leadHref(task.lead_id), text: tt('tasks.open_lead') }));
   parts.push(done);
   return h('li', { class: `task ${task.bucket}`, dataset: { taskId: String(task.id) } }, ...parts);
 }
 
-function fill(id, items) {
+const leadHref = (leadId) => `${PAGE.console}?${new URLSearchParams({ lead: Number(leadId) })}`;
+
+function fill(id, items, withAssignee = false) {
   const list = clear($(id));
   if (!items.length) list.append(h('li', { class: 'muted', text: tt('tasks.none') }));
-  for (const task of items) list.append(taskItem(task));
+  for (const task of items) list.append(taskItem(task, withAssignee));
 }
 
 async function refresh() {
   try {
-    const mine = await get('/api/v1/tasks?view=mine');
+    const mine = await get(PATHS.tasksWhere({ view: 'mine' }));
     for (const bucket of ['overdue', 'today', 'upcoming']) fill(`#list-${bucket}`, mine.items.filter((x) => x.bucket === bucket));
     $('#task-counts').textContent = tt('tasks.counts', mine.counts);
     if (me && (me.role === 'supervisor' || me.role === 'admin')) {
       $('#team-box').hidden = false;
-      fill('#list-team', (await get('/api/v1/tasks?view=overdue')).items);
+      fill('#list-team', (await get(PATHS.tasksWhere({ view: 'overdue' }))).items, true);
     }
     $('#tasks-error').hidden = true;
   } catch (exc) {
@@ -76,7 +83,7 @@ function remind(data) {
   const close = h('button', { type: 'button', text: tt('tasks.dismiss') });
   const pop = h('div', { class: 'reminder banner', role: 'alert', dataset: { taskId: String(data.task_id) } },
     h('strong', { text: title }), h('span', { text: ` ${data.note || ''} ` }),
-    ...(data.lead_id ? [h('a', { href: `/console?lead=${Number(data.lead_id)}`, text: tt('tasks.open_lead') })] : []), close);
+    ...(data.lead_id ? [h('a', { href: leadHref(data.lead_id), text: tt('tasks.open_lead') })] : []), close);
   close.addEventListener('click', () => pop.remove());
   $('#reminders').append(pop);
   beep();
@@ -87,11 +94,11 @@ function remind(data) {
 }
 
 async function main() {
-  const config = await get('/api/v1/config');
+  const config = await get(PATHS.config);
   me = config.user;
   await setLocale(me.locale || 'en');
   applyI18n();
-  await loadStrings();
+  loadStrings();
   renderNav(me);
   $('#logout').addEventListener('click', () => logout());
   if ('Notification' in window && Notification.permission === 'default') {
@@ -99,7 +106,7 @@ async function main() {
     $('#notify').addEventListener('click', async () => { await Notification.requestPermission(); $('#notify').hidden = true; });
   }
   const socket = new LiveSocket({
-    onFrame: (type, data) => { if (type === 'task.due') remind(data); },
+    onFrame: (type, data) => { if (type === FRAME.TASK_DUE) remind(data); },
     onState: (state) => {
       $('#conn-banner').hidden = state === 'open';
       if (state === 'open') refresh();

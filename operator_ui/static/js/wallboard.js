@@ -71,7 +71,12 @@ function queueTile(q) {
       stat('sl', pct(q.service_level_pct)),
       stat('available', `${formatNumber(q.available_agents)} / ${formatNumber(q.eligible_agents)}`),
       stat('sla_at_risk', formatNumber(q.sla_at_risk ?? 0), q.sla_at_risk > 0 ? 'warn' : ''),
-      stat('sla_breached', formatNumber(q.sla_breached ?? 0), q.sla_breached > 0 ? 'hot' : '')),
+      stat('sla_breached', formatNumber(q.sla_breached ?? 0), q.sla_breached > 0 ? 'hot' : ''),
+      // Clients waiting for a person's answer, by their queue's response clock (present when clocks are set).
+      q.responses ? [
+        stat('response_at_risk', formatNumber(q.responses.at_risk), q.responses.at_risk > 0 ? 'warn' : ''),
+        stat('response_breached', formatNumber(q.responses.breached), q.responses.breached > 0 ? 'hot' : ''),
+      ] : []),
     h('dl', { class: 'small-stats' },
       row('wrapping', formatNumber(q.wrapping)),
       row('entered', formatNumber(q.entered_today)),
