@@ -32,6 +32,8 @@ import asyncio  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import pstats  # noqa: E402
+import shutil  # noqa: E402
 import signal  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -290,16 +292,18 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
                    input=b"bench-pass\n", env=env, cwd=workdir, check=True, capture_output=True)
     tokens = await idle_operators(env["SWITCHBOARD_DATABASE__URL"], 19 + sockets)
     log = (workdir / "server.log").open("wb")        # a pipe nobody reads could fill and stall the server
-    server = subprocess.Popen([*cli, "serve", "--port", str(http_port)], env=env, cwd=workdir,
-                              stdout=subprocess.DEVNULL, stderr=log)
+    # Without py-spy (not in the lock), the server runs under cProfile: its loop thread, written at exit.
+    profiled = ["-m", "cProfile", "-o", profile] if profile and not py_spy() else []
+    server = subprocess.Popen([sys.executable, *profiled, *cli[1:], "serve", "--port", str(http_port)], env=env,
+                              cwd=workdir, stdout=subprocess.DEVNULL, stderr=log)
     results: Results = {}
     phases: list[Phase] = [(f"{rate:g}/s", rate) for rate in rates]
     spy: subprocess.Popen[bytes] | None = None
     repeat = [f"+7495{n:07d}" for n in range(known)]
     try:
         await wait_ready(http_port, server)
-        if profile:    # py-spy's raw samples: where the server spends its time
-            spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(server.pid),
+        if profile and py_spy():    # py-spy's raw samples: where the server spends its time
+            spy = subprocess.Popen([py_spy(), "record", "--pid", str(server.pid),
                                     "--nonblocking", "--threads", "--format", "raw", "-o", profile],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         await pbx.wait_logged_in()
@@ -364,6 +368,35 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
             print(f"  !! the server logged {len(errors)} tracebacks, the last lines:")
             print("\n".join((workdir / "server.log").read_text().splitlines()[-25:]))
     return results, phases
+
+
+def py_spy() -> str | None:
+    """py-spy next to this Python or on PATH (it is not in the lock: `pip install py-spy` to use it)."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def cprofile_summary(path: str, top: int = 25) -> None:
+    """cProfile's totals of the server's loop thread: the functions that ran longest (self), and the
+    project's own functions by inclusive time."""
+    stats = pstats.Stats(path)
+    idle = sum(row[2] for key, row in stats.stats.items() if key[2].endswith(".poll>"))   # type: ignore[attr-defined]
+    total = sum(row[2] for row in stats.stats.values()) - idle     # type: ignore[attr-defined]
+    print(f"profile of the server (cProfile, loop thread): {total:.1f} s busy, {idle:.1f} s waiting in poll")
+    rows = sorted(((k, v) for k, v in stats.stats.items() if not k[2].endswith(".poll>")),   # type: ignore[attr-defined]
+                  key=lambda kv: kv[1][2], reverse=True)
+    print("  self:")
+    for (file, line, name), (_, calls, own, _, _) in rows[:top]:
+        print(f"  {100 * own / total:5.1f}%  {calls:8d} calls  {name} ({_short(file)}:{line})")
+    print("  inclusive (project):")
+    mine = [(k, v) for k, v in stats.stats.items()      # type: ignore[attr-defined]
+            if any(m in k[0] for m in ("gateway/", "crm_store/", "channels/", "routing/"))]
+    for (file, line, name), (_, calls, _, cumulative, _) in sorted(mine, key=lambda kv: kv[1][3], reverse=True)[:top]:
+        print(f"  {100 * cumulative / total:5.1f}%  {calls:8d} calls  {name} ({_short(file)}:{line})")
+
+
+def _short(file: str) -> str:
+    return "/".join(file.split("/")[-2:])
 
 
 def profile_summary(path: str, top: int = 12) -> None:
@@ -459,7 +492,7 @@ async def main() -> None:
                                         profile, args.quick)
         bare = await floor(Path(tmp), rates, args.seconds)
         if profile:
-            profile_summary(profile)
+            (profile_summary if py_spy() else cprofile_summary)(profile)
     load = os.getloadavg()
     frames = len(recordings.load(AMI_DIR / f"{RECORDING}.ami").frames)
     print(f"screen pop: the recorded Asterisk 22 queue call ({RECORDING}.ami, {frames} frames, QueueCallerJoin -> "
