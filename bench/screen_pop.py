@@ -358,7 +358,11 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
             spy.send_signal(signal.SIGINT)        # py-spy writes its file on SIGINT, not on SIGTERM
             spy.wait(30)
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(60)      # thousands of sockets to close (and a profile to write) take a while
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
         await pbx.close()
         log.close()
         if os.environ.get("SCREEN_POP_LOG"):          # keep the server's log for a look afterwards
