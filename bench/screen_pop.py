@@ -223,6 +223,30 @@ async def run_calls(write: asyncio.StreamWriter, rate: float, seconds: float, ex
     await asyncio.gather(*tasks)
 
 
+async def server_pops(http: aiohttp.ClientSession, base: str) -> dict[str, float]:
+    """The server's own pop histogram (/metrics: AgentCalled read -> call.ringing written to the sockets)."""
+    async with http.get(f"{base}/metrics") as response:
+        text = await response.text()
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("switchboard_screen_pop_seconds_"):
+            name, value = line.rsplit(" ", 1)
+            found[name.removeprefix("switchboard_screen_pop_seconds_")] = float(value)
+    return found
+
+
+def server_side(before: dict[str, float], after: dict[str, float]) -> str:
+    """The server's view of one phase's pops: their mean and the bucket their median falls in."""
+    count = after.get("count", 0) - before.get("count", 0)
+    if not count:
+        return "the server counted no pops"
+    mean = (after["sum"] - before.get("sum", 0)) / count * 1000
+    buckets = sorted((float(k.split('"')[1]), after[k] - before.get(k, 0)) for k in after
+                     if k.startswith("bucket") and "+Inf" not in k)
+    median = next((le for le, n in buckets if n >= count / 2), float("inf")) * 1000
+    return f"the server's own pop (AMI read -> written): mean {mean:.2f} ms, p50 <= {median:g} ms ({count:.0f})"
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU a process has used (Linux /proc), to tell a slow server from a slow machine."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -335,11 +359,15 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
                     await asyncio.sleep(2.0)
                     memory[f"{sockets + 20} sockets"] = rss_mb(server.pid)
                 linked: dict[str, str] = {}
-                used = cpu_seconds(server.pid)
+                used, mine, began = cpu_seconds(server.pid), cpu_seconds(os.getpid()), time.perf_counter()
+                inside = await server_pops(http, base)
                 await replay_calls(pbx, rate, seconds, lambda n: repeat[n % known] if n % 2 else
                                    f"+7812{next(fresh):07d}", linked, pending)
                 await asyncio.sleep(2.0 if quick else 1.0)
                 cpu[label] = (cpu_seconds(server.pid) - used) / max(1, len(linked)) * 1000
+                print(f"  {label}: this process (PBX + screens) used {cpu_seconds(os.getpid()) - mine:.1f} s of CPU "
+                      f"in {time.perf_counter() - began:.1f} s; {server_side(inside, await server_pops(http, base))}",
+                      flush=True)
                 arrived = 0
                 for call_id, number in linked.items():
                     kind = "known" if number in repeat else "first"
@@ -384,10 +412,10 @@ def cprofile_summary(path: str, top: int = 25) -> None:
     """cProfile's totals of the server's loop thread: the functions that ran longest (self), and the
     project's own functions by inclusive time."""
     stats = pstats.Stats(path)
-    idle = sum(row[2] for key, row in stats.stats.items() if key[2].endswith(".poll>"))   # type: ignore[attr-defined]
+    idle = sum(row[2] for key, row in stats.stats.items() if "poll' of" in key[2])   # type: ignore[attr-defined]
     total = sum(row[2] for row in stats.stats.values()) - idle     # type: ignore[attr-defined]
     print(f"profile of the server (cProfile, loop thread): {total:.1f} s busy, {idle:.1f} s waiting in poll")
-    rows = sorted(((k, v) for k, v in stats.stats.items() if not k[2].endswith(".poll>")),   # type: ignore[attr-defined]
+    rows = sorted(((k, v) for k, v in stats.stats.items() if "poll' of" not in k[2]),   # type: ignore[attr-defined]
                   key=lambda kv: kv[1][2], reverse=True)
     print("  self:")
     for (file, line, name), (_, calls, own, _, _) in rows[:top]:

@@ -18,6 +18,27 @@ from routing.types import AgentState, Offer, Presence
 
 Card = dict[str, Any] | None
 
+# Every server -> client frame type, named once (the console's names: operator_ui/static/js/frames.js).
+OFFER_CREATED = "offer.created"
+OFFER_CANCELLED = "offer.cancelled"
+LEAD_ASSIGNED = "lead.assigned"
+LEAD_UPDATED = "lead.updated"
+LEAD_MOVED = "lead.moved"
+PRESENCE_CHANGED = "presence.changed"
+QUEUE_STATS = "queue.stats"
+MESSAGE_RECEIVED = "message.received"
+CALL_RINGING = "call.ringing"
+CALL_CARD = "call.card"
+CALL_RING_STOPPED = "call.ring_stopped"
+CALL_ANSWERED = "call.answered"
+CALL_TRANSFERRED = "call.transferred"
+CALL_ENDED = "call.ended"
+TASK_DUE = "task.due"
+SERVER_FRAMES = frozenset({
+    OFFER_CREATED, OFFER_CANCELLED, LEAD_ASSIGNED, LEAD_UPDATED, LEAD_MOVED, PRESENCE_CHANGED, QUEUE_STATS,
+    MESSAGE_RECEIVED, CALL_RINGING, CALL_CARD, CALL_RING_STOPPED, CALL_ANSWERED, CALL_TRANSFERRED, CALL_ENDED, TASK_DUE,
+})
+
 
 def at(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch is not None else None

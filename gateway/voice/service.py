@@ -188,9 +188,12 @@ class VoiceService:
             call.transfer_from[event.extension] = event.transfer_from
         if not call.card_fresh:
             call.awaiting_card.add(user_id)        # `call.card` follows once the call's own card is read
-        self._send(self._notifier.call_ringing(user_id, call, event.extension, call.card))
-        self.on_pop(call.call_id, event.extension)
+        self._send(self._ring(user_id, call, event.extension))
         self._beside(call, self._grant(call, user_id, event))
+
+    async def _ring(self, user_id: int, call: LiveCall, extension: str) -> None:
+        await self._notifier.call_ringing(user_id, call, extension, call.card)
+        self.on_pop(call.call_id, extension)       # the pop is written to the user's sockets
 
     async def _grant(self, call: LiveCall, user_id: int, event: CallRinging) -> None:
         if await self._ready(call):

@@ -15,6 +15,8 @@ export const FRAME = Object.freeze({
   CALL_ENDED: 'call.ended',
   CALL_TRANSFERRED: 'call.transferred',
   QUEUE_STATS: 'queue.stats',
+  LEAD_MOVED: 'lead.moved',
+  TASK_DUE: 'task.due',
   ERROR: 'error',
   PONG: 'pong',
   // console -> server (the server replies with `<type>.ok`, see ok())

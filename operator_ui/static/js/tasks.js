@@ -2,6 +2,7 @@
 // desktop notification. Text only: every value goes in through textContent (dom.js `h`).
 import { get, logout, patch } from './api.js';
 import { $, clear, h } from './dom.js';
+import { FRAME } from './frames.js';
 import { applyI18n, locale, setLocale } from './i18n.js';
 import { renderNav } from './pages.js';
 import { LiveSocket } from './socket.js';
@@ -99,7 +100,7 @@ async function main() {
     $('#notify').addEventListener('click', async () => { await Notification.requestPermission(); $('#notify').hidden = true; });
   }
   const socket = new LiveSocket({
-    onFrame: (type, data) => { if (type === 'task.due') remind(data); },
+    onFrame: (type, data) => { if (type === FRAME.TASK_DUE) remind(data); },
     onState: (state) => {
       $('#conn-banner').hidden = state === 'open';
       if (state === 'open') refresh();
