@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, Protocol
 
 
 from crm_store import routing_log, users
@@ -28,7 +28,11 @@ PUSH_EVERY = 0.5         # seconds between two pushes, at least
 PUSH_GATHER = 0.1        # a burst's first outcome waits this long for the rest of it
 TODAY_EVERY = 1.0        # today's offer counts are read again at most this often after an offer ended
 
-Later = Callable[[float, Callable[[], None]], asyncio.TimerHandle]
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+Later = Callable[[float, Callable[[], None]], Cancellable]     # the loop's call_later, or a test's
 
 
 class Wallboard:
@@ -42,7 +46,7 @@ class Wallboard:
         self._clock = clock
         self._spawn = spawn
         self._later = later          # schedules the push (tests pass their own); default the loop's call_later
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: Cancellable | None = None
         self._pending = False
         self._pushed_at = float("-inf")
         self._names: dict[int, str] = {}          # rows show people, not ids
