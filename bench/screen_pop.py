@@ -530,6 +530,7 @@ async def main() -> None:
     print(f"screen pop: the recorded Asterisk 22 queue call ({RECORDING}.ami, {frames} frames, QueueCallerJoin -> "
           f"AgentCalled as recorded), {args.seconds:g} s per rate, SQLite; half the callers known, half first-time")
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    results: list[str] = []
     for label, rate in phases:
         f50, f99, fmax = pct(bare[rate], 50), pct(bare[rate], 99), max(bare[rate] or [float("nan")])
         print(f"{label:>20}  floor p50 {f50:5.2f} ms  p99 {f99:5.2f} ms  max {fmax:5.2f} ms   "
@@ -544,6 +545,10 @@ async def main() -> None:
         target = 10 if rate <= 10 else 50
         print(f"{'':>20}  pop p99 < {target} ms: {'met' if pct(every, 99) < target else 'NOT met'}; "
               f"p50 within 10x floor: {'met' if pct(every, 50) <= 10 * f50 else 'NOT met'}")
+        for kind in ("known", "first"):
+            values = pops.get((label, kind, "pop"), [])
+            results.append(f"RESULT screen_pop {label.replace(' ', '')} {kind} p50_ms={pct(values, 50):.2f} "
+                           f"p99_ms={pct(values, 99):.2f} floor_p50_ms={f50:.2f} ratio={pct(values, 50) / f50:.1f}")
     if args.sockets:
         small, big = phases[0][0], phases[-1][0]
         before = pct(pops.get((small, "known", "pop"), []) + pops.get((small, "first", "pop"), []), 50)
@@ -552,6 +557,7 @@ async def main() -> None:
         print(f"sockets: server RSS {memory['20 sockets']:.0f} MB with 20, {many:.0f} MB with {args.sockets + 20} "
               f"(+{many - memory['20 sockets']:.0f} MB, target < 300 MB); pop p50 {before:.2f} ms with 20, "
               f"{after:.2f} ms with {args.sockets + 20} ({after / before:.2f}x, target < 2x)")
+    print("\n".join(results))
 
 
 if __name__ == "__main__":
