@@ -43,9 +43,6 @@ def encoded(kind: str, data: Mapping[str, Any]) -> bytes:
     return frame(kind, data).encode()
 
 
-# A frame over this is compressed in a thread by aiohttp (its sync limit), so its send waits: such frames, and
-# sockets whose peer has not read what was sent before, are sent side by side rather than one after another.
-INLINE_BYTES = 16 * 1024
 
 
 @dataclass
@@ -83,14 +80,15 @@ class Hub:
         """One encoded frame to every socket of these users; returns how many received it.
 
         A send to a socket that keeps up completes without waiting (the bytes go to its transport), so those
-        are written one after another with no task each; a big frame or a socket with unread bytes queued
-        may wait, and is sent beside the others so that it delays nobody."""
+        are written one after another with no task each; a socket with unread bytes queued may make its send
+        wait, and is sent to beside the others so that it delays nobody. (A frame aiohttp compresses in a
+        thread, over 16 KB, waits too, but in its socket's lock: sent inline it keeps its place before the
+        frames that follow it, such as a pop's retraction.)"""
         sent, beside = 0, []
-        big = len(payload) > INLINE_BYTES
         for user_id in user_ids:
             for ws in list(self._sockets.get(user_id, ())):
                 transport = self._transports.get(ws)
-                if big or transport is None or transport.get_write_buffer_size():
+                if transport is None or transport.get_write_buffer_size():
                     beside.append(self._send_one(ws, payload, user_id))
                 else:
                     sent += await self._send_one(ws, payload, user_id)
