@@ -32,6 +32,8 @@ import asyncio  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import pstats  # noqa: E402
+import shutil  # noqa: E402
 import signal  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -221,6 +223,30 @@ async def run_calls(write: asyncio.StreamWriter, rate: float, seconds: float, ex
     await asyncio.gather(*tasks)
 
 
+async def server_pops(http: aiohttp.ClientSession, base: str) -> dict[str, float]:
+    """The server's own pop histogram (/metrics: AgentCalled read -> call.ringing written to the sockets)."""
+    async with http.get(f"{base}/metrics") as response:
+        text = await response.text()
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("switchboard_screen_pop_seconds_"):
+            name, value = line.rsplit(" ", 1)
+            found[name.removeprefix("switchboard_screen_pop_seconds_")] = float(value)
+    return found
+
+
+def server_side(before: dict[str, float], after: dict[str, float]) -> str:
+    """The server's view of one phase's pops: their mean and the bucket their median falls in."""
+    count = after.get("count", 0) - before.get("count", 0)
+    if not count:
+        return "the server counted no pops"
+    mean = (after["sum"] - before.get("sum", 0)) / count * 1000
+    buckets = sorted((float(k.split('"')[1]), after[k] - before.get(k, 0)) for k in after
+                     if k.startswith("bucket") and "+Inf" not in k)
+    median = next((le for le, n in buckets if n >= count / 2), float("inf")) * 1000
+    return f"the server's own pop (AMI read -> written): mean {mean:.2f} ms, p50 <= {median:g} ms ({count:.0f})"
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU a process has used (Linux /proc), to tell a slow server from a slow machine."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -290,16 +316,18 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
                    input=b"bench-pass\n", env=env, cwd=workdir, check=True, capture_output=True)
     tokens = await idle_operators(env["SWITCHBOARD_DATABASE__URL"], 19 + sockets)
     log = (workdir / "server.log").open("wb")        # a pipe nobody reads could fill and stall the server
-    server = subprocess.Popen([*cli, "serve", "--port", str(http_port)], env=env, cwd=workdir,
-                              stdout=subprocess.DEVNULL, stderr=log)
+    # Without py-spy (not in the lock), the server runs under cProfile: its loop thread, written at exit.
+    profiled = ["-m", "cProfile", "-o", profile] if profile and not py_spy() else []
+    server = subprocess.Popen([sys.executable, *profiled, *cli[1:], "serve", "--port", str(http_port)], env=env,
+                              cwd=workdir, stdout=subprocess.DEVNULL, stderr=log)
     results: Results = {}
     phases: list[Phase] = [(f"{rate:g}/s", rate) for rate in rates]
     spy: subprocess.Popen[bytes] | None = None
     repeat = [f"+7495{n:07d}" for n in range(known)]
     try:
         await wait_ready(http_port, server)
-        if profile:    # py-spy's raw samples: where the server spends its time
-            spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(server.pid),
+        if profile and py_spy():    # py-spy's raw samples: where the server spends its time
+            spy = subprocess.Popen([py_spy(), "record", "--pid", str(server.pid),
                                     "--nonblocking", "--threads", "--format", "raw", "-o", profile],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         await pbx.wait_logged_in()
@@ -331,11 +359,15 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
                     await asyncio.sleep(2.0)
                     memory[f"{sockets + 20} sockets"] = rss_mb(server.pid)
                 linked: dict[str, str] = {}
-                used = cpu_seconds(server.pid)
+                used, mine, began = cpu_seconds(server.pid), cpu_seconds(os.getpid()), time.perf_counter()
+                inside = await server_pops(http, base)
                 await replay_calls(pbx, rate, seconds, lambda n: repeat[n % known] if n % 2 else
                                    f"+7812{next(fresh):07d}", linked, pending)
                 await asyncio.sleep(2.0 if quick else 1.0)
                 cpu[label] = (cpu_seconds(server.pid) - used) / max(1, len(linked)) * 1000
+                print(f"  {label}: this process (PBX + screens) used {cpu_seconds(os.getpid()) - mine:.1f} s of CPU "
+                      f"in {time.perf_counter() - began:.1f} s; {server_side(inside, await server_pops(http, base))}",
+                      flush=True)
                 arrived = 0
                 for call_id, number in linked.items():
                     kind = "known" if number in repeat else "first"
@@ -354,7 +386,11 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
             spy.send_signal(signal.SIGINT)        # py-spy writes its file on SIGINT, not on SIGTERM
             spy.wait(30)
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(60)      # thousands of sockets to close (and a profile to write) take a while
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
         await pbx.close()
         log.close()
         if os.environ.get("SCREEN_POP_LOG"):          # keep the server's log for a look afterwards
@@ -364,6 +400,35 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
             print(f"  !! the server logged {len(errors)} tracebacks, the last lines:")
             print("\n".join((workdir / "server.log").read_text().splitlines()[-25:]))
     return results, phases
+
+
+def py_spy() -> str | None:
+    """py-spy next to this Python or on PATH (it is not in the lock: `pip install py-spy` to use it)."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def cprofile_summary(path: str, top: int = 25) -> None:
+    """cProfile's totals of the server's loop thread: the functions that ran longest (self), and the
+    project's own functions by inclusive time."""
+    stats = pstats.Stats(path)
+    idle = sum(row[2] for key, row in stats.stats.items() if "poll' of" in key[2])   # type: ignore[attr-defined]
+    total = sum(row[2] for row in stats.stats.values()) - idle     # type: ignore[attr-defined]
+    print(f"profile of the server (cProfile, loop thread): {total:.1f} s busy, {idle:.1f} s waiting in poll")
+    rows = sorted(((k, v) for k, v in stats.stats.items() if "poll' of" not in k[2]),   # type: ignore[attr-defined]
+                  key=lambda kv: kv[1][2], reverse=True)
+    print("  self:")
+    for (file, line, name), (_, calls, own, _, _) in rows[:top]:
+        print(f"  {100 * own / total:5.1f}%  {calls:8d} calls  {name} ({_short(file)}:{line})")
+    print("  inclusive (project):")
+    mine = [(k, v) for k, v in stats.stats.items()      # type: ignore[attr-defined]
+            if any(m in k[0] for m in ("gateway/", "crm_store/", "channels/", "routing/"))]
+    for (file, line, name), (_, calls, _, cumulative, _) in sorted(mine, key=lambda kv: kv[1][3], reverse=True)[:top]:
+        print(f"  {100 * cumulative / total:5.1f}%  {calls:8d} calls  {name} ({_short(file)}:{line})")
+
+
+def _short(file: str) -> str:
+    return "/".join(file.split("/")[-2:])
 
 
 def profile_summary(path: str, top: int = 12) -> None:
@@ -459,12 +524,13 @@ async def main() -> None:
                                         profile, args.quick)
         bare = await floor(Path(tmp), rates, args.seconds)
         if profile:
-            profile_summary(profile)
+            (profile_summary if py_spy() else cprofile_summary)(profile)
     load = os.getloadavg()
     frames = len(recordings.load(AMI_DIR / f"{RECORDING}.ami").frames)
     print(f"screen pop: the recorded Asterisk 22 queue call ({RECORDING}.ami, {frames} frames, QueueCallerJoin -> "
           f"AgentCalled as recorded), {args.seconds:g} s per rate, SQLite; half the callers known, half first-time")
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    results: list[str] = []
     for label, rate in phases:
         f50, f99, fmax = pct(bare[rate], 50), pct(bare[rate], 99), max(bare[rate] or [float("nan")])
         print(f"{label:>20}  floor p50 {f50:5.2f} ms  p99 {f99:5.2f} ms  max {fmax:5.2f} ms   "
@@ -479,6 +545,10 @@ async def main() -> None:
         target = 10 if rate <= 10 else 50
         print(f"{'':>20}  pop p99 < {target} ms: {'met' if pct(every, 99) < target else 'NOT met'}; "
               f"p50 within 10x floor: {'met' if pct(every, 50) <= 10 * f50 else 'NOT met'}")
+        for kind in ("known", "first"):
+            values = pops.get((label, kind, "pop"), [])
+            results.append(f"RESULT screen_pop {label.replace(' ', '')} {kind} p50_ms={pct(values, 50):.2f} "
+                           f"p99_ms={pct(values, 99):.2f} floor_p50_ms={f50:.2f} ratio={pct(values, 50) / f50:.1f}")
     if args.sockets:
         small, big = phases[0][0], phases[-1][0]
         before = pct(pops.get((small, "known", "pop"), []) + pops.get((small, "first", "pop"), []), 50)
@@ -487,6 +557,7 @@ async def main() -> None:
         print(f"sockets: server RSS {memory['20 sockets']:.0f} MB with 20, {many:.0f} MB with {args.sockets + 20} "
               f"(+{many - memory['20 sockets']:.0f} MB, target < 300 MB); pop p50 {before:.2f} ms with 20, "
               f"{after:.2f} ms with {args.sockets + 20} ({after / before:.2f}x, target < 2x)")
+    print("\n".join(results))
 
 
 if __name__ == "__main__":

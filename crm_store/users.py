@@ -155,6 +155,11 @@ async def active_users(session: AsyncSession) -> list[User]:
     return list(await session.scalars(select(User).where(User.active.is_(True)).order_by(User.id)))
 
 
+async def active_user_ids(session: AsyncSession) -> list[int]:
+    """The ids of `active_users`, without loading the users."""
+    return list(await session.scalars(select(User.id).where(User.active.is_(True)).order_by(User.id)))
+
+
 async def team_ids(session: AsyncSession) -> dict[str, int]:
     return {t.name: t.id for t in await session.scalars(select(Team))}
 

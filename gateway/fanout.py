@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway.hub import Hub
+from gateway.hub import Hub, encoded
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,12 @@ class LocalFanout:
     async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
         await self._hub.send_many(self._hub.connected_users(roles), kind, data)
 
+    async def to_users_encoded(self, user_ids: set[int], payload: bytes) -> None:
+        await self._hub.send_encoded(user_ids, payload)
+
+    async def to_roles_encoded(self, roles: frozenset[str], payload: bytes) -> None:
+        await self._hub.send_encoded(self._hub.connected_users(roles), payload)
+
     async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
         await self._hub.disconnect(user_id, session, reason)
 
@@ -89,9 +95,12 @@ class RedisFanout:
 
     # Our own sockets first, straight from the hub: a screen on this process never misses a frame
     # because Redis is down or our subscription is reconnecting (an offer lost so would time out).
+    # The frame is encoded once: our sockets get those bytes, and so do the other processes' (as the text
+    # of the message), which hand them to their sockets as they are.
     async def to_users(self, user_ids: set[int], kind: str, data: Mapping[str, Any]) -> None:
-        await self._local.to_users(user_ids, kind, data)
-        await self._publish({"users": sorted(user_ids), "type": kind, "data": data})
+        payload = encoded(kind, data)
+        await self._local.to_users_encoded(user_ids, payload)
+        await self._publish({"users": sorted(user_ids), "type": kind, "frame": payload.decode()})
 
     async def to_users_each(self, frames: Batch) -> None:
         await self._local.to_users_each(frames)
@@ -100,8 +109,9 @@ class RedisFanout:
                                           for users, kind, data in frames]})
 
     async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
-        await self._local.to_roles(roles, kind, data)
-        await self._publish({"roles": sorted(roles), "type": kind, "data": data})
+        payload = encoded(kind, data)
+        await self._local.to_roles_encoded(roles, payload)
+        await self._publish({"roles": sorted(roles), "type": kind, "frame": payload.decode()})
 
     def may_reach(self, roles: frozenset[str]) -> bool:
         return True      # other processes' sockets are not known here
@@ -156,12 +166,12 @@ class RedisFanout:
                 end = message["disconnect"]
                 await self._local.disconnect(int(end["user_id"]), end["session"], str(end["reason"]))
             elif "users" in message:
-                await self._local.to_users(set(message["users"]), message["type"], message["data"])
+                await self._local.to_users_encoded(set(message["users"]), message["frame"].encode())
             elif "each" in message:
                 await self._local.to_users_each([(set(one["users"]), one["type"], one["data"])
                                                  for one in message["each"]])
             else:
-                await self._local.to_roles(frozenset(message["roles"]), message["type"], message["data"])
+                await self._local.to_roles_encoded(frozenset(message["roles"]), message["frame"].encode())
         except Exception:
             log.exception("undeliverable fan-out message")
 

@@ -12,12 +12,32 @@ from channels.asterisk.types import CallEnded
 from channels.types import InboundContact
 from crm_store.task_refs import lead_of_task
 from gateway.voice.live import LiveCall
-from routing.backends import Snapshot
 from routing.events import Decision
 from routing.stats import QueueStats
 from routing.types import AgentState, Offer, Presence
 
 Card = dict[str, Any] | None
+
+# Every server -> client frame type, named once (the console's names: operator_ui/static/js/frames.js).
+OFFER_CREATED = "offer.created"
+OFFER_CANCELLED = "offer.cancelled"
+LEAD_ASSIGNED = "lead.assigned"
+LEAD_UPDATED = "lead.updated"
+LEAD_MOVED = "lead.moved"
+PRESENCE_CHANGED = "presence.changed"
+QUEUE_STATS = "queue.stats"
+MESSAGE_RECEIVED = "message.received"
+CALL_RINGING = "call.ringing"
+CALL_CARD = "call.card"
+CALL_RING_STOPPED = "call.ring_stopped"
+CALL_ANSWERED = "call.answered"
+CALL_TRANSFERRED = "call.transferred"
+CALL_ENDED = "call.ended"
+TASK_DUE = "task.due"
+SERVER_FRAMES = frozenset({
+    OFFER_CREATED, OFFER_CANCELLED, LEAD_ASSIGNED, LEAD_UPDATED, LEAD_MOVED, PRESENCE_CHANGED, QUEUE_STATS,
+    MESSAGE_RECEIVED, CALL_RINGING, CALL_CARD, CALL_RING_STOPPED, CALL_ANSWERED, CALL_TRANSFERRED, CALL_ENDED, TASK_DUE,
+})
 
 
 def at(epoch: float | None) -> str | None:
@@ -105,21 +125,18 @@ def shown_state(presence: str, reason: str | None, activity: str, talking: bool 
     return activity
 
 
-def agent_rows(snapshot: Snapshot, names: Mapping[int, str], since: Mapping[str, float],
-               today: Mapping[tuple[int, str], int]) -> list[dict[str, Any]]:
-    """One wallboard row per agent: state and for how long, load against capacity, today's offers."""
-    rows = []
-    for state in sorted(snapshot.agents, key=lambda a: names.get(int(a.id), a.id)):
-        user_id = int(state.id)
-        rows.append({
-            "user_id": user_id, "display_name": names.get(user_id, state.id),
-            "presence": state.presence.value, "reason": state.reason, "activity": state.activity,
-            "state": shown_state(state.presence.value, state.reason, state.activity, None),
-            "since": at(since.get(state.id)), "load": dict(state.load), "capacity": dict(state.agent.capacity),
-            "handled_today": today.get((user_id, "accepted"), 0),
-            "missed_today": sum(today.get((user_id, o), 0) for o in ("rejected", "timeout", "rescinded")),
-        })
-    return rows
+def agent_row(state: AgentState, names: Mapping[int, str], since: Mapping[str, float],
+              today: Mapping[tuple[int, str], int]) -> dict[str, Any]:
+    """An agent's wallboard row: state and for how long, load against capacity, today's offers."""
+    user_id = int(state.id)
+    return {
+        "user_id": user_id, "display_name": names.get(user_id, state.id),
+        "presence": state.presence.value, "reason": state.reason, "activity": state.activity,
+        "state": shown_state(state.presence.value, state.reason, state.activity, None),
+        "since": at(since.get(state.id)), "load": dict(state.load), "capacity": dict(state.agent.capacity),
+        "handled_today": today.get((user_id, "accepted"), 0),
+        "missed_today": sum(today.get((user_id, o), 0) for o in ("rejected", "timeout", "rescinded")),
+    }
 
 
 def agent_call(call: LiveCall | None) -> dict[str, Any] | None:

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 from crm_store import routing_log
 from crm_store import users as user_store
-from crm_store.models import User
 from crm_store.session import Sessions
 from crm_store.task_refs import is_phone_task
 from gateway.routing.driver import RoutingDriver
@@ -101,10 +100,11 @@ class RoutingSweeper:
     async def sweep(self) -> list[Repair]:
         """One pass: returns the repairs made (each also logged)."""
         async with self._sessions() as session:
-            users = await user_store.active_users(session)
+            # Ids only: a big team's thousands of users loaded as objects every pass stalled the loop (and the pops)
+            user_ids = await user_store.active_user_ids(session)
             stored = await routing_log.unfinished_tasks(session)
         snapshot = await self._driver.snapshot()
-        made = await self._register_agents(users, {a.id: a for a in snapshot.agents})
+        made = await self._register_agents(user_ids, {a.id: a for a in snapshot.agents})
         live = {t.id: t for t in snapshot.tasks if not is_phone_task(t.id)}
         found = [self._compare(s, live.get(s.row.id)) for s in stored]
         stored_ids = {s.row.id for s in stored}     # once: per task it made each pass quadratic in the backlog
@@ -137,33 +137,37 @@ class RoutingSweeper:
         made.extend(r for r in done if r is not None)
         return made
 
-    async def _register_agents(self, users: list[User], known: Mapping[str, AgentState]) -> list[Repair]:
+    async def _register_agents(self, user_ids: list[int], known: Mapping[str, AgentState]) -> list[Repair]:
         """Agents routing lost are registered again; a screen here gets back the presence it set.
 
         A registered agent nobody has set a presence for is offline without a reason: after Redis
         restarted empty, that is every agent, whichever process registered it again.
         """
         made = []
-        for user in users:
-            state = known.get(str(user.id))
-            if state is None and not self._connected(user.id):
+        for user_id in user_ids:
+            state = known.get(str(user_id))
+            if state is None and not self._connected(user_id):
                 continue     # like a user added while we run, known to routing from their next connect
             if state is None:
+                async with self._sessions() as session:
+                    user = await user_store.find_user(session, user_id)
+                if user is None or not user.active:
+                    continue
                 await self._driver.sync_user(user)
-                made.append(Repair("agent_registered", str(user.id)))
-            remembered = self._presence.get(user.id)
+                made.append(Repair("agent_registered", str(user_id)))
+            remembered = self._presence.get(user_id)
             fresh = state is None or (state.presence is Presence.OFFLINE and state.reason is None)
-            if (fresh and user.active and remembered is not None and remembered[0] is not Presence.OFFLINE
-                    and self._connected(user.id)):
-                await self._driver.set_presence(user.id, *remembered)
-                made.append(Repair("presence_restored", str(user.id), remembered[0].value))
-            elif state is not None and remembered is not None and self._connected(user.id):
+            if (fresh and remembered is not None and remembered[0] is not Presence.OFFLINE
+                    and self._connected(user_id)):
+                await self._driver.set_presence(user_id, *remembered)
+                made.append(Repair("presence_restored", str(user_id), remembered[0].value))
+            elif state is not None and remembered is not None and self._connected(user_id):
                 # Routing changed the presence (a break for missed offers): if that frame was lost (a
                 # failed commit, a fan-out gap), the screen would wait for offers that never come.
                 # Said again once per change; a screen that had it shows the same.
                 now = (state.presence, state.reason)
-                if now != remembered and self._told.get(user.id) != now:
-                    self._told[user.id] = now
+                if now != remembered and self._told.get(user_id) != now:
+                    self._told[user_id] = now
                     await self._driver.tell_presence(state)
         for repair in made:
             log.warning("routing repaired: %s", repair)

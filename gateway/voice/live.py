@@ -30,6 +30,7 @@ class LiveCall:
     pops: list[tuple[int, str, datetime]] = field(default_factory=list)   # who saw the card
     transfers: list[dict[str, Any]] = field(default_factory=list)
     recorded: asyncio.Task[None] | None = None     # writes the call's start (lead, interaction) and reads its card
+    writes: list[asyncio.Task[None]] = field(default_factory=list)   # after the record, beside the events (grants)
 
     def everyone(self) -> set[int]:
         return self.rang_users | ({self.answered_by} if self.answered_by is not None else set())

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
 
@@ -39,7 +39,6 @@ MISSED = (CallOutcome.MISSED, CallOutcome.ABANDONED)
 PBX_PAUSE = "paused on the phone"
 CALLBACK_PRIORITY = 1     # above a new lead's 0: a client who already tried to reach us
 VOICE = "voice"
-CARD_BUDGET = 0.005      # seconds a pop may wait for the caller's card; after that it goes without, `call.card` follows
 
 
 class VoiceService:
@@ -56,6 +55,7 @@ class VoiceService:
         self.calls: dict[str, LiveCall] = {}
         self.originated: dict[str, int] = {}          # click-to-call id -> the user who placed it
         self._chains: dict[str, asyncio.Task[None]] = {}
+        self._writes: set[asyncio.Task[None]] = set()     # frames on their way and writes beside the events
         self._phones = PhoneBook(sessions)
         self._recent = RecentCards()
         self._records = CallRecords(ingestor)
@@ -65,18 +65,36 @@ class VoiceService:
     # -- input --------------------------------------------------------------------------------------
 
     def on_event(self, event: CallEvent) -> None:
-        """From the adapter (synchronously, in AMI order): queue behind the same call's earlier events."""
+        """From the adapter (synchronously, in AMI order): queue behind the same call's earlier events.
+
+        A call's start and a ring at a phone this process knows are carried out at once, from memory, when
+        nothing of that call is still queued: the pop is on its way before this returns, whatever the
+        database is doing."""
         if not self.active:
             return
         key = getattr(event, "call_id", None) or f"member:{getattr(event, 'extension', '')}"
         previous = self._chains.get(key)
+        if previous is None and self._at_once(event):
+            return
         task = asyncio.create_task(self._after(previous, event))
         self._chains[key] = task
         task.add_done_callback(lambda done: self._chains.pop(key) if self._chains.get(key) is done else None)
 
+    def _at_once(self, event: CallEvent) -> bool:
+        """Carry out a start or a ring from memory; False if it needs the database (then it is queued)."""
+        if isinstance(event, CallStarted):
+            self._started(event)
+            return True
+        if isinstance(event, CallRinging) and (call := self.calls.get(event.call_id)) is not None:
+            known, user_id = self._phones.cached(event.extension)
+            if known:
+                self._pop(call, event, user_id)
+            return known
+        return False
+
     async def drain(self) -> None:
-        while self._chains or any(c.recorded and not c.recorded.done() for c in self.calls.values()):
-            await asyncio.gather(*list(self._chains.values()),
+        while self._chains or self._writes or any(c.recorded and not c.recorded.done() for c in self.calls.values()):
+            await asyncio.gather(*list(self._chains.values()), *list(self._writes),
                                  *[c.recorded for c in self.calls.values() if c.recorded is not None],
                                  return_exceptions=True)
 
@@ -94,7 +112,7 @@ class VoiceService:
 
     async def _handle(self, event: CallEvent) -> None:
         if isinstance(event, CallStarted):
-            await self._started(event)
+            self._started(event)
         elif isinstance(event, MemberPaused):
             await self._paused(event)
         elif (call := self.calls.get(event.call_id)) is not None:
@@ -117,7 +135,7 @@ class VoiceService:
 
     # -- the call's life ---------------------------------------------------------------------------
 
-    async def _started(self, event: CallStarted) -> None:
+    def _started(self, event: CallStarted) -> None:
         # The pop must not wait for the database: the call's record (ingest) and its card are written and read
         # beside the call's events; the events that need the lead wait for `recorded`, the rings only briefly.
         cached = self._recent.get(event.caller)
@@ -155,29 +173,52 @@ class VoiceService:
         return call.lead_id is not None
 
     async def _ringing(self, call: LiveCall, event: CallRinging) -> None:
-        user_id = await self._phones.user_at(event.extension)
+        """A ring behind other events of its call, or at a phone not in memory yet: the pop after a read."""
+        self._pop(call, event, await self._phones.user_at(event.extension))
+
+    def _pop(self, call: LiveCall, event: CallRinging, user_id: int | None) -> None:
+        """`call.ringing` from what is in memory (the number, the PBX's name, a cached card); never a read.
+        The grant that lets the user open the lead is written beside it, once the call's record is."""
         if user_id is None:
             return        # a phone no Switchboard user sits at: nobody to pop
-        if call.card is None and call.recorded is not None and not call.recorded.done():
-            await asyncio.wait([call.recorded], timeout=CARD_BUDGET)     # a card not in memory: a short wait
         call.ringing.setdefault(event.extension, set()).add(user_id)
         call.rang_users.add(user_id)
         call.pops.append((user_id, event.extension, event.at))
         if event.transfer_from:
             call.transfer_from[event.extension] = event.transfer_from
-        fresh, card = call.card_fresh, call.card
-        await self._notifier.call_ringing(user_id, call, event.extension, card)
-        self.on_pop(call.call_id, event.extension)
-        if not fresh:
-            if call.card_fresh:       # read while the pop was being sent
-                await self._notifier.call_card({user_id}, call, call.card)
-            else:
-                call.awaiting_card.add(user_id)
+        if not call.card_fresh:
+            call.awaiting_card.add(user_id)        # `call.card` follows once the call's own card is read
+        self._send(self._ring(user_id, call, event.extension))
+        self._beside(call, self._grant(call, user_id, event))
+
+    async def _ring(self, user_id: int, call: LiveCall, extension: str) -> None:
+        await self._notifier.call_ringing(user_id, call, extension, call.card)
+        self.on_pop(call.call_id, extension)       # the pop is written to the user's sockets
+
+    async def _grant(self, call: LiveCall, user_id: int, event: CallRinging) -> None:
         if await self._ready(call):
             # Its user may open the lead from now on (a grant, written after the pop, never before it).
             lead_id = call.lead_id
             await self._ingestor.run_write(lambda session: call_grants.record_pop(
                 session, lead_id, user_id, call.call_id, event.extension, event.at))
+
+    def _send(self, frame: Coroutine[Any, Any, None]) -> None:
+        """A frame on its way now, in the order sent (each send starts in the order its task was made)."""
+        task = asyncio.create_task(_logged(frame, "a call frame"))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    def _beside(self, call: LiveCall, write: Coroutine[Any, Any, None]) -> None:
+        """A write that no frame waits for; the call's later writes wait for it (`_written`)."""
+        task = asyncio.create_task(_logged(write, f"call {call.call_id}: a write beside its events"))
+        call.writes.append(task)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    @staticmethod
+    async def _written(call: LiveCall) -> None:
+        if call.writes:
+            await asyncio.wait(call.writes)
 
     async def _ring_stopped(self, call: LiveCall, event: RingStopped) -> None:
         users = call.ringing.pop(event.extension, set())
@@ -201,6 +242,7 @@ class VoiceService:
                                                            now=event.at)
         if not ready:
             return
+        await self._written(call)
         lead_id, rang_at = call.lead_id, next((at for u, _, at in call.pops if u == user_id), event.at)
         inbound = call.started.direction is Direction.INBOUND
         # Answering is accepting the call: the lead is the operator's (a click-to-call keeps a colleague's lead theirs).
@@ -226,6 +268,7 @@ class VoiceService:
             await self._release_phone(call, user_id)
         if not await self._ready(call):
             return
+        await self._written(call)
         inbound = call.started.direction is Direction.INBOUND
         missed = event.outcome in MISSED and inbound
         if placed_by is None and not inbound and call.started.extension:
@@ -307,12 +350,21 @@ class VoiceService:
         if not mine:
             return
         for call in mine:
-            if call.lead_id is not None:
-                call.card = await self._cards.read(call.lead_id)      # fresh: the operator may have edited it
-                call.card_fresh = True
-            card = call.card
+            # The pop from memory first; the card is read again after it (the operator may have edited it).
             extension = next((ext for ext, users in call.ringing.items() if who.user_id in users),
                              call.answered_extension or "")
-            await self._notifier.call_ringing(who.user_id, call, extension, card)
+            await self._notifier.call_ringing(who.user_id, call, extension, call.card)
             if call.answered_by == who.user_id:
                 await self._notifier.call_answered(who.user_id, call, call.answered_extension)
+        for call in mine:
+            if call.lead_id is not None:
+                call.card = await self._cards.read(call.lead_id)
+                call.card_fresh = True
+                await self._notifier.call_card({who.user_id}, call, call.card)
+
+
+async def _logged(step: Coroutine[Any, Any, None], what: str) -> None:
+    try:
+        await step
+    except Exception:
+        log.exception("%s failed", what)

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from pathlib import Path
 
 import pytest
 import websockets
 from websockets.asyncio.client import connect
 
+import operator_ui
 from crm_store.types import Role
+from gateway import frames
 
 
 def ws_url(api, token: str | None = None) -> str:  # type: ignore[no-untyped-def]
@@ -52,3 +56,10 @@ async def test_foreign_origin_is_refused(api):
         async with connect(ws_url(api, token), origin="https://evil.example"):
             pass
     assert refused.value.response.status_code == 403
+
+
+def test_every_frame_the_server_sends_is_named_in_the_console():
+    """The console compares against js/frames.js only: a frame type missing there is a frame no screen handles."""
+    text = (Path(operator_ui.__file__).parent / "static" / "js" / "frames.js").read_text()
+    named = set(re.findall(r"^\s+[A-Z_]+: '([a-z_.]+)',", text, flags=re.MULTILINE))
+    assert frames.SERVER_FRAMES <= named, sorted(frames.SERVER_FRAMES - named)

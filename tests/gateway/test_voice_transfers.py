@@ -123,3 +123,25 @@ async def test_a_click_to_call_sent_by_a_process_without_the_voice_lease_is_trac
     async with api.client.app[SESSIONS]() as session:
         form = await session.scalar(select(Interaction).where(Interaction.channel == "form"))
     assert form.lead_id == lead_id
+
+
+async def test_a_consultation_the_colleague_does_not_answer_leaves_the_call_with_the_first_operator(voice, pbx):
+    api = voice
+    async with screen(api, "olga") as olga, screen(api, "pavel") as pavel:
+        await pbx.attended_transfer(caller="+74951235507", extension="101", target="102", outcome="no_answer",
+                                    talk_seconds=0.1, ring_seconds=0.1)
+        first = await olga.expect("call.ringing")
+        await olga.expect("call.answered")
+        consultation = await pavel.expect("call.ringing")
+        assert (consultation["call_id"], consultation["transfer_from"]) == (first["call_id"], "101")
+        stopped = await pavel.expect("call.ring_stopped")
+        assert (stopped["call_id"], stopped["reason"]) == (first["call_id"], "transfer_cancelled")
+        assert (await olga.expect("call.ended"))["outcome"] == "answered"
+        await settled(api)
+        assert await olga.quiet("call.transferred", 0.3)      # the call never left her
+        assert await pavel.quiet("call.answered", 0.1) and await pavel.quiet("call.ended", 0.1)
+    [call] = await voice_calls(api)
+    assert [(leg["extension"], leg["answered"]) for leg in call.attributes["legs"]] == [("101", True), ("102", False)]
+    assert call.attributes["answered_by"] == 1 and call.attributes["transfers"] == []
+    async with api.client.app[SESSIONS]() as session:
+        assert (await session.get(Lead, call.lead_id)).assignee_id == 1

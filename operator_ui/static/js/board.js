@@ -2,6 +2,7 @@
 import { get, logout, patch, post } from './api.js';
 import { $, clear, h } from './dom.js';
 import { formatDateTime, formatMoney, formatNumber } from './format.js';
+import { FRAME } from './frames.js';
 import { applyI18n, label, setLocale, t } from './i18n.js';
 import { renderNav } from './pages.js';
 import { PATHS } from './paths.js';
@@ -166,7 +167,7 @@ async function main() {
   await load();
   new LiveSocket({
     onState: (state) => { $('#conn-banner').hidden = state === 'open'; },
-    onFrame: (type, data) => { if (type === 'lead.moved' && data.pipeline_id === current) reloadSoon(); },
+    onFrame: (type, data) => { if (type === FRAME.LEAD_MOVED && data.pipeline_id === current) reloadSoon(); },
   }).connect();
 }
 

@@ -16,6 +16,7 @@ export const FRAME = Object.freeze({
   CALL_TRANSFERRED: 'call.transferred',
   QUEUE_STATS: 'queue.stats',
   IMPORT_PROGRESS: 'import.progress',
+  LEAD_MOVED: 'lead.moved',
   TASK_DUE: 'task.due',
   ERROR: 'error',
   PONG: 'pong',
