@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import (
     DBAPIError,
@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 
 from crm_store.batch_writer import BatchWriter, batch_writer
 from crm_store.errors import Invalid
+from crm_store.leads import Card
+from crm_store.routing_batch import RoutingChanges
 from crm_store.resolution import JoinPolicy
 from crm_store.storable import storable
 from crm_store.types import IngestRequest, IngestResult
@@ -53,7 +55,7 @@ def utcnow() -> datetime:
 
 _STORE_FAULTS = (OperationalError, InterfaceError, ProgrammingError, InternalError, NotSupportedError)
 
-_Pending = tuple[IngestRequest, "asyncio.Future[IngestResult]"]
+_Pending = tuple[IngestRequest | RoutingChanges, "asyncio.Future[Any]"]
 FILL_TURNS = 8      # loop turns a batch may wait for events already on their way (see Ingestor._gather)
 
 
@@ -99,6 +101,14 @@ class Ingestor:
         self._queue.put_nowait((storable(request), future))
         return await future
 
+    async def record_routing(self, changes: RoutingChanges) -> dict[int, Card]:
+        """Write routing's outcome in the next group commit; returns the cards it asked for, after the commit."""
+        if self._worker is None or self._worker.done():
+            raise StoreUnavailable("ingestor is not running")
+        future: asyncio.Future[dict[int, Card]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((changes, future))
+        return await future
+
     async def run_write(self, work: Callable[[Session], T]) -> T:
         """Run other writes through the same writer (on SQLite: its thread, between batches), committed on return."""
         try:
@@ -139,28 +149,35 @@ class Ingestor:
         live = [(r, f) for r, f in batch if not f.done()]   # a caller may have given up
         if not live:
             return
+        events = [(r, f) for r, f in live if not isinstance(r, RoutingChanges)]
+        routing = [(r, f) for r, f in live if isinstance(r, RoutingChanges)]
         try:
-            results = await self._write([r for r, _ in live])
+            results, cards = await self._write([r for r, _ in events], [r for r, _ in routing])
         except Exception as exc:
             if _store_down(exc):
-                log.error("store unavailable for %d events: %s", len(live), exc)
+                log.error("store unavailable for %d writes: %s", len(live), exc)
                 for _, future in live:
                     _fail(future, StoreUnavailable(str(exc)))
                 return
             # A unique-key race with another process, or one event the database refuses: one by
             # one, each re-reads what is stored and the event that truly fails is refused alone.
-            for request, future in live:
+            for request, future in events:
                 await self._commit_single(request, future)
+            for changes, future in routing:
+                await self._commit_routing_single(changes, future)
             return
-        for (_, future), result in zip(live, results, strict=True):
+        for (_, future), result in zip(events, results, strict=True):
             if not future.done():
                 future.set_result(result)
+        for (_, future), found in zip(routing, cards, strict=True):
+            if not future.done():
+                future.set_result(found)
 
     async def _commit_single(self, request: IngestRequest, future: asyncio.Future[IngestResult]) -> None:
         last: Exception | None = None
         for _ in range(3):
             try:
-                [result] = await self._write([request])
+                [result], _ = await self._write([request], [])
             except IntegrityError as exc:
                 last = exc      # a clash with a concurrent writer: the next try reads its row
                 continue
@@ -179,13 +196,23 @@ class Ingestor:
             last = EventRefused("the store refused this event: IntegrityError")
         _fail(future, last if last is not None else StoreUnavailable("unknown failure"))
 
-    async def _write(self, requests: list[IngestRequest]) -> list[IngestResult]:
+    async def _commit_routing_single(self, changes: RoutingChanges, future: asyncio.Future[Any]) -> None:
+        try:
+            _, [cards] = await self._write([], [changes])
+        except Exception as exc:
+            _fail(future, StoreUnavailable(str(exc)) if _store_down(exc) else exc)
+            return
+        if not future.done():
+            future.set_result(cards)
+
+    async def _write(self, requests: list[IngestRequest],
+                     routing: list[RoutingChanges]) -> tuple[list[IngestResult], list[dict[int, Card]]]:
         started = time.perf_counter()
-        results = await self._writer.write(requests, self._clock())
+        results = await self._writer.write(requests, self._clock(), routing)
         self.write_seconds += time.perf_counter() - started
         self.batches += 1
         self.events += len(requests)
-        if self.on_batch is not None:
+        if self.on_batch is not None and requests:
             self.on_batch(len(requests))
         return results
 
@@ -201,6 +228,6 @@ def _store_down(exc: BaseException) -> bool:
     return isinstance(exc, OSError | TimeoutError)
 
 
-def _fail(future: asyncio.Future[IngestResult], exc: Exception) -> None:
+def _fail(future: asyncio.Future[Any], exc: Exception) -> None:
     if not future.done():
         future.set_exception(exc)

@@ -21,7 +21,7 @@ from crm_store.types import IngestResult
 from crm_store.session import Sessions
 from gateway.mapping import agent_of, task_for, task_of_row
 from gateway.notifier import Notifier
-from gateway.routing.outcomes import OutcomeRecorder, at
+from gateway.routing.outcomes import OutcomeRecorder, RoutingStore, at
 from gateway.settings import RoutingSettings
 from routing.backends import Snapshot
 from routing.engine import RoutingEngine
@@ -37,7 +37,7 @@ OutcomeListener = Callable[[RoutingOutcome], None]
 class RoutingDriver:
     """Implements `gateway.routing.ports.Routing` over one `RoutingEngine`."""
 
-    def __init__(self, engine: RoutingEngine, sessions: Sessions, notifier: Notifier,
+    def __init__(self, engine: RoutingEngine, sessions: Sessions, store: RoutingStore, notifier: Notifier,
                  settings: RoutingSettings, clock: Callable[[], float],
                  *, shared_deadline_check: float | None = None) -> None:
         self.engine = engine
@@ -49,7 +49,7 @@ class RoutingDriver:
         self._timer: asyncio.TimerHandle | None = None
         self._shared_deadline_check = shared_deadline_check
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._recorder = OutcomeRecorder(sessions, notifier, self._agent_state, self._take_phone_offer, clock)
+        self._recorder = OutcomeRecorder(store, notifier, self._agent_state, self._take_phone_offer, clock)
         self.outcome_listeners: list[OutcomeListener] = []     # e.g. the wallboard's debounce
         self.on_decision: Callable[[RoutingOutcome, float], None] = lambda outcome, seconds: None   # metrics
 
@@ -178,9 +178,13 @@ class RoutingDriver:
             started = time.perf_counter()
             outcome = await call
             self.on_decision(outcome, time.perf_counter() - started)
+            # Prepared under the lock and queued right after it (no await between): outcomes are
+            # written in the order routing made them, several to a group commit.
+            prepared = await self._recorder.prepare(outcome, source)
         for listener in self.outcome_listeners:
             listener(outcome)       # even a task nobody can take yet moves the wallboard
-        await self._recorder.record(outcome, source)
+        if prepared is not None:
+            await self._recorder.commit(prepared)
         await self._reschedule()
         return outcome
 
