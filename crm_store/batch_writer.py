@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -17,6 +19,7 @@ from crm_store.new_rows import begin_write
 from crm_store.routing_batch import RoutingChanges
 from crm_store.resolution import JoinPolicy, resolve_batch
 from crm_store.session import create_sync_engine, is_sqlite
+from crm_store.statements import STEP
 from crm_store.types import IngestRequest, IngestResult
 from crm_store.write_gate import database_key, write_gate
 
@@ -26,19 +29,45 @@ T = TypeVar("T")
 
 class BatchWriter(Protocol):
     async def write(self, requests: list[IngestRequest], now: datetime,
-                    routing: Sequence[RoutingChanges] = ()) -> tuple[list[IngestResult], list[dict[int, Card]]]: ...
+                    routing: Sequence[RoutingChanges] = (), jobs: Sequence[Job] = ()) -> Written: ...
 
     async def run(self, work: Callable[[Session], T]) -> T: ...
 
     async def close(self) -> None: ...
 
 
+Written = tuple[list[IngestResult], list[dict[int, Card]], list[tuple[bool, Any]]]
+
+
 def _write_batch(session: Session, requests: list[IngestRequest], policy: JoinPolicy, now: datetime,
-                 routing: Sequence[RoutingChanges]) -> tuple[list[IngestResult], list[dict[int, Card]]]:
+                 routing: Sequence[RoutingChanges], jobs: Sequence[Job]) -> Written:
+    STEP.set("intake")
     begin_write(session)
     results = resolve_batch(session, requests, policy, now) if requests else []
+    STEP.set("routing outcomes")
     # Routing's outcomes queued meanwhile share the commit: their tasks were committed by earlier batches.
-    return results, routing_batch.write_all(session, routing) if routing else []
+    cards = routing_batch.write_all(session, routing) if routing else []
+    return results, cards, [_job(session, job) for job in jobs]
+
+
+def _job(session: Session, job: Job) -> tuple[bool, Any]:
+    """(True, its result), or (False, the error) with its changes undone and its neighbours' kept."""
+    STEP.set(job.step)
+    try:
+        with session.begin_nested():
+            return True, job.work(session)
+    except (OperationalError, InterfaceError):
+        raise           # the store, not the job: the batch fails as a whole and is answered as such
+    except Exception as exc:
+        return False, exc
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Other store work that shares a group commit, in a savepoint of its own."""
+
+    work: Callable[[Session], Any]
+    step: str = "other"      # what its statements are counted under
 
 
 class AsyncDriverWriter:
@@ -49,9 +78,9 @@ class AsyncDriverWriter:
         self._policy = policy
 
     async def write(self, requests: list[IngestRequest], now: datetime,
-                    routing: Sequence[RoutingChanges] = ()) -> tuple[list[IngestResult], list[dict[int, Card]]]:
+                    routing: Sequence[RoutingChanges] = (), jobs: Sequence[Job] = ()) -> Written:
         async with self._sessions() as session, session.begin():
-            return await session.run_sync(_write_batch, requests, self._policy, now, routing)
+            return await session.run_sync(_write_batch, requests, self._policy, now, routing, jobs)
 
     async def run(self, work: Callable[[Session], T]) -> T:
         async with self._sessions() as session, session.begin():
@@ -75,15 +104,15 @@ class SqliteThreadWriter:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
     async def write(self, requests: list[IngestRequest], now: datetime,
-                    routing: Sequence[RoutingChanges] = ()) -> tuple[list[IngestResult], list[dict[int, Card]]]:
+                    routing: Sequence[RoutingChanges] = (), jobs: Sequence[Job] = ()) -> Written:
         async with write_gate(self._database):
             return await asyncio.get_running_loop().run_in_executor(self._thread, self._write, requests, now,
-                                                                    routing)
+                                                                    routing, jobs)
 
-    def _write(self, requests: list[IngestRequest], now: datetime,
-               routing: Sequence[RoutingChanges]) -> tuple[list[IngestResult], list[dict[int, Card]]]:
+    def _write(self, requests: list[IngestRequest], now: datetime, routing: Sequence[RoutingChanges],
+               jobs: Sequence[Job]) -> Written:
         with Session(self._engine, expire_on_commit=False) as session, session.begin():
-            return _write_batch(session, requests, self._policy, now, routing)
+            return _write_batch(session, requests, self._policy, now, routing, jobs)
 
     async def run(self, work: Callable[[Session], T]) -> T:
         # The same single thread as the batches, behind the same gate as every other write of the process.

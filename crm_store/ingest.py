@@ -27,7 +27,8 @@ from sqlalchemy.exc import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
-from crm_store.batch_writer import BatchWriter, batch_writer
+from crm_store.batch_writer import BatchWriter, Job, Written, batch_writer
+from crm_store.in_writer import AsyncWork, run_to_end
 from crm_store.errors import Invalid
 from crm_store.leads import Card
 from crm_store.routing_batch import RoutingChanges
@@ -55,7 +56,7 @@ def utcnow() -> datetime:
 
 _STORE_FAULTS = (OperationalError, InterfaceError, ProgrammingError, InternalError, NotSupportedError)
 
-_Pending = tuple[IngestRequest | RoutingChanges, "asyncio.Future[Any]"]
+_Pending = tuple[IngestRequest | RoutingChanges | Job, "asyncio.Future[Any]"]
 FILL_TURNS = 8      # loop turns a batch may wait for events already on their way (see Ingestor._gather)
 
 
@@ -109,6 +110,16 @@ class Ingestor:
         self._queue.put_nowait((changes, future))
         return await future
 
+    async def write_soon(self, work: AsyncWork[T], step: str = "other") -> T:
+        """Run `work(session)` (store functions written for an AsyncSession, nothing else awaited) in the next
+        group commit, in a savepoint of its own: its error is its own, its neighbours commit.
+        Returns after the commit; `step` names its statements when they are counted."""
+        if self._worker is None or self._worker.done():
+            raise StoreUnavailable("ingestor is not running")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((Job(lambda session: run_to_end(session, work), step), future))
+        return await future
+
     async def run_write(self, work: Callable[[Session], T]) -> T:
         """Run other writes through the same writer (on SQLite: its thread, between batches), committed on return."""
         try:
@@ -149,10 +160,12 @@ class Ingestor:
         live = [(r, f) for r, f in batch if not f.done()]   # a caller may have given up
         if not live:
             return
-        events = [(r, f) for r, f in live if not isinstance(r, RoutingChanges)]
+        events = [(r, f) for r, f in live if isinstance(r, IngestRequest)]
         routing = [(r, f) for r, f in live if isinstance(r, RoutingChanges)]
+        jobs = [(r, f) for r, f in live if isinstance(r, Job)]
         try:
-            results, cards = await self._write([r for r, _ in events], [r for r, _ in routing])
+            results, cards, done = await self._write([r for r, _ in events], [r for r, _ in routing],
+                                                     [r for r, _ in jobs])
         except Exception as exc:
             if _store_down(exc):
                 log.error("store unavailable for %d writes: %s", len(live), exc)
@@ -165,6 +178,8 @@ class Ingestor:
                 await self._commit_single(request, future)
             for changes, future in routing:
                 await self._commit_routing_single(changes, future)
+            for job, future in jobs:
+                await self._commit_job_single(job, future)
             return
         for (_, future), result in zip(events, results, strict=True):
             if not future.done():
@@ -172,12 +187,14 @@ class Ingestor:
         for (_, future), found in zip(routing, cards, strict=True):
             if not future.done():
                 future.set_result(found)
+        for (_, future), (ok, value) in zip(jobs, done, strict=True):
+            _settle(future, ok, value)
 
     async def _commit_single(self, request: IngestRequest, future: asyncio.Future[IngestResult]) -> None:
         last: Exception | None = None
         for _ in range(3):
             try:
-                [result], _ = await self._write([request], [])
+                [result], _, _ = await self._write([request], [], [])
             except IntegrityError as exc:
                 last = exc      # a clash with a concurrent writer: the next try reads its row
                 continue
@@ -198,17 +215,25 @@ class Ingestor:
 
     async def _commit_routing_single(self, changes: RoutingChanges, future: asyncio.Future[Any]) -> None:
         try:
-            _, [cards] = await self._write([], [changes])
+            _, [cards], _ = await self._write([], [changes], [])
         except Exception as exc:
             _fail(future, StoreUnavailable(str(exc)) if _store_down(exc) else exc)
             return
         if not future.done():
             future.set_result(cards)
 
-    async def _write(self, requests: list[IngestRequest],
-                     routing: list[RoutingChanges]) -> tuple[list[IngestResult], list[dict[int, Card]]]:
+    async def _commit_job_single(self, job: Job, future: asyncio.Future[Any]) -> None:
+        try:
+            _, _, [(ok, value)] = await self._write([], [], [job])
+        except Exception as exc:
+            _fail(future, StoreUnavailable(str(exc)) if _store_down(exc) else exc)
+            return
+        _settle(future, ok, value)
+
+    async def _write(self, requests: list[IngestRequest], routing: list[RoutingChanges],
+                     jobs: list[Job]) -> Written:
         started = time.perf_counter()
-        results = await self._writer.write(requests, self._clock(), routing)
+        results = await self._writer.write(requests, self._clock(), routing, jobs)
         self.write_seconds += time.perf_counter() - started
         self.batches += 1
         self.events += len(requests)
@@ -226,6 +251,15 @@ def _store_down(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         return exc.connection_invalidated or isinstance(exc, _STORE_FAULTS)
     return isinstance(exc, OSError | TimeoutError)
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 def _fail(future: asyncio.Future[Any], exc: Exception) -> None:

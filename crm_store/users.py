@@ -98,6 +98,17 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> U
     return user
 
 
+async def checked_user(session: AsyncSession, checked: User) -> User | None:
+    """The user `authenticate` checked in another session (the hash is slow: it runs outside any write),
+    loaded in this one with the fresh hash it may have made; None if the user went inactive meanwhile."""
+    user = await session.get(User, checked.id)
+    if user is None or not user.active:
+        return None
+    if user.password_hash != checked.password_hash:
+        user.password_hash = checked.password_hash
+    return user
+
+
 def _digest(token: str) -> str:
     return token_digest(token)
 

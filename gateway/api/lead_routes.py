@@ -21,7 +21,7 @@ from gateway.api.serialize import card_json, lead_json
 from gateway.auth import client_ip, principal
 from gateway.errors import read_model, refuse
 from gateway.tasks.wiring import CLOCKS
-from gateway.keys import CLOCK, INTAKE, NOTIFIER, PERMISSIONS, ROUTING, SESSIONS, SETTINGS
+from gateway.keys import CLOCK, INGESTOR, INTAKE, NOTIFIER, PERMISSIONS, ROUTING, SESSIONS, SETTINGS
 from routing.events import InvalidState, RoutingError
 
 log = logging.getLogger(__name__)
@@ -138,18 +138,26 @@ async def take_lead(request: web.Request) -> web.Response:
 
 
 async def _audited(request: web.Request, action: str, lead_id: int, work: Work) -> Any:
-    """Run `work(session)`; record the outcome, refusals included, in the audit log."""
-    who, now = principal(request), request.app[CLOCK]()
+    """Run `work(session)` in the writer's next group commit (store calls only: no event-loop hop per
+    statement while the write lock is held); record the outcome, refusals included, in the audit log."""
+    who, now, ip = principal(request), request.app[CLOCK](), client_ip(request)
+    step = f"{request.method} {request.match_info.route.resource.canonical}" \
+        if request.match_info.route.resource is not None else action
+
+    async def done(session: Any) -> Any:
+        result, detail = await work(session)
+        audit.record(session, action, now, user_id=who.user_id, lead_id=lead_id, ip=ip, detail=detail)
+        return result
+
+    async def denied(session: Any, reason: str) -> None:
+        audit.record(session, action, now, user_id=who.user_id, lead_id=lead_id, ip=ip, outcome="denied",
+                     detail={"reason": reason})
+
+    writer = request.app[INGESTOR]
     try:
-        async with request.app[SESSIONS]() as session, session.begin():
-            result, detail = await work(session)
-            audit.record(session, action, now, user_id=who.user_id, lead_id=lead_id, ip=client_ip(request),
-                         detail=detail)
-            return result
+        return await writer.write_soon(done, step)
     except (Conflict, Forbidden, NotFound) as exc:
-        async with request.app[SESSIONS]() as session, session.begin():
-            audit.record(session, action, now, user_id=who.user_id, lead_id=lead_id, ip=client_ip(request),
-                         outcome="denied", detail={"reason": exc.message})
+        await writer.write_soon(lambda session: denied(session, exc.message), step)
         raise
 
 
