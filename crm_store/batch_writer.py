@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -36,7 +35,7 @@ class BatchWriter(Protocol):
     async def close(self) -> None: ...
 
 
-Written = tuple[list[IngestResult], list[dict[int, Card]], list[tuple[bool, Any]]]
+Written = tuple[list[IngestResult], list[dict[int, Card]], list[Any]]
 
 
 def _write_batch(session: Session, requests: list[IngestRequest], policy: JoinPolicy, now: datetime,
@@ -50,21 +49,16 @@ def _write_batch(session: Session, requests: list[IngestRequest], policy: JoinPo
     return results, cards, [_job(session, job) for job in jobs]
 
 
-def _job(session: Session, job: Job) -> tuple[bool, Any]:
-    """(True, its result), or (False, the error) with its changes undone and its neighbours' kept."""
+def _job(session: Session, job: Job) -> Any:
+    """Its result. A job that raises fails the batch: the Ingestor runs each part alone then,
+    so that its error is its own (no savepoint per job: two statements each, for the rare refusal)."""
     STEP.set(job.step)
-    try:
-        with session.begin_nested():
-            return True, job.work(session)
-    except (OperationalError, InterfaceError):
-        raise           # the store, not the job: the batch fails as a whole and is answered as such
-    except Exception as exc:
-        return False, exc
+    return job.work(session)
 
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """Other store work that shares a group commit, in a savepoint of its own."""
+    """Other store work that shares a group commit."""
 
     work: Callable[[Session], Any]
     step: str = "other"      # what its statements are counted under

@@ -112,7 +112,7 @@ class Ingestor:
 
     async def write_soon(self, work: AsyncWork[T], step: str = "other") -> T:
         """Run `work(session)` (store functions written for an AsyncSession, nothing else awaited) in the next
-        group commit, in a savepoint of its own: its error is its own, its neighbours commit.
+        group commit; if it raises, the batch is written again part by part: its error is its own.
         Returns after the commit; `step` names its statements when they are counted."""
         if self._worker is None or self._worker.done():
             raise StoreUnavailable("ingestor is not running")
@@ -187,8 +187,9 @@ class Ingestor:
         for (_, future), found in zip(routing, cards, strict=True):
             if not future.done():
                 future.set_result(found)
-        for (_, future), (ok, value) in zip(jobs, done, strict=True):
-            _settle(future, ok, value)
+        for (_, future), value in zip(jobs, done, strict=True):
+            if not future.done():
+                future.set_result(value)
 
     async def _commit_single(self, request: IngestRequest, future: asyncio.Future[IngestResult]) -> None:
         last: Exception | None = None
@@ -224,11 +225,12 @@ class Ingestor:
 
     async def _commit_job_single(self, job: Job, future: asyncio.Future[Any]) -> None:
         try:
-            _, _, [(ok, value)] = await self._write([], [], [job])
+            _, _, [value] = await self._write([], [], [job])
         except Exception as exc:
             _fail(future, StoreUnavailable(str(exc)) if _store_down(exc) else exc)
             return
-        _settle(future, ok, value)
+        if not future.done():
+            future.set_result(value)
 
     async def _write(self, requests: list[IngestRequest], routing: list[RoutingChanges],
                      jobs: list[Job]) -> Written:
@@ -251,15 +253,6 @@ def _store_down(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         return exc.connection_invalidated or isinstance(exc, _STORE_FAULTS)
     return isinstance(exc, OSError | TimeoutError)
-
-
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
 
 
 def _fail(future: asyncio.Future[Any], exc: Exception) -> None:

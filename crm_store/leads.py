@@ -141,6 +141,14 @@ async def get_visible(session: AsyncSession, viewer: Viewer, lead_id: int) -> Le
     return await session.run_sync(visible_lead, viewer, lead_id)
 
 
+async def just_checked(session: AsyncSession, lead_id: int) -> Lead:
+    """The lead `update_lead` checked and changed in this session: from its identity map, no second check."""
+    lead = await session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFound(f"lead {lead_id} not found")
+    return lead
+
+
 def visible_lead(session: Session, viewer: Viewer, lead_id: int) -> Lead:
     """The lead if `viewer` may see it; NotFound / Forbidden otherwise."""
     lead = session.get(Lead, lead_id)

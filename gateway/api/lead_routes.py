@@ -209,12 +209,17 @@ async def patch_lead(request: web.Request) -> web.Response:
     async def work(session: Any) -> tuple[Any, dict[str, Any]]:
         diff = await leads.update_lead(session, who.viewer, lead_id, changes, request.app[PERMISSIONS],
                                        request.app[CLOCK]())
-        lead = await leads.get_visible(session, who.viewer, lead_id)
+        lead = await leads.just_checked(session, lead_id)
         waiting = await routing_log.reprioritize_waiting(session, lead_id, lead.priority) if "priority" in diff \
             else None
-        return (lead_json(lead), diff, waiting), {"changes": diff}
+        ending = None
+        if ("status" in diff and LeadStatus(diff["status"][1]) not in OPEN_STATUSES) or "assignee_id" in diff:
+            # Read here, in the same transaction: no second session (and read) after the commit.
+            task = await routing_log.open_task_for_lead(session, lead_id)
+            ending = (task.id, task.state) if task is not None else None
+        return (lead_json(lead), diff, waiting, ending), {"changes": diff}
 
-    body, diff, waiting = await _audited(request, "lead.update", lead_id, work)
+    body, diff, waiting, ending = await _audited(request, "lead.update", lead_id, work)
     if waiting is not None:
         try:
             await request.app[ROUTING].set_priority(waiting, body["priority"])
@@ -225,10 +230,9 @@ async def patch_lead(request: web.Request) -> web.Response:
     if "stage_id" in diff:     # every open board redraws the two columns
         await request.app[NOTIFIER].lead_moved(lead_id, body["pipeline_id"], diff["stage_id"][0], diff["stage_id"][1],
                                                changed_by=who.user_id)
-    finished = "status" in diff and LeadStatus(diff["status"][1]) not in OPEN_STATUSES
-    if finished or "assignee_id" in diff:
+    if ending is not None:
         # Closed, or handed to someone by hand: routing stops offering it.
-        await request.app[ROUTING].lead_finished(lead_id)
+        await request.app[ROUTING].task_finished(*ending)
     return web.json_response(body)
 
 

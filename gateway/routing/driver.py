@@ -140,19 +140,22 @@ class RoutingDriver:
         """The lead was closed, deleted or assigned by hand: its task is over."""
         async with self._sessions() as session:
             row = await routing_log.open_task_for_lead(session, lead_id)
-        if row is None:
-            return
-        held = row.state in ("assigned", "wrapping")
+        if row is not None:
+            await self.task_finished(row.id, row.state)
+
+    async def task_finished(self, task_id: str, state: str) -> None:
+        """The open task `task_id` (stored as `state`) of a lead just closed or assigned by hand is over."""
+        held = state in ("assigned", "wrapping")
         try:
-            await self.run(self.engine.complete(row.id) if held else self.engine.cancel(row.id))
+            await self.run(self.engine.complete(task_id) if held else self.engine.cancel(task_id))
         except RoutingError as exc:
-            log.info("task %s already gone from routing: %s", row.id, exc)
+            log.info("task %s already gone from routing: %s", task_id, exc)
         except Exception as exc:     # routing unreachable (Redis down): the change stands, the sweeper follows up
-            log.warning("task %s ended while routing is unreachable (%r): routing lets it go when back", row.id, exc)
+            log.warning("task %s ended while routing is unreachable (%r): routing lets it go when back", task_id, exc)
         else:
             return
         async with self._sessions() as session, session.begin():
-            await routing_log.set_task_state(session, row.id, "completed" if held else "canceled", at(self._clock()))
+            await routing_log.set_task_state(session, task_id, "completed" if held else "canceled", at(self._clock()))
 
     # -- reading ----------------------------------------------------------------------------------
     async def agent(self, user_id: int) -> AgentState | None:
