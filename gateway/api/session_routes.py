@@ -38,8 +38,9 @@ async def login(request: web.Request) -> web.Response:
                               f"too many failed sign-ins; try again in {wait} seconds",
                               headers={"Retry-After": str(wait)})
     async with request.app[SESSIONS]() as session:
-        # Checked outside the write transaction: the hash takes tens of ms, the write gate is the process's.
-        checked = await users.authenticate(session, body.username, body.password)
+        candidate = await users.sign_in_candidate(session, body.username)
+    # Checked with no connection held and outside any write: argon2 takes tens of ms by design.
+    checked = await users.password_checked(candidate, body.password)
     hours = timedelta(hours=settings.http.session_hours)
 
     async def sign_in(session: Any) -> tuple[str, dict[str, Any]] | None:
