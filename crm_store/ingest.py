@@ -4,7 +4,8 @@ Callers `await ingestor.ingest(request)`; a single writer task takes whatever ha
 while the previous commit was running and writes it in one transaction. Under light load a
 batch is one event and latency is one commit; under heavy load batches grow by themselves, so
 the cost of the fsync is shared and throughput rises instead of collapsing. No timer waits for
-a batch to fill.
+a batch to fill. Routing's outcomes (`record_routing`) and other store work (`write_soon`) queue
+here too and share the commit: on SQLite this is the process's one writer.
 """
 from __future__ import annotations
 
