@@ -18,6 +18,7 @@ from crm_store.new_rows import begin_write
 from crm_store.routing_batch import RoutingChanges
 from crm_store.resolution import JoinPolicy, resolve_batch
 from crm_store.session import create_sync_engine, is_sqlite
+from crm_store.stage_sync import ACTOR
 from crm_store.statements import STEP
 from crm_store.types import IngestRequest, IngestResult
 from crm_store.write_gate import database_key, write_gate
@@ -53,7 +54,12 @@ def _job(session: Session, job: Job) -> Any:
     """Its result. A job that raises fails the batch: the Ingestor runs each part alone then,
     so that its error is its own (no savepoint per job: two statements each, for the rare refusal)."""
     STEP.set(job.step)
-    return job.work(session)
+    try:
+        result = job.work(session)
+        session.flush()     # its changes (and the stage history they make) are written under its own actor
+        return result
+    finally:
+        session.info.pop(ACTOR, None)
 
 
 @dataclass(frozen=True, slots=True)
