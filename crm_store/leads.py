@@ -255,6 +255,7 @@ async def update_lead(
             required[status] = tuple(dict.fromkeys((*required.get(status, ()), *names)))
         _transition(lead, changes, put, now, required)
         before = lead.stage_id
+        lead.updated_at = now       # in the same UPDATE, and the stage history's time (stage_sync) is now
         await session.flush()       # the stage follows the status (stage_sync); its rules hold for this way in too
         if lead.stage_id != before and lead.stage_id is not None:
             stage = await session.get(Stage, lead.stage_id)
