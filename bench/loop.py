@@ -20,6 +20,7 @@ import asyncio  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
 import sqlite3  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -119,9 +120,15 @@ def ready_count(ops: Operators) -> int:
     return ops.agents  # type: ignore[attr-defined]
 
 
-async def statements(base: str) -> float:
+STEP_LINE = re.compile(r'^switchboard_sql_statements_by_step_total\{step="([^"]*)"\} (\S+)$', re.M)
+
+
+async def statements(base: str) -> tuple[float, Counter[str]]:
+    """All statements the server sent so far, and how many each step sent (intake, routing, each route)."""
     async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as response:
-        return ingest.metric(await response.text(), "switchboard_sql_statements_total")
+        text = await response.text()
+    steps = Counter({step: float(n) for step, n in STEP_LINE.findall(text)})
+    return ingest.metric(text, "switchboard_sql_statements_total"), steps
 
 
 async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
@@ -148,7 +155,7 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
             screens = [asyncio.create_task(ops.run(f"agent{i}", ready, started)) for i in range(agents)]
             await asyncio.wait_for(ready.wait(), 120)
             await asyncio.sleep(1)          # presence set and registered
-            count0, cpu0 = await statements(base), ingest.cpu_seconds(server.pid)
+            (count0, steps0), cpu0 = await statements(base), ingest.cpu_seconds(server.pid)
             t0 = time.perf_counter()
             posting = asyncio.create_task(ingest.post_all(f"{base}/forms/bench", leads, concurrency))
             _, lead_ids, _ = await posting
@@ -159,7 +166,9 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
                 pass
             elapsed = time.perf_counter() - t0
             cpu = ingest.cpu_seconds(server.pid) - cpu0
-            count = await statements(base) - count0
+            count, steps = await statements(base)
+            count -= count0
+            steps.subtract(steps0)
             for task in screens:
                 task.cancel()
             await asyncio.gather(*screens, return_exceptions=True)
@@ -184,8 +193,9 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
         logged = ingest.server_log(workdir)
         problems.append(f"server log, {len((workdir / 'server.log').read_text().splitlines())} lines, last: {logged}")
     check = "; ".join(problems) or f"ok: {leads} leads, each assigned once and closed ({won} won in the database)"
+    per_step = "; ".join(f"{step} {n / leads:.2f}" for step, n in steps.most_common() if n > 0)
     return {"rate": min(len(ops.closed), leads) / elapsed, "post_rate": leads / posted, "statements": count / leads,
-            "cpu_ms": cpu / leads * 1e3, "check": check}
+            "cpu_ms": cpu / leads * 1e3, "check": check, "per_step": per_step}
 
 
 async def main() -> None:
@@ -206,6 +216,7 @@ async def main() -> None:
     print(f"post -> offer -> accept -> closed: {r['rate']:7.0f} leads/s   (target >= 500; posts alone went at "
           f"{r['post_rate']:.0f}/s)")
     print(f"server CPU per lead: {r['cpu_ms']:.2f} ms;  SQL statements per lead: {r['statements']:.1f}  (target < 15)")
+    print(f"SQL statements per lead by step: {r['per_step']}")
     print(f"no-op aiohttp handler under the same client (floor): {noop:7.0f} posts/s;  ratio {r['rate'] / noop:.3f}")
     print(f"check: {r['check']}")
     print(f"RESULT loop leads_per_s={r['rate']:.0f} floor={noop:.0f} ratio={r['rate'] / noop:.3f} "

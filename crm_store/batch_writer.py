@@ -3,34 +3,71 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from crm_store import routing_batch
+from crm_store.leads import Card
 from crm_store.new_rows import begin_write
+from crm_store.routing_batch import RoutingChanges
 from crm_store.resolution import JoinPolicy, resolve_batch
 from crm_store.session import create_sync_engine, is_sqlite
+from crm_store.stage_sync import ACTOR
+from crm_store.statements import STEP
 from crm_store.types import IngestRequest, IngestResult
+from crm_store.write_gate import database_key, write_gate
 
 
 T = TypeVar("T")
 
 
 class BatchWriter(Protocol):
-    async def write(self, requests: list[IngestRequest], now: datetime) -> list[IngestResult]: ...
+    async def write(self, requests: list[IngestRequest], now: datetime,
+                    routing: Sequence[RoutingChanges] = (), jobs: Sequence[Job] = ()) -> Written: ...
 
     async def run(self, work: Callable[[Session], T]) -> T: ...
 
     async def close(self) -> None: ...
 
 
-def _write_batch(session: Session, requests: list[IngestRequest], policy: JoinPolicy,
-                 now: datetime) -> list[IngestResult]:
+Written = tuple[list[IngestResult], list[dict[int, Card]], list[Any]]
+
+
+def _write_batch(session: Session, requests: list[IngestRequest], policy: JoinPolicy, now: datetime,
+                 routing: Sequence[RoutingChanges], jobs: Sequence[Job]) -> Written:
+    STEP.set("intake")
     begin_write(session)
-    return resolve_batch(session, requests, policy, now)
+    results = resolve_batch(session, requests, policy, now) if requests else []
+    STEP.set("routing outcomes")
+    # Routing's outcomes queued meanwhile share the commit: their tasks were committed by earlier batches.
+    cards = routing_batch.write_all(session, routing) if routing else []
+    return results, cards, [_job(session, job) for job in jobs]
+
+
+def _job(session: Session, job: Job) -> Any:
+    """Its result. A job that raises fails the batch: the Ingestor runs each part alone then,
+    so that its error is its own (no savepoint per job: two statements each, for the rare refusal)."""
+    STEP.set(job.step)
+    try:
+        result = job.work(session)
+        session.flush()     # its changes (and the stage history they make) are written under its own actor
+        return result
+    finally:
+        session.info.pop(ACTOR, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Other store work that shares a group commit."""
+
+    work: Callable[[Session], Any]
+    step: str = "other"      # what its statements are counted under
 
 
 class AsyncDriverWriter:
@@ -40,9 +77,10 @@ class AsyncDriverWriter:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._policy = policy
 
-    async def write(self, requests: list[IngestRequest], now: datetime) -> list[IngestResult]:
+    async def write(self, requests: list[IngestRequest], now: datetime,
+                    routing: Sequence[RoutingChanges] = (), jobs: Sequence[Job] = ()) -> Written:
         async with self._sessions() as session, session.begin():
-            return await session.run_sync(_write_batch, requests, self._policy, now)
+            return await session.run_sync(_write_batch, requests, self._policy, now, routing, jobs)
 
     async def run(self, work: Callable[[Session], T]) -> T:
         async with self._sessions() as session, session.begin():
@@ -61,19 +99,25 @@ class SqliteThreadWriter:
 
     def __init__(self, url: str, policy: JoinPolicy) -> None:
         self._engine = create_sync_engine(url)
+        self._database = database_key(make_url(url))
         self._policy = policy
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
-    async def write(self, requests: list[IngestRequest], now: datetime) -> list[IngestResult]:
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._write, requests, now)
+    async def write(self, requests: list[IngestRequest], now: datetime,
+                    routing: Sequence[RoutingChanges] = (), jobs: Sequence[Job] = ()) -> Written:
+        async with write_gate(self._database):
+            return await asyncio.get_running_loop().run_in_executor(self._thread, self._write, requests, now,
+                                                                    routing, jobs)
 
-    def _write(self, requests: list[IngestRequest], now: datetime) -> list[IngestResult]:
+    def _write(self, requests: list[IngestRequest], now: datetime, routing: Sequence[RoutingChanges],
+               jobs: Sequence[Job]) -> Written:
         with Session(self._engine, expire_on_commit=False) as session, session.begin():
-            return _write_batch(session, requests, self._policy, now)
+            return _write_batch(session, requests, self._policy, now, routing, jobs)
 
     async def run(self, work: Callable[[Session], T]) -> T:
-        # The same single thread as the batches: one writer, so nobody sleeps in SQLite's busy handler.
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, work)
+        # The same single thread as the batches, behind the same gate as every other write of the process.
+        async with write_gate(self._database):
+            return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, work)
 
     def _run(self, work: Callable[[Session], T]) -> T:
         with Session(self._engine, expire_on_commit=False) as session, session.begin():

@@ -4,7 +4,8 @@ Callers `await ingestor.ingest(request)`; a single writer task takes whatever ha
 while the previous commit was running and writes it in one transaction. Under light load a
 batch is one event and latency is one commit; under heavy load batches grow by themselves, so
 the cost of the fsync is shared and throughput rises instead of collapsing. No timer waits for
-a batch to fill.
+a batch to fill. Routing's outcomes (`record_routing`) and other store work (`write_soon`) queue
+here too and share the commit: on SQLite this is the process's one writer.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import (
     DBAPIError,
@@ -27,8 +28,11 @@ from sqlalchemy.exc import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
-from crm_store.batch_writer import BatchWriter, batch_writer
+from crm_store.batch_writer import BatchWriter, Job, Written, batch_writer
+from crm_store.in_writer import AsyncWork, run_to_end
 from crm_store.errors import Invalid
+from crm_store.leads import Card
+from crm_store.routing_batch import RoutingChanges
 from crm_store.resolution import JoinPolicy
 from crm_store.storable import storable
 from crm_store.types import IngestRequest, IngestResult
@@ -53,7 +57,7 @@ def utcnow() -> datetime:
 
 _STORE_FAULTS = (OperationalError, InterfaceError, ProgrammingError, InternalError, NotSupportedError)
 
-_Pending = tuple[IngestRequest, "asyncio.Future[IngestResult]"]
+_Pending = tuple[IngestRequest | RoutingChanges | Job, "asyncio.Future[Any]"]
 FILL_TURNS = 8      # loop turns a batch may wait for events already on their way (see Ingestor._gather)
 
 
@@ -99,6 +103,24 @@ class Ingestor:
         self._queue.put_nowait((storable(request), future))
         return await future
 
+    async def record_routing(self, changes: RoutingChanges) -> dict[int, Card]:
+        """Write routing's outcome in the next group commit; returns the cards it asked for, after the commit."""
+        if self._worker is None or self._worker.done():
+            raise StoreUnavailable("ingestor is not running")
+        future: asyncio.Future[dict[int, Card]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((changes, future))
+        return await future
+
+    async def write_soon(self, work: AsyncWork[T], step: str = "other") -> T:
+        """Run `work(session)` (store functions written for an AsyncSession, nothing else awaited) in the next
+        group commit; if it raises, the batch is written again part by part: its error is its own.
+        Returns after the commit; `step` names its statements when they are counted."""
+        if self._worker is None or self._worker.done():
+            raise StoreUnavailable("ingestor is not running")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((Job(lambda session: run_to_end(session, work), step), future))
+        return await future
+
     async def run_write(self, work: Callable[[Session], T]) -> T:
         """Run other writes through the same writer (on SQLite: its thread, between batches), committed on return."""
         try:
@@ -139,28 +161,42 @@ class Ingestor:
         live = [(r, f) for r, f in batch if not f.done()]   # a caller may have given up
         if not live:
             return
+        events = [(r, f) for r, f in live if isinstance(r, IngestRequest)]
+        routing = [(r, f) for r, f in live if isinstance(r, RoutingChanges)]
+        jobs = [(r, f) for r, f in live if isinstance(r, Job)]
         try:
-            results = await self._write([r for r, _ in live])
+            results, cards, done = await self._write([r for r, _ in events], [r for r, _ in routing],
+                                                     [r for r, _ in jobs])
         except Exception as exc:
             if _store_down(exc):
-                log.error("store unavailable for %d events: %s", len(live), exc)
+                log.error("store unavailable for %d writes: %s", len(live), exc)
                 for _, future in live:
                     _fail(future, StoreUnavailable(str(exc)))
                 return
             # A unique-key race with another process, or one event the database refuses: one by
             # one, each re-reads what is stored and the event that truly fails is refused alone.
-            for request, future in live:
+            for request, future in events:
                 await self._commit_single(request, future)
+            for changes, future in routing:
+                await self._commit_routing_single(changes, future)
+            for job, future in jobs:
+                await self._commit_job_single(job, future)
             return
-        for (_, future), result in zip(live, results, strict=True):
+        for (_, future), result in zip(events, results, strict=True):
             if not future.done():
                 future.set_result(result)
+        for (_, future), found in zip(routing, cards, strict=True):
+            if not future.done():
+                future.set_result(found)
+        for (_, future), value in zip(jobs, done, strict=True):
+            if not future.done():
+                future.set_result(value)
 
     async def _commit_single(self, request: IngestRequest, future: asyncio.Future[IngestResult]) -> None:
         last: Exception | None = None
         for _ in range(3):
             try:
-                [result] = await self._write([request])
+                [result], _, _ = await self._write([request], [], [])
             except IntegrityError as exc:
                 last = exc      # a clash with a concurrent writer: the next try reads its row
                 continue
@@ -179,13 +215,32 @@ class Ingestor:
             last = EventRefused("the store refused this event: IntegrityError")
         _fail(future, last if last is not None else StoreUnavailable("unknown failure"))
 
-    async def _write(self, requests: list[IngestRequest]) -> list[IngestResult]:
+    async def _commit_routing_single(self, changes: RoutingChanges, future: asyncio.Future[Any]) -> None:
+        try:
+            _, [cards], _ = await self._write([], [changes], [])
+        except Exception as exc:
+            _fail(future, StoreUnavailable(str(exc)) if _store_down(exc) else exc)
+            return
+        if not future.done():
+            future.set_result(cards)
+
+    async def _commit_job_single(self, job: Job, future: asyncio.Future[Any]) -> None:
+        try:
+            _, _, [value] = await self._write([], [], [job])
+        except Exception as exc:
+            _fail(future, StoreUnavailable(str(exc)) if _store_down(exc) else exc)
+            return
+        if not future.done():
+            future.set_result(value)
+
+    async def _write(self, requests: list[IngestRequest], routing: list[RoutingChanges],
+                     jobs: list[Job]) -> Written:
         started = time.perf_counter()
-        results = await self._writer.write(requests, self._clock())
+        results = await self._writer.write(requests, self._clock(), routing, jobs)
         self.write_seconds += time.perf_counter() - started
         self.batches += 1
         self.events += len(requests)
-        if self.on_batch is not None:
+        if self.on_batch is not None and requests:
             self.on_batch(len(requests))
         return results
 
@@ -201,6 +256,6 @@ def _store_down(exc: BaseException) -> bool:
     return isinstance(exc, OSError | TimeoutError)
 
 
-def _fail(future: asyncio.Future[IngestResult], exc: Exception) -> None:
+def _fail(future: asyncio.Future[Any], exc: Exception) -> None:
     if not future.done():
         future.set_exception(exc)

@@ -149,6 +149,14 @@ async def get_visible(session: AsyncSession, viewer: Viewer, lead_id: int) -> Le
     return await session.run_sync(visible_lead, viewer, lead_id)
 
 
+async def just_checked(session: AsyncSession, lead_id: int) -> Lead:
+    """The lead `update_lead` checked and changed in this session: from its identity map, no second check."""
+    lead = await session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFound(f"lead {lead_id} not found")
+    return lead
+
+
 def visible_lead(session: Session, viewer: Viewer, lead_id: int) -> Lead:
     """The lead if `viewer` may see it; NotFound / Forbidden otherwise."""
     lead = session.get(Lead, lead_id)
@@ -257,6 +265,7 @@ async def update_lead(
             required[status] = tuple(dict.fromkeys((*required.get(status, ()), *names)))
         _transition(lead, changes, put, now, required)
         before = lead.stage_id
+        lead.updated_at = now       # in the same UPDATE, and the stage history's time (stage_sync) is now
         await session.flush()       # the stage follows the status (stage_sync); its rules hold for this way in too
         if lead.stage_id != before and lead.stage_id is not None:
             stage = await session.get(Stage, lead.stage_id)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from crm_store.statements import COUNTER
+from crm_store.write_gate import GatedSession
 
 # The names the rest of the application types its store handles with: it never imports SQLAlchemy itself.
 Store: TypeAlias = AsyncEngine
@@ -55,6 +56,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 def session_factory(engine: AsyncEngine) -> Sessions:
     # Objects stay readable after commit: callers build responses from them.
+    if engine.dialect.name == "sqlite":
+        # Every write transaction queues behind the process's one SQLite writer (crm_store.write_gate).
+        return async_sessionmaker(engine, expire_on_commit=False, class_=GatedSession)
     return async_sessionmaker(engine, expire_on_commit=False)
 
 

@@ -7,11 +7,15 @@ An executemany counts once: it is one statement, one round trip.
 from __future__ import annotations
 
 import os
+from collections import Counter
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Engine, event
 
 ENV = "COUNT_SQL_STATEMENTS"   # not SWITCHBOARD_*: those are settings, checked against the schema
+# What the statements are for (the intake's batch, routing's outcomes, an HTTP route), set by whoever runs them.
+STEP: ContextVar[str] = ContextVar("sql_step", default="other")
 
 
 class StatementCounter:
@@ -19,10 +23,12 @@ class StatementCounter:
 
     def __init__(self) -> None:
         self.count = 0
+        self.by_step: Counter[str] = Counter()
         self.enabled = os.environ.get(ENV, "") not in ("", "0")
 
     def _count(self, *_: Any) -> None:
         self.count += 1
+        self.by_step[STEP.get()] += 1
 
     def attach(self, engine: Engine) -> None:
         """Count `engine`'s statements, when counting is on."""

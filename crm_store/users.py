@@ -90,13 +90,34 @@ def _verify(stored: str, password: str) -> bool:
 
 
 async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
-    user = await session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    return await password_checked(await sign_in_candidate(session, username), password)
+
+
+async def sign_in_candidate(session: AsyncSession, username: str) -> User | None:
+    """The active user `username`, whose password is then checked with `password_checked`."""
+    return await session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+
+
+async def password_checked(user: User | None, password: str) -> User | None:
+    """`user` if `password` is theirs (with a fresh hash if the parameters changed); needs no session,
+    so no database connection is held while argon2 runs (50 sign-ins at once exhausted the pool)."""
     if not await asyncio.to_thread(_verify, user.password_hash if user else _DUMMY_HASH, password):
         return None
     if user is None:
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
+    return user
+
+
+async def checked_user(session: AsyncSession, checked: User) -> User | None:
+    """The user `authenticate` checked in another session (the hash is slow: it runs outside any write),
+    loaded in this one with the fresh hash it may have made; None if the user went inactive meanwhile."""
+    user = await session.get(User, checked.id)
+    if user is None or not user.active:
+        return None
+    if user.password_hash != checked.password_hash:
+        user.password_hash = checked.password_hash
     return user
 
 

@@ -156,7 +156,7 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 async def _routing(app: web.Application) -> AsyncIterator[None]:
-    async with open_routing(app[SETTINGS], app[SESSIONS], app[HUB]) as live:
+    async with open_routing(app[SETTINGS], app[SESSIONS], app[HUB], app[INGESTOR]) as live:
         app[ROUTING] = live.driver
         app[NOTIFIER] = live.notifier
         app[SCREENS] = live.screens

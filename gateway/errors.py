@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from channels.http_body import BodyTooLarge, MalformedJson, parse_json, read_bounded
 from channels.types import IntakeRefused, IntakeUnavailable
 from crm_store import errors as store_errors
+from crm_store.ingest import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(exc.status, exc.code, exc.message, exc.field)
     except store_errors.StoreError as exc:
         return error_response(_STATUS.get(type(exc), 400), exc.code, exc.message, exc.field)
-    except IntakeUnavailable as exc:
+    except (IntakeUnavailable, StoreUnavailable) as exc:
         return error_response(503, "unavailable", f"the store is unavailable, retry shortly: {exc}",
                               headers={"Retry-After": "5"})
     except IntakeRefused as exc:

@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 
 from crm_store.ingest import Ingestor
 from crm_store.statements import COUNTER as STATEMENTS
+from crm_store.statements import STEP as STATEMENT_STEP
 from routing.events import OfferCancelled, OfferCreated, RoutingOutcome, TaskAssigned
 
 disable_created_metrics()        # a `_created` series beside every counter only doubles what is scraped
@@ -113,6 +114,9 @@ def http_metrics_middleware(metrics: Metrics) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
         status = 500
+        if STATEMENTS.enabled:     # a benchmark counts statements per route
+            resource = request.match_info.route.resource
+            STATEMENT_STEP.set(f"{request.method} {resource.canonical if resource is not None else 'unmatched'}")
         try:
             response: web.StreamResponse = await handler(request)
             status = response.status
@@ -145,3 +149,8 @@ class _IngestTotals(Collector):
         if STATEMENTS.enabled:      # only when a benchmark asked for it (COUNT_SQL_STATEMENTS=1)
             yield CounterMetricFamily("switchboard_sql_statements", "SQL statements sent (an executemany is one).",
                                       value=STATEMENTS.count)
+            steps = CounterMetricFamily("switchboard_sql_statements_by_step", "SQL statements by what sent them.",
+                                        labels=["step"])
+            for step, count in sorted(STATEMENTS.by_step.items()):
+                steps.add_metric([step], count)
+            yield steps

@@ -21,7 +21,7 @@ from gateway.api.serialize import card_json, lead_json
 from gateway.auth import client_ip, principal
 from gateway.errors import read_model, refuse
 from gateway.tasks.wiring import CLOCKS
-from gateway.keys import CLOCK, INTAKE, NOTIFIER, PERMISSIONS, ROUTING, SESSIONS, SETTINGS
+from gateway.keys import CLOCK, INGESTOR, INTAKE, NOTIFIER, PERMISSIONS, ROUTING, SESSIONS, SETTINGS
 from routing.events import InvalidState, RoutingError
 
 log = logging.getLogger(__name__)
@@ -164,18 +164,26 @@ async def take_lead(request: web.Request) -> web.Response:
 
 
 async def _audited(request: web.Request, action: str, lead_id: int, work: Work) -> Any:
-    """Run `work(session)`; record the outcome, refusals included, in the audit log."""
-    who, now = principal(request), request.app[CLOCK]()
+    """Run `work(session)` in the writer's next group commit (store calls only: no event-loop hop per
+    statement while the write lock is held); record the outcome, refusals included, in the audit log."""
+    who, now, ip = principal(request), request.app[CLOCK](), client_ip(request)
+    step = f"{request.method} {request.match_info.route.resource.canonical}" \
+        if request.match_info.route.resource is not None else action
+
+    async def done(session: Any) -> Any:
+        result, detail = await work(session)
+        audit.record(session, action, now, user_id=who.user_id, lead_id=lead_id, ip=ip, detail=detail)
+        return result
+
+    async def denied(session: Any, reason: str) -> None:
+        audit.record(session, action, now, user_id=who.user_id, lead_id=lead_id, ip=ip, outcome="denied",
+                     detail={"reason": reason})
+
+    writer = request.app[INGESTOR]
     try:
-        async with request.app[SESSIONS]() as session, session.begin():
-            result, detail = await work(session)
-            audit.record(session, action, now, user_id=who.user_id, lead_id=lead_id, ip=client_ip(request),
-                         detail=detail)
-            return result
+        return await writer.write_soon(done, step)
     except (Conflict, Forbidden, NotFound) as exc:
-        async with request.app[SESSIONS]() as session, session.begin():
-            audit.record(session, action, now, user_id=who.user_id, lead_id=lead_id, ip=client_ip(request),
-                         outcome="denied", detail={"reason": exc.message})
+        await writer.write_soon(lambda session: denied(session, exc.message), step)
         raise
 
 
@@ -227,12 +235,17 @@ async def patch_lead(request: web.Request) -> web.Response:
     async def work(session: Any) -> tuple[Any, dict[str, Any]]:
         diff = await leads.update_lead(session, who.viewer, lead_id, changes, request.app[PERMISSIONS],
                                        request.app[CLOCK]())
-        lead = await leads.get_visible(session, who.viewer, lead_id)
+        lead = await leads.just_checked(session, lead_id)
         waiting = await routing_log.reprioritize_waiting(session, lead_id, lead.priority) if "priority" in diff \
             else None
-        return (lead_json(lead), diff, waiting), {"changes": diff}
+        ending = None
+        if ("status" in diff and LeadStatus(diff["status"][1]) not in OPEN_STATUSES) or "assignee_id" in diff:
+            # Read here, in the same transaction: no second session (and read) after the commit.
+            task = await routing_log.open_task_for_lead(session, lead_id)
+            ending = (task.id, task.state) if task is not None else None
+        return (lead_json(lead), diff, waiting, ending), {"changes": diff}
 
-    body, diff, waiting = await _audited(request, "lead.update", lead_id, work)
+    body, diff, waiting, ending = await _audited(request, "lead.update", lead_id, work)
     if waiting is not None:
         try:
             await request.app[ROUTING].set_priority(waiting, body["priority"])
@@ -243,10 +256,9 @@ async def patch_lead(request: web.Request) -> web.Response:
     if "stage_id" in diff:     # every open board redraws the two columns
         await request.app[NOTIFIER].lead_moved(lead_id, body["pipeline_id"], diff["stage_id"][0], diff["stage_id"][1],
                                                changed_by=who.user_id)
-    finished = "status" in diff and LeadStatus(diff["status"][1]) not in OPEN_STATUSES
-    if finished or "assignee_id" in diff:
+    if ending is not None:
         # Closed, or handed to someone by hand: routing stops offering it.
-        await request.app[ROUTING].lead_finished(lead_id)
+        await request.app[ROUTING].task_finished(*ending)
     return web.json_response(body)
 
 

@@ -21,7 +21,7 @@ from crm_store.types import IngestResult
 from crm_store.session import Sessions
 from gateway.mapping import agent_of, task_for, task_of_row
 from gateway.notifier import Notifier
-from gateway.routing.outcomes import OutcomeRecorder, at
+from gateway.routing.outcomes import OutcomeRecorder, RoutingStore, at
 from gateway.settings import RoutingSettings
 from routing.backends import Snapshot
 from routing.engine import RoutingEngine
@@ -37,7 +37,7 @@ OutcomeListener = Callable[[RoutingOutcome], None]
 class RoutingDriver:
     """Implements `gateway.routing.ports.Routing` over one `RoutingEngine`."""
 
-    def __init__(self, engine: RoutingEngine, sessions: Sessions, notifier: Notifier,
+    def __init__(self, engine: RoutingEngine, sessions: Sessions, store: RoutingStore, notifier: Notifier,
                  settings: RoutingSettings, clock: Callable[[], float],
                  *, shared_deadline_check: float | None = None) -> None:
         self.engine = engine
@@ -49,7 +49,7 @@ class RoutingDriver:
         self._timer: asyncio.TimerHandle | None = None
         self._shared_deadline_check = shared_deadline_check
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._recorder = OutcomeRecorder(sessions, notifier, self._agent_state, self._take_phone_offer, clock)
+        self._recorder = OutcomeRecorder(store, notifier, self._agent_state, self._take_phone_offer, clock)
         self.outcome_listeners: list[OutcomeListener] = []     # e.g. the wallboard's debounce
         self.on_decision: Callable[[RoutingOutcome, float], None] = lambda outcome, seconds: None   # metrics
 
@@ -140,19 +140,22 @@ class RoutingDriver:
         """The lead was closed, deleted or assigned by hand: its task is over."""
         async with self._sessions() as session:
             row = await routing_log.open_task_for_lead(session, lead_id)
-        if row is None:
-            return
-        held = row.state in ("assigned", "wrapping")
+        if row is not None:
+            await self.task_finished(row.id, row.state)
+
+    async def task_finished(self, task_id: str, state: str) -> None:
+        """The open task `task_id` (stored as `state`) of a lead just closed or assigned by hand is over."""
+        held = state in ("assigned", "wrapping")
         try:
-            await self.run(self.engine.complete(row.id) if held else self.engine.cancel(row.id))
+            await self.run(self.engine.complete(task_id) if held else self.engine.cancel(task_id))
         except RoutingError as exc:
-            log.info("task %s already gone from routing: %s", row.id, exc)
+            log.info("task %s already gone from routing: %s", task_id, exc)
         except Exception as exc:     # routing unreachable (Redis down): the change stands, the sweeper follows up
-            log.warning("task %s ended while routing is unreachable (%r): routing lets it go when back", row.id, exc)
+            log.warning("task %s ended while routing is unreachable (%r): routing lets it go when back", task_id, exc)
         else:
             return
         async with self._sessions() as session, session.begin():
-            await routing_log.set_task_state(session, row.id, "completed" if held else "canceled", at(self._clock()))
+            await routing_log.set_task_state(session, task_id, "completed" if held else "canceled", at(self._clock()))
 
     # -- reading ----------------------------------------------------------------------------------
     async def agent(self, user_id: int) -> AgentState | None:
@@ -178,9 +181,13 @@ class RoutingDriver:
             started = time.perf_counter()
             outcome = await call
             self.on_decision(outcome, time.perf_counter() - started)
+            # Prepared under the lock and queued right after it (no await between): outcomes are
+            # written in the order routing made them, several to a group commit.
+            prepared = await self._recorder.prepare(outcome, source)
         for listener in self.outcome_listeners:
             listener(outcome)       # even a task nobody can take yet moves the wallboard
-        await self._recorder.record(outcome, source)
+        if prepared is not None:
+            await self._recorder.commit(prepared)
         await self._reschedule()
         return outcome
 

@@ -16,6 +16,7 @@ from gateway.hub import Hub
 from gateway.mapping import queue_config
 from gateway.notifier import Notifier
 from gateway.routing.driver import RoutingDriver
+from gateway.routing.outcomes import RoutingStore
 from gateway.routing.screens import Screens
 from gateway.routing.sweeper import RoutingSweeper
 from gateway.routing.wallboard import Wallboard
@@ -35,8 +36,8 @@ class LiveRouting:
 
 
 @contextlib.asynccontextmanager
-async def open_routing(settings: Settings, sessions: Sessions,
-                       hub: Hub) -> AsyncIterator[LiveRouting]:
+async def open_routing(settings: Settings, sessions: Sessions, hub: Hub,
+                       store: RoutingStore) -> AsyncIterator[LiveRouting]:
     async with sessions() as session:
         users = await user_store.active_users(session)
         teams = await user_store.team_ids(session)
@@ -51,7 +52,7 @@ async def open_routing(settings: Settings, sessions: Sessions,
         if redis is not None:
             fanout = await stack.enter_async_context(RedisFanout(redis, hub, f"{settings.redis.prefix}frames"))
         notifier = Notifier(fanout)
-        driver = RoutingDriver(engine, sessions, notifier, settings.routing, time.time,
+        driver = RoutingDriver(engine, sessions, store, notifier, settings.routing, time.time,
                                shared_deadline_check=2.0 if redis is not None else None)
         wallboard = Wallboard(engine, sessions, notifier, time.time, driver.spawn, settings.reports.zone)
         driver.outcome_listeners.append(wallboard.changed)

@@ -147,9 +147,7 @@ async def explain(engine: AsyncEngine, redis: RedisProcess, lead_ids: set[int]) 
     return out
 
 
-# Still open (issue 18): under heavy load (load average ~25 on 2 cores) a lead may stay unassigned in
-# the bound; see the failure message, which dumps the database's and Redis' view of each such lead.
-@pytest.mark.xfail(reason="issue 18: under heavy load a lead may stay unassigned (open)", strict=False)
+# A failure message dumps the database's and Redis' view of each lead never assigned.
 @pytest.mark.parametrize("keep_data", [True, False], ids=["redis-keeps-data", "redis-restarted-empty"])
 async def test_every_acknowledged_lead_is_offered_whatever_fails(postgres_database, tmp_path, keep_data):
     engine = create_engine(postgres_database)

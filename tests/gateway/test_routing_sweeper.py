@@ -78,7 +78,7 @@ async def rig(engine, sessions, database_url, shared_state) -> AsyncIterator[Rig
     settings = make_settings(database_url, routing={"reconcile_seconds": 3600}, **shared_state)
     async with sessions() as session, session.begin():
         olga = (await create_user(session, NewUser("olga", "a password", Role.MANAGER), datetime.now(UTC))).id
-    async with open_routing(settings, sessions, Hub()) as live, Ingestor(engine) as ingestor:
+    async with Ingestor(engine) as ingestor, open_routing(settings, sessions, Hub(), ingestor) as live:
         sweeper = RoutingSweeper(live.driver, sessions, time.time, lambda user_id: True, interval=3600)
         yield Rig(live.driver, sweeper, ingestor, sessions, olga)
 
@@ -130,7 +130,7 @@ async def test_redis_restarted_empty_gets_agents_presence_and_waiting_work_back(
                              redis={"url": redis_url, "prefix": prefix})
     async with sessions() as session, session.begin():
         olga = (await create_user(session, NewUser("olga", "a password", Role.MANAGER), datetime.now(UTC))).id
-    async with open_routing(settings, sessions, Hub()) as live, Ingestor(engine) as ingestor:
+    async with Ingestor(engine) as ingestor, open_routing(settings, sessions, Hub(), ingestor) as live:
         sweeper = RoutingSweeper(live.driver, sessions, time.time, lambda user_id: True, interval=3600)
         rig = Rig(live.driver, sweeper, ingestor, sessions, olga)
         _, waiting = await rig.commit_lead("+79123456789")

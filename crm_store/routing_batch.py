@@ -1,0 +1,285 @@
+"""Routing's outcomes written in bulk: the changes of every outcome in one group commit, a statement per row kind.
+
+One outcome at a time cost ~20 statements and a commit of its own (the offer, the task, the audit entry,
+the lead, the agent's activity, the card read back) and a write lock taken apart from the intake's. Here
+the outcomes queued while the previous commit ran are written together by the intake's one writer
+(`crm_store.ingest.Ingestor.record_routing`): new rows in one INSERT per table, updates in one
+executemany per set of columns, the leads an accept assigns read in one SELECT, and the cards the
+frames carry read for the whole batch at once, inside the transaction that wrote them (no re-read of
+a row from a later transaction).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from crm_store.leads import Card
+from crm_store.models import (
+    AgentActivity,
+    AuditEntry,
+    Contact,
+    Identity,
+    Interaction,
+    Lead,
+    MergeSuggestion,
+    Reservation,
+    RoutingTask,
+    Task,
+    User,
+)
+from crm_store.task_refs import lead_of_task
+from crm_store.types import OPEN_STATUSES, LeadStatus
+
+OPEN_TASK = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class OfferMade:
+    offer_id: str
+    task_id: str
+    agent_id: int
+    created: datetime
+    expires: datetime
+    explanation: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OfferClosed:
+    offer_id: str
+    outcome: str           # rejected / timeout / rescinded / ...
+
+
+@dataclass(frozen=True, slots=True)
+class OfferAccepted:
+    offer_id: str
+    task_id: str
+    agent_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStateChanged:
+    task_id: str
+    state: str
+    agent_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityChanged:
+    """What the agent's screen shows as their state; a row only when it differs from their last one."""
+
+    user_id: int
+    shown: str
+    reason: str | None
+    source: str
+
+
+Change = OfferMade | OfferClosed | OfferAccepted | TaskStateChanged | ActivityChanged
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingChanges:
+    """One outcome's changes in the order they happened, and the leads whose cards its frames carry."""
+
+    at: datetime
+    changes: tuple[Change, ...]
+    cards: tuple[int, ...] = ()
+
+
+def write_all(session: Session, batch: Sequence[RoutingChanges], timeline_limit: int = 20) -> list[dict[int, Card]]:
+    """Write every outcome of `batch` in order; for each, the cards it asked for (a deleted lead has none)."""
+    writes = _Writes()
+    for item in batch:
+        for change in item.changes:
+            writes.add(change, item.at)
+    writes.flush(session)
+    wanted = {lead_id for item in batch for lead_id in item.cards}
+    cards = cards_of(session, wanted, timeline_limit) if wanted else {}
+    return [{lead_id: cards[lead_id] for lead_id in item.cards if lead_id in cards} for item in batch]
+
+
+@dataclass(slots=True)
+class _Writes:
+    offers: dict[str, dict[str, Any]] = field(default_factory=dict)          # new reservations, by id
+    closes: dict[str, dict[str, Any]] = field(default_factory=dict)          # stored ones still pending
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)           # routing task columns, merged
+    audits: list[dict[str, Any]] = field(default_factory=list)
+    assigns: list[tuple[int, int, datetime]] = field(default_factory=list)   # (lead, agent, at)
+    follows: list[dict[str, Any]] = field(default_factory=list)              # callbacks' tasks follow the taker
+    activity: list[tuple[int, str, str | None, str, datetime]] = field(default_factory=list)
+
+    def add(self, change: Change, at: datetime) -> None:
+        if isinstance(change, OfferMade):
+            self.offers[change.offer_id] = {
+                "id": change.offer_id, "task_id": change.task_id, "agent_id": change.agent_id,
+                "created_at": change.created, "expires_at": change.expires, "outcome": "pending",
+                "decided_at": None, "explanation": dict(change.explanation)}
+            self._task(change.task_id, "reserved", at)
+            self._audit("lead.offered", at, change.agent_id, lead_of_task(change.task_id), {"offer_id": change.offer_id})
+        elif isinstance(change, OfferClosed):
+            self._close(change.offer_id, change.outcome, at)
+        elif isinstance(change, OfferAccepted):
+            self._close(change.offer_id, "accepted", at)
+            self._task(change.task_id, "assigned", at, change.agent_id)
+            self.follows.append({"b_task": change.task_id, "b_agent": change.agent_id, "b_at": at})
+            lead_id = lead_of_task(change.task_id)
+            if lead_id is not None:
+                self.assigns.append((lead_id, change.agent_id, at))
+                self._audit("lead.accepted", at, change.agent_id, lead_id, {})
+        elif isinstance(change, TaskStateChanged):
+            self._task(change.task_id, change.state, at, change.agent_id)
+        else:
+            self.activity.append((change.user_id, change.shown, change.reason[:60] if change.reason else None,
+                                  change.source, at))
+
+    def _close(self, offer_id: str, outcome: str, at: datetime) -> None:
+        new = self.offers.get(offer_id)
+        if new is not None:          # made in this batch: the row goes in already closed
+            if new["outcome"] == "pending":
+                new.update(outcome=outcome, decided_at=at)
+        elif offer_id not in self.closes:     # the first close wins, as `WHERE outcome = 'pending'` would have it
+            self.closes[offer_id] = {"b_id": offer_id, "b_outcome": outcome, "b_at": at}
+
+    def _task(self, task_id: str, state: str, at: datetime, assignee_id: int | None = None) -> None:
+        values = self.tasks.setdefault(task_id, {})
+        values["state"] = state
+        if state == "assigned":
+            values.update(assignee_id=assignee_id, assigned_at=at)
+        elif state in ("completed", "canceled"):
+            values["finished_at"] = at
+        elif state == "pending":
+            values["assignee_id"] = None
+
+    def _audit(self, action: str, at: datetime, user_id: int, lead_id: int | None, detail: dict[str, Any]) -> None:
+        self.audits.append({"at": at, "user_id": user_id, "action": action, "outcome": "ok", "lead_id": lead_id,
+                            "contact_id": None, "ip": None, "detail": detail})
+
+    def flush(self, session: Session) -> None:
+        connection = session.connection()
+        if self.offers:
+            connection.execute(Reservation.__table__.insert(), list(self.offers.values()))
+        if self.closes:
+            table = Reservation.__table__
+            connection.execute(update(table).where(table.c.id == bindparam("b_id"), table.c.outcome == "pending")
+                               .values(outcome=bindparam("b_outcome"), decided_at=bindparam("b_at")),
+                               list(self.closes.values()))
+        for columns, rows in _grouped(self.tasks).items():
+            table = RoutingTask.__table__
+            connection.execute(update(table).where(table.c.id == bindparam("b_id"))
+                               .values({c: bindparam(f"b_{c}") for c in columns}), rows)
+        if self.follows:
+            table = Task.__table__
+            connection.execute(update(table).where(table.c.routing_task_id == bindparam("b_task"),
+                                                   table.c.state == OPEN_TASK)
+                               .values(assignee_id=bindparam("b_agent"), updated_at=bindparam("b_at")),
+                               self.follows)
+        if self.assigns:
+            _assign_leads(session, self.assigns)
+        if self.audits:
+            connection.execute(AuditEntry.__table__.insert(), self.audits)
+        if self.activity:
+            _record_activity(session, self.activity)
+
+
+def _grouped(tasks: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """Task updates by the set of columns they set: one executemany each."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for task_id, values in tasks.items():
+        columns = tuple(sorted(values))
+        groups.setdefault(columns, []).append({"b_id": task_id, **{f"b_{c}": values[c] for c in columns}})
+    return groups
+
+
+def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) -> None:
+    """The leads accepted offers assign, as `crm_store.leads.assign` does (the ORM keeps the stage in step),
+    with the leads, their contacts and the agents read in one SELECT each."""
+    lead_ids = {lead_id for lead_id, _, _ in assigns}
+    leads = {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(lead_ids)))}
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({a for _, a, _ in assigns})))}
+    contact_ids = {lead.contact_id for lead in leads.values()}
+    contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
+    for lead_id, agent_id, at in assigns:
+        lead, user = leads.get(lead_id), users.get(agent_id)
+        if lead is None or lead.deleted_at is not None or user is None or not user.active:
+            continue    # deleted meanwhile, or the agent disabled: routing's own record of the accept stands
+        lead.assignee_id = user.id
+        lead.team_id = user.team_id
+        if lead.status == LeadStatus.NEW:
+            lead.status = LeadStatus.ASSIGNED.value
+        contact = contacts.get(lead.contact_id)
+        if contact is not None and contact.owner_id is None:
+            # The first manager to take a client becomes the one the client is pinned to.
+            contact.owner_id = user.id
+            if lead.owner_id is None:
+                lead.owner_id = user.id
+        lead.updated_at = at
+    session.flush()
+
+
+def _record_activity(session: Session, changes: list[tuple[int, str, str | None, str, datetime]]) -> None:
+    """A row for each change that differs from the agent's last state (read once for all of them)."""
+    user_ids = {user_id for user_id, *_ in changes}
+    ranked = select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason,
+                    func.row_number().over(partition_by=AgentActivity.user_id,
+                                           order_by=(AgentActivity.started_at.desc(), AgentActivity.id.desc()))
+                    .label("n")).where(AgentActivity.user_id.in_(user_ids)).subquery()
+    last = {row.user_id: (row.state, row.reason) for row in session.execute(
+        select(ranked.c.user_id, ranked.c.state, ranked.c.reason).where(ranked.c.n == 1))}
+    rows = []
+    for user_id, shown, reason, source, at in changes:
+        if last.get(user_id) == (shown[:20], reason):
+            continue     # a repeated presence.set, or a change of load that left the activity as it was
+        last[user_id] = (shown[:20], reason)
+        rows.append({"user_id": user_id, "state": shown[:20], "reason": reason, "source": source, "started_at": at})
+    if rows:
+        session.connection().execute(AgentActivity.__table__.insert(), rows)
+
+
+def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20) -> dict[int, Card]:
+    """The cards routing's frames carry (the offer is the permission: no viewer rules), a few SELECTs for all."""
+    leads = {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(set(lead_ids))))
+             if lead.deleted_at is None}
+    if not leads:
+        return {}
+    contact_ids = {lead.contact_id for lead in leads.values()}
+    contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
+    identities: dict[int, list[Identity]] = {}
+    for identity in session.scalars(select(Identity).where(Identity.contact_id.in_(contact_ids)).order_by(Identity.id)):
+        identities.setdefault(identity.contact_id, []).append(identity)
+    timelines = _latest(session, Interaction, Interaction.lead_id.in_(leads), Interaction.lead_id,
+                        (Interaction.created_at.desc(), Interaction.id.desc()), timeline_limit)
+    kin = _latest(session, Lead, (Lead.contact_id.in_(contact_ids)) & Lead.deleted_at.is_(None), Lead.contact_id,
+                  (Lead.id.desc(),), 101)
+    suggestions = list(session.scalars(select(MergeSuggestion).where(
+        MergeSuggestion.status == "pending",
+        or_(MergeSuggestion.contact_a_id.in_(contact_ids), MergeSuggestion.contact_b_id.in_(contact_ids)))))
+    user_ids = {i for lead in leads.values() for i in (lead.owner_id, lead.assignee_id) if i is not None}
+    user_ids |= {c.owner_id for c in contacts.values() if c.owner_id is not None}
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    cards = {}
+    for lead_id, lead in leads.items():
+        contact = contacts[lead.contact_id]
+        siblings = [x for x in kin.get(contact.id, []) if x.id != lead_id][:100]
+        mine = {i for i in (lead.owner_id, lead.assignee_id, contact.owner_id) if i is not None}
+        cards[lead_id] = Card(
+            lead, contact, identities.get(contact.id, []), list(reversed(timelines.get(lead_id, []))),
+            [x for x in siblings if x.status in OPEN_STATUSES], {i: users[i] for i in mine if i in users},
+            [s for s in suggestions if contact.id in (s.contact_a_id, s.contact_b_id)],
+            [x for x in siblings if x.status not in OPEN_STATUSES])
+    return cards
+
+
+def _latest(session: Session, model: Any, where: Any, key: Any, order: tuple[Any, ...], limit: int) -> dict[int, list[Any]]:
+    """Up to `limit` rows of `model` per `key`, in `order`: one SELECT with a window for every key."""
+    ranked = select(model.id.label("rid"), func.row_number().over(partition_by=key, order_by=order).label("n")) \
+        .where(where).subquery()
+    rows = session.scalars(select(model).join(ranked, ranked.c.rid == model.id).where(ranked.c.n <= limit)
+                           .order_by(*order))
+    out: dict[int, list[Any]] = {}
+    for row in rows:
+        out.setdefault(getattr(row, key.key), []).append(row)
+    return out
