@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from crm_store.leads import Card
+from crm_store import card_rows
+from crm_store.leads import Card, visible
 from crm_store.models import (
     AgentActivity,
     AuditEntry,
@@ -33,7 +34,7 @@ from crm_store.models import (
     User,
 )
 from crm_store.task_refs import lead_of_task
-from crm_store.types import OPEN_STATUSES, LeadStatus
+from crm_store.types import OPEN_STATUSES, LeadStatus, Role, Viewer
 
 OPEN_TASK = "open"
 
@@ -239,6 +240,10 @@ def _record_activity(session: Session, changes: list[tuple[int, str, str | None,
         session.connection().execute(AgentActivity.__table__.insert(), rows)
 
 
+# Routing reads as an all-seeing viewer; each pop's glance is narrowed to its lead's team (card_rows.reach_of).
+ROUTING_VIEWER = Viewer(user_id=card_rows.ROUTING_USER, role=Role.ADMIN, team_id=None)
+
+
 def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20) -> dict[int, Card]:
     """The cards routing's frames carry (the offer is the permission: no viewer rules), a few SELECTs for all."""
     leads = {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(set(lead_ids))))
@@ -257,19 +262,22 @@ def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20
     suggestions = list(session.scalars(select(MergeSuggestion).where(
         MergeSuggestion.status == "pending",
         or_(MergeSuggestion.contact_a_id.in_(contact_ids), MergeSuggestion.contact_b_id.in_(contact_ids)))))
+    glances = {lead_id: card_rows.read(session, ROUTING_VIEWER, lead, visible) for lead_id, lead in leads.items()}
     user_ids = {i for lead in leads.values() for i in (lead.owner_id, lead.assignee_id) if i is not None}
     user_ids |= {c.owner_id for c in contacts.values() if c.owner_id is not None}
+    user_ids |= {i for glance in glances.values() for i in glance.people}
     users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
     cards = {}
     for lead_id, lead in leads.items():
         contact = contacts[lead.contact_id]
         siblings = [x for x in kin.get(contact.id, []) if x.id != lead_id][:100]
         mine = {i for i in (lead.owner_id, lead.assignee_id, contact.owner_id) if i is not None}
+        mine |= glances[lead_id].people
         cards[lead_id] = Card(
             lead, contact, identities.get(contact.id, []), list(reversed(timelines.get(lead_id, []))),
             [x for x in siblings if x.status in OPEN_STATUSES], {i: users[i] for i in mine if i in users},
             [s for s in suggestions if contact.id in (s.contact_a_id, s.contact_b_id)],
-            [x for x in siblings if x.status not in OPEN_STATUSES])
+            [x for x in siblings if x.status not in OPEN_STATUSES], glances[lead_id])
     return cards
 
 
