@@ -80,6 +80,9 @@ class Crowd:
     def someone(self) -> tuple[str, str]:
         if self.regulars and self.rng.random() < self.returning:
             return self.rng.choice(self.regulars)
+        return self.newcomer()
+
+    def newcomer(self) -> tuple[str, str]:
         person = (f"+7912{self.rng.randrange(10**7):07d}", self.rng.choice(NAMES))
         self.regulars.append(person)
         return person
@@ -236,7 +239,7 @@ async def seed_regulars(http: aiohttp.ClientSession, base_url: str, crowd: Crowd
     async with http.post(f"{base_url}/api/v1/auth/login", json={"username": "manager", "password": password}) as r:
         auth = {"Authorization": f"Bearer {(await r.json())['token']}"}
     for amount, company in SEED_DEALS:
-        phone, name = crowd.someone()
+        phone, name = crowd.newcomer()      # three different clients, each with a deal of their own
         data = {"name": name, "phone": phone, "email": email_of(phone), "message": crowd.rng.choice(MESSAGES),
                 "utm_source": "yandex", "utm_campaign": "winter"}
         async with http.post(f"{base_url}/forms/default", data=data) as response:
