@@ -33,6 +33,7 @@ from crm_store.models import (
     Task,
     User,
 )
+from crm_store.routing_log import task_state_values
 from crm_store.task_refs import lead_of_task
 from crm_store.types import OPEN_STATUSES, LeadStatus, Role, Viewer
 
@@ -146,14 +147,7 @@ class _Writes:
             self.closes[offer_id] = {"b_id": offer_id, "b_outcome": outcome, "b_at": at}
 
     def _task(self, task_id: str, state: str, at: datetime, assignee_id: int | None = None) -> None:
-        values = self.tasks.setdefault(task_id, {})
-        values["state"] = state
-        if state == "assigned":
-            values.update(assignee_id=assignee_id, assigned_at=at)
-        elif state in ("completed", "canceled"):
-            values["finished_at"] = at
-        elif state == "pending":
-            values["assignee_id"] = None
+        self.tasks.setdefault(task_id, {}).update(task_state_values(state, at, assignee_id))
 
     def _audit(self, action: str, at: datetime, user_id: int, lead_id: int | None, detail: dict[str, Any]) -> None:
         self.audits.append({"at": at, "user_id": user_id, "action": action, "outcome": "ok", "lead_id": lead_id,

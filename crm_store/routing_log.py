@@ -22,8 +22,8 @@ def task_id_for(lead_id: int, interaction_id: int) -> str:
     return LeadTask(lead_id, interaction_id).encode()
 
 
-async def set_task_state(session: AsyncSession, task_id: str, state: str, at: datetime,
-                         assignee_id: int | None = None) -> None:
+def task_state_values(state: str, at: datetime, assignee_id: int | None = None) -> dict[str, Any]:
+    """The columns of a routing task that change when it enters `state`."""
     values: dict[str, Any] = {"state": state}
     if state == "assigned":
         values.update(assignee_id=assignee_id, assigned_at=at)
@@ -31,7 +31,13 @@ async def set_task_state(session: AsyncSession, task_id: str, state: str, at: da
         values["finished_at"] = at
     elif state == "pending":
         values["assignee_id"] = None
-    await session.execute(update(RoutingTask).where(RoutingTask.id == task_id).values(**values))
+    return values
+
+
+async def set_task_state(session: AsyncSession, task_id: str, state: str, at: datetime,
+                         assignee_id: int | None = None) -> None:
+    await session.execute(update(RoutingTask).where(RoutingTask.id == task_id)
+                          .values(**task_state_values(state, at, assignee_id)))
 
 
 async def open_tasks(session: AsyncSession) -> list[RoutingTask]:

@@ -1,9 +1,8 @@
 // The admin and supervisor page: one tab per section, each section its own module under js/admin/.
 // The tab is in the address (#users, #audit, ...) so a reload or a link opens the same section.
-import { get, logout } from './api.js';
 import { $, h } from './dom.js';
-import { applyI18n, setLocale, t } from './i18n.js';
-import { renderNav } from './pages.js';
+import { t } from './i18n.js';
+import { startPage } from './pages.js';
 import { PATHS } from './paths.js';
 import * as users from './admin/users.js';
 import * as teams from './admin/teams.js';
@@ -65,12 +64,7 @@ function tabs(allowed, ctx) {
 }
 
 async function main() {
-  await setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
-  const config = await get(PATHS.config);
-  await setLocale(config.user.locale || 'en');
-  applyI18n();
-  renderNav(config.user);
-  $('#logout').addEventListener('click', logout);
+  const config = await startPage();
   const allowed = SECTIONS.filter((s) => s.roles.includes(config.user.role));
   if (!allowed.length) {
     showError(t('admin.not_allowed'));

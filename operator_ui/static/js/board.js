@@ -1,10 +1,10 @@
 // The kanban board of one pipeline: columns = stages, drag a card (or choose from its menu) to move it; live.
-import { get, logout, patch, post } from './api.js';
+import { get, patch, post } from './api.js';
 import { $, clear, h } from './dom.js';
 import { formatDateTime, formatMoney, formatNumber } from './format.js';
 import { FRAME } from './frames.js';
-import { applyI18n, label, setLocale, t } from './i18n.js';
-import { renderNav } from './pages.js';
+import { label, t } from './i18n.js';
+import { startPage } from './pages.js';
 import { PATHS } from './paths.js';
 import { LiveSocket } from './socket.js';
 import { quickTaskForm, responseBadge } from './taskform.js';
@@ -139,12 +139,7 @@ async function addStage(ev) {
 }
 
 async function main() {
-  await setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
-  const config = await get('/api/v1/config');
-  await setLocale(config.user.locale || 'en');
-  applyI18n();
-  renderNav(config.user);
-  $('#logout').addEventListener('click', logout);
+  const config = await startPage();
   pipelines = (await get('/api/v1/pipelines')).items;
   const select = $('#pipeline');
   for (const p of pipelines) select.append(h('option', { value: String(p.id), text: p.name }));

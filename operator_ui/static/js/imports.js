@@ -1,10 +1,10 @@
 // Import clients and leads: upload a file, check how its columns map to fields and how the first rows will be
 // stored, rehearse (nothing written), run with live progress (`import.progress` frames), stop, report.
-import { ApiError, get, logout, post, upload } from './api.js';
+import { ApiError, get, post, upload } from './api.js';
 import { $, clear, h } from './dom.js';
 import { FRAME } from './frames.js';
-import { applyI18n, setLocale, t } from './i18n.js';
-import { renderNav } from './pages.js';
+import { t } from './i18n.js';
+import { startPage } from './pages.js';
 import { PATHS } from './paths.js';
 import { LiveSocket } from './socket.js';
 
@@ -142,12 +142,7 @@ async function onUpload(event) {
 }
 
 async function main() {
-  await setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
-  const config = await get(PATHS.config);
-  await setLocale(config.user.locale || 'en');
-  applyI18n();
-  renderNav(config.user);
-  $('#logout').addEventListener('click', logout);
+  const config = await startPage();
   $('#upload').addEventListener('submit', onUpload);
   $('#dry-run').addEventListener('click', () => run(true));
   $('#run').addEventListener('click', () => run(false));

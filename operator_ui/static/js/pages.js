@@ -1,9 +1,9 @@
 // The console's screens, listed once: the top bar's navigation is drawn from this list.
 // A new screen is one line here, its page in operator_ui.PAGES and its dictionary keys.
-import { get, patch } from './api.js';
+import { get, logout, patch } from './api.js';
 import { h } from './dom.js';
 import { FRAME, FRAME_EVENT } from './frames.js';
-import { label, languages, t } from './i18n.js';
+import { applyI18n, label, languages, setLocale, t } from './i18n.js';
 import { PAGE, PATHS } from './paths.js';
 
 const STAFF = ['manager', 'supervisor', 'admin'];
@@ -53,6 +53,18 @@ function follow(nav) {
   window.addEventListener(FRAME_EVENT, (event) => { if (event.detail.type === FRAME.TASK_DUE) again(); });
   window.addEventListener(TASKS_CHANGED, again);
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') again(); });
+}
+
+// What every signed-in page does first: the words (the stored choice at once, then the user's own), the
+// page's static text, the top bar, and the sign-out button. Returns /api/v1/config.
+export async function startPage() {
+  await setLocale(localStorage.getItem(LOCALE_KEY) || navigator.language);
+  const config = await get(PATHS.config);
+  await setLocale(config.user.locale || 'en');
+  applyI18n();
+  renderNav(config.user);
+  document.getElementById('logout')?.addEventListener('click', logout);
+  return config;
 }
 
 // Fill <nav id="nav"> with the screens this user may open (the current one is marked for screen readers),

@@ -1,11 +1,11 @@
 // The reports screen: managers ranked by the admin's rating with a chart, one agent's day as a timeline,
 // the funnel with a chart, and every report as a CSV / XLSX download. Charts are Chart.js (window.Chart,
 // vendored under /ui/vendor/chartjs/); each has a text table beside it with the same numbers.
-import { get, logout } from './api.js';
+import { get } from './api.js';
 import { $, clear, h } from './dom.js';
 import { formatDuration, formatNumber } from './format.js';
-import { applyI18n, label, setLocale, t } from './i18n.js';
-import { renderNav } from './pages.js';
+import { label, t } from './i18n.js';
+import { startPage } from './pages.js';
 import { PATHS } from './paths.js';
 
 const FORMATS = ['csv', 'xlsx'];
@@ -225,12 +225,7 @@ async function load() {
 }
 
 async function main() {
-  await setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
-  config = await get(PATHS.config);
-  await setLocale(config.user.locale || 'en');
-  applyI18n();
-  renderNav(config.user);
-  $('#logout').addEventListener('click', logout);
+  config = await startPage();
   for (const queue of config.queues || []) $('#queue').append(h('option', { value: queue, text: queue }));
   $('#period').addEventListener('change', () => {
     for (const el of document.querySelectorAll('.custom-dates')) el.hidden = $('#period').value !== 'custom';

@@ -1,11 +1,11 @@
 // The supervisor wallboard: queue and channel numbers and agents, live from `queue.stats`; today's history hour
 // by hour from the server (/api/v1/reports/hourly), so every screen shows the same history, drawn with Chart.js
 // (window.Chart) beside a text table of the same numbers.
-import { get, logout } from './api.js';
+import { get } from './api.js';
 import { $, clear, h } from './dom.js';
 import { formatDateTime, formatDuration, formatNumber, formatTime } from './format.js';
-import { applyI18n, label, setLocale, t } from './i18n.js';
-import { renderNav } from './pages.js';
+import { label, t } from './i18n.js';
+import { startPage } from './pages.js';
 import { LiveSocket } from './socket.js';
 import { FRAME } from './frames.js';
 import { PATHS } from './paths.js';
@@ -143,12 +143,7 @@ async function fetchStats() {
 }
 
 async function main() {
-  await setLocale(localStorage.getItem('switchboard.locale') || navigator.language);
-  const config = await get(PATHS.config);
-  await setLocale(config.user.locale || 'en');
-  applyI18n();
-  renderNav(config.user);
-  $('#logout').addEventListener('click', logout);
+  const config = await startPage();
   await fetchStats();
   refreshHistory(true);
   const live = ['supervisor', 'admin'].includes(config.user.role);
