@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from crm_store import search
+from crm_store.many_rows import insert_rows
 from crm_store.models import Contact, Identity, Interaction, Lead, RoutingTask, StageChange
 from crm_store.task_refs import LeadTask
 
@@ -84,15 +85,15 @@ class NewRows:
         for table, items in groups:
             for item, new_id in zip(items, reserved[table], strict=True):
                 item.id = new_id
-        # Core inserts on the tables: the ORM's bulk path re-inspects every row dict for nothing here.
+        # Plain inserts on the tables: the ORM's bulk path re-inspects every row dict for nothing here.
         connection = session.connection()
         if self.contacts:
-            connection.execute(Contact.__table__.insert(), [
+            insert_rows(connection, Contact.__table__, [
                 {"id": c.id, "display_name": c.display_name, "owner_id": c.owner_id, "created_at": now,
                  "updated_at": now} for c in self.contacts])
         if self.leads:
             docs = self._search_texts()
-            connection.execute(Lead.__table__.insert(), [
+            insert_rows(connection, Lead.__table__, [
                 {"id": lead.id, "contact_id": lead.contact.id, "status": lead.status, "priority": lead.priority,
                  "channel": lead.channel, "source": lead.source, "attributes": lead.attributes,
                  "subject": lead.subject, "notes": "", "owner_id": lead.owner_id, "team_id": lead.team_id,
@@ -103,22 +104,22 @@ class NewRows:
                 for lead in self.leads])
             entered = [lead for lead in self.leads if lead.stage_id is not None]
             if entered:    # the funnel's history starts when the lead does
-                connection.execute(StageChange.__table__.insert(), [
+                insert_rows(connection, StageChange.__table__, [
                     {"lead_id": lead.id, "pipeline_id": lead.pipeline_id, "from_stage_id": None,
                      "to_stage_id": lead.stage_id, "at": now, "user_id": None} for lead in entered])
         if self.interactions:
-            connection.execute(Interaction.__table__.insert(), [
+            insert_rows(connection, Interaction.__table__, [
                 {**i.values, "id": i.id, "lead_id": i.lead.id, "contact_id": i.contact.id}
                 for i in self.interactions])
         if self.tasks:
             for task in self.tasks:
                 task.id = LeadTask(task.lead.id, task.interaction.id).encode()
-            connection.execute(RoutingTask.__table__.insert(), [
+            insert_rows(connection, RoutingTask.__table__, [
                 {"id": t.id, "lead_id": t.lead.id, "kind": "lead", "channel": t.channel, "queue": t.queue,
                  "priority": t.priority, "skills": {}, "owner_id": t.owner_id, "state": "pending",
                  "created_at": now} for t in self.tasks])
         if self.identities:
-            connection.execute(Identity.__table__.insert(), [
+            insert_rows(connection, Identity.__table__, [
                 {"contact_id": contact.id, "kind": kind, "value": value, "confidence": confidence,
                  "created_at": now} for contact, kind, value, confidence in self.identities])
 
