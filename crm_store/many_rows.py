@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -49,14 +50,24 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
         width = len(plan.columns)
         step = max(1, min(MAX_ROWS, MAX_PARAMETERS // width))
         placeholder = "(" + ", ".join("?" * width) + ")"
+        # A batch stamps most of its rows with one `now`: each distinct time is converted once.
+        times: dict[tuple[int, datetime], Any] = {}
         for start in range(0, len(same), step):
             chunk = same[start:start + step]
             values: list[Any] = []
             for row in chunk:
                 given = [row[key] for key in keys]
                 given.extend(value() if factory else value for value, factory in plan.defaults)
-                values.extend(value if process is None else process(value)
-                              for value, process in zip(given, plan.processors, strict=True))
+                for index, (value, process) in enumerate(zip(given, plan.processors, strict=True)):
+                    if process is None:
+                        values.append(value)
+                    elif type(value) is datetime:
+                        key = (index, value)
+                        if key not in times:
+                            times[key] = process(value)
+                        values.append(times[key])
+                    else:
+                        values.append(process(value))
             connection.exec_driver_sql(f"{plan.head} VALUES {', '.join([placeholder] * len(chunk))}",
                                        tuple(values))
 

@@ -133,7 +133,9 @@ def request_context_middleware(settings: LogSettings) -> Any:
             exc.headers["X-Request-Id"] = request_id
             raise
         finally:
-            if settings.access and not request.path.startswith(settings.access_skip):
+            # Checked first: at WARNING the line's fields would be built per request for nothing.
+            if access_log.isEnabledFor(logging.INFO) and settings.access \
+                    and not request.path.startswith(settings.access_skip):
                 access_log.info("%s %s %s", request.method, request.path, status, extra={
                     "method": request.method, "path": request.path, "status": status, "remote": request.remote,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
