@@ -34,15 +34,14 @@ _plans: dict[tuple[str, tuple[str, ...]], _Plan | None] = {}
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """INSERT `rows` (dicts of column values) into `table`; column defaults apply as with Core's insert."""
-    if not rows:
-        return
-    if connection.dialect.name != "sqlite" or len(rows) == 1:
-        connection.execute(table.insert(), list(rows))
-        return
+    # Rows of one shape per statement: Core's executemany would drop keys its first row lacks.
     by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         by_keys.setdefault(tuple(row), []).append(row)
     for keys, same in by_keys.items():
+        if connection.dialect.name != "sqlite" or len(same) == 1:
+            connection.execute(table.insert(), same)
+            continue
         plan = _plan(connection, table, keys)
         if plan is None:       # a default SQLAlchemy computes with the statement: its own executemany
             connection.execute(table.insert(), same)

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from channels.types import Confidence, IdentityClaim
-from channels.webform.body import decode_body
+from channels.webform.body import MAX_FIELDS, decode_body
 from channels.section import read_section
 from channels.webform.config import DEFAULT_FORM, FormConfig, Forms
 from channels.webform.parse import FormError, check_submission_id, fields_from_pairs, is_spam, parse_submission
@@ -119,6 +122,25 @@ def test_bodies_we_refuse(content_type: str, body: bytes, status: int) -> None:
 def test_field_count_is_bounded() -> None:
     with pytest.raises(FormError, match="more than"):
         decode_body("application/x-www-form-urlencoded", "&".join(f"f{i}=1" for i in range(500)).encode())
+
+
+def test_field_bound_is_the_one_parse_qsl_puts() -> None:
+    exactly = "&".join(f"f{i}=1" for i in range(MAX_FIELDS))
+    assert len(decode_body("application/x-www-form-urlencoded", exactly.encode())) == MAX_FIELDS
+    with pytest.raises(FormError, match="more than"):
+        decode_body("application/x-www-form-urlencoded", (exactly + "&").encode())
+
+
+# Pieces a hostile or careless client puts in a form body: escapes good and broken, '+', separators.
+_PIECES = st.sampled_from(["%", "+", "&", "=", ";", "#", "?", "a", "Z", "0", "F", "%D0", "%9F", "%E0", "%2", "%25",
+                           "%2B", "%26", "%3D", "%00", "%ff", "П", "😀", " ", "\r\n"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PIECES, max_size=24).map("".join))
+def test_urlencoded_bodies_read_as_the_standard_library_reads_them(body: str) -> None:
+    expected = fields_from_pairs(parse_qsl(body, keep_blank_values=True, max_num_fields=MAX_FIELDS))
+    assert decode_body("application/x-www-form-urlencoded", body.encode()) == expected
 
 
 # -- parse --------------------------------------------------------------------------------
