@@ -10,6 +10,7 @@ from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses
+from functools import lru_cache
 
 from channels.email.charsets import decode_bytes, fix_header_text, without_controls
 from channels.email.parts import attachments, body_part, body_text
@@ -124,8 +125,8 @@ def _contact(message: EmailMessage, raw: bytes, region: str | None, max_attachme
     to = ", ".join(a for _, a in getaddresses([header(message, "to")]) if a)
     if to:
         attributes["to"] = to[:500]
-    if header(message, "date"):
-        attributes["date"] = header(message, "date")[:100]
+    if date := header(message, "date"):
+        attributes["date"] = date[:100]
     if full_text != text:
         attributes["quoted"] = full_text[len(text):].strip()[:MAX_QUOTED]
     if files.dropped:
@@ -234,7 +235,14 @@ def _valid(address: str | None) -> str | None:
 
 def _address(message: EmailMessage, name: str) -> tuple[str, str | None]:
     """The first valid (display name, normalized address) in header `name`."""
-    for display, address in getaddresses([header(message, name)]):
+    return _first_address(header(message, name))
+
+
+# From and Reply-To are each read twice a mail (is it automatic? who sent it?), and a client's
+# next mail repeats them: the old parser plus e-mail validation was ~15% of a mail's parse.
+@lru_cache(maxsize=4096)
+def _first_address(value: str) -> tuple[str, str | None]:
+    for display, address in getaddresses([value]):
         if address and (normalized := _valid(address)):
             return display.strip(), normalized
     return "", None
