@@ -1,10 +1,10 @@
 """Many new rows of one table in as few statements as SQLite allows.
 
-Through the DBAPI's executemany, SQLite runs one step per row, and the sqlite3 module lets go of
-the GIL around each step: in the writer thread every row then waits for the loop thread to hand
-the GIL back (up to the switch interval, 5 ms, while requests are being parsed), and a batch of
-30 leads spent 2-4x its CPU in wall time. One multi-row VALUES is one step per statement.
-PostgreSQL (asyncpg's executemany is already one round trip) keeps SQLAlchemy's executemany.
+Through the DBAPI's executemany, SQLite runs one step per row, and SQLAlchemy's executemany path
+prepares every row's parameters anew (a tenth of the intake writer's CPU). One multi-row VALUES is
+one statement per table per batch, its parameters converted with the columns' own bind processors
+(each distinct time once, constant defaults once). PostgreSQL keeps SQLAlchemy's executemany
+(asyncpg's is already one round trip).
 """
 from __future__ import annotations
 
@@ -20,13 +20,16 @@ MAX_PARAMETERS = 32_000
 # Rows per statement: keeps each statement's text (and the statement cache's entries) small.
 MAX_ROWS = 500
 
+Processor = Callable[[Any], Any] | None
+_FRESH_EMPTY = (dict, list)     # default factories whose every value is the same text once converted
+
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    head: str                                        # INSERT INTO t (a, b, ...)
-    columns: tuple[str, ...]                         # given keys, then defaulted ones
-    processors: tuple[Callable[[Any], Any] | None, ...]
-    defaults: tuple[tuple[Any, bool], ...]           # (value or factory, is a factory) per defaulted column
+    head: str                                          # INSERT INTO t (given..., computed..., constant...)
+    processors: tuple[Processor, ...]                  # of the given columns
+    computed: tuple[tuple[Callable[[], Any], Processor], ...]   # defaults made per row (a callable)
+    constants: tuple[Any, ...]                         # defaults already converted
 
 
 _plans: dict[tuple[str, tuple[str, ...]], _Plan | None] = {}
@@ -39,36 +42,38 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     for row in rows:
         by_keys.setdefault(tuple(row), []).append(row)
     for keys, same in by_keys.items():
-        if connection.dialect.name != "sqlite" or len(same) == 1:
+        plan = _plan(connection, table, keys) if connection.dialect.name == "sqlite" and len(same) > 1 else None
+        if plan is None:       # one row, PostgreSQL, or a default SQLAlchemy computes with the statement
             connection.execute(table.insert(), same)
             continue
-        plan = _plan(connection, table, keys)
-        if plan is None:       # a default SQLAlchemy computes with the statement: its own executemany
-            connection.execute(table.insert(), same)
-            continue
-        width = len(plan.columns)
+        width = len(keys) + len(plan.computed) + len(plan.constants)
         step = max(1, min(MAX_ROWS, MAX_PARAMETERS // width))
         placeholder = "(" + ", ".join("?" * width) + ")"
-        # A batch stamps most of its rows with one `now`: each distinct time is converted once.
-        times: dict[tuple[int, datetime], Any] = {}
         for start in range(0, len(same), step):
             chunk = same[start:start + step]
-            values: list[Any] = []
-            for row in chunk:
-                given = [row[key] for key in keys]
-                given.extend(value() if factory else value for value, factory in plan.defaults)
-                for index, (value, process) in enumerate(zip(given, plan.processors, strict=True)):
-                    if process is None:
-                        values.append(value)
-                    elif type(value) is datetime:
-                        key = (index, value)
-                        if key not in times:
-                            times[key] = process(value)
-                        values.append(times[key])
-                    else:
-                        values.append(process(value))
             connection.exec_driver_sql(f"{plan.head} VALUES {', '.join([placeholder] * len(chunk))}",
-                                       tuple(values))
+                                       tuple(_values(plan, keys, chunk)))
+
+
+def _values(plan: _Plan, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> list[Any]:
+    values: list[Any] = []
+    # A batch stamps most of its rows with one `now`: each distinct time is converted once.
+    times: dict[tuple[int, datetime], Any] = {}
+    for row in rows:
+        for index, key in enumerate(keys):
+            value, process = row[key], plan.processors[index]
+            if process is None:
+                values.append(value)
+            elif type(value) is datetime:
+                if (index, value) not in times:
+                    times[(index, value)] = process(value)
+                values.append(times[(index, value)])
+            else:
+                values.append(process(value))
+        for factory, process in plan.computed:
+            values.append(factory() if process is None else process(factory()))
+        values.extend(plan.constants)
+    return values
 
 
 def _plan(connection: Connection, table: Table, keys: tuple[str, ...]) -> _Plan | None:
@@ -81,27 +86,32 @@ def _plan(connection: Connection, table: Table, keys: tuple[str, ...]) -> _Plan 
 
 def _make_plan(connection: Connection, table: Table, keys: tuple[str, ...]) -> _Plan | None:
     dialect = connection.dialect
-    defaulted: list[str] = []
-    defaults: list[tuple[Any, bool]] = []
+
+    def processor(name: str) -> Processor:
+        return table.columns[name].type.dialect_impl(dialect).bind_processor(dialect)
+
+    computed: list[tuple[str, tuple[Callable[[], Any], Processor]]] = []
+    constants: list[tuple[str, Any]] = []
     for column in table.columns:
         if column.key in keys or column.default is None:
             continue
         default: Any = column.default
         if default.is_scalar:
-            defaults.append((default.arg, False))
-        elif default.is_callable and _takes_no_context(default.arg):
-            defaults.append((default.arg.__wrapped__, True))
+            value = default.arg
+        elif default.is_callable and callable(getattr(default.arg, "__wrapped__", None)):
+            # SQLAlchemy wraps a no-argument default (dict, list) in fn(context) and keeps it as __wrapped__.
+            factory = default.arg.__wrapped__
+            if factory not in _FRESH_EMPTY:
+                computed.append((column.key, (factory, processor(column.key))))
+                continue
+            value = factory()
         else:
             return None
-        defaulted.append(column.key)
-    columns = keys + tuple(defaulted)
+        process = processor(column.key)
+        constants.append((column.key, value if process is None else process(value)))
+    columns = keys + tuple(name for name, _ in computed) + tuple(name for name, _ in constants)
     preparer = dialect.identifier_preparer
     head = (f"INSERT INTO {preparer.format_table(table)} "
             f"({', '.join(preparer.format_column(table.columns[c]) for c in columns)})")
-    processors = tuple(table.columns[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns)
-    return _Plan(head, columns, processors, tuple(defaults))
-
-
-def _takes_no_context(wrapper: Any) -> bool:
-    """SQLAlchemy wraps a no-argument default (dict, list) in fn(context) and keeps it as __wrapped__."""
-    return callable(getattr(wrapper, "__wrapped__", None))
+    return _Plan(head, tuple(processor(key) for key in keys), tuple(c for _, c in computed),
+                 tuple(value for _, value in constants))

@@ -116,7 +116,7 @@ class NewRows:
                 task.id = LeadTask(task.lead.id, task.interaction.id).encode()
             insert_rows(connection, RoutingTask.__table__, [
                 {"id": t.id, "lead_id": t.lead.id, "kind": "lead", "channel": t.channel, "queue": t.queue,
-                 "priority": t.priority, "skills": {}, "owner_id": t.owner_id, "state": "pending",
+                 "priority": t.priority, "owner_id": t.owner_id, "state": "pending",
                  "created_at": now} for t in self.tasks])
         if self.identities:
             insert_rows(connection, Identity.__table__, [
