@@ -1,6 +1,6 @@
 """The whole routed loop on one process with SQLite: form post -> offer -> accept -> lead closed.
 
-    python bench/loop.py [--leads 3000] [--agents 50] [--concurrency 64] [--quick]
+    python bench/loop.py [--leads 3000] [--agents 50] [--concurrency 64] [--quick] [--profile FILE]
 
 `switchboard serve` (its own process, fresh SQLite file, synchronous=FULL, statements counted with
 COUNT_SQL_STATEMENTS=1) with 50 operators created up front. Each operator is a websocket
@@ -156,6 +156,7 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
             await asyncio.wait_for(ready.wait(), 120)
             await asyncio.sleep(1)          # presence set and registered
             (count0, steps0), cpu0 = await statements(base), ingest.cpu_seconds(server.pid)
+            client0 = time.process_time()       # this process: the posting client and the 50 screens
             t0 = time.perf_counter()
             posting = asyncio.create_task(ingest.post_all(f"{base}/forms/bench", leads, concurrency))
             _, lead_ids, _ = await posting
@@ -166,6 +167,7 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
                 pass
             elapsed = time.perf_counter() - t0
             cpu = ingest.cpu_seconds(server.pid) - cpu0
+            client_cpu = time.process_time() - client0
             count, steps = await statements(base)
             count -= count0
             steps.subtract(steps0)
@@ -195,7 +197,8 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
     check = "; ".join(problems) or f"ok: {leads} leads, each assigned once and closed ({won} won in the database)"
     per_step = "; ".join(f"{step} {n / leads:.2f}" for step, n in steps.most_common() if n > 0)
     return {"rate": min(len(ops.closed), leads) / elapsed, "post_rate": leads / posted, "statements": count / leads,
-            "cpu_ms": cpu / leads * 1e3, "check": check, "per_step": per_step}
+            "cpu_ms": cpu / leads * 1e3, "client_cpu_ms": client_cpu / leads * 1e3, "elapsed": elapsed,
+            "check": check, "per_step": per_step}
 
 
 async def main() -> None:
@@ -216,6 +219,11 @@ async def main() -> None:
     print(f"post -> offer -> accept -> closed: {r['rate']:7.0f} leads/s   (target >= 500; posts alone went at "
           f"{r['post_rate']:.0f}/s)")
     print(f"server CPU per lead: {r['cpu_ms']:.2f} ms;  SQL statements per lead: {r['statements']:.1f}  (target < 15)")
+    # Whether the machine, not the server's code, set the pace: the CPU both sides used against what the run had.
+    used = (r["cpu_ms"] + r["client_cpu_ms"]) * args.leads / 1e3 / r["elapsed"]
+    print(f"client CPU per lead (posts + 50 screens, this process): {r['client_cpu_ms']:.2f} ms;  server + client "
+          f"used {used:.2f} of {os.cpu_count()} cores over the run (load average {os.getloadavg()[0]:.1f});  "
+          f"at this CPU per lead one core serves {1e3 / r['cpu_ms']:.0f} leads/s")
     print(f"SQL statements per lead by step: {r['per_step']}")
     print(f"no-op aiohttp handler under the same client (floor): {noop:7.0f} posts/s;  ratio {r['rate'] / noop:.3f}")
     print(f"check: {r['check']}")

@@ -19,7 +19,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
+from crm_store import config_cache
 from crm_store.errors import Conflict, Invalid, NotFound
 from crm_store.models import Directory, DirectoryValue, FieldDefinition
 
@@ -169,6 +171,15 @@ def required_by_status(defs: Iterable[FieldDefinition], closed: Iterable[str]) -
         for status in d.required_at or (closing if d.required else ()):
             needed.setdefault(str(status), []).append(d.name)
     return {status: tuple(names) for status, names in needed.items()}
+
+
+def lead_requirements(session: Session, closed: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """`required_by_status` of the lead fields, kept between requests (crm_store.config_cache): a copy."""
+    def load() -> dict[str, tuple[str, ...]]:
+        rows = session.scalars(select(FieldDefinition).where(FieldDefinition.entity == Entity.LEAD.value)
+                               .order_by(FieldDefinition.position, FieldDefinition.id))
+        return required_by_status(rows, closed)
+    return dict(config_cache.cached(session, ("lead_requirements", closed), load))
 
 
 def is_blank(value: Any) -> bool:

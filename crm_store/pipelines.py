@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.errors import Conflict, Invalid, NotFound
 from crm_store.models import Lead, Pipeline, Stage
-from crm_store.stage_sync import stage_for_status
+from crm_store.stage_sync import StageRules, stage_for_status
 from crm_store.types import OPEN_STATUSES, LeadOutcome, LeadStatus
 
 KINDS = ("open", "won", "lost", "closed")
@@ -163,7 +163,7 @@ def missing_field(lead: Lead, required: list[str]) -> str | None:
     return None
 
 
-def check_entry(lead: Lead, stage: Stage) -> None:
+def check_entry(lead: Lead, stage: Stage | StageRules) -> None:
     """Refuse, naming the field, a lead that has not what `stage` requires; a retired stage takes nobody."""
     if stage.retired:
         raise Invalid(f"stage {stage.name!r} is retired", "stage_id")

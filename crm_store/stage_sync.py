@@ -6,12 +6,14 @@ them, so no path can leave a lead in a column its status contradicts or a change
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
+from crm_store import config_cache
 from crm_store.models import Lead, Stage, StageChange
 
 # The kind of stage each fixed status belongs in.
@@ -21,10 +23,37 @@ KIND_OF_STATUS = {"new": "open", "assigned": "open", "in_progress": "open", "won
 ACTOR = "stage_actor_id"
 
 
+@dataclass(frozen=True, slots=True)
+class StageRules:
+    """What entering a stage depends on, as kept between requests (crm_store.config_cache)."""
+
+    id: int
+    pipeline_id: int
+    name: str
+    kind: str
+    status: str | None
+    required_fields: tuple[str, ...]
+    retired: bool
+
+
+def stages_of(session: Session, pipeline_id: int) -> tuple[StageRules, ...]:
+    """The pipeline's stages in their order, retired ones included."""
+    def load() -> tuple[StageRules, ...]:
+        rows = session.execute(select(Stage.id, Stage.name, Stage.kind, Stage.status, Stage.required_fields,
+                                      Stage.retired)
+                               .where(Stage.pipeline_id == pipeline_id).order_by(Stage.position, Stage.id)).all()
+        return tuple(StageRules(r.id, pipeline_id, r.name, r.kind, r.status, tuple(r.required_fields or ()),
+                                bool(r.retired)) for r in rows)
+    return config_cache.cached(session, ("stages", pipeline_id), load)
+
+
+def stage_rules(session: Session, pipeline_id: int, stage_id: int) -> StageRules | None:
+    return next((s for s in stages_of(session, pipeline_id) if s.id == stage_id), None)
+
+
 def stage_for_status(session: Session, pipeline_id: int, status: str, current_id: int | None) -> int | None:
     """The stage a lead with `status` belongs in, staying where it is whenever that already fits."""
-    stages = session.execute(select(Stage.id, Stage.kind, Stage.status, Stage.retired)
-                             .where(Stage.pipeline_id == pipeline_id).order_by(Stage.position, Stage.id)).all()
+    stages = stages_of(session, pipeline_id)
     live = [s for s in stages if not s.retired]
     current = next((s for s in stages if s.id == current_id), None)
     exact = next((s for s in live if s.status == status), None)

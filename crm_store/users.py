@@ -144,6 +144,15 @@ async def user_for_token(session: AsyncSession, token: str, now: datetime) -> Us
     )
 
 
+async def session_of_token(session: AsyncSession, token: str, now: datetime) -> tuple[User, datetime] | None:
+    """The active user `token` signs in and when its session expires, or None."""
+    found = (await session.execute(
+        select(User, ApiSession.expires_at).join(ApiSession, ApiSession.user_id == User.id)
+        .where(ApiSession.token_hash == _digest(token), ApiSession.expires_at > now, User.active.is_(True))
+    )).first()
+    return (found[0], found[1]) if found is not None else None
+
+
 async def close_session(session: AsyncSession, token: str) -> None:
     await session.execute(delete(ApiSession).where(ApiSession.token_hash == _digest(token)))
 

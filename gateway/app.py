@@ -63,11 +63,13 @@ from gateway.keys import (
     SCREENS,
     SESSIONS,
     SETTINGS,
+    SIGNED_IN,
     TASK_CHANGED,
     WALLBOARD,
 )
 from gateway.routing.wiring import open_routing
 from gateway.settings import Settings
+from gateway.signed_in import SignedInCache
 from gateway import throttle
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utcnow) ->
     app[RESPONDERS] = {}      # filled by the channels that can answer
     app[ATTACHMENTS] = AttachmentStore(Path(settings.storage.dir))
     app[HUB] = Hub(grace=settings.routing.disconnect_grace_seconds)
+    app[SIGNED_IN] = SignedInCache()
+    app[HUB].on_session_ended.append(app[SIGNED_IN].session_ended)
     app[TASK_CHANGED] = lambda task_id, due_at: None      # until the reminder timer runs
     app.cleanup_ctx.append(_database)
     throttle.mount(app, settings.http, settings.redis.url, settings.redis.prefix)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from collections.abc import Callable
 
 from aiohttp import web
@@ -11,8 +12,9 @@ from crm_store import errors as store_errors
 from crm_store.types import Role
 from gateway import logs
 from gateway.auth_types import Principal
+from gateway.signed_in import SignedIn
 from gateway.errors import ApiError, Handler, error_response, refuse
-from gateway.keys import CLOCK, PRINCIPAL, SESSIONS
+from gateway.keys import CLOCK, PRINCIPAL, SESSIONS, SIGNED_IN
 
 COOKIE = "switchboard_session"
 PUBLIC = frozenset({"/api/v1/auth/login", "/api/v1/openapi.json"})
@@ -47,19 +49,30 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     token = token_of(request)
     now = request.app[CLOCK]()
-    async with request.app[SESSIONS]() as session, session.begin():
-        user = await users.user_for_token(session, token, now) if token else None
-        if user is None:
+    signed = await _signed_in(request, token, now) if token else None
+    if signed is None:
+        async with request.app[SESSIONS]() as session, session.begin():
             audit.record(session, "auth.unauthenticated", now, outcome="unauthenticated", ip=client_ip(request),
                          detail={"method": request.method, "path": request.path})
-    if user is None:
         return error_response(401, "unauthenticated", "sign in first", headers={"WWW-Authenticate": "Bearer"})
-    if user.must_change_password and (request.method, request.path) not in WHILE_TEMPORARY:
+    if signed.must_change_password and (request.method, request.path) not in WHILE_TEMPORARY:
         return error_response(403, "password_change_required", "choose your own password first (POST /api/v1/me/password)",
                               "new_password")
-    request[PRINCIPAL] = Principal.of(user, token or "")
-    logs.bind(user=user.id)
+    request[PRINCIPAL] = signed.principal
+    logs.bind(user=signed.principal.user_id)
     return await handler(request)
+
+
+async def _signed_in(request: web.Request, token: str, now: datetime) -> SignedIn | None:
+    """Who `token` signs in: remembered for a few seconds (gateway.signed_in), else read (no write gate: a read)."""
+    remembered = request.app[SIGNED_IN]
+    found = remembered.get(token, now)
+    if found is not None:
+        return found
+    generation = remembered.generation
+    async with request.app[SESSIONS]() as session:
+        row = await users.session_of_token(session, token, now)
+    return remembered.put(token, row[0], row[1], now, generation) if row is not None else None
 
 
 def principal(request: web.Request) -> Principal:

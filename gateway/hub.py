@@ -54,6 +54,8 @@ class Hub:
     handlers: dict[str, FrameHandler] = field(default_factory=dict)
     on_connect: list[UserHook] = field(default_factory=list)      # send the current state
     on_gone: list[UserHook] = field(default_factory=list)         # grace expired, no socket left
+    # A session (token digest) or all of a user's (None) ended, here or in another process (gateway.signed_in).
+    on_session_ended: list[Callable[[int, str | None], None]] = field(default_factory=list)
     _sockets: dict[int, set[web.WebSocketResponse]] = field(default_factory=dict)
     _roles: dict[int, str] = field(default_factory=dict)
     _sessions_of: dict[web.WebSocketResponse, str] = field(default_factory=dict)   # socket -> token digest
@@ -135,6 +137,8 @@ class Hub:
     async def disconnect(self, user_id: int, session: str | None, reason: str) -> int:
         """Close `user_id`'s sockets here (only those of the session whose token digest is `session`, if
         given) at once: signed out or disabled, they must not receive another frame. Returns how many."""
+        for forget in self.on_session_ended:
+            forget(user_id, session)
         sockets = [ws for ws in self._sockets.get(user_id, ())
                    if session is None or self._sessions_of.get(ws) == session]
         for ws in sockets:

@@ -20,6 +20,7 @@ from gateway.metrics import Metrics
 from gateway.notifier import Notifier
 from gateway.routing.ports import PresenceHooks, Routing, WallboardView
 from gateway.settings import Settings
+from gateway.signed_in import SignedInCache
 from gateway.voice.service import VoiceService
 from channels.asterisk.adapter import AmiAdapter
 
@@ -31,6 +32,7 @@ INGESTOR = web.AppKey("ingestor", Ingestor)
 INTAKE = web.AppKey("intake", Intake)
 PERMISSIONS = web.AppKey("permissions", Permissions)
 HUB = web.AppKey("hub", Hub)
+SIGNED_IN = web.AppKey("signed_in", SignedInCache)     # tokens checked in the last seconds (gateway.signed_in)
 ROUTING = web.AppKey("routing", Routing)          # tasks, presence, agents: what voice and the API may ask
 NOTIFIER = web.AppKey("notifier", Notifier)
 SCREENS = web.AppKey("screens", PresenceHooks)

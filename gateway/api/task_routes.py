@@ -14,7 +14,7 @@ from gateway.api.params import DbId, path_id, query_id, query_int
 from gateway.api.serialize import iso, user_json
 from gateway.auth import audit_refusals, client_ip, principal
 from gateway.errors import read_model, refuse
-from gateway.keys import CLOCK, ROUTING, SESSIONS, TASK_CHANGED
+from gateway.keys import CLOCK, ROUTING, SESSIONS, SIGNED_IN, TASK_CHANGED
 from gateway.tasks import when
 
 routes = web.RouteTableDef()
@@ -228,5 +228,6 @@ async def change_me(request: web.Request) -> web.Response:
         await users.update_user(session, user, changes)
         audit.record(session, "user.preferences", now, user_id=who.user_id, ip=client_ip(request),
                      detail={"fields": sorted(changes)})
-        return web.json_response(user_json(user))
+    request.app[SIGNED_IN].forget_user(who.user_id)     # the next request carries the new locale
+    return web.json_response(user_json(user))
 

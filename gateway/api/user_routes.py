@@ -12,7 +12,7 @@ from gateway.api.params import path_id
 from gateway.api.serialize import user_json
 from gateway.auth import client_ip, principal, require_role
 from gateway.errors import read_model, refuse
-from gateway.keys import CLOCK, NOTIFIER, ROUTING, SESSIONS
+from gateway.keys import CLOCK, NOTIFIER, ROUTING, SESSIONS, SIGNED_IN
 from gateway.tasks import when
 
 routes = web.RouteTableDef()
@@ -111,6 +111,7 @@ async def change_user(request: web.Request) -> web.Response:
         await users.update_user(session, user, changes)
         audit.record(session, "user.update", now, user_id=who.user_id, ip=client_ip(request),
                      detail={"user_id": user.id, "fields": sorted(body.model_fields_set)})
+    request.app[SIGNED_IN].forget_user(user.id)      # role, team, name: seen by their next request here
     if changes.get("active") is False or "password" in changes:
         # Their sessions are gone (disabled, or a new password): so are their open screens, everywhere.
         await request.app[NOTIFIER].session_ended(user.id, None, "disabled" if changes.get("active") is False
@@ -155,6 +156,7 @@ async def change_own_password(request: web.Request) -> web.Response:
         audit.record(session, "user.password_change", now, user_id=who.user_id, ip=client_ip(request),
                      detail={"sessions_ended": len(ended)})
         answer = user_json(user)
+    request.app[SIGNED_IN].forget_user(who.user_id)     # no longer bound to choosing a password
     for digest in ended:
         await request.app[NOTIFIER].session_ended(who.user_id, digest, "password changed")
     return web.json_response(answer)
