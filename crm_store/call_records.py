@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from crm_store import call_grants, calls, routing_log, tasks
 from crm_store.calls import CALLBACK, VOICE
-from crm_store.ingest import Ingestor
+from crm_store.ingest import Ingestor, StoreUnavailable
 from crm_store.models import Lead
 
 
@@ -73,17 +73,31 @@ class CallRecords:
     async def _drain(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
-            records = [record for record, _ in batch]
             try:
-                written = await self.ingestor.run_write(lambda session: write_records(session, records))
-            except Exception as exc:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-                continue
-            for (_, done), result in zip(batch, written, strict=True):
-                if not done.done():
-                    done.set_result(result)
+                await self._write(batch)
+            except StoreUnavailable as exc:
+                _fail(batch, exc)
+            except Exception:
+                # One record the store refuses: each alone, so that only its own call fails.
+                for one in batch:
+                    try:
+                        await self._write([one])
+                    except Exception as exc:
+                        _fail([one], exc)
+
+    async def _write(self, batch: list[tuple[CallRecord, asyncio.Future[Written]]]) -> None:
+        records = [record for record, _ in batch]
+        # In the intake's next group commit (a savepoint of its own), not a commit of its own.
+        written = await self.ingestor.write_in_batch(lambda session: write_records(session, records), "call records")
+        for (_, done), result in zip(batch, written, strict=True):
+            if not done.done():
+                done.set_result(result)
+
+
+def _fail(batch: list[tuple[CallRecord, asyncio.Future[Written]]], exc: Exception) -> None:
+    for _, done in batch:
+        if not done.done():
+            done.set_exception(exc)
 
 
 def write_records(session: Session, records: list[CallRecord]) -> list[Written]:

@@ -76,17 +76,23 @@ def take_call(session: Session, lead_id: int, user_id: int, call_id: str, *, ran
     the client's owner if the client has none, an accepted offer in the statistics when `handled`). `reassign`
     False leaves a lead someone else works with them (a click-to-call on a colleague's lead). False if the lead
     or the user is gone."""
-    lead = session.get(Lead, lead_id)
-    user = session.get(User, user_id)
-    if lead is None or lead.deleted_at is not None or user is None or not user.active:
+    task_id = call_task_id(call_id, user_id)
+    # The lead, its contact, the user and the answer's trace in one SELECT: this runs for every answered call.
+    found = session.execute(
+        select(Lead, Contact, User, RoutingTask.id).join(Contact, Contact.id == Lead.contact_id)
+        .join(User, User.id == user_id).outerjoin(RoutingTask, RoutingTask.id == task_id)
+        .where(Lead.id == lead_id)).first()
+    if found is None:
+        return False
+    lead, contact, user, traced = found
+    if lead.deleted_at is not None or not user.active:
         return False
     if reassign or lead.assignee_id is None:
         before = (lead.assignee_id, lead.status, lead.owner_id)
         lead.assignee_id, lead.team_id = user.id, user.team_id
         if lead.status == LeadStatus.NEW:
             lead.status = LeadStatus.ASSIGNED.value
-        contact = session.get(Contact, lead.contact_id)
-        if contact is not None and contact.owner_id is None:
+        if contact.owner_id is None:
             contact.owner_id = user.id
             if lead.owner_id is None:
                 lead.owner_id = user.id
@@ -94,8 +100,7 @@ def take_call(session: Session, lead_id: int, user_id: int, call_id: str, *, ran
         audit.record(session, "lead.accepted", at, user_id=user.id, lead_id=lead_id,  # type: ignore[arg-type]
                      detail={"call_id": call_id, "assignee_id": [before[0], user.id],
                              "status": [before[1], lead.status], "owner_id": [before[2], lead.owner_id]})
-    task_id = call_task_id(call_id, user_id)
-    if handled and session.get(RoutingTask, task_id) is None:
+    if handled and traced is None:      # (a trace added earlier in this session was flushed before the SELECT)
         # The call on the phone is routing's live task; this row is its trace (done from the start, so it is
         # never a lead's open work), and its accepted offer counts the answer as handled work.
         session.add(RoutingTask(id=task_id, lead_id=lead_id, kind="call", channel=VOICE, queue="default", priority=0,

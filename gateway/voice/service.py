@@ -199,8 +199,8 @@ class VoiceService:
         if await self._ready(call):
             # Its user may open the lead from now on (a grant, written after the pop, never before it).
             lead_id = call.lead_id
-            await self._ingestor.run_write(lambda session: call_grants.record_pop(
-                session, lead_id, user_id, call.call_id, event.extension, event.at))
+            await self._ingestor.write_in_batch(lambda session: call_grants.record_pop(
+                session, lead_id, user_id, call.call_id, event.extension, event.at), "voice grant")
 
     def _send(self, frame: Coroutine[Any, Any, None]) -> None:
         """A frame on its way now, in the order sent (each send starts in the order its task was made)."""
@@ -246,8 +246,8 @@ class VoiceService:
         lead_id, rang_at = call.lead_id, next((at for u, _, at in call.pops if u == user_id), event.at)
         inbound = call.started.direction is Direction.INBOUND
         # Answering is accepting the call: the lead is the operator's (a click-to-call keeps a colleague's lead theirs).
-        await self._ingestor.run_write(lambda session: calls.take_call(
-            session, lead_id, user_id, call.call_id, rang_at=rang_at, at=event.at, reassign=inbound))
+        await self._ingestor.write_in_batch(lambda session: calls.take_call(
+            session, lead_id, user_id, call.call_id, rang_at=rang_at, at=event.at, reassign=inbound), "voice answer")
         call.takers.append(user_id)
 
     async def _transferred(self, call: LiveCall, event: CallTransferred) -> None:
