@@ -139,7 +139,8 @@ def write_records(session: Session, records: list[CallRecord]) -> list[Written]:
             call_grants.record_pop(session, record.lead_id, user_id, record.call_id, extension, at)
         out.append(written)
     calls.update_calls(session, updates)
-    calls.finish_call_tasks(session, {r.call_id for r in records}, max(r.changes_at for r in records))
+    calls.finish_call_tasks(session, {r.call_id for r in records}, max(r.changes_at for r in records),
+                            {r.lead_id for r in records})
     return out
 
 

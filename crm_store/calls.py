@@ -112,11 +112,15 @@ def take_call(session: Session, lead_id: int, user_id: int, call_id: str, *, ran
     return True
 
 
-def finish_call_tasks(session: Session, call_ids: set[str], at: datetime) -> None:
-    """The calls ended: their answered-call traces get their end."""
+def finish_call_tasks(session: Session, call_ids: set[str], at: datetime, lead_ids: set[int] | None = None) -> None:
+    """The calls ended: their answered-call traces get their end. `lead_ids` (the calls' leads) narrows the read
+    to their traces: without it every call still talking is loaded, some 800 rows at 100 calls/s."""
     if not call_ids:
         return
-    for row in session.scalars(select(RoutingTask).where(RoutingTask.kind == "call", RoutingTask.finished_at.is_(None))):
+    where = [RoutingTask.kind == "call", RoutingTask.finished_at.is_(None)]
+    if lead_ids is not None:
+        where.append(RoutingTask.lead_id.in_(lead_ids))
+    for row in session.scalars(select(RoutingTask).where(*where)):
         if row.id.split(":", 1)[1].rsplit(":", 1)[0] in call_ids:
             row.finished_at = at
 
