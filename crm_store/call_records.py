@@ -7,9 +7,8 @@ task per lead: a second missed call collapses into it) and finds the callback an
 """
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from crm_store import call_grants, calls, routing_log, tasks
 from crm_store.calls import CALLBACK, VOICE
-from crm_store.ingest import Ingestor, StoreUnavailable
+from crm_store.grouped_writes import GroupedWrites
+from crm_store.ingest import Ingestor
 from crm_store.models import Lead
 
 
@@ -56,51 +56,18 @@ class Written:
     also_settled: tuple[str, ...] = ()    # callbacks on the client's other leads, done by reaching them
 
 
-@dataclass
 class CallRecords:
-    ingestor: Ingestor
-    _pending: list[tuple[CallRecord, asyncio.Future[Written]]] = field(default_factory=list)
-    _worker: asyncio.Task[None] | None = None
+    """Call records that end together are written together (`write_records`), in the intake's group commit."""
+
+    def __init__(self, ingestor: Ingestor) -> None:
+        self._writes: GroupedWrites[CallRecord, Written] = GroupedWrites(ingestor, write_records, "call records")
 
     async def write(self, record: CallRecord) -> Written:
         """Returns once the record is committed (with whatever else was waiting)."""
-        done: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
-        self._pending.append((record, done))
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._drain())
-        return await done
-
-    async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                await self._write(batch)
-            except StoreUnavailable as exc:
-                _fail(batch, exc)
-            except Exception:
-                # One record the store refuses: each alone, so that only its own call fails.
-                for one in batch:
-                    try:
-                        await self._write([one])
-                    except Exception as exc:
-                        _fail([one], exc)
-
-    async def _write(self, batch: list[tuple[CallRecord, asyncio.Future[Written]]]) -> None:
-        records = [record for record, _ in batch]
-        # In the intake's next group commit (a savepoint of its own), not a commit of its own.
-        written = await self.ingestor.write_in_batch(lambda session: write_records(session, records), "call records")
-        for (_, done), result in zip(batch, written, strict=True):
-            if not done.done():
-                done.set_result(result)
+        return await self._writes.write(record)
 
 
-def _fail(batch: list[tuple[CallRecord, asyncio.Future[Written]]], exc: Exception) -> None:
-    for _, done in batch:
-        if not done.done():
-            done.set_exception(exc)
-
-
-def write_records(session: Session, records: list[CallRecord]) -> list[Written]:
+def write_records(session: Session, records: Sequence[CallRecord]) -> list[Written]:
     open_tasks = {lead: (task.id, task.kind) for lead, task in calls.open_tasks_of_leads(
         session, {r.lead_id for r in records}).items()}
     out, updates = [], {}

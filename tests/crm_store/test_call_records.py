@@ -122,15 +122,16 @@ async def test_the_voice_writes_share_one_commit_and_a_refused_one_loses_nothing
           for n, c in enumerate(rung)),
         ingestor.write_in_batch(lambda s: call_grants.record_pop(s, rung[0].lead_id, olga.id + 1000, "c-bad", "102", T0)),
         ingestor.write_in_batch(half_done),
-        ingestor.write_in_batch(lambda s: calls.take_call(s, rung[0].lead_id, olga.id, "c0", rang_at=T0, at=T0,
-                                                          reassign=True)),
+        ingestor.write_in_batch(lambda s: calls.take_calls(s, [               # answers of calls answered together
+            calls.Answer(rung[0].lead_id, olga.id, "c0", T0, T0, reassign=True),
+            calls.Answer(rung[2].lead_id, olga.id + 1000, "c2", T0, T0, reassign=True)])),
         ingestor.write_in_batch(lambda s: write_records(s, [CallRecord("c1", rung[1].lead_id, rung[1].interaction_id,
                                                                        {"outcome": "answered"}, settles=True)])),
         return_exceptions=True)
     assert ingestor.batches - before == 1          # one transaction for all of them, nothing written twice
     assert isinstance(outcomes[3], IntegrityError)      # a grant for a user that does not exist: refused alone
     assert isinstance(outcomes[4], ValueError)
-    assert outcomes[5] is True and not isinstance(outcomes[6], BaseException)
+    assert outcomes[5] == [True, False] and not isinstance(outcomes[6], BaseException)   # nobody is user 1000+
 
     async with sessions() as s:
         pops = sorted((p.lead_id, p.detail["call_id"]) for p in await s.scalars(
