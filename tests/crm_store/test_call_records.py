@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from crm_store import call_grants, calls, routing_log, users
 from crm_store.call_records import Callback, CallRecord, CallRecords, Written, write_records
 from crm_store.ingest import Ingestor
-from crm_store.lead_cards import LeadCards
+from crm_store.lead_cards import LeadCards, RoutedCards
 from crm_store.models import AuditEntry, Interaction, Lead, RoutingTask
 from crm_store.types import Role, Viewer
 from factories import T0, phone, request
@@ -82,6 +82,25 @@ async def test_the_pop_card_is_read_on_each_engine_and_is_none_once_gone(ingesto
         assert await cards.read(EVERYONE, call.lead_id + 1000, 20, lambda card: card) is None
     finally:
         cards.close()
+
+
+async def test_the_cards_of_calls_starting_together_are_read_together_each_as_read_alone(
+        ingestor, database_url, sessions):
+    rung = [await a_call(ingestor, f"+7495765432{n}") for n in range(3)]
+
+    def shape(card):  # type: ignore[no-untyped-def]
+        rows = card.summary_rows
+        return (card.lead.id, [i.id for i in card.timeline], [i.value for i in card.identities],
+                [d.id for d in rows.deals], [i.id for i in rows.recent], rows.seen)
+
+    alone, together = LeadCards(database_url, sessions), RoutedCards(database_url, sessions, 20, shape)
+    try:
+        expected = [await alone.read(EVERYONE, c.lead_id, 20, shape) for c in rung]
+        found = await asyncio.gather(*(together.read(c.lead_id) for c in rung), together.read(rung[-1].lead_id + 1000))
+        assert found == [*expected, None] and together.reads == 1        # four cards asked at once, one read
+    finally:
+        alone.close()
+        await together.close()
 
 
 async def test_answering_takes_the_lead_a_click_to_call_leaves_a_colleagues_lead_theirs(ingestor, sessions):
