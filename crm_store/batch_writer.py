@@ -52,14 +52,34 @@ def _write_batch(session: Session, requests: list[IngestRequest], policy: JoinPo
 
 def _job(session: Session, job: Job) -> Any:
     """Its result. A job that raises fails the batch: the Ingestor runs each part alone then,
-    so that its error is its own (no savepoint per job: two statements each, for the rare refusal)."""
+    so that its error is its own (no savepoint per job: two statements each, for the rare refusal).
+    An `isolated` job runs in a savepoint instead: its error is returned as `JobFailed`, the others stand."""
     STEP.set(job.step)
     try:
+        if job.isolated:
+            return _isolated(session, job)
         result = job.work(session)
         session.flush()     # its changes (and the stage history they make) are written under its own actor
         return result
     finally:
         session.info.pop(ACTOR, None)
+
+
+def _isolated(session: Session, job: Job) -> Any:
+    try:
+        with session.begin_nested():
+            result = job.work(session)
+            session.flush()
+        return result
+    except Exception as exc:      # rolled back to its savepoint: the batch's other work is untouched
+        return JobFailed(exc)
+
+
+@dataclass(frozen=True, slots=True)
+class JobFailed:
+    """What an isolated job raised (its savepoint rolled back); the Ingestor raises it to that job's caller."""
+
+    error: Exception
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +88,9 @@ class Job:
 
     work: Callable[[Session], Any]
     step: str = "other"      # what its statements are counted under
+    # In its own savepoint: work many callers queue at once (the voice's grants, answers, records), where
+    # one refusal must neither lose the others nor cost the batch a second pass part by part.
+    isolated: bool = False
 
 
 class AsyncDriverWriter:

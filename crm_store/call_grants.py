@@ -4,6 +4,7 @@ The grant is the audit entry the ring leaves, so who saw which card and who may 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -18,6 +19,13 @@ POPPED = "lead.popped"
 def record_pop(session: Session, lead_id: int, user_id: int, call_id: str, extension: str, at: datetime) -> None:
     audit.record(session, POPPED, at, user_id=user_id, lead_id=lead_id,  # type: ignore[arg-type]
                  detail={"call_id": call_id, "extension": extension})
+
+
+def record_pops(session: Session, pops: Sequence[tuple[int, int, str, str, datetime]]) -> list[None]:
+    """`record_pop` for each (lead, user, call, extension, when): the pops of calls ringing together."""
+    for lead_id, user_id, call_id, extension, at in pops:
+        record_pop(session, lead_id, user_id, call_id, extension, at)
+    return [None] * len(pops)
 
 
 def rang_for(session: Session, user_id: int, lead_id: int) -> bool:

@@ -7,9 +7,8 @@ task per lead: a second missed call collapses into it) and finds the callback an
 """
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from crm_store import call_grants, calls, routing_log, tasks
 from crm_store.calls import CALLBACK, VOICE
+from crm_store.grouped_writes import GroupedWrites
 from crm_store.ingest import Ingestor
 from crm_store.models import Lead
 
@@ -56,37 +56,18 @@ class Written:
     also_settled: tuple[str, ...] = ()    # callbacks on the client's other leads, done by reaching them
 
 
-@dataclass
 class CallRecords:
-    ingestor: Ingestor
-    _pending: list[tuple[CallRecord, asyncio.Future[Written]]] = field(default_factory=list)
-    _worker: asyncio.Task[None] | None = None
+    """Call records that end together are written together (`write_records`), in the intake's group commit."""
+
+    def __init__(self, ingestor: Ingestor) -> None:
+        self._writes: GroupedWrites[CallRecord, Written] = GroupedWrites(ingestor, write_records, "call records")
 
     async def write(self, record: CallRecord) -> Written:
         """Returns once the record is committed (with whatever else was waiting)."""
-        done: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
-        self._pending.append((record, done))
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._drain())
-        return await done
-
-    async def _drain(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            records = [record for record, _ in batch]
-            try:
-                written = await self.ingestor.run_write(lambda session: write_records(session, records))
-            except Exception as exc:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-                continue
-            for (_, done), result in zip(batch, written, strict=True):
-                if not done.done():
-                    done.set_result(result)
+        return await self._writes.write(record)
 
 
-def write_records(session: Session, records: list[CallRecord]) -> list[Written]:
+def write_records(session: Session, records: Sequence[CallRecord]) -> list[Written]:
     open_tasks = {lead: (task.id, task.kind) for lead, task in calls.open_tasks_of_leads(
         session, {r.lead_id for r in records}).items()}
     out, updates = [], {}
@@ -125,7 +106,8 @@ def write_records(session: Session, records: list[CallRecord]) -> list[Written]:
             call_grants.record_pop(session, record.lead_id, user_id, record.call_id, extension, at)
         out.append(written)
     calls.update_calls(session, updates)
-    calls.finish_call_tasks(session, {r.call_id for r in records}, max(r.changes_at for r in records))
+    calls.finish_call_tasks(session, {r.call_id for r in records}, max(r.changes_at for r in records),
+                            {r.lead_id for r in records})
     return out
 
 

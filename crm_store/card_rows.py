@@ -5,10 +5,10 @@ beyond the popped lead's team (`reach_of`); `crm_store.lead_cards.card_summary` 
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from crm_store.models import Company, ContactCompany, Interaction, Lead, Stage, Task
@@ -40,32 +40,87 @@ def reach_of(viewer: Viewer, lead: Lead) -> Viewer:
 
 
 def read(session: Session, viewer: Viewer, lead: Lead, visible: Callable[[Viewer], ColumnElement[bool]]) -> SummaryRows:
-    """`visible` is `crm_store.leads.visible` (passed in: leads imports this module). Five queries: a pop waits."""
-    reach = reach_of(viewer, lead)
-    siblings = session.execute(
-        select(Lead, Stage).outerjoin(Stage, Stage.id == Lead.stage_id)
-        .where(Lead.contact_id == lead.contact_id, Lead.deleted_at.is_(None), or_(Lead.id == lead.id, visible(reach)))
-        .order_by(Lead.last_activity_at.desc(), Lead.id.desc()).limit(100)).all()
-    reachable = {row.id for row, _ in siblings} | {lead.id}
-    deals = [row for row, _ in siblings if row.status in OPEN_STATUSES][:20]
-    stages = {stage.id: stage for _, stage in siblings if stage is not None}
-    recent = list(session.scalars(select(Interaction).where(
-        Interaction.contact_id == lead.contact_id, Interaction.lead_id.in_(reachable), Interaction.channel != SYSTEM)
-        .order_by(Interaction.created_at.desc(), Interaction.id.desc()).limit(RECENT)))
-    seen = len(recent) if len(recent) >= 2 else len(list(session.scalars(select(Interaction.id).where(
-        Interaction.contact_id == lead.contact_id, Interaction.channel != SYSTEM).limit(2))))
-    task_reach = [Task.lead_id.in_(reachable)]
+    """`visible` is `crm_store.leads.visible` (passed in: leads imports this module)."""
+    return read_many(session, viewer, [lead], visible)[lead.id]
+
+
+def read_many(session: Session, viewer: Viewer, leads: Sequence[Lead],
+              visible: Callable[[Viewer], ColumnElement[bool]]) -> dict[int, SummaryRows]:
+    """The glance of each lead, as `viewer` (each narrowed by `reach_of`) sees it: five SELECTs for them all.
+
+    Each lead's own reach decides what it shows, so the rows of the leads' clients are read once and sorted
+    out here: whether a lead is in a reach is asked of the database (`visible`, one column per reach)."""
+    if not leads:
+        return {}
+    reaches = {lead.id: reach_of(viewer, lead) for lead in leads}
+    distinct = list(dict.fromkeys(reaches.values()))
+    column = {reach: f"in_reach_{n}" for n, reach in enumerate(distinct)}
+    contact_ids = {lead.contact_id for lead in leads}
+    kin: dict[int, list[tuple[Lead, Stage | None, set[Viewer]]]] = {}
+    for row in session.execute(
+            select(Lead, Stage, *(case((visible(reach), 1), else_=0).label(column[reach]) for reach in distinct))
+            .outerjoin(Stage, Stage.id == Lead.stage_id)
+            .where(Lead.contact_id.in_(contact_ids), Lead.deleted_at.is_(None))
+            .order_by(Lead.last_activity_at.desc(), Lead.id.desc())):
+        seen_by = {reach for reach in distinct if row._mapping[column[reach]]}
+        kin.setdefault(row[0].contact_id, []).append((row[0], row[1], seen_by))
+    recent = _recent(session, contact_ids)
+    counted = _first_contacts(session, contact_ids)
+    open_tasks = list(session.scalars(select(Task).where(Task.contact_id.in_(contact_ids), Task.state == "open")
+                                      .order_by(Task.due_at, Task.id)))
+    companies = session.execute(
+        select(ContactCompany.contact_id, Company.name, Company.team_id)
+        .join(ContactCompany, ContactCompany.company_id == Company.id)
+        .where(ContactCompany.contact_id.in_(contact_ids), Company.deleted_at.is_(None)).order_by(Company.name)).all()
+    out = {}
+    for lead in leads:
+        reach = reaches[lead.id]
+        siblings = [(row, stage) for row, stage, seen_by in kin.get(lead.contact_id, [])
+                    if row.id == lead.id or reach in seen_by][:100]
+        reachable = {row.id for row, _ in siblings} | {lead.id}
+        deals = [row for row, _ in siblings if row.status in OPEN_STATUSES][:20]
+        stages = {stage.id: stage for _, stage in siblings if stage is not None}
+        mine = [i for i in recent.get(lead.contact_id, []) if i.lead_id in reachable]
+        mine.sort(key=lambda i: (i.created_at, i.id), reverse=True)
+        last = mine[:RECENT]
+        seen = len(last) if len(last) >= 2 else counted.get(lead.contact_id, 0)
+        tasks = [t for t in open_tasks if t.contact_id == lead.contact_id and _task_in_reach(t, reach, reachable)]
+        names = [name for contact_id, name, team in companies if contact_id == lead.contact_id
+                 and (reach.role.sees_everything or team is None or team == reach.team_id)]
+        people = {*(d.owner_id for d in deals), *(d.assignee_id for d in deals), *(t.assignee_id for t in tasks[:TASKS]),
+                  *(i.attributes.get("answered_by") for i in last), *(i.author_id for i in last)}
+        out[lead.id] = SummaryRows(names, deals, stages, last, tasks[:TASKS],
+                                   frozenset(p for p in people if isinstance(p, int)), min(seen, 2))
+    return out
+
+
+def _task_in_reach(task: Task, reach: Viewer, reachable: set[int]) -> bool:
+    if task.lead_id in reachable:
+        return True
     if reach.role.sees_everything:
-        task_reach.append(Task.lead_id.is_(None))
-    elif reach.user_id != ROUTING_USER:
-        task_reach.append(Task.assignee_id == reach.user_id)
-    tasks = list(session.scalars(select(Task).where(Task.contact_id == lead.contact_id, Task.state == "open",
-                                                    or_(*task_reach)).order_by(Task.due_at, Task.id).limit(TASKS)))
-    companies = [name for name, team in session.execute(
-        select(Company.name, Company.team_id).join(ContactCompany, ContactCompany.company_id == Company.id)
-        .where(ContactCompany.contact_id == lead.contact_id, Company.deleted_at.is_(None)).order_by(Company.name))
-        if reach.role.sees_everything or team is None or team == reach.team_id]
-    people = {*(d.owner_id for d in deals), *(d.assignee_id for d in deals), *(t.assignee_id for t in tasks),
-              *(i.attributes.get("answered_by") for i in recent), *(i.author_id for i in recent)}
-    return SummaryRows(companies, deals, stages, recent, tasks, frozenset(p for p in people if isinstance(p, int)),
-                       min(seen, 2))
+        return task.lead_id is None
+    return reach.user_id != ROUTING_USER and task.assignee_id == reach.user_id
+
+
+def _recent(session: Session, contact_ids: set[int]) -> dict[int, list[Interaction]]:
+    """The last RECENT contacts of each lead of the clients: every lead's glance picks its newest from them."""
+    order = (Interaction.created_at.desc(), Interaction.id.desc())
+    ranked = select(Interaction.id.label("rid"), func.row_number().over(
+        partition_by=(Interaction.contact_id, Interaction.lead_id), order_by=order).label("n")).where(
+        Interaction.contact_id.in_(contact_ids), Interaction.channel != SYSTEM).subquery()
+    out: dict[int, list[Interaction]] = {}
+    for item in session.scalars(select(Interaction).join(ranked, ranked.c.rid == Interaction.id)
+                                .where(ranked.c.n <= RECENT).order_by(*order)):
+        out.setdefault(item.contact_id, []).append(item)
+    return out
+
+
+def _first_contacts(session: Session, contact_ids: set[int]) -> dict[int, int]:
+    """Each client's contacts on any lead, counted up to 2."""
+    ranked = select(Interaction.contact_id, func.row_number().over(
+        partition_by=Interaction.contact_id, order_by=Interaction.id).label("n")).where(
+        Interaction.contact_id.in_(contact_ids), Interaction.channel != SYSTEM).subquery()
+    counted: dict[int, int] = {}
+    for contact_id, in session.execute(select(ranked.c.contact_id).where(ranked.c.n <= 2)):
+        counted[contact_id] = counted.get(contact_id, 0) + 1
+    return counted

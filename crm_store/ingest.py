@@ -28,7 +28,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
-from crm_store.batch_writer import BatchWriter, Job, Written, batch_writer
+from crm_store.batch_writer import BatchWriter, Job, JobFailed, Written, batch_writer
 from crm_store.in_writer import AsyncWork, run_to_end
 from crm_store.errors import Invalid
 from crm_store.leads import Card
@@ -121,6 +121,16 @@ class Ingestor:
         self._queue.put_nowait((Job(lambda session: run_to_end(session, work), step), future))
         return await future
 
+    async def write_in_batch(self, work: Callable[[Session], T], step: str = "other") -> T:
+        """Run `work(session)` in the next group commit, in a savepoint of its own: if it raises, only its
+        changes are undone and its caller gets the error (StoreUnavailable when the store failed, not the work).
+        Returns after the commit."""
+        if self._worker is None or self._worker.done():
+            raise StoreUnavailable("ingestor is not running")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((Job(work, step, isolated=True), future))
+        return await future
+
     async def run_write(self, work: Callable[[Session], T]) -> T:
         """Run other writes through the same writer (on SQLite: its thread, between batches), committed on return."""
         try:
@@ -189,8 +199,7 @@ class Ingestor:
             if not future.done():
                 future.set_result(found)
         for (_, future), value in zip(jobs, done, strict=True):
-            if not future.done():
-                future.set_result(value)
+            _settle(future, value)
 
     async def _commit_single(self, request: IngestRequest, future: asyncio.Future[IngestResult]) -> None:
         last: Exception | None = None
@@ -230,8 +239,7 @@ class Ingestor:
         except Exception as exc:
             _fail(future, StoreUnavailable(str(exc)) if _store_down(exc) else exc)
             return
-        if not future.done():
-            future.set_result(value)
+        _settle(future, value)
 
     async def _write(self, requests: list[IngestRequest], routing: list[RoutingChanges],
                      jobs: list[Job]) -> Written:
@@ -254,6 +262,15 @@ def _store_down(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         return exc.connection_invalidated or isinstance(exc, _STORE_FAULTS)
     return isinstance(exc, OSError | TimeoutError)
+
+
+def _settle(future: asyncio.Future[Any], value: Any) -> None:
+    """A job's value, or the error of an isolated job that failed alone."""
+    if isinstance(value, JobFailed):
+        error = value.error
+        _fail(future, StoreUnavailable(str(error)) if _store_down(error) else error)
+    elif not future.done():
+        future.set_result(value)
 
 
 def _fail(future: asyncio.Future[Any], exc: Exception) -> None:

@@ -18,6 +18,7 @@ from crm_store import leads
 from crm_store.errors import NotFound
 from crm_store.leads import Card
 from crm_store.models import Interaction, Lead, Stage
+from crm_store.routing_batch import cards_of
 from crm_store.session import create_sync_engine, is_sqlite
 from crm_store.types import Viewer
 
@@ -48,6 +49,66 @@ class LeadCards:
                 return None
 
     def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+class RoutedCards:
+    """Cards read as routing reads them (the ring or the offer is the permission), every card asked for while
+    a read runs read together in the next: one worker-thread hop and a few SELECTs for all (`cards_of`),
+    where one read per card cost a dozen each and queued behind each other at 100 calls/s."""
+
+    def __init__(self, database_url: str, sessions: async_sessionmaker[AsyncSession], timeline_limit: int,
+                 shape: Callable[[Card], T]) -> None:
+        self._sessions = sessions
+        self._engine: Engine | None = create_sync_engine(database_url) if is_sqlite(database_url) else None
+        self._timeline_limit = timeline_limit
+        self._shape = shape
+        self._wanted: dict[int, list[asyncio.Future[Any]]] = {}
+        self._worker: asyncio.Task[None] | None = None
+        self.reads = 0      # how many reads served the cards asked for (tests, metrics)
+
+    async def read(self, lead_id: int) -> Any:
+        """The lead's card as `shape` makes it; None if gone."""
+        found: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._wanted.setdefault(lead_id, []).append(found)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain())
+        return await found
+
+    async def _drain(self) -> None:
+        while self._wanted:
+            wanted, self._wanted = self._wanted, {}
+            self.reads += 1
+            try:
+                if self._engine is not None:
+                    shaped = await asyncio.to_thread(self._read_sync, list(wanted))
+                else:
+                    async with self._sessions() as session:
+                        shaped = await session.run_sync(self._shaped, list(wanted))
+            except Exception as exc:
+                for futures in wanted.values():
+                    for found in futures:
+                        if not found.done():
+                            found.set_exception(exc)
+                continue
+            for lead_id, futures in wanted.items():
+                for found in futures:
+                    if not found.done():
+                        found.set_result(shaped.get(lead_id))
+
+    def _read_sync(self, lead_ids: list[int]) -> dict[int, Any]:
+        assert self._engine is not None
+        with Session(self._engine) as session:
+            return self._shaped(session, lead_ids)
+
+    def _shaped(self, session: Session, lead_ids: list[int]) -> dict[int, Any]:
+        return {lead_id: self._shape(card)
+                for lead_id, card in cards_of(session, lead_ids, self._timeline_limit).items()}
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            await asyncio.gather(self._worker, return_exceptions=True)
         if self._engine is not None:
             self._engine.dispose()
 

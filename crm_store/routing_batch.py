@@ -256,7 +256,7 @@ def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20
     suggestions = list(session.scalars(select(MergeSuggestion).where(
         MergeSuggestion.status == "pending",
         or_(MergeSuggestion.contact_a_id.in_(contact_ids), MergeSuggestion.contact_b_id.in_(contact_ids)))))
-    glances = {lead_id: card_rows.read(session, ROUTING_VIEWER, lead, visible) for lead_id, lead in leads.items()}
+    glances = card_rows.read_many(session, ROUTING_VIEWER, list(leads.values()), visible)
     user_ids = {i for lead in leads.values() for i in (lead.owner_id, lead.assignee_id) if i is not None}
     user_ids |= {c.owner_id for c in contacts.values() if c.owner_id is not None}
     user_ids |= {i for glance in glances.values() for i in glance.people}

@@ -4,24 +4,25 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from crm_store.lead_cards import LeadCards
+from crm_store.lead_cards import RoutedCards
 from crm_store.session import Sessions
 from gateway.api.serialize import card_json
-from gateway.routing.cards import ROUTING
 
 TIMELINE = 20
 
 
 class CardReader:
     def __init__(self, database_url: str, sessions: Sessions) -> None:
-        self._cards = LeadCards(database_url, sessions)
+        # Read as routing reads (the ring is the permission), the cards of calls starting together in one read.
+        self._cards = RoutedCards(database_url, sessions, TIMELINE, card_json)
 
     async def read(self, lead_id: int) -> dict[str, Any] | None:
         """The lead's card as the screen shows it; None if gone."""
-        return await self._cards.read(ROUTING, lead_id, TIMELINE, card_json)
+        card: dict[str, Any] | None = await self._cards.read(lead_id)
+        return card
 
-    def close(self) -> None:
-        self._cards.close()
+    async def close(self) -> None:
+        await self._cards.close()
 
 
 class RecentCards:

@@ -19,6 +19,7 @@ from channels.asterisk.types import (
 )
 from crm_store import call_grants, calls
 from crm_store.call_records import Callback, CallRecord, CallRecords
+from crm_store.grouped_writes import GroupedWrites
 from crm_store.ingest import Ingestor
 from crm_store.session import Sessions
 from gateway.auth_types import Principal
@@ -59,6 +60,9 @@ class VoiceService:
         self._phones = PhoneBook(sessions)
         self._recent = RecentCards()
         self._records = CallRecords(ingestor)
+        # Each in the intake's next group commit, those of calls ringing or answered together in one job.
+        self._grants = GroupedWrites(ingestor, call_grants.record_pops, "voice grants")
+        self._answers = GroupedWrites(ingestor, calls.take_calls, "voice answers")
         self.active = True        # False while another process holds the voice lease (gateway/voice/lease.py)
         self.on_pop: Callable[[str, str], None] = lambda call_id, extension: None   # metrics
 
@@ -199,8 +203,7 @@ class VoiceService:
         if await self._ready(call):
             # Its user may open the lead from now on (a grant, written after the pop, never before it).
             lead_id = call.lead_id
-            await self._ingestor.run_write(lambda session: call_grants.record_pop(
-                session, lead_id, user_id, call.call_id, event.extension, event.at))
+            await self._grants.write((lead_id, user_id, call.call_id, event.extension, event.at))
 
     def _send(self, frame: Coroutine[Any, Any, None]) -> None:
         """A frame on its way now, in the order sent (each send starts in the order its task was made)."""
@@ -246,8 +249,7 @@ class VoiceService:
         lead_id, rang_at = call.lead_id, next((at for u, _, at in call.pops if u == user_id), event.at)
         inbound = call.started.direction is Direction.INBOUND
         # Answering is accepting the call: the lead is the operator's (a click-to-call keeps a colleague's lead theirs).
-        await self._ingestor.run_write(lambda session: calls.take_call(
-            session, lead_id, user_id, call.call_id, rang_at=rang_at, at=event.at, reassign=inbound))
+        await self._answers.write(calls.Answer(lead_id, user_id, call.call_id, rang_at, event.at, reassign=inbound))
         call.takers.append(user_id)
 
     async def _transferred(self, call: LiveCall, event: CallTransferred) -> None:

@@ -58,7 +58,7 @@ def mount(app: web.Application, settings: Settings) -> None:
             if adapter is not None:
                 await adapter.stop()
             await service.close()
-            cards.close()
+            await cards.close()
 
     app.cleanup_ctx.append(voice)
 

@@ -6,11 +6,13 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from crm_store import routing_log, users
-from crm_store.call_records import Callback, CallRecord, CallRecords
+from sqlalchemy.exc import IntegrityError
+
+from crm_store import call_grants, calls, routing_log, users
+from crm_store.call_records import Callback, CallRecord, CallRecords, Written, write_records
 from crm_store.ingest import Ingestor
-from crm_store.lead_cards import LeadCards
-from crm_store.models import AuditEntry, Interaction, RoutingTask
+from crm_store.lead_cards import LeadCards, RoutedCards
+from crm_store.models import AuditEntry, Interaction, Lead, RoutingTask
 from crm_store.types import Role, Viewer
 from factories import T0, phone, request
 
@@ -82,6 +84,25 @@ async def test_the_pop_card_is_read_on_each_engine_and_is_none_once_gone(ingesto
         cards.close()
 
 
+async def test_the_cards_of_calls_starting_together_are_read_together_each_as_read_alone(
+        ingestor, database_url, sessions):
+    rung = [await a_call(ingestor, f"+7495765432{n}") for n in range(3)]
+
+    def shape(card):  # type: ignore[no-untyped-def]
+        rows = card.summary_rows
+        return (card.lead.id, [i.id for i in card.timeline], [i.value for i in card.identities],
+                [d.id for d in rows.deals], [i.id for i in rows.recent], rows.seen)
+
+    alone, together = LeadCards(database_url, sessions), RoutedCards(database_url, sessions, 20, shape)
+    try:
+        expected = [await alone.read(EVERYONE, c.lead_id, 20, shape) for c in rung]
+        found = await asyncio.gather(*(together.read(c.lead_id) for c in rung), together.read(rung[-1].lead_id + 1000))
+        assert found == [*expected, None] and together.reads == 1        # four cards asked at once, one read
+    finally:
+        alone.close()
+        await together.close()
+
+
 async def test_answering_takes_the_lead_a_click_to_call_leaves_a_colleagues_lead_theirs(ingestor, sessions):
     from crm_store import calls
     from crm_store.models import Contact, Lead, Reservation
@@ -102,3 +123,57 @@ async def test_answering_takes_the_lead_a_click_to_call_leaves_a_colleagues_lead
         handled = [(r.agent_id, r.outcome) for r in await s.scalars(select(Reservation).order_by(Reservation.id))]
     assert (lead.assignee_id, lead.owner_id) == (pavel.id, olga.id)     # the lead follows; the client stays olga's
     assert sorted(handled) == sorted([(olga.id, "accepted"), (pavel.id, "accepted"), (pavel.id, "accepted")])
+
+
+async def test_the_voice_writes_share_one_commit_and_a_refused_one_loses_nothing_else(ingestor, sessions):
+    async with sessions() as s, s.begin():
+        olga = await users.create_user(s, users.NewUser("olga", "correct horse", Role.OPERATOR), T0)
+    rung = [await a_call(ingestor, f"+7495123450{n}") for n in range(3)]
+    before = ingestor.batches
+
+    def half_done(session):  # type: ignore[no-untyped-def]
+        call_grants.record_pop(session, rung[2].lead_id, olga.id, "c-half", "101", T0)
+        raise ValueError("changed its mind")
+
+    # Queued in one turn, as the calls of a busy minute: grants, an answer, a record, and two that fail.
+    outcomes = await asyncio.gather(
+        *(ingestor.write_in_batch(lambda s, c=c, n=n: call_grants.record_pop(s, c.lead_id, olga.id, f"c{n}", "101", T0))
+          for n, c in enumerate(rung)),
+        ingestor.write_in_batch(lambda s: call_grants.record_pop(s, rung[0].lead_id, olga.id + 1000, "c-bad", "102", T0)),
+        ingestor.write_in_batch(half_done),
+        ingestor.write_in_batch(lambda s: calls.take_calls(s, [               # answers of calls answered together
+            calls.Answer(rung[0].lead_id, olga.id, "c0", T0, T0, reassign=True),
+            calls.Answer(rung[2].lead_id, olga.id + 1000, "c2", T0, T0, reassign=True)])),
+        ingestor.write_in_batch(lambda s: write_records(s, [CallRecord("c1", rung[1].lead_id, rung[1].interaction_id,
+                                                                       {"outcome": "answered"}, settles=True)])),
+        return_exceptions=True)
+    assert ingestor.batches - before == 1          # one transaction for all of them, nothing written twice
+    assert isinstance(outcomes[3], IntegrityError)      # a grant for a user that does not exist: refused alone
+    assert isinstance(outcomes[4], ValueError)
+    assert outcomes[5] == [True, False] and not isinstance(outcomes[6], BaseException)   # nobody is user 1000+
+
+    async with sessions() as s:
+        pops = sorted((p.lead_id, p.detail["call_id"]) for p in await s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "lead.popped")))
+        lead = await s.get(Lead, rung[0].lead_id)
+        record = await s.get(Interaction, rung[1].interaction_id)
+        traces = list(await s.scalars(select(RoutingTask.id).where(RoutingTask.kind == "call")))
+    assert pops == sorted((c.lead_id, f"c{n}") for n, c in enumerate(rung))     # the half-done grant was undone
+    assert lead is not None and lead.assignee_id == olga.id
+    assert record is not None and record.attributes["outcome"] == "answered"
+    assert traces == ["answered:c0:" + str(olga.id)]
+
+
+async def test_a_record_the_store_refuses_fails_its_own_call_only(ingestor, sessions):
+    good, other = await a_call(ingestor), await a_call(ingestor, "+74951234599")
+    records = CallRecords(ingestor)
+    written = await asyncio.gather(
+        records.write(CallRecord("c1", good.lead_id, good.interaction_id, {"outcome": "answered"})),
+        records.write(CallRecord("c2", other.lead_id, other.interaction_id, {"outcome": "answered"},
+                                 pops=((10_000, "101", T0),))),       # a user that does not exist
+        return_exceptions=True)
+    assert isinstance(written[0], Written) and isinstance(written[1], IntegrityError)
+    async with sessions() as s:
+        stored = {i.id: i.attributes for i in await s.scalars(select(Interaction))}
+    assert stored[good.interaction_id]["outcome"] == "answered"
+    assert "outcome" not in stored[other.interaction_id]
