@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
-from routing.backends import Closed, Pool, Released, RoutingBackend
+from routing.backends import Added, Closed, Pool, Released, RoutingBackend
 from routing.events import Decision, Event, OfferCancelled, OfferCreated, RoutingOutcome, PresenceChanged, RoutingError
 from routing.events import TaskChanged
 from routing.ordering import order_key
@@ -123,6 +123,14 @@ class RoutingSteps:
                 return []
             rec = fresh
         return []
+
+    def _record_match(self, added: Added, run: Run) -> None:
+        """The backend matched a new task itself: the same decision, made again here over the agents it
+        looked at, goes on the record with the offers it made."""
+        rec = added.record
+        decision = choose(rec, self._queue(rec.task.queue), added.pool.free, None, run.now, ordered=True)
+        run.decisions.append(decision)
+        run.events.extend(OfferCreated(o) for o in added.offered or ())
 
     @staticmethod
     def _short(decision: Decision, rec: TaskRecord, queue: QueueConfig, owner: AgentState | None,

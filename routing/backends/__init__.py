@@ -33,6 +33,9 @@ class Added:
 
     record: TaskRecord
     pool: Pool
+    # Set when the backend matched the task itself (add_task's `offer`): the offers it made, maybe none;
+    # `pool` then holds the agents it looked at, in policy order.
+    offered: tuple[Offer, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +94,14 @@ class RoutingBackend(Protocol):
         """Agents by id."""
 
     async def add_task(self, task: Task, score: float, params: TaskParams, now: float,
-                       policy: Policy, *, restored: bool = False) -> Added | None:
+                       policy: Policy, *, restored: bool = False, offer: Offer | None = None) -> Added | None:
         """Queue a new task and read its candidates; None if the id is known already.
 
         `restored`: re-added from the database, which may have been read before routing finished the
-        task (an accept and a close in between): None too if the id finished within the last hour."""
+        task (an accept and a close in between): None too if the id finished within the last hour.
+        `offer` (no agent yet), only for a task `policies.matchable_in_backend` allows: the backend may
+        make it, in the same atomic step, to the first agent in `policy` order that is free and fits
+        (queue, channel, skills); it says so in `Added.offered`, else the engine decides as usual."""
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """A live task by id."""

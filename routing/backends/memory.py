@@ -63,9 +63,9 @@ class MemoryBackend(MemoryState):
 
     # -- tasks -----------------------------------------------------------------------------
     async def add_task(self, task: Task, score: float, params: TaskParams, now: float,
-                       policy: Policy, *, restored: bool = False) -> Added | None:
+                       policy: Policy, *, restored: bool = False, offer: Offer | None = None) -> Added | None:
         """Queue a new task, with the candidates for it; None if the id is known already (or, `restored`
-        from the database, finished within the last hour)."""
+        from the database, finished within the last hour). In one process the engine matches: `offer` unused."""
         if task.id in self._tasks or (restored and task.id in self._done):
             return None
         self._seq += 1

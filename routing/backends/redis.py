@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from redis.asyncio import Redis
@@ -12,7 +13,7 @@ from routing.backends import Added, Closed, Pages, Pool, Released, Snapshot, Tas
 from routing.backends import redis_lua as lua
 from routing.backends import redis_lua_tasks as lua_tasks
 from routing.events import InvalidState, NotFound, NotYourOffer, OfferNotPending, RoutingError
-from routing.types import Agent, AgentState, Offer, OfferStatus, Policy, Presence, Task, TaskRecord
+from routing.types import Agent, AgentState, Offer, OfferStatus, Policy, Presence, Task, TaskRecord, TaskState
 
 _ERRORS: dict[str, type[RoutingError]] = {"NOTFOUND": NotFound, "NOTPENDING": OfferNotPending,
                                           "NOTYOURS": NotYourOffer, "INVALID": InvalidState}
@@ -83,13 +84,22 @@ class RedisBackend:
         return [codec.agent_state(r) if r else None for r in raws]
 
     async def add_task(self, task: Task, score: float, params: TaskParams, now: float,
-                       policy: Policy, *, restored: bool = False) -> Added | None:
+                       policy: Policy, *, restored: bool = False, offer: Offer | None = None) -> Added | None:
         """Queue a new task, with the candidates for it; None if the id is known already (or, `restored`
-        from the database, finished within the last hour)."""
+        from the database, finished within the last hour). With `offer`, a ranked policy and no agent with
+        working hours in the way, the script also matches and makes the offer: the whole decision in one
+        round trip, and only the agents it looked at are decoded."""
+        template = codec.offer_doc(offer) if offer is not None and _ranked(policy) else ""
         out = await self._run("ADD_TASK", codec.task_doc(task, params), _ts(score), _ts(now), _ranked(policy),
-                              RANKED_PAGE, "1" if restored else "0")
+                              RANKED_PAGE, "1" if restored else "0", template)
         if not out:
             return None
+        if len(out) == 3:       # matched in the script: the record is what we sent, no need to decode it
+            seq, seen, agent_id = out
+            record = TaskRecord(task, TaskState.PENDING, int(seq), float(_ts(score)))
+            scanned = Pool([codec.agent_state(a) for a in seen], [], ordered=True)
+            made = (replace(offer, agent_id=agent_id),) if agent_id and offer is not None else ()
+            return Added(record, scanned, made)
         raw, free, named, partial = out
         return Added(codec.task_record(raw), _pool(free, named, partial, policy))
 

@@ -12,13 +12,7 @@ for i = 4, #ARGV do
   local declined = false
   for _, d in ipairs(t.declined) do if d == o.agent then declined = true end end
   if a and a.presence == 'available' and freecap(a, o.channel) > 0 and not declined then
-    if t.state == 'pending' then redis.call('ZREM', qkey(t), t.m) end
-    t.state = 'reserved'; t.offers = num(t.offers) + 1; put(tkey, t)
-    addload(a, o.channel, 1); a.rr = redis.call('INCR', P .. 'seq'); putagent(a)
-    put(P .. 'o:' .. o.id, o)
-    redis.call('SADD', P .. 'ao:' .. o.agent, o.id)
-    redis.call('SADD', P .. 'to:' .. o.task, o.id)
-    redis.call('ZADD', P .. 'due', tostring(o.expires), 'o:' .. o.id)
+    reserve_one(tkey, t, a, o, cjson.encode(o))
     table.insert(made, ARGV[i])
   end
 end
