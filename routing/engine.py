@@ -5,7 +5,7 @@ import uuid
 from dataclasses import replace
 
 from routing.backends import Snapshot, TaskParams
-from routing.steps import RoutingSteps, Run
+from routing.steps import FIRST_PAGE, RoutingSteps, Run
 from routing.events import (
     Decision,
     NotFound,
@@ -121,7 +121,7 @@ class RoutingEngine(RoutingSteps):
     async def complete(self, task_id: str) -> RoutingOutcome:
         """Finish an assigned task; voice may wrap up first; the agent's capacity goes to waiting work."""
         run = Run(self._now())
-        released = await self.backend.complete(task_id, run.now)
+        released = await self.backend.complete(task_id, run.now, queues=list(self.queues), page=FIRST_PAGE)
         await self._after_release(released, run)
         return run.outcome()
 

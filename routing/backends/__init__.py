@@ -56,6 +56,9 @@ class Released:
     rescinded: tuple[Offer, ...] = ()
     freed: tuple[str, ...] = ()
     agents: tuple[AgentState, ...] = ()  # the freed agents as they are now, where known
+    # Read along by `complete(..., queues=, page=)`: the freed agent's first `pending` read, and its keys.
+    keys: tuple[tuple[str, str], ...] = ()
+    pages: Pages | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +128,12 @@ class RoutingBackend(Protocol):
     async def set_priority(self, task_id: str, priority: int, score: float) -> TaskRecord | None:
         """A waiting task's new priority and queue position; None if it is no longer waiting."""
 
-    async def complete(self, task_id: str, now: float) -> Released:
-        """Finish an assigned task: wrap-up for voice if configured, else completed."""
+    async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0) -> Released:
+        """Finish an assigned task: wrap-up for voice if configured, else completed.
+
+        `page` > 0: the backend may also read, in the same step, what `pending` would give for the freed
+        agent's (available) next task: the first `page` tasks of each of `queues` it serves on each channel
+        it has room on, with the free agents (`Released.keys` and `.pages`)."""
 
     async def finish_wrap(self, task_id: str, now: float) -> Released | None:
         """End a wrap-up."""

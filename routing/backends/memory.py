@@ -191,8 +191,9 @@ class MemoryBackend(MemoryState):
             self._index.add(rec)
         return rec
 
-    async def complete(self, task_id: str, now: float) -> Released:
-        """Finish an assigned task: wrap-up for voice if configured, else completed."""
+    async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0) -> Released:
+        """Finish an assigned task: wrap-up for voice if configured, else completed (in one process a
+        read along saves nothing: `queues` and `page` unused)."""
         rec = self._tasks.get(task_id)
         if rec is None or rec.state is not TaskState.ASSIGNED or rec.agent_id is None:
             raise InvalidState(f"task {task_id!r} is not assigned")

@@ -147,14 +147,22 @@ class RedisBackend:
         return codec.task_record(raw) if raw else None
 
     @staticmethod
-    def _released(out: list[str]) -> Released:
-        task, rescinded, freed, agents = out
+    def _released(out: list[Any]) -> Released:
+        task, rescinded, freed, agents = out[:4]
+        keys: tuple[tuple[str, str], ...] = ()
+        pages = None
+        if len(out) == 7 and out[4]:
+            flat, raw_pages, free = out[4:]
+            keys = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
+            pages = Pages([[codec.task_record(t) for t in page if t] for page in raw_pages],
+                          {free[i]: [codec.agent_state(a) for a in free[i + 1] if a] for i in range(0, len(free), 2)})
         return Released(codec.task_record(task), tuple(codec.offer(o) for o in codec.many(rescinded)),
-                        tuple(codec.many(freed)), tuple(codec.agent_state(a) for a in agents if a))
+                        tuple(codec.many(freed)), tuple(codec.agent_state(a) for a in agents if a), keys, pages)
 
-    async def complete(self, task_id: str, now: float) -> Released:
-        """Finish an assigned task: wrap-up for voice if configured, else completed."""
-        return self._released(await self._run("COMPLETE", task_id, _ts(now)))
+    async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0) -> Released:
+        """Finish an assigned task: wrap-up for voice if configured, else completed; with `page`, the freed
+        agent's first `pending` read comes along (a round trip less for the agent's next offer)."""
+        return self._released(await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, *queues))
 
     async def finish_wrap(self, task_id: str, now: float) -> Released | None:
         """End a wrap-up."""
