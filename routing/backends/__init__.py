@@ -65,8 +65,8 @@ class Released:
 class Pages:
     """Pending tasks per (queue, channel), and optionally the free agents per channel read with them."""
 
-    pages: list[list[TaskRecord]]
-    free: Mapping[str, list[AgentState]] | None = None
+    pages: Sequence[Sequence[TaskRecord]]
+    free: Mapping[str, Sequence[AgentState]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

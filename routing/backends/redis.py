@@ -112,8 +112,8 @@ class RedisBackend:
         """Pending tasks of each (queue, channel) in queue order, and (first page) the free agents."""
         channels = json.dumps(sorted({ch for _, ch in keys}) if offset == 0 else [])
         pages, flat = await self._run("PENDING", offset, limit, channels, *(f"{q}:{ch}" for q, ch in keys))
-        free = {flat[i]: [codec.agent_state(a) for a in flat[i + 1] if a] for i in range(0, len(flat), 2)}
-        return Pages([[codec.task_record(t) for t in page if t] for page in pages], free if offset == 0 else None)
+        free = {flat[i]: codec.Lazy(flat[i + 1], codec.agent_state) for i in range(0, len(flat), 2)}
+        return Pages([codec.Lazy(page, codec.task_record) for page in pages], free if offset == 0 else None)
 
     async def reserve(self, task_id: str, offers: Sequence[Offer], max_pending: int) -> list[Offer]:
         """Make each offer whose agent is available with free capacity, while the task is open."""
@@ -154,8 +154,8 @@ class RedisBackend:
         if len(out) == 7 and out[4]:
             flat, raw_pages, free = out[4:]
             keys = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
-            pages = Pages([[codec.task_record(t) for t in page if t] for page in raw_pages],
-                          {free[i]: [codec.agent_state(a) for a in free[i + 1] if a] for i in range(0, len(free), 2)})
+            pages = Pages([codec.Lazy(page, codec.task_record) for page in raw_pages],
+                          {free[i]: codec.Lazy(free[i + 1], codec.agent_state) for i in range(0, len(free), 2)})
         return Released(codec.task_record(task), tuple(codec.offer(o) for o in codec.many(rescinded)),
                         tuple(codec.many(freed)), tuple(codec.agent_state(a) for a in agents if a), keys, pages)
 
