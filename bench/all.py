@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("ingest", "loop", "email", "routing", "search", "screen_pop", "agi", "messenger", "import", "reminders")
+BENCHES = ("ingest", "loop", "scale_out", "email", "routing", "search", "screen_pop", "agi", "messenger", "import",
+           "reminders")
 
 
 def run(name: str, timeout: float) -> tuple[list[str], float]:

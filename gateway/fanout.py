@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -66,14 +67,31 @@ class LocalFanout:
         return bool(self._hub.connected_users(roles))
 
 
+# Who is connected where, by role: each process says which roles it has sockets of, every ROLES_EVERY
+# seconds, in one hash; a word older than ROLES_FRESH is from a process that stopped. Without it every
+# process composed the wallboard (a snapshot of all routing state through Redis, decoded) twice a second
+# for supervisors who were not there: two thirds of the extra CPU of a second process (bench/scale_out.py).
+ROLES_EVERY = 2.0
+ROLES_FRESH = 10.0
+ROLES_FORGET = 3600.0       # a stopped process's word is deleted after this
+
+
 class RedisFanout:
     """Several processes: frames go through one Redis channel; each process delivers to its own sockets."""
 
-    def __init__(self, redis: Redis, hub: Hub, channel: str) -> None:
+    def __init__(self, redis: Redis, hub: Hub, channel: str, clock: Callable[[], float] = time.time,
+                 roles_every: float = ROLES_EVERY) -> None:
         self._redis = redis
         self._origin = uuid.uuid4().hex     # our own messages come back to us: delivered already
+        self._hub = hub
         self._local = LocalFanout(hub)
         self._channel = channel
+        self._clock = clock
+        self._roles_every = roles_every
+        self._roles_key = f"{channel}:roles"
+        self._remote: dict[str, tuple[float, frozenset[str]]] = {}     # other processes' roles, when said
+        self._roles_known = False
+        self._announcer: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         # Called once subscribed again after a loss: frames other processes sent meanwhile were missed,
@@ -85,13 +103,18 @@ class RedisFanout:
         self._listener = asyncio.create_task(self._listen(), name="fanout.listen")
         async with asyncio.timeout(10):
             await self._ready.wait()
+        self._announcer = asyncio.create_task(self._announce(), name="fanout.roles")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in (self._listener, *self._resyncs):
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*(t for t in (self._listener, *self._resyncs) if t is not None), return_exceptions=True)
+        tasks = [t for t in (self._listener, self._announcer, *self._resyncs) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await self._redis.hdel(self._roles_key, self._origin)
+        except RedisError:
+            pass        # our word goes stale by itself
 
     # Our own sockets first, straight from the hub: a screen on this process never misses a frame
     # because Redis is down or our subscription is reconnecting (an offer lost so would time out).
@@ -114,7 +137,39 @@ class RedisFanout:
         await self._publish({"roles": sorted(roles), "type": kind, "frame": payload.decode()})
 
     def may_reach(self, roles: frozenset[str]) -> bool:
-        return True      # other processes' sockets are not known here
+        if self._local.may_reach(roles) or not self._roles_known:
+            return True     # here, or nothing heard from the others yet: someone may be there
+        fresh = self._clock() - ROLES_FRESH
+        return any(said >= fresh and roles & theirs for said, theirs in self._remote.values())
+
+    async def share_roles(self) -> None:
+        """Say which roles have sockets here, and read what the other processes said (one round trip)."""
+        now = self._clock()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self._roles_key, self._origin, json.dumps([now, sorted(self._hub.connected_roles())]))
+            pipe.hgetall(self._roles_key)
+            _, said = await pipe.execute()
+        remote, gone = {}, []
+        for origin, raw in said.items():
+            at, roles = json.loads(raw)
+            if origin != self._origin:
+                remote[origin] = (float(at), frozenset(roles))
+                if float(at) < now - ROLES_FORGET:
+                    gone.append(origin)
+        self._remote, self._roles_known = remote, True
+        if gone:
+            await self._redis.hdel(self._roles_key, *gone)
+
+    async def _announce(self) -> None:
+        while True:
+            try:
+                await self.share_roles()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._roles_known = False       # may_reach says yes meanwhile: a wasted wallboard, not a lost one
+                log.warning("roles not shared through Redis: %r", exc)
+            await asyncio.sleep(self._roles_every)
 
     async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
         # Closed here first, so this process never depends on Redis to honour a sign-out it served.

@@ -71,6 +71,10 @@ class Hub:
         return {user for user, sockets in self._sockets.items()
                 if sockets and (roles is None or self._roles.get(user) in roles)}
 
+    def connected_roles(self) -> set[str]:
+        """The roles of the users with an open socket here."""
+        return {self._roles[user] for user, sockets in self._sockets.items() if sockets and user in self._roles}
+
     async def send(self, user_id: int, kind: str, data: Mapping[str, Any]) -> int:
         """Send to every socket of `user_id`; returns how many received it."""
         return await self.send_encoded({user_id}, encoded(kind, data))

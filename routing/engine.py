@@ -5,7 +5,7 @@ import uuid
 from dataclasses import replace
 
 from routing.backends import Snapshot, TaskParams
-from routing.steps import RoutingSteps, Run
+from routing.steps import FIRST_PAGE, RoutingSteps, Run
 from routing.events import (
     Decision,
     NotFound,
@@ -16,7 +16,7 @@ from routing.events import (
     TaskAssigned,
 )
 from routing.ordering import queue_score
-from routing.policies import choose
+from routing.policies import choose, matchable_in_backend
 from routing.stats import QueueStats, compute_stats
 from routing.types import Agent, Assignment, Offer, OfferStatus, Presence, Task, TaskRecord, TaskState
 
@@ -57,11 +57,17 @@ class RoutingEngine(RoutingSteps):
         task = replace(task, created=round(task.created, 3) if task.created > 0 else run.now)
         keep = queue.fairness.max_assignments if queue.fairness else 0
         params = TaskParams(queue.service_level_seconds, queue.wrap_up_seconds, keep)
+        offer = None
+        if matchable_in_backend(TaskRecord(task), queue):
+            offer = Offer(uuid.uuid4().hex, task.id, "", task.channel, task.queue, run.now, run.now + queue.offer_timeout)
         added = await self.backend.add_task(task, queue_score(task, queue), params, run.now, queue.policy,
-                                            restored=restored)
+                                            restored=restored, offer=offer)
         if added is None:
             raise RoutingError(f"task {task.id!r} exists already")
-        await self._route_task(added.record, run, added.pool)
+        if added.offered is not None:
+            self._record_match(added, run)
+        else:
+            await self._route_task(added.record, run, added.pool)
         return run.outcome()
 
     async def accept(self, offer_id: str, agent_id: str) -> RoutingOutcome:
@@ -115,7 +121,7 @@ class RoutingEngine(RoutingSteps):
     async def complete(self, task_id: str) -> RoutingOutcome:
         """Finish an assigned task; voice may wrap up first; the agent's capacity goes to waiting work."""
         run = Run(self._now())
-        released = await self.backend.complete(task_id, run.now)
+        released = await self.backend.complete(task_id, run.now, queues=list(self.queues), page=FIRST_PAGE)
         await self._after_release(released, run)
         return run.outcome()
 

@@ -101,6 +101,16 @@ def next_eligibility_change(record: TaskRecord, queue: QueueConfig, now: float) 
 INDEXED = (Policy.LONGEST_IDLE, Policy.ROUND_ROBIN, Policy.LEAST_LOADED)
 
 
+def matchable_in_backend(record: TaskRecord, queue: QueueConfig) -> bool:
+    """Whether a new task's first decision needs nothing but an index walk: the first agent in `queue`'s
+    order that is free, in the queue, on the channel and skilled enough wins (a shared backend can then
+    decide it in its own atomic step). No owner, team, fairness or gate to weigh; one offer at a time."""
+    task, gate = record.task, queue.priority_gate
+    return (queue.policy in (Policy.LONGEST_IDLE, Policy.ROUND_ROBIN) and queue.broadcast <= 1
+            and task.owner is None and task.team is None and queue.fairness is None
+            and (gate is None or task.priority < gate.min_priority))
+
+
 def rank_key(state: AgentState, channel: str, policy: Policy) -> tuple[float | str, ...]:
     """The task-independent part of the policy order (for INDEXED policies), ending with the agent id."""
     if policy is Policy.LEAST_LOADED:

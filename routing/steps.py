@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
-from routing.backends import Closed, Pool, Released, RoutingBackend
+from routing.backends import Added, Closed, Pages, Pool, Released, RoutingBackend
 from routing.events import Decision, Event, OfferCancelled, OfferCreated, RoutingOutcome, PresenceChanged, RoutingError
 from routing.events import TaskChanged
 from routing.ordering import order_key
@@ -69,8 +69,9 @@ class RoutingSteps:
         rec = released.record
         run.events.append(TaskChanged(rec.id, rec.state, rec.agent_id))
         known = {a.id: a for a in released.agents}
+        read = (released.keys, released.pages) if released.pages is not None else None
         for agent_id in dict.fromkeys(released.freed):
-            await self._route_agent(agent_id, run, known.get(agent_id))
+            await self._route_agent(agent_id, run, known.get(agent_id), read if agent_id == rec.agent_id else None)
 
     async def _route_owned(self, agent_id: str, run: Run) -> None:
         """Tasks waiting for this owner: the owner's change may let others take them now."""
@@ -124,6 +125,14 @@ class RoutingSteps:
             rec = fresh
         return []
 
+    def _record_match(self, added: Added, run: Run) -> None:
+        """The backend matched a new task itself: the same decision, made again here over the agents it
+        looked at, goes on the record with the offers it made."""
+        rec = added.record
+        decision = choose(rec, self._queue(rec.task.queue), added.pool.free, None, run.now, ordered=True)
+        run.decisions.append(decision)
+        run.events.extend(OfferCreated(o) for o in added.offered or ())
+
     @staticmethod
     def _short(decision: Decision, rec: TaskRecord, queue: QueueConfig, owner: AgentState | None,
                now: float) -> bool:
@@ -133,8 +142,11 @@ class RoutingSteps:
         others = sum(1 for c in decision.candidates if c.agent_id != rec.task.owner)
         return others < max(1, queue.broadcast)
 
-    async def _route_agent(self, agent_id: str, run: Run, state: AgentState | None = None) -> None:
-        """Give a free agent the best waiting tasks it may take, until it is full or nothing fits."""
+    async def _route_agent(self, agent_id: str, run: Run, state: AgentState | None = None,
+                           read: tuple[tuple[tuple[str, str], ...], Pages] | None = None) -> None:
+        """Give a free agent the best waiting tasks it may take, until it is full or nothing fits.
+
+        `read`: the first `pending` read for `state`, done already by the backend (keys, pages)."""
         tried: set[str] = set()
         for _ in range(64):
             if state is None:
@@ -143,7 +155,8 @@ class RoutingSteps:
                 return
             if state.agent.hours is not None and not state.agent.hours.is_open(run.now):
                 return
-            best, pool = await self._best_task(state, tried, run.now)
+            best, pool = await self._best_task(state, tried, run.now, read)
+            read = None
             if best is None:
                 return
             tried.add(best.id)
@@ -152,18 +165,27 @@ class RoutingSteps:
             state = replace(state, load={**state.load, made[0].channel: state.load.get(made[0].channel, 0) + 1}) \
                 if made else None
 
-    async def _best_task(self, state: AgentState, tried: set[str], now: float) -> tuple[TaskRecord | None, Pool | None]:
-        """The waiting task the agent should get next, and the free agents if the backend read them along."""
+    async def _best_task(self, state: AgentState, tried: set[str], now: float,
+                         first: tuple[tuple[tuple[str, str], ...], Pages] | None = None
+                         ) -> tuple[TaskRecord | None, Pool | None]:
+        """The waiting task the agent should get next, and the free agents if the backend read them along.
+
+        `first`: the first page read already (its keys and pages), else it is read here."""
         names: Iterable[str] = state.agent.queues or self.queues.keys()
         channels = [ch for ch in state.agent.capacity if free_capacity(state, ch) > 0]
         keys = [(name, ch) for name in names if name in self.queues for ch in channels]
+        if first is not None and set(first[0]) == set(keys):
+            keys = list(first[0])
+        else:
+            first = None
         best: TaskRecord | None = None
         best_key: tuple[float, float, int] | None = None
         offset, limit = 0, FIRST_PAGE
         free = None
         owner_states: dict[str, AgentState | None] = {state.id: state}
         while keys:
-            read = await self.backend.pending(keys, offset, limit)
+            read = first[1] if first is not None else await self.backend.pending(keys, offset, limit)
+            first = None
             pages, free = read.pages, free if read.free is None else read.free
             owners = {r.task.owner for page in pages for r in page if r.task.owner and r.task.owner not in owner_states}
             if owners:

@@ -33,6 +33,9 @@ class Added:
 
     record: TaskRecord
     pool: Pool
+    # Set when the backend matched the task itself (add_task's `offer`): the offers it made, maybe none;
+    # `pool` then holds the agents it looked at, in policy order.
+    offered: tuple[Offer, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +56,17 @@ class Released:
     rescinded: tuple[Offer, ...] = ()
     freed: tuple[str, ...] = ()
     agents: tuple[AgentState, ...] = ()  # the freed agents as they are now, where known
+    # Read along by `complete(..., queues=, page=)`: the freed agent's first `pending` read, and its keys.
+    keys: tuple[tuple[str, str], ...] = ()
+    pages: Pages | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Pages:
     """Pending tasks per (queue, channel), and optionally the free agents per channel read with them."""
 
-    pages: list[list[TaskRecord]]
-    free: Mapping[str, list[AgentState]] | None = None
+    pages: Sequence[Sequence[TaskRecord]]
+    free: Mapping[str, Sequence[AgentState]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +97,14 @@ class RoutingBackend(Protocol):
         """Agents by id."""
 
     async def add_task(self, task: Task, score: float, params: TaskParams, now: float,
-                       policy: Policy, *, restored: bool = False) -> Added | None:
+                       policy: Policy, *, restored: bool = False, offer: Offer | None = None) -> Added | None:
         """Queue a new task and read its candidates; None if the id is known already.
 
         `restored`: re-added from the database, which may have been read before routing finished the
-        task (an accept and a close in between): None too if the id finished within the last hour."""
+        task (an accept and a close in between): None too if the id finished within the last hour.
+        `offer` (no agent yet), only for a task `policies.matchable_in_backend` allows: the backend may
+        make it, in the same atomic step, to the first agent in `policy` order that is free and fits
+        (queue, channel, skills); it says so in `Added.offered`, else the engine decides as usual."""
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """A live task by id."""
@@ -119,8 +128,12 @@ class RoutingBackend(Protocol):
     async def set_priority(self, task_id: str, priority: int, score: float) -> TaskRecord | None:
         """A waiting task's new priority and queue position; None if it is no longer waiting."""
 
-    async def complete(self, task_id: str, now: float) -> Released:
-        """Finish an assigned task: wrap-up for voice if configured, else completed."""
+    async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0) -> Released:
+        """Finish an assigned task: wrap-up for voice if configured, else completed.
+
+        `page` > 0: the backend may also read, in the same step, what `pending` would give for the freed
+        agent's (available) next task: the first `page` tasks of each of `queues` it serves on each channel
+        it has room on, with the free agents (`Released.keys` and `.pages`)."""
 
     async def finish_wrap(self, task_id: str, now: float) -> Released | None:
         """End a wrap-up."""

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Generic, TypeVar, overload
 
 from routing.backends import TaskParams
 from routing.hours import WeeklyHours
@@ -77,3 +78,39 @@ def offer(raw: str | dict[str, Any]) -> Offer:
 def many(raw: str | list[Any] | dict[str, Any]) -> list[dict[str, Any]]:
     """A JSON list from a script (an empty one arrives as {})."""
     return _list(json.loads(raw) if isinstance(raw, str) else raw)
+
+
+T = TypeVar("T")
+
+
+class Lazy(Sequence[T], Generic[T]):
+    """Documents from a script, parsed only when looked at: a queue's page or a channel's free agents are
+    read whole, but a decision usually stops at the first that fits (parsing is most of its Python time)."""
+
+    __slots__ = ("_raws", "_parse", "_done")
+
+    def __init__(self, raws: Sequence[str | None], parse: Callable[[str], T]) -> None:
+        self._raws = [r for r in raws if r]     # a document deleted since its id was read comes back nil
+        self._parse = parse
+        self._done: dict[int, T] = {}
+
+    def __len__(self) -> int:
+        return len(self._raws)
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._raws)))]
+        if index < 0:
+            index += len(self._raws)
+        if index not in self._done:
+            self._done[index] = self._parse(self._raws[index])
+        return self._done[index]
+
+    def __iter__(self) -> Iterator[T]:
+        for i in range(len(self._raws)):
+            yield self[i]

@@ -63,9 +63,9 @@ class MemoryBackend(MemoryState):
 
     # -- tasks -----------------------------------------------------------------------------
     async def add_task(self, task: Task, score: float, params: TaskParams, now: float,
-                       policy: Policy, *, restored: bool = False) -> Added | None:
+                       policy: Policy, *, restored: bool = False, offer: Offer | None = None) -> Added | None:
         """Queue a new task, with the candidates for it; None if the id is known already (or, `restored`
-        from the database, finished within the last hour)."""
+        from the database, finished within the last hour). In one process the engine matches: `offer` unused."""
         if task.id in self._tasks or (restored and task.id in self._done):
             return None
         self._seq += 1
@@ -191,8 +191,9 @@ class MemoryBackend(MemoryState):
             self._index.add(rec)
         return rec
 
-    async def complete(self, task_id: str, now: float) -> Released:
-        """Finish an assigned task: wrap-up for voice if configured, else completed."""
+    async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0) -> Released:
+        """Finish an assigned task: wrap-up for voice if configured, else completed (in one process a
+        read along saves nothing: `queues` and `page` unused)."""
         rec = self._tasks.get(task_id)
         if rec is None or rec.state is not TaskState.ASSIGNED or rec.agent_id is None:
             raise InvalidState(f"task {task_id!r} is not assigned")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from redis.asyncio import Redis
@@ -12,7 +13,7 @@ from routing.backends import Added, Closed, Pages, Pool, Released, Snapshot, Tas
 from routing.backends import redis_lua as lua
 from routing.backends import redis_lua_tasks as lua_tasks
 from routing.events import InvalidState, NotFound, NotYourOffer, OfferNotPending, RoutingError
-from routing.types import Agent, AgentState, Offer, OfferStatus, Policy, Presence, Task, TaskRecord
+from routing.types import Agent, AgentState, Offer, OfferStatus, Policy, Presence, Task, TaskRecord, TaskState
 
 _ERRORS: dict[str, type[RoutingError]] = {"NOTFOUND": NotFound, "NOTPENDING": OfferNotPending,
                                           "NOTYOURS": NotYourOffer, "INVALID": InvalidState}
@@ -83,13 +84,22 @@ class RedisBackend:
         return [codec.agent_state(r) if r else None for r in raws]
 
     async def add_task(self, task: Task, score: float, params: TaskParams, now: float,
-                       policy: Policy, *, restored: bool = False) -> Added | None:
+                       policy: Policy, *, restored: bool = False, offer: Offer | None = None) -> Added | None:
         """Queue a new task, with the candidates for it; None if the id is known already (or, `restored`
-        from the database, finished within the last hour)."""
+        from the database, finished within the last hour). With `offer`, a ranked policy and no agent with
+        working hours in the way, the script also matches and makes the offer: the whole decision in one
+        round trip, and only the agents it looked at are decoded."""
+        template = codec.offer_doc(offer) if offer is not None and _ranked(policy) else ""
         out = await self._run("ADD_TASK", codec.task_doc(task, params), _ts(score), _ts(now), _ranked(policy),
-                              RANKED_PAGE, "1" if restored else "0")
+                              RANKED_PAGE, "1" if restored else "0", template)
         if not out:
             return None
+        if len(out) == 3:       # matched in the script: the record is what we sent, no need to decode it
+            seq, seen, agent_id = out
+            record = TaskRecord(task, TaskState.PENDING, int(seq), float(_ts(score)))
+            scanned = Pool([codec.agent_state(a) for a in seen], [], ordered=True)
+            made = (replace(offer, agent_id=agent_id),) if agent_id and offer is not None else ()
+            return Added(record, scanned, made)
         raw, free, named, partial = out
         return Added(codec.task_record(raw), _pool(free, named, partial, policy))
 
@@ -102,8 +112,8 @@ class RedisBackend:
         """Pending tasks of each (queue, channel) in queue order, and (first page) the free agents."""
         channels = json.dumps(sorted({ch for _, ch in keys}) if offset == 0 else [])
         pages, flat = await self._run("PENDING", offset, limit, channels, *(f"{q}:{ch}" for q, ch in keys))
-        free = {flat[i]: [codec.agent_state(a) for a in flat[i + 1] if a] for i in range(0, len(flat), 2)}
-        return Pages([[codec.task_record(t) for t in page if t] for page in pages], free if offset == 0 else None)
+        free = {flat[i]: codec.Lazy(flat[i + 1], codec.agent_state) for i in range(0, len(flat), 2)}
+        return Pages([codec.Lazy(page, codec.task_record) for page in pages], free if offset == 0 else None)
 
     async def reserve(self, task_id: str, offers: Sequence[Offer], max_pending: int) -> list[Offer]:
         """Make each offer whose agent is available with free capacity, while the task is open."""
@@ -137,14 +147,22 @@ class RedisBackend:
         return codec.task_record(raw) if raw else None
 
     @staticmethod
-    def _released(out: list[str]) -> Released:
-        task, rescinded, freed, agents = out
+    def _released(out: list[Any]) -> Released:
+        task, rescinded, freed, agents = out[:4]
+        keys: tuple[tuple[str, str], ...] = ()
+        pages = None
+        if len(out) == 7 and out[4]:
+            flat, raw_pages, free = out[4:]
+            keys = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
+            pages = Pages([codec.Lazy(page, codec.task_record) for page in raw_pages],
+                          {free[i]: codec.Lazy(free[i + 1], codec.agent_state) for i in range(0, len(free), 2)})
         return Released(codec.task_record(task), tuple(codec.offer(o) for o in codec.many(rescinded)),
-                        tuple(codec.many(freed)), tuple(codec.agent_state(a) for a in agents if a))
+                        tuple(codec.many(freed)), tuple(codec.agent_state(a) for a in agents if a), keys, pages)
 
-    async def complete(self, task_id: str, now: float) -> Released:
-        """Finish an assigned task: wrap-up for voice if configured, else completed."""
-        return self._released(await self._run("COMPLETE", task_id, _ts(now)))
+    async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0) -> Released:
+        """Finish an assigned task: wrap-up for voice if configured, else completed; with `page`, the freed
+        agent's first `pending` read comes along (a round trip less for the agent's next offer)."""
+        return self._released(await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, *queues))
 
     async def finish_wrap(self, task_id: str, now: float) -> Released | None:
         """End a wrap-up."""

@@ -113,6 +113,32 @@ local function finish(t, state)
   if nonnull(t.owner) then redis.call('SREM', P .. 'own:' .. t.owner, t.id) end
   t.state = state
 end
+-- One offer made inside a script (RESERVE, ADD_TASK's own match): the task reserved, the agent loaded.
+local function reserve_one(tkey, t, a, o, raw)
+  if t.state == 'pending' then redis.call('ZREM', qkey(t), t.m) end
+  t.state = 'reserved'; t.offers = num(t.offers) + 1; put(tkey, t)
+  addload(a, o.channel, 1); a.rr = redis.call('INCR', P .. 'seq'); putagent(a)
+  redis.call('SET', P .. 'o:' .. o.id, raw)
+  redis.call('SADD', P .. 'ao:' .. o.agent, o.id)
+  redis.call('SADD', P .. 'to:' .. o.task, o.id)
+  redis.call('ZADD', P .. 'due', tostring(o.expires), 'o:' .. o.id)
+end
+-- Whether a free agent (from the channel's rank) may take a task that needs no judgement beyond this:
+-- queue membership, a line on the channel, the skills, room. The engine checks again in Python (choose).
+local function fits(a, t)
+  if a.presence ~= 'available' or freecap(a, t.channel) <= 0 or num(a.cap[t.channel]) <= 0 then return false end
+  local queues = nonnull(a.queues) or {}
+  if #queues > 0 then
+    local member = false
+    for _, q in ipairs(queues) do if q == t.queue then member = true end end
+    if not member then return false end
+  end
+  local skills = nonnull(a.skills) or {}
+  for skill, level in pairs(nonnull(t.skills) or {}) do
+    if num(skills[skill]) < num(level) then return false end
+  end
+  return true
+end
 local function agentdocs(ids)
   local docs = {}
   for i, id in ipairs(ids) do docs[i] = redis.call('GET', P .. 'a:' .. id) or '' end
@@ -170,6 +196,34 @@ redis.call('SADD', P .. 'open', t.id)
 redis.call('ZADD', qkey(t), t.zs, t.m)
 if nonnull(t.owner) then redis.call('SADD', P .. 'own:' .. t.owner, t.id) end
 bump(now, t, 'entered', 1)
+-- ARGV[8]: an offer without an agent: match here, in policy order, and make it (one round trip in all).
+-- The agents looked at come back (the engine decides on them again, for the record); an agent with
+-- working hours (a time zone: not for Lua) hands the decision back to the engine with the usual pool.
+if ARGV[8] ~= '' and (ARGV[5] == 'longest_idle' or ARGV[5] == 'round_robin') then
+  local o = cjson.decode(ARGV[8])
+  local rank = P .. 'rank:' .. t.channel .. ':' .. ARGV[5]
+  local seen, start, step = {}, 0, 8
+  local judged = true
+  while judged do
+    local ids = redis.call('ZRANGE', rank, start, start + step - 1)
+    if #ids == 0 then break end
+    for _, id in ipairs(ids) do
+      local raw = redis.call('GET', P .. 'a:' .. id)
+      if raw then
+        local a = cjson.decode(raw)
+        if nonnull(a.hours) then judged = false; break end
+        seen[#seen + 1] = raw
+        if fits(a, t) then
+          o.agent = a.id
+          reserve_one(key, t, a, o, cjson.encode(o))
+          return {tostring(seq), seen, a.id}
+        end
+      end
+    end
+    start = start + step
+  end
+  if judged then return {tostring(seq), seen, ''} end
+end
 -- The agents that could take it, read in the same step: saves the caller a round trip.
 local free, partial = pool(t.channel, ARGV[5], tonumber(ARGV[6]))
 local named = {}

@@ -12,13 +12,7 @@ for i = 4, #ARGV do
   local declined = false
   for _, d in ipairs(t.declined) do if d == o.agent then declined = true end end
   if a and a.presence == 'available' and freecap(a, o.channel) > 0 and not declined then
-    if t.state == 'pending' then redis.call('ZREM', qkey(t), t.m) end
-    t.state = 'reserved'; t.offers = num(t.offers) + 1; put(tkey, t)
-    addload(a, o.channel, 1); a.rr = redis.call('INCR', P .. 'seq'); putagent(a)
-    put(P .. 'o:' .. o.id, o)
-    redis.call('SADD', P .. 'ao:' .. o.agent, o.id)
-    redis.call('SADD', P .. 'to:' .. o.task, o.id)
-    redis.call('ZADD', P .. 'due', tostring(o.expires), 'o:' .. o.id)
+    reserve_one(tkey, t, a, o, cjson.encode(o))
     table.insert(made, ARGV[i])
   end
 end
@@ -132,7 +126,33 @@ if wrap > 0 then
 end
 if a then a.last_busy = now; putagent(a) end
 finish(t, 'completed')
-return {cjson.encode(t), '[]', cjson.encode({t.agent}), agentdocs({t.agent})}
+-- ARGV[4] > 0: the freed agent's next step read along (the head of each queue it serves, ARGV[5..] the
+-- engine's queues, on each channel it has room on, and the free agents), as PENDING would: a round trip less.
+local limit, keys, pages, free = tonumber(ARGV[4] or '0'), {}, {}, {}
+if a and limit > 0 and a.presence == 'available' then
+  local serves = {}
+  for _, q in ipairs(nonnull(a.queues) or {}) do serves[q] = true end
+  local channels = {}
+  for ch, _ in pairs(a.cap) do if freecap(a, ch) > 0 then channels[#channels + 1] = ch end end
+  table.sort(channels)
+  for i = 5, #ARGV do
+    if next(serves) == nil or serves[ARGV[i]] then
+      for _, ch in ipairs(channels) do
+        local members = redis.call('ZRANGE', P .. 'q:' .. ARGV[i] .. ':' .. ch, 0, limit - 1)
+        local tkeys = {}
+        for j, m in ipairs(members) do tkeys[j] = P .. 't:' .. string.sub(m, 14) end
+        keys[#keys + 1] = ARGV[i]; keys[#keys + 1] = ch
+        pages[#pages + 1] = mget(tkeys)
+      end
+    end
+  end
+  local work = false
+  for _, page in ipairs(pages) do if #page > 0 then work = true end end
+  if work then
+    for _, ch in ipairs(channels) do free[#free + 1] = ch; free[#free + 1] = pool(ch, '', 0) end
+  end
+end
+return {cjson.encode(t), '[]', cjson.encode({t.agent}), agentdocs({t.agent}), keys, pages, free}
 """
 
 FINISH_WRAP = r"""
