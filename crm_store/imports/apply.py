@@ -153,10 +153,14 @@ def _lookups(session: Session, rows: Sequence[ImportRow]) -> _Lookups:
         found.pipelines = list(session.scalars(select(Pipeline).order_by(Pipeline.position, Pipeline.id)))
         for stage in session.scalars(select(Stage).where(Stage.retired.is_(False)).order_by(Stage.position)):
             found.stages.setdefault(stage.pipeline_id, []).append(stage)
-    names = {row.company.lower() for row in rows if row.company}
-    if names:
-        for company in session.scalars(select(Company).where(func.lower(Company.name).in_(names),
-                                                             Company.deleted_at.is_(None)).order_by(Company.id)):
+    spelled = {row.company[:300] for row in rows if row.company}
+    if spelled:
+        # SQLite's lower() (and PostgreSQL's under the C locale) folds ASCII only: «ООО Ромашка» would never meet
+        # its own lower-cased name, and every batch would add the company again. The names as spelled find those.
+        names = {name.lower() for name in spelled}
+        for company in session.scalars(select(Company).where(
+                Company.name.in_(spelled) | func.lower(Company.name).in_(names),
+                Company.deleted_at.is_(None)).order_by(Company.id)):
             found.companies.setdefault(company.name.lower(), company)
         stored = [c.id for c in set(found.identities.values()) if isinstance(c, Contact)]
         if stored:
