@@ -42,9 +42,9 @@ def test_a_typed_phone_reads_as_phonenumbers_reads_it(region):
     rng = random.Random(f"phones-{region}")
     typed = ["8 (916) 123-45-67", "+7 916 123.45.67", "89161234567", "79161234567", "8 800 555-35-35", "12-34",
              "8(495)1234567", "+44 20 7946 0958", "(916) 123-45-67", "+7 (916) 123-45-67 доб. 12", "tel:+79161234567"]
-    typed += [typed_phone(rng) for _ in range(1500)]
+    typed += [typed_phone(rng) for _ in range(1000)]
     quick = sum(1 for raw in typed if identity._PLAIN_PHONE.fullmatch(raw.strip()))
-    assert quick > 1400                     # the comparison is about the quick path, not the fallback
+    assert quick > 900                     # the comparison is about the quick path, not the fallback
     valid = 0
     for raw in typed:
         got = outcome(identity.normalize_phone.__wrapped__, raw, region)
