@@ -117,6 +117,8 @@ class ImportSettings(Section):
     max_rows: int = Field(200_000, ge=1)                    # data rows; a file with more is refused before any write
     batch_rows: int = Field(500, ge=1, le=10_000)           # rows per transaction (the resume point)
     currency: str = Field("RUB", pattern=r"^[A-Z]{3}$")     # amounts without a currency column
+    # A file with more rows left than this is read and mapped in a child process, on another core than the writes.
+    mapping_process_rows: int = Field(20_000, ge=0)
 
 
 class PhoneSettings(Section):

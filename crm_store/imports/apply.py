@@ -39,13 +39,15 @@ class _NewContact:
 
 
 @dataclass(slots=True, eq=False)
-class _NewCompany:
+class _CompanyRef:
+    """A company rows link to: stored (its id read), or new in this batch (its id reserved when inserted)."""
+
     name: str
     id: int | None = None
 
 
 AnyContact = Contact | _NewContact
-AnyCompany = Company | _NewCompany
+AnyCompany = _CompanyRef
 
 
 @dataclass(slots=True)
@@ -74,7 +76,7 @@ def apply_batch(session: Session, rows: Sequence[ImportRow], rejects: Sequence[R
     new_contacts: list[_NewContact] = []
     new_identities: list[tuple[AnyContact, str, str]] = []
     new_links: list[tuple[AnyContact, AnyCompany, str | None]] = []
-    new_companies: list[_NewCompany] = []
+    new_companies: list[_CompanyRef] = []
     new_leads: list[tuple[AnyContact, dict[str, Any], ImportRow]] = []
     pairs: list[tuple[AnyContact, AnyContact, str]] = []
     touched: set[int] = set()
@@ -153,11 +155,16 @@ def _lookups(session: Session, rows: Sequence[ImportRow]) -> _Lookups:
         found.pipelines = list(session.scalars(select(Pipeline).order_by(Pipeline.position, Pipeline.id)))
         for stage in session.scalars(select(Stage).where(Stage.retired.is_(False)).order_by(Stage.position)):
             found.stages.setdefault(stage.pipeline_id, []).append(stage)
-    names = {row.company.lower() for row in rows if row.company}
-    if names:
-        for company in session.scalars(select(Company).where(func.lower(Company.name).in_(names),
-                                                             Company.deleted_at.is_(None)).order_by(Company.id)):
-            found.companies.setdefault(company.name.lower(), company)
+    spelled = {row.company[:300] for row in rows if row.company}
+    if spelled:
+        # SQLite's lower() (and PostgreSQL's under the C locale) folds ASCII only: «ООО Ромашка» would never meet
+        # its own lower-cased name, and every batch would add the company again. The names as spelled find those.
+        names = {name.lower() for name in spelled}
+        # Id and name only: whole rows would decode four JSON columns apiece, 500 companies a batch.
+        for company_id, name in session.execute(select(Company.id, Company.name).where(
+                Company.name.in_(spelled) | func.lower(Company.name).in_(names),
+                Company.deleted_at.is_(None)).order_by(Company.id)):
+            found.companies.setdefault(name.lower(), _CompanyRef(name, company_id))
         stored = [c.id for c in set(found.identities.values()) if isinstance(c, Contact)]
         if stored:
             by_id = {c.id: c for c in found.identities.values() if isinstance(c, Contact)}
@@ -239,17 +246,17 @@ def _set_name(contact: AnyContact, name: str) -> None:
         contact.name = name
 
 
-def _company(found: _Lookups, name: str, new: list[_NewCompany]) -> AnyCompany:
+def _company(found: _Lookups, name: str, new: list[_CompanyRef]) -> AnyCompany:
     key = name.lower()
     company = found.companies.get(key)
     if company is None:
-        company = _NewCompany(name[:300])
+        company = _CompanyRef(name[:300])
         new.append(company)
         found.companies[key] = company
     return company
 
 
-def _insert(session: Session, contacts: list[_NewContact], companies: list[_NewCompany],
+def _insert(session: Session, contacts: list[_NewContact], companies: list[_CompanyRef],
             identities: list[tuple[AnyContact, str, str]], links: list[tuple[AnyContact, AnyCompany, str | None]],
             leads: list[tuple[AnyContact, dict[str, Any], ImportRow]], options: RunOptions, now: datetime) -> None:
     reserved = reserve_id_ranges(session, {"contacts": len(contacts), "companies": len(companies),

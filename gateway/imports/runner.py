@@ -1,14 +1,14 @@
-"""Import jobs in the background: read a batch off the file (in a thread), map it, write it through the intake's
-writer with the job's cursor in the same transaction, tell the importing user how far it got; resume at start-up.
+"""Import jobs in the background: read a batch off the file and map it (in a child process for a big file, in a
+thread for a small one) while the one before is written through the intake's writer with the job's cursor in the
+same transaction; tell the importing user how far it got; resume at start-up.
 """
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -21,8 +21,9 @@ from crm_store.imports import jobs
 from crm_store.imports.apply import BatchResult, apply_batch, record_progress
 from crm_store.imports.types import Counts, ImportRow, JobState, OnMatch, Reject, RunOptions
 from crm_store.session import Sessions
-from gateway.imports.columns import RowRules, to_row
-from gateway.imports.files import BadFile, Cell, open_table
+from gateway.imports.columns import RowRules
+from gateway.imports.files import BadFile
+from gateway.imports.mapper import Batch, ChildBatches, MapJob, batches
 from gateway.settings import ImportSettings
 
 log = logging.getLogger(__name__)
@@ -125,23 +126,19 @@ class ImportRunner:
         if state == JobState.CANCELLING:
             await self._finish(import_id, JobState.CANCELLED)
             return Counts()
-        table = await asyncio.to_thread(open_table, path, sheet)
         rules = RowRules(self._region, choices.leads, choices.split_name, self._settings.currency)
-        rows = enumerate(table.rows(self._settings.max_rows), start=1)
         options = RunOptions(import_id, choices.on_match, user_id)
         counts = Counts()
         async with self._sessions() as session:
             totals = Counts(**{k: int(v) for k, v in ((await jobs.get_job(session, import_id)).counts or {}).items()
                                if k in Counts.__slots__})  # type: ignore[attr-defined]
         started, done_here = time.perf_counter(), 0
-        await asyncio.to_thread(_skip, rows, cursor)
-        size = self._settings.batch_rows
-        # The next batch is read and mapped (phones parsed, e-mails checked: most of the CPU) while this one is
-        # written: the writer's thread and the mapping's overlap wherever the database driver lets go of the GIL.
-        upcoming = asyncio.ensure_future(asyncio.to_thread(_take, rows, size, choices.mapping, rules))
+        work = MapJob(str(path), sheet, cursor, self._settings.max_rows, self._settings.batch_rows, choices.mapping,
+                      rules)
+        big = total is not None and total - cursor > self._settings.mapping_process_rows
+        source: _Batches = await ChildBatches.start(work) if big else _ThreadBatches(work)
         try:
-            while batch := await upcoming:
-                upcoming = asyncio.ensure_future(asyncio.to_thread(_take, rows, size, choices.mapping, rules))
+            while batch := await source.next():
                 good = [r for r in batch if isinstance(r, ImportRow)]
                 refused = [r for r in batch if isinstance(r, Reject)]
                 good, more = await self._checked_fields(good)
@@ -158,8 +155,7 @@ class ImportRunner:
                     await self._finish(import_id, JobState.CANCELLED)
                     return counts
         finally:
-            # The file's reader is not shared between threads: the batch being read is let finish first.
-            await asyncio.gather(upcoming, return_exceptions=True)
+            await source.close()
         await self._finish(import_id, JobState.DONE)
         return counts
 
@@ -215,11 +211,27 @@ class ImportRunner:
             log.exception("import progress for %d not delivered", progress.import_id)
 
 
-def _skip(rows: Iterator[tuple[int, Sequence[Cell]]], count: int) -> None:
-    for _ in itertools.islice(rows, count):
-        pass
+class _Batches(Protocol):
+    async def next(self) -> Batch: ...           # an empty batch: the end of the file
+    async def close(self) -> None: ...
 
 
-def _take(rows: Iterator[tuple[int, Sequence[Cell]]], size: int, mapping: dict[int, str],
-          rules: RowRules) -> list[ImportRow | Reject]:
-    return [to_row(number, cells, mapping, rules) for number, cells in itertools.islice(rows, size)]
+class _ThreadBatches:
+    """A small file read and mapped in a thread, the next batch while this one is written (no child to start)."""
+
+    def __init__(self, work: MapJob) -> None:
+        self._rows = batches(work)
+        self._upcoming: asyncio.Future[Batch] | None = None
+
+    async def next(self) -> Batch:
+        if self._upcoming is None:
+            self._upcoming = asyncio.ensure_future(asyncio.to_thread(next, self._rows, []))
+        batch = await self._upcoming
+        self._upcoming = asyncio.ensure_future(asyncio.to_thread(next, self._rows, [])) if batch else None
+        return batch
+
+    async def close(self) -> None:
+        # The file's reader is not shared between threads: the batch being read is let finish first.
+        if self._upcoming is not None:
+            await asyncio.gather(self._upcoming, return_exceptions=True)
+        self._rows.close()

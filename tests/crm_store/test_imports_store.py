@@ -51,6 +51,15 @@ async def test_rows_of_one_client_in_a_file_make_one_client_with_every_identity(
         assert await s.scalar(select(func.count()).select_from(ContactCompany)) == 2
 
 
+async def test_a_company_named_in_cyrillic_is_found_again_by_the_next_batch(sessions):
+    # SQLite's lower() folds ASCII only: the lookup must still meet «ООО Ромашка» in the next transaction.
+    await apply(sessions, [row(1, ("phone", "+79161112233"), company="ООО «Ромашка»")])
+    await apply(sessions, [row(2, ("phone", "+79161112244"), company="ООО «Ромашка»"),
+                           row(3, ("phone", "+79161112255"), company="ооо «ромашка»")])
+    assert await count(sessions, Company) == 1
+    assert await count(sessions, ContactCompany) == 3
+
+
 @pytest.mark.parametrize("how,name,counts", [(OnMatch.FILL, "Клиент с формы", (0, 1, 0)),
                                             (OnMatch.OVERWRITE, "Из файла", (0, 1, 0)),
                                             (OnMatch.SKIP, "Клиент с формы", (0, 0, 1))])

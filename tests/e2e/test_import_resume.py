@@ -34,7 +34,8 @@ def _one(db: Path, sql: str) -> tuple[int, ...]:
 async def test_a_killed_import_resumes_without_duplicates(tmp_path: Path) -> None:
     db = tmp_path / "sb.db"
     config = tmp_path / "switchboard.toml"
-    config.write_text("[imports]\nbatch_rows = 20\n")
+    # mapping_process_rows 0: the file is mapped in a child process, which must not outlive the killed service.
+    config.write_text("[imports]\nbatch_rows = 20\nmapping_process_rows = 0\n")
     env = {**os.environ, "SWITCHBOARD_DATABASE__URL": f"sqlite+aiosqlite:///{db}",
            "SWITCHBOARD_STORAGE__DIR": str(tmp_path / "files")}
     port = free_port()

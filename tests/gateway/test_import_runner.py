@@ -7,9 +7,13 @@ from typing import Any
 
 from crm_store.imports import jobs
 from crm_store.ingest import Ingestor
+from gateway.imports import runner as runner_module
 from gateway.imports.runner import ImportRunner, Progress, RunChoices
 from gateway.settings import ImportSettings
 import pytest
+from sqlalchemy import func, select
+
+from crm_store.models import Contact, Identity
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)   # the store's part is tested on both
 from datetime import UTC, datetime
@@ -78,3 +82,50 @@ async def test_a_resumed_job_starts_after_its_cursor(engine, sessions, tmp_path:
     async with sessions() as s:
         stored = await jobs.get_job(s, job.id)
     assert (stored.state, stored.cursor, stored.counts["created"], stored.counts.get("joined", 0)) == ("done", 25, 25, 0)
+
+
+@pytest.fixture
+def child_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file must go to the child process: the in-thread reader is not there to fall back on."""
+    def no_thread(*_: Any) -> None:
+        raise AssertionError("mapped in a thread, not in the child process")
+    monkeypatch.setattr(runner_module, "_ThreadBatches", no_thread)
+
+
+async def test_a_big_file_is_mapped_in_a_child_process_from_the_cursor_on(engine, sessions, tmp_path: Path,
+                                                                          child_only: None) -> None:
+    data = tmp_path / "c.csv"
+    phones = [f"8 (916) {n:03d}-00-00" if n != 17 else "12-34" for n in range(25)]
+    data.write_text("Телефон;ФИО\n" + "".join(f"{p};Клиент {n}\n" for n, p in enumerate(phones)), encoding="utf-8")
+    async with sessions() as s, s.begin():
+        job = await jobs.create_job(s, None, "c.csv", str(data), None, 25, T0)
+        stored = await jobs.start(s, job.id, RunChoices({0: "phone", 1: "name"}).as_options(), 25, T0)
+        stored.cursor = 10                          # as if ten rows had been committed before a restart
+    settings = ImportSettings(batch_rows=4, mapping_process_rows=0)
+    async with Ingestor(engine, clock=lambda: T0) as ingestor:
+        counts = await ImportRunner(sessions, ingestor, settings, "RU", lambda: T0).run(job.id)
+    assert (counts.created, counts.invalid) == (14, 1)
+    async with sessions() as s:
+        stored = await jobs.get_job(s, job.id)
+        [reject] = await jobs.rejects_page(s, job.id, 0, 10)
+        names = set(await s.scalars(select(Contact.display_name)))
+        phones_stored = set(await s.scalars(select(Identity.value)))
+    assert (stored.state, stored.cursor) == ("done", 25)
+    assert reject.row_number == 18 and "12-34" in reject.reason
+    assert names == {f"Клиент {n}" for n in range(10, 25) if n != 17}
+    assert "+79160150000" in phones_stored and len(phones_stored) == 14
+
+
+async def test_a_broken_file_fails_the_job_from_the_child_process(engine, sessions, tmp_path: Path,
+                                                                   child_only: None) -> None:
+    data = tmp_path / "c.csv"
+    data.write_text('Телефон;ФИО\n+79161234567;"Клиент\n' + "x" * 20_000 + "\n", encoding="utf-8")
+    async with sessions() as s, s.begin():
+        job = await jobs.create_job(s, None, "c.csv", str(data), None, 2, T0)
+        await jobs.start(s, job.id, RunChoices({0: "phone", 1: "name"}).as_options(), 2, T0)
+    async with Ingestor(engine, clock=lambda: T0) as ingestor:
+        await ImportRunner(sessions, ingestor, ImportSettings(mapping_process_rows=0), "RU", lambda: T0).run(job.id)
+    async with sessions() as s:
+        stored = await jobs.get_job(s, job.id)
+        assert await s.scalar(select(func.count()).select_from(Contact)) == 0
+    assert stored.state == "failed" and "broken CSV" in stored.error     # the file's own fault, told as it is

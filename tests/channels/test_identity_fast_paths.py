@@ -1,0 +1,77 @@
+"""The quick readings of phones and e-mails give exactly what the full libraries give, over many typed values."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from channels import identity
+from channels.identity import InvalidIdentity
+
+REGIONS = ("RU", "KZ", "BY", "US", "GB", "DE", None)
+SEPARATORS = (" ", "-", ".", "(", ")", "  ", " (", ") ", "--")
+PREFIXES = ("", "", "8", "7", "+7", "+", "0", "00", "810", "+1", "+44", "+49", "+375", "8 800", "+7 7")
+
+
+def typed_phone(rng: random.Random) -> str:
+    digits = rng.choice(PREFIXES) + "".join(
+        rng.choice("0123456789") for _ in range(rng.choice((10, 10, 10, 9, 11, rng.randrange(1, 15)))))
+    out = []
+    for ch in digits:
+        out.append(ch)
+        if ch != "+" and rng.random() < 0.3:
+            out.append(rng.choice(SEPARATORS))
+    return "".join(out).strip(" -.(")        # a value starts with its digits or its plus (the cell was split)
+
+
+def outcome(read, *args):  # type: ignore[no-untyped-def]
+    try:
+        return read(*args)
+    except InvalidIdentity as exc:
+        return ("refused", str(exc))
+
+
+def full_phone(raw: str, region: str | None) -> str | tuple[str, str]:
+    """What normalize_phone answered before its quick path: phonenumbers on the text as typed."""
+    number = identity._e164(raw.strip(), region)
+    return number if number is not None else ("refused", f"not a valid phone number: {raw!r}")
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_a_typed_phone_reads_as_phonenumbers_reads_it(region):
+    rng = random.Random(f"phones-{region}")
+    typed = ["8 (916) 123-45-67", "+7 916 123.45.67", "89161234567", "79161234567", "8 800 555-35-35", "12-34",
+             "8(495)1234567", "+44 20 7946 0958", "(916) 123-45-67", "+7 (916) 123-45-67 доб. 12", "tel:+79161234567"]
+    typed += [typed_phone(rng) for _ in range(1000)]
+    quick = sum(1 for raw in typed if identity._PLAIN_PHONE.fullmatch(raw.strip()))
+    assert quick > 900                     # the comparison is about the quick path, not the fallback
+    valid = 0
+    for raw in typed:
+        got = outcome(identity.normalize_phone.__wrapped__, raw, region)
+        assert got == full_phone(raw, region), raw
+        valid += isinstance(got, str)
+    assert valid > 100                      # both answers, not only refusals, were compared
+
+
+LOCALS = ("ivan.petrov", "Ivan.Petrov", "ivan_petrov+crm", "a", "o-brien", "ivan..petrov", ".ivan", "ivan.",
+          "ivan petrov", '"ivan"', "иван", "x" * 70, "postmaster", "Admin", "1234", "a.b.c.d")
+DOMAINS = ("example.ru", "EXAMPLE.com", "mail.example.co.uk", "sub-domain.example.org", "localhost", "foo.test",
+           "mail.invalid", "b.123", "-a.ru", "a-.ru", "xn--e1afmkfd.xn--p1ai", "пример.рф", "a" * 64 + ".ru",
+           "x.onion", "example..ru", "[127.0.0.1]", "gmail.com", "Yandex.RU", "a.b")
+
+
+def test_an_address_reads_as_email_validator_reads_it():
+    rng = random.Random("emails")
+    typed = [f"{local}@{domain}" for local in LOCALS for domain in DOMAINS]
+    typed += ["ivan@", "@example.ru", "no-at-sign", "  Ivan.Petrov@Example.RU  ", "a@b@example.ru",
+              "Ivan <ivan@example.ru>", ("y" * 64 + ".") * 4 + "@example.ru"]
+    typed += [f"{''.join(rng.choice('abcXYZ019._+-') for _ in range(rng.randrange(1, 20)))}@{rng.choice(DOMAINS)}"
+              for _ in range(600)]
+    quick = valid = 0
+    for raw in typed:
+        plain = identity._PLAIN_EMAIL.fullmatch(raw.strip())
+        quick += plain is not None and identity._email_domain(plain.group(2)) is not None
+        got = outcome(identity.normalize_email.__wrapped__, raw)
+        assert got == outcome(identity._validated_email, raw.strip()), raw
+        valid += isinstance(got, str)
+    assert quick > 200 and valid > 200
