@@ -396,6 +396,8 @@ class Task(Base):
         Index(None, "assignee_id", "state", "due_at"),
         Index(None, "state", "reminded_at", "due_at"),       # the reminder timer's next due
         Index(None, "contact_id", "state"),
+        # A page of leads' open tasks (the work list, the board): without it SQLite reads every open task.
+        Index(None, "lead_id", "state", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
