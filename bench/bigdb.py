@@ -113,7 +113,8 @@ class Shape:
         """Lead i's client: a new one (clients are numbered 1, 2, ... as they first come), or (one lead in
         RETURNING) an earlier lead's client."""
         while self.returning(i):
-            i = 1 + (i * 7919) % (i - 1)
+            # An earlier lead, spread over all of them (the mask breaks i * k = k (mod i - 1)).
+            i = 1 + ((i * 2654435761) & 0xFFFFFFFF) % (i - 1)
         return i - max(0, i // RETURNING - 2)
 
     @property
@@ -649,17 +650,20 @@ async def run(engine: str, urls: tuple[str, str], workdir: Path, args: argparse.
     try:
         runs: dict[str, list[Figures]] = {"empty": [], "big": []}
         notes = []
-        first = FIRST_NEW_POST
-        for r in range(args.repeat):
+        first = FIRST_NEW_POST + int(time.time()) % 400 * 10_000    # a later run on kept files posts new forms
+        for r in range(args.repeat if "intake" in args.items else 0):
             for db in (empty, big) if r % 2 == 0 else (big, empty):
                 figures, stored, cpu = await intake(workdir, db, first, args.posts, args.concurrency)
                 first += args.posts
                 runs[db.name].append(figures)
                 notes.append(f"{db.name} {figures.rate():.0f}/s {cpu:.2f} ms CPU/lead ({stored})")
-        print("  intake runs: " + "; ".join(notes), flush=True)
-        best = {name: max(figs, key=Figures.rate) for name, figs in runs.items()}
-        line("intake", engine, args.leads, best["empty"], best["big"], "leads/s", f" (best of {args.repeat})")
+        if notes:
+            print("  intake runs: " + "; ".join(notes), flush=True)
+            best = {name: max(figs, key=Figures.rate) for name, figs in runs.items()}
+            line("intake", engine, args.leads, best["empty"], best["big"], "leads/s", f" (best of {args.repeat})")
         for item, read in READS.items():
+            if item not in args.items:
+                continue
             n = args.reads if item in ("card", "pop_card", "search") else max(20, args.reads // 4)
             e, b = await alternate(empty, big, read, n)
             line(item, engine, args.leads, e, b, "/s")
@@ -678,6 +682,7 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=2, help="intake runs per database (alternating)")
     parser.add_argument("--reads", type=int, default=200, help="reads per item and database")
+    parser.add_argument("--items", default=",".join(("intake", *READS)), help="what to measure (default: all)")
     parser.add_argument("--explain", action="store_true",
                         help="print the plan of every statement the items run on the big database, and stop")
     parser.add_argument("--quick", action="store_true", help="100,000 leads, SQLite only, one intake run each")
