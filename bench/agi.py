@@ -1,6 +1,6 @@
 """FastAGI `route` latency against floors measured in the same run, all on 127.0.0.1.
 
-    python bench/agi.py [--requests 1000]
+    python bench/agi.py [--requests 1000] [--quick]
 
 Each request is what Asterisk does per call: open a connection, send the AGI environment
 (~700 bytes), answer two `SET VARIABLE` commands with `200 result=1`, see the server close.
@@ -140,10 +140,18 @@ async def measure(requests: int, concurrency: int, rounds: int = 5) -> dict[str,
     return results
 
 
+def result(label: str, results: dict[str, list[float]]) -> None:
+    route, floor = results["AgiRouteServer route"], results["bare AGI exchange (floor)"]
+    print(f"RESULT agi_{label} p50_ms={pct(route, .5) * 1e3:.3f} floor_p50_ms={pct(floor, .5) * 1e3:.3f} "
+          f"ratio_p50={pct(route, .5) / pct(floor, .5):.2f}", flush=True)
+
+
 async def main_async(args: argparse.Namespace) -> None:
     for concurrency in (1, 20):
         print(f"{args.requests:,} requests, concurrency {concurrency}, logging off:")
-        await measure(args.requests, concurrency)
+        result(f"c{concurrency}", await measure(args.requests, concurrency))
+    if args.quick:
+        return
     # Production logs one INFO line per call (and panoramisk one more): what does that cost?
     handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
@@ -155,7 +163,11 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=1000)
-    asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--quick", action="store_true", help="500 requests, without the logging run")
+    args = parser.parse_args()
+    if args.quick:
+        args.requests = 500
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ("ingest", "loop", "scale_out", "email", "routing", "search", "screen_pop", "agi", "messenger", "import",
-           "reminders")
+           "reminders", "reports", "bigdb")
 
 
 def run(name: str, timeout: float) -> tuple[list[str], float]:
@@ -42,28 +42,40 @@ def run(name: str, timeout: float) -> tuple[list[str], float]:
     return [f"{name:<12} {line[:150]}" for line in figures[-3:]] or [f"{name:<12} printed nothing"], seconds
 
 
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "?")
+    return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} {five:.1f} {fifteen:.1f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(BENCHES))
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args()
-    load = os.getloadavg()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "?")
-    print(f"machine: {os.cpu_count()} cores, {cpu}, load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at start",
-          flush=True)
+    started = time.strftime("%Y-%m-%d %H:%M %Z")
+    print(f"machine: {machine()}; load {load()} at the start ({started})", flush=True)
     rows: list[str] = []
     for name in args.only.split(","):
         print(f"running {name} --quick ...", file=sys.stderr, flush=True)
+        before = load()
         lines, seconds = run(name, args.timeout)
-        rows += lines
+        # The load beside every figure: on a shared machine the absolute rates follow it, the ratios much less.
+        rows += [f"{line}  [load {before}, {seconds:.0f} s]" for line in lines]
         print(f"  {name}: {seconds:.0f} s", file=sys.stderr, flush=True)
-    width = max(len(r) for r in rows)
+    header = f"{machine()} | {started} | load at the start of each bench in brackets"
+    width = max(len(r) for r in [*rows, header])
+    print("-" * width)
+    print(header)
     print("-" * width)
     print("\n".join(rows))
     print("-" * width)
-    load = os.getloadavg()
-    print(f"load at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    print(f"load at the end: {load()}")
 
 
 if __name__ == "__main__":

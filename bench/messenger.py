@@ -1,7 +1,7 @@
 """Telegram updates per second from a (fake, loopback) Bot API to committed interactions,
 against the same updates written straight into the store, in the same run.
 
-    python bench/messenger.py [--updates 2000] [--chats 200] [--repeat 3]
+    python bench/messenger.py [--updates 2000] [--chats 200] [--repeat 3] [--quick]
 
 The adapter is the production one (python-telegram-bot's Bot, long polling, offset moved only
 after each update is committed, chats in parallel and each chat in order). The baseline parses the
@@ -97,7 +97,10 @@ async def main() -> None:
     parser.add_argument("--updates", type=int, default=2000)
     parser.add_argument("--chats", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="1,000 updates, one run")
     args = parser.parse_args()
+    if args.quick:
+        args.updates, args.repeat = 1000, 1
     runs = []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
@@ -108,6 +111,7 @@ async def main() -> None:
     print(f"fake Bot API -> python-telegram-bot -> committed interaction: {telegram:7.0f} updates/s")
     print(f"the same updates ingested straight into the store:           {direct:7.0f} updates/s")
     print(f"ratio: {telegram / direct:.3f}")
+    print(f"RESULT messenger updates_per_s={telegram:.0f} floor={direct:.0f} ratio={telegram / direct:.3f}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """A month's manager report over a year of history, on SQLite and PostgreSQL, against a bare indexed count.
 
-    python bench/reports.py [--interactions 1000000] [--leads 100000] [--runs 30] [--engines sqlite,postgresql]
+    python bench/reports.py [--interactions 1000000] [--leads 100000] [--runs 30] [--engines sqlite,postgresql] [--quick]
 
 For each engine: a fresh database migrated to head, then 50 agents in 5 teams and a year (2026) of work
 written with Core bulk inserts: leads (a fifth won, a tenth lost, each with its routing task and one or two
@@ -171,6 +171,8 @@ async def run(name: str, url: str, n_interactions: int, n_leads: int, runs: int)
           f"{AGENTS} agents ({r['accepted']} offers accepted, {r['calls']} calls): report p50 {r['p50']:.1f} ms "
           f"p95 {r['p95']:.1f} ms | indexed count p50 {r['base_p50']:.1f} ms p95 {r['base_p95']:.1f} ms | "
           f"ratio p95 {r['p95'] / r['base_p95']:.1f}x", flush=True)
+    print(f"RESULT reports_{name} p95_ms={r['p95']:.1f} floor_p95_ms={r['base_p95']:.1f} "
+          f"ratio={r['p95'] / r['base_p95']:.1f} interactions={n_interactions}", flush=True)
 
 
 async def main() -> None:
@@ -179,7 +181,11 @@ async def main() -> None:
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--quick", action="store_true", help="100,000 interactions, 10,000 leads, 10 runs, SQLite")
     args = parser.parse_args()
+    if args.quick:
+        args.interactions, args.leads, args.runs, args.engines = 100_000, 10_000, 10, "sqlite"
+        print("--quick: 100,000 interactions and 10,000 leads (not a year's 1,000,000), SQLite only", flush=True)
     engines = args.engines.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         if "sqlite" in engines:

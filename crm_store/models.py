@@ -135,6 +135,10 @@ class Lead(Base):
         Index("ix_leads_board_totals", "pipeline_id", "stage_id", "currency", "amount", "assignee_id", "owner_id",
               "team_id", "channel", "deleted_at"),
         Index(None, "closed_at"),        # the manager report's won and lost of a period
+        # The work lists' first page, newest activity first, read off the index instead of sorting every open
+        # lead (a supervisor's list; an operator's own and the unassigned pool): migration 0006_bigdb.
+        Index(None, "last_activity_at", "id"),
+        Index(None, "assignee_id", "last_activity_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -392,6 +396,8 @@ class Task(Base):
         Index(None, "assignee_id", "state", "due_at"),
         Index(None, "state", "reminded_at", "due_at"),       # the reminder timer's next due
         Index(None, "contact_id", "state"),
+        # A page of leads' open tasks (the work list, the board): without it SQLite reads every open task.
+        Index(None, "lead_id", "state", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

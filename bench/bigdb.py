@@ -1,0 +1,715 @@
+"""A big database against an empty one: intake, the card, search, the lead list and the board (issue 24, item 6).
+
+    python bench/bigdb.py [--leads 1000000] [--engines sqlite,postgresql] [--posts 2000] [--reads 200]
+                          [--repeat 2] [--quick] [--keep DIR]
+
+For each engine two databases, migrated to head and filled by the same generator: the "empty" one
+with SMALL leads (something to read: a card needs a lead), the big one with N (1,000,000). The data
+is a year of a contact centre: 50 operators in 5 teams and a supervisor, clients with a phone, half
+with an e-mail, one in ten with a Telegram id, Cyrillic and Latin names (bench/search.py's people),
+one client in five coming back with another lead, a company for a quarter of them, 1-5 interactions
+per lead (form, e-mail, call, chat; answers by the operator, calls with their attributes), the
+default funnel's stages following the status, the newest 5 % of leads still open (a fifth of those
+nobody's yet), an open task per open lead and a done one on every tenth closed lead. The fill is a
+fixture, written in bulk (Core executemany, 5,000 leads a transaction), and is not measured.
+
+Measured on both databases, alternating between them in blocks so the machine's load hits both alike:
+  intake  form posts through a real `switchboard serve` (bench/ingest.py's client, concurrency 64):
+          four in five a new client (distinct phone and e-mail), one in five a stored client coming
+          back (their phone in national spelling, their name): identity lookups against the big
+          tables; every post answered 201 and stored once (checked); leads/s and p50/p95.
+  card    `leads.card` as `GET /api/v1/leads/{id}` reads it (a supervisor), and the screen pop's card
+          (`gateway.voice.cards.CardReader`: routing's view, 20 timeline items), random leads.
+  search  bench/search.py's searches through `leads.list_leads` (names, phones, e-mails, words).
+  list    the console's first pages: an operator's own open leads and a supervisor's open leads, with
+          what the route adds (`contact_summaries`, `lead_lines.lines`).
+  board   the default funnel's board (`board.board`), a supervisor and an operator.
+Each prints p50/p95 and a rate on both databases and the ratio big/empty (of the rate; of 1/p50 for the
+reads): the issue's target is >= 0.8. No asserts: the figures go into bench/README.md.
+"""
+from __future__ import annotations
+
+import _paths  # noqa: F401  (first: see bench/_paths.py)
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import sqlite3  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Awaitable, Callable, Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import asyncpg  # noqa: E402
+from sqlalchemy import event, func, insert, make_url, select  # noqa: E402
+
+from crm_store import batch_state, board, lead_lines, leads, new_rows  # noqa: E402
+from crm_store.migrate import upgrade  # noqa: E402
+from crm_store.models import (  # noqa: E402
+    Company, Contact, ContactCompany, Identity, Interaction, Lead, Pipeline, Stage, Task, Team, User,
+)
+from crm_store import search as store_search  # noqa: E402
+from crm_store.session import create_engine, session_factory  # noqa: E402
+from crm_store.types import OPEN_STATUSES, Claim, IngestRequest, LeadFilter, Role, Viewer  # noqa: E402
+from support.postgres_server import running_postgres  # noqa: E402
+from support.processes import wait_ready  # noqa: E402
+
+
+
+def _sibling(name: str) -> Any:
+    """Another bench's module, by path: bench/ is off sys.path (bench/_paths.py says why)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", _paths.HERE / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+intake_bench = _sibling("ingest")     # its client's forms, server start, /proc CPU
+search_bench = _sibling("search")     # its people and its searches
+
+SMALL = 1_000
+CHUNK = 5_000
+YEAR = timedelta(days=365)
+T0 = datetime(2025, 12, 1, tzinfo=UTC)
+AGENTS, TEAMS = 50, 5
+SUPERVISOR_ID = AGENTS + 1
+OPEN_SHARE = 0.05            # the newest leads still open
+RETURNING = 5                # one lead in this many is a stored client's
+CHANNELS = ("form", "form", "email", "voice", "telegram")
+FIRST_NEW_POST = 5_000_000   # bench/ingest.py's phones for these are +7 912 5xx..., never a stored client's
+SUPERVISOR = Viewer(user_id=SUPERVISOR_ID, role=Role.SUPERVISOR, team_id=None)
+
+
+def operator(uid: int) -> Viewer:
+    return Viewer(user_id=uid, role=Role.OPERATOR, team_id=(uid - 1) % TEAMS + 1)
+
+
+# ---------------------------------------------------------------- the fixture
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    leads: int
+
+    @property
+    def companies(self) -> int:
+        return max(10, self.leads // 25)
+
+    @staticmethod
+    def returning(i: int) -> bool:
+        return i > 2 * RETURNING and i % RETURNING == 0
+
+    def contact_of(self, i: int) -> int:
+        """Lead i's client: a new one (clients are numbered 1, 2, ... as they first come), or (one lead in
+        RETURNING) an earlier lead's client."""
+        while self.returning(i):
+            # An earlier lead, spread over all of them (the mask breaks i * k = k (mod i - 1)).
+            i = 1 + ((i * 2654435761) & 0xFFFFFFFF) % (i - 1)
+        return i - max(0, i // RETURNING - 2)
+
+    @property
+    def contacts(self) -> int:
+        return self.leads - max(0, self.leads // RETURNING - 2)
+
+    def status(self, i: int) -> str:
+        if i > self.leads * (1 - OPEN_SHARE) or i % 97 == 0:
+            return ("new", "assigned", "in_progress", "in_progress", "assigned")[i % 5]
+        return ("won", "lost", "lost", "closed", "won", "lost")[i % 6]
+
+
+def staff(now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    teams = [{"id": t, "name": f"team {t}"} for t in range(1, TEAMS + 1)]
+    users = [{"id": u, "username": f"op{u}", "display_name": f"Оператор {u}", "role": "operator",
+              "password_hash": "-", "skills": {}, "capacity": {"voice": 1, "chat": 4}, "team_id": (u - 1) % TEAMS + 1,
+              "locale": "ru", "time_zone": "Europe/Moscow", "active": True, "must_change_password": False,
+              "created_at": now} for u in range(1, AGENTS + 1)]
+    users.append({**users[0], "id": SUPERVISOR_ID, "username": "boss", "display_name": "Руководитель",
+                  "role": "supervisor", "team_id": None})
+    return teams, users
+
+
+def rows_of(shape: Shape, start: int, stop: int, stages: dict[str, int], pipeline_id: int) -> dict[type, list]:
+    """The rows of leads start..stop-1 (and their new clients), by model, in insertion order."""
+    rng = random.Random(start)
+    out: dict[type, list[dict[str, Any]]] = {m: [] for m in (Company, Contact, Identity, ContactCompany, Lead,
+                                                               Interaction, Task)}
+    step = YEAR / shape.leads
+    for i in range(start, stop):
+        at = T0 + step * i
+        if i <= shape.companies:
+            out[Company].append({"id": i, "name": f"ООО «Компания {i}»", "tax_id": f"77{i:08d}", "addresses": [],
+                                 "phones": [], "emails": [], "custom": {}, "owner_id": None,
+                                 "team_id": i % TEAMS + 1, "search_text": f"ооо «компания {i}»", "created_at": at,
+                                 "updated_at": at, "deleted_at": None})
+        contact = shape.contact_of(i)
+        name, phone, mail, message = search_bench.person(contact, random.Random(contact))
+        pairs = [("phone", phone)] + ([("email", mail)] if mail else [])
+        if contact % 10 == 3:
+            pairs.append(("telegram", str(100_000_000 + contact)))
+        assignee = None
+        status = shape.status(i)
+        if status != "new":
+            assignee = 1 + (contact * 31) % AGENTS
+        if not shape.returning(i):
+            out[Contact].append({"id": contact, "display_name": name, "owner_id": assignee,
+                                 "merged_into_id": None, "tags": ["vip"] if contact % 17 == 0 else [], "custom": {},
+                                 "created_at": at, "updated_at": at})
+            out[Identity] += [{"contact_id": contact, "kind": k, "value": v, "confidence": "stated", "created_at": at}
+                              for k, v in pairs]
+            if contact % 4 == 0:
+                out[ContactCompany].append({"contact_id": contact, "company_id": 1 + contact % shape.companies,
+                                            "position": "менеджер", "created_at": at})
+        channel = CHANNELS[i % len(CHANNELS)]
+        touches = 1 + i % 5
+        last = at + timedelta(minutes=7 * touches)
+        closed = status not in OPEN_STATUSES
+        team = None if assignee is None else (assignee - 1) % TEAMS + 1
+        out[Lead].append({
+            "id": i, "contact_id": contact, "status": status, "priority": 0, "channel": channel,
+            "source": {"form": "site", "utm_source": "yandex", "utm_campaign": f"c{i % 9}"} if channel == "form" else {},
+            "attributes": {}, "subject": None, "notes": "", "owner_id": assignee, "assignee_id": assignee,
+            "assigned_at": at if assignee else None, "team_id": team,
+            "outcome": {"won": "won", "lost": "lost", "closed": "resolved"}.get(status),
+            "lost_reason": "дорого" if status == "lost" else None, "handed_over_to": None,
+            "created_at": at, "updated_at": last, "last_activity_at": last, "closed_at": last if closed else None,
+            "deleted_at": None, "company_id": 1 + contact % shape.companies if contact % 4 == 0 else None,
+            "search_text": store_search.document(name, pairs, None, "", message), "pipeline_id": pipeline_id,
+            "stage_id": stages[status], "stage_entered_at": at,
+            "amount": (i % 50 + 1) * 100_000 if i % 3 == 0 else None, "currency": "RUB" if i % 3 == 0 else None,
+            "close_date": None, "lost_reason_code": None})
+        for k in range(touches):
+            inbound = k % 2 == 0
+            kind = channel if k == 0 else ("voice" if rng.random() < 0.3 else channel)
+            attributes: dict[str, Any] = {}
+            if kind == "voice":
+                attributes = {"status": "answered" if rng.random() < 0.8 else "missed", "talk_seconds": rng.randint(5, 600),
+                              "answered_by": assignee, "outcome": None}
+            out[Interaction].append({
+                "lead_id": i, "contact_id": contact, "channel": kind, "event_id": f"fill-{i}-{k}",
+                "direction": "inbound" if inbound else "outbound",
+                "text": message if k == 0 else ("Спасибо, перезвоню завтра." if inbound else "Добрый день! Отправили счёт."),
+                "subject": "Заявка" if kind == "email" else None, "thread_ref": None, "attributes": attributes,
+                "author_id": None if inbound else assignee, "delivery": None if inbound else "sent",
+                "created_at": at + timedelta(minutes=7 * k)})
+        if not closed or i % 10 == 0:
+            out[Task].append({"lead_id": i, "contact_id": contact, "kind": "call", "origin": "manual",
+                              "state": "done" if closed else "open", "due_at": last + timedelta(days=1),
+                              "assignee_id": assignee, "created_by": assignee, "note": "Перезвонить по счёту",
+                              "result": "ok" if closed else None, "closed_by": "user" if closed else None,
+                              "routing_task_id": None, "reminded_at": None, "created_at": at, "updated_at": last,
+                              "done_at": last if closed else None})
+    return out
+
+
+BULK_TABLES = ("companies", "contacts", "identities", "contact_companies", "leads", "interactions", "tasks")
+
+
+def _plain(value: Any, sqlite: bool) -> Any:
+    """A value as the driver takes it (what SQLAlchemy's bind processing would make of it, done once here)."""
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if sqlite and isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+class BulkWriter:
+    """Rows straight to the driver: SQLite's executemany, PostgreSQL's COPY (a fixture: the fill is not measured;
+    SQLAlchemy's per-value bind processing would take most of its time)."""
+
+    def __init__(self, url: str) -> None:
+        self.sqlite = url.startswith("sqlite")
+        self.url = url
+        self.columns: dict[str, list[str]] = {}
+
+    async def __aenter__(self) -> BulkWriter:
+        # The tables' own indexes and the search index's trigger are dropped for the fill and made again after
+        # it: building an index from sorted rows is several times faster than growing it row by row.
+        if self.sqlite:
+            self.db = sqlite3.connect(make_url(self.url).database, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA synchronous=OFF")
+            self.later = [sql for name, sql in self.db.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL "
+                f"AND tbl_name IN ({', '.join('?' * len(BULK_TABLES))}) ORDER BY type", BULK_TABLES)]
+            for kind, name in self.db.execute(
+                    "SELECT type, name FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL "
+                    f"AND tbl_name IN ({', '.join('?' * len(BULK_TABLES))})", BULK_TABLES).fetchall():
+                self.db.execute(f"DROP {kind} {name}")
+        else:
+            self.pg = await asyncpg.connect(make_url(self.url).set(drivername="postgresql").render_as_string(False))
+            self.later = [sql for name, sql in await self.pg.fetch(
+                "SELECT indexname, indexdef FROM pg_indexes i WHERE tablename = ANY($1::text[]) AND NOT EXISTS "
+                "(SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)", list(BULK_TABLES))]
+            for row in await self.pg.fetch(
+                    "SELECT indexname FROM pg_indexes i WHERE tablename = ANY($1::text[]) AND NOT EXISTS "
+                    "(SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)", list(BULK_TABLES)):
+                await self.pg.execute(f'DROP INDEX "{row[0]}"')
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.sqlite:
+            for sql in self.later:
+                self.db.execute(sql)
+            self.db.execute(f"INSERT INTO {store_search.SQLITE_FTS}({store_search.SQLITE_FTS}) VALUES ('rebuild')")
+            self.db.close()
+        else:
+            await self.pg.execute("SET maintenance_work_mem = '256MB'")
+            for sql in self.later:
+                await self.pg.execute(sql)
+            await self.pg.close()
+
+    async def write(self, chunk: dict[type, list[dict[str, Any]]]) -> None:
+        if self.sqlite:
+            await asyncio.to_thread(self._write_sqlite, chunk)
+            return
+        async with self.pg.transaction():
+            for model, rows in chunk.items():
+                if rows:
+                    names = list(rows[0])
+                    await self.pg.copy_records_to_table(model.__tablename__, columns=names, records=[
+                        tuple(_plain(row[n], False) for n in names) for row in rows])
+
+    def _write_sqlite(self, chunk: dict[type, list[dict[str, Any]]]) -> None:
+        self.db.execute("BEGIN")
+        for model, rows in chunk.items():
+            if rows:
+                names = list(rows[0])
+                sql = f"INSERT INTO {model.__tablename__} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+                self.db.executemany(sql, [tuple(_plain(row[n], True) for n in names) for row in rows])
+        self.db.execute("COMMIT")
+
+
+async def fill(url: str, count: int) -> float:
+    """Write `count` leads of the shape above into a database migrated to head; seconds taken."""
+    started = time.perf_counter()
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    now = datetime.now(UTC)
+    try:
+        async with engine.begin() as conn:
+            teams, users = staff(now)
+            await conn.execute(insert(Team), teams)
+            await conn.execute(insert(User), users)
+            pipeline_id = await conn.scalar(select(Pipeline.id).order_by(Pipeline.position, Pipeline.id).limit(1))
+            stages = {status: stage_id for stage_id, status in await conn.execute(
+                select(Stage.id, Stage.status).where(Stage.pipeline_id == pipeline_id, Stage.status.is_not(None)))}
+        shape = Shape(count)
+        async with BulkWriter(url) as writer:
+            writing: asyncio.Future[None] | None = None
+            for start in range(1, count + 1, CHUNK):
+                # The next chunk is made while the last one is written (the database's side runs outside the GIL).
+                rows = await asyncio.to_thread(rows_of, shape, start, min(count + 1, start + CHUNK), stages,
+                                               pipeline_id)
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(writer.write(rows))
+                if start % 100_000 == 1 and start > 1:
+                    print(f"    {start - 1} leads written ({time.perf_counter() - started:.0f} s)", file=sys.stderr,
+                          flush=True)
+            if writing is not None:
+                await writing
+        async with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                for table in ("teams", "users", "companies", "contacts", "identities", "leads", "interactions",
+                              "tasks"):
+                    await conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                               f"(SELECT max(id) FROM {table}))")
+        if engine.dialect.name == "postgresql":
+            # PostgreSQL's autovacuum keeps statistics in a live database; SQLite has none unless someone runs
+            # ANALYZE, and nothing in the service does: its file is left as a grown one would be.
+            async with engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.exec_driver_sql("VACUUM ANALYZE")
+    finally:
+        await engine.dispose()
+    return time.perf_counter() - started
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+@dataclass
+class Figures:
+    samples: list[float]       # ms
+    seconds: float = 0.0       # wall time of the whole run (intake: its rate)
+    count: int = 0
+
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 1000 / max(pct(self.samples, .5), 1e-9)
+
+
+class Database:
+    """One filled database and what the reads need of it."""
+
+    def __init__(self, name: str, url: str, leads_count: int) -> None:
+        self.name, self.url, self.leads = name, url, leads_count
+        self.engine = create_engine(url)
+        self.sessions = session_factory(self.engine)
+        from gateway.voice.cards import CardReader     # the pop's own reader (a gateway class: bench only)
+        self.pop = CardReader(url, self.sessions)
+        self.pipeline_id = 0
+
+    async def open(self) -> None:
+        async with self.sessions() as session:
+            self.pipeline_id = int(await session.scalar(select(func.min(Pipeline.id))) or 0)
+
+    async def close(self) -> None:
+        self.pop.close()
+        await self.engine.dispose()
+
+
+Read = Callable[[Database, int], Awaitable[Any]]
+
+
+async def card_read(db: Database, k: int) -> None:
+    lead_id = random.Random(k).randrange(1, db.leads + 1)
+    async with db.sessions() as session:
+        await leads.card(session, SUPERVISOR, lead_id)
+
+
+async def pop_read(db: Database, k: int) -> None:
+    await db.pop.read(random.Random(k + 1).randrange(1, db.leads + 1))
+
+
+_ASKED: dict[int, list[tuple[str, str | None, str | None]]] = {}
+
+
+async def search_read(db: Database, k: int) -> None:
+    """bench/search.py's mix, for clients this database holds (both number them 1, 2, ...)."""
+    contacts = Shape(db.leads).contacts
+    if contacts not in _ASKED:
+        _ASKED[contacts] = search_bench.queries(contacts, 20_000)
+    q, q_phone, q_email = _ASKED[contacts][k % 20_000]
+    async with db.sessions() as session:
+        await leads.list_leads(session, SUPERVISOR, LeadFilter(q=q, q_phone=q_phone, q_email=q_email))
+
+
+async def _page(db: Database, viewer: Viewer, f: LeadFilter) -> None:
+    async with db.sessions() as session:
+        found = await leads.list_leads(session, viewer, f)
+        await leads.contact_summaries(session, {x.contact_id for x in found})
+        await lead_lines.lines(session, found)
+
+
+OPEN = tuple(sorted(OPEN_STATUSES))
+
+
+async def list_mine(db: Database, k: int) -> None:
+    uid = 1 + k % AGENTS
+    await _page(db, operator(uid), LeadFilter(status=OPEN, assignee_id=uid))
+
+
+async def list_all(db: Database, k: int) -> None:
+    await _page(db, SUPERVISOR, LeadFilter(status=OPEN))
+
+
+async def list_pool(db: Database, k: int) -> None:
+    await _page(db, operator(1 + k % AGENTS), LeadFilter(pool=True))
+
+
+async def board_boss(db: Database, k: int) -> None:
+    async with db.sessions() as session:
+        await board.board(session, SUPERVISOR, board.BoardFilter(pipeline_id=db.pipeline_id))
+
+
+async def board_operator(db: Database, k: int) -> None:
+    async with db.sessions() as session:
+        await board.board(session, operator(1 + k % AGENTS), board.BoardFilter(pipeline_id=db.pipeline_id))
+
+
+READS: dict[str, Read] = {"card": card_read, "pop_card": pop_read, "search": search_read, "list_mine": list_mine,
+                          "list_all": list_all, "list_pool": list_pool, "board": board_boss,
+                          "board_operator": board_operator}
+
+
+async def alternate(empty: Database, big: Database, read: Read, n: int, block: int = 10) -> tuple[Figures, Figures]:
+    """`n` reads on each database, in alternating blocks (the load of the moment falls on both)."""
+    for db in (empty, big):             # warm both alike: statement caches, the file's first pages
+        for k in range(5):
+            await read(db, 10_000 + k)
+    out = {empty.name: Figures([]), big.name: Figures([])}
+    for at in range(0, n, block):
+        for db in (empty, big) if (at // block) % 2 == 0 else (big, empty):
+            for k in range(at, min(n, at + block)):
+                started = time.perf_counter()
+                await read(db, k)
+                out[db.name].samples.append((time.perf_counter() - started) * 1000)
+    return out[empty.name], out[big.name]
+
+
+# ---------------------------------------------------------------- intake through `switchboard serve`
+
+
+def returning_form(contact: int, i: int) -> dict[str, str]:
+    """A stored client writing again: their phone as people type it at home, their name, no e-mail."""
+    name, phone, _, _ = search_bench.person(contact, random.Random(contact))
+    d = phone.removeprefix("+7")
+    return {"name": name, "phone": f"8 ({d[:3]}) {d[3:6]}-{d[6:8]}-{d[8:]}",
+            "message": "Добрый день, я снова к вам: нужен ещё один счёт.", "submission_id": f"bigdb-back-{i}"}
+
+
+def forms(db: Database, first: int, posts: int) -> Iterator[dict[str, str]]:
+    contacts = Shape(db.leads).contacts
+    rng = random.Random(first)
+    for i in range(first, first + posts):
+        yield returning_form(rng.randrange(1, contacts + 1), i) if i % RETURNING == 0 else intake_bench.form(i)
+
+
+async def intake(workdir: Path, db: Database, first: int, posts: int, concurrency: int) -> tuple[Figures, str, float]:
+    """Posts through a fresh `switchboard serve` on `db`: figures, the storage check, server CPU ms per lead."""
+    port = intake_bench.free_port()
+    config = workdir / "bench.toml"
+    config.write_text(intake_bench.CONFIG)
+    env = {**os.environ, "SWITCHBOARD_DATABASE__URL": db.url}
+    server = intake_bench.start([sys.executable, "-m", "gateway", "--config", str(config), "serve", "--port",
+                                 str(port)], env, workdir)
+    items = list(forms(db, first, posts))
+    latencies: list[float] = []
+    answered: list[int] = []
+    try:
+        await wait_ready(port, server)
+        import aiohttp
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+            url = f"http://127.0.0.1:{port}/forms/bench"
+            for i in range(20):          # warm-up: connections, first statements
+                async with http.post(url, data=intake_bench.form(9_000_000 + first + i)) as response:
+                    await response.read()
+            cpu_before = intake_bench.cpu_seconds(server.pid)
+            queue = iter(items)
+
+            async def worker() -> None:
+                for data in queue:
+                    sent = time.perf_counter()
+                    async with http.post(url, data=data) as response:
+                        if response.status != 201:
+                            raise RuntimeError(f"{data['submission_id']}: {response.status} {await response.text()}")
+                        answered.append((await response.json())["lead_id"])
+                    latencies.append((time.perf_counter() - sent) * 1000)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            seconds = time.perf_counter() - started
+            cpu = intake_bench.cpu_seconds(server.pid) - cpu_before
+    except Exception:
+        print(intake_bench.server_log(workdir), file=sys.stderr)
+        raise
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    return Figures(latencies, seconds, posts), await stored_once(db, items, answered), cpu / posts * 1000
+
+
+async def stored_once(db: Database, items: list[dict[str, str]], answered: list[int]) -> str:
+    """Every 201 is one stored form interaction, on the lead it answered; none twice."""
+    wanted = {f"bench:{d['submission_id']}" for d in items}
+    async with db.sessions() as session:
+        rows = (await session.execute(select(Interaction.event_id, Interaction.lead_id).where(
+            Interaction.channel == "form", Interaction.event_id.in_(wanted)))).all()
+    problems = []
+    if len(rows) != len(wanted):
+        problems.append(f"{len(wanted) - len(rows)} of {len(wanted)} posts not stored exactly once")
+    if {lead for _, lead in rows} != set(answered):
+        problems.append("answered lead ids differ from the stored ones")
+    return "; ".join(problems) or f"ok: {len(wanted)} answered 201, each stored once"
+
+
+# ---------------------------------------------------------------- query plans (--explain)
+
+
+async def intake_reads(db: Database, k: int) -> None:
+    """What the intake's writer reads per batch before writing (crm_store.batch_state): run in this process,
+    so that its statements can be explained; a stored client's phone and a new one."""
+    contact = 1 + (k * 7919) % Shape(db.leads).contacts
+    _, phone, _, _ = search_bench.person(contact, random.Random(contact))
+    now = T0 + YEAR
+    requests = [IngestRequest(channel="form", event_id=f"bench:explain-{k}-{n}", received_at=now, name="x",
+                              claims=(Claim("phone", value, True, "stated"),))
+                for n, value in enumerate((phone, f"+7913{k:07d}"))]
+
+    def reads(session: Any) -> None:
+        batch_state.already_stored(session, requests)
+        batch_state.prefetch(session, requests, timedelta(days=30), now)
+        new_rows.reserve_id_ranges(session, {"contacts": 1, "leads": 2, "interactions": 2, "identities": 1})
+
+    async with db.sessions() as session:
+        await session.run_sync(reads)
+
+
+BIG_TABLES = ("leads", "interactions", "contacts", "identities", "tasks")
+
+
+async def explain(db: Database, engine_name: str) -> None:
+    """Each measured item's statements, once, with the engine's plan; full scans of the big tables flagged."""
+    captured: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")) and not executemany:
+            captured.append((statement, parameters))
+
+    engines = [db.engine.sync_engine] + ([db.pop._cards._engine] if db.pop._cards._engine is not None else [])
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", keep)
+    items: dict[str, Read] = {"intake": intake_reads, **READS}
+    seen: set[str] = set()
+    flagged = 0
+    try:
+        for item, read in items.items():
+            captured.clear()
+            await read(db, 7)
+            print(f"\n=== {engine_name} {item}: {len(captured)} statements", flush=True)
+            for statement, parameters in list(captured):
+                short = " ".join(statement.split())
+                if short in seen:
+                    continue
+                seen.add(short)
+                plan = await _plan(db, statement, parameters)
+                full = [line for line in plan if _full_scan(line)]
+                flagged += len(full)
+                print(f"--- {short[:400]}{' ...' if len(short) > 400 else ''}")
+                for line in plan:
+                    print(f"    {'FULL SCAN ' if line in full else ''}{line}")
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", keep)
+    print(f"\n{engine_name}: {flagged} plan lines scan a whole big table ({', '.join(BIG_TABLES)})", flush=True)
+    print(f"RESULT bigdb_{engine_name}_plans full_scans={flagged} leads={db.leads}", flush=True)
+
+
+def _full_scan(line: str) -> bool:
+    words = line.replace('"', " ").split()
+    for table in BIG_TABLES:
+        if ("SCAN" in words and table in words and "INDEX" not in words) \
+                or ("Seq" in words and "Scan" in words and table in words):
+            return True
+    return False
+
+
+async def _plan(db: Database, statement: str, parameters: Any) -> list[str]:
+    if db.url.startswith("sqlite"):
+        with sqlite3.connect(make_url(db.url).database) as conn:
+            return [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + statement, parameters or ())]
+    conn = await asyncpg.connect(make_url(db.url).set(drivername="postgresql").render_as_string(False))
+    try:
+        rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + statement, *(parameters or ()))
+    finally:
+        await conn.close()
+    return [row[0].strip() for row in rows if "Scan" in row[0] or "Execution Time" in row[0] or "Sort" in row[0]]
+
+
+# ---------------------------------------------------------------- the run
+
+
+def line(item: str, engine: str, leads_count: int, empty: Figures, big: Figures, unit: str, extra: str = "") -> float:
+    ratio = big.rate() / empty.rate()
+    print(f"  {item:15} empty p50 {pct(empty.samples, .5):7.2f} p95 {pct(empty.samples, .95):7.2f} ms "
+          f"{empty.rate():8.0f} {unit} | big p50 {pct(big.samples, .5):7.2f} p95 {pct(big.samples, .95):7.2f} ms "
+          f"{big.rate():8.0f} {unit} | ratio {ratio:.2f}{extra}", flush=True)
+    print(f"RESULT bigdb_{engine}_{item} ratio={ratio:.2f} big_p50_ms={pct(big.samples, .5):.2f} "
+          f"big_p95_ms={pct(big.samples, .95):.2f} empty_p50_ms={pct(empty.samples, .5):.2f} "
+          f"big_rate={big.rate():.0f} empty_rate={empty.rate():.0f} leads={leads_count}", flush=True)
+    return ratio
+
+
+async def run(engine: str, urls: tuple[str, str], workdir: Path, args: argparse.Namespace) -> None:
+    for url, count in zip(urls, (SMALL, args.leads), strict=True):
+        path = make_url(url).database if engine == "sqlite" else None
+        if path and Path(path).exists():     # --keep: filled by an earlier run; brought to the current schema
+            await asyncio.to_thread(upgrade, url)
+            print(f"{engine}: {path} reused ({count:,} leads), migrated to head", file=sys.stderr, flush=True)
+            continue
+        seconds = await fill(url, count)
+        print(f"{engine}: {count:,} leads filled in {seconds:.0f} s", file=sys.stderr, flush=True)
+    empty, big = Database("empty", urls[0], SMALL), Database("big", urls[1], args.leads)
+    await empty.open()
+    await big.open()
+    load = os.getloadavg()
+    print(f"{engine}: empty = {SMALL:,} leads, big = {args.leads:,} leads; load {load[0]:.1f} {load[1]:.1f}",
+          flush=True)
+    if args.explain:
+        try:
+            await explain(big, engine)
+        finally:
+            await empty.close()
+            await big.close()
+        return
+    try:
+        runs: dict[str, list[Figures]] = {"empty": [], "big": []}
+        notes = []
+        first = FIRST_NEW_POST + int(time.time()) % 400 * 10_000    # a later run on kept files posts new forms
+        for r in range(args.repeat if "intake" in args.items else 0):
+            for db in (empty, big) if r % 2 == 0 else (big, empty):
+                figures, stored, cpu = await intake(workdir, db, first, args.posts, args.concurrency)
+                first += args.posts
+                runs[db.name].append(figures)
+                notes.append(f"{db.name} {figures.rate():.0f}/s {cpu:.2f} ms CPU/lead ({stored})")
+        if notes:
+            print("  intake runs: " + "; ".join(notes), flush=True)
+            best = {name: max(figs, key=Figures.rate) for name, figs in runs.items()}
+            line("intake", engine, args.leads, best["empty"], best["big"], "leads/s", f" (best of {args.repeat})")
+        for item, read in READS.items():
+            if item not in args.items:
+                continue
+            n = args.reads if item in ("card", "pop_card", "search") else max(20, args.reads // 4)
+            e, b = await alternate(empty, big, read, n)
+            line(item, engine, args.leads, e, b, "/s")
+        load = os.getloadavg()
+        print(f"  load at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}", flush=True)
+    finally:
+        await empty.close()
+        await big.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--posts", type=int, default=2000, help="form posts per intake run")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=2, help="intake runs per database (alternating)")
+    parser.add_argument("--reads", type=int, default=200, help="reads per item and database")
+    parser.add_argument("--items", default=",".join(("intake", *READS)), help="what to measure (default: all)")
+    parser.add_argument("--explain", action="store_true",
+                        help="print the plan of every statement the items run on the big database, and stop")
+    parser.add_argument("--quick", action="store_true", help="100,000 leads, SQLite only, one intake run each")
+    parser.add_argument("--keep", type=Path, help="keep the SQLite files in this folder; a later run reuses them "
+                                                  "(migrated to head: before/after an index on the same data)")
+    args = parser.parse_args()
+    if args.quick:
+        args.leads, args.engines, args.repeat, args.posts, args.reads = 100_000, "sqlite", 1, 1000, 100
+        print("--quick: 100,000 leads (not the issue's 1,000,000), SQLite only, one intake run of 1,000 posts "
+              "per database", flush=True)
+    engines = args.engines.split(",")
+    with tempfile.TemporaryDirectory(prefix="switchboard-bigdb-") as tmp:
+        workdir = Path(tmp)
+        if "sqlite" in engines:
+            files = args.keep or workdir
+            files.mkdir(parents=True, exist_ok=True)
+            await run("sqlite", (f"sqlite+aiosqlite:///{files / f'empty-{SMALL}.db'}",
+                                 f"sqlite+aiosqlite:///{files / f'big-{args.leads}.db'}"), workdir, args)
+        if "postgresql" in engines:
+            with running_postgres() as hostport:
+                host, port = hostport.split(":")
+                for name in ("empty", "big"):
+                    subprocess.run(["psql", "-h", host, "-p", port, "-U", "postgres", "-qc", f"CREATE DATABASE {name}"],
+                                   check=True, capture_output=True)
+                await run("postgresql", (f"postgresql+asyncpg://postgres@{hostport}/empty",
+                                         f"postgresql+asyncpg://postgres@{hostport}/big"), workdir, args)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
