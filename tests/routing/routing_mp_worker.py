@@ -12,12 +12,13 @@ from routing.events import OfferCreated, RoutingError, TaskAssigned
 from routing.types import Agent, Presence, QueueConfig, Task
 
 
-async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_path: str, total: int) -> int:
+async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_path: str, total: int,
+               wait: float) -> int:
     backend = RedisBackend.from_url(url, prefix)
     engine = RoutingEngine(backend, {"default": QueueConfig(offer_timeout=120)})
     ids = [f"agent{i:02d}" for i in range(agents)]
     added = 0
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + wait
     with open(log_path, "w") as log:
         def record(events) -> None:
             for event in events:
@@ -56,5 +57,5 @@ async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_
 
 
 if __name__ == "__main__":
-    url, prefix, worker, tasks, agents, log_path, total = sys.argv[1:]
-    sys.exit(asyncio.run(main(url, prefix, int(worker), int(tasks), int(agents), log_path, int(total))))
+    url, prefix, worker, tasks, agents, log_path, total, wait = sys.argv[1:]
+    sys.exit(asyncio.run(main(url, prefix, int(worker), int(tasks), int(agents), log_path, int(total), float(wait))))

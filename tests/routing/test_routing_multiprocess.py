@@ -18,26 +18,25 @@ pytestmark = pytest.mark.redis
 
 WORKER = Path(__file__).with_name("routing_mp_worker.py")
 ROOT = Path(__file__).resolve().parents[2]
+# A bound, not a speed check: a few seconds alone, far longer beside the parallel workers on a busy machine.
+WAIT = 300
 
 
 async def test_two_processes_assign_every_task_once(redis_url, tmp_path):
     prefix = f"mp{os.getpid()}:"
     logs = [tmp_path / f"worker{i}.jsonl" for i in range(2)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    started = time.monotonic()
     procs = [subprocess.Popen([sys.executable, str(WORKER), redis_url, prefix, str(i), "500", "20", str(logs[i]),
-                               "1000"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               "1000", str(WAIT)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for i in range(2)]
     for proc in procs:
         try:
-            _, err = proc.communicate(timeout=60)
+            _, err = proc.communicate(timeout=WAIT + 60)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
             raise
         assert proc.returncode == 0, err.decode()[-2000:]
-    elapsed = time.monotonic() - started
-    assert elapsed < 40
 
     entries = [json.loads(line) for log in logs for line in log.read_text().splitlines()]
     assigned = [e for e in entries if e["kind"] == "assigned"]
