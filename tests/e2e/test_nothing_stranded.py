@@ -34,7 +34,7 @@ from support.postgres_server import free_port
 from support.processes import start_server, wait_ready
 from support.redis_server import _ping
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.long]
 
 AGENTS = 4
 PASSWORD = "agent password"
@@ -64,9 +64,12 @@ class RedisProcess:
             [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(500):
-            if await asyncio.to_thread(_ping, self.port):
+        for _ in range(3000):
+            # Its own process answering, not another parallel worker's server that took the port meanwhile.
+            if await asyncio.to_thread(_ping, self.port, self.proc.pid):
                 return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode} (port {self.port} taken?)")
             await asyncio.sleep(0.02)
         raise RuntimeError("redis-server did not start")
 

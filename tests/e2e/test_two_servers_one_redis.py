@@ -25,7 +25,7 @@ from support.deploy import switchboard_config
 from support.postgres_server import free_port
 from support.processes import start_server, wait_ready
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.long]
 
 LEADS = 1000
 AGENTS = 20
