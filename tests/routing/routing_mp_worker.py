@@ -12,6 +12,14 @@ from routing.events import OfferCreated, RoutingError, TaskAssigned
 from routing.types import Agent, Presence, QueueConfig, Task
 
 
+async def completed(backend: RedisBackend, prefix: str) -> float:
+    """Tasks completed so far, over every day's statistics: a run may cross midnight (UTC)."""
+    done = 0.0
+    async for day in backend.client.scan_iter(match=f"{prefix}st:*"):
+        done += float(await backend.client.hget(day, "c:chat:completed") or 0)
+    return done
+
+
 async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_path: str, total: int,
                wait: float) -> int:
     backend = RedisBackend.from_url(url, prefix)
@@ -48,7 +56,7 @@ async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_
                         record((await engine.complete(rec.id)).events)
                     except RoutingError:
                         pass  # completed by the other process
-            done = float(await backend.client.hget(f"{prefix}st:{int(time.time() // 86400)}", "c:chat:completed") or 0)
+            done = await completed(backend, prefix)
             if added == tasks and done >= total:
                 await backend.aclose()
                 return 0
