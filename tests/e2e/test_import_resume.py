@@ -33,6 +33,7 @@ def _one(db: Path, sql: str) -> tuple[int, ...]:
 
 
 @pytest.mark.long
+@pytest.mark.xdist_group("servers")      # a server process under load, like the other multi-process tests
 async def test_a_killed_import_resumes_without_duplicates(tmp_path: Path) -> None:
     db = tmp_path / "sb.db"
     config = tmp_path / "switchboard.toml"
