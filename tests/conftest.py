@@ -19,6 +19,11 @@ from support.redis_server import redis_url  # noqa: F401  (a fixture, shared by 
 _names = itertools.count(1)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `long` go first: started last, one of them alone would keep a parallel run waiting."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file; each test gets a copy, which is far faster than migrating again."""

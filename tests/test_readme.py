@@ -95,6 +95,7 @@ def serve(body: str, work: Path, env: dict[str, str]) -> str:
     return output
 
 
+@pytest.mark.long
 def test_every_shell_block_of_the_readme_runs(reader_copy: tuple[Path, dict[str, str]]) -> None:
     work, env = reader_copy
     outputs = []

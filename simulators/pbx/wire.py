@@ -68,6 +68,11 @@ class Client:
                     self.outbox.task_done()
         finally:
             self.writer.transport.close()
+            # What was never written is lost with the connection: nobody may wait for it (backpressure, flush),
+            # also when the writer was cancelled with frames still queued.
+            while not self.outbox.empty():
+                self.outbox.get_nowait()
+                self.outbox.task_done()
 
     async def _write(self, data: bytes) -> None:
         pieces = self.pbx.chunks(data)

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from crm_store.ingest import utcnow
 from crm_store.session import create_engine, session_factory
@@ -31,6 +32,8 @@ def _one(db: Path, sql: str) -> tuple[int, ...]:
         return c.execute(sql).fetchone()
 
 
+@pytest.mark.long
+@pytest.mark.xdist_group("servers")      # a server process under load, like the other multi-process tests
 async def test_a_killed_import_resumes_without_duplicates(tmp_path: Path) -> None:
     db = tmp_path / "sb.db"
     config = tmp_path / "switchboard.toml"

@@ -34,9 +34,12 @@ from support.postgres_server import free_port
 from support.processes import start_server, wait_ready
 from support.redis_server import _ping
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+# Each runs two servers (and Redis) under load: one at a time, on one parallel worker, or they starve each other.
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.long, pytest.mark.xdist_group("servers")]
 
 AGENTS = 4
+# Every wait's bound: a few seconds on a quiet machine, far longer beside parallel workers on a busy one.
+BOUND = 300.0
 PASSWORD = "agent password"
 CONFIG = """
 [forms.load]
@@ -64,9 +67,12 @@ class RedisProcess:
             [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(500):
-            if await asyncio.to_thread(_ping, self.port):
+        for _ in range(3000):
+            # Its own process answering, not another parallel worker's server that took the port meanwhile.
+            if await asyncio.to_thread(_ping, self.port, self.proc.pid):
                 return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode} (port {self.port} taken?)")
             await asyncio.sleep(0.02)
         raise RuntimeError("redis-server did not start")
 
@@ -176,14 +182,14 @@ async def test_every_acknowledged_lead_is_offered_whatever_fails(postgres_databa
             ready: asyncio.Queue[str] = asyncio.Queue()
             agents = [asyncio.create_task(agent(http, bases[1], f"agent{i}", assigned, closes, ready, done))
                       for i in range(AGENTS)]
-            async with asyncio.timeout(60):
+            async with asyncio.timeout(BOUND):
                 for _ in range(AGENTS):
                     await ready.get()
 
             async def post(i: int, to: int) -> None:
                 """Post until acknowledged; a process that does not answer is replaced by the other."""
                 data = {"phone": f"+7912{i:07d}", "submission_id": f"s{i}"}
-                for attempt in range(60):
+                for attempt in range(int(BOUND / 0.2)):
                     with contextlib.suppress(aiohttp.ClientError):
                         base = bases[to] if attempt == 0 else bases[1]
                         async with http.post(f"{base}/forms/load", data=data) as r:
@@ -208,7 +214,7 @@ async def test_every_acknowledged_lead_is_offered_whatever_fails(postgres_databa
             await wait_ready(ports[0], servers[0], path="/readyz")
             await asyncio.gather(*(post(i, i % 2) for i in range(90, 120)))
 
-            for _ in range(300):       # a generous bound: the sweeper runs every 2 s
+            for _ in range(int(BOUND / 0.2)):       # the sweeper runs every 2 s; offers time out after 10 s
                 if leads <= set(assigned):
                     break
                 await asyncio.sleep(0.2)
@@ -218,7 +224,7 @@ async def test_every_acknowledged_lead_is_offered_whatever_fails(postgres_databa
                                      f"agents: {agents_now}")
             # Closes made while Redis was down freed nobody's capacity there: the sweepers let those go.
             client = Redis.from_url(redis.url, decode_responses=True)
-            for _ in range(150):
+            for _ in range(int(BOUND / 0.2)):
                 held = await client.scard("stranded:routing:open")
                 loads = [json.loads(a)["load"] for a in await client.mget(
                     [f"stranded:routing:a:{i}" for i in range(1, AGENTS + 1)]) if a]

@@ -25,7 +25,8 @@ from support.deploy import switchboard_config
 from support.postgres_server import free_port
 from support.processes import start_server, wait_ready
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+# Each runs two servers (and Redis) under load: one at a time, on one parallel worker, or they starve each other.
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.long, pytest.mark.xdist_group("servers")]
 
 LEADS = 1000
 AGENTS = 20

@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import smtplib
-import socket
-import time
 from typing import Any
 
 import pytest
@@ -14,15 +11,21 @@ from crm_store.models import Contact, Interaction, Lead
 from crm_store.types import Role
 from gateway.keys import SESSIONS
 from support.postgres_server import free_port
+from support.smtp_client import send_mail
 
 HUGE = "999999999999999999999999"
-SMTP_PORT = free_port()
 
 
 @pytest.fixture
-def settings_overrides() -> dict[str, Any]:
+def smtp_port() -> int:
+    """Per test, not per module: a port released between tests is up for grabs by the other parallel workers."""
+    return free_port()
+
+
+@pytest.fixture
+def settings_overrides(smtp_port: int) -> dict[str, Any]:
     return {"forms": {"busy": {"rate_per_minute": 100000, "burst": 1000}},
-            "smtp": {"listen": f"127.0.0.1:{SMTP_PORT}", "domains": ["shop.example"]}}
+            "smtp": {"listen": f"127.0.0.1:{smtp_port}", "domains": ["shop.example"]}}
 
 
 async def _status(response) -> tuple[int, Any]:  # type: ignore[no-untyped-def]
@@ -95,27 +98,12 @@ async def test_a_nul_in_a_form_does_not_fail_its_neighbours_in_the_group_commit(
     assert "bad  byte" in texts and len(texts) == 2
 
 
-def _send(raw: bytes) -> int:
-    # The SMTP listener starts in the background with the app: wait (boundedly) until it accepts connections.
-    for _ in range(600):
-        try:
-            socket.create_connection(("127.0.0.1", SMTP_PORT), timeout=5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    with smtplib.SMTP("127.0.0.1", SMTP_PORT, timeout=60) as client:
-        client.ehlo()
-        client.mail("long@example.org")
-        client.rcpt("sales@shop.example")
-        return client.data(raw)[0]
-
-
-async def test_a_mail_with_a_very_long_name_and_subject_is_stored_whole(api):
+async def test_a_mail_with_a_very_long_name_and_subject_is_stored_whole(api, smtp_port):
     name, subject = "Очень " * 60 + "Длинное Имя", "Тема " * 150 + "конец"
     raw = (f"From: {name} <long@example.org>\r\nTo: sales@shop.example\r\nSubject: {subject}\r\n"
            f"Message-ID: <{'x' * 400}@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n")
-    assert await asyncio.to_thread(_send, raw.encode()) == 250
-    assert await asyncio.to_thread(_send, raw.encode()) == 250        # the same Message-ID: one lead
+    for _ in range(2):                  # the same Message-ID twice: one lead
+        assert await asyncio.to_thread(send_mail, smtp_port, raw.encode(), sender="long@example.org") == 250
     async with api.client.app[SESSIONS]() as session:
         assert list(await session.scalars(select(Contact.display_name))) == [name]
         assert list(await session.scalars(select(Lead.subject))) == [subject]

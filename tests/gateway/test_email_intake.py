@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import smtplib
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -11,9 +10,15 @@ import pytest
 from crm_store.types import Role
 from support.mail_relay import running_relay
 from support.postgres_server import free_port
+from support.smtp_client import send_mail
 
 CORPUS = Path(__file__).parent.parent / "channels" / "email" / "corpus"
-SMTP_PORT = free_port()
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    """Per test, not per module: a port released between tests is up for grabs by the other parallel workers."""
+    return free_port()
 
 
 @pytest.fixture
@@ -23,28 +28,24 @@ async def relay():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def settings_overrides(relay) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    return {"smtp": {"listen": f"127.0.0.1:{SMTP_PORT}", "domains": ["shop.example"]},
+def settings_overrides(relay, smtp_port: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {"smtp": {"listen": f"127.0.0.1:{smtp_port}", "domains": ["shop.example"]},
             "email": {"smtp_host": "127.0.0.1", "smtp_port": relay.port, "starttls": False,
                       "from_address": "sales@shop.example", "from_name": "Shop"}}
 
 
-def send(raw: bytes) -> int:
-    with smtplib.SMTP("127.0.0.1", SMTP_PORT, timeout=10) as client:
-        client.ehlo()
-        client.mail("anna.smirnova@example.ru")
-        client.rcpt("sales@shop.example")
-        return client.data(raw)[0]
+async def send(port: int, raw: bytes) -> int:
+    return await asyncio.to_thread(send_mail, port, raw, sender="anna.smirnova@example.ru")
 
 
 async def leads(api, headers) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     return (await (await api.client.get("/api/v1/leads?channel=email", headers=headers)).json())["items"]
 
 
-async def test_a_mail_thread_is_one_ticket_and_replies_go_out_threaded(api, relay):
+async def test_a_mail_thread_is_one_ticket_and_replies_go_out_threaded(api, relay, smtp_port):
     await api.add_user("boss", Role.SUPERVISOR)
     headers = await api.login("boss")
-    assert await asyncio.to_thread(send, (CORPUS / "utf8_plain.eml").read_bytes()) == 250
+    assert await send(smtp_port, (CORPUS / "utf8_plain.eml").read_bytes()) == 250
     [lead] = await leads(api, headers)
     assert lead["subject"] == "Заявка на доставку" and lead["contact"]["identity"]["value"] == "anna.smirnova@example.ru"
 
@@ -61,11 +62,11 @@ async def test_a_mail_thread_is_one_ticket_and_replies_go_out_threaded(api, rela
               f"In-Reply-To: {out['Message-ID']}\r\nReferences: <utf8-1@example.ru> {out['Message-ID']}\r\n"
               "Content-Type: text/plain; charset=utf-8\r\n\r\nЗавтра после обеда.\r\n\r\n"
               "On Mon, Shop wrote:\r\n> Когда вам удобно?\r\n").encode()
-    assert await asyncio.to_thread(send, answer) == 250
+    assert await send(smtp_port, answer) == 250
     token_only = (f"From: anna.smirnova@example.ru\r\nTo: sales@shop.example\r\nSubject: [#{lead['id']}] ещё\r\n"
                   "Message-ID: <answer-2@example.ru>\r\n\r\nИ ещё вопрос.\r\n").encode()
-    assert await asyncio.to_thread(send, token_only) == 250
-    assert await asyncio.to_thread(send, (CORPUS / "autoreply.eml").read_bytes()) == 250
+    assert await send(smtp_port, token_only) == 250
+    assert await send(smtp_port, (CORPUS / "autoreply.eml").read_bytes()) == 250
 
     [same] = await leads(api, headers)
     card = await (await api.client.get(f"/api/v1/leads/{same['id']}", headers=headers)).json()

@@ -18,7 +18,7 @@ COMMANDS = {
 
 def run(tmp_path: Path, args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "gateway", *args], cwd=tmp_path, input="a long password\n",
-                          env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=60)
+                          env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=300)
 
 
 def the_one_line(done: subprocess.CompletedProcess[str]) -> str:

@@ -12,12 +12,21 @@ from routing.events import OfferCreated, RoutingError, TaskAssigned
 from routing.types import Agent, Presence, QueueConfig, Task
 
 
-async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_path: str, total: int) -> int:
+async def completed(backend: RedisBackend, prefix: str) -> float:
+    """Tasks completed so far, over every day's statistics: a run may cross midnight (UTC)."""
+    done = 0.0
+    async for day in backend.client.scan_iter(match=f"{prefix}st:*"):
+        done += float(await backend.client.hget(day, "c:chat:completed") or 0)
+    return done
+
+
+async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_path: str, total: int,
+               wait: float) -> int:
     backend = RedisBackend.from_url(url, prefix)
     engine = RoutingEngine(backend, {"default": QueueConfig(offer_timeout=120)})
     ids = [f"agent{i:02d}" for i in range(agents)]
     added = 0
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + wait
     with open(log_path, "w") as log:
         def record(events) -> None:
             for event in events:
@@ -47,7 +56,7 @@ async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_
                         record((await engine.complete(rec.id)).events)
                     except RoutingError:
                         pass  # completed by the other process
-            done = float(await backend.client.hget(f"{prefix}st:{int(time.time() // 86400)}", "c:chat:completed") or 0)
+            done = await completed(backend, prefix)
             if added == tasks and done >= total:
                 await backend.aclose()
                 return 0
@@ -56,5 +65,5 @@ async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_
 
 
 if __name__ == "__main__":
-    url, prefix, worker, tasks, agents, log_path, total = sys.argv[1:]
-    sys.exit(asyncio.run(main(url, prefix, int(worker), int(tasks), int(agents), log_path, int(total))))
+    url, prefix, worker, tasks, agents, log_path, total, wait = sys.argv[1:]
+    sys.exit(asyncio.run(main(url, prefix, int(worker), int(tasks), int(agents), log_path, int(total), float(wait))))

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -18,26 +17,25 @@ pytestmark = pytest.mark.redis
 
 WORKER = Path(__file__).with_name("routing_mp_worker.py")
 ROOT = Path(__file__).resolve().parents[2]
+# A bound, not a speed check: a few seconds alone, far longer beside the parallel workers on a busy machine.
+WAIT = 300
 
 
 async def test_two_processes_assign_every_task_once(redis_url, tmp_path):
     prefix = f"mp{os.getpid()}:"
     logs = [tmp_path / f"worker{i}.jsonl" for i in range(2)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    started = time.monotonic()
     procs = [subprocess.Popen([sys.executable, str(WORKER), redis_url, prefix, str(i), "500", "20", str(logs[i]),
-                               "1000"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               "1000", str(WAIT)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for i in range(2)]
     for proc in procs:
         try:
-            _, err = proc.communicate(timeout=60)
+            _, err = proc.communicate(timeout=WAIT + 60)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
             raise
         assert proc.returncode == 0, err.decode()[-2000:]
-    elapsed = time.monotonic() - started
-    assert elapsed < 40
 
     entries = [json.loads(line) for log in logs for line in log.read_text().splitlines()]
     assigned = [e for e in entries if e["kind"] == "assigned"]
@@ -52,11 +50,12 @@ async def test_two_processes_assign_every_task_once(redis_url, tmp_path):
     client = Redis.from_url(redis_url, decode_responses=True)
     try:
         assert await client.scard(f"{prefix}open") == 0
-        day = int(time.time() // 86400)
-        stats = await client.hgetall(f"{prefix}st:{day}")
-        assert float(stats["c:chat:entered"]) == 1000
-        assert float(stats["c:chat:assigned"]) == 1000
-        assert float(stats["c:chat:completed"]) == 1000
+        stats: Counter[str] = Counter()       # summed over days: a run may cross midnight (UTC)
+        async for key in client.scan_iter(match=f"{prefix}st:*"):
+            stats.update({name: float(value) for name, value in (await client.hgetall(key)).items()})
+        assert stats["c:chat:entered"] == 1000
+        assert stats["c:chat:assigned"] == 1000
+        assert stats["c:chat:completed"] == 1000
         for i in range(20):
             agent = json.loads(await client.get(f"{prefix}a:agent{i:02d}"))
             load = agent["load"] if isinstance(agent["load"], dict) else {}  # cjson writes {} for an empty table

@@ -18,6 +18,7 @@ DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 CONFIG = """
 protocols = imap
 listen = 127.0.0.1
+login_greeting = {greeting}
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
@@ -77,12 +78,14 @@ def running_dovecot(username: str = "sales@shop.example", password: str = "secre
     os.chown(root / "mail", owner.pw_uid, owner.pw_gid)
     port = _free_port()
     chroot = "" if os.geteuid() == 0 else "  chroot =\n"
+    # Its own greeting: what answers on the port is this server, not another parallel worker's.
+    greeting = f"switchboard-test-{root.name}"
     (root / "dovecot.conf").write_text(CONFIG.format(root=root, port=port, uid=owner.pw_uid, gid=owner.pw_gid,
-                                                     chroot=chroot))
+                                                     chroot=chroot, greeting=greeting))
     process = subprocess.Popen([DOVECOT, "-F", "-c", str(root / "dovecot.conf")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        _wait_for_greeting(port, process, root)
+        _wait_for_greeting(port, process, root, greeting)
         yield Mailbox("127.0.0.1", port, username, password)
     finally:
         process.terminate()
@@ -94,16 +97,18 @@ def running_dovecot(username: str = "sales@shop.example", password: str = "secre
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _wait_for_greeting(port: int, process: subprocess.Popen[bytes], root: Path) -> None:
-    deadline = time.monotonic() + 10
+def _wait_for_greeting(port: int, process: subprocess.Popen[bytes], root: Path, greeting: str) -> None:
+    deadline = time.monotonic() + 60        # a start on a busy machine
     while time.monotonic() < deadline:
         if process.poll() is not None:
             log = (root / "dovecot.log").read_text() if (root / "dovecot.log").exists() else ""
             raise RuntimeError(f"dovecot exited: {process.stderr.read().decode() if process.stderr else ''} {log}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                if sock.recv(100).startswith(b"* OK"):
+                said = sock.recv(200)
+                if said.startswith(b"* OK") and greeting.encode() in said:
                     return
+                time.sleep(0.05)
         except OSError:
             time.sleep(0.05)
     raise TimeoutError("dovecot did not greet")

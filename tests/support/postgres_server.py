@@ -50,12 +50,22 @@ def running_postgres() -> Iterator[str]:
         user = pwd.getpwnam("postgres")
         for path in (root, data):
             os.chown(path, user.pw_uid, user.pw_gid)
-    port = free_port()
     subprocess.run(_as_postgres([str(bindir / "initdb"), "--no-sync", "-A", "trust", "-U", "postgres",
-                                 "-D", str(data)]), check=True, capture_output=True, timeout=60)
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-w", "-t", "30", "-D", str(data), "-o", options,
-                                 "-l", str(root / "log"), "start"]), check=True, capture_output=True, timeout=60)
+                                 "-D", str(data)]), check=True, capture_output=True, timeout=120)
+    # The port is free when chosen but another parallel worker may bind it first: the server then
+    # exits ("could not create any TCP/IP sockets") and pg_ctl fails, so take another one.
+    for attempt in range(1, 4):
+        port = free_port()
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        started = subprocess.run(_as_postgres([str(bindir / "pg_ctl"), "-w", "-t", "120", "-D", str(data),
+                                               "-o", options, "-l", str(root / "log"), "start"]),
+                                 capture_output=True, timeout=180)
+        if started.returncode == 0:
+            break
+        if attempt == 3:
+            log = (root / "log").read_text(errors="replace") if (root / "log").exists() else ""
+            shutil.rmtree(root, ignore_errors=True)
+            raise RuntimeError(f"PostgreSQL did not start: {started.stderr.decode(errors='replace')} {log[-2000:]}")
     try:
         yield f"127.0.0.1:{port}"
     finally:

@@ -22,11 +22,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _ping(port: int) -> bool:
+def _ping(port: int, pid: int | None = None) -> bool:
+    """True if a redis-server answers on `port` (and, given `pid`, is that process, not another worker's)."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+            if pid is None:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+            sock.sendall(b"INFO server\r\n")
+            said = b""
+            while b"process_id:" not in said or not said.endswith(b"\r\n"):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return False
+                said += chunk
+            return f"process_id:{pid}\r\n".encode() in said
     except OSError:
         return False
 
@@ -36,23 +46,36 @@ def running_redis(timeout: float = 10.0) -> Iterator[str]:
     """Start redis-server on a free loopback port; yield its URL; kill and reap it."""
     binary = shutil.which("redis-server") or REDIS_SERVER
     workdir = tempfile.mkdtemp(prefix="switchboard-redis-")
-    port = free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", workdir, "--protected-mode", "yes"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + timeout
-        while not _ping(port):
-            if proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {proc.returncode}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not answer PING in time")
-            time.sleep(0.01)
-        yield f"redis://127.0.0.1:{port}/0"
+        # The port is free when chosen but another parallel worker may bind it first: then take another.
+        for attempt in range(1, 4):
+            port = free_port()
+            proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                     "--appendonly", "no", "--dir", workdir, "--protected-mode", "yes"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                if _answers(proc, port, timeout):
+                    yield f"redis://127.0.0.1:{port}/0"
+                    return
+                if attempt == 3:
+                    raise RuntimeError(f"redis-server exited with {proc.returncode}")
+            finally:
+                proc.kill()
+                proc.wait(timeout=10)
     finally:
-        proc.kill()
-        proc.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _answers(proc: subprocess.Popen[bytes], port: int, timeout: float) -> bool:
+    """True once the server answers PING; False if it exited first (its port was taken)."""
+    deadline = time.monotonic() + timeout
+    while not _ping(port, proc.pid):
+        if proc.poll() is not None:
+            return False
+        if time.monotonic() > deadline:
+            raise RuntimeError("redis-server did not answer PING in time")
+        time.sleep(0.01)
+    return True
 
 
 @contextlib.asynccontextmanager

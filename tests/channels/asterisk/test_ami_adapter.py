@@ -16,7 +16,10 @@ from channels.asterisk.types import (
 )
 
 SECRET = "s3cret"
-FAST = {"ping_interval": 0.2, "ping_timeout": 0.3, "reconnect_min": 0.05, "reconnect_max": 0.2, "action_timeout": 2}
+# Quick reconnects; roomy pings and actions: on a busy machine a Pong can take longer than a fraction of a second,
+# and a reconnect nobody asked for loses events. The watchdog's own test asks for quick pings.
+FAST = {"ping_interval": 1, "ping_timeout": 60, "reconnect_min": 0.05, "reconnect_max": 0.2, "action_timeout": 60}
+WATCHDOG = {"ping_interval": 0.2, "ping_timeout": 0.3}
 
 
 def config(pbx: SimulatedPbx, **overrides: Any) -> AmiConfig:
@@ -105,7 +108,7 @@ async def test_a_refused_login_is_reported_and_retried_with_backoff():
 
 async def test_a_silent_pbx_is_noticed_by_the_ping_watchdog_and_reconnected(pbx):
     recorder = Recorder()
-    async with running(pbx, recorder) as adapter:
+    async with running(pbx, recorder, **WATCHDOG) as adapter:
         await logged_in(adapter)
         pbx.hang()
         async with asyncio.timeout(60):
@@ -189,7 +192,8 @@ async def test_a_hundred_concurrent_calls(pbx):
     recorder = Recorder()
     async with running(pbx, recorder) as adapter:
         await logged_in(adapter)
-        await asyncio.gather(*(pbx.replay("queue_answered", caller=f"+7495000{i:04d}") for i in range(100)))
+        async with asyncio.timeout(300):
+            await asyncio.gather(*(pbx.replay("queue_answered", caller=f"+7495000{i:04d}") for i in range(100)))
         await recorder.until(lambda: len(recorder.of(CallEnded)) == 100, timeout=120)
     assert len({e.call_id for e in recorder.of(CallStarted)}) == 100
     assert all(e.outcome is CallOutcome.ANSWERED for e in recorder.of(CallEnded))
