@@ -12,6 +12,7 @@ from simulators.pbx.server import SimulatedPbx
 from crm_store.models import Interaction, RoutingTask
 from crm_store.types import Role
 from gateway.keys import AMI, SESSIONS, VOICE
+from support.bounded import within
 from support.screens import screen
 
 SECRET = "s3cret"
@@ -19,8 +20,12 @@ SECRET = "s3cret"
 
 @pytest.fixture
 async def pbx() -> AsyncIterator[SimulatedPbx]:
-    async with SimulatedPbx(username="switchboard", secret=SECRET) as running:
+    running = SimulatedPbx(username="switchboard", secret=SECRET)
+    await running.start()
+    try:
         yield running
+    finally:
+        await within(running.close(), "the simulated PBX's close")
 
 
 @pytest.fixture
