@@ -43,6 +43,12 @@ class GroupedWrites(Generic[I, R]):
             group, self._pending = self._pending, []
             try:
                 await self._write(group)
+            except asyncio.CancelledError:
+                # Stopped mid-way (shutdown): nobody may be left awaiting an answer that will never come.
+                for _, done in group + self._pending:
+                    done.cancel()
+                self._pending = []
+                raise
             except Exception as exc:
                 if isinstance(exc, StoreUnavailable) or len(group) == 1:
                     _fail(group, exc)
