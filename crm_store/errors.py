@@ -1,6 +1,10 @@
 """What the store refuses, in words the HTTP layer can map once (404, 403, 409, 422)."""
 from __future__ import annotations
 
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class StoreError(Exception):
     code = "store_error"
@@ -25,3 +29,10 @@ class Conflict(StoreError):
 
 class Invalid(StoreError):
     code = "invalid"
+
+
+def found(row: T | None, message: str) -> T:
+    """`row`, or NotFound with `message` when the store has no such row."""
+    if row is None:
+        raise NotFound(message)
+    return row

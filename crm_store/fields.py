@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from crm_store import config_cache
-from crm_store.errors import Conflict, Invalid, NotFound
+from crm_store.errors import Conflict, Invalid, NotFound, found
 from crm_store.models import Directory, DirectoryValue, FieldDefinition
 
 TEXT_LIMIT = 500
@@ -98,9 +98,7 @@ async def add_definition(session: AsyncSession, entity: Entity, name: str, spec:
 
 async def change_definition(session: AsyncSession, field_id: int, spec: FieldSpec) -> tuple[FieldDefinition, dict[str, Any]]:
     """Apply an admin's change; the kind of a field with values cannot change (old values would not fit)."""
-    row = await session.get(FieldDefinition, field_id)
-    if row is None:
-        raise NotFound(f"field {field_id} not found")
+    row = found(await session.get(FieldDefinition, field_id), f"field {field_id} not found")
     diff: dict[str, Any] = {}
     for name in FieldSpec.__slots__:
         value = getattr(spec, name)
@@ -317,9 +315,7 @@ async def add_directory(session: AsyncSession, name: str, label: str, label_ru: 
 
 async def change_directory(session: AsyncSession, directory_id: int, label: str | None,
                            label_ru: str | None) -> Directory:
-    row = await session.get(Directory, directory_id)
-    if row is None:
-        raise NotFound(f"directory {directory_id} not found")
+    row = found(await session.get(Directory, directory_id), f"directory {directory_id} not found")
     if label is not None:
         row.label = label
     if label_ru is not None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from crm_store import call_grants, card_rows, fields, pipelines, search
 from crm_store.contacts import suggestion_in_reach
-from crm_store.errors import Conflict, Forbidden, Invalid, NotFound
+from crm_store.errors import Conflict, Forbidden, Invalid, NotFound, found
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
 from crm_store.stage_sync import ACTOR, stage_rules
 from crm_store.types import (
@@ -163,10 +163,7 @@ async def get_visible(session: AsyncSession, viewer: Viewer, lead_id: int) -> Le
 
 async def just_checked(session: AsyncSession, lead_id: int) -> Lead:
     """The lead `update_lead` checked and changed in this session: from its identity map, no second check."""
-    lead = await session.get(Lead, lead_id)
-    if lead is None:
-        raise NotFound(f"lead {lead_id} not found")
-    return lead
+    return found(await session.get(Lead, lead_id), f"lead {lead_id} not found")
 
 
 def visible_lead(session: Session, viewer: Viewer, lead_id: int) -> Lead:
@@ -304,9 +301,7 @@ async def assign(session: AsyncSession, lead_id: int, user_id: int, now: datetim
 
 async def assign_if_unassigned(session: AsyncSession, lead_id: int, user_id: int, now: datetime) -> Lead:
     """Give a lead its first assignee (a lead staff entered by hand is theirs)."""
-    lead = await session.get(Lead, lead_id)
-    if lead is None:
-        raise NotFound(f"lead {lead_id} not found")
+    lead = found(await session.get(Lead, lead_id), f"lead {lead_id} not found")
     if lead.assignee_id is None:
         await assign(session, lead_id, user_id, now)
     return lead

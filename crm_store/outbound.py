@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_store.errors import Invalid, NotFound
+from crm_store.errors import Invalid, NotFound, found
 from crm_store.models import Interaction, Lead
 from crm_store.types import Direction, LeadStatus
 
@@ -57,8 +57,6 @@ async def record_reply(session: AsyncSession, lead_id: int, target: ReplyTarget,
 
 async def record_delivery(session: AsyncSession, interaction_id: int, ok: bool, provider_id: str | None,
                           error: str | None) -> None:
-    item = await session.get(Interaction, interaction_id)
-    if item is None:
-        raise NotFound(f"interaction {interaction_id} not found")
+    item = found(await session.get(Interaction, interaction_id), f"interaction {interaction_id} not found")
     item.delivery = "sent" if ok else "failed"
     item.attributes = {**item.attributes, "provider_id": provider_id, "error": error}

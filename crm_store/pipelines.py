@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from crm_store.errors import Conflict, Invalid, NotFound
+from crm_store.errors import Conflict, Invalid, NotFound, found
 from crm_store.models import Lead, Pipeline, Stage
 from crm_store.stage_sync import StageRules, stage_for_status
 from crm_store.types import OPEN_STATUSES, LeadOutcome, LeadStatus
@@ -52,9 +52,7 @@ async def funnels(session: AsyncSession, *, retired: bool = False) -> list[Funne
 
 
 async def funnel(session: AsyncSession, pipeline_id: int, *, retired: bool = True) -> Funnel:
-    pipeline = await session.get(Pipeline, pipeline_id)
-    if pipeline is None:
-        raise NotFound(f"pipeline {pipeline_id} not found")
+    pipeline = found(await session.get(Pipeline, pipeline_id), f"pipeline {pipeline_id} not found")
     query = select(Stage).where(Stage.pipeline_id == pipeline_id).order_by(Stage.position, Stage.id)
     if not retired:
         query = query.where(Stage.retired.is_(False))

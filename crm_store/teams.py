@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_store.errors import Conflict, Invalid, NotFound
+from crm_store.errors import Conflict, Invalid, found
 from crm_store.models import Company, Lead, Team, User
 from crm_store.types import Viewer
 
@@ -61,10 +61,7 @@ async def create(session: AsyncSession, name: str) -> Team:
 
 
 async def get(session: AsyncSession, team_id: int) -> Team:
-    team = await session.get(Team, team_id)
-    if team is None:
-        raise NotFound(f"team {team_id} not found")
-    return team
+    return found(await session.get(Team, team_id), f"team {team_id} not found")
 
 
 async def rename(session: AsyncSession, team_id: int, name: str) -> tuple[Team, str]:

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_store.errors import Conflict, Forbidden, Invalid, NotFound
+from crm_store.errors import Conflict, Forbidden, Invalid, NotFound, found
 from crm_store.models import ApiSession, Team, User
 from crm_store.types import Role, Viewer
 
@@ -158,10 +158,7 @@ async def close_session(session: AsyncSession, token: str) -> None:
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User:
-    user = await session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"user {user_id} not found")
-    return user
+    return found(await session.get(User, user_id), f"user {user_id} not found")
 
 
 async def find_user(session: AsyncSession, user_id: int) -> User | None:

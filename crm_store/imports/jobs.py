@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_store.errors import Conflict, NotFound
+from crm_store.errors import Conflict, found
 from crm_store.imports.apply import BatchResult, apply_batch
 from crm_store.imports.types import ACTIVE_STATES, ImportRow, JobState, Reject, RunOptions
 from crm_store.models import ImportJob, ImportReject
@@ -26,18 +26,13 @@ async def create_job(session: AsyncSession, user_id: int | None, filename: str, 
 
 
 async def get_job(session: AsyncSession, import_id: int) -> ImportJob:
-    job = await session.get(ImportJob, import_id)
-    if job is None:
-        raise NotFound(f"import {import_id} not found")
-    return job
+    return found(await session.get(ImportJob, import_id), f"import {import_id} not found")
 
 
 async def start(session: AsyncSession, import_id: int, options: dict[str, Any], rows: int | None,
                 now: datetime) -> ImportJob:
     """Give the job its mapping and choices; a job runs once (a second run of the file is a new upload)."""
-    job = await session.get(ImportJob, import_id, with_for_update=True)
-    if job is None:
-        raise NotFound(f"import {import_id} not found")
+    job = found(await session.get(ImportJob, import_id, with_for_update=True), f"import {import_id} not found")
     rehearsed = job.state == JobState.DONE and (job.options or {}).get("dry_run")
     if job.state != JobState.UPLOADED and not rehearsed:
         raise Conflict(f"import {import_id} is already {job.state}")
@@ -60,9 +55,7 @@ async def finish(session: AsyncSession, import_id: int, state: JobState, now: da
 
 async def request_cancel(session: AsyncSession, import_id: int, now: datetime) -> ImportJob:
     """Stop after the batch in progress; a job not running yet is cancelled at once."""
-    job = await session.get(ImportJob, import_id, with_for_update=True)
-    if job is None:
-        raise NotFound(f"import {import_id} not found")
+    job = found(await session.get(ImportJob, import_id, with_for_update=True), f"import {import_id} not found")
     if job.state == JobState.UPLOADED:
         job.state, job.finished_at = JobState.CANCELLED, now
     elif job.state == JobState.RUNNING:
