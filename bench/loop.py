@@ -17,7 +17,6 @@ import _paths  # noqa: F401  (first: see bench/_paths.py)
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
-import importlib.util  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
@@ -32,9 +31,7 @@ import aiohttp  # noqa: E402
 
 from support.processes import wait_ready  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("bench_ingest", _paths.HERE / "ingest.py")
-ingest = importlib.util.module_from_spec(_spec)      # the same client, data and floor as the intake bench
-_spec.loader.exec_module(ingest)  # type: ignore[union-attr]
+ingest = _paths.sibling("ingest")      # the same client, data and floor as the intake bench
 
 PASSWORD = "bench password 1"
 CONFIG = """

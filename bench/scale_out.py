@@ -21,7 +21,6 @@ import _paths  # noqa: F401  (first: see bench/_paths.py)
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
-import importlib.util  # noqa: E402
 import os  # noqa: E402
 import pstats  # noqa: E402
 import subprocess  # noqa: E402
@@ -37,9 +36,7 @@ from support.postgres_server import running_postgres  # noqa: E402
 from support.processes import wait_ready  # noqa: E402
 from support.redis_server import running_redis  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("bench_loop", _paths.HERE / "loop.py")
-loop = importlib.util.module_from_spec(_spec)      # the same operators, users and config as the loop bench
-_spec.loader.exec_module(loop)  # type: ignore[union-attr]
+loop = _paths.sibling("loop")      # the same operators, users and config as the loop bench
 ingest = loop.ingest
 
 WARM_UP = 25    # posts per server before the clock: connections, first pages, caches
