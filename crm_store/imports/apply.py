@@ -46,8 +46,47 @@ class _CompanyRef:
     id: int | None = None
 
 
-AnyContact = Contact | _NewContact
+class _Rehearsed:
+    """A client an earlier batch of this dry run would have created: rows join it and are counted, never written."""
+
+    __slots__ = ()
+
+
+AnyContact = Contact | _NewContact | _Rehearsed
 AnyCompany = _CompanyRef
+
+
+@dataclass(slots=True)
+class Rehearsal:
+    """What the earlier batches of one dry run would have left: each batch is rolled back, so without this a
+    client repeated in two batches would be counted as new twice, and a row imported twice as two leads."""
+
+    identities: dict[tuple[str, str], int | _Rehearsed] = field(default_factory=dict)  # -> stored client's id
+    fingerprints: set[str] = field(default_factory=set)
+
+    def seed(self, session: Session, found: _Lookups, rows: Sequence[ImportRow]) -> None:
+        """Put what earlier batches would have written into this batch's look-ups, where the database has nothing."""
+        wanted = {key: self.identities[key] for row in rows for key in row.identities
+                  if key not in found.identities and key in self.identities}
+        stored = {held for held in wanted.values() if isinstance(held, int)}
+        clients = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(stored)))} if stored else {}
+        for key, held in wanted.items():
+            client = clients.get(held) if isinstance(held, int) else held
+            if client is not None:
+                found.identities[key] = client
+        found.imported |= {row.fingerprint for row in rows if row.fingerprint in self.fingerprints}
+
+    def remember(self, found: _Lookups) -> None:
+        """After the batch: every identity it saw or would have added, and every lead it would have imported."""
+        stand_ins: dict[int, _Rehearsed] = {}
+        for key, client in found.identities.items():
+            if isinstance(client, Contact):
+                self.identities[key] = client.id
+            elif isinstance(client, _NewContact):
+                self.identities[key] = stand_ins.setdefault(id(client), _Rehearsed())
+            else:
+                self.identities[key] = client
+        self.fingerprints |= found.imported
 
 
 @dataclass(slots=True)
@@ -68,11 +107,17 @@ class BatchResult:
 
 
 def apply_batch(session: Session, rows: Sequence[ImportRow], rejects: Sequence[Reject], options: RunOptions,
-                cursor: int, now: datetime) -> BatchResult:
-    """Write `rows` (mapped), record `rejects` (refused while mapping) and move the job's cursor, in one transaction."""
+                cursor: int, now: datetime, rehearsal: Rehearsal | None = None) -> BatchResult:
+    """Write `rows` (mapped), record `rejects` (refused while mapping) and move the job's cursor, in one transaction.
+
+    `rehearsal`: a dry run's batch (rolled back afterwards) that must see what the run's earlier batches would have
+    written."""
     counts = Counts(invalid=len(rejects))
     refused = list(rejects)
     found = _lookups(session, rows)
+    if rehearsal is not None:
+        rehearsal.seed(session, found, rows)
+    rehearsed_pairs: set[frozenset[int]] = set()
     new_contacts: list[_NewContact] = []
     new_identities: list[tuple[AnyContact, str, str]] = []
     new_links: list[tuple[AnyContact, AnyCompany, str | None]] = []
@@ -103,8 +148,12 @@ def apply_batch(session: Session, rows: Sequence[ImportRow], rejects: Sequence[R
             contact = known[0]
             counts.joined += 1
             for other in known[1:]:
-                pairs.append((contact, other, f"import row {row.number} named both clients"))
-            _update(contact, row, options.on_match, now)
+                if isinstance(contact, _Rehearsed) or isinstance(other, _Rehearsed):
+                    rehearsed_pairs.add(frozenset((id(contact), id(other))))
+                else:
+                    pairs.append((contact, other, f"import row {row.number} named both clients"))
+            if not isinstance(contact, _Rehearsed):
+                _update(contact, row, options.on_match, now)
             if isinstance(contact, Contact):
                 touched.add(contact.id)
         else:
@@ -114,17 +163,23 @@ def apply_batch(session: Session, rows: Sequence[ImportRow], rejects: Sequence[R
         for kind, value in row.identities:
             if (kind, value) not in found.identities:
                 found.identities[(kind, value)] = contact
-                new_identities.append((contact, kind, value))
-        if row.company and (id(contact), row.company.lower()) not in found.links:
+                if not isinstance(contact, _Rehearsed):
+                    new_identities.append((contact, kind, value))
+        # An earlier batch's client has no row here to link a company to or to hang a lead on: only counted.
+        rehearsed = isinstance(contact, _Rehearsed)
+        if row.company and not rehearsed and (id(contact), row.company.lower()) not in found.links:
             found.links.add((id(contact), row.company.lower()))
             new_links.append((contact, _company(found, row.company, new_companies), row.position))
         if lead_values is not None:
             found.imported.add(row.fingerprint)
-            new_leads.append((contact, lead_values, row))
+            if not rehearsed:
+                new_leads.append((contact, lead_values, row))
             counts.leads += 1
     session.flush()
     _insert(session, new_contacts, new_companies, new_identities, new_links, new_leads, options, now)
-    counts.merges = _suggest(session, pairs, now)
+    counts.merges = _suggest(session, pairs, now) + len(rehearsed_pairs)
+    if rehearsal is not None:
+        rehearsal.remember(found)
     search.refresh(session, touched)
     record_progress(session, options, cursor, counts, refused, now)
     return BatchResult(counts, refused)

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_store.errors import Conflict, found
-from crm_store.imports.apply import BatchResult, apply_batch
+from crm_store.imports.apply import BatchResult, Rehearsal, apply_batch
 from crm_store.imports.types import ACTIVE_STATES, ImportRow, JobState, Reject, RunOptions
 from crm_store.models import ImportJob, ImportReject
 from crm_store.session import Sessions
@@ -83,11 +83,12 @@ async def rejects_page(session: AsyncSession, import_id: int, after: int, limit:
 
 
 async def dry_run_batch(sessions: Sessions, rows: Sequence[ImportRow], rejects: Sequence[Reject],
-                        options: RunOptions, now: datetime) -> BatchResult:
-    """What `apply_batch` would do, found by doing it in a transaction that is then rolled back."""
+                        options: RunOptions, now: datetime, rehearsal: Rehearsal) -> BatchResult:
+    """What `apply_batch` would do, found by doing it in a transaction that is then rolled back; `rehearsal` carries
+    what the run's earlier batches would have written (one per run)."""
     blank = RunOptions(None, options.on_match, options.user_id)
     async with sessions() as session:
         try:
-            return await session.run_sync(apply_batch, rows, rejects, blank, 0, now)
+            return await session.run_sync(apply_batch, rows, rejects, blank, 0, now, rehearsal)
         finally:
             await session.rollback()

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 from crm_store import fields
 from crm_store.errors import Invalid
 from crm_store.imports import jobs
-from crm_store.imports.apply import BatchResult, apply_batch, record_progress
+from crm_store.imports.apply import BatchResult, Rehearsal, apply_batch, record_progress
 from crm_store.imports.types import Counts, ImportRow, JobState, OnMatch, Reject, RunOptions
 from crm_store.session import Sessions
 from gateway.imports.columns import RowRules
@@ -137,13 +137,14 @@ class ImportRunner:
                       rules)
         big = total is not None and total - cursor > self._settings.mapping_process_rows
         source: _Batches = await ChildBatches.start(work) if big else _ThreadBatches(work)
+        rehearsal = Rehearsal() if choices.dry_run else None
         try:
             while batch := await source.next():
                 good = [r for r in batch if isinstance(r, ImportRow)]
                 refused = [r for r in batch if isinstance(r, Reject)]
                 good, more = await self._checked_fields(good)
                 cursor = batch[-1].number
-                result = await self._write(good, refused + more, options, cursor, choices.dry_run)
+                result = await self._write(good, refused + more, options, cursor, rehearsal)
                 counts.add(result.counts)
                 totals.add(result.counts)
                 done_here += len(batch)
@@ -160,12 +161,12 @@ class ImportRunner:
         return counts
 
     async def _write(self, rows: list[ImportRow], rejects: list[Reject], options: RunOptions, cursor: int,
-                     dry_run: bool) -> BatchResult:
+                     rehearsal: Rehearsal | None) -> BatchResult:
         now = self._clock()
-        if not dry_run:
+        if rehearsal is None:
             return await self._writer.run_write(partial(apply_batch, rows=rows, rejects=rejects, options=options,
                                                         cursor=cursor, now=now))
-        result = await jobs.dry_run_batch(self._sessions, rows, rejects, options, now)
+        result = await jobs.dry_run_batch(self._sessions, rows, rejects, options, now, rehearsal)
         await self._writer.run_write(partial(record_progress, options=options, cursor=cursor, counts=result.counts,
                                              rejects=result.rejects, now=now))
         return result

@@ -114,7 +114,7 @@ async def test_leads_are_created_once_and_refused_rows_say_why(sessions):
 async def test_a_dry_run_counts_but_writes_nothing(sessions):
     rows = [row(1, ("phone", "+79161112233"), name="A", lead=LeadPart()), row(2, ("phone", "+79161112233"))]
     result = await jobs.dry_run_batch(sessions, rows, [Reject(3, "bad phone", ("x",))],
-                                      RunOptions(None, OnMatch.FILL, None), T0)
+                                      RunOptions(None, OnMatch.FILL, None), T0, jobs.Rehearsal())
     assert (result.counts.created, result.counts.joined, result.counts.invalid, result.counts.leads) == (1, 1, 1, 1)
     for model in (Contact, Identity, Lead):
         assert await count(sessions, model) == 0
@@ -132,3 +132,28 @@ async def test_the_cursor_and_the_refused_rows_commit_with_the_batch(sessions):
         [reject] = list(await s.scalars(select(ImportReject)))
         assert (reject.row_number, reject.reason, reject.values) == (2, "bad phone", ["12"])
         assert [j.id for j in await jobs.unfinished(s)] == [job.id]
+
+
+async def test_a_dry_run_in_batches_counts_what_the_real_run_then_does(sessions):
+    # Each dry batch is rolled back: what an earlier batch would have created must still be seen by the next one.
+    async with sessions() as s, s.begin():
+        s.add(Contact(id=500, display_name="Стар", created_at=T0, updated_at=T0))
+        s.add(Identity(contact_id=500, kind="phone", value="+79160000500", confidence="verified", created_at=T0))
+    batches = [
+        [row(1, ("phone", "+79161112233"), name="Анна", lead=LeadPart()),
+         row(2, ("phone", "+79160000500"), ("email", "old@example.com")),       # the stored client, a new e-mail
+         row(3, ("email", "boris@example.com"), name="Борис")],
+        [row(4, ("phone", "+79161112233"), ("email", "anna@example.com")),      # Анна again, a second batch
+         row(5, ("email", "old@example.com"), name="Стар"),                     # the stored client by its new e-mail
+         row(6, ("email", "anna@example.com"), ("email", "boris@example.com")),  # names two clients of batch 1
+         row(1, ("phone", "+79161112233"), name="Анна", lead=LeadPart())],       # row 1 repeated: its lead once
+        [row(7, ("email", "anna@example.com"), lead=LeadPart(title="second")),
+         row(8, ("phone", "+79169999999"))],
+    ]
+    options = RunOptions(None, OnMatch.FILL, None)
+    rehearsal = jobs.Rehearsal()
+    dry = [(await jobs.dry_run_batch(sessions, b, [], options, T0, rehearsal)).counts.as_dict() for b in batches]
+    assert await count(sessions, Contact) == 1
+    real = [(await apply(sessions, b)).counts.as_dict() for b in batches]
+    assert dry == real
+    assert [c["created"] for c in real] == [2, 0, 1] and real[1]["merges"] == 1 and real[1]["skipped"] == 1
