@@ -186,6 +186,7 @@ async def _imports(app: web.Application) -> AsyncIterator[None]:
                           app[CLOCK], tell)
     app[IMPORTS] = runner
     await runner.resume_all()
+    runner.sweep_unused()
     try:
         yield
     finally:

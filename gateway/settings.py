@@ -119,6 +119,8 @@ class ImportSettings(Section):
     currency: str = Field("RUB", pattern=r"^[A-Z]{3}$")     # amounts without a currency column
     # A file with more rows left than this is read and mapped in a child process, on another core than the writes.
     mapping_process_rows: int = Field(20_000, ge=0)
+    # An upload not run (or only rehearsed) for this long is cancelled and its file removed from the data folder.
+    keep_unused_hours: int = Field(72, ge=1)
 
 
 class PhoneSettings(Section):

@@ -16,9 +16,10 @@ from crm_store.session import Sessions
 
 
 async def create_job(session: AsyncSession, user_id: int | None, filename: str, path: str, sheet: str | None,
-                     rows: int | None, now: datetime) -> ImportJob:
+                     rows: int | None, now: datetime, header: Sequence[str] = ()) -> ImportJob:
+    """`header`: the file's column names, kept for the refused rows' report after the file itself is let go."""
     job = ImportJob(user_id=user_id, state=JobState.UPLOADED, filename=filename[:300], path=path, sheet=sheet,
-                    options={}, rows=rows, cursor=0, counts={}, error=None, created_at=now, updated_at=now,
+                    options={"header": list(header)} if header else {}, rows=rows, cursor=0, counts={}, error=None, created_at=now, updated_at=now,
                     finished_at=None)
     session.add(job)
     await session.flush()
@@ -38,7 +39,9 @@ async def start(session: AsyncSession, import_id: int, options: dict[str, Any], 
         raise Conflict(f"import {import_id} is already {job.state}")
     # After a dry run the real run starts over: its counts and refused rows replace the rehearsal's.
     await session.execute(delete(ImportReject).where(ImportReject.import_id == import_id))
-    job.state, job.options, job.rows, job.updated_at = JobState.RUNNING, options, rows, now
+    header = (job.options or {}).get("header")
+    job.options = {**options, "header": header} if header else options
+    job.state, job.rows, job.updated_at = JobState.RUNNING, rows, now
     job.cursor, job.counts, job.finished_at, job.error = 0, {}, None, None
     return job
 
@@ -64,6 +67,27 @@ async def request_cancel(session: AsyncSession, import_id: int, now: datetime) -
         raise Conflict(f"import {import_id} is already {job.state}")
     job.updated_at = now
     return job
+
+
+def file_may_go(job: ImportJob) -> bool:
+    """A finished run's uploaded file is not needed again (a rehearsal's is: the real run reads it next); a command
+    line's file is the user's own and stays where it is."""
+    options = job.options or {}
+    if not job.path or options.get("cli"):
+        return False
+    return job.state in (JobState.CANCELLED, JobState.FAILED) or (job.state == JobState.DONE
+                                                                   and not options.get("dry_run"))
+
+
+async def forget_file(session: AsyncSession, import_id: int) -> None:
+    await session.execute(update(ImportJob).where(ImportJob.id == import_id).values(path=""))
+
+
+async def unused_uploads(session: AsyncSession, before: datetime) -> list[ImportJob]:
+    """Uploads nobody ran (or only rehearsed) since `before`: the service lets their files go."""
+    candidates = await session.scalars(select(ImportJob).where(
+        ImportJob.state.in_((JobState.UPLOADED, JobState.DONE)), ImportJob.updated_at < before, ImportJob.path != ""))
+    return [job for job in candidates if job.state == JobState.UPLOADED or (job.options or {}).get("dry_run")]
 
 
 async def state_of(session: AsyncSession, import_id: int) -> str | None:

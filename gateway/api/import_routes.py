@@ -107,10 +107,14 @@ async def upload(request: web.Request) -> web.Response:
 
     async def work(session: Any) -> tuple[Any, dict[str, Any]]:
         job = await jobs.create_job(session, who.user_id, name, str(path), seen.table.sheet, seen.rows,
-                                    request.app[CLOCK]())
+                                    request.app[CLOCK](), seen.table.header)
         return job, {"import_id": job.id, "filename": name, "rows": seen.rows}
 
-    job = await audited(request, "import.upload", work)
+    try:
+        job = await audited(request, "import.upload", work)
+    except BaseException:
+        path.unlink(missing_ok=True)     # no job points at it
+        raise
     return web.json_response({
         **job_json(job), "kind": seen.table.kind, "sheets": list(seen.table.sheets), "columns": list(seen.table.header),
         "encoding": seen.table.encoding, "delimiter": seen.table.delimiter, "fields": list(FIELDS),
@@ -182,7 +186,10 @@ async def cancel(request: web.Request) -> web.Response:
         job = await jobs.request_cancel(session, import_id, request.app[CLOCK]())
         return job, {"import_id": import_id}
 
-    return web.json_response(job_json(await audited(request, "import.cancel", work)))
+    job = await audited(request, "import.cancel", work)
+    if jobs.file_may_go(job):          # cancelled before it ran; a running job lets its file go when it stops
+        await request.app[IMPORTS].let_go(import_id, Path(job.path))
+    return web.json_response(job_json(job))
 
 
 @routes.get("/api/v1/imports/{import_id}/rejects.csv")
@@ -210,7 +217,9 @@ async def rejects(request: web.Request) -> web.StreamResponse:
 
 
 def _header_or_empty(job: Any) -> list[str]:
-    try:
+    if header := (job.options or {}).get("header"):
+        return list(header)
+    try:                 # a job uploaded before the header was kept with it
         return list(open_table(Path(job.path), job.sheet).header)
     except (BadFile, OSError):
         return []

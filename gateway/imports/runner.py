@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -81,6 +81,7 @@ class ImportRunner:
         self._clock = clock
         self._on_progress = on_progress
         self._running: dict[int, asyncio.Task[Counts]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
 
     def start(self, import_id: int) -> None:
         """Run (or resume) the job in the background."""
@@ -98,9 +99,21 @@ class ImportRunner:
             self.start(import_id)
         return ids
 
+    def sweep_unused(self, every_seconds: float = 3600.0) -> None:
+        """Let go of unused uploads now, then every `every_seconds`, until close."""
+        self._sweeper = asyncio.create_task(self._sweep(every_seconds), name="imports:unused-uploads")
+
+    async def _sweep(self, every_seconds: float) -> None:
+        while True:
+            try:
+                await self.let_go_unused()
+            except Exception:        # the database away for a moment: the next round tries again
+                log.exception("unused import uploads were not swept")
+            await asyncio.sleep(every_seconds)
+
     async def close(self) -> None:
         """Stop between batches' awaits: what is committed stays, the job stays running and resumes next start."""
-        tasks = list(self._running.values())
+        tasks = [*self._running.values(), *([self._sweeper] if self._sweeper else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -201,7 +214,35 @@ class ImportRunner:
             await jobs.finish(session, import_id, state, now, error)
             job = await jobs.get_job(session, import_id)
             progress = Progress(import_id, job.user_id, state, job.rows, job.cursor, dict(job.counts or {}), 0.0, 0.0)
+            done_with = Path(job.path) if jobs.file_may_go(job) else None
+        if done_with is not None:
+            await self.let_go(import_id, done_with)
         await self._tell(progress)
+
+    async def let_go_unused(self) -> int:
+        """Uploads nobody ran (or only rehearsed) for `[imports] keep_unused_hours` are cancelled and their files
+        removed: an upload page left open must not keep a 50 MB file on the server's disk forever."""
+        now = self._clock()
+        hours = self._settings.keep_unused_hours
+        async with self._sessions() as session, session.begin():
+            unused = [(job.id, Path(job.path)) for job in await jobs.unused_uploads(session, now - timedelta(hours=hours))]
+            for import_id, _ in unused:
+                await jobs.finish(session, import_id, JobState.CANCELLED, now,
+                                  f"not run within {hours} hours: the file was removed; upload it again")
+        for import_id, path in unused:
+            await self.let_go(import_id, path)
+        return len(unused)
+
+    async def let_go(self, import_id: int, path: Path) -> None:
+        """The job's file is not needed again: the row forgets it, then it is removed."""
+        # The row first forgets the file, then the file goes: a crash in between leaves a file nobody points at,
+        # never a job pointing at nothing it says it has.
+        async with self._sessions() as session, session.begin():
+            await jobs.forget_file(session, import_id)
+        try:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        except OSError:
+            log.exception("import %d: its file %s could not be removed", import_id, path)
 
     async def _tell(self, progress: Progress) -> None:
         if self._on_progress is None:

@@ -16,7 +16,9 @@ from sqlalchemy import func, select
 from crm_store.models import Contact, Identity
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)   # the store's part is tested on both
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from crm_store.imports.types import JobState
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -60,17 +62,19 @@ async def test_a_cancel_stops_after_the_batch_in_progress(engine, sessions, tmp_
 
 async def test_a_resumed_job_starts_after_its_cursor(engine, sessions, tmp_path: Path) -> None:
     data = tmp_path / "c.csv"
-    data.write_text("Телефон\n" + "".join(f"+7916{n:07d}\n" for n in range(25)), encoding="utf-8")
+    text = "Телефон\n" + "".join(f"+7916{n:07d}\n" for n in range(25))
+    data.write_text(text, encoding="utf-8")
     async with sessions() as s, s.begin():
         job = await jobs.create_job(s, None, "c.csv", str(data), None, 25, T0)
         await jobs.start(s, job.id, RunChoices({0: "phone"}).as_options(), 25, T0)
     async with Ingestor(engine, clock=lambda: T0) as ingestor:
         runner = ImportRunner(sessions, CancelDuringFirstBatch(ingestor, sessions, job.id), ImportSettings(batch_rows=10),
                               "RU", lambda: T0)
-        await runner.run(job.id)                     # 10 rows, then cancelled
+        await runner.run(job.id)                     # 10 rows, then cancelled (which lets the file go)
+        data.write_text(text, encoding="utf-8")
         async with sessions() as s, s.begin():       # as if the process had died while running
             stored = await jobs.get_job(s, job.id)
-            stored.state = "running"
+            stored.state, stored.path = "running", str(data)
         runner = ImportRunner(sessions, ingestor, ImportSettings(batch_rows=10), "RU", lambda: T0)
         assert await runner.resume_all() == [job.id]
         for _ in range(600):
@@ -129,3 +133,49 @@ async def test_a_broken_file_fails_the_job_from_the_child_process(engine, sessio
         stored = await jobs.get_job(s, job.id)
         assert await s.scalar(select(func.count()).select_from(Contact)) == 0
     assert stored.state == "failed" and "broken CSV" in stored.error     # the file's own fault, told as it is
+
+
+async def test_a_finished_run_lets_its_uploaded_file_go_a_rehearsal_and_the_command_line_keep_theirs(
+        engine, sessions, tmp_path: Path) -> None:
+    files = {name: tmp_path / f"{name}.csv" for name in ("dry", "real", "cli")}
+    for path in files.values():
+        path.write_text("Телефон\n+79161234567\n", encoding="utf-8")
+    ids = {}
+    async with sessions() as s, s.begin():
+        for name, path in files.items():
+            job = await jobs.create_job(s, None, path.name, str(path), None, 1, T0, ("Телефон",))
+            options = {**RunChoices({0: "phone"}, dry_run=name == "dry").as_options(), **({"cli": True} if name == "cli" else {})}
+            await jobs.start(s, job.id, options, 1, T0)
+            ids[name] = job.id
+    async with Ingestor(engine, clock=lambda: T0) as ingestor:
+        runner = ImportRunner(sessions, ingestor, ImportSettings(), "RU", lambda: T0)
+        for import_id in ids.values():
+            await runner.run(import_id)
+    assert {name: path.exists() for name, path in files.items()} == {"dry": True, "real": False, "cli": True}
+    async with sessions() as s:
+        real = await jobs.get_job(s, ids["real"])
+    assert (real.state, real.path, real.options["header"]) == ("done", "", ["Телефон"])
+
+
+async def test_an_upload_left_unused_is_cancelled_and_its_file_removed(engine, sessions, tmp_path: Path) -> None:
+    hours = ImportSettings().keep_unused_hours
+    later = T0 + timedelta(hours=hours, minutes=1)
+    made = {name: tmp_path / f"{name}.csv" for name in ("old", "fresh", "rehearsed")}
+    ids = {}
+    async with sessions() as s, s.begin():
+        for name, path in made.items():
+            path.write_text("Телефон\n+79161234567\n", encoding="utf-8")
+            when = later - timedelta(hours=1) if name == "fresh" else T0
+            ids[name] = (await jobs.create_job(s, None, path.name, str(path), None, 1, when)).id
+        await jobs.start(s, ids["rehearsed"], RunChoices({0: "phone"}, dry_run=True).as_options(), 1, T0)
+        await jobs.finish(s, ids["rehearsed"], JobState.DONE, T0)
+    async with Ingestor(engine, clock=lambda: later) as ingestor:
+        runner = ImportRunner(sessions, ingestor, ImportSettings(), "RU", lambda: later)
+        assert await runner.let_go_unused() == 2
+        assert await runner.let_go_unused() == 0
+    assert {name: path.exists() for name, path in made.items()} == {"old": False, "fresh": True, "rehearsed": False}
+    async with sessions() as s:
+        old = await jobs.get_job(s, ids["old"])
+        fresh = await jobs.get_job(s, ids["fresh"])
+    assert (old.state, old.path, f"{hours} hours" in (old.error or "")) == ("cancelled", "", True)
+    assert (fresh.state, fresh.path) == ("uploaded", str(made["fresh"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -46,7 +47,7 @@ async def _count(api: Api, model: Any) -> int:
         return int(await s.scalar(select(func.count()).select_from(model)))
 
 
-async def test_upload_preview_dry_run_run_and_report(api: Api) -> None:
+async def test_upload_preview_dry_run_run_and_report(api: Api, tmp_path: Path) -> None:
     await api.add_user("boss", Role.ADMIN)
     headers = await api.login("boss")
     response = await _upload(api, headers, _file(ROWS))
@@ -64,12 +65,15 @@ async def test_upload_preview_dry_run_run_and_report(api: Api) -> None:
     dry = await _finished(api, headers, job["id"])
     assert (dry["state"], dry["created"], dry["joined"], dry["invalid"]) == ("done", 2, 1, 1)
     assert await _count(api, Contact) == 0
+    uploads = tmp_path / "files" / "imports"
+    assert len(list(uploads.iterdir())) == 1            # the rehearsal keeps the file for the real run
 
     real = await api.client.post(f"/api/v1/imports/{job['id']}/run", json={**body, "dry_run": False}, headers=headers)
     assert real.status == 202
     done = await _finished(api, headers, job["id"])
     assert (done["created"], done["joined"], done["invalid"], done["leads"], done["done"]) == (2, 1, 1, 3, 4)
     assert await _count(api, Contact) == 2 and await _count(api, Lead) == 3
+    assert list(uploads.iterdir()) == []                # done with it: removed from the data folder
 
     rejects = await api.client.get(f"/api/v1/imports/{job['id']}/rejects.csv", headers=headers)
     table = list(csv.reader(io.StringIO((await rejects.text()).lstrip("\ufeff"))))
