@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import socket
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from crm_store.imports import jobs
-from crm_store.imports.types import OnMatch
+from crm_store.imports.types import JobState, OnMatch
 from crm_store.ingest import Ingestor, utcnow
 from crm_store.session import create_engine, session_factory
 from gateway.imports.columns import BadMapping, checked_mapping, guess
@@ -40,6 +42,37 @@ def _mapping(text: str, header: tuple[str, ...]) -> dict[int, str]:
             raise BadMapping(f"--map: expected COLUMN=field, got {part!r}", "map")
         pairs[column.strip()] = field.strip()
     return checked_mapping(pairs, header)
+
+
+def _owner() -> dict[str, Any]:
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _gone(options: dict[str, Any]) -> bool:
+    """The process that ran a command-line import has ended (only known for a process of this machine)."""
+    if options.get("host") != socket.gethostname() or not isinstance(options.get("pid"), int):
+        return False
+    try:
+        os.kill(options["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:           # alive, another user's
+        return False
+    return False
+
+
+async def _resumable(session: Any, path: Path, sheet: str | None, choices: RunChoices) -> Any:
+    """A run of the same file with the same choices whose process died (killed, the machine restarted) goes on
+    from its last committed batch instead of reading the whole file again; one with other choices is closed."""
+    wanted = choices.as_options()
+    for job in await jobs.left_running(session, str(path), sheet):
+        if not _gone(job.options or {}):
+            continue
+        if {k: (job.options or {}).get(k) for k in wanted} == wanted:
+            return job
+        await jobs.finish(session, job.id, JobState.FAILED, utcnow(), "its process stopped; the file was run again "
+                          "with other choices")
+    return None
 
 
 class ProgressLine:
@@ -75,9 +108,16 @@ async def _run(settings: Settings, path: Path, sheet: str | None, rows: int, cho
     try:
         async with Ingestor(engine) as writer:
             async with sessions() as session, session.begin():
-                job = await jobs.create_job(session, None, path.name, str(path), sheet, rows, utcnow())
-                # The service resumes jobs its own users started; this process owns this one.
-                await jobs.start(session, job.id, {**choices.as_options(), "cli": True}, rows, utcnow())
+                job = await _resumable(session, path, sheet, choices)
+                if job is not None:
+                    print(f"import {job.id}: resuming after row {job.cursor}, where a run of this file stopped",
+                          file=sys.stderr)
+                    job.options = {**job.options, **_owner()}
+                else:
+                    job = await jobs.create_job(session, None, path.name, str(path), sheet, rows, utcnow())
+                    # The service resumes jobs its own users started; this process owns this one.
+                    await jobs.start(session, job.id, {**choices.as_options(), "cli": True, **_owner()}, rows,
+                                     utcnow())
             runner = ImportRunner(sessions, writer, settings.imports, settings.phone.region, utcnow, ProgressLine())
             await runner.run(job.id)
             async with sessions() as session:

@@ -69,6 +69,13 @@ async def request_cancel(session: AsyncSession, import_id: int, now: datetime) -
     return job
 
 
+async def left_running(session: AsyncSession, path: str, sheet: str | None) -> list[ImportJob]:
+    """Command-line runs of this file still marked running: each belongs to a process that may have died."""
+    candidates = await session.scalars(select(ImportJob).where(
+        ImportJob.state.in_(ACTIVE_STATES), ImportJob.path == path, ImportJob.sheet == sheet).order_by(ImportJob.id))
+    return [job for job in candidates if (job.options or {}).get("cli")]
+
+
 def file_may_go(job: ImportJob) -> bool:
     """A finished run's uploaded file is not needed again (a rehearsal's is: the real run reads it next); a command
     line's file is the user's own and stays where it is."""
