@@ -65,6 +65,9 @@ async def test_board_in_russian_moves_by_keyboard_menu(ui: Ui, browser, shots) -
     await page.wait_for_selector(f".card[data-lead-id='{lead}']:has-text('Иван Петров')")
     assert await page.locator("h1.title").inner_text() == "Воронка"
     assert "дн. на этапе" in await page.locator(f".card[data-lead-id='{lead}'] .card-meta").inner_text()
+    # The stages and the pipeline a new install seeds in English read in the user's language.
+    assert await page.locator(f"{col(stages['New'])} h2").inner_text() == "Новая"
+    assert await page.locator("#pipeline option").first.inner_text() == "Продажи"
     # "Assigned" needs someone to be assigned: the server refuses, in the user's words the page shows.
     await page.select_option(f".card[data-lead-id='{lead}'] select.card-move", str(stages["Assigned"]))
     await page.wait_for_selector("#board-error:has-text('Не перенесено')")

@@ -51,7 +51,7 @@ async function move(leadId, stage) {
 function card(item, stages, stage) {
   const menu = h('select', { class: 'card-move', 'aria-label': t('board.move_to'), dataset: { leadId: String(item.id) } },
     h('option', { value: '', text: t('board.move_to') }),
-    stages.filter((s) => s.id !== stage.id).map((s) => h('option', { value: String(s.id), text: s.name })));
+    stages.filter((s) => s.id !== stage.id).map((s) => h('option', { value: String(s.id), text: label('stage', s.name) })));
   menu.addEventListener('change', () => {
     const target = stages.find((s) => String(s.id) === menu.value);
     if (target) move(item.id, target);
@@ -90,7 +90,7 @@ function column(col, stages) {
   const totals = Object.entries(col.amounts || {}).map(([cur, v]) => money(v, cur)).join(' + ');
   const el = h('section', { class: `column kind-${col.stage.kind}`, dataset: { stageId: String(col.stage.id) } },
     h('header', { class: 'column-head' },
-      h('h2', { text: col.stage.name }),
+      h('h2', { text: label('stage', col.stage.name) }),
       h('span', { class: 'column-count', text: formatNumber(col.count) }),
       h('span', { class: 'column-total muted', text: totals })),
     col.cards.map((item) => card(item, stages, col.stage)),
@@ -142,7 +142,7 @@ async function main() {
   const config = await startPage();
   pipelines = (await get('/api/v1/pipelines')).items;
   const select = $('#pipeline');
-  for (const p of pipelines) select.append(h('option', { value: String(p.id), text: p.name }));
+  for (const p of pipelines) select.append(h('option', { value: String(p.id), text: label('pipeline', p.name) }));
   current = pipelines.length ? pipelines[0].id : null;
   for (const channel of ['form', 'email', 'voice', 'telegram', 'whatsapp', 'viber', 'manual']) {
     $('#source').append(h('option', { value: channel, text: label('channel', channel) }));

@@ -145,7 +145,7 @@ export function sourceWords(summary, ctx) {
 }
 
 function dealLine(deal) {
-  const stage = deal.stage || label('status', deal.status);
+  const stage = deal.stage ? label('stage', deal.stage) : label('status', deal.status);
   return [stage, money(deal.amount, deal.currency), deal.subject].filter(Boolean).join(' · ');
 }
 

@@ -41,6 +41,8 @@ export function t(key, vars = {}) {
 }
 
 // A label that may not be in the dictionary (a status, a channel): the dictionary's word or the raw value.
+// Also the names a new install seeds in English (the "Sales" pipeline, its stages "New" ... "Closed"):
+// label('stage', name) shows them in the console's language; a name an admin gave is shown as given.
 export function label(prefix, value) {
   const key = `${prefix}.${value}`;
   return (key in dict || key in en) ? t(key) : String(value);

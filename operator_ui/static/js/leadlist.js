@@ -143,7 +143,7 @@ export class LeadList {
         ctx.view.open(lead.id);
       } },
       h('span', { class: 'lead-title', text: clientOf(lead, ctx) }),
-      h('span', { class: `badge status-${lead.status}`, text: lead.stage || label('status', lead.status) }),
+      h('span', { class: `badge status-${lead.status}`, text: lead.stage ? label('stage', lead.stage) : label('status', lead.status) }),
       h('span', { class: 'muted lead-meta', text: [label('channel', lead.channel),
         age(lead.created_at), call, waiting ? t('leads.waiting') : null].filter(Boolean).join(' · ') }),
       task ? h('span', { class: 'muted lead-task', text: task }) : null),

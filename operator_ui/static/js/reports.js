@@ -181,13 +181,13 @@ async function loadFunnel() {
   $('#funnel-summary').textContent = t('reports.funnel_summary', { leads: formatNumber(body.leads),
     won: formatNumber(body.won), conversion: pct(body.conversion) });
   table($('#funnel'), ['stage', 'entered', 'to_next', 'median_hours', 'p90_hours'].map((k) => t(`reports.funnel.${k}`)),
-    stages.map((s) => ({ key: s.id, cells: [h('th', { scope: 'row', text: s.name }),
+    stages.map((s) => ({ key: s.id, cells: [h('th', { scope: 'row', text: label('stage', s.name) }),
       h('td', { dataset: { col: 'entered' }, text: formatNumber(s.entered) }),
       h('td', { text: s.to_next === undefined ? '' : pct(s.to_next) }),
       h('td', { text: formatNumber(s.median_hours, 1) }), h('td', { text: formatNumber(s.p90_hours, 1) })] })));
   draw('funnel', $('#funnel-chart'), {
     type: 'bar',
-    data: { labels: stages.map((s) => s.name),
+    data: { labels: stages.map((s) => label('stage', s.name)),
       datasets: [{ label: t('reports.funnel.entered'), data: stages.map((s) => s.entered), backgroundColor: '#2563eb' }] },
     options: { indexAxis: 'y', scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } },
   });
@@ -235,7 +235,7 @@ async function main() {
   $('#pipeline').addEventListener('change', () => loadFunnel().catch((exc) => showError(exc.message)));
   try {
     const pipelines = (await get(PATHS.pipelines)).items || [];
-    $('#pipeline').append(...pipelines.map((p) => h('option', { value: String(p.id), text: p.name })));
+    $('#pipeline').append(...pipelines.map((p) => h('option', { value: String(p.id), text: label('pipeline', p.name) })));
   } catch { /* the funnel stays empty; the rest still works */ }
   await load();
 }
