@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from crm_store import connection_owner
 from crm_store.statements import COUNTER
 from crm_store.write_gate import GatedSession
 
@@ -31,6 +32,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     COUNTER.attach(engine.sync_engine)
+    if connection_owner.enabled():
+        connection_owner.attach(engine.sync_engine)
     return engine
 
 

@@ -11,12 +11,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from crm_store import connection_owner
 from crm_store.migrate import upgrade
 from crm_store.session import create_engine, session_factory
 from support.postgres_server import running_postgres
 from support.redis_server import redis_url  # noqa: F401  (a fixture, shared by every package)
 
 _names = itertools.count(1)
+
+# Every engine the tests make, and every server they start (which inherit the environment), refuses a statement
+# sent on a connection another task checked out: a session shared between tasks fails every run, not only on a
+# busy machine (crm_store.connection_owner).
+os.environ.setdefault(connection_owner.ENV, "1")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

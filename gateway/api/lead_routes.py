@@ -115,11 +115,16 @@ async def list_leads(request: web.Request) -> web.Response:
         people = await leads.contact_summaries(session, {x.contact_id for x in found})
         audit.record(session, "leads.list", request.app[CLOCK](), user_id=who.user_id, ip=client_ip(request),
                      detail={"query": dict(request.query), "count": len(found), "lead_ids": [x.id for x in found]})
-        responses = await request.app[CLOCKS].views([x.id for x in found])     # response clocks (gateway/tasks)
         extra = await lead_lines.lines(session, found)
-        items = [{**lead_json(x), "contact": people.get(x.contact_id), "response": responses.get(x.id),
-                  **extra.get(x.id, {})} for x in found]
-        return web.json_response({"items": items, "limit": f.limit, "offset": f.offset, "next": _next(found, f)})
+        items = [{**lead_json(x), "contact": people.get(x.contact_id), "response": None, **extra.get(x.id, {})}
+                 for x in found]
+    # The response clocks (gateway/tasks) read on a connection of their own: read inside the transaction, that
+    # second checkout made lists that came together each hold one connection and wait for another (the pool's
+    # whole timeout, then a 500).
+    responses = await request.app[CLOCKS].views([x.id for x in found])
+    for lead, item in zip(found, items, strict=True):
+        item["response"] = responses.get(lead.id)
+    return web.json_response({"items": items, "limit": f.limit, "offset": f.offset, "next": _next(found, f)})
 
 
 @routes.get("/api/v1/leads/counts")

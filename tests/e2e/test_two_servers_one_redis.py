@@ -45,7 +45,10 @@ async def start_ready_server(env: dict[str, str], config: Path) -> tuple[int, su
     """A server on a free port; another port if a parallel test took that one between the check and the bind."""
     for attempt in range(3):
         port = free_port()
-        server = start_server(port, env, config)
+        # Its log goes to a file: a pipe nobody reads fills (64 KB of warnings and tracebacks on a busy machine)
+        # and the server then blocks in its next log write, which stalls the test like a lost assignment.
+        with (config.parent / f"server-{port}.log").open("ab") as log:
+            server = start_server(port, env, config, stderr=log)
         try:
             await wait_ready(port, server, path="/readyz")
             return port, server
@@ -119,7 +122,7 @@ async def test_two_processes_assign_each_of_1000_leads_exactly_once(postgres_dat
     config = tmp_path / "switchboard.toml"
     config.write_text(switchboard_config().read_text() + LOAD_FORM)
     env = {**os.environ, "SWITCHBOARD_DATABASE__URL": postgres_database, "SWITCHBOARD_REDIS__URL": redis_url,
-           "SWITCHBOARD_LOG_LEVEL": "WARNING",     # stderr is a pipe nobody reads until the end
+           "SWITCHBOARD_LOG_LEVEL": "WARNING",     # what a failure needs, in server-PORT.log
            "SWITCHBOARD_REDIS__PREFIX": f"two{os.getpid()}:"}
     ports: list[int] = []
     servers: list[subprocess.Popen[bytes]] = []

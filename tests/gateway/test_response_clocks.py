@@ -2,6 +2,7 @@
 silence, a forgotten lead's follow-up, and one after-hours answer per conversation."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -9,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from channels.types import Confidence, IdentityClaim, InboundContact
 from crm_store.models import Lead, RoutingTask, Task
 from crm_store.types import Role
 from gateway.app import create_app
-from gateway.keys import INTAKE, RESPONDERS, SESSIONS
+from gateway.keys import ENGINE, INTAKE, RESPONDERS, SESSIONS
 from gateway.tasks.clocks import _machine
 from gateway.tasks.wiring import CLOCKS
 from support.gateway_app import Api, make_settings
@@ -163,3 +164,36 @@ async def test_silence_counts_from_the_hand_over_and_each_silent_assignee_is_tol
     history = [(e["attributes"] or {}).get("from") for e in card["timeline"]
                if (e.get("attributes") or {}).get("action") == "reassigned"]
     assert sorted(history) == sorted([olga, ivan]) and card["lead"]["assignee_id"] is None
+
+
+async def test_the_lead_list_holds_one_connection_at_a_time(api, clock):
+    """Its response clocks are read after its transaction: a second checkout inside it made lists arriving together
+    each hold one pooled connection and wait for another, for the pool's whole timeout."""
+    await api.add_user("boss", Role.SUPERVISOR)
+    boss = await api.login("boss")
+    await api.client.app[INTAKE].emit(message("Есть в наличии?", clock.now))
+    pool = api.client.app[ENGINE].sync_engine.pool
+    held: dict[object, int] = {}
+    most: list[int] = []
+
+    def out(_dbapi: object, record, _proxy: object) -> None:  # type: ignore[no-untyped-def]
+        task = record.info["test_task"] = asyncio.current_task()
+        held[task] = held.get(task, 0) + 1
+        most.append(held[task])
+
+    def back(_dbapi: object, record) -> None:  # type: ignore[no-untyped-def]
+        task = record.info.pop("test_task", None)
+        if task in held:
+            held[task] -= 1
+
+    event.listen(pool, "checkout", out)
+    event.listen(pool, "checkin", back)
+    try:
+        listed = await api.client.get("/api/v1/leads", headers=boss)
+        assert listed.status == 200, await listed.text()
+        [item] = (await listed.json())["items"]
+        assert item["response"] is not None       # the clocks were read
+    finally:
+        event.remove(pool, "checkout", out)
+        event.remove(pool, "checkin", back)
+    assert most and max(most) == 1
