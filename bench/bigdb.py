@@ -41,7 +41,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Awaitable, Callable, Iterator  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from datetime import timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -79,6 +79,7 @@ class Figures:
     samples: list[float]       # ms
     seconds: float = 0.0       # wall time of the whole run (intake: its rate)
     count: int = 0
+    cpu: list[float] = field(default_factory=list)   # ms of this process's CPU per read (steadier than wall under load)
 
     def rate(self) -> float:
         return self.count / self.seconds if self.seconds else 1000 / max(pct(self.samples, .5), 1e-9)
@@ -177,9 +178,10 @@ async def alternate(empty: Database, big: Database, read: Read, n: int, block: i
     for at in range(0, n, block):
         for db in (empty, big) if (at // block) % 2 == 0 else (big, empty):
             for k in range(at, min(n, at + block)):
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 await read(db, k)
                 out[db.name].samples.append((time.perf_counter() - started) * 1000)
+                out[db.name].cpu.append((time.process_time() - cpu) * 1000)
     return out[empty.name], out[big.name]
 
 
@@ -347,12 +349,17 @@ async def _plan(db: Database, statement: str, parameters: Any) -> list[str]:
 
 def line(item: str, engine: str, leads_count: int, empty: Figures, big: Figures, unit: str, extra: str = "") -> float:
     ratio = big.rate() / empty.rate()
+    if empty.cpu and big.cpu:   # reads: the CPU they took here too (p50), which the machine's load moves less
+        cpu_ratio = pct(empty.cpu, .5) / max(pct(big.cpu, .5), 1e-9)
+        extra += f" | CPU p50 {pct(empty.cpu, .5):.2f} -> {pct(big.cpu, .5):.2f} ms: {cpu_ratio:.2f}"
     print(f"  {item:15} empty p50 {pct(empty.samples, .5):7.2f} p95 {pct(empty.samples, .95):7.2f} ms "
           f"{empty.rate():8.0f} {unit} | big p50 {pct(big.samples, .5):7.2f} p95 {pct(big.samples, .95):7.2f} ms "
           f"{big.rate():8.0f} {unit} | ratio {ratio:.2f}{extra}", flush=True)
     print(f"RESULT bigdb_{engine}_{item} ratio={ratio:.2f} big_p50_ms={pct(big.samples, .5):.2f} "
           f"big_p95_ms={pct(big.samples, .95):.2f} empty_p50_ms={pct(empty.samples, .5):.2f} "
-          f"big_rate={big.rate():.0f} empty_rate={empty.rate():.0f} leads={leads_count}", flush=True)
+          f"big_rate={big.rate():.0f} empty_rate={empty.rate():.0f} leads={leads_count}"
+          + (f" cpu_ratio={pct(empty.cpu, .5) / max(pct(big.cpu, .5), 1e-9):.2f}" if empty.cpu and big.cpu else ""),
+          flush=True)
     return ratio
 
 

@@ -111,33 +111,35 @@ def is_own(viewer: Viewer, lead: Lead) -> bool:
 
 
 async def list_leads(session: AsyncSession, viewer: Viewer, f: LeadFilter) -> list[Lead]:
-    query = select(Lead).where(Lead.deleted_at.is_(None), _pool_of(viewer) if f.pool else visible(viewer))
     dialect = session.bind.dialect.name
+    where: list[ColumnElement[bool]] = [Lead.deleted_at.is_(None), _pool_of(viewer) if f.pool else visible(viewer)]
     if f.status:
         wanted = Lead.status.in_(f.status)
         # SQLite has no statistics unless ANALYZE ran, and then guesses a status matches a few rows: it would
         # read every open lead and sort them for one page (60,000 at a million leads). likely() tells it the
         # filter keeps most rows, so it walks the newest-first index and stops at the page (bench/bigdb.py).
-        query = query.where(func.likely(wanted) if dialect == "sqlite" else wanted)
+        where.append(func.likely(wanted) if dialect == "sqlite" else wanted)
     if f.channel:
-        query = query.where(Lead.channel.in_(f.channel))
+        where.append(Lead.channel.in_(f.channel))
     if f.assignee_id is not None:
-        query = query.where(Lead.assignee_id == f.assignee_id)
+        where.append(Lead.assignee_id == f.assignee_id)
     if f.unassigned:
-        query = query.where(Lead.assignee_id.is_(None))
-    order: list[Any] = []
+        where.append(Lead.assignee_id.is_(None))
     if f.before is not None:
         at, last_id = f.before
-        query = query.where(or_(Lead.last_activity_at < at, and_(Lead.last_activity_at == at, Lead.id < last_id)))
+        where.append(or_(Lead.last_activity_at < at, and_(Lead.last_activity_at == at, Lead.id < last_id)))
+    limit = min(f.limit, 200)
+    query = select(Lead).where(*where)
+    order: list[Any] = []
     if f.q:
         wanted = search.Query.of(f.q, f.q_phone, f.q_email)
         stmt = search.exact_contacts_stmt(wanted)
         exact = list(await session.scalars(stmt)) if stmt is not None else []
-        query = query.where(search.matching(dialect, wanted, exact))
+        # The filters go into the search too: the newest matches this viewer may see, not of everyone's.
+        query = query.where(search.matching(dialect, wanted, exact, where, search.candidate_count(f.offset, limit)))
         if exact:   # the very phone or e-mail asked for comes before everything that merely contains it
             order.append(case((Lead.contact_id.in_(exact), 0), else_=1))
-    query = query.order_by(*order, Lead.last_activity_at.desc(), Lead.id.desc()).limit(min(f.limit, 200)) \
-        .offset(f.offset)
+    query = query.order_by(*order, Lead.last_activity_at.desc(), Lead.id.desc()).limit(limit).offset(f.offset)
     return list(await session.scalars(query))
 
 

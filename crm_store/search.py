@@ -12,12 +12,15 @@ the trigram tokenizer on SQLite and a pg_trgm GIN index on PostgreSQL, both made
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal_column, or_, select, text, union, update
+from sqlalchemy import (
+    ColumnElement, Select, and_, bindparam, column, func, literal_column, or_, select, table, union, update,
+)
 from sqlalchemy.orm import Session
 
+from crm_store import search_terms
 from crm_store.models import Company, Contact, ContactCompany, Identity, Interaction, Lead
 
 SQLITE_FTS = "leads_search"     # the FTS5 table over leads.search_text (plus its shadow tables and triggers)
@@ -25,7 +28,7 @@ PG_TRGM_INDEX = "ix_leads_search_text_trgm"
 SCHEMA_EXTRAS = (SQLITE_FTS, PG_TRGM_INDEX)
 TRIGRAM = 3                     # shorter needles cannot use a trigram index: they scan
 OPENING_TEXT = 500              # how much of the first message is searchable
-CANDIDATES = 500                # the newest this many leads matching a text are ranked; refine to see older ones
+WINDOW = 100                    # a page is ranked from the newest matches, counted in whole windows of this many
 DOC_LIMIT = 8000
 
 
@@ -146,32 +149,51 @@ def like_pattern(needle: str) -> str:
     return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _substring_ids(dialect: str, needle: str) -> Select[tuple[int]]:
-    """Ids of the newest leads whose search text contains `needle`, through the engine's trigram index.
+def candidate_count(offset: int, limit: int) -> int:
+    """How many of the newest matching leads a page is ranked from: the page rounded up to whole WINDOWs.
 
-    A common word matches a fifth of all leads: ranking them all would cost a sort of thousands of
-    rows per keystroke, so only the newest CANDIDATES are ranked (both indexes walk ids backwards).
+    The cost of a search follows this, not how many leads match; neighbouring pages (0-50, 50-100) are
+    ranked from the same candidates, so they neither repeat nor skip a lead.
+    """
+    return -(-(offset + limit) // WINDOW) * WINDOW
+
+
+def _substring_ids(dialect: str, needle: str, where: Sequence[ColumnElement[bool]], count: int,
+                   name: str) -> Select[tuple[int]]:
+    """Ids of the newest `count` leads passing `where` whose search text contains `needle`.
+
+    Both walk ids backwards and stop at `count`: SQLite from the FTS5 trigram index (a piece of the needle,
+    crm_store.search_terms; the whole needle is checked on the row), PostgreSQL by the trigram GIN index.
+    `where` (the list's own filters) is applied before the cut, so an operator's candidates are leads they see.
     """
     if dialect == "sqlite" and len(needle) >= TRIGRAM:
-        phrase = '"' + needle.replace('"', '""') + '"'
-        found = select(literal_column("rowid").label("id")).select_from(text(SQLITE_FTS)).where(
-            text(f"{SQLITE_FTS} MATCH :phrase").bindparams(phrase=phrase)).order_by(text("rowid DESC"))
+        index = table(SQLITE_FTS, column("rowid"))
+        asked = bindparam(f"{name}_fts", search_terms.fts_query(needle))
+        found = select(Lead.id).select_from(index).join(Lead, Lead.id == index.c.rowid).where(
+            literal_column(SQLITE_FTS).op("MATCH")(asked),
+            func.instr(Lead.search_text, bindparam(f"{name}_needle", needle)) > 0, *where,
+        ).order_by(index.c.rowid.desc())
     else:
         # OFFSET 0 fences the match from the ORDER BY: PostgreSQL would otherwise walk the primary key
         # backwards filtering every row, which for a rare needle is a scan of the whole table.
-        matched = select(Lead.id).where(Lead.search_text.like(like_pattern(needle), escape="\\")).offset(0).subquery()
+        pattern = bindparam(f"{name}_like", like_pattern(needle))
+        matched = select(Lead.id).where(Lead.search_text.like(pattern, escape="\\"), *where).offset(0).subquery()
         found = select(matched.c.id).order_by(matched.c.id.desc())
-    newest = found.limit(CANDIDATES).subquery()
+    newest = found.limit(count).subquery()
     return select(newest.c.id)
 
 
-def matching(dialect: str, query: Query, exact_contacts: list[int]) -> ColumnElement[bool]:
-    """Leads the query finds: by text, by phone digits, or the contact it names exactly."""
+def matching(dialect: str, query: Query, exact_contacts: list[int], where: Sequence[ColumnElement[bool]] = (),
+             count: int = WINDOW) -> ColumnElement[bool]:
+    """Leads the query finds: by text, by phone digits, or the contact it names exactly.
+
+    Text and digits are ranked from the newest `count` leads passing `where` that contain them.
+    """
     parts: list[Select[tuple[int]]] = []
     if query.text:
-        parts.append(_substring_ids(dialect, query.text))
+        parts.append(_substring_ids(dialect, query.text, where, count, "q_text"))
     if query.digits and query.digits != query.text and len(query.digits) >= 4:
-        parts.append(_substring_ids(dialect, query.digits))
+        parts.append(_substring_ids(dialect, query.digits, where, count, "q_digits"))
     if exact_contacts:
         parts.append(select(Lead.id).where(Lead.contact_id.in_(exact_contacts)))
     if not parts:

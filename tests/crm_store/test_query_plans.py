@@ -128,3 +128,21 @@ async def test_the_card_the_board_and_the_intake_lookups_scan_no_big_table(store
     assert any("USING INDEX sqlite_autoindex_identities" in line for line in identities), identities
     timeline = plan_of(plans, "FROM interactions WHERE interactions.lead_id =")
     assert any("SEARCH interactions USING INDEX" in line for line in timeline), timeline
+
+
+async def test_a_search_walks_the_trigram_index_newest_first_and_sorts_only_its_candidates(store):
+    """The FTS5 index drives (its rowids newest first, each lead then by primary key, cut at the candidates):
+    never leads scanned and checked against the index row by row, never every match sorted."""
+    engine, path, _ = store
+    sessions = session_factory(engine)
+
+    async def work():
+        async with sessions() as session:
+            await leads.list_leads(session, AGENT, LeadFilter(q="client536776@example.ru"))
+
+    plans = await plans_of(engine, path, work)
+    page = plan_of(plans, "leads_search")
+    assert any(line.startswith("SCAN leads_search VIRTUAL TABLE") for line in page), page
+    assert any(line == "SEARCH leads USING INTEGER PRIMARY KEY (rowid=?)" for line in page), page
+    assert sum("TEMP B-TREE" in line for line in page) == 1, page     # the page's own order of the candidates
+    assert full_scans(plans) == []
