@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 from types import TracebackType
 
@@ -17,10 +18,34 @@ log = logging.getLogger(__name__)
 RETRY_LATER = "451 4.3.0 Temporarily unable to store the message, try again later"
 
 
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_PLAIN_PATH = re.compile(rf"<((?!.*=\?){_ATEXT}+(?:\.{_ATEXT}+)*@{_ATEXT}+(?:\.{_ATEXT}+)*)>")
+
+
+def plain_path(arg: str) -> tuple[str, str] | None:
+    """(address, parameters) of a MAIL FROM / RCPT TO argument `<dot-atom@dot-atom> [params]`, exactly as
+    aiosmtpd's `SMTP._getaddr` reads it; None for any other shape (comments, quoting, routes, non-ASCII)."""
+    plain = _PLAIN_PATH.match(arg)
+    if plain is None:
+        return None
+    rest = arg[plain.end():]
+    if rest[:1] in (" ", "\t"):
+        rest = rest.lstrip()        # the header parser's folding white space: str.lstrip() once it starts
+    if rest.startswith("("):
+        return None
+    return plain.group(1), rest
+
+
 class _Smtp(SMTP):
     # RFC 5321 allows 1000 octets a line, but real mailers send longer HTML lines: aiosmtpd would
     # answer those "500 Line too long", a permanent refusal, and the client's mail would be lost.
     line_length_limit = 100_000
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        # aiosmtpd reads every MAIL FROM and RCPT TO with email's header parser (~50 us each, a tenth of
+        # the intake's CPU a message); the plain `<a@b>` nearly every sender writes is read directly.
+        plain = plain_path(arg) if arg and not self.local_part_limit else None
+        return plain if plain is not None else super()._getaddr(arg)
 
 
 class SmtpHandler:
