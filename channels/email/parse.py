@@ -11,7 +11,7 @@ from email.parser import BytesParser
 from channels.email.charsets import decode_bytes, without_controls
 from channels.email.header_policy import POLICY
 from channels.email.mail_headers import MailHeaders, valid_address
-from channels.email.parts import attachments, body_part, body_text
+from channels.email.parts import attachments, body_text, readable_body
 from channels.email.quoting import strip_quoted
 from channels.identity import mentioned_identities
 from channels.types import Confidence, IdentityClaim, InboundContact
@@ -70,8 +70,8 @@ def _contact(message: EmailMessage, headers: MailHeaders, raw: bytes, region: st
     own_id = _own_id(headers, raw)
     references = _ids(headers.text("references"))
     in_reply_to = _ids(headers.text("in-reply-to"))
-    body = body_part(message)
-    full_text = body_text(message, body)
+    body, decoded = readable_body(message)
+    full_text = body_text(message, body, decoded)
     text = strip_quoted(full_text)
     token = TOKEN.search(subject)
     identities = [IdentityClaim("email", sender, Confidence.VERIFIED)] if sender else []

@@ -53,6 +53,7 @@ class SmtpHandler:
 
     def __init__(self, config: SmtpConfig, emit: Emit) -> None:
         self._config = config
+        self._region = config.region        # once: a pydantic private attribute is a slow read
         self._emit = emit
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
@@ -93,7 +94,7 @@ class SmtpHandler:
         if sender is not None and sender.strip() in ("", "<>"):
             sender = ""     # the null reverse-path: only bounces and other machine notices use it
         try:
-            return parse_message(raw, region=self._config.region, recipient=recipient,
+            return parse_message(raw, region=self._region, recipient=recipient,
                                  max_attachment_bytes=self._config.max_attachment_bytes, envelope_sender=sender)
         except Automatic as reason:
             # Auto-replies and bounces are taken (or the sender retries forever) but make no lead.
@@ -101,7 +102,7 @@ class SmtpHandler:
             return None
         except Exception:   # parse_message degrades by itself; this is the last line of defence
             log.exception("unreadable message from %r kept as raw text", sender)
-            return fallback_contact(raw, region=self._config.region, recipient=recipient, envelope_sender=sender)
+            return fallback_contact(raw, region=self._region, recipient=recipient, envelope_sender=sender)
 
 
 class SmtpIntake:
