@@ -44,8 +44,7 @@ class MailHeaders:
         """The first valid (display name, normalized address) in header `name`; ("", None) when none is."""
         found = self._first.get(name)
         if found is None:
-            raw = self._raw.get(name)
-            pairs = header_words.mailboxes(header_words.unfolded(raw)) if raw is not None and _is_address(name) else None
+            pairs = self._mailboxes(name)
             if pairs is None:
                 found = first_address(self.text(name))
             else:
@@ -56,11 +55,17 @@ class MailHeaders:
 
     def addresses(self, name: str) -> list[str]:
         """Every address in header `name`, as written (not checked)."""
-        raw = self._raw.get(name)
-        pairs = header_words.mailboxes(header_words.unfolded(raw)) if raw is not None and _is_address(name) else None
+        pairs = self._mailboxes(name)
         if pairs is None:
             pairs = getaddresses([self.text(name)])
         return [address for _, address in pairs if address]
+
+    def _mailboxes(self, name: str) -> list[tuple[str, str]] | None:
+        """The shortcut's reading of address header `name`; None when it is absent or left to the registry."""
+        raw = self._raw.get(name)
+        if not isinstance(raw, str) or not _is_address(name):
+            return None
+        return header_words.mailboxes(header_words.unfolded(raw))
 
     def _decode(self, name: str) -> str:
         raw = self._raw.get(name)
