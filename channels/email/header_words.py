@@ -26,7 +26,8 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _ATOM = re.compile(rf"{_ATEXT}+")
 _ADDRESS = rf"{_ATEXT}+(?:\.{_ATEXT}+)*@{_ATEXT}+(?:\.{_ATEXT}+)*"
 _ADDRESS_ONLY = re.compile(_ADDRESS)
-_PRINTABLE = re.compile(r"[ \t!-~]*")     # ASCII without controls: blanks are spaces and tabs only, as the parser sees them
+# ASCII without controls: the only blanks are spaces and tabs, the only ones the parser takes for blanks.
+_PRINTABLE = re.compile(r"[ \t!-~]*")
 _MSG_ID = re.compile(rf"[ \t]*<{_ATEXT}+(?:\.{_ATEXT}+)*@{_ATEXT}+(?:\.{_ATEXT}+)*>[ \t]*")
 # What the registry would quote, unfold or re-read in a display name: then it is not a plain one.
 _NOT_PLAIN = re.compile(r'[\x00-\x1f\x7f()<>@,:;."\[\]\\\ud800-\udfff\ufffd]|=\?|\s\s|^\s|\s$')
