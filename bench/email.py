@@ -1,17 +1,25 @@
 """Mail per second from SMTP DATA to a committed lead, against bare aiosmtpd keeping mail in memory.
 
-    python bench/email.py [--messages 2000] [--connections 32] [--repeat 3] [--quick]
+    python bench/email.py [--messages 2000] [--connections 32] [--repeat 3] [--quick] [--profile FILE]
 
 The sender is `smtplib` in its own process (one thread per connection, several messages per
 connection). Both servers run the same aiosmtpd on this process's loop; the Switchboard one
 parses each message and waits for its group commit into a fresh SQLite store before its 250.
+Besides the rates, the server's CPU per message (this process, every thread, from /proc via
+`time.process_time`) for both, which swings much less with the machine's load than the rates; and
+afterwards every message is checked to be stored once. `--profile FILE`: py-spy's raw samples of the
+Switchboard server while it takes the mail (py-spy is not in the lock: `pip install py-spy`).
 """
 from __future__ import annotations
 
 import _paths  # noqa: F401  (first: see bench/_paths.py)
 
 import argparse  # noqa: E402
+import os  # noqa: E402
 import asyncio  # noqa: E402
+import signal  # noqa: E402
+import sqlite3  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
@@ -51,16 +59,19 @@ class Memory:
         return "250 OK"
 
 
-async def timed_send(port: int, messages: int, connections: int) -> float:
-    start = time.perf_counter()
+async def timed_send(port: int, messages: int, connections: int) -> tuple[float, float, float]:
+    """Messages per second, this process's CPU seconds per message (the server's: the sender is a child), and
+    its event loop thread's alone (the rest is the store's writer thread)."""
+    start, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
     process = await asyncio.create_subprocess_exec(sys.executable, "-c", SENDER, str(port), str(messages),
                                                    str(connections))
     if await process.wait() != 0:
         raise RuntimeError("sender failed")
-    return messages / (time.perf_counter() - start)
+    return (messages / (time.perf_counter() - start), (time.process_time() - cpu) / messages,
+            (time.thread_time() - loop_cpu) / messages)
 
 
-async def bare(messages: int, connections: int) -> float:
+async def bare(messages: int, connections: int) -> tuple[float, float, float]:
     handler = Memory()
     server = await asyncio.get_running_loop().create_server(lambda: SMTP(handler), "127.0.0.1", 0)
     try:
@@ -70,7 +81,8 @@ async def bare(messages: int, connections: int) -> float:
         await server.wait_closed()
 
 
-async def switchboard(workdir: Path, messages: int, connections: int) -> tuple[float, int]:
+async def switchboard(workdir: Path, messages: int, connections: int,
+                      profile: Path | None = None) -> tuple[float, float, float, int]:
     from channels.email.config import SmtpConfig
     from channels.email.smtp_handler import SmtpIntake
     from channels.types import Accepted, InboundContact
@@ -90,13 +102,50 @@ async def switchboard(workdir: Path, messages: int, connections: int) -> tuple[f
 
             intake = SmtpIntake(SmtpConfig(listen="127.0.0.1:0", domains=("shop.example",)), emit)
             await intake.start()
+            spy = start_profile(profile)
             try:
-                rate = await timed_send(intake.port, messages, connections)
+                rate, cpu, loop_cpu = await timed_send(intake.port, messages, connections)
             finally:
+                stop_profile(spy)
                 await intake.stop()
-            return rate, ingestor.batches
+            batches = ingestor.batches
     finally:
         await engine.dispose()
+    problems = check_stored(workdir / "email.db", messages)
+    if problems:
+        raise RuntimeError(f"mail lost or stored twice: {problems}")
+    return rate, cpu, loop_cpu, batches
+
+
+def check_stored(db: Path, messages: int) -> str:
+    """Every message answered 250 is one stored e-mail interaction, none twice ("" when so)."""
+    with sqlite3.connect(db) as conn:
+        stored, distinct = conn.execute(
+            "SELECT count(*), count(DISTINCT event_id) FROM interactions WHERE channel = 'email'").fetchone()
+        expected = {f"<bench-{i}@example.ru>" for i in range(messages)}
+        found = {row[0] for row in conn.execute("SELECT event_id FROM interactions WHERE channel = 'email'")}
+    problems = []
+    if stored != distinct:
+        problems.append(f"{stored - distinct} stored twice")
+    if expected - found:
+        problems.append(f"{len(expected - found)} answered 250 but not stored")
+    return "; ".join(problems)
+
+
+def start_profile(path: Path | None) -> subprocess.Popen[bytes] | None:
+    if path is None:
+        return None
+    spy = _paths.sibling("screen_pop").py_spy()
+    if spy is None:
+        raise SystemExit("--profile needs py-spy (`pip install py-spy`)")
+    return subprocess.Popen([spy, "record", "--pid", str(os.getpid()), "--format", "raw", "--output", str(path),
+                             "--rate", "200", "--threads"], stdout=subprocess.DEVNULL)
+
+
+def stop_profile(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)      # py-spy writes its file on SIGINT
+        spy.wait(30)
 
 
 async def main() -> None:
@@ -105,21 +154,31 @@ async def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1,000 messages, one run")
+    parser.add_argument("--profile", type=Path, help="py-spy's raw samples of the Switchboard server, written here")
     args = parser.parse_args()
     if args.quick:
         args.messages, args.repeat = 1000, 1
     runs = []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
-            memory = await bare(args.messages, args.connections)
-            stored, commits = await switchboard(Path(tmp), args.messages, args.connections)
-            runs.append((memory, stored, commits))
-    memory, stored, commits = (statistics.median(r[i] for r in runs) for i in range(3))
-    print(f"{args.messages} messages over {args.connections} SMTP connections, median of {args.repeat} runs")
-    print(f"SMTP DATA -> committed lead (SQLite synchronous=FULL): {stored:7.0f} messages/s in ~{commits:.0f} commits")
-    print(f"bare aiosmtpd keeping the messages in memory:          {memory:7.0f} messages/s")
-    print(f"ratio: {stored / memory:.3f}   (target >= 0.5)")
-    print(f"RESULT smtp messages_per_s={stored:.0f} floor={memory:.0f} ratio={stored / memory:.3f}")
+            memory, memory_cpu, _ = await bare(args.messages, args.connections)
+            stored, stored_cpu, loop_cpu, commits = await switchboard(Path(tmp), args.messages, args.connections,
+                                                                      args.profile)
+            runs.append((memory, stored, commits, memory_cpu, stored_cpu, loop_cpu))
+    memory, stored, commits, memory_cpu, stored_cpu, loop_cpu = (statistics.median(r[i] for r in runs)
+                                                                 for i in range(6))
+    print(f"{args.messages} messages over {args.connections} SMTP connections, median of {args.repeat} runs, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"SMTP DATA -> committed lead (SQLite synchronous=FULL): {stored:7.0f} messages/s in ~{commits:.0f} commits, "
+          f"{1000 * stored_cpu:.2f} ms server CPU a message (event loop thread {1000 * loop_cpu:.2f}); "
+          "each stored once (checked)")
+    print(f"bare aiosmtpd keeping the messages in memory:          {memory:7.0f} messages/s, "
+          f"{1000 * memory_cpu:.2f} ms server CPU a message")
+    print(f"ratio: {stored / memory:.3f}   (target >= 0.5); CPU a message: {stored_cpu / memory_cpu:.2f}x the bare one")
+    print(f"RESULT smtp messages_per_s={stored:.0f} floor={memory:.0f} ratio={stored / memory:.3f} "
+          f"cpu_ms={1000 * stored_cpu:.3f} loop_cpu_ms={1000 * loop_cpu:.3f} floor_cpu_ms={1000 * memory_cpu:.3f}")
+    if args.profile:
+        _paths.sibling("screen_pop").profile_summary(str(args.profile))
 
 
 if __name__ == "__main__":

@@ -5,17 +5,15 @@ import hashlib
 import logging
 import re
 from datetime import UTC, datetime
-from email import policy
-from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.parser import BytesParser
-from email.utils import getaddresses
-from functools import lru_cache
 
-from channels.email.charsets import decode_bytes, fix_header_text, without_controls
-from channels.email.parts import attachments, body_part, body_text
+from channels.email.charsets import decode_bytes, without_controls
+from channels.email.header_policy import POLICY
+from channels.email.mail_headers import MailHeaders, valid_address
+from channels.email.parts import attachments, body_text, readable_body
 from channels.email.quoting import strip_quoted
-from channels.identity import InvalidIdentity, mentioned_identities, normalize_email
+from channels.identity import mentioned_identities
 from channels.types import Confidence, IdentityClaim, InboundContact
 
 log = logging.getLogger(__name__)
@@ -27,45 +25,6 @@ MAX_ID = 250              # the store keeps event ids and thread refs in 300 cha
 MAX_QUOTED = 20_000
 AUTOMATIC_SENDERS = ("mailer-daemon", "postmaster")
 NO_REPLY = re.compile(r"^(no-?reply|do-?not-?reply|notifications?)[+@.\-_]", re.IGNORECASE)
-
-
-class _HeaderClasses(HeaderRegistry):
-    """The standard registry, with each header's class made once and each parsed header reused.
-
-    `HeaderRegistry.__getitem__` builds a new class with `type()` on each call (~60 us), and
-    `email.policy.default` parses a header anew on every read: `get_content_type()` alone re-parses
-    Content-Type each time, ~14 parses a mail, most of the SMTP intake's CPU (bench/email.py). Parsed
-    headers are immutable `str`s that depend only on name and value, so they are memoized (bounded).
-    """
-
-    MEMO_ENTRIES = 4096
-    MEMO_VALUE_CHARS = 2000     # long References and the like are rare and read once: not worth keeping
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._made: dict[str, type[BaseHeader]] = {}
-        self._parsed: dict[tuple[str, str], BaseHeader] = {}
-
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        key = name.lower()
-        made = self._made.get(key)
-        if made is None:
-            made = self._made[key] = super().__getitem__(name)
-        return made
-
-    def __call__(self, name: str, value: str) -> BaseHeader:
-        if len(value) > self.MEMO_VALUE_CHARS:
-            return self[name](name, value)
-        key = (name, value)
-        parsed = self._parsed.get(key)
-        if parsed is None:
-            if len(self._parsed) >= self.MEMO_ENTRIES:
-                self._parsed.clear()
-            parsed = self._parsed[key] = self[name](name, value)
-        return parsed
-
-
-POLICY = policy.default.clone(header_factory=_HeaderClasses())
 
 
 class Automatic(Exception):
@@ -81,7 +40,8 @@ def parse_message(raw: bytes, *, region: str | None, max_attachment_bytes: int =
     """
     try:
         message = BytesParser(policy=POLICY).parsebytes(raw)
-        reason = automatic_reason(message, envelope_sender)
+        headers = MailHeaders(message)
+        reason = automatic_reason(message, envelope_sender, headers)
     except Exception:   # the parser itself gave up: keep the bytes as text rather than lose the mail
         log.exception("unparseable message kept as raw text")
         return fallback_contact(raw, region=region, recipient=recipient, received_at=received_at,
@@ -89,28 +49,29 @@ def parse_message(raw: bytes, *, region: str | None, max_attachment_bytes: int =
     if reason:
         raise Automatic(reason)
     try:
-        return _contact(message, raw, region, max_attachment_bytes, recipient, received_at, envelope_sender)
+        return _contact(message, headers, raw, region, max_attachment_bytes, recipient, received_at,
+                        envelope_sender)
     except Exception:
         log.exception("message partly unreadable, kept as raw text")
         return fallback_contact(raw, region=region, recipient=recipient, received_at=received_at,
                                 envelope_sender=envelope_sender, message=message)
 
 
-def _contact(message: EmailMessage, raw: bytes, region: str | None, max_attachment_bytes: int,
+def _contact(message: EmailMessage, headers: MailHeaders, raw: bytes, region: str | None, max_attachment_bytes: int,
              recipient: str | None, received_at: datetime | None, envelope_sender: str | None) -> InboundContact:
-    name, sender = _address(message, "from")
-    reply_name, reply_to = _address(message, "reply-to")
+    name, sender = headers.first_address("from")
+    reply_name, reply_to = headers.first_address("reply-to")
     if sender and reply_to and NO_REPLY.match(sender):
         # Site builders and CRMs send form mail from no-reply@ with the client in Reply-To.
         name, sender = reply_name or name, reply_to
     if sender is None:
-        sender = _valid(envelope_sender) or _address(message, "return-path")[1]
-    subject = header(message, "subject")
-    own_id = message_id(message, raw)
-    references = _ids(header(message, "references"))
-    in_reply_to = _ids(header(message, "in-reply-to"))
-    body = body_part(message)
-    full_text = body_text(message, body)
+        sender = valid_address(envelope_sender) or headers.first_address("return-path")[1]
+    subject = headers.text("subject")
+    own_id = _own_id(headers, raw)
+    references = _ids(headers.text("references"))
+    in_reply_to = _ids(headers.text("in-reply-to"))
+    body, decoded = readable_body(message)
+    full_text = body_text(message, body, decoded)
     text = strip_quoted(full_text)
     token = TOKEN.search(subject)
     identities = [IdentityClaim("email", sender, Confidence.VERIFIED)] if sender else []
@@ -122,10 +83,10 @@ def _contact(message: EmailMessage, raw: bytes, region: str | None, max_attachme
         attributes["in_reply_to"] = in_reply_to[0]
     if recipient:
         attributes["mailbox"] = recipient
-    to = ", ".join(a for _, a in getaddresses([header(message, "to")]) if a)
+    to = ", ".join(headers.addresses("to"))
     if to:
         attributes["to"] = to[:500]
-    if date := header(message, "date"):
+    if date := headers.text("date"):
         attributes["date"] = date[:100]
     if full_text != text:
         attributes["quoted"] = full_text[len(text):].strip()[:MAX_QUOTED]
@@ -145,12 +106,13 @@ def fallback_contact(raw: bytes, *, region: str | None, recipient: str | None = 
                      received_at: datetime | None = None, envelope_sender: str | None = None,
                      message: EmailMessage | None = None) -> InboundContact:
     """What can be said of a message nothing else could read: its sender, and its bytes as text."""
-    sender = _valid(envelope_sender)
+    sender = valid_address(envelope_sender)
     own_id = _hashed_id(raw)
     if message is not None:
         try:
-            sender = _address(message, "from")[1] or sender
-            own_id = message_id(message, raw)
+            headers = MailHeaders(message)
+            sender = headers.first_address("from")[1] or sender
+            own_id = _own_id(headers, raw)
         except Exception:   # as broken as the rest: the hash and the envelope will do
             pass
     text = without_controls(decode_bytes(raw[:200_000]).replace("\r\n", "\n"))
@@ -164,24 +126,26 @@ def fallback_contact(raw: bytes, *, region: str | None, recipient: str | None = 
     )
 
 
-def automatic_reason(message: EmailMessage, envelope_sender: str | None = None) -> str | None:
+def automatic_reason(message: EmailMessage, envelope_sender: str | None = None,
+                     headers: MailHeaders | None = None) -> str | None:
     """Why this mail was sent by a machine, or None for a person's mail."""
-    if envelope_sender == "" or header(message, "return-path").strip() == "<>":
+    headers = headers if headers is not None else MailHeaders(message)
+    if envelope_sender == "" or headers.text("return-path").strip() == "<>":
         return "null sender (bounce)"
-    auto = header(message, "auto-submitted").lower()
+    auto = headers.text("auto-submitted").lower()
     if auto and auto != "no":
         return f"Auto-Submitted: {auto}"
-    precedence = header(message, "precedence").lower()
+    precedence = headers.text("precedence").lower()
     if precedence in ("bulk", "junk", "list", "auto_reply"):
         return f"Precedence: {precedence}"
     for name in ("x-autoreply", "x-autorespond", "x-autogenerated", "list-id", "list-unsubscribe"):
-        if header(message, name):
+        if name in headers and headers.text(name):
             return f"{name} present"
     if message.get_content_type() in ("multipart/report", "message/delivery-status"):
         return "delivery or read report"
-    _, sender = _address(message, "from")
-    _, reply_to = _address(message, "reply-to")
-    local = (sender or _valid(envelope_sender) or "").split("@")[0]
+    _, sender = headers.first_address("from")
+    _, reply_to = headers.first_address("reply-to")
+    local = (sender or valid_address(envelope_sender) or "").split("@")[0]
     if any(local.startswith(prefix) for prefix in AUTOMATIC_SENDERS):
         return f"sender {sender or envelope_sender}"
     if sender and NO_REPLY.match(sender) and not reply_to:
@@ -197,22 +161,10 @@ def clean_subject(subject: str) -> str:
     return " ".join(REPLY_PREFIX.sub("", TOKEN.sub(" ", subject)).split())
 
 
-def message_id(message: EmailMessage, raw: bytes) -> str:
+def _own_id(headers: MailHeaders, raw: bytes) -> str:
     """The Message-ID, or a stable one made from the bytes when the sender gave none."""
-    found = _ids(header(message, "message-id"))
+    found = _ids(headers.text("message-id"))
     return found[0] if found else _hashed_id(raw)
-
-
-def header(message: EmailMessage, name: str) -> str:
-    """A header's decoded value ("" when absent); broken encodings repaired or replaced, never raised."""
-    raw = next((v for k, v in message.raw_items() if k.lower() == name), None)
-    if raw is None:
-        return ""
-    try:
-        value = str(message.get(name) or "")
-    except Exception:   # email.policy.default raises on some broken headers: take the raw text
-        value = raw.encode("ascii", "surrogateescape").decode("utf-8", "replace") if isinstance(raw, str) else ""
-    return fix_header_text(value, raw).strip()
 
 
 def _hashed_id(raw: bytes) -> str:
@@ -222,27 +174,3 @@ def _hashed_id(raw: bytes) -> str:
 def _ids(value: str) -> list[str]:
     # Ids longer than the store keeps are replaced by their hash, the same way everywhere.
     return [i if len(i) <= MAX_ID else _hashed_id(i.encode()) for i in MESSAGE_ID.findall(value)]
-
-
-def _valid(address: str | None) -> str | None:
-    if not address:
-        return None
-    try:
-        return normalize_email(address.strip("<>"))
-    except InvalidIdentity:
-        return None
-
-
-def _address(message: EmailMessage, name: str) -> tuple[str, str | None]:
-    """The first valid (display name, normalized address) in header `name`."""
-    return _first_address(header(message, name))
-
-
-# From and Reply-To are each read twice a mail (is it automatic? who sent it?), and a client's
-# next mail repeats them: the old parser plus e-mail validation was ~15% of a mail's parse.
-@lru_cache(maxsize=4096)
-def _first_address(value: str) -> tuple[str, str | None]:
-    for display, address in getaddresses([value]):
-        if address and (normalized := _valid(address)):
-            return display.strip(), normalized
-    return "", None

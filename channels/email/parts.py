@@ -21,24 +21,33 @@ class Attachments:
     dropped: list[str] = field(default_factory=list)    # "name (size bytes)" of the oversized ones
 
 
-def body_part(message: EmailMessage) -> EmailMessage | None:
-    """The part to read: text/plain preferred, HTML when the plain one is missing or blank."""
+def readable_body(message: EmailMessage) -> tuple[EmailMessage | None, str | None]:
+    """The part to read: text/plain preferred, HTML when the plain one is missing or blank; and its decoded
+    text when choosing it needed that (the plain part's), so that it is decoded once."""
     for preference in (("plain",), ("html",)):
         try:
             part = message.get_body(preferencelist=preference)
         except (KeyError, LookupError, ValueError, AttributeError, TypeError):
             part = None
-        if part is not None and (preference == ("html",) or decoded_text(part).strip()):
-            return part
-    return None
+        if part is None:
+            continue
+        if preference == ("html",):
+            return part, None
+        decoded = decoded_text(part)
+        if decoded.strip():
+            return part, decoded
+    return None, None
 
 
-def body_text(message: EmailMessage, part: EmailMessage | None = None) -> str:
-    """The readable text of `message`: HTML turned into text, any charset decoded, blank runs folded."""
-    part = part if part is not None else body_part(message)
+def body_text(message: EmailMessage, part: EmailMessage | None = None, decoded: str | None = None) -> str:
+    """The readable text of `message`: HTML turned into text, any charset decoded, blank runs folded.
+
+    `decoded` is `part`'s decoded text when the caller has it (`readable_body`)."""
+    if part is None:
+        part, decoded = readable_body(message)
     if part is None:
         return ""
-    text = decoded_text(part)
+    text = decoded if decoded is not None else decoded_text(part)
     if part.get_content_subtype() == "html":
         text = html_to_text(text)
     text = without_controls(text.replace("\r\n", "\n").replace("\r", "\n"))
