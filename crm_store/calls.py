@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -120,18 +120,19 @@ def take_calls(session: Session, answers: Sequence[Answer]) -> list[bool]:
             traced.add(task_id)
             # The call on the phone is routing's live task; this row is its trace (done from the start, so it is
             # never a lead's open work), and its accepted offer counts the answer as handled work.
-            traces.append(RoutingTask(
+            traces.append(dict(
                 id=task_id, lead_id=lead.id, kind="call", channel=VOICE, queue="default", priority=0, skills={},
                 owner_id=lead.owner_id, state="completed", assignee_id=user.id, created_at=answer.rang_at,
                 sla_deadline=None, assigned_at=answer.at, finished_at=None))
-            offers.append(Reservation(id=f"{task_id}:answer", task_id=task_id, agent_id=user.id,
-                                      created_at=answer.rang_at, expires_at=answer.at, outcome="accepted",
-                                      decided_at=answer.at, explanation={"call_id": answer.call_id}))
+            offers.append(dict(id=f"{task_id}:answer", task_id=task_id, agent_id=user.id,
+                               created_at=answer.rang_at, expires_at=answer.at, outcome="accepted",
+                               decided_at=answer.at, explanation={"call_id": answer.call_id}))
         taken.append(True)
     if traces:
-        session.add_all(traces)
-        session.flush()       # the task rows before their offers (no relationship orders the two inserts)
-        session.add_all(offers)
+        # Rows nothing else in the transaction holds as objects: bulk INSERTs (two statements for the group), where
+        # the unit of work's flush of them was a third of the answers' cost. Tasks first: the offers refer to them.
+        session.execute(insert(RoutingTask), traces)
+        session.execute(insert(Reservation), offers)
     return taken
 
 
