@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_store import audit
@@ -22,13 +22,10 @@ def record_pop(session: Session, lead_id: int, user_id: int, call_id: str, exten
 
 
 def record_pops(session: Session, pops: Sequence[tuple[int, int, str, str, datetime]]) -> list[None]:
-    """`record_pop` for each (lead, user, call, extension, when): the pops of calls ringing together, in one INSERT
-    (the audit entries as `audit.record` writes them, without an object each for the unit of work to flush)."""
-    if pops:
-        session.execute(insert(AuditEntry), [
-            {"at": at, "user_id": user_id, "action": POPPED, "outcome": "ok", "lead_id": lead_id, "contact_id": None,
-             "ip": None, "detail": {"call_id": call_id, "extension": extension}}
-            for lead_id, user_id, call_id, extension, at in pops])
+    """`record_pop` for each (lead, user, call, extension, when): the pops of calls ringing together, in one INSERT."""
+    audit.record_all(session, [audit.entry(POPPED, at, user_id=user_id, lead_id=lead_id,
+                                           detail={"call_id": call_id, "extension": extension})
+                               for lead_id, user_id, call_id, extension, at in pops])
     return [None] * len(pops)
 
 
