@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,21 @@ def record(
     """Add an entry to the caller's transaction, so it commits (or not) with what it describes."""
     session.add(AuditEntry(at=now, user_id=user_id, action=action, outcome=outcome, lead_id=lead_id,
                            contact_id=contact_id, ip=ip, detail=dict(detail or {})))
+
+
+def entry(action: str, now: datetime, *, user_id: int | None = None, lead_id: int | None = None,
+          contact_id: int | None = None, detail: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """An entry as `record` writes it, as a row for `record_all`."""
+    return {"at": now, "user_id": user_id, "action": action, "outcome": "ok", "lead_id": lead_id,
+            "contact_id": contact_id, "ip": None, "detail": dict(detail or {})}
+
+
+def record_all(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Many entries (`entry`) in one INSERT, in the caller's transaction: as an object each, the ORM wrote
+    them one statement per row (it fetches each new id), which for the voice's grouped writes at 100 calls/s
+    was a third of an answer's cost."""
+    if rows:
+        session.execute(insert(AuditEntry), rows)
 
 
 def record_system(session: AsyncSession | Session, action: str, now: datetime, *, lead_id: int, reason: str,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -60,9 +60,10 @@ def replace_facts(session: Session, calls: Iterable[Interaction]) -> None:
     if not calls:
         return
     session.execute(delete(CallFact).where(CallFact.interaction_id.in_([c.id for c in calls])))
-    for call in calls:
-        for row in rows_of(call.id, call.created_at, call.direction, call.author_id, call.attributes):
-            session.add(CallFact(**row))
+    rows = [row for call in calls for row in rows_of(call.id, call.created_at, call.direction, call.author_id,
+                                                     call.attributes)]
+    if rows:
+        session.execute(insert(CallFact), rows)     # one statement for the group's records, no objects to flush
 
 
 async def sums(session: AsyncSession, user_ids: Collection[int], since: datetime, until: datetime,

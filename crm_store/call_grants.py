@@ -22,9 +22,10 @@ def record_pop(session: Session, lead_id: int, user_id: int, call_id: str, exten
 
 
 def record_pops(session: Session, pops: Sequence[tuple[int, int, str, str, datetime]]) -> list[None]:
-    """`record_pop` for each (lead, user, call, extension, when): the pops of calls ringing together."""
-    for lead_id, user_id, call_id, extension, at in pops:
-        record_pop(session, lead_id, user_id, call_id, extension, at)
+    """`record_pop` for each (lead, user, call, extension, when): the pops of calls ringing together, in one INSERT."""
+    audit.record_all(session, [audit.entry(POPPED, at, user_id=user_id, lead_id=lead_id,
+                                           detail={"call_id": call_id, "extension": extension})
+                               for lead_id, user_id, call_id, extension, at in pops])
     return [None] * len(pops)
 
 

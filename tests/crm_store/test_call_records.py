@@ -177,3 +177,45 @@ async def test_a_record_the_store_refuses_fails_its_own_call_only(ingestor, sess
         stored = {i.id: i.attributes for i in await s.scalars(select(Interaction))}
     assert stored[good.interaction_id]["outcome"] == "answered"
     assert "outcome" not in stored[other.interaction_id]
+
+
+async def test_a_group_of_voice_writes_costs_the_same_statements_for_two_calls_as_for_eight(ingestor, sessions):
+    """Grants, answers' audit entries and records: one statement per group, never one per call (at 100 calls/s the
+    per-call statements were most of the writer's work for the voice)."""
+    from sqlalchemy import Engine, event
+
+    async with sessions() as s, s.begin():
+        olga = await users.create_user(s, users.NewUser("olga", "correct horse", Role.OPERATOR), T0)
+    rung = [await a_call(ingestor, f"+749512346{n:02d}") for n in range(10)]
+
+    async def statements(write, group) -> list[str]:  # type: ignore[no-untyped-def]
+        seen: list[str] = []
+
+        def count(_conn, _cursor, statement, *_):  # type: ignore[no-untyped-def]
+            seen.append(statement)
+
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            await ingestor.write_in_batch(lambda s: write(s, group))
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+        return seen
+
+    def grants(s, group):  # type: ignore[no-untyped-def]
+        return call_grants.record_pops(s, [(c.lead_id, olga.id, f"g{c.lead_id}", "101", T0) for c in group])
+
+    def answers(s, group):  # type: ignore[no-untyped-def]
+        return calls.take_calls(s, [calls.Answer(c.lead_id, olga.id, f"a{c.lead_id}", T0, T0, reassign=True)
+                                    for c in group])
+
+    def records(s, group):  # type: ignore[no-untyped-def]
+        return write_records(s, [CallRecord(f"a{c.lead_id}", c.lead_id, c.interaction_id,
+                                            {"status": "ended", "outcome": "answered", "answered_by": olga.id},
+                                            settles=True, ended_at=T0) for c in group])
+
+    two, eight = rung[:2], rung[2:]
+    assert len(await statements(grants, two)) == len(await statements(grants, eight))
+    audit_inserts = [sum(st.startswith("INSERT INTO audit_log") for st in await statements(answers, group))
+                     for group in (two, eight)]
+    assert audit_inserts == [1, 1]
+    assert len(await statements(records, two)) == len(await statements(records, eight))
