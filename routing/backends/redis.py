@@ -9,7 +9,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from routing.backends import Added, Closed, Pages, Pool, Released, Snapshot, TaskParams, codec, day_of
+from routing.backends import Added, Closed, NextOffer, Pages, Pool, Released, Snapshot, TaskParams, codec, day_of
 from routing.backends import redis_lua as lua
 from routing.backends import redis_lua_tasks as lua_tasks
 from routing.events import InvalidState, NotFound, NotYourOffer, OfferNotPending, RoutingError
@@ -147,22 +147,38 @@ class RedisBackend:
         return codec.task_record(raw) if raw else None
 
     @staticmethod
-    def _released(out: list[Any]) -> Released:
+    def _released(out: list[Any], now: float = 0.0, next_offer: NextOffer | None = None) -> Released:
         task, rescinded, freed, agents = out[:4]
         keys: tuple[tuple[str, str], ...] = ()
-        pages = None
-        if len(out) == 7 and out[4]:
+        pages = matched = None
+        if len(out) == 8 and next_offer is not None:   # COMPLETE offered the freed agent's next task itself
+            raw, seen, agent_id = out[7]
+            record = codec.task_record(raw)
+            timeout = next_offer.queues[record.task.queue][2]
+            made = Offer(next_offer.offer_id, record.id, agent_id, record.task.channel, record.task.queue, now,
+                         now + timeout)
+            matched = Added(record, Pool([codec.agent_state(a) for a in seen], [], ordered=True), (made,))
+        elif len(out) == 7 and out[4]:
             flat, raw_pages, free = out[4:]
             keys = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
             pages = Pages([codec.Lazy(page, codec.task_record) for page in raw_pages],
                           {free[i]: codec.Lazy(free[i + 1], codec.agent_state) for i in range(0, len(free), 2)})
         return Released(codec.task_record(task), tuple(codec.offer(o) for o in codec.many(rescinded)),
-                        tuple(codec.many(freed)), tuple(codec.agent_state(a) for a in agents if a), keys, pages)
+                        tuple(codec.many(freed)), tuple(codec.agent_state(a) for a in agents if a), keys, pages,
+                        matched)
 
-    async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0) -> Released:
+    async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0,
+                       next_offer: NextOffer | None = None) -> Released:
         """Finish an assigned task: wrap-up for voice if configured, else completed; with `page`, the freed
-        agent's first `pending` read comes along (a round trip less for the agent's next offer)."""
-        return self._released(await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, *queues))
+        agent's first `pending` read comes along (a round trip less for the agent's next offer), and with
+        `next_offer` the script makes that offer itself where it can judge alone (one round trip in all)."""
+        spec = ""
+        if next_offer is not None and queues and page:
+            spec = json.dumps({"offer": next_offer.offer_id,
+                               "queues": {name: {"policy": policy.value, "aging": aging, "timeout": timeout}
+                                          for name, (policy, aging, timeout) in next_offer.queues.items()}})
+        out = await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, spec, *queues)
+        return self._released(out, now, next_offer)
 
     async def finish_wrap(self, task_id: str, now: float) -> Released | None:
         """End a wrap-up."""
