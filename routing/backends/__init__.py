@@ -164,7 +164,8 @@ class RoutingBackend(Protocol):
         """Take the deadlines due at `now`, earliest first; each is handed to one caller only."""
 
     async def next_deadline(self) -> float | None:
-        """The earliest deadline."""
+        """The earliest deadline; a shared backend may answer early (a deadline ended since), and may
+        leave out other processes' until its next `pop_due` (a caller checks on a shared backend anyway)."""
 
     async def offers_for(self, agent_id: str) -> list[Offer]:
         """An agent's pending offers."""
