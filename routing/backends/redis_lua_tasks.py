@@ -149,7 +149,7 @@ for i = 6, #ARGV do
 end
 local work = false
 for _, page in ipairs(pages) do if #page > 0 then work = true end end
-if not work then return done end
+if not work then return {done[1], done[2], done[3], done[4], keys, pages, free} end     -- read: nothing waits
 -- ARGV[5]: the engine's queues, if every one of them needs no judgement beyond an index walk
 -- (`policies.matchable_in_backend`): the freed agent's best task (the engine's `_best_task`: per queue
 -- the first it may take, then across queues by effective priority, arrival) offered here, by the queue's

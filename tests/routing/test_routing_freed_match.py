@@ -84,6 +84,21 @@ async def test_redis_offers_the_freed_agents_next_task_in_one_command(redis_url)
         await backend.aclose()
 
 
+async def test_nothing_waiting_is_known_from_the_complete_alone(redis_url):
+    clock = Clock()
+    backend = RedisBackend.from_url(redis_url, prefix=f"freed{uuid.uuid4().hex}:")
+    try:
+        engine = RoutingEngine(backend, QUEUES, clock)
+        await busy_with_backlog(engine, clock)
+        for task_id in ("old-low", "new-high", "fr-only", "mid"):
+            await engine.cancel(task_id)
+        sent = count_commands(backend)
+        out = await engine.complete("held")
+        assert not out.offers and sent[0] == 1
+    finally:
+        await backend.aclose()
+
+
 async def test_a_task_with_an_owner_at_the_head_goes_back_to_the_engine(redis_url):
     clock = Clock()
     backend = RedisBackend.from_url(redis_url, prefix=f"freed{uuid.uuid4().hex}:")
