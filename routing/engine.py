@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-from routing.backends import Snapshot, TaskParams
+from routing.backends import NextOffer, Snapshot, TaskParams
 from routing.steps import FIRST_PAGE, RoutingSteps, Run
 from routing.events import (
     Decision,
@@ -16,7 +16,7 @@ from routing.events import (
     TaskAssigned,
 )
 from routing.ordering import queue_score
-from routing.policies import choose, matchable_in_backend
+from routing.policies import choose, matchable_in_backend, queue_matchable_in_backend
 from routing.stats import QueueStats, compute_stats
 from routing.types import Agent, Assignment, Offer, OfferStatus, Presence, Task, TaskRecord, TaskState
 
@@ -121,9 +121,18 @@ class RoutingEngine(RoutingSteps):
     async def complete(self, task_id: str) -> RoutingOutcome:
         """Finish an assigned task; voice may wrap up first; the agent's capacity goes to waiting work."""
         run = Run(self._now())
-        released = await self.backend.complete(task_id, run.now, queues=list(self.queues), page=FIRST_PAGE)
+        released = await self.backend.complete(task_id, run.now, queues=list(self.queues), page=FIRST_PAGE,
+                                               next_offer=self._next_offer())
         await self._after_release(released, run)
         return run.outcome()
+
+    def _next_offer(self) -> NextOffer | None:
+        """What the backend needs to offer a freed agent's next task itself: only if every queue allows it
+        (the best task may be in any of them)."""
+        if not self._all_matchable:
+            return None
+        return NextOffer(uuid.uuid4().hex, {name: (q.policy, q.aging_seconds or 0.0, q.offer_timeout)
+                                            for name, q in self.queues.items()})
 
     async def cancel(self, task_id: str) -> RoutingOutcome:
         """Cancel a task in any live state (abandoned if it was still waiting)."""

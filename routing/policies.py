@@ -111,6 +111,12 @@ def matchable_in_backend(record: TaskRecord, queue: QueueConfig) -> bool:
             and (gate is None or task.priority < gate.min_priority))
 
 
+def queue_matchable_in_backend(queue: QueueConfig) -> bool:
+    """Whether every task of `queue` without owner and team is `matchable_in_backend`, whatever its priority."""
+    return (queue.policy in (Policy.LONGEST_IDLE, Policy.ROUND_ROBIN) and queue.broadcast <= 1
+            and queue.fairness is None and queue.priority_gate is None)
+
+
 def rank_key(state: AgentState, channel: str, policy: Policy) -> tuple[float | str, ...]:
     """The task-independent part of the policy order (for INDEXED policies), ending with the agent id."""
     if policy is Policy.LEAST_LOADED:

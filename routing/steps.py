@@ -11,6 +11,7 @@ from routing.events import Decision, Event, OfferCancelled, OfferCreated, Routin
 from routing.events import TaskChanged
 from routing.ordering import order_key
 from routing.policies import agent_skip, choose, free_capacity, next_eligibility_change, owner_blocks
+from routing.policies import queue_matchable_in_backend
 from routing.types import AgentState, Offer, Presence, QueueConfig, TaskRecord, TaskState
 
 FIRST_PAGE = 4  # the head of a queue usually fits: read little first
@@ -41,6 +42,7 @@ class RoutingSteps:
         self.clock = clock
         self.missed_offers_limit = missed_offers_limit
         self._fairness = any(q.fairness for q in self.queues.values())
+        self._all_matchable = all(queue_matchable_in_backend(q) for q in self.queues.values())
 
     def _now(self) -> float:
         # Milliseconds: Redis' cjson keeps 14 digits, so this round-trips exactly.
@@ -71,7 +73,9 @@ class RoutingSteps:
         known = {a.id: a for a in released.agents}
         read = (released.keys, released.pages) if released.pages is not None else None
         for agent_id in dict.fromkeys(released.freed):
-            await self._route_agent(agent_id, run, known.get(agent_id), read if agent_id == rec.agent_id else None)
+            mine = agent_id == rec.agent_id
+            await self._route_agent(agent_id, run, known.get(agent_id), read if mine else None,
+                                    released.matched if mine else None)
 
     async def _route_owned(self, agent_id: str, run: Run) -> None:
         """Tasks waiting for this owner: the owner's change may let others take them now."""
@@ -143,11 +147,19 @@ class RoutingSteps:
         return others < max(1, queue.broadcast)
 
     async def _route_agent(self, agent_id: str, run: Run, state: AgentState | None = None,
-                           read: tuple[tuple[tuple[str, str], ...], Pages] | None = None) -> None:
+                           read: tuple[tuple[tuple[str, str], ...], Pages] | None = None,
+                           matched: Added | None = None) -> None:
         """Give a free agent the best waiting tasks it may take, until it is full or nothing fits.
 
-        `read`: the first `pending` read for `state`, done already by the backend (keys, pages)."""
+        `read`: the first `pending` read for `state`, done already by the backend (keys, pages);
+        `matched`: that first step decided and offered by the backend itself (`state` is from before it)."""
         tried: set[str] = set()
+        if matched is not None:
+            self._record_match(matched, run)
+            tried.add(matched.record.id)
+            made = [o for o in matched.offered or () if o.agent_id == agent_id]
+            state = self._loaded(state, made[0]) if made and state is not None else None
+            read = None
         for _ in range(64):
             if state is None:
                 state = (await self.backend.get_agents([agent_id]))[0]
@@ -161,9 +173,12 @@ class RoutingSteps:
                 return
             tried.add(best.id)
             made = [o for o in await self._route_task(best, run, pool) if o.agent_id == agent_id]
-            # Our own offer: we know the new load, no need to read it back (a stale view only costs a retry).
-            state = replace(state, load={**state.load, made[0].channel: state.load.get(made[0].channel, 0) + 1}) \
-                if made else None
+            state = self._loaded(state, made[0]) if made else None
+
+    @staticmethod
+    def _loaded(state: AgentState, made: Offer) -> AgentState:
+        # Our own offer: we know the new load, no need to read it back (a stale view only costs a retry).
+        return replace(state, load={**state.load, made.channel: state.load.get(made.channel, 0) + 1})
 
     async def _best_task(self, state: AgentState, tried: set[str], now: float,
                          first: tuple[tuple[tuple[str, str], ...], Pages] | None = None

@@ -59,6 +59,18 @@ class Released:
     # Read along by `complete(..., queues=, page=)`: the freed agent's first `pending` read, and its keys.
     keys: tuple[tuple[str, str], ...] = ()
     pages: Pages | None = None
+    # Set when the backend offered the freed agent's next task itself (`complete(..., next_offer=)`): the
+    # task as it waited, the agents looked at in policy order, the offer made (then `pages` is None).
+    matched: Added | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NextOffer:
+    """What a backend needs to offer a freed agent's next task itself: every queue of the engine, each
+    `policies.matchable_in_backend`, with its policy, aging and offer timeout; the new offer's id."""
+
+    offer_id: str
+    queues: Mapping[str, tuple[Policy, float, float]]  # name -> (policy, aging seconds or 0, offer timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +140,16 @@ class RoutingBackend(Protocol):
     async def set_priority(self, task_id: str, priority: int, score: float) -> TaskRecord | None:
         """A waiting task's new priority and queue position; None if it is no longer waiting."""
 
-    async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0) -> Released:
+    async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0,
+                       next_offer: NextOffer | None = None) -> Released:
         """Finish an assigned task: wrap-up for voice if configured, else completed.
 
         `page` > 0: the backend may also read, in the same step, what `pending` would give for the freed
         agent's (available) next task: the first `page` tasks of each of `queues` it serves on each channel
-        it has room on, with the free agents (`Released.keys` and `.pages`)."""
+        it has room on, with the free agents (`Released.keys` and `.pages`). With `next_offer` it may
+        instead decide that step itself where nothing needs the engine's judgement (no owner, team or
+        working hours in the way): the engine's best task for the agent, offered to the first free agent
+        that fits in the queue's policy order (`Released.matched`)."""
 
     async def finish_wrap(self, task_id: str, now: float) -> Released | None:
         """End a wrap-up."""
@@ -148,7 +164,8 @@ class RoutingBackend(Protocol):
         """Take the deadlines due at `now`, earliest first; each is handed to one caller only."""
 
     async def next_deadline(self) -> float | None:
-        """The earliest deadline."""
+        """The earliest deadline; a shared backend may answer early (a deadline ended since), and may
+        leave out other processes' until its next `pop_due` (a caller checks on a shared backend anyway)."""
 
     async def offers_for(self, agent_id: str) -> list[Offer]:
         """An agent's pending offers."""
@@ -171,4 +188,4 @@ def day_of(now: float) -> int:
     return int(now // 86400)
 
 
-__all__ = ["Added", "Closed", "Pages", "Pool", "Released", "RoutingBackend", "Snapshot", "TaskParams", "day_of"]
+__all__ = ["Added", "Closed", "NextOffer", "Pages", "Pool", "Released", "RoutingBackend", "Snapshot", "TaskParams", "day_of"]

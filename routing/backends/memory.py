@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from routing.backends import Added, Closed, Pages, Pool, Released, Snapshot, TaskParams, day_of
+from routing.backends import Added, Closed, NextOffer, Pages, Pool, Released, Snapshot, TaskParams, day_of
 from routing.backends.memory_state import OPEN, MemoryState, bump_load
 from routing.events import InvalidState, NotFound, NotYourOffer, OfferNotPending
 from routing.policies import free_capacity
@@ -191,9 +191,10 @@ class MemoryBackend(MemoryState):
             self._index.add(rec)
         return rec
 
-    async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0) -> Released:
+    async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0,
+                       next_offer: NextOffer | None = None) -> Released:
         """Finish an assigned task: wrap-up for voice if configured, else completed (in one process a
-        read along saves nothing: `queues` and `page` unused)."""
+        read along or a match here saves nothing: `queues`, `page` and `next_offer` unused)."""
         rec = self._tasks.get(task_id)
         if rec is None or rec.state is not TaskState.ASSIGNED or rec.agent_id is None:
             raise InvalidState(f"task {task_id!r} is not assigned")

@@ -9,7 +9,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from routing.backends import Added, Closed, Pages, Pool, Released, Snapshot, TaskParams, codec, day_of
+from routing.backends import Added, Closed, NextOffer, Pages, Pool, Released, Snapshot, TaskParams, codec, day_of
 from routing.backends import redis_lua as lua
 from routing.backends import redis_lua_tasks as lua_tasks
 from routing.events import InvalidState, NotFound, NotYourOffer, OfferNotPending, RoutingError
@@ -45,6 +45,15 @@ class RedisBackend:
         bodies = {name: getattr(module, name) for module in (lua, lua_tasks) for name in dir(module)
                   if name.isupper() and name != "PRELUDE"}
         self._scripts = {name: client.register_script(lua.PRELUDE + body) for name, body in bodies.items()}
+        # The earliest deadline as far as this process knows, or None (unknown: ask Redis). The engine's
+        # driver asks after every call; Redis was asked 8 times per lead for it. A deadline this process
+        # adds has a time it knows (an offer's expiry, `schedule`); one ended early (an accepted offer)
+        # leaves the hint early, never late: the timer fires, `pop_due` finds nothing and the next answer
+        # is read again. Other processes' deadlines are theirs to fire; the driver's shared check
+        # (`RoutingDriver`, every 2 s) picks up those of a process that died, as before.
+        self._due: float | None = None
+        self._due_known = False
+        self._due_changes = 0       # a change while Redis is asked leaves the answer unknown
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "switchboard:routing:") -> RedisBackend:
@@ -99,6 +108,7 @@ class RedisBackend:
             record = TaskRecord(task, TaskState.PENDING, int(seq), float(_ts(score)))
             scanned = Pool([codec.agent_state(a) for a in seen], [], ordered=True)
             made = (replace(offer, agent_id=agent_id),) if agent_id and offer is not None else ()
+            self._due_at(*(o.expires for o in made))
             return Added(record, scanned, made)
         raw, free, named, partial = out
         return Added(codec.task_record(raw), _pool(free, named, partial, policy))
@@ -117,8 +127,10 @@ class RedisBackend:
 
     async def reserve(self, task_id: str, offers: Sequence[Offer], max_pending: int) -> list[Offer]:
         """Make each offer whose agent is available with free capacity, while the task is open."""
-        made = await self._run("RESERVE", task_id, max_pending, *(codec.offer_doc(o) for o in offers))
-        return [codec.offer(o) for o in made]
+        made = [codec.offer(o) for o in await self._run("RESERVE", task_id, max_pending,
+                                                          *(codec.offer_doc(o) for o in offers))]
+        self._due_at(*(o.expires for o in made))
+        return made
 
     async def accept(self, offer_id: str, agent_id: str, now: float) -> tuple[TaskRecord, Offer, tuple[Offer, ...]]:
         """Accept a pending offer; the task's other offers are rescinded. First accept wins."""
@@ -147,22 +159,43 @@ class RedisBackend:
         return codec.task_record(raw) if raw else None
 
     @staticmethod
-    def _released(out: list[Any]) -> Released:
+    def _released(out: list[Any], now: float = 0.0, next_offer: NextOffer | None = None) -> Released:
         task, rescinded, freed, agents = out[:4]
         keys: tuple[tuple[str, str], ...] = ()
-        pages = None
-        if len(out) == 7 and out[4]:
+        pages = matched = None
+        if len(out) == 8 and next_offer is not None:   # COMPLETE offered the freed agent's next task itself
+            raw, seen, agent_id = out[7]
+            record = codec.task_record(raw)
+            timeout = next_offer.queues[record.task.queue][2]
+            made = Offer(next_offer.offer_id, record.id, agent_id, record.task.channel, record.task.queue, now,
+                         now + timeout)
+            matched = Added(record, Pool([codec.agent_state(a) for a in seen], [], ordered=True), (made,))
+        elif len(out) == 7 and out[4]:
             flat, raw_pages, free = out[4:]
             keys = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
             pages = Pages([codec.Lazy(page, codec.task_record) for page in raw_pages],
                           {free[i]: codec.Lazy(free[i + 1], codec.agent_state) for i in range(0, len(free), 2)})
         return Released(codec.task_record(task), tuple(codec.offer(o) for o in codec.many(rescinded)),
-                        tuple(codec.many(freed)), tuple(codec.agent_state(a) for a in agents if a), keys, pages)
+                        tuple(codec.many(freed)), tuple(codec.agent_state(a) for a in agents if a), keys, pages,
+                        matched)
 
-    async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0) -> Released:
+    async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0,
+                       next_offer: NextOffer | None = None) -> Released:
         """Finish an assigned task: wrap-up for voice if configured, else completed; with `page`, the freed
-        agent's first `pending` read comes along (a round trip less for the agent's next offer)."""
-        return self._released(await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, *queues))
+        agent's first `pending` read comes along (a round trip less for the agent's next offer), and with
+        `next_offer` the script makes that offer itself where it can judge alone (one round trip in all)."""
+        spec = ""
+        if next_offer is not None and queues and page:
+            spec = json.dumps({"offer": next_offer.offer_id,
+                               "queues": {name: {"policy": policy.value, "aging": aging, "timeout": timeout}
+                                          for name, (policy, aging, timeout) in next_offer.queues.items()}})
+        out = await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, spec, *queues)
+        released = self._released(out, now, next_offer)
+        if released.record.state is TaskState.WRAPPING:
+            self._due_unknown()      # the wrap-up's end: its length is in the task document
+        elif released.matched is not None:
+            self._due_at(*(o.expires for o in released.matched.offered or ()))
+        return released
 
     async def finish_wrap(self, task_id: str, now: float) -> Released | None:
         """End a wrap-up."""
@@ -176,15 +209,34 @@ class RedisBackend:
     async def schedule(self, member: str, at: float) -> None:
         """Remember a deadline; an earlier one for the same member is kept."""
         await self.client.zadd(f"{self.prefix}due", {member: at}, lt=True)
+        self._due_at(at)
+
+    def _due_at(self, *times: float) -> None:
+        if times:
+            self._due_changes += 1
+        if self._due_known and times:
+            self._due = min(times) if self._due is None else min(self._due, *times)
+
+    def _due_unknown(self) -> None:
+        self._due_changes += 1
+        self._due_known = False
 
     async def pop_due(self, now: float) -> list[str]:
         """Take the deadlines due at `now`, earliest first; each goes to one caller only."""
+        self._due_unknown()      # the earliest is gone (and other processes' may be earlier)
         return list(await self._run("POP_DUE", _ts(now)))
 
     async def next_deadline(self) -> float | None:
-        """The earliest deadline."""
+        """The earliest deadline: read once, then kept from what this process adds (maybe early, never
+        late for its own) until the next `pop_due`; other processes' may be missing meanwhile."""
+        if self._due_known:
+            return self._due
+        changes = self._due_changes
         first = await self.client.zrange(f"{self.prefix}due", 0, 0, withscores=True)
-        return float(first[0][1]) if first else None
+        due = float(first[0][1]) if first else None
+        if changes == self._due_changes:
+            self._due, self._due_known = due, True
+        return due
 
     async def offers_for(self, agent_id: str) -> list[Offer]:
         """An agent's pending offers."""

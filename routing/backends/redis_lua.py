@@ -139,6 +139,29 @@ local function fits(a, t)
   end
   return true
 end
+-- The first agent in `policy` order (a rank) that fits the task and has not declined it, walking the rank
+-- a page at a time: the agents looked at (raw), the one found, and whether the walk judged alone (false:
+-- an agent with working hours came first; time zones are for the engine).
+local function walk(t, policy)
+  local rank = P .. 'rank:' .. t.channel .. ':' .. policy
+  local declined = {}
+  for _, d in ipairs(nonnull(t.declined) or {}) do declined[d] = true end
+  local seen, start, step = {}, 0, 8
+  while true do
+    local ids = redis.call('ZRANGE', rank, start, start + step - 1)
+    if #ids == 0 then return seen, nil, true end
+    for _, id in ipairs(ids) do
+      local raw = redis.call('GET', P .. 'a:' .. id)
+      if raw then
+        local a = cjson.decode(raw)
+        if nonnull(a.hours) then return seen, nil, false end
+        seen[#seen + 1] = raw
+        if not declined[a.id] and fits(a, t) then return seen, a, true end
+      end
+    end
+    start = start + step
+  end
+end
 local function agentdocs(ids)
   local docs = {}
   for i, id in ipairs(ids) do docs[i] = redis.call('GET', P .. 'a:' .. id) or '' end
@@ -201,26 +224,11 @@ bump(now, t, 'entered', 1)
 -- working hours (a time zone: not for Lua) hands the decision back to the engine with the usual pool.
 if ARGV[8] ~= '' and (ARGV[5] == 'longest_idle' or ARGV[5] == 'round_robin') then
   local o = cjson.decode(ARGV[8])
-  local rank = P .. 'rank:' .. t.channel .. ':' .. ARGV[5]
-  local seen, start, step = {}, 0, 8
-  local judged = true
-  while judged do
-    local ids = redis.call('ZRANGE', rank, start, start + step - 1)
-    if #ids == 0 then break end
-    for _, id in ipairs(ids) do
-      local raw = redis.call('GET', P .. 'a:' .. id)
-      if raw then
-        local a = cjson.decode(raw)
-        if nonnull(a.hours) then judged = false; break end
-        seen[#seen + 1] = raw
-        if fits(a, t) then
-          o.agent = a.id
-          reserve_one(key, t, a, o, cjson.encode(o))
-          return {tostring(seq), seen, a.id}
-        end
-      end
-    end
-    start = start + step
+  local seen, a, judged = walk(t, ARGV[5])
+  if a then
+    o.agent = a.id
+    reserve_one(key, t, a, o, cjson.encode(o))
+    return {tostring(seq), seen, a.id}
   end
   if judged then return {tostring(seq), seen, ''} end
 end

@@ -126,33 +126,77 @@ if wrap > 0 then
 end
 if a then a.last_busy = now; putagent(a) end
 finish(t, 'completed')
--- ARGV[4] > 0: the freed agent's next step read along (the head of each queue it serves, ARGV[5..] the
+local done = {cjson.encode(t), '[]', cjson.encode({t.agent}), agentdocs({t.agent})}
+-- ARGV[4] > 0: the freed agent's next step read along (the head of each queue it serves, ARGV[6..] the
 -- engine's queues, on each channel it has room on, and the free agents), as PENDING would: a round trip less.
 local limit, keys, pages, free = tonumber(ARGV[4] or '0'), {}, {}, {}
-if a and limit > 0 and a.presence == 'available' then
-  local serves = {}
-  for _, q in ipairs(nonnull(a.queues) or {}) do serves[q] = true end
-  local channels = {}
-  for ch, _ in pairs(a.cap) do if freecap(a, ch) > 0 then channels[#channels + 1] = ch end end
-  table.sort(channels)
-  for i = 5, #ARGV do
-    if next(serves) == nil or serves[ARGV[i]] then
-      for _, ch in ipairs(channels) do
-        local members = redis.call('ZRANGE', P .. 'q:' .. ARGV[i] .. ':' .. ch, 0, limit - 1)
-        local tkeys = {}
-        for j, m in ipairs(members) do tkeys[j] = P .. 't:' .. string.sub(m, 14) end
-        keys[#keys + 1] = ARGV[i]; keys[#keys + 1] = ch
-        pages[#pages + 1] = mget(tkeys)
-      end
+if not (a and limit > 0 and a.presence == 'available') then return done end
+local serves = {}
+for _, q in ipairs(nonnull(a.queues) or {}) do serves[q] = true end
+local channels = {}
+for ch, _ in pairs(a.cap) do if freecap(a, ch) > 0 then channels[#channels + 1] = ch end end
+table.sort(channels)
+for i = 6, #ARGV do
+  if next(serves) == nil or serves[ARGV[i]] then
+    for _, ch in ipairs(channels) do
+      local members = redis.call('ZRANGE', P .. 'q:' .. ARGV[i] .. ':' .. ch, 0, limit - 1)
+      local tkeys = {}
+      for j, m in ipairs(members) do tkeys[j] = P .. 't:' .. string.sub(m, 14) end
+      keys[#keys + 1] = ARGV[i]; keys[#keys + 1] = ch
+      pages[#pages + 1] = mget(tkeys)
     end
   end
-  local work = false
-  for _, page in ipairs(pages) do if #page > 0 then work = true end end
-  if work then
-    for _, ch in ipairs(channels) do free[#free + 1] = ch; free[#free + 1] = pool(ch, '', 0) end
+end
+local work = false
+for _, page in ipairs(pages) do if #page > 0 then work = true end end
+if not work then return {done[1], done[2], done[3], done[4], keys, pages, free} end     -- read: nothing waits
+-- ARGV[5]: the engine's queues, if every one of them needs no judgement beyond an index walk
+-- (`policies.matchable_in_backend`): the freed agent's best task (the engine's `_best_task`: per queue
+-- the first it may take, then across queues by effective priority, arrival) offered here, by the queue's
+-- policy, to the first free agent that fits: the whole decision in this one round trip. Anything the
+-- walk cannot judge (an owner, a team, working hours, a page with nothing that fits) goes back to the
+-- engine with the read, as before.
+if ARGV[5] ~= '' and not nonnull(a.hours) then
+  local m = cjson.decode(ARGV[5])
+  local best, bestraw, bestq, bk1, bk2, bk3
+  local judged = true
+  for i, page in ipairs(pages) do
+    local q = m.queues[keys[2 * i - 1]]
+    if not q then judged = false; break end
+    local found, foundraw, docs = nil, nil, 0
+    for _, raw in ipairs(page) do
+      if raw then
+        docs = docs + 1
+        local x = cjson.decode(raw)
+        if nonnull(x.owner) or nonnull(x.team) then judged = false; break end
+        local declined = false
+        for _, d in ipairs(nonnull(x.declined) or {}) do if d == a.id then declined = true end end
+        if not declined and fits(a, x) then found, foundraw = x, raw; break end
+      end
+    end
+    if not judged then break end
+    if found then
+      local k1, k2
+      if num(q.aging) > 0 then k1, k2 = -(num(found.priority) + math.max(0, now - num(found.created)) / q.aging), 0
+      else k1, k2 = -num(found.priority), num(found.created) end
+      local k3 = num(found.seq)
+      if best == nil or k1 < bk1 or (k1 == bk1 and (k2 < bk2 or (k2 == bk2 and k3 < bk3))) then
+        best, bestraw, bestq, bk1, bk2, bk3 = found, foundraw, q, k1, k2, k3
+      end
+    elseif docs == limit then judged = false; break end     -- the engine would read deeper
+  end
+  if judged and best then
+    local seen, b, alone = walk(best, bestq.policy)
+    if b then
+      local o = {id = m.offer, task = best.id, agent = b.id, channel = best.channel, queue = best.queue,
+                 created = now, expires = now + bestq.timeout, status = 'pending'}
+      reserve_one(P .. 't:' .. best.id, best, b, o, cjson.encode(o))
+      return {done[1], done[2], done[3], done[4], {}, {}, {}, {bestraw, seen, b.id}}
+    end
   end
 end
-return {cjson.encode(t), '[]', cjson.encode({t.agent}), agentdocs({t.agent}), keys, pages, free}
+for _, ch in ipairs(channels) do free[#free + 1] = ch; free[#free + 1] = pool(ch, '', 0) end
+return {done[1], done[2], done[3], done[4], keys, pages, free}
 """
 
 FINISH_WRAP = r"""
