@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -63,18 +64,27 @@ def normalize_email(raw: str) -> str:
     """Return the address with its domain in IDNA-decoded lower case and the local part lower-cased."""
     text = raw.strip()
     plain = _PLAIN_EMAIL.fullmatch(text)
-    if plain is not None and len(text) <= _EMAIL_MAX_LENGTH:
-        # A dot-atom ASCII mailbox comes back from email_validator as typed, so only the domain needs the
-        # library's word, and a file's 100,000 addresses share a few hundred domains (checked once each).
+    if plain is not None and _plain_fits(text, plain.group(1)):
+        # A dot-atom mailbox of letters and digits comes back from email_validator as typed, so only the domain
+        # needs the library's word, and a file's 100,000 addresses share a few hundred domains (checked once each).
         domain = _email_domain(plain.group(2))
         if domain is not None:
             return f"{plain.group(1)}@{domain}".lower()
     return _validated_email(text)
 
 
-# Dot-atom ASCII local part (no quotes, no leading, trailing or doubled dots) at a dotted ASCII domain that is
-# not IDNA-encoded: what email_validator accepts unchanged but for the domain's case.
-_PLAIN_EMAIL = re.compile(r"([A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*)@((?!.*xn--)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)")
+def _plain_fits(text: str, local: str) -> bool:
+    """Within email_validator's length (in UTF-8) and, for a non-ASCII mailbox, already in the NFC it returns."""
+    if text.isascii():
+        return len(text) <= _EMAIL_MAX_LENGTH
+    return len(text.encode("utf-8")) <= _EMAIL_MAX_LENGTH and unicodedata.is_normalized("NFC", local)
+
+
+# Dot-atom local part (no quotes, no leading, trailing or doubled dots) of letters and digits in any script (\w:
+# Unicode categories L and N, which email_validator's unsafe-character check lets through; no combining marks),
+# "_", "+" and "-", at a dotted ASCII domain that is not IDNA-encoded: what email_validator accepts unchanged but
+# for the domain's case ("алексей.попов@mail.ru" is as common on a Russian site as "ivan@mail.ru").
+_PLAIN_EMAIL = re.compile(r"([\w+\-]+(?:\.[\w+\-]+)*)@((?!.*xn--)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)")
 _EMAIL_MAX_LENGTH = 254       # email_validator's limit for the whole address (RFC 3696 errata 1690)
 
 

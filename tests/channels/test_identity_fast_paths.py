@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import random
+import re
+import sys
 
 import pytest
 
@@ -75,3 +77,28 @@ def test_an_address_reads_as_email_validator_reads_it():
         assert got == outcome(identity._validated_email, raw.strip()), raw
         valid += isinstance(got, str)
     assert quick > 200 and valid > 200
+
+
+# Cyrillic (with letters NFC composes, and the combining marks that would compose them), digits, dot-atom signs.
+INTERNATIONAL = "абвгдеёжзийЖЁЙ019._+-\u0301\u0308ab"
+WORD_CHARS = [chr(i) for i in range(0x80, sys.maxunicode + 1, 89) if re.fullmatch(r"\w", chr(i))]
+
+
+def test_an_address_in_any_script_reads_as_email_validator_reads_it():
+    rng = random.Random("international emails")
+    typed = ["алексей.попов.5@mail.ru", "Екатерина.Соколова@Yandex.RU", "ёжик@bk.ru", "Ｆｕｌｌ@example.ru",
+             "e\u0301cole@example.fr", "\u00e9cole@example.fr", "\u2126hm@example.ru", "a\u0301@example.ru",
+             "\u0301a@example.ru", "用户@例子.广告", "用户@example.com", "θ²@example.gr", "ⅻ@example.ru",
+             "ivan\u200b@example.ru", "иван.@mail.ru", "иван..петров@mail.ru", "İstanbul@example.tr",
+             "ß@example.de", "ǅ@example.ru", "x" + "ж" * 120 + "@example.ru", "ж" * 64 + "@" + "a" * 60 + ".ru"]
+    typed += [f"{c}{rng.choice('ab.1')}{c}@{rng.choice(DOMAINS)}" for c in WORD_CHARS]
+    typed += ["".join(rng.choice(INTERNATIONAL) for _ in range(rng.randrange(1, 20))) + "@" + rng.choice(DOMAINS)
+              for _ in range(600)]
+    quick = valid = 0
+    for raw in typed:
+        plain = identity._PLAIN_EMAIL.fullmatch(raw.strip())
+        quick += plain is not None and not raw.isascii() and identity._email_domain(plain.group(2)) is not None
+        got = outcome(identity.normalize_email.__wrapped__, raw)
+        assert got == outcome(identity._validated_email, raw.strip()), raw
+        valid += isinstance(got, str)
+    assert quick > 300 and valid > 300
