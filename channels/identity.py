@@ -121,7 +121,8 @@ def mentioned_identities(text: str, region: str | None) -> Iterator[IdentityClai
                 phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164),
                 Confidence.MENTIONED,
             )
-    for raw in _EMAIL_HINT.findall(text):
+    # The pattern tries every word of the text as a mailbox before it finds no "@": ~8 us on a short message.
+    for raw in _EMAIL_HINT.findall(text) if "@" in text else ():
         try:
             yield IdentityClaim("email", normalize_email(raw), Confidence.MENTIONED)
         except InvalidIdentity:
