@@ -25,10 +25,15 @@ class WriterThread:
 
     def __init__(self, name: str) -> None:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._stopped = False
+        # A daemon, unlike the executor's worker, which the interpreter joins at exit: a process that ends without
+        # closing its store must not hang on this thread; a write cut short there was never acknowledged.
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._stopped:       # as an executor after shutdown: an error, not a wait for nobody
+            raise RuntimeError("the writer thread has stopped")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put((loop, future, fn, args))
@@ -36,6 +41,7 @@ class WriterThread:
 
     async def stop(self) -> None:
         """Let the calls already queued finish, then end the thread."""
+        self._stopped = True
         self._jobs.put(None)
         await asyncio.to_thread(self._thread.join)
 

@@ -48,3 +48,10 @@ async def test_a_call_given_up_before_it_started_is_skipped_and_stop_waits_for_t
     with pytest.raises(asyncio.CancelledError):
         await given_up
     assert ran == ["first", "queued"]
+
+
+async def test_a_call_after_stop_is_an_error_not_a_wait():
+    thread = WriterThread("test-writer")
+    await thread.stop()
+    with pytest.raises(RuntimeError):
+        await thread.call(len, "x")
