@@ -1,8 +1,6 @@
 """Where a batch of inbound events is written: one transaction, on the engine's best path."""
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +20,7 @@ from crm_store.stage_sync import ACTOR
 from crm_store.statements import STEP
 from crm_store.types import IngestRequest, IngestResult
 from crm_store.write_gate import database_key, write_gate
+from crm_store.writer_thread import WriterThread
 
 
 T = TypeVar("T")
@@ -124,13 +123,12 @@ class SqliteThreadWriter:
         self._engine = create_sync_engine(url)
         self._database = database_key(make_url(url))
         self._policy = policy
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._thread = WriterThread("sqlite-writer")
 
     async def write(self, requests: list[IngestRequest], now: datetime,
                     routing: Sequence[RoutingChanges] = (), jobs: Sequence[Job] = ()) -> Written:
         async with write_gate(self._database):
-            return await asyncio.get_running_loop().run_in_executor(self._thread, self._write, requests, now,
-                                                                    routing, jobs)
+            return await self._thread.call(self._write, requests, now, routing, jobs)
 
     def _write(self, requests: list[IngestRequest], now: datetime, routing: Sequence[RoutingChanges],
                jobs: Sequence[Job]) -> Written:
@@ -140,7 +138,7 @@ class SqliteThreadWriter:
     async def run(self, work: Callable[[Session], T]) -> T:
         # The same single thread as the batches, behind the same gate as every other write of the process.
         async with write_gate(self._database):
-            return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, work)
+            return await self._thread.call(self._run, work)
 
     def _run(self, work: Callable[[Session], T]) -> T:
         with Session(self._engine, expire_on_commit=False) as session, session.begin():
@@ -148,8 +146,8 @@ class SqliteThreadWriter:
             return work(session)
 
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._engine.dispose)
-        self._thread.shutdown(wait=True)
+        await self._thread.call(self._engine.dispose)
+        await self._thread.stop()
 
 
 def batch_writer(engine: AsyncEngine, policy: JoinPolicy) -> BatchWriter:

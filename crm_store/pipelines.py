@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from crm_store import config_cache
 from crm_store.errors import Conflict, Invalid, NotFound, found
 from crm_store.models import Lead, Pipeline, Stage
 from crm_store.stage_sync import StageRules, stage_for_status
@@ -142,11 +143,17 @@ def entry_stage(session: Session, key: str | None, cache: dict[str | None, tuple
         tuple[int, int] | None:
     """(pipeline id, first stage) where a new lead from a channel naming `key` enters; the first pipeline by default."""
     if key not in cache:
-        pipes = session.execute(select(Pipeline.id, Pipeline.key).order_by(Pipeline.position, Pipeline.id)).all()
-        chosen = next((p.id for p in pipes if p.key == key), pipes[0].id if pipes else None)
-        stage = stage_for_status(session, chosen, LeadStatus.NEW.value, None) if chosen is not None else None
-        cache[key] = (chosen, stage) if chosen is not None and stage is not None else None
+        # Kept between batches like the stages it picks from (crm_store.config_cache): one statement of every
+        # group commit's dozen, for rows an admin changes a few times a year.
+        cache[key] = config_cache.cached(session, ("entry_stage", key), lambda: _entry_stage(session, key))
     return cache[key]
+
+
+def _entry_stage(session: Session, key: str | None) -> tuple[int, int] | None:
+    pipes = session.execute(select(Pipeline.id, Pipeline.key).order_by(Pipeline.position, Pipeline.id)).all()
+    chosen = next((p.id for p in pipes if p.key == key), pipes[0].id if pipes else None)
+    stage = stage_for_status(session, chosen, LeadStatus.NEW.value, None) if chosen is not None else None
+    return (chosen, stage) if chosen is not None and stage is not None else None
 
 
 # -- a lead entering a stage -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Mapping
+from itertools import chain
 from typing import Any
 
 from crm_store.models import Identity, Interaction
@@ -23,7 +24,9 @@ _DIGEST = 32
 
 
 def clean_text(value: str) -> str:
-    """`value` without NUL characters and with lone surrogates (undecodable bytes) replaced."""
+    """`value` without NUL characters and with lone surrogates (undecodable bytes) replaced; itself when clean."""
+    if value.isascii():         # no surrogate is ASCII: spares the encode of every attribute of every event
+        return value.replace("\x00", "") if "\x00" in value else value
     if "\x00" in value:
         value = value.replace("\x00", "")
     try:
@@ -31,6 +34,19 @@ def clean_text(value: str) -> str:
     except UnicodeEncodeError:
         value = value.encode("utf-8", "replace").decode("utf-8")
     return value
+
+
+def _is_clean(text: str) -> bool:
+    """`clean_text(text)` would return `text` itself."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def fit_key(value: str, limit: int | None) -> str:
@@ -43,13 +59,25 @@ def fit_key(value: str, limit: int | None) -> str:
 
 
 def _clean(value: Any) -> Any:
-    """Strings anywhere in attribute values (lists and mappings the channels built) cleaned."""
+    """Strings anywhere in attribute values (lists and mappings the channels built) cleaned; `value` itself when
+    nothing in it changed (most events: no copy, and no comparison of the copy with the original)."""
     if isinstance(value, str):
         return clean_text(value)
-    if isinstance(value, Mapping):
-        return {clean_text(str(k)): _clean(v) for k, v in value.items()}
+    if isinstance(value, dict | Mapping):
+        # The usual attributes: text keys and values, all clean, seen in one look at their joined text.
+        if all(type(k) is str and type(v) is str for k, v in value.items()) and \
+                _is_clean("".join(chain.from_iterable(value.items()))):
+            return value
+        items = [(k, v, clean_text(str(k)), _clean(v)) for k, v in value.items()]
+        if all(new_k is k and new_v is v for k, v, new_k, new_v in items):
+            return value
+        return {new_k: new_v for _, _, new_k, new_v in items}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        cleaned = [_clean(v) for v in value]
+        # A tuple comes back a list, as it is stored (JSON) and as it always came back.
+        if isinstance(value, list) and all(new is old for new, old in zip(cleaned, value, strict=True)):
+            return value
+        return cleaned
     return value
 
 
@@ -71,9 +99,9 @@ def storable(request: IngestRequest) -> IngestRequest:
     if any(v is not c.value for v, c in zip(values, request.claims, strict=True)):
         changed["claims"] = tuple(dataclasses.replace(c, value=v) for c, v in zip(request.claims, values, strict=True))
     attributes, source = _clean(request.attributes), _clean(request.source)
-    if attributes != request.attributes:
+    if attributes is not request.attributes:
         changed["attributes"] = attributes
-    if source != request.source:
+    if source is not request.source:
         changed["source"] = source
     # Most events need nothing: skip the copy (a frozen dataclass's replace is the costly part).
     return dataclasses.replace(request, **changed) if changed else request

@@ -1,11 +1,10 @@
 """The routing engine: event-driven decisions over a state backend, driven by an injected clock."""
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 
 from routing.backends import NextOffer, Snapshot, TaskParams
-from routing.steps import FIRST_PAGE, RoutingSteps, Run
+from routing.steps import FIRST_PAGE, RoutingSteps, Run, new_offer_id
 from routing.events import (
     Decision,
     NotFound,
@@ -59,7 +58,7 @@ class RoutingEngine(RoutingSteps):
         params = TaskParams(queue.service_level_seconds, queue.wrap_up_seconds, keep)
         offer = None
         if matchable_in_backend(TaskRecord(task), queue):
-            offer = Offer(uuid.uuid4().hex, task.id, "", task.channel, task.queue, run.now, run.now + queue.offer_timeout)
+            offer = Offer(new_offer_id(), task.id, "", task.channel, task.queue, run.now, run.now + queue.offer_timeout)
         added = await self.backend.add_task(task, queue_score(task, queue), params, run.now, queue.policy,
                                             restored=restored, offer=offer)
         if added is None:
@@ -90,7 +89,7 @@ class RoutingEngine(RoutingSteps):
         run = Run(self._now())
         rec, rescinded = await self.backend.take(task_id, agent_id, run.now)
         run.events.extend(OfferCancelled(o) for o in rescinded)
-        run.events.append(TaskAssigned(Assignment(rec.id, agent_id, "take:" + uuid.uuid4().hex, rec.task.channel,
+        run.events.append(TaskAssigned(Assignment(rec.id, agent_id, "take:" + new_offer_id(), rec.task.channel,
                                                   rec.task.queue, run.now)))
         for other in rescinded:
             if other.agent_id != agent_id:

@@ -1,8 +1,8 @@
 """Routing steps shared by the engine's calls: route a task, route a freed agent, follow-ups."""
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
@@ -16,6 +16,11 @@ from routing.types import AgentState, Offer, Presence, QueueConfig, TaskRecord, 
 
 FIRST_PAGE = 4  # the head of a queue usually fits: read little first
 PAGE = 32
+
+
+def new_offer_id() -> str:
+    """32 random hex digits, as uuid4().hex spelled them: without building a UUID (~5 us of every new task)."""
+    return os.urandom(16).hex()
 
 
 class Run:
@@ -117,7 +122,7 @@ class RoutingSteps:
                 if change is not None:
                     await self.backend.schedule("t:" + rec.id, change)
                 return []
-            offers = [Offer(uuid.uuid4().hex, rec.id, agent_id, rec.task.channel, rec.task.queue, run.now,
+            offers = [Offer(new_offer_id(), rec.id, agent_id, rec.task.channel, rec.task.queue, run.now,
                             run.now + queue.offer_timeout) for agent_id in decision.chosen]
             made = await self.backend.reserve(rec.id, offers, max(1, queue.broadcast))
             if made:

@@ -106,8 +106,8 @@ class RoutingSweeper:
         snapshot = await self._driver.snapshot()
         made = await self._register_agents(user_ids, {a.id: a for a in snapshot.agents})
         live = {t.id: t for t in snapshot.tasks if not is_phone_task(t.id)}
-        found = [self._compare(s, live.get(s.row.id)) for s in stored]
-        stored_ids = {s.row.id for s in stored}     # once: per task it made each pass quadratic in the backlog
+        found = [self._compare(s, live.get(s.id)) for s in stored]
+        stored_ids = {s.id for s in stored}     # once: per task it made each pass quadratic in the backlog
         strays = [t for t in live.values() if t.id not in stored_ids]
         if strays:
             async with self._sessions() as session:
@@ -175,14 +175,13 @@ class RoutingSweeper:
 
     @staticmethod
     def _compare(stored: routing_log.StoredTask, live: TaskRecord | None) -> Repair | None:
-        row = stored.row
         if not stored.lead_open:
-            return Repair("let_go", row.id, "lead closed")
+            return Repair("let_go", stored.id, "lead closed")
         if live is None:
-            kind = "requeue" if row.state in WAITING_ROWS else "drop_assignment"
-            return Repair(kind, row.id, f"database says {row.state}, routing lost it")
-        if live.state in HELD and row.state in WAITING_ROWS:
-            return Repair("adopt_accept", row.id, f"routing assigned it to {live.agent_id}")
+            kind = "requeue" if stored.state in WAITING_ROWS else "drop_assignment"
+            return Repair(kind, stored.id, f"database says {stored.state}, routing lost it")
+        if live.state in HELD and stored.state in WAITING_ROWS:
+            return Repair("adopt_accept", stored.id, f"routing assigned it to {live.agent_id}")
         return None
 
     async def _repair(self, repair: Repair, live: TaskRecord | None) -> None:

@@ -5,7 +5,7 @@ import asyncio
 from datetime import timedelta
 
 from alembic import command
-from sqlalchemy import select, text
+from sqlalchemy import Engine, event, select, text
 
 from crm_store import funnel, pipelines
 from crm_store.ingest import Ingestor
@@ -78,3 +78,27 @@ async def test_status_changes_anywhere_move_the_stage_and_are_kept(engine, sessi
     assert report["leads"] == 1 and report["conversion"] == 1.0
     assert (rows["New"]["median_hours"], rows["Demo"]["median_hours"], rows["Demo"]["entered"]) == (2.0, 25.0, 1)
     assert rows["Assigned"]["entered"] == 0 and rows["In progress"]["to_next"] == 1.0   # on to Won
+
+
+async def test_the_entry_stage_is_read_once_and_a_new_funnel_is_entered_at_once(engine, sessions):
+    sent: list[str] = []
+
+    def count(_conn, _cursor, statement, *_):  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    async with Ingestor(engine, clock=lambda: T0) as ingestor:
+        first = await ingestor.ingest(request(phone("+79120000001"), pipeline="wholesale"))   # no such funnel yet
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            await ingestor.ingest(request(phone("+79120000002"), pipeline="wholesale"))
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+        # A group commit reads no pipeline of its own: the entry stage is kept like the stages it is one of.
+        assert sent and not [s for s in sent if "FROM pipelines" in s]
+        async with sessions() as session, session.begin():
+            made = await pipelines.create_pipeline(session, "wholesale", "Wholesale", [], T0)
+        # ... and the commit that made a funnel empties what was kept: the next lead enters the new funnel.
+        second = await ingestor.ingest(request(phone("+79120000003"), pipeline="wholesale"))
+    async with sessions() as session:
+        found = {lead.id: lead.pipeline_id for lead in await session.scalars(select(Lead))}
+    assert found[first.lead_id] != made.pipeline.id and found[second.lead_id] == made.pipeline.id
