@@ -6,7 +6,6 @@ and the voice service through hook attributes that the composition root points h
 """
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping

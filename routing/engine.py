@@ -15,7 +15,7 @@ from routing.events import (
     TaskAssigned,
 )
 from routing.ordering import queue_score
-from routing.policies import choose, matchable_in_backend, queue_matchable_in_backend
+from routing.policies import choose, matchable_in_backend
 from routing.stats import QueueStats, compute_stats
 from routing.types import Agent, Assignment, Offer, OfferStatus, Presence, Task, TaskRecord, TaskState
 
@@ -130,7 +130,7 @@ class RoutingEngine(RoutingSteps):
         (the best task may be in any of them)."""
         if not self._all_matchable:
             return None
-        return NextOffer(uuid.uuid4().hex, {name: (q.policy, q.aging_seconds or 0.0, q.offer_timeout)
+        return NextOffer(new_offer_id(), {name: (q.policy, q.aging_seconds or 0.0, q.offer_timeout)
                                             for name, q in self.queues.items()})
 
     async def cancel(self, task_id: str) -> RoutingOutcome:

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_store.imports import jobs
-from crm_store.imports.types import JobState, OnMatch
+from crm_store.imports.types import OnMatch
 from gateway.api.audited import audited
 from gateway.api.params import path_id
 from gateway.auth import require_role

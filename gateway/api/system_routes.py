@@ -6,7 +6,7 @@ from aiohttp import web
 from crm_store.session import ping
 from gateway import metrics_endpoint
 from gateway.channel_states import channel_states
-from gateway.keys import INGESTOR, SESSIONS
+from gateway.keys import SESSIONS
 
 routes = web.RouteTableDef()
 
