@@ -188,7 +188,9 @@ async def lockstep(url: str, steps) -> int:
             results = []
             for engine, clock, counter in zip(engines, clocks, counters):
                 # Offer ids in the same sequence on both: deadlines due at once are taken in id order.
-                with patch("uuid.uuid4", lambda c=counter: uuid.UUID(int=next(c))):
+                def ids(c: itertools.count[int] = counter) -> str:
+                    return f"{next(c):032x}"
+                with patch("routing.steps.new_offer_id", ids), patch("routing.engine.new_offer_id", ids):
                     results.append(await step(engine, clock, op, n))
             assert results[1] == results[0], (n, op)
     finally:
