@@ -79,12 +79,14 @@ class Screens:
         state = await self._driver.agent(who.user_id)
         if state is not None:
             await self._replay.presence_changed(state)
-        async with self._sessions() as session:
-            for offer in await self._engine.offers_for(agent_id):
-                await self._replay.offer_created(offer, await card_of_task(session, offer.task_id))
-            for record in await self._engine.assignments_for(agent_id):
-                await self._replay.lead_assigned(agent_id, record.id, None, record.task.channel, record.assigned_at,
-                                                 await card_of_task(session, record.id))
+        offers = await self._engine.offers_for(agent_id)
+        held = await self._engine.assignments_for(agent_id)
+        cards = await self._cards([offer.task_id for offer in offers] + [record.id for record in held])
+        for offer in offers:
+            await self._replay.offer_created(offer, cards[offer.task_id])
+        for record in held:
+            await self._replay.lead_assigned(agent_id, record.id, None, record.task.channel, record.assigned_at,
+                                             cards[record.id])
         if self._replay.watches_queues(who.role.value):
             await self._replay.queue_stats_to(who.user_id, who.role.value, await self._wallboard.compose())
 
@@ -92,13 +94,23 @@ class Screens:
         """Frames from other processes may have been lost (the fan-out was down): each screen here gets
         its presence and pending offers again (what it needs to keep taking work; an offer it has
         already is shown once, its id is the same)."""
+        for user_id in sorted(users):
+            state = await self._driver.agent(user_id)
+            if state is not None:
+                await self._replay.presence_changed(state)
+            offers = await self._engine.offers_for(str(user_id))
+            cards = await self._cards([offer.task_id for offer in offers])
+            for offer in offers:
+                await self._replay.offer_created(offer, cards[offer.task_id])
+
+    async def _cards(self, task_ids: list[str]) -> dict[str, Any]:
+        """The cards of these tasks, read on one connection that is given back before any frame is sent: held
+        across Redis calls and socket writes, a crowd of screens reconnecting together (a restart) each kept a
+        pooled connection while its socket drained, and the pool ran dry for everyone else."""
+        if not task_ids:
+            return {}
         async with self._sessions() as session:
-            for user_id in sorted(users):
-                state = await self._driver.agent(user_id)
-                if state is not None:
-                    await self._replay.presence_changed(state)
-                for offer in await self._engine.offers_for(str(user_id)):
-                    await self._replay.offer_created(offer, await card_of_task(session, offer.task_id))
+            return {task_id: await card_of_task(session, task_id) for task_id in dict.fromkeys(task_ids)}
 
     async def on_gone(self, who: Principal) -> None:
         """The screen stayed away past the grace period: stop offering, give back pending offers."""

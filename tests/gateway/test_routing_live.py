@@ -6,12 +6,13 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from crm_store.models import Lead, Reservation
 from crm_store.types import Role
 from support.screens import Screen, screen
-from gateway.keys import SESSIONS
+from gateway.keys import ENGINE, SESSIONS
+from gateway.notifier import Notifier
 
 pytestmark = pytest.mark.usefixtures("routing_backend")
 
@@ -131,6 +132,47 @@ async def test_a_reconnecting_screen_gets_its_pending_offer_again(api):
     async with screen(api, "olga", available=False) as third:      # and its work, after accepting
         resent = await third.expect("lead.assigned")
         assert resent["lead_id"] == lead_id and resent["card"]["lead"]["assignee_id"] is not None
+
+
+async def test_a_reconnecting_screen_is_sent_its_work_with_no_connection_held(api, monkeypatch):
+    """The replayed frames go out after the cards are read and the connection given back: held across the socket
+    writes, a crowd of screens reconnecting together (a restart) would each keep one and drain the pool."""
+    await api.add_user("olga", Role.MANAGER)
+    async with screen(api, "olga") as olga:
+        lead_id = await post_form(api, "+79123456789")
+        offer = await olga.expect("offer.created")
+        await olga.send("offer.accept", offer_id=offer["offer_id"])
+        await olga.expect("lead.assigned")
+        await post_form(api, "+79123456790")
+        second = await olga.expect("offer.created")
+    pool = api.client.app[ENGINE].sync_engine.pool
+    held: dict[object, int] = {}
+    while_sending: list[int] = []
+
+    def out(_dbapi: object, record, _proxy: object) -> None:  # type: ignore[no-untyped-def]
+        task = record.info["test_task"] = asyncio.current_task()
+        held[task] = held.get(task, 0) + 1
+
+    def back(_dbapi: object, record) -> None:  # type: ignore[no-untyped-def]
+        task = record.info.pop("test_task", None)
+        if task in held:
+            held[task] -= 1
+
+    for name in ("offer_created", "lead_assigned"):
+        async def sending(self, *args, _original=getattr(Notifier, name), **kwargs):  # type: ignore[no-untyped-def]
+            while_sending.append(held.get(asyncio.current_task(), 0))
+            return await _original(self, *args, **kwargs)
+        monkeypatch.setattr(Notifier, name, sending)
+    event.listen(pool, "checkout", out)
+    event.listen(pool, "checkin", back)
+    try:
+        async with screen(api, "olga", available=False) as again:
+            assert (await again.expect("offer.created"))["offer_id"] == second["offer_id"]
+            assert (await again.expect("lead.assigned"))["lead_id"] == lead_id
+    finally:
+        event.remove(pool, "checkout", out)
+        event.remove(pool, "checkin", back)
+    assert len(while_sending) >= 2 and max(while_sending) == 0
 
 
 async def test_wrong_or_stale_accepts_get_an_error_frame(api):
