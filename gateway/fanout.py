@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -91,6 +92,8 @@ class RedisFanout:
         self._roles_key = f"{channel}:roles"
         self._remote: dict[str, tuple[float, frozenset[str]]] = {}     # other processes' roles, when said
         self._roles_known = False
+        self._roles_asked = self._roles_applied = 0     # which share_roles' read is the newest applied
+        self._closing = asyncio.Event()
         self._announcer: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -107,6 +110,7 @@ class RedisFanout:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._closing.set()
         tasks = [t for t in (self._listener, self._announcer, *self._resyncs) if t is not None]
         for task in tasks:
             task.cancel()
@@ -145,6 +149,8 @@ class RedisFanout:
     async def share_roles(self) -> None:
         """Say which roles have sockets here, and read what the other processes said (one round trip)."""
         now = self._clock()
+        self._roles_asked += 1
+        asked = self._roles_asked
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hset(self._roles_key, self._origin, json.dumps([now, sorted(self._hub.connected_roles())]))
             pipe.hgetall(self._roles_key)
@@ -156,12 +162,18 @@ class RedisFanout:
                 remote[origin] = (float(at), frozenset(roles))
                 if float(at) < now - ROLES_FORGET:
                     gone.append(origin)
-        self._remote, self._roles_known = remote, True
+        # Two calls at once (the announcer's and a caller's) run on two pooled connections and may answer in either
+        # order: an older read must not replace a newer one (a watcher just said would be forgotten again).
+        if asked > self._roles_applied:
+            self._roles_applied = asked
+            self._remote, self._roles_known = remote, True
         if gone:
             await self._redis.hdel(self._roles_key, *gone)
 
     async def _announce(self) -> None:
-        while True:
+        # Ends on `_closing` as well as on cancel: redis-py can swallow a cancel that lands inside a command (the
+        # task then slept its next hour, and the shutdown waiting for it with it).
+        while not self._closing.is_set():
             try:
                 await self.share_roles()
             except asyncio.CancelledError:
@@ -169,7 +181,8 @@ class RedisFanout:
             except Exception as exc:
                 self._roles_known = False       # may_reach says yes meanwhile: a wasted wallboard, not a lost one
                 log.warning("roles not shared through Redis: %r", exc)
-            await asyncio.sleep(self._roles_every)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self._roles_every)
 
     async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
         # Closed here first, so this process never depends on Redis to honour a sign-out it served.
@@ -187,7 +200,7 @@ class RedisFanout:
 
     async def _listen(self) -> None:
         delay = 0.1
-        while True:
+        while not self._closing.is_set():       # as the announcer: a cancel redis-py swallows still ends it
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(self._channel)
@@ -202,8 +215,11 @@ class RedisFanout:
                 raise
             except Exception:
                 # Frames published while we reconnect are missed; screens resync on their next connect.
+                if self._closing.is_set():
+                    return
                 log.exception("fan-out subscription lost; reconnecting in %.1fs", delay)
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), delay)
                 delay = min(delay * 2, 5.0)
 
     def _resync(self) -> None:
