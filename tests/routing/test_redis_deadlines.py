@@ -8,20 +8,12 @@ import pytest
 from routing.backends.redis import RedisBackend
 from routing.engine import RoutingEngine
 from routing.types import Agent, Presence, QueueConfig, Task
+from test_routing_backend_match import count_commands
 
 pytestmark = pytest.mark.redis
 QUEUES = {"sales": QueueConfig(offer_timeout=20)}
 
 
-def count_commands(backend: RedisBackend) -> list[int]:
-    sent = [0]
-    send = backend.client.execute_command
-
-    async def counted(*args, **kwargs):
-        sent[0] += 1
-        return await send(*args, **kwargs)
-    backend.client.execute_command = counted
-    return sent
 
 
 class Clock:

@@ -16,6 +16,7 @@ from routing.backends.redis import RedisBackend
 from routing.engine import RoutingEngine
 from routing.events import OfferCancelled, OfferCreated, TaskAssigned
 from routing.types import Agent, Policy, Presence, QueueConfig, Task
+from test_routing_backend_match import count_commands
 
 # Every queue matchable in the backend (ranked policy, one offer at a time, no fairness or gate): one
 # with aging, one without, one round robin.
@@ -27,16 +28,6 @@ AGENTS = [Agent("a0", {"en": 2}, None, {"chat": 1, "email": 2}), Agent("a1", {"f
 pytestmark = pytest.mark.redis
 
 
-def count_commands(backend: RedisBackend) -> list[int]:
-    """How many commands the Redis client sends from now on (the bench's meter)."""
-    sent = [0]
-    send = backend.client.execute_command
-
-    async def counted(*args, **kwargs):
-        sent[0] += 1
-        return await send(*args, **kwargs)
-    backend.client.execute_command = counted
-    return sent
 
 
 class Clock:
