@@ -1,0 +1,179 @@
+"""The feed parser without its per-mail boundary regex reads every mail exactly as `BytesParser` does."""
+from __future__ import annotations
+
+import re
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from channels.email import mime_parser
+from channels.email.header_policy import POLICY
+from channels.email.mime_parser import BoundaryMatcher, boundary_pattern_separator, parse_bytes
+
+CORPUS = Path(__file__).with_name("corpus")
+
+
+def shape(message: EmailMessage) -> list[object]:
+    """Everything the parser decides, part by part: raw headers, payload, preamble, epilogue, defects."""
+    return [(tuple(part._headers), part.is_multipart(), None if part.is_multipart() else part.get_payload(),
+             part.preamble, part.epilogue, [type(d).__name__ for d in part.defects]) for part in message.walk()]
+
+
+def assert_same(raw: bytes) -> None:
+    expected, found = BytesParser(policy=POLICY).parsebytes(raw), parse_bytes(raw, POLICY)
+    assert shape(found) == shape(expected)
+    try:
+        written = expected.as_bytes()
+    except UnicodeEncodeError:      # the library cannot write 8-bit boundaries back either
+        with pytest.raises(UnicodeEncodeError):
+            found.as_bytes()
+    else:
+        assert found.as_bytes() == written
+
+
+def boundary_pattern(separator: str) -> str:
+    # As `email.feedparser.FeedParser._parsegen` writes it.
+    return ('(?P<sep>' + re.escape(separator) + r')(?P<end>--)?(?P<ws>[ \t]*)(?P<linesep>\r\n|\r|\n)?$')
+
+
+def cyrillic_alternative(boundary: str | None = None) -> bytes:
+    message = EmailMessage()
+    message["From"] = "Анна Смирнова <anna@example.ru>"
+    message["To"] = "sales@shop.example"
+    message["Subject"] = "Заявка на поставку"
+    message.set_content("Здравствуйте!\nПерезвоните по номеру +7 916 123-45-67.\n-- \nАнна\n")
+    message.add_alternative("<p>Здравствуйте!</p><p>Перезвоните: <b>+7 916 123-45-67</b></p>", subtype="html")
+    if boundary is not None:
+        message.set_boundary(boundary)
+    return message.as_bytes()
+
+
+def with_attachments() -> bytes:
+    message = EmailMessage()
+    message["From"] = "buyer@firm.ru"
+    message["Subject"] = "Прайс"
+    message.set_content("Прайс во вложении.", charset="koi8-r", cte="8bit")
+    message.add_alternative("<p>Прайс во вложении.</p>", subtype="html", charset="windows-1251", cte="quoted-printable")
+    message.add_attachment(b"%PDF-1.4 " + bytes(range(256)) * 40, maintype="application", subtype="pdf",
+                           filename="Прайс 2026.pdf")
+    message.add_attachment("a;b\n1;2\n", subtype="csv", filename="остатки.csv")
+    inner = EmailMessage()
+    inner["Subject"] = "Fwd: заказ"
+    inner.set_content("Вложенное письмо")
+    inner.add_attachment(b"\x89PNG\r\n" + bytes(500), maintype="image", subtype="png", filename="logo.png")
+    message.add_attachment(inner)
+    return message.as_bytes()
+
+
+def nested_related() -> bytes:
+    message = EmailMessage()
+    message["From"] = "shop@example.com"
+    message.set_content("plain")
+    message.add_alternative("<img src='cid:logo'>", subtype="html")
+    html = message.get_payload()[1]
+    html.add_related(b"GIF89a" + bytes(100), maintype="image", subtype="gif", cid="<logo>")
+    message.add_attachment(b"zip" * 100, maintype="application", subtype="zip", filename="a.zip")
+    return message.as_bytes()
+
+
+BROKEN = [
+    # the close boundary missing
+    b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n",
+    # no start boundary at all
+    b"Content-Type: multipart/alternative; boundary=zz\r\n\r\njust text\r\nmore\r\n",
+    # no boundary parameter
+    b"Content-Type: multipart/mixed\r\n\r\n--x\r\n\r\ntext\r\n--x--\r\n",
+    # boundary lines with trailing white space, a closing one without a line end, LF and CR endings
+    b"Content-Type: multipart/mixed; boundary=\"a b\"\n\npre\n--a b \t\nContent-Type: text/plain\n\none\n--a b--",
+    b"Content-Type: multipart/mixed; boundary=q\r\rpreamble\r--q\r\rbody\r--q--\repilogue\r",
+    # an inner boundary that starts with the outer one, and lines that only look like boundaries
+    b"Content-Type: multipart/mixed; boundary=\"==x\"\r\n\r\n--==x\r\nContent-Type: multipart/alternative;"
+    b" boundary=\"==x.1\"\r\n\r\n--==x.1\r\n\r\n--==x.1a not me\r\n---==x.1\r\n--==x.1--\r\n--==x--junk\r\n"
+    b"--==x\r\n\r\nlast\r\n--==x--\r\n\r\nepilogue\r\n",
+    # characters the regex escaping cares about, repeated boundary lines, a part with no headers
+    b"Content-Type: multipart/mixed; boundary=\"(+?.*)[$^]{|}\\\\#&~\"\r\n\r\n--(+?.*)[$^]{|}\\#&~\r\n"
+    b"--(+?.*)[$^]{|}\\#&~\r\n\r\nbody\r\n--(+?.*)[$^]{|}\\#&~--\r\n",
+    # a multipart with a transfer encoding it may not have, and 8-bit bytes in the boundary
+    b"Content-Type: multipart/mixed; boundary=\"\xd0\xb6\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    b"--\xd0\xb6\r\n\r\n\xd0\xb6\r\n--\xd0\xb6--\r\n",
+    # truncated in the middle of a nested part
+    b"Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: multipart/alternative; boundary=i\r\n"
+    b"\r\n--i\r\nContent-Type: text/plain\r\n\r\ncut he",
+]
+
+
+@pytest.mark.parametrize("path", sorted(CORPUS.glob("*.eml")), ids=lambda p: p.name)
+def test_the_corpus_parses_the_same(path: Path) -> None:
+    assert_same(path.read_bytes())
+
+
+@pytest.mark.parametrize("raw", [cyrillic_alternative(), cyrillic_alternative("=_Part_0_1.1765123"),
+                                 with_attachments(), nested_related()] + BROKEN)
+def test_realistic_and_broken_mail_parses_the_same(raw: bytes) -> None:
+    assert_same(raw)
+
+
+def test_the_boundary_regex_is_not_compiled_per_mail(monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled: list[str] = []
+    real = re.compile
+
+    def counting(pattern: str, flags: int = 0) -> re.Pattern[str]:
+        compiled.append(pattern)
+        return real(pattern, flags)
+
+    raw = with_attachments()
+    monkeypatch.setattr(mime_parser.re, "compile", counting)    # the `re` module itself, everyone's
+    parse_bytes(raw, POLICY)
+    assert compiled == []
+
+
+@pytest.mark.parametrize("separator", ["--b", "--=_Part_0_1.2", "--(+?.*)[$^]{|}\\#&~", "--a b", "--ж", "--\n"])
+def test_a_boundary_pattern_gives_back_its_separator(separator: str) -> None:
+    assert boundary_pattern_separator(boundary_pattern(separator)) == separator
+
+
+@pytest.mark.parametrize("pattern", ["(?P<sep>--a.b)(?P<end>--)?(?P<ws>[ \\t]*)(?P<linesep>\\r\\n|\\r|\\n)?$",
+                                     "(?P<sep>--a)(?P<end>--)?(?P<ws>[ \\t]*)(?P<linesep>\\r\\n|\\n)?$", r"\r\n|\r|\n"])
+def test_any_other_pattern_is_left_to_re(pattern: str) -> None:
+    # `.` unescaped is not a literal; another tail is another pattern.
+    assert boundary_pattern_separator(pattern) is None
+
+
+BCHARS = st.sampled_from(list("abcXYZ019'()+_,-./:=? ") + ["ж", "\\", "$", "*", "[", "|", "\t"])
+LINES = st.sampled_from(["", " ", "\t", "--", "-- ", "--x", "--\t ", "junk", "\r", "\n"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(separator_body=st.text(BCHARS, min_size=1, max_size=20), tail=st.lists(LINES, max_size=3).map("".join),
+       ending=st.sampled_from(["", "\r\n", "\n", "\r", "\r\n\r\n", "x\n"]))
+@example(separator_body="b", tail="--", ending="\r\n")
+@example(separator_body="b", tail="-- \t", ending="")
+def test_the_matcher_answers_as_the_regex(separator_body: str, tail: str, ending: str) -> None:
+    separator = "--" + separator_body
+    regex = re.compile(boundary_pattern(separator))
+    matcher = BoundaryMatcher(separator)
+    for line in (separator + tail + ending, separator[:-1] + tail + ending, "-" + separator + ending, tail + ending):
+        expected, found = regex.match(line), matcher.match(line)
+        assert (found is None) == (expected is None), line
+        if expected is not None and found is not None:
+            assert (found.group("end"), found.group("linesep")) == (expected.group("end"), expected.group("linesep"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(boundary=st.text(BCHARS, min_size=1, max_size=15).filter(lambda b: b.strip() == b and '"' not in b),
+       parts=st.lists(st.lists(st.one_of(LINES, st.text(BCHARS, max_size=10)), max_size=4), min_size=0, max_size=4),
+       closed=st.booleans(), newline=st.sampled_from(["\r\n", "\n"]))
+def test_generated_multiparts_parse_the_same(boundary: str, parts: list[list[str]], closed: bool,
+                                             newline: str) -> None:
+    # Bodies full of lines that start like the boundary, the boundary itself with suffixes, and none at all.
+    lines = [f'Content-Type: multipart/mixed; boundary="{boundary}"', "", "preamble"]
+    for body in parts:
+        lines += [f"--{boundary}", "Content-Type: text/plain; charset=utf-8", ""]
+        lines += [f"--{boundary}{line}" if i % 2 else line for i, line in enumerate(body)]
+    if closed:
+        lines += [f"--{boundary}--", "epilogue"]
+    assert_same(newline.join(lines).encode("utf-8", "surrogateescape"))
