@@ -1,4 +1,5 @@
-"""The feed parser without its per-mail boundary regex reads every mail exactly as `BytesParser` does."""
+"""The feed parser without its per-mail boundary regex reads every mail exactly as `BytesParser` does, and the
+parts it makes (`header_policy.MailPart`) give the library's content type however often and after any change."""
 from __future__ import annotations
 
 import re
@@ -177,3 +178,49 @@ def test_generated_multiparts_parse_the_same(boundary: str, parts: list[list[str
     if closed:
         lines += [f"--{boundary}--", "epilogue"]
     assert_same(newline.join(lines).encode("utf-8", "surrogateescape"))
+
+
+def library_types(message: EmailMessage) -> list[str]:
+    return [EmailMessage.get_content_type(part) for part in message.walk()]
+
+
+def our_types(message: EmailMessage) -> list[str]:
+    return [part.get_content_type() for part in message.walk()]
+
+
+DIGEST = (b"Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: inner\r\n\r\nbody\r\n"
+          b"--d\r\nContent-Type: text/plain\r\n\r\nplain\r\n--d--\r\n")
+ODD_TYPES = [b"Content-Type: TEXT/HTML; charset=x\r\n\r\n<p>a</p>", b"Content-Type: text\r\n\r\nno slash",
+             b"Content-Type: a/b/c\r\n\r\ntwo slashes", b"Content-Type:\r\n\r\nempty",
+             b"Content-Type: text/plain\r\nContent-Type: text/html\r\n\r\ntwo headers"]
+
+
+@pytest.mark.parametrize("raw", [p.read_bytes() for p in sorted(CORPUS.glob("*.eml"))] +
+                         [with_attachments(), nested_related(), DIGEST] + BROKEN + ODD_TYPES)
+def test_each_part_has_the_library_s_content_type_however_often_asked(raw: bytes) -> None:
+    message = parse_bytes(raw, POLICY)
+    assert all(type(part).__name__ == "MailPart" for part in message.walk())
+    assert our_types(message) == library_types(message)
+    assert our_types(message) == library_types(message)     # the second time from what the first kept
+
+
+@pytest.mark.parametrize("change", ["default", "replace", "delete", "set_type", "add", "set_param", "same_text"])
+def test_a_changed_part_is_asked_again(change: str) -> None:
+    message = parse_bytes(DIGEST, POLICY)
+    for part in message.walk():
+        part.get_content_type()     # kept
+        if change == "default":
+            part.set_default_type("message/rfc822" if part.get_default_type() == "text/plain" else "text/plain")
+        elif change == "replace" and "Content-Type" in part:
+            part.replace_header("Content-Type", "image/png")
+        elif change == "delete":
+            del part["Content-Type"]
+        elif change == "set_type":
+            part.set_type("text/html")
+        elif change == "add" and "Content-Type" not in part:
+            part["Content-Type"] = "application/pdf"
+        elif change == "set_param":
+            part.set_param("charset", "koi8-r")
+        elif change == "same_text" and "Content-Type" in part:
+            part.replace_header("Content-Type", str(part["Content-Type"]))
+    assert our_types(message) == library_types(message)
