@@ -2,6 +2,7 @@
 parts it makes (`header_policy.MailPart`) give the library's content type however often and after any change."""
 from __future__ import annotations
 
+import os
 import re
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from channels.email import mime_parser
+from channels.email import header_policy, mime_parser
 from channels.email.header_policy import POLICY
 from channels.email.mime_parser import BoundaryMatcher, boundary_pattern_separator, parse_bytes
 
@@ -224,3 +225,71 @@ def test_a_changed_part_is_asked_again(change: str) -> None:
         elif change == "same_text" and "Content-Type" in part:
             part.replace_header("Content-Type", str(part["Content-Type"]))
     assert our_types(message) == library_types(message)
+
+
+LIBRARY_POLICY = POLICY.clone(message_factory=EmailMessage)
+
+
+def readings(message: EmailMessage) -> list[object]:
+    """What the readers of MIME headers say of every part (they split the header's text again)."""
+    found: list[object] = []
+    for part in message.walk():
+        found.append((part.get_content_type(), part.get_params(), part.get_params(unquote=False),
+                      part.get_params(header="content-disposition"), part.get_boundary(), part.get_filename(),
+                      part.get_content_charset(), part.get_content_disposition(), part.is_attachment(),
+                      part.get_param("name"), part.get_param("filename", header="Content-Disposition")))
+    return found
+
+
+def assert_same_readings(raw: bytes) -> None:
+    ours, library = parse_bytes(raw, POLICY), parse_bytes(raw, LIBRARY_POLICY)
+    assert type(library).__name__ == "EmailMessage"
+    assert readings(ours) == readings(library)
+
+
+@pytest.mark.parametrize("raw", [p.read_bytes() for p in sorted(CORPUS.glob("*.eml"))] +
+                         [cyrillic_alternative(), with_attachments(), nested_related(), DIGEST] + BROKEN + ODD_TYPES)
+def test_mime_headers_read_as_the_library_reads_them(raw: bytes) -> None:
+    assert_same_readings(raw)
+
+
+TOKEN = st.one_of(st.text(st.sampled_from(list("aZ09-._+")), min_size=1, max_size=8),
+                  st.text(st.sampled_from(list("aZ09-._+!#$%&'*^`{|}~")), min_size=1, max_size=8))
+QUOTED = st.text(st.sampled_from(list("aZ09 -._;=,:/?@[]<>") + ["ж", "\\", '"', "(", ")", "*", "?"]), max_size=10)
+SPACE = st.sampled_from(["", " ", "  ", "\t", "\r\n ", "\r\n\t"])
+PARAM_NAME = st.sampled_from(["boundary", "charset", "name", "filename", "format", "Name", "FILENAME", "x"])
+PARAM = st.one_of(
+    st.tuples(PARAM_NAME, SPACE, TOKEN).map(lambda t: f"{t[0]}={t[1]}{t[2]}"),
+    st.tuples(PARAM_NAME, SPACE, QUOTED).map(lambda t: f'{t[0]}={t[1]}"{t[2]}"'),
+    st.tuples(PARAM_NAME, st.sampled_from(["utf-8''%D0%96.pdf", "koi8-r'ru'%E6", "us-ascii''a%20b", "''x"]))
+    .map(lambda t: f"{t[0]}*={t[1]}"),
+    st.tuples(PARAM_NAME, TOKEN, TOKEN).map(lambda t: f"{t[0]}*0={t[1]}; {t[0]}*1={t[2]}"),
+    st.sampled_from(["", "bare", "=x", "x=", "(comment)", 'a="unclosed', "=?utf-8?b?0JY=?="]),
+)
+MIME_TYPE = st.one_of(st.tuples(TOKEN, TOKEN).map("/".join),
+                      st.sampled_from(["multipart/mixed", "MULTIPART/Alternative", "text", "a/b/c", "", "text/plain (x)"]))
+
+
+@pytest.mark.parametrize("value", ['multipart/mixed; boundary="----=_Part_1_2.3"', "multipart/alternative;\tboundary=b1",
+                                   "text/plain; charset=utf-8; format=flowed", 'attachment; filename="schet 2026.pdf"',
+                                   'application/pdf; name="a;b=c.pdf"', "inline", " text/html ; charset=UTF-8 "])
+def test_the_usual_mime_values_are_read_without_the_parser(value: str) -> None:
+    # These take the shortcut, so the comparisons above and below exercise it.
+    assert header_policy._plain_mime_value(value)
+    assert_same_readings(f"Content-Type: {value}\r\nContent-Disposition: {value}\r\n\r\nbody".encode())
+
+
+@settings(max_examples=int(os.environ.get("MIME_EXAMPLES", "400")), deadline=None)
+@given(ctype=MIME_TYPE, params=st.lists(st.tuples(SPACE, PARAM, SPACE), max_size=4),
+       disposition=st.sampled_from(["", "attachment", "inline", "Attachment ", "x"]),
+       disposition_params=st.lists(st.tuples(SPACE, PARAM, SPACE), max_size=3), trailing=st.sampled_from(["", ";", "; "]))
+@example(ctype="multipart/mixed", params=[("", 'boundary="----=_Part_1_2.3"', "")], disposition="",
+         disposition_params=[], trailing="")
+def test_generated_mime_headers_read_as_the_library_reads_them(
+        ctype: str, params: list[tuple[str, str, str]], disposition: str,
+        disposition_params: list[tuple[str, str, str]], trailing: str) -> None:
+    content_type = ctype + "".join(f";{a}{p}{b}" for a, p, b in params) + trailing
+    lines = [f"Content-Type: {content_type}"]
+    if disposition:
+        lines.append("Content-Disposition: " + disposition + "".join(f";{a}{p}{b}" for a, p, b in disposition_params))
+    assert_same_readings(("\r\n".join(lines) + "\r\n\r\nbody\r\n").encode("utf-8"))
