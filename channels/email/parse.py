@@ -6,11 +6,11 @@ import logging
 import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.parser import BytesParser
 
 from channels.email.charsets import decode_bytes, without_controls
 from channels.email.header_policy import POLICY
 from channels.email.mail_headers import MailHeaders, valid_address
+from channels.email.mime_parser import parse_bytes
 from channels.email.parts import attachments, body_text, readable_body
 from channels.email.quoting import strip_quoted
 from channels.identity import mentioned_identities
@@ -39,7 +39,7 @@ def parse_message(raw: bytes, *, region: str | None, max_attachment_bytes: int =
     `envelope_sender` is SMTP's MAIL FROM when known: "" (the null sender) marks a bounce.
     """
     try:
-        message = BytesParser(policy=POLICY).parsebytes(raw)
+        message = parse_bytes(raw, POLICY)
         headers = MailHeaders(message)
         reason = automatic_reason(message, envelope_sender, headers)
     except Exception:   # the parser itself gave up: keep the bytes as text rather than lose the mail
