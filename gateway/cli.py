@@ -140,6 +140,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in ("serve", "demo"):
         # Pops wait on short hops to the SQLite writer and card threads; with the default 5 ms switch
         # interval each hop can wait that long for the GIL under load (bench/screen_pop.py: p50 halves).
+        # 1 ms measured best (session 18, loaded machine): 0.5 ms took 17-37% more server CPU a call, 5 ms made
+        # the server's own pop (AMI read -> frame written) 1.4-4x longer. bench/README.md, screen pop.
         sys.setswitchinterval(settings.http.switch_interval_ms / 1000)
     if args.command == "serve":
         asyncio.run(preflight.check(settings))
