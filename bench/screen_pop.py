@@ -249,10 +249,35 @@ def server_side(before: dict[str, float], after: dict[str, float]) -> str:
     return f"the server's own pop (AMI read -> written): mean {mean:.2f} ms, p50 <= {median:g} ms ({count:.0f})"
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used (Linux /proc), to tell a slow server from a slow machine."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, thread: str | None = None) -> float:
+    """User + system CPU a process (or one of its threads) has used (Linux /proc), to tell a slow server from
+    a slow machine."""
+    stat = Path(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """User + system CPU of each of a process's threads (Linux /proc), by thread id."""
+    used: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            used[int(task.name)] = cpu_seconds(pid, task.name)
+        except (FileNotFoundError, ProcessLookupError):    # ended meanwhile
+            continue
+    return used
+
+
+def thread_split(pid: int, before: dict[int, float], calls: int) -> str:
+    """A phase's server CPU per call by thread: the loop thread (the pops are written there), the busiest
+    other (under load, the SQLite writer) and the rest (card reads, aiosqlite, the default executor)."""
+    after = thread_cpu(pid)
+    spent = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
+    loop = spent.pop(pid, 0.0)
+    busiest = max(spent.values(), default=0.0)
+    rest = sum(spent.values()) - busiest
+    per = 1000 / max(1, calls)
+    return f"server CPU per call: loop thread {loop * per:.1f} ms, busiest other {busiest * per:.1f} ms, rest {rest * per:.1f} ms"
 
 
 Results = dict[tuple[float, str, str], list[float]]     # (rate, known|first, pop|card) -> milliseconds
@@ -362,14 +387,15 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
                     memory[f"{sockets + 20} sockets"] = rss_mb(server.pid)
                 linked: dict[str, str] = {}
                 used, mine, began = cpu_seconds(server.pid), cpu_seconds(os.getpid()), time.perf_counter()
+                threads = thread_cpu(server.pid)
                 inside = await server_pops(http, base)
                 await replay_calls(pbx, rate, seconds, lambda n: repeat[n % known] if n % 2 else
                                    f"+7812{next(fresh):07d}", linked, pending)
                 await asyncio.sleep(2.0 if quick else 1.0)
                 cpu[label] = (cpu_seconds(server.pid) - used) / max(1, len(linked)) * 1000
                 print(f"  {label}: this process (PBX + screens) used {cpu_seconds(os.getpid()) - mine:.1f} s of CPU "
-                      f"in {time.perf_counter() - began:.1f} s; {server_side(inside, await server_pops(http, base))}",
-                      flush=True)
+                      f"in {time.perf_counter() - began:.1f} s; {server_side(inside, await server_pops(http, base))}; "
+                      f"{thread_split(server.pid, threads, len(linked))}", flush=True)
                 arrived = 0
                 for call_id, number in linked.items():
                     kind = "known" if number in repeat else "first"

@@ -14,6 +14,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from crm_store import config_cache
+from crm_store.many_rows import insert_rows
 from crm_store.models import Lead, Stage, StageChange
 
 # The kind of stage each fixed status belongs in.
@@ -21,6 +22,8 @@ KIND_OF_STATUS = {"new": "open", "assigned": "open", "in_progress": "open", "won
                   "closed": "closed"}
 # Who made the change, set by the code that acts for a user (None: the system).
 ACTOR = "stage_actor_id"
+# The flush's stage changes, written when it ends (session.info).
+_PENDING = "stage_changes_pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,8 @@ def stage_for_status(session: Session, pipeline_id: int, status: str, current_id
 
 @event.listens_for(Session, "before_flush")
 def _follow_status(session: Session, _context: Any, _instances: Any) -> None:
+    # Assigned afresh by every flush: what a flush that failed before its end left here is dropped.
+    session.info[_PENDING] = pending = []
     for lead in [o for o in session.dirty if isinstance(o, Lead)]:
         state = inspect(lead)
         if lead.pipeline_id is None:
@@ -89,5 +94,14 @@ def _follow_status(session: Session, _context: Any, _instances: Any) -> None:
             continue
         at = lead.updated_at or datetime.now(UTC)
         lead.stage_entered_at = at
-        session.add(StageChange(lead_id=lead.id, pipeline_id=lead.pipeline_id, from_stage_id=before,
-                                to_stage_id=lead.stage_id, at=at, user_id=session.info.get(ACTOR)))
+        pending.append({"lead_id": lead.id, "pipeline_id": lead.pipeline_id, "from_stage_id": before,
+                        "to_stage_id": lead.stage_id, "at": at, "user_id": session.info.get(ACTOR)})
+
+
+@event.listens_for(Session, "after_flush")
+def _write_changes(session: Session, _context: Any) -> None:
+    # One multi-row INSERT for the flush's changes, in its transaction: as objects the ORM wrote them one
+    # statement per row on SQLite (it fetches each new id), N for the N answers of a grouped voice write.
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        insert_rows(session.connection(), StageChange.__table__, pending)

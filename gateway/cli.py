@@ -87,9 +87,6 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-SWITCH_INTERVAL = 0.001
-
-
 async def _settle_memory(app: web.Application) -> None:
     """Leave what start-up built (modules, mappers, phone metadata) out of the cyclic GC's full passes.
 
@@ -143,7 +140,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in ("serve", "demo"):
         # Pops wait on short hops to the SQLite writer and card threads; with the default 5 ms switch
         # interval each hop can wait that long for the GIL under load (bench/screen_pop.py: p50 halves).
-        sys.setswitchinterval(SWITCH_INTERVAL)
+        # 1 ms measured best (session 18, loaded machine): 0.5 ms took 17-37% more server CPU a call, 5 ms made
+        # the server's own pop (AMI read -> frame written) 1.4-4x longer. bench/README.md, screen pop.
+        sys.setswitchinterval(settings.http.switch_interval_ms / 1000)
     if args.command == "serve":
         asyncio.run(preflight.check(settings))
     elif args.command in ("migrate", "user", "import"):

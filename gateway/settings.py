@@ -97,6 +97,8 @@ class HttpSettings(Section):
     login_failures_per_account: int = Field(5, ge=1)      # then 429 until the window lets one go
     login_failures_per_address: int = Field(30, ge=1)
     login_window_seconds: float = Field(900, gt=0)
+    # CPython's GIL switch interval for `serve` (its default is 5 ms): see gateway/cli.py.
+    switch_interval_ms: float = Field(1.0, gt=0, le=100)
 
 
 class StorageSettings(Section):

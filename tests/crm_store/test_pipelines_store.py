@@ -102,3 +102,35 @@ async def test_the_entry_stage_is_read_once_and_a_new_funnel_is_entered_at_once(
     async with sessions() as session:
         found = {lead.id: lead.pipeline_id for lead in await session.scalars(select(Lead))}
     assert found[first.lead_id] != made.pipeline.id and found[second.lead_id] == made.pipeline.id
+
+
+async def test_the_stage_changes_of_one_flush_are_one_insert(engine, sessions):
+    async with Ingestor(engine, clock=lambda: T0) as ingestor:
+        made = [await ingestor.ingest(request(phone(f"+7912000001{n}"))) for n in range(3)]
+    sent: list[str] = []
+
+    def count(_conn, _cursor, statement, *_):  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    async with sessions() as session, session.begin():
+        sales = (await pipelines.funnels(session))[0]
+        by_status = {s.status: s for s in sales.stages}
+        leads = [await session.get(Lead, result.lead_id) for result in made]
+        session.info[ACTOR] = None
+        for hours, lead in enumerate(leads, start=1):     # as the voice's grouped answers do
+            lead.status, lead.updated_at = "assigned", T0 + timedelta(hours=hours)
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            await session.flush()
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+    assert len([s for s in sent if "INSERT INTO stage_changes" in s]) == 1
+    async with sessions() as session:
+        changes = [(c.lead_id, c.from_stage_id, c.to_stage_id, c.at, c.user_id) for c in await session.scalars(
+            select(StageChange).where(StageChange.from_stage_id.is_not(None)).order_by(StageChange.lead_id))]
+        entered = [(lead.stage_id, lead.stage_entered_at) for lead in await session.scalars(
+            select(Lead).where(Lead.id.in_([r.lead_id for r in made])).order_by(Lead.id))]
+    assigned, new = by_status["assigned"].id, by_status["new"].id
+    assert changes == [(r.lead_id, new, assigned, T0 + timedelta(hours=n), None) for n, r in enumerate(made, start=1)]
+    assert entered == [(assigned, T0 + timedelta(hours=n)) for n in range(1, 4)]
+

@@ -23,8 +23,17 @@ def test_toml_file_with_environment_overrides(tmp_path: Path, monkeypatch: pytes
     assert [r.value for r in settings.permissions.delete] == ["admin"]
 
 
+def test_the_switch_interval_of_serve_is_a_setting(tmp_path: Path) -> None:
+    config = tmp_path / "switchboard.toml"
+    config.write_text("[http]\nswitch_interval_ms = 0.5\n")
+    assert load_settings(config).http.switch_interval_ms == 0.5
+    config.write_text("")
+    assert load_settings(config).http.switch_interval_ms == 1.0      # measured: bench/README.md, screen pop
+
+
 @pytest.mark.parametrize(("toml", "env", "message"), [
     ("[http]\nport = 'x'\n", {}, "http.port"),
+    ("[http]\nswitch_interval_ms = 0\n", {}, "http.switch_interval_ms"),
     ("[phone]\nregion = 'XX'\n", {}, "unknown phone region"),
     ("[htp]\nport = 1\n", {}, "htp"),
     ("not toml = = 1", {}, "not valid TOML"),
