@@ -235,13 +235,24 @@ async def test_the_wallboard_shows_calls_in_progress_and_callbacks_owed(voice, p
     api = voice
     await api.add_user("sveta", Role.SUPERVISOR)
     headers = await api.login("sveta")
-    async with screen(api, "olga") as olga, screen(api, "pavel", available=False):
+    read = asyncio.Event()       # the PBX keeps the call in talk until the wallboard was read
+    real_pause = pbx.pause
+
+    async def talk_until_read(seconds: float) -> None:
+        if seconds == 30.0:
+            await asyncio.wait_for(read.wait(), 60)
+        else:
+            await real_pause(seconds)
+
+    pbx.pause = talk_until_read  # type: ignore[method-assign]
+    async with screen(api, "olga") as olga, screen(api, "pavel", available=False) as pavel:
         await pbx.abandoned(caller="+74951237777", extensions=["102"], queue="sales")
         await olga.expect("offer.created")
         talk = asyncio.create_task(pbx.queue_call(caller="+74951236666", caller_name="Пётр", extensions=["102"],
-                                                  ring_seconds=0.05, talk_seconds=1.0))
-        await asyncio.sleep(0.5)
+                                                  ring_seconds=0.05, talk_seconds=30.0))
+        await pavel.expect("call.answered")
         stats = await (await api.client.get("/api/v1/queues/stats", headers=headers)).json()
+        read.set()
         await talk
     [pavel] = [a for a in stats["agents"] if a.get("call")]
     assert pavel["call"]["caller"] == "+74951236666" and pavel["call"]["queue"] == "sales"
