@@ -116,12 +116,14 @@ async def ingest_totals(port: int) -> dict[str, float]:
     async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as response:
         text = await response.text()
     return {"commits": metric(text, "switchboard_ingest_commits_total"),
-            "write": metric(text, "switchboard_ingest_write_seconds_total")}
+            "write": metric(text, "switchboard_ingest_write_seconds_total"),
+            "writer_cpu": metric(text, "switchboard_ingest_writer_cpu_seconds_total", 0.0)}
 
 
-def metric(text: str, name: str) -> float:
-    """One unlabelled sample of a Prometheus text page."""
-    return next(float(line.split()[1]) for line in text.splitlines() if line.startswith(name + " "))
+def metric(text: str, name: str, missing: float | None = None) -> float:
+    """One unlabelled sample of a Prometheus text page (`missing` if the server has none by that name)."""
+    found = (float(line.split()[1]) for line in text.splitlines() if line.startswith(name + " "))
+    return next(found) if missing is None else next(found, missing)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -183,9 +185,10 @@ async def end_to_end(workdir: Path, posts: int, concurrency: int,
                                                    on_start=mark)
         cpu = cpu_seconds(server.pid) - before["cpu"]
         after = await ingest_totals(port)
-        commits, write = (after[k] - before[k] for k in ("commits", "write"))
+        commits, write, writer_cpu = (after[k] - before[k] for k in ("commits", "write", "writer_cpu"))
         print(f"  server: {commits:.0f} group commits, {posts / max(commits, 1):.1f} leads each, writer busy "
-              f"{write:.1f} s of {posts / rate:.1f} s ({write / commits * 1e3:.1f} ms per commit)", flush=True)
+              f"{write:.1f} s of {posts / rate:.1f} s ({write / commits * 1e3:.1f} ms per commit), "
+              f"writer thread CPU {writer_cpu / posts * 1e3:.3f} ms per lead", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=60)

@@ -34,6 +34,10 @@ class BatchWriter(Protocol):
 
     async def close(self) -> None: ...
 
+    def cpu_seconds(self) -> float | None:
+        """CPU the writes took, when they run in a thread of their own (else None: they share the loop's)."""
+        ...
+
 
 Written = tuple[list[IngestResult], list[dict[int, Card]], list[Any]]
 
@@ -111,6 +115,9 @@ class AsyncDriverWriter:
     async def close(self) -> None:
         return None
 
+    def cpu_seconds(self) -> float | None:
+        return None
+
 
 class SqliteThreadWriter:
     """SQLite: the whole batch in one writer thread on the synchronous driver.
@@ -144,6 +151,9 @@ class SqliteThreadWriter:
         with Session(self._engine, expire_on_commit=False) as session, session.begin():
             begin_write(session)
             return work(session)
+
+    def cpu_seconds(self) -> float | None:
+        return self._thread.cpu_seconds
 
     async def close(self) -> None:
         await self._thread.call(self._engine.dispose)

@@ -83,6 +83,11 @@ class Ingestor:
         # Told the size of every group commit (the gateway's metrics); must not raise or block.
         self.on_batch: Callable[[int], None] | None = None
 
+    @property
+    def writer_cpu_seconds(self) -> float | None:
+        """CPU of the SQLite writer thread so far (None on PostgreSQL, whose writes run on the loop)."""
+        return self._writer.cpu_seconds()
+
     async def __aenter__(self) -> Ingestor:
         self._worker = asyncio.create_task(self._run(), name="crm_store.ingestor")
         return self

@@ -6,8 +6,9 @@ normalised the same way. `leads.search_text` holds the client's name, the names 
 (and of the lead's own), every identity (phones also as bare digits), the subject, the notes and the
 opening message. Companies have a search text of their own (crm_store.companies), searched by LIKE:
 there are far fewer of them. The substring index is FTS5 with
-the trigram tokenizer on SQLite and a pg_trgm GIN index on PostgreSQL, both made by migration
-0002 (not by the models: `SCHEMA_EXTRAS` names them so the schema comparison leaves them alone).
+the trigram tokenizer on SQLite (rowids only, no positions: migration 0007) and a pg_trgm GIN index on
+PostgreSQL, both made by migration 0003 (not by the models: `SCHEMA_EXTRAS` names them so the schema
+comparison leaves them alone).
 """
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,6 +27,8 @@ class WriterThread:
     def __init__(self, name: str) -> None:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._stopped = False
+        # CPU this thread spent in the calls (not in waiting for them): what the intake's writer costs a lead.
+        self.cpu_seconds = 0.0
         # A daemon, unlike the executor's worker, which the interpreter joins at exit: a process that ends without
         # closing its store must not hang on this thread; a write cut short there was never acknowledged.
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
@@ -50,12 +53,15 @@ class WriterThread:
             loop, future, fn, args = job
             if future.cancelled():      # its caller gave up before it started, as an executor skips it
                 continue
+            started = time.thread_time()
             try:
                 result = fn(*args)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller, as the executor's future did
                 _post(loop, _fail, future, exc)
             else:
                 _post(loop, _done, future, result)
+            finally:
+                self.cpu_seconds += time.thread_time() - started
 
 
 def _post(loop: asyncio.AbstractEventLoop, settle: Callable[..., None], *args: Any) -> None:

@@ -155,6 +155,11 @@ class _IngestTotals(Collector):
                                   value=i.batches if i else 0)
         yield CounterMetricFamily("switchboard_ingest_write_seconds", "Time spent writing and committing batches.",
                                   value=i.write_seconds if i else 0.0)
+        writer_cpu = i.writer_cpu_seconds if i else None
+        if writer_cpu is not None:
+            yield CounterMetricFamily("switchboard_ingest_writer_cpu_seconds",
+                                      "CPU of the SQLite writer thread (batches and other store writes).",
+                                      value=writer_cpu)
         if STATEMENTS.enabled:      # only when a benchmark asked for it (COUNT_SQL_STATEMENTS=1)
             yield CounterMetricFamily("switchboard_sql_statements", "SQL statements sent (an executemany is one).",
                                       value=STATEMENTS.count)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -55,3 +56,23 @@ async def test_a_call_after_stop_is_an_error_not_a_wait():
     await thread.stop()
     with pytest.raises(RuntimeError):
         await thread.call(len, "x")
+
+
+async def test_the_thread_counts_the_cpu_of_its_calls_failed_ones_too():
+    """What the intake's writer costs a lead (`switchboard_ingest_writer_cpu_seconds`): each call's own CPU."""
+    thread = WriterThread("test-writer")
+
+    def spin(fail: bool) -> float:
+        started = time.thread_time()
+        while time.thread_time() - started < 0.02:
+            pass
+        spent = time.thread_time() - started
+        if fail:
+            raise ValueError(spent)
+        return spent
+
+    spent = await thread.call(spin, False)
+    with pytest.raises(ValueError) as failed:
+        await thread.call(spin, True)
+    await thread.stop()
+    assert thread.cpu_seconds >= spent + failed.value.args[0]

@@ -66,6 +66,12 @@ async def test_intake_counts_accepted_and_duplicate_per_channel_with_latency_and
     assert sample(text, "switchboard_ingest_batch_size_count") == sample(text, "switchboard_ingest_commits_total")
     assert sample(text, "switchboard_ingested_events_total") == 3
     assert sample(text, "switchboard_http_requests_total", method="POST", route="/forms/{form_key}", status="201") == 3
+    # The SQLite writer's own thread: its CPU is what the intake costs it (bench/ingest.py divides it by the leads).
+    writer_cpu = sample(text, "switchboard_ingest_writer_cpu_seconds_total")
+    if api.client.app[ENGINE].dialect.name == "sqlite":
+        assert writer_cpu is not None and writer_cpu > 0
+    else:
+        assert writer_cpu is None
 
 
 async def test_a_refused_contact_is_counted_as_refused(api, tmp_path: Path):
