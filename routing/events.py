@@ -36,6 +36,7 @@ class Decision:
     candidates: tuple[Candidate, ...]
     skipped: tuple[Skipped, ...]
     note: str = ""
+    round: int = 1  # the task's offer round (see TaskRecord.round)
 
     def reasons(self) -> dict[str, Skip]:
         """Skip reason per agent id."""
