@@ -177,13 +177,22 @@ class RoutingDriver:
         """Run one engine call under the lock, then carry its outcome out and re-arm the timer.
 
         `source` names who asked (console, pbx, admin, routing) on the agents' activity timeline."""
-        async with self._lock:
+        try:
+            await self._lock.acquire()
+        except BaseException:
+            # Cancelled while waiting for the turn (a shutdown cancels the background steps): the call was
+            # made but never run; closed here, not left to warn "coroutine ... was never awaited" at exit.
+            call.close()
+            raise
+        try:
             started = time.perf_counter()
             outcome = await call
             self.on_decision(outcome, time.perf_counter() - started)
             # Prepared under the lock and queued right after it (no await between): outcomes are
             # written in the order routing made them, several to a group commit.
             prepared = await self._recorder.prepare(outcome, source)
+        finally:
+            self._lock.release()
         for listener in self.outcome_listeners:
             listener(outcome)       # even a task nobody can take yet moves the wallboard
         if prepared is not None:
