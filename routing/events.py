@@ -131,3 +131,7 @@ class NotYourOffer(RoutingError):
 
 class InvalidState(RoutingError):
     """The task is not in a state that allows this."""
+
+
+class TaskExists(RoutingError):
+    """Routing holds a task of that id already (or, re-added from the database, finished it lately)."""
