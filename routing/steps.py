@@ -118,15 +118,18 @@ class RoutingSteps:
                 decision = choose(rec, queue, pool.free, owner, run.now)
             run.decisions.append(decision)
             if not decision.chosen:
-                if stalled_by_declines(decision):
+                due = round_due(rec, queue, run.now)
+                if due and stalled_by_declines(decision):
                     # Only agents who declined or missed it are left: a new round asks them again, in policy
                     # order, once the queue's pause has passed (else the task would wait for a newcomer).
-                    if round_due(rec, queue, run.now):
-                        fresh = await self.backend.new_round(rec.id, rec.round)
-                        if fresh is None:
-                            return []
-                        rec = fresh
-                        continue
+                    fresh = await self.backend.new_round(rec.id, rec.round)
+                    if fresh is None:
+                        return []
+                    rec = fresh
+                    continue
+                if rec.declined and not due:
+                    # Looked at again when the pause ends, whether or not one who declined is free now: one
+                    # back from a break before then finds the round not due yet (`_best_task`) and moves on.
                     await self.backend.schedule("t:" + rec.id, next_round_at(rec, queue))
                 change = next_eligibility_change(rec, queue, run.now)
                 if change is not None:

@@ -93,3 +93,17 @@ async def test_a_decliner_freed_before_the_pause_waits_for_it(make_engine, clock
     clock.advance(4)
     out = await engine.expire_due()
     assert [(o.task_id, o.agent_id) for o in out.offers] == [("t1", "a")]
+
+
+async def test_an_agent_back_from_the_missed_offers_break_within_the_pause_is_asked_when_it_ends(make_engine, clock):
+    engine = make_engine(missed_offers_limit=1)       # the first miss is a break (app_queue's autopause)
+    await online(engine, "a")
+    await engine.add_task(Task("t", "chat", created=clock.now))
+    clock.advance(20)
+    out = await engine.expire_due()
+    assert PresenceChanged("a", Presence.BREAK, "missed_offers") in out.events and out.offers == []
+    clock.advance(1)
+    assert (await engine.set_presence("a", Presence.AVAILABLE)).offers == []     # 1 s after the miss: not yet
+    clock.advance(4)
+    out = await engine.expire_due()
+    assert [(o.task_id, o.agent_id) for o in out.offers] == [("t", "a")]
