@@ -107,3 +107,20 @@ async def test_an_agent_back_from_the_missed_offers_break_within_the_pause_is_as
     clock.advance(4)
     out = await engine.expire_due()
     assert [(o.task_id, o.agent_id) for o in out.offers] == [("t", "a")]
+
+
+async def test_a_freed_agent_gets_the_older_task_it_declined_once_its_round_is_due(make_engine, clock):
+    # In queue order the declined task comes first when its round is due: not the newer one behind it (on
+    # Redis, COMPLETE's own pick for the freed agent hands this decision back to the engine).
+    engine = make_engine()
+    await online(engine, "a", capacity={"voice": 1})
+    [offer] = (await engine.add_task(Task("x", "voice", created=clock.now))).offers
+    await engine.decline(offer.id, "a")
+    [offer] = (await engine.add_task(Task("z", "voice", created=clock.now))).offers
+    await engine.accept(offer.id, "a")
+    clock.advance(1)
+    await engine.add_task(Task("y", "voice", created=clock.now))
+    clock.advance(5)
+    await engine.expire_due()
+    out = await engine.complete("z")
+    assert [(o.task_id, o.agent_id) for o in out.offers] == [("x", "a")]
