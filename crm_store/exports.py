@@ -38,6 +38,8 @@ def _why(explanation: dict[str, Any] | None) -> tuple[str, str]:
     parts += [f"{reason}: {','.join(agents)}" for reason, agents in sorted(skipped.items())]
     if explanation.get("note"):
         parts.append(str(explanation["note"]))
+    if int(explanation.get("round") or 1) > 1:     # offered again after everyone declined or missed it
+        parts.append(f"round {explanation['round']}")
     return str(explanation.get("policy") or ""), "; ".join(parts)
 
 

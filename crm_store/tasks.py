@@ -249,6 +249,16 @@ async def next_due(session: AsyncSession, limit: int, after: tuple[datetime, int
     return [(task_id, due) for task_id, due in rows]
 
 
+async def assignees_of(session: AsyncSession, task_ids: Collection[int]) -> set[int]:
+    """Who the tasks are assigned to: read before a claim, so what needs them (a presence lookup in Redis)
+    runs outside the claiming transaction."""
+    if not task_ids:
+        return set()
+    rows = await session.scalars(select(Task.assignee_id).where(Task.id.in_(list(task_ids)),
+                                                               Task.assignee_id.is_not(None)).distinct())
+    return {user_id for user_id in rows if user_id is not None}
+
+
 async def claim_reminders(session: AsyncSession, task_ids: Collection[int], now: datetime) -> list[int]:
     """Take the reminders of due tasks for this process: a conditional UPDATE, so across processes exactly one
     claimer gets each (the others' WHERE no longer matches); the ids this caller won."""

@@ -81,7 +81,7 @@ def decision_json(decision: Decision) -> dict[str, Any]:
     """Why routing chose whom: shown on the lead card."""
     return {
         "task_id": decision.task_id, "queue": decision.queue, "policy": decision.policy.value,
-        "at": at(decision.at), "chosen": list(decision.chosen), "note": decision.note,
+        "at": at(decision.at), "chosen": list(decision.chosen), "note": decision.note, "round": decision.round,
         "candidates": [{"agent_id": c.agent_id, "score": list(c.score)} for c in decision.candidates],
         "skipped": [{"agent_id": s.agent_id, "reason": s.reason.value, "detail": s.detail}
                     for s in decision.skipped],

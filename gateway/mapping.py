@@ -133,6 +133,7 @@ def queue_config(queue: QueueSettings, user_ids: Mapping[str, int], team_ids: Ma
         escalation=tuple(Escalation(after, frozenset(str(team_ids[t]) for t in teams if t in team_ids) or None)
                          for after, teams in queue.escalation),
         service_level_seconds=queue.service_level_seconds, wrap_up_seconds=queue.wrap_up_seconds,
+        round_pause_seconds=queue.round_pause_seconds,
         fixed_order=tuple(str(user_ids[name]) for name in queue.fixed_order if name in user_ids),
     )
 

@@ -219,6 +219,7 @@ class QueueSettings(Section):
     owner_wait_seconds: float = Field(30, ge=0)
     service_level_seconds: float = Field(20, gt=0)
     wrap_up_seconds: float = Field(0, ge=0)
+    round_pause_seconds: float = Field(5, ge=0)  # before a task everyone declined or missed is offered again
     fixed_order: tuple[str, ...] = ()           # usernames, for policy "fixed_order"
     fairness_max: int | None = Field(None, ge=1)
     fairness_period_seconds: float = Field(3600, gt=0)

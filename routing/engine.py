@@ -11,8 +11,8 @@ from routing.events import (
     OfferCancelled,
     RoutingOutcome,
     PresenceChanged,
-    RoutingError,
     TaskAssigned,
+    TaskExists,
 )
 from routing.ordering import queue_score
 from routing.policies import choose, matchable_in_backend
@@ -62,7 +62,7 @@ class RoutingEngine(RoutingSteps):
         added = await self.backend.add_task(task, queue_score(task, queue), params, run.now, queue.policy,
                                             restored=restored, offer=offer)
         if added is None:
-            raise RoutingError(f"task {task.id!r} exists already")
+            raise TaskExists(f"task {task.id!r} exists already")
         if added.offered is not None:
             self._record_match(added, run)
         else:

@@ -36,6 +36,7 @@ class Decision:
     candidates: tuple[Candidate, ...]
     skipped: tuple[Skipped, ...]
     note: str = ""
+    round: int = 1  # the task's offer round (see TaskRecord.round)
 
     def reasons(self) -> dict[str, Skip]:
         """Skip reason per agent id."""
@@ -130,3 +131,7 @@ class NotYourOffer(RoutingError):
 
 class InvalidState(RoutingError):
     """The task is not in a state that allows this."""
+
+
+class TaskExists(RoutingError):
+    """Routing holds a task of that id already (or, re-added from the database, finished it lately)."""

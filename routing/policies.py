@@ -178,7 +178,24 @@ def choose(record: TaskRecord, queue: QueueConfig, agents: Iterable[AgentState],
     chosen = tuple(c.agent_id for c in candidates[:count])
     if blocks and not chosen:
         note = "waiting for owner"
-    return Decision(record.id, record.task.queue, queue.policy, now, chosen, tuple(candidates), tuple(skipped), note)
+    return Decision(record.id, record.task.queue, queue.policy, now, chosen, tuple(candidates), tuple(skipped), note,
+                    record.round)
+
+
+def stalled_by_declines(decision: Decision) -> bool:
+    """Whether nobody was chosen while an agent who declined or missed the task is free to take it again:
+    no one else who may take it is left this round (they would have been chosen)."""
+    return not decision.chosen and any(s.reason is Skip.DECLINED for s in decision.skipped)
+
+
+def next_round_at(record: TaskRecord, queue: QueueConfig) -> float:
+    """When the task's next offer round may start: the queue's pause after its last decline or miss."""
+    return record.declined_at + queue.round_pause_seconds
+
+
+def round_due(record: TaskRecord, queue: QueueConfig, now: float) -> bool:
+    """Whether agents who declined the task may be asked again (in a new round) if no one else takes it."""
+    return bool(record.declined) and now >= next_round_at(record, queue)
 
 
 def free_for_a_call(state: AgentState | None) -> bool:

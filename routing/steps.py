@@ -10,9 +10,9 @@ from routing.backends import Added, Closed, Pages, Pool, Released, RoutingBacken
 from routing.events import Decision, Event, OfferCancelled, OfferCreated, RoutingOutcome, PresenceChanged, RoutingError
 from routing.events import TaskChanged
 from routing.ordering import order_key
-from routing.policies import agent_skip, choose, free_capacity, next_eligibility_change, owner_blocks
-from routing.policies import queue_matchable_in_backend
-from routing.types import AgentState, Offer, Presence, QueueConfig, TaskRecord, TaskState
+from routing.policies import agent_skip, choose, free_capacity, next_eligibility_change, next_round_at, owner_blocks
+from routing.policies import queue_matchable_in_backend, round_due, stalled_by_declines
+from routing.types import AgentState, Offer, Presence, QueueConfig, Skip, TaskRecord, TaskState
 
 FIRST_PAGE = 4  # the head of a queue usually fits: read little first
 PAGE = 32
@@ -118,6 +118,19 @@ class RoutingSteps:
                 decision = choose(rec, queue, pool.free, owner, run.now)
             run.decisions.append(decision)
             if not decision.chosen:
+                due = round_due(rec, queue, run.now)
+                if due and stalled_by_declines(decision):
+                    # Only agents who declined or missed it are left: a new round asks them again, in policy
+                    # order, once the queue's pause has passed (else the task would wait for a newcomer).
+                    fresh = await self.backend.new_round(rec.id, rec.round)
+                    if fresh is None:
+                        return []
+                    rec = fresh
+                    continue
+                if rec.declined and not due:
+                    # Looked at again when the pause ends, whether or not one who declined is free now: one
+                    # back from a break before then finds the round not due yet (`_best_task`) and moves on.
+                    await self.backend.schedule("t:" + rec.id, next_round_at(rec, queue))
                 change = next_eligibility_change(rec, queue, run.now)
                 if change is not None:
                     await self.backend.schedule("t:" + rec.id, change)
@@ -218,7 +231,10 @@ class RoutingSteps:
                     if rec.id in tried:
                         continue
                     blocks = owner_blocks(rec, queue, owner_states.get(rec.task.owner or ""), now)
-                    if agent_skip(state, rec, queue, now, blocks) is None:
+                    skip = agent_skip(state, rec, queue, now, blocks)
+                    # A task this agent declined, due a new round: routing it starts that round if no one
+                    # else takes it (the agent may have been busy when the pause ended).
+                    if skip is None or (skip[0] is Skip.DECLINED and round_due(rec, queue, now)):
                         found = rec
                         break
                 if found is not None:

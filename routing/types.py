@@ -141,8 +141,10 @@ class TaskRecord:
     score: float = 0.0  # queue order, lower first (see ordering.queue_score)
     agent_id: str | None = None
     offers: int = 0  # pending offers
-    declined: frozenset[str] = frozenset()
+    declined: frozenset[str] = frozenset()  # agents who declined or missed it in this round
     assigned_at: float | None = None
+    round: int = 1  # offer rounds: a new one clears `declined` once only those agents are left
+    declined_at: float = 0.0  # the last decline or miss: the next round waits `round_pause_seconds` from it
 
     @property
     def id(self) -> str:
@@ -216,3 +218,7 @@ class QueueConfig:
     service_level_seconds: float = 20.0
     fixed_order: tuple[str, ...] = ()
     wrap_up_seconds: float = 0.0  # after a voice task, before the next call
+    # Once every agent who could take a task has declined or missed it, a new round offers it to them again
+    # (as app_queue rings its members again after `retry`): this long after the last decline, so a lone
+    # agent who said no is not asked again at once.
+    round_pause_seconds: float = 5.0

@@ -25,7 +25,7 @@ from gateway.routing.outcomes import OutcomeRecorder, RoutingStore, at
 from gateway.settings import RoutingSettings
 from routing.backends import Snapshot
 from routing.engine import RoutingEngine
-from routing.events import RoutingError, RoutingOutcome
+from routing.events import RoutingError, RoutingOutcome, TaskExists
 from routing.types import AgentState, Offer, Presence, QueueConfig, Task
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,13 @@ class RoutingDriver:
     async def on_contact(self, contact: InboundContact, result: IngestResult) -> None:
         """A committed inbound event: offer its task, or tell the manager already working the lead."""
         if result.task_id is not None:
-            await self.run(self.engine.add_task(task_for(result, self._settings, self._clock())))
+            try:
+                await self.run(self.engine.add_task(task_for(result, self._settings, self._clock())))
+            except TaskExists:
+                # A process starting (or the sweeper) read the committed row and routed it first: nothing
+                # is lost or doubled (this was logged as a failed listener, with a traceback, on restarts).
+                log.info("task %s of lead %s was routed already (restored from the database)", result.task_id,
+                         result.lead_id)
         elif result.assignee_id is not None:
             await self._notifier.message_received(result.assignee_id, result.lead_id, result.interaction_id, contact)
 
@@ -177,13 +183,22 @@ class RoutingDriver:
         """Run one engine call under the lock, then carry its outcome out and re-arm the timer.
 
         `source` names who asked (console, pbx, admin, routing) on the agents' activity timeline."""
-        async with self._lock:
+        try:
+            await self._lock.acquire()
+        except BaseException:
+            # Cancelled while waiting for the turn (a shutdown cancels the background steps): the call was
+            # made but never run; closed here, not left to warn "coroutine ... was never awaited" at exit.
+            call.close()
+            raise
+        try:
             started = time.perf_counter()
             outcome = await call
             self.on_decision(outcome, time.perf_counter() - started)
             # Prepared under the lock and queued right after it (no await between): outcomes are
             # written in the order routing made them, several to a group commit.
             prepared = await self._recorder.prepare(outcome, source)
+        finally:
+            self._lock.release()
         for listener in self.outcome_listeners:
             listener(outcome)       # even a task nobody can take yet moves the wallboard
         if prepared is not None:

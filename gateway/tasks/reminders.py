@@ -92,15 +92,27 @@ class ReminderTimer:
             await self._refill()
         delivered = 0
         for at in range(0, len(due), CLAIM_CHUNK):
+            chunk = set(due[at:at + CLAIM_CHUNK])
+            # Who has a screen open is asked first (through Redis when processes share screens): asked inside
+            # the claim's transaction it held the database's write lock across those round trips.
+            async with self._sessions() as session:
+                asked = await tasks.assignees_of(session, chunk)
+            present = await self._deliver.present(asked)
             # One commit per chunk: the claim and, for assignees with a screen open (nearly all, at work), the
             # audit entry saying the console showed it; the frames go out once that is committed.
             async with self._sessions() as session, session.begin():
-                reminders = await tasks.claim_due(session, set(due[at:at + CLAIM_CHUNK]), now)
-                present = await self._deliver.present({r.assignee_id for r in reminders if r.assignee_id is not None})
+                reminders = await tasks.claim_due(session, chunk, now)
                 await tasks.audit_reminded(session, [r.task_id for r in reminders if r.assignee_id in present],
                                            "console", None, now)
             if not reminders:
                 continue
+            # Reassigned between the read and the claim (rare): that assignee is asked now, audited on its own.
+            late = {r.assignee_id for r in reminders if r.assignee_id is not None and r.assignee_id not in asked}
+            if late and (also := await self._deliver.present(late)):
+                present |= also
+                async with self._sessions() as session, session.begin():
+                    await tasks.audit_reminded(session, [r.task_id for r in reminders if r.assignee_id in also],
+                                               "console", None, now)
             try:
                 await self._deliver(reminders, present)
             except Exception:

@@ -140,6 +140,11 @@ class RoutingBackend(Protocol):
     async def set_priority(self, task_id: str, priority: int, score: float) -> TaskRecord | None:
         """A waiting task's new priority and queue position; None if it is no longer waiting."""
 
+    async def new_round(self, task_id: str, round: int) -> TaskRecord | None:
+        """Start the pending task's next offer round: if it is still in `round`, clear who declined it and
+        count the round. The task as it is now (another process may have started the round); None if it
+        is no longer pending."""
+
     async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0,
                        next_offer: NextOffer | None = None) -> Released:
         """Finish an assigned task: wrap-up for voice if configured, else completed.

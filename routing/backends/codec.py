@@ -58,7 +58,8 @@ def task_record(raw: str | dict[str, Any]) -> TaskRecord:
                 float(d.get("created") or 0), d.get("sla"))
     return TaskRecord(task, TaskState(d["state"]), int(d.get("seq") or 0), float(d.get("score") or 0),
                       d.get("agent"), int(d.get("offers") or 0), frozenset(_list(d.get("declined"))),
-                      float(d["assigned_at"]) if d.get("assigned_at") is not None else None)
+                      float(d["assigned_at"]) if d.get("assigned_at") is not None else None,
+                      int(d.get("round") or 1), float(d.get("declined_at") or 0))
 
 
 def offer_doc(offer: Offer) -> str:

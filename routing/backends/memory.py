@@ -148,7 +148,7 @@ class MemoryBackend(MemoryState):
         if agent_id is not None and offer.agent_id != agent_id:
             raise NotYourOffer(f"offer {offer_id!r} is not for agent {agent_id!r}")
         ended = self._end_offer(offer, status, now)
-        requeued = self._reopen(offer.task_id, declined=offer.agent_id)
+        requeued = self._reopen(offer.task_id, offer.agent_id, now)
         back = (requeued,) if requeued is not None else ()
         state = self._agents.get(offer.agent_id)
         if state is None:
@@ -189,6 +189,15 @@ class MemoryBackend(MemoryState):
         rec = self._tasks[task_id] = replace(rec, task=replace(rec.task, priority=priority), score=score)
         if rec.state is TaskState.PENDING:
             self._index.add(rec)
+        return rec
+
+    async def new_round(self, task_id: str, round: int) -> TaskRecord | None:
+        """Clear who declined the pending task and count its next round, if it is still in `round`."""
+        rec = self._tasks.get(task_id)
+        if rec is None or rec.state is not TaskState.PENDING:
+            return None
+        if rec.round == round:
+            rec = self._tasks[task_id] = replace(rec, declined=frozenset(), round=round + 1)
         return rec
 
     async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0,

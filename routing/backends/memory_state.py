@@ -72,13 +72,14 @@ class MemoryState:
             self._bump(now, rec.task, status.value)
         return replace(offer, status=status)
 
-    def _reopen(self, task_id: str, declined: str | None = None) -> TaskRecord | None:
+    def _reopen(self, task_id: str, declined: str | None = None, now: float = 0.0) -> TaskRecord | None:
         """One offer fewer on the task; back to pending when it was the last."""
         rec = self._tasks.get(task_id)
         if rec is None or rec.state not in OPEN:
             return None
-        rec = replace(rec, offers=max(0, rec.offers - 1),
-                      declined=rec.declined | {declined} if declined else rec.declined)
+        rec = replace(rec, offers=max(0, rec.offers - 1))
+        if declined:
+            rec = replace(rec, declined=rec.declined | {declined}, declined_at=now)
         if rec.offers == 0:
             rec = replace(rec, state=TaskState.PENDING)
             self._index.add(rec)

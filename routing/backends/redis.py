@@ -158,6 +158,11 @@ class RedisBackend:
         raw = await self._run("SET_PRIORITY", task_id, priority, _ts(score))
         return codec.task_record(raw) if raw else None
 
+    async def new_round(self, task_id: str, round: int) -> TaskRecord | None:
+        """Clear who declined the pending task and count its next round, if it is still in `round`."""
+        raw = await self._run("NEW_ROUND", task_id, round)
+        return codec.task_record(raw) if raw else None
+
     @staticmethod
     def _released(out: list[Any], now: float = 0.0, next_offer: NextOffer | None = None) -> Released:
         task, rescinded, freed, agents = out[:4]

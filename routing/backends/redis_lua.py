@@ -81,11 +81,11 @@ local function end_offer(o, status, now)
   o.status = status
   return o
 end
-local function reopen(task_id, declined)
+local function reopen(task_id, declined, now)
   local t = get(P .. 't:' .. task_id)
   if not t or (t.state ~= 'pending' and t.state ~= 'reserved') then return nil end
   t.offers = math.max(0, num(t.offers) - 1)
-  if declined then table.insert(t.declined, declined) end
+  if declined then table.insert(t.declined, declined); t.declined_at = now end
   if t.offers == 0 then t.state = 'pending'; redis.call('ZADD', qkey(t), t.zs, t.m) end
   put(P .. 't:' .. task_id, t)
   if t.state == 'pending' then return t end

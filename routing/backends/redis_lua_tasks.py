@@ -96,7 +96,7 @@ end
 if agent ~= '' and o.agent ~= agent then return redis.error_reply('NOTYOURS offer ' .. oid .. ' is not for agent ' .. agent) end
 local ended = end_offer(o, status, now)
 local requeued = {}
-local t = reopen(o.task, o.agent)
+local t = reopen(o.task, o.agent, now)
 if t then table.insert(requeued, t) end
 local akey = P .. 'a:' .. o.agent
 local a = get(akey)
@@ -171,7 +171,9 @@ if ARGV[5] ~= '' and not nonnull(a.hours) then
         if nonnull(x.owner) or nonnull(x.team) then judged = false; break end
         local declined = false
         for _, d in ipairs(nonnull(x.declined) or {}) do if d == a.id then declined = true end end
-        if not declined and fits(a, x) then found, foundraw = x, raw; break end
+        -- A task this agent declined may be due a new round: the engine's to judge (a round's pause).
+        if declined then judged = false; break end
+        if fits(a, x) then found, foundraw = x, raw; break end
       end
     end
     if not judged then break end
@@ -197,6 +199,15 @@ if ARGV[5] ~= '' and not nonnull(a.hours) then
 end
 for _, ch in ipairs(channels) do free[#free + 1] = ch; free[#free + 1] = pool(ch, '', 0) end
 return {done[1], done[2], done[3], done[4], keys, pages, free}
+"""
+
+NEW_ROUND = r"""
+local key = P .. 't:' .. ARGV[2]
+local t = get(key)
+if not t or t.state ~= 'pending' then return false end
+local round = tonumber(ARGV[3])
+if math.max(1, num(t.round)) == round then t.declined = {}; t.round = round + 1; put(key, t) end
+return cjson.encode(t)
 """
 
 FINISH_WRAP = r"""

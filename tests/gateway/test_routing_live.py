@@ -36,7 +36,8 @@ SHORT_TIMERS = pytest.mark.parametrize("timers", [{"offer_timeout": 0.6, "discon
 @pytest.fixture
 def settings_overrides(routing_backend: str, timers: dict[str, float], request: pytest.FixtureRequest) -> dict[str, Any]:
     sections: dict[str, Any] = {
-        "routing": {"queues": {"default": {"offer_timeout": timers["offer_timeout"], "owner_wait_seconds": 0}},
+        "routing": {"queues": {"default": {"offer_timeout": timers["offer_timeout"], "owner_wait_seconds": 0,
+                                           "round_pause_seconds": timers.get("round_pause_seconds", 5)}},
                     "disconnect_grace_seconds": timers["disconnect_grace_seconds"], "missed_offers_limit": 5},
         "forms": {"busy": {"rate_per_minute": 100000, "burst": 1000}},
     }
@@ -91,6 +92,22 @@ async def test_decline_goes_to_the_next_agent(api):
         await who.send("offer.decline", offer_id=offer["offer_id"])
         re_offer = await other.expect("offer.created")
         assert re_offer["lead_id"] == lead_id
+
+
+@pytest.mark.parametrize("timers", [{"offer_timeout": 120, "disconnect_grace_seconds": 60, "round_pause_seconds": 0}],
+                         ids=["no-round-pause"])
+async def test_a_lone_agent_who_declined_is_asked_again_in_a_new_round(api):
+    await api.add_user("olga", Role.MANAGER)
+    async with screen(api, "olga") as olga:
+        lead_id = await post_form(api, "+79123456789")
+        offer = await olga.expect("offer.created")
+        await olga.send("offer.decline", offer_id=offer["offer_id"])
+        again = await olga.expect("offer.created")      # nobody else: the queue's next round, at once
+        assert again["lead_id"] == lead_id and again["offer_id"] != offer["offer_id"]
+    async with api.client.app[SESSIONS]() as session:
+        rows = (await session.execute(select(Reservation.outcome, Reservation.explanation)
+                                      .order_by(Reservation.created_at))).all()
+    assert [(outcome, why["round"]) for outcome, why in rows] == [("rejected", 1), ("pending", 2)]
 
 
 @SHORT_TIMERS

@@ -115,3 +115,34 @@ async def test_a_signed_out_assignee_gets_one_email_with_a_link_to_the_lead(data
             assert f"https://crm.example/?lead={lead}" in body and "2026-11-02 13:00" in body and "Задача" in body
             assert await reminded(api) == [(ivan, {"task_id": (await made.json())["id"], "via": "email",
                                                    "error": None})]
+
+
+async def test_who_is_signed_in_is_asked_outside_the_claiming_transaction(database_url, tmp_path):
+    clock = Clock()
+    async with process(database_url, tmp_path, clock) as api:
+        olga = await api.add_user("olga", Role.MANAGER)
+        await api.add_user("boss", Role.SUPERVISOR)
+        headers = await api.login("boss")
+        lead = (await api.client.app[INTAKE].emit(chat_message("Перезвоните"))).lead_id
+        made = await api.client.post("/api/v1/tasks", json={"lead_id": lead, "kind": "call", "due": "in_1h",
+                                                            "assignee_id": olga}, headers=headers)
+        assert made.status == 201, await made.text()
+        timer = api.client.app[REMINDERS]
+        # The timer's sessions and its presence lookup, watched: was a transaction of its own open at the lookup?
+        opened, held = [], []
+        sessions, present = timer._sessions, timer._deliver.present
+
+        def watched_sessions():  # type: ignore[no-untyped-def]
+            session = sessions()
+            opened.append(session)
+            return session
+
+        async def watched_present(user_ids: set[int]) -> set[int]:
+            held.append(any(s.in_transaction() for s in opened))
+            return await present(user_ids)
+        timer._sessions, timer._deliver.present = watched_sessions, watched_present
+        async with screen(api, "olga"):
+            clock.now = T0 + timedelta(hours=1, seconds=1)
+            assert await timer.fire_due() == 1
+        assert held == [False]
+        assert await reminded(api) == [(olga, {"task_id": (await made.json())["id"], "via": "console", "error": None})]

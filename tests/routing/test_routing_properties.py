@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,14 +13,14 @@ from hypothesis import strategies as st
 from routing.backends.memory import MemoryBackend
 from routing.backends.redis import RedisBackend
 from routing.engine import RoutingEngine
-from routing.policies import INDEXED, choose, free_capacity, owner_blocks, rank_key
+from routing.policies import INDEXED, choose, free_capacity, owner_blocks, rank_key, round_due
 from routing.events import OfferCreated, RoutingError, TaskAssigned
 from routing.types import Agent, Escalation, Fairness, Policy, Presence, QueueConfig, Task, TaskState
 
 QUEUES = {
     "q": QueueConfig(aging_seconds=None, owner_wait_seconds=30, offer_timeout=20, escalation=(Escalation(31),)),
     "b": QueueConfig(policy=Policy.LEAST_LOADED, broadcast=2, aging_seconds=30, offer_timeout=15, wrap_up_seconds=10,
-                     fairness=Fairness(2, 40)),
+                     fairness=Fairness(2, 40), round_pause_seconds=0),
 }
 AGENTS = [
     Agent("a0", {"en": 2}, "A", {"voice": 1, "chat": 2, "email": 2}, {"chat": 1}),
@@ -110,6 +111,10 @@ class World:
                 owner = agents.get(t.task.owner or "")
                 decision = choose(t, QUEUES[t.task.queue], snap.agents, owner, snap.at)
                 assert not decision.chosen, (t, decision)
+                # Nor one every free eligible agent declined, once its next round is due (not stranded).
+                if round_due(t, QUEUES[t.task.queue], snap.at):
+                    again = choose(replace(t, declined=frozenset()), QUEUES[t.task.queue], snap.agents, owner, snap.at)
+                    assert not again.chosen, (t, again)
         backend = self.engine.backend
         if isinstance(backend, MemoryBackend):  # the policy indexes agree with a full sort
             for channel in ("voice", "chat", "email"):
