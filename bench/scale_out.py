@@ -124,6 +124,7 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
                 if len(first.closed) >= len(warm):
                     break
                 await asyncio.sleep(0.1)
+            calls0 = await redis_calls(redis_url)
             cpu0 = [ingest.cpu_seconds(p.pid) for p in procs]
             t0 = time.perf_counter()
             lead_ids = await post_split([f"{base}/forms/bench" for base in bases], leads, concurrency)
@@ -133,6 +134,7 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
                 pass
             elapsed = time.perf_counter() - t0
             cpu = [ingest.cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0)]
+            calls = await redis_calls(redis_url) - calls0
             for task in screens:
                 task.cancel()
             await asyncio.gather(*screens, return_exceptions=True)
@@ -158,7 +160,21 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
     check = "; ".join(problems) or f"ok: {len(accepted)} leads, each accepted once, {won} won in the database"
     return {"rate": min(len(first.closed) - len(warm), leads) / elapsed,
             "cpu_ms": sum(cpu) / leads * 1e3, "cpu_each": [c / leads * 1e3 for c in cpu], "check": check,
-            "ok": not problems}
+            "ok": not problems, "redis_per_lead": {name: n / leads for name, n in calls.most_common()}}
+
+
+async def redis_calls(url: str | None) -> Counter[str]:
+    """Redis' own count of the commands it ran, by command (INFO commandstats): what the processes asked of it."""
+    if url is None:
+        return Counter()
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(url, decode_responses=True)
+    try:
+        stats = await redis.info("commandstats")
+    finally:
+        await redis.aclose()
+    return Counter({name.removeprefix("cmdstat_"): int(fields["calls"]) for name, fields in stats.items()})
 
 
 def print_profile(path: Path, leads: int, title: str) -> None:
@@ -207,6 +223,9 @@ async def main() -> None:
     print(f"two processes, one Redis:                {two['rate']:6.0f} leads/s   server CPU per lead "
           f"{two['cpu_ms']:.2f} ms ({each})   check: {two['check']}")
     print(f"CPU per lead, two processes / one: x{ratio:.2f}   (target <= 1.5)")
+    # Redis counts the commands its scripts run as well (the zadd, sadd... of an EVALSHA).
+    print("Redis commands per lead, two processes (INFO commandstats, scripts' own included): " + ", ".join(
+        f"{name} {n:.1f}" for name, n in two["redis_per_lead"].items() if n >= 0.05))
     print(f"RESULT scale_out cpu_ms_two={two['cpu_ms']:.2f} cpu_ms_one={one['cpu_ms']:.2f} ratio={ratio:.2f} "
           f"target<=1.5 leads_per_s_two={two['rate']:.0f} leads_per_s_one={one['rate']:.0f} "
           f"once={'yes' if one['ok'] and two['ok'] else 'NO'}")
