@@ -89,8 +89,9 @@ class RedisFanout:
     every frame went to every process, to be parsed and dropped where its user was not: the main cost of a
     second process, bench/scale_out.py). Redis keeps who listens where: a process that stops or dies loses its
     subscriptions with its connection, and a socket that moves is listened for where it arrives, before the
-    state its screen is sent there is read (`Hub.on_attached`). Frames to roles go on `<channel>` itself, which
-    every process listens to: the roles' screens are usually everywhere.
+    state its screen is sent there is read (`Hub.on_attached`). Frames to roles and sign-outs go on `<channel>`
+    itself, which every process listens to: the roles' screens are usually everywhere, and every process may
+    have a sign-out's session cached.
     """
 
     def __init__(self, redis: Redis, hub: Hub, channel: str, clock: Callable[[], float] = time.time,
@@ -171,10 +172,12 @@ class RedisFanout:
                             kind)
 
     async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
-        # Closed here first, so this process never depends on Redis to honour a sign-out it served.
+        # Closed here first, so this process never depends on Redis to honour a sign-out it served. To every
+        # process, not only those with a socket of the user: each forgets the session it may have cached
+        # (`Hub.on_session_ended`, gateway.signed_in).
         await self._local.disconnect(user_id, session, reason)
         end = json.dumps({"user_id": user_id, "session": session, "reason": reason})
-        await self._publish([(self.user_channel(user_id), f"{self._origin}d{end}")], "disconnect")
+        await self._publish([(self._channel, f"{self._origin}d{end}")], "disconnect")
 
     def may_reach(self, roles: frozenset[str]) -> bool:
         if self._local.may_reach(roles) or not self._roles_known:

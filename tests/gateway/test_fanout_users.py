@@ -161,3 +161,14 @@ async def test_frames_to_many_users_at_once_reach_each_where_they_are(redis):
                                    ({9}, "task.due", {"task": 3})])
             assert json.loads((await seven.receive()).data)["data"] == {"task": 1}
             assert json.loads((await eight.receive()).data)["data"] == {"task": 2}
+
+
+async def test_a_sign_out_reaches_every_process_even_one_without_a_socket_of_the_user(redis):
+    """Each process may have the session cached (gateway.signed_in): each must hear that it ended."""
+    here, there = Hub(), Hub()
+    ended: list[tuple[int, str | None]] = []
+    there.on_session_ended.append(lambda user_id, session: ended.append((user_id, session)))
+    async with RedisFanout(redis, here, "users6:frames") as a, RedisFanout(redis, there, "users6:frames"):
+        await a.disconnect(USER, "digest", "signed out")
+        await until(lambda: _true(bool(ended)))
+        assert ended == [(USER, "digest")]
