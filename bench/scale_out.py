@@ -40,6 +40,7 @@ loop = _paths.sibling("loop")      # the same operators, users and config as the
 ingest = loop.ingest
 
 WARM_UP = 25    # posts per server before the clock: connections, first pages, caches
+IDLE = 5.0      # seconds of the servers' idle CPU measured before the clock
 
 
 def create_database(hostport: str, name: str) -> str:
@@ -124,6 +125,12 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
                 if len(first.closed) >= len(warm):
                     break
                 await asyncio.sleep(0.1)
+            # What the servers burn with nothing to do (timers, sweeper, roles word), measured over IDLE
+            # seconds: on a loaded machine a run is slow and this weighs more per lead; subtracted in `net`.
+            idle0, i0 = [ingest.cpu_seconds(p.pid) for p in procs], time.perf_counter()
+            await asyncio.sleep(IDLE)
+            idle_rate = sum(ingest.cpu_seconds(p.pid) - c for p, c in zip(procs, idle0)) / (time.perf_counter() - i0)
+            calls0 = await redis_calls(redis_url)
             cpu0 = [ingest.cpu_seconds(p.pid) for p in procs]
             t0 = time.perf_counter()
             lead_ids = await post_split([f"{base}/forms/bench" for base in bases], leads, concurrency)
@@ -133,6 +140,7 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
                 pass
             elapsed = time.perf_counter() - t0
             cpu = [ingest.cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0)]
+            calls = await redis_calls(redis_url) - calls0
             for task in screens:
                 task.cancel()
             await asyncio.gather(*screens, return_exceptions=True)
@@ -157,8 +165,27 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
         problems.append(f"server log, last: {ingest.server_log(workdir)}")
     check = "; ".join(problems) or f"ok: {len(accepted)} leads, each accepted once, {won} won in the database"
     return {"rate": min(len(first.closed) - len(warm), leads) / elapsed,
-            "cpu_ms": sum(cpu) / leads * 1e3, "cpu_each": [c / leads * 1e3 for c in cpu], "check": check,
-            "ok": not problems}
+            "cpu_ms": sum(cpu) / leads * 1e3, "net_ms": (sum(cpu) - idle_rate * elapsed) / leads * 1e3,
+            "idle_ms_per_s": idle_rate * 1e3, "cpu_each": [c / leads * 1e3 for c in cpu], "check": check,
+            "ok": not problems, "redis_per_lead": {name: n / leads for name, n in calls.most_common()}}
+
+
+async def redis_calls(url: str | None) -> Counter[str]:
+    """Redis' own count of the commands it ran, by command (INFO commandstats): what the processes asked of it."""
+    if url is None:
+        return Counter()
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(url, decode_responses=True)
+    try:
+        stats = await redis.info("commandstats")
+        net = await redis.info("stats")
+    finally:
+        await redis.aclose()
+    # The bytes Redis sent and received: each pub/sub message is sent once per process subscribed to it.
+    calls = {name.removeprefix("cmdstat_"): int(fields["calls"]) for name, fields in stats.items()}
+    return Counter({**calls, "bytes_out": int(net["total_net_output_bytes"]),
+                    "bytes_in": int(net["total_net_input_bytes"])})
 
 
 def print_profile(path: Path, leads: int, title: str) -> None:
@@ -207,9 +234,17 @@ async def main() -> None:
     print(f"two processes, one Redis:                {two['rate']:6.0f} leads/s   server CPU per lead "
           f"{two['cpu_ms']:.2f} ms ({each})   check: {two['check']}")
     print(f"CPU per lead, two processes / one: x{ratio:.2f}   (target <= 1.5)")
+    net = two["net_ms"] / one["net_ms"]
+    print(f"the same without the servers' idle CPU (one {one['idle_ms_per_s']:.0f}, two {two['idle_ms_per_s']:.0f} ms per "
+          f"second, times the run's length): one {one['net_ms']:.2f} ms, two {two['net_ms']:.2f} ms per lead: x{net:.2f}")
+    # Redis counts the commands its scripts run as well (the zadd, sadd... of an EVALSHA).
+    print("Redis commands per lead, two processes (INFO commandstats, scripts' own included): " + ", ".join(
+        f"{name} {n:.1f}" for name, n in two["redis_per_lead"].items() if n >= 0.05 and not name.startswith("bytes")))
+    print(f"Redis bytes per lead, two processes: out {two['redis_per_lead'].get('bytes_out', 0):,.0f} "
+          f"(pub/sub deliveries and replies), in {two['redis_per_lead'].get('bytes_in', 0):,.0f}")
     print(f"RESULT scale_out cpu_ms_two={two['cpu_ms']:.2f} cpu_ms_one={one['cpu_ms']:.2f} ratio={ratio:.2f} "
           f"target<=1.5 leads_per_s_two={two['rate']:.0f} leads_per_s_one={one['rate']:.0f} "
-          f"once={'yes' if one['ok'] and two['ok'] else 'NO'}")
+          f"once={'yes' if one['ok'] and two['ok'] else 'NO'} net_ratio={net:.2f}")
     if args.profile is not None:
         for name in ("one", "two"):
             print_profile(args.profile / name, args.leads, name)

@@ -7,13 +7,16 @@ import json
 import time
 import uuid
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from gateway.hub import Hub, encoded
+from gateway.auth_types import Principal
+from gateway.hub import Hub, encoded, frame
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +78,21 @@ class LocalFanout:
 ROLES_EVERY = 2.0
 ROLES_FRESH = 10.0
 ROLES_FORGET = 3600.0       # a stopped process's word is deleted after this
+SUBSCRIBE_WAIT = 5.0        # a socket's state is sent after this even if Redis never confirmed its channel
 
 
 class RedisFanout:
-    """Several processes: frames go through one Redis channel; each process delivers to its own sockets."""
+    """Several processes: a frame goes through Redis only to the processes with a socket of its recipient.
+
+    Each user has a channel (`<channel>:user:<id>`) that a process subscribes to while it holds a socket of that
+    user; a frame to users is published on their channels, so no process receives a frame for nobody (before,
+    every frame went to every process, to be parsed and dropped where its user was not: the main cost of a
+    second process, bench/scale_out.py). Redis keeps who listens where: a process that stops or dies loses its
+    subscriptions with its connection, and a socket that moves is listened for where it arrives, before the
+    state its screen is sent there is read (`Hub.on_attached`). Frames to roles and sign-outs go on `<channel>`
+    itself, which every process listens to: the roles' screens are usually everywhere, and every process may
+    have a sign-out's session cached.
+    """
 
     def __init__(self, redis: Redis, hub: Hub, channel: str, clock: Callable[[], float] = time.time,
                  roles_every: float = ROLES_EVERY) -> None:
@@ -97,12 +111,20 @@ class RedisFanout:
         self._announcer: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._pubsub: PubSub | None = None
+        self._following: set[str] = set()       # the users' channels subscribed to on `_pubsub`
+        self._subscribing = asyncio.Lock()      # one change of the subscriptions at a time, in order
+        self._confirmations: dict[str, asyncio.Future[None]] = {}
+        # Messages from other processes delivered, and our own come back (a user with a socket here).
+        self.counts: Counter[str] = Counter()
         # Called once subscribed again after a loss: frames other processes sent meanwhile were missed,
         # so our screens are brought up to date (a lost "on break" would leave one waiting for nothing).
         self.on_resubscribed: list[Callable[[], Awaitable[None]]] = []
-        self._resyncs: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> RedisFanout:
+        self._hub.on_attached.append(self._attached)
+        self._hub.on_detached.append(self._detached)
         self._listener = asyncio.create_task(self._listen(), name="fanout.listen")
         async with asyncio.timeout(10):
             await self._ready.wait()
@@ -111,7 +133,9 @@ class RedisFanout:
 
     async def __aexit__(self, *exc: object) -> None:
         self._closing.set()
-        tasks = [t for t in (self._listener, self._announcer, *self._resyncs) if t is not None]
+        self._hub.on_attached.remove(self._attached)
+        self._hub.on_detached.remove(self._detached)
+        tasks = [t for t in (self._listener, self._announcer, *self._background) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -120,25 +144,40 @@ class RedisFanout:
         except RedisError:
             pass        # our word goes stale by itself
 
+    def user_channel(self, user_id: int) -> str:
+        return f"{self._channel}:user:{user_id}"
+
     # Our own sockets first, straight from the hub: a screen on this process never misses a frame
     # because Redis is down or our subscription is reconnecting (an offer lost so would time out).
     # The frame is encoded once: our sockets get those bytes, and so do the other processes' (as the text
-    # of the message), which hand them to their sockets as they are.
+    # of the message, after our origin and a kind letter), which hand them to their sockets as they are.
     async def to_users(self, user_ids: set[int], kind: str, data: Mapping[str, Any]) -> None:
         payload = encoded(kind, data)
         await self._local.to_users_encoded(user_ids, payload)
-        await self._publish({"users": sorted(user_ids), "type": kind, "frame": payload.decode()})
+        text = payload.decode()
+        await self._publish([(self.user_channel(user), f"{self._origin}f{text}") for user in sorted(user_ids)], kind)
 
     async def to_users_each(self, frames: Batch) -> None:
         await self._local.to_users_each(frames)
-        if frames:
-            await self._publish({"each": [{"users": sorted(users), "type": kind, "data": data}
-                                          for users, kind, data in frames]})
+        messages = []
+        for user_ids, kind, data in frames:
+            text = frame(kind, data)
+            messages.extend((self.user_channel(user), f"{self._origin}f{text}") for user in sorted(user_ids))
+        await self._publish(messages, "a burst")
 
     async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
         payload = encoded(kind, data)
         await self._local.to_roles_encoded(roles, payload)
-        await self._publish({"roles": sorted(roles), "type": kind, "frame": payload.decode()})
+        await self._publish([(self._channel, f"{self._origin}r{','.join(sorted(roles))}\n{payload.decode()}")],
+                            kind)
+
+    async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
+        # Closed here first, so this process never depends on Redis to honour a sign-out it served. To every
+        # process, not only those with a socket of the user: each forgets the session it may have cached
+        # (`Hub.on_session_ended`, gateway.signed_in).
+        await self._local.disconnect(user_id, session, reason)
+        end = json.dumps({"user_id": user_id, "session": session, "reason": reason})
+        await self._publish([(self._channel, f"{self._origin}d{end}")], "disconnect")
 
     def may_reach(self, roles: frozenset[str]) -> bool:
         if self._local.may_reach(roles) or not self._roles_known:
@@ -184,33 +223,80 @@ class RedisFanout:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self._roles_every)
 
-    async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
-        # Closed here first, so this process never depends on Redis to honour a sign-out it served.
-        await self._local.disconnect(user_id, session, reason)
-        await self._publish({"disconnect": {"user_id": user_id, "session": session, "reason": reason}})
-
-    async def _publish(self, message: Mapping[str, Any]) -> None:
+    async def _publish(self, messages: Sequence[tuple[str, str]], what: str) -> None:
         try:
-            await self._redis.publish(self._channel, json.dumps({**message, "origin": self._origin},
-                                                                ensure_ascii=False, default=str))
+            if len(messages) == 1:
+                await self._redis.publish(*messages[0])
+            elif messages:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for channel, text in messages:
+                        pipe.publish(channel, text)
+                    await pipe.execute()
         except RedisError as exc:
             # A frame is a hint to redraw; what it says is committed, and a screen resyncs on reconnect.
             # Failing here would turn a saved change into an error for whoever made it.
-            log.warning("frame %s not fanned out, Redis unreachable: %r", message.get("type"), exc)
+            log.warning("frame %s not fanned out, Redis unreachable: %r", what, exc)
+
+    # -- listening where our sockets are --------------------------------------------------------------
+    async def _attached(self, who: Principal) -> None:
+        """A socket of `who` registered here: listen on their channel, and return once Redis says we do."""
+        await self._follow(who.user_id)
+
+    def _detached(self, who: Principal) -> None:
+        if not self._hub.connected(who.user_id) and not self._closing.is_set():
+            task = asyncio.create_task(_logged(self._follow(who.user_id), "unsubscribing a user's frames"))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _follow(self, user_id: int) -> None:
+        """Subscribe to the user's channel if a socket of theirs is here, unsubscribe if none is.
+
+        Decided from the hub inside the lock, so that a socket leaving and another arriving at once end in the
+        state the hub is in, whichever runs first."""
+        channel = self.user_channel(user_id)
+        confirmed: asyncio.Future[None] | None = None
+        async with self._subscribing:
+            pubsub, wanted = self._pubsub, self._hub.connected(user_id)
+            if pubsub is None or wanted == (channel in self._following):
+                return      # no subscription now: the listener subscribes to every user here when it is back
+            try:
+                if wanted:
+                    confirmed = self._confirmations.setdefault(channel, asyncio.get_running_loop().create_future())
+                    await pubsub.subscribe(channel)
+                    self._following.add(channel)
+                else:
+                    await pubsub.unsubscribe(channel)
+                    self._following.discard(channel)
+            except RedisError as exc:
+                # The listener loses the connection too, and subscribes to every user here when it is back.
+                log.warning("frames of user %s not subscribed to: %r", user_id, exc)
+                return
+        if confirmed is not None:
+            try:
+                async with asyncio.timeout(SUBSCRIBE_WAIT):
+                    await asyncio.shield(confirmed)
+            except TimeoutError:
+                log.warning("Redis has not confirmed the frames of user %s after %.0fs", user_id, SUBSCRIBE_WAIT)
 
     async def _listen(self) -> None:
         delay = 0.1
         while not self._closing.is_set():       # as the announcer: a cancel redis-py swallows still ends it
             try:
                 async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(self._channel)
+                    async with self._subscribing:
+                        self._following = {self.user_channel(user) for user in self._hub.connected_users()}
+                        await pubsub.subscribe(self._channel, *self._following)
+                        self._pubsub = pubsub
                     if self._ready.is_set():
                         self._resync()
                     self._ready.set()
                     delay = 0.1
                     async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            await self._deliver(message["data"])
+                        kind = message.get("type")
+                        if kind == "message":
+                            await self._deliver(message["channel"], message["data"])
+                        elif kind == "subscribe":
+                            self._confirmed(message["channel"])
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -221,28 +307,41 @@ class RedisFanout:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._closing.wait(), delay)
                 delay = min(delay * 2, 5.0)
+            finally:
+                self._pubsub = None
+                for channel in list(self._confirmations):   # nobody waits for a lost connection's answer
+                    self._confirmed(channel)
+
+    def _confirmed(self, channel: str) -> None:
+        waiting = self._confirmations.pop(channel, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
 
     def _resync(self) -> None:
         for callback in self.on_resubscribed:
             task = asyncio.create_task(_logged(callback(), "screens resync after a fan-out loss"))
-            self._resyncs.add(task)
-            task.add_done_callback(self._resyncs.discard)
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
-    async def _deliver(self, raw: str | bytes) -> None:
+    async def _deliver(self, channel: str, raw: str) -> None:
         try:
-            message = json.loads(raw)
-            if message.get("origin") == self._origin:
+            if raw.startswith(self._origin):
+                self.counts["own"] += 1
                 return
-            if "disconnect" in message:
-                end = message["disconnect"]
+            self.counts["delivered"] += 1
+            origin = len(self._origin)
+            kind, body = raw[origin], raw[origin + 1:]
+            if kind == "f":
+                user_id = int(channel.rsplit(":", 1)[1])      # the user's channel: <channel>:user:<id>
+                await self._local.to_users_encoded({user_id}, body.encode())
+            elif kind == "r":
+                roles, text = body.split("\n", 1)
+                await self._local.to_roles_encoded(frozenset(roles.split(",")), text.encode())
+            elif kind == "d":
+                end = json.loads(body)
                 await self._local.disconnect(int(end["user_id"]), end["session"], str(end["reason"]))
-            elif "users" in message:
-                await self._local.to_users_encoded(set(message["users"]), message["frame"].encode())
-            elif "each" in message:
-                await self._local.to_users_each([(set(one["users"]), one["type"], one["data"])
-                                                 for one in message["each"]])
             else:
-                await self._local.to_roles_encoded(frozenset(message["roles"]), message["frame"].encode())
+                log.warning("fan-out message of an unknown kind %r", kind)
         except Exception:
             log.exception("undeliverable fan-out message")
 

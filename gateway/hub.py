@@ -52,6 +52,10 @@ class Hub:
     heartbeat: float = 20.0
     grace: float = 15.0                     # a dropped socket counts as away only after this
     handlers: dict[str, FrameHandler] = field(default_factory=dict)
+    # A socket registered, before `on_connect` reads the state to send: whoever routes frames to this process
+    # (gateway.fanout) starts listening for the user first, so no frame falls between the state and the listening.
+    on_attached: list[UserHook] = field(default_factory=list)
+    on_detached: list[Callable[[Principal], None]] = field(default_factory=list)  # a socket closed or dropped
     on_connect: list[UserHook] = field(default_factory=list)      # send the current state
     on_gone: list[UserHook] = field(default_factory=list)         # grace expired, no socket left
     # A session (token digest) or all of a user's (None) ended, here or in another process (gateway.signed_in).
@@ -123,6 +127,8 @@ class Hub:
         self._sessions_of[ws] = hashlib.sha256(who.token.encode()).hexdigest()
         self._roles[who.user_id] = who.role.value
         try:
+            for hook in self.on_attached:
+                await _guarded(hook(who), "on_attached")
             for hook in self.on_connect:
                 await _guarded(hook(who), "on_connect")
             async for message in ws:
@@ -136,6 +142,8 @@ class Hub:
             self._sessions_of.pop(ws, None)
             self._transports.pop(ws, None)
             self._detach(who)
+            for detached in self.on_detached:
+                detached(who)
         return ws
 
     async def disconnect(self, user_id: int, session: str | None, reason: str) -> int:
