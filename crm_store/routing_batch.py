@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_store import card_rows
@@ -240,27 +240,23 @@ ROUTING_VIEWER = Viewer(user_id=card_rows.ROUTING_USER, role=Role.ADMIN, team_id
 
 def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20) -> dict[int, Card]:
     """The cards routing's frames carry (the offer is the permission: no viewer rules), a few SELECTs for all."""
-    leads = {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(set(lead_ids))))
+    leads = {lead.id: lead for lead in session.scalars(_CARD_LEADS, {"ids": list(set(lead_ids))})
              if lead.deleted_at is None}
     if not leads:
         return {}
-    contact_ids = {lead.contact_id for lead in leads.values()}
-    contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
+    contact_ids = list({lead.contact_id for lead in leads.values()})
+    contacts = {c.id: c for c in session.scalars(_CARD_CONTACTS, {"ids": contact_ids})}
     identities: dict[int, list[Identity]] = {}
-    for identity in session.scalars(select(Identity).where(Identity.contact_id.in_(contact_ids)).order_by(Identity.id)):
+    for identity in session.scalars(_CARD_IDENTITIES, {"ids": contact_ids}):
         identities.setdefault(identity.contact_id, []).append(identity)
-    timelines = _latest(session, Interaction, Interaction.lead_id.in_(leads), Interaction.lead_id,
-                        (Interaction.created_at.desc(), Interaction.id.desc()), timeline_limit)
-    kin = _latest(session, Lead, (Lead.contact_id.in_(contact_ids)) & Lead.deleted_at.is_(None), Lead.contact_id,
-                  (Lead.id.desc(),), 101)
-    suggestions = list(session.scalars(select(MergeSuggestion).where(
-        MergeSuggestion.status == "pending",
-        or_(MergeSuggestion.contact_a_id.in_(contact_ids), MergeSuggestion.contact_b_id.in_(contact_ids)))))
+    timelines = _by_key(session.scalars(_CARD_TIMELINES, {"ids": list(leads), "limit": timeline_limit}), "lead_id")
+    kin = _by_key(session.scalars(_CARD_KIN, {"ids": contact_ids}), "contact_id")
+    suggestions = list(session.scalars(_CARD_SUGGESTIONS, {"ids": contact_ids}))
     glances = card_rows.read_many(session, ROUTING_VIEWER, list(leads.values()), visible)
     user_ids = {i for lead in leads.values() for i in (lead.owner_id, lead.assignee_id) if i is not None}
     user_ids |= {c.owner_id for c in contacts.values() if c.owner_id is not None}
     user_ids |= {i for glance in glances.values() for i in glance.people}
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    users = {u.id: u for u in session.scalars(_CARD_USERS, {"ids": list(user_ids)})} if user_ids else {}
     cards = {}
     for lead_id, lead in leads.items():
         contact = contacts[lead.contact_id]
@@ -275,13 +271,31 @@ def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20
     return cards
 
 
-def _latest(session: Session, model: Any, where: Any, key: Any, order: tuple[Any, ...], limit: int) -> dict[int, list[Any]]:
+def _latest(model: Any, where: Any, key: Any, order: tuple[Any, ...], limit: Any) -> Select[Any]:
     """Up to `limit` rows of `model` per `key`, in `order`: one SELECT with a window for every key."""
     ranked = select(model.id.label("rid"), func.row_number().over(partition_by=key, order_by=order).label("n")) \
         .where(where).subquery()
-    rows = session.scalars(select(model).join(ranked, ranked.c.rid == model.id).where(ranked.c.n <= limit)
-                           .order_by(*order))
+    return select(model).join(ranked, ranked.c.rid == model.id).where(ranked.c.n <= limit).order_by(*order)
+
+
+def _by_key(rows: Iterable[Any], key: str) -> dict[int, list[Any]]:
     out: dict[int, list[Any]] = {}
     for row in rows:
-        out.setdefault(getattr(row, key.key), []).append(row)
+        out.setdefault(getattr(row, key), []).append(row)
     return out
+
+
+# Built once: a card read runs after nearly every outcome, often for one or two leads, and building and
+# keying the dozen statements of the read cost more than running them (the ids are expanding parameters).
+_IDS = bindparam("ids", expanding=True)
+_CARD_LEADS = select(Lead).where(Lead.id.in_(_IDS))
+_CARD_CONTACTS = select(Contact).where(Contact.id.in_(_IDS))
+_CARD_IDENTITIES = select(Identity).where(Identity.contact_id.in_(_IDS)).order_by(Identity.id)
+_CARD_TIMELINES = _latest(Interaction, Interaction.lead_id.in_(_IDS), Interaction.lead_id,
+                          (Interaction.created_at.desc(), Interaction.id.desc()), bindparam("limit"))
+_CARD_KIN = _latest(Lead, Lead.contact_id.in_(_IDS) & Lead.deleted_at.is_(None), Lead.contact_id,
+                    (Lead.id.desc(),), 101)
+_CARD_SUGGESTIONS = select(MergeSuggestion).where(
+    MergeSuggestion.status == "pending",
+    or_(MergeSuggestion.contact_a_id.in_(_IDS), MergeSuggestion.contact_b_id.in_(_IDS)))
+_CARD_USERS = select(User).where(User.id.in_(_IDS))
