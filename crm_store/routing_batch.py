@@ -10,6 +10,7 @@ a row from a later transaction).
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -158,26 +159,32 @@ class _Writes:
         if self.offers:
             connection.execute(Reservation.__table__.insert(), list(self.offers.values()))
         if self.closes:
-            table = Reservation.__table__
-            connection.execute(update(table).where(table.c.id == bindparam("b_id"), table.c.outcome == "pending")
-                               .values(outcome=bindparam("b_outcome"), decided_at=bindparam("b_at")),
-                               list(self.closes.values()))
+            connection.execute(_CLOSE_OFFER, list(self.closes.values()))
         for columns, rows in _grouped(self.tasks).items():
-            table = RoutingTask.__table__
-            connection.execute(update(table).where(table.c.id == bindparam("b_id"))
-                               .values({c: bindparam(f"b_{c}") for c in columns}), rows)
+            connection.execute(_task_update(columns), rows)
         if self.follows:
-            table = Task.__table__
-            connection.execute(update(table).where(table.c.routing_task_id == bindparam("b_task"),
-                                                   table.c.state == OPEN_TASK)
-                               .values(assignee_id=bindparam("b_agent"), updated_at=bindparam("b_at")),
-                               self.follows)
+            connection.execute(_FOLLOW_TAKER, self.follows)
         if self.assigns:
             _assign_leads(session, self.assigns)
         if self.audits:
             connection.execute(AuditEntry.__table__.insert(), self.audits)
         if self.activity:
             _record_activity(session, self.activity)
+
+
+# Built once: outcomes come one or two at a time, and building a statement costs more than running it.
+_CLOSE_OFFER = (update(Reservation.__table__)
+                .where(Reservation.__table__.c.id == bindparam("b_id"), Reservation.__table__.c.outcome == "pending")
+                .values(outcome=bindparam("b_outcome"), decided_at=bindparam("b_at")))
+_FOLLOW_TAKER = (update(Task.__table__)
+                 .where(Task.__table__.c.routing_task_id == bindparam("b_task"), Task.__table__.c.state == OPEN_TASK)
+                 .values(assignee_id=bindparam("b_agent"), updated_at=bindparam("b_at")))
+
+
+@functools.lru_cache(maxsize=64)
+def _task_update(columns: tuple[str, ...]) -> Any:
+    table = RoutingTask.__table__
+    return update(table).where(table.c.id == bindparam("b_id")).values({c: bindparam(f"b_{c}") for c in columns})
 
 
 def _grouped(tasks: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
@@ -192,11 +199,11 @@ def _grouped(tasks: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, ...], li
 def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) -> None:
     """The leads accepted offers assign, as `crm_store.leads.assign` does (the ORM keeps the stage in step),
     with the leads, their contacts and the agents read in one SELECT each."""
-    lead_ids = {lead_id for lead_id, _, _ in assigns}
-    leads = {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(lead_ids)))}
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({a for _, a, _ in assigns})))}
-    contact_ids = {lead.contact_id for lead in leads.values()}
-    contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
+    lead_ids = list({lead_id for lead_id, _, _ in assigns})
+    leads = {lead.id: lead for lead in session.scalars(_CARD_LEADS, {"ids": lead_ids})}
+    users = {u.id: u for u in session.scalars(_CARD_USERS, {"ids": list({a for _, a, _ in assigns})})}
+    contact_ids = list({lead.contact_id for lead in leads.values()})
+    contacts = {c.id: c for c in session.scalars(_CARD_CONTACTS, {"ids": contact_ids})}
     for lead_id, agent_id, at in assigns:
         lead, user = leads.get(lead_id), users.get(agent_id)
         if lead is None or lead.deleted_at is not None or user is None or not user.active:
@@ -217,13 +224,8 @@ def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) ->
 
 def _record_activity(session: Session, changes: list[tuple[int, str, str | None, str, datetime]]) -> None:
     """A row for each change that differs from the agent's last state (read once for all of them)."""
-    user_ids = {user_id for user_id, *_ in changes}
-    ranked = select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason,
-                    func.row_number().over(partition_by=AgentActivity.user_id,
-                                           order_by=(AgentActivity.started_at.desc(), AgentActivity.id.desc()))
-                    .label("n")).where(AgentActivity.user_id.in_(user_ids)).subquery()
-    last = {row.user_id: (row.state, row.reason) for row in session.execute(
-        select(ranked.c.user_id, ranked.c.state, ranked.c.reason).where(ranked.c.n == 1))}
+    user_ids = list({user_id for user_id, *_ in changes})
+    last = {row.user_id: (row.state, row.reason) for row in session.execute(_LAST_ACTIVITY, {"ids": user_ids})}
     rows = []
     for user_id, shown, reason, source, at in changes:
         if last.get(user_id) == (shown[:20], reason):
@@ -233,6 +235,16 @@ def _record_activity(session: Session, changes: list[tuple[int, str, str | None,
     if rows:
         session.connection().execute(AgentActivity.__table__.insert(), rows)
 
+
+def _last_activity() -> Any:
+    ranked = select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason,
+                    func.row_number().over(partition_by=AgentActivity.user_id,
+                                           order_by=(AgentActivity.started_at.desc(), AgentActivity.id.desc()))
+                    .label("n")).where(AgentActivity.user_id.in_(bindparam("ids", expanding=True))).subquery()
+    return select(ranked.c.user_id, ranked.c.state, ranked.c.reason).where(ranked.c.n == 1)
+
+
+_LAST_ACTIVITY = _last_activity()
 
 # Routing reads as an all-seeing viewer; each pop's glance is narrowed to its lead's team (card_rows.reach_of).
 ROUTING_VIEWER = Viewer(user_id=card_rows.ROUTING_USER, role=Role.ADMIN, team_id=None)
