@@ -157,7 +157,7 @@ class _Writes:
     def flush(self, session: Session) -> None:
         connection = session.connection()
         if self.offers:
-            connection.execute(Reservation.__table__.insert(), list(self.offers.values()))
+            connection.execute(_NEW_OFFERS, list(self.offers.values()))
         if self.closes:
             connection.execute(_CLOSE_OFFER, list(self.closes.values()))
         for columns, rows in _grouped(self.tasks).items():
@@ -167,12 +167,15 @@ class _Writes:
         if self.assigns:
             _assign_leads(session, self.assigns)
         if self.audits:
-            connection.execute(AuditEntry.__table__.insert(), self.audits)
+            connection.execute(_AUDIT, self.audits)
         if self.activity:
             _record_activity(session, self.activity)
 
 
 # Built once: outcomes come one or two at a time, and building a statement costs more than running it.
+_NEW_OFFERS = Reservation.__table__.insert()
+_AUDIT = AuditEntry.__table__.insert()
+_NEW_ACTIVITY = AgentActivity.__table__.insert()
 _CLOSE_OFFER = (update(Reservation.__table__)
                 .where(Reservation.__table__.c.id == bindparam("b_id"), Reservation.__table__.c.outcome == "pending")
                 .values(outcome=bindparam("b_outcome"), decided_at=bindparam("b_at")))
@@ -233,7 +236,7 @@ def _record_activity(session: Session, changes: list[tuple[int, str, str | None,
         last[user_id] = (shown[:20], reason)
         rows.append({"user_id": user_id, "state": shown[:20], "reason": reason, "source": source, "started_at": at})
     if rows:
-        session.connection().execute(AgentActivity.__table__.insert(), rows)
+        session.connection().execute(_NEW_ACTIVITY, rows)
 
 
 def _last_activity() -> Any:
