@@ -54,7 +54,8 @@ async def test_card_reads_run_the_same_statements_whatever_the_leads(ingestor, s
                 cards = await s.run_sync(lambda ss, chosen=chosen: cards_of(ss, chosen))
             assert sorted(cards) == sorted(chosen)
             reads.append(executed)
-    assert len(reads[0].ids) == 11, reads[0].ids   # the card's six SELECTs (no users: nobody owns a new lead), the glance's five
+    # The card's six SELECTs (no users: nobody owns a new lead yet) and the glance's five.
+    assert len(reads[0].ids) == 11, reads[0].ids
     assert reads[0].ids == reads[1].ids == reads[2].ids     # the same objects, in order: nothing built per read
 
 
