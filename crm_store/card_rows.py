@@ -5,10 +5,12 @@ beyond the popped lead's team (`reach_of`); `crm_store.lead_cards.card_summary` 
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from crm_store.models import Company, ContactCompany, Interaction, Lead, Stage, Task
@@ -53,25 +55,20 @@ def read_many(session: Session, viewer: Viewer, leads: Sequence[Lead],
     if not leads:
         return {}
     reaches = {lead.id: reach_of(viewer, lead) for lead in leads}
-    distinct = list(dict.fromkeys(reaches.values()))
-    column = {reach: f"in_reach_{n}" for n, reach in enumerate(distinct)}
-    contact_ids = {lead.contact_id for lead in leads}
+    distinct = tuple(dict.fromkeys(reaches.values()))
+    contact_ids = list({lead.contact_id for lead in leads})
     kin: dict[int, list[tuple[Lead, Stage | None, set[Viewer]]]] = {}
-    for row in session.execute(
-            select(Lead, Stage, *(case((visible(reach), 1), else_=0).label(column[reach]) for reach in distinct))
-            .outerjoin(Stage, Stage.id == Lead.stage_id)
-            .where(Lead.contact_id.in_(contact_ids), Lead.deleted_at.is_(None))
-            .order_by(Lead.last_activity_at.desc(), Lead.id.desc())):
-        seen_by = {reach for reach in distinct if row._mapping[column[reach]]}
+    for row in session.execute(_kin(distinct, visible), {"ids": contact_ids}):
+        seen_by = {reach for n, reach in enumerate(distinct) if row[2 + n]}
         kin.setdefault(row[0].contact_id, []).append((row[0], row[1], seen_by))
-    recent = _recent(session, contact_ids)
-    counted = _first_contacts(session, contact_ids)
-    open_tasks = list(session.scalars(select(Task).where(Task.contact_id.in_(contact_ids), Task.state == "open")
-                                      .order_by(Task.due_at, Task.id)))
-    companies = session.execute(
-        select(ContactCompany.contact_id, Company.name, Company.team_id)
-        .join(ContactCompany, ContactCompany.company_id == Company.id)
-        .where(ContactCompany.contact_id.in_(contact_ids), Company.deleted_at.is_(None)).order_by(Company.name)).all()
+    recent: dict[int, list[Interaction]] = {}
+    for item in session.scalars(_RECENT, {"ids": contact_ids}):
+        recent.setdefault(item.contact_id, []).append(item)
+    counted: dict[int, int] = {}
+    for contact_id, in session.execute(_FIRST_CONTACTS, {"ids": contact_ids}):
+        counted[contact_id] = counted.get(contact_id, 0) + 1
+    open_tasks = list(session.scalars(_OPEN_TASKS, {"ids": contact_ids}))
+    companies = session.execute(_COMPANIES, {"ids": contact_ids}).all()
     out = {}
     for lead in leads:
         reach = reaches[lead.id]
@@ -102,25 +99,41 @@ def _task_in_reach(task: Task, reach: Viewer, reachable: set[int]) -> bool:
     return reach.user_id != ROUTING_USER and task.assignee_id == reach.user_id
 
 
-def _recent(session: Session, contact_ids: set[int]) -> dict[int, list[Interaction]]:
+@functools.lru_cache(maxsize=256)
+def _kin(reaches: tuple[Viewer, ...], visible: Callable[[Viewer], ColumnElement[bool]]) -> Select[Any]:
+    """The clients' leads with their stages, and for each reach whether it sees them (a column each).
+    Kept per set of reaches: routing's reads meet the same few (a new lead's, each agent's) again and again."""
+    return (select(Lead, Stage, *(case((visible(reach), 1), else_=0).label(f"in_reach_{n}")
+                                  for n, reach in enumerate(reaches)))
+            .outerjoin(Stage, Stage.id == Lead.stage_id)
+            .where(Lead.contact_id.in_(bindparam("ids", expanding=True)), Lead.deleted_at.is_(None))
+            .order_by(Lead.last_activity_at.desc(), Lead.id.desc()))
+
+
+def _recent_of_clients() -> Select[Any]:
     """The last RECENT contacts of each lead of the clients: every lead's glance picks its newest from them."""
     order = (Interaction.created_at.desc(), Interaction.id.desc())
     ranked = select(Interaction.id.label("rid"), func.row_number().over(
         partition_by=(Interaction.contact_id, Interaction.lead_id), order_by=order).label("n")).where(
-        Interaction.contact_id.in_(contact_ids), Interaction.channel != SYSTEM).subquery()
-    out: dict[int, list[Interaction]] = {}
-    for item in session.scalars(select(Interaction).join(ranked, ranked.c.rid == Interaction.id)
-                                .where(ranked.c.n <= RECENT).order_by(*order)):
-        out.setdefault(item.contact_id, []).append(item)
-    return out
+        Interaction.contact_id.in_(bindparam("ids", expanding=True)), Interaction.channel != SYSTEM).subquery()
+    return select(Interaction).join(ranked, ranked.c.rid == Interaction.id).where(ranked.c.n <= RECENT).order_by(*order)
 
 
-def _first_contacts(session: Session, contact_ids: set[int]) -> dict[int, int]:
-    """Each client's contacts on any lead, counted up to 2."""
+def _first_contacts_of_clients() -> Select[Any]:
+    """Each client's contacts on any lead, the first two (counted: one is a new client)."""
     ranked = select(Interaction.contact_id, func.row_number().over(
         partition_by=Interaction.contact_id, order_by=Interaction.id).label("n")).where(
-        Interaction.contact_id.in_(contact_ids), Interaction.channel != SYSTEM).subquery()
-    counted: dict[int, int] = {}
-    for contact_id, in session.execute(select(ranked.c.contact_id).where(ranked.c.n <= 2)):
-        counted[contact_id] = counted.get(contact_id, 0) + 1
-    return counted
+        Interaction.contact_id.in_(bindparam("ids", expanding=True)), Interaction.channel != SYSTEM).subquery()
+    return select(ranked.c.contact_id).where(ranked.c.n <= 2)
+
+
+# Built once (the ids are expanding parameters): a glance is read after nearly every routing outcome, often
+# for one lead, and building and keying its statements cost more than running them.
+_RECENT = _recent_of_clients()
+_FIRST_CONTACTS = _first_contacts_of_clients()
+_OPEN_TASKS = (select(Task).where(Task.contact_id.in_(bindparam("ids", expanding=True)), Task.state == "open")
+               .order_by(Task.due_at, Task.id))
+_COMPANIES = (select(ContactCompany.contact_id, Company.name, Company.team_id)
+              .join(ContactCompany, ContactCompany.company_id == Company.id)
+              .where(ContactCompany.contact_id.in_(bindparam("ids", expanding=True)), Company.deleted_at.is_(None))
+              .order_by(Company.name))

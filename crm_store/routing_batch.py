@@ -10,12 +10,13 @@ a row from a later transaction).
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_store import card_rows
@@ -156,28 +157,37 @@ class _Writes:
     def flush(self, session: Session) -> None:
         connection = session.connection()
         if self.offers:
-            connection.execute(Reservation.__table__.insert(), list(self.offers.values()))
+            connection.execute(_NEW_OFFERS, list(self.offers.values()))
         if self.closes:
-            table = Reservation.__table__
-            connection.execute(update(table).where(table.c.id == bindparam("b_id"), table.c.outcome == "pending")
-                               .values(outcome=bindparam("b_outcome"), decided_at=bindparam("b_at")),
-                               list(self.closes.values()))
+            connection.execute(_CLOSE_OFFER, list(self.closes.values()))
         for columns, rows in _grouped(self.tasks).items():
-            table = RoutingTask.__table__
-            connection.execute(update(table).where(table.c.id == bindparam("b_id"))
-                               .values({c: bindparam(f"b_{c}") for c in columns}), rows)
+            connection.execute(_task_update(columns), rows)
         if self.follows:
-            table = Task.__table__
-            connection.execute(update(table).where(table.c.routing_task_id == bindparam("b_task"),
-                                                   table.c.state == OPEN_TASK)
-                               .values(assignee_id=bindparam("b_agent"), updated_at=bindparam("b_at")),
-                               self.follows)
+            connection.execute(_FOLLOW_TAKER, self.follows)
         if self.assigns:
             _assign_leads(session, self.assigns)
         if self.audits:
-            connection.execute(AuditEntry.__table__.insert(), self.audits)
+            connection.execute(_AUDIT, self.audits)
         if self.activity:
             _record_activity(session, self.activity)
+
+
+# Built once: outcomes come one or two at a time, and building a statement costs more than running it.
+_NEW_OFFERS = Reservation.__table__.insert()
+_AUDIT = AuditEntry.__table__.insert()
+_NEW_ACTIVITY = AgentActivity.__table__.insert()
+_CLOSE_OFFER = (update(Reservation.__table__)
+                .where(Reservation.__table__.c.id == bindparam("b_id"), Reservation.__table__.c.outcome == "pending")
+                .values(outcome=bindparam("b_outcome"), decided_at=bindparam("b_at")))
+_FOLLOW_TAKER = (update(Task.__table__)
+                 .where(Task.__table__.c.routing_task_id == bindparam("b_task"), Task.__table__.c.state == OPEN_TASK)
+                 .values(assignee_id=bindparam("b_agent"), updated_at=bindparam("b_at")))
+
+
+@functools.lru_cache(maxsize=64)
+def _task_update(columns: tuple[str, ...]) -> Any:
+    table = RoutingTask.__table__
+    return update(table).where(table.c.id == bindparam("b_id")).values({c: bindparam(f"b_{c}") for c in columns})
 
 
 def _grouped(tasks: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
@@ -192,11 +202,11 @@ def _grouped(tasks: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, ...], li
 def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) -> None:
     """The leads accepted offers assign, as `crm_store.leads.assign` does (the ORM keeps the stage in step),
     with the leads, their contacts and the agents read in one SELECT each."""
-    lead_ids = {lead_id for lead_id, _, _ in assigns}
-    leads = {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(lead_ids)))}
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({a for _, a, _ in assigns})))}
-    contact_ids = {lead.contact_id for lead in leads.values()}
-    contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
+    lead_ids = list({lead_id for lead_id, _, _ in assigns})
+    leads = {lead.id: lead for lead in session.scalars(_CARD_LEADS, {"ids": lead_ids})}
+    users = {u.id: u for u in session.scalars(_CARD_USERS, {"ids": list({a for _, a, _ in assigns})})}
+    contact_ids = list({lead.contact_id for lead in leads.values()})
+    contacts = {c.id: c for c in session.scalars(_CARD_CONTACTS, {"ids": contact_ids})}
     for lead_id, agent_id, at in assigns:
         lead, user = leads.get(lead_id), users.get(agent_id)
         if lead is None or lead.deleted_at is not None or user is None or not user.active:
@@ -217,13 +227,8 @@ def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) ->
 
 def _record_activity(session: Session, changes: list[tuple[int, str, str | None, str, datetime]]) -> None:
     """A row for each change that differs from the agent's last state (read once for all of them)."""
-    user_ids = {user_id for user_id, *_ in changes}
-    ranked = select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason,
-                    func.row_number().over(partition_by=AgentActivity.user_id,
-                                           order_by=(AgentActivity.started_at.desc(), AgentActivity.id.desc()))
-                    .label("n")).where(AgentActivity.user_id.in_(user_ids)).subquery()
-    last = {row.user_id: (row.state, row.reason) for row in session.execute(
-        select(ranked.c.user_id, ranked.c.state, ranked.c.reason).where(ranked.c.n == 1))}
+    user_ids = list({user_id for user_id, *_ in changes})
+    last = {row.user_id: (row.state, row.reason) for row in session.execute(_LAST_ACTIVITY, {"ids": user_ids})}
     rows = []
     for user_id, shown, reason, source, at in changes:
         if last.get(user_id) == (shown[:20], reason):
@@ -231,8 +236,18 @@ def _record_activity(session: Session, changes: list[tuple[int, str, str | None,
         last[user_id] = (shown[:20], reason)
         rows.append({"user_id": user_id, "state": shown[:20], "reason": reason, "source": source, "started_at": at})
     if rows:
-        session.connection().execute(AgentActivity.__table__.insert(), rows)
+        session.connection().execute(_NEW_ACTIVITY, rows)
 
+
+def _last_activity() -> Any:
+    ranked = select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason,
+                    func.row_number().over(partition_by=AgentActivity.user_id,
+                                           order_by=(AgentActivity.started_at.desc(), AgentActivity.id.desc()))
+                    .label("n")).where(AgentActivity.user_id.in_(bindparam("ids", expanding=True))).subquery()
+    return select(ranked.c.user_id, ranked.c.state, ranked.c.reason).where(ranked.c.n == 1)
+
+
+_LAST_ACTIVITY = _last_activity()
 
 # Routing reads as an all-seeing viewer; each pop's glance is narrowed to its lead's team (card_rows.reach_of).
 ROUTING_VIEWER = Viewer(user_id=card_rows.ROUTING_USER, role=Role.ADMIN, team_id=None)
@@ -240,27 +255,23 @@ ROUTING_VIEWER = Viewer(user_id=card_rows.ROUTING_USER, role=Role.ADMIN, team_id
 
 def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20) -> dict[int, Card]:
     """The cards routing's frames carry (the offer is the permission: no viewer rules), a few SELECTs for all."""
-    leads = {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(set(lead_ids))))
+    leads = {lead.id: lead for lead in session.scalars(_CARD_LEADS, {"ids": list(set(lead_ids))})
              if lead.deleted_at is None}
     if not leads:
         return {}
-    contact_ids = {lead.contact_id for lead in leads.values()}
-    contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
+    contact_ids = list({lead.contact_id for lead in leads.values()})
+    contacts = {c.id: c for c in session.scalars(_CARD_CONTACTS, {"ids": contact_ids})}
     identities: dict[int, list[Identity]] = {}
-    for identity in session.scalars(select(Identity).where(Identity.contact_id.in_(contact_ids)).order_by(Identity.id)):
+    for identity in session.scalars(_CARD_IDENTITIES, {"ids": contact_ids}):
         identities.setdefault(identity.contact_id, []).append(identity)
-    timelines = _latest(session, Interaction, Interaction.lead_id.in_(leads), Interaction.lead_id,
-                        (Interaction.created_at.desc(), Interaction.id.desc()), timeline_limit)
-    kin = _latest(session, Lead, (Lead.contact_id.in_(contact_ids)) & Lead.deleted_at.is_(None), Lead.contact_id,
-                  (Lead.id.desc(),), 101)
-    suggestions = list(session.scalars(select(MergeSuggestion).where(
-        MergeSuggestion.status == "pending",
-        or_(MergeSuggestion.contact_a_id.in_(contact_ids), MergeSuggestion.contact_b_id.in_(contact_ids)))))
+    timelines = _by_key(session.scalars(_CARD_TIMELINES, {"ids": list(leads), "limit": timeline_limit}), "lead_id")
+    kin = _by_key(session.scalars(_CARD_KIN, {"ids": contact_ids}), "contact_id")
+    suggestions = list(session.scalars(_CARD_SUGGESTIONS, {"ids": contact_ids}))
     glances = card_rows.read_many(session, ROUTING_VIEWER, list(leads.values()), visible)
     user_ids = {i for lead in leads.values() for i in (lead.owner_id, lead.assignee_id) if i is not None}
     user_ids |= {c.owner_id for c in contacts.values() if c.owner_id is not None}
     user_ids |= {i for glance in glances.values() for i in glance.people}
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    users = {u.id: u for u in session.scalars(_CARD_USERS, {"ids": list(user_ids)})} if user_ids else {}
     cards = {}
     for lead_id, lead in leads.items():
         contact = contacts[lead.contact_id]
@@ -275,13 +286,31 @@ def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20
     return cards
 
 
-def _latest(session: Session, model: Any, where: Any, key: Any, order: tuple[Any, ...], limit: int) -> dict[int, list[Any]]:
+def _latest(model: Any, where: Any, key: Any, order: tuple[Any, ...], limit: Any) -> Select[Any]:
     """Up to `limit` rows of `model` per `key`, in `order`: one SELECT with a window for every key."""
     ranked = select(model.id.label("rid"), func.row_number().over(partition_by=key, order_by=order).label("n")) \
         .where(where).subquery()
-    rows = session.scalars(select(model).join(ranked, ranked.c.rid == model.id).where(ranked.c.n <= limit)
-                           .order_by(*order))
+    return select(model).join(ranked, ranked.c.rid == model.id).where(ranked.c.n <= limit).order_by(*order)
+
+
+def _by_key(rows: Iterable[Any], key: str) -> dict[int, list[Any]]:
     out: dict[int, list[Any]] = {}
     for row in rows:
-        out.setdefault(getattr(row, key.key), []).append(row)
+        out.setdefault(getattr(row, key), []).append(row)
     return out
+
+
+# Built once: a card read runs after nearly every outcome, often for one or two leads, and building and
+# keying the dozen statements of the read cost more than running them (the ids are expanding parameters).
+_IDS = bindparam("ids", expanding=True)
+_CARD_LEADS = select(Lead).where(Lead.id.in_(_IDS))
+_CARD_CONTACTS = select(Contact).where(Contact.id.in_(_IDS))
+_CARD_IDENTITIES = select(Identity).where(Identity.contact_id.in_(_IDS)).order_by(Identity.id)
+_CARD_TIMELINES = _latest(Interaction, Interaction.lead_id.in_(_IDS), Interaction.lead_id,
+                          (Interaction.created_at.desc(), Interaction.id.desc()), bindparam("limit"))
+_CARD_KIN = _latest(Lead, Lead.contact_id.in_(_IDS) & Lead.deleted_at.is_(None), Lead.contact_id,
+                    (Lead.id.desc(),), 101)
+_CARD_SUGGESTIONS = select(MergeSuggestion).where(
+    MergeSuggestion.status == "pending",
+    or_(MergeSuggestion.contact_a_id.in_(_IDS), MergeSuggestion.contact_b_id.in_(_IDS)))
+_CARD_USERS = select(User).where(User.id.in_(_IDS))

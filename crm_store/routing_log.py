@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -51,8 +51,12 @@ async def task_row(session: AsyncSession, task_id: str) -> RoutingTask | None:
 
 
 async def open_task_for_lead(session: AsyncSession, lead_id: int) -> RoutingTask | None:
-    return await session.scalar(select(RoutingTask).where(RoutingTask.lead_id == lead_id,
-                                                          RoutingTask.state.in_(OPEN_TASK_STATES)).limit(1))
+    return await session.scalar(_OPEN_TASK_OF_LEAD, {"lead_id": lead_id})
+
+
+# Built once: every close asks it, and building the statement cost more than running it.
+_OPEN_TASK_OF_LEAD = select(RoutingTask).where(RoutingTask.lead_id == bindparam("lead_id"),
+                                               RoutingTask.state.in_(OPEN_TASK_STATES)).limit(1)
 
 
 async def tasks_of_lead(session: AsyncSession, lead_id: int) -> list[RoutingTask]:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -146,11 +146,14 @@ async def user_for_token(session: AsyncSession, token: str, now: datetime) -> Us
 
 async def session_of_token(session: AsyncSession, token: str, now: datetime) -> tuple[User, datetime] | None:
     """The active user `token` signs in and when its session expires, or None."""
-    found = (await session.execute(
-        select(User, ApiSession.expires_at).join(ApiSession, ApiSession.user_id == User.id)
-        .where(ApiSession.token_hash == _digest(token), ApiSession.expires_at > now, User.active.is_(True))
-    )).first()
+    found = (await session.execute(_SESSION_OF_TOKEN, {"digest": _digest(token), "now": now})).first()
     return (found[0], found[1]) if found is not None else None
+
+
+# Built once: every request's token is checked (then kept a few seconds, gateway.signed_in).
+_SESSION_OF_TOKEN = (select(User, ApiSession.expires_at).join(ApiSession, ApiSession.user_id == User.id)
+                     .where(ApiSession.token_hash == bindparam("digest"), ApiSession.expires_at > bindparam("now"),
+                            User.active.is_(True)))
 
 
 async def close_session(session: AsyncSession, token: str) -> None:
