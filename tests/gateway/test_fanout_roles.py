@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp import web
 from redis.asyncio import Redis
 
 from gateway.auth_types import Principal
 from gateway.fanout import ROLES_FRESH, RedisFanout
 from gateway.hub import Hub
 from gateway.notifier import WATCHER_ROLES
+from support.hub_socket import hub_url
 from crm_store.types import Role
 
 pytestmark = pytest.mark.redis
@@ -31,25 +31,12 @@ class Clock:
 async def screen(hub: Hub, role: Role) -> AsyncIterator[None]:
     """One signed-in screen of `role`, connected to `hub` over a real websocket on loopback."""
     who = Principal(7, "sup", "Sup", role, None, "en", "token")
-    app = web.Application()
-    async def handle(request: web.Request) -> web.WebSocketResponse:
-        return await hub.handle(request, who)
-
-    app.router.add_get("/ws", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]     # type: ignore[union-attr]
-    try:
-        async with aiohttp.ClientSession() as http, http.ws_connect(f"http://127.0.0.1:{port}/ws"):
-            for _ in range(200):        # bounded: the hub registers the socket once the handshake is done
-                if hub.connected(7):
-                    break
-                await asyncio.sleep(0.01)
-            yield
-    finally:
-        await runner.cleanup()
+    async with hub_url(hub, who) as url, aiohttp.ClientSession() as http, http.ws_connect(url):
+        for _ in range(200):        # bounded: the hub registers the socket once the handshake is done
+            if hub.connected(7):
+                break
+            await asyncio.sleep(0.01)
+        yield
 
 
 async def test_a_watcher_on_one_process_is_known_to_the_other_and_forgotten_when_stale(redis_url):

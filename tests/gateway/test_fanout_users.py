@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
-from aiohttp import web
 from redis.asyncio import Redis
 
 from crm_store.types import Role
 from gateway.auth_types import Principal
 from gateway.fanout import RedisFanout
 from gateway.hub import Hub
+from support.hub_socket import hub_url
 
 pytestmark = pytest.mark.redis
 
@@ -27,23 +27,9 @@ async def screen(hub: Hub, user_id: int = USER) -> AsyncIterator[aiohttp.ClientW
     """One signed-in operator screen connected to `hub` over a real websocket on loopback, once it got its `hello`
     (sent by on_connect, after the hub listened for the user); `first` has the frames up to that one."""
     who = Principal(user_id, f"op{user_id}", "Op", Role.OPERATOR, None, "en", f"token{user_id}")
-    app = web.Application()
-
-    async def handle(request: web.Request) -> web.WebSocketResponse:
-        return await hub.handle(request, who)
-
-    app.router.add_get("/ws", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]     # type: ignore[union-attr]
-    try:
-        async with aiohttp.ClientSession() as http, http.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
-            ws.first = await frames_until(ws, "hello")     # type: ignore[attr-defined]
-            yield ws
-    finally:
-        await runner.cleanup()
+    async with hub_url(hub, who) as url, aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        ws.first = await frames_until(ws, "hello")     # type: ignore[attr-defined]
+        yield ws
 
 
 def greeting(hub: Hub, also: Callable[[], Awaitable[None]] | None = None) -> None:

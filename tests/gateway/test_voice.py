@@ -208,18 +208,23 @@ async def test_an_answered_call_makes_the_operator_busy_for_voice(voice, pbx):
         await pavel.expect("call.ended")
 
 
+def hold_pause(pbx, seconds: float, until: asyncio.Event) -> None:  # type: ignore[no-untyped-def]
+    """The simulated PBX's pauses of `seconds` (a ring, a talk) last until `until` is set, however busy the machine."""
+    real_pause = pbx.pause
+
+    async def pause(length: float) -> None:
+        if length == seconds:
+            await asyncio.wait_for(until.wait(), 60)
+        else:
+            await real_pause(length)
+
+    pbx.pause = pause
+
+
 async def test_a_screen_that_reconnects_while_the_phone_rings_gets_the_card_again(voice, pbx):
     api = voice
     gate = asyncio.Event()       # the PBX keeps the phone ringing until the screen is back
-    real_pause = pbx.pause
-
-    async def ring_until_back(seconds: float) -> None:
-        if seconds == 30.0:
-            await asyncio.wait_for(gate.wait(), 60)
-        else:
-            await real_pause(seconds)
-
-    pbx.pause = ring_until_back  # type: ignore[method-assign]
+    hold_pause(pbx, 30.0, gate)
     task = asyncio.create_task(pbx.queue_call(caller="+74951118888", extensions=["101"],
                                               ring_seconds=30.0, talk_seconds=0.1))
     async with screen(api, "olga") as olga:
@@ -236,15 +241,7 @@ async def test_the_wallboard_shows_calls_in_progress_and_callbacks_owed(voice, p
     await api.add_user("sveta", Role.SUPERVISOR)
     headers = await api.login("sveta")
     read = asyncio.Event()       # the PBX keeps the call in talk until the wallboard was read
-    real_pause = pbx.pause
-
-    async def talk_until_read(seconds: float) -> None:
-        if seconds == 30.0:
-            await asyncio.wait_for(read.wait(), 60)
-        else:
-            await real_pause(seconds)
-
-    pbx.pause = talk_until_read  # type: ignore[method-assign]
+    hold_pause(pbx, 30.0, read)
     async with screen(api, "olga") as olga, screen(api, "pavel", available=False) as pavel:
         await pbx.abandoned(caller="+74951237777", extensions=["102"], queue="sales")
         await olga.expect("offer.created")
