@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Insert, Table
 
 # Under SQLite's default bound of host parameters (32766 since 3.32), whatever it was built with.
 MAX_PARAMETERS = 32_000
@@ -33,6 +33,8 @@ class _Plan:
 
 
 _plans: dict[tuple[str, tuple[str, ...]], _Plan | None] = {}
+# Core's INSERT of a table, built once: a new one each call costs its cache key again (crm_store.routing_batch).
+_core_inserts: dict[Table, Insert] = {}
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -44,7 +46,7 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     for keys, same in by_keys.items():
         plan = _plan(connection, table, keys) if connection.dialect.name == "sqlite" and len(same) > 1 else None
         if plan is None:       # one row, PostgreSQL, or a default SQLAlchemy computes with the statement
-            connection.execute(table.insert(), same)
+            connection.execute(_core_insert(table), same)
             continue
         width = len(keys) + len(plan.computed) + len(plan.constants)
         step = max(1, min(MAX_ROWS, MAX_PARAMETERS // width))
@@ -53,6 +55,13 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
             chunk = same[start:start + step]
             connection.exec_driver_sql(f"{plan.head} VALUES {', '.join([placeholder] * len(chunk))}",
                                        tuple(_values(plan, keys, chunk)))
+
+
+def _core_insert(table: Table) -> Insert:
+    statement = _core_inserts.get(table)
+    if statement is None:
+        statement = _core_inserts[table] = table.insert()
+    return statement
 
 
 def _values(plan: _Plan, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> list[Any]:
