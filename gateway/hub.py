@@ -128,9 +128,9 @@ class Hub:
         self._roles[who.user_id] = who.role.value
         try:
             for hook in self.on_attached:
-                await _guarded(hook(who), "on_attached")
+                await _guarded(hook, who, "on_attached")
             for hook in self.on_connect:
-                await _guarded(hook(who), "on_connect")
+                await _guarded(hook, who, "on_connect")
             async for message in ws:
                 if message.type == WSMsgType.TEXT:
                     await self._dispatch(ws, who, message.data)
@@ -191,7 +191,7 @@ class Hub:
         if self.connected(who.user_id):
             return
         for hook in self.on_gone:
-            task = asyncio.create_task(_guarded(hook(who), "on_gone"))
+            task = asyncio.create_task(_guarded(hook, who, "on_gone"))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -226,8 +226,10 @@ class Hub:
             await ws.send_str(frame("error", {"code": "internal", "message": "internal error", "id": request_id}))
 
 
-async def _guarded(awaitable: Awaitable[None], what: str) -> None:
+async def _guarded(hook: UserHook, who: Principal, what: str) -> None:
+    # The hook's coroutine is made here, not by the caller: a task cancelled before it starts (close_all at
+    # shutdown) then leaves no coroutine behind that was never awaited.
     try:
-        await awaitable
+        await hook(who)
     except Exception:
         log.exception("hub hook %s failed", what)
