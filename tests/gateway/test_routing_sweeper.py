@@ -24,7 +24,7 @@ from crm_store.users import NewUser, create_user
 from gateway.hub import Hub
 from gateway.mapping import task_of_row
 from gateway.routing.driver import RoutingDriver
-from gateway.routing.sweeper import RoutingSweeper
+from gateway.routing.sweeper import DUTY, RoutingSweeper
 from gateway.routing.wiring import open_routing
 from routing.events import RoutingOutcome
 from routing.types import Presence
@@ -145,3 +145,16 @@ async def test_redis_restarted_empty_gets_agents_presence_and_waiting_work_back(
         assert [str(r) for r in await sweeper.sweep()] == [
             f"requeue {waiting} database says pending, routing lost it"]
         assert await rig.offers(waiting) == [(olga, "pending")]
+
+
+async def test_a_long_comparison_stretches_the_wait_for_the_next_pass(rig):
+    # A pass reads and compares every waiting task: with a big backlog it waits longer before the next,
+    # so that passes take at most DUTY of the time; a short one keeps the configured interval.
+    ticks = iter([100.0, 100.5, 200.0, 200.01])
+    sweeper = RoutingSweeper(rig.driver, rig.sessions, time.time, lambda user_id: True, interval=2.0,
+                             timer=lambda: next(ticks))
+    assert sweeper.next_wait == 2.0
+    await sweeper.sweep()
+    assert sweeper.next_wait == pytest.approx(0.5 / DUTY)
+    await sweeper.sweep()
+    assert sweeper.next_wait == 2.0
