@@ -34,17 +34,12 @@ import asyncio  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import pstats  # noqa: E402
-import shutil  # noqa: E402
 import signal  # noqa: E402
-import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
-from collections import Counter  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -52,9 +47,12 @@ import aiohttp  # noqa: E402
 
 from simulators.pbx import recordings  # noqa: E402
 from simulators.pbx.server import AMI_DIR, SimulatedPbx  # noqa: E402
-from simulators.pbx.wire import Client  # noqa: E402
 from support.postgres_server import free_port  # noqa: E402
 from support.processes import wait_ready  # noqa: E402
+
+calls = _paths.sibling("pop_calls")
+stats = _paths.sibling("server_stats")
+profiles = _paths.sibling("profiles")
 
 RELAY = """
 import asyncio, sys
@@ -96,133 +94,13 @@ port = {port}
 username = "bench"
 secret = "bench"
 """
-RECORDING = "queue_answered"      # rings extension 101
 EXTENSION = "101"
-
-
-def frame(**fields: str) -> bytes:
-    return "".join(f"{k}: {v}\r\n" for k, v in fields.items()).encode() + b"\r\n"
-
-
-def call_frames(i: int, extension: str) -> tuple[bytes, bytes, bytes, bytes]:
-    """One queue call as Asterisk writes it: caller joins; agent rings; agent answers; everybody hangs up."""
-    caller, agent, linked = f"PJSIP/pstn-{i:08x}", f"PJSIP/{extension}-{i:08x}", f"1800000000.{i}"
-    leg = f"1800000001.{i}"
-    who = {"Channel": caller, "Uniqueid": linked, "Linkedid": linked, "CallerIDNum": f"+7495{i:07d}",
-           "CallerIDName": "Иван Петров", "Exten": "6000", "Context": "from-pstn"}
-    dest = {"DestChannel": agent, "DestUniqueid": leg, "DestLinkedid": linked}
-    join = frame(Event="Newchannel", ChannelStateDesc="Ring", **who) + frame(Event="QueueCallerJoin", Queue="sales",
-                                                                             Position="1", **who)
-    ring = (frame(Event="Newchannel", Channel=agent, Uniqueid=leg, Linkedid=linked, ChannelStateDesc="Down",
-                  CallerIDNum="<unknown>", CallerIDName="<unknown>", Exten=extension)
-            + frame(Event="AgentCalled", Queue="sales", Interface=f"PJSIP/{extension}", MemberName=extension,
-                    **who, **dest))
-    dial = frame(Event="DialBegin", **who, **dest) + frame(Event="DialState", DialStatus="RINGING", **who, **dest)
-    answer = (frame(Event="DialEnd", DialStatus="ANSWER", **who, **dest)
-              + frame(Event="AgentConnect", Queue="sales", Interface=f"PJSIP/{extension}", HoldTime="1",
-                      RingTime="1", **who, **dest)
-              + frame(Event="Hangup", Channel=agent, Uniqueid=leg, Linkedid=linked, Cause="16")
-              + frame(Event="Hangup", Cause="16", **who))
-    return join, ring, dial, answer
 
 
 async def operator(base: str, name: str) -> str:
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{base}/api/v1/auth/login", json={"username": name, "password": "bench-pass"}) as r:
             return str((await r.json())["token"])
-
-
-class Clock:
-    """When each call's AgentCalled left the simulated PBX, and when its pop and its card arrived here."""
-
-    def __init__(self) -> None:
-        self.sent: dict[str, float] = {}
-        self.popped: dict[str, float] = {}
-        self.carded: dict[str, float] = {}
-        write, sent = Client._write, self.sent
-
-        async def timed(client: Client, data: bytes) -> None:
-            # Stamped as the frame goes to the socket, not when the simulator queued it behind others.
-            if b"Event: AgentCalled" in data:
-                sent.setdefault(data.split(b"Linkedid: ", 1)[1].split(b"\r\n", 1)[0].decode(), time.perf_counter())
-            await write(client, data)
-
-        Client._write = timed  # type: ignore[method-assign]
-
-    def arrived(self, kind: str, data: dict[str, Any]) -> None:
-        now = time.perf_counter()
-        if kind == "call.ringing":
-            self.popped.setdefault(data["call_id"], now)
-            if data.get("card") is not None and data.get("lead_id") is not None:
-                self.carded.setdefault(data["call_id"], now)
-        elif kind == "call.card":
-            self.carded.setdefault(data["call_id"], now)
-
-
-async def replay(pbx: SimulatedPbx, number: str, linked: dict[str, str]) -> str:
-    """The recorded queue call, as a new call from `number`, paced as recorded: the recording stamps its
-    first and last frames only, so the ring the caller heard (its AgentConnect's RingTime) is waited before
-    the agent's answer, as on the PBX, rather than sent with the ring in one burst."""
-    recording = recordings.load(pbx.ami_dir / f"{RECORDING}.ami")
-    frames = recording.frames
-    ring = float(next(f["RingTime"] for f, _ in frames if f["Event"] == "AgentConnect"))
-    anchors = [t for _, t in frames if t is not None]
-    callers = {recording.caller: number} if recording.caller else {}
-    rewriter = recordings._Rewriter(pbx, time.time() - anchors[0], callers)
-    loop, start, linkedid, called, answered = asyncio.get_running_loop(), None, "", False, False
-    for frame, moment in frames:
-        start = loop.time() if start is None else start
-        if moment is not None:
-            await asyncio.sleep(max(0.0, start + moment - anchors[0] - loop.time()))
-        if called and not answered and frame["Event"] == "DialEnd" and frame.get("DialStatus") == "ANSWER":
-            answered = True
-            await asyncio.sleep(ring)
-        called = called or frame["Event"] == "AgentCalled"
-        fresh = rewriter.frame(frame)
-        if not linkedid and fresh.get("Linkedid"):
-            linkedid = fresh["Linkedid"]
-            linked[linkedid] = number
-        pbx.emit(fresh)
-        await pbx.backpressure()
-    return linkedid
-
-
-async def replay_calls(pbx: SimulatedPbx, rate: float, seconds: float, numbers: Callable[[int], str],
-                       linked: dict[str, str], pending: list[asyncio.Task[str]] | None = None) -> None:
-    """Recorded queue calls at `rate` per second; `linked[linkedid]` = its caller. With `pending`, returns once
-    the last call has started, its calls still going on in the tasks put there (--quick); else once all ended."""
-    loop = asyncio.get_running_loop()
-    tasks, start_at = [], loop.time()
-    for n in range(int(rate * seconds)):
-        await asyncio.sleep(max(0.0, start_at + n / rate - loop.time()))
-        tasks.append(asyncio.create_task(replay(pbx, numbers(n), linked)))
-    if pending is None:
-        await asyncio.gather(*tasks)
-    else:
-        pending += tasks
-
-
-async def run_calls(write: asyncio.StreamWriter, rate: float, seconds: float, extensions: list[str],
-                    sent: dict[str, float], first: int) -> None:
-    """Calls at `rate` per second; `sent[linkedid]` is when its AgentCalled frame left this process."""
-    loop = asyncio.get_running_loop()
-
-    async def one(i: int) -> None:
-        join, ring, dial, answer = call_frames(i, extensions[i % len(extensions)])
-        write.write(join)
-        await asyncio.sleep(0.02)
-        write.write(ring)
-        await write.drain()
-        sent[f"1800000000.{i}"] = time.perf_counter()
-        write.write(dial)
-        await asyncio.sleep(0.2)
-        write.write(answer)
-
-    tasks, start_at = [], loop.time()
-    for n in range(int(rate * seconds)):
-        await asyncio.sleep(max(0.0, start_at + n / rate - loop.time()))
-        tasks.append(asyncio.create_task(one(first + n)))
-    await asyncio.gather(*tasks)
 
 
 async def server_pops(http: aiohttp.ClientSession, base: str) -> dict[str, float]:
@@ -249,46 +127,7 @@ def server_side(before: dict[str, float], after: dict[str, float]) -> str:
     return f"the server's own pop (AMI read -> written): mean {mean:.2f} ms, p50 <= {median:g} ms ({count:.0f})"
 
 
-def cpu_seconds(pid: int, thread: str | None = None) -> float:
-    """User + system CPU a process (or one of its threads) has used (Linux /proc), to tell a slow server from
-    a slow machine."""
-    stat = Path(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
-    fields = stat.read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def thread_cpu(pid: int) -> dict[int, float]:
-    """User + system CPU of each of a process's threads (Linux /proc), by thread id."""
-    used: dict[int, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            used[int(task.name)] = cpu_seconds(pid, task.name)
-        except (FileNotFoundError, ProcessLookupError):    # ended meanwhile
-            continue
-    return used
-
-
-def thread_split(pid: int, before: dict[int, float], calls: int) -> str:
-    """A phase's server CPU per call by thread: the loop thread (the pops are written there), the busiest
-    other (under load, the SQLite writer) and the rest (card reads, aiosqlite, the default executor)."""
-    after = thread_cpu(pid)
-    spent = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
-    loop = spent.pop(pid, 0.0)
-    busiest = max(spent.values(), default=0.0)
-    rest = sum(spent.values()) - busiest
-    per = 1000 / max(1, calls)
-    return f"server CPU per call: loop thread {loop * per:.1f} ms, busiest other {busiest * per:.1f} ms, rest {rest * per:.1f} ms"
-
-
 Results = dict[tuple[float, str, str], list[float]]     # (rate, known|first, pop|card) -> milliseconds
-
-
-def rss_mb(pid: int) -> float:
-    """The process's resident memory (Linux /proc)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def idle_operators(database_url: str, count: int) -> list[str]:
@@ -332,7 +171,7 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
                      quick: bool = False) -> tuple[Results, list[Phase]]:
     pbx = SimulatedPbx(username="bench", secret="bench")
     await pbx.start()
-    clock = Clock()
+    clock = calls.Clock()
     http_port = free_port()
     (workdir / "switchboard.toml").write_text(CONFIG.format(port=pbx.port))
     env = {**os.environ, "SWITCHBOARD_CONFIG": str(workdir / "switchboard.toml"),
@@ -344,7 +183,7 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
     tokens = await idle_operators(env["SWITCHBOARD_DATABASE__URL"], 19 + sockets)
     log = (workdir / "server.log").open("wb")        # a pipe nobody reads could fill and stall the server
     # Without py-spy (not in the lock), the server runs under cProfile: its loop thread, written at exit.
-    profiled = ["-m", "cProfile", "-o", profile] if profile and not py_spy() else []
+    profiled = ["-m", "cProfile", "-o", profile] if profile and not profiles.py_spy() else []
     server = subprocess.Popen([sys.executable, *profiled, *cli[1:], "serve", "--port", str(http_port)], env=env,
                               cwd=workdir, stdout=subprocess.DEVNULL, stderr=log)
     results: Results = {}
@@ -353,8 +192,8 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
     repeat = [f"+7495{n:07d}" for n in range(known)]
     try:
         await wait_ready(http_port, server)
-        if profile and py_spy():    # py-spy's raw samples: where the server spends its time
-            spy = subprocess.Popen([py_spy(), "record", "--pid", str(server.pid),
+        if profile and profiles.py_spy():    # py-spy's raw samples: where the server spends its time
+            spy = subprocess.Popen([profiles.py_spy(), "record", "--pid", str(server.pid),
                                     "--nonblocking", "--threads", "--format", "raw", "-o", profile],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         await pbx.wait_logged_in()
@@ -374,9 +213,9 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
             reader = asyncio.create_task(read())
             # Warm-up outside the clock: statements compiled, threads started, and the repeat callers call once.
             pending: list[asyncio.Task[str]] | None = [] if quick else None
-            await replay_calls(pbx, 50, known / 50, lambda n: repeat[n % known], {}, pending)
+            await calls.replay_calls(pbx, 50, known / 50, lambda n: repeat[n % known], {}, pending)
             await asyncio.sleep(2.0 if quick else 1.0)
-            memory["20 sockets"] = rss_mb(server.pid)
+            memory["20 sockets"] = stats.rss_mb(server.pid)
             fresh = itertools.count(1)
             if sockets:
                 phases.append((f"{rates[0]:g}/s, {sockets + 20} sockets", rates[0]))
@@ -384,18 +223,19 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
                 if label.endswith("sockets"):
                     idle += await idle_sockets(http, urls[19:])
                     await asyncio.sleep(2.0)
-                    memory[f"{sockets + 20} sockets"] = rss_mb(server.pid)
+                    memory[f"{sockets + 20} sockets"] = stats.rss_mb(server.pid)
                 linked: dict[str, str] = {}
-                used, mine, began = cpu_seconds(server.pid), cpu_seconds(os.getpid()), time.perf_counter()
-                threads = thread_cpu(server.pid)
+                used, mine, began = stats.cpu_seconds(server.pid), stats.cpu_seconds(os.getpid()), time.perf_counter()
+                threads = stats.thread_cpu(server.pid)
                 inside = await server_pops(http, base)
-                await replay_calls(pbx, rate, seconds, lambda n: repeat[n % known] if n % 2 else
-                                   f"+7812{next(fresh):07d}", linked, pending)
+                await calls.replay_calls(pbx, rate, seconds, lambda n: repeat[n % known] if n % 2 else
+                                         f"+7812{next(fresh):07d}", linked, pending)
                 await asyncio.sleep(2.0 if quick else 1.0)
-                cpu[label] = (cpu_seconds(server.pid) - used) / max(1, len(linked)) * 1000
-                print(f"  {label}: this process (PBX + screens) used {cpu_seconds(os.getpid()) - mine:.1f} s of CPU "
+                cpu[label] = (stats.cpu_seconds(server.pid) - used) / max(1, len(linked)) * 1000
+                print(f"  {label}: this process (PBX + screens) used {stats.cpu_seconds(os.getpid()) - mine:.1f} s "
+                      f"of CPU "
                       f"in {time.perf_counter() - began:.1f} s; {server_side(inside, await server_pops(http, base))}; "
-                      f"{thread_split(server.pid, threads, len(linked))}", flush=True)
+                      f"{stats.thread_split(server.pid, threads, len(linked))}", flush=True)
                 arrived = 0
                 for call_id, number in linked.items():
                     kind = "known" if number in repeat else "first"
@@ -412,7 +252,7 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
                 # their answers' and records' writes were not in its CPU, which read ~40% low. The last rate's
                 # figure again, from its start to its last call's end (with the earlier rate's few call ends).
                 label = phases[-1][0]
-                cpu[f"{label} whole"] = (cpu_seconds(server.pid) - used) / max(1, len(linked)) * 1000
+                cpu[f"{label} whole"] = (stats.cpu_seconds(server.pid) - used) / max(1, len(linked)) * 1000
             reader.cancel()
             await asyncio.gather(*(s.close() for s in [sock, *idle]), return_exceptions=True)
     finally:
@@ -436,65 +276,6 @@ async def end_to_end(workdir: Path, rates: list[float], seconds: float, known: i
     return results, phases
 
 
-def py_spy() -> str | None:
-    """py-spy next to this Python or on PATH (it is not in the lock: `pip install py-spy` to use it)."""
-    beside = Path(sys.executable).with_name("py-spy")
-    return str(beside) if beside.exists() else shutil.which("py-spy")
-
-
-def cprofile_summary(path: str, top: int = 25) -> None:
-    """cProfile's totals of the server's loop thread: the functions that ran longest (self), and the
-    project's own functions by inclusive time."""
-    stats = pstats.Stats(path)
-    idle = sum(row[2] for key, row in stats.stats.items() if "poll' of" in key[2])   # type: ignore[attr-defined]
-    total = sum(row[2] for row in stats.stats.values()) - idle     # type: ignore[attr-defined]
-    print(f"profile of the server (cProfile, loop thread): {total:.1f} s busy, {idle:.1f} s waiting in poll")
-    rows = sorted(((k, v) for k, v in stats.stats.items() if "poll' of" not in k[2]),   # type: ignore[attr-defined]
-                  key=lambda kv: kv[1][2], reverse=True)
-    print("  self:")
-    for (file, line, name), (_, calls, own, _, _) in rows[:top]:
-        print(f"  {100 * own / total:5.1f}%  {calls:8d} calls  {name} ({_short(file)}:{line})")
-    print("  inclusive (project):")
-    mine = [(k, v) for k, v in stats.stats.items()      # type: ignore[attr-defined]
-            if any(m in k[0] for m in ("gateway/", "crm_store/", "channels/", "routing/"))]
-    for (file, line, name), (_, calls, _, cumulative, _) in sorted(mine, key=lambda kv: kv[1][3], reverse=True)[:top]:
-        print(f"  {100 * cumulative / total:5.1f}%  {calls:8d} calls  {name} ({_short(file)}:{line})")
-
-
-def _short(file: str) -> str:
-    return "/".join(file.split("/")[-2:])
-
-
-def profile_summary(path: str, top: int = 12) -> None:
-    """py-spy's raw samples as: time per thread, the functions that ran (self), and the project's own
-    functions and the libraries they spent it in (inclusive)."""
-    own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    threads: Counter[str] = Counter()
-    total = 0
-    for line in Path(path).read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        frames, n = stack.split(";"), int(count)
-        total += n
-        threads[frames[0].rsplit(": ", 1)[-1]] += n
-        own[frames[-1]] += n
-        for name in {f for f in frames[1:] if any(m in f for m in ("gateway/", "crm_store/", "channels/",
-                                                                   "panoramisk/", "routing/", "aiohttp/"))}:
-            inclusive[name] += n
-    if not total:
-        print("profile: no samples (is py-spy installed and allowed to attach?)")
-        return
-    print(f"profile of the server: {total} samples")
-    for name, n in threads.most_common(4):
-        print(f"  {100 * n / total:5.1f}%  thread {name}")
-    print("  self:")
-    for name, n in own.most_common(top):
-        print(f"  {100 * n / total:5.1f}%  {name}")
-    print("  inclusive (project and its libraries):")
-    for name, n in inclusive.most_common(top * 2):
-        print(f"  {100 * n / total:5.1f}%  {name}")
-
-
 async def floor(workdir: Path, rates: list[float], seconds: float) -> dict[float, list[float]]:
     http_port, tcp_port = free_port(), free_port()
     relay = subprocess.Popen([sys.executable, "-c", RELAY, str(http_port), str(tcp_port)], stdout=subprocess.PIPE,
@@ -516,11 +297,11 @@ async def floor(workdir: Path, rates: list[float], seconds: float) -> dict[float
             reader = asyncio.create_task(read())
             _, writer = await asyncio.open_connection("127.0.0.1", tcp_port)
             first = itertools.count(0, 100000)
-            await run_calls(writer, 20, 1.0, ["2000"], {}, next(first))
+            await calls.run_calls(writer, 20, 1.0, ["2000"], {}, next(first))
             await asyncio.sleep(0.5)
             for rate in rates:
                 sent: dict[str, float] = {}
-                await run_calls(writer, rate, seconds, ["2000"], sent, next(first))
+                await calls.run_calls(writer, rate, seconds, ["2000"], sent, next(first))
                 await asyncio.sleep(0.5)
                 results[rate] = [(arrived[c] - t) * 1000 for c, t in sent.items() if c in arrived]
             reader.cancel()
@@ -529,12 +310,6 @@ async def floor(workdir: Path, rates: list[float], seconds: float) -> dict[float
         relay.terminate()
         relay.wait(10)
     return results
-
-
-def pct(values: list[float], q: float) -> float:
-    if len(values) < 2:
-        return (values or [float("nan")])[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
 async def main() -> None:
@@ -558,15 +333,16 @@ async def main() -> None:
                                         profile, args.quick)
         bare = await floor(Path(tmp), rates, args.seconds)
         if profile:
-            (profile_summary if py_spy() else cprofile_summary)(profile)
+            (profiles.profile_summary if profiles.py_spy() else profiles.cprofile_summary)(profile)
     load = os.getloadavg()
-    frames = len(recordings.load(AMI_DIR / f"{RECORDING}.ami").frames)
-    print(f"screen pop: the recorded Asterisk 22 queue call ({RECORDING}.ami, {frames} frames, QueueCallerJoin -> "
+    frames = len(recordings.load(AMI_DIR / f"{calls.RECORDING}.ami").frames)
+    recording = calls.RECORDING
+    print(f"screen pop: the recorded Asterisk 22 queue call ({recording}.ami, {frames} frames, QueueCallerJoin -> "
           f"AgentCalled as recorded), {args.seconds:g} s per rate, SQLite; half the callers known, half first-time")
     print(f"machine: {os.cpu_count()} cores, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     results: list[str] = []
     for label, rate in phases:
-        f50, f99, fmax = pct(bare[rate], 50), pct(bare[rate], 99), max(bare[rate] or [float("nan")])
+        f50, f99, fmax = stats.pct(bare[rate], 50), stats.pct(bare[rate], 99), max(bare[rate] or [float("nan")])
         print(f"{label:>20}  floor p50 {f50:5.2f} ms  p99 {f99:5.2f} ms  max {fmax:5.2f} ms   "
               f"server CPU {cpu[label]:.1f} ms/call ({cpu[label] * rate / 10:.0f}% of a core)"
               + (" in the window: calls' starts and pops only" if args.quick else ""))
@@ -576,21 +352,22 @@ async def main() -> None:
         for kind in ("known", "first"):
             for what in ("pop", "card"):
                 values = pops.get((label, kind, what), [])
-                p50, p99, top = pct(values, 50), pct(values, 99), max(values or [float("nan")])
+                p50, p99, top = stats.pct(values, 50), stats.pct(values, 99), max(values or [float("nan")])
                 print(f"{'':>20}  {kind:>5} {what:>4}  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  max {top:7.2f} ms  "
                       f"({len(values)})  p50/floor {p50 / f50:5.1f}x")
         every = pops.get((label, "known", "pop"), []) + pops.get((label, "first", "pop"), [])
         target = 10 if rate <= 10 else 50
-        print(f"{'':>20}  pop p99 < {target} ms: {'met' if pct(every, 99) < target else 'NOT met'}; "
-              f"p50 within 10x floor: {'met' if pct(every, 50) <= 10 * f50 else 'NOT met'}")
+        print(f"{'':>20}  pop p99 < {target} ms: {'met' if stats.pct(every, 99) < target else 'NOT met'}; "
+              f"p50 within 10x floor: {'met' if stats.pct(every, 50) <= 10 * f50 else 'NOT met'}")
         for kind in ("known", "first"):
             values = pops.get((label, kind, "pop"), [])
-            results.append(f"RESULT screen_pop {label.replace(' ', '')} {kind} p50_ms={pct(values, 50):.2f} "
-                           f"p99_ms={pct(values, 99):.2f} floor_p50_ms={f50:.2f} ratio={pct(values, 50) / f50:.1f}")
+            p50 = stats.pct(values, 50)
+            results.append(f"RESULT screen_pop {label.replace(' ', '')} {kind} p50_ms={p50:.2f} "
+                           f"p99_ms={stats.pct(values, 99):.2f} floor_p50_ms={f50:.2f} ratio={p50 / f50:.1f}")
     if args.sockets:
         small, big = phases[0][0], phases[-1][0]
-        before = pct(pops.get((small, "known", "pop"), []) + pops.get((small, "first", "pop"), []), 50)
-        after = pct(pops.get((big, "known", "pop"), []) + pops.get((big, "first", "pop"), []), 50)
+        before = stats.pct(pops.get((small, "known", "pop"), []) + pops.get((small, "first", "pop"), []), 50)
+        after = stats.pct(pops.get((big, "known", "pop"), []) + pops.get((big, "first", "pop"), []), 50)
         many = memory[f"{args.sockets + 20} sockets"]
         print(f"sockets: server RSS {memory['20 sockets']:.0f} MB with 20, {many:.0f} MB with {args.sockets + 20} "
               f"(+{many - memory['20 sockets']:.0f} MB, target < 300 MB); pop p50 {before:.2f} ms with 20, "
