@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import smtplib
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -132,3 +134,30 @@ async def test_many_messages_over_one_connection_and_in_parallel(smtp, emit):
         return codes
     results = await asyncio.gather(*(asyncio.to_thread(many, p) for p in ("a", "b", "c")))
     assert all(code == 250 for codes in results for code in codes) and len(set(emit.event_ids)) == 30
+
+
+@pytest.fixture
+def protocol_log() -> Iterator[logging.Logger]:
+    """aiosmtpd's logger as a fresh process has it (no level of its own), put back afterwards."""
+    aiosmtpd = logging.getLogger("mail.log")
+    before = aiosmtpd.level
+    aiosmtpd.setLevel(logging.NOTSET)
+    yield aiosmtpd
+    aiosmtpd.setLevel(before)
+
+
+async def test_at_info_aiosmtpd_does_not_trace_every_command(emit, caplog, protocol_log):
+    caplog.set_level(logging.INFO)
+    async with SmtpIntake(SmtpConfig.model_validate(CONFIG), emit) as intake:
+        assert (await asyncio.to_thread(send, intake.port, (CORPUS / "utf8_plain.eml").read_bytes()))[0] == 250
+        assert (await asyncio.to_thread(send, intake.port, b"Subject: x\r\n\r\nx", to=("ceo@other.example",)))[0] == 550
+    assert [r.getMessage() for r in caplog.records if r.name == "mail.log" and r.levelno < logging.WARNING] == []
+    assert any("refused mail for ceo@other.example" in r.getMessage() for r in caplog.records
+               if r.name == "channels.email.smtp_handler")      # our own lines stay
+
+
+async def test_at_debug_aiosmtpd_traces_the_conversation(emit, caplog, protocol_log):
+    caplog.set_level(logging.DEBUG)
+    async with SmtpIntake(SmtpConfig.model_validate(CONFIG), emit) as intake:
+        assert (await asyncio.to_thread(send, intake.port, (CORPUS / "utf8_plain.eml").read_bytes()))[0] == 250
+    assert any("sender: client@example.ru" in r.getMessage() for r in caplog.records if r.name == "mail.log")
