@@ -116,21 +116,38 @@ class MailPart(EmailMessage):
         return found
 
     def _get_params_preserve(self, failobj: Any, header: str) -> Any:
-        # Message._get_params_preserve, on the value's text.
         value = self._mime_value(header.lower())
         if value is _NO_HEADER:
             return failobj
-        params = []
-        for p in _parseparam(value):
-            try:
-                name, val = p.split("=", 1)
-                name = name.strip()
-                val = val.strip()
-            except ValueError:
-                name = p.strip()
-                val = ""
-            params.append((name, val))
-        return utils.decode_params(params)
+        if type(value) is not str or "boundary=" in value:
+            return _split_params(value)     # a parsed header, or a value unique to its mail: nothing to reuse
+        # A plain value's parameters depend on its text alone, and the parts' values repeat from mail to mail
+        # ("text/plain; charset=utf-8"): split once. A fresh list each time, as the library's readers return.
+        known = _PLAIN_PARAMS.get(value)
+        if known is None:
+            if len(_PLAIN_PARAMS) >= _PLAIN_PARAMS_KEPT:
+                _PLAIN_PARAMS.clear()
+            known = _PLAIN_PARAMS[value] = tuple(_split_params(value))
+        return list(known)
+
+
+_PLAIN_PARAMS: dict[str, tuple[tuple[str, Any], ...]] = {}
+_PLAIN_PARAMS_KEPT = 1024
+
+
+def _split_params(value: Any) -> list[tuple[str, Any]]:
+    """Message._get_params_preserve, on the value's text."""
+    params = []
+    for p in _parseparam(value):
+        try:
+            name, val = p.split("=", 1)
+            name = name.strip()
+            val = val.strip()
+        except ValueError:
+            name = p.strip()
+            val = ""
+        params.append((name, val))
+    return utils.decode_params(params)
 
 
 HEADERS = HeaderClasses()

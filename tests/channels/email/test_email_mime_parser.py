@@ -293,3 +293,15 @@ def test_generated_mime_headers_read_as_the_library_reads_them(
     if disposition:
         lines.append("Content-Disposition: " + disposition + "".join(f";{a}{p}{b}" for a, p, b in disposition_params))
     assert_same_readings(("\r\n".join(lines) + "\r\n\r\nbody\r\n").encode("utf-8"))
+
+
+def test_plain_parameters_split_once_read_the_same_in_the_next_mail_and_are_not_shared() -> None:
+    raw = with_attachments()
+    first = parse_bytes(raw, POLICY)
+    params = first.get_params(unquote=False)
+    assert params is not None
+    params.append(("spoiled", "yes"))      # a caller's own list: changing it changes no later reading
+    for part in first.walk():
+        (part.get_params(unquote=False) or []).clear()
+    assert readings(parse_bytes(raw, POLICY)) == readings(parse_bytes(raw, LIBRARY_POLICY))
+    assert readings(first) == readings(parse_bytes(raw, LIBRARY_POLICY))
