@@ -42,6 +42,13 @@ class _Reckoning:
         """Account for the lines of `data` (all read so far) completed since the last call."""
         limit, size = self._line_limit, self._size_limit
         start = self._scanned
+        last = data.rfind(b"\r\n", start)
+        if last >= 0 and (not size or self._counted + last + 2 - start <= size):
+            # The usual big mail (an attachment's base64 lines): when none of the new lines is over the limit and
+            # their bytes keep the count within the size, they change nothing but the count; split in C.
+            if max(map(len, data[start:last].split(b"\r\n"))) + 2 <= limit:
+                self._counted += last + 2 - start
+                start = last + 2
         while self.state is DataState.NOMINAL:
             end = data.find(b"\r\n", start)
             if end < 0:
@@ -78,8 +85,8 @@ async def read_data(reader: asyncio.StreamReader, line_limit: int,
             # No ".\r\n" within the stream's limit: take what was looked at (the last two bytes stay, in case
             # the end line begins there) and go on.
             chunk = await reader.read(overrun.consumed)
-        ends = chunk.endswith(_DOT_LINE) and (tail + chunk)[-5:-3] == b"\r\n"
-        tail = (tail + chunk)[-2:]
+        ends = chunk.endswith(_DOT_LINE) and (tail + chunk[-5:])[-5:-3] == b"\r\n"
+        tail = (tail + chunk[-2:])[-2:]
         if reckoning.state is DataState.NOMINAL:
             data += chunk
             if len(data) > line_limit or (size_limit and len(data) > size_limit):
