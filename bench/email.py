@@ -1,6 +1,7 @@
 """Mail per second from SMTP DATA to a committed lead, against bare aiosmtpd keeping mail in memory.
 
-    python bench/email.py [--messages 2000] [--connections 32] [--repeat 3] [--quick] [--mail multipart] [--profile FILE [--gil]]
+    python bench/email.py [--messages 2000] [--connections 32] [--repeat 3] [--quick] [--mail multipart] [--serve-logging]
+                          [--profile FILE [--gil]]
 
 The sender is `smtplib` in its own process (one thread per connection, several messages per
 connection). Both servers run the same aiosmtpd on this process's loop; the Switchboard one
@@ -8,13 +9,15 @@ parses each message and waits for its group commit into a fresh SQLite store bef
 Besides the rates, the server's CPU per message (this process, every thread, from /proc via
 `time.process_time`) for both, which swings much less with the machine's load than the rates; and
 afterwards every message is checked to be stored once. `--profile FILE`: py-spy's raw samples of the
-Switchboard server while it takes the mail (py-spy is not in the lock: `pip install py-spy`).
+Switchboard server while it takes the mail (py-spy is not in the lock: `pip install py-spy`). `--serve-logging`:
+the Switchboard server logs as `switchboard serve` does (INFO, its text handler, into /dev/null), the bare one not.
 """
 from __future__ import annotations
 
 import _paths  # noqa: F401  (first: see bench/_paths.py)
 
 import argparse  # noqa: E402
+import logging  # noqa: E402
 import os  # noqa: E402
 import asyncio  # noqa: E402
 import signal  # noqa: E402
@@ -25,6 +28,8 @@ import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
+from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from aiosmtpd.smtp import SMTP  # noqa: E402
@@ -155,6 +160,32 @@ def check_stored(db: Path, messages: int) -> str:
     return "; ".join(problems)
 
 
+@contextmanager
+def serve_logging(on: bool) -> Iterator[None]:
+    """The Switchboard server logging as `switchboard serve` does (INFO, the text handler; to /dev/null here),
+    undone afterwards so that the bare server of the next run logs as before (not at all)."""
+    if not on:
+        yield
+        return
+    from gateway.logs import configure
+    from gateway.settings import LogSettings
+
+    with open(os.devnull, "w") as sink:
+        stderr, sys.stderr = sys.stderr, sink     # the handler writes to the stderr it finds
+        try:
+            configure(LogSettings())
+        finally:
+            sys.stderr = stderr
+        try:
+            yield
+        finally:
+            root = logging.getLogger()
+            for handler in [h for h in root.handlers if h.get_name() == "switchboard"]:
+                root.removeHandler(handler)
+            root.setLevel(logging.WARNING)
+            logging.getLogger("mail.log").setLevel(logging.NOTSET)
+
+
 def start_profile(path: Path | None, gil: bool = False) -> subprocess.Popen[bytes] | None:
     if path is None:
         return None
@@ -183,6 +214,8 @@ async def main() -> None:
                              "multipart/alternative, Cyrillic, encoded names, a 1.7 kB attachment")
     parser.add_argument("--profile", type=Path, help="py-spy's raw samples of the Switchboard server, written here")
     parser.add_argument("--gil", action="store_true", help="with --profile: sample only the thread holding the GIL")
+    parser.add_argument("--serve-logging", action="store_true",
+                        help="the Switchboard server logs as `switchboard serve` does (INFO; the bare one does not log)")
     args = parser.parse_args()
     if args.quick:
         args.messages, args.repeat = 1000, 1
@@ -190,12 +223,13 @@ async def main() -> None:
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
             memory, memory_cpu, _ = await bare(args.messages, args.connections, args.mail)
-            stored, stored_cpu, loop_cpu, commits, writer_cpu = await switchboard(
-                Path(tmp), args.messages, args.connections, args.mail, args.profile, args.gil)
+            with serve_logging(args.serve_logging):
+                stored, stored_cpu, loop_cpu, commits, writer_cpu = await switchboard(
+                    Path(tmp), args.messages, args.connections, args.mail, args.profile, args.gil)
             runs.append((memory, stored, commits, memory_cpu, stored_cpu, loop_cpu, writer_cpu))
     memory, stored, commits, memory_cpu, stored_cpu, loop_cpu, writer_cpu = (statistics.median(r[i] for r in runs)
                                                                              for i in range(7))
-    shape = "" if args.mail == "plain" else " (multipart mail)"
+    shape = ("" if args.mail == "plain" else " (multipart mail)") + (", logging as serve" if args.serve_logging else "")
     print(f"{args.messages} messages{shape} over {args.connections} SMTP connections, median of {args.repeat} runs, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"SMTP DATA -> committed lead (SQLite synchronous=FULL): {stored:7.0f} messages/s in ~{commits:.0f} commits, "
