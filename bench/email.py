@@ -189,7 +189,7 @@ def serve_logging(on: bool) -> Iterator[None]:
 def start_profile(path: Path | None, gil: bool = False) -> subprocess.Popen[bytes] | None:
     if path is None:
         return None
-    spy = _paths.sibling("screen_pop").py_spy()
+    spy = _paths.sibling("profiles").py_spy()
     if spy is None:
         raise SystemExit("--profile needs py-spy (`pip install py-spy`)")
     return subprocess.Popen([spy, "record", "--pid", str(os.getpid()), "--format", "raw", "--output", str(path),
@@ -242,7 +242,7 @@ async def main() -> None:
           f"cpu_ms={1000 * stored_cpu:.3f} loop_cpu_ms={1000 * loop_cpu:.3f} writer_cpu_ms={1000 * writer_cpu:.3f} "
           f"floor_cpu_ms={1000 * memory_cpu:.3f} commits={commits:.0f}")
     if args.profile:
-        _paths.sibling("screen_pop").profile_summary(str(args.profile))
+        _paths.sibling("profiles").profile_summary(str(args.profile))
 
 
 if __name__ == "__main__":
