@@ -144,13 +144,17 @@ class RoutingEngine(RoutingSteps):
     async def expire_due(self, now: float | None = None) -> RoutingOutcome:
         """Handle every deadline due at `now`: offer timeouts, wrap-up ends, owner waits, escalations, hours."""
         run = Run(round(now, 3) if now is not None else self._now())
-        for member in await self.backend.pop_due(run.now):
-            kind, _, ident = member.partition(":")
-            if kind == "o":
-                closed = await self.backend.close_offer(ident, OfferStatus.TIMEOUT, run.now, None,
+        due = [member.partition(":")[::2] for member in await self.backend.pop_due(run.now)]
+        # Every offer that timed out is closed before any is followed up: an agent freed by the first would otherwise
+        # take a newer task while an older one still looked offered, its own timeout next in this pass (FIFO broken
+        # whenever two offers expire together). The rest is read fresh as it comes, after all of them.
+        closed = {ident: await self.backend.close_offer(ident, OfferStatus.TIMEOUT, run.now, None,
                                                         self.missed_offers_limit)
-                if closed is not None:
-                    await self._after_close(closed, run)
+                  for kind, ident in due if kind == "o"}
+        for kind, ident in due:
+            if kind == "o":
+                if (done := closed[ident]) is not None:
+                    await self._after_close(done, run)
             elif kind == "w":
                 released = await self.backend.finish_wrap(ident, run.now)
                 if released is not None:
