@@ -12,6 +12,7 @@ from redis.exceptions import NoScriptError, ResponseError
 from routing.backends import Added, Closed, NextOffer, Pages, Pool, Released, Snapshot, TaskParams, codec, day_of
 from routing.backends import redis_lua as lua
 from routing.backends import redis_lua_tasks as lua_tasks
+from routing.backends.redis_wire import ScriptWire
 from routing.events import InvalidState, NotFound, NotYourOffer, OfferNotPending, RoutingError
 from routing.types import Agent, AgentState, Offer, OfferStatus, Policy, Presence, Task, TaskRecord, TaskState
 
@@ -45,6 +46,8 @@ class RedisBackend:
         bodies = {name: getattr(module, name) for module in (lua, lua_tasks) for name in dir(module)
                   if name.isupper() and name != "PRELUDE"}
         self._scripts = {name: client.register_script(lua.PRELUDE + body) for name, body in bodies.items()}
+        # The scripts' calls (every decision) on a lean connection of their own; plain reads use the client.
+        self.wire = ScriptWire(client)
         # The earliest deadline as far as this process knows, or None (unknown: ask Redis). The engine's
         # driver asks after every call; Redis was asked 8 times per lead for it. A deadline this process
         # adds has a time it knows (an offer's expiry, `schedule`); one ended early (an accepted offer)
@@ -63,13 +66,13 @@ class RedisBackend:
     async def _run(self, name: str, *args: Any) -> Any:
         script = self._scripts[name]
         # EVALSHA straight: redis-py's Script wrapper copies the arguments and checks for pipelines on every
-        # call (about a tenth of a PING of CPU per decision); it is kept for its body and digest.
+        # call; it is kept for its body and digest.
         try:
             try:
-                return await self.client.execute_command("EVALSHA", script.sha, 0, self.prefix, *args)
+                return await self.wire.call("EVALSHA", script.sha, 0, self.prefix, *args)
             except NoScriptError:       # a Redis restarted or flushed: load it, as the wrapper would, and run it
                 script.sha = await self.client.script_load(script.script)
-                return await self.client.execute_command("EVALSHA", script.sha, 0, self.prefix, *args)
+                return await self.wire.call("EVALSHA", script.sha, 0, self.prefix, *args)
         except ResponseError as exc:
             code, _, message = str(exc).partition(" ")
             if code in _ERRORS:
@@ -274,5 +277,6 @@ class RedisBackend:
                         tuple(codec.offer(o) for o in offers if o), counters)
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the scripts' connection and the connection pool."""
+        await self.wire.aclose()
         await self.client.aclose()
