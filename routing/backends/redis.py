@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -48,6 +48,7 @@ class RedisBackend:
         self._scripts = {name: client.register_script(lua.PRELUDE + body) for name, body in bodies.items()}
         # The scripts' calls (every decision) on a lean connection of their own; plain reads use the client.
         self.wire = ScriptWire(client)
+        self._specs: dict[tuple[tuple[str, tuple[Policy, float, float]], ...], str] = {}
         # The earliest deadline as far as this process knows, or None (unknown: ask Redis). The engine's
         # driver asks after every call; Redis was asked 8 times per lead for it. A deadline this process
         # adds has a time it knows (an offer's expiry, `schedule`); one ended early (an accepted offer)
@@ -108,9 +109,12 @@ class RedisBackend:
         from the database, finished within the last hour). With `offer`, a ranked policy and no agent with
         working hours in the way, the script also matches and makes the offer: the whole decision in one
         round trip, and only the agents it looked at are decoded."""
-        template = codec.offer_doc(offer) if offer is not None and _ranked(policy) else ""
-        out = await self._run("ADD_TASK", codec.task_doc(task, params), _ts(score), _ts(now), _ranked(policy),
-                              RANKED_PAGE, "1" if restored else "0", template)
+        ranked = _ranked(policy)
+        # The offer as fields, not a document: the script builds it only if it matches.
+        template = (offer.id, offer.channel, offer.queue, _ts(offer.created), _ts(offer.expires),
+                    offer.status.value) if offer is not None and ranked else ("",)
+        out = await self._run("ADD_TASK", codec.task_doc(task, params), _ts(score), _ts(now), ranked,
+                              RANKED_PAGE, "1" if restored else "0", *template)
         if not out:
             return None
         if len(out) == 3:       # matched in the script: the record is what we sent, no need to decode it
@@ -199,18 +203,27 @@ class RedisBackend:
         """Finish an assigned task: wrap-up for voice if configured, else completed; with `page`, the freed
         agent's first `pending` read comes along (a round trip less for the agent's next offer), and with
         `next_offer` the script makes that offer itself where it can judge alone (one round trip in all)."""
-        spec = ""
+        offer_id = spec = ""
         if next_offer is not None and queues and page:
-            spec = json.dumps({"offer": next_offer.offer_id,
-                               "queues": {name: {"policy": policy.value, "aging": aging, "timeout": timeout}
-                                          for name, (policy, aging, timeout) in next_offer.queues.items()}})
-        out = await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, spec, *queues)
+            offer_id, spec = next_offer.offer_id, self._queues_spec(next_offer.queues)
+        out = await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, offer_id, spec, *queues)
         released = self._released(out, now, next_offer)
         if released.record.state is TaskState.WRAPPING:
             self._due_unknown()      # the wrap-up's end: its length is in the task document
         elif released.matched is not None:
             self._due_at(*(o.expires for o in released.matched.offered or ()))
         return released
+
+    def _queues_spec(self, queues: Mapping[str, tuple[Policy, float, float]]) -> str:
+        # The engine's queues as COMPLETE reads them: the same every call, so written once per set of settings.
+        key = tuple(queues.items())
+        spec = self._specs.get(key)
+        if spec is None:
+            if len(self._specs) > 16:       # settings changed often (never, in practice): start afresh
+                self._specs.clear()
+            spec = self._specs[key] = json.dumps({name: {"policy": policy.value, "aging": aging, "timeout": timeout}
+                                                  for name, (policy, aging, timeout) in queues.items()})
+        return spec
 
     async def finish_wrap(self, task_id: str, now: float) -> Released | None:
         """End a wrap-up."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 PRELUDE = r"""
 local P = ARGV[1]
 local function get(key) local v = redis.call('GET', key); if v then return cjson.decode(v) end; return nil end
-local function put(key, doc) redis.call('SET', key, cjson.encode(doc)) end
+local function put(key, doc) local raw = cjson.encode(doc); redis.call('SET', key, raw); return raw end
 local function mget(keys)
   local out = {}
   for i = 1, #keys, 500 do
@@ -32,7 +32,7 @@ local function unfree(id, ch)
   redis.call('ZREM', P .. 'rank:' .. ch .. ':round_robin', id)
 end
 local function putagent(a)
-  put(P .. 'a:' .. a.id, a)
+  local raw = put(P .. 'a:' .. a.id, a)
   for ch, _ in pairs(a.cap) do
     if a.presence == 'available' and freecap(a, ch) > 0 then
       redis.call('SADD', P .. 'free:' .. ch, a.id)
@@ -40,6 +40,7 @@ local function putagent(a)
       redis.call('ZADD', P .. 'rank:' .. ch .. ':round_robin', tostring(num(a.rr)), a.id)
     else unfree(a.id, ch) end
   end
+  return raw
 end
 -- Free agents of a channel: the first `limit` in policy order if ranked, else all; and whether more exist.
 local function pool(ch, policy, limit)
@@ -114,6 +115,7 @@ local function finish(t, state)
   t.state = state
 end
 -- One offer made inside a script (RESERVE, ADD_TASK's own match): the task reserved, the agent loaded.
+-- A task ADD_TASK matches at once (state 'new') was never queued: written here once, reserved.
 local function reserve_one(tkey, t, a, o, raw)
   if t.state == 'pending' then redis.call('ZREM', qkey(t), t.m) end
   t.state = 'reserved'; t.offers = num(t.offers) + 1; put(tkey, t)
@@ -141,8 +143,9 @@ local function fits(a, t)
 end
 -- The first agent in `policy` order (a rank) that fits the task and has not declined it, walking the rank
 -- a page at a time: the agents looked at (raw), the one found, and whether the walk judged alone (false:
--- an agent with working hours came first; time zones are for the engine).
-local function walk(t, policy)
+-- an agent with working hours came first; time zones are for the engine). `held`, `heldraw`: an agent the
+-- script has in hand as stored (COMPLETE's freed agent, usually the first free), not read again.
+local function walk(t, policy, held, heldraw)
   local rank = P .. 'rank:' .. t.channel .. ':' .. policy
   local declined = {}
   for _, d in ipairs(nonnull(t.declined) or {}) do declined[d] = true end
@@ -151,9 +154,11 @@ local function walk(t, policy)
     local ids = redis.call('ZRANGE', rank, start, start + step - 1)
     if #ids == 0 then return seen, nil, true end
     for _, id in ipairs(ids) do
-      local raw = redis.call('GET', P .. 'a:' .. id)
+      local raw, a
+      if held and id == held.id then raw, a = heldraw, held
+      else raw = redis.call('GET', P .. 'a:' .. id) end
       if raw then
-        local a = cjson.decode(raw)
+        a = a or cjson.decode(raw)
         if nonnull(a.hours) then return seen, nil, false end
         seen[#seen + 1] = raw
         if not declined[a.id] and fits(a, t) then return seen, a, true end
@@ -214,23 +219,28 @@ if ARGV[7] == '1' and redis.call('EXISTS', P .. 'done:' .. t.id) == 1 then retur
 local seq = redis.call('INCR', P .. 'seq')
 t.seq = seq; t.zs = ARGV[3]; t.score = tonumber(ARGV[3]); t.m = string.format('%012d|%s', seq, t.id)
 t.state = 'pending'; t.offers = 0; t.declined = {}
-put(key, t)
 redis.call('SADD', P .. 'open', t.id)
-redis.call('ZADD', qkey(t), t.zs, t.m)
 if nonnull(t.owner) then redis.call('SADD', P .. 'own:' .. t.owner, t.id) end
 bump(now, t, 'entered', 1)
--- ARGV[8]: an offer without an agent: match here, in policy order, and make it (one round trip in all).
--- The agents looked at come back (the engine decides on them again, for the record); an agent with
--- working hours (a time zone: not for Lua) hands the decision back to the engine with the usual pool.
+-- ARGV[8..13]: an offer without an agent (id, channel, queue, created, expires, status): match here, in
+-- policy order, and make it (one round trip in all). The agents looked at come back (the engine decides on
+-- them again, for the record); an agent with working hours (a time zone: not for Lua) hands the decision
+-- back to the engine with the usual pool. Matched, the task is written once, reserved: never queued.
 if ARGV[8] ~= '' and (ARGV[5] == 'longest_idle' or ARGV[5] == 'round_robin') then
-  local o = cjson.decode(ARGV[8])
   local seen, a, judged = walk(t, ARGV[5])
   if a then
-    o.agent = a.id
+    local o = {id = ARGV[8], task = t.id, agent = a.id, channel = ARGV[9], queue = ARGV[10],
+               created = tonumber(ARGV[11]), expires = tonumber(ARGV[12]), status = ARGV[13]}
+    t.state = 'new'
     reserve_one(key, t, a, o, cjson.encode(o))
     return {tostring(seq), seen, a.id}
   end
+  put(key, t)
+  redis.call('ZADD', qkey(t), t.zs, t.m)
   if judged then return {tostring(seq), seen, ''} end
+else
+  put(key, t)
+  redis.call('ZADD', qkey(t), t.zs, t.m)
 end
 -- The agents that could take it, read in the same step: saves the caller a round trip.
 local free, partial = pool(t.channel, ARGV[5], tonumber(ARGV[6]))

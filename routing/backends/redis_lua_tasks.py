@@ -124,10 +124,11 @@ if wrap > 0 then
   redis.call('ZADD', P .. 'due', tostring(now + wrap), 'w:' .. id)
   return {cjson.encode(t), '[]', '[]', {}}
 end
-if a then a.last_busy = now; putagent(a) end
+local araw = ''
+if a then a.last_busy = now; araw = putagent(a) end
 finish(t, 'completed')
-local done = {cjson.encode(t), '[]', cjson.encode({t.agent}), agentdocs({t.agent})}
--- ARGV[4] > 0: the freed agent's next step read along (the head of each queue it serves, ARGV[6..] the
+local done = {cjson.encode(t), '[]', cjson.encode({t.agent}), {araw}}
+-- ARGV[4] > 0: the freed agent's next step read along (the head of each queue it serves, ARGV[7..] the
 -- engine's queues, on each channel it has room on, and the free agents), as PENDING would: a round trip less.
 local limit, keys, pages, free = tonumber(ARGV[4] or '0'), {}, {}, {}
 if not (a and limit > 0 and a.presence == 'available') then return done end
@@ -136,7 +137,7 @@ for _, q in ipairs(nonnull(a.queues) or {}) do serves[q] = true end
 local channels = {}
 for ch, _ in pairs(a.cap) do if freecap(a, ch) > 0 then channels[#channels + 1] = ch end end
 table.sort(channels)
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   if next(serves) == nil or serves[ARGV[i]] then
     for _, ch in ipairs(channels) do
       local members = redis.call('ZRANGE', P .. 'q:' .. ARGV[i] .. ':' .. ch, 0, limit - 1)
@@ -150,14 +151,14 @@ end
 local work = false
 for _, page in ipairs(pages) do if #page > 0 then work = true end end
 if not work then return {done[1], done[2], done[3], done[4], keys, pages, free} end     -- read: nothing waits
--- ARGV[5]: the engine's queues, if every one of them needs no judgement beyond an index walk
+-- ARGV[5], ARGV[6]: the new offer's id and the engine's queues, if every one of them needs no judgement beyond an index walk
 -- (`policies.matchable_in_backend`): the freed agent's best task (the engine's `_best_task`: per queue
 -- the first it may take, then across queues by effective priority, arrival) offered here, by the queue's
 -- policy, to the first free agent that fits: the whole decision in this one round trip. Anything the
 -- walk cannot judge (an owner, a team, working hours, a page with nothing that fits) goes back to the
 -- engine with the read, as before.
 if ARGV[5] ~= '' and not nonnull(a.hours) then
-  local m = cjson.decode(ARGV[5])
+  local m = {offer = ARGV[5], queues = cjson.decode(ARGV[6])}
   local best, bestraw, bestq, bk1, bk2, bk3
   local judged = true
   for i, page in ipairs(pages) do
@@ -188,7 +189,7 @@ if ARGV[5] ~= '' and not nonnull(a.hours) then
     elseif docs == limit then judged = false; break end     -- the engine would read deeper
   end
   if judged and best then
-    local seen, b, alone = walk(best, bestq.policy)
+    local seen, b, alone = walk(best, bestq.policy, a, araw)
     if b then
       local o = {id = m.offer, task = best.id, agent = b.id, channel = best.channel, queue = best.queue,
                  created = now, expires = now + bestq.timeout, status = 'pending'}
