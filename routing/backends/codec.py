@@ -78,6 +78,8 @@ def offer(raw: str | dict[str, Any]) -> Offer:
 
 def many(raw: str | list[Any] | dict[str, Any]) -> list[dict[str, Any]]:
     """A JSON list from a script (an empty one arrives as {})."""
+    if raw == "[]" or raw == "{}":      # most replies: nothing rescinded, requeued or freed
+        return []
     return _list(json.loads(raw) if isinstance(raw, str) else raw)
 
 

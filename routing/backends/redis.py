@@ -182,21 +182,24 @@ class RedisBackend:
         task, rescinded, freed, agents = out[:4]
         keys: tuple[tuple[str, str], ...] = ()
         pages = matched = None
+        states = {raw: codec.agent_state(raw) for raw in agents if raw}
         if len(out) == 8 and next_offer is not None:   # COMPLETE offered the freed agent's next task itself
             raw, seen, agent_id = out[7]
             record = codec.task_record(raw)
             timeout = next_offer.queues[record.task.queue][2]
             made = Offer(next_offer.offer_id, record.id, agent_id, record.task.channel, record.task.queue, now,
                          now + timeout)
-            matched = Added(record, Pool([codec.agent_state(a) for a in seen], [], ordered=True), (made,))
+            # The freed agent is usually the first (or only) one the walk looked at, as the same document:
+            # decoded once.
+            looked = [states[a] if a in states else codec.agent_state(a) for a in seen]
+            matched = Added(record, Pool(looked, [], ordered=True), (made,))
         elif len(out) == 7 and out[4]:
             flat, raw_pages, free = out[4:]
             keys = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
             pages = Pages([codec.Lazy(page, codec.task_record) for page in raw_pages],
                           {free[i]: codec.Lazy(free[i + 1], codec.agent_state) for i in range(0, len(free), 2)})
         return Released(codec.task_record(task), tuple(codec.offer(o) for o in codec.many(rescinded)),
-                        tuple(codec.many(freed)), tuple(codec.agent_state(a) for a in agents if a), keys, pages,
-                        matched)
+                        tuple(codec.many(freed)), tuple(states[a] for a in agents if a), keys, pages, matched)
 
     async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0,
                        next_offer: NextOffer | None = None) -> Released:

@@ -67,6 +67,13 @@ local function bump(now, t, metric, by, ismax)
     else redis.call('HINCRBYFLOAT', key, f, tostring(by)) end
   end
 end
+-- A count (`by` the string '1' or '0'): HINCRBY, a third of HINCRBYFLOAT's time with no number to format.
+-- These fields only ever hold whole numbers, which both commands write alike.
+local function count(now, t, metric, by)
+  local key = P .. 'st:' .. math.floor(now / 86400)
+  redis.call('HINCRBY', key, 'q:' .. t.queue .. ':' .. metric, by)
+  redis.call('HINCRBY', key, 'c:' .. t.channel .. ':' .. metric, by)
+end
 local function qkey(t) return P .. 'q:' .. t.queue .. ':' .. t.channel end
 local function end_offer(o, status, now)
   redis.call('DEL', P .. 'o:' .. o.id)
@@ -77,7 +84,7 @@ local function end_offer(o, status, now)
     local a = get(P .. 'a:' .. o.agent)
     if a then addload(a, o.channel, -1); putagent(a) end
     local t = get(P .. 't:' .. o.task)
-    if t then bump(now, t, status, 1) end
+    if t then count(now, t, status, '1') end
   end
   o.status = status
   return o
@@ -221,7 +228,7 @@ t.seq = seq; t.zs = ARGV[3]; t.score = tonumber(ARGV[3]); t.m = string.format('%
 t.state = 'pending'; t.offers = 0; t.declined = {}
 redis.call('SADD', P .. 'open', t.id)
 if nonnull(t.owner) then redis.call('SADD', P .. 'own:' .. t.owner, t.id) end
-bump(now, t, 'entered', 1)
+count(now, t, 'entered', '1')
 -- ARGV[8..13]: an offer without an agent (id, channel, queue, created, expires, status): match here, in
 -- policy order, and make it (one round trip in all). The agents looked at come back (the engine decides on
 -- them again, for the record); an agent with working hours (a time zone: not for Lua) hands the decision

@@ -46,8 +46,8 @@ if keep > 0 then
 end
 putagent(a)
 local waited = now - t.created
-bump(now, t, 'assigned', 1)
-if waited <= num(t.sl) then bump(now, t, 'sl_met', 1) else bump(now, t, 'sl_met', 0) end
+count(now, t, 'assigned', '1')
+if waited <= num(t.sl) then count(now, t, 'sl_met', '1') else count(now, t, 'sl_met', '0') end
 bump(now, t, 'accept_sum', waited)
 bump(now, t, 'accept_max', waited, true)
 return {cjson.encode(t), cjson.encode(acc), cjson.encode(resc)}
@@ -71,7 +71,7 @@ put(P .. 't:' .. id, t)
 redis.call('SADD', P .. 'aa:' .. agent, id)
 local a = get(P .. 'a:' .. agent)
 addload(a, t.channel, 1); a.missed = 0; a.last_busy = now; putagent(a)
-bump(now, t, 'assigned', 1)
+count(now, t, 'assigned', '1')
 return {cjson.encode(t), cjson.encode(resc)}
 """
 
@@ -116,7 +116,7 @@ if not t or t.state ~= 'assigned' or not nonnull(t.agent) then return redis.erro
 local a = get(P .. 'a:' .. t.agent)
 local wrap = 0
 if t.channel == 'voice' then wrap = num(t.wrap) end
-bump(now, t, 'completed', 1)
+count(now, t, 'completed', '1')
 if a then addload(a, t.channel, -1) end
 if wrap > 0 then
   if a then a.wrapping = num(a.wrapping) + 1; putagent(a) end
@@ -231,7 +231,7 @@ for _, oid in ipairs(redis.call('SMEMBERS', P .. 'to:' .. id)) do
   if o then table.insert(resc, end_offer(o, 'rescinded', now)); table.insert(freed, o.agent) end
 end
 if t.state == 'pending' then redis.call('ZREM', qkey(t), t.m) end
-if t.state == 'pending' or t.state == 'reserved' then bump(now, t, 'abandoned', 1)
+if t.state == 'pending' or t.state == 'reserved' then count(now, t, 'abandoned', '1')
 elseif nonnull(t.agent) then
   local a = get(P .. 'a:' .. t.agent)
   if a then
