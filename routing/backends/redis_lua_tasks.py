@@ -144,7 +144,7 @@ for i = 7, #ARGV do
       local tkeys = {}
       for j, m in ipairs(members) do tkeys[j] = P .. 't:' .. string.sub(m, 14) end
       keys[#keys + 1] = ARGV[i]; keys[#keys + 1] = ch
-      pages[#pages + 1] = mget(tkeys)
+      pages[#pages + 1] = tkeys     -- the documents are read when needed: matching here reads one a queue
     end
   end
 end
@@ -165,7 +165,8 @@ if ARGV[5] ~= '' and not nonnull(a.hours) then
     local q = m.queues[keys[2 * i - 1]]
     if not q then judged = false; break end
     local found, foundraw, docs = nil, nil, 0
-    for _, raw in ipairs(page) do
+    for _, tkey in ipairs(page) do
+      local raw = redis.call('GET', tkey)
       if raw then
         docs = docs + 1
         local x = cjson.decode(raw)
@@ -199,6 +200,7 @@ if ARGV[5] ~= '' and not nonnull(a.hours) then
   end
 end
 for _, ch in ipairs(channels) do free[#free + 1] = ch; free[#free + 1] = pool(ch, '', 0) end
+for i, page in ipairs(pages) do pages[i] = mget(page) end     -- handed back: the engine reads them all
 return {done[1], done[2], done[3], done[4], keys, pages, free}
 """
 
