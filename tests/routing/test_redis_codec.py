@@ -145,3 +145,25 @@ def test_an_unknown_state_is_refused_as_before():
         except ValueError:
             continue
         raise AssertionError(f"{doc} was read")
+
+
+json_values = st.recursive(st.one_of(st.none(), st.booleans(), numbers, names),
+                           lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(names, inner, max_size=3)),
+                           max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(json_values.map(json.dumps),
+                 st.tuples(st.sampled_from(["", " ", "\n", "x", "}", "\ufeff"]), json_values.map(json.dumps),
+                           st.sampled_from(["", " ", "\r\n", "x", "{}", "]"])).map("".join),
+                 st.text(max_size=12)))
+def test_a_json_text_reads_or_fails_as_json_loads_would(raw):
+    try:
+        expected: Any = json.loads(raw)
+    except ValueError as exc:
+        expected = (type(exc), str(exc))
+    try:
+        got: Any = codec._loads(raw)
+    except ValueError as exc:
+        got = (type(exc), str(exc))
+    assert got == expected
