@@ -124,8 +124,13 @@ class ScriptWire:
                 return await self.client.execute_command(*command)
             try:
                 wire = await self._open()
-            except (OSError, RedisConnectionError, RedisTimeoutError):
+            except (OSError, TimeoutError, RedisConnectionError, RedisTimeoutError):
                 # Refused or unreachable now: the client's path has the retries and errors callers expect.
+                return await self.client.execute_command(*command)
+            except RedisError:
+                # The server took the connection but not this handshake (an ACL without SETNAME, a proxy):
+                # the client's own way from now on.
+                self._settings = None
                 return await self.client.execute_command(*command)
         future = self._loop.create_future()  # type: ignore[union-attr]
         wire.send(hiredis.pack_command(command), future)

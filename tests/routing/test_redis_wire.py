@@ -185,3 +185,4 @@ async def test_a_client_the_wire_does_not_speak_for_keeps_the_clients_path():
                 await backend.wire.call("NO-SUCH-COMMAND")
         finally:
             await backend.aclose()
+
