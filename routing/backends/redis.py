@@ -45,7 +45,7 @@ class RedisBackend:
         self.prefix = prefix
         bodies = {name: getattr(module, name) for module in (lua, lua_tasks) for name in dir(module)
                   if name.isupper() and name != "PRELUDE"}
-        self._scripts = {name: client.register_script(lua.PRELUDE + body) for name, body in bodies.items()}
+        self._scripts = {name: client.register_script(lua.script(body)) for name, body in bodies.items()}
         # The scripts' calls (every decision) on a lean connection of their own; plain reads use the client.
         self.wire = ScriptWire(client)
         self._specs: dict[tuple[tuple[str, tuple[Policy, float, float]], ...], str] = {}
