@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from redis.asyncio import Redis
@@ -121,7 +120,9 @@ class RedisBackend:
             seq, seen, agent_id = out
             record = TaskRecord(task, TaskState.PENDING, int(seq), float(_ts(score)))
             scanned = Pool([codec.agent_state(a) for a in seen], [], ordered=True)
-            made = (replace(offer, agent_id=agent_id),) if agent_id and offer is not None else ()
+            # The offer as sent, with its agent (built directly: dataclasses.replace reads every field by name).
+            made = (Offer(offer.id, offer.task_id, agent_id, offer.channel, offer.queue, offer.created,
+                          offer.expires, offer.status),) if agent_id and offer is not None else ()
             self._due_at(*(o.expires for o in made))
             return Added(record, scanned, made)
         raw, free, named, partial = out
