@@ -33,8 +33,9 @@ local function unfree(id, ch)
   redis.call('ZREM', P .. 'rank:' .. ch .. ':longest_idle', id)
   redis.call('ZREM', P .. 'rank:' .. ch .. ':round_robin', id)
 end
-local function putagent(a)
-  local raw = put(P .. 'a:' .. a.id, a)
+local function putagent(a, raw)      -- `raw`: the agent encoded already (it is not changed since)
+  raw = raw or cjson.encode(a)
+  redis.call('SET', P .. 'a:' .. a.id, raw)
   for ch, _ in pairs(a.cap) do
     if a.presence == 'available' and freecap(a, ch) > 0 then
       redis.call('SADD', P .. 'free:' .. ch, a.id)

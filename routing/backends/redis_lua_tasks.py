@@ -124,14 +124,17 @@ if wrap > 0 then
   redis.call('ZADD', P .. 'due', tostring(now + wrap), 'w:' .. id)
   return {cjson.encode(t), '[]', '[]', {}}
 end
-local araw = ''
-if a then a.last_busy = now; araw = putagent(a) end
+-- The freed agent is stored (`stored()`) before anything reads what it changes (the free agents, the
+-- ranks), or at the end: stored once, if its next offer is made to itself here.
+local araw, unstored = '', false
+if a then a.last_busy = now; araw = cjson.encode(a); unstored = true end
+local function stored() if unstored then putagent(a, araw); unstored = false end end
 finish(t, 'completed')
 local done = {cjson.encode(t), '[]', cjson.encode({t.agent}), {araw}}
 -- ARGV[4] > 0: the freed agent's next step read along (the head of each queue it serves, ARGV[7..] the
 -- engine's queues, on each channel it has room on, and the free agents), as PENDING would: a round trip less.
 local limit, keys, pages, free = tonumber(ARGV[4] or '0'), {}, {}, {}
-if not (a and limit > 0 and a.presence == 'available') then return done end
+if not (a and limit > 0 and a.presence == 'available') then stored(); return done end
 local serves = {}
 for _, q in ipairs(nonnull(a.queues) or {}) do serves[q] = true end
 local channels = {}
@@ -150,7 +153,7 @@ for i = 7, #ARGV do
 end
 local work = false
 for _, page in ipairs(pages) do if #page > 0 then work = true end end
-if not work then return {done[1], done[2], done[3], done[4], keys, pages, free} end     -- read: nothing waits
+if not work then stored(); return {done[1], done[2], done[3], done[4], keys, pages, free} end  -- nothing waits
 -- ARGV[5], ARGV[6]: the new offer's id and the engine's queues, if every one of them needs no judgement beyond an index walk
 -- (`policies.matchable_in_backend`): the freed agent's best task (the engine's `_best_task`: per queue
 -- the first it may take, then across queues by effective priority, arrival) offered here, by the queue's
@@ -190,15 +193,25 @@ if ARGV[5] ~= '' and not nonnull(a.hours) then
     elseif docs == limit then judged = false; break end     -- the engine would read deeper
   end
   if judged and best then
-    local seen, b, alone = walk(best, bestq.policy, a, araw)
+    local seen, b
+    if redis.call('ZCARD', P .. 'rank:' .. best.channel .. ':' .. bestq.policy) == 0 then
+      -- Nobody else free on the channel: the walk would find the freed agent alone (it fits, has not
+      -- declined, has no hours: checked above), so it gets the offer, and is stored once, below.
+      seen, b = {araw}, a
+    else
+      stored()
+      seen, b = walk(best, bestq.policy, a, araw)
+    end
     if b then
       local o = {id = m.offer, task = best.id, agent = b.id, channel = best.channel, queue = best.queue,
                  created = now, expires = now + bestq.timeout, status = 'pending'}
+      unstored = false      -- stored already, or it is `b`, which reserve_one stores as it ends up
       reserve_one(P .. 't:' .. best.id, best, b, o, cjson.encode(o))
       return {done[1], done[2], done[3], done[4], {}, {}, {}, {bestraw, seen, b.id}}
     end
   end
 end
+stored()
 for _, ch in ipairs(channels) do free[#free + 1] = ch; free[#free + 1] = pool(ch, '', 0) end
 for i, page in ipairs(pages) do pages[i] = mget(page) end     -- handed back: the engine reads them all
 return {done[1], done[2], done[3], done[4], keys, pages, free}
