@@ -5,8 +5,9 @@ which costs about a PING of CPU per call, as much as a routing decision's own Py
 One connection per backend and event loop, pipelined: calls from several tasks at once are written one after
 another and their replies, which Redis sends in the same order, are handed back in it (hiredis parses them in
 C). Each script is still one atomic command, so nothing changes for other processes. Anything this path does
-not speak (TLS, a credentials provider, a cluster) and any connection lost or refused goes through the client
-as before, with redis-py's own retries and errors: only the common case is made lean.
+not speak (TLS, a credentials provider, a cluster) and a connection refused go through the client as before,
+with redis-py's own retries and errors; a connection lost with calls in flight fails them as the client's own
+would (sent again through the client if it retries): only the common case is made lean.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ _MORE = object()    # hiredis' "no whole reply buffered yet" (its default, False
 
 
 class _Lost(RedisConnectionError):
-    """The wire closed with calls in flight: the caller sends again through the client (redis-py's retries)."""
+    """The wire closed with calls in flight (see `ScriptWire.call`)."""
 
 
 class _Wire(asyncio.Protocol):
@@ -46,7 +47,7 @@ class _Wire(asyncio.Protocol):
         self.timeout = timeout
         self.deadlines: deque[float] = deque()
         self._watch: asyncio.TimerHandle | None = None
-        self._where = where
+        self.where = where
 
     def send(self, packed: bytes, future: asyncio.Future[Any]) -> None:
         self.transport.write(packed)  # type: ignore[union-attr]
@@ -65,7 +66,7 @@ class _Wire(asyncio.Protocol):
         if self.deadlines[0] <= loop.time():
             # Redis took longer than the client's timeout: out of step now, so the connection goes (as in
             # redis-py) and every call still waiting on it fails as the client's would.
-            self.close(RedisTimeoutError(f"Timeout reading from {self._where}"))
+            self.close(RedisTimeoutError(f"Timeout reading from {self.where}"))
         else:
             self._watch = loop.call_at(self.deadlines[0], self._check)
 
@@ -136,10 +137,13 @@ class ScriptWire:
         wire.send(hiredis.pack_command(command), future)
         try:
             reply = await future
-        except _Lost:
-            # Lost with the command in flight (a Redis restart, a dropped socket): sent again through the
-            # client, whose retries the old path had; a script is one command, run whole or not at all.
-            return await self.client.execute_command(*command)
+        except _Lost as exc:
+            # Lost with the command in flight (a Redis restart, a dropped socket), as the client's own
+            # connection would have been: with retries (`Redis(retry=...)`; none from a URL) it is sent again
+            # through the client, which retries as it did; without, the caller gets the client's error.
+            if self._settings is not None and self._settings.retries > 0:
+                return await self.client.execute_command(*command)
+            raise RedisConnectionError(f"Error while reading from {wire.where}: {exc}") from None
         if isinstance(reply, RedisError):
             raise reply
         return reply
@@ -154,8 +158,9 @@ class ScriptWire:
         try:
             wire = await self._connect(loop)
         except BaseException as exc:
-            opening.set_exception(exc)
-            opening.exception()     # retrieved: whoever else waits re-raises it
+            # Whoever else waits for this opening takes the client's path (an opener cancelled is not them).
+            opening.set_exception(exc if isinstance(exc, Exception) else RedisConnectionError("opening cancelled"))
+            opening.exception()     # retrieved
             self._opening = None
             raise
         self._wire = wire
@@ -214,7 +219,7 @@ class ScriptWire:
 
 class _Settings:
     __slots__ = ("host", "port", "path", "db", "username", "password", "name", "timeout", "connect_timeout",
-                 "keepalive", "keepalive_options", "encoding", "errors", "where")
+                 "keepalive", "keepalive_options", "encoding", "errors", "where", "retries")
 
     def __init__(self, conn: Connection) -> None:
         self.path: str | None = conn.path if isinstance(conn, UnixDomainSocketConnection) else None
@@ -232,6 +237,8 @@ class _Settings:
         self.encoding: str | None = encoder.encoding if encoder.decode_responses else None
         self.errors: str = encoder.encoding_errors
         self.where = self.path or f"{self.host}:{self.port}"
+        retry = getattr(conn, "retry", None)
+        self.retries = retry.get_retries() if retry is not None else 0
 
 
 def _settings(client: Redis) -> _Settings | None:

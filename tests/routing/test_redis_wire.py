@@ -8,7 +8,11 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 from redis.credentials import UsernamePasswordCredentialProvider
-from redis.exceptions import AuthenticationError, ResponseError, TimeoutError as RedisTimeoutError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from routing.backends.redis import RedisBackend
 from routing.backends.redis_wire import ScriptWire
@@ -100,25 +104,45 @@ async def until(condition) -> None:  # type: ignore[no-untyped-def]
         await asyncio.sleep(0.01)
 
 
-async def test_a_connection_lost_in_flight_is_sent_again_through_the_client_and_the_wire_reopens():
+async def lose_a_call_in_flight(backend: RedisBackend, other: Redis, key: str) -> asyncio.Task:
+    """A BLPOP on the wire, its connection killed under it (as a Redis restart or a dropped socket would)."""
+    waiting = asyncio.create_task(backend.wire.call("BLPOP", key, 30))
+    await until(lambda: blocked_clients(other, "blpop"))
+    [first] = await blocked_clients(other, "blpop")
+    await other.client_kill_filter(_id=first)
+    return waiting
+
+
+async def test_a_call_lost_in_flight_fails_as_the_clients_would_and_the_wire_reopens():
     async with running_redis_async() as url:
-        backend = RedisBackend.from_url(url, "lost:")
+        backend = RedisBackend.from_url(url, "lost:")          # from a URL: redis-py does not retry
         other = Redis.from_url(url, decode_responses=True)
         try:
             engine = RoutingEngine(backend, QUEUES, lambda: NOW)
             await agents_ready(engine, "a", "b")
             await engine.add_task(Task("t0", "chat", queue="sales", created=NOW))   # the script loaded
-            waiting = asyncio.create_task(backend.wire.call("BLPOP", "lost:k", 30))
-            await until(lambda: blocked_clients(other, "blpop"))
-            [first] = await blocked_clients(other, "blpop")
-            await other.client_kill_filter(_id=first)       # as a Redis restart or a dropped socket would
-            await until(lambda: blocked_clients(other, "blpop"))    # the same command, through the client
-            assert await blocked_clients(other, "blpop") != [first]
-            await other.rpush("lost:k", "v")
-            assert list(await waiting) == ["lost:k", "v"]
+            waiting = await lose_a_call_in_flight(backend, other, "lost:k")
+            with pytest.raises(RedisConnectionError):
+                await waiting
             sent = sent_through(backend)
             [offer] = (await engine.add_task(Task("t1", "chat", queue="sales", created=NOW))).offers
             assert offer.agent_id in ("a", "b") and sent == {"client": 0, "wire": 1}      # reopened
+        finally:
+            await other.aclose()
+            await backend.aclose()
+
+
+async def test_a_call_lost_in_flight_is_sent_again_through_a_client_that_retries():
+    async with running_redis_async() as url:
+        host, port = url.split("//")[1].split("/")[0].split(":")
+        backend = RedisBackend(Redis(host=host, port=int(port), decode_responses=True,
+                                     retry=Retry(NoBackoff(), 2)), "again:")
+        other = Redis.from_url(url, decode_responses=True)
+        try:
+            waiting = await lose_a_call_in_flight(backend, other, "again:k")
+            await until(lambda: blocked_clients(other, "blpop"))    # the same command, through the client
+            await other.rpush("again:k", "v")
+            assert list(await waiting) == ["again:k", "v"]
         finally:
             await other.aclose()
             await backend.aclose()
