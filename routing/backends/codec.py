@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
-from json import encoder as _json_encoder
 from collections.abc import Callable, Iterator, Sequence
+from json import encoder as _json_encoder
 from typing import Any, Generic, TypeVar, overload
 
 from routing.backends import TaskParams
@@ -102,10 +102,10 @@ def agent_state(raw: str | dict[str, Any]) -> AgentState:
 def task_doc(task: Task, params: TaskParams) -> str:
     """A new task as JSON, with the queue settings the scripts need."""
     return _dumps({"id": task.id, "channel": task.channel, "priority": task.priority,
-                       "skills": dict(task.required_skills), "queue": task.queue, "team": task.team,
-                       "owner": task.owner, "created": task.created, "sla": task.sla_deadline,
-                       "sl": params.service_level_seconds, "wrap": params.wrap_up_seconds,
-                       "keep": params.keep_recent})
+                   "skills": dict(task.required_skills), "queue": task.queue, "team": task.team,
+                   "owner": task.owner, "created": task.created, "sla": task.sla_deadline,
+                   "sl": params.service_level_seconds, "wrap": params.wrap_up_seconds,
+                   "keep": params.keep_recent})
 
 
 def task_record(raw: str | dict[str, Any]) -> TaskRecord:
@@ -125,8 +125,8 @@ def task_record(raw: str | dict[str, Any]) -> TaskRecord:
 def offer_doc(offer: Offer) -> str:
     """An offer as JSON."""
     return _dumps({"id": offer.id, "task": offer.task_id, "agent": offer.agent_id, "channel": offer.channel,
-                       "queue": offer.queue, "created": offer.created, "expires": offer.expires,
-                       "status": offer.status.value})
+                   "queue": offer.queue, "created": offer.created, "expires": offer.expires,
+                   "status": offer.status.value})
 
 
 def offer(raw: str | dict[str, Any]) -> Offer:
