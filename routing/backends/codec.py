@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
+from json import encoder as _json_encoder
 from typing import Any, Generic, TypeVar, overload
 
 from routing.backends import TaskParams
@@ -19,6 +20,60 @@ def _map(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _ints(value: Any) -> dict[str, int]:
+    # A map of whole numbers; most are empty, which skips building a comprehension (decoding a document is
+    # most of a decision's Python, and an agent has four of these).
+    return {k: int(v) for k, v in value.items()} if value and isinstance(value, dict) else {}
+
+
+# Enum members by value: a dict lookup, where calling the enum costs a microsecond each; an unknown value
+# still raises as the enum would.
+_PRESENCE = {p.value: p for p in Presence}
+_TASK_STATE = {s.value: s for s in TaskState}
+_OFFER_STATUS = {s.value: s for s in OfferStatus}
+
+
+def _presence(value: str) -> Presence:
+    return _PRESENCE.get(value) or Presence(value)
+
+
+def _task_state(value: str) -> TaskState:
+    return _TASK_STATE.get(value) or TaskState(value)
+
+
+def _offer_status(value: str) -> OfferStatus:
+    return _OFFER_STATUS.get(value) or OfferStatus(value)
+
+
+def _c_dumps() -> Callable[[Any], str]:
+    # json.dumps with its defaults, less its Python layers (JSONEncoder.encode, iterencode: a few
+    # microseconds of every document sent); the same text. Without the C encoder, json.dumps itself.
+    make = _json_encoder.c_make_encoder
+    if make is None:
+        return json.dumps
+    default = json.JSONEncoder().default
+
+    def dumps(obj: Any) -> str:
+        return "".join(make({}, default, _json_encoder.encode_basestring_ascii, None, ": ", ", ", False, False,
+                            True)(obj, 0))
+    return dumps
+
+
+_dumps = _c_dumps()
+_scan = json.JSONDecoder().scan_once
+
+
+def _loads(raw: str) -> Any:
+    """json.loads for the scripts' documents: the C scanner straight (json.loads' Python layers cost three
+    times its scan on a small document). Anything but one whole JSON value goes to json.loads, which reads
+    leading or trailing blanks or raises as ever."""
+    try:
+        value, end = _scan(raw, 0)
+    except StopIteration:
+        return json.loads(raw)
+    return value if end == len(raw) else json.loads(raw)
+
+
 def agent_doc(agent: Agent) -> str:
     """An agent's configuration as JSON."""
     hours = {"tz": agent.hours.tz, "windows": [list(w) for w in agent.hours.windows]} if agent.hours else None
@@ -29,56 +84,63 @@ def agent_doc(agent: Agent) -> str:
 
 def agent_state(raw: str | dict[str, Any]) -> AgentState:
     """Parse an agent document."""
-    d = json.loads(raw) if isinstance(raw, str) else raw
-    h = d.get("hours")
+    d = _loads(raw) if isinstance(raw, str) else raw
+    get = d.get
+    h = get("hours")
     hours = WeeklyHours(tuple(tuple(int(x) for x in w) for w in _list(h["windows"])), h["tz"]) if h else None
-    agent = Agent(d["id"], {k: int(v) for k, v in _map(d.get("skills")).items()}, d.get("team"),
-                  {k: int(v) for k, v in _map(d.get("cap")).items()},
-                  {k: int(v) for k, v in _map(d.get("occ")).items()}, frozenset(_list(d.get("queues"))), hours)
-    return AgentState(agent, Presence(d["presence"]), d.get("reason"),
-                      {k: int(v) for k, v in _map(d.get("load")).items()}, int(d.get("wrapping") or 0),
-                      int(d.get("missed") or 0), float(d.get("last_busy") or 0), int(d.get("rr") or 0),
-                      {q: tuple(float(t) for t in _list(v)) for q, v in _map(d.get("recent")).items() if _list(v)})
+    queues = get("queues")
+    agent = Agent(d["id"], _ints(get("skills")), get("team"), _ints(get("cap")), _ints(get("occ")),
+                  frozenset(queues) if queues and isinstance(queues, list) else frozenset(), hours)
+    recent = get("recent")
+    return AgentState(agent, _presence(d["presence"]), get("reason"), _ints(get("load")),
+                      int(get("wrapping") or 0), int(get("missed") or 0), float(get("last_busy") or 0),
+                      int(get("rr") or 0),
+                      {q: tuple(float(t) for t in v) for q, v in recent.items() if v and isinstance(v, list)}
+                      if recent and isinstance(recent, dict) else {})
 
 
 def task_doc(task: Task, params: TaskParams) -> str:
     """A new task as JSON, with the queue settings the scripts need."""
-    return json.dumps({"id": task.id, "channel": task.channel, "priority": task.priority,
-                       "skills": dict(task.required_skills), "queue": task.queue, "team": task.team,
-                       "owner": task.owner, "created": task.created, "sla": task.sla_deadline,
-                       "sl": params.service_level_seconds, "wrap": params.wrap_up_seconds,
-                       "keep": params.keep_recent})
+    return _dumps({"id": task.id, "channel": task.channel, "priority": task.priority,
+                   "skills": dict(task.required_skills), "queue": task.queue, "team": task.team,
+                   "owner": task.owner, "created": task.created, "sla": task.sla_deadline,
+                   "sl": params.service_level_seconds, "wrap": params.wrap_up_seconds,
+                   "keep": params.keep_recent})
 
 
 def task_record(raw: str | dict[str, Any]) -> TaskRecord:
     """Parse a task document."""
-    d = json.loads(raw) if isinstance(raw, str) else raw
-    task = Task(d["id"], d["channel"], int(d.get("priority") or 0),
-                {k: int(v) for k, v in _map(d.get("skills")).items()}, d["queue"], d.get("team"), d.get("owner"),
-                float(d.get("created") or 0), d.get("sla"))
-    return TaskRecord(task, TaskState(d["state"]), int(d.get("seq") or 0), float(d.get("score") or 0),
-                      d.get("agent"), int(d.get("offers") or 0), frozenset(_list(d.get("declined"))),
-                      float(d["assigned_at"]) if d.get("assigned_at") is not None else None,
-                      int(d.get("round") or 1), float(d.get("declined_at") or 0))
+    d = _loads(raw) if isinstance(raw, str) else raw
+    get = d.get
+    task = Task(d["id"], d["channel"], int(get("priority") or 0), _ints(get("skills")), d["queue"], get("team"),
+                get("owner"), float(get("created") or 0), get("sla"))
+    declined, assigned_at = get("declined"), get("assigned_at")
+    return TaskRecord(task, _task_state(d["state"]), int(get("seq") or 0), float(get("score") or 0), get("agent"),
+                      int(get("offers") or 0),
+                      frozenset(declined) if declined and isinstance(declined, list) else frozenset(),
+                      float(assigned_at) if assigned_at is not None else None, int(get("round") or 1),
+                      float(get("declined_at") or 0))
 
 
 def offer_doc(offer: Offer) -> str:
     """An offer as JSON."""
-    return json.dumps({"id": offer.id, "task": offer.task_id, "agent": offer.agent_id, "channel": offer.channel,
-                       "queue": offer.queue, "created": offer.created, "expires": offer.expires,
-                       "status": offer.status.value})
+    return _dumps({"id": offer.id, "task": offer.task_id, "agent": offer.agent_id, "channel": offer.channel,
+                   "queue": offer.queue, "created": offer.created, "expires": offer.expires,
+                   "status": offer.status.value})
 
 
 def offer(raw: str | dict[str, Any]) -> Offer:
     """Parse an offer document."""
-    d = json.loads(raw) if isinstance(raw, str) else raw
+    d = _loads(raw) if isinstance(raw, str) else raw
     return Offer(d["id"], d["task"], d["agent"], d["channel"], d["queue"], float(d["created"]),
-                 float(d["expires"]), OfferStatus(d["status"]))
+                 float(d["expires"]), _offer_status(d["status"]))
 
 
 def many(raw: str | list[Any] | dict[str, Any]) -> list[dict[str, Any]]:
     """A JSON list from a script (an empty one arrives as {})."""
-    return _list(json.loads(raw) if isinstance(raw, str) else raw)
+    if raw == "[]" or raw == "{}":      # most replies: nothing rescinded, requeued or freed
+        return []
+    return _list(_loads(raw) if isinstance(raw, str) else raw)
 
 
 T = TypeVar("T")

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -12,6 +11,7 @@ from redis.exceptions import NoScriptError, ResponseError
 from routing.backends import Added, Closed, NextOffer, Pages, Pool, Released, Snapshot, TaskParams, codec, day_of
 from routing.backends import redis_lua as lua
 from routing.backends import redis_lua_tasks as lua_tasks
+from routing.backends.redis_wire import ScriptWire
 from routing.events import InvalidState, NotFound, NotYourOffer, OfferNotPending, RoutingError
 from routing.types import Agent, AgentState, Offer, OfferStatus, Policy, Presence, Task, TaskRecord, TaskState
 
@@ -44,7 +44,10 @@ class RedisBackend:
         self.prefix = prefix
         bodies = {name: getattr(module, name) for module in (lua, lua_tasks) for name in dir(module)
                   if name.isupper() and name != "PRELUDE"}
-        self._scripts = {name: client.register_script(lua.PRELUDE + body) for name, body in bodies.items()}
+        self._scripts = {name: client.register_script(lua.script(body)) for name, body in bodies.items()}
+        # The scripts' calls (every decision) on a lean connection of their own; plain reads use the client.
+        self.wire = ScriptWire(client)
+        self._specs: dict[tuple[tuple[str, tuple[Policy, float, float]], ...], str] = {}
         # The earliest deadline as far as this process knows, or None (unknown: ask Redis). The engine's
         # driver asks after every call; Redis was asked 8 times per lead for it. A deadline this process
         # adds has a time it knows (an offer's expiry, `schedule`); one ended early (an accepted offer)
@@ -63,13 +66,13 @@ class RedisBackend:
     async def _run(self, name: str, *args: Any) -> Any:
         script = self._scripts[name]
         # EVALSHA straight: redis-py's Script wrapper copies the arguments and checks for pipelines on every
-        # call (about a tenth of a PING of CPU per decision); it is kept for its body and digest.
+        # call; it is kept for its body and digest.
         try:
             try:
-                return await self.client.execute_command("EVALSHA", script.sha, 0, self.prefix, *args)
+                return await self.wire.call("EVALSHA", script.sha, 0, self.prefix, *args)
             except NoScriptError:       # a Redis restarted or flushed: load it, as the wrapper would, and run it
                 script.sha = await self.client.script_load(script.script)
-                return await self.client.execute_command("EVALSHA", script.sha, 0, self.prefix, *args)
+                return await self.wire.call("EVALSHA", script.sha, 0, self.prefix, *args)
         except ResponseError as exc:
             code, _, message = str(exc).partition(" ")
             if code in _ERRORS:
@@ -105,16 +108,21 @@ class RedisBackend:
         from the database, finished within the last hour). With `offer`, a ranked policy and no agent with
         working hours in the way, the script also matches and makes the offer: the whole decision in one
         round trip, and only the agents it looked at are decoded."""
-        template = codec.offer_doc(offer) if offer is not None and _ranked(policy) else ""
-        out = await self._run("ADD_TASK", codec.task_doc(task, params), _ts(score), _ts(now), _ranked(policy),
-                              RANKED_PAGE, "1" if restored else "0", template)
+        ranked = _ranked(policy)
+        # The offer as fields, not a document: the script builds it only if it matches.
+        template = (offer.id, offer.channel, offer.queue, _ts(offer.created), _ts(offer.expires),
+                    offer.status.value) if offer is not None and ranked else ("",)
+        out = await self._run("ADD_TASK", codec.task_doc(task, params), _ts(score), _ts(now), ranked,
+                              RANKED_PAGE, "1" if restored else "0", *template)
         if not out:
             return None
         if len(out) == 3:       # matched in the script: the record is what we sent, no need to decode it
             seq, seen, agent_id = out
             record = TaskRecord(task, TaskState.PENDING, int(seq), float(_ts(score)))
             scanned = Pool([codec.agent_state(a) for a in seen], [], ordered=True)
-            made = (replace(offer, agent_id=agent_id),) if agent_id and offer is not None else ()
+            # The offer as sent, with its agent (built directly: dataclasses.replace reads every field by name).
+            made = (Offer(offer.id, offer.task_id, agent_id, offer.channel, offer.queue, offer.created,
+                          offer.expires, offer.status),) if agent_id and offer is not None else ()
             self._due_at(*(o.expires for o in made))
             return Added(record, scanned, made)
         raw, free, named, partial = out
@@ -175,39 +183,51 @@ class RedisBackend:
         task, rescinded, freed, agents = out[:4]
         keys: tuple[tuple[str, str], ...] = ()
         pages = matched = None
+        states = {raw: codec.agent_state(raw) for raw in agents if raw}
         if len(out) == 8 and next_offer is not None:   # COMPLETE offered the freed agent's next task itself
             raw, seen, agent_id = out[7]
             record = codec.task_record(raw)
             timeout = next_offer.queues[record.task.queue][2]
             made = Offer(next_offer.offer_id, record.id, agent_id, record.task.channel, record.task.queue, now,
                          now + timeout)
-            matched = Added(record, Pool([codec.agent_state(a) for a in seen], [], ordered=True), (made,))
+            # The freed agent is usually the first (or only) one the walk looked at, as the same document:
+            # decoded once.
+            looked = [states[a] if a in states else codec.agent_state(a) for a in seen]
+            matched = Added(record, Pool(looked, [], ordered=True), (made,))
         elif len(out) == 7 and out[4]:
             flat, raw_pages, free = out[4:]
             keys = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
             pages = Pages([codec.Lazy(page, codec.task_record) for page in raw_pages],
                           {free[i]: codec.Lazy(free[i + 1], codec.agent_state) for i in range(0, len(free), 2)})
         return Released(codec.task_record(task), tuple(codec.offer(o) for o in codec.many(rescinded)),
-                        tuple(codec.many(freed)), tuple(codec.agent_state(a) for a in agents if a), keys, pages,
-                        matched)
+                        tuple(codec.many(freed)), tuple(states[a] for a in agents if a), keys, pages, matched)
 
     async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0,
                        next_offer: NextOffer | None = None) -> Released:
         """Finish an assigned task: wrap-up for voice if configured, else completed; with `page`, the freed
         agent's first `pending` read comes along (a round trip less for the agent's next offer), and with
         `next_offer` the script makes that offer itself where it can judge alone (one round trip in all)."""
-        spec = ""
+        offer_id = spec = ""
         if next_offer is not None and queues and page:
-            spec = json.dumps({"offer": next_offer.offer_id,
-                               "queues": {name: {"policy": policy.value, "aging": aging, "timeout": timeout}
-                                          for name, (policy, aging, timeout) in next_offer.queues.items()}})
-        out = await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, spec, *queues)
+            offer_id, spec = next_offer.offer_id, self._queues_spec(next_offer.queues)
+        out = await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, offer_id, spec, *queues)
         released = self._released(out, now, next_offer)
         if released.record.state is TaskState.WRAPPING:
             self._due_unknown()      # the wrap-up's end: its length is in the task document
         elif released.matched is not None:
             self._due_at(*(o.expires for o in released.matched.offered or ()))
         return released
+
+    def _queues_spec(self, queues: Mapping[str, tuple[Policy, float, float]]) -> str:
+        # The engine's queues as COMPLETE reads them: the same every call, so written once per set of settings.
+        key = tuple(queues.items())
+        spec = self._specs.get(key)
+        if spec is None:
+            if len(self._specs) > 16:       # settings changed often (never, in practice): start afresh
+                self._specs.clear()
+            spec = self._specs[key] = json.dumps({name: {"policy": policy.value, "aging": aging, "timeout": timeout}
+                                                  for name, (policy, aging, timeout) in queues.items()})
+        return spec
 
     async def finish_wrap(self, task_id: str, now: float) -> Released | None:
         """End a wrap-up."""
@@ -274,5 +294,6 @@ class RedisBackend:
                         tuple(codec.offer(o) for o in offers if o), counters)
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Close the scripts' connection and the connection pool."""
+        await self.wire.aclose()
         await self.client.aclose()

@@ -1,10 +1,12 @@
 """Lua scripts: each routing step runs atomically inside Redis. ARGV[1] is the key prefix."""
 from __future__ import annotations
 
+import re
+
 PRELUDE = r"""
 local P = ARGV[1]
 local function get(key) local v = redis.call('GET', key); if v then return cjson.decode(v) end; return nil end
-local function put(key, doc) redis.call('SET', key, cjson.encode(doc)) end
+local function put(key, doc) local raw = cjson.encode(doc); redis.call('SET', key, raw); return raw end
 local function mget(keys)
   local out = {}
   for i = 1, #keys, 500 do
@@ -31,8 +33,9 @@ local function unfree(id, ch)
   redis.call('ZREM', P .. 'rank:' .. ch .. ':longest_idle', id)
   redis.call('ZREM', P .. 'rank:' .. ch .. ':round_robin', id)
 end
-local function putagent(a)
-  put(P .. 'a:' .. a.id, a)
+local function putagent(a, raw)      -- `raw`: the agent encoded already (it is not changed since)
+  raw = raw or cjson.encode(a)
+  redis.call('SET', P .. 'a:' .. a.id, raw)
   for ch, _ in pairs(a.cap) do
     if a.presence == 'available' and freecap(a, ch) > 0 then
       redis.call('SADD', P .. 'free:' .. ch, a.id)
@@ -40,6 +43,7 @@ local function putagent(a)
       redis.call('ZADD', P .. 'rank:' .. ch .. ':round_robin', tostring(num(a.rr)), a.id)
     else unfree(a.id, ch) end
   end
+  return raw
 end
 -- Free agents of a channel: the first `limit` in policy order if ranked, else all; and whether more exist.
 local function pool(ch, policy, limit)
@@ -66,6 +70,13 @@ local function bump(now, t, metric, by, ismax)
     else redis.call('HINCRBYFLOAT', key, f, tostring(by)) end
   end
 end
+-- A count (`by` the string '1' or '0'): HINCRBY, a third of HINCRBYFLOAT's time with no number to format.
+-- These fields only ever hold whole numbers, which both commands write alike.
+local function count(now, t, metric, by)
+  local key = P .. 'st:' .. math.floor(now / 86400)
+  redis.call('HINCRBY', key, 'q:' .. t.queue .. ':' .. metric, by)
+  redis.call('HINCRBY', key, 'c:' .. t.channel .. ':' .. metric, by)
+end
 local function qkey(t) return P .. 'q:' .. t.queue .. ':' .. t.channel end
 local function end_offer(o, status, now)
   redis.call('DEL', P .. 'o:' .. o.id)
@@ -76,7 +87,7 @@ local function end_offer(o, status, now)
     local a = get(P .. 'a:' .. o.agent)
     if a then addload(a, o.channel, -1); putagent(a) end
     local t = get(P .. 't:' .. o.task)
-    if t then bump(now, t, status, 1) end
+    if t then count(now, t, status, '1') end
   end
   o.status = status
   return o
@@ -114,6 +125,7 @@ local function finish(t, state)
   t.state = state
 end
 -- One offer made inside a script (RESERVE, ADD_TASK's own match): the task reserved, the agent loaded.
+-- A task ADD_TASK matches at once (state 'new') was never queued: written here once, reserved.
 local function reserve_one(tkey, t, a, o, raw)
   if t.state == 'pending' then redis.call('ZREM', qkey(t), t.m) end
   t.state = 'reserved'; t.offers = num(t.offers) + 1; put(tkey, t)
@@ -141,8 +153,9 @@ local function fits(a, t)
 end
 -- The first agent in `policy` order (a rank) that fits the task and has not declined it, walking the rank
 -- a page at a time: the agents looked at (raw), the one found, and whether the walk judged alone (false:
--- an agent with working hours came first; time zones are for the engine).
-local function walk(t, policy)
+-- an agent with working hours came first; time zones are for the engine). `held`, `heldraw`: an agent the
+-- script has in hand as stored (COMPLETE's freed agent, usually the first free), not read again.
+local function walk(t, policy, held, heldraw)
   local rank = P .. 'rank:' .. t.channel .. ':' .. policy
   local declined = {}
   for _, d in ipairs(nonnull(t.declined) or {}) do declined[d] = true end
@@ -151,9 +164,11 @@ local function walk(t, policy)
     local ids = redis.call('ZRANGE', rank, start, start + step - 1)
     if #ids == 0 then return seen, nil, true end
     for _, id in ipairs(ids) do
-      local raw = redis.call('GET', P .. 'a:' .. id)
+      local raw, a
+      if held and id == held.id then raw, a = heldraw, held
+      else raw = redis.call('GET', P .. 'a:' .. id) end
       if raw then
-        local a = cjson.decode(raw)
+        a = a or cjson.decode(raw)
         if nonnull(a.hours) then return seen, nil, false end
         seen[#seen + 1] = raw
         if not declined[a.id] and fits(a, t) then return seen, a, true end
@@ -214,23 +229,28 @@ if ARGV[7] == '1' and redis.call('EXISTS', P .. 'done:' .. t.id) == 1 then retur
 local seq = redis.call('INCR', P .. 'seq')
 t.seq = seq; t.zs = ARGV[3]; t.score = tonumber(ARGV[3]); t.m = string.format('%012d|%s', seq, t.id)
 t.state = 'pending'; t.offers = 0; t.declined = {}
-put(key, t)
 redis.call('SADD', P .. 'open', t.id)
-redis.call('ZADD', qkey(t), t.zs, t.m)
 if nonnull(t.owner) then redis.call('SADD', P .. 'own:' .. t.owner, t.id) end
-bump(now, t, 'entered', 1)
--- ARGV[8]: an offer without an agent: match here, in policy order, and make it (one round trip in all).
--- The agents looked at come back (the engine decides on them again, for the record); an agent with
--- working hours (a time zone: not for Lua) hands the decision back to the engine with the usual pool.
+count(now, t, 'entered', '1')
+-- ARGV[8..13]: an offer without an agent (id, channel, queue, created, expires, status): match here, in
+-- policy order, and make it (one round trip in all). The agents looked at come back (the engine decides on
+-- them again, for the record); an agent with working hours (a time zone: not for Lua) hands the decision
+-- back to the engine with the usual pool. Matched, the task is written once, reserved: never queued.
 if ARGV[8] ~= '' and (ARGV[5] == 'longest_idle' or ARGV[5] == 'round_robin') then
-  local o = cjson.decode(ARGV[8])
   local seen, a, judged = walk(t, ARGV[5])
   if a then
-    o.agent = a.id
+    local o = {id = ARGV[8], task = t.id, agent = a.id, channel = ARGV[9], queue = ARGV[10],
+               created = tonumber(ARGV[11]), expires = tonumber(ARGV[12]), status = ARGV[13]}
+    t.state = 'new'
     reserve_one(key, t, a, o, cjson.encode(o))
     return {tostring(seq), seen, a.id}
   end
+  put(key, t)
+  redis.call('ZADD', qkey(t), t.zs, t.m)
   if judged then return {tostring(seq), seen, ''} end
+else
+  put(key, t)
+  redis.call('ZADD', qkey(t), t.zs, t.m)
 end
 -- The agents that could take it, read in the same step: saves the caller a round trip.
 local free, partial = pool(t.channel, ARGV[5], tonumber(ARGV[6]))
@@ -287,3 +307,45 @@ for _, id in ipairs(redis.call('SMEMBERS', P .. 'agents')) do
 end
 return {agents, docs('open', 't:'), offers, redis.call('HGETALL', P .. 'st:' .. ARGV[2])}
 """
+
+
+def _chunks(prelude: str) -> list[tuple[str | None, str]]:
+    """PRELUDE cut into its top-level pieces: each function with the comment above it, or a statement."""
+    chunks: list[tuple[str | None, list[str]]] = []
+
+    def comment_only() -> bool:
+        return bool(chunks) and chunks[-1][0] is None and all(x.startswith("--") for x in chunks[-1][1])
+    for line in prelude.strip("\n").split("\n"):
+        defined = re.match(r"local function (\w+)", line)
+        if line.startswith("--"):
+            if comment_only():
+                chunks[-1][1].append(line)
+            else:
+                chunks.append((None, [line]))
+        elif defined and comment_only():
+            chunks[-1] = (defined.group(1), chunks[-1][1] + [line])
+        elif defined or not line.startswith((" ", "end")):
+            chunks.append((defined.group(1) if defined else None, [line]))
+        else:
+            chunks[-1][1].append(line)
+    return [(name, "\n".join(lines)) for name, lines in chunks]
+
+
+def _calls(text: str, names: set[str]) -> set[str]:
+    return {name for name in names if re.search(rf"(?<![\w.:]){name}\s*\(", text)}
+
+
+def script(body: str, prelude: str = PRELUDE) -> str:
+    """`body` after the PRELUDE functions it calls (and those they call), in PRELUDE's order: Redis runs
+    a script's every `local function` statement on every call, about 3 us for all of PRELUDE's, as much
+    as a few of the commands a decision sends."""
+    chunks = _chunks(prelude)
+    names = {name for name, _ in chunks if name}
+    needed = _calls(body, names)
+    while True:
+        more = needed | {called for name, text in chunks if name in needed for called in _calls(text, names - {name})}
+        if more == needed:
+            break
+        needed = more
+    kept = [text for name, text in chunks if name is None or name in needed]
+    return "\n" + "\n".join(kept) + "\n" + body

@@ -46,8 +46,8 @@ if keep > 0 then
 end
 putagent(a)
 local waited = now - t.created
-bump(now, t, 'assigned', 1)
-if waited <= num(t.sl) then bump(now, t, 'sl_met', 1) else bump(now, t, 'sl_met', 0) end
+count(now, t, 'assigned', '1')
+if waited <= num(t.sl) then count(now, t, 'sl_met', '1') else count(now, t, 'sl_met', '0') end
 bump(now, t, 'accept_sum', waited)
 bump(now, t, 'accept_max', waited, true)
 return {cjson.encode(t), cjson.encode(acc), cjson.encode(resc)}
@@ -71,7 +71,7 @@ put(P .. 't:' .. id, t)
 redis.call('SADD', P .. 'aa:' .. agent, id)
 local a = get(P .. 'a:' .. agent)
 addload(a, t.channel, 1); a.missed = 0; a.last_busy = now; putagent(a)
-bump(now, t, 'assigned', 1)
+count(now, t, 'assigned', '1')
 return {cjson.encode(t), cjson.encode(resc)}
 """
 
@@ -116,7 +116,7 @@ if not t or t.state ~= 'assigned' or not nonnull(t.agent) then return redis.erro
 local a = get(P .. 'a:' .. t.agent)
 local wrap = 0
 if t.channel == 'voice' then wrap = num(t.wrap) end
-bump(now, t, 'completed', 1)
+count(now, t, 'completed', '1')
 if a then addload(a, t.channel, -1) end
 if wrap > 0 then
   if a then a.wrapping = num(a.wrapping) + 1; putagent(a) end
@@ -124,47 +124,52 @@ if wrap > 0 then
   redis.call('ZADD', P .. 'due', tostring(now + wrap), 'w:' .. id)
   return {cjson.encode(t), '[]', '[]', {}}
 end
-if a then a.last_busy = now; putagent(a) end
+-- The freed agent is stored (`stored()`) before anything reads what it changes (the free agents, the
+-- ranks), or at the end: stored once, if its next offer is made to itself here.
+local araw, unstored = '', false
+if a then a.last_busy = now; araw = cjson.encode(a); unstored = true end
+local function stored() if unstored then putagent(a, araw); unstored = false end end
 finish(t, 'completed')
-local done = {cjson.encode(t), '[]', cjson.encode({t.agent}), agentdocs({t.agent})}
--- ARGV[4] > 0: the freed agent's next step read along (the head of each queue it serves, ARGV[6..] the
+local done = {cjson.encode(t), '[]', cjson.encode({t.agent}), {araw}}
+-- ARGV[4] > 0: the freed agent's next step read along (the head of each queue it serves, ARGV[7..] the
 -- engine's queues, on each channel it has room on, and the free agents), as PENDING would: a round trip less.
 local limit, keys, pages, free = tonumber(ARGV[4] or '0'), {}, {}, {}
-if not (a and limit > 0 and a.presence == 'available') then return done end
+if not (a and limit > 0 and a.presence == 'available') then stored(); return done end
 local serves = {}
 for _, q in ipairs(nonnull(a.queues) or {}) do serves[q] = true end
 local channels = {}
 for ch, _ in pairs(a.cap) do if freecap(a, ch) > 0 then channels[#channels + 1] = ch end end
 table.sort(channels)
-for i = 6, #ARGV do
+for i = 7, #ARGV do
   if next(serves) == nil or serves[ARGV[i]] then
     for _, ch in ipairs(channels) do
       local members = redis.call('ZRANGE', P .. 'q:' .. ARGV[i] .. ':' .. ch, 0, limit - 1)
       local tkeys = {}
       for j, m in ipairs(members) do tkeys[j] = P .. 't:' .. string.sub(m, 14) end
       keys[#keys + 1] = ARGV[i]; keys[#keys + 1] = ch
-      pages[#pages + 1] = mget(tkeys)
+      pages[#pages + 1] = tkeys     -- the documents are read when needed: matching here reads one a queue
     end
   end
 end
 local work = false
 for _, page in ipairs(pages) do if #page > 0 then work = true end end
-if not work then return {done[1], done[2], done[3], done[4], keys, pages, free} end     -- read: nothing waits
--- ARGV[5]: the engine's queues, if every one of them needs no judgement beyond an index walk
+if not work then stored(); return {done[1], done[2], done[3], done[4], keys, pages, free} end  -- nothing waits
+-- ARGV[5], ARGV[6]: the new offer's id and the engine's queues, if every one of them needs no judgement beyond an index walk
 -- (`policies.matchable_in_backend`): the freed agent's best task (the engine's `_best_task`: per queue
 -- the first it may take, then across queues by effective priority, arrival) offered here, by the queue's
 -- policy, to the first free agent that fits: the whole decision in this one round trip. Anything the
 -- walk cannot judge (an owner, a team, working hours, a page with nothing that fits) goes back to the
 -- engine with the read, as before.
 if ARGV[5] ~= '' and not nonnull(a.hours) then
-  local m = cjson.decode(ARGV[5])
+  local m = {offer = ARGV[5], queues = cjson.decode(ARGV[6])}
   local best, bestraw, bestq, bk1, bk2, bk3
   local judged = true
   for i, page in ipairs(pages) do
     local q = m.queues[keys[2 * i - 1]]
     if not q then judged = false; break end
     local found, foundraw, docs = nil, nil, 0
-    for _, raw in ipairs(page) do
+    for _, tkey in ipairs(page) do
+      local raw = redis.call('GET', tkey)
       if raw then
         docs = docs + 1
         local x = cjson.decode(raw)
@@ -188,16 +193,27 @@ if ARGV[5] ~= '' and not nonnull(a.hours) then
     elseif docs == limit then judged = false; break end     -- the engine would read deeper
   end
   if judged and best then
-    local seen, b, alone = walk(best, bestq.policy)
+    local seen, b
+    if redis.call('ZCARD', P .. 'rank:' .. best.channel .. ':' .. bestq.policy) == 0 then
+      -- Nobody else free on the channel: the walk would find the freed agent alone (it fits, has not
+      -- declined, has no hours: checked above), so it gets the offer, and is stored once, below.
+      seen, b = {araw}, a
+    else
+      stored()
+      seen, b = walk(best, bestq.policy, a, araw)
+    end
     if b then
       local o = {id = m.offer, task = best.id, agent = b.id, channel = best.channel, queue = best.queue,
                  created = now, expires = now + bestq.timeout, status = 'pending'}
+      unstored = false      -- stored already, or it is `b`, which reserve_one stores as it ends up
       reserve_one(P .. 't:' .. best.id, best, b, o, cjson.encode(o))
       return {done[1], done[2], done[3], done[4], {}, {}, {}, {bestraw, seen, b.id}}
     end
   end
 end
+stored()
 for _, ch in ipairs(channels) do free[#free + 1] = ch; free[#free + 1] = pool(ch, '', 0) end
+for i, page in ipairs(pages) do pages[i] = mget(page) end     -- handed back: the engine reads them all
 return {done[1], done[2], done[3], done[4], keys, pages, free}
 """
 
@@ -230,7 +246,7 @@ for _, oid in ipairs(redis.call('SMEMBERS', P .. 'to:' .. id)) do
   if o then table.insert(resc, end_offer(o, 'rescinded', now)); table.insert(freed, o.agent) end
 end
 if t.state == 'pending' then redis.call('ZREM', qkey(t), t.m) end
-if t.state == 'pending' or t.state == 'reserved' then bump(now, t, 'abandoned', 1)
+if t.state == 'pending' or t.state == 'reserved' then count(now, t, 'abandoned', '1')
 elseif nonnull(t.agent) then
   local a = get(P .. 'a:' .. t.agent)
   if a then

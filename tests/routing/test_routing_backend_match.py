@@ -20,14 +20,16 @@ async def line_up(engine, clock, *agents: Agent) -> None:
 
 
 def count_commands(backend) -> list[int]:
-    """How many commands the Redis client sends from now on (the bench's meter)."""
+    """How many commands the backend sends from now on, through its client or its scripts' own connection
+    (the bench's meter)."""
     sent = [0]
-    send = backend.client.execute_command
+    for sender, name in ((backend.client, "execute_command"), (backend.wire, "call")):
+        send = getattr(sender, name)
 
-    async def counted(*args, **kwargs):
-        sent[0] += 1
-        return await send(*args, **kwargs)
-    backend.client.execute_command = counted
+        async def counted(*args, _send=send, **kwargs):
+            sent[0] += 1
+            return await _send(*args, **kwargs)
+        setattr(sender, name, counted)
     return sent
 
 

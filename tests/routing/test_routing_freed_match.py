@@ -104,6 +104,55 @@ async def test_a_task_with_an_owner_at_the_head_goes_back_to_the_engine(redis_ur
         await backend.aclose()
 
 
+
+async def test_a_freed_agent_alone_free_takes_its_next_task_and_is_stored_as_the_engine_has_it(redis_url):
+    """Nobody else free: COMPLETE offers the agent its next task without walking the rank, and stores the
+    agent once, as it ends up (busy on chat again, still free on email, idle since now), as memory does."""
+    views = []
+    for backend in (MemoryBackend(), RedisBackend.from_url(redis_url, prefix=f"freed{uuid.uuid4().hex}:")):
+        clock = Clock()
+        try:
+            engine = RoutingEngine(backend, QUEUES, clock)
+            await engine.upsert_agent(Agent("a0", {"en": 2}, None, {"chat": 1, "email": 1}))
+            await engine.set_presence("a0", Presence.AVAILABLE)
+            [offer] = (await engine.add_task(Task("held", "chat", 0, {}, "sales", created=clock.now))).offers
+            await engine.accept(offer.id, "a0")
+            await engine.add_task(Task("next", "chat", 0, {}, "sales", created=clock.now))
+            clock.now += 60
+            out = await engine.complete("held")
+            assert [(o.task_id, o.agent_id) for o in out.offers] == [("next", "a0")]
+            [state] = await backend.get_agents(["a0"])
+            chat = await backend.candidates("chat", [], Policy.LONGEST_IDLE)
+            email = await backend.candidates("email", [], Policy.LONGEST_IDLE)
+            views.append((state, [a.id for a in chat.free], [(a.id, a.last_busy) for a in email.free]))
+        finally:
+            await backend.aclose()
+    memory, redis = views
+    assert redis == memory and memory[1] == [] and memory[2] == [("a0", Clock().now + 60)]
+
+
+
+async def test_another_free_agent_longer_idle_gets_the_freed_agents_next_task(redis_url):
+    """Someone else free who fits, and a task waiting (a process that set a presence and died before routing
+    it): the walk offers it in policy order, to the one idle longer, not to the freed agent, as memory does."""
+    for backend in (MemoryBackend(), RedisBackend.from_url(redis_url, prefix=f"freed{uuid.uuid4().hex}:")):
+        clock = Clock()
+        try:
+            engine = RoutingEngine(backend, QUEUES, clock)
+            for agent_id in ("a0", "a1"):
+                await engine.upsert_agent(Agent(agent_id, {"en": 2}, None, {"chat": 1}))
+            await engine.set_presence("a0", Presence.AVAILABLE)
+            [offer] = (await engine.add_task(Task("held", "chat", 0, {}, "sales", created=clock.now))).offers
+            await engine.accept(offer.id, "a0")
+            await engine.add_task(Task("next", "chat", 0, {}, "sales", created=clock.now))
+            await backend.set_presence("a1", Presence.AVAILABLE, None, clock.now)     # free, nothing routed
+            clock.now += 60
+            out = await engine.complete("held")
+            assert [(o.task_id, o.agent_id) for o in out.offers] == [("next", "a1")], type(backend).__name__
+        finally:
+            await backend.aclose()
+
+
 # Mostly work most agents may take, accepted and completed often: a freed agent usually finds a backlog.
 ops = st.one_of(
     st.tuples(st.just("add"), st.sampled_from(["chat", "email"]), st.integers(0, 2),
