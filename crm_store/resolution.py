@@ -58,7 +58,7 @@ class _Outcome:
     created_lead: bool
     reopened: bool
     note: LeadNote
-    searchable_changed: bool     # the client's name, identities or leads changed: search texts follow
+    searchable_changed: bool     # the client's name or identities changed: the texts of their leads follow
     pairs: list[tuple[AnyContact, AnyContact, str]] = field(default_factory=list)
 
 
@@ -78,7 +78,8 @@ def resolve_batch(
     state.rows.insert(session, now)
     suggestion_ids = _suggest_merges(session, list(outcomes.values()), now)
     _audit_notes(session, list(outcomes.values()), now)
-    # New contacts' leads got their search text with their row (NewRows.insert).
+    # New leads got their search text with their row (NewRows.insert); a stored client's older leads
+    # follow a new name or identity.
     search.refresh(session, {o.contact.id for o in outcomes.values()
                              if o.searchable_changed and not isinstance(o.contact, NewContact)})
 
@@ -191,7 +192,7 @@ def _resolve_one(state: BatchState, request: IngestRequest, policy: JoinPolicy, 
         state.routed.add(id(lead))
     if request.thread_ref:
         state.threads[(request.channel, request.thread_ref)] = lead
-    changed = created_contact or created_lead or renamed or len(state.rows.identities) > identities_before
+    changed = created_contact or renamed or len(state.rows.identities) > identities_before
     return _Outcome(request, contact, lead, interaction, task, created_contact, created_lead, reopened, note,
                     changed, pairs)
 
