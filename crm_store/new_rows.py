@@ -161,6 +161,10 @@ def begin_write(session: Session) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# The SQLite statement per set of tables, made once (a text() clause built per batch costs its compilation).
+_LAST_IDS: dict[tuple[str, ...], str] = {}
+
+
 def reserve_id_ranges(session: Session, counts: dict[str, int]) -> dict[str, list[int]]:
     """Fresh primary keys for each of `counts`' tables (ours, never user input), in one statement on SQLite."""
     wanted = {table: count for table, count in counts.items() if count}
@@ -169,8 +173,10 @@ def reserve_id_ranges(session: Session, counts: dict[str, int]) -> dict[str, lis
         return ids
     if session.bind.dialect.name == "sqlite":
         # Under the write lock, max(id)+1... is exactly what SQLite itself would assign.
-        columns = ", ".join(f"(SELECT coalesce(max(id), 0) FROM {table})" for table in wanted)
-        lasts = session.execute(text(f"SELECT {columns}")).one()
+        key = tuple(wanted)
+        if key not in _LAST_IDS:
+            _LAST_IDS[key] = "SELECT " + ", ".join(f"(SELECT coalesce(max(id), 0) FROM {table})" for table in key)
+        lasts = session.connection().exec_driver_sql(_LAST_IDS[key]).one()
         for (table, count), last in zip(wanted.items(), lasts, strict=True):
             ids[table] = list(range(last + 1, last + 1 + count))
         return ids

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from crm_store.batch_state import AnyContact, AnyLead, BatchState, Known, already_stored, prefetch
 from crm_store import search
 from crm_store.audit import SYSTEM_ACTOR
+from crm_store.many_rows import insert_rows
 from crm_store.models import AuditEntry, Lead, MergeSuggestion
 from crm_store.new_rows import NewContact, NewInteraction, NewLead, NewTask
 from crm_store.types import OPEN_STATUSES, Claim, Direction, IngestRequest, IngestResult, LeadStatus, LeadOutcome
@@ -287,7 +288,7 @@ def _audit_notes(session: Session, outcomes: list[_Outcome], now: datetime) -> N
                         "event_id": o.request.event_id, **o.note.detail}}
             for o in outcomes if o.note.action != "lead.created"]
     if rows:
-        session.execute(insert(AuditEntry), rows)
+        insert_rows(session.connection(), AuditEntry.__table__, rows)
 
 
 def _recently_closed(lead: AnyLead, policy: JoinPolicy, now: datetime) -> bool:
