@@ -110,8 +110,11 @@ _CANDIDATE_LEADS = select(Lead).where(
         & or_(Lead.status.in_(OPEN_STATUSES), Lead.closed_at >= bindparam("closed_since")),
     ),
 )
-_ROUTED = select(RoutingTask.lead_id).where(RoutingTask.lead_id.in_(bindparam("lead_ids", expanding=True)),
-                                            RoutingTask.state.in_(OPEN_TASK_STATES))
+# Every task of the batch's leads (a lead has a few), their states kept in Python: with `state IN (open)` in the
+# statement SQLite, without statistics, searched by the state's index instead, i.e. read every waiting task of
+# the store (4.7 ms a batch with 21,000 of them) to find the batch's few.
+_TASK_STATES = select(RoutingTask.lead_id, RoutingTask.state).where(
+    RoutingTask.lead_id.in_(bindparam("lead_ids", expanding=True)))
 _TEAMS = select(User.id, User.team_id).where(User.id.in_(bindparam("user_ids", expanding=True)))
 
 
@@ -171,7 +174,8 @@ def prefetch(
         state.threads = {k: by_id[v] for k, v in thread_lead_ids.items() if v in by_id}
         state.hinted = {h: by_id[h] for h in hints if h in by_id}
         if by_id:
-            open_for = set(session.connection().execute(_ROUTED, {"lead_ids": list(by_id)}).scalars())
+            tasks = session.connection().execute(_TASK_STATES, {"lead_ids": list(by_id)})
+            open_for = {lead_id for lead_id, task_state in tasks if task_state in OPEN_TASK_STATES}
             state.routed = {id(by_id[lead_id]) for lead_id in open_for}
 
     owner_ids = {c.owner_id for c in contacts if c.owner_id is not None}
