@@ -92,13 +92,13 @@ class NewRows:
                 {"id": c.id, "display_name": c.display_name, "owner_id": c.owner_id, "created_at": now,
                  "updated_at": now} for c in self.contacts])
         if self.leads:
-            docs = self._search_texts()
+            docs = self._search_texts(session)
             insert_rows(connection, Lead.__table__, [
                 {"id": lead.id, "contact_id": lead.contact.id, "status": lead.status, "priority": lead.priority,
                  "channel": lead.channel, "source": lead.source, "attributes": lead.attributes,
                  "subject": lead.subject, "notes": "", "owner_id": lead.owner_id, "team_id": lead.team_id,
                  "created_at": now, "updated_at": now, "last_activity_at": lead.last_activity_at,
-                 "search_text": docs.get(id(lead), ""),
+                 "search_text": docs[id(lead)],
                  "pipeline_id": lead.pipeline_id, "stage_id": lead.stage_id,
                  "stage_entered_at": now if lead.stage_id is not None else None}
                 for lead in self.leads])
@@ -123,23 +123,35 @@ class NewRows:
                 {"contact_id": contact.id, "kind": kind, "value": value, "confidence": confidence,
                  "created_at": now} for contact, kind, value, confidence in self.identities])
 
-    def _search_texts(self) -> dict[int, str]:
-        """The search text of each new lead of a new contact, written with the row.
+    def _search_texts(self, session: Session) -> dict[int, str]:
+        """The search text of each new lead, written with the row.
 
-        Everything such a lead's text is made of is in this batch (a new contact has no stored
-        identity, lead or message), so it needs no read-back and no second write of the row (and of
-        its trigram index) afterwards; leads of stored contacts go through `search.refresh`.
+        A new contact's lead is made of this batch alone (no stored identity, lead or message). A stored
+        contact's new lead is made of what the batch read of it (its name and every identity, loaded with it
+        by the prefetch), the identities this batch adds, and its companies (one read): written once, where
+        `search.refresh` read it back and rewrote the row (an UPDATE, and the trigram index's delete and
+        insert). Its older leads still go through `search.refresh` when the batch renames the client or
+        gives them an identity (crm_store.resolution).
         """
         identities: dict[int, list[tuple[str, str]]] = {}
-        for contact, kind, value, _ in self.identities:
-            if isinstance(contact, NewContact):
-                identities.setdefault(id(contact), []).append((kind, value))
+        stored = {id(lead.contact): lead.contact for lead in self.leads if isinstance(lead.contact, Contact)}
+        for contact in stored.values():     # in the order of their ids, as refresh reads them
+            identities[id(contact)] = [(i.kind, i.value) for i in sorted(contact.identities, key=_by_id)]
+        for contact, kind, value, _ in self.identities:    # new ones: inserted after, so numbered after
+            identities.setdefault(id(contact), []).append((kind, value))
+        companies = search.company_names(session, (c.id for c in stored.values())) if stored else {}
         opening: dict[int, str | None] = {}
-        for interaction in self.interactions:
+        for interaction in self.interactions:   # the lead's first one (a note shown before the message first)
             opening.setdefault(id(interaction.lead), interaction.values.get("text"))
-        return {id(lead): search.document(lead.contact.display_name, identities.get(id(lead.contact), ()),
-                                          lead.subject, "", opening.get(id(lead)))
-                for lead in self.leads if isinstance(lead.contact, NewContact)}
+        return {id(lead): search.document(
+                    search.lead_name(lead.contact.display_name, companies.get(lead.contact.id, ()))
+                    if isinstance(lead.contact, Contact) else lead.contact.display_name,
+                    identities.get(id(lead.contact), ()), lead.subject, "", opening.get(id(lead)))
+                for lead in self.leads}
+
+
+def _by_id(identity: Identity) -> int:
+    return identity.id
 
 
 def begin_write(session: Session) -> None:
@@ -147,6 +159,10 @@ def begin_write(session: Session) -> None:
     if session.bind.dialect.name == "sqlite":
         connection = session.connection()
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# The SQLite statement per set of tables, made once (a text() clause built per batch costs its compilation).
+_LAST_IDS: dict[tuple[str, ...], str] = {}
 
 
 def reserve_id_ranges(session: Session, counts: dict[str, int]) -> dict[str, list[int]]:
@@ -157,8 +173,10 @@ def reserve_id_ranges(session: Session, counts: dict[str, int]) -> dict[str, lis
         return ids
     if session.bind.dialect.name == "sqlite":
         # Under the write lock, max(id)+1... is exactly what SQLite itself would assign.
-        columns = ", ".join(f"(SELECT coalesce(max(id), 0) FROM {table})" for table in wanted)
-        lasts = session.execute(text(f"SELECT {columns}")).one()
+        key = tuple(wanted)
+        if key not in _LAST_IDS:
+            _LAST_IDS[key] = "SELECT " + ", ".join(f"(SELECT coalesce(max(id), 0) FROM {table})" for table in key)
+        lasts = session.connection().exec_driver_sql(_LAST_IDS[key]).one()
         for (table, count), last in zip(wanted.items(), lasts, strict=True):
             ids[table] = list(range(last + 1, last + 1 + count))
         return ids

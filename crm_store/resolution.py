@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from crm_store.batch_state import AnyContact, AnyLead, BatchState, Known, already_stored, prefetch
 from crm_store import search
 from crm_store.audit import SYSTEM_ACTOR
+from crm_store.many_rows import insert_rows
 from crm_store.models import AuditEntry, Lead, MergeSuggestion
 from crm_store.new_rows import NewContact, NewInteraction, NewLead, NewTask
 from crm_store.types import OPEN_STATUSES, Claim, Direction, IngestRequest, IngestResult, LeadStatus, LeadOutcome
@@ -58,7 +59,7 @@ class _Outcome:
     created_lead: bool
     reopened: bool
     note: LeadNote
-    searchable_changed: bool     # the client's name, identities or leads changed: search texts follow
+    searchable_changed: bool     # the client's name or identities changed: the texts of their leads follow
     pairs: list[tuple[AnyContact, AnyContact, str]] = field(default_factory=list)
 
 
@@ -78,7 +79,8 @@ def resolve_batch(
     state.rows.insert(session, now)
     suggestion_ids = _suggest_merges(session, list(outcomes.values()), now)
     _audit_notes(session, list(outcomes.values()), now)
-    # New contacts' leads got their search text with their row (NewRows.insert).
+    # New leads got their search text with their row (NewRows.insert); a stored client's older leads
+    # follow a new name or identity.
     search.refresh(session, {o.contact.id for o in outcomes.values()
                              if o.searchable_changed and not isinstance(o.contact, NewContact)})
 
@@ -191,7 +193,7 @@ def _resolve_one(state: BatchState, request: IngestRequest, policy: JoinPolicy, 
         state.routed.add(id(lead))
     if request.thread_ref:
         state.threads[(request.channel, request.thread_ref)] = lead
-    changed = created_contact or created_lead or renamed or len(state.rows.identities) > identities_before
+    changed = created_contact or renamed or len(state.rows.identities) > identities_before
     return _Outcome(request, contact, lead, interaction, task, created_contact, created_lead, reopened, note,
                     changed, pairs)
 
@@ -286,7 +288,7 @@ def _audit_notes(session: Session, outcomes: list[_Outcome], now: datetime) -> N
                         "event_id": o.request.event_id, **o.note.detail}}
             for o in outcomes if o.note.action != "lead.created"]
     if rows:
-        session.execute(insert(AuditEntry), rows)
+        insert_rows(session.connection(), AuditEntry.__table__, rows)
 
 
 def _recently_closed(lead: AnyLead, policy: JoinPolicy, now: datetime) -> bool:

@@ -79,6 +79,29 @@ def document(name: str | None, identities: Iterable[tuple[str, str]], subject: s
     return normalize(" | ".join(p for p in parts if p))[:DOC_LIMIT]
 
 
+def lead_name(contact_name: str | None, companies: Iterable[str], lead_company: str | None = None) -> str:
+    """The name part of a lead's text: the client's name, then their companies' and the lead's own, each once."""
+    return " | ".join(n for n in (contact_name, *dict.fromkeys([*companies, lead_company or ""])) if n)
+
+
+# Built once: the intake asks it in every batch with a returning client (a new statement costs its cache key again).
+_COMPANY_NAMES = (
+    select(ContactCompany.contact_id, Company.name).join(Company, Company.id == ContactCompany.company_id)
+    .where(ContactCompany.contact_id.in_(bindparam("contact_ids", expanding=True)), Company.deleted_at.is_(None))
+    .order_by(Company.id)
+)
+
+
+def company_names(session: Session, contact_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Each contact's companies' names (not deleted), in the order their texts list them."""
+    ids = set(contact_ids)
+    names: dict[int, list[str]] = {}
+    if ids:
+        for contact_id, company in session.execute(_COMPANY_NAMES, {"contact_ids": list(ids)}):
+            names.setdefault(contact_id, []).append(company)
+    return names
+
+
 def refresh(session: Session, contact_ids: Iterable[int | None] = (), lead_ids: Iterable[int | None] = (), *,
             companies: bool = True) -> None:
     """Recompute the search text of every lead of these contacts, and of these leads.
@@ -100,11 +123,7 @@ def refresh(session: Session, contact_ids: Iterable[int | None] = (), lead_ids: 
             select(Identity.contact_id, Identity.kind, Identity.value).where(Identity.contact_id.in_(people))
             .order_by(Identity.id)):
         identities.setdefault(contact_id, []).append((kind, value))
-    orgs_of: dict[int, list[str]] = {}
-    for contact_id, company in () if not companies else session.execute(
-            select(ContactCompany.contact_id, Company.name).join(Company, Company.id == ContactCompany.company_id)
-            .where(ContactCompany.contact_id.in_(people), Company.deleted_at.is_(None)).order_by(Company.id)):
-        orgs_of.setdefault(contact_id, []).append(company)
+    orgs_of = company_names(session, people) if companies else {}
     own = {row.company_id for row in rows if row.company_id is not None} if companies else set()
     lead_company = dict(session.execute(select(Company.id, Company.name).where(
         Company.id.in_(own), Company.deleted_at.is_(None))).all()) if own else {}
@@ -114,8 +133,8 @@ def refresh(session: Session, contact_ids: Iterable[int | None] = (), lead_ids: 
         Interaction.id.in_(first.scalar_subquery()))).all())
     changed = []
     for row in rows:
-        orgs = [*orgs_of.get(row.contact_id, ()), lead_company.get(row.company_id, "") if companies else ""]
-        name = " | ".join(n for n in (names.get(row.contact_id), *dict.fromkeys(orgs)) if n)
+        name = lead_name(names.get(row.contact_id), orgs_of.get(row.contact_id, ()),
+                         lead_company.get(row.company_id, "") if companies else "")
         doc = document(name, identities.get(row.contact_id, ()), row.subject, row.notes, opening.get(row.id))
         if doc != row.search_text:
             changed.append({"lead_id": row.id, "doc": doc})

@@ -246,3 +246,63 @@ async def test_new_clients_leads_are_searchable_as_written_without_a_second_pass
     async with sessions() as s:
         again = dict((await s.execute(select(Lead.id, Lead.search_text).where(Lead.id.in_(leads)))).all())
     assert again == written
+
+
+async def test_returning_clients_new_leads_are_written_with_their_search_text_once(ingestor, sessions, clock):
+    """A stored client's new lead gets its final search text with its row: what `search.refresh` would compute
+    from the store (name, companies but a deleted one, every identity in order, the note shown first), and the
+    batch sends no UPDATE of a search text (which costs the trigram index a delete and an insert)."""
+    from sqlalchemy import Engine, event
+
+    from crm_store import search
+    from crm_store.models import Company, ContactCompany
+
+    won = await ingestor.ingest(request(phone("+79123456789"), email("anna@example.ru"), name="Анна Петрова",
+                                        text="Первый вопрос", event_id="w-1"))
+    plain = await ingestor.ingest(request(phone("+79005554433"), name="Олег", text="Старое", event_id="p-1"))
+    async with sessions() as s, s.begin():
+        for name, deleted in (("ООО Ромашка", None), ("Закрытая фирма", T0), ("ИП Сидоров", None)):
+            company = Company(name=name, created_at=T0, updated_at=T0, deleted_at=deleted)
+            s.add(company)
+            await s.flush()
+            s.add(ContactCompany(contact_id=won.contact_id, company_id=company.id, created_at=T0))
+        lead = await s.get(Lead, won.lead_id)
+        lead.status, lead.outcome, lead.closed_at = LeadStatus.WON, "won", T0
+        closed = await s.get(Lead, plain.lead_id)
+        closed.status, closed.outcome, closed.closed_at = LeadStatus.LOST, "lost", T0
+        await s.flush()
+        await s.run_sync(lambda sync: search.refresh(sync, {won.contact_id}))   # as linking a company does
+    clock.now += timedelta(hours=1)    # the closed leads are seen: each new lead follows one up
+
+    rewritten: list[object] = []     # the rows of each UPDATE of a search text
+
+    def keep(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if " ".join(statement.split()).upper().startswith("UPDATE LEADS SET SEARCH_TEXT"):
+            rewritten.extend(parameters if executemany else [parameters])
+
+    event.listen(Engine, "before_cursor_execute", keep)
+    try:
+        results = await asyncio.gather(
+            ingestor.ingest(request(phone("+79123456789"), name="Анна", text="Снова я", subject="Счёт",
+                                    event_id="w-2")),
+            ingestor.ingest(request(phone("+79005554433"), email("oleg@example.ru"), name="Олег",
+                                    text="Новый адрес", event_id="p-2")),
+            ingestor.ingest(request(email("new@example.ru"), name="Новая", text="Привет", event_id="n-1")),
+        )
+    finally:
+        event.remove(Engine, "before_cursor_execute", keep)
+    assert all(r.created_lead for r in results) and not any(r.created_contact for r in results[:2])
+    leads = {r.lead_id for r in results} | {won.lead_id, plain.lead_id}
+    async with sessions() as s:
+        written = dict((await s.execute(select(Lead.id, Lead.search_text).where(Lead.id.in_(leads)))).all())
+    anna = written[results[0].lead_id]
+    assert anna.startswith("анна петрова | ооо ромашка | ип сидоров | +79123456789 | 79123456789 | anna@example.ru")
+    assert "закрытая" not in anna and "счет" in anna and f"lead {won.lead_id} was won" in anna
+    assert "oleg@example.ru" in written[results[1].lead_id] and "oleg@example.ru" in written[plain.lead_id]
+    # One text rewritten: the older lead of the client given a new identity (Oleg's); no new lead's.
+    assert len(rewritten) == 1
+    async with sessions() as s, s.begin():
+        await s.run_sync(lambda sync: search.refresh(sync, {r.contact_id for r in results}))
+    async with sessions() as s:
+        again = dict((await s.execute(select(Lead.id, Lead.search_text).where(Lead.id.in_(leads)))).all())
+    assert again == written

@@ -130,6 +130,32 @@ async def test_the_card_the_board_and_the_intake_lookups_scan_no_big_table(store
     assert any("SEARCH interactions USING INDEX" in line for line in timeline), timeline
 
 
+async def test_the_intake_finds_a_known_clients_open_routing_tasks_by_their_lead(store):
+    """Not by their state: every waiting task of the store (thousands when nobody takes them) would be read."""
+    engine, path, pipeline_id = store
+    sessions = session_factory(engine)
+    more = range(3, 13)      # a batch of returning clients: more of their leads than there are open states
+    async with engine.begin() as conn:
+        await conn.execute(insert(Contact), [{"id": i, "display_name": f"C{i}", "created_at": T0, "updated_at": T0}
+                                             for i in more])
+        await conn.execute(insert(Identity), [{"contact_id": i, "kind": "phone", "value": f"+791200000{i:02d}",
+                                               "confidence": "stated", "created_at": T0} for i in more])
+        await conn.execute(insert(Lead), [{
+            "id": i, "contact_id": i, "status": "new", "channel": "form", "source": {}, "attributes": {},
+            "created_at": T0, "updated_at": T0, "last_activity_at": T0, "pipeline_id": pipeline_id} for i in more])
+    known = [IngestRequest(channel="form", event_id=f"again-{i}", received_at=T0,
+                           claims=(Claim("phone", f"+791200000{i:02d}", True, "stated"),)) for i in more]
+
+    async def work():
+        async with sessions() as session:
+            state = await session.run_sync(lambda s: batch_state.prefetch(s, known, timedelta(days=30), T0))
+            assert len(state.leads) == len(more)      # their open leads were found: their tasks were asked for
+
+    plans = await plans_of(engine, path, work)
+    tasks = plan_of(plans, "FROM routing_tasks")
+    assert tasks and all("ix_routing_tasks_lead_id" in line for line in tasks), tasks
+
+
 async def test_a_search_walks_the_trigram_index_newest_first_and_sorts_only_its_candidates(store):
     """The FTS5 index drives (its rowids newest first, each lead then by primary key, cut at the candidates):
     never leads scanned and checked against the index row by row, never every match sorted."""
