@@ -265,9 +265,11 @@ def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20
     for identity in session.scalars(_CARD_IDENTITIES, {"ids": contact_ids}):
         identities.setdefault(identity.contact_id, []).append(identity)
     timelines = _by_key(session.scalars(_CARD_TIMELINES, {"ids": list(leads), "limit": timeline_limit}), "lead_id")
-    kin = _by_key(session.scalars(_CARD_KIN, {"ids": contact_ids}), "contact_id")
     suggestions = list(session.scalars(_CARD_SUGGESTIONS, {"ids": contact_ids}))
-    glances = card_rows.read_many(session, ROUTING_VIEWER, list(leads.values()), visible)
+    glances, live = card_rows.read_many_with_kin(session, ROUTING_VIEWER, list(leads.values()), visible)
+    # The client's other leads come from the rows the glance read (every live lead of the client): a second
+    # SELECT of the same rows cost a statement and their row processing on every card read.
+    kin = {contact_id: sorted(rows, key=_newest_first)[:KIN] for contact_id, rows in live.items()}
     user_ids = {i for lead in leads.values() for i in (lead.owner_id, lead.assignee_id) if i is not None}
     user_ids |= {c.owner_id for c in contacts.values() if c.owner_id is not None}
     user_ids |= {i for glance in glances.values() for i in glance.people}
@@ -293,6 +295,13 @@ def _latest(model: Any, where: Any, key: Any, order: tuple[Any, ...], limit: Any
     return select(model).join(ranked, ranked.c.rid == model.id).where(ranked.c.n <= limit).order_by(*order)
 
 
+KIN = 101      # a client's live leads a card looks at (this one among them), newest first: 100 others at most
+
+
+def _newest_first(lead: Lead) -> int:
+    return -lead.id
+
+
 def _by_key(rows: Iterable[Any], key: str) -> dict[int, list[Any]]:
     out: dict[int, list[Any]] = {}
     for row in rows:
@@ -308,8 +317,6 @@ _CARD_CONTACTS = select(Contact).where(Contact.id.in_(_IDS))
 _CARD_IDENTITIES = select(Identity).where(Identity.contact_id.in_(_IDS)).order_by(Identity.id)
 _CARD_TIMELINES = _latest(Interaction, Interaction.lead_id.in_(_IDS), Interaction.lead_id,
                           (Interaction.created_at.desc(), Interaction.id.desc()), bindparam("limit"))
-_CARD_KIN = _latest(Lead, Lead.contact_id.in_(_IDS) & Lead.deleted_at.is_(None), Lead.contact_id,
-                    (Lead.id.desc(),), 101)
 _CARD_SUGGESTIONS = select(MergeSuggestion).where(
     MergeSuggestion.status == "pending",
     or_(MergeSuggestion.contact_a_id.in_(_IDS), MergeSuggestion.contact_b_id.in_(_IDS)))
