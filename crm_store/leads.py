@@ -164,8 +164,14 @@ async def get_visible(session: AsyncSession, viewer: Viewer, lead_id: int) -> Le
 
 
 async def just_checked(session: AsyncSession, lead_id: int) -> Lead:
-    """The lead `update_lead` checked and changed in this session: from its identity map, no second check."""
-    return found(await session.get(Lead, lead_id), f"lead {lead_id} not found")
+    """The lead `update_lead` checked and changed in this session: the very object, no second check or read."""
+    held = session.info.get(_CHECKED, {}).get(lead_id)
+    return held if held is not None else found(await session.get(Lead, lead_id), f"lead {lead_id} not found")
+
+
+# update_lead's leads, held for just_checked: the session keeps only a weak reference to a row with no change
+# left to flush, and a lead dropped meanwhile was read again.
+_CHECKED = "leads_just_checked"
 
 
 def visible_lead(session: Session, viewer: Viewer, lead_id: int) -> Lead:
@@ -239,6 +245,7 @@ async def update_lead(
     lead = await get_visible(session, viewer, lead_id)
     if not is_own(viewer, lead) and viewer.role not in perms.edit_others:
         raise Forbidden(f"your role may not edit lead {lead_id}, which is not yours")
+    session.info.setdefault(_CHECKED, {})[lead_id] = lead
     edit = _Edit(lead)
     diff, put = edit.diff, edit.put
     if changes.assignee_id is not None or changes.unassign:
@@ -282,7 +289,9 @@ async def update_lead(
             if stage is not None:
                 pipelines.check_entry(lead, stage)
             diff["stage_id"] = [before, lead.stage_id]
-    if diff:
+    if diff and lead.updated_at != now:
+        # Only when it differs: set again after a status change's flush, the same value made the next
+        # statement's autoflush run a whole flush that had nothing to write (a close asks for its open task).
         lead.updated_at = now
     if "notes" in diff or "subject" in diff:
         await session.flush()
