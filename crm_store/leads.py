@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from crm_store import call_grants, card_rows, fields, pipelines, search
 from crm_store.contacts import suggestion_in_reach
@@ -176,7 +177,7 @@ _CHECKED = "leads_just_checked"
 
 def visible_lead(session: Session, viewer: Viewer, lead_id: int) -> Lead:
     """The lead if `viewer` may see it; NotFound / Forbidden otherwise."""
-    lead = session.get(Lead, lead_id)
+    lead = _lead(session, lead_id)
     if lead is None or lead.deleted_at is not None:
         raise NotFound(f"lead {lead_id} not found")
     if viewer.role.sees_everything or sees(viewer, lead):
@@ -184,6 +185,17 @@ def visible_lead(session: Session, viewer: Viewer, lead_id: int) -> Lead:
     if not call_grants.rang_for(session, viewer.user_id, lead_id):
         raise Forbidden(f"lead {lead_id} belongs to someone else")
     return lead
+
+
+def _lead(session: Session, lead_id: int) -> Lead | None:
+    """`session.get(Lead, lead_id)`, without building get's statement anew (every close reads its lead, and the
+    building took as long as the read): a lead the session holds as get gives it, else the statement built once."""
+    if session.identity_map.get(identity_key(Lead, lead_id)) is not None:
+        return session.get(Lead, lead_id)
+    return session.scalars(_LEAD_BY_ID, {"lead_id": lead_id}).first()
+
+
+_LEAD_BY_ID = select(Lead).where(Lead.id == bindparam("lead_id"))
 
 
 @dataclass(frozen=True, slots=True)
