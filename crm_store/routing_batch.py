@@ -282,7 +282,7 @@ def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20
     # SELECT of the same rows cost a statement and their row processing on every card read.
     kin = {contact_id: sorted(rows, key=_newest_first)[:KIN] for contact_id, rows in live.items()}
     user_ids = {i for lead in leads.values() for i in (lead.owner_id, lead.assignee_id) if i is not None}
-    user_ids |= {c.owner_id for c in contacts.values() if c.owner_id is not None}
+    user_ids |= {c.owner_id for c in (contacts[lead.contact_id] for lead in leads.values()) if c.owner_id is not None}
     user_ids |= {i for glance in glances.values() for i in glance.people}
     users = _users(session, user_ids, held)
     cards = {}
