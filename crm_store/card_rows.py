@@ -48,12 +48,20 @@ def read(session: Session, viewer: Viewer, lead: Lead, visible: Callable[[Viewer
 
 def read_many(session: Session, viewer: Viewer, leads: Sequence[Lead],
               visible: Callable[[Viewer], ColumnElement[bool]]) -> dict[int, SummaryRows]:
-    """The glance of each lead, as `viewer` (each narrowed by `reach_of`) sees it: five SELECTs for them all.
+    """The glance of each lead, as `viewer` (each narrowed by `reach_of`) sees it: four SELECTs for them all.
 
     Each lead's own reach decides what it shows, so the rows of the leads' clients are read once and sorted
     out here: whether a lead is in a reach is asked of the database (`visible`, one column per reach)."""
+    return read_many_with_kin(session, viewer, leads, visible)[0]
+
+
+def read_many_with_kin(session: Session, viewer: Viewer, leads: Sequence[Lead],
+                       visible: Callable[[Viewer], ColumnElement[bool]]
+                       ) -> tuple[dict[int, SummaryRows], dict[int, list[Lead]]]:
+    """`read_many`, and every live lead of the leads' clients by client (in no particular order): the rows
+    the glance read anyway, which the card's other leads are drawn from too (`crm_store.routing_batch`)."""
     if not leads:
-        return {}
+        return {}, {}
     reaches = {lead.id: reach_of(viewer, lead) for lead in leads}
     distinct = tuple(dict.fromkeys(reaches.values()))
     contact_ids = list({lead.contact_id for lead in leads})
@@ -64,9 +72,9 @@ def read_many(session: Session, viewer: Viewer, leads: Sequence[Lead],
     recent: dict[int, list[Interaction]] = {}
     for item in session.scalars(_RECENT, {"ids": contact_ids}):
         recent.setdefault(item.contact_id, []).append(item)
-    counted: dict[int, int] = {}
-    for contact_id, in session.execute(_FIRST_CONTACTS, {"ids": contact_ids}):
-        counted[contact_id] = counted.get(contact_id, 0) + 1
+    # How often the client was in touch, counted up to 2, from the same rows: they hold up to RECENT of every
+    # lead's contacts (and of those on no lead), so a client with two contacts or more has two rows or more.
+    counted = {contact_id: min(len(items), 2) for contact_id, items in recent.items()}
     open_tasks = list(session.scalars(_OPEN_TASKS, {"ids": contact_ids}))
     companies = session.execute(_COMPANIES, {"ids": contact_ids}).all()
     out = {}
@@ -88,7 +96,7 @@ def read_many(session: Session, viewer: Viewer, leads: Sequence[Lead],
                   *(i.attributes.get("answered_by") for i in last), *(i.author_id for i in last)}
         out[lead.id] = SummaryRows(names, deals, stages, last, tasks[:TASKS],
                                    frozenset(p for p in people if isinstance(p, int)), min(seen, 2))
-    return out
+    return out, {contact_id: [row for row, _, _ in rows] for contact_id, rows in kin.items()}
 
 
 def _task_in_reach(task: Task, reach: Viewer, reachable: set[int]) -> bool:
@@ -119,18 +127,9 @@ def _recent_of_clients() -> Select[Any]:
     return select(Interaction).join(ranked, ranked.c.rid == Interaction.id).where(ranked.c.n <= RECENT).order_by(*order)
 
 
-def _first_contacts_of_clients() -> Select[Any]:
-    """Each client's contacts on any lead, the first two (counted: one is a new client)."""
-    ranked = select(Interaction.contact_id, func.row_number().over(
-        partition_by=Interaction.contact_id, order_by=Interaction.id).label("n")).where(
-        Interaction.contact_id.in_(bindparam("ids", expanding=True)), Interaction.channel != SYSTEM).subquery()
-    return select(ranked.c.contact_id).where(ranked.c.n <= 2)
-
-
 # Built once (the ids are expanding parameters): a glance is read after nearly every routing outcome, often
 # for one lead, and building and keying its statements cost more than running them.
 _RECENT = _recent_of_clients()
-_FIRST_CONTACTS = _first_contacts_of_clients()
 _OPEN_TASKS = (select(Task).where(Task.contact_id.in_(bindparam("ids", expanding=True)), Task.state == "open")
                .order_by(Task.due_at, Task.id))
 _COMPANIES = (select(ContactCompany.contact_id, Company.name, Company.team_id)

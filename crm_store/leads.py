@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from crm_store import call_grants, card_rows, fields, pipelines, search
 from crm_store.contacts import suggestion_in_reach
@@ -164,13 +165,19 @@ async def get_visible(session: AsyncSession, viewer: Viewer, lead_id: int) -> Le
 
 
 async def just_checked(session: AsyncSession, lead_id: int) -> Lead:
-    """The lead `update_lead` checked and changed in this session: from its identity map, no second check."""
-    return found(await session.get(Lead, lead_id), f"lead {lead_id} not found")
+    """The lead `update_lead` checked and changed in this session: the very object, no second check or read."""
+    held = session.info.get(_CHECKED, {}).get(lead_id)
+    return held if held is not None else found(await session.get(Lead, lead_id), f"lead {lead_id} not found")
+
+
+# update_lead's leads, held for just_checked: the session keeps only a weak reference to a row with no change
+# left to flush, and a lead dropped meanwhile was read again.
+_CHECKED = "leads_just_checked"
 
 
 def visible_lead(session: Session, viewer: Viewer, lead_id: int) -> Lead:
     """The lead if `viewer` may see it; NotFound / Forbidden otherwise."""
-    lead = session.get(Lead, lead_id)
+    lead = _lead(session, lead_id)
     if lead is None or lead.deleted_at is not None:
         raise NotFound(f"lead {lead_id} not found")
     if viewer.role.sees_everything or sees(viewer, lead):
@@ -178,6 +185,17 @@ def visible_lead(session: Session, viewer: Viewer, lead_id: int) -> Lead:
     if not call_grants.rang_for(session, viewer.user_id, lead_id):
         raise Forbidden(f"lead {lead_id} belongs to someone else")
     return lead
+
+
+def _lead(session: Session, lead_id: int) -> Lead | None:
+    """`session.get(Lead, lead_id)`, without building get's statement anew (every close reads its lead, and the
+    building took as long as the read): a lead the session holds as get gives it, else the statement built once."""
+    if session.identity_map.get(identity_key(Lead, lead_id)) is not None:
+        return session.get(Lead, lead_id)
+    return session.scalars(_LEAD_BY_ID, {"lead_id": lead_id}).first()
+
+
+_LEAD_BY_ID = select(Lead).where(Lead.id == bindparam("lead_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +257,7 @@ async def update_lead(
     lead = await get_visible(session, viewer, lead_id)
     if not is_own(viewer, lead) and viewer.role not in perms.edit_others:
         raise Forbidden(f"your role may not edit lead {lead_id}, which is not yours")
+    session.info.setdefault(_CHECKED, {})[lead_id] = lead
     edit = _Edit(lead)
     diff, put = edit.diff, edit.put
     if changes.assignee_id is not None or changes.unassign:
@@ -282,7 +301,9 @@ async def update_lead(
             if stage is not None:
                 pipelines.check_entry(lead, stage)
             diff["stage_id"] = [before, lead.stage_id]
-    if diff:
+    if diff and lead.updated_at != now:
+        # Only when it differs: set again after a status change's flush, the same value made the next
+        # statement's autoflush run a whole flush that had nothing to write (a close asks for its open task).
         lead.updated_at = now
     if "notes" in diff or "subject" in diff:
         await session.flush()

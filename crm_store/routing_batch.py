@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_store import card_rows
@@ -99,9 +99,9 @@ def write_all(session: Session, batch: Sequence[RoutingChanges], timeline_limit:
     for item in batch:
         for change in item.changes:
             writes.add(change, item.at)
-    writes.flush(session)
+    held = writes.flush(session)
     wanted = {lead_id for item in batch for lead_id in item.cards}
-    cards = cards_of(session, wanted, timeline_limit) if wanted else {}
+    cards = cards_of(session, wanted, timeline_limit, held) if wanted else {}
     return [{lead_id: cards[lead_id] for lead_id in item.cards if lead_id in cards} for item in batch]
 
 
@@ -154,7 +154,9 @@ class _Writes:
         self.audits.append({"at": at, "user_id": user_id, "action": action, "outcome": "ok", "lead_id": lead_id,
                             "contact_id": None, "ip": None, "detail": detail})
 
-    def flush(self, session: Session) -> None:
+    def flush(self, session: Session) -> Held | None:
+        """Write it all; the rows the assignments read, which the cards that follow may take as they are."""
+        held = None
         connection = session.connection()
         if self.offers:
             connection.execute(_NEW_OFFERS, list(self.offers.values()))
@@ -165,11 +167,12 @@ class _Writes:
         if self.follows:
             connection.execute(_FOLLOW_TAKER, self.follows)
         if self.assigns:
-            _assign_leads(session, self.assigns)
+            held = _assign_leads(session, self.assigns)
         if self.audits:
             connection.execute(_AUDIT, self.audits)
         if self.activity:
             _record_activity(session, self.activity)
+        return held
 
 
 # Built once: outcomes come one or two at a time, and building a statement costs more than running it.
@@ -199,14 +202,20 @@ def _grouped(tasks: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, ...], li
     return groups
 
 
-def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) -> None:
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Rows this transaction's session read, by id (the session keeps only weak references to clean rows)."""
+
+    leads: Mapping[int, Lead]
+    contacts: Mapping[int, Contact]
+    users: Mapping[int, User]
+
+
+def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) -> Held:
     """The leads accepted offers assign, as `crm_store.leads.assign` does (the ORM keeps the stage in step),
-    with the leads, their contacts and the agents read in one SELECT each."""
-    lead_ids = list({lead_id for lead_id, _, _ in assigns})
-    leads = {lead.id: lead for lead in session.scalars(_CARD_LEADS, {"ids": lead_ids})}
-    users = {u.id: u for u in session.scalars(_CARD_USERS, {"ids": list({a for _, a, _ in assigns})})}
-    contact_ids = list({lead.contact_id for lead in leads.values()})
-    contacts = {c.id: c for c in session.scalars(_CARD_CONTACTS, {"ids": contact_ids})}
+    with the leads and their clients read in one SELECT, the agents in another."""
+    leads, contacts = _leads_and_clients(session, {lead_id for lead_id, _, _ in assigns}, None)
+    users = _users(session, {a for _, a, _ in assigns}, None)
     for lead_id, agent_id, at in assigns:
         lead, user = leads.get(lead_id), users.get(agent_id)
         if lead is None or lead.deleted_at is not None or user is None or not user.active:
@@ -223,6 +232,7 @@ def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) ->
                 lead.owner_id = user.id
         lead.updated_at = at
     session.flush()
+    return Held(leads, contacts, users)
 
 
 def _record_activity(session: Session, changes: list[tuple[int, str, str | None, str, datetime]]) -> None:
@@ -253,25 +263,28 @@ _LAST_ACTIVITY = _last_activity()
 ROUTING_VIEWER = Viewer(user_id=card_rows.ROUTING_USER, role=Role.ADMIN, team_id=None)
 
 
-def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20) -> dict[int, Card]:
-    """The cards routing's frames carry (the offer is the permission: no viewer rules), a few SELECTs for all."""
-    leads = {lead.id: lead for lead in session.scalars(_CARD_LEADS, {"ids": list(set(lead_ids))})
-             if lead.deleted_at is None}
+def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20,
+             held: Held | None = None) -> dict[int, Card]:
+    """The cards routing's frames carry (the offer is the permission: no viewer rules), a few SELECTs for all;
+    `held`: rows `session` read before, taken as they are instead of read again (see `_leads_and_clients`)."""
+    found, contacts = _leads_and_clients(session, set(lead_ids), held)
+    leads = {lead_id: lead for lead_id, lead in found.items() if lead.deleted_at is None}
     if not leads:
         return {}
     contact_ids = list({lead.contact_id for lead in leads.values()})
-    contacts = {c.id: c for c in session.scalars(_CARD_CONTACTS, {"ids": contact_ids})}
     identities: dict[int, list[Identity]] = {}
     for identity in session.scalars(_CARD_IDENTITIES, {"ids": contact_ids}):
         identities.setdefault(identity.contact_id, []).append(identity)
     timelines = _by_key(session.scalars(_CARD_TIMELINES, {"ids": list(leads), "limit": timeline_limit}), "lead_id")
-    kin = _by_key(session.scalars(_CARD_KIN, {"ids": contact_ids}), "contact_id")
     suggestions = list(session.scalars(_CARD_SUGGESTIONS, {"ids": contact_ids}))
-    glances = card_rows.read_many(session, ROUTING_VIEWER, list(leads.values()), visible)
+    glances, live = card_rows.read_many_with_kin(session, ROUTING_VIEWER, list(leads.values()), visible)
+    # The client's other leads come from the rows the glance read (every live lead of the client): a second
+    # SELECT of the same rows cost a statement and their row processing on every card read.
+    kin = {contact_id: sorted(rows, key=_newest_first)[:KIN] for contact_id, rows in live.items()}
     user_ids = {i for lead in leads.values() for i in (lead.owner_id, lead.assignee_id) if i is not None}
-    user_ids |= {c.owner_id for c in contacts.values() if c.owner_id is not None}
+    user_ids |= {c.owner_id for c in (contacts[lead.contact_id] for lead in leads.values()) if c.owner_id is not None}
     user_ids |= {i for glance in glances.values() for i in glance.people}
-    users = {u.id: u for u in session.scalars(_CARD_USERS, {"ids": list(user_ids)})} if user_ids else {}
+    users = _users(session, user_ids, held)
     cards = {}
     for lead_id, lead in leads.items():
         contact = contacts[lead.contact_id]
@@ -286,11 +299,65 @@ def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20
     return cards
 
 
+def _leads_and_clients(session: Session, lead_ids: set[int],
+                       held: Held | None) -> tuple[dict[int, Lead], dict[int, Contact]]:
+    """The leads and their clients, deleted leads too. An accept's card has them `held` (the assignment just
+    read and changed them): a SELECT would return those very objects, as they are (it refreshes no loaded
+    attribute), so it runs only when one is not held, or no longer in the session, or partly unloaded."""
+    if held is not None:
+        leads = _current(session, held.leads, lead_ids)
+        if leads is not None:
+            contacts = _current(session, held.contacts, {lead.contact_id for lead in leads.values()})
+            if contacts is not None:
+                return leads, contacts
+    leads, contacts = {}, {}
+    for lead, contact in session.execute(_CARD_LEADS, {"ids": list(lead_ids)}):
+        leads[lead.id] = lead
+        contacts[contact.id] = contact
+    return leads, contacts
+
+
+def _users(session: Session, user_ids: set[int], held: Held | None) -> dict[int, User]:
+    """The users a card names (or an accept assigns), the held ones when they are all of them (as above)."""
+    if not user_ids:
+        return {}
+    users = _current(session, held.users, user_ids) if held is not None else None
+    if users is not None:
+        return users
+    return {u.id: u for u in session.scalars(_CARD_USERS, {"ids": list(user_ids)})}
+
+
+def _current(session: Session, rows: Mapping[int, Any], ids: set[int]) -> dict[int, Any] | None:
+    """Each of these rows as `session` holds it, every column loaded; None if any is not so."""
+    found = {}
+    for row_id in ids:
+        row = rows.get(row_id)
+        if row is None:
+            return None
+        state = inspect(row)
+        if state.session is not session or not state.persistent or state.unloaded & _columns(type(row)):
+            return None
+        found[row_id] = row
+    return found
+
+
+@functools.cache
+def _columns(model: type) -> frozenset[str]:
+    return frozenset(attr.key for attr in inspect(model).column_attrs)
+
+
 def _latest(model: Any, where: Any, key: Any, order: tuple[Any, ...], limit: Any) -> Select[Any]:
     """Up to `limit` rows of `model` per `key`, in `order`: one SELECT with a window for every key."""
     ranked = select(model.id.label("rid"), func.row_number().over(partition_by=key, order_by=order).label("n")) \
         .where(where).subquery()
     return select(model).join(ranked, ranked.c.rid == model.id).where(ranked.c.n <= limit).order_by(*order)
+
+
+KIN = 101      # a client's live leads a card looks at (this one among them), newest first: 100 others at most
+
+
+def _newest_first(lead: Lead) -> int:
+    return -lead.id
 
 
 def _by_key(rows: Iterable[Any], key: str) -> dict[int, list[Any]]:
@@ -303,13 +370,10 @@ def _by_key(rows: Iterable[Any], key: str) -> dict[int, list[Any]]:
 # Built once: a card read runs after nearly every outcome, often for one or two leads, and building and
 # keying the dozen statements of the read cost more than running them (the ids are expanding parameters).
 _IDS = bindparam("ids", expanding=True)
-_CARD_LEADS = select(Lead).where(Lead.id.in_(_IDS))
-_CARD_CONTACTS = select(Contact).where(Contact.id.in_(_IDS))
+_CARD_LEADS = select(Lead, Contact).join(Contact, Contact.id == Lead.contact_id).where(Lead.id.in_(_IDS))
 _CARD_IDENTITIES = select(Identity).where(Identity.contact_id.in_(_IDS)).order_by(Identity.id)
 _CARD_TIMELINES = _latest(Interaction, Interaction.lead_id.in_(_IDS), Interaction.lead_id,
                           (Interaction.created_at.desc(), Interaction.id.desc()), bindparam("limit"))
-_CARD_KIN = _latest(Lead, Lead.contact_id.in_(_IDS) & Lead.deleted_at.is_(None), Lead.contact_id,
-                    (Lead.id.desc(),), 101)
 _CARD_SUGGESTIONS = select(MergeSuggestion).where(
     MergeSuggestion.status == "pending",
     or_(MergeSuggestion.contact_a_id.in_(_IDS), MergeSuggestion.contact_b_id.in_(_IDS)))

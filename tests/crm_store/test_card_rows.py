@@ -77,7 +77,7 @@ async def test_many_glances_at_once_are_each_the_one_read_alone_within_its_team(
         offered = await s.run_sync(lambda ss: {i: plain(card.summary_rows) for i, card in cards_of(ss, popped).items()})
 
     assert together == alone and everything == each and offered == alone
-    assert len(statements) == 5, statements       # five SELECTs for all four leads
+    assert len(statements) == 4, statements       # four SELECTs for all four leads
     # A pop shows what the popped lead's team may see: the deal nothing of support's ticket, and the other way.
     assert alone[deal.lead_id]["deals"] == [deal.lead_id]
     assert alone[deal.lead_id]["companies"] == ["Shared", "Ромашка"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
 
 from crm_store.models import ApiSession, User
 from crm_store.types import Role
@@ -147,3 +148,25 @@ async def test_closing_a_lead_takes_a_handful_of_statements(api):
     # The writer's BEGIN (shared by a whole group commit under load), the lead, its UPDATE, the stage history,
     # the open routing task, the audit entry: no token, visibility, field definition or stage read (11 before).
     assert len(sent) <= 6, sent
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_closing_a_lead_flushes_what_it_writes_and_no_more(api):
+    await api.add_user("boss", Role.SUPERVISOR)
+    boss = await api.login("boss")
+    first, second = await _lead(api, boss, "+79120000003"), await _lead(api, boss, "+79120000004")
+    assert (await api.client.patch(first, json={"status": "won"}, headers=boss)).status == 200   # token, rules kept
+    flushes: list[int] = []
+
+    def flushing(session: Session, *_: Any) -> None:
+        flushes.append(len(session.dirty) + len(session.new))
+
+    event.listen(Session, "before_flush", flushing)
+    try:
+        closed = await api.client.patch(second, json={"status": "won"}, headers=boss)
+    finally:
+        event.remove(Session, "before_flush", flushing)
+    assert closed.status == 200, await closed.text()
+    # The lead's UPDATE (with its stage change), then the audit entry: a flush is a unit of work's whole pass,
+    # and one more ran for the lead's updated_at set again to the value it had, with nothing to write.
+    assert flushes == [1, 1], flushes
