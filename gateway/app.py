@@ -40,8 +40,8 @@ from gateway.api import (
 from gateway.attachments import AttachmentStore
 from gateway.auth import auth_middleware, principal
 from gateway.csrf import csrf_middleware
-from gateway.errors import error_middleware
-from gateway.hub import Hub
+from gateway.errors import error_middleware, refuse
+from gateway.hub import WATCHABLE, Hub
 from gateway.imports.runner import ImportRunner, Progress
 from gateway.intake import Intake
 from gateway.logs import request_context_middleware
@@ -150,9 +150,17 @@ async def _websocket(request: web.Request) -> web.WebSocketResponse:
     gauge = request.app[METRICS].websockets
     gauge.inc()
     try:
-        return await request.app[HUB].handle(request, principal(request))
+        return await request.app[HUB].handle(request, principal(request), _watched(request))
     finally:
         gauge.dec()
+
+
+def _watched(request: web.Request) -> str | None:
+    """The page a socket says it shows (`/ws?watch=board`): frames only that page reads go to it alone."""
+    watch = request.query.get("watch")
+    if watch is not None and watch not in WATCHABLE:
+        refuse(400, "invalid", f"watch must be one of: {', '.join(sorted(WATCHABLE))}", "watch")
+    return watch
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -33,6 +33,9 @@ class Fanout(Protocol):
 
     async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None: ...
 
+    async def to_watchers(self, page: str, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
+        """To the sockets showing `page` (hub.WATCHABLE) of users with one of `roles`, in every process."""
+
     async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
         """Close the user's sockets (of one session, by token digest, or all) in every process."""
 
@@ -63,6 +66,12 @@ class LocalFanout:
 
     async def to_roles_encoded(self, roles: frozenset[str], payload: bytes) -> None:
         await self._hub.send_encoded(self._hub.connected_users(roles), payload)
+
+    async def to_watchers(self, page: str, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
+        await self.to_watchers_encoded(page, roles, encoded(kind, data))
+
+    async def to_watchers_encoded(self, page: str, roles: frozenset[str], payload: bytes) -> None:
+        await self._hub.send_encoded(self._hub.watching_users(page, roles), payload, watching=page)
 
     async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
         await self._hub.disconnect(user_id, session, reason)
@@ -169,6 +178,12 @@ class RedisFanout:
         payload = encoded(kind, data)
         await self._local.to_roles_encoded(roles, payload)
         await self._publish([(self._channel, f"{self._origin}r{','.join(sorted(roles))}\n{payload.decode()}")],
+                            kind)
+
+    async def to_watchers(self, page: str, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
+        payload = encoded(kind, data)
+        await self._local.to_watchers_encoded(page, roles, payload)
+        await self._publish([(self._channel, f"{self._origin}w{page}|{','.join(sorted(roles))}\n{payload.decode()}")],
                             kind)
 
     async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
@@ -337,6 +352,10 @@ class RedisFanout:
             elif kind == "r":
                 roles, text = body.split("\n", 1)
                 await self._local.to_roles_encoded(frozenset(roles.split(",")), text.encode())
+            elif kind == "w":
+                head, text = body.split("\n", 1)
+                page, roles = head.split("|", 1)
+                await self._local.to_watchers_encoded(page, frozenset(roles.split(",")), text.encode())
             elif kind == "d":
                 end = json.loads(body)
                 await self._local.disconnect(int(end["user_id"]), end["session"], str(end["reason"]))

@@ -21,6 +21,9 @@ from gateway.auth_types import Principal
 log = logging.getLogger(__name__)
 
 MAX_FRAME = 64 * 1024
+# Pages whose socket asks for frames no other page reads (`/ws?watch=board`): a card moved on the board goes to
+# the open boards only, not to every console of every operator.
+WATCHABLE = frozenset({"board"})
 
 FrameHandler = Callable[[Principal, Mapping[str, Any]], Awaitable[Mapping[str, Any] | None]]
 UserHook = Callable[[Principal], Awaitable[None]]
@@ -63,6 +66,8 @@ class Hub:
     _sockets: dict[int, set[web.WebSocketResponse]] = field(default_factory=dict)
     _roles: dict[int, str] = field(default_factory=dict)
     _sessions_of: dict[web.WebSocketResponse, str] = field(default_factory=dict)   # socket -> token digest
+    # socket -> its user and the page it shows, for sockets that said (`watch`)
+    _watching: dict[web.WebSocketResponse, tuple[int, str]] = field(default_factory=dict)
     _transports: dict[web.WebSocketResponse, asyncio.Transport] = field(default_factory=dict)
     _pending_gone: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -86,8 +91,9 @@ class Hub:
     async def send_many(self, user_ids: set[int], kind: str, data: Mapping[str, Any]) -> None:
         await self.send_encoded(user_ids, encoded(kind, data))
 
-    async def send_encoded(self, user_ids: Iterable[int], payload: bytes) -> int:
-        """One encoded frame to every socket of these users; returns how many received it.
+    async def send_encoded(self, user_ids: Iterable[int], payload: bytes, watching: str | None = None) -> int:
+        """One encoded frame to every socket of these users (those showing the page `watching`, if given);
+        returns how many received it.
 
         A send to a socket that keeps up completes without waiting (the bytes go to its transport), so those
         are written one after another with no task each; a socket with unread bytes queued may make its send
@@ -97,6 +103,8 @@ class Hub:
         sent, beside = 0, []
         for user_id in user_ids:
             for ws in list(self._sockets.get(user_id, ())):
+                if watching is not None and self._watching.get(ws) != (user_id, watching):
+                    continue
                 transport = self._transports.get(ws)
                 if transport is None or transport.get_write_buffer_size():
                     beside.append(self._send_one(ws, payload, user_id))
@@ -115,7 +123,12 @@ class Hub:
             log.debug("socket of user %s closed while sending", user_id)
             return 0
 
-    async def handle(self, request: web.Request, who: Principal) -> web.WebSocketResponse:
+    def watching_users(self, page: str, roles: frozenset[str]) -> set[int]:
+        """Users with one of `roles` and a socket here showing `page`."""
+        return {user for user, shown in self._watching.values() if shown == page and self._roles.get(user) in roles}
+
+    async def handle(self, request: web.Request, who: Principal, watch: str | None = None) -> web.WebSocketResponse:
+        """Serve one socket of `who` until it closes; `watch` names the page it shows (one of WATCHABLE)."""
         origin = request.headers.get("Origin")
         if origin and urlsplit(origin).netloc != request.host:
             raise web.HTTPForbidden(reason="foreign origin")
@@ -125,6 +138,8 @@ class Hub:
         if request.transport is not None:
             self._transports[ws] = request.transport
         self._sessions_of[ws] = hashlib.sha256(who.token.encode()).hexdigest()
+        if watch is not None:
+            self._watching[ws] = (who.user_id, watch)
         self._roles[who.user_id] = who.role.value
         try:
             for hook in self.on_attached:
@@ -140,6 +155,7 @@ class Hub:
                     log.info("socket of user %s failed: %s", who.user_id, ws.exception())
         finally:
             self._sessions_of.pop(ws, None)
+            self._watching.pop(ws, None)
             self._transports.pop(ws, None)
             self._detach(who)
             for detached in self.on_detached:

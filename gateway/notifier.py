@@ -79,9 +79,10 @@ class Notifier:
 
     async def lead_moved(self, lead_id: int, pipeline_id: int | None, from_stage_id: int | None,
                          to_stage_id: int | None, *, changed_by: int) -> None:
-        """Every signed-in screen with a board open: the frame names ids only, the board re-reads what it may see."""
-        await self._fanout.to_roles(BOARD_ROLES, frames.LEAD_MOVED,
-                                    frames.lead_moved(lead_id, pipeline_id, from_stage_id, to_stage_id, changed_by))
+        """Every open board: the frame names ids only, the board re-reads what it may see. Consoles never read it
+        (sent to every signed-in screen it was 50 frames a close with 50 operators: ~0.45 ms of a lead's CPU)."""
+        await self._fanout.to_watchers("board", BOARD_ROLES, frames.LEAD_MOVED,
+                                       frames.lead_moved(lead_id, pipeline_id, from_stage_id, to_stage_id, changed_by))
 
     async def message_received(self, assignee_id: int, lead_id: int, interaction_id: int | None,
                                contact: InboundContact) -> None:

@@ -23,11 +23,13 @@ USER = 7
 
 
 @contextlib.asynccontextmanager
-async def screen(hub: Hub, user_id: int = USER) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+async def screen(hub: Hub, user_id: int = USER, watch: str = "") -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
     """One signed-in operator screen connected to `hub` over a real websocket on loopback, once it got its `hello`
-    (sent by on_connect, after the hub listened for the user); `first` has the frames up to that one."""
+    (sent by on_connect, after the hub listened for the user); `first` has the frames up to that one. `watch`:
+    the page it shows (a board's socket says so)."""
     who = Principal(user_id, f"op{user_id}", "Op", Role.OPERATOR, None, "en", f"token{user_id}")
-    async with hub_url(hub, who) as url, aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+    async with hub_url(hub, who) as url, aiohttp.ClientSession() as http, \
+            http.ws_connect(url + (f"?watch={watch}" if watch else "")) as ws:
         ws.first = await frames_until(ws, "hello")     # type: ignore[attr-defined]
         yield ws
 
@@ -158,3 +160,22 @@ async def test_a_sign_out_reaches_every_process_even_one_without_a_socket_of_the
         await a.disconnect(USER, "digest", "signed out")
         await until(lambda: _true(bool(ended)))
         assert ended == [(USER, "digest")]
+
+
+async def test_a_frame_for_open_boards_reaches_the_board_sockets_on_every_process_and_no_console(redis):
+    here, there = Hub(), Hub()
+    greeting(here)
+    greeting(there)
+    roles = frozenset({"operator", "supervisor"})
+    async with RedisFanout(redis, here, "users7:frames") as a, RedisFanout(redis, there, "users7:frames"):
+        async with screen(here, watch="board") as near_board, screen(here) as near_console, \
+                screen(there, watch="board") as far_board, screen(there) as far_console, \
+                screen(there, 8) as other_console:
+            await a.to_watchers("board", roles, "lead.moved", {"lead_id": 1})
+            await a.to_watchers("board", frozenset({"supervisor"}), "lead.moved", {"lead_id": 2})  # no operator
+            await a.to_users({USER, 8}, "done", {})
+            # (a user's later screens' hellos reach their earlier ones too)
+            for board in (near_board, far_board):
+                assert [t for t in await frames_until(board, "done") if t != "hello"] == ["lead.moved", "done"]
+            for console in (near_console, far_console, other_console):
+                assert [t for t in await frames_until(console, "done") if t != "hello"] == ["done"]

@@ -28,6 +28,9 @@ class Delivered:
     async def to_roles(self, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
         self.frames.append((kind, frozenset(roles), data))
 
+    async def to_watchers(self, page: str, roles: frozenset[str], kind: str, data: Mapping[str, Any]) -> None:
+        self.frames.append((kind, frozenset({f"{page} of {role}" for role in roles}), data))
+
     async def disconnect(self, user_id: int, session: str | None, reason: str) -> None:
         self.frames.append(("disconnect", frozenset({user_id}), {"session": session, "reason": reason}))
 
@@ -114,3 +117,10 @@ async def test_an_ended_session_disconnects_only_its_user() -> None:
     await notify.session_ended(8, None, "disabled")
     assert delivered.frames == [("disconnect", frozenset({7}), {"session": "digest", "reason": "signed out"}),
                                 ("disconnect", frozenset({8}), {"session": None, "reason": "disabled"})]
+
+
+async def test_a_moved_card_goes_to_the_open_boards_of_everyone_who_has_a_board_and_no_console():
+    n, out = notifier()
+    await n.lead_moved(7, 1, 10, 11, changed_by=3)
+    assert out.recipients("lead.moved") == [frozenset({"board of operator", "board of manager", "board of supervisor",
+                                                       "board of admin"})]

@@ -41,7 +41,9 @@ async def test_stage_rules_moves_board_and_funnel(api):
     assert created["lead"]["stage_id"] == by_status["new"] and created["lead"]["pipeline_id"] == sales["id"]
 
     token = boss["Authorization"].split()[1]
-    async with connect(f"ws://127.0.0.1:{api.client.port}/ws?token={token}") as ws:
+    refused = await api.client.get(f"/ws?token={token}&watch=moon")
+    assert refused.status == 400 and (await refused.json())["error"]["field"] == "watch"
+    async with connect(f"ws://127.0.0.1:{api.client.port}/ws?token={token}&watch=board") as ws:
         refused = await api.client.patch(url, json={"stage_id": proposal}, headers=boss)
         error = (await refused.json())["error"]
         assert refused.status == 422 and error["field"] == "amount" and "Proposal" in error["message"]

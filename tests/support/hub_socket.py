@@ -12,9 +12,9 @@ from gateway.hub import Hub
 
 @contextlib.asynccontextmanager
 async def hub_url(hub: Hub, who: Principal) -> AsyncIterator[str]:
-    """The websocket address where `who`'s screens reach `hub`."""
+    """The websocket address where `who`'s screens reach `hub` (`?watch=board` for a board's socket)."""
     async def handle(request: web.Request) -> web.WebSocketResponse:
-        return await hub.handle(request, who)
+        return await hub.handle(request, who, request.query.get("watch"))
 
     app = web.Application()
     app.router.add_get("/ws", handle)

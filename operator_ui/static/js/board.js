@@ -161,6 +161,7 @@ async function main() {
   }
   await load();
   new LiveSocket({
+    watch: 'board',
     onState: (state) => { $('#conn-banner').hidden = state === 'open'; },
     onFrame: (type, data) => { if (type === FRAME.LEAD_MOVED && data.pipeline_id === current) reloadSoon(); },
   }).connect();

@@ -8,8 +8,10 @@ const CAP_MS = 10000;
 const PING_MS = 25000;
 
 export class LiveSocket {
-  constructor({ onFrame, onState }) {
+  // `watch`: the page this socket shows, for frames only that page reads (the board's 'lead.moved').
+  constructor({ onFrame, onState, watch }) {
     this.onFrame = onFrame;
+    this.watch = watch;
     this.onState = onState || (() => {});
     this.ws = null;
     this.attempt = 0;
@@ -25,7 +27,8 @@ export class LiveSocket {
   }
 
   url() {
-    return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+    const query = this.watch ? `?watch=${encodeURIComponent(this.watch)}` : '';
+    return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws${query}`;
   }
 
   connect() {
