@@ -250,11 +250,13 @@ def _record_activity(session: Session, changes: list[tuple[int, str, str | None,
 
 
 def _last_activity() -> Any:
-    ranked = select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason,
-                    func.row_number().over(partition_by=AgentActivity.user_id,
-                                           order_by=(AgentActivity.started_at.desc(), AgentActivity.id.desc()))
-                    .label("n")).where(AgentActivity.user_id.in_(bindparam("ids", expanding=True))).subquery()
-    return select(ranked.c.user_id, ranked.c.state, ranked.c.reason).where(ranked.c.n == 1)
+    # Each agent's newest row through the (user_id, started_at) index, one LIMIT 1 each: a window over all of an
+    # agent's rows read their whole history (a row per presence or load change, a year of them) on every outcome.
+    newest = (select(AgentActivity.id).where(AgentActivity.user_id == User.id)
+              .order_by(AgentActivity.started_at.desc(), AgentActivity.id.desc()).limit(1)
+              .correlate(User).scalar_subquery())
+    agents = select(newest).select_from(User).where(User.id.in_(bindparam("ids", expanding=True)))
+    return select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason).where(AgentActivity.id.in_(agents))
 
 
 _LAST_ACTIVITY = _last_activity()

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, insert, select
 
-from crm_store import batch_state, board, lead_lines, leads
-from crm_store.models import Contact, Identity, Interaction, Lead, Pipeline, Task, User
+from crm_store import batch_state, board, lead_lines, leads, routing_batch
+from crm_store.models import AgentActivity, Contact, Identity, Interaction, Lead, Pipeline, Task, User
 from crm_store.session import create_engine, session_factory
 from crm_store.types import OPEN_STATUSES, Claim, IngestRequest, LeadFilter, Role, Viewer
 
@@ -172,3 +172,31 @@ async def test_a_search_walks_the_trigram_index_newest_first_and_sorts_only_its_
     assert any(line == "SEARCH leads USING INTEGER PRIMARY KEY (rowid=?)" for line in page), page
     assert sum("TEMP B-TREE" in line for line in page) == 1, page     # the page's own order of the candidates
     assert full_scans(plans) == []
+
+
+async def test_the_agents_last_activity_is_each_one_newest_row_off_the_index_not_their_whole_history(store):
+    """Read on every routing outcome: a window over all of an agent's rows read a year of history each time."""
+    engine, path, _ = store
+    sessions = session_factory(engine)
+    history = [(user, ("available", "busy")[n % 2], None, T0 + timedelta(minutes=n))
+               for user in (1, 2) for n in range(30)]
+    history += [(2, "break", "lunch", T0 + timedelta(minutes=29))]     # a tie on the time: the later row is the last
+    async with engine.begin() as conn:
+        await conn.execute(insert(AgentActivity), [{"user_id": u, "state": s, "reason": r, "source": "routing",
+                                                    "started_at": at} for u, s, r, at in history])
+    later = T0 + timedelta(hours=1)
+
+    async def work():
+        async with sessions() as session, session.begin():
+            # Agent 1 is busy already (nothing to add); agent 2 leaves lunch.
+            await session.run_sync(lambda s: routing_batch._record_activity(s, [
+                (1, "busy", None, "routing", later), (2, "available", None, "routing", later)]))
+
+    plans = await plans_of(engine, path, work)
+    async with sessions() as session:
+        added = (await session.execute(select(AgentActivity.user_id, AgentActivity.state)
+                                       .where(AgentActivity.started_at == later))).all()
+    assert added == [(2, "available")]
+    last = plan_of(plans, "FROM agent_activity")
+    assert any("CORRELATED SCALAR SUBQUERY" in line for line in last), last
+    assert not any("TEMP B-TREE" in line for line in last), last
