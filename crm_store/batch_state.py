@@ -45,40 +45,40 @@ class BatchState:
 def _pairs_in(first: InstrumentedAttribute[str], second: InstrumentedAttribute[str],
               pairs: set[tuple[str, str]]) -> ColumnElement[bool]:
     """`(first, second) IN pairs`, spelled so that SQLite searches the index instead of scanning."""
+    return or_(*(and_(first == a, second.in_(bs)) for a, bs in _grouped(pairs).items()))
+
+
+def _grouped(pairs: set[tuple[str, str]]) -> dict[str, list[str]]:
     grouped: dict[str, list[str]] = {}
     for a, b in pairs:
         grouped.setdefault(a, []).append(b)
-    return or_(*(and_(first == a, second.in_(bs)) for a, bs in grouped.items()))
+    return grouped
 
 
 # The batch's reads, each built once (per number of groups of `_pairs_in`'s shape) with its values bound at
 # execution: building a statement and its cache key anew for every batch cost the writer more than SQLite's
 # own work for these reads. The SQL is the same, so are the plans (tests/crm_store/test_query_plans.py).
-_built: dict[tuple[str, int], Any] = {}
+_built: dict[tuple[Callable[[int], Any], int], Any] = {}
 
 
-def _once(name: str, groups: int, build: Callable[[], Any]) -> Any:
-    statement = _built.get((name, groups))
-    if statement is None:
-        statement = _built[(name, groups)] = build()
-    return statement
+def _bound(build: Callable[[int], Any], name: str, pairs: set[tuple[str, str]]) -> tuple[Any, dict[str, Any]]:
+    """`build(groups)`, made once per number of distinct first values, and the values of `pairs` for its
+    parameters (`name` is the one `build` gives `_pairs_clause`)."""
+    grouped = _grouped(pairs)
+    values: dict[str, Any] = {}
+    for i, (a, bs) in enumerate(grouped.items()):
+        values[f"{name}_{i}"], values[f"{name}_{i}_in"] = a, bs
+    key = (build, len(grouped))
+    if key not in _built:
+        _built[key] = build(len(grouped))
+    return _built[key], values
 
 
 def _pairs_clause(first: InstrumentedAttribute[str], second: InstrumentedAttribute[str], name: str,
                   groups: int) -> ColumnElement[bool]:
-    """`_pairs_in`'s condition for `groups` distinct first values, bound by `_pairs_values`."""
+    """`_pairs_in`'s condition for `groups` distinct first values, bound by `_bound`'s values."""
     return or_(*(and_(first == bindparam(f"{name}_{i}"), second.in_(bindparam(f"{name}_{i}_in", expanding=True)))
                  for i in range(groups)))
-
-
-def _pairs_values(name: str, pairs: set[tuple[str, str]]) -> dict[str, Any]:
-    grouped: dict[str, list[str]] = {}
-    for a, b in pairs:
-        grouped.setdefault(a, []).append(b)
-    values: dict[str, Any] = {}
-    for i, (a, bs) in enumerate(grouped.items()):
-        values[f"{name}_{i}"], values[f"{name}_{i}_in"] = a, bs
-    return values
 
 
 def _stored_events(groups: int) -> Any:
@@ -120,10 +120,9 @@ _TEAMS = select(User.id, User.team_id).where(User.id.in_(bindparam("user_ids", e
 
 def already_stored(session: Session, requests: list[IngestRequest]) -> dict[tuple[str, str], IngestResult]:
     keys = {(r.channel, r.event_id) for r in requests}
-    values = _pairs_values("event", keys)
+    statement, values = _bound(_stored_events, "event", keys)
     # Column reads go to the connection: the session's ORM layer has nothing to do for them but costs its setup.
-    rows = session.connection().execute(_once("stored", len(values) // 2, lambda: _stored_events(len(values) // 2)),
-                                        values)
+    rows = session.connection().execute(statement, values)
     return {
         (channel, event_id): IngestResult(
             lead_id=lead_id, contact_id=contact_id, interaction_id=interaction_id,
@@ -142,9 +141,7 @@ def prefetch(
         pipelines.entry_stage(session, key, state.entries)
     claim_keys = {(c.kind, c.value) for r in requests for c in r.claims}
     if claim_keys:
-        values = _pairs_values("claim", claim_keys)
-        found = session.scalars(_once("contacts", len(values) // 2, lambda: _known_contacts(len(values) // 2)),
-                                values)
+        found = session.scalars(*_bound(_known_contacts, "claim", claim_keys))
         for contact in found:
             for identity in contact.identities:
                 if (identity.kind, identity.value) in claim_keys:
@@ -155,9 +152,7 @@ def prefetch(
     thread_keys = {(r.channel, r.thread_ref) for r in requests if r.thread_ref}
     thread_lead_ids: dict[tuple[str, str], int] = {}
     if thread_keys:
-        values = _pairs_values("thread", thread_keys)
-        rows = session.connection().execute(_once("threads", len(values) // 2,
-                                                  lambda: _thread_leads(len(values) // 2)), values)
+        rows = session.connection().execute(*_bound(_thread_leads, "thread", thread_keys))
         thread_lead_ids = {(channel, ref): lead_id for channel, ref, lead_id in rows}
 
     contact_ids = {c.id for c in contacts}
