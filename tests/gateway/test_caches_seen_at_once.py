@@ -121,7 +121,8 @@ async def test_a_stage_rule_changed_by_an_admin_applies_to_the_next_close(api):
     assert refused.status == 422 and (await refused.json())["error"]["field"] == "amount"
 
 
-async def _one_closed_then_another(api, first_phone: str, second_phone: str) -> tuple[dict[str, str], str]:  # type: ignore[no-untyped-def]
+async def _one_closed_then_another(api, first_phone: str,  # type: ignore[no-untyped-def]
+                                   second_phone: str) -> tuple[dict[str, str], str]:
     """A supervisor's headers and a second lead to close, once a first close kept the token and the rules."""
     await api.add_user("boss", Role.SUPERVISOR)
     boss = await api.login("boss")
