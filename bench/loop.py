@@ -153,10 +153,11 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
             await asyncio.wait_for(ready.wait(), 120)
             await asyncio.sleep(1)          # presence set and registered
             (count0, steps0), cpu0 = await statements(base), ingest.cpu_seconds(server.pid)
+            writes0 = await ingest.ingest_totals(port)
             client0 = time.process_time()       # this process: the posting client and the 50 screens
             t0 = time.perf_counter()
             posting = asyncio.create_task(ingest.post_all(f"{base}/forms/bench", leads, concurrency))
-            _, lead_ids, _ = await posting
+            _, lead_ids, latencies = await posting
             posted = time.perf_counter() - t0
             try:
                 await asyncio.wait_for(ops.all_closed.wait(), max(120, leads / 20))
@@ -166,6 +167,7 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
             cpu = ingest.cpu_seconds(server.pid) - cpu0
             client_cpu = time.process_time() - client0
             count, steps = await statements(base)
+            writes = {k: v - writes0[k] for k, v in (await ingest.ingest_totals(port)).items()}
             count -= count0
             steps.subtract(steps0)
             for task in screens:
@@ -195,7 +197,14 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
     per_step = "; ".join(f"{step} {n / leads:.2f}" for step, n in steps.most_common() if n > 0)
     return {"rate": min(len(ops.closed), leads) / elapsed, "post_rate": leads / posted, "statements": count / leads,
             "cpu_ms": cpu / leads * 1e3, "client_cpu_ms": client_cpu / leads * 1e3, "elapsed": elapsed,
-            "check": check, "per_step": per_step}
+            "check": check, "per_step": per_step, "post_p50": pct(latencies, 50), "post_p99": pct(latencies, 99),
+            "commits": writes["commits"] / leads, "write_busy": writes["write"] / elapsed,
+            "writer_cpu": writes["writer_cpu"] / elapsed}
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] if ordered else float("nan")
 
 
 async def main() -> None:
@@ -222,6 +231,8 @@ async def main() -> None:
           f"used {used:.2f} of {os.cpu_count()} cores over the run (load average {os.getloadavg()[0]:.1f});  "
           f"at this CPU per lead one core serves {1e3 / r['cpu_ms']:.0f} leads/s")
     print(f"SQL statements per lead by step: {r['per_step']}")
+    print(f"a post's answer: p50 {r['post_p50'] * 1e3:.0f} ms, p99 {r['post_p99'] * 1e3:.0f} ms;  group commits per lead "
+          f"{r['commits']:.2f}, the writer busy {r['write_busy']:.0%} of the run (its own CPU {r['writer_cpu']:.0%})")
     print(f"no-op aiohttp handler under the same client (floor): {noop:7.0f} posts/s;  ratio {r['rate'] / noop:.3f}")
     print(f"check: {r['check']}")
     print(f"RESULT loop leads_per_s={r['rate']:.0f} floor={noop:.0f} ratio={r['rate'] / noop:.3f} "
