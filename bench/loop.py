@@ -118,14 +118,17 @@ def ready_count(ops: Operators) -> int:
 
 
 STEP_LINE = re.compile(r'^switchboard_sql_statements_by_step_total\{step="([^"]*)"\} (\S+)$', re.M)
+WRITER_STEP_LINE = re.compile(r'^switchboard_ingest_writer_cpu_seconds_by_step_total\{step="([^"]*)"\} (\S+)$', re.M)
 
 
-async def statements(base: str) -> tuple[float, Counter[str]]:
-    """All statements the server sent so far, and how many each step sent (intake, routing, each route)."""
+async def statements(base: str) -> tuple[float, Counter[str], Counter[str]]:
+    """All statements the server sent so far, how many each step sent (intake, routing, each route), and the
+    SQLite writer thread's CPU seconds by step."""
     async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as response:
         text = await response.text()
     steps = Counter({step: float(n) for step, n in STEP_LINE.findall(text)})
-    return ingest.metric(text, "switchboard_sql_statements_total"), steps
+    writer = Counter({step: float(n) for step, n in WRITER_STEP_LINE.findall(text)})
+    return ingest.metric(text, "switchboard_sql_statements_total"), steps, writer
 
 
 async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
@@ -152,7 +155,7 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
             screens = [asyncio.create_task(ops.run(f"agent{i}", ready, started)) for i in range(agents)]
             await asyncio.wait_for(ready.wait(), 120)
             await asyncio.sleep(1)          # presence set and registered
-            (count0, steps0), cpu0 = await statements(base), ingest.cpu_seconds(server.pid)
+            (count0, steps0, writer0), cpu0 = await statements(base), ingest.cpu_seconds(server.pid)
             writes0 = await ingest.ingest_totals(port)
             client0 = time.process_time()       # this process: the posting client and the 50 screens
             t0 = time.perf_counter()
@@ -166,7 +169,8 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
             elapsed = time.perf_counter() - t0
             cpu = ingest.cpu_seconds(server.pid) - cpu0
             client_cpu = time.process_time() - client0
-            count, steps = await statements(base)
+            count, steps, writer = await statements(base)
+            writer.subtract(writer0)
             writes = {k: v - writes0[k] for k, v in (await ingest.ingest_totals(port)).items()}
             count -= count0
             steps.subtract(steps0)
@@ -195,9 +199,10 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
         problems.append(f"server log, {len((workdir / 'server.log').read_text().splitlines())} lines, last: {logged}")
     check = "; ".join(problems) or f"ok: {leads} leads, each assigned once and closed ({won} won in the database)"
     per_step = "; ".join(f"{step} {n / leads:.2f}" for step, n in steps.most_common() if n > 0)
+    writer_per_step = "; ".join(f"{step} {n / leads * 1e3:.2f}" for step, n in writer.most_common() if n > 0)
     return {"rate": min(len(ops.closed), leads) / elapsed, "post_rate": leads / posted, "statements": count / leads,
             "cpu_ms": cpu / leads * 1e3, "client_cpu_ms": client_cpu / leads * 1e3, "elapsed": elapsed,
-            "check": check, "per_step": per_step, "post_p50": pct(latencies, 50), "post_p99": pct(latencies, 99),
+            "check": check, "per_step": per_step, "writer_per_step": writer_per_step, "post_p50": pct(latencies, 50), "post_p99": pct(latencies, 99),
             "commits": writes["commits"] / leads, "write_busy": writes["write"] / elapsed,
             "writer_cpu": writes["writer_cpu"] / elapsed}
 
@@ -231,6 +236,7 @@ async def main() -> None:
           f"used {used:.2f} of {os.cpu_count()} cores over the run (load average {os.getloadavg()[0]:.1f});  "
           f"at this CPU per lead one core serves {1e3 / r['cpu_ms']:.0f} leads/s")
     print(f"SQL statements per lead by step: {r['per_step']}")
+    print(f"the SQLite writer thread's CPU per lead by step, ms: {r['writer_per_step']}")
     print(f"a post's answer: p50 {r['post_p50'] * 1e3:.0f} ms, p99 {r['post_p99'] * 1e3:.0f} ms;  group commits per lead "
           f"{r['commits']:.2f}, the writer busy {r['write_busy']:.0%} of the run (its own CPU {r['writer_cpu']:.0%})")
     print(f"no-op aiohttp handler under the same client (floor): {noop:7.0f} posts/s;  ratio {r['rate'] / noop:.3f}")

@@ -18,6 +18,7 @@ from crm_store.resolution import JoinPolicy, resolve_batch
 from crm_store.session import create_sync_engine, is_sqlite
 from crm_store.stage_sync import ACTOR
 from crm_store.statements import STEP
+from crm_store.step_cpu import StepCpu
 from crm_store.types import IngestRequest, IngestResult
 from crm_store.write_gate import database_key, write_gate
 from crm_store.writer_thread import WriterThread
@@ -38,26 +39,32 @@ class BatchWriter(Protocol):
         """CPU the writes took, when they run in a thread of their own (else None: they share the loop's)."""
         ...
 
+    def cpu_by_step(self) -> dict[str, float] | None:
+        """The same CPU by step (intake, routing outcomes, each route's work, commit), or None."""
+        ...
+
 
 Written = tuple[list[IngestResult], list[dict[int, Card]], list[Any]]
 
 
 def _write_batch(session: Session, requests: list[IngestRequest], policy: JoinPolicy, now: datetime,
-                 routing: Sequence[RoutingChanges], jobs: Sequence[Job]) -> Written:
-    STEP.set("intake")
+                 routing: Sequence[RoutingChanges], jobs: Sequence[Job],
+                 enter: Callable[[str], object] = STEP.set) -> Written:
+    """`enter(step)` is told each step as it starts: what the statements and the CPU that follow are for."""
+    enter("intake")
     begin_write(session)
     results = resolve_batch(session, requests, policy, now) if requests else []
-    STEP.set("routing outcomes")
+    enter("routing outcomes")
     # Routing's outcomes queued meanwhile share the commit: their tasks were committed by earlier batches.
     cards = routing_batch.write_all(session, routing) if routing else []
-    return results, cards, [_job(session, job) for job in jobs]
+    return results, cards, [_job(session, job, enter) for job in jobs]
 
 
-def _job(session: Session, job: Job) -> Any:
+def _job(session: Session, job: Job, enter: Callable[[str], object]) -> Any:
     """Its result. A job that raises fails the batch: the Ingestor runs each part alone then,
     so that its error is its own (no savepoint per job: two statements each, for the rare refusal).
     An `isolated` job runs in a savepoint instead: its error is returned as `JobFailed`, the others stand."""
-    STEP.set(job.step)
+    enter(job.step)
     try:
         if job.isolated:
             return _isolated(session, job)
@@ -118,6 +125,9 @@ class AsyncDriverWriter:
     def cpu_seconds(self) -> float | None:
         return None
 
+    def cpu_by_step(self) -> dict[str, float] | None:
+        return None
+
 
 class SqliteThreadWriter:
     """SQLite: the whole batch in one writer thread on the synchronous driver.
@@ -131,6 +141,7 @@ class SqliteThreadWriter:
         self._database = database_key(make_url(url))
         self._policy = policy
         self._thread = WriterThread("sqlite-writer")
+        self._steps = StepCpu()
 
     async def write(self, requests: list[IngestRequest], now: datetime,
                     routing: Sequence[RoutingChanges] = (), jobs: Sequence[Job] = ()) -> Written:
@@ -139,8 +150,13 @@ class SqliteThreadWriter:
 
     def _write(self, requests: list[IngestRequest], now: datetime, routing: Sequence[RoutingChanges],
                jobs: Sequence[Job]) -> Written:
-        with Session(self._engine, expire_on_commit=False) as session, session.begin():
-            return _write_batch(session, requests, self._policy, now, routing, jobs)
+        try:
+            with Session(self._engine, expire_on_commit=False) as session, session.begin():
+                written = _write_batch(session, requests, self._policy, now, routing, jobs, self._steps.enter)
+                self._steps.enter("commit")
+            return written
+        finally:
+            self._steps.leave()
 
     async def run(self, work: Callable[[Session], T]) -> T:
         # The same single thread as the batches, behind the same gate as every other write of the process.
@@ -148,12 +164,19 @@ class SqliteThreadWriter:
             return await self._thread.call(self._run, work)
 
     def _run(self, work: Callable[[Session], T]) -> T:
-        with Session(self._engine, expire_on_commit=False) as session, session.begin():
-            begin_write(session)
-            return work(session)
+        self._steps.enter("other writes")
+        try:
+            with Session(self._engine, expire_on_commit=False) as session, session.begin():
+                begin_write(session)
+                return work(session)
+        finally:
+            self._steps.leave()
 
     def cpu_seconds(self) -> float | None:
         return self._thread.cpu_seconds
+
+    def cpu_by_step(self) -> dict[str, float] | None:
+        return self._steps.seconds()
 
     async def close(self) -> None:
         await self._thread.call(self._engine.dispose)

@@ -88,6 +88,10 @@ class Ingestor:
         """CPU of the SQLite writer thread so far (None on PostgreSQL, whose writes run on the loop)."""
         return self._writer.cpu_seconds()
 
+    def writer_cpu_by_step(self) -> dict[str, float] | None:
+        """That CPU by step: intake, routing outcomes, each route's work, commit (None on PostgreSQL)."""
+        return self._writer.cpu_by_step()
+
     async def __aenter__(self) -> Ingestor:
         self._worker = asyncio.create_task(self._run(), name="crm_store.ingestor")
         return self

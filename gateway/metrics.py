@@ -160,6 +160,12 @@ class _IngestTotals(Collector):
             yield CounterMetricFamily("switchboard_ingest_writer_cpu_seconds",
                                       "CPU of the SQLite writer thread (batches and other store writes).",
                                       value=writer_cpu)
+            by_step = CounterMetricFamily("switchboard_ingest_writer_cpu_seconds_by_step",
+                                          "That CPU by what the writer was doing (intake, routing outcomes, a route, "
+                                          "commit).", labels=["step"])
+            for step, seconds in sorted((i.writer_cpu_by_step() or {}).items()):
+                by_step.add_metric([step], seconds)
+            yield by_step
         if STATEMENTS.enabled:      # only when a benchmark asked for it (COUNT_SQL_STATEMENTS=1)
             yield CounterMetricFamily("switchboard_sql_statements", "SQL statements sent (an executemany is one).",
                                       value=STATEMENTS.count)

@@ -68,3 +68,18 @@ def _suspend() -> Generator[None, None, None]:
 
 async def _answer(session: Any) -> int:
     return 42
+
+
+async def test_the_writer_counts_its_cpu_by_step(ingestor, engine):
+    async def entry(session: Any) -> None:
+        audit.record(session, "test.job", NOW)
+        await session.flush()
+
+    await asyncio.gather(ingestor.ingest(request(phone("+79120009999"))),
+                         ingestor.write_soon(entry, step="PATCH /things/{id}"))
+    by_step = ingestor.writer_cpu_by_step()
+    if engine.dialect.name != "sqlite":
+        assert by_step is None          # the writes run on the loop there: no thread of their own to time
+        return
+    assert by_step is not None and {"intake", "PATCH /things/{id}", "commit"} <= set(by_step)
+    assert all(seconds > 0 for seconds in by_step.values())

@@ -70,8 +70,13 @@ async def test_intake_counts_accepted_and_duplicate_per_channel_with_latency_and
     writer_cpu = sample(text, "switchboard_ingest_writer_cpu_seconds_total")
     if api.client.app[ENGINE].dialect.name == "sqlite":
         assert writer_cpu is not None and writer_cpu > 0
+        # ... and by step: the form posts' intake and the group commits.
+        intake_cpu = sample(text, "switchboard_ingest_writer_cpu_seconds_by_step_total", step="intake")
+        commit_cpu = sample(text, "switchboard_ingest_writer_cpu_seconds_by_step_total", step="commit")
+        assert intake_cpu is not None and intake_cpu > 0 and commit_cpu is not None and commit_cpu > 0
     else:
         assert writer_cpu is None
+        assert sample(text, "switchboard_ingest_writer_cpu_seconds_by_step_total", step="intake") is None
 
 
 async def test_a_refused_contact_is_counted_as_refused(api, tmp_path: Path):
