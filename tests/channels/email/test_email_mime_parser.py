@@ -270,6 +270,8 @@ def test_a_changed_part_is_asked_again(change: str) -> None:
         elif change == "same_text" and "Content-Type" in part:
             part.replace_header("Content-Type", str(part["Content-Type"]))
     assert our_types(message) == library_types(message)
+    assert [p.get_content_charset() for p in message.walk()] == \
+        [EmailMessage.get_content_charset(p) for p in message.walk()]
 
 
 LIBRARY_POLICY = POLICY.clone(message_factory=EmailMessage)
@@ -281,7 +283,8 @@ def readings(message: EmailMessage) -> list[object]:
     for part in message.walk():
         found.append((part.get_content_type(), part.get_params(), part.get_params(unquote=False),
                       part.get_params(header="content-disposition"), part.get_boundary(), part.get_filename(),
-                      part.get_content_charset(), part.get_content_disposition(), part.is_attachment(),
+                      part.get_content_charset(), part.get_content_charset("none"), part.get_content_charset(),
+                      part.get_content_disposition(), part.is_attachment(),
                       part.get_param("name"), part.get_param("filename", header="Content-Disposition")))
     return found
 
