@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from email import policy, utils
+from functools import lru_cache
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, _parseparam  # type: ignore[attr-defined]  # the library's own splitter
 from typing import Any
@@ -60,6 +61,7 @@ _PLAIN_MIME_VALUE = re.compile(
 _PARAMETER_NAME = re.compile(rf";[ \t]*({_NAME})=")
 
 
+@lru_cache(maxsize=1024)     # a pure test of the text, and the parts' values repeat from mail to mail
 def _plain_mime_value(value: str) -> bool:
     """`value` has the plain shape, each parameter named once (the parser's text keeps only the first)."""
     if not _PLAIN_MIME_VALUE.fullmatch(value) or "=?" in value:
@@ -115,6 +117,19 @@ class MailPart(EmailMessage):
         self._content_type_of = (raw, self._default_type, found)
         return found
 
+    def get_content_charset(self, failobj: Any = None) -> Any:
+        # For a plain Content-Type the library's answer depends on the value's text alone: worked out once per
+        # text ("text/plain; charset=utf-8" on most parts of most mail), by the library itself.
+        value = self._mime_value("content-type")
+        if type(value) is not str or "boundary=" in value:
+            return super().get_content_charset(failobj)
+        known = _CHARSETS.get(value, _NO_HEADER)
+        if known is _NO_HEADER:
+            if len(_CHARSETS) >= _PLAIN_PARAMS_KEPT:
+                _CHARSETS.clear()
+            known = _CHARSETS[value] = super().get_content_charset(_NO_HEADER)
+        return failobj if known is _NO_HEADER else known
+
     def _get_params_preserve(self, failobj: Any, header: str) -> Any:
         value = self._mime_value(header.lower())
         if value is _NO_HEADER:
@@ -132,6 +147,7 @@ class MailPart(EmailMessage):
 
 
 _PLAIN_PARAMS: dict[str, tuple[tuple[str, Any], ...]] = {}
+_CHARSETS: dict[str, Any] = {}       # a plain Content-Type's text -> its charset (or _NO_HEADER: none)
 _PLAIN_PARAMS_KEPT = 1024
 
 

@@ -30,6 +30,9 @@ _ADDRESS_ONLY = re.compile(_ADDRESS)
 _PRINTABLE = re.compile(r"[ \t!-~]*")
 _MSG_ID = re.compile(rf"[ \t]*<{_ATEXT}+(?:\.{_ATEXT}+)*@{_ATEXT}+(?:\.{_ATEXT}+)*>[ \t]*")
 # What the registry would quote, unfold or re-read in a display name: then it is not a plain one.
+# Looked for with the regex engine, not a generator per character (a Cyrillic subject is all non-ASCII).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")     # an 8-bit byte the parser kept as a surrogate
 _NOT_PLAIN = re.compile(r'[\x00-\x1f\x7f()<>@,:;."\[\]\\\ud800-\udfff\ufffd]|=\?|\s\s|^\s|\s$')
 
 
@@ -137,14 +140,14 @@ def _word(token: str) -> str | None:
         decoded = data.decode(charset)
     except (LookupError, UnicodeError):
         return None
-    if any("\ud800" <= c <= "\udfff" for c in decoded):
+    if _SURROGATE.search(decoded):
         return None
     return decoded
 
 
 def _sanitized(text: str) -> str | None:
     """8-bit bytes (kept as surrogates by the parser) read as UTF-8, as the registry does; None if they are not."""
-    if text.isascii() or not any("\udc80" <= c <= "\udcff" for c in text):
+    if text.isascii() or not _ESCAPED_BYTE.search(text):
         return text
     try:
         return text.encode("utf-8", "surrogateescape").decode("utf-8")

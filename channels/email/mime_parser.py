@@ -8,6 +8,11 @@ pattern with `BoundaryMatcher`: the literal separator checked with `str.startswi
 line by the pattern's tail compiled once. Any other pattern, or a boundary whose pattern is not
 exactly the one expected, goes to `re.compile` unchanged. `tests/channels/email/test_email_mime_parser.py`
 holds the two parsers equal over realistic and broken mail.
+
+A single-part mail whose header lines are all plain `Name: value` lines is built without the feed parser at all
+(`_single_part`): for that shape the parser only splits the header lines, hands each to the policy and keeps
+the rest as the payload; its line machinery (a generator, a StringIO and a regex per line) was a third of
+parsing the usual text/plain mail.
 """
 from __future__ import annotations
 
@@ -80,11 +85,36 @@ def _private_feedparser() -> ModuleType:
 
 _FEEDPARSER = _private_feedparser()
 
+# Header lines the feed parser takes one by one as they are: a field name (its `headerRE`: no blank, no colon,
+# so never a "From " envelope line) and a colon, printable ASCII after it, CRLF; no continuation lines.
+_PLAIN_HEADER_LINES = re.compile(r"(?:[!-9;-~]+:[\t -~]*\r\n)+")
+
 
 def parse_bytes(raw: bytes, policy: Policy) -> EmailMessage:
     """What `BytesParser(policy=policy).parsebytes(raw)` returns."""
-    parser = _FEEDPARSER.FeedParser(policy=policy)
     # As BytesParser does: non-ASCII bytes kept as surrogates for the policy to decode per part.
-    parser.feed(raw.decode("ascii", "surrogateescape"))
-    message: EmailMessage = parser.close()
+    text = raw.decode("ascii", "surrogateescape")
+    message = _single_part(text, policy)
+    if message is None:
+        parser = _FEEDPARSER.FeedParser(policy=policy)
+        parser.feed(text)
+        message = parser.close()
+    return message
+
+
+def _single_part(text: str, policy: Policy) -> EmailMessage | None:
+    """The feed parser's message for a mail of plain header lines, a blank line and a body that is not parsed
+    further (not multipart/*, not message/*); None for any other mail."""
+    end = text.find("\r\n\r\n")
+    factory = getattr(policy, "message_factory", None)
+    if end < 0 or factory is None or not _PLAIN_HEADER_LINES.fullmatch(text, 0, end + 2):
+        return None
+    # `FeedParser._new_message` and `_parse_headers`: one header source line each, in order.
+    message: EmailMessage = factory(policy=policy)
+    for line in text[:end + 2].splitlines(keepends=True):
+        message.set_raw(*policy.header_source_parse([line]))
+    # `_parsegen` parses further only message/* and multipart/* (message/delivery-status is one of them).
+    if message.get_content_maintype() in ("message", "multipart"):
+        return None
+    message.set_payload(text[end + 4:])     # the rest of the input, as the parser joins its lines back
     return message

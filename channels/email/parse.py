@@ -146,7 +146,7 @@ def automatic_reason(message: EmailMessage, envelope_sender: str | None = None,
     _, sender = headers.first_address("from")
     _, reply_to = headers.first_address("reply-to")
     local = (sender or valid_address(envelope_sender) or "").split("@")[0]
-    if any(local.startswith(prefix) for prefix in AUTOMATIC_SENDERS):
+    if local.startswith(AUTOMATIC_SENDERS):
         return f"sender {sender or envelope_sender}"
     if sender and NO_REPLY.match(sender) and not reply_to:
         return f"sender {sender} takes no answers"

@@ -11,6 +11,7 @@ from channels.email.html_text import html_to_text
 from channels.types import Attachment
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"|?*]')
+_BLANK_RUN = re.compile(r"\n{3,}")
 
 
 @dataclass
@@ -51,7 +52,7 @@ def body_text(message: EmailMessage, part: EmailMessage | None = None, decoded: 
     if part.get_content_subtype() == "html":
         text = html_to_text(text)
     text = without_controls(text.replace("\r\n", "\n").replace("\r", "\n"))
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return _BLANK_RUN.sub("\n\n", text).strip()
 
 
 def decoded_text(part: EmailMessage) -> str:

@@ -44,6 +44,29 @@ class _Smtp(SMTP):
     # answer those "500 Line too long", a permanent refusal, and the client's mail would be lost.
     line_length_limit = 100_000
 
+    # The idle timeout's deadline: the timer is moved only when the deadline comes sooner (see _reset_timeout).
+    _idle_deadline = 0.0
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        # aiosmtpd cancels its timer and schedules a new one on every command: three TimerHandles a mail pushed
+        # into the loop's heap (compared in Python) and later popped as cancelled. Here the deadline moves and
+        # the timer, when it fires early, waits again for the rest; the connection still closes at the same
+        # moment, `duration or self._timeout_duration` after the last command.
+        deadline = self.loop.time() + (duration or self._timeout_duration)
+        self._idle_deadline = deadline
+        handle = self._timeout_handle
+        if handle is None or handle.cancelled() or handle.when() > deadline:
+            if handle is not None:
+                handle.cancel()
+            self._timeout_handle = self.loop.call_at(deadline, self._idle_timer)
+
+    def _idle_timer(self) -> None:
+        handle = self._timeout_handle
+        if handle is not None and self._idle_deadline > handle.when():
+            self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_timer)
+            return
+        self._timeout_cb()
+
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         # aiosmtpd reads every MAIL FROM and RCPT TO with email's header parser (~50 us each, a tenth of
         # the intake's CPU a message); the plain `<a@b>` nearly every sender writes is read directly.

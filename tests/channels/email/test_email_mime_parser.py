@@ -181,6 +181,51 @@ def test_generated_multiparts_parse_the_same(boundary: str, parts: list[list[str
     assert_same(newline.join(lines).encode("utf-8", "surrogateescape"))
 
 
+HEADER_NAMES = st.sampled_from(["From", "To", "Subject", "Message-ID", "Content-Type", "content-type",
+                                "Content-Transfer-Encoding", "Content-Disposition", "X-Mailer", "Received"])
+HEADER_VALUES = st.one_of(
+    st.sampled_from(["text/plain; charset=utf-8", "text/html", "TEXT/PLAIN", "multipart/mixed; boundary=b",
+                     "message/rfc822", "message/delivery-status", "Multipart/Alternative; boundary=x", "image/png",
+                     "base64", "8bit", "quoted-printable", "attachment; filename=a.txt", "text", "a/b/c", "",
+                     "Client <c@example.ru>", "=?utf-8?b?0JfQsNGP0LLQutCw?= 1", "<id@example.ru>"]),
+    st.text(st.sampled_from(list("ab :;=\t\"<>@\r\n-") + ["ж", "\udcd0", "\x00", "\x0b", "\x85"]), max_size=12))
+BODY_LINES = st.sampled_from(["", "text", " folded?", "--b", "--b--", "From here", "Subject: no", ".", "\r", "\n",
+                              "\udcd0\udcb6", "\x0c", "ж"])
+ENDINGS = st.sampled_from(["\r\n", "\r\n", "\n", "\r"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(headers=st.lists(st.tuples(HEADER_NAMES, st.sampled_from([": ", ":", ":\t", " : ", ": \r\n "]), HEADER_VALUES,
+                                  ENDINGS), max_size=6),
+       blank=st.sampled_from(["\r\n", "\r\n", "\n", "", " \r\n"]),
+       body=st.lists(st.tuples(BODY_LINES, ENDINGS), max_size=5), last=st.sampled_from(["", "tail"]))
+def test_generated_single_part_mail_parses_the_same(headers: list[tuple[str, str, str, str]], blank: str,
+                                                    body: list[tuple[str, str]], last: str) -> None:
+    # Mostly the shape built without the feed parser (plain CRLF header lines, a blank line, any body), and the
+    # shapes next to it that are not: folded, odd or 8-bit header lines, LF or CR endings, MIME types parsed on.
+    text = "".join(n + c + v + e for n, c, v, e in headers) + blank + "".join(line + e for line, e in body) + last
+    assert_same(text.encode("utf-8", "surrogateescape"))
+
+
+@pytest.mark.parametrize("raw", [
+    b"From: a@b.c\r\nSubject: hi\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\xd0\x97\xd0\xb0\r\n",
+    b"From: a@b.c\r\n\r\n", b"From: a@b.c\r\n\r\n\r\n\r\nbody after blank lines\r\n",
+    b"From:a@b.c\r\nX-Empty:\r\n\r\nFrom the body\r\n", b"Subject: tabs\tinside \r\n\r\nbody",
+    b"Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nbody\r\n",
+    b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\npart\r\n--b--\r\n",
+])
+def test_plain_single_part_mail_parses_the_same(raw: bytes) -> None:
+    assert_same(raw)
+
+
+def test_a_plain_single_part_mail_skips_the_feed_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_parser(**_: object) -> None:
+        raise AssertionError("the feed parser was used")
+    monkeypatch.setattr(mime_parser._FEEDPARSER, "FeedParser", no_parser)
+    message = parse_bytes(b"From: a@b.c\r\nContent-Type: text/plain\r\n\r\nhello\r\n", POLICY)
+    assert (message["from"], message.get_payload(), type(message).__name__) == ("a@b.c", "hello\r\n", "MailPart")
+
+
 def library_types(message: EmailMessage) -> list[str]:
     return [EmailMessage.get_content_type(part) for part in message.walk()]
 
@@ -225,6 +270,8 @@ def test_a_changed_part_is_asked_again(change: str) -> None:
         elif change == "same_text" and "Content-Type" in part:
             part.replace_header("Content-Type", str(part["Content-Type"]))
     assert our_types(message) == library_types(message)
+    assert [p.get_content_charset() for p in message.walk()] == \
+        [EmailMessage.get_content_charset(p) for p in message.walk()]
 
 
 LIBRARY_POLICY = POLICY.clone(message_factory=EmailMessage)
@@ -236,7 +283,8 @@ def readings(message: EmailMessage) -> list[object]:
     for part in message.walk():
         found.append((part.get_content_type(), part.get_params(), part.get_params(unquote=False),
                       part.get_params(header="content-disposition"), part.get_boundary(), part.get_filename(),
-                      part.get_content_charset(), part.get_content_disposition(), part.is_attachment(),
+                      part.get_content_charset(), part.get_content_charset("none"), part.get_content_charset(),
+                      part.get_content_disposition(), part.is_attachment(),
                       part.get_param("name"), part.get_param("filename", header="Content-Disposition")))
     return found
 
