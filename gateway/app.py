@@ -174,7 +174,7 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
         app[SCREENS] = live.screens
         app[WALLBOARD] = live.wallboard
         live.driver.on_decision = app[METRICS].routed
-        app[INTAKE].subscribe(live.driver.on_contact)
+        app[INTAKE].subscribe_batch(live.driver.on_contacts)
         try:
             yield
         finally:

@@ -101,6 +101,9 @@ def _unstorable_at(data: Any) -> str | None:
 
 def has_nul(request: web.Request) -> bool:
     """A NUL in the path or query: no route or store can use it, so it is refused before routing."""
+    raw = request.raw_path
+    if "%00" not in raw and "\x00" not in raw:
+        return False        # decoding makes a NUL only of "%00": the decoded path and query are not read
     return "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.query.items())
 
 

@@ -1,6 +1,7 @@
 """The routing engine: event-driven decisions over a state backend, driven by an injected clock."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from routing.backends import NextOffer, Snapshot, TaskParams
@@ -52,6 +53,21 @@ class RoutingEngine(RoutingSteps):
 
         `restored`: re-added from a stored copy; refused if routing finished that task lately."""
         run = Run(self._now())
+        await self._add(task, run, restored)
+        return run.outcome()
+
+    async def add_tasks(self, tasks: Sequence[Task], exists: list[str]) -> RoutingOutcome:
+        """`add_task` of each, in order, as one call (the new leads of one group commit); the id of a task
+        routing holds already goes to `exists` instead of failing the others."""
+        run = Run(self._now())
+        for task in tasks:
+            try:
+                await self._add(task, run, False)
+            except TaskExists:
+                exists.append(task.id)
+        return run.outcome()
+
+    async def _add(self, task: Task, run: Run, restored: bool) -> None:
         queue = self._queue(task.queue)
         task = replace(task, created=round(task.created, 3) if task.created > 0 else run.now)
         keep = queue.fairness.max_assignments if queue.fairness else 0
@@ -67,7 +83,6 @@ class RoutingEngine(RoutingSteps):
             self._record_match(added, run)
         else:
             await self._route_task(added.record, run, added.pool)
-        return run.outcome()
 
     async def accept(self, offer_id: str, agent_id: str) -> RoutingOutcome:
         """Accept a pending offer (first accept wins); raises OfferNotPending / NotYourOffer."""

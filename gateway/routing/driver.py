@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 
@@ -25,7 +25,7 @@ from gateway.routing.outcomes import OutcomeRecorder, RoutingStore, at
 from gateway.settings import RoutingSettings
 from routing.backends import Snapshot
 from routing.engine import RoutingEngine
-from routing.events import RoutingError, RoutingOutcome, TaskExists
+from routing.events import RoutingError, RoutingOutcome
 from routing.types import AgentState, Offer, Presence, QueueConfig, Task
 
 log = logging.getLogger(__name__)
@@ -84,16 +84,29 @@ class RoutingDriver:
     # -- inputs ---------------------------------------------------------------------------------
     async def on_contact(self, contact: InboundContact, result: IngestResult) -> None:
         """A committed inbound event: offer its task, or tell the manager already working the lead."""
-        if result.task_id is not None:
-            try:
-                await self.run(self.engine.add_task(task_for(result, self._settings, self._clock())))
-            except TaskExists:
+        await self.on_contacts([(contact, result)])
+
+    async def on_contacts(self, committed: Sequence[tuple[InboundContact, IngestResult]]) -> None:
+        """`on_contact` of the events of one group commit: their tasks in one engine call (one turn of the
+        driver, one outcome recorded, one timer), not one each."""
+        leads = {result.task_id: result.lead_id for _, result in committed if result.task_id is not None}
+        tasks = [task_for(result, self._settings, self._clock()) for _, result in committed
+                 if result.task_id is not None]
+        if tasks:
+            exists: list[str] = []
+            await self.run(self.engine.add_tasks(tasks, exists))
+            for task_id in exists:
                 # A process starting (or the sweeper) read the committed row and routed it first: nothing
                 # is lost or doubled (this was logged as a failed listener, with a traceback, on restarts).
-                log.info("task %s of lead %s was routed already (restored from the database)", result.task_id,
-                         result.lead_id)
-        elif result.assignee_id is not None:
-            await self._notifier.message_received(result.assignee_id, result.lead_id, result.interaction_id, contact)
+                log.info("task %s of lead %s was routed already (restored from the database)", task_id,
+                         leads[task_id])
+        for contact, result in committed:
+            if result.task_id is None and result.assignee_id is not None:
+                try:
+                    await self._notifier.message_received(result.assignee_id, result.lead_id,
+                                                          result.interaction_id, contact)
+                except Exception:
+                    log.exception("telling user %s of lead %s failed", result.assignee_id, result.lead_id)
 
     async def restore(self, row: RoutingTask) -> RoutingOutcome:
         """Re-add a task read from the database; RoutingError if routing holds it or finished it lately

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from channels.types import Confidence, IdentityClaim, InboundContact
 from crm_store.models import RoutingTask
 from crm_store.types import IngestResult, Role
 from gateway.keys import INTAKE, ROUTING, SESSIONS
@@ -53,3 +55,26 @@ async def test_a_contact_whose_task_was_restored_first_is_not_a_failure(api):
                               task_id=row.id, task_queue=row.queue, task_channel=row.channel)
         await driver.on_contact(chat_message("Здравствуйте"), result)       # raised RoutingError before
         assert [(o.id, o.task_id) for o in (await driver.snapshot()).offers] == [(offer["offer_id"], row.id)]
+
+
+async def test_the_new_leads_of_one_group_commit_are_routed_in_one_call(api):
+    # Posted together, they share a commit and wake in one turn: routing is told of them all at once (one
+    # engine call), each once, and holds every one's task.
+    intake = api.client.app[INTAKE]
+    told: list[list[int]] = []
+
+    async def record(committed: list[tuple[InboundContact, IngestResult]]) -> None:
+        told.append([result.lead_id for _, result in committed])
+
+    intake.subscribe_batch(record)
+    contacts = [InboundContact("chat", f"chat:new-{i}", f"chat-{i}", datetime.now(UTC), name=f"Client {i}",
+                               text="Здравствуйте", identities=(IdentityClaim("chat", f"user-{i}", Confidence.VERIFIED),))
+                for i in range(5)]
+    accepted = await asyncio.gather(*(intake.emit(c) for c in contacts))
+    await intake.drain()
+    assert told == [[a.lead_id for a in accepted]]
+    async with api.client.app[SESSIONS]() as session:
+        stored = set(await session.scalars(select(RoutingTask.id).where(
+            RoutingTask.lead_id.in_([a.lead_id for a in accepted]))))
+    assert {t.task.id for t in (await api.client.app[ROUTING].snapshot()).tasks} == stored
+    assert len(stored) == 5

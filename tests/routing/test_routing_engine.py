@@ -398,3 +398,16 @@ async def test_task_without_created_time_starts_now_and_unknown_names_fail(make_
         await engine.set_presence("ghost", "available")
     with pytest.raises(InvalidState):
         await engine.complete("t")
+
+
+async def test_add_tasks_routes_each_in_order_and_names_the_ones_held_already(make_engine, clock):
+    # The new leads of one group commit in one call: the same offers and order as one add_task each, and a
+    # task routing holds already (restored first) is named, not a failure of the others.
+    engine = make_engine({"default": QueueConfig(aging_seconds=None)})
+    await online(engine, "a", capacity={"chat": 1})
+    await engine.add_task(task(clock, "t0"))
+    exists: list[str] = []
+    outcome = await engine.add_tasks([task(clock, "t0"), task(clock, "t1"), task(clock, "t2")], exists)
+    assert exists == ["t0"]
+    assert outcome.offers == []                     # "a" is busy with t0's offer
+    assert await drain_order(engine, "a") == ["t0", "t1", "t2"]
