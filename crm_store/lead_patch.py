@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, literal_column, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from crm_store import call_grants, fields, leads, pipelines, search
 from crm_store.errors import Forbidden, NotFound
@@ -28,10 +27,11 @@ from crm_store.types import CLOSED_STATUSES, LeadChanges, Permissions, Viewer
 _LEADS, _TASKS = Lead.__table__, RoutingTask.__table__
 # Every column but the search text (long, and nothing here reads it).
 _COLUMNS = [c for c in _LEADS.c if c.key != "search_text"]
-# The lead and one of its open tasks (what a close or a hand-over ends), in one statement built once.
+# The lead and one of its open tasks (what a close or a hand-over ends), in one statement built once; the states
+# written into its text (an expanding IN was rendered anew at every execution).
+_OPEN = [literal_column(f"'{state}'") for state in OPEN_TASK_STATES]
 _READ = (select(*_COLUMNS, _TASKS.c.id.label("open_task_id"), _TASKS.c.state.label("open_task_state"))
-         .select_from(_LEADS.outerjoin(_TASKS, and_(_TASKS.c.lead_id == _LEADS.c.id,
-                                                    _TASKS.c.state.in_(OPEN_TASK_STATES))))
+         .select_from(_LEADS.outerjoin(_TASKS, and_(_TASKS.c.lead_id == _LEADS.c.id, _TASKS.c.state.in_(_OPEN))))
          .where(_LEADS.c.id == bindparam("lead_id")).limit(1))
 # The SET clause is the changed columns, given at execution (one compiled form per set of columns).
 _UPDATE = update(_LEADS).where(_LEADS.c.id == bindparam("patched_lead_id"))
@@ -87,7 +87,7 @@ def _patch_columns(session: Session, viewer: Viewer, lead_id: int, changes: Lead
                    now: datetime) -> Patched | None:
     """`update_lead` for `own_columns_only` changes; None when this session holds the lead as an object
     (changed earlier in the same group commit): the ORM's way then, so that the object and the row agree."""
-    if session.identity_map.get(identity_key(Lead, lead_id)) is not None:
+    if session.identity_map.get((Lead, (lead_id,), None)) is not None:     # orm.util.identity_key's, made here
         return None
     connection = session.connection()
     row = connection.execute(_READ, {"lead_id": lead_id}).first()
