@@ -32,6 +32,18 @@ def record(
                            contact_id=contact_id, ip=ip, detail=dict(detail or {})))
 
 
+def write(session: Session, action: str, now: datetime, *, user_id: int | None = None, lead_id: int | None = None,
+          ip: str | None = None, detail: Mapping[str, Any] | None = None) -> None:
+    """`record`, written at once in one INSERT built once: the writer's work leaves an entry per request, and as
+    an object to flush it cost that one thread more than the statement."""
+    session.connection().execute(_INSERT, {"at": now, "user_id": user_id, "action": action, "outcome": "ok",
+                                           "lead_id": lead_id, "contact_id": None, "ip": ip,
+                                           "detail": dict(detail or {})})
+
+
+_INSERT = insert(AuditEntry.__table__)
+
+
 def entry(action: str, now: datetime, *, user_id: int | None = None, lead_id: int | None = None,
           contact_id: int | None = None, detail: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """An entry as `record` writes it, as a row for `record_all`."""

@@ -291,7 +291,7 @@ async def update_lead(
         required = await session.run_sync(fields.lead_requirements, tuple(s.value for s in CLOSED_STATUSES))
         for status, names in changes.required_fields.items():
             required[status] = tuple(dict.fromkeys((*required.get(status, ()), *names)))
-        _transition(lead, changes, put, now, required)
+        transition(lead, changes, put, now, required)
         before = lead.stage_id
         lead.updated_at = now       # in the same UPDATE, and the stage history's time (stage_sync) is now
         await session.flush()       # the stage follows the status (stage_sync); its rules hold for this way in too
@@ -340,11 +340,11 @@ class _Edit:
     def put(self, name: str, value: object) -> None:
         old = getattr(self.lead, name)
         if old != value:
-            self.diff[name] = [_plain(old), _plain(value)]
+            self.diff[name] = [plain(old), plain(value)]
             setattr(self.lead, name, value)
 
 
-def _plain(value: object) -> object:
+def plain(value: object) -> object:
     return value.isoformat() if isinstance(value, date) else value
 
 
@@ -372,7 +372,7 @@ async def _assign(session: AsyncSession, lead: Lead, assignee_id: int | None, pu
             put("owner_id", user.id)
 
 
-def _transition(lead: Lead, changes: LeadChanges, put: Any, now: datetime,
+def transition(lead: Lead, changes: LeadChanges, put: Any, now: datetime,
                 required: dict[str, tuple[str, ...]]) -> None:
     current, target = LeadStatus(lead.status), LeadStatus(changes.status)  # type: ignore[arg-type]
     if target not in _ALLOWED[current]:

@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from channels.identity import InvalidIdentity, normalize_email, normalize_phone
 from channels.types import Confidence, IdentityClaim, InboundContact
-from crm_store import audit, contacts, lead_lines, leads, routing_log, users
+from crm_store import audit, contacts, lead_lines, lead_patch, leads, routing_log, users
 from crm_store.errors import Conflict, Forbidden, NotFound, StoreError
-from crm_store.types import OPEN_STATUSES, LeadChanges, LeadFilter, LeadStatus, LeadOutcome
+from crm_store.types import LeadChanges, LeadFilter, LeadStatus, LeadOutcome
 from gateway.api.params import DbId, as_id, path_id, query_int
 from gateway.api.serialize import card_json, lead_json
 from gateway.auth import client_ip, principal
@@ -177,7 +177,7 @@ async def _audited(request: web.Request, action: str, lead_id: int, work: Work) 
 
     async def done(session: Any) -> Any:
         result, detail = await work(session)
-        audit.record(session, action, now, user_id=who.user_id, lead_id=lead_id, ip=ip, detail=detail)
+        await session.run_sync(audit.write, action, now, user_id=who.user_id, lead_id=lead_id, ip=ip, detail=detail)
         return result
 
     async def denied(session: Any, reason: str) -> None:
@@ -238,19 +238,16 @@ async def patch_lead(request: web.Request) -> web.Response:
     changes = LeadChanges(**given, unassign="assignee_id" in given and body.assignee_id is None, cleared=cleared)
 
     async def work(session: Any) -> tuple[Any, dict[str, Any]]:
-        diff = await leads.update_lead(session, who.viewer, lead_id, changes, request.app[PERMISSIONS],
-                                       request.app[CLOCK]())
-        lead = await leads.just_checked(session, lead_id)
-        waiting = await routing_log.reprioritize_waiting(session, lead_id, lead.priority) if "priority" in diff \
-            else None
-        ending = None
-        if ("status" in diff and LeadStatus(diff["status"][1]) not in OPEN_STATUSES) or "assignee_id" in diff:
-            # Read here, in the same transaction: no second session (and read) after the commit.
-            task = await routing_log.open_task_for_lead(session, lead_id)
-            ending = (task.id, task.state) if task is not None else None
-        return (lead_json(lead), diff, waiting, ending), {"changes": diff}
+        done = await lead_patch.patch(session, who.viewer, lead_id, changes, request.app[PERMISSIONS],
+                                      request.app[CLOCK]())
+        waiting = await routing_log.reprioritize_waiting(session, lead_id, done.lead["priority"]) \
+            if "priority" in done.diff else None
+        return (done, waiting), {"changes": done.diff}
 
-    body, diff, waiting, ending = await _audited(request, "lead.update", lead_id, work)
+    # The answer's JSON is made here, on the loop: the writer's thread, which every write waits for, only writes.
+    done: lead_patch.Patched
+    done, waiting = await _audited(request, "lead.update", lead_id, work)
+    body, diff = lead_json(done.lead), done.diff
     if waiting is not None:
         try:
             await request.app[ROUTING].set_priority(waiting, body["priority"])
@@ -261,9 +258,9 @@ async def patch_lead(request: web.Request) -> web.Response:
     if "stage_id" in diff:     # every open board redraws the two columns
         await request.app[NOTIFIER].lead_moved(lead_id, body["pipeline_id"], diff["stage_id"][0], diff["stage_id"][1],
                                                changed_by=who.user_id)
-    if ending is not None:
+    if done.open_task is not None:
         # Closed, or handed to someone by hand: routing stops offering it.
-        await request.app[ROUTING].task_finished(*ending)
+        await request.app[ROUTING].task_finished(*done.open_task)
     return web.json_response(body)
 
 
