@@ -5,38 +5,26 @@ the lead, the agent's activity, the card read back) and a write lock taken apart
 the outcomes queued while the previous commit ran are written together by the intake's one writer
 (`crm_store.ingest.Ingestor.record_routing`): new rows in one INSERT per table, updates in one
 executemany per set of columns, the leads an accept assigns read in one SELECT, and the cards the
-frames carry read for the whole batch at once, inside the transaction that wrote them (no re-read of
-a row from a later transaction).
+frames carry read for the whole batch at once (`crm_store.batch_cards`), inside the transaction that wrote
+them (no re-read of a row from a later transaction).
 """
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, inspect, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, load_only
 
-from crm_store import card_rows
-from crm_store.leads import Card, visible
-from crm_store.models import (
-    AgentActivity,
-    AuditEntry,
-    Contact,
-    Identity,
-    Interaction,
-    Lead,
-    MergeSuggestion,
-    Reservation,
-    RoutingTask,
-    Task,
-    User,
-)
+from crm_store.batch_cards import ROUTING_VIEWER, cards_of  # noqa: F401  (ROUTING_VIEWER: read from here too)
+from crm_store.leads import Card
+from crm_store.models import AgentActivity, AuditEntry, Contact, Lead, Reservation, RoutingTask, Task, User
 from crm_store.routing_log import task_state_values
 from crm_store.task_refs import lead_of_task
-from crm_store.types import OPEN_STATUSES, LeadStatus, Role, Viewer
+from crm_store.types import LeadStatus
 
 OPEN_TASK = "open"
 
@@ -99,9 +87,9 @@ def write_all(session: Session, batch: Sequence[RoutingChanges], timeline_limit:
     for item in batch:
         for change in item.changes:
             writes.add(change, item.at)
-    held = writes.flush(session)
+    writes.flush(session)
     wanted = {lead_id for item in batch for lead_id in item.cards}
-    cards = cards_of(session, wanted, timeline_limit, held) if wanted else {}
+    cards = cards_of(session, wanted, timeline_limit) if wanted else {}
     return [{lead_id: cards[lead_id] for lead_id in item.cards if lead_id in cards} for item in batch]
 
 
@@ -154,9 +142,8 @@ class _Writes:
         self.audits.append({"at": at, "user_id": user_id, "action": action, "outcome": "ok", "lead_id": lead_id,
                             "contact_id": None, "ip": None, "detail": detail})
 
-    def flush(self, session: Session) -> Held | None:
-        """Write it all; the rows the assignments read, which the cards that follow may take as they are."""
-        held = None
+    def flush(self, session: Session) -> None:
+        """Write it all (the cards that follow read it back in the same transaction)."""
         connection = session.connection()
         if self.offers:
             connection.execute(_NEW_OFFERS, list(self.offers.values()))
@@ -167,12 +154,11 @@ class _Writes:
         if self.follows:
             connection.execute(_FOLLOW_TAKER, self.follows)
         if self.assigns:
-            held = _assign_leads(session, self.assigns)
+            _assign_leads(session, self.assigns)
         if self.audits:
             connection.execute(_AUDIT, self.audits)
         if self.activity:
             _record_activity(session, self.activity)
-        return held
 
 
 # Built once: outcomes come one or two at a time, and building a statement costs more than running it.
@@ -202,20 +188,15 @@ def _grouped(tasks: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, ...], li
     return groups
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
-    """Rows this transaction's session read, by id (the session keeps only weak references to clean rows)."""
-
-    leads: Mapping[int, Lead]
-    contacts: Mapping[int, Contact]
-    users: Mapping[int, User]
-
-
-def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) -> Held:
+def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) -> None:
     """The leads accepted offers assign, as `crm_store.leads.assign` does (the ORM keeps the stage in step),
-    with the leads and their clients read in one SELECT, the agents in another."""
-    leads, contacts = _leads_and_clients(session, {lead_id for lead_id, _, _ in assigns}, None)
-    users = _users(session, {a for _, a, _ in assigns}, None)
+    with the leads and their clients read in one SELECT (only the columns the assignment and the stage's
+    follow-up use), the agents in another."""
+    leads, contacts = {}, {}
+    for lead, contact in session.execute(_ASSIGNED, {"ids": list({lead_id for lead_id, _, _ in assigns})}):
+        leads[lead.id] = lead
+        contacts[contact.id] = contact
+    users = {u.id: u for u in session.execute(_AGENTS, {"ids": list({a for _, a, _ in assigns})})}
     for lead_id, agent_id, at in assigns:
         lead, user = leads.get(lead_id), users.get(agent_id)
         if lead is None or lead.deleted_at is not None or user is None or not user.active:
@@ -232,7 +213,6 @@ def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) ->
                 lead.owner_id = user.id
         lead.updated_at = at
     session.flush()
-    return Held(leads, contacts, users)
 
 
 def _record_activity(session: Session, changes: list[tuple[int, str, str | None, str, datetime]]) -> None:
@@ -261,122 +241,12 @@ def _last_activity() -> Any:
 
 _LAST_ACTIVITY = _last_activity()
 
-# Routing reads as an all-seeing viewer; each pop's glance is narrowed to its lead's team (card_rows.reach_of).
-ROUTING_VIEWER = Viewer(user_id=card_rows.ROUTING_USER, role=Role.ADMIN, team_id=None)
-
-
-def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20,
-             held: Held | None = None) -> dict[int, Card]:
-    """The cards routing's frames carry (the offer is the permission: no viewer rules), a few SELECTs for all;
-    `held`: rows `session` read before, taken as they are instead of read again (see `_leads_and_clients`)."""
-    found, contacts = _leads_and_clients(session, set(lead_ids), held)
-    leads = {lead_id: lead for lead_id, lead in found.items() if lead.deleted_at is None}
-    if not leads:
-        return {}
-    contact_ids = list({lead.contact_id for lead in leads.values()})
-    identities: dict[int, list[Identity]] = {}
-    for identity in session.scalars(_CARD_IDENTITIES, {"ids": contact_ids}):
-        identities.setdefault(identity.contact_id, []).append(identity)
-    timelines = _by_key(session.scalars(_CARD_TIMELINES, {"ids": list(leads), "limit": timeline_limit}), "lead_id")
-    suggestions = list(session.scalars(_CARD_SUGGESTIONS, {"ids": contact_ids}))
-    glances, live = card_rows.read_many_with_kin(session, ROUTING_VIEWER, list(leads.values()), visible)
-    # The client's other leads come from the rows the glance read (every live lead of the client): a second
-    # SELECT of the same rows cost a statement and their row processing on every card read.
-    kin = {contact_id: sorted(rows, key=_newest_first)[:KIN] for contact_id, rows in live.items()}
-    user_ids = {i for lead in leads.values() for i in (lead.owner_id, lead.assignee_id) if i is not None}
-    user_ids |= {c.owner_id for c in (contacts[lead.contact_id] for lead in leads.values()) if c.owner_id is not None}
-    user_ids |= {i for glance in glances.values() for i in glance.people}
-    users = _users(session, user_ids, held)
-    cards = {}
-    for lead_id, lead in leads.items():
-        contact = contacts[lead.contact_id]
-        siblings = [x for x in kin.get(contact.id, []) if x.id != lead_id][:100]
-        mine = {i for i in (lead.owner_id, lead.assignee_id, contact.owner_id) if i is not None}
-        mine |= glances[lead_id].people
-        cards[lead_id] = Card(
-            lead, contact, identities.get(contact.id, []), list(reversed(timelines.get(lead_id, []))),
-            [x for x in siblings if x.status in OPEN_STATUSES], {i: users[i] for i in mine if i in users},
-            [s for s in suggestions if contact.id in (s.contact_a_id, s.contact_b_id)],
-            [x for x in siblings if x.status not in OPEN_STATUSES], glances[lead_id])
-    return cards
-
-
-def _leads_and_clients(session: Session, lead_ids: set[int],
-                       held: Held | None) -> tuple[dict[int, Lead], dict[int, Contact]]:
-    """The leads and their clients, deleted leads too. An accept's card has them `held` (the assignment just
-    read and changed them): a SELECT would return those very objects, as they are (it refreshes no loaded
-    attribute), so it runs only when one is not held, or no longer in the session, or partly unloaded."""
-    if held is not None:
-        leads = _current(session, held.leads, lead_ids)
-        if leads is not None:
-            contacts = _current(session, held.contacts, {lead.contact_id for lead in leads.values()})
-            if contacts is not None:
-                return leads, contacts
-    leads, contacts = {}, {}
-    for lead, contact in session.execute(_CARD_LEADS, {"ids": list(lead_ids)}):
-        leads[lead.id] = lead
-        contacts[contact.id] = contact
-    return leads, contacts
-
-
-def _users(session: Session, user_ids: set[int], held: Held | None) -> dict[int, User]:
-    """The users a card names (or an accept assigns), the held ones when they are all of them (as above)."""
-    if not user_ids:
-        return {}
-    users = _current(session, held.users, user_ids) if held is not None else None
-    if users is not None:
-        return users
-    return {u.id: u for u in session.scalars(_CARD_USERS, {"ids": list(user_ids)})}
-
-
-def _current(session: Session, rows: Mapping[int, Any], ids: set[int]) -> dict[int, Any] | None:
-    """Each of these rows as `session` holds it, every column loaded; None if any is not so."""
-    found = {}
-    for row_id in ids:
-        row = rows.get(row_id)
-        if row is None:
-            return None
-        state = inspect(row)
-        if state.session is not session or not state.persistent or state.unloaded & _columns(type(row)):
-            return None
-        found[row_id] = row
-    return found
-
-
-@functools.cache
-def _columns(model: type) -> frozenset[str]:
-    return frozenset(attr.key for attr in inspect(model).column_attrs)
-
-
-def _latest(model: Any, where: Any, key: Any, order: tuple[Any, ...], limit: Any) -> Select[Any]:
-    """Up to `limit` rows of `model` per `key`, in `order`: one SELECT with a window for every key."""
-    ranked = select(model.id.label("rid"), func.row_number().over(partition_by=key, order_by=order).label("n")) \
-        .where(where).subquery()
-    return select(model).join(ranked, ranked.c.rid == model.id).where(ranked.c.n <= limit).order_by(*order)
-
-
-KIN = 101      # a client's live leads a card looks at (this one among them), newest first: 100 others at most
-
-
-def _newest_first(lead: Lead) -> int:
-    return -lead.id
-
-
-def _by_key(rows: Iterable[Any], key: str) -> dict[int, list[Any]]:
-    out: dict[int, list[Any]] = {}
-    for row in rows:
-        out.setdefault(getattr(row, key), []).append(row)
-    return out
-
-
-# Built once: a card read runs after nearly every outcome, often for one or two leads, and building and
-# keying the dozen statements of the read cost more than running them (the ids are expanding parameters).
+# Built once, as the others. Loaded as objects (the stage follows the status in the ORM's flush,
+# crm_store.stage_sync), but only with what assigning reads and writes: no JSON column decoded.
 _IDS = bindparam("ids", expanding=True)
-_CARD_LEADS = select(Lead, Contact).join(Contact, Contact.id == Lead.contact_id).where(Lead.id.in_(_IDS))
-_CARD_IDENTITIES = select(Identity).where(Identity.contact_id.in_(_IDS)).order_by(Identity.id)
-_CARD_TIMELINES = _latest(Interaction, Interaction.lead_id.in_(_IDS), Interaction.lead_id,
-                          (Interaction.created_at.desc(), Interaction.id.desc()), bindparam("limit"))
-_CARD_SUGGESTIONS = select(MergeSuggestion).where(
-    MergeSuggestion.status == "pending",
-    or_(MergeSuggestion.contact_a_id.in_(_IDS), MergeSuggestion.contact_b_id.in_(_IDS)))
-_CARD_USERS = select(User).where(User.id.in_(_IDS))
+_ASSIGNED = (select(Lead, Contact).join(Contact, Contact.id == Lead.contact_id).where(Lead.id.in_(_IDS))
+             .options(load_only(Lead.id, Lead.contact_id, Lead.status, Lead.deleted_at, Lead.owner_id,
+                                Lead.assignee_id, Lead.team_id, Lead.pipeline_id, Lead.stage_id, Lead.updated_at,
+                                Lead.stage_entered_at),
+                      load_only(Contact.id, Contact.owner_id)))
+_AGENTS = select(User.id, User.active, User.team_id).where(User.id.in_(_IDS))
