@@ -11,18 +11,21 @@ them (no re-read of a row from a later transaction).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from crm_store.batch_cards import ROUTING_VIEWER, cards_of  # noqa: F401  (ROUTING_VIEWER: read from here too)
 from crm_store.leads import Card
-from crm_store.models import AgentActivity, AuditEntry, Contact, Lead, Reservation, RoutingTask, Task, User
+from crm_store.many_rows import insert_rows
+from crm_store.models import AgentActivity, AuditEntry, Contact, Lead, Reservation, RoutingTask, StageChange, Task, User
 from crm_store.routing_log import task_state_values
+from crm_store.stage_sync import ACTOR, stage_for_status
 from crm_store.task_refs import lead_of_task
 from crm_store.types import LeadStatus
 
@@ -179,40 +182,80 @@ def _task_update(columns: tuple[str, ...]) -> Any:
     return update(table).where(table.c.id == bindparam("b_id")).values({c: bindparam(f"b_{c}") for c in columns})
 
 
-def _grouped(tasks: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
-    """Task updates by the set of columns they set: one executemany each."""
+def _grouped(rows: Mapping[Any, Mapping[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """Updates (by row id) by the set of columns they set: one executemany each."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for task_id, values in tasks.items():
+    for row_id, values in rows.items():
         columns = tuple(sorted(values))
-        groups.setdefault(columns, []).append({"b_id": task_id, **{f"b_{c}": values[c] for c in columns}})
+        groups.setdefault(columns, []).append({"b_id": row_id, **{f"b_{c}": values[c] for c in columns}})
     return groups
 
 
 def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) -> None:
-    """The leads accepted offers assign, as `crm_store.leads.assign` does (the ORM keeps the stage in step),
-    with the leads and their clients read in one SELECT (only the columns the assignment and the stage's
-    follow-up use), the agents in another."""
-    leads, contacts = {}, {}
-    for lead, contact in session.execute(_ASSIGNED, {"ids": list({lead_id for lead_id, _, _ in assigns})}):
-        leads[lead.id] = lead
-        contacts[contact.id] = contact
-    users = {u.id: u for u in session.execute(_AGENTS, {"ids": list({a for _, a, _ in assigns})})}
+    """The leads accepted offers assign, as `crm_store.leads.assign` does, in Core: the leads with their
+    clients read in one SELECT, the agents in another, the changes written in one executemany per set of
+    columns. As objects the ORM's flush cost more than all the rest of an accept; the stage follows the status
+    as `crm_store.stage_sync`'s flush hook has it (`stage_sync.stage_for_status`, the change written down)."""
+    connection = session.connection()
+    leads = {row.id: row for row in connection.execute(_ASSIGNED, {"ids": list({i for i, _, _ in assigns})})}
+    users = {row.id: row for row in connection.execute(_AGENTS, {"ids": list({a for _, a, _ in assigns})})}
+    changed: dict[int, dict[str, Any]] = {}
+    owners: dict[int, int] = {}                  # clients given their first manager now
+    stage_changes: list[dict[str, Any]] = []
     for lead_id, agent_id, at in assigns:
         lead, user = leads.get(lead_id), users.get(agent_id)
         if lead is None or lead.deleted_at is not None or user is None or not user.active:
             continue    # deleted meanwhile, or the agent disabled: routing's own record of the accept stands
-        lead.assignee_id = user.id
-        lead.team_id = user.team_id
-        if lead.status == LeadStatus.NEW:
-            lead.status = LeadStatus.ASSIGNED.value
-        contact = contacts.get(lead.contact_id)
-        if contact is not None and contact.owner_id is None:
+        now = {**_current(lead), **changed.get(lead_id, {})}
+        values = changed.setdefault(lead_id, {})
+        values.update(assignee_id=user.id, team_id=user.team_id, updated_at=at)
+        if now["status"] == LeadStatus.NEW:
+            values["status"] = LeadStatus.ASSIGNED.value
+            _follow_status(session, lead, now["stage_id"], at, values, stage_changes)
+        if lead.contact_owner_id is None and lead.contact_id not in owners:
             # The first manager to take a client becomes the one the client is pinned to.
-            contact.owner_id = user.id
-            if lead.owner_id is None:
-                lead.owner_id = user.id
-        lead.updated_at = at
-    session.flush()
+            owners[lead.contact_id] = user.id
+            if now["owner_id"] is None:
+                values["owner_id"] = user.id
+    for columns, rows in _grouped(changed).items():
+        connection.execute(_lead_update(columns), rows)
+    if owners:
+        connection.execute(_PIN_CLIENT, [{"b_id": c, "b_owner": u} for c, u in owners.items()])
+    if stage_changes:
+        insert_rows(connection, StageChange.__table__, stage_changes)
+    _forget(session, Lead, changed)
+    _forget(session, Contact, owners)
+
+
+def _current(lead: Any) -> dict[str, Any]:
+    return {"status": lead.status, "stage_id": lead.stage_id, "owner_id": lead.owner_id}
+
+
+def _follow_status(session: Session, lead: Any, stage_id: int | None, at: datetime, values: dict[str, Any],
+                   stage_changes: list[dict[str, Any]]) -> None:
+    """The stage the new status belongs in, and its change written down (`crm_store.stage_sync._follow_status`)."""
+    if lead.pipeline_id is None:
+        return
+    target = stage_for_status(session, lead.pipeline_id, values["status"], stage_id)
+    if target is None or target == stage_id:
+        return
+    values.update(stage_id=target, stage_entered_at=at)
+    stage_changes.append({"lead_id": lead.id, "pipeline_id": lead.pipeline_id, "from_stage_id": stage_id,
+                          "to_stage_id": target, "at": at, "user_id": session.info.get(ACTOR)})
+
+
+def _forget(session: Session, model: type, ids: Iterable[int]) -> None:
+    """Rows written around the session: an object of theirs it holds is read again when next used."""
+    for row_id in ids:
+        held = session.identity_map.get(identity_key(model, row_id))
+        if held is not None:
+            session.expire(held)
+
+
+@functools.lru_cache(maxsize=32)
+def _lead_update(columns: tuple[str, ...]) -> Any:
+    table = Lead.__table__
+    return update(table).where(table.c.id == bindparam("b_id")).values({c: bindparam(f"b_{c}") for c in columns})
 
 
 def _record_activity(session: Session, changes: list[tuple[int, str, str | None, str, datetime]]) -> None:
@@ -241,12 +284,12 @@ def _last_activity() -> Any:
 
 _LAST_ACTIVITY = _last_activity()
 
-# Built once, as the others. Loaded as objects (the stage follows the status in the ORM's flush,
-# crm_store.stage_sync), but only with what assigning reads and writes: no JSON column decoded.
+# Built once, as the others: only what assigning reads.
 _IDS = bindparam("ids", expanding=True)
-_ASSIGNED = (select(Lead, Contact).join(Contact, Contact.id == Lead.contact_id).where(Lead.id.in_(_IDS))
-             .options(load_only(Lead.id, Lead.contact_id, Lead.status, Lead.deleted_at, Lead.owner_id,
-                                Lead.assignee_id, Lead.team_id, Lead.pipeline_id, Lead.stage_id, Lead.updated_at,
-                                Lead.stage_entered_at),
-                      load_only(Contact.id, Contact.owner_id)))
-_AGENTS = select(User.id, User.active, User.team_id).where(User.id.in_(_IDS))
+_LEADS, _CONTACTS, _USERS = Lead.__table__, Contact.__table__, User.__table__
+_ASSIGNED = (select(_LEADS.c.id, _LEADS.c.contact_id, _LEADS.c.status, _LEADS.c.deleted_at, _LEADS.c.owner_id,
+                    _LEADS.c.pipeline_id, _LEADS.c.stage_id, _CONTACTS.c.owner_id.label("contact_owner_id"))
+             .join(_CONTACTS, _CONTACTS.c.id == _LEADS.c.contact_id).where(_LEADS.c.id.in_(_IDS)))
+_AGENTS = select(_USERS.c.id, _USERS.c.active, _USERS.c.team_id).where(_USERS.c.id.in_(_IDS))
+_PIN_CLIENT = (update(_CONTACTS).where(_CONTACTS.c.id == bindparam("b_id"), _CONTACTS.c.owner_id.is_(None))
+               .values(owner_id=bindparam("b_owner")))
