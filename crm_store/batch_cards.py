@@ -50,7 +50,8 @@ def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20
     stages: dict[int, ShownStage] = {}
     leads: dict[int, Any] = {}
     wanted = set(ids)
-    for row in session.execute(_KIN, {"ids": ids}):
+    connection = session.connection()
+    for row in connection.execute(_KIN, {"ids": ids}):
         kin.setdefault(row.contact_id, []).append(row)
         if row.contact_id not in contacts:
             contacts[row.contact_id] = ShownContact(row.contact_id, row.contact_name, row.contact_owner_id)
@@ -61,16 +62,16 @@ def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20
     if not leads:
         return {}
     contact_ids = list(contacts)
-    identities = _by_key(session.execute(_IDENTITIES, {"ids": contact_ids}), "contact_id")
-    timelines = _by_key(session.execute(_TIMELINES, {"ids": list(leads), "limit": timeline_limit}), "lead_id")
-    suggestions = session.execute(_SUGGESTIONS, {"ids": contact_ids}).all()
+    identities = _by_key(connection.execute(_IDENTITIES, {"ids": contact_ids}), "contact_id")
+    timelines = _by_key(connection.execute(_TIMELINES, {"ids": list(leads), "limit": timeline_limit}), "lead_id")
+    suggestions = connection.execute(_SUGGESTIONS, {"ids": contact_ids}).all()
     glances = card_rows.summaries(
         session, ROUTING_VIEWER, list(leads.values()), {c: [(r, stages.get(r.stage_id)) for r in rows]
                                                          for c, rows in kin.items()}, _sees)
     user_ids = {i for lead in leads.values() for i in (lead.owner_id, lead.assignee_id) if i is not None}
     user_ids |= {contacts[lead.contact_id].owner_id for lead in leads.values()} - {None}
     user_ids |= {i for glance in glances.values() for i in glance.people}
-    users = {u.id: u for u in session.execute(_USERS, {"ids": list(user_ids)})} if user_ids else {}
+    users = {u.id: u for u in connection.execute(_USERS, {"ids": list(user_ids)})} if user_ids else {}
     cards = {}
     for lead_id, lead in leads.items():
         contact = contacts[lead.contact_id]
@@ -102,8 +103,7 @@ def _by_key(rows: Iterable[Any], key: str) -> dict[int, list[Any]]:
     return out
 
 
-def _columns(model: Any, names: Sequence[str]) -> list[Any]:
-    table = model.__table__
+def _columns(table: Any, names: Sequence[str]) -> list[Any]:
     return [table.c[name] for name in names]
 
 
@@ -116,25 +116,32 @@ INTERACTION_SHOWN = ("id", "lead_id", "contact_id", "channel", "direction", "tex
                      "author_id", "delivery", "created_at")
 
 
+# Core's tables, not the mapped classes: a statement naming a class goes through the ORM's execution
+# (its compile state, its result set-up) even when it selects plain columns.
+_LEADS, _CONTACTS, _STAGES = Lead.__table__, Contact.__table__, Stage.__table__
+_INTERACTIONS, _IDENTITIES_T, _SUGGESTIONS_T, _USERS_T = (Interaction.__table__, Identity.__table__,
+                                                          MergeSuggestion.__table__, User.__table__)
+
+
 def _kin() -> Select[Any]:
     """Every live lead of the leads' clients (the leads among them), with its client and its stage's name."""
-    clients = select(Lead.contact_id).where(Lead.id.in_(bindparam("ids", expanding=True))).scalar_subquery()
-    return (select(*_columns(Lead, LEAD_SHOWN), Contact.display_name.label("contact_name"),
-                   Contact.owner_id.label("contact_owner_id"), Stage.name.label("stage_name"),
-                   Stage.kind.label("stage_kind"))
-            .join(Contact, Contact.id == Lead.contact_id)
-            .outerjoin(Stage, Stage.id == Lead.stage_id)
-            .where(Lead.contact_id.in_(clients), Lead.deleted_at.is_(None))
-            .order_by(Lead.last_activity_at.desc(), Lead.id.desc()))
+    clients = select(_LEADS.c.contact_id).where(_LEADS.c.id.in_(bindparam("ids", expanding=True))).scalar_subquery()
+    return (select(*_columns(_LEADS, LEAD_SHOWN), _CONTACTS.c.display_name.label("contact_name"),
+                   _CONTACTS.c.owner_id.label("contact_owner_id"), _STAGES.c.name.label("stage_name"),
+                   _STAGES.c.kind.label("stage_kind"))
+            .join(_CONTACTS, _CONTACTS.c.id == _LEADS.c.contact_id)
+            .outerjoin(_STAGES, _STAGES.c.id == _LEADS.c.stage_id)
+            .where(_LEADS.c.contact_id.in_(clients), _LEADS.c.deleted_at.is_(None))
+            .order_by(_LEADS.c.last_activity_at.desc(), _LEADS.c.id.desc()))
 
 
 def _timelines() -> Select[Any]:
     """The last `limit` contacts of each lead, newest first: one SELECT with a window for every lead."""
-    order = (Interaction.created_at.desc(), Interaction.id.desc())
-    ranked = (select(Interaction.id.label("rid"),
-                     func.row_number().over(partition_by=Interaction.lead_id, order_by=order).label("n"))
-              .where(Interaction.lead_id.in_(bindparam("ids", expanding=True))).subquery())
-    return (select(*_columns(Interaction, INTERACTION_SHOWN)).join(ranked, ranked.c.rid == Interaction.id)
+    t = _INTERACTIONS
+    order = (t.c.created_at.desc(), t.c.id.desc())
+    ranked = (select(t.c.id.label("rid"), func.row_number().over(partition_by=t.c.lead_id, order_by=order).label("n"))
+              .where(t.c.lead_id.in_(bindparam("ids", expanding=True))).subquery())
+    return (select(*_columns(t, INTERACTION_SHOWN)).join(ranked, ranked.c.rid == t.c.id)
             .where(ranked.c.n <= bindparam("limit")).order_by(*order))
 
 
@@ -142,11 +149,11 @@ def _timelines() -> Select[Any]:
 # running it (the ids are expanding parameters).
 _KIN = _kin()
 _TIMELINES = _timelines()
-_IDENTITIES = (select(*_columns(Identity, ("id", "contact_id", "kind", "value", "confidence")))
-               .where(Identity.contact_id.in_(bindparam("ids", expanding=True))).order_by(Identity.id))
+_IDENTITIES = (select(*_columns(_IDENTITIES_T, ("id", "contact_id", "kind", "value", "confidence")))
+               .where(_IDENTITIES_T.c.contact_id.in_(bindparam("ids", expanding=True))).order_by(_IDENTITIES_T.c.id))
 _CONTACT_IDS = bindparam("ids", expanding=True)
-_SUGGESTIONS = (select(*_columns(MergeSuggestion, ("id", "contact_a_id", "contact_b_id", "reason", "status",
-                                                   "created_at")))
-                .where(MergeSuggestion.status == "pending",
-                       or_(MergeSuggestion.contact_a_id.in_(_CONTACT_IDS), MergeSuggestion.contact_b_id.in_(_CONTACT_IDS))))
-_USERS = select(User.id, User.display_name).where(User.id.in_(bindparam("ids", expanding=True)))
+_SUGGESTIONS = (select(*_columns(_SUGGESTIONS_T, ("id", "contact_a_id", "contact_b_id", "reason", "status",
+                                                  "created_at")))
+                .where(_SUGGESTIONS_T.c.status == "pending",
+                       or_(_SUGGESTIONS_T.c.contact_a_id.in_(_CONTACT_IDS), _SUGGESTIONS_T.c.contact_b_id.in_(_CONTACT_IDS))))
+_USERS = select(_USERS_T.c.id, _USERS_T.c.display_name).where(_USERS_T.c.id.in_(bindparam("ids", expanding=True)))

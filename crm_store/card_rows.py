@@ -89,14 +89,14 @@ def summaries(session: Session, viewer: Viewer, leads: Sequence[Any], kin: Mappi
     reaches = {lead.id: reach_of(viewer, lead) for lead in leads}
     contact_ids = list({lead.contact_id for lead in leads})
     recent: dict[int, list[Any]] = {}
-    fetch = session.scalars if objects else session.execute
+    fetch = session.scalars if objects else session.connection().execute
     for item in fetch(read.recent, {"ids": contact_ids}):
         recent.setdefault(item.contact_id, []).append(item)
     # How often the client was in touch, counted up to 2, from the same rows: they hold up to RECENT of every
     # lead's contacts (and of those on no lead), so a client with two contacts or more has two rows or more.
     counted = {contact_id: min(len(items), 2) for contact_id, items in recent.items()}
     open_tasks = list(fetch(read.open_tasks, {"ids": contact_ids}))
-    companies = session.execute(_COMPANIES, {"ids": contact_ids}).all()
+    companies = (session.execute if objects else session.connection().execute)(_COMPANIES, {"ids": contact_ids}).all()
     out = {}
     for lead in leads:
         reach = reaches[lead.id]
@@ -140,16 +140,18 @@ def _kin(reaches: tuple[Viewer, ...], visible: Callable[[Viewer], ColumnElement[
 
 def _recent_of_clients(*columns: Any) -> Select[Any]:
     """The last RECENT contacts of each lead of the clients: every lead's glance picks its newest from them."""
-    order = (Interaction.created_at.desc(), Interaction.id.desc())
-    ranked = select(Interaction.id.label("rid"), func.row_number().over(
-        partition_by=(Interaction.contact_id, Interaction.lead_id), order_by=order).label("n")).where(
-        Interaction.contact_id.in_(bindparam("ids", expanding=True)), Interaction.channel != SYSTEM).subquery()
-    return select(*columns).join(ranked, ranked.c.rid == Interaction.id).where(ranked.c.n <= RECENT).order_by(*order)
+    t = Interaction.__table__      # the table's columns: with no mapped class named, plain rows skip the ORM
+    order = (t.c.created_at.desc(), t.c.id.desc())
+    ranked = select(t.c.id.label("rid"), func.row_number().over(
+        partition_by=(t.c.contact_id, t.c.lead_id), order_by=order).label("n")).where(
+        t.c.contact_id.in_(bindparam("ids", expanding=True)), t.c.channel != SYSTEM).subquery()
+    return select(*columns).join(ranked, ranked.c.rid == t.c.id).where(ranked.c.n <= RECENT).order_by(*order)
 
 
 def _open_tasks(*columns: Any) -> Select[Any]:
-    return (select(*columns).where(Task.contact_id.in_(bindparam("ids", expanding=True)), Task.state == "open")
-            .order_by(Task.due_at, Task.id))
+    t = Task.__table__
+    return (select(*columns).where(t.c.contact_id.in_(bindparam("ids", expanding=True)), t.c.state == "open")
+            .order_by(t.c.due_at, t.c.id))
 
 
 def _shown(model: Any, *names: str) -> list[Any]:
@@ -164,7 +166,8 @@ _SHOWN = _Statements(
     _recent_of_clients(*_shown(Interaction, "id", "lead_id", "contact_id", "channel", "direction", "subject", "text",
                                 "attributes", "author_id", "delivery", "created_at")),
     _open_tasks(*_shown(Task, "id", "lead_id", "contact_id", "kind", "origin", "due_at", "note", "assignee_id")))
-_COMPANIES = (select(ContactCompany.contact_id, Company.name, Company.team_id)
-              .join(ContactCompany, ContactCompany.company_id == Company.id)
-              .where(ContactCompany.contact_id.in_(bindparam("ids", expanding=True)), Company.deleted_at.is_(None))
-              .order_by(Company.name))
+_LINKS, _FIRMS = ContactCompany.__table__, Company.__table__
+_COMPANIES = (select(_LINKS.c.contact_id, _FIRMS.c.name, _FIRMS.c.team_id)
+              .join(_LINKS, _LINKS.c.company_id == _FIRMS.c.id)
+              .where(_LINKS.c.contact_id.in_(bindparam("ids", expanding=True)), _FIRMS.c.deleted_at.is_(None))
+              .order_by(_FIRMS.c.name))

@@ -246,6 +246,8 @@ def _follow_status(session: Session, lead: Any, stage_id: int | None, at: dateti
 
 def _forget(session: Session, model: type, ids: Iterable[int]) -> None:
     """Rows written around the session: an object of theirs it holds is read again when next used."""
+    if not session.identity_map:
+        return
     for row_id in ids:
         held = session.identity_map.get(identity_key(model, row_id))
         if held is not None:
@@ -261,7 +263,8 @@ def _lead_update(columns: tuple[str, ...]) -> Any:
 def _record_activity(session: Session, changes: list[tuple[int, str, str | None, str, datetime]]) -> None:
     """A row for each change that differs from the agent's last state (read once for all of them)."""
     user_ids = list({user_id for user_id, *_ in changes})
-    last = {row.user_id: (row.state, row.reason) for row in session.execute(_LAST_ACTIVITY, {"ids": user_ids})}
+    last = {row.user_id: (row.state, row.reason)
+            for row in session.connection().execute(_LAST_ACTIVITY, {"ids": user_ids})}
     rows = []
     for user_id, shown, reason, source, at in changes:
         if last.get(user_id) == (shown[:20], reason):
@@ -275,11 +278,12 @@ def _record_activity(session: Session, changes: list[tuple[int, str, str | None,
 def _last_activity() -> Any:
     # Each agent's newest row through the (user_id, started_at) index, one LIMIT 1 each: a window over all of an
     # agent's rows read their whole history (a row per presence or load change, a year of them) on every outcome.
-    newest = (select(AgentActivity.id).where(AgentActivity.user_id == User.id)
-              .order_by(AgentActivity.started_at.desc(), AgentActivity.id.desc()).limit(1)
-              .correlate(User).scalar_subquery())
-    agents = select(newest).select_from(User).where(User.id.in_(bindparam("ids", expanding=True)))
-    return select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason).where(AgentActivity.id.in_(agents))
+    a, users = AgentActivity.__table__, User.__table__      # tables: plain rows, no ORM execution
+    newest = (select(a.c.id).where(a.c.user_id == users.c.id)
+              .order_by(a.c.started_at.desc(), a.c.id.desc()).limit(1)
+              .correlate(users).scalar_subquery())
+    agents = select(newest).select_from(users).where(users.c.id.in_(bindparam("ids", expanding=True)))
+    return select(a.c.user_id, a.c.state, a.c.reason).where(a.c.id.in_(agents))
 
 
 _LAST_ACTIVITY = _last_activity()
