@@ -6,7 +6,7 @@ beyond the popped lead's team (`reach_of`); `crm_store.lead_cards.card_summary` 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,26 +62,46 @@ def read_many_with_kin(session: Session, viewer: Viewer, leads: Sequence[Lead],
     the glance read anyway, which the card's other leads are drawn from too (`crm_store.routing_batch`)."""
     if not leads:
         return {}, {}
+    distinct = tuple(dict.fromkeys(reach_of(viewer, lead) for lead in leads))
+    kin: dict[int, list[tuple[Lead, Stage | None]]] = {}
+    seen_by: dict[int, set[Viewer]] = {}
+    for row in session.execute(_kin(distinct, visible), {"ids": list({lead.contact_id for lead in leads})}):
+        seen_by[row[0].id] = {reach for n, reach in enumerate(distinct) if row[2 + n]}
+        kin.setdefault(row[0].contact_id, []).append((row[0], row[1]))
+    out = summaries(session, viewer, leads, kin, lambda reach, row: reach in seen_by[row.id], objects=True)
+    return out, {contact_id: [row for row, _ in rows] for contact_id, rows in kin.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """The glance's other reads: as ORM objects (the API's card), or as rows of the shown columns (routing's)."""
+
+    recent: Select[Any]
+    open_tasks: Select[Any]
+
+
+def summaries(session: Session, viewer: Viewer, leads: Sequence[Any], kin: Mapping[int, Sequence[tuple[Any, Any]]],
+              in_reach: Callable[[Viewer, Any], bool], objects: bool = False) -> dict[int, SummaryRows]:
+    """The glance of each lead from its clients' live leads (`kin`: by client, newest activity first, each with
+    its stage), `in_reach(reach, lead)` telling whether a reach sees one of them; three SELECTs for the rest.
+    `objects`: contacts and tasks as ORM objects (the API's card), else as rows of the columns shown."""
+    read = _OBJECTS if objects else _SHOWN
     reaches = {lead.id: reach_of(viewer, lead) for lead in leads}
-    distinct = tuple(dict.fromkeys(reaches.values()))
     contact_ids = list({lead.contact_id for lead in leads})
-    kin: dict[int, list[tuple[Lead, Stage | None, set[Viewer]]]] = {}
-    for row in session.execute(_kin(distinct, visible), {"ids": contact_ids}):
-        seen_by = {reach for n, reach in enumerate(distinct) if row[2 + n]}
-        kin.setdefault(row[0].contact_id, []).append((row[0], row[1], seen_by))
-    recent: dict[int, list[Interaction]] = {}
-    for item in session.scalars(_RECENT, {"ids": contact_ids}):
+    recent: dict[int, list[Any]] = {}
+    fetch = session.scalars if objects else session.connection().execute
+    for item in fetch(read.recent, {"ids": contact_ids}):
         recent.setdefault(item.contact_id, []).append(item)
     # How often the client was in touch, counted up to 2, from the same rows: they hold up to RECENT of every
     # lead's contacts (and of those on no lead), so a client with two contacts or more has two rows or more.
     counted = {contact_id: min(len(items), 2) for contact_id, items in recent.items()}
-    open_tasks = list(session.scalars(_OPEN_TASKS, {"ids": contact_ids}))
-    companies = session.execute(_COMPANIES, {"ids": contact_ids}).all()
+    open_tasks = list(fetch(read.open_tasks, {"ids": contact_ids}))
+    companies = (session.execute if objects else session.connection().execute)(_COMPANIES, {"ids": contact_ids}).all()
     out = {}
     for lead in leads:
         reach = reaches[lead.id]
-        siblings = [(row, stage) for row, stage, seen_by in kin.get(lead.contact_id, [])
-                    if row.id == lead.id or reach in seen_by][:100]
+        siblings = [(row, stage) for row, stage in kin.get(lead.contact_id, [])
+                    if row.id == lead.id or in_reach(reach, row)][:100]
         reachable = {row.id for row, _ in siblings} | {lead.id}
         deals = [row for row, _ in siblings if row.status in OPEN_STATUSES][:20]
         stages = {stage.id: stage for _, stage in siblings if stage is not None}
@@ -96,7 +116,7 @@ def read_many_with_kin(session: Session, viewer: Viewer, leads: Sequence[Lead],
                   *(i.attributes.get("answered_by") for i in last), *(i.author_id for i in last)}
         out[lead.id] = SummaryRows(names, deals, stages, last, tasks[:TASKS],
                                    frozenset(p for p in people if isinstance(p, int)), min(seen, 2))
-    return out, {contact_id: [row for row, _, _ in rows] for contact_id, rows in kin.items()}
+    return out
 
 
 def _task_in_reach(task: Task, reach: Viewer, reachable: set[int]) -> bool:
@@ -118,21 +138,36 @@ def _kin(reaches: tuple[Viewer, ...], visible: Callable[[Viewer], ColumnElement[
             .order_by(Lead.last_activity_at.desc(), Lead.id.desc()))
 
 
-def _recent_of_clients() -> Select[Any]:
+def _recent_of_clients(*columns: Any) -> Select[Any]:
     """The last RECENT contacts of each lead of the clients: every lead's glance picks its newest from them."""
-    order = (Interaction.created_at.desc(), Interaction.id.desc())
-    ranked = select(Interaction.id.label("rid"), func.row_number().over(
-        partition_by=(Interaction.contact_id, Interaction.lead_id), order_by=order).label("n")).where(
-        Interaction.contact_id.in_(bindparam("ids", expanding=True)), Interaction.channel != SYSTEM).subquery()
-    return select(Interaction).join(ranked, ranked.c.rid == Interaction.id).where(ranked.c.n <= RECENT).order_by(*order)
+    t = Interaction.__table__      # the table's columns: with no mapped class named, plain rows skip the ORM
+    order = (t.c.created_at.desc(), t.c.id.desc())
+    ranked = select(t.c.id.label("rid"), func.row_number().over(
+        partition_by=(t.c.contact_id, t.c.lead_id), order_by=order).label("n")).where(
+        t.c.contact_id.in_(bindparam("ids", expanding=True)), t.c.channel != SYSTEM).subquery()
+    return select(*columns).join(ranked, ranked.c.rid == t.c.id).where(ranked.c.n <= RECENT).order_by(*order)
+
+
+def _open_tasks(*columns: Any) -> Select[Any]:
+    t = Task.__table__
+    return (select(*columns).where(t.c.contact_id.in_(bindparam("ids", expanding=True)), t.c.state == "open")
+            .order_by(t.c.due_at, t.c.id))
+
+
+def _shown(model: Any, *names: str) -> list[Any]:
+    return [model.__table__.c[name] for name in names]
 
 
 # Built once (the ids are expanding parameters): a glance is read after nearly every routing outcome, often
 # for one lead, and building and keying its statements cost more than running them.
-_RECENT = _recent_of_clients()
-_OPEN_TASKS = (select(Task).where(Task.contact_id.in_(bindparam("ids", expanding=True)), Task.state == "open")
-               .order_by(Task.due_at, Task.id))
-_COMPANIES = (select(ContactCompany.contact_id, Company.name, Company.team_id)
-              .join(ContactCompany, ContactCompany.company_id == Company.id)
-              .where(ContactCompany.contact_id.in_(bindparam("ids", expanding=True)), Company.deleted_at.is_(None))
-              .order_by(Company.name))
+_OBJECTS = _Statements(_recent_of_clients(Interaction), _open_tasks(Task))
+# What the glance shows of a contact and a task (crm_store.lead_cards.card_summary), and what placing them reads.
+_SHOWN = _Statements(
+    _recent_of_clients(*_shown(Interaction, "id", "lead_id", "contact_id", "channel", "direction", "subject", "text",
+                                "attributes", "author_id", "delivery", "created_at")),
+    _open_tasks(*_shown(Task, "id", "lead_id", "contact_id", "kind", "origin", "due_at", "note", "assignee_id")))
+_LINKS, _FIRMS = ContactCompany.__table__, Company.__table__
+_COMPANIES = (select(_LINKS.c.contact_id, _FIRMS.c.name, _FIRMS.c.team_id)
+              .join(_LINKS, _LINKS.c.company_id == _FIRMS.c.id)
+              .where(_LINKS.c.contact_id.in_(bindparam("ids", expanding=True)), _FIRMS.c.deleted_at.is_(None))
+              .order_by(_FIRMS.c.name))

@@ -5,8 +5,8 @@ the lead, the agent's activity, the card read back) and a write lock taken apart
 the outcomes queued while the previous commit ran are written together by the intake's one writer
 (`crm_store.ingest.Ingestor.record_routing`): new rows in one INSERT per table, updates in one
 executemany per set of columns, the leads an accept assigns read in one SELECT, and the cards the
-frames carry read for the whole batch at once, inside the transaction that wrote them (no re-read of
-a row from a later transaction).
+frames carry read for the whole batch at once (`crm_store.batch_cards`), inside the transaction that wrote
+them (no re-read of a row from a later transaction).
 """
 from __future__ import annotations
 
@@ -16,27 +16,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, inspect, or_, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
-from crm_store import card_rows
-from crm_store.leads import Card, visible
-from crm_store.models import (
-    AgentActivity,
-    AuditEntry,
-    Contact,
-    Identity,
-    Interaction,
-    Lead,
-    MergeSuggestion,
-    Reservation,
-    RoutingTask,
-    Task,
-    User,
-)
+from crm_store.batch_cards import ROUTING_VIEWER, cards_of  # noqa: F401  (ROUTING_VIEWER: read from here too)
+from crm_store.leads import Card
+from crm_store.many_rows import insert_rows
+from crm_store.models import AgentActivity, AuditEntry, Contact, Lead, Reservation, RoutingTask, StageChange, Task, User
 from crm_store.routing_log import task_state_values
+from crm_store.stage_sync import ACTOR, stage_for_status
 from crm_store.task_refs import lead_of_task
-from crm_store.types import OPEN_STATUSES, LeadStatus, Role, Viewer
+from crm_store.types import LeadStatus
 
 OPEN_TASK = "open"
 
@@ -99,9 +90,9 @@ def write_all(session: Session, batch: Sequence[RoutingChanges], timeline_limit:
     for item in batch:
         for change in item.changes:
             writes.add(change, item.at)
-    held = writes.flush(session)
+    writes.flush(session)
     wanted = {lead_id for item in batch for lead_id in item.cards}
-    cards = cards_of(session, wanted, timeline_limit, held) if wanted else {}
+    cards = cards_of(session, wanted, timeline_limit) if wanted else {}
     return [{lead_id: cards[lead_id] for lead_id in item.cards if lead_id in cards} for item in batch]
 
 
@@ -154,9 +145,8 @@ class _Writes:
         self.audits.append({"at": at, "user_id": user_id, "action": action, "outcome": "ok", "lead_id": lead_id,
                             "contact_id": None, "ip": None, "detail": detail})
 
-    def flush(self, session: Session) -> Held | None:
-        """Write it all; the rows the assignments read, which the cards that follow may take as they are."""
-        held = None
+    def flush(self, session: Session) -> None:
+        """Write it all (the cards that follow read it back in the same transaction)."""
         connection = session.connection()
         if self.offers:
             connection.execute(_NEW_OFFERS, list(self.offers.values()))
@@ -167,12 +157,11 @@ class _Writes:
         if self.follows:
             connection.execute(_FOLLOW_TAKER, self.follows)
         if self.assigns:
-            held = _assign_leads(session, self.assigns)
+            _assign_leads(session, self.assigns)
         if self.audits:
             connection.execute(_AUDIT, self.audits)
         if self.activity:
             _record_activity(session, self.activity)
-        return held
 
 
 # Built once: outcomes come one or two at a time, and building a statement costs more than running it.
@@ -193,52 +182,89 @@ def _task_update(columns: tuple[str, ...]) -> Any:
     return update(table).where(table.c.id == bindparam("b_id")).values({c: bindparam(f"b_{c}") for c in columns})
 
 
-def _grouped(tasks: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
-    """Task updates by the set of columns they set: one executemany each."""
+def _grouped(rows: Mapping[Any, Mapping[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """Updates (by row id) by the set of columns they set: one executemany each."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for task_id, values in tasks.items():
+    for row_id, values in rows.items():
         columns = tuple(sorted(values))
-        groups.setdefault(columns, []).append({"b_id": task_id, **{f"b_{c}": values[c] for c in columns}})
+        groups.setdefault(columns, []).append({"b_id": row_id, **{f"b_{c}": values[c] for c in columns}})
     return groups
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
-    """Rows this transaction's session read, by id (the session keeps only weak references to clean rows)."""
-
-    leads: Mapping[int, Lead]
-    contacts: Mapping[int, Contact]
-    users: Mapping[int, User]
-
-
-def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) -> Held:
-    """The leads accepted offers assign, as `crm_store.leads.assign` does (the ORM keeps the stage in step),
-    with the leads and their clients read in one SELECT, the agents in another."""
-    leads, contacts = _leads_and_clients(session, {lead_id for lead_id, _, _ in assigns}, None)
-    users = _users(session, {a for _, a, _ in assigns}, None)
+def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) -> None:
+    """The leads accepted offers assign, as `crm_store.leads.assign` does, in Core: the leads with their
+    clients read in one SELECT, the agents in another, the changes written in one executemany per set of
+    columns. As objects the ORM's flush cost more than all the rest of an accept; the stage follows the status
+    as `crm_store.stage_sync`'s flush hook has it (`stage_sync.stage_for_status`, the change written down)."""
+    connection = session.connection()
+    leads = {row.id: row for row in connection.execute(_ASSIGNED, {"ids": list({i for i, _, _ in assigns})})}
+    users = {row.id: row for row in connection.execute(_AGENTS, {"ids": list({a for _, a, _ in assigns})})}
+    changed: dict[int, dict[str, Any]] = {}
+    owners: dict[int, int] = {}                  # clients given their first manager now
+    stage_changes: list[dict[str, Any]] = []
     for lead_id, agent_id, at in assigns:
         lead, user = leads.get(lead_id), users.get(agent_id)
         if lead is None or lead.deleted_at is not None or user is None or not user.active:
             continue    # deleted meanwhile, or the agent disabled: routing's own record of the accept stands
-        lead.assignee_id = user.id
-        lead.team_id = user.team_id
-        if lead.status == LeadStatus.NEW:
-            lead.status = LeadStatus.ASSIGNED.value
-        contact = contacts.get(lead.contact_id)
-        if contact is not None and contact.owner_id is None:
+        now = {**_current(lead), **changed.get(lead_id, {})}
+        values = changed.setdefault(lead_id, {})
+        values.update(assignee_id=user.id, team_id=user.team_id, updated_at=at)
+        if now["status"] == LeadStatus.NEW:
+            values["status"] = LeadStatus.ASSIGNED.value
+            _follow_status(session, lead, now["stage_id"], at, values, stage_changes)
+        if lead.contact_owner_id is None and lead.contact_id not in owners:
             # The first manager to take a client becomes the one the client is pinned to.
-            contact.owner_id = user.id
-            if lead.owner_id is None:
-                lead.owner_id = user.id
-        lead.updated_at = at
-    session.flush()
-    return Held(leads, contacts, users)
+            owners[lead.contact_id] = user.id
+            if now["owner_id"] is None:
+                values["owner_id"] = user.id
+    for columns, rows in _grouped(changed).items():
+        connection.execute(_lead_update(columns), rows)
+    if owners:
+        connection.execute(_PIN_CLIENT, [{"b_id": c, "b_owner": u} for c, u in owners.items()])
+    if stage_changes:
+        insert_rows(connection, StageChange.__table__, stage_changes)
+    _forget(session, Lead, changed)
+    _forget(session, Contact, owners)
+
+
+def _current(lead: Any) -> dict[str, Any]:
+    return {"status": lead.status, "stage_id": lead.stage_id, "owner_id": lead.owner_id}
+
+
+def _follow_status(session: Session, lead: Any, stage_id: int | None, at: datetime, values: dict[str, Any],
+                   stage_changes: list[dict[str, Any]]) -> None:
+    """The stage the new status belongs in, and its change written down (`crm_store.stage_sync._follow_status`)."""
+    if lead.pipeline_id is None:
+        return
+    target = stage_for_status(session, lead.pipeline_id, values["status"], stage_id)
+    if target is None or target == stage_id:
+        return
+    values.update(stage_id=target, stage_entered_at=at)
+    stage_changes.append({"lead_id": lead.id, "pipeline_id": lead.pipeline_id, "from_stage_id": stage_id,
+                          "to_stage_id": target, "at": at, "user_id": session.info.get(ACTOR)})
+
+
+def _forget(session: Session, model: type, ids: Iterable[int]) -> None:
+    """Rows written around the session: an object of theirs it holds is read again when next used."""
+    if not session.identity_map:
+        return
+    for row_id in ids:
+        held = session.identity_map.get(identity_key(model, row_id))
+        if held is not None:
+            session.expire(held)
+
+
+@functools.lru_cache(maxsize=32)
+def _lead_update(columns: tuple[str, ...]) -> Any:
+    table = Lead.__table__
+    return update(table).where(table.c.id == bindparam("b_id")).values({c: bindparam(f"b_{c}") for c in columns})
 
 
 def _record_activity(session: Session, changes: list[tuple[int, str, str | None, str, datetime]]) -> None:
     """A row for each change that differs from the agent's last state (read once for all of them)."""
     user_ids = list({user_id for user_id, *_ in changes})
-    last = {row.user_id: (row.state, row.reason) for row in session.execute(_LAST_ACTIVITY, {"ids": user_ids})}
+    last = {row.user_id: (row.state, row.reason)
+            for row in session.connection().execute(_LAST_ACTIVITY, {"ids": user_ids})}
     rows = []
     for user_id, shown, reason, source, at in changes:
         if last.get(user_id) == (shown[:20], reason):
@@ -252,131 +278,22 @@ def _record_activity(session: Session, changes: list[tuple[int, str, str | None,
 def _last_activity() -> Any:
     # Each agent's newest row through the (user_id, started_at) index, one LIMIT 1 each: a window over all of an
     # agent's rows read their whole history (a row per presence or load change, a year of them) on every outcome.
-    newest = (select(AgentActivity.id).where(AgentActivity.user_id == User.id)
-              .order_by(AgentActivity.started_at.desc(), AgentActivity.id.desc()).limit(1)
-              .correlate(User).scalar_subquery())
-    agents = select(newest).select_from(User).where(User.id.in_(bindparam("ids", expanding=True)))
-    return select(AgentActivity.user_id, AgentActivity.state, AgentActivity.reason).where(AgentActivity.id.in_(agents))
+    a, users = AgentActivity.__table__, User.__table__      # tables: plain rows, no ORM execution
+    newest = (select(a.c.id).where(a.c.user_id == users.c.id)
+              .order_by(a.c.started_at.desc(), a.c.id.desc()).limit(1)
+              .correlate(users).scalar_subquery())
+    agents = select(newest).select_from(users).where(users.c.id.in_(bindparam("ids", expanding=True)))
+    return select(a.c.user_id, a.c.state, a.c.reason).where(a.c.id.in_(agents))
 
 
 _LAST_ACTIVITY = _last_activity()
 
-# Routing reads as an all-seeing viewer; each pop's glance is narrowed to its lead's team (card_rows.reach_of).
-ROUTING_VIEWER = Viewer(user_id=card_rows.ROUTING_USER, role=Role.ADMIN, team_id=None)
-
-
-def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20,
-             held: Held | None = None) -> dict[int, Card]:
-    """The cards routing's frames carry (the offer is the permission: no viewer rules), a few SELECTs for all;
-    `held`: rows `session` read before, taken as they are instead of read again (see `_leads_and_clients`)."""
-    found, contacts = _leads_and_clients(session, set(lead_ids), held)
-    leads = {lead_id: lead for lead_id, lead in found.items() if lead.deleted_at is None}
-    if not leads:
-        return {}
-    contact_ids = list({lead.contact_id for lead in leads.values()})
-    identities: dict[int, list[Identity]] = {}
-    for identity in session.scalars(_CARD_IDENTITIES, {"ids": contact_ids}):
-        identities.setdefault(identity.contact_id, []).append(identity)
-    timelines = _by_key(session.scalars(_CARD_TIMELINES, {"ids": list(leads), "limit": timeline_limit}), "lead_id")
-    suggestions = list(session.scalars(_CARD_SUGGESTIONS, {"ids": contact_ids}))
-    glances, live = card_rows.read_many_with_kin(session, ROUTING_VIEWER, list(leads.values()), visible)
-    # The client's other leads come from the rows the glance read (every live lead of the client): a second
-    # SELECT of the same rows cost a statement and their row processing on every card read.
-    kin = {contact_id: sorted(rows, key=_newest_first)[:KIN] for contact_id, rows in live.items()}
-    user_ids = {i for lead in leads.values() for i in (lead.owner_id, lead.assignee_id) if i is not None}
-    user_ids |= {c.owner_id for c in (contacts[lead.contact_id] for lead in leads.values()) if c.owner_id is not None}
-    user_ids |= {i for glance in glances.values() for i in glance.people}
-    users = _users(session, user_ids, held)
-    cards = {}
-    for lead_id, lead in leads.items():
-        contact = contacts[lead.contact_id]
-        siblings = [x for x in kin.get(contact.id, []) if x.id != lead_id][:100]
-        mine = {i for i in (lead.owner_id, lead.assignee_id, contact.owner_id) if i is not None}
-        mine |= glances[lead_id].people
-        cards[lead_id] = Card(
-            lead, contact, identities.get(contact.id, []), list(reversed(timelines.get(lead_id, []))),
-            [x for x in siblings if x.status in OPEN_STATUSES], {i: users[i] for i in mine if i in users},
-            [s for s in suggestions if contact.id in (s.contact_a_id, s.contact_b_id)],
-            [x for x in siblings if x.status not in OPEN_STATUSES], glances[lead_id])
-    return cards
-
-
-def _leads_and_clients(session: Session, lead_ids: set[int],
-                       held: Held | None) -> tuple[dict[int, Lead], dict[int, Contact]]:
-    """The leads and their clients, deleted leads too. An accept's card has them `held` (the assignment just
-    read and changed them): a SELECT would return those very objects, as they are (it refreshes no loaded
-    attribute), so it runs only when one is not held, or no longer in the session, or partly unloaded."""
-    if held is not None:
-        leads = _current(session, held.leads, lead_ids)
-        if leads is not None:
-            contacts = _current(session, held.contacts, {lead.contact_id for lead in leads.values()})
-            if contacts is not None:
-                return leads, contacts
-    leads, contacts = {}, {}
-    for lead, contact in session.execute(_CARD_LEADS, {"ids": list(lead_ids)}):
-        leads[lead.id] = lead
-        contacts[contact.id] = contact
-    return leads, contacts
-
-
-def _users(session: Session, user_ids: set[int], held: Held | None) -> dict[int, User]:
-    """The users a card names (or an accept assigns), the held ones when they are all of them (as above)."""
-    if not user_ids:
-        return {}
-    users = _current(session, held.users, user_ids) if held is not None else None
-    if users is not None:
-        return users
-    return {u.id: u for u in session.scalars(_CARD_USERS, {"ids": list(user_ids)})}
-
-
-def _current(session: Session, rows: Mapping[int, Any], ids: set[int]) -> dict[int, Any] | None:
-    """Each of these rows as `session` holds it, every column loaded; None if any is not so."""
-    found = {}
-    for row_id in ids:
-        row = rows.get(row_id)
-        if row is None:
-            return None
-        state = inspect(row)
-        if state.session is not session or not state.persistent or state.unloaded & _columns(type(row)):
-            return None
-        found[row_id] = row
-    return found
-
-
-@functools.cache
-def _columns(model: type) -> frozenset[str]:
-    return frozenset(attr.key for attr in inspect(model).column_attrs)
-
-
-def _latest(model: Any, where: Any, key: Any, order: tuple[Any, ...], limit: Any) -> Select[Any]:
-    """Up to `limit` rows of `model` per `key`, in `order`: one SELECT with a window for every key."""
-    ranked = select(model.id.label("rid"), func.row_number().over(partition_by=key, order_by=order).label("n")) \
-        .where(where).subquery()
-    return select(model).join(ranked, ranked.c.rid == model.id).where(ranked.c.n <= limit).order_by(*order)
-
-
-KIN = 101      # a client's live leads a card looks at (this one among them), newest first: 100 others at most
-
-
-def _newest_first(lead: Lead) -> int:
-    return -lead.id
-
-
-def _by_key(rows: Iterable[Any], key: str) -> dict[int, list[Any]]:
-    out: dict[int, list[Any]] = {}
-    for row in rows:
-        out.setdefault(getattr(row, key), []).append(row)
-    return out
-
-
-# Built once: a card read runs after nearly every outcome, often for one or two leads, and building and
-# keying the dozen statements of the read cost more than running them (the ids are expanding parameters).
+# Built once, as the others: only what assigning reads.
 _IDS = bindparam("ids", expanding=True)
-_CARD_LEADS = select(Lead, Contact).join(Contact, Contact.id == Lead.contact_id).where(Lead.id.in_(_IDS))
-_CARD_IDENTITIES = select(Identity).where(Identity.contact_id.in_(_IDS)).order_by(Identity.id)
-_CARD_TIMELINES = _latest(Interaction, Interaction.lead_id.in_(_IDS), Interaction.lead_id,
-                          (Interaction.created_at.desc(), Interaction.id.desc()), bindparam("limit"))
-_CARD_SUGGESTIONS = select(MergeSuggestion).where(
-    MergeSuggestion.status == "pending",
-    or_(MergeSuggestion.contact_a_id.in_(_IDS), MergeSuggestion.contact_b_id.in_(_IDS)))
-_CARD_USERS = select(User).where(User.id.in_(_IDS))
+_LEADS, _CONTACTS, _USERS = Lead.__table__, Contact.__table__, User.__table__
+_ASSIGNED = (select(_LEADS.c.id, _LEADS.c.contact_id, _LEADS.c.status, _LEADS.c.deleted_at, _LEADS.c.owner_id,
+                    _LEADS.c.pipeline_id, _LEADS.c.stage_id, _CONTACTS.c.owner_id.label("contact_owner_id"))
+             .join(_CONTACTS, _CONTACTS.c.id == _LEADS.c.contact_id).where(_LEADS.c.id.in_(_IDS)))
+_AGENTS = select(_USERS.c.id, _USERS.c.active, _USERS.c.team_id).where(_USERS.c.id.in_(_IDS))
+_PIN_CLIENT = (update(_CONTACTS).where(_CONTACTS.c.id == bindparam("b_id"), _CONTACTS.c.owner_id.is_(None))
+               .values(owner_id=bindparam("b_owner")))
