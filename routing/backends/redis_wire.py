@@ -1,6 +1,7 @@
-"""The routing scripts' EVALSHA on a connection of their own: written and read without redis-py's per-command
-path (pool checkout, retry wrapper, timeouts, argument encoding, observability hooks, response callbacks),
-which costs about a PING of CPU per call, as much as a routing decision's own Python.
+"""The routing scripts' EVALSHA, the routing reads and the fan-out's PUBLISHes (every lead's) on a connection of
+their own: written and read without redis-py's per-command path (pool checkout, retry wrapper, timeouts,
+argument encoding, observability hooks, response callbacks), which costs about a PING of CPU per call, as much
+as a routing decision's own Python.
 
 One connection per backend and event loop, pipelined: calls from several tasks at once are written one after
 another and their replies, which Redis sends in the same order, are handed back in it (hiredis parses them in
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import hiredis
@@ -51,6 +52,14 @@ class _Wire(asyncio.Protocol):
 
     def send(self, packed: bytes, future: asyncio.Future[Any]) -> None:
         self.transport.write(packed)  # type: ignore[union-attr]
+        self._expect(future)
+
+    def send_many(self, packed: Iterable[bytes], futures: Sequence[asyncio.Future[Any]]) -> None:
+        self.transport.write(b"".join(packed))  # type: ignore[union-attr]
+        for future in futures:
+            self._expect(future)
+
+    def _expect(self, future: asyncio.Future[Any]) -> None:
         self.waiting.append(future)
         if self.timeout is not None:
             loop = future.get_loop()
@@ -121,17 +130,8 @@ class ScriptWire:
     async def call(self, *command: Any) -> Any:
         wire = self._wire
         if wire is None or wire.closed or self._loop is not asyncio.get_running_loop():
-            if self._settings is None:
-                return await self.client.execute_command(*command)
-            try:
-                wire = await self._open()
-            except (OSError, TimeoutError, RedisConnectionError, RedisTimeoutError):
-                # Refused or unreachable now: the client's path has the retries and errors callers expect.
-                return await self.client.execute_command(*command)
-            except RedisError:
-                # The server took the connection but not this handshake (an ACL without SETNAME, a proxy):
-                # the client's own way from now on.
-                self._settings = None
+            wire = await self._reopen()
+            if wire is None:
                 return await self.client.execute_command(*command)
         future = self._loop.create_future()  # type: ignore[union-attr]
         wire.send(hiredis.pack_command(command), future)
@@ -147,6 +147,52 @@ class ScriptWire:
         if isinstance(reply, RedisError):
             raise reply
         return reply
+
+    async def call_many(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Several commands in one write (a burst of PUBLISHes), their replies in order; the first error is raised
+        once all are read. Not atomic, as a pipeline without MULTI: each command is its own."""
+        wire = self._wire
+        if wire is None or wire.closed or self._loop is not asyncio.get_running_loop():
+            wire = await self._reopen()
+            if wire is None:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for command in commands:
+                        pipe.execute_command(*command)
+                    return await pipe.execute()
+        loop = self._loop
+        assert loop is not None
+        futures = [loop.create_future() for _ in commands]
+        wire.send_many([hiredis.pack_command(command) for command in commands], futures)
+        replies = []
+        try:
+            for future in futures:
+                replies.append(await future)
+        except _Lost as exc:
+            if self._settings is not None and self._settings.retries > 0:     # as `call`: the rest, again
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for command in commands[len(replies):]:
+                        pipe.execute_command(*command)
+                    return replies + await pipe.execute()
+            raise RedisConnectionError(f"Error while reading from {wire.where}: {exc}") from None
+        for reply in replies:
+            if isinstance(reply, RedisError):
+                raise reply
+        return replies
+
+    async def _reopen(self) -> _Wire | None:
+        """The wire opened (again), or None: the client's own path for this call."""
+        if self._settings is None:
+            return None
+        try:
+            return await self._open()
+        except (OSError, TimeoutError, RedisConnectionError, RedisTimeoutError):
+            # Refused or unreachable now: the client's path has the retries and errors callers expect.
+            return None
+        except RedisError:
+            # The server took the connection but not this handshake (an ACL without SETNAME, a proxy):
+            # the client's own way from now on.
+            self._settings = None
+            return None
 
     async def _open(self) -> _Wire:
         loop = asyncio.get_running_loop()
