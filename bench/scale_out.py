@@ -14,6 +14,8 @@ e-mail, bench/ingest.py's data) at concurrency 64. Measured: server CPU per lead
 server processes from /proc, both together in the scale-out), its ratio to the floor (target <= 1.5),
 leads/s, and every lead assigned exactly once (on the screens and in the database's accepted offers).
 `--profile DIR`: the servers run under cProfile; a summary per run is printed.
+`--spy DIR`: py-spy samples each server (by thread, collapsed stacks) over the measured window only, not its
+start-up and warm-up: DIR/<run>-server<n>.txt (collapsed stacks, as flamegraph.pl reads them).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import os  # noqa: E402
 import pstats  # noqa: E402
+import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -86,7 +89,7 @@ async def accepted_per_lead(url: str) -> tuple[Counter[int], int]:
 
 
 async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, leads: int, agents: int,
-              concurrency: int, profile: Path | None) -> dict[str, object]:
+              concurrency: int, profile: Path | None, spy: Path | None = None) -> dict[str, object]:
     await loop.make_users(db_url, agents)
     config = workdir / "bench.toml"
     config.write_text(loop.CONFIG)
@@ -131,6 +134,8 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
             await asyncio.sleep(IDLE)
             idle_rate = sum(ingest.cpu_seconds(p.pid) - c for p, c in zip(procs, idle0)) / (time.perf_counter() - i0)
             calls0 = await redis_calls(redis_url)
+            spies = [] if spy is None else [start_spy(p.pid, spy / f"{workdir.name}-server{n}.txt")
+                                            for n, p in enumerate(procs)]
             cpu0 = [ingest.cpu_seconds(p.pid) for p in procs]
             t0 = time.perf_counter()
             lead_ids = await post_split([f"{base}/forms/bench" for base in bases], leads, concurrency)
@@ -140,6 +145,7 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
                 pass
             elapsed = time.perf_counter() - t0
             cpu = [ingest.cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0)]
+            stop_spies(spies)
             calls = await redis_calls(redis_url) - calls0
             for task in screens:
                 task.cancel()
@@ -168,6 +174,20 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
             "cpu_ms": sum(cpu) / leads * 1e3, "net_ms": (sum(cpu) - idle_rate * elapsed) / leads * 1e3,
             "idle_ms_per_s": idle_rate * 1e3, "cpu_each": [c / leads * 1e3 for c in cpu], "check": check,
             "ok": not problems, "redis_per_lead": {name: n / leads for name, n in calls.most_common()}}
+
+
+def start_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    # --nonblocking: the server is not paused to be read, so the CPU measured is its own
+    return subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--rate", "200",
+                             "--format", "raw", "--threads", "--nonblocking", "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_spies(spies: list[subprocess.Popen[bytes]]) -> None:
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)     # py-spy writes its samples on SIGINT
+    for spy in spies:
+        spy.wait(timeout=60)
 
 
 async def redis_calls(url: str | None) -> Counter[str]:
@@ -205,10 +225,13 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="300 leads")
     parser.add_argument("--profile", type=Path, help="run the servers under cProfile; profiles go to this folder")
+    parser.add_argument("--spy", type=Path, help="py-spy each server over the measured window; samples to this folder")
     args = parser.parse_args()
     if args.quick:
         args.leads = 300
     load0 = os.getloadavg()[0]
+    if args.spy is not None:
+        args.spy.mkdir(parents=True, exist_ok=True)
     with running_postgres() as pg, running_redis() as redis_url, \
             tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
         results = {}
@@ -222,7 +245,7 @@ async def main() -> None:
                 for old in prof.glob("server*.prof"):
                     old.unlink()
             results[name] = await run(workdir, create_database(pg, f"bench_{name}"), redis, servers, args.leads,
-                                      args.agents, args.concurrency, prof)
+                                      args.agents, args.concurrency, prof, args.spy)
     one, two = results["one"], results["two"]
     ratio = two["cpu_ms"] / one["cpu_ms"]
     print(f"{args.leads} leads (each a new client: phone + e-mail), {args.agents} operators over websockets, "
