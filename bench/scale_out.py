@@ -93,7 +93,7 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
     await loop.make_users(db_url, agents)
     config = workdir / "bench.toml"
     config.write_text(loop.CONFIG)
-    env = {**os.environ, "SWITCHBOARD_DATABASE__URL": db_url}
+    env = {**os.environ, "SWITCHBOARD_DATABASE__URL": db_url, "COUNT_SQL_STATEMENTS": "1"}
     if redis_url is not None:
         env |= {"SWITCHBOARD_REDIS__URL": redis_url, "SWITCHBOARD_REDIS__PREFIX": f"bench{os.getpid()}:"}
     procs, ports = [], []
@@ -134,6 +134,8 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
             await asyncio.sleep(IDLE)
             idle_rate = sum(ingest.cpu_seconds(p.pid) - c for p, c in zip(procs, idle0)) / (time.perf_counter() - i0)
             calls0 = await redis_calls(redis_url)
+            sql0 = [await loop.statements(base) for base in bases]
+            writes0 = [await ingest.ingest_totals(port) for port in ports]
             spies = [] if spy is None else [start_spy(p.pid, spy / f"{workdir.name}-server{n}.txt")
                                             for n, p in enumerate(procs)]
             cpu0 = [ingest.cpu_seconds(p.pid) for p in procs]
@@ -147,6 +149,8 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
             cpu = [ingest.cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0)]
             stop_spies(spies)
             calls = await redis_calls(redis_url) - calls0
+            sql1 = [await loop.statements(base) for base in bases]
+            writes1 = [await ingest.ingest_totals(port) for port in ports]
             for task in screens:
                 task.cancel()
             await asyncio.gather(*screens, return_exceptions=True)
@@ -173,7 +177,12 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
     return {"rate": min(len(first.closed) - len(warm), leads) / elapsed,
             "cpu_ms": sum(cpu) / leads * 1e3, "net_ms": (sum(cpu) - idle_rate * elapsed) / leads * 1e3,
             "idle_ms_per_s": idle_rate * 1e3, "cpu_each": [c / leads * 1e3 for c in cpu], "check": check,
-            "ok": not problems, "redis_per_lead": {name: n / leads for name, n in calls.most_common()}}
+            "ok": not problems,
+            "statements": sum(b[0] - a[0] for a, b in zip(sql0, sql1)) / leads,
+            "per_step": {step: round(n / leads, 2) for step, n in
+                         sum((b[1] - a[1] for a, b in zip(sql0, sql1)), Counter()).most_common() if n / leads >= 0.05},
+            "commits": sum(b["commits"] - a["commits"] for a, b in zip(writes0, writes1)) / leads,
+            "redis_per_lead": {name: n / leads for name, n in calls.most_common()}}
 
 
 def start_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
@@ -260,6 +269,9 @@ async def main() -> None:
     net = two["net_ms"] / one["net_ms"]
     print(f"the same without the servers' idle CPU (one {one['idle_ms_per_s']:.0f}, two {two['idle_ms_per_s']:.0f} ms per "
           f"second, times the run's length): one {one['net_ms']:.2f} ms, two {two['net_ms']:.2f} ms per lead: x{net:.2f}")
+    for name, r in (("one", one), ("two", two)):
+        print(f"{name}: SQL statements per lead {r['statements']:.1f}, intake group commits per lead {r['commits']:.2f}; "
+              f"by step: {r['per_step']}")
     # Redis counts the commands its scripts run as well (the zadd, sadd... of an EVALSHA).
     print("Redis commands per lead, two processes (INFO commandstats, scripts' own included): " + ", ".join(
         f"{name} {n:.1f}" for name, n in two["redis_per_lead"].items() if n >= 0.05 and not name.startswith("bytes")))
