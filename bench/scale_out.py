@@ -14,6 +14,8 @@ e-mail, bench/ingest.py's data) at concurrency 64. Measured: server CPU per lead
 server processes from /proc, both together in the scale-out), its ratio to the floor (target <= 1.5),
 leads/s, and every lead assigned exactly once (on the screens and in the database's accepted offers).
 `--profile DIR`: the servers run under cProfile; a summary per run is printed.
+`--spy DIR`: py-spy samples each server (by thread, collapsed stacks) over the measured window only, not its
+start-up and warm-up: DIR/<run>-server<n>.txt (collapsed stacks, as flamegraph.pl reads them).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import os  # noqa: E402
 import pstats  # noqa: E402
+import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -86,11 +89,11 @@ async def accepted_per_lead(url: str) -> tuple[Counter[int], int]:
 
 
 async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, leads: int, agents: int,
-              concurrency: int, profile: Path | None) -> dict[str, object]:
+              concurrency: int, profile: Path | None, spy: Path | None = None) -> dict[str, object]:
     await loop.make_users(db_url, agents)
     config = workdir / "bench.toml"
     config.write_text(loop.CONFIG)
-    env = {**os.environ, "SWITCHBOARD_DATABASE__URL": db_url}
+    env = {**os.environ, "SWITCHBOARD_DATABASE__URL": db_url, "COUNT_SQL_STATEMENTS": "1"}
     if redis_url is not None:
         env |= {"SWITCHBOARD_REDIS__URL": redis_url, "SWITCHBOARD_REDIS__PREFIX": f"bench{os.getpid()}:"}
     procs, ports = [], []
@@ -131,6 +134,10 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
             await asyncio.sleep(IDLE)
             idle_rate = sum(ingest.cpu_seconds(p.pid) - c for p, c in zip(procs, idle0)) / (time.perf_counter() - i0)
             calls0 = await redis_calls(redis_url)
+            sql0 = [await loop.statements(base) for base in bases]
+            writes0 = [await ingest.ingest_totals(port) for port in ports]
+            spies = [] if spy is None else [start_spy(p.pid, spy / f"{workdir.name}-server{n}.txt")
+                                            for n, p in enumerate(procs)]
             cpu0 = [ingest.cpu_seconds(p.pid) for p in procs]
             t0 = time.perf_counter()
             lead_ids = await post_split([f"{base}/forms/bench" for base in bases], leads, concurrency)
@@ -140,7 +147,10 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
                 pass
             elapsed = time.perf_counter() - t0
             cpu = [ingest.cpu_seconds(p.pid) - c for p, c in zip(procs, cpu0)]
+            stop_spies(spies)
             calls = await redis_calls(redis_url) - calls0
+            sql1 = [await loop.statements(base) for base in bases]
+            writes1 = [await ingest.ingest_totals(port) for port in ports]
             for task in screens:
                 task.cancel()
             await asyncio.gather(*screens, return_exceptions=True)
@@ -167,7 +177,26 @@ async def run(workdir: Path, db_url: str, redis_url: str | None, servers: int, l
     return {"rate": min(len(first.closed) - len(warm), leads) / elapsed,
             "cpu_ms": sum(cpu) / leads * 1e3, "net_ms": (sum(cpu) - idle_rate * elapsed) / leads * 1e3,
             "idle_ms_per_s": idle_rate * 1e3, "cpu_each": [c / leads * 1e3 for c in cpu], "check": check,
-            "ok": not problems, "redis_per_lead": {name: n / leads for name, n in calls.most_common()}}
+            "ok": not problems,
+            "statements": sum(b[0] - a[0] for a, b in zip(sql0, sql1)) / leads,
+            "per_step": {step: round(n / leads, 2) for step, n in
+                         sum((b[1] - a[1] for a, b in zip(sql0, sql1)), Counter()).most_common() if n / leads >= 0.05},
+            "commits": sum(b["commits"] - a["commits"] for a, b in zip(writes0, writes1)) / leads,
+            "redis_per_lead": {name: n / leads for name, n in calls.most_common()}}
+
+
+def start_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    # --nonblocking: the server is not paused to be read, so the CPU measured is its own
+    return subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--rate", "200",
+                             "--format", "raw", "--threads", "--nonblocking", "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_spies(spies: list[subprocess.Popen[bytes]]) -> None:
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)     # py-spy writes its samples on SIGINT
+    for spy in spies:
+        spy.wait(timeout=60)
 
 
 async def redis_calls(url: str | None) -> Counter[str]:
@@ -205,10 +234,13 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="300 leads")
     parser.add_argument("--profile", type=Path, help="run the servers under cProfile; profiles go to this folder")
+    parser.add_argument("--spy", type=Path, help="py-spy each server over the measured window; samples to this folder")
     args = parser.parse_args()
     if args.quick:
         args.leads = 300
     load0 = os.getloadavg()[0]
+    if args.spy is not None:
+        args.spy.mkdir(parents=True, exist_ok=True)
     with running_postgres() as pg, running_redis() as redis_url, \
             tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
         results = {}
@@ -222,7 +254,7 @@ async def main() -> None:
                 for old in prof.glob("server*.prof"):
                     old.unlink()
             results[name] = await run(workdir, create_database(pg, f"bench_{name}"), redis, servers, args.leads,
-                                      args.agents, args.concurrency, prof)
+                                      args.agents, args.concurrency, prof, args.spy)
     one, two = results["one"], results["two"]
     ratio = two["cpu_ms"] / one["cpu_ms"]
     print(f"{args.leads} leads (each a new client: phone + e-mail), {args.agents} operators over websockets, "
@@ -237,6 +269,9 @@ async def main() -> None:
     net = two["net_ms"] / one["net_ms"]
     print(f"the same without the servers' idle CPU (one {one['idle_ms_per_s']:.0f}, two {two['idle_ms_per_s']:.0f} ms per "
           f"second, times the run's length): one {one['net_ms']:.2f} ms, two {two['net_ms']:.2f} ms per lead: x{net:.2f}")
+    for name, r in (("one", one), ("two", two)):
+        print(f"{name}: SQL statements per lead {r['statements']:.1f}, intake group commits per lead {r['commits']:.2f}; "
+              f"by step: {r['per_step']}")
     # Redis counts the commands its scripts run as well (the zadd, sadd... of an EVALSHA).
     print("Redis commands per lead, two processes (INFO commandstats, scripts' own included): " + ", ".join(
         f"{name} {n:.1f}" for name, n in two["redis_per_lead"].items() if n >= 0.05 and not name.startswith("bytes")))

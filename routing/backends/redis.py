@@ -45,7 +45,7 @@ class RedisBackend:
         bodies = {name: getattr(module, name) for module in (lua, lua_tasks) for name in dir(module)
                   if name.isupper() and name != "PRELUDE"}
         self._scripts = {name: client.register_script(lua.script(body)) for name, body in bodies.items()}
-        # The scripts' calls (every decision) on a lean connection of their own; plain reads use the client.
+        # The scripts' calls (every decision) and the reads around them on a lean connection of their own.
         self.wire = ScriptWire(client)
         self._specs: dict[tuple[tuple[str, tuple[Policy, float, float]], ...], str] = {}
         # The earliest deadline as far as this process knows, or None (unknown: ask Redis). The engine's
@@ -99,7 +99,7 @@ class RedisBackend:
         """Agents by id."""
         if not ids:
             return []
-        raws = await self.client.mget([f"{self.prefix}a:{i}" for i in ids])
+        raws = await self.wire.call("MGET", *(f"{self.prefix}a:{i}" for i in ids))
         return [codec.agent_state(r) if r else None for r in raws]
 
     async def add_task(self, task: Task, score: float, params: TaskParams, now: float,
@@ -130,7 +130,7 @@ class RedisBackend:
 
     async def get_task(self, task_id: str) -> TaskRecord | None:
         """A live task by id."""
-        raw = await self.client.get(f"{self.prefix}t:{task_id}")
+        raw = await self.wire.call("GET", f"{self.prefix}t:{task_id}")
         return codec.task_record(raw) if raw else None
 
     async def pending(self, keys: Sequence[tuple[str, str]], offset: int, limit: int) -> Pages:
@@ -240,7 +240,7 @@ class RedisBackend:
 
     async def schedule(self, member: str, at: float) -> None:
         """Remember a deadline; an earlier one for the same member is kept."""
-        await self.client.zadd(f"{self.prefix}due", {member: at}, lt=True)
+        await self.wire.call("ZADD", f"{self.prefix}due", "LT", _ts(at), member)
         self._due_at(at)
 
     def _due_at(self, *times: float) -> None:
@@ -264,8 +264,8 @@ class RedisBackend:
         if self._due_known:
             return self._due
         changes = self._due_changes
-        first = await self.client.zrange(f"{self.prefix}due", 0, 0, withscores=True)
-        due = float(first[0][1]) if first else None
+        first = await self.wire.call("ZRANGE", f"{self.prefix}due", 0, 0, "WITHSCORES")   # [member, score]
+        due = float(first[1]) if first else None
         if changes == self._due_changes:
             self._due, self._due_known = due, True
         return due

@@ -76,6 +76,36 @@ async def test_many_callers_at_once_each_get_their_own_reply(redis_url):
         await backend.aclose()
 
 
+async def test_calls_at_once_go_out_in_fewer_writes_and_still_answer_each_caller(redis_url):
+    backend = RedisBackend.from_url(redis_url, f"wire{uuid.uuid4().hex}:")
+    try:
+        await backend.wire.call("PING")
+        wire = backend.wire._wire
+        writes = []
+        write = wire.transport.write
+        wire.transport.write = lambda data: (writes.append(data), write(data))[1]
+        replies = await asyncio.gather(*(backend.wire.call("ECHO", f"m{i}") for i in range(50)))
+        assert replies == [f"m{i}" for i in range(50)]
+        assert 1 <= len(writes) < 50        # the first at once, the rest together at the end of the turn
+        writes.clear()
+        assert await backend.wire.call("ECHO", "alone") == "alone" and len(writes) == 1
+    finally:
+        await backend.aclose()
+
+
+async def test_many_commands_in_one_call_answer_in_order_and_an_error_is_raised_after_all_ran(redis_url):
+    backend = RedisBackend.from_url(redis_url, f"wire{uuid.uuid4().hex}:")
+    key = f"wire{uuid.uuid4().hex}"
+    try:
+        assert await backend.wire.call_many([("SET", key, "1"), ("INCR", key), ("GET", key)]) == ["OK", 2, "2"]
+        with pytest.raises(ResponseError):
+            await backend.wire.call_many([("HGET", key, "x"), ("INCR", key)])     # the first fails: wrong type
+        assert await backend.wire.call("GET", key) == "3"                        # the second ran all the same
+    finally:
+        await backend.client.delete(key)
+        await backend.aclose()
+
+
 async def test_a_caller_that_gives_up_leaves_the_others_replies_in_step(redis_url):
     backend = RedisBackend.from_url(redis_url, f"wire{uuid.uuid4().hex}:")
     key = f"wire{uuid.uuid4().hex}"
