@@ -110,16 +110,7 @@ def _patch_columns(session: Session, viewer: Viewer, lead_id: int, changes: Lead
             diff[name] = [leads.plain(old), leads.plain(value)]
             lead[name] = changed[name] = value
 
-    if changes.notes is not None:
-        put("notes", changes.notes[:20000])
-    if changes.subject is not None:
-        put("subject", changes.subject[:500])
-    if changes.priority is not None:
-        put("priority", changes.priority)
-    for name in ("amount", "currency", "close_date"):
-        value = getattr(changes, name)
-        if value is not None or name in changes.cleared:
-            put(name, value)
+    leads.put_own_columns(changes, put)
     stage_change = None
     if changes.status is not None and changes.status != lead.status:
         required = fields.lead_requirements(session, tuple(s.value for s in CLOSED_STATUSES))

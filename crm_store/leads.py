@@ -1,6 +1,7 @@
 """Leads as people see them: who may see which, the card, the pipeline's rules, soft deletion."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -264,22 +265,13 @@ async def update_lead(
         if viewer.role not in perms.assign and changes.assignee_id != viewer.user_id:
             raise Forbidden("your role may only assign leads to yourself", "assignee_id")
         await _assign(session, lead, None if changes.unassign else changes.assignee_id, put, now)
-    if changes.notes is not None:
-        put("notes", changes.notes[:20000])
-    if changes.subject is not None:
-        put("subject", changes.subject[:500])
-    if changes.priority is not None:
-        put("priority", changes.priority)
+    put_own_columns(changes, put)
     if changes.fields:
         current = dict(lead.attributes.get("fields") or {})
         merged = await fields.checked_values(session, fields.Entity.LEAD, changes.fields, current)
         if merged != current:
             diff["fields"] = [current, merged]
             lead.attributes = {**lead.attributes, "fields": merged}
-    for name in ("amount", "currency", "close_date"):
-        value = getattr(changes, name)
-        if value is not None or name in changes.cleared:
-            put(name, value)
     session.info[ACTOR] = viewer.user_id      # the stage history names who moved the lead
     if changes.stage_id is not None or changes.pipeline_id is not None:
         stage = await pipelines.target_stage(session, lead, changes.pipeline_id, changes.stage_id)
@@ -342,6 +334,21 @@ class _Edit:
         if old != value:
             self.diff[name] = [plain(old), plain(value)]
             setattr(self.lead, name, value)
+
+
+def put_own_columns(changes: LeadChanges, put: Callable[[str, object], None]) -> None:
+    """The lead's plain columns a change names (notes, subject, priority, amount, currency, close date), each
+    `put` with its stored form; both ways a PATCH is written take them so (`crm_store.lead_patch`)."""
+    if changes.notes is not None:
+        put("notes", changes.notes[:20000])
+    if changes.subject is not None:
+        put("subject", changes.subject[:500])
+    if changes.priority is not None:
+        put("priority", changes.priority)
+    for name in ("amount", "currency", "close_date"):
+        value = getattr(changes, name)
+        if value is not None or name in changes.cleared:
+            put(name, value)
 
 
 def plain(value: object) -> object:
