@@ -171,6 +171,14 @@ async def in_process(args: argparse.Namespace) -> None:
               f"   p99 x{pct(big, .99) / pct(small, .99):.2f}   (log2 ratio would be x{13.3 / 6.6:.1f})")
 
 
+async def ping_block(client: Redis, pings: list[float], count: int = 500) -> None:
+    """`count` PING round trips through redis-py, appended to `pings` (seconds)."""
+    for _ in range(count):
+        start = time.perf_counter()
+        await client.ping()
+        pings.append(time.perf_counter() - start)
+
+
 async def through_redis(args: argparse.Namespace) -> None:
     with running_redis() as url:
         client = Redis.from_url(url, decode_responses=True)
@@ -180,12 +188,8 @@ async def through_redis(args: argparse.Namespace) -> None:
         ids = await setup(engine, args.redis_agents, args.redis_waiting)
         print(f"Redis (RedisBackend), {args.redis_agents} agents busy, {args.redis_waiting:,} tasks waiting"
               f" (setup {time.perf_counter() - t0:.1f} s):")
-        pings = []
-        for _ in range(2000):
-            start = time.perf_counter()
-            await client.ping()
-            pings.append(time.perf_counter() - start)
-        rtt = pct(pings, .5)
+        pings: list[float] = []
+        await ping_block(client, pings)
         # Detail only (the floor stays the PING through redis-py above): the same PING on the scripts' own
         # connection, which the decisions use; its round trip is about half the floor's.
         wire_pings = []
@@ -200,11 +204,17 @@ async def through_redis(args: argparse.Namespace) -> None:
         stats = await client.info("commandstats")
         freed = await freed_cycle(engine, ids, args.cycles // 2, freed_meter)
         scripts["freed"], stats = script_time(stats, await client.info("commandstats"))
+        await ping_block(client, pings)
         new = await new_task_cycle(engine, ids, args.cycles // 8, "r", new_meter)
         scripts["new"], stats = script_time(stats, await client.info("commandstats"))
+        await ping_block(client, pings)
         idle_engine = RoutingEngine(idle_backend, QUEUES)
         idle = await idle_cycle(args.redis_agents, args.cycles // 4, idle_engine, idle_meter)
         scripts["idle"], stats = script_time(stats, await client.info("commandstats"))
+        await ping_block(client, pings)
+        # The floor is the p50 of PINGs taken before, between and after the decisions: the machine's pace moves
+        # over a run (the p50 of one block before them swung 0.067-0.090 ms between runs with the same decisions).
+        rtt = pct(pings, .5)
         print(f"  PING round trip                    p50 {rtt * 1e3:7.3f} ms   p99 {pct(pings, .99) * 1e3:7.3f} ms")
         print(f"  (detail) PING on the scripts' connection p50 {pct(wire_pings, .5) * 1e3:7.3f} ms"
               f"   p99 {pct(wire_pings, .99) * 1e3:7.3f} ms")
