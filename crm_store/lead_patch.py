@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import and_, bindparam, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
-from crm_store import call_grants, fields, leads, pipelines, search
+from crm_store import call_grants, fields, lead_changes, leads, pipelines, search
 from crm_store.errors import Forbidden, NotFound
 from crm_store.models import Lead, RoutingTask, StageChange
 from crm_store.routing_log import OPEN_TASK_STATES, open_task_for_lead
-from crm_store.stage_sync import stage_for_status, stage_rules
+from crm_store.stage_sync import moved_stage, stage_change, stage_rules
 from crm_store.types import CLOSED_STATUSES, LeadChanges, Permissions, Viewer
 
 _LEADS, _TASKS = Lead.__table__, RoutingTask.__table__
@@ -107,16 +107,16 @@ def _patch_columns(session: Session, viewer: Viewer, lead_id: int, changes: Lead
     def put(name: str, value: object) -> None:
         old = lead[name]
         if old != value:
-            diff[name] = [leads.plain(old), leads.plain(value)]
+            diff[name] = [lead_changes.plain(old), lead_changes.plain(value)]
             lead[name] = changed[name] = value
 
-    leads.put_own_columns(changes, put)
+    lead_changes.put_own_columns(changes, put)
     stage_change = None
     if changes.status is not None and changes.status != lead.status:
         required = fields.lead_requirements(session, tuple(s.value for s in CLOSED_STATUSES))
         for status, names in changes.required_fields.items():
             required[status] = tuple(dict.fromkeys((*required.get(status, ()), *names)))
-        leads.transition(lead, changes, put, now, required)     # type: ignore[arg-type]
+        lead_changes.transition(lead, changes, put, now, required)
         stage_change = _follow_status(session, lead, changed, viewer.user_id, now)
         if stage_change is not None:
             diff["stage_id"] = [stage_change["from_stage_id"], stage_change["to_stage_id"]]
@@ -135,15 +135,12 @@ def _follow_status(session: Session, lead: LeadValues, changed: dict[str, Any], 
     """The stage the new status belongs in (`stage_sync`'s flush hook, for a lead that is no ORM object), checked
     against that stage's rules as a move would be; the history's row for it, or None if the stage stays."""
     before, pipeline_id = lead.stage_id, lead.pipeline_id
-    if pipeline_id is None:
-        return None
-    target = stage_for_status(session, pipeline_id, lead.status, before)
-    if target is None or target == before:
+    target = moved_stage(session, pipeline_id, lead.status, before)
+    if target is None:
         return None
     lead["stage_id"] = changed["stage_id"] = target
     lead["stage_entered_at"] = changed["stage_entered_at"] = now
     stage = stage_rules(session, pipeline_id, target)
     if stage is not None:
         pipelines.check_entry(lead, stage)      # type: ignore[arg-type]
-    return {"lead_id": lead.id, "pipeline_id": pipeline_id, "from_stage_id": before, "to_stage_id": target,
-            "at": now, "user_id": actor}
+    return stage_change(lead.id, pipeline_id, before, target, now, actor)

@@ -1,9 +1,8 @@
 """Leads as people see them: who may see which, the card, the pipeline's rules, soft deletion."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_, select, true, update
@@ -11,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from crm_store import call_grants, card_rows, fields, pipelines, search
+from crm_store import call_grants, card_rows, fields, lead_changes, pipelines, search
 from crm_store.contacts import suggestion_in_reach
 from crm_store.errors import Conflict, Forbidden, Invalid, NotFound, found
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
@@ -22,13 +21,9 @@ from crm_store.types import (
     LeadChanges,
     LeadFilter,
     LeadStatus,
-    LeadOutcome,
     Permissions,
     Viewer,
 )
-
-TERMINAL = {LeadStatus.WON: LeadOutcome.WON, LeadStatus.LOST: LeadOutcome.LOST}
-
 
 def visible(viewer: Viewer) -> ColumnElement[bool]:
     """Operators and managers see their own and their team's leads; supervisors and admins all.
@@ -240,17 +235,6 @@ def card_sync(session: Session, viewer: Viewer, lead_id: int, timeline_limit: in
     return Card(lead, contact, identities, list(reversed(timeline)), others, users, suggestions, earlier, glance)
 
 
-_ALLOWED = {
-    LeadStatus.NEW: {LeadStatus.ASSIGNED, LeadStatus.IN_PROGRESS, LeadStatus.WON, LeadStatus.LOST, LeadStatus.CLOSED},
-    LeadStatus.ASSIGNED: {LeadStatus.NEW, LeadStatus.IN_PROGRESS, LeadStatus.WON, LeadStatus.LOST, LeadStatus.CLOSED},
-    LeadStatus.IN_PROGRESS: {LeadStatus.ASSIGNED, LeadStatus.WON, LeadStatus.LOST, LeadStatus.CLOSED},
-    # Reopening a finished lead is allowed and audited; the outcome is cleared.
-    LeadStatus.WON: {LeadStatus.IN_PROGRESS},
-    LeadStatus.LOST: {LeadStatus.IN_PROGRESS},
-    LeadStatus.CLOSED: {LeadStatus.IN_PROGRESS},
-}
-
-
 async def update_lead(
     session: AsyncSession, viewer: Viewer, lead_id: int, changes: LeadChanges, perms: Permissions, now: datetime,
 ) -> dict[str, Any]:
@@ -265,7 +249,7 @@ async def update_lead(
         if viewer.role not in perms.assign and changes.assignee_id != viewer.user_id:
             raise Forbidden("your role may only assign leads to yourself", "assignee_id")
         await _assign(session, lead, None if changes.unassign else changes.assignee_id, put, now)
-    put_own_columns(changes, put)
+    lead_changes.put_own_columns(changes, put)
     if changes.fields:
         current = dict(lead.attributes.get("fields") or {})
         merged = await fields.checked_values(session, fields.Entity.LEAD, changes.fields, current)
@@ -283,7 +267,7 @@ async def update_lead(
         required = await session.run_sync(fields.lead_requirements, tuple(s.value for s in CLOSED_STATUSES))
         for status, names in changes.required_fields.items():
             required[status] = tuple(dict.fromkeys((*required.get(status, ()), *names)))
-        transition(lead, changes, put, now, required)
+        lead_changes.transition(lead, changes, put, now, required)
         before = lead.stage_id
         lead.updated_at = now       # in the same UPDATE, and the stage history's time (stage_sync) is now
         await session.flush()       # the stage follows the status (stage_sync); its rules hold for this way in too
@@ -332,27 +316,8 @@ class _Edit:
     def put(self, name: str, value: object) -> None:
         old = getattr(self.lead, name)
         if old != value:
-            self.diff[name] = [plain(old), plain(value)]
+            self.diff[name] = [lead_changes.plain(old), lead_changes.plain(value)]
             setattr(self.lead, name, value)
-
-
-def put_own_columns(changes: LeadChanges, put: Callable[[str, object], None]) -> None:
-    """The lead's plain columns a change names (notes, subject, priority, amount, currency, close date), each
-    `put` with its stored form; both ways a PATCH is written take them so (`crm_store.lead_patch`)."""
-    if changes.notes is not None:
-        put("notes", changes.notes[:20000])
-    if changes.subject is not None:
-        put("subject", changes.subject[:500])
-    if changes.priority is not None:
-        put("priority", changes.priority)
-    for name in ("amount", "currency", "close_date"):
-        value = getattr(changes, name)
-        if value is not None or name in changes.cleared:
-            put(name, value)
-
-
-def plain(value: object) -> object:
-    return value.isoformat() if isinstance(value, date) else value
 
 
 async def _assign(session: AsyncSession, lead: Lead, assignee_id: int | None, put: Any, now: datetime) -> None:
@@ -377,39 +342,6 @@ async def _assign(session: AsyncSession, lead: Lead, assignee_id: int | None, pu
         contact.owner_id = user.id
         if lead.owner_id is None:
             put("owner_id", user.id)
-
-
-def transition(lead: Lead, changes: LeadChanges, put: Any, now: datetime,
-                required: dict[str, tuple[str, ...]]) -> None:
-    current, target = LeadStatus(lead.status), LeadStatus(changes.status)  # type: ignore[arg-type]
-    if target not in _ALLOWED[current]:
-        raise Invalid(f"a lead cannot go from {current} to {target}", "status")
-    filled = lead.attributes.get("fields") or {}
-    for name in required.get(target.value, ()):
-        if fields.is_blank(filled.get(name)):
-            when = f"the lead is {target}" if target in OPEN_STATUSES else "closing the lead"
-            raise Invalid(f"fill in {name} before {when}", name)
-    if target in OPEN_STATUSES:
-        if target == LeadStatus.ASSIGNED and lead.assignee_id is None:
-            raise Invalid("an assigned lead needs an assignee", "assignee_id")
-        put("status", target.value)
-        for name in ("outcome", "lost_reason", "lost_reason_code", "handed_over_to", "closed_at"):
-            put(name, None)
-        return
-    outcome = TERMINAL.get(target) or changes.outcome or LeadOutcome.RESOLVED
-    if target == LeadStatus.CLOSED and outcome not in (LeadOutcome.RESOLVED, LeadOutcome.HANDED_OVER):
-        raise Invalid("a closed lead's outcome is resolved or handed_over", "outcome")
-    if target == LeadStatus.LOST and not (changes.lost_reason or "").strip() and not changes.lost_reason_code:
-        raise Invalid("a lost lead needs a reason", "lost_reason")
-    if outcome == LeadOutcome.HANDED_OVER and not (changes.handed_over_to or "").strip():
-        raise Invalid("say whom the lead was handed over to", "handed_over_to")
-    put("status", target.value)
-    put("outcome", outcome.value)
-    lost = target == LeadStatus.LOST
-    put("lost_reason", ((changes.lost_reason or "").strip()[:500] or changes.lost_reason_code) if lost else None)
-    put("lost_reason_code", changes.lost_reason_code if lost else None)
-    put("handed_over_to", (changes.handed_over_to or "").strip()[:200] or None)
-    put("closed_at", now)
 
 
 async def delete_lead(session: AsyncSession, viewer: Viewer, lead_id: int, perms: Permissions, now: datetime) -> Lead:

@@ -25,7 +25,7 @@ from crm_store.leads import Card
 from crm_store.many_rows import insert_rows
 from crm_store.models import AgentActivity, AuditEntry, Contact, Lead, Reservation, RoutingTask, StageChange, Task, User
 from crm_store.routing_log import task_state_values
-from crm_store.stage_sync import ACTOR, stage_for_status
+from crm_store.stage_sync import ACTOR, moved_stage, stage_change
 from crm_store.task_refs import lead_of_task
 from crm_store.types import LeadStatus
 
@@ -195,7 +195,7 @@ def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) ->
     """The leads accepted offers assign, as `crm_store.leads.assign` does, in Core: the leads with their
     clients read in one SELECT, the agents in another, the changes written in one executemany per set of
     columns. As objects the ORM's flush cost more than all the rest of an accept; the stage follows the status
-    as `crm_store.stage_sync`'s flush hook has it (`stage_sync.stage_for_status`, the change written down)."""
+    as `crm_store.stage_sync`'s flush hook has it (`stage_sync.moved_stage`, the change written down)."""
     connection = session.connection()
     leads = {row.id: row for row in connection.execute(_ASSIGNED, {"ids": list({i for i, _, _ in assigns})})}
     users = {row.id: row for row in connection.execute(_AGENTS, {"ids": list({a for _, a, _ in assigns})})}
@@ -234,14 +234,10 @@ def _current(lead: Any) -> dict[str, Any]:
 def _follow_status(session: Session, lead: Any, stage_id: int | None, at: datetime, values: dict[str, Any],
                    stage_changes: list[dict[str, Any]]) -> None:
     """The stage the new status belongs in, and its change written down (`crm_store.stage_sync._follow_status`)."""
-    if lead.pipeline_id is None:
-        return
-    target = stage_for_status(session, lead.pipeline_id, values["status"], stage_id)
-    if target is None or target == stage_id:
-        return
-    values.update(stage_id=target, stage_entered_at=at)
-    stage_changes.append({"lead_id": lead.id, "pipeline_id": lead.pipeline_id, "from_stage_id": stage_id,
-                          "to_stage_id": target, "at": at, "user_id": session.info.get(ACTOR)})
+    target = moved_stage(session, lead.pipeline_id, values["status"], stage_id)
+    if target is not None:
+        values.update(stage_id=target, stage_entered_at=at)
+        stage_changes.append(stage_change(lead.id, lead.pipeline_id, stage_id, target, at, session.info.get(ACTOR)))
 
 
 def _forget(session: Session, model: type, ids: Iterable[int]) -> None:

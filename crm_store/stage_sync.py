@@ -73,6 +73,22 @@ def stage_for_status(session: Session, pipeline_id: int, status: str, current_id
     return current_id
 
 
+def moved_stage(session: Session, pipeline_id: int | None, status: str, current_id: int | None) -> int | None:
+    """Where a lead written without the ORM goes when its status becomes `status`, as the flush hook below moves
+    an object; None when it stays (or belongs to no funnel)."""
+    if pipeline_id is None:
+        return None
+    target = stage_for_status(session, pipeline_id, status, current_id)
+    return target if target is not None and target != current_id else None
+
+
+def stage_change(lead_id: int, pipeline_id: int, before: int | None, after: int, at: datetime,
+                 actor: int | None) -> dict[str, Any]:
+    """A row of the stage history: the lead moved from `before` to `after` at `at`, by `actor` (None: the system)."""
+    return {"lead_id": lead_id, "pipeline_id": pipeline_id, "from_stage_id": before, "to_stage_id": after,
+            "at": at, "user_id": actor}
+
+
 @event.listens_for(Session, "before_flush")
 def _follow_status(session: Session, _context: Any, _instances: Any) -> None:
     # Assigned afresh by every flush: what a flush that failed before its end left here is dropped.
@@ -94,8 +110,7 @@ def _follow_status(session: Session, _context: Any, _instances: Any) -> None:
             continue
         at = lead.updated_at or datetime.now(UTC)
         lead.stage_entered_at = at
-        pending.append({"lead_id": lead.id, "pipeline_id": lead.pipeline_id, "from_stage_id": before,
-                        "to_stage_id": lead.stage_id, "at": at, "user_id": session.info.get(ACTOR)})
+        pending.append(stage_change(lead.id, lead.pipeline_id, before, lead.stage_id, at, session.info.get(ACTOR)))
 
 
 @event.listens_for(Session, "after_flush")
