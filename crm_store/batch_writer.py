@@ -1,9 +1,11 @@
 """Where a batch of inbound events is written: one transaction, on the engine's best path."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import make_url
@@ -15,13 +17,14 @@ from crm_store.leads import Card
 from crm_store.new_rows import begin_write
 from crm_store.routing_batch import RoutingChanges
 from crm_store.resolution import JoinPolicy, resolve_batch
-from crm_store.session import create_sync_engine, is_sqlite
+from crm_store.session import DEFERRED_SYNC, create_sync_engine, is_sqlite
 from crm_store.stage_sync import ACTOR
 from crm_store.statements import STEP
 from crm_store.step_cpu import StepCpu
 from crm_store.types import IngestRequest, IngestResult
 from crm_store.write_gate import database_key, write_gate
-from crm_store.writer_thread import WriterThread
+from crm_store.wal_sync import WalSync
+from crm_store.writer_thread import WriterThread, post_to, resolve
 
 
 T = TypeVar("T")
@@ -29,9 +32,13 @@ T = TypeVar("T")
 
 class BatchWriter(Protocol):
     async def write(self, requests: list[IngestRequest], now: datetime,
-                    routing: Sequence[RoutingChanges] = (), jobs: Sequence[Job] = ()) -> Written: ...
+                    routing: Sequence[RoutingChanges] = (), jobs: Sequence[Job] = ()) -> Committed:
+        """Returns once committed; nobody may be told before `Committed.durable` is done."""
+        ...
 
-    async def run(self, work: Callable[[Session], T]) -> T: ...
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """`work`'s result once its commit is durable."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -43,8 +50,26 @@ class BatchWriter(Protocol):
         """The same CPU by step (intake, routing outcomes, each route's work, commit), or None."""
         ...
 
+    def wal_syncs(self) -> int | None:
+        """The fsyncs that made its commits durable, where it makes them itself (else None)."""
+        ...
+
 
 Written = tuple[list[IngestResult], list[dict[int, Card]], list[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """A batch written and committed: its results, and when the commit is on disk (an OSError if it cannot be)."""
+
+    written: Written
+    durable: asyncio.Future[None]
+
+
+def _already_durable(written: Written) -> Committed:
+    durable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    durable.set_result(None)
+    return Committed(written, durable)
 
 
 def _write_batch(session: Session, requests: list[IngestRequest], policy: JoinPolicy, now: datetime,
@@ -111,9 +136,10 @@ class AsyncDriverWriter:
         self._policy = policy
 
     async def write(self, requests: list[IngestRequest], now: datetime,
-                    routing: Sequence[RoutingChanges] = (), jobs: Sequence[Job] = ()) -> Written:
+                    routing: Sequence[RoutingChanges] = (), jobs: Sequence[Job] = ()) -> Committed:
         async with self._sessions() as session, session.begin():
-            return await session.run_sync(_write_batch, requests, self._policy, now, routing, jobs)
+            written = await session.run_sync(_write_batch, requests, self._policy, now, routing, jobs)
+        return _already_durable(written)     # PostgreSQL's commit returned after its WAL flush
 
     async def run(self, work: Callable[[Session], T]) -> T:
         async with self._sessions() as session, session.begin():
@@ -128,49 +154,78 @@ class AsyncDriverWriter:
     def cpu_by_step(self) -> dict[str, float] | None:
         return None
 
+    def wal_syncs(self) -> int | None:
+        return None
+
 
 class SqliteThreadWriter:
     """SQLite: the whole batch in one writer thread on the synchronous driver.
 
     Through aiosqlite every statement is a round trip between the loop and the driver's
     thread (~0.3 ms each here); a batch needs a dozen. In one thread it is one hop per batch.
+    Its commits leave the WAL's fsync to a `WalSync` thread and the thread goes on with the next batch.
     """
 
     def __init__(self, url: str, policy: JoinPolicy) -> None:
-        self._engine = create_sync_engine(url)
+        self._engine = create_sync_engine(url, syncs_itself=True)
         self._database = database_key(make_url(url))
         self._policy = policy
         self._thread = WriterThread("sqlite-writer")
         self._steps = StepCpu()
+        self._wal_sync: WalSync | None = None      # made by the first commit that needs it, in the writer thread
 
     async def write(self, requests: list[IngestRequest], now: datetime,
-                    routing: Sequence[RoutingChanges] = (), jobs: Sequence[Job] = ()) -> Written:
+                    routing: Sequence[RoutingChanges] = (), jobs: Sequence[Job] = ()) -> Committed:
+        durable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # The gate is let go at the commit: the next write need not wait for this one's sync.
         async with write_gate(self._database):
-            return await self._thread.call(self._write, requests, now, routing, jobs)
+            written = await self._thread.call(self._write, requests, now, routing, jobs, durable)
+        return Committed(written, durable)
 
     def _write(self, requests: list[IngestRequest], now: datetime, routing: Sequence[RoutingChanges],
-               jobs: Sequence[Job]) -> Written:
+               jobs: Sequence[Job], durable: asyncio.Future[None]) -> Written:
         try:
             with Session(self._engine, expire_on_commit=False) as session, session.begin():
                 written = _write_batch(session, requests, self._policy, now, routing, jobs, self._steps.enter)
+                database = session.connection().info.get(DEFERRED_SYNC)
                 self._steps.enter("commit")
+            self._make_durable(database, durable)
             return written
         finally:
             self._steps.leave()
 
     async def run(self, work: Callable[[Session], T]) -> T:
         # The same single thread as the batches, behind the same gate as every other write of the process.
+        durable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         async with write_gate(self._database):
-            return await self._thread.call(self._run, work)
+            result = await self._thread.call(self._run, work, durable)
+        await durable
+        return result
 
-    def _run(self, work: Callable[[Session], T]) -> T:
+    def _run(self, work: Callable[[Session], T], durable: asyncio.Future[None]) -> T:
         self._steps.enter("other writes")
         try:
             with Session(self._engine, expire_on_commit=False) as session, session.begin():
                 begin_write(session)
-                return work(session)
+                result = work(session)
+                database = session.connection().info.get(DEFERRED_SYNC)
+            self._make_durable(database, durable)
+            return result
         finally:
             self._steps.leave()
+
+    def _make_durable(self, database: str | None, durable: asyncio.Future[None]) -> None:
+        """In the writer thread, right after a commit: `durable` is done once that commit is on disk."""
+        loop = durable.get_loop()
+        if database is None:        # a FULL commit: already synced
+            post_to(loop, resolve, durable)
+            return
+        if self._wal_sync is None:
+            self._wal_sync = WalSync(Path(database))
+        self._wal_sync.durable(loop, durable)
+
+    def wal_syncs(self) -> int | None:
+        return self._wal_sync.syncs if self._wal_sync is not None else None
 
     def cpu_seconds(self) -> float | None:
         return self._thread.cpu_seconds
@@ -181,6 +236,8 @@ class SqliteThreadWriter:
     async def close(self) -> None:
         await self._thread.call(self._engine.dispose)
         await self._thread.stop()
+        if self._wal_sync is not None:
+            await asyncio.to_thread(self._wal_sync.stop)
 
 
 def batch_writer(engine: AsyncEngine, policy: JoinPolicy) -> BatchWriter:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
-from crm_store.batch_writer import BatchWriter, Job, JobFailed, Written, batch_writer
+from crm_store.batch_writer import BatchWriter, Committed, Job, JobFailed, Written, batch_writer
 from crm_store.in_writer import AsyncWork, run_to_end
 from crm_store.errors import Invalid
 from crm_store.leads import Card
@@ -80,6 +80,8 @@ class Ingestor:
         self.batches = 0
         self.events = 0
         self.write_seconds = 0.0
+        # Batches committed whose callers wait for the commit's sync (SQLite's WalSync) while the next is written.
+        self._unsynced: set[asyncio.Future[None]] = set()
         # Told the size of every group commit (the gateway's metrics); must not raise or block.
         self.on_batch: Callable[[int], None] | None = None
 
@@ -92,6 +94,11 @@ class Ingestor:
         """That CPU by step: intake, routing outcomes, each route's work, commit (None on PostgreSQL)."""
         return self._writer.cpu_by_step()
 
+    @property
+    def wal_syncs(self) -> int | None:
+        """fsyncs that made the commits durable (SQLite: one for every commit queued since the last); else None."""
+        return self._writer.wal_syncs()
+
     async def __aenter__(self) -> Ingestor:
         self._worker = asyncio.create_task(self._run(), name="crm_store.ingestor")
         return self
@@ -102,6 +109,7 @@ class Ingestor:
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
+        await asyncio.gather(*self._unsynced, return_exceptions=True)
         await self._writer.close()
 
     async def ingest(self, request: IngestRequest) -> IngestResult:
@@ -188,8 +196,8 @@ class Ingestor:
         routing = [(r, f) for r, f in live if isinstance(r, RoutingChanges)]
         jobs = [(r, f) for r, f in live if isinstance(r, Job)]
         try:
-            results, cards, done = await self._write([r for r, _ in events], [r for r, _ in routing],
-                                                     [r for r, _ in jobs])
+            committed = await self._write_committed([r for r, _ in events], [r for r, _ in routing],
+                                                    [r for r, _ in jobs])
         except Exception as exc:
             if _store_down(exc):
                 log.error("store unavailable for %d writes: %s", len(live), exc)
@@ -205,6 +213,21 @@ class Ingestor:
             for job, future in jobs:
                 await self._commit_job_single(job, future)
             return
+        # The next batch is written while this one's commit is synced; its callers hear of it after the sync.
+        self._unsynced.add(committed.durable)
+        committed.durable.add_done_callback(
+            lambda durable: self._settle_batch(durable, committed.written, events, routing, jobs))
+
+    def _settle_batch(self, durable: asyncio.Future[None], written: Written, events: list[_Pending],
+                      routing: list[_Pending], jobs: list[_Pending]) -> None:
+        self._unsynced.discard(durable)
+        error = durable.exception()
+        if error is not None:
+            log.error("the commit of %d writes could not be synced: %s", len(events) + len(routing) + len(jobs), error)
+            for _, future in (*events, *routing, *jobs):
+                _fail(future, StoreUnavailable(str(error)))
+            return
+        results, cards, done = written
         for (_, future), result in zip(events, results, strict=True):
             if not future.done():
                 future.set_result(result)
@@ -256,14 +279,21 @@ class Ingestor:
 
     async def _write(self, requests: list[IngestRequest], routing: list[RoutingChanges],
                      jobs: list[Job]) -> Written:
+        """Written and durable (one part at a time: nothing to gain from going on before its sync)."""
+        committed = await self._write_committed(requests, routing, jobs)
+        await committed.durable
+        return committed.written
+
+    async def _write_committed(self, requests: list[IngestRequest], routing: list[RoutingChanges],
+                               jobs: list[Job]) -> Committed:
         started = time.perf_counter()
-        results = await self._writer.write(requests, self._clock(), routing, jobs)
+        committed = await self._writer.write(requests, self._clock(), routing, jobs)
         self.write_seconds += time.perf_counter() - started
         self.batches += 1
         self.events += len(requests)
         if self.on_batch is not None and requests:
             self.on_batch(len(requests))
-        return results
+        return committed
 
 
 def _store_down(exc: BaseException) -> bool:

@@ -37,24 +37,47 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return engine
 
 
-def create_sync_engine(url: str) -> Engine:
-    """A synchronous engine on the same SQLite file, for work done in one worker thread."""
+def create_sync_engine(url: str, *, syncs_itself: bool = False) -> Engine:
+    """A synchronous engine on the same SQLite file, for work done in one worker thread.
+
+    `syncs_itself`: its commits skip their own fsync of the WAL (`synchronous=NORMAL`) because the caller makes
+    each one durable before anyone is told of it (crm_store.wal_sync); where the file is not in WAL mode they
+    stay FULL. `DEFERRED_SYNC` in a connection's `info` is then the database file the caller syncs."""
     sync_url = make_url(url).set(drivername="sqlite+pysqlite")
     engine = create_sync_engine_(sync_url, connect_args={"timeout": 30, "check_same_thread": False})
-    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", _deferred_sync_pragmas if syncs_itself else _sqlite_pragmas)
     COUNTER.attach(engine)
     return engine
 
 
+DEFERRED_SYNC = "switchboard.deferred_sync"
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    _set_pragmas(dbapi_connection, deferred_sync=False)
+
+
+def _deferred_sync_pragmas(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+    if _set_pragmas(dbapi_connection, deferred_sync=True):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA database_list")
+        record.info[DEFERRED_SYNC] = {name: file for _, name, file in cursor.fetchall()}["main"]
+        cursor.close()
+
+
+def _set_pragmas(dbapi_connection, *, deferred_sync: bool) -> bool:  # type: ignore[no-untyped-def]
+    """Whether this connection's commits leave the WAL's fsync to someone else."""
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the writer; FULL makes every commit durable, and group
     # commit is what keeps that affordable.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    wal = str(cursor.fetchone()[0]).lower() == "wal"
+    deferred = deferred_sync and wal
+    cursor.execute("PRAGMA synchronous=NORMAL" if deferred else "PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+    return deferred
 
 
 def session_factory(engine: AsyncEngine) -> Sessions:

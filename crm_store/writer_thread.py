@@ -57,25 +57,25 @@ class WriterThread:
             try:
                 result = fn(*args)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller, as the executor's future did
-                _post(loop, _fail, future, exc)
+                post_to(loop, reject, future, exc)
             else:
-                _post(loop, _done, future, result)
+                post_to(loop, resolve, future, result)
             finally:
                 self.cpu_seconds += time.thread_time() - started
 
 
-def _post(loop: asyncio.AbstractEventLoop, settle: Callable[..., None], *args: Any) -> None:
+def post_to(loop: asyncio.AbstractEventLoop, settle: Callable[..., None], *args: Any) -> None:
     try:
         loop.call_soon_threadsafe(settle, *args)
     except RuntimeError:        # the loop closed meanwhile: nobody is left to tell
         pass
 
 
-def _done(future: asyncio.Future[Any], result: Any) -> None:
+def resolve(future: asyncio.Future[Any], result: Any = None) -> None:
     if not future.done():
         future.set_result(result)
 
 
-def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
+def reject(future: asyncio.Future[Any], exc: BaseException) -> None:
     if not future.done():
         future.set_exception(exc)

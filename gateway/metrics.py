@@ -166,6 +166,11 @@ class _IngestTotals(Collector):
             for step, seconds in sorted((i.writer_cpu_by_step() or {}).items()):
                 by_step.add_metric([step], seconds)
             yield by_step
+        wal_syncs = i.wal_syncs if i else None
+        if wal_syncs is not None:
+            yield CounterMetricFamily("switchboard_ingest_wal_syncs",
+                                      "fsyncs of the SQLite WAL that made the writer's commits durable (one may "
+                                      "serve several commits).", value=wal_syncs)
         if STATEMENTS.enabled:      # only when a benchmark asked for it (COUNT_SQL_STATEMENTS=1)
             yield CounterMetricFamily("switchboard_sql_statements", "SQL statements sent (an executemany is one).",
                                       value=STATEMENTS.count)
