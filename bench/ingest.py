@@ -117,7 +117,8 @@ async def ingest_totals(port: int) -> dict[str, float]:
         text = await response.text()
     return {"commits": metric(text, "switchboard_ingest_commits_total"),
             "write": metric(text, "switchboard_ingest_write_seconds_total"),
-            "writer_cpu": metric(text, "switchboard_ingest_writer_cpu_seconds_total", 0.0)}
+            "writer_cpu": metric(text, "switchboard_ingest_writer_cpu_seconds_total", 0.0),
+            "wal_syncs": metric(text, "switchboard_ingest_wal_syncs_total", 0.0)}
 
 
 def metric(text: str, name: str, missing: float | None = None) -> float:

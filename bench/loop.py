@@ -204,7 +204,7 @@ async def loop_run(workdir: Path, leads: int, agents: int, concurrency: int,
             "cpu_ms": cpu / leads * 1e3, "client_cpu_ms": client_cpu / leads * 1e3, "elapsed": elapsed,
             "check": check, "per_step": per_step, "writer_per_step": writer_per_step, "post_p50": pct(latencies, 50), "post_p99": pct(latencies, 99),
             "commits": writes["commits"] / leads, "write_busy": writes["write"] / elapsed,
-            "writer_cpu": writes["writer_cpu"] / elapsed}
+            "writer_cpu": writes["writer_cpu"] / elapsed, "wal_syncs": writes["wal_syncs"] / leads}
 
 
 def pct(values: list[float], p: float) -> float:
@@ -238,7 +238,8 @@ async def main() -> None:
     print(f"SQL statements per lead by step: {r['per_step']}")
     print(f"the SQLite writer thread's CPU per lead by step, ms: {r['writer_per_step']}")
     print(f"a post's answer: p50 {r['post_p50'] * 1e3:.0f} ms, p99 {r['post_p99'] * 1e3:.0f} ms;  group commits per lead "
-          f"{r['commits']:.2f}, the writer busy {r['write_busy']:.0%} of the run (its own CPU {r['writer_cpu']:.0%})")
+          f"{r['commits']:.2f} (WAL fsyncs {r['wal_syncs']:.2f}), the writer busy {r['write_busy']:.0%} of the run "
+          f"(its own CPU {r['writer_cpu']:.0%})")
     print(f"no-op aiohttp handler under the same client (floor): {noop:7.0f} posts/s;  ratio {r['rate'] / noop:.3f}")
     print(f"check: {r['check']}")
     print(f"RESULT loop leads_per_s={r['rate']:.0f} floor={noop:.0f} ratio={r['rate'] / noop:.3f} "
