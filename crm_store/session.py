@@ -24,6 +24,12 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def _closed_on_checkout(_dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+    driver = record.driver_connection
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")     # the pool opens a new one
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine tuned for our write pattern: one group-committing writer, many readers."""
     if not is_sqlite(url):
@@ -41,12 +47,6 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if connection_owner.enabled():
         connection_owner.attach(engine.sync_engine)
     return engine
-
-
-def _closed_on_checkout(_dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
-    driver = record.driver_connection
-    if driver is not None and driver.is_closed():
-        raise DisconnectionError("the server closed this pooled connection")     # the pool opens a new one
 
 
 def create_sync_engine(url: str) -> Engine:
