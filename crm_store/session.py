@@ -7,7 +7,7 @@ from typing import TypeAlias
 from sqlalchemy import Engine, event, text
 from sqlalchemy import create_engine as create_sync_engine_
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from crm_store import connection_owner
@@ -24,10 +24,22 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def _closed_on_checkout(_dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+    driver = record.driver_connection
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")     # the pool opens a new one
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine tuned for our write pattern: one group-committing writer, many readers."""
     if not is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        # No pool_pre_ping: with asyncpg it is three round trips (BEGIN, ";", ROLLBACK) on every checkout, more
+        # than the one statement many sessions send. A connection the server ended while it sat in the pool
+        # (a restart, pg_terminate_backend, an idle timeout) is one asyncpg has seen close already: it is
+        # replaced at checkout, without a round trip (`_closed_on_checkout`). One that dies unseen fails its
+        # statement as it would have failed a moment after a ping; SQLAlchemy then drops the whole pool.
+        engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10)
+        event.listen(engine.sync_engine.pool, "checkout", _closed_on_checkout)
     else:
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

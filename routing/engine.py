@@ -1,7 +1,7 @@
 """The routing engine: event-driven decisions over a state backend, driven by an injected clock."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from routing.backends import NextOffer, Snapshot, TaskParams
@@ -18,7 +18,7 @@ from routing.events import (
 from routing.ordering import queue_score
 from routing.policies import choose, matchable_in_backend
 from routing.stats import QueueStats, compute_stats
-from routing.types import Agent, Assignment, Offer, OfferStatus, Presence, Task, TaskRecord, TaskState
+from routing.types import Agent, Assignment, Offer, OfferStatus, Policy, Presence, Task, TaskRecord, TaskState
 
 
 class RoutingEngine(RoutingSteps):
@@ -140,13 +140,18 @@ class RoutingEngine(RoutingSteps):
         await self._after_release(released, run)
         return run.outcome()
 
+    _offer_queues: Mapping[str, tuple[Policy, float, float]] | None = None
+
     def _next_offer(self) -> NextOffer | None:
         """What the backend needs to offer a freed agent's next task itself: only if every queue allows it
         (the best task may be in any of them)."""
         if not self._all_matchable:
             return None
-        return NextOffer(new_offer_id(), {name: (q.policy, q.aging_seconds or 0.0, q.offer_timeout)
-                                            for name, q in self.queues.items()})
+        queues = self._offer_queues
+        if queues is None:      # the queues are set once (as `_all_matchable`): the same mapping every call
+            queues = self._offer_queues = {name: (q.policy, q.aging_seconds or 0.0, q.offer_timeout)
+                                           for name, q in self.queues.items()}
+        return NextOffer(new_offer_id(), queues)
 
     async def cancel(self, task_id: str) -> RoutingOutcome:
         """Cancel a task in any live state (abandoned if it was still waiting)."""

@@ -74,6 +74,11 @@ def _loads(raw: str) -> Any:
     return value if end == len(raw) else json.loads(raw)
 
 
+def document(raw: str) -> dict[str, Any]:
+    """A script's JSON document as a dict (to change before it is parsed into a record)."""
+    return _loads(raw)
+
+
 def agent_doc(agent: Agent) -> str:
     """An agent's configuration as JSON."""
     hours = {"tz": agent.hours.tz, "windows": [list(w) for w in agent.hours.windows]} if agent.hours else None

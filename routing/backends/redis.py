@@ -48,6 +48,7 @@ class RedisBackend:
         # The scripts' calls (every decision) and the reads around them on a lean connection of their own.
         self.wire = ScriptWire(client)
         self._specs: dict[tuple[tuple[str, tuple[Policy, float, float]], ...], str] = {}
+        self._spec_of: tuple[Mapping[str, tuple[Policy, float, float]] | None, str] = (None, "")
         # The earliest deadline as far as this process knows, or None (unknown: ask Redis). The engine's
         # driver asks after every call; Redis was asked 8 times per lead for it. A deadline this process
         # adds has a time it knows (an offer's expiry, `schedule`); one ended early (an accepted offer)
@@ -179,8 +180,14 @@ class RedisBackend:
         return codec.task_record(raw) if raw else None
 
     @staticmethod
-    def _released(out: list[Any], now: float = 0.0, next_offer: NextOffer | None = None) -> Released:
+    def _released(out: list[Any], now: float = 0.0, next_offer: NextOffer | None = None,
+                  completed: bool = False) -> Released:
         task, rescinded, freed, agents = out[:4]
+        if completed:
+            # COMPLETE sends the document of a task it completes as it read it (assigned), not encoded again.
+            task = codec.document(task)
+            if task["state"] == TaskState.ASSIGNED.value:
+                task["state"] = TaskState.COMPLETED.value
         keys: tuple[tuple[str, str], ...] = ()
         pages = matched = None
         states = {raw: codec.agent_state(raw) for raw in agents if raw}
@@ -211,7 +218,7 @@ class RedisBackend:
         if next_offer is not None and queues and page:
             offer_id, spec = next_offer.offer_id, self._queues_spec(next_offer.queues)
         out = await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, offer_id, spec, *queues)
-        released = self._released(out, now, next_offer)
+        released = self._released(out, now, next_offer, completed=True)
         if released.record.state is TaskState.WRAPPING:
             self._due_unknown()      # the wrap-up's end: its length is in the task document
         elif released.matched is not None:
@@ -219,7 +226,10 @@ class RedisBackend:
         return released
 
     def _queues_spec(self, queues: Mapping[str, tuple[Policy, float, float]]) -> str:
-        # The engine's queues as COMPLETE reads them: the same every call, so written once per set of settings.
+        # The engine's queues as COMPLETE reads them: the same every call, so written once per set of settings
+        # (and, the engine handing the same mapping each time, found without hashing its items).
+        if queues is self._spec_of[0]:
+            return self._spec_of[1]
         key = tuple(queues.items())
         spec = self._specs.get(key)
         if spec is None:
@@ -227,6 +237,7 @@ class RedisBackend:
                 self._specs.clear()
             spec = self._specs[key] = json.dumps({name: {"policy": policy.value, "aging": aging, "timeout": timeout}
                                                   for name, (policy, aging, timeout) in queues.items()})
+        self._spec_of = (queues, spec)
         return spec
 
     async def finish_wrap(self, task_id: str, now: float) -> Released | None:

@@ -33,7 +33,18 @@ local function unfree(id, ch)
   redis.call('ZREM', P .. 'rank:' .. ch .. ':longest_idle', id)
   redis.call('ZREM', P .. 'rank:' .. ch .. ':round_robin', id)
 end
-local function putagent(a, raw)      -- `raw`: the agent encoded already (it is not changed since)
+-- The channels an agent is free on as its document says (`freeon` of the document as read: the free sets and
+-- ranks hold exactly that, putagent being the only writer of agent documents).
+local function freeon(a)
+  local on = {}
+  if a.presence == 'available' then
+    for ch, _ in pairs(a.cap) do if freecap(a, ch) > 0 then on[ch] = true end end
+  end
+  return on
+end
+-- `raw`: the agent encoded already (it is not changed since); `was`: `freeon` of the agent as read, if known:
+-- a channel it was not free on and still is not needs no SREM and ZREMs (a busy agent that stays busy).
+local function putagent(a, raw, was)
   raw = raw or cjson.encode(a)
   redis.call('SET', P .. 'a:' .. a.id, raw)
   for ch, _ in pairs(a.cap) do
@@ -41,7 +52,7 @@ local function putagent(a, raw)      -- `raw`: the agent encoded already (it is 
       redis.call('SADD', P .. 'free:' .. ch, a.id)
       redis.call('ZADD', P .. 'rank:' .. ch .. ':longest_idle', tostring(num(a.last_busy)), a.id)
       redis.call('ZADD', P .. 'rank:' .. ch .. ':round_robin', tostring(num(a.rr)), a.id)
-    else unfree(a.id, ch) end
+    elseif not was or was[ch] then unfree(a.id, ch) end
   end
   return raw
 end
@@ -126,10 +137,11 @@ local function finish(t, state)
 end
 -- One offer made inside a script (RESERVE, ADD_TASK's own match): the task reserved, the agent loaded.
 -- A task ADD_TASK matches at once (state 'new') was never queued: written here once, reserved.
-local function reserve_one(tkey, t, a, o, raw)
+-- `was`: as putagent's, for an agent not stored since it was read.
+local function reserve_one(tkey, t, a, o, raw, was)
   if t.state == 'pending' then redis.call('ZREM', qkey(t), t.m) end
   t.state = 'reserved'; t.offers = num(t.offers) + 1; put(tkey, t)
-  addload(a, o.channel, 1); a.rr = redis.call('INCR', P .. 'seq'); putagent(a)
+  addload(a, o.channel, 1); a.rr = redis.call('INCR', P .. 'seq'); putagent(a, nil, was)
   redis.call('SET', P .. 'o:' .. o.id, raw)
   redis.call('SADD', P .. 'ao:' .. o.agent, o.id)
   redis.call('SADD', P .. 'to:' .. o.task, o.id)

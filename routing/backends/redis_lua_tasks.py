@@ -35,6 +35,7 @@ t.state = 'assigned'; t.agent = o.agent; t.offers = 0; t.assigned_at = now
 put(P .. 't:' .. t.id, t)
 redis.call('SADD', P .. 'aa:' .. o.agent, t.id)
 local a = get(P .. 'a:' .. o.agent)
+local was = freeon(a)
 a.missed = 0; a.last_busy = now
 local keep = num(t.keep)
 if keep > 0 then
@@ -44,7 +45,7 @@ if keep > 0 then
   while #r > keep do table.remove(r, 1) end
   recent[t.queue] = r; a.recent = recent
 end
-putagent(a)
+putagent(a, nil, was)
 local waited = now - t.created
 count(now, t, 'assigned', '1')
 if waited <= num(t.sl) then count(now, t, 'sl_met', '1') else count(now, t, 'sl_met', '0') end
@@ -111,9 +112,11 @@ return {cjson.encode(ended), cjson.encode(requeued), redis.call('GET', akey), cj
 
 COMPLETE = r"""
 local id, now = ARGV[2], tonumber(ARGV[3])
-local t = get(P .. 't:' .. id)
+local traw = redis.call('GET', P .. 't:' .. id)
+local t = traw and cjson.decode(traw)
 if not t or t.state ~= 'assigned' or not nonnull(t.agent) then return redis.error_reply('INVALID task ' .. id .. ' is not assigned') end
 local a = get(P .. 'a:' .. t.agent)
+local was = a and freeon(a)
 local wrap = 0
 if t.channel == 'voice' then wrap = num(t.wrap) end
 count(now, t, 'completed', '1')
@@ -122,15 +125,16 @@ if wrap > 0 then
   if a then a.wrapping = num(a.wrapping) + 1; putagent(a) end
   t.state = 'wrapping'; put(P .. 't:' .. id, t)
   redis.call('ZADD', P .. 'due', tostring(now + wrap), 'w:' .. id)
-  return {cjson.encode(t), '[]', '[]', {}}
+  return {cjson.encode(t), '[]', {}, {}}
 end
 -- The freed agent is stored (`stored()`) before anything reads what it changes (the free agents, the
 -- ranks), or at the end: stored once, if its next offer is made to itself here.
 local araw, unstored = '', false
 if a then a.last_busy = now; araw = cjson.encode(a); unstored = true end
-local function stored() if unstored then putagent(a, araw); unstored = false end end
+local function stored() if unstored then putagent(a, araw, was); unstored = false end end
 finish(t, 'completed')
-local done = {cjson.encode(t), '[]', cjson.encode({t.agent}), {araw}}
+-- The task as read (assigned): the caller takes it as completed, not encoded again here.
+local done = {traw, '[]', {t.agent}, {araw}}
 -- ARGV[4] > 0: the freed agent's next step read along (the head of each queue it serves, ARGV[7..] the
 -- engine's queues, on each channel it has room on, and the free agents), as PENDING would: a round trip less.
 local limit, keys, pages, free = tonumber(ARGV[4] or '0'), {}, {}, {}
@@ -205,8 +209,10 @@ if ARGV[5] ~= '' and not nonnull(a.hours) then
     if b then
       local o = {id = m.offer, task = best.id, agent = b.id, channel = best.channel, queue = best.queue,
                  created = now, expires = now + bestq.timeout, status = 'pending'}
+      -- The freed agent not stored yet (it is `b`): its free sets are still those of the document as read.
+      local asread = b == a and unstored and was or nil
       unstored = false      -- stored already, or it is `b`, which reserve_one stores as it ends up
-      reserve_one(P .. 't:' .. best.id, best, b, o, cjson.encode(o))
+      reserve_one(P .. 't:' .. best.id, best, b, o, cjson.encode(o), asread)
       return {done[1], done[2], done[3], done[4], {}, {}, {}, {bestraw, seen, b.id}}
     end
   end
@@ -233,7 +239,7 @@ if not t or t.state ~= 'wrapping' or not nonnull(t.agent) then return false end
 local a = get(P .. 'a:' .. t.agent)
 if a then a.wrapping = math.max(0, num(a.wrapping) - 1); a.last_busy = now; putagent(a) end
 finish(t, 'completed')
-return {cjson.encode(t), '[]', cjson.encode({t.agent}), agentdocs({t.agent})}
+return {cjson.encode(t), '[]', {t.agent}, agentdocs({t.agent})}
 """
 
 CANCEL = r"""
@@ -257,5 +263,5 @@ elseif nonnull(t.agent) then
   end
 end
 finish(t, 'canceled')
-return {cjson.encode(t), cjson.encode(resc), cjson.encode(freed), agentdocs(freed)}
+return {cjson.encode(t), cjson.encode(resc), freed, agentdocs(freed)}
 """
