@@ -34,33 +34,54 @@ Processor = Callable[[Any], Any]
 
 # The driver whose connection the statements go to directly: the SQLite writer thread's.
 RAW_DRIVER = "pysqlite"
-# Plans kept per statement (a shape of parameters each: which keys, how long each IN list is).
-MAX_PLANS = 256
+# IN lists' lengths whose SQL text is kept per statement (sqlite3 keeps its own cache of the prepared texts).
+MAX_TEXTS = 256
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """One statement for one shape of parameters, as the driver takes it."""
+    """The statement compiled once for one set of parameter keys, as the driver takes it."""
 
-    sql: str
-    names: tuple[str, ...]                                  # the parameters, in the order of the `?`s
+    sql: str                                                # with a marker for each IN list
+    slots: tuple[tuple[str, bool, Processor | None], ...]   # each `?` (or IN list): name, expanding, processor
     constants: dict[str, Any]                               # the statement's own values (literals in it)
     computed: tuple[tuple[str, Callable[[], Any]], ...]     # Python-side column defaults, made per row
-    expansions: tuple[tuple[str, tuple[str, ...]], ...]     # an IN list's name -> one name per element
-    processors: tuple[tuple[int, Processor], ...]           # bind processors, by position
+    expanding: tuple[str, ...]                              # the IN lists' names
+    texts: dict[tuple[int, ...], str]                       # the SQL by the IN lists' lengths
     row: type | None                                        # a SELECT's rows: a named tuple of its columns
     results: tuple[tuple[int, Processor], ...]              # result processors, by position
 
+    def text(self, params: Params) -> str | None:
+        """The SQL for these IN lists, or None for an empty one (SQLAlchemy writes an empty set its own way)."""
+        if not self.expanding:
+            return self.sql
+        lengths = tuple(len(params[name]) for name in self.expanding)
+        text = self.texts.get(lengths)
+        if text is None:
+            if not all(lengths):
+                return None
+            if len(self.texts) >= MAX_TEXTS:
+                self.texts.clear()
+            text = self.sql
+            for name, length in zip(self.expanding, lengths):
+                text = text.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * length))
+            self.texts[lengths] = text
+        return text
+
     def values(self, params: Params) -> list[Any]:
-        merged = {**self.constants, **params} if self.constants else dict(params)
-        for name, make in self.computed:
-            if name not in merged:
-                merged[name] = make()
-        for name, expanded in self.expansions:
-            merged.update(zip(expanded, merged[name], strict=True))
-        values = [merged[name] for name in self.names]
-        for index, process in self.processors:
-            values[index] = process(values[index])
+        merged = {**self.constants, **params} if self.constants else params
+        if self.computed:
+            merged = dict(merged)
+            for name, make in self.computed:
+                if name not in merged:
+                    merged[name] = make()
+        values: list[Any] = []
+        for name, expand, process in self.slots:
+            value = merged[name]
+            if expand:
+                values.extend(value if process is None else map(process, value))
+            else:
+                values.append(value if process is None else process(value))
         return values
 
     def rows(self, raw: Sequence[tuple[Any, ...]]) -> list[Any]:
@@ -83,86 +104,80 @@ class Prepared:
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         self._dml = isinstance(statement, UpdateBase)
-        self._plans: dict[Any, _Plan] = {}
-        self._expanding: tuple[str, ...] | None = None       # the IN lists' parameter names, once compiled
+        self._plans: dict[frozenset[str] | None, _Plan] = {}
 
     def fetch(self, connection: Connection, params: Params | None = None) -> list[Any]:
         """The rows of a SELECT: named tuples on SQLite's driver, SQLAlchemy's Rows elsewhere."""
         params = params or {}
-        if connection.dialect.driver != RAW_DRIVER:
-            return connection.execute(self.statement, params).all()     # type: ignore[arg-type]
-        plan = self._plan(connection.dialect, params)
-        return plan.rows(self._run(connection, plan, plan.values(params), many=False).fetchall())
+        if connection.dialect.driver == RAW_DRIVER:
+            plan = self._plan(connection.dialect, params)
+            sql = plan.text(params)
+            if sql is not None:
+                return plan.rows(self._run(connection, sql, plan.values(params), many=False).fetchall())
+        return connection.execute(self.statement, params).all()     # type: ignore[arg-type]
 
     def run(self, connection: Connection, params: Params | Sequence[Params]) -> None:
         """Execute an INSERT or UPDATE, once or (a list of parameter sets) as one executemany."""
-        if connection.dialect.driver != RAW_DRIVER:
-            connection.execute(self.statement, params)      # type: ignore[arg-type]
-            return
         if isinstance(params, Mapping):
-            plan = self._plan(connection.dialect, params)
-            self._run(connection, plan, plan.values(params), many=False)
-        elif len(params) == 1:
+            params = [params]
+        if not params:
+            return
+        if connection.dialect.driver == RAW_DRIVER:
             plan = self._plan(connection.dialect, params[0])
-            self._run(connection, plan, plan.values(params[0]), many=False)
-        elif params:
-            plan = self._plan(connection.dialect, params[0])
-            self._run(connection, plan, [plan.values(row) for row in params], many=True)
+            sql = plan.text(params[0])
+            if sql is not None and not (plan.expanding and len(params) > 1):
+                if len(params) == 1:
+                    self._run(connection, sql, plan.values(params[0]), many=False)
+                else:
+                    self._run(connection, sql, [plan.values(row) for row in params], many=True)
+                return
+        connection.execute(self.statement, params if len(params) > 1 else params[0])   # type: ignore[arg-type]
 
-    def _run(self, connection: Connection, plan: _Plan, values: list[Any], many: bool) -> sqlite3.Cursor:
-        if COUNTER.enabled:
-            COUNTER.count_one()
-        raw: sqlite3.Connection = connection.connection.driver_connection      # type: ignore[assignment]
-        try:
-            return raw.executemany(plan.sql, values) if many else raw.execute(plan.sql, values)
-        except sqlite3.Error as exc:
-            raise DBAPIError.instance(plan.sql, values, exc, sqlite3.Error,
-                                      dialect=connection.dialect, ismulti=many) from exc
+    def _run(self, connection: Connection, sql: str, values: list[Any], many: bool) -> sqlite3.Cursor:
+        return _run_raw(connection, sql, values, many)
 
     def _plan(self, dialect: Dialect, params: Params) -> _Plan:
-        if self._expanding is None:
-            self._expanding = _expanding_names(self.statement, dialect)
-        key: Any = tuple(len(params[name]) for name in self._expanding) if self._expanding else ()
-        if self._dml:
-            key = (frozenset(params), key)
-        plan = self._plans.get(key)
+        keys = frozenset(params) if self._dml else None     # an INSERT's or UPDATE's columns are the keys given
+        plan = self._plans.get(keys)
         if plan is None:
-            if len(self._plans) >= MAX_PLANS:
-                self._plans.clear()
-            plan = self._plans[key] = _make_plan(self.statement, dialect, params, self._dml)
+            plan = self._plans[keys] = _make_plan(self.statement, dialect, keys)
         return plan
 
 
-def _expanding_names(statement: ClauseElement, dialect: Dialect) -> tuple[str, ...]:
-    compiled = statement.compile(dialect=dialect)
-    return tuple(name for param, name in compiled.bind_names.items() if param.expanding)
+def _run_raw(connection: Connection, sql: str, values: Sequence[Any], many: bool = False) -> sqlite3.Cursor:
+    if COUNTER.enabled:
+        COUNTER.count_one()
+    raw: sqlite3.Connection = connection.connection.driver_connection      # type: ignore[assignment]
+    try:
+        return raw.executemany(sql, values) if many else raw.execute(sql, values)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, values, exc, sqlite3.Error, dialect=connection.dialect, ismulti=many) from exc
 
 
-def _make_plan(statement: ClauseElement, dialect: Dialect, params: Params, dml: bool) -> _Plan:
-    compiled: Any = statement.compile(dialect=dialect, column_keys=list(params) if dml else None)
-    state = compiled.construct_expanded_state(params, escape_names=False)
-    names = tuple(state.positiontup or ())
-    expansions = tuple((name, tuple(expanded)) for name, expanded in state.parameter_expansion.items())
-    expanded = {e for _, group in expansions for e in group}
-    given = set(params)
-    computed: list[tuple[str, Callable[[], Any]]] = []
-    for column in (*compiled.insert_prefetch, *compiled.update_prefetch):
-        default = column.default if column in compiled.insert_prefetch else column.onupdate
-        computed.append((compiled.bind_names.get(column, column.key), _default_maker(default)))
-    computed_names = {name for name, _ in computed}
-    constants = {name: value for name, value in state.parameters.items()
-                 if name not in given and name not in expanded and name not in computed_names}
-    bind_processors = compiled._bind_processors
-    processors = tuple((index, process) for index, name in enumerate(names)
-                       if (process := state.processors.get(name) or bind_processors.get(name)) is not None)
+def _make_plan(statement: ClauseElement, dialect: Dialect, keys: frozenset[str] | None) -> _Plan:
+    compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys) if keys is not None else None)
+    if compiled.literal_execute_params:
+        raise ValueError("a statement with values rendered at execution cannot be prepared")
+    computed = tuple((column.key, _default_maker(column.default)) for column in compiled.insert_prefetch) + \
+        tuple((column.key, _default_maker(column.onupdate)) for column in compiled.update_prefetch)
+    expanding = {name for param, name in compiled.bind_names.items() if param.expanding}
+    processors = compiled._bind_processors
+    if any(not callable(processors.get(name, len)) for name in expanding):
+        raise ValueError("an IN list of tuples cannot be prepared")
+    names = tuple(compiled.positiontup or ())
+    slots = tuple((name, name in expanding, processors.get(name)) for name in names)
+    own = (keys or set()) | expanding | {name for name, _ in computed}
+    constants = {name: param.effective_value for name, param in compiled.binds.items()
+                 if name not in own and name in names and not param.required}
     row: type | None = None
     results: tuple[tuple[int, Processor], ...] = ()
-    if not dml:
+    if keys is None:
         columns = compiled._result_columns
         row = namedtuple("PreparedRow", [c[0] for c in columns], rename=True)      # type: ignore[misc]
         results = tuple((index, process) for index, c in enumerate(columns)
                         if (process := c[3]._cached_result_processor(dialect, None)) is not None)
-    return _Plan(state.statement, names, constants, tuple(computed), expansions, processors, row, results)
+    return _Plan(compiled.string, slots, constants, computed, tuple(dict.fromkeys(n for n in names if n in expanding)),
+                 {}, row, results)
 
 
 def _default_maker(default: Any) -> Callable[[], Any]:
@@ -176,3 +191,12 @@ def _default_maker(default: Any) -> Callable[[], Any]:
     if default.is_callable and callable(wrapped):
         return wrapped      # type: ignore[no-any-return]
     raise ValueError(f"column default {default!r} needs SQLAlchemy's execution context")
+
+
+def driver_sql(connection: Connection, sql: str, values: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """`Connection.exec_driver_sql` (SQL written for the driver, positional values already converted) and its
+    rows as plain tuples: on SQLite's driver itself, counted as the statements above."""
+    if connection.dialect.driver != RAW_DRIVER:
+        result = connection.exec_driver_sql(sql, tuple(values))
+        return [tuple(row) for row in result] if result.returns_rows else []
+    return _run_raw(connection, sql, values).fetchall()
