@@ -50,6 +50,7 @@ class _Plan:
     texts: dict[tuple[int, ...], str]                       # the SQL by the IN lists' lengths
     row: type | None                                        # a SELECT's rows: a named tuple of its columns
     results: tuple[tuple[int, Processor], ...]              # result processors, by position
+    processors: tuple[tuple[int, Processor], ...]           # the slots' bind processors, by position
 
     def text(self, params: Params) -> str | None:
         """The SQL for these IN lists, or None for an empty one (SQLAlchemy writes an empty set its own way)."""
@@ -75,7 +76,12 @@ class _Plan:
             for name, make in self.computed:
                 if name not in merged:
                     merged[name] = make()
-        values: list[Any] = []
+        if not self.expanding:
+            values = [merged[name] for name, _, _ in self.slots]
+            for index, process in self.processors:
+                values[index] = process(values[index])
+            return values
+        values = []
         for name, expand, process in self.slots:
             value = merged[name]
             if expand:
@@ -177,7 +183,8 @@ def _make_plan(statement: ClauseElement, dialect: Dialect, keys: frozenset[str] 
         results = tuple((index, process) for index, c in enumerate(columns)
                         if (process := c[3]._cached_result_processor(dialect, None)) is not None)
     return _Plan(compiled.string, slots, constants, computed, tuple(dict.fromkeys(n for n in names if n in expanding)),
-                 {}, row, results)
+                 {}, row, results, tuple((index, process) for index, (_, _, process) in enumerate(slots)
+                                         if process is not None))
 
 
 def _default_maker(default: Any) -> Callable[[], Any]:
