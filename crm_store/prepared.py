@@ -34,8 +34,8 @@ Processor = Callable[[Any], Any]
 
 # The driver whose connection the statements go to directly: the SQLite writer thread's.
 RAW_DRIVER = "pysqlite"
-# IN lists' lengths whose SQL text is kept per statement (sqlite3 keeps its own cache of the prepared texts).
-MAX_TEXTS = 256
+# IN lists' lengths whose SQL text is kept per statement.
+MAX_TEXTS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +53,14 @@ class _Plan:
     processors: tuple[tuple[int, Processor], ...]           # the slots' bind processors, by position
 
     def text(self, params: Params) -> str | None:
-        """The SQL for these IN lists, or None for an empty one (SQLAlchemy writes an empty set its own way)."""
+        """The SQL for these IN lists, or None for an empty one (SQLAlchemy writes an empty set its own way).
+
+        Each list takes a power of two of places (`values` repeats its last element in the rest): sqlite3 keeps
+        128 prepared statements, and a text per length of every list overflowed that cache, where preparing a
+        card's read anew costs SQLite ~60 us, eight times running it."""
         if not self.expanding:
             return self.sql
-        lengths = tuple(len(params[name]) for name in self.expanding)
+        lengths = tuple(_places(len(params[name])) for name in self.expanding)
         text = self.texts.get(lengths)
         if text is None:
             if not all(lengths):
@@ -85,6 +89,8 @@ class _Plan:
         for name, expand, process in self.slots:
             value = merged[name]
             if expand:
+                if (missing := _places(len(value)) - len(value)) > 0:
+                    value = [*value, *[value[-1]] * missing]        # the same set: `x IN (a, b, b)`
                 values.extend(value if process is None else map(process, value))
             else:
                 values.append(value if process is None else process(value))
@@ -148,6 +154,11 @@ class Prepared:
         if plan is None:
             plan = self._plans[keys] = _make_plan(self.statement, dialect, keys)
         return plan
+
+
+def _places(length: int) -> int:
+    """The places an IN list of `length` takes: the next power of two."""
+    return 1 << (length - 1).bit_length() if length else 0
 
 
 def _run_raw(connection: Connection, sql: str, values: Sequence[Any], many: bool = False) -> sqlite3.Cursor:
