@@ -76,10 +76,11 @@ class _Plan:
     def values(self, params: Params) -> list[Any]:
         merged = {**self.constants, **params} if self.constants else params
         if self.computed:
+            # Columns the first row of an executemany lacked get their default in every row, as Core's
+            # executemany does (it compiles the statement for the first row's keys).
             merged = dict(merged)
             for name, make in self.computed:
-                if name not in merged:
-                    merged[name] = make()
+                merged[name] = make()
         if not self.expanding:
             values = [merged[name] for name, _, _ in self.slots]
             for index, process in self.processors:
