@@ -117,14 +117,14 @@ class Prepared:
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
         self._dml = isinstance(statement, UpdateBase)
-        self._plans: dict[frozenset[str] | None, _Plan] = {}
+        self._plans: dict[frozenset[str] | None, _Plan | None] = {}
 
     def fetch(self, connection: Connection, params: Params | None = None) -> list[Any]:
         """The rows of a SELECT: named tuples on SQLite's driver, SQLAlchemy's Rows elsewhere."""
         params = params or {}
         if connection.dialect.driver == RAW_DRIVER:
             plan = self._plan(connection.dialect, params)
-            sql = plan.text(params)
+            sql = plan.text(params) if plan is not None else None
             if sql is not None:
                 return plan.rows(self._run(connection, sql, plan.values(params), many=False).fetchall())
         return connection.execute(self.statement, params).all()     # type: ignore[arg-type]
@@ -137,7 +137,7 @@ class Prepared:
             return
         if connection.dialect.driver == RAW_DRIVER:
             plan = self._plan(connection.dialect, params[0])
-            sql = plan.text(params[0])
+            sql = plan.text(params[0]) if plan is not None else None
             if sql is not None and not (plan.expanding and len(params) > 1):
                 if len(params) == 1:
                     self._run(connection, sql, plan.values(params[0]), many=False)
@@ -149,11 +149,12 @@ class Prepared:
     def _run(self, connection: Connection, sql: str, values: list[Any], many: bool) -> sqlite3.Cursor:
         return _run_raw(connection, sql, values, many)
 
-    def _plan(self, dialect: Dialect, params: Params) -> _Plan:
+    def _plan(self, dialect: Dialect, params: Params) -> _Plan | None:
+        """How the driver takes it for these keys; None when only SQLAlchemy's execution can run it."""
         keys = frozenset(params) if self._dml else None     # an INSERT's or UPDATE's columns are the keys given
-        plan = self._plans.get(keys)
-        if plan is None:
-            plan = self._plans[keys] = _make_plan(self.statement, dialect, keys)
+        if keys in self._plans:
+            return self._plans[keys]
+        plan = self._plans[keys] = _make_plan(self.statement, dialect, keys)
         return plan
 
 
@@ -172,16 +173,19 @@ def _run_raw(connection: Connection, sql: str, values: Sequence[Any], many: bool
         raise DBAPIError.instance(sql, values, exc, sqlite3.Error, dialect=connection.dialect, ismulti=many) from exc
 
 
-def _make_plan(statement: ClauseElement, dialect: Dialect, keys: frozenset[str] | None) -> _Plan:
+def _make_plan(statement: ClauseElement, dialect: Dialect, keys: frozenset[str] | None) -> _Plan | None:
+    """None for what SQLAlchemy's execution context must do itself: values rendered into the SQL at execution,
+    IN lists of tuples, column defaults that take the context."""
     compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys) if keys is not None else None)
     if compiled.literal_execute_params:
-        raise ValueError("a statement with values rendered at execution cannot be prepared")
-    computed = tuple((column.key, _default_maker(column.default)) for column in compiled.insert_prefetch) + \
-        tuple((column.key, _default_maker(column.onupdate)) for column in compiled.update_prefetch)
+        return None
+    defaults = [(column.key, column.default) for column in compiled.insert_prefetch] + \
+        [(column.key, column.onupdate) for column in compiled.update_prefetch]
+    computed = tuple((name, make) for name, default in defaults if (make := _default_maker(default)) is not None)
     expanding = {name for param, name in compiled.bind_names.items() if param.expanding}
     processors = compiled._bind_processors
-    if any(not callable(processors.get(name, len)) for name in expanding):
-        raise ValueError("an IN list of tuples cannot be prepared")
+    if len(computed) < len(defaults) or any(not callable(processors.get(name, len)) for name in expanding):
+        return None
     names = tuple(compiled.positiontup or ())
     slots = tuple((name, name in expanding, processors.get(name)) for name in names)
     own = (keys or set()) | expanding | {name for name, _ in computed}
@@ -199,17 +203,16 @@ def _make_plan(statement: ClauseElement, dialect: Dialect, keys: frozenset[str] 
                                          if process is not None))
 
 
-def _default_maker(default: Any) -> Callable[[], Any]:
-    """A column's Python-side default as a function of nothing (SQLAlchemy keeps a no-argument one wrapped)."""
-    if default is None:
-        raise ValueError("a column default the statement needs is not Python's")
-    if default.is_scalar:
+def _default_maker(default: Any) -> Callable[[], Any] | None:
+    """A column's Python-side default as a function of nothing (SQLAlchemy keeps a no-argument one wrapped), or
+    None for one that takes SQLAlchemy's execution context."""
+    if default is not None and default.is_scalar:
         value = default.arg
         return lambda: value
-    wrapped = getattr(default.arg, "__wrapped__", None)
-    if default.is_callable and callable(wrapped):
+    wrapped = getattr(getattr(default, "arg", None), "__wrapped__", None)
+    if default is not None and default.is_callable and callable(wrapped):
         return wrapped      # type: ignore[no-any-return]
-    raise ValueError(f"column default {default!r} needs SQLAlchemy's execution context")
+    return None
 
 
 def driver_sql(connection: Connection, sql: str, values: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import Connection, bindparam, event, insert, select, update
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bindparam, event, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -191,3 +191,21 @@ async def test_a_patch_in_the_writer_changes_what_the_orm_changes(sessions, inge
         rows = {lead.id: lead for lead in await s.scalars(select(Lead).where(Lead.id.in_(ids)))}
     stored = [{c.key: getattr(rows[i], c.key) for c in Lead.__table__.c if c.key not in IGNORED} for i in ids]
     assert stored[0] == stored[1] and stored[1]["status"] == "won"
+
+
+async def test_what_only_sqlalchemy_can_run_goes_through_it(on_writer):
+    """A default that takes the execution context, an IN list of tuples: SQLAlchemy's execution, same results."""
+    table = Table("prepared_probe", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("name", String(20), default=lambda context: f"made {context.current_parameters['id']}"))
+    new = Prepared(table.insert())
+    pairs = Prepared(select(C.c.id).where(tuple_(C.c.id, C.c.display_name).in_(bindparam("pairs", expanding=True))))
+
+    def work(connection: Connection) -> tuple[Any, ...]:
+        table.create(connection)
+        new.run(connection, [{"id": 1}, {"id": 2}])
+        NEW_CONTACT.run(connection, {"id": 1, "display_name": "a", "created_at": T0, "updated_at": T0})
+        return (connection.execute(select(table).order_by(table.c.id)).all(),
+                [row.id for row in pairs.fetch(connection, {"pairs": [(1, "a"), (1, "b")]})])
+
+    names, found = await on_writer(work)
+    assert [tuple(row) for row in names] == [(1, "made 1"), (2, "made 2")] and found == [1]
