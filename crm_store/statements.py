@@ -27,10 +27,6 @@ class StatementCounter:
         self.enabled = os.environ.get(ENV, "") not in ("", "0")
 
     def _count(self, *_: Any) -> None:
-        self.count_one()
-
-    def count_one(self) -> None:
-        """One statement sent around SQLAlchemy's execution (crm_store.prepared), counted as the listener would."""
         self.count += 1
         self.by_step[STEP.get()] += 1
 
