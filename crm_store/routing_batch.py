@@ -265,7 +265,8 @@ def _lead_update(columns: tuple[str, ...]) -> Prepared:
 def _record_activity(session: Session, changes: list[tuple[int, str, str | None, str, datetime]]) -> None:
     """A row for each change that differs from the agent's last state (read once for all of them)."""
     user_ids = list({user_id for user_id, *_ in changes})
-    last = {row.user_id: (row.state, row.reason) for row in _LAST_ACTIVITY.fetch(session.connection(), {"ids": user_ids})}
+    last = {row.user_id: (row.state, row.reason)
+            for row in _LAST_ACTIVITY.fetch(session.connection(), {"ids": user_ids})}
     rows = []
     for user_id, shown, reason, source, at in changes:
         if last.get(user_id) == (shown[:20], reason):

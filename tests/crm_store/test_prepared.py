@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bindparam, event, insert, select, tuple_, update
+from sqlalchemy import (Column, Connection, Integer, MetaData, String, Table, bindparam, event, insert, select, tuple_,
+                        update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -59,7 +60,8 @@ def on_writer(engine: AsyncEngine, database_url: str) -> Iterator[Callable[..., 
 def lead_row(n: int, **values: Any) -> dict[str, Any]:
     return {"id": n, "contact_id": n, "status": "new", "channel": "form", "source": {"form": "сайт"},
             "attributes": {"nested": {"list": [1, None, "два"]}}, "created_at": T0,
-            "updated_at": T0 + timedelta(microseconds=7), "last_activity_at": datetime(2026, 11, 23, 12, 0, 1, tzinfo=MSK),
+            "updated_at": T0 + timedelta(microseconds=7),
+            "last_activity_at": datetime(2026, 11, 23, 12, 0, 1, tzinfo=MSK),
             **values}
 
 
@@ -92,7 +94,8 @@ async def test_values_are_stored_and_read_back_as_sqlalchemy_does(on_writer):
     assert [tuple(row) for row in prepared] == [tuple(row) for row in core]
     assert [row._asdict() for row in prepared] == [row._asdict() for row in core]
     first, second, third = prepared[:3]
-    assert first.last_activity_at == datetime(2026, 11, 23, 9, 0, 1, tzinfo=UTC) and first.last_activity_at.tzinfo == UTC
+    assert first.last_activity_at == datetime(2026, 11, 23, 9, 0, 1, tzinfo=UTC)
+    assert first.last_activity_at.tzinfo == UTC
     assert first.closed_at is None and second.closed_at == closed and second.contact_name is None
     assert third.closed_at == datetime(2026, 11, 23, 22, 2, 3, 4, tzinfo=UTC) and third.tags == []
     assert first.source == {"form": "сайт"} and first.attributes == {"nested": {"list": [1, None, "два"]}}
@@ -108,7 +111,8 @@ async def test_updates_with_the_statements_own_values_and_a_naive_time_refused(o
     def write(connection: Connection) -> None:
         NEW_CONTACT.run(connection, [{"id": n, "display_name": "old" if n < 3 else "kept", "created_at": T0,
                                       "updated_at": T0} for n in range(1, 4)])
-        RENAME.run(connection, [{"b_id": n, "b_name": f"new {n}", "b_at": T0 + timedelta(hours=n)} for n in range(1, 4)])
+        RENAME.run(connection, [{"b_id": n, "b_name": f"new {n}", "b_at": T0 + timedelta(hours=n)}
+                                for n in range(1, 4)])
 
     await on_writer(write)
 
@@ -118,7 +122,8 @@ async def test_updates_with_the_statements_own_values_and_a_naive_time_refused(o
     assert [tuple(row) for row in await on_writer(read)] == [
         (1, "new 1", T0 + timedelta(hours=1)), (2, "new 2", T0 + timedelta(hours=2)), (3, "kept", T0)]
     with pytest.raises(Exception, match="naive datetime"):
-        await on_writer(lambda connection: RENAME.run(connection, {"b_id": 1, "b_name": "x", "b_at": datetime(2026, 1, 1)}))
+        await on_writer(lambda connection: RENAME.run(connection, {"b_id": 1, "b_name": "x",
+                                                                   "b_at": datetime(2026, 1, 1)}))
 
 
 async def test_errors_are_sqlalchemys_and_statements_are_counted(on_writer):
@@ -174,8 +179,8 @@ async def test_a_patch_in_the_writer_changes_what_the_orm_changes(sessions, inge
         except Exception as exc:        # noqa: BLE001 - compared with the Core way's
             answers.append((type(exc), getattr(exc, "field", None)))
         try:
-            done = await ingestor.run_write(
-                lambda s, changes=changes, at=at: lead_patch._patch_columns(s, olga, core_lead, changes, Permissions(), at))
+            done = await ingestor.run_write(lambda s, changes=changes, at=at: lead_patch._patch_columns(
+                s, olga, core_lead, changes, Permissions(), at))
             assert done is not None
             answers.append((done.diff, dict(done.lead)))
         except Exception as exc:        # noqa: BLE001
