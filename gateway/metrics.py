@@ -120,6 +120,9 @@ class Metrics:
 def http_metrics_middleware(metrics: Metrics) -> Any:
     """Count requests by route pattern (not by path: ids would make a series per lead) and status."""
 
+    # (resource, method, status) -> its counter: the labels' strings made once, not per request.
+    counted: dict[tuple[Any, str, int], Any] = {}
+
     @web.middleware
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
         status = 500
@@ -135,8 +138,12 @@ def http_metrics_middleware(metrics: Metrics) -> Any:
             raise
         finally:
             resource = request.match_info.route.resource
-            route = resource.canonical if resource is not None else "unmatched"
-            metrics.child(metrics.http, request.method, route, str(status)).inc()
+            key = (resource, request.method, status)
+            counter = counted.get(key)
+            if counter is None:
+                route = resource.canonical if resource is not None else "unmatched"
+                counter = counted[key] = metrics.child(metrics.http, request.method, route, str(status))
+            counter.inc()
 
     return middleware
 
