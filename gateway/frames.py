@@ -12,6 +12,7 @@ from channels.asterisk.types import CallEnded
 from channels.types import InboundContact
 from crm_store.task_refs import lead_of_task
 from gateway.voice.live import LiveCall
+from gateway.wire_json import iso
 from routing.events import Decision
 from routing.stats import QueueStats
 from routing.types import AgentState, Offer, Presence
@@ -41,7 +42,7 @@ SERVER_FRAMES = frozenset({
 
 
 def at(epoch: float | None) -> str | None:
-    return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch is not None else None
+    return iso(datetime.fromtimestamp(epoch, UTC)) if epoch is not None else None
 
 
 # -- routing ----------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -10,10 +9,7 @@ from sqlalchemy.engine import Row
 from crm_store.lead_cards import card_summary
 from crm_store.leads import Card
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
-
-
-def iso(value: date | None) -> str | None:
-    return value.isoformat() if value else None
+from gateway.wire_json import iso
 
 
 def shown(row: Any, names: tuple[str, ...], every: frozenset[str]) -> dict[str, Any]:
@@ -37,7 +33,7 @@ def _isos(out: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     for name in names:
         value = out[name]
         if value:
-            out[name] = value.isoformat()
+            out[name] = iso(value)
     return out
 
 

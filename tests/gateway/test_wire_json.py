@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gateway.hub import encoded, frame
-from gateway.wire_json import dumps, json_response
+from gateway.wire_json import dumps, iso, json_response
 
 
 class Kind(StrEnum):
@@ -53,3 +56,14 @@ def test_json_response_says_json_in_utf_8() -> None:
     response = json_response({"name": "Анна"}, status=201)
     assert response.status == 201 and response.content_type == "application/json" and response.charset == "utf-8"
     assert response.body == '{"name":"Анна"}'.encode()
+
+
+@given(st.datetimes(timezones=st.sampled_from([None, UTC])) | st.dates())
+def test_iso_is_isoformat(value: date) -> None:
+    assert iso(value) == value.isoformat()
+
+
+def test_iso_of_other_zones_and_of_nothing() -> None:
+    odd = datetime(1800, 1, 1, 12, tzinfo=timezone(timedelta(hours=2, minutes=30, seconds=17)))
+    assert iso(odd) == odd.isoformat() == "1800-01-01T12:00:00+02:30:17"
+    assert iso(None) is None
