@@ -122,13 +122,18 @@ def http_metrics_middleware(metrics: Metrics) -> Any:
 
     # (resource, method, status) -> its counter: the labels' strings made once, not per request.
     counted: dict[tuple[Any, str, int], Any] = {}
+    steps: dict[tuple[Any, str], str] = {}      # (resource, method) -> its name in the statement counts
 
     @web.middleware
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
         status = 500
         if STATEMENTS.enabled:     # a benchmark counts statements per route
             resource = request.match_info.route.resource
-            STATEMENT_STEP.set(f"{request.method} {resource.canonical if resource is not None else 'unmatched'}")
+            step = steps.get((resource, request.method))
+            if step is None:
+                step = steps[(resource, request.method)] = \
+                    f"{request.method} {resource.canonical if resource is not None else 'unmatched'}"
+            STATEMENT_STEP.set(step)
         try:
             response: web.StreamResponse = await handler(request)
             status = response.status
