@@ -82,11 +82,11 @@ class Metrics:
         self.decision_seconds.observe(seconds)
         for event in outcome.events:
             if isinstance(event, OfferCreated) and not event.offer.task_id.startswith(PHONE_TASK_PREFIX):
-                self.offers.labels("offered").inc()
+                self.child(self.offers, "offered").inc()
             elif isinstance(event, OfferCancelled) and not event.offer.task_id.startswith(PHONE_TASK_PREFIX):
-                self.offers.labels(event.offer.status.value).inc()
+                self.child(self.offers, event.offer.status.value).inc()
             elif isinstance(event, TaskAssigned) and not event.assignment.task_id.startswith(PHONE_TASK_PREFIX):
-                self.offers.labels("accepted").inc()
+                self.child(self.offers, "accepted").inc()
 
     def ring_received(self, call_id: str, extension: str) -> None:
         """The adapter reported a phone ringing (it reports in the read of the AgentCalled frame)."""
