@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
@@ -26,11 +25,6 @@ def dumps(value: Any) -> bytes:
         return orjson.dumps(value, default=str, option=_OPTIONS)
     except orjson.JSONEncodeError:
         return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":")).encode()
-
-
-def json_response(data: Any, status: int = 200) -> web.Response:
-    """`web.json_response`, encoded by `dumps` (the same Content-Type, charset utf-8)."""
-    return web.Response(body=dumps(data), status=status, content_type="application/json", charset="utf-8")
 
 
 def iso(value: date | None) -> str | None:

@@ -17,11 +17,10 @@ from crm_store import audit, contacts, lead_lines, lead_patch, leads, routing_lo
 from crm_store.errors import Conflict, Forbidden, NotFound, StoreError
 from crm_store.types import LeadChanges, LeadFilter, LeadStatus, LeadOutcome
 from gateway.api.params import DbId, as_id, path_id, query_int
-from gateway.api.serialize import card_json, lead_json
+from gateway.api.serialize import card_json, json_response, lead_json
 from gateway.auth import client_ip, principal
 from gateway.errors import read_model, refuse
 from gateway.tasks.wiring import CLOCKS
-from gateway.wire_json import json_response
 from gateway.keys import CLOCK, INGESTOR, INTAKE, NOTIFIER, PERMISSIONS, ROUTING, SESSIONS, SETTINGS
 from routing.events import InvalidState, RoutingError
 

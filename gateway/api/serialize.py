@@ -4,12 +4,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.engine import Row
+from aiohttp import web
 
 from crm_store.lead_cards import card_summary
 from crm_store.leads import Card
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, User
-from gateway.wire_json import iso
+from gateway.wire_json import dumps, iso
 
 
 def shown(row: Any, names: tuple[str, ...], every: frozenset[str]) -> dict[str, Any]:
@@ -20,10 +20,12 @@ def shown(row: Any, names: tuple[str, ...], every: frozenset[str]) -> dict[str, 
     Core row's cost ~0.4 us each and an ORM object's ~0.25 us (its descriptor), through their mapping ~0.05.
     An ORM object's instance dict holds exactly what its loaded attributes return; one not loaded is read
     by attribute, as before."""
-    if isinstance(row, Row):
-        values: Mapping[str, Any] = row._mapping
+    if isinstance(row, dict):
+        return {name: row[name] for name in names}
+    values: Mapping[str, Any] | None = getattr(row, "_mapping", None)     # a Core row (its mapping view)
+    if values is not None:
         return {name: values[name] for name in names}
-    loaded = row if isinstance(row, dict) else getattr(row, "__dict__", None)
+    loaded = getattr(row, "__dict__", None)
     if loaded is not None and loaded.keys() >= every:
         return {name: loaded[name] for name in names}
     return {name: getattr(row, name) for name in names}
@@ -99,3 +101,8 @@ def card_json(card: Card) -> dict[str, Any]:
         "merge_suggestions": [suggestion_json(s) for s in card.merge_suggestions],
         "summary": card_summary(card),
     }
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """`web.json_response`, encoded by `gateway.wire_json.dumps` (the same Content-Type, charset utf-8)."""
+    return web.Response(body=dumps(data), status=status, content_type="application/json", charset="utf-8")

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.hub import encoded, frame
-from gateway.wire_json import dumps, iso, json_response
+from gateway.api.serialize import json_response
+from gateway.wire_json import dumps, iso
 
 
 class Kind(StrEnum):
