@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from gateway.auth_types import Principal
+from gateway.wire_json import dumps
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +38,13 @@ class FrameError(Exception):
         self.code, self.message = code, message
 
 
-def frame(kind: str, data: Mapping[str, Any]) -> str:
-    return json.dumps({"type": kind, "data": data}, ensure_ascii=False, default=str)
-
-
 def encoded(kind: str, data: Mapping[str, Any]) -> bytes:
     """A frame as it goes on the wire: encoded once, however many sockets receive it."""
-    return frame(kind, data).encode()
+    return dumps({"type": kind, "data": data})
 
 
+def frame(kind: str, data: Mapping[str, Any]) -> str:
+    return encoded(kind, data).decode()
 
 
 @dataclass
@@ -150,7 +149,7 @@ class Hub:
                 if message.type == WSMsgType.TEXT:
                     await self._dispatch(ws, who, message.data)
                 elif message.type == WSMsgType.BINARY:
-                    await ws.send_str(frame("error", {"code": "bad_frame", "message": "send JSON text frames"}))
+                    await _reply(ws, "error", {"code": "bad_frame", "message": "send JSON text frames"})
                 elif message.type == WSMsgType.ERROR:
                     log.info("socket of user %s failed: %s", who.user_id, ws.exception())
         finally:
@@ -226,20 +225,24 @@ class Hub:
                 raise FrameError("bad_frame", "data must be an object")
             kind = message["type"]
             if kind == "ping":
-                await ws.send_str(frame("pong", {"id": request_id}))
+                await _reply(ws, "pong", {"id": request_id})
                 return
             handler = self.handlers.get(kind)
             if handler is None:
                 raise FrameError("unknown_type", f"unknown frame type {kind[:50]!r}")
             reply = await handler(who, data)
             if reply is not None:
-                await ws.send_str(frame(f"{kind}.ok", {**reply, "id": request_id}))
+                await _reply(ws, f"{kind}.ok", {**reply, "id": request_id})
         except FrameError as exc:
-            await ws.send_str(frame("error", {"code": exc.code, "message": exc.message, "id": request_id}))
+            await _reply(ws, "error", {"code": exc.code, "message": exc.message, "id": request_id})
         except Exception:
             # One bad frame must never take the hub, or this socket, down.
             log.exception("frame handler failed for user %s", who.user_id)
-            await ws.send_str(frame("error", {"code": "internal", "message": "internal error", "id": request_id}))
+            await _reply(ws, "error", {"code": "internal", "message": "internal error", "id": request_id})
+
+
+async def _reply(ws: web.WebSocketResponse, kind: str, data: Mapping[str, Any]) -> None:
+    await ws.send_frame(encoded(kind, data), WSMsgType.TEXT)
 
 
 async def _guarded(hook: UserHook, who: Principal, what: str) -> None:

@@ -22,11 +22,11 @@ from aiohttp import web
 from gateway.errors import Handler
 from gateway.settings import LogSettings
 
-REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
-USER: ContextVar[int | None] = ContextVar("user", default=None)
-LEAD: ContextVar[int | None] = ContextVar("lead", default=None)
-CHANNEL: ContextVar[str | None] = ContextVar("channel", default=None)
-_TAGS = {"request_id": REQUEST_ID, "user": USER, "lead": LEAD, "channel": CHANNEL}
+# The tags of where the code runs, in one variable (one set and one reset a request, where four variables cost four
+# of each): a dict never changed once set, so a task started from here keeps the tags it started with.
+_TAGS: ContextVar[dict[str, Any]] = ContextVar("log_tags", default={})
+_NAMES = ("request_id", "user", "lead", "channel")     # in the order lines show them
+_KNOWN = frozenset(_NAMES)
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
 _GOOD_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -45,7 +45,8 @@ def new_request_id() -> str:
 
 def tags() -> dict[str, Any]:
     """The tags known where this is called (unset ones left out)."""
-    return {name: value for name, var in _TAGS.items() if (value := var.get()) is not None}
+    known = _TAGS.get()
+    return {name: value for name in _NAMES if (value := known.get(name)) is not None}
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
@@ -101,12 +102,14 @@ Tokens = list[tuple[ContextVar[Any], Token[Any]]]
 
 def bind(**values: Any) -> Tokens:
     """Set tags for the rest of this task (and the tasks it starts): user=, lead=, channel=."""
-    return [(_TAGS[name], _TAGS[name].set(value)) for name, value in values.items()]
+    if not _KNOWN.issuperset(values):
+        raise KeyError(", ".join(sorted(set(values) - _KNOWN)))
+    return [(_TAGS, _TAGS.set({**_TAGS.get(), **values}))]
 
 
 def release(tokens: Tokens) -> None:
     """Undo `bind` in a long-lived task (a mailbox poller); a request keeps them for its access line."""
-    if REQUEST_ID.get() is None:
+    if _TAGS.get().get("request_id") is None:
         for var, token in reversed(tokens):
             var.reset(token)
 
@@ -116,10 +119,9 @@ def request_context_middleware(settings: LogSettings) -> Any:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        given = request.headers.get("X-Request-Id", "")
-        request_id = given if _GOOD_REQUEST_ID.fullmatch(given) else new_request_id()
-        tokens = [(var, var.set(None)) for var in (USER, LEAD, CHANNEL)]
-        tokens.append((REQUEST_ID, REQUEST_ID.set(request_id)))
+        given = request.headers.get("X-Request-Id")
+        request_id = given if given and _GOOD_REQUEST_ID.fullmatch(given) else new_request_id()
+        token = _TAGS.set({"request_id": request_id})     # and no tag of the request before on this connection
         started = time.perf_counter()
         status = 500
         try:
@@ -139,7 +141,6 @@ def request_context_middleware(settings: LogSettings) -> Any:
                 access_log.info("%s %s %s", request.method, request.path, status, extra={
                     "method": request.method, "path": request.path, "status": status, "remote": request.remote,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
-            for var, token in reversed(tokens):
-                var.reset(token)
+            _TAGS.reset(token)
 
     return middleware

@@ -82,11 +82,11 @@ class Metrics:
         self.decision_seconds.observe(seconds)
         for event in outcome.events:
             if isinstance(event, OfferCreated) and not event.offer.task_id.startswith(PHONE_TASK_PREFIX):
-                self.offers.labels("offered").inc()
+                self.child(self.offers, "offered").inc()
             elif isinstance(event, OfferCancelled) and not event.offer.task_id.startswith(PHONE_TASK_PREFIX):
-                self.offers.labels(event.offer.status.value).inc()
+                self.child(self.offers, event.offer.status.value).inc()
             elif isinstance(event, TaskAssigned) and not event.assignment.task_id.startswith(PHONE_TASK_PREFIX):
-                self.offers.labels("accepted").inc()
+                self.child(self.offers, "accepted").inc()
 
     def ring_received(self, call_id: str, extension: str) -> None:
         """The adapter reported a phone ringing (it reports in the read of the AgentCalled frame)."""
@@ -120,12 +120,20 @@ class Metrics:
 def http_metrics_middleware(metrics: Metrics) -> Any:
     """Count requests by route pattern (not by path: ids would make a series per lead) and status."""
 
+    # (resource, method, status) -> its counter: the labels' strings made once, not per request.
+    counted: dict[tuple[Any, str, int], Any] = {}
+    steps: dict[tuple[Any, str], str] = {}      # (resource, method) -> its name in the statement counts
+
     @web.middleware
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
         status = 500
         if STATEMENTS.enabled:     # a benchmark counts statements per route
             resource = request.match_info.route.resource
-            STATEMENT_STEP.set(f"{request.method} {resource.canonical if resource is not None else 'unmatched'}")
+            step = steps.get((resource, request.method))
+            if step is None:
+                step = steps[(resource, request.method)] = \
+                    f"{request.method} {resource.canonical if resource is not None else 'unmatched'}"
+            STATEMENT_STEP.set(step)
         try:
             response: web.StreamResponse = await handler(request)
             status = response.status
@@ -135,8 +143,12 @@ def http_metrics_middleware(metrics: Metrics) -> Any:
             raise
         finally:
             resource = request.match_info.route.resource
-            route = resource.canonical if resource is not None else "unmatched"
-            metrics.child(metrics.http, request.method, route, str(status)).inc()
+            key = (resource, request.method, status)
+            counter = counted.get(key)
+            if counter is None:
+                route = resource.canonical if resource is not None else "unmatched"
+                counter = counted[key] = metrics.child(metrics.http, request.method, route, str(status))
+            counter.inc()
 
     return middleware
 

@@ -17,7 +17,7 @@ from crm_store import audit, contacts, lead_lines, lead_patch, leads, routing_lo
 from crm_store.errors import Conflict, Forbidden, NotFound, StoreError
 from crm_store.types import LeadChanges, LeadFilter, LeadStatus, LeadOutcome
 from gateway.api.params import DbId, as_id, path_id, query_int
-from gateway.api.serialize import card_json, lead_json
+from gateway.api.serialize import card_json, json_response, lead_json
 from gateway.auth import client_ip, principal
 from gateway.errors import read_model, refuse
 from gateway.tasks.wiring import CLOCKS
@@ -124,7 +124,7 @@ async def list_leads(request: web.Request) -> web.Response:
     responses = await request.app[CLOCKS].views([x.id for x in found])
     for lead, item in zip(found, items, strict=True):
         item["response"] = responses.get(lead.id)
-    return web.json_response({"items": items, "limit": f.limit, "offset": f.offset, "next": _next(found, f)})
+    return json_response({"items": items, "limit": f.limit, "offset": f.offset, "next": _next(found, f)})
 
 
 @routes.get("/api/v1/leads/counts")
@@ -132,7 +132,7 @@ async def lead_counts(request: web.Request) -> web.Response:
     """The console's numbers: my open leads, and the work nobody has taken that I may take."""
     who = principal(request)
     async with request.app[SESSIONS]() as session:
-        return web.json_response(await leads.counts(session, who.viewer))
+        return json_response(await leads.counts(session, who.viewer))
 
 
 @routes.post("/api/v1/leads/{lead_id}/take")
@@ -165,7 +165,7 @@ async def take_lead(request: web.Request) -> web.Response:
         lead = await leads.get_visible(session, who.viewer, lead_id)
         if lead.assignee_id != who.user_id:
             refuse(409, "conflict", f"lead {lead_id} was already taken by someone else", "lead_id")
-        return web.json_response(lead_json(lead))
+        return json_response(lead_json(lead))
 
 
 async def _audited(request: web.Request, action: str, lead_id: int, work: Work) -> Any:
@@ -202,7 +202,7 @@ async def get_lead(request: web.Request) -> web.Response:
 
     card = await _audited(request, "lead.read", lead_id, work)
     card["response"] = (await request.app[CLOCKS].views([lead_id])).get(lead_id)     # the response clock, if one runs
-    return web.json_response(card)
+    return json_response(card)
 
 
 class LeadPatch(BaseModel):
@@ -261,7 +261,7 @@ async def patch_lead(request: web.Request) -> web.Response:
     if done.open_task is not None:
         # Closed, or handed to someone by hand: routing stops offering it.
         await request.app[ROUTING].task_finished(*done.open_task)
-    return web.json_response(body)
+    return json_response(body)
 
 
 @routes.delete("/api/v1/leads/{lead_id}")
@@ -343,4 +343,4 @@ async def add_lead(request: web.Request) -> web.Response:
             body_json = {"id": lead.id}
     if not routed_elsewhere:
         await request.app[ROUTING].lead_finished(lead.id)   # it is the creator's: nothing to route
-    return web.json_response(body_json, status=200 if accepted.duplicate else 201)
+    return json_response(body_json, status=200 if accepted.duplicate else 201)

@@ -23,7 +23,7 @@ from crm_store.routing_batch import (
     RoutingChanges,
     TaskStateChanged,
 )
-from crm_store.task_refs import is_phone_task, lead_of_task
+from crm_store.task_refs import is_phone_task
 from gateway import frames
 from gateway.api.serialize import card_json
 from gateway.notifier import Notifier
@@ -177,7 +177,7 @@ class OutcomeRecorder:
 
 
 def _wants_card(task_id: str, cards: list[int]) -> int | None:
-    lead_id = lead_of_task(task_id)
+    lead_id = frames.lead_of(task_id)
     if lead_id is not None:
         cards.append(lead_id)
     return lead_id

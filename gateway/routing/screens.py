@@ -7,6 +7,7 @@ from typing import Any
 
 from crm_store.models import User
 from crm_store.session import Sessions
+from gateway import frames
 from gateway.auth_types import Principal
 from gateway.hub import FrameError, FrameHandler
 from gateway.mapping import agent_of
@@ -16,7 +17,6 @@ from gateway.routing.driver import EngineCall, RoutingDriver
 from gateway.routing.ports import PresenceListener
 from gateway.routing.wallboard import Wallboard
 from gateway.settings import RoutingSettings
-from crm_store.task_refs import lead_of_task
 from routing.events import RoutingError, RoutingOutcome
 from routing.types import Presence
 
@@ -55,7 +55,7 @@ class Screens:
     async def offer_accept(self, who: Principal, data: Mapping[str, Any]) -> dict[str, Any]:
         outcome = await self._from_screen(self._engine.accept(_offer_id(data), str(who.user_id)))
         assignment = outcome.assignment
-        return {"offer_id": _offer_id(data), "lead_id": lead_of_task(assignment.task_id) if assignment else None}
+        return {"offer_id": _offer_id(data), "lead_id": frames.lead_of(assignment.task_id) if assignment else None}
 
     async def offer_decline(self, who: Principal, data: Mapping[str, Any]) -> dict[str, Any]:
         await self._from_screen(self._engine.decline(_offer_id(data), str(who.user_id)))
