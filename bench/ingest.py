@@ -6,7 +6,7 @@ The data is what users send: every post is a new client, with a distinct phone (
 people type it, "+7 912 345-67-89") and a distinct e-mail address, a name, a Cyrillic message
 and utm fields, urlencoded like a browser form.
 
-1. end to end: `switchboard serve` (its own process, fresh SQLite file, synchronous=FULL) takes
+1. end to end: `switchboard serve` (its own process, fresh SQLite file, every commit fsynced before its answer) takes
    the posts from this process at a fixed concurrency; every 201 means committed. Afterwards the
    database is read back: every 201 is one stored lead (no loss, no double).
    The server's CPU time (user + system, from /proc) is divided by the posts: CPU per lead.
@@ -275,7 +275,7 @@ async def main() -> None:
     noop, raw, e2e, commits, cpu, p99, noop_cpu = (statistics.median(r[i] for r in runs) for i in range(7))
     print(f"posts {args.posts} (each a new client: distinct phone + e-mail), concurrency {args.concurrency}, "
           f"{os.cpu_count()} cores, median of {args.repeat} runs")
-    print(f"end to end (HTTP form -> committed lead, SQLite synchronous=FULL): {e2e:8.0f} leads/s "
+    print(f"end to end (HTTP form -> committed lead, SQLite, each commit fsynced before its answer): {e2e:8.0f} leads/s "
           f"in ~{int(commits)} group commits, p99 {p99 * 1e3:.0f} ms, server CPU {cpu * 1e3:.2f} ms per lead")
     print(f"raw SQLAlchemy bulk insert of the same rows:                     {raw:8.0f} leads/s")
     print(f"no-op aiohttp handler under the same client load (floor):        {noop:8.0f} posts/s, "

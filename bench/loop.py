@@ -2,7 +2,7 @@
 
     python bench/loop.py [--leads 3000] [--agents 50] [--concurrency 64] [--quick] [--profile FILE]
 
-`switchboard serve` (its own process, fresh SQLite file, synchronous=FULL, statements counted with
+`switchboard serve` (its own process, fresh SQLite file, every commit fsynced before its answer, statements counted with
 COUNT_SQL_STATEMENTS=1) with 50 operators created up front. Each operator is a websocket
 client in this process: it sets itself available, accepts every `offer.created` at once and, on
 `lead.assigned`, closes the lead (`PATCH /api/v1/leads/{id}` status won) over HTTP. Meanwhile the
@@ -226,7 +226,7 @@ async def main() -> None:
         noop, _ = await ingest.noop_http(Path(tmp), args.leads, args.concurrency)
         r = await loop_run(Path(tmp), args.leads, args.agents, args.concurrency, args.profile)
     print(f"{args.leads} leads (each a new client: phone + e-mail), {args.agents} operators over websockets, "
-          f"concurrency {args.concurrency}, {os.cpu_count()} cores, one process, SQLite synchronous=FULL")
+          f"concurrency {args.concurrency}, {os.cpu_count()} cores, one process, SQLite, each commit fsynced before its answer")
     print(f"post -> offer -> accept -> closed: {r['rate']:7.0f} leads/s   (target >= 500; posts alone went at "
           f"{r['post_rate']:.0f}/s)")
     print(f"server CPU per lead: {r['cpu_ms']:.2f} ms;  SQL statements per lead: {r['statements']:.1f}  (target < 15)")
