@@ -37,13 +37,19 @@ async def ingestor(engine):  # type: ignore[no-untyped-def]
         yield running
 
 
-async def test_core_and_orm_changes_are_the_same(sessions, ingestor):
+async def olga_and_two_leads(sessions, ingestor, phones: str) -> tuple[Any, list[int]]:  # type: ignore[no-untyped-def]
+    """A manager and two new leads assigned to her (phones `phones` + 0 and + 1): one for each way of writing."""
     async with sessions() as s, s.begin():
         olga = users.viewer_of(await users.create_user(s, users.NewUser("olga", "correct horse", Role.MANAGER), T0))
-    ids = [(await ingestor.ingest(request(phone(f"+7912345678{n}")))).lead_id for n in range(2)]
+    ids = [(await ingestor.ingest(request(phone(f"{phones}{n}")))).lead_id for n in range(2)]
     async with sessions() as s, s.begin():
         for lead_id in ids:
             await leads.assign(s, lead_id, olga.user_id, T0)
+    return olga, ids
+
+
+async def test_core_and_orm_changes_are_the_same(sessions, ingestor):
+    olga, ids = await olga_and_two_leads(sessions, ingestor, "+7912345678")
     orm_lead, core_lead = ids
     for n, step in enumerate(STEPS):
         at = T0 + timedelta(minutes=n + 1)

@@ -14,15 +14,15 @@ from sqlalchemy import (Column, Connection, Integer, MetaData, String, Table, bi
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crm_store import lead_patch, leads, users
+from crm_store import lead_patch, leads
 from crm_store.ingest import Ingestor
 from crm_store.models import AuditEntry, Contact, Lead
 from crm_store.prepared import Prepared, driver_sql
 from crm_store.session import create_sync_engine
 from crm_store.statements import COUNTER, STEP
-from crm_store.types import LeadChanges, Permissions, Role
-from factories import T0, phone, request
-from test_lead_patch import IGNORED, STEPS
+from crm_store.types import LeadChanges, Permissions
+from factories import T0
+from test_lead_patch import IGNORED, STEPS, olga_and_two_leads
 
 T = TypeVar("T")
 MSK = timezone(timedelta(hours=3))
@@ -159,12 +159,7 @@ async def ingestor(engine):  # type: ignore[no-untyped-def]
 
 async def test_a_patch_in_the_writer_changes_what_the_orm_changes(sessions, ingestor):
     """test_lead_patch's steps, the Core way run where it runs in production: the writer (SQLite's own driver)."""
-    async with sessions() as s, s.begin():
-        olga = users.viewer_of(await users.create_user(s, users.NewUser("olga", "correct horse", Role.MANAGER), T0))
-    ids = [(await ingestor.ingest(request(phone(f"+7912345679{n}")))).lead_id for n in range(2)]
-    async with sessions() as s, s.begin():
-        for lead_id in ids:
-            await leads.assign(s, lead_id, olga.user_id, T0)
+    olga, ids = await olga_and_two_leads(sessions, ingestor, "+7912345679")
     orm_lead, core_lead = ids
     for n, step in enumerate(STEPS):
         at = T0 + timedelta(minutes=n + 1)
