@@ -23,6 +23,7 @@ from crm_store.statements import STEP
 from crm_store.step_cpu import StepCpu
 from crm_store.types import IngestRequest, IngestResult
 from crm_store.write_gate import database_key, write_gate
+from crm_store.wal_checkpoint import WalCheckpointer
 from crm_store.wal_sync import WalSync
 from crm_store.writer_thread import WriterThread, post_to, resolve
 
@@ -163,7 +164,8 @@ class SqliteThreadWriter:
 
     Through aiosqlite every statement is a round trip between the loop and the driver's
     thread (~0.3 ms each here); a batch needs a dozen. In one thread it is one hop per batch.
-    Its commits leave the WAL's fsync to a `WalSync` thread and the thread goes on with the next batch.
+    Its commits leave the WAL's fsync to a `WalSync` thread and the thread goes on with the next batch;
+    a `WalCheckpointer` thread copies the WAL into the database file, which the commits did themselves.
     """
 
     def __init__(self, url: str, policy: JoinPolicy) -> None:
@@ -173,6 +175,7 @@ class SqliteThreadWriter:
         self._thread = WriterThread("sqlite-writer")
         self._steps = StepCpu()
         self._wal_sync: WalSync | None = None      # made by the first commit that needs it, in the writer thread
+        self._checkpointer: WalCheckpointer | None = None
 
     async def write(self, requests: list[IngestRequest], now: datetime,
                     routing: Sequence[RoutingChanges] = (), jobs: Sequence[Job] = ()) -> Committed:
@@ -221,7 +224,8 @@ class SqliteThreadWriter:
             post_to(loop, resolve, durable)
             return
         if self._wal_sync is None:
-            self._wal_sync = WalSync(Path(database))
+            self._checkpointer = WalCheckpointer(Path(database))
+            self._wal_sync = WalSync(Path(database), synced=self._checkpointer.nudge)
         self._wal_sync.durable(loop, durable)
 
     def wal_syncs(self) -> int | None:
@@ -238,6 +242,8 @@ class SqliteThreadWriter:
         await self._thread.stop()
         if self._wal_sync is not None:
             await asyncio.to_thread(self._wal_sync.stop)
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
 
 
 def batch_writer(engine: AsyncEngine, policy: JoinPolicy) -> BatchWriter:

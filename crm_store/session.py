@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from crm_store import connection_owner
 from crm_store.statements import COUNTER
+from crm_store.wal_checkpoint import WRITER_AUTOCHECKPOINT_PAGES
 from crm_store.write_gate import GatedSession
 
 # The names the rest of the application types its store handles with: it never imports SQLAlchemy itself.
@@ -86,6 +87,8 @@ def _set_pragmas(dbapi_connection, *, deferred_sync: bool) -> bool:  # type: ign
     wal = str(cursor.fetchone()[0]).lower() == "wal"
     deferred = deferred_sync and wal
     cursor.execute("PRAGMA synchronous=NORMAL" if deferred else "PRAGMA synchronous=FULL")
+    if deferred:        # its checkpoints are mostly done by crm_store.wal_checkpoint's thread
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()

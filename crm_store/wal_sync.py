@@ -30,8 +30,10 @@ _Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 class WalSync:
     """`durable(future)` after each commit: the future is done once the WAL holding that commit is on disk."""
 
-    def __init__(self, database: Path, sync: Callable[[int], None] = os.fdatasync) -> None:
+    def __init__(self, database: Path, sync: Callable[[int], None] = os.fdatasync,
+                 synced: Callable[[], None] = lambda: None) -> None:
         self._database = database
+        self._synced = synced       # told after each sync: new frames are in the WAL (crm_store.wal_checkpoint)
         self._wal = Path(f"{database}-wal")
         self._sync = sync
         self._file: _OpenFile | None = None
@@ -78,6 +80,7 @@ class WalSync:
             else:
                 for loop, future in waiting:
                     post_to(loop, resolve, future)
+                self._synced()
 
     def _sync_wal(self) -> None:
         # One descriptor kept open (a write-back error reaches descriptors open before it, not after), opened
