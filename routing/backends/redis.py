@@ -47,8 +47,9 @@ class RedisBackend:
         self._scripts = {name: client.register_script(lua.script(body)) for name, body in bodies.items()}
         # The scripts' calls (every decision) and the reads around them on a lean connection of their own.
         self.wire = ScriptWire(client)
-        self._specs: dict[tuple[tuple[str, tuple[Policy, float, float]], ...], str] = {}
-        self._spec_of: tuple[Mapping[str, tuple[Policy, float, float]] | None, str] = (None, "")
+        self._specs: dict[tuple[tuple[str, ...], tuple[tuple[str, tuple[Policy, float, float]], ...]], tuple[str, ...]] = {}
+        self._spec_of: tuple[Mapping[str, tuple[Policy, float, float]] | None, tuple[str, ...], tuple[str, ...]] = (
+            None, (), ())
         # The earliest deadline as far as this process knows, or None (unknown: ask Redis). The engine's
         # driver asks after every call; Redis was asked 8 times per lead for it. A deadline this process
         # adds has a time it knows (an offer's expiry, `schedule`); one ended early (an accepted offer)
@@ -214,10 +215,11 @@ class RedisBackend:
         """Finish an assigned task: wrap-up for voice if configured, else completed; with `page`, the freed
         agent's first `pending` read comes along (a round trip less for the agent's next offer), and with
         `next_offer` the script makes that offer itself where it can judge alone (one round trip in all)."""
-        offer_id = spec = ""
+        offer_id, settings = "", ()
         if next_offer is not None and queues and page:
-            offer_id, spec = next_offer.offer_id, self._queues_spec(next_offer.queues)
-        out = await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, offer_id, spec, *queues)
+            offer_id, settings = next_offer.offer_id, self._queue_settings(queues, next_offer.queues)
+        out = await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, offer_id, len(queues), *queues,
+                              *settings)
         released = self._released(out, now, next_offer, completed=True)
         if released.record.state is TaskState.WRAPPING:
             self._due_unknown()      # the wrap-up's end: its length is in the task document
@@ -225,19 +227,22 @@ class RedisBackend:
             self._due_at(*(o.expires for o in released.matched.offered or ()))
         return released
 
-    def _queues_spec(self, queues: Mapping[str, tuple[Policy, float, float]]) -> str:
-        # The engine's queues as COMPLETE reads them: the same every call, so written once per set of settings
-        # (and, the engine handing the same mapping each time, found without hashing its items).
-        if queues is self._spec_of[0]:
-            return self._spec_of[1]
-        key = tuple(queues.items())
-        spec = self._specs.get(key)
+    def _queue_settings(self, names: Sequence[str], queues: Mapping[str, tuple[Policy, float, float]]) -> tuple[str, ...]:
+        # Each queue's policy, aging and offer timeout as COMPLETE reads them (flat arguments: no JSON for the
+        # script to decode): the same every call, so made once per set of settings (the engine hands the same
+        # mapping each time, found by identity).
+        key = tuple(names)
+        if queues is self._spec_of[0] and key == self._spec_of[1]:
+            return self._spec_of[2]
+        spec = self._specs.get((key, tuple(queues.items())))
         if spec is None:
             if len(self._specs) > 16:       # settings changed often (never, in practice): start afresh
                 self._specs.clear()
-            spec = self._specs[key] = json.dumps({name: {"policy": policy.value, "aging": aging, "timeout": timeout}
-                                                  for name, (policy, aging, timeout) in queues.items()})
-        self._spec_of = (queues, spec)
+            spec = self._specs[(key, tuple(queues.items()))] = tuple(
+                part for name in names
+                for part in ((queues[name][0].value, repr(float(queues[name][1])), repr(float(queues[name][2])))
+                             if name in queues else ("", "", "")))
+        self._spec_of = (queues, key, spec)
         return spec
 
     async def finish_wrap(self, task_id: str, now: float) -> Released | None:
