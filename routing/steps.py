@@ -73,12 +73,12 @@ class RoutingSteps:
         await self._route_agent(closed.offer.agent_id, run)
 
     async def _after_release(self, released: Released, run: Run) -> None:
-        rec = released.record
-        run.events.append(TaskChanged(rec.id, rec.state, rec.agent_id))
+        task_id, state, held_by = released.end()
+        run.events.append(TaskChanged(task_id, state, held_by))
         known = {a.id: a for a in released.agents}
         read = (released.keys, released.pages) if released.pages is not None else None
         for agent_id in dict.fromkeys(released.freed):
-            mine = agent_id == rec.agent_id
+            mine = agent_id == held_by
             await self._route_agent(agent_id, run, known.get(agent_id), read if mine else None,
                                     released.matched if mine else None)
 

@@ -182,13 +182,11 @@ class RedisBackend:
 
     @staticmethod
     def _released(out: list[Any], now: float = 0.0, next_offer: NextOffer | None = None,
-                  completed: bool = False) -> Released:
+                  completed: str = "") -> Released:
         task, rescinded, freed, agents = out[:4]
-        if completed:
-            # COMPLETE sends the document of a task it completes as it read it (assigned), not encoded again.
-            task = codec.document(task)
-            if task["state"] == TaskState.ASSIGNED.value:
-                task["state"] = TaskState.COMPLETED.value
+        # COMPLETE sends no document for a task it completes (`completed`: its id): the engine reads only
+        # the id, the state and the agent of a released task, and this one's agent is the freed one.
+        ended = (completed, TaskState.COMPLETED, freed[0]) if completed and not task else None
         keys: tuple[tuple[str, str], ...] = ()
         pages = matched = None
         states = {raw: codec.agent_state(raw) for raw in agents if raw}
@@ -207,8 +205,9 @@ class RedisBackend:
             keys = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
             pages = Pages([codec.Lazy(page, codec.task_record) for page in raw_pages],
                           {free[i]: codec.Lazy(free[i + 1], codec.agent_state) for i in range(0, len(free), 2)})
-        return Released(codec.task_record(task), tuple(codec.offer(o) for o in codec.many(rescinded)),
-                        tuple(codec.many(freed)), tuple(states[a] for a in agents if a), keys, pages, matched)
+        return Released(None if ended else codec.task_record(task),
+                        tuple(codec.offer(o) for o in codec.many(rescinded)), tuple(codec.many(freed)),
+                        tuple(states[a] for a in agents if a), keys, pages, matched, ended)
 
     async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0,
                        next_offer: NextOffer | None = None) -> Released:
@@ -220,8 +219,8 @@ class RedisBackend:
             offer_id, settings = next_offer.offer_id, self._queue_settings(queues, next_offer.queues)
         out = await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, offer_id, len(queues), *queues,
                               *settings)
-        released = self._released(out, now, next_offer, completed=True)
-        if released.record.state is TaskState.WRAPPING:
+        released = self._released(out, now, next_offer, completed=task_id)
+        if released.record is not None and released.record.state is TaskState.WRAPPING:
             self._due_unknown()      # the wrap-up's end: its length is in the task document
         elif released.matched is not None:
             self._due_at(*(o.expires for o in released.matched.offered or ()))

@@ -133,8 +133,8 @@ local araw, unstored = '', false
 if a then a.last_busy = now; araw = cjson.encode(a); unstored = true end
 local function stored() if unstored then putagent(a, araw, was); unstored = false end end
 finish(t, 'completed')
--- The task as read (assigned): the caller takes it as completed, not encoded again here.
-local done = {traw, '[]', {t.agent}, {araw}}
+-- The task itself not sent back: the caller knows its id, and that it is completed by the freed agent.
+local done = {'', '[]', {t.agent}, {araw}}
 -- ARGV[4] > 0: the freed agent's next step read along (the head of each queue it serves, the engine's
 -- queues ARGV[7..6+n] with n = ARGV[6], on each channel it has room on, and the free agents), as PENDING
 -- would: a round trip less.
