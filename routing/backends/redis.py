@@ -26,9 +26,12 @@ def _ts(value: float) -> str:
     return repr(float(value))
 
 
+# Redis keeps longest-idle and round-robin orders; other policies rank in Python over all free agents.
+_RANKED = {Policy.LONGEST_IDLE: Policy.LONGEST_IDLE.value, Policy.ROUND_ROBIN: Policy.ROUND_ROBIN.value}
+
+
 def _ranked(policy: Policy | None) -> str:
-    # Redis keeps longest-idle and round-robin orders; other policies rank in Python over all free agents.
-    return policy.value if policy in (Policy.LONGEST_IDLE, Policy.ROUND_ROBIN) else ""
+    return _RANKED.get(policy, "") if policy is not None else ""     # a lookup: an enum's .value is a descriptor call
 
 
 def _pool(free: list[str], named: list[str], partial: int, policy: Policy | None) -> Pool:
@@ -120,7 +123,7 @@ class RedisBackend:
             return None
         if len(out) == 3:       # matched in the script: the record is what we sent, no need to decode it
             seq, seen, agent_id = out
-            record = TaskRecord(task, TaskState.PENDING, int(seq), float(_ts(score)))
+            record = TaskRecord(task, TaskState.PENDING, int(seq), float(score))      # repr round-trips a float
             scanned = Pool([codec.agent_state(a) for a in seen], [], ordered=True)
             # The offer as sent, with its agent (built directly: dataclasses.replace reads every field by name).
             made = (Offer(offer.id, offer.task_id, agent_id, offer.channel, offer.queue, offer.created,
@@ -196,9 +199,9 @@ class RedisBackend:
             timeout = next_offer.queues[record.task.queue][2]
             made = Offer(next_offer.offer_id, record.id, agent_id, record.task.channel, record.task.queue, now,
                          now + timeout)
-            # The freed agent is usually the first (or only) one the walk looked at, as the same document:
-            # decoded once.
-            looked = [states[a] if a in states else codec.agent_state(a) for a in seen]
+            # The freed agent is usually the first one the walk looked at, as the same document: decoded once;
+            # `seen` empty: it alone (nobody else was free), its document sent once, as the freed agent's.
+            looked = [states[a] if a in states else codec.agent_state(a) for a in seen] if seen else [states[agents[0]]]
             matched = Added(record, Pool(looked, [], ordered=True), (made,))
         elif len(out) == 7 and out[4]:
             flat, raw_pages, free = out[4:]

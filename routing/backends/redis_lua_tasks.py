@@ -213,8 +213,9 @@ if ARGV[5] ~= '' and not nonnull(a.hours) then
     local seen, b
     if redis.call('ZCARD', P .. 'rank:' .. best.channel .. ':' .. bestq.policy) == 0 then
       -- Nobody else free on the channel: the walk would find the freed agent alone (it fits, has not
-      -- declined, has no hours: checked above), so it gets the offer, and is stored once, below.
-      seen, b = {araw}, a
+      -- declined, has no hours: checked above), so it gets the offer, and is stored once, below. Its
+      -- document goes back once (as the freed agent's): `seen` empty says the walk saw it alone.
+      seen, b = {}, a
     else
       stored()
       seen, b = walk(best, bestq.policy, a, araw)
