@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 
 from routing.backends import Added, Closed, Pages, Pool, Released, RoutingBackend
 from routing.events import Decision, Event, OfferCancelled, OfferCreated, RoutingOutcome, PresenceChanged, RoutingError
@@ -73,12 +72,12 @@ class RoutingSteps:
         await self._route_agent(closed.offer.agent_id, run)
 
     async def _after_release(self, released: Released, run: Run) -> None:
-        rec = released.record
-        run.events.append(TaskChanged(rec.id, rec.state, rec.agent_id))
+        task_id, state, held_by = released.end()
+        run.events.append(TaskChanged(task_id, state, held_by))
         known = {a.id: a for a in released.agents}
         read = (released.keys, released.pages) if released.pages is not None else None
         for agent_id in dict.fromkeys(released.freed):
-            mine = agent_id == rec.agent_id
+            mine = agent_id == held_by
             await self._route_agent(agent_id, run, known.get(agent_id), read if mine else None,
                                     released.matched if mine else None)
 
@@ -196,7 +195,10 @@ class RoutingSteps:
     @staticmethod
     def _loaded(state: AgentState, made: Offer) -> AgentState:
         # Our own offer: we know the new load, no need to read it back (a stale view only costs a retry).
-        return replace(state, load={**state.load, made.channel: state.load.get(made.channel, 0) + 1})
+        # Built field by field: dataclasses.replace reads every field by name, twice this call's time.
+        s = state
+        return AgentState(s.agent, s.presence, s.reason, {**s.load, made.channel: s.load.get(made.channel, 0) + 1},
+                          s.wrapping, s.missed, s.last_busy, s.rr, s.recent)
 
     async def _best_task(self, state: AgentState, tried: set[str], now: float,
                          first: tuple[tuple[tuple[str, str], ...], Pages] | None = None

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from routing.types import Agent, AgentState, Offer, OfferStatus, Policy, Presence, Task, TaskRecord
+from routing.types import Agent, AgentState, Offer, OfferStatus, Policy, Presence, Task, TaskRecord, TaskState
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,9 @@ class Closed:
 class Released:
     """A task that left an agent or a queue: who got capacity back, which offers ended."""
 
-    record: TaskRecord
+    # The task as it is now; None where the backend did not read it back whole (a completed task, whose id,
+    # state and agent, all the engine reads of it, are in `ended`).
+    record: TaskRecord | None
     rescinded: tuple[Offer, ...] = ()
     freed: tuple[str, ...] = ()
     agents: tuple[AgentState, ...] = ()  # the freed agents as they are now, where known
@@ -62,6 +64,14 @@ class Released:
     # Set when the backend offered the freed agent's next task itself (`complete(..., next_offer=)`): the
     # task as it waited, the agents looked at in policy order, the offer made (then `pages` is None).
     matched: Added | None = None
+    ended: tuple[str, TaskState, str | None] | None = None
+
+    def end(self) -> tuple[str, TaskState, str | None]:
+        """The task's id, its state now and its agent."""
+        if self.ended is not None:
+            return self.ended
+        assert self.record is not None
+        return self.record.id, self.record.state, self.record.agent_id
 
 
 @dataclass(frozen=True, slots=True)

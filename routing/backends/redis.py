@@ -26,9 +26,12 @@ def _ts(value: float) -> str:
     return repr(float(value))
 
 
+# Redis keeps longest-idle and round-robin orders; other policies rank in Python over all free agents.
+_RANKED = {Policy.LONGEST_IDLE: Policy.LONGEST_IDLE.value, Policy.ROUND_ROBIN: Policy.ROUND_ROBIN.value}
+
+
 def _ranked(policy: Policy | None) -> str:
-    # Redis keeps longest-idle and round-robin orders; other policies rank in Python over all free agents.
-    return policy.value if policy in (Policy.LONGEST_IDLE, Policy.ROUND_ROBIN) else ""
+    return _RANKED.get(policy, "") if policy is not None else ""     # a lookup: an enum's .value is a descriptor call
 
 
 def _pool(free: list[str], named: list[str], partial: int, policy: Policy | None) -> Pool:
@@ -47,8 +50,9 @@ class RedisBackend:
         self._scripts = {name: client.register_script(lua.script(body)) for name, body in bodies.items()}
         # The scripts' calls (every decision) and the reads around them on a lean connection of their own.
         self.wire = ScriptWire(client)
-        self._specs: dict[tuple[tuple[str, tuple[Policy, float, float]], ...], str] = {}
-        self._spec_of: tuple[Mapping[str, tuple[Policy, float, float]] | None, str] = (None, "")
+        self._specs: dict[tuple[tuple[str, ...], tuple[tuple[str, tuple[Policy, float, float]], ...]], tuple[str, ...]] = {}
+        self._spec_of: tuple[Mapping[str, tuple[Policy, float, float]] | None, tuple[str, ...], tuple[str, ...]] = (
+            None, (), ())
         # The earliest deadline as far as this process knows, or None (unknown: ask Redis). The engine's
         # driver asks after every call; Redis was asked 8 times per lead for it. A deadline this process
         # adds has a time it knows (an offer's expiry, `schedule`); one ended early (an accepted offer)
@@ -119,7 +123,7 @@ class RedisBackend:
             return None
         if len(out) == 3:       # matched in the script: the record is what we sent, no need to decode it
             seq, seen, agent_id = out
-            record = TaskRecord(task, TaskState.PENDING, int(seq), float(_ts(score)))
+            record = TaskRecord(task, TaskState.PENDING, int(seq), float(score))      # repr round-trips a float
             scanned = Pool([codec.agent_state(a) for a in seen], [], ordered=True)
             # The offer as sent, with its agent (built directly: dataclasses.replace reads every field by name).
             made = (Offer(offer.id, offer.task_id, agent_id, offer.channel, offer.queue, offer.created,
@@ -181,13 +185,11 @@ class RedisBackend:
 
     @staticmethod
     def _released(out: list[Any], now: float = 0.0, next_offer: NextOffer | None = None,
-                  completed: bool = False) -> Released:
+                  completed: str = "") -> Released:
         task, rescinded, freed, agents = out[:4]
-        if completed:
-            # COMPLETE sends the document of a task it completes as it read it (assigned), not encoded again.
-            task = codec.document(task)
-            if task["state"] == TaskState.ASSIGNED.value:
-                task["state"] = TaskState.COMPLETED.value
+        # COMPLETE sends no document for a task it completes (`completed`: its id): the engine reads only
+        # the id, the state and the agent of a released task, and this one's agent is the freed one.
+        ended = (completed, TaskState.COMPLETED, freed[0]) if completed and not task else None
         keys: tuple[tuple[str, str], ...] = ()
         pages = matched = None
         states = {raw: codec.agent_state(raw) for raw in agents if raw}
@@ -197,47 +199,52 @@ class RedisBackend:
             timeout = next_offer.queues[record.task.queue][2]
             made = Offer(next_offer.offer_id, record.id, agent_id, record.task.channel, record.task.queue, now,
                          now + timeout)
-            # The freed agent is usually the first (or only) one the walk looked at, as the same document:
-            # decoded once.
-            looked = [states[a] if a in states else codec.agent_state(a) for a in seen]
+            # The freed agent is usually the first one the walk looked at, as the same document: decoded once;
+            # `seen` empty: it alone (nobody else was free), its document sent once, as the freed agent's.
+            looked = [states[a] if a in states else codec.agent_state(a) for a in seen] if seen else [states[agents[0]]]
             matched = Added(record, Pool(looked, [], ordered=True), (made,))
         elif len(out) == 7 and out[4]:
             flat, raw_pages, free = out[4:]
             keys = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
             pages = Pages([codec.Lazy(page, codec.task_record) for page in raw_pages],
                           {free[i]: codec.Lazy(free[i + 1], codec.agent_state) for i in range(0, len(free), 2)})
-        return Released(codec.task_record(task), tuple(codec.offer(o) for o in codec.many(rescinded)),
-                        tuple(codec.many(freed)), tuple(states[a] for a in agents if a), keys, pages, matched)
+        return Released(None if ended else codec.task_record(task),
+                        tuple(codec.offer(o) for o in codec.many(rescinded)), tuple(codec.many(freed)),
+                        tuple(states[a] for a in agents if a), keys, pages, matched, ended)
 
     async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0,
                        next_offer: NextOffer | None = None) -> Released:
         """Finish an assigned task: wrap-up for voice if configured, else completed; with `page`, the freed
         agent's first `pending` read comes along (a round trip less for the agent's next offer), and with
         `next_offer` the script makes that offer itself where it can judge alone (one round trip in all)."""
-        offer_id = spec = ""
+        offer_id, settings = "", ()
         if next_offer is not None and queues and page:
-            offer_id, spec = next_offer.offer_id, self._queues_spec(next_offer.queues)
-        out = await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, offer_id, spec, *queues)
-        released = self._released(out, now, next_offer, completed=True)
-        if released.record.state is TaskState.WRAPPING:
+            offer_id, settings = next_offer.offer_id, self._queue_settings(queues, next_offer.queues)
+        out = await self._run("COMPLETE", task_id, _ts(now), page if queues else 0, offer_id, len(queues), *queues,
+                              *settings)
+        released = self._released(out, now, next_offer, completed=task_id)
+        if released.record is not None and released.record.state is TaskState.WRAPPING:
             self._due_unknown()      # the wrap-up's end: its length is in the task document
         elif released.matched is not None:
             self._due_at(*(o.expires for o in released.matched.offered or ()))
         return released
 
-    def _queues_spec(self, queues: Mapping[str, tuple[Policy, float, float]]) -> str:
-        # The engine's queues as COMPLETE reads them: the same every call, so written once per set of settings
-        # (and, the engine handing the same mapping each time, found without hashing its items).
-        if queues is self._spec_of[0]:
-            return self._spec_of[1]
-        key = tuple(queues.items())
-        spec = self._specs.get(key)
+    def _queue_settings(self, names: Sequence[str], queues: Mapping[str, tuple[Policy, float, float]]) -> tuple[str, ...]:
+        # Each queue's policy, aging and offer timeout as COMPLETE reads them (flat arguments: no JSON for the
+        # script to decode): the same every call, so made once per set of settings (the engine hands the same
+        # mapping each time, found by identity).
+        key = tuple(names)
+        if queues is self._spec_of[0] and key == self._spec_of[1]:
+            return self._spec_of[2]
+        spec = self._specs.get((key, tuple(queues.items())))
         if spec is None:
             if len(self._specs) > 16:       # settings changed often (never, in practice): start afresh
                 self._specs.clear()
-            spec = self._specs[key] = json.dumps({name: {"policy": policy.value, "aging": aging, "timeout": timeout}
-                                                  for name, (policy, aging, timeout) in queues.items()})
-        self._spec_of = (queues, spec)
+            spec = self._specs[(key, tuple(queues.items()))] = tuple(
+                part for name in names
+                for part in ((queues[name][0].value, repr(float(queues[name][1])), repr(float(queues[name][2])))
+                             if name in queues else ("", "", "")))
+        self._spec_of = (queues, key, spec)
         return spec
 
     async def finish_wrap(self, task_id: str, now: float) -> Released | None:

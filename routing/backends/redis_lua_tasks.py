@@ -133,18 +133,20 @@ local araw, unstored = '', false
 if a then a.last_busy = now; araw = cjson.encode(a); unstored = true end
 local function stored() if unstored then putagent(a, araw, was); unstored = false end end
 finish(t, 'completed')
--- The task as read (assigned): the caller takes it as completed, not encoded again here.
-local done = {traw, '[]', {t.agent}, {araw}}
--- ARGV[4] > 0: the freed agent's next step read along (the head of each queue it serves, ARGV[7..] the
--- engine's queues, on each channel it has room on, and the free agents), as PENDING would: a round trip less.
+-- The task itself not sent back: the caller knows its id, and that it is completed by the freed agent.
+local done = {'', '[]', {t.agent}, {araw}}
+-- ARGV[4] > 0: the freed agent's next step read along (the head of each queue it serves, the engine's
+-- queues ARGV[7..6+n] with n = ARGV[6], on each channel it has room on, and the free agents), as PENDING
+-- would: a round trip less.
 local limit, keys, pages, free = tonumber(ARGV[4] or '0'), {}, {}, {}
 if not (a and limit > 0 and a.presence == 'available') then stored(); return done end
 local serves = {}
 for _, q in ipairs(nonnull(a.queues) or {}) do serves[q] = true end
 local channels = {}
 for ch, _ in pairs(a.cap) do if freecap(a, ch) > 0 then channels[#channels + 1] = ch end end
-table.sort(channels)
-for i = 7, #ARGV do
+if #channels > 1 then table.sort(channels) end
+local nq = tonumber(ARGV[6])
+for i = 7, 6 + nq do
   if next(serves) == nil or serves[ARGV[i]] then
     for _, ch in ipairs(channels) do
       local members = redis.call('ZRANGE', P .. 'q:' .. ARGV[i] .. ':' .. ch, 0, limit - 1)
@@ -158,22 +160,33 @@ end
 local work = false
 for _, page in ipairs(pages) do if #page > 0 then work = true end end
 if not work then stored(); return {done[1], done[2], done[3], done[4], keys, pages, free} end  -- nothing waits
--- ARGV[5], ARGV[6]: the new offer's id and the engine's queues, if every one of them needs no judgement beyond an index walk
--- (`policies.matchable_in_backend`): the freed agent's best task (the engine's `_best_task`: per queue
--- the first it may take, then across queues by effective priority, arrival) offered here, by the queue's
--- policy, to the first free agent that fits: the whole decision in this one round trip. Anything the
--- walk cannot judge (an owner, a team, working hours, a page with nothing that fits) goes back to the
--- engine with the read, as before.
+-- ARGV[5] and ARGV[7+n..]: the new offer's id and, for each queue of ARGV[7..6+n], its policy, aging
+-- seconds and offer timeout (a policy '' for a queue the engine did not describe), if every one of them
+-- needs no judgement beyond an index walk (`policies.matchable_in_backend`): the freed agent's best task
+-- (the engine's `_best_task`: per queue the first it may take, then across queues by effective priority,
+-- arrival) offered here, by the queue's policy, to the first free agent that fits: the whole decision in
+-- this one round trip. Anything the walk cannot judge (an owner, a team, working hours, a page with
+-- nothing that fits) goes back to the engine with the read, as before.
 if ARGV[5] ~= '' and not nonnull(a.hours) then
-  local m = {offer = ARGV[5], queues = cjson.decode(ARGV[6])}
+  local spec = {}
+  for i = 7, 6 + nq do
+    local at = 7 + nq + 3 * (i - 7)
+    if ARGV[at] ~= '' then spec[ARGV[i]] = {policy = ARGV[at], aging = tonumber(ARGV[at + 1]), timeout = tonumber(ARGV[at + 2])} end
+  end
+  -- Each queue's head in one MGET (a command costs Redis about what a document's decode does); the rest
+  -- of a page one GET at a time, only while its head does not fit.
+  local firsts, heads = {}, {}
+  for i, page in ipairs(pages) do if page[1] then firsts[#firsts + 1] = page[1]; heads[i] = #firsts end end
+  if #firsts > 0 then firsts = redis.call('MGET', unpack(firsts)) end
   local best, bestraw, bestq, bk1, bk2, bk3
   local judged = true
   for i, page in ipairs(pages) do
-    local q = m.queues[keys[2 * i - 1]]
+    local q = spec[keys[2 * i - 1]]
     if not q then judged = false; break end
     local found, foundraw, docs = nil, nil, 0
-    for _, tkey in ipairs(page) do
-      local raw = redis.call('GET', tkey)
+    for j, tkey in ipairs(page) do
+      local raw
+      if j == 1 then raw = firsts[heads[i]] else raw = redis.call('GET', tkey) end
       if raw then
         docs = docs + 1
         local x = cjson.decode(raw)
@@ -200,14 +213,15 @@ if ARGV[5] ~= '' and not nonnull(a.hours) then
     local seen, b
     if redis.call('ZCARD', P .. 'rank:' .. best.channel .. ':' .. bestq.policy) == 0 then
       -- Nobody else free on the channel: the walk would find the freed agent alone (it fits, has not
-      -- declined, has no hours: checked above), so it gets the offer, and is stored once, below.
-      seen, b = {araw}, a
+      -- declined, has no hours: checked above), so it gets the offer, and is stored once, below. Its
+      -- document goes back once (as the freed agent's): `seen` empty says the walk saw it alone.
+      seen, b = {}, a
     else
       stored()
       seen, b = walk(best, bestq.policy, a, araw)
     end
     if b then
-      local o = {id = m.offer, task = best.id, agent = b.id, channel = best.channel, queue = best.queue,
+      local o = {id = ARGV[5], task = best.id, agent = b.id, channel = best.channel, queue = best.queue,
                  created = now, expires = now + bestq.timeout, status = 'pending'}
       -- The freed agent not stored yet (it is `b`): its free sets are still those of the document as read.
       local asread = b == a and unstored and was or nil
