@@ -22,7 +22,7 @@ from crm_store.session import Sessions
 from gateway.mapping import agent_of, task_for, task_of_row
 from gateway.notifier import Notifier
 from gateway.routing.outcomes import OutcomeRecorder, RoutingStore, at
-from gateway.settings import RoutingSettings
+from gateway.work_settings import RoutingSettings
 from routing.backends import Snapshot
 from routing.engine import RoutingEngine
 from routing.events import RoutingError, RoutingOutcome

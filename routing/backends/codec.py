@@ -62,6 +62,8 @@ def _c_dumps() -> Callable[[Any], str]:
 
 
 _dumps = _c_dumps()
+
+
 def _loads(raw: str) -> Any:
     """json.loads for the scripts' documents: orjson's parse (a third of json's C scanner's time on an agent
     or a task, three of which a freed agent's decision reads). What orjson refuses goes to json.loads, which
