@@ -7,7 +7,8 @@ from typing import Any
 from channels.types import Confidence, IdentityClaim, InboundContact
 from crm_store.models import RoutingTask, User
 from crm_store.types import Claim, IngestRequest, IngestResult, RoutingHint
-from gateway.settings import QueueSettings, RoutingSettings, Settings
+from gateway.settings import Settings
+from gateway.work_settings import QueueSettings, RoutingSettings
 from routing.types import (
     DEFAULT_CAPACITY,
     Agent,

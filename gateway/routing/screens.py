@@ -16,7 +16,7 @@ from gateway.routing.cards import card_of_task
 from gateway.routing.driver import EngineCall, RoutingDriver
 from gateway.routing.ports import PresenceListener
 from gateway.routing.wallboard import Wallboard
-from gateway.settings import RoutingSettings
+from gateway.work_settings import RoutingSettings
 from routing.events import RoutingError, RoutingOutcome
 from routing.types import Presence
 

@@ -22,7 +22,7 @@ from crm_store.session import Sessions
 from gateway.mapping import task_of_row
 from gateway.notifier import Notifier
 from gateway.routing.ports import Routing
-from gateway.settings import WEEKDAYS, QueueClock, parse_span
+from gateway.work_settings import WEEKDAYS, QueueClock, parse_span
 from routing.calendar import BusinessCalendar
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from gateway import frames
 from gateway.mapping import pipeline_of, to_ingest_request
 from gateway.notifier import Notifier
 from gateway.routing.ports import TaskRouting
-from gateway.settings import RoutingSettings
+from gateway.work_settings import RoutingSettings
 from gateway.voice.cards import CardReader, RecentCards
 from gateway.voice.live import LiveCall
 from gateway.voice.phones import PhoneBook

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from collections.abc import Iterable
 
 from routing.policies import INDEXED, rank_key
 from routing.types import AgentState, Policy, TaskRecord
@@ -32,31 +33,45 @@ class PendingIndex:
 
 
 class RankIndex:
-    """Free agents per (channel, policy), sorted by the policy's rank key, for the INDEXED policies."""
+    """Free agents per (channel, policy), sorted by the policy's rank key, for the INDEXED policies.
+
+    An order is built the first time it is asked for and kept from then on: a process routes with one or two
+    of the three policies and a few of the channels an agent has room on, and keeping all nine orders of
+    every agent's change was a third of the in-process engine's work a lead (bench/README.md, the loop)."""
 
     def __init__(self) -> None:
         self._ranked: dict[tuple[str, Policy], list[tuple[float | str, ...]]] = {}
-        self._keys: dict[tuple[str, str, Policy], tuple[float | str, ...]] = {}
+        self._keys: dict[tuple[str, Policy], dict[str, tuple[float | str, ...]]] = {}
+        self._kept: dict[str, tuple[Policy, ...]] = {}      # channel -> the policies whose order is kept
 
     def update(self, state: AgentState, channel: str, room: bool) -> None:
-        """Place the agent (or take it out when it has no room) on every policy order of `channel`."""
-        for policy in INDEXED:
-            slot = (state.id, channel, policy)
-            old = self._keys.get(slot)
+        """Place the agent (or take it out when it has no room) on every kept policy order of `channel`."""
+        for policy in self._kept.get(channel, ()):
+            keys = self._keys[(channel, policy)]
+            old = keys.get(state.id)
             new = rank_key(state, channel, policy) if room else None
             if old == new:
                 continue
-            ranked = self._ranked.setdefault((channel, policy), [])
+            ranked = self._ranked[(channel, policy)]
             if old is not None:
                 del ranked[bisect.bisect_left(ranked, old)]
-                del self._keys[slot]
+                del keys[state.id]
             if new is not None:
                 bisect.insort(ranked, new)
-                self._keys[slot] = new
+                keys[state.id] = new
 
-    def ids(self, channel: str, policy: Policy) -> list[tuple[float | str, ...]] | None:
-        """Rank keys in order (the agent id is last), or None if the policy is not indexed."""
-        return self._ranked.get((channel, policy), []) if policy in INDEXED else None
+    def ids(self, channel: str, policy: Policy, free: Iterable[AgentState]) -> list[tuple[float | str, ...]] | None:
+        """Rank keys in order (the agent id is last), or None if the policy is not indexed; `free`: the agents
+        with room on `channel` now, read only the first time this order is asked for."""
+        if policy not in INDEXED:
+            return None
+        ranked = self._ranked.get((channel, policy))
+        if ranked is None:
+            keys = {state.id: rank_key(state, channel, policy) for state in free}
+            ranked = self._ranked[(channel, policy)] = sorted(keys.values())
+            self._keys[(channel, policy)] = keys
+            self._kept[channel] = (*self._kept.get(channel, ()), policy)
+        return ranked
 
 
 class Deadlines:

@@ -52,7 +52,8 @@ class MemoryBackend(MemoryState):
         """Available agents with free capacity on `channel`, in policy order when indexed, and the named."""
         agents = self._agents
         named = [agents.get(i) for i in ids]
-        ranked = self._ranks.ids(channel, policy) if policy is not None else None
+        ranked = (self._ranks.ids(channel, policy, (agents[i] for i in self._free.get(channel, ())))
+                  if policy is not None else None)
         if ranked is not None:
             return Pool((agents[key[-1]] for key in ranked), named, ordered=True)
         return Pool([agents[i] for i in self._free.get(channel, ())], named)
