@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from crm_store.models import AuditEntry
+from crm_store.prepared import Prepared
 
 # Changes nobody clicked (a reopen, a join, a status set by routing) name this actor, and no user.
 SYSTEM_ACTOR = "system"
@@ -36,12 +37,12 @@ def write(session: Session, action: str, now: datetime, *, user_id: int | None =
           ip: str | None = None, detail: Mapping[str, Any] | None = None) -> None:
     """`record`, written at once in one INSERT built once: the writer's work leaves an entry per request, and as
     an object to flush it cost that one thread more than the statement."""
-    session.connection().execute(_INSERT, {"at": now, "user_id": user_id, "action": action, "outcome": "ok",
-                                           "lead_id": lead_id, "contact_id": None, "ip": ip,
-                                           "detail": dict(detail or {})})
+    _INSERT.run(session.connection(), {"at": now, "user_id": user_id, "action": action, "outcome": "ok",
+                                       "lead_id": lead_id, "contact_id": None, "ip": ip,
+                                       "detail": dict(detail or {})})
 
 
-_INSERT = insert(AuditEntry.__table__)
+_INSERT = Prepared(insert(AuditEntry.__table__))   # run on SQLite's driver (crm_store.prepared)
 
 
 def entry(action: str, now: datetime, *, user_id: int | None = None, lead_id: int | None = None,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from crm_store import card_rows
 from crm_store.leads import Card, sees
 from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggestion, Stage, User
+from crm_store.prepared import Prepared
 from crm_store.types import OPEN_STATUSES, Role, Viewer
 
 # Routing reads as an all-seeing viewer; each pop's glance is narrowed to its lead's team (card_rows.reach_of).
@@ -51,7 +52,7 @@ def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20
     leads: dict[int, Any] = {}
     wanted = set(ids)
     connection = session.connection()
-    for row in connection.execute(_KIN, {"ids": ids}):
+    for row in _KIN.fetch(connection, {"ids": ids}):
         kin.setdefault(row.contact_id, []).append(row)
         if row.contact_id not in contacts:
             contacts[row.contact_id] = ShownContact(row.contact_id, row.contact_name, row.contact_owner_id)
@@ -62,16 +63,16 @@ def cards_of(session: Session, lead_ids: Iterable[int], timeline_limit: int = 20
     if not leads:
         return {}
     contact_ids = list(contacts)
-    identities = _by_key(connection.execute(_IDENTITIES, {"ids": contact_ids}), "contact_id")
-    timelines = _by_key(connection.execute(_TIMELINES, {"ids": list(leads), "limit": timeline_limit}), "lead_id")
-    suggestions = connection.execute(_SUGGESTIONS, {"ids": contact_ids}).all()
+    identities = _by_key(_IDENTITIES.fetch(connection, {"ids": contact_ids}), "contact_id")
+    timelines = _by_key(_TIMELINES.fetch(connection, {"ids": list(leads), "limit": timeline_limit}), "lead_id")
+    suggestions = _SUGGESTIONS.fetch(connection, {"ids": contact_ids})
     glances = card_rows.summaries(
         session, ROUTING_VIEWER, list(leads.values()), {c: [(r, stages.get(r.stage_id)) for r in rows]
                                                          for c, rows in kin.items()}, _sees)
     user_ids = {i for lead in leads.values() for i in (lead.owner_id, lead.assignee_id) if i is not None}
     user_ids |= {contacts[lead.contact_id].owner_id for lead in leads.values()} - {None}
     user_ids |= {i for glance in glances.values() for i in glance.people}
-    users = {u.id: u for u in connection.execute(_USERS, {"ids": list(user_ids)})} if user_ids else {}
+    users = {u.id: u for u in _USERS.fetch(connection, {"ids": list(user_ids)})} if user_ids else {}
     cards = {}
     for lead_id, lead in leads.items():
         contact = contacts[lead.contact_id]
@@ -146,14 +147,17 @@ def _timelines() -> Select[Any]:
 
 
 # Built once: a card read follows nearly every outcome, and building and keying a statement costs more than
-# running it (the ids are expanding parameters).
-_KIN = _kin()
-_TIMELINES = _timelines()
-_IDENTITIES = (select(*_columns(_IDENTITIES_T, ("id", "contact_id", "kind", "value", "confidence")))
-               .where(_IDENTITIES_T.c.contact_id.in_(bindparam("ids", expanding=True))).order_by(_IDENTITIES_T.c.id))
+# running it (the ids are expanding parameters); on SQLite run on the driver itself (crm_store.prepared).
+_KIN = Prepared(_kin())
+_TIMELINES = Prepared(_timelines())
+_IDENTITIES = Prepared(select(*_columns(_IDENTITIES_T, ("id", "contact_id", "kind", "value", "confidence")))
+                       .where(_IDENTITIES_T.c.contact_id.in_(bindparam("ids", expanding=True)))
+                       .order_by(_IDENTITIES_T.c.id))
 _CONTACT_IDS = bindparam("ids", expanding=True)
-_SUGGESTIONS = (select(*_columns(_SUGGESTIONS_T, ("id", "contact_a_id", "contact_b_id", "reason", "status",
-                                                  "created_at")))
-                .where(_SUGGESTIONS_T.c.status == "pending",
-                       or_(_SUGGESTIONS_T.c.contact_a_id.in_(_CONTACT_IDS), _SUGGESTIONS_T.c.contact_b_id.in_(_CONTACT_IDS))))
-_USERS = select(_USERS_T.c.id, _USERS_T.c.display_name).where(_USERS_T.c.id.in_(bindparam("ids", expanding=True)))
+_SUGGESTIONS = Prepared(select(*_columns(_SUGGESTIONS_T, ("id", "contact_a_id", "contact_b_id", "reason", "status",
+                                                          "created_at")))
+                        .where(_SUGGESTIONS_T.c.status == "pending",
+                               or_(_SUGGESTIONS_T.c.contact_a_id.in_(_CONTACT_IDS),
+                                   _SUGGESTIONS_T.c.contact_b_id.in_(_CONTACT_IDS))))
+_USERS = Prepared(select(_USERS_T.c.id, _USERS_T.c.display_name)
+                  .where(_USERS_T.c.id.in_(bindparam("ids", expanding=True))))

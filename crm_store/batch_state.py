@@ -12,6 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 from crm_store import pipelines
 from crm_store.models import Contact, Identity, Interaction, Lead, RoutingTask, User
 from crm_store.new_rows import NewContact, NewLead, NewRows
+from crm_store.prepared import Prepared
 from crm_store.routing_log import OPEN_TASK_STATES
 from crm_store.types import OPEN_STATUSES, IngestRequest, IngestResult
 
@@ -81,11 +82,11 @@ def _pairs_clause(first: InstrumentedAttribute[str], second: InstrumentedAttribu
                  for i in range(groups)))
 
 
-def _stored_events(groups: int) -> Any:
-    return (select(Interaction.channel, Interaction.event_id, Interaction.id, Interaction.contact_id,
-                   Lead.id, Lead.status, Lead.owner_id, Lead.assignee_id, Lead.priority)
-            .join(Lead, Lead.id == Interaction.lead_id)
-            .where(_pairs_clause(Interaction.channel, Interaction.event_id, "event", groups)))
+def _stored_events(groups: int) -> Prepared:
+    return Prepared(select(Interaction.channel, Interaction.event_id, Interaction.id, Interaction.contact_id,
+                           Lead.id, Lead.status, Lead.owner_id, Lead.assignee_id, Lead.priority)
+                    .join(Lead, Lead.id == Interaction.lead_id)
+                    .where(_pairs_clause(Interaction.channel, Interaction.event_id, "event", groups)))
 
 
 def _known_contacts(groups: int) -> Any:
@@ -96,10 +97,10 @@ def _known_contacts(groups: int) -> Any:
     return select(Contact).where(Contact.id.in_(claimed)).options(selectinload(Contact.identities))
 
 
-def _thread_leads(groups: int) -> Any:
-    return (select(Interaction.channel, Interaction.thread_ref, Interaction.lead_id)
-            .where(_pairs_clause(Interaction.channel, Interaction.thread_ref, "thread", groups))
-            .order_by(Interaction.id))
+def _thread_leads(groups: int) -> Prepared:
+    return Prepared(select(Interaction.channel, Interaction.thread_ref, Interaction.lead_id)
+                    .where(_pairs_clause(Interaction.channel, Interaction.thread_ref, "thread", groups))
+                    .order_by(Interaction.id))
 
 
 _CANDIDATE_LEADS = select(Lead).where(
@@ -113,16 +114,17 @@ _CANDIDATE_LEADS = select(Lead).where(
 # Every task of the batch's leads (a lead has a few), their states kept in Python: with `state IN (open)` in the
 # statement SQLite, without statistics, searched by the state's index instead, i.e. read every waiting task of
 # the store (4.7 ms a batch with 21,000 of them) to find the batch's few.
-_TASK_STATES = select(RoutingTask.lead_id, RoutingTask.state).where(
-    RoutingTask.lead_id.in_(bindparam("lead_ids", expanding=True)))
-_TEAMS = select(User.id, User.team_id).where(User.id.in_(bindparam("user_ids", expanding=True)))
+_TASK_STATES = Prepared(select(RoutingTask.lead_id, RoutingTask.state).where(
+    RoutingTask.lead_id.in_(bindparam("lead_ids", expanding=True))))
+_TEAMS = Prepared(select(User.id, User.team_id).where(User.id.in_(bindparam("user_ids", expanding=True))))
 
 
 def already_stored(session: Session, requests: list[IngestRequest]) -> dict[tuple[str, str], IngestResult]:
     keys = {(r.channel, r.event_id) for r in requests}
     statement, values = _bound(_stored_events, "event", keys)
-    # Column reads go to the connection: the session's ORM layer has nothing to do for them but costs its setup.
-    rows = session.connection().execute(statement, values)
+    # Column reads go to the connection (on SQLite its driver: crm_store.prepared): the session's ORM layer has
+    # nothing to do for them but costs its setup.
+    rows = statement.fetch(session.connection(), values)
     return {
         (channel, event_id): IngestResult(
             lead_id=lead_id, contact_id=contact_id, interaction_id=interaction_id,
@@ -152,7 +154,8 @@ def prefetch(
     thread_keys = {(r.channel, r.thread_ref) for r in requests if r.thread_ref}
     thread_lead_ids: dict[tuple[str, str], int] = {}
     if thread_keys:
-        rows = session.connection().execute(*_bound(_thread_leads, "thread", thread_keys))
+        statement, values = _bound(_thread_leads, "thread", thread_keys)
+        rows = statement.fetch(session.connection(), values)
         thread_lead_ids = {(channel, ref): lead_id for channel, ref, lead_id in rows}
 
     contact_ids = {c.id for c in contacts}
@@ -169,13 +172,13 @@ def prefetch(
         state.threads = {k: by_id[v] for k, v in thread_lead_ids.items() if v in by_id}
         state.hinted = {h: by_id[h] for h in hints if h in by_id}
         if by_id:
-            tasks = session.connection().execute(_TASK_STATES, {"lead_ids": list(by_id)})
+            tasks = _TASK_STATES.fetch(session.connection(), {"lead_ids": list(by_id)})
             open_for = {lead_id for lead_id, task_state in tasks if task_state in OPEN_TASK_STATES}
             state.routed = {id(by_id[lead_id]) for lead_id in open_for}
 
     owner_ids = {c.owner_id for c in contacts if c.owner_id is not None}
     if owner_ids:
-        rows = session.connection().execute(_TEAMS, {"user_ids": list(owner_ids)})
+        rows = _TEAMS.fetch(session.connection(), {"user_ids": list(owner_ids)})
         state.owner_teams = {user_id: team_id for user_id, team_id in rows}
     return state
 

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from crm_store.models import Company, ContactCompany, Interaction, Lead, Stage, Task
+from crm_store.prepared import Prepared
 from crm_store.types import OPEN_STATUSES, Role, Viewer
 
 RECENT = 5          # the last contacts on any channel
@@ -74,7 +75,7 @@ def read_many_with_kin(session: Session, viewer: Viewer, leads: Sequence[Lead],
 
 @dataclass(frozen=True, slots=True)
 class _Statements:
-    """The glance's other reads: as ORM objects (the API's card), or as rows of the shown columns (routing's)."""
+    """The glance's other reads as ORM objects (the API's card); routing's read rows of the shown columns."""
 
     recent: Select[Any]
     open_tasks: Select[Any]
@@ -85,18 +86,22 @@ def summaries(session: Session, viewer: Viewer, leads: Sequence[Any], kin: Mappi
     """The glance of each lead from its clients' live leads (`kin`: by client, newest activity first, each with
     its stage), `in_reach(reach, lead)` telling whether a reach sees one of them; three SELECTs for the rest.
     `objects`: contacts and tasks as ORM objects (the API's card), else as rows of the columns shown."""
-    read = _OBJECTS if objects else _SHOWN
     reaches = {lead.id: reach_of(viewer, lead) for lead in leads}
     contact_ids = list({lead.contact_id for lead in leads})
+    ids = {"ids": contact_ids}
+    if objects:
+        found, open_tasks = session.scalars(_OBJECTS.recent, ids), list(session.scalars(_OBJECTS.open_tasks, ids))
+        companies = session.execute(_COMPANIES, ids).all()
+    else:
+        connection = session.connection()
+        found, open_tasks = _RECENT.fetch(connection, ids), _OPEN_TASKS.fetch(connection, ids)
+        companies = _SHOWN_COMPANIES.fetch(connection, ids)
     recent: dict[int, list[Any]] = {}
-    fetch = session.scalars if objects else session.connection().execute
-    for item in fetch(read.recent, {"ids": contact_ids}):
+    for item in found:
         recent.setdefault(item.contact_id, []).append(item)
     # How often the client was in touch, counted up to 2, from the same rows: they hold up to RECENT of every
     # lead's contacts (and of those on no lead), so a client with two contacts or more has two rows or more.
     counted = {contact_id: min(len(items), 2) for contact_id, items in recent.items()}
-    open_tasks = list(fetch(read.open_tasks, {"ids": contact_ids}))
-    companies = (session.execute if objects else session.connection().execute)(_COMPANIES, {"ids": contact_ids}).all()
     out = {}
     for lead in leads:
         reach = reaches[lead.id]
@@ -161,13 +166,15 @@ def _shown(model: Any, *names: str) -> list[Any]:
 # Built once (the ids are expanding parameters): a glance is read after nearly every routing outcome, often
 # for one lead, and building and keying its statements cost more than running them.
 _OBJECTS = _Statements(_recent_of_clients(Interaction), _open_tasks(Task))
-# What the glance shows of a contact and a task (crm_store.lead_cards.card_summary), and what placing them reads.
-_SHOWN = _Statements(
-    _recent_of_clients(*_shown(Interaction, "id", "lead_id", "contact_id", "channel", "direction", "subject", "text",
-                                "attributes", "author_id", "delivery", "created_at")),
-    _open_tasks(*_shown(Task, "id", "lead_id", "contact_id", "kind", "origin", "due_at", "note", "assignee_id")))
 _LINKS, _FIRMS = ContactCompany.__table__, Company.__table__
 _COMPANIES = (select(_LINKS.c.contact_id, _FIRMS.c.name, _FIRMS.c.team_id)
               .join(_LINKS, _LINKS.c.company_id == _FIRMS.c.id)
               .where(_LINKS.c.contact_id.in_(bindparam("ids", expanding=True)), _FIRMS.c.deleted_at.is_(None))
               .order_by(_FIRMS.c.name))
+# What the glance shows of a contact and a task (crm_store.lead_cards.card_summary), and what placing them reads:
+# routing's, run on SQLite's driver itself in the writer thread (crm_store.prepared).
+_RECENT = Prepared(_recent_of_clients(*_shown(Interaction, "id", "lead_id", "contact_id", "channel", "direction",
+                                               "subject", "text", "attributes", "author_id", "delivery", "created_at")))
+_OPEN_TASKS = Prepared(_open_tasks(*_shown(Task, "id", "lead_id", "contact_id", "kind", "origin", "due_at", "note",
+                                           "assignee_id")))
+_SHOWN_COMPANIES = Prepared(_COMPANIES)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from crm_store import call_grants, fields, lead_changes, leads, pipelines, search
 from crm_store.errors import Forbidden, NotFound
 from crm_store.models import Lead, RoutingTask, StageChange
+from crm_store.prepared import Prepared
 from crm_store.routing_log import OPEN_TASK_STATES, open_task_for_lead
 from crm_store.stage_sync import moved_stage, stage_change, stage_rules
 from crm_store.types import CLOSED_STATUSES, LeadChanges, Permissions, Viewer
@@ -30,12 +31,13 @@ _COLUMNS = [c for c in _LEADS.c if c.key != "search_text"]
 # The lead and one of its open tasks (what a close or a hand-over ends), in one statement built once; the states
 # written into its text (an expanding IN was rendered anew at every execution).
 _OPEN = [literal_column(f"'{state}'") for state in OPEN_TASK_STATES]
-_READ = (select(*_COLUMNS, _TASKS.c.id.label("open_task_id"), _TASKS.c.state.label("open_task_state"))
-         .select_from(_LEADS.outerjoin(_TASKS, and_(_TASKS.c.lead_id == _LEADS.c.id, _TASKS.c.state.in_(_OPEN))))
-         .where(_LEADS.c.id == bindparam("lead_id")).limit(1))
+_READ = Prepared(select(*_COLUMNS, _TASKS.c.id.label("open_task_id"), _TASKS.c.state.label("open_task_state"))
+                 .select_from(_LEADS.outerjoin(_TASKS, and_(_TASKS.c.lead_id == _LEADS.c.id,
+                                                            _TASKS.c.state.in_(_OPEN))))
+                 .where(_LEADS.c.id == bindparam("lead_id")).limit(1))
 # The SET clause is the changed columns, given at execution (one compiled form per set of columns).
-_UPDATE = update(_LEADS).where(_LEADS.c.id == bindparam("patched_lead_id"))
-_STAGE_CHANGE = insert(StageChange.__table__)
+_UPDATE = Prepared(update(_LEADS).where(_LEADS.c.id == bindparam("patched_lead_id")))
+_STAGE_CHANGE = Prepared(insert(StageChange.__table__))
 
 
 class LeadValues(dict[str, Any]):
@@ -90,10 +92,10 @@ def _patch_columns(session: Session, viewer: Viewer, lead_id: int, changes: Lead
     if session.identity_map.get((Lead, (lead_id,), None)) is not None:     # orm.util.identity_key's, made here
         return None
     connection = session.connection()
-    row = connection.execute(_READ, {"lead_id": lead_id}).first()
-    if row is None or row.deleted_at is not None:
+    rows = _READ.fetch(connection, {"lead_id": lead_id})
+    if not rows or rows[0].deleted_at is not None:
         raise NotFound(f"lead {lead_id} not found")
-    values = row._asdict()
+    values = rows[0]._asdict()
     task = (values.pop("open_task_id"), values.pop("open_task_state"))
     lead = LeadValues(values)
     if not (viewer.role.sees_everything or leads.sees(viewer, lead)) \
@@ -122,9 +124,9 @@ def _patch_columns(session: Session, viewer: Viewer, lead_id: int, changes: Lead
             diff["stage_id"] = [stage_change["from_stage_id"], stage_change["to_stage_id"]]
     if diff:
         lead["updated_at"] = changed["updated_at"] = now
-        connection.execute(_UPDATE, {**changed, "patched_lead_id": lead_id})
+        _UPDATE.run(connection, {**changed, "patched_lead_id": lead_id})
     if stage_change is not None:
-        connection.execute(_STAGE_CHANGE, [stage_change])
+        _STAGE_CHANGE.run(connection, stage_change)
     if "notes" in diff or "subject" in diff:
         search.refresh(session, (), (lead_id,))
     return Patched(lead, diff, task if task[0] is not None and ends_task(diff) else None)

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table
+from sqlalchemy import Connection, Table
+
+from crm_store.prepared import Prepared, driver_sql
 
 # Under SQLite's default bound of host parameters (32766 since 3.32), whatever it was built with.
 MAX_PARAMETERS = 32_000
@@ -34,7 +36,7 @@ class _Plan:
 
 _plans: dict[tuple[str, tuple[str, ...]], _Plan | None] = {}
 # Core's INSERT of a table, built once: a new one each call costs its cache key again (crm_store.routing_batch).
-_core_inserts: dict[Table, Insert] = {}
+_core_inserts: dict[Table, Prepared] = {}
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -46,21 +48,21 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     for keys, same in by_keys.items():
         plan = _plan(connection, table, keys) if connection.dialect.name == "sqlite" and len(same) > 1 else None
         if plan is None:       # one row, PostgreSQL, or a default SQLAlchemy computes with the statement
-            connection.execute(_core_insert(table), same)
+            _core_insert(table).run(connection, same)
             continue
         width = len(keys) + len(plan.computed) + len(plan.constants)
         step = max(1, min(MAX_ROWS, MAX_PARAMETERS // width))
         placeholder = "(" + ", ".join("?" * width) + ")"
         for start in range(0, len(same), step):
             chunk = same[start:start + step]
-            connection.exec_driver_sql(f"{plan.head} VALUES {', '.join([placeholder] * len(chunk))}",
-                                       tuple(_values(plan, keys, chunk)))
+            driver_sql(connection, f"{plan.head} VALUES {', '.join([placeholder] * len(chunk))}",
+                       _values(plan, keys, chunk))
 
 
-def _core_insert(table: Table) -> Insert:
+def _core_insert(table: Table) -> Prepared:
     statement = _core_inserts.get(table)
     if statement is None:
-        statement = _core_inserts[table] = table.insert()
+        statement = _core_inserts[table] = Prepared(table.insert())
     return statement
 
 

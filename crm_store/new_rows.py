@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from crm_store import search
 from crm_store.many_rows import insert_rows
 from crm_store.models import Contact, Identity, Interaction, Lead, RoutingTask, StageChange
+from crm_store.prepared import driver_sql
 from crm_store.task_refs import LeadTask
 
 
@@ -157,8 +158,7 @@ def _by_id(identity: Identity) -> int:
 def begin_write(session: Session) -> None:
     """Take SQLite's write lock at the start of a batch, so the ids reserved stay ours until commit."""
     if session.bind.dialect.name == "sqlite":
-        connection = session.connection()
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        driver_sql(session.connection(), "BEGIN IMMEDIATE")
 
 
 # The SQLite statement per set of tables, made once (a text() clause built per batch costs its compilation).
@@ -176,7 +176,7 @@ def reserve_id_ranges(session: Session, counts: dict[str, int]) -> dict[str, lis
         key = tuple(wanted)
         if key not in _LAST_IDS:
             _LAST_IDS[key] = "SELECT " + ", ".join(f"(SELECT coalesce(max(id), 0) FROM {table})" for table in key)
-        lasts = session.connection().exec_driver_sql(_LAST_IDS[key]).one()
+        [lasts] = driver_sql(session.connection(), _LAST_IDS[key])
         for (table, count), last in zip(wanted.items(), lasts, strict=True):
             ids[table] = list(range(last + 1, last + 1 + count))
         return ids

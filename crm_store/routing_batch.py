@@ -24,6 +24,7 @@ from crm_store.batch_cards import ROUTING_VIEWER, cards_of  # noqa: F401  (ROUTI
 from crm_store.leads import Card
 from crm_store.many_rows import insert_rows
 from crm_store.models import AgentActivity, AuditEntry, Contact, Lead, Reservation, RoutingTask, StageChange, Task, User
+from crm_store.prepared import Prepared
 from crm_store.routing_log import task_state_values
 from crm_store.stage_sync import ACTOR, moved_stage, stage_change
 from crm_store.task_refs import lead_of_task
@@ -149,37 +150,41 @@ class _Writes:
         """Write it all (the cards that follow read it back in the same transaction)."""
         connection = session.connection()
         if self.offers:
-            connection.execute(_NEW_OFFERS, list(self.offers.values()))
+            _NEW_OFFERS.run(connection, list(self.offers.values()))
         if self.closes:
-            connection.execute(_CLOSE_OFFER, list(self.closes.values()))
+            _CLOSE_OFFER.run(connection, list(self.closes.values()))
         for columns, rows in _grouped(self.tasks).items():
-            connection.execute(_task_update(columns), rows)
+            _task_update(columns).run(connection, rows)
         if self.follows:
-            connection.execute(_FOLLOW_TAKER, self.follows)
+            _FOLLOW_TAKER.run(connection, self.follows)
         if self.assigns:
             _assign_leads(session, self.assigns)
         if self.audits:
-            connection.execute(_AUDIT, self.audits)
+            _AUDIT.run(connection, self.audits)
         if self.activity:
             _record_activity(session, self.activity)
 
 
-# Built once: outcomes come one or two at a time, and building a statement costs more than running it.
-_NEW_OFFERS = Reservation.__table__.insert()
-_AUDIT = AuditEntry.__table__.insert()
-_NEW_ACTIVITY = AgentActivity.__table__.insert()
-_CLOSE_OFFER = (update(Reservation.__table__)
-                .where(Reservation.__table__.c.id == bindparam("b_id"), Reservation.__table__.c.outcome == "pending")
-                .values(outcome=bindparam("b_outcome"), decided_at=bindparam("b_at")))
-_FOLLOW_TAKER = (update(Task.__table__)
-                 .where(Task.__table__.c.routing_task_id == bindparam("b_task"), Task.__table__.c.state == OPEN_TASK)
-                 .values(assignee_id=bindparam("b_agent"), updated_at=bindparam("b_at")))
+# Built once: outcomes come one or two at a time, and building a statement costs more than running it; run on
+# SQLite's driver itself (crm_store.prepared): SQLAlchemy's execution around each cost more than SQLite's work.
+_NEW_OFFERS = Prepared(Reservation.__table__.insert())
+_AUDIT = Prepared(AuditEntry.__table__.insert())
+_NEW_ACTIVITY = Prepared(AgentActivity.__table__.insert())
+_CLOSE_OFFER = Prepared(update(Reservation.__table__)
+                        .where(Reservation.__table__.c.id == bindparam("b_id"),
+                               Reservation.__table__.c.outcome == "pending")
+                        .values(outcome=bindparam("b_outcome"), decided_at=bindparam("b_at")))
+_FOLLOW_TAKER = Prepared(update(Task.__table__)
+                         .where(Task.__table__.c.routing_task_id == bindparam("b_task"),
+                                Task.__table__.c.state == OPEN_TASK)
+                         .values(assignee_id=bindparam("b_agent"), updated_at=bindparam("b_at")))
 
 
 @functools.lru_cache(maxsize=64)
-def _task_update(columns: tuple[str, ...]) -> Any:
+def _task_update(columns: tuple[str, ...]) -> Prepared:
     table = RoutingTask.__table__
-    return update(table).where(table.c.id == bindparam("b_id")).values({c: bindparam(f"b_{c}") for c in columns})
+    return Prepared(update(table).where(table.c.id == bindparam("b_id"))
+                    .values({c: bindparam(f"b_{c}") for c in columns}))
 
 
 def _grouped(rows: Mapping[Any, Mapping[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
@@ -197,8 +202,8 @@ def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) ->
     columns. As objects the ORM's flush cost more than all the rest of an accept; the stage follows the status
     as `crm_store.stage_sync`'s flush hook has it (`stage_sync.moved_stage`, the change written down)."""
     connection = session.connection()
-    leads = {row.id: row for row in connection.execute(_ASSIGNED, {"ids": list({i for i, _, _ in assigns})})}
-    users = {row.id: row for row in connection.execute(_AGENTS, {"ids": list({a for _, a, _ in assigns})})}
+    leads = {row.id: row for row in _ASSIGNED.fetch(connection, {"ids": list({i for i, _, _ in assigns})})}
+    users = {row.id: row for row in _AGENTS.fetch(connection, {"ids": list({a for _, a, _ in assigns})})}
     changed: dict[int, dict[str, Any]] = {}
     owners: dict[int, int] = {}                  # clients given their first manager now
     stage_changes: list[dict[str, Any]] = []
@@ -218,9 +223,9 @@ def _assign_leads(session: Session, assigns: list[tuple[int, int, datetime]]) ->
             if now["owner_id"] is None:
                 values["owner_id"] = user.id
     for columns, rows in _grouped(changed).items():
-        connection.execute(_lead_update(columns), rows)
+        _lead_update(columns).run(connection, rows)
     if owners:
-        connection.execute(_PIN_CLIENT, [{"b_id": c, "b_owner": u} for c, u in owners.items()])
+        _PIN_CLIENT.run(connection, [{"b_id": c, "b_owner": u} for c, u in owners.items()])
     if stage_changes:
         insert_rows(connection, StageChange.__table__, stage_changes)
     _forget(session, Lead, changed)
@@ -251,16 +256,17 @@ def _forget(session: Session, model: type, ids: Iterable[int]) -> None:
 
 
 @functools.lru_cache(maxsize=32)
-def _lead_update(columns: tuple[str, ...]) -> Any:
+def _lead_update(columns: tuple[str, ...]) -> Prepared:
     table = Lead.__table__
-    return update(table).where(table.c.id == bindparam("b_id")).values({c: bindparam(f"b_{c}") for c in columns})
+    return Prepared(update(table).where(table.c.id == bindparam("b_id"))
+                    .values({c: bindparam(f"b_{c}") for c in columns}))
 
 
 def _record_activity(session: Session, changes: list[tuple[int, str, str | None, str, datetime]]) -> None:
     """A row for each change that differs from the agent's last state (read once for all of them)."""
     user_ids = list({user_id for user_id, *_ in changes})
     last = {row.user_id: (row.state, row.reason)
-            for row in session.connection().execute(_LAST_ACTIVITY, {"ids": user_ids})}
+            for row in _LAST_ACTIVITY.fetch(session.connection(), {"ids": user_ids})}
     rows = []
     for user_id, shown, reason, source, at in changes:
         if last.get(user_id) == (shown[:20], reason):
@@ -268,7 +274,7 @@ def _record_activity(session: Session, changes: list[tuple[int, str, str | None,
         last[user_id] = (shown[:20], reason)
         rows.append({"user_id": user_id, "state": shown[:20], "reason": reason, "source": source, "started_at": at})
     if rows:
-        session.connection().execute(_NEW_ACTIVITY, rows)
+        _NEW_ACTIVITY.run(session.connection(), rows)
 
 
 def _last_activity() -> Any:
@@ -282,14 +288,15 @@ def _last_activity() -> Any:
     return select(a.c.user_id, a.c.state, a.c.reason).where(a.c.id.in_(agents))
 
 
-_LAST_ACTIVITY = _last_activity()
+_LAST_ACTIVITY = Prepared(_last_activity())
 
 # Built once, as the others: only what assigning reads.
 _IDS = bindparam("ids", expanding=True)
 _LEADS, _CONTACTS, _USERS = Lead.__table__, Contact.__table__, User.__table__
-_ASSIGNED = (select(_LEADS.c.id, _LEADS.c.contact_id, _LEADS.c.status, _LEADS.c.deleted_at, _LEADS.c.owner_id,
-                    _LEADS.c.pipeline_id, _LEADS.c.stage_id, _CONTACTS.c.owner_id.label("contact_owner_id"))
-             .join(_CONTACTS, _CONTACTS.c.id == _LEADS.c.contact_id).where(_LEADS.c.id.in_(_IDS)))
-_AGENTS = select(_USERS.c.id, _USERS.c.active, _USERS.c.team_id).where(_USERS.c.id.in_(_IDS))
-_PIN_CLIENT = (update(_CONTACTS).where(_CONTACTS.c.id == bindparam("b_id"), _CONTACTS.c.owner_id.is_(None))
-               .values(owner_id=bindparam("b_owner")))
+_ASSIGNED = Prepared(select(_LEADS.c.id, _LEADS.c.contact_id, _LEADS.c.status, _LEADS.c.deleted_at,
+                            _LEADS.c.owner_id, _LEADS.c.pipeline_id, _LEADS.c.stage_id,
+                            _CONTACTS.c.owner_id.label("contact_owner_id"))
+                     .join(_CONTACTS, _CONTACTS.c.id == _LEADS.c.contact_id).where(_LEADS.c.id.in_(_IDS)))
+_AGENTS = Prepared(select(_USERS.c.id, _USERS.c.active, _USERS.c.team_id).where(_USERS.c.id.in_(_IDS)))
+_PIN_CLIENT = Prepared(update(_CONTACTS).where(_CONTACTS.c.id == bindparam("b_id"), _CONTACTS.c.owner_id.is_(None))
+                       .values(owner_id=bindparam("b_owner")))

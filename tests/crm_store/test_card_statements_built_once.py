@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from crm_store import leads, routing_log
 from crm_store.ingest import Ingestor
 from crm_store.models import Lead
+from crm_store.prepared import Prepared
 from crm_store.routing_batch import ActivityChanged, OfferAccepted, OfferMade, RoutingChanges, cards_of
 from crm_store.users import NewUser, create_user
 from crm_store.types import LeadChanges, LeadStatus, Permissions, Role, RoutingHint, Viewer
@@ -26,11 +27,12 @@ async def ingestor(engine):  # type: ignore[no-untyped-def]
 
 class Executed:
     """The statement objects a block of work executed, by identity, on any engine (on SQLite the
-    Ingestor's writer has an engine of its own)."""
+    Ingestor's writer has an engine of its own, and runs its prepared statements on the driver itself)."""
 
     def __init__(self) -> None:
         self.ids: list[int] = []
         self.kept: list[Any] = []        # held, so that no id is reused by a later statement
+        self._run = Prepared._run
 
     def _seen(self, conn: Any, clauseelement: Any, *args: Any) -> None:
         self.ids.append(id(clauseelement))
@@ -38,9 +40,17 @@ class Executed:
 
     def __enter__(self) -> Executed:
         event.listen(Engine, "before_execute", self._seen)
+        run = self._run
+
+        def seen_prepared(prepared: Prepared, connection: Any, *args: Any, **kwargs: Any) -> Any:
+            self._seen(connection, prepared.statement)
+            return run(prepared, connection, *args, **kwargs)
+
+        Prepared._run = seen_prepared       # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:
+        Prepared._run = self._run           # type: ignore[method-assign]
         event.remove(Engine, "before_execute", self._seen)
 
 
