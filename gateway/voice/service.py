@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 
@@ -149,6 +150,9 @@ class VoiceService:
         call = LiveCall(event.call_id, event.lead_id or (cached[0] if cached else None), None, event)
         call.card = cached[1] if cached else None
         call.recorded = asyncio.create_task(self._record_start(call))
+        # Logged here, once, whether or not a later event of the call waits for it (drain() takes the error
+        # silently; a call that only rang had nothing else to say so).
+        call.recorded.add_done_callback(partial(_log_failed_record, call.call_id))
         self.calls[event.call_id] = call
 
     async def _record_start(self, call: LiveCall) -> None:
@@ -170,10 +174,8 @@ class VoiceService:
         """Wait for the call's record; False if it could not be written (the event is then dropped)."""
         if call.recorded is not None:
             await asyncio.wait([call.recorded])
-            failed = call.recorded.exception()
-            if failed is not None:
-                log.error("call %s: its record could not be written", call.call_id, exc_info=failed)
-                return False
+            if call.recorded.exception() is not None:
+                return False        # logged by _log_failed_record
         return call.lead_id is not None
 
     async def _ringing(self, call: LiveCall, event: CallRinging) -> None:
@@ -370,3 +372,9 @@ async def _logged(step: Coroutine[Any, Any, None], what: str) -> None:
         await step
     except Exception:
         log.exception("%s failed", what)
+
+
+def _log_failed_record(call_id: str, recorded: asyncio.Task[None]) -> None:
+    failed = None if recorded.cancelled() else recorded.exception()
+    if failed is not None:
+        log.error("call %s: its record could not be written", call_id, exc_info=failed)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from simulators.pbx.server import SimulatedPbx
+from crm_store.ingest import StoreUnavailable
 from crm_store.models import Interaction, RoutingTask
 from crm_store.types import Role
 from gateway.keys import AMI, SESSIONS, VOICE
@@ -293,3 +295,18 @@ async def test_a_click_to_call_the_operator_does_not_pick_up_ends_as_failed(voic
     async with api.client.app[SESSIONS]() as session:
         kinds = list(await session.scalars(select(RoutingTask.kind)))
     assert "callback" not in kinds                  # our own failed call owes nobody a callback
+
+
+async def test_a_call_whose_record_cannot_be_written_is_logged_once_and_stores_nothing(voice, pbx, monkeypatch, caplog):
+    service = voice.client.app[VOICE]
+
+    async def refused(request: Any) -> Any:
+        raise StoreUnavailable("the disk is full")
+    monkeypatch.setattr(service._ingestor, "ingest", refused)
+    with caplog.at_level(logging.ERROR, logger="gateway.voice.service"):
+        await pbx.replay("direct_answered", caller="+74990000777")
+        await settled(voice)
+    failed = [r for r in caplog.records if "its record could not be written" in r.getMessage()]
+    # Once for the call, with the store's error, however many of its events waited for the record.
+    assert len(failed) == 1 and isinstance(failed[0].exc_info[1], StoreUnavailable)
+    assert await voice_calls(voice) == []
