@@ -23,7 +23,8 @@ records = st.builds(
     lambda skill, priority, team, declined, round_: TaskRecord(
         Task("t1", "chat", priority, {"en": skill}, "sales", team, None, NOW - 30), TaskState.PENDING, 1, 0.0,
         declined=frozenset(declined), round=round_),
-    st.integers(0, 2), st.integers(0, 9), st.sampled_from([None, None, "t1"]), st.sampled_from([(), (), ("a1",), ("a2",)]),
+    st.integers(0, 2), st.integers(0, 9), st.sampled_from([None, None, "t1"]),
+    st.sampled_from([(), (), ("a1",), ("a2",)]),
     st.integers(1, 3))
 queues = st.builds(
     QueueConfig, st.sampled_from(list(Policy)), st.integers(1, 3),
