@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterable, Mapping
 
 from routing.backends import Added, Closed, Pages, Pool, Released, RoutingBackend
 from routing.events import Decision, Event, OfferCancelled, OfferCreated, RoutingOutcome, PresenceChanged, RoutingError
-from routing.events import TaskChanged
+from routing.events import Candidate, TaskChanged
 from routing.ordering import order_key
 from routing.policies import agent_skip, choose, free_capacity, next_eligibility_change, next_round_at, owner_blocks
+from routing.policies import policy_score
 from routing.policies import queue_matchable_in_backend, round_due, stalled_by_declines
 from routing.types import AgentState, Offer, Presence, QueueConfig, Skip, TaskRecord, TaskState
 
@@ -34,6 +35,17 @@ class Run:
 
     def outcome(self) -> RoutingOutcome:
         return RoutingOutcome(tuple(self.events), tuple(self.decisions))
+
+
+def sole_choice(rec: TaskRecord, queue: QueueConfig, state: AgentState, now: float) -> Decision | None:
+    """`choose(rec, queue, [state], None, now, ordered=True)` for a task without owner when `state` is
+    eligible: the usual record of a backend's match (the one agent it looked at), without choose's general
+    loop, lists and sort; None when the agent is not eligible (then choose says why)."""
+    if agent_skip(state, rec, queue, now, False) is not None:
+        return None
+    note = "ranked by index: stopped at the first eligible" if queue.broadcast <= 1 else ""
+    return Decision(rec.id, rec.task.queue, queue.policy, now, (state.id,),
+                    (Candidate(state.id, policy_score(state, rec, queue)),), (), note, rec.round)
 
 
 class RoutingSteps:
@@ -150,7 +162,10 @@ class RoutingSteps:
         """The backend matched a new task itself: the same decision, made again here over the agents it
         looked at, goes on the record with the offers it made."""
         rec = added.record
-        decision = choose(rec, self._queue(rec.task.queue), added.pool.free, None, run.now, ordered=True)
+        queue = self._queue(rec.task.queue)
+        free = added.pool.free
+        decision = (sole_choice(rec, queue, free[0], run.now) if len(free) == 1 and rec.task.owner is None
+                    else None) or choose(rec, queue, free, None, run.now, ordered=True)
         run.decisions.append(decision)
         run.events.extend(OfferCreated(o) for o in added.offered or ())
 
@@ -206,8 +221,10 @@ class RoutingSteps:
         """The waiting task the agent should get next, and the free agents if the backend read them along.
 
         `first`: the first page read already (its keys and pages), else it is read here."""
-        names: Iterable[str] = state.agent.queues or self.queues.keys()
         channels = [ch for ch in state.agent.capacity if free_capacity(state, ch) > 0]
+        if not channels:        # full (an agent after its own offer, usually): nothing to read
+            return None, None
+        names: Iterable[str] = state.agent.queues or self.queues.keys()
         keys = [(name, ch) for name in names if name in self.queues for ch in channels]
         if first is not None and set(first[0]) == set(keys):
             keys = list(first[0])

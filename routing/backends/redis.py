@@ -192,17 +192,26 @@ class RedisBackend:
         ended = (completed, TaskState.COMPLETED, freed[0]) if completed and not task else None
         keys: tuple[tuple[str, str], ...] = ()
         pages = matched = None
-        states = {raw: codec.agent_state(raw) for raw in agents if raw}
+        # One freed agent (COMPLETE's, FINISH_WRAP's): without the comprehensions' and generators' frames.
+        if len(agents) == 1 and agents[0]:
+            state = codec.agent_state(agents[0])
+            states, now_states = {agents[0]: state}, (state,)
+        else:
+            states = {raw: codec.agent_state(raw) for raw in agents if raw}
+            now_states = tuple(states[a] for a in agents if a)
         if len(out) == 8 and next_offer is not None:   # COMPLETE offered the freed agent's next task itself
             raw, seen, agent_id = out[7]
             record = codec.task_record(raw)
-            timeout = next_offer.queues[record.task.queue][2]
-            made = Offer(next_offer.offer_id, record.id, agent_id, record.task.channel, record.task.queue, now,
-                         now + timeout)
+            next_task = record.task
+            made = Offer(next_offer.offer_id, record.id, agent_id, next_task.channel, next_task.queue, now,
+                         now + next_offer.queues[next_task.queue][2])
             # The freed agent is usually the first one the walk looked at, as the same document: decoded once;
             # `seen` empty: it alone (nobody else was free), its document sent once, as the freed agent's.
             looked = [states[a] if a in states else codec.agent_state(a) for a in seen] if seen else [states[agents[0]]]
-            matched = Added(record, Pool(looked, [], ordered=True), (made,))
+            return Released(None if ended else codec.task_record(task),
+                            () if rescinded == "[]" else tuple(codec.offer(o) for o in codec.many(rescinded)),
+                            tuple(codec.many(freed)), now_states, (), None,
+                            Added(record, Pool(looked, [], ordered=True), (made,)), ended)
         elif len(out) == 7 and out[4]:
             flat, raw_pages, free = out[4:]
             keys = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
@@ -210,7 +219,7 @@ class RedisBackend:
                           {free[i]: codec.Lazy(free[i + 1], codec.agent_state) for i in range(0, len(free), 2)})
         return Released(None if ended else codec.task_record(task),
                         tuple(codec.offer(o) for o in codec.many(rescinded)), tuple(codec.many(freed)),
-                        tuple(states[a] for a in agents if a), keys, pages, matched, ended)
+                        now_states, keys, pages, matched, ended)
 
     async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0,
                        next_offer: NextOffer | None = None) -> Released:

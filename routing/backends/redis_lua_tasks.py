@@ -149,11 +149,9 @@ local nq = tonumber(ARGV[6])
 for i = 7, 6 + nq do
   if next(serves) == nil or serves[ARGV[i]] then
     for _, ch in ipairs(channels) do
-      local members = redis.call('ZRANGE', P .. 'q:' .. ARGV[i] .. ':' .. ch, 0, limit - 1)
-      local tkeys = {}
-      for j, m in ipairs(members) do tkeys[j] = P .. 't:' .. string.sub(m, 14) end
       keys[#keys + 1] = ARGV[i]; keys[#keys + 1] = ch
-      pages[#pages + 1] = tkeys     -- the documents are read when needed: matching here reads one a queue
+      -- The members ('<seq>|<id>'): their documents are read when needed (matching here reads one a queue).
+      pages[#pages + 1] = redis.call('ZRANGE', P .. 'q:' .. ARGV[i] .. ':' .. ch, 0, limit - 1)
     end
   end
 end
@@ -168,15 +166,19 @@ if not work then stored(); return {done[1], done[2], done[3], done[4], keys, pag
 -- this one round trip. Anything the walk cannot judge (an owner, a team, working hours, a page with
 -- nothing that fits) goes back to the engine with the read, as before.
 if ARGV[5] ~= '' and not nonnull(a.hours) then
+  -- Each queue's settings where ARGV holds them (its policy at `at`, aging and timeout after it): no
+  -- table built per queue and call.
   local spec = {}
   for i = 7, 6 + nq do
     local at = 7 + nq + 3 * (i - 7)
-    if ARGV[at] ~= '' then spec[ARGV[i]] = {policy = ARGV[at], aging = tonumber(ARGV[at + 1]), timeout = tonumber(ARGV[at + 2])} end
+    if ARGV[at] ~= '' then spec[ARGV[i]] = at end
   end
   -- Each queue's head in one MGET (a command costs Redis about what a document's decode does); the rest
   -- of a page one GET at a time, only while its head does not fit.
   local firsts, heads = {}, {}
-  for i, page in ipairs(pages) do if page[1] then firsts[#firsts + 1] = page[1]; heads[i] = #firsts end end
+  for i, page in ipairs(pages) do
+    if page[1] then firsts[#firsts + 1] = P .. 't:' .. string.sub(page[1], 14); heads[i] = #firsts end
+  end
   if #firsts > 0 then firsts = redis.call('MGET', unpack(firsts)) end
   local best, bestraw, bestq, bk1, bk2, bk3
   local judged = true
@@ -184,9 +186,9 @@ if ARGV[5] ~= '' and not nonnull(a.hours) then
     local q = spec[keys[2 * i - 1]]
     if not q then judged = false; break end
     local found, foundraw, docs = nil, nil, 0
-    for j, tkey in ipairs(page) do
+    for j, m in ipairs(page) do
       local raw
-      if j == 1 then raw = firsts[heads[i]] else raw = redis.call('GET', tkey) end
+      if j == 1 then raw = firsts[heads[i]] else raw = redis.call('GET', P .. 't:' .. string.sub(m, 14)) end
       if raw then
         docs = docs + 1
         local x = cjson.decode(raw)
@@ -201,7 +203,8 @@ if ARGV[5] ~= '' and not nonnull(a.hours) then
     if not judged then break end
     if found then
       local k1, k2
-      if num(q.aging) > 0 then k1, k2 = -(num(found.priority) + math.max(0, now - num(found.created)) / q.aging), 0
+      local aging = tonumber(ARGV[q + 1])
+      if aging > 0 then k1, k2 = -(num(found.priority) + math.max(0, now - num(found.created)) / aging), 0
       else k1, k2 = -num(found.priority), num(found.created) end
       local k3 = num(found.seq)
       if best == nil or k1 < bk1 or (k1 == bk1 and (k2 < bk2 or (k2 == bk2 and k3 < bk3))) then
@@ -211,18 +214,19 @@ if ARGV[5] ~= '' and not nonnull(a.hours) then
   end
   if judged and best then
     local seen, b
-    if redis.call('ZCARD', P .. 'rank:' .. best.channel .. ':' .. bestq.policy) == 0 then
+    local policy = ARGV[bestq]
+    if redis.call('ZCARD', P .. 'rank:' .. best.channel .. ':' .. policy) == 0 then
       -- Nobody else free on the channel: the walk would find the freed agent alone (it fits, has not
       -- declined, has no hours: checked above), so it gets the offer, and is stored once, below. Its
       -- document goes back once (as the freed agent's): `seen` empty says the walk saw it alone.
       seen, b = {}, a
     else
       stored()
-      seen, b = walk(best, bestq.policy, a, araw)
+      seen, b = walk(best, policy, a, araw)
     end
     if b then
       local o = {id = ARGV[5], task = best.id, agent = b.id, channel = best.channel, queue = best.queue,
-                 created = now, expires = now + bestq.timeout, status = 'pending'}
+                 created = now, expires = now + tonumber(ARGV[bestq + 2]), status = 'pending'}
       -- The freed agent not stored yet (it is `b`): its free sets are still those of the document as read.
       local asread = b == a and unstored and was or nil
       unstored = false      -- stored already, or it is `b`, which reserve_one stores as it ends up
@@ -233,7 +237,11 @@ if ARGV[5] ~= '' and not nonnull(a.hours) then
 end
 stored()
 for _, ch in ipairs(channels) do free[#free + 1] = ch; free[#free + 1] = pool(ch, '', 0) end
-for i, page in ipairs(pages) do pages[i] = mget(page) end     -- handed back: the engine reads them all
+for i, page in ipairs(pages) do      -- handed back: the engine reads them all
+  local tkeys = {}
+  for j, m in ipairs(page) do tkeys[j] = P .. 't:' .. string.sub(m, 14) end
+  pages[i] = mget(tkeys)
+end
 return {done[1], done[2], done[3], done[4], keys, pages, free}
 """
 
