@@ -50,6 +50,11 @@ async def task_row(session: AsyncSession, task_id: str) -> RoutingTask | None:
     return await session.get(RoutingTask, task_id)
 
 
+async def task_rows(session: AsyncSession, task_ids: Collection[str]) -> dict[str, RoutingTask]:
+    """The rows of these tasks as they are now, by id (a task no longer stored is absent)."""
+    return {row.id: row for row in await session.scalars(select(RoutingTask).where(RoutingTask.id.in_(task_ids)))}
+
+
 async def open_task_for_lead(session: AsyncSession, lead_id: int) -> RoutingTask | None:
     return await session.scalar(_OPEN_TASK_OF_LEAD, {"lead_id": lead_id})
 
