@@ -16,6 +16,7 @@ from crm_store.types import OPEN_STATUSES
 from crm_store.task_refs import LeadTask, lead_of_task
 
 OPEN_TASK_STATES = ("pending", "reserved", "assigned", "wrapping")
+WAITING_TASK_STATES = ("pending", "reserved")     # not held by anyone: routing offers them
 
 
 def task_id_for(lead_id: int, interaction_id: int) -> str:
@@ -40,9 +41,10 @@ async def set_task_state(session: AsyncSession, task_id: str, state: str, at: da
                           .values(**task_state_values(state, at, assignee_id)))
 
 
-async def open_tasks(session: AsyncSession) -> list[RoutingTask]:
-    """Tasks not finished, oldest first: what a restarted router must know about."""
-    return list(await session.scalars(select(RoutingTask).where(RoutingTask.state.in_(OPEN_TASK_STATES))
+async def waiting_task_ids(session: AsyncSession) -> list[str]:
+    """Tasks waiting for an agent, oldest first: what a restarted router routes again (their rows are read
+    back in chunks just before, `task_rows`)."""
+    return list(await session.scalars(select(RoutingTask.id).where(RoutingTask.state.in_(WAITING_TASK_STATES))
                                       .order_by(RoutingTask.created_at, RoutingTask.id)))
 
 

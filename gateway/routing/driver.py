@@ -62,19 +62,19 @@ class RoutingDriver:
         for user in users:
             await self.run(self.engine.upsert_agent(agent_of(user, self._settings)))
         async with self._sessions() as session:
-            waiting = [t for t in await routing_log.open_tasks(session) if t.state in ("pending", "reserved")]
-        # Read again just before they are restored, a chunk at a time: one read per task kept a process on a
-        # database with 28,000 waiting tasks busy for ~28 s after it started (bench/README.md, Big database).
+            waiting = await routing_log.waiting_task_ids(session)
+        # Rows read just before they are restored, a chunk at a time: one read per task kept a process on a
+        # database with 28,000 waiting tasks busy for ~25 s after it started (bench/README.md, Big database).
         for first in range(0, len(waiting), RESTORE_CHUNK):
             chunk = waiting[first:first + RESTORE_CHUNK]
             async with self._sessions() as session:
-                current = await routing_log.task_rows(session, [row.id for row in chunk])
-            for row in chunk:
-                await self._restore_at_start(current.get(row.id))
+                current = await routing_log.task_rows(session, chunk)
+            for task_id in chunk:
+                await self._restore_at_start(current.get(task_id))
         await self._reschedule()
 
     async def _restore_at_start(self, fresh: RoutingTask | None) -> None:
-        if fresh is None or fresh.state not in ("pending", "reserved"):
+        if fresh is None or fresh.state not in routing_log.WAITING_TASK_STATES:
             return     # another process routed and finished it while we were starting
         try:
             await self.restore(fresh)

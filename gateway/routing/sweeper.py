@@ -39,7 +39,7 @@ REPAIRS_AT_ONCE = 8
 # thread (20,000 waiting form leads: ~140 ms every 2 s, a stall the pops and the intake felt), so a big backlog
 # stretches the interval instead. Repairs are not counted: after an outage they are the point of the pass.
 DUTY = 0.05
-WAITING_ROWS = ("pending", "reserved")
+WAITING_ROWS = routing_log.WAITING_TASK_STATES
 
 
 @dataclass(frozen=True, slots=True)

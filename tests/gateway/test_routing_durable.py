@@ -26,6 +26,20 @@ def shared_state(request: pytest.FixtureRequest) -> dict[str, Any]:
     return {"redis": {"url": request.getfixturevalue("redis_url"), "prefix": f"d{uuid.uuid4().hex}:"}}
 
 
+async def offered_to_olga(client: TestClient, count: int) -> list[int]:
+    """The leads of the first `count` offers olga's screen gets once she is available."""
+    token = (await Api(client).login("olga"))["Authorization"].split()[1]
+    async with connect(f"ws://127.0.0.1:{client.port}/ws?token={token}") as ws:
+        await ws.send(json.dumps({"type": "presence.set", "data": {"presence": "available"}}))
+        offers: list[int] = []
+        async with asyncio.timeout(60):
+            while len(offers) < count:
+                frame = json.loads(await ws.recv())
+                if frame["type"] == "offer.created":
+                    offers.append(frame["data"]["lead_id"])
+    return offers
+
+
 async def test_pending_tasks_are_offered_after_a_restart_oldest_first(database_url, shared_state, tmp_path):
     settings = make_settings(database_url, forms={"busy": {"rate_per_minute": 10000, "burst": 100}},
                              storage={"dir": str(tmp_path)}, **shared_state)
@@ -36,16 +50,7 @@ async def test_pending_tasks_are_offered_after_a_restart_oldest_first(database_u
         second = await (await client.post("/forms/busy", data={"phone": "+79123450000"})).json()
     # A new process, same database: nobody was available, so both leads still wait.
     async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
-        api = Api(client)
-        token = (await api.login("olga"))["Authorization"].split()[1]
-        async with connect(f"ws://127.0.0.1:{client.port}/ws?token={token}") as ws:
-            await ws.send(json.dumps({"type": "presence.set", "data": {"presence": "available"}}))
-            offers: list[int] = []
-            async with asyncio.timeout(60):
-                while len(offers) < 2:
-                    frame = json.loads(await ws.recv())
-                    if frame["type"] == "offer.created":
-                        offers.append(frame["data"]["lead_id"])
+        offers = await offered_to_olga(client, 2)
     assert offers == [first["lead_id"], second["lead_id"]]
 
 
@@ -68,14 +73,5 @@ async def test_a_restart_reads_its_waiting_tasks_back_a_chunk_at_a_time_and_rest
     monkeypatch.setattr(routing_log, "task_rows", counted)
     monkeypatch.setattr(routing_log, "task_row", None)      # one read per task is what this replaced
     async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as client:
-        api = Api(client)
-        token = (await api.login("olga"))["Authorization"].split()[1]
-        async with connect(f"ws://127.0.0.1:{client.port}/ws?token={token}") as ws:
-            await ws.send(json.dumps({"type": "presence.set", "data": {"presence": "available"}}))
-            offers: list[int] = []
-            async with asyncio.timeout(60):
-                while len(offers) < 5:
-                    frame = json.loads(await ws.recv())
-                    if frame["type"] == "offer.created":
-                        offers.append(frame["data"]["lead_id"])
+        offers = await offered_to_olga(client, 5)
     assert reads == [2, 2, 1] and offers == leads
