@@ -20,6 +20,13 @@ async def completed(backend: RedisBackend, prefix: str) -> float:
     return done
 
 
+SHARED_AGENTS = 4
+
+
+def works(worker: int, agent_index: int) -> bool:
+    return agent_index < SHARED_AGENTS or agent_index % 2 == worker
+
+
 async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_path: str, total: int,
                wait: float) -> int:
     backend = RedisBackend.from_url(url, prefix)
@@ -44,8 +51,13 @@ async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_
                 if added < tasks:
                     record((await engine.add_task(Task(f"w{worker}-{added}", "chat", created=time.time()))).events)
                     added += 1
-            # Walk the agents in opposite orders so the two processes collide on the same offers.
+            # The first few agents are worked by both processes, walked in opposite orders so the two collide on
+            # the same offers; every other agent by one process only, so an offer the other process made to it can
+            # only be accepted here, however the two are scheduled (one may be done with its own tasks before the
+            # other starts).
             for agent_id in ids if worker == 0 else ids[::-1]:
+                if not works(worker, ids.index(agent_id)):
+                    continue
                 for offer in await engine.offers_for(agent_id):
                     try:
                         record((await engine.accept(offer.id, agent_id)).events)
