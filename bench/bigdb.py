@@ -17,7 +17,8 @@ Measured on both databases, alternating between them in blocks so the machine's 
   intake  form posts through a real `switchboard serve` (bench/ingest.py's client, concurrency 64):
           four in five a new client (distinct phone and e-mail), one in five a stored client coming
           back (their phone in national spelling, their name): identity lookups against the big
-          tables; every post answered 201 and stored once (checked); leads/s and p50/p95.
+          tables; every post answered 201 and stored once (checked); leads/s and p50/p95. The posts start
+          once the fresh server idles (bench/bigdb_intake.py).
   card    `leads.card` as `GET /api/v1/leads/{id}` reads it (a supervisor), and the screen pop's card
           (`gateway.voice.cards.CardReader`: routing's view, 20 timeline items), random leads.
   search  bench/search.py's searches through `leads.list_leads` (names, phones, e-mails, words).
@@ -40,7 +41,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Awaitable, Callable, Iterator  # noqa: E402
+from collections.abc import Awaitable, Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -51,18 +52,17 @@ from sqlalchemy import event, func, make_url, select  # noqa: E402
 
 from crm_store import batch_state, board, lead_lines, leads, new_rows  # noqa: E402
 from crm_store.migrate import upgrade  # noqa: E402
-from crm_store.models import Interaction, Pipeline  # noqa: E402
+from crm_store.models import Pipeline  # noqa: E402
 from crm_store.session import create_engine, session_factory  # noqa: E402
 from crm_store.types import OPEN_STATUSES, Claim, IngestRequest, LeadFilter, Viewer  # noqa: E402
 from support.postgres_server import running_postgres  # noqa: E402
-from support.processes import wait_ready  # noqa: E402
 
-intake_bench = _paths.sibling("ingest")     # its client's forms, server start, /proc CPU
 search_bench = _paths.sibling("search")     # its people and its searches
 
 fixture = _paths.sibling("bigdb_fill")     # what the databases hold
-AGENTS, FIRST_NEW_POST, RETURNING, SMALL, SUPERVISOR, T0, YEAR = (
-    fixture.AGENTS, fixture.FIRST_NEW_POST, fixture.RETURNING, fixture.SMALL, fixture.SUPERVISOR, fixture.T0,
+intake_run = _paths.sibling("bigdb_intake")     # form posts through a fresh `switchboard serve`
+AGENTS, FIRST_NEW_POST, SMALL, SUPERVISOR, T0, YEAR = (
+    fixture.AGENTS, fixture.FIRST_NEW_POST, fixture.SMALL, fixture.SUPERVISOR, fixture.T0,
     fixture.YEAR)
 Shape, fill, operator = fixture.Shape, fixture.fill, fixture.operator
 
@@ -186,86 +186,6 @@ async def alternate(empty: Database, big: Database, read: Read, n: int, block: i
     return out[empty.name], out[big.name]
 
 
-# ---------------------------------------------------------------- intake through `switchboard serve`
-
-
-def returning_form(contact: int, i: int) -> dict[str, str]:
-    """A stored client writing again: their phone as people type it at home, their name, no e-mail."""
-    name, phone, _, _ = search_bench.person(contact, random.Random(contact))
-    d = phone.removeprefix("+7")
-    return {"name": name, "phone": f"8 ({d[:3]}) {d[3:6]}-{d[6:8]}-{d[8:]}",
-            "message": "Добрый день, я снова к вам: нужен ещё один счёт.", "submission_id": f"bigdb-back-{i}"}
-
-
-def forms(db: Database, first: int, posts: int) -> Iterator[dict[str, str]]:
-    contacts = Shape(db.leads).contacts
-    rng = random.Random(first)
-    for i in range(first, first + posts):
-        yield returning_form(rng.randrange(1, contacts + 1), i) if i % RETURNING == 0 else intake_bench.form(i)
-
-
-async def intake(workdir: Path, db: Database, first: int, posts: int, concurrency: int) -> tuple[Figures, str, float]:
-    """Posts through a fresh `switchboard serve` on `db`: figures, the storage check, server CPU ms per lead."""
-    port = intake_bench.free_port()
-    config = workdir / "bench.toml"
-    config.write_text(intake_bench.CONFIG)
-    env = {**os.environ, "SWITCHBOARD_DATABASE__URL": db.url}
-    server = intake_bench.start([sys.executable, "-m", "gateway", "--config", str(config), "serve", "--port",
-                                 str(port)], env, workdir)
-    items = list(forms(db, first, posts))
-    latencies: list[float] = []
-    answered: list[int] = []
-    try:
-        await wait_ready(port, server)
-        import aiohttp
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
-            url = f"http://127.0.0.1:{port}/forms/bench"
-            for i in range(20):          # warm-up: connections, first statements
-                async with http.post(url, data=intake_bench.form(9_000_000 + first + i)) as response:
-                    await response.read()
-            cpu_before = intake_bench.cpu_seconds(server.pid)
-            writer_before = (await intake_bench.ingest_totals(port))["writer_cpu"]
-            queue = iter(items)
-
-            async def worker() -> None:
-                for data in queue:
-                    sent = time.perf_counter()
-                    async with http.post(url, data=data) as response:
-                        if response.status != 201:
-                            raise RuntimeError(f"{data['submission_id']}: {response.status} {await response.text()}")
-                        answered.append((await response.json())["lead_id"])
-                    latencies.append((time.perf_counter() - sent) * 1000)
-
-            started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            seconds = time.perf_counter() - started
-            cpu = intake_bench.cpu_seconds(server.pid) - cpu_before
-            writer = (await intake_bench.ingest_totals(port))["writer_cpu"] - writer_before
-    except Exception:
-        print(intake_bench.server_log(workdir), file=sys.stderr)
-        raise
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-    # The writer thread's share of the CPU rides with the storage check (the line that prints it is kept as it was).
-    check = f"{await stored_once(db, items, answered)}; writer thread {writer / posts * 1000:.2f} ms CPU/lead"
-    return Figures(latencies, seconds, posts), check, cpu / posts * 1000
-
-
-async def stored_once(db: Database, items: list[dict[str, str]], answered: list[int]) -> str:
-    """Every 201 is one stored form interaction, on the lead it answered; none twice."""
-    wanted = {f"bench:{d['submission_id']}" for d in items}
-    async with db.sessions() as session:
-        rows = (await session.execute(select(Interaction.event_id, Interaction.lead_id).where(
-            Interaction.channel == "form", Interaction.event_id.in_(wanted)))).all()
-    problems = []
-    if len(rows) != len(wanted):
-        problems.append(f"{len(wanted) - len(rows)} of {len(wanted)} posts not stored exactly once")
-    if {lead for _, lead in rows} != set(answered):
-        problems.append("answered lead ids differ from the stored ones")
-    return "; ".join(problems) or f"ok: {len(wanted)} answered 201, each stored once"
-
-
 # ---------------------------------------------------------------- query plans (--explain)
 
 
@@ -368,6 +288,18 @@ def line(item: str, engine: str, leads_count: int, empty: Figures, big: Figures,
     return ratio
 
 
+def cached(path: Path) -> float:
+    """Read the file through, so the page cache holds it as it would a server's that has run a while.
+
+    This machine's page cache loses a kept file between runs (22 GB free, 1.9 GB cached): read at ~100 MB/s
+    from the disk, the 1,000,000-lead file's index pages made intake 0.23-0.39 of empty, 0.96 once cached."""
+    started = time.perf_counter()
+    with path.open("rb", buffering=0) as f:
+        while f.read(8 << 20):
+            pass
+    return time.perf_counter() - started
+
+
 async def run(engine: str, urls: tuple[str, str], workdir: Path, args: argparse.Namespace) -> None:
     for url, count in zip(urls, (SMALL, args.leads), strict=True):
         path = make_url(url).database if engine == "sqlite" else None
@@ -377,6 +309,10 @@ async def run(engine: str, urls: tuple[str, str], workdir: Path, args: argparse.
             continue
         seconds = await fill(url, count)
         print(f"{engine}: {count:,} leads filled in {seconds:.0f} s", file=sys.stderr, flush=True)
+    for url in urls if engine == "sqlite" else ():
+        seconds = await asyncio.to_thread(cached, Path(make_url(url).database or ""))
+        print(f"{engine}: {make_url(url).database} read into the page cache in {seconds:.1f} s", file=sys.stderr,
+              flush=True)
     empty, big = Database("empty", urls[0], SMALL), Database("big", urls[1], args.leads)
     await empty.open()
     await big.open()
@@ -397,11 +333,12 @@ async def run(engine: str, urls: tuple[str, str], workdir: Path, args: argparse.
         first = FIRST_NEW_POST + int(time.time()) % 400 * 10_000    # a later run on kept files posts new forms
         for r in range(args.repeat if "intake" in args.items else 0):
             for db in (empty, big) if r % 2 == 0 else (big, empty):
-                figures, stored, cpu = await intake(workdir, db, first, args.posts, args.concurrency)
+                done = await intake_run.intake(workdir, db, first, args.posts, args.concurrency)
                 first += args.posts
+                figures = Figures(done.latencies, done.seconds, args.posts)
                 runs[db.name].append(figures)
-                cpus[db.name].append(cpu)
-                notes.append(f"{db.name} {figures.rate():.0f}/s {cpu:.2f} ms CPU/lead ({stored})")
+                cpus[db.name].append(done.cpu_ms)
+                notes.append(f"{db.name} {figures.rate():.0f}/s {done.cpu_ms:.2f} ms CPU/lead ({done.check})")
         if notes:
             print("  intake runs: " + "; ".join(notes), flush=True)
             # The rate of the best run; beside it the server's CPU a lead over all runs, which the load moves less.
