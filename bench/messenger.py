@@ -23,7 +23,6 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from aiohttp import web  # noqa: E402
 from telegram import Update  # noqa: E402
 
 from channels.telegram.adapter import TelegramChannel, TelegramConfig  # noqa: E402
@@ -33,7 +32,7 @@ from crm_store.ingest import Ingestor  # noqa: E402
 from crm_store.migrate import upgrade  # noqa: E402
 from crm_store.session import create_engine  # noqa: E402
 from gateway.mapping import to_ingest_request  # noqa: E402
-from simulators.telegram_api import TOKEN, FakeBotApi, message  # noqa: E402
+from simulators.telegram_api import TOKEN, message, running_bot_api  # noqa: E402
 
 
 async def store(workdir: Path, name: str) -> tuple[Ingestor, object]:
@@ -44,17 +43,11 @@ async def store(workdir: Path, name: str) -> tuple[Ingestor, object]:
 
 
 async def through_telegram(workdir: Path, updates: int, chats: int) -> float:
-    fake = FakeBotApi()
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    fake.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     ingestor, engine = await store(workdir, "telegram.db")
     done = asyncio.Event()
     committed = 0
     try:
-        async with ingestor:
+        async with running_bot_api() as fake, ingestor:
             async def emit(contact: InboundContact) -> Accepted:
                 nonlocal committed
                 result = await ingestor.ingest(to_ingest_request(contact))
@@ -76,7 +69,6 @@ async def through_telegram(workdir: Path, updates: int, chats: int) -> float:
             return updates / elapsed
     finally:
         await engine.dispose()  # type: ignore[attr-defined]
-        await runner.cleanup()
 
 
 async def straight(workdir: Path, updates: int, chats: int) -> float:

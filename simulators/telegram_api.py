@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -126,3 +128,19 @@ def message(chat: int, text: str | None = None, message_id: int = 1, **extra: An
 
 def as_json(update: dict[str, Any]) -> str:
     return json.dumps(update)
+
+
+@contextlib.asynccontextmanager
+async def running_bot_api() -> AsyncIterator[FakeBotApi]:
+    """A FakeBotApi listening on 127.0.0.1 (its `port` set); its long polls ended before the server stops."""
+    fake = FakeBotApi()
+    runner = web.AppRunner(fake.app())
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        fake.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        yield fake
+    finally:
+        await fake.close()
+        await runner.cleanup()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -12,19 +12,12 @@ from crm_store.models import Contact, Identity, Interaction, Lead, MergeSuggesti
 from crm_store.resolution import JoinPolicy
 from crm_store.types import LeadStatus
 from factories import T0, email, phone, request, telegram
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self):  # type: ignore[no-untyped-def]
-        return self.now
+from support.clocks import ManualClock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock[datetime]:
+    return ManualClock(T0)
 
 
 @pytest.fixture

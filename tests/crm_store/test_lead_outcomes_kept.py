@@ -1,7 +1,7 @@
 """Outcomes are never erased: a won or lost deal stays; a resolved ticket reopens; the system says why."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -11,19 +11,12 @@ from crm_store.models import AuditEntry, Interaction, Lead, User
 from crm_store.resolution import JoinPolicy
 from crm_store.types import LeadStatus
 from factories import T0, email, phone, request
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self):  # type: ignore[no-untyped-def]
-        return self.now
+from support.clocks import ManualClock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock[datetime]:
+    return ManualClock(T0)
 
 
 @pytest.fixture

@@ -15,16 +15,10 @@ from gateway.hub import Hub
 from gateway.notifier import WATCHER_ROLES
 from support.hub_socket import hub_url
 from crm_store.types import Role
+from support.clocks import ManualClock
 
 pytestmark = pytest.mark.redis
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+NOW = 1_800_000_000.0
 
 
 @contextlib.asynccontextmanager
@@ -40,7 +34,7 @@ async def screen(hub: Hub, role: Role) -> AsyncIterator[None]:
 
 
 async def test_a_watcher_on_one_process_is_known_to_the_other_and_forgotten_when_stale(redis_url):
-    clock = Clock()
+    clock = ManualClock(NOW)
     redis = Redis.from_url(redis_url, decode_responses=True)
     here, there = Hub(), Hub()
     try:
@@ -65,7 +59,7 @@ async def test_a_watcher_on_one_process_is_known_to_the_other_and_forgotten_when
 async def test_before_hearing_from_redis_everyone_may_be_watching(redis_url):
     redis = Redis.from_url(redis_url, decode_responses=True)
     try:
-        fanout = RedisFanout(redis, Hub(), "roles2:frames", Clock())
+        fanout = RedisFanout(redis, Hub(), "roles2:frames", ManualClock(NOW))
         assert fanout.may_reach(WATCHER_ROLES)
         await fanout.share_roles()
         assert not fanout.may_reach(WATCHER_ROLES)

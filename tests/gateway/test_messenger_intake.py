@@ -7,23 +7,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
 from websockets.asyncio.client import connect
 
 from crm_store.types import Role
-from simulators.telegram_api import TOKEN, FakeBotApi, message
+from simulators.telegram_api import TOKEN, FakeBotApi, message, running_bot_api
 
 
 @pytest.fixture
 async def bot_api() -> AsyncIterator[FakeBotApi]:
-    fake = FakeBotApi()
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    fake.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield fake
-    await runner.cleanup()
+    async with running_bot_api() as fake:
+        yield fake
 
 
 @pytest.fixture

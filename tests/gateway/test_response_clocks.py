@@ -22,6 +22,7 @@ from gateway.tasks.wiring import CLOCKS
 from support.gateway_app import Api, make_settings
 from support.screens import screen
 from test_replies_and_attachments import RecordingResponder
+from support.clocks import ManualClock
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -30,21 +31,13 @@ def local(*args: int) -> datetime:
     return datetime(*args, tzinfo=BERLIN).astimezone(UTC)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock[datetime]:
+    return ManualClock(local(2026, 11, 20, 17, 50))       # a Friday, ten minutes before closing
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(local(2026, 11, 20, 17, 50))       # a Friday, ten minutes before closing
-
-
-@pytest.fixture
-async def api(database_url: str, tmp_path, clock: Clock) -> AsyncIterator[Api]:  # type: ignore[no-untyped-def]
+async def api(database_url: str, tmp_path, clock: ManualClock[datetime]) -> AsyncIterator[Api]:  # type: ignore[no-untyped-def]
     weekdays = {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
     clocks = {"default": {"time_zone": "Europe/Berlin", "hours": weekdays, "first_response_minutes": 30,
                           "next_response_minutes": 60, "at_risk_share": 0.8, "reassign_after_minutes": 40,

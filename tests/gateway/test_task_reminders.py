@@ -23,20 +23,13 @@ from support.gateway_app import Api, make_settings
 from support.mail_relay import running_relay
 from support.screens import screen
 from test_replies_and_attachments import chat_message
+from support.clocks import ManualClock
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @contextlib.asynccontextmanager
-async def process(database_url: str, tmp_path, clock: Clock, **sections) -> AsyncIterator[Api]:  # type: ignore[no-untyped-def]
+async def process(database_url: str, tmp_path, clock: ManualClock[datetime], **sections) -> AsyncIterator[Api]:  # type: ignore[no-untyped-def]
     # A long recheck: the test decides when each process looks at the database again.
     settings = make_settings(database_url, storage={"dir": str(tmp_path / "files")},
                              tasks={"recheck_seconds": 3600, "public_url": "https://crm.example"}, **sections)
@@ -52,7 +45,7 @@ async def reminded(api: Api) -> list[tuple[int | None, dict]]:
 
 @pytest.mark.redis
 async def test_a_reminder_fires_once_across_two_processes_and_survives_a_restart(database_url, tmp_path, redis_url):
-    clock = Clock()
+    clock = ManualClock(T0)
     # Two processes share screens through Redis, as in production: a frame from either reaches the screen.
     shared = {"redis": {"url": redis_url, "prefix": f"t{uuid.uuid4().hex}:"}}
     async with process(database_url, tmp_path, clock, **shared) as first:
@@ -87,7 +80,7 @@ async def test_a_reminder_fires_once_across_two_processes_and_survives_a_restart
 
 
 async def test_a_signed_out_assignee_gets_one_email_with_a_link_to_the_lead(database_url, tmp_path):
-    clock = Clock()
+    clock = ManualClock(T0)
     async with running_relay() as relay:
         email = {"smtp_host": "127.0.0.1", "smtp_port": relay.port, "starttls": False,
                  "from_address": "crm@shop.example"}
@@ -118,7 +111,7 @@ async def test_a_signed_out_assignee_gets_one_email_with_a_link_to_the_lead(data
 
 
 async def test_who_is_signed_in_is_asked_outside_the_claiming_transaction(database_url, tmp_path):
-    clock = Clock()
+    clock = ManualClock(T0)
     async with process(database_url, tmp_path, clock) as api:
         olga = await api.add_user("olga", Role.MANAGER)
         await api.add_user("boss", Role.SUPERVISOR)

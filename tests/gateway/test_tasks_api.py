@@ -15,26 +15,19 @@ from gateway.app import create_app
 from gateway.keys import INTAKE, RESPONDERS, SESSIONS
 from support.gateway_app import Api, make_settings
 from test_replies_and_attachments import RecordingResponder, chat_message
+from support.clocks import ManualClock
 
 # Saturday 28 March 2026, noon UTC: Berlin moves its clocks forward on the night to Sunday.
 SATURDAY = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock[datetime]:
+    return ManualClock(SATURDAY)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(SATURDAY)
-
-
-@pytest.fixture
-async def api(database_url: str, tmp_path, clock: Clock) -> AsyncIterator[Api]:  # type: ignore[no-untyped-def]
+async def api(database_url: str, tmp_path, clock: ManualClock[datetime]) -> AsyncIterator[Api]:  # type: ignore[no-untyped-def]
     app = create_app(make_settings(database_url, storage={"dir": str(tmp_path / "files")}), clock=clock)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield Api(client)

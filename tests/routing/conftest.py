@@ -10,27 +10,14 @@ from routing.backends.memory import MemoryBackend
 from routing.backends.redis import RedisBackend
 from routing.engine import RoutingEngine
 from routing.types import QueueConfig
+from support.clocks import ManualClock
 
 START = 1_800_000_000.0  # a Friday, 2027-01-15 08:00 UTC
 
 
-class Clock:
-    """A clock tests move by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> float:
-        self.now += seconds
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock[float]:
+    return ManualClock(START)
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -47,7 +34,7 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[object]:
 
 
 @pytest.fixture
-def make_engine(backend: object, clock: Clock) -> Callable[..., RoutingEngine]:
+def make_engine(backend: object, clock: ManualClock[float]) -> Callable[..., RoutingEngine]:
     def make(queues: Mapping[str, QueueConfig] | None = None, **kwargs: object) -> RoutingEngine:
         return RoutingEngine(backend, queues or {"default": QueueConfig()}, clock, **kwargs)  # type: ignore[arg-type]
     return make

@@ -9,25 +9,17 @@ from routing.backends.redis import RedisBackend
 from routing.engine import RoutingEngine
 from routing.types import Agent, Presence, QueueConfig, Task
 from test_routing_backend_match import count_commands
+from support.clocks import ManualClock
 
 pytestmark = pytest.mark.redis
 QUEUES = {"sales": QueueConfig(offer_timeout=20)}
-
-
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+NOW = 1_800_000_000.0
 
 
 async def test_own_deadlines_are_known_without_asking_and_others_after_a_pop(redis_url):
     prefix = f"due{uuid.uuid4().hex}:"
     here, there = RedisBackend.from_url(redis_url, prefix), RedisBackend.from_url(redis_url, prefix)
-    clock = Clock()
+    clock = ManualClock(NOW)
     try:
         engine, other = RoutingEngine(here, QUEUES, clock), RoutingEngine(there, QUEUES, clock)
         for agent_id in ("a", "b"):

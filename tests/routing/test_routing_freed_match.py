@@ -17,6 +17,7 @@ from routing.engine import RoutingEngine
 from routing.events import OfferCancelled, OfferCreated, TaskAssigned
 from routing.types import Agent, Policy, Presence, QueueConfig, Task
 from test_routing_backend_match import count_commands
+from support.clocks import ManualClock
 
 # Every queue matchable in the backend (ranked policy, one offer at a time, no fairness or gate): one
 # with aging, one without, one round robin.
@@ -25,20 +26,13 @@ QUEUES = {"sales": QueueConfig(aging_seconds=30), "support": QueueConfig(aging_s
 AGENTS = [Agent("a0", {"en": 2}, None, {"chat": 1, "email": 2}), Agent("a1", {"fr": 1}, None, {"chat": 2, "email": 1}),
           Agent("a2", {"en": 1, "fr": 2}, None, {"chat": 1}, queues=frozenset({"sales", "turns"})),
           Agent("a3", {}, None, {"email": 1, "chat": 1}, queues=frozenset({"support"}))]
+NOW = 1_800_000_000.0
 pytestmark = pytest.mark.redis
 
 
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-async def busy_with_backlog(engine: RoutingEngine, clock: Clock) -> None:
+async def busy_with_backlog(engine: RoutingEngine, clock: ManualClock[float]) -> None:
     """a0 holds a chat; tasks wait in three queues with different priorities and ages."""
     await engine.upsert_agent(Agent("warm", {}, None, {"email": 1}))     # the scripts loaded (an owner: RESERVE)
     await engine.set_presence("warm", Presence.AVAILABLE)
@@ -56,7 +50,7 @@ async def busy_with_backlog(engine: RoutingEngine, clock: Clock) -> None:
 
 
 async def test_redis_offers_the_freed_agents_next_task_in_one_command(redis_url):
-    clock = Clock()
+    clock = ManualClock(NOW)
     backend = RedisBackend.from_url(redis_url, prefix=f"freed{uuid.uuid4().hex}:")
     try:
         engine = RoutingEngine(backend, QUEUES, clock)
@@ -76,7 +70,7 @@ async def test_redis_offers_the_freed_agents_next_task_in_one_command(redis_url)
 
 
 async def test_nothing_waiting_is_known_from_the_complete_alone(redis_url):
-    clock = Clock()
+    clock = ManualClock(NOW)
     backend = RedisBackend.from_url(redis_url, prefix=f"freed{uuid.uuid4().hex}:")
     try:
         engine = RoutingEngine(backend, QUEUES, clock)
@@ -91,7 +85,7 @@ async def test_nothing_waiting_is_known_from_the_complete_alone(redis_url):
 
 
 async def test_a_task_with_an_owner_at_the_head_goes_back_to_the_engine(redis_url):
-    clock = Clock()
+    clock = ManualClock(NOW)
     backend = RedisBackend.from_url(redis_url, prefix=f"freed{uuid.uuid4().hex}:")
     try:
         engine = RoutingEngine(backend, QUEUES, clock)
@@ -110,7 +104,7 @@ async def test_a_freed_agent_alone_free_takes_its_next_task_and_is_stored_as_the
     agent once, as it ends up (busy on chat again, still free on email, idle since now), as memory does."""
     views = []
     for backend in (MemoryBackend(), RedisBackend.from_url(redis_url, prefix=f"freed{uuid.uuid4().hex}:")):
-        clock = Clock()
+        clock = ManualClock(NOW)
         try:
             engine = RoutingEngine(backend, QUEUES, clock)
             await engine.upsert_agent(Agent("a0", {"en": 2}, None, {"chat": 1, "email": 1}))
@@ -128,7 +122,7 @@ async def test_a_freed_agent_alone_free_takes_its_next_task_and_is_stored_as_the
         finally:
             await backend.aclose()
     memory, redis = views
-    assert redis == memory and memory[1] == [] and memory[2] == [("a0", Clock().now + 60)]
+    assert redis == memory and memory[1] == [] and memory[2] == [("a0", NOW + 60)]
 
 
 
@@ -136,7 +130,7 @@ async def test_another_free_agent_longer_idle_gets_the_freed_agents_next_task(re
     """Someone else free who fits, and a task waiting (a process that set a presence and died before routing
     it): the walk offers it in policy order, to the one idle longer, not to the freed agent, as memory does."""
     for backend in (MemoryBackend(), RedisBackend.from_url(redis_url, prefix=f"freed{uuid.uuid4().hex}:")):
-        clock = Clock()
+        clock = ManualClock(NOW)
         try:
             engine = RoutingEngine(backend, QUEUES, clock)
             for agent_id in ("a0", "a1"):
@@ -177,7 +171,7 @@ def seen(events) -> list[tuple[str, str, str]]:
     return out
 
 
-async def step(engine: RoutingEngine, clock: Clock, op, n: int) -> tuple[list, list]:
+async def step(engine: RoutingEngine, clock: ManualClock[float], op, n: int) -> tuple[list, list]:
     """One operation; offers and tasks are picked by content, not by their random ids."""
     snap = await engine.snapshot()
     offers = sorted(snap.offers, key=lambda o: (o.task_id, o.agent_id))
@@ -207,7 +201,7 @@ async def step(engine: RoutingEngine, clock: Clock, op, n: int) -> tuple[list, l
 async def lockstep(url: str, steps) -> int:
     """The same operations on the engine over memory and over Redis; every step's events and decisions
     alike. How many times COMPLETE offered the freed agent's next task itself."""
-    clocks = Clock(), Clock()
+    clocks = ManualClock(NOW), ManualClock(NOW)
     backend = RedisBackend.from_url(url, prefix=f"freedp{uuid.uuid4().hex}:")
     engines = RoutingEngine(MemoryBackend(), QUEUES, clocks[0]), RoutingEngine(backend, QUEUES, clocks[1])
     matched = [0]

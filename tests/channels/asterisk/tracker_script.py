@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from channels.asterisk.tracker import CallTracker
+from support.clocks import ManualClock
 
 
 def run(tracker: CallTracker, events: list[dict[str, str]]) -> list[Any]:
@@ -58,19 +59,14 @@ def inbound(script: Script, caller: str = "+74951234567", name: str = "Иван 
     return script.channel("PJSIP/pstn", caller=caller, name=name, exten="6000")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
 class Timed:
     """Feeds a Script's events as they are written, with the tracker's clock moved on in between."""
 
     def __init__(self, script: Script, **tracker: Any) -> None:
-        self.script, self.clock, self.fed, self.out = script, Clock(), 0, []
+        self.script, self.clock, self.fed, self.out = script, ManualClock(START), 0, []
         self.tracker = CallTracker(clock=self.clock, **tracker)
 
     def after(self, seconds: float) -> None:

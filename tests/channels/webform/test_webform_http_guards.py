@@ -7,7 +7,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from channels.webform import FormConfig, sign
-from webform_fakes import PHONE, SHOP, Clock, MakeClient, RecordingEmit, error_of
+from support.clocks import ManualClock
+from webform_fakes import PHONE, SHOP, MakeClient, RecordingEmit, error_of
+
+NOW = 1_750_000_000.0
+
 
 async def test_honeypot_answers_like_success_and_stores_nothing(make_client: MakeClient,
                                                                 emit: RecordingEmit) -> None:
@@ -20,7 +24,7 @@ async def test_honeypot_answers_like_success_and_stores_nothing(make_client: Mak
 
 
 async def test_rate_limit_after_burst(make_client: MakeClient, emit: RecordingEmit) -> None:
-    client = await make_client(FormConfig(key="slow", burst=3, rate_per_minute=2), emit=emit, clock=Clock())
+    client = await make_client(FormConfig(key="slow", burst=3, rate_per_minute=2), emit=emit, clock=ManualClock(NOW))
     statuses = [(await client.post("/forms/slow", json={"phone": PHONE})).status for _ in range(3)]
     assert statuses == [201, 201, 201]
     response = await client.post("/forms/slow", json={"phone": PHONE})
@@ -31,14 +35,14 @@ async def test_rate_limit_after_burst(make_client: MakeClient, emit: RecordingEm
 
 
 async def test_default_burst_is_five(make_client: MakeClient) -> None:
-    client = await make_client(clock=Clock())
+    client = await make_client(clock=ManualClock(NOW))
     statuses = [(await client.post("/forms/default", json={"phone": PHONE})).status for _ in range(6)]
     assert statuses == [201] * 5 + [429]
 
 
 async def test_forwarded_for_counts_only_from_trusted_proxies(make_client: MakeClient,
                                                               emit: RecordingEmit) -> None:
-    trusting = await make_client(emit=emit, trusted_proxies=("127.0.0.0/8",), clock=Clock())
+    trusting = await make_client(emit=emit, trusted_proxies=("127.0.0.0/8",), clock=ManualClock(NOW))
     headers = {"X-Forwarded-For": "10.9.9.9, 198.51.100.7"}
     assert (await trusting.post("/forms/default", json={"phone": PHONE}, headers=headers)).status == 201
     assert emit.contacts[-1].attributes["client_ip"] == "198.51.100.7"
@@ -111,7 +115,7 @@ def signed(body: bytes, timestamp: int, secret: str = SECRET) -> dict[str, str]:
 @pytest.fixture
 async def signed_client(make_client: MakeClient, emit: RecordingEmit) -> TestClient:
     return await make_client(FormConfig(key="crm", hmac_secret=SECRET, require_signature=True),
-                             emit=emit, clock=Clock(1_750_000_000))
+                             emit=emit, clock=ManualClock(NOW))
 
 
 async def test_hmac_valid(signed_client: TestClient, emit: RecordingEmit) -> None:

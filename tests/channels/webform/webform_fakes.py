@@ -37,14 +37,6 @@ class UnavailableEmit:
         raise IntakeUnavailable("database is down")
 
 
-class Clock:
-    def __init__(self, now: float = 1_750_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 MakeClient = Callable[..., Awaitable[TestClient]]
 
 
