@@ -203,7 +203,7 @@ async def test_an_answered_call_makes_the_operator_busy_for_voice(voice, pbx):
         task = asyncio.create_task(pbx.queue_call(caller="+74951119999", extensions=["102"],
                                                           ring_seconds=0.05, talk_seconds=0.8))
         await pavel.expect("call.answered")
-        async with asyncio.timeout(3):
+        async with asyncio.timeout(60):
             while (await pavel.expect("presence.changed")).get("activity") != "on_call":
                 pass
         await task

@@ -180,7 +180,7 @@ async def test_a_call_lost_in_flight_is_sent_again_through_a_client_that_retries
 
 async def test_a_reply_slower_than_the_clients_socket_timeout_fails_as_the_clients_would():
     async with running_redis_async() as url:
-        backend = RedisBackend(Redis.from_url(url, decode_responses=True, socket_timeout=0.2), "slow:")
+        backend = RedisBackend(Redis.from_url(url, decode_responses=True, socket_timeout=1.0), "slow:")
         try:
             await backend.wire.call("PING")
             with pytest.raises(RedisTimeoutError):
