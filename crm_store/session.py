@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from crm_store import connection_owner
+from crm_store import connection_owner, json_columns
 from crm_store.statements import COUNTER
 from crm_store.wal_checkpoint import WRITER_AUTOCHECKPOINT_PAGES
 from crm_store.write_gate import GatedSession
@@ -39,10 +39,12 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # (a restart, pg_terminate_backend, an idle timeout) is one asyncpg has seen close already: it is
         # replaced at checkout, without a round trip (`_closed_on_checkout`). One that dies unseen fails its
         # statement as it would have failed a moment after a ping; SQLAlchemy then drops the whole pool.
-        engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10)
+        engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10,
+                                     json_deserializer=json_columns.loads)
         event.listen(engine.sync_engine.pool, "checkout", _closed_on_checkout)
     else:
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30},
+                                     json_deserializer=json_columns.loads)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     COUNTER.attach(engine.sync_engine)
     if connection_owner.enabled():
@@ -57,7 +59,8 @@ def create_sync_engine(url: str, *, syncs_itself: bool = False) -> Engine:
     each one durable before anyone is told of it (crm_store.wal_sync); where the file is not in WAL mode they
     stay FULL. `DEFERRED_SYNC` in a connection's `info` is then the database file the caller syncs."""
     sync_url = make_url(url).set(drivername="sqlite+pysqlite")
-    engine = create_sync_engine_(sync_url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_sync_engine_(sync_url, connect_args={"timeout": 30, "check_same_thread": False},
+                                 json_deserializer=json_columns.loads)
     event.listen(engine, "connect", _deferred_sync_pragmas if syncs_itself else _sqlite_pragmas)
     COUNTER.attach(engine)
     return engine
