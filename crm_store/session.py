@@ -40,11 +40,11 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # replaced at checkout, without a round trip (`_closed_on_checkout`). One that dies unseen fails its
         # statement as it would have failed a moment after a ping; SQLAlchemy then drops the whole pool.
         engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10,
-                                     json_deserializer=json_columns.loads)
+                                     json_serializer=json_columns.dumps, json_deserializer=json_columns.loads)
         event.listen(engine.sync_engine.pool, "checkout", _closed_on_checkout)
     else:
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30},
-                                     json_deserializer=json_columns.loads)
+                                     json_serializer=json_columns.dumps, json_deserializer=json_columns.loads)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     COUNTER.attach(engine.sync_engine)
     if connection_owner.enabled():
@@ -60,7 +60,7 @@ def create_sync_engine(url: str, *, syncs_itself: bool = False) -> Engine:
     stay FULL. `DEFERRED_SYNC` in a connection's `info` is then the database file the caller syncs."""
     sync_url = make_url(url).set(drivername="sqlite+pysqlite")
     engine = create_sync_engine_(sync_url, connect_args={"timeout": 30, "check_same_thread": False},
-                                 json_deserializer=json_columns.loads)
+                                 json_serializer=json_columns.dumps, json_deserializer=json_columns.loads)
     event.listen(engine, "connect", _deferred_sync_pragmas if syncs_itself else _sqlite_pragmas)
     COUNTER.attach(engine)
     return engine

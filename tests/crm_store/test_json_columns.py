@@ -1,9 +1,10 @@
-"""JSON columns are read by orjson, and what only json reads (written by json.dumps) still reads back."""
+"""JSON columns are written and read by orjson; what only json writes or reads (as it did before) still is."""
 from __future__ import annotations
 
 import json
 import math
 
+import pytest
 from sqlalchemy import select
 
 from crm_store import json_columns
@@ -15,6 +16,13 @@ HUGE = 2 ** 70      # past orjson's 64 bits
 DOCUMENT = {"form": "shop", "name": "Иван Петров", "utm": {"source": "yandex"}, "n": [1, 2.5, None, True]}
 
 
+def test_what_orjson_writes_reads_back_as_json_wrote_it() -> None:
+    for value in (DOCUMENT, {}, [], {"big": HUGE}, {1: "one"}, "текст"):
+        assert json.loads(json_columns.dumps(value)) == json.loads(json.dumps(value))
+    with pytest.raises(TypeError):         # not JSON, as before
+        json_columns.dumps({"at": T0})
+
+
 def test_what_orjson_reads_and_what_only_json_reads_are_read_alike() -> None:
     assert json_columns.loads(json.dumps(DOCUMENT)) == DOCUMENT
     assert json_columns.loads(json.dumps({"big": HUGE})) == {"big": HUGE}
@@ -23,9 +31,9 @@ def test_what_orjson_reads_and_what_only_json_reads_are_read_alike() -> None:
 
 
 def test_every_engine_reads_its_json_columns_with_it(engine, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    assert engine.sync_engine.dialect._json_deserializer is json_columns.loads
     writer = create_sync_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")      # the SQLite writer thread's
-    assert writer.dialect._json_deserializer is json_columns.loads
+    for dialect in (engine.sync_engine.dialect, writer.dialect):
+        assert (dialect._json_serializer, dialect._json_deserializer) == (json_columns.dumps, json_columns.loads)
     writer.dispose()
 
 
