@@ -8,7 +8,11 @@ parameters (the SQL text, the positional order, the columns' bind and result pro
 synchronous SQLite driver its parameters are converted by those processors (datetimes in SQLAlchemy's
 DATETIME text, JSON dumped as the JSON type does) and sent straight to the driver; its rows come back
 converted the same way, as named tuples. Every other driver (asyncpg, aiosqlite) runs the same statement
-through `Connection.execute` as before: one definition for both engines.
+through `Connection.execute` as before: one definition for both engines. Their IN lists take a power of two of
+places there too (the last value repeated): SQLAlchemy writes a statement per length of a list, and asyncpg
+prepares each statement a connection has not kept (SQLAlchemy keeps 100 a connection) with a round trip of its own:
+the card and intake reads of a group commit, whose lists are as long as the batch, made 400-500 statements and
+~1,400 prepares a server in bench/scale_out.py's 2,000 leads.
 
 The statements still reach the engine's `before_cursor_execute` listeners (the statement counter of
 `crm_store.statements` among them); a driver error is raised as SQLAlchemy's
@@ -117,6 +121,7 @@ class Prepared:
         self.statement = statement
         self._dml = isinstance(statement, UpdateBase)
         self._plans: dict[frozenset[str] | None, _Plan | None] = {}
+        self._expanding: tuple[str, ...] | None = None      # the IN lists' names, known at the first padding
 
     def fetch(self, connection: Connection, params: Params | None = None) -> list[Any]:
         """The rows of a SELECT: named tuples on SQLite's driver, SQLAlchemy's Rows elsewhere."""
@@ -126,7 +131,7 @@ class Prepared:
             sql = plan.text(params) if plan is not None else None
             if sql is not None:
                 return plan.rows(self._run(connection, sql, plan.values(params), many=False).fetchall())
-        return connection.execute(self.statement, params).all()     # type: ignore[arg-type]
+        return connection.execute(self.statement, self._padded(params)).all()     # type: ignore[arg-type]
 
     def run(self, connection: Connection, params: Params | Sequence[Params]) -> None:
         """Execute an INSERT or UPDATE, once or (a list of parameter sets) as one executemany."""
@@ -144,6 +149,21 @@ class Prepared:
                     self._run(connection, sql, [plan.values(row) for row in params], many=True)
                 return
         connection.execute(self.statement, params if len(params) > 1 else params[0])   # type: ignore[arg-type]
+
+    def _padded(self, params: Params) -> Params:
+        """`params` with each IN list filled up to a power of two with its last value (`x IN (a, b, b)`)."""
+        if self._expanding is None:
+            compiled: Any = self.statement.compile()
+            self._expanding = tuple({param.key for param in compiled.bind_names if param.expanding})
+        if not self._expanding:
+            return params
+        padded = dict(params)
+        for name in self._expanding:
+            value = padded.get(name)
+            if value and (missing := _places(len(value)) - len(value)) > 0:
+                values = list(value)
+                padded[name] = [*values, *[values[-1]] * missing]
+        return padded
 
     def _run(self, connection: Connection, sql: str, values: list[Any], many: bool) -> sqlite3.Cursor:
         return _run_raw(connection, sql, values, many)

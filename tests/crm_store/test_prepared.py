@@ -206,3 +206,32 @@ async def test_what_only_sqlalchemy_can_run_goes_through_it(on_writer):
 
     names, found = await on_writer(work)
     assert [tuple(row) for row in names] == [(1, "made 1"), (2, "made 2")] and found == [1]
+
+
+async def test_in_lists_take_a_power_of_two_of_places_through_sqlalchemy_too(engine):
+    """asyncpg prepares each statement text a connection has not kept: a text per length of an IN list made the
+    card reads of group commits hundreds of statements. Through SQLAlchemy's execution (asyncpg, aiosqlite) a
+    list is filled up to a power of two with its last value, as on the writer's own path: same rows."""
+    sent: list[str] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM leads JOIN contacts" in statement:
+            sent.append(statement)
+
+    def work(connection: Connection) -> list[list[int]]:
+        assert connection.dialect.driver in ("asyncpg", "aiosqlite")
+        for n in range(1, 10):
+            NEW_CONTACT.run(connection, {"id": n, "display_name": f"c{n}", "created_at": T0, "updated_at": T0})
+            NEW_LEAD.run(connection, lead_row(n))
+        return [[row.id for row in LEADS.fetch(connection, {"ids": ids})]
+                for ids in ([2, 1, 3], [4, 5, 6, 7], {1, 9, 8, 5, 2}, (9, 8, 7, 6, 5, 4, 3), [6])]
+
+    event.listen(engine.sync_engine, "before_cursor_execute", keep)
+    try:
+        async with engine.begin() as connection:
+            found = await connection.run_sync(work)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", keep)
+    assert found == [[1, 2, 3], [4, 5, 6, 7], [1, 2, 5, 8, 9], [3, 4, 5, 6, 7, 8, 9], [6]]
+    places = sorted({statement.count(",", statement.index(" IN ")) + 1 for statement in sent})
+    assert places == [1, 4, 8], sent
