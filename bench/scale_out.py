@@ -43,6 +43,9 @@ loop = _paths.sibling("loop")      # the same operators, users and config as the
 ingest = loop.ingest
 
 WARM_UP = 25    # posts per server before the clock: connections, first pages, caches
+# Two processes pay 0.15-0.4 s of CPU a run that one does not: over 300 leads that was 0.5-1.4 ms a lead (session
+# 23, the same minutes' machine: 300 leads gave 1.35-1.87, 1,000 and 2,000 leads 1.28-1.45).
+QUICK_LEADS = 1000
 IDLE = 5.0      # seconds of the servers' idle CPU measured before the clock
 
 
@@ -232,12 +235,12 @@ async def main() -> None:
     parser.add_argument("--leads", type=int, default=2000)
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--quick", action="store_true", help="300 leads")
+    parser.add_argument("--quick", action="store_true", help="1,000 leads (not fewer: see QUICK_LEADS)")
     parser.add_argument("--profile", type=Path, help="run the servers under cProfile; profiles go to this folder")
     parser.add_argument("--spy", type=Path, help="py-spy each server over the measured window; samples to this folder")
     args = parser.parse_args()
     if args.quick:
-        args.leads = 300
+        args.leads = QUICK_LEADS
     load0 = os.getloadavg()[0]
     if args.spy is not None:
         args.spy.mkdir(parents=True, exist_ok=True)
