@@ -131,7 +131,8 @@ class Prepared:
             sql = plan.text(params) if plan is not None else None
             if sql is not None:
                 return plan.rows(self._run(connection, sql, plan.values(params), many=False).fetchall())
-        return connection.execute(self.statement, self._padded(params)).all()     # type: ignore[arg-type]
+        padded = self._padded(params, connection.dialect)
+        return connection.execute(self.statement, padded).all()     # type: ignore[arg-type]
 
     def run(self, connection: Connection, params: Params | Sequence[Params]) -> None:
         """Execute an INSERT or UPDATE, once or (a list of parameter sets) as one executemany."""
@@ -150,10 +151,10 @@ class Prepared:
                 return
         connection.execute(self.statement, params if len(params) > 1 else params[0])   # type: ignore[arg-type]
 
-    def _padded(self, params: Params) -> Params:
+    def _padded(self, params: Params, dialect: Dialect) -> Params:
         """`params` with each IN list filled up to a power of two with its last value (`x IN (a, b, b)`)."""
         if self._expanding is None:
-            compiled: Any = self.statement.compile()
+            compiled: Any = self.statement.compile(dialect=dialect)
             self._expanding = tuple({param.key for param in compiled.bind_names if param.expanding})
         if not self._expanding:
             return params

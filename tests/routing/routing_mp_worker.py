@@ -32,6 +32,7 @@ async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_
     backend = RedisBackend.from_url(url, prefix)
     engine = RoutingEngine(backend, {"default": QueueConfig(offer_timeout=120)})
     ids = [f"agent{i:02d}" for i in range(agents)]
+    walk = list(enumerate(ids)) if worker == 0 else list(enumerate(ids))[::-1]
     added = 0
     deadline = time.monotonic() + wait
     with open(log_path, "w") as log:
@@ -55,8 +56,8 @@ async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_
             # the same offers; every other agent by one process only, so an offer the other process made to it can
             # only be accepted here, however the two are scheduled (one may be done with its own tasks before the
             # other starts).
-            for agent_id in ids if worker == 0 else ids[::-1]:
-                if not works(worker, ids.index(agent_id)):
+            for index, agent_id in walk:
+                if not works(worker, index):
                     continue
                 for offer in await engine.offers_for(agent_id):
                     try:
