@@ -43,8 +43,9 @@ loop = _paths.sibling("loop")      # the same operators, users and config as the
 ingest = loop.ingest
 
 WARM_UP = 25    # posts per server before the clock: connections, first pages, caches
-# Two processes pay 0.15-0.4 s of CPU a run that one does not: over 300 leads that was 0.5-1.4 ms a lead (session
-# 23, the same minutes' machine: 300 leads gave 1.35-1.87, 1,000 and 2,000 leads 1.28-1.45).
+# Short runs measure the two processes dearer (session 23, the same minutes' machine: 300 leads gave 1.35-1.87x,
+# median 1.60, over six runs; 1,000 and 2,000 leads 1.07-1.72x, median 1.33, over nine): a cost a run pays once
+# weighs more over 300 leads.
 QUICK_LEADS = 1000
 IDLE = 5.0      # seconds of the servers' idle CPU measured before the clock
 
