@@ -39,7 +39,6 @@ REPAIRS_AT_ONCE = 8
 # thread (20,000 waiting form leads: ~140 ms every 2 s, a stall the pops and the intake felt), so a big backlog
 # stretches the interval instead. Repairs are not counted: after an outage they are the point of the pass.
 DUTY = 0.05
-WAITING_ROWS = routing_log.WAITING_TASK_STATES
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,9 +187,9 @@ class RoutingSweeper:
         if not stored.lead_open:
             return Repair("let_go", stored.id, "lead closed")
         if live is None:
-            kind = "requeue" if stored.state in WAITING_ROWS else "drop_assignment"
+            kind = "requeue" if stored.state in routing_log.WAITING_TASK_STATES else "drop_assignment"
             return Repair(kind, stored.id, f"database says {stored.state}, routing lost it")
-        if live.state in HELD and stored.state in WAITING_ROWS:
+        if live.state in HELD and stored.state in routing_log.WAITING_TASK_STATES:
             return Repair("adopt_accept", stored.id, f"routing assigned it to {live.agent_id}")
         return None
 
@@ -199,7 +198,7 @@ class RoutingSweeper:
         if repair.kind == "requeue":
             async with self._sessions() as session:
                 row = await routing_log.task_row(session, repair.task_id)
-            if row is not None and row.state in WAITING_ROWS:
+            if row is not None and row.state in routing_log.WAITING_TASK_STATES:
                 outcome = await driver.restore(row)   # only one process's add goes through
                 made = {e.offer.id for e in outcome.events if isinstance(e, OfferCreated)}
                 async with self._sessions() as session, session.begin():

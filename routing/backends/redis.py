@@ -208,18 +208,15 @@ class RedisBackend:
             # The freed agent is usually the first one the walk looked at, as the same document: decoded once;
             # `seen` empty: it alone (nobody else was free), its document sent once, as the freed agent's.
             looked = [states[a] if a in states else codec.agent_state(a) for a in seen] if seen else [states[agents[0]]]
-            return Released(None if ended else codec.task_record(task),
-                            () if rescinded == "[]" else tuple(codec.offer(o) for o in codec.many(rescinded)),
-                            tuple(codec.many(freed)), now_states, (), None,
-                            Added(record, Pool(looked, [], ordered=True), (made,)), ended)
+            matched = Added(record, Pool(looked, [], ordered=True), (made,))
         elif len(out) == 7 and out[4]:
             flat, raw_pages, free = out[4:]
             keys = tuple((flat[i], flat[i + 1]) for i in range(0, len(flat), 2))
             pages = Pages([codec.Lazy(page, codec.task_record) for page in raw_pages],
                           {free[i]: codec.Lazy(free[i + 1], codec.agent_state) for i in range(0, len(free), 2)})
         return Released(None if ended else codec.task_record(task),
-                        tuple(codec.offer(o) for o in codec.many(rescinded)), tuple(codec.many(freed)),
-                        now_states, keys, pages, matched, ended)
+                        () if rescinded == "[]" else tuple(codec.offer(o) for o in codec.many(rescinded)),
+                        tuple(codec.many(freed)), now_states, keys, pages, matched, ended)
 
     async def complete(self, task_id: str, now: float, *, queues: Sequence[str] = (), page: int = 0,
                        next_offer: NextOffer | None = None) -> Released:

@@ -32,7 +32,7 @@ async def main(url: str, prefix: str, worker: int, tasks: int, agents: int, log_
     backend = RedisBackend.from_url(url, prefix)
     engine = RoutingEngine(backend, {"default": QueueConfig(offer_timeout=120)})
     ids = [f"agent{i:02d}" for i in range(agents)]
-    walk = list(enumerate(ids)) if worker == 0 else list(enumerate(ids))[::-1]
+    walk = list(enumerate(ids))[::1 if worker == 0 else -1]
     added = 0
     deadline = time.monotonic() + wait
     with open(log_path, "w") as log:
